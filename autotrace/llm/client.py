@@ -1,0 +1,312 @@
+"""JSON-answering chat client for any OpenAI-compatible endpoint (OpenAI, llama.cpp, vLLM, Ollama …).
+
+The optimizer asks for one JSON object per step. This module makes that call dependable:
+
+* its own retry loop (timeouts, dropped connections, 429/5xx) with exponential backoff and jitter,
+  honouring ``Retry-After``, instead of the SDK's, so waits are bounded and tests can shrink them;
+* ``response_format`` degrades per endpoint: ``json_schema`` → ``json_object`` → none, remembering
+  what the server rejected so later calls do not pay for the 400 again;
+* a bad answer (prose, truncated JSON, missing keys) is a normal :class:`LLMReply` with ``error``
+  set, so the optimizer can show the model what went wrong; only an unusable endpoint raises
+  :class:`LLMError`;
+* the API key never leaves the SDK's ``Authorization`` header: messages, logs and cached replies
+  are built without it and scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from autotrace.llm.jsonfix import extract_json
+
+if TYPE_CHECKING:
+    from autotrace.store import ResponseCache
+
+log = logging.getLogger(__name__)
+
+#: ``response_format`` modes from most to least constrained; "text" (no response_format) always works.
+_FORMATS = ("json_schema", "json_object", "text")
+#: Status codes worth another try besides 5xx: request timeout, conflict, rate limit.
+_RETRY_STATUS = {408, 409, 429}
+#: Status codes that say "your request is wrong", fed back as a reply error rather than raised.
+_REJECT_STATUS = {400, 413, 422}
+#: Of those, the ones a server uses for an unsupported ``response_format``.
+_FORMAT_REJECT_STATUS = {400, 422}
+_BEARER = re.compile(r"(?i)bearer\s+\S+")
+_SDK_PREFIX = re.compile(r"^Error code: \d+ - ")
+
+
+class LLMError(RuntimeError):
+    """The endpoint gave no usable answer: retries exhausted, bad credentials, or unknown model/URL.
+
+    The message is one line and holds neither the API key nor any header.
+    """
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Where and how to ask. ``api_key`` is excluded from ``repr`` and from the cache key.
+
+    ``context_tokens`` is the model's window, for callers that budget prompt size.
+    """
+
+    model: str
+    base_url: str | None
+    api_key: str | None = field(repr=False)
+    temperature: float = 0.0
+    seed: int | None = 0
+    max_tokens: int = 1024
+    timeout: float = 120.0
+    max_retries: int = 4
+    context_tokens: int = 8192
+
+
+@dataclass
+class LLMReply:
+    """One answer. ``data`` is the parsed object, or None with ``error`` saying why.
+
+    For a cache hit (``cached=True``) the token counts are those of the original call and
+    ``seconds`` is the lookup time: budget code should not count cached tokens again.
+    """
+
+    text: str
+    data: dict | None
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    cached: bool = False
+    error: str | None = None
+
+
+class _MalformedCompletion(Exception):
+    """A 200 answer without a usable choice or with an unreadable body; retried like a dropped connection."""
+
+
+class LLM:
+    """Chat client that returns one JSON object per call; see the module docstring for the policy.
+
+    ``backoff_base`` (seconds, doubled per failure, with jitter) and ``backoff_cap`` (the longest
+    single wait, also for ``Retry-After``) are parameters so tests can make retries instant.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        cache: ResponseCache | None = None,
+        *,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.config = config
+        self._cache = cache
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._unsupported: set[str] = set()
+        self._rng = random.Random()
+        self._client = openai.OpenAI(
+            base_url=config.base_url,
+            api_key=config.api_key or "not-needed",
+            timeout=config.timeout,
+            max_retries=0,
+        )
+
+    def complete_json(self, messages: list[dict], schema: dict | None = None, *, schema_name: str = "answer") -> LLMReply:
+        """Ask for a JSON object (matching ``schema`` when given); never raises for a bad answer.
+
+        ``schema`` goes to the server as a strict ``json_schema`` response format where supported;
+        its top-level ``required`` keys are checked here too, since fallbacks do not enforce it.
+        """
+        started = time.monotonic()
+        key = self._cache_key(messages, schema, schema_name) if self._cache is not None else None
+        if key is not None and (hit := self._cache.get(key)) is not None:
+            return LLMReply(
+                text=hit["text"],
+                data=hit["data"],
+                prompt_tokens=hit["prompt_tokens"],
+                completion_tokens=hit["completion_tokens"],
+                seconds=time.monotonic() - started,
+                cached=True,
+            )
+
+        completion, rejection = self._call(messages, schema, schema_name)
+        if completion is None:
+            return LLMReply("", None, 0, 0, time.monotonic() - started, error=rejection)
+        choice = completion.choices[0]
+        text = choice.message.content or ""
+        data, error = extract_json(text)
+        if data is not None and schema is not None:
+            missing = [k for k in schema.get("required", []) if k not in data]
+            if missing:
+                data, error = None, f"the JSON object lacks required keys: {', '.join(missing)}"
+        if data is None and choice.finish_reason == "length":
+            error = f"{error}; the answer stopped at the max_tokens limit ({self.config.max_tokens})"
+        usage = completion.usage
+        reply = LLMReply(
+            text=text,
+            data=data,
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            seconds=time.monotonic() - started,
+            error=error,
+        )
+        if key is not None and data is not None:
+            self._cache.put(key, self._redact_value(
+                {"text": text, "data": data, "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
+            ))
+        return reply
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "LLM":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the network loop ----------------------------------------------------------------------
+
+    def _call(self, messages: list[dict], schema: dict | None, schema_name: str) -> tuple[ChatCompletion | None, str | None]:
+        """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request.
+
+        Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
+        """
+        modes = [m for m in (_FORMATS if schema is not None else _FORMATS[1:]) if m not in self._unsupported]
+        rejected: list[str] = []
+        failures = 0
+        while True:
+            mode = modes[len(rejected)]
+            try:
+                completion = self._client.chat.completions.create(**self._request(messages, schema, schema_name, mode))
+                if not isinstance(completion, ChatCompletion) or not completion.choices:
+                    raise _MalformedCompletion("the answer held no choices")
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status in _FORMAT_REJECT_STATUS and mode != "text":
+                    log.info("%s rejected response_format %s (HTTP %d); trying without it", self._where, mode, status)
+                    rejected.append(mode)
+                    continue
+                if status in _REJECT_STATUS:
+                    return None, f"the endpoint rejected the request: {self._describe(exc)}"
+                if status not in _RETRY_STATUS and status < 500:
+                    raise LLMError(f"LLM call to {self._where} failed: {self._describe(exc)}") from None
+                failures = self._backoff(exc, failures)
+            except (openai.APIConnectionError, openai.APIResponseValidationError, _MalformedCompletion) as exc:
+                failures = self._backoff(exc, failures)
+            except ValueError as exc:  # a 200 whose JSON body was cut short or garbled
+                failures = self._backoff(_MalformedCompletion(f"unreadable answer body ({exc})"), failures)
+            else:
+                # Only now is a rejection known to be about the format and not the request itself.
+                self._unsupported.update(rejected)
+                return completion, None
+
+    def _request(self, messages: list[dict], schema: dict | None, schema_name: str, mode: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+        }
+        if self.config.seed is not None:
+            request["seed"] = self.config.seed
+        if mode == "json_schema":
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            }
+        elif mode == "json_object":
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    def _backoff(self, exc: Exception, failures: int) -> int:
+        """Sleep before the next attempt and return the new failure count, or raise when out of retries."""
+        failures += 1
+        reason = self._describe(exc)
+        if failures > self.config.max_retries:
+            raise LLMError(f"LLM call to {self._where} failed after {failures} attempts: {reason}") from None
+        hinted = _retry_after(exc)
+        if hinted is not None:
+            delay = min(hinted, self._backoff_cap)
+        else:
+            delay = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1)) * self._rng.uniform(0.5, 1.0)
+        log.warning("LLM call to %s failed (%s); retry %d/%d in %.2f s", self._where, reason, failures, self.config.max_retries, delay)
+        time.sleep(delay)
+        return failures
+
+    # -- naming things without leaking them ----------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        """``model @ scheme://host:port/path``: credentials and query strings in the URL are dropped."""
+        if not self.config.base_url:
+            return f"{self.config.model} @ the default OpenAI endpoint"
+        url = urlsplit(self.config.base_url)
+        host = url.hostname or ""
+        port = f":{url.port}" if url.port else ""
+        return f"{self.config.model} @ {url.scheme}://{host}{port}{url.path}"
+
+    def _describe(self, exc: Exception) -> str:
+        """One redacted line saying what went wrong."""
+        if isinstance(exc, openai.APITimeoutError):
+            text = f"timed out after {self.config.timeout:g} s"
+        elif isinstance(exc, openai.APIStatusError):
+            text = f"HTTP {exc.status_code}: {_SDK_PREFIX.sub('', exc.message)}"
+        elif isinstance(exc, openai.APIConnectionError) and exc.__cause__ is not None:
+            text = f"connection failed: {exc.__cause__}"
+        else:
+            text = str(exc) or type(exc).__name__
+        return self._redact(" ".join(text.split()))[:300]
+
+    def _redact(self, text: str) -> str:
+        if self.config.api_key:
+            text = text.replace(self.config.api_key, "[redacted]")
+        return _BEARER.sub("Bearer [redacted]", text)
+
+    def _redact_value(self, value: Any) -> Any:
+        """Scrub the key from a reply before it is cached (a model could echo it back)."""
+        return json.loads(self._redact(json.dumps(value)))
+
+    def _cache_key(self, messages: list[dict], schema: dict | None, schema_name: str) -> str:
+        """Hash of everything that shapes the answer; not the URL or key, so a moved server keeps its cache."""
+        payload = {
+            "model": self.config.model,
+            "messages": messages,
+            "schema": schema,
+            "schema_name": schema_name if schema is not None else None,
+            "temperature": self.config.temperature,
+            "seed": self.config.seed,
+            "max_tokens": self.config.max_tokens,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After-Ms``, ``Retry-After`` seconds or date)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+        if (value := headers.get("retry-after")) is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,268 @@
+"""Run history and LLM response cache in one SQLite file (``.autotrace/autotrace.db``).
+
+Every step is committed the moment it is recorded, in WAL mode, so a run killed with ``kill -9``
+keeps all finished steps and can be inspected or resumed; readers (``autotrace runs``, a second
+terminal) never block the writer. Secrets are scrubbed before anything is written: values under
+key-like names (``api_key``, ``authorization`` …) and bearer tokens inside text never reach disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL,
+    best_score REAL,
+    config TEXT NOT NULL,
+    best TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    step INTEGER NOT NULL,
+    created REAL NOT NULL,
+    status TEXT,
+    score REAL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    seconds REAL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    reply TEXT NOT NULL
+);
+"""
+
+#: Dict keys whose values are credentials, whatever the nesting. Whole-name matches only, so dotted
+#: parameter names such as ``app.settings.API_KEY`` (the optimizer's own values) are kept.
+_SECRET_KEY = re.compile(
+    r"(x[_-])?api[_-]?key|(proxy[_-])?authorization|(client[_-])?secret|password|passwd"
+    r"|((access|auth|bearer|refresh)[_-])?token|bearer",
+    re.IGNORECASE,
+)
+#: Credentials embedded in free text: bearer tokens and OpenAI-style keys.
+_SECRET_TEXT = re.compile(r"(?i)(bearer\s+)[^\s\"',]+|\bsk-[A-Za-z0-9_-]{8,}")
+REDACTED = "[redacted]"
+
+
+class StoreError(RuntimeError):
+    """The run store cannot be used; the message is one line and names the file."""
+
+
+def scrub(value: Any) -> Any:
+    """A copy of ``value`` (JSON-able data) with credentials replaced by ``[redacted]``."""
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEY.fullmatch(str(k)) else scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return _SECRET_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}" if m.group(1) else REDACTED, value)
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(scrub(value), ensure_ascii=False, default=str)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``path`` with the current schema.
+
+    Autocommit mode makes each write its own transaction, which is what "committed immediately"
+    needs; WAL lets readers run beside the writer; ``busy_timeout`` waits out short locks instead of
+    failing with "database is locked".
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the run store {path}: {_reason(exc)}") from None
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable against process crashes
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open the run store {path}: {_reason(exc)}") from None
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION` in one transaction (idempotent if two processes race)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} has schema version {version}, newer than this autotrace's {SCHEMA_VERSION}")
+    if version < SCHEMA_VERSION:
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _reason(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+        text += " (is the directory writable?)"
+    return " ".join(text.split())
+
+
+class RunStore:
+    """Optimization runs and their steps. One instance per thread of use is not needed: calls are locked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path)
+        self._lock = threading.Lock()
+
+    def create_run(self, run_id: str, config: dict) -> None:
+        """Start a run in status ``running``; ``config`` is JSON-able (target, entry, params, model …)."""
+        self._write(
+            "INSERT INTO runs (id, created, status, config) VALUES (?, ?, 'running', ?)",
+            (run_id, time.time(), _dumps(config)),
+            conflict=f"run {run_id!r} already exists",
+        )
+
+    def get_run(self, run_id: str) -> dict | None:
+        rows = self._runs("WHERE r.id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def list_runs(self) -> list[dict]:
+        """All runs, newest first, each with its config, best result and step count."""
+        return self._runs("", ())
+
+    def add_step(self, run_id: str, step: int, record: dict) -> None:
+        """Record one optimizer step; it is on disk when this returns.
+
+        ``record`` is kept whole as JSON (values, candidate, feedback, prompt, response, rejected …);
+        the fields worth querying (status, score, token counts, seconds) are also columns.
+        """
+        self._write(
+            "INSERT INTO steps (run_id, step, created, status, score, prompt_tokens, completion_tokens, seconds, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                step,
+                time.time(),
+                record.get("status"),
+                _number(record.get("score")),
+                record.get("prompt_tokens"),
+                record.get("completion_tokens"),
+                record.get("seconds"),
+                _dumps(record),
+            ),
+            conflict=f"step {step} of run {run_id!r} is already recorded",
+        )
+
+    def steps(self, run_id: str) -> list[dict]:
+        """The run's step records in step order, each with ``step`` and ``created`` added."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,)
+            ).fetchall()
+        return [{**json.loads(r["record"]), "step": r["step"], "created": r["created"]} for r in rows]
+
+    def finish_run(self, run_id: str, status: str, best: dict) -> None:
+        """Close the run with a final ``status`` and its ``best`` result (``best["score"]`` is indexed)."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE runs SET status = ?, finished = ?, best_score = ?, best = ? WHERE id = ?",
+                (status, time.time(), _number(best.get("score")), _dumps(best), run_id),
+            )
+        if cursor.rowcount == 0:
+            raise StoreError(f"no run {run_id!r} in {self.path}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _runs(self, where: str, args: tuple) -> list[dict]:
+        query = (
+            "SELECT r.*, (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps"
+            f" FROM runs r {where} ORDER BY r.created DESC, r.rowid DESC"
+        )
+        with self._lock:
+            rows = self._conn.execute(query, args).fetchall()
+        return [
+            {
+                "id": r["id"],
+                "created": r["created"],
+                "finished": r["finished"],
+                "status": r["status"],
+                "best_score": r["best_score"],
+                "steps": r["steps"],
+                "config": json.loads(r["config"]),
+                "best": json.loads(r["best"]) if r["best"] else None,
+            }
+            for r in rows
+        ]
+
+    def _write(self, sql: str, args: tuple, *, conflict: str) -> None:
+        try:
+            with self._lock:
+                self._conn.execute(sql, args)
+        except sqlite3.IntegrityError as exc:
+            problem = f"no run {args[0]!r}" if "FOREIGN KEY" in str(exc) else conflict
+            raise StoreError(f"{problem} in {self.path}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the run store {self.path}: {_reason(exc)}") from None
+
+
+class ResponseCache:
+    """LLM replies by request hash, in the run store's file; lets a rerun skip identical calls."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = Path(store_path)
+        self._conn = connect(self.path)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            row = self._conn.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["reply"]) if row else None
+
+    def put(self, key: str, reply: dict) -> None:
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses (key, created, reply) VALUES (?, ?, ?)",
+                    (key, time.time(), _dumps(reply)),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the response cache {self.path}: {_reason(exc)}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _number(value: Any) -> float | None:
+    """Scores are numbers or absent; anything else (e.g. a failed evaluation's text) is not indexed."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

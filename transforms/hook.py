@@ -1,0 +1,170 @@
+"""The import hook: one finder on ``sys.meta_path`` that instruments the project's chosen modules.
+
+Like pytest's assertion rewriter it filters by name before touching any file (a dict lookup on the
+module's last name component), lets the normal path finder locate the file, and keeps the rewritten
+code in ``__pycache__`` as a hash-checked bytecode file tagged with autotrace's version, written
+atomically, so the second import costs about as much as a plain one. Set ``AUTOTRACE_DEBUG=1`` to see
+each decision on stderr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType, ModuleType
+
+from autotrace import __version__
+from autotrace.runtime import Runtime
+
+from .compile import RUNTIME_NAME, compile_instrumented
+from .instrument import ModulePlan
+
+_DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
+CACHE_TAG = f"autotrace-{__version__}"
+
+
+def _debug(message: str) -> None:
+    if _DEBUG:
+        print(f"[autotrace] {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One file to instrument, and the code-parameter candidates to substitute into it."""
+
+    plan: ModulePlan
+    candidates: Mapping[str, str] = field(default_factory=dict)  # qualname -> function source
+
+
+class AutotraceFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, targets: Mapping[Path, Target], runtime: Runtime, *, cache: bool = True) -> None:
+        self.targets = {os.path.realpath(p): t for p, t in targets.items()}
+        self.runtime = runtime
+        self.cache = cache
+        self._names = {_import_name(Path(p)) for p in self.targets}
+
+    def find_spec(self, fullname: str, path=None, target=None):  # type: ignore[override]
+        if fullname.rpartition(".")[2] not in self._names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not spec.has_location or spec.origin is None:
+            return None
+        found = self.targets.get(os.path.realpath(spec.origin))
+        if found is None:
+            return None
+        _debug(f"instrumenting {fullname} from {spec.origin}")
+        loader = AutotraceLoader(fullname, spec.origin, found, self.runtime, self.cache)
+        return importlib.util.spec_from_file_location(
+            fullname, spec.origin, loader=loader, submodule_search_locations=spec.submodule_search_locations)
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def _import_name(path: Path) -> str:
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+class AutotraceLoader(importlib.abc.Loader):
+    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool) -> None:
+        self.fullname, self.origin, self.target, self.runtime, self.use_cache = fullname, origin, target, runtime, cache
+
+    def create_module(self, spec):  # type: ignore[override]
+        return None  # default module creation
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__[RUNTIME_NAME] = self.runtime
+        exec(self.get_code(self.fullname), module.__dict__)
+
+    def get_source(self, fullname: str) -> str:
+        return importlib.util.decode_source(Path(self.origin).read_bytes())
+
+    def get_code(self, fullname: str) -> CodeType:
+        data = Path(self.origin).read_bytes()
+        key = self._cache_key(data)
+        cache_path = self._cache_path()
+        if self.use_cache:
+            code = _read_cache(cache_path, key)
+            if code is not None:
+                _debug(f"cache hit {cache_path}")
+                return code
+        original = importlib.util.decode_source(data)
+        source = _substitute(original, self.target.candidates) if self.target.candidates else original
+        code = compile_instrumented(source, self.origin, self.target.plan, original=original)
+        if self.use_cache and not sys.dont_write_bytecode:
+            _write_cache(cache_path, key, code)
+        return code
+
+    def _cache_key(self, data: bytes) -> bytes:
+        digest = hashlib.sha256(data)
+        digest.update(repr((CACHE_TAG, sys.version_info[:2], self.target.plan,
+                            sorted(self.target.candidates.items()))).encode())
+        return digest.digest()
+
+    def _cache_path(self) -> Path:
+        origin = Path(self.origin)
+        return origin.parent / "__pycache__" / f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+
+
+def _substitute(source: str, candidates: Mapping[str, str]) -> str:
+    from autotrace.patches import CodeValue, rewrite_source
+
+    return rewrite_source(source, {qualname: CodeValue(code) for qualname, code in candidates.items()})
+
+
+_MAGIC = importlib.util.MAGIC_NUMBER
+
+
+def _read_cache(path: Path, key: bytes) -> CodeType | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    header = _MAGIC + key
+    if not data.startswith(header):
+        return None
+    try:
+        return marshal.loads(data[len(header):])
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
+def _write_cache(path: Path, key: bytes, code: CodeType) -> None:
+    """Atomic: a reader sees the old file or the new one, never half of one."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # read-only tree: run without a cache
+        _debug(f"no cache for {path}: {exc}")
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(_MAGIC + key + marshal.dumps(code))
+        os.replace(tmp, path)
+    except OSError as exc:
+        _debug(f"no cache for {path}: {exc}")
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def install(targets: Mapping[Path, Target], runtime: Runtime, *, cache: bool = True) -> AutotraceFinder:
+    """Put the finder first on ``sys.meta_path``; modules already imported are not rewritten."""
+    finder = AutotraceFinder(targets, runtime, cache=cache)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def uninstall(finder: AutotraceFinder) -> None:
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
