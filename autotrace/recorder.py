@@ -210,7 +210,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
             producer = _producer(producers, value, call[START])
             if producer is not None:
                 G.add_edge(f"call:{producer}", node, role=f"arg:{arg}")
-            elif parent is None:
+            elif parent is None and arg in explicit:
                 G.add_node(f"input:{inputs}", kind="input", label=f"input{inputs}", value=g.short_repr(value))
                 G.add_edge(f"input:{inputs}", node, role=f"arg:{arg}")
                 inputs += 1

@@ -54,8 +54,9 @@ _SECRET_KEY = re.compile(
     r"|((access|auth|bearer|refresh)[_-])?token|bearer",
     re.IGNORECASE,
 )
-#: Credentials embedded in free text: bearer tokens and OpenAI-style keys.
-_SECRET_TEXT = re.compile(r"(?i)(bearer\s+)[^\s\"',]+|\bsk-[A-Za-z0-9_-]{8,}")
+#: Credentials embedded in free text: bearer tokens and OpenAI-style keys. Only long token-like runs
+#: match, so code that merely builds a header (``f"Bearer {token}"``) is stored unchanged.
+_SECRET_TEXT = re.compile(r"((?i:bearer)\s+)[A-Za-z0-9._~+/=-]{16,}|\bsk-[A-Za-z0-9_-]{20,}")
 REDACTED = "[redacted]"
 
 
@@ -159,8 +160,8 @@ class RunStore:
         the fields worth querying (status, score, token counts, seconds) are also columns.
         """
         self._write(
-            "INSERT INTO steps (run_id, step, created, status, score, prompt_tokens, completion_tokens, seconds, record)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO steps (run_id, step, created, status, score, prompt_tokens, completion_tokens,"
+            " seconds, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 step,
@@ -197,7 +198,7 @@ class RunStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

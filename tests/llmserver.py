@@ -17,6 +17,7 @@ Replies are consumed one per chat-completion request, in order. An empty queue a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -25,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 
 #: Prompt-side overhead per message, roughly what chat templates add.
 _TOKENS_PER_MESSAGE = 4
@@ -42,25 +43,25 @@ class Fault:
     seconds: float = 0.0
     status_code: int = 0
     retry_after: float | None = None
-    then: "Reply | None" = None
+    then: Reply | None = None
 
     @staticmethod
-    def delay(seconds: float, then: "Reply" = "late answer") -> "Fault":
+    def delay(seconds: float, then: Reply = "late answer") -> Fault:
         """Sleep ``seconds`` before answering with ``then`` (a client with a shorter timeout gives up)."""
         return Fault("delay", seconds=seconds, then=then)
 
     @staticmethod
-    def status(code: int, retry_after: float | None = None) -> "Fault":
+    def status(code: int, retry_after: float | None = None) -> Fault:
         """Answer with an OpenAI-style error body and HTTP ``code``, optionally with ``Retry-After``."""
         return Fault("status", status_code=code, retry_after=retry_after)
 
     @staticmethod
-    def cut() -> "Fault":
+    def cut() -> Fault:
         """Send status and headers announcing a full body, write part of it, then close the socket."""
         return Fault("cut")
 
 
-Reply = Union[str, dict, Fault, Callable[[dict], Any]]
+Reply = str | dict | Fault | Callable[[dict], Any]
 
 
 @dataclass
@@ -106,7 +107,7 @@ class ScriptedLLMServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "ScriptedLLMServer":
+    def start(self) -> ScriptedLLMServer:
         handler = type("Handler", (_Handler,), {"owner": self})
         self._httpd = _HTTPServer(("127.0.0.1", 0), handler)
         self._port = self._httpd.server_address[1]
@@ -127,7 +128,7 @@ class ScriptedLLMServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "ScriptedLLMServer":
+    def __enter__(self) -> ScriptedLLMServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -188,10 +189,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections, self._connections = list(self._connections), set()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the peer
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -281,9 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model") or self.owner.model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
-            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
             "usage": usage,
         }
 

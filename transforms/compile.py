@@ -13,9 +13,8 @@ import ast
 import difflib
 from types import CodeType
 
-from .instrument import PLACEHOLDER, ModulePlan, instrument
-
-RUNTIME_NAME = "@autotrace"
+from .instrument import instrument
+from .plan import PLACEHOLDER, RUNTIME_NAME, ModulePlan
 
 
 def line_map(original: str, rewritten: str) -> list[int]:

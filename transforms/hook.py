@@ -25,8 +25,7 @@ from types import CodeType, ModuleType
 from autotrace import __version__
 from autotrace.runtime import Runtime
 
-from .compile import RUNTIME_NAME, compile_instrumented
-from .instrument import ModulePlan
+from .plan import RUNTIME_NAME, ModulePlan
 
 _DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
 CACHE_TAG = f"autotrace-{__version__}"
@@ -99,6 +98,8 @@ class AutotraceLoader(importlib.abc.Loader):
                 return code
         original = importlib.util.decode_source(data)
         source = _substitute(original, self.target.candidates) if self.target.candidates else original
+        from .compile import compile_instrumented  # LibCST is loaded only on a cache miss
+
         code = compile_instrumented(source, self.origin, self.target.plan, original=original)
         if self.use_cache and not sys.dont_write_bytecode:
             _write_cache(cache_path, key, code)
@@ -106,7 +107,7 @@ class AutotraceLoader(importlib.abc.Loader):
 
     def _cache_key(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data)
-        digest.update(repr((CACHE_TAG, sys.version_info[:2], self.target.plan,
+        digest.update(repr((CACHE_TAG, sys.version_info[:2], self.target.plan.fingerprint(),
                             sorted(self.target.candidates.items()))).encode())
         return digest.digest()
 

@@ -16,31 +16,12 @@ code can spell, so it can never collide with the user's names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider, QualifiedNameSource
 
-PLACEHOLDER = "__autotrace_rt__"
-
-
-@dataclass(frozen=True)
-class ModulePlan:
-    """What the transformer needs to know about one module and the project's parameters."""
-
-    module: str
-    #: qualname -> parameter name, for literal parameters defined in this module
-    literals: Mapping[str, str] = field(default_factory=dict)
-    #: qualname -> parameter name, for code parameters defined in this module
-    functions: Mapping[str, str] = field(default_factory=dict)
-    #: every parameter name in the project, for resolving reads across modules
-    param_names: frozenset[str] = frozenset()
-
-    @property
-    def package(self) -> str:
-        return self.module.rpartition(".")[0]
-
+from .plan import PLACEHOLDER, ModulePlan
 
 @dataclass
 class _FunctionFacts:

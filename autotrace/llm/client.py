@@ -44,6 +44,7 @@ _RETRY_STATUS = {408, 409, 429}
 _REJECT_STATUS = {400, 413, 422}
 #: Of those, the ones a server uses for an unsupported ``response_format``.
 _FORMAT_REJECT_STATUS = {400, 422}
+_HINTS = {401: " (check the API key)", 403: " (check the API key)", 404: " (check the model name and base URL)"}
 _BEARER = re.compile(r"(?i)bearer\s+\S+")
 _SDK_PREFIX = re.compile(r"^Error code: \d+ - ")
 
@@ -122,7 +123,9 @@ class LLM:
             max_retries=0,
         )
 
-    def complete_json(self, messages: list[dict], schema: dict | None = None, *, schema_name: str = "answer") -> LLMReply:
+    def complete_json(
+        self, messages: list[dict], schema: dict | None = None, *, schema_name: str = "answer"
+    ) -> LLMReply:
         """Ask for a JSON object (matching ``schema`` when given); never raises for a bad answer.
 
         ``schema`` goes to the server as a strict ``json_schema`` response format where supported;
@@ -162,15 +165,15 @@ class LLM:
             error=error,
         )
         if key is not None and data is not None:
-            self._cache.put(key, self._redact_value(
-                {"text": text, "data": data, "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
-            ))
+            entry = {"text": text, "data": data, "prompt_tokens": reply.prompt_tokens}
+            entry["completion_tokens"] = reply.completion_tokens
+            self._cache.put(key, self._redact_value(entry))
         return reply
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "LLM":
+    def __enter__(self) -> LLM:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +181,9 @@ class LLM:
 
     # -- the network loop ----------------------------------------------------------------------
 
-    def _call(self, messages: list[dict], schema: dict | None, schema_name: str) -> tuple[ChatCompletion | None, str | None]:
+    def _call(
+        self, messages: list[dict], schema: dict | None, schema_name: str
+    ) -> tuple[ChatCompletion | None, str | None]:
         """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request.
 
         Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
@@ -201,7 +206,8 @@ class LLM:
                 if status in _REJECT_STATUS:
                     return None, f"the endpoint rejected the request: {self._describe(exc)}"
                 if status not in _RETRY_STATUS and status < 500:
-                    raise LLMError(f"LLM call to {self._where} failed: {self._describe(exc)}") from None
+                    hint = _HINTS.get(status, "")
+                    raise LLMError(f"LLM call to {self._where} failed: {self._describe(exc)}{hint}") from None
                 failures = self._backoff(exc, failures)
             except (openai.APIConnectionError, openai.APIResponseValidationError, _MalformedCompletion) as exc:
                 failures = self._backoff(exc, failures)
@@ -241,7 +247,14 @@ class LLM:
             delay = min(hinted, self._backoff_cap)
         else:
             delay = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1)) * self._rng.uniform(0.5, 1.0)
-        log.warning("LLM call to %s failed (%s); retry %d/%d in %.2f s", self._where, reason, failures, self.config.max_retries, delay)
+        log.warning(
+            "LLM call to %s failed (%s); retry %d/%d in %.2f s",
+            self._where,
+            reason,
+            failures,
+            self.config.max_retries,
+            delay,
+        )
         time.sleep(delay)
         return failures
 

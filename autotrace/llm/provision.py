@@ -431,6 +431,7 @@ def _join_verified(sources: Sequence[PartOpener], target: Path, spec: ModelSpec,
             raise ModelError(
                 f"joined {spec.key} model has sha256 {actual}, expected {spec.sha256}; refusing to install it"
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret and may be shared
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

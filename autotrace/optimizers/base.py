@@ -1,0 +1,269 @@
+"""The optimizer API shared by OptoPrime and OPRO, shaped like PyTorch's.
+
+``zero_feedback()`` / ``backward(feedback)`` (once per evaluated example) / ``step()``. Unlike
+PyTorch, ``step()`` only *proposes*: the loop evaluates the proposal and calls ``accept()`` with what
+it keeps, so a candidate that scored worse never becomes the "current" value shown in the next prompt.
+
+Everything sent to the model is counted with :func:`estimate_tokens` against ``budget_tokens``, so a
+prompt never overflows the model's context window, whatever the size of the recorded run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from autotrace.optimizers.validate import answer_schema, validate
+from autotrace.params import ParamSpec
+
+if TYPE_CHECKING:
+    from autotrace.llm.client import LLM, LLMConfig, LLMReply
+
+#: ASCII characters per token for the estimate. Real BPE tokenizers average ~4 on English and
+#: ~3.5 on code; digits and non-ASCII characters are counted as one token each (Qwen and Llama-3
+#: split numbers into single digits), so the estimate errs on the high side.
+CHARS_PER_TOKEN = 3.5
+#: Tokens a chat template adds around each message (role markers, separators).
+MESSAGE_OVERHEAD = 8
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap, conservative token count: no tokenizer is needed, and it runs at C speed (O(len))."""
+    if not text:
+        return 0
+    digits = len(text) - len(text.translate(_DROP_DIGITS))
+    wide = 0 if text.isascii() else len(text) - len(text.encode("ascii", "ignore"))
+    return digits + wide + math.ceil((len(text) - digits - wide) / CHARS_PER_TOKEN)
+
+
+def prompt_tokens(messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any] | None = None) -> int:
+    """Estimated prompt size of a chat request; the schema counts too (some servers put it in the prompt)."""
+    total = sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD for m in messages)
+    return total + (estimate_tokens(repr(schema)) if schema else 0)
+
+
+def default_budget(config: LLMConfig) -> int:
+    """Prompt tokens that fit the window with room for the answer and a margin for estimate error."""
+    margin = max(256, config.context_tokens // 16)
+    budget = config.context_tokens - config.max_tokens - margin
+    if budget < 512:
+        raise ValueError(
+            f"context_tokens={config.context_tokens} leaves only {budget} prompt tokens after "
+            f"max_tokens={config.max_tokens}: use a larger context or a smaller max_tokens"
+        )
+    return budget
+
+
+@cache
+def load_prompt(name: str) -> str:
+    """A prompt file from ``autotrace/prompts`` (package data, so prompts are edited as text)."""
+    return files("autotrace").joinpath("prompts", name).read_text(encoding="utf-8")
+
+
+def fill(name: str, **values: str) -> str:
+    """Fill a ``$placeholder`` template (``string.Template``: JSON braces in prompts need no escaping)."""
+    return Template(load_prompt(name)).substitute(values)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    tail = f"... ({len(text):,} chars)"
+    return text[: max(0, limit - len(tail))] + tail
+
+
+def value_text(spec: ParamSpec, value: Any) -> str:
+    """A parameter value as the model and the memory see it: code as source, literals as ``repr``."""
+    return value if spec.kind == "code" else repr(value)
+
+
+@dataclass
+class Feedback:
+    """What one evaluated example says: its recorded run (None when it was not traced), a text, a score."""
+
+    graph: nx.DiGraph | None
+    text: str
+    score: float | None
+
+
+@dataclass
+class Attempt:
+    """One earlier candidate for the memory: its values as text (code as source), score and feedback."""
+
+    values: dict[str, str]
+    score: float | None
+    feedback: str
+
+
+@dataclass
+class Proposal:
+    """What one ``step()`` produced. ``values`` holds only validated, changed values (code as source)."""
+
+    values: dict[str, Any]
+    rejected: dict[str, str]
+    reasoning: str
+    messages: list[dict]
+    response: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    cached: bool
+    error: str | None
+
+
+class BudgetError(ValueError):
+    """The parameters alone do not fit the prompt budget, so no prompt can be built."""
+
+
+class Optimizer(ABC):
+    """Holds the current values, the feedback of this step and the memory; subclasses write the prompt.
+
+    ``instruction`` says what the program should achieve; without it a generic objective is used.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[ParamSpec],
+        llm: LLM,
+        *,
+        budget_tokens: int | None = None,
+        memory: int = 5,
+        instruction: str | None = None,
+    ) -> None:
+        if not params:
+            raise ValueError("an optimizer needs at least one parameter")
+        names = [p.name for p in params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter names must be unique: {sorted(n for n in names if names.count(n) > 1)}")
+        self.params: tuple[ParamSpec, ...] = tuple(params)
+        self.llm = llm
+        self.budget_tokens = default_budget(llm.config) if budget_tokens is None else budget_tokens
+        self.memory = memory
+        self.instruction = (instruction or load_prompt("instruction.txt")).strip()
+        self.values: dict[str, Any] = {p.name: p.initial for p in params}
+        self.feedback: list[Feedback] = []
+        self.attempts: list[Attempt] = []
+        #: Problems with the previous step's answer (name -> reason, "" for the whole answer),
+        #: shown to the model once so it can correct itself.
+        self.last_problems: dict[str, str] = {}
+
+    def zero_feedback(self) -> None:
+        self.feedback.clear()
+
+    def backward(self, feedback: Feedback) -> None:
+        self.feedback.append(feedback)
+
+    def accept(self, values: Mapping[str, Any]) -> None:
+        unknown = set(values) - set(self.values)
+        if unknown:
+            raise KeyError(f"unknown parameters: {sorted(unknown)}")
+        self.values.update(values)
+
+    def remember(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+
+    def step(self) -> Proposal:
+        """Ask the model once and validate its answer; ``self.values`` is left unchanged.
+
+        A bad answer gives a Proposal with ``error`` set (and no values); only an unusable endpoint
+        raises (:class:`autotrace.llm.client.LLMError`).
+        """
+        if not self.feedback:
+            return self._failure([], "no feedback: call backward() before step()")
+        schema = answer_schema(self.params, self.values)
+        try:
+            messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
+        except BudgetError as exc:
+            return self._failure([], str(exc))
+        reply = self.llm.complete_json(messages, schema)
+        return self._proposal(messages, reply)
+
+    @abstractmethod
+    def build_messages(self, budget: int) -> list[dict]:
+        """The chat messages for this step, at most ``budget`` tokens by :func:`prompt_tokens`."""
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def _proposal(self, messages: list[dict], reply: LLMReply) -> Proposal:
+        data = reply.data
+        error = reply.error
+        if data is not None and not isinstance(data.get("suggestion"), dict):
+            data, error = None, 'the answer has no "suggestion" object'
+        if data is None:
+            error = error or "the answer held no JSON object"
+            self.last_problems = {"": error}
+            return self._from_reply(messages, reply, {}, {}, "", error)
+        accepted, rejected = validate(data["suggestion"], self.params, self.values)
+        changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
+        self.last_problems = dict(rejected)
+        reasoning = data.get("reasoning")
+        return self._from_reply(messages, reply, changed, rejected, reasoning if isinstance(reasoning, str) else "", None)
+
+    @staticmethod
+    def _from_reply(
+        messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str], reasoning: str,
+        error: str | None,
+    ) -> Proposal:
+        return Proposal(
+            values=values, rejected=rejected, reasoning=reasoning, messages=messages, response=reply.text,
+            prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens, seconds=reply.seconds,
+            cached=reply.cached, error=error,
+        )
+
+    @staticmethod
+    def _failure(messages: list[dict], error: str) -> Proposal:
+        return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, error)
+
+    # -- prompt pieces shared by subclasses ------------------------------------------------------
+
+    def problems_text(self) -> str:
+        """The previous answer's problems, for the model to avoid repeating them ("" when none)."""
+        if not self.last_problems:
+            return ""
+        lines = [f"- {name}: {reason}" if name else f"- {reason}" for name, reason in self.last_problems.items()]
+        return "Your previous answer could not be used:\n" + "\n".join(lines) + "\n"
+
+    def example_answer(self) -> str:
+        """A one-line answer in the exact format, using this problem's parameter names."""
+        return example_answer(self.params, self.values)
+
+
+def example_answer(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:
+    """JSON text of an example answer: the first parameter changed, the others null (unchanged)."""
+    suggestion: dict[str, Any] = {}
+    for i, spec in enumerate(params):
+        suggestion[spec.name] = _example_value(spec, values[spec.name]) if i == 0 else None
+    answer = {"reasoning": "The feedback says X is wrong; it comes from <variable>, so I change it.",
+              "suggestion": suggestion}
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def _example_value(spec: ParamSpec, value: Any) -> Any:
+    if spec.kind == "code":
+        return "<the complete new source of the function>"
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return round(value * 1.1, 6) if value else 0.5
+    if isinstance(value, str):
+        return "<the new text>"
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``1 == 1.0 == True`` must still count as a change of type)."""
+    return type(a) is type(b) and a == b
+

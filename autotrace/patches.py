@@ -1,0 +1,547 @@
+"""Write optimized parameter values back into the user's source files, as a reviewable patch.
+
+The user never changed their code for autotrace, so the write-back must look like a careful human edit:
+only the value (or the function) changes; comments, formatting, encoding, BOM and line endings stay
+byte-for-byte. libcst gives a lossless tree, so a rewrite swaps one node and renders everything else as
+it was. :func:`rewrite_source` is pure and also serves the import hook, which substitutes candidate
+functions into a module's source before compiling it.
+
+A run's patch is saved as ``patch.diff`` (for review, ``git apply`` or ``patch -p1``), ``backup/REL``
+(original bytes), ``new/REL`` (patched bytes) and ``manifest.json`` (hashes). :func:`apply_saved` and
+:func:`revert_saved` write all files or none, and only over the exact content the patch was made from.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import io
+import json
+import os
+import stat
+import tokenize
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Union
+
+import libcst as cst
+import libcst.matchers as m
+
+from autotrace.atomic import atomic_write
+from autotrace.params import ParamSpec, literal_to_text
+
+
+class PatchError(Exception):
+    """A value cannot be written back, or a saved patch cannot be applied or reverted as asked."""
+
+
+@dataclass(frozen=True)
+class LiteralValue:
+    """New value for a literal parameter (``NAME = <literal>``)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class CodeValue:
+    """New source of a code parameter: the whole ``def``, dedented, without decorators."""
+
+    source: str
+
+
+Replacement = Union[LiteralValue, CodeValue]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One rewritten file; ``old``/``new`` are exact bytes, ``mode`` the file's permission bits."""
+
+    relpath: str
+    old: bytes
+    new: bytes
+    old_sha256: str
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Changed files and their unified diff (``a/REL`` / ``b/REL``, ``-p1``).
+
+    ``diff`` holds each file's bytes decoded as UTF-8 with ``surrogateescape``, so a latin-1 file's bytes
+    survive the round trip: use :attr:`diff_bytes` to write or pipe it.
+    """
+
+    files: list[FileChange]
+    diff: str
+
+    @property
+    def diff_bytes(self) -> bytes:
+        return self.diff.encode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rewriting one module
+
+#: A comment that marks a parameter; it must survive a function's replacement.
+_MARKER = m.Comment(m.MatchRegex(r"#\s*autotrace:\s*param\b.*"))
+_EMPTY_MODULE = cst.Module(body=())
+
+
+def rewrite_source(
+    source: str,
+    changes: Mapping[str, Replacement],
+    *,
+    filename: str = "<string>",
+    encoding: str = "utf-8",
+) -> str:
+    """Return ``source`` with each parameter named in ``changes`` (by qualname) set to its new value.
+
+    ``filename`` only labels errors. ``encoding`` is the file's encoding: string characters it cannot
+    hold are written as escapes. Raises :class:`PatchError` when a name is missing or defined more than
+    once, its right side is no literal, or a candidate function is unusable.
+    """
+    if not changes:
+        return source
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise PatchError(f"{filename}: does not parse: {error.message}") from None
+    rewriter = _Rewriter(changes, filename, module.default_newline, encoding)
+    new_module = module.visit(rewriter)
+    for key in changes:
+        count = rewriter.found[key]
+        if count != 1:
+            problem = "not found" if count == 0 else f"defined {count} times"
+            raise PatchError(
+                f"{filename}: parameter {key}: {problem} (expected one module- or class-level "
+                "`NAME = literal` or `def`)"
+            )
+    return new_module.code
+
+
+class _Rewriter(cst.CSTTransformer):
+    """Swap the value or function of each wanted qualname, tracking class nesting by hand.
+
+    A class-stack walk that never enters a function body finds every module- and class-level name in a
+    fraction of a parse; libcst's QualifiedNameProvider would resolve every scope of the module (four
+    times the parse time on argparse), too slow for the import hook.
+    """
+
+    def __init__(self, changes: Mapping[str, Replacement], filename: str, newline: str, encoding: str):
+        super().__init__()
+        self.found: Counter[str] = Counter()
+        self._changes = changes
+        self._filename = filename
+        self._newline = newline
+        self._encoding = encoding
+        self._classes: list[str] = []
+
+    def _claim(self, name: str) -> str | None:
+        key = ".".join([*self._classes, name])
+        if key not in self._changes:
+            return None
+        self.found[key] += 1
+        return key
+
+    def _error(self, key: str, problem: str) -> PatchError:
+        return PatchError(f"{self._filename}: parameter {key}: {problem}")
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self._classes.append(node.name.value)
+        return True
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self._classes.pop()
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # names inside a function are locals, never parameters
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        key = self._claim(original_node.name.value)
+        if key is None:
+            return updated_node
+        change = self._changes[key]
+        if not isinstance(change, CodeValue):
+            raise self._error(key, "is a function; its new value must be a CodeValue")
+        return self._function(key, original_node, change.source)
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        return False
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        names = [t.target.value for t in original_node.targets if m.matches(t.target, m.Name())]
+        keys = [key for key in map(self._claim, names) if key is not None]
+        if not keys:
+            return updated_node
+        if len(original_node.targets) != 1:
+            raise self._error(keys[0], "is assigned together with other targets (`A = B = ...`)")
+        return updated_node.with_changes(value=self._literal(keys[0], original_node.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        return False
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
+        if not m.matches(original_node.target, m.Name()):
+            return updated_node
+        key = self._claim(original_node.target.value)
+        if key is None:
+            return updated_node
+        if original_node.value is None:
+            raise self._error(key, "is annotated but has no value")
+        return updated_node.with_changes(value=self._literal(key, original_node.value))
+
+    def _literal(self, key: str, old_node: cst.BaseExpression) -> cst.BaseExpression:
+        change = self._changes[key]
+        if not isinstance(change, LiteralValue):
+            raise self._error(key, "is an assignment; its new value must be a LiteralValue")
+        try:
+            old = ast.literal_eval(_EMPTY_MODULE.code_for_node(old_node))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise self._error(key, "right-hand side is not a Python literal") from None
+        new = _keep_number_kind(old, change.value)
+        if old == new and repr(old) == repr(new):
+            return old_node  # same value: keep its spelling (0x10, 1_000, 1.50)
+        new_node = self._render(key, old, old_node, new)
+        return new_node.with_changes(lpar=old_node.lpar, rpar=old_node.rpar) if old_node.lpar else new_node
+
+    def _render(self, key: str, old: Any, old_node: cst.BaseExpression, new: Any) -> cst.BaseExpression:
+        if isinstance(new, (str, bytes)):
+            strings = m.findall(old_node, m.SimpleString())
+            if type(old) is type(new) and strings and isinstance(strings[0], cst.SimpleString):
+                prefix, quote = strings[0].prefix, strings[0].quote
+            else:
+                prefix, quote = ("b" if isinstance(new, bytes) else ""), '"'
+            return cst.SimpleString(_string_literal(new, prefix, quote, self._newline, self._encoding))
+        try:
+            return cst.parse_expression(literal_to_text(new))
+        except (ValueError, SyntaxError):  # literal_eval of a repr like "nan" or "<object at 0x..>"
+            raise self._error(key, f"new value {repr(new)[:80]} is not a Python literal") from None
+
+    def _function(self, key: str, original: cst.FunctionDef, source: str) -> cst.FunctionDef:
+        newline = self._newline
+        try:
+            candidate = cst.parse_module(source.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline))
+        except cst.ParserSyntaxError as error:
+            raise self._error(key, f"candidate does not parse: {error.message}") from None
+        new = candidate.body[0] if len(candidate.body) == 1 else None
+        name = original.name.value
+        if not isinstance(new, cst.FunctionDef) or new.name.value != name:
+            raise self._error(key, f"candidate must be a single `def {name}(...)`")
+        if new.decorators:
+            raise self._error(key, "candidate must come without decorators (the original ones are kept)")
+        if new.asynchronous and not original.asynchronous:
+            raise self._error(key, "candidate turns a plain function into `async def`")
+        new = new.with_changes(
+            leading_lines=original.leading_lines,
+            decorators=original.decorators,
+            lines_after_decorators=original.lines_after_decorators,
+            asynchronous=original.asynchronous,
+        )
+        marker = _def_line_marker(original)
+        return new if marker is None else _put_def_line_marker(new, marker)
+
+
+def _keep_number_kind(old: Any, new: Any) -> Any:
+    """Keep a float parameter float-looking (``3.0``, not ``3``) and an int one int-looking, value allowing."""
+    if type(old) is float and type(new) is int and abs(new) <= 2**53:
+        return float(new)
+    if type(old) is int and type(new) is float and new.is_integer():
+        return int(new)
+    return new
+
+
+def _string_literal(value: str | bytes, prefix: str, quote: str, newline: str, encoding: str) -> str:
+    """Spell ``value`` as a literal with the original prefix and quotes, escaping only what must be.
+
+    Triple-quoted strings keep real line breaks (in the file's newline style) and tabs; a quote is
+    escaped only where it would end the string. A raw prefix is kept if the text needs no escape in raw
+    form. Bytes are handled as latin-1 text whose printable characters are ASCII only.
+    """
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    triple = len(quote) == 3
+    q = quote[0]
+
+    def verbatim(char: str) -> bool:
+        if char in "\n\t":
+            return triple
+        if isinstance(value, bytes):
+            return " " <= char <= "~" and char != "\\"
+        return char.isprintable() and char != "\\" and _encodable(char, encoding)
+
+    if "r" in prefix.lower():
+        trailing_backslashes = len(text) - len(text.rstrip("\\"))
+        if q not in text and trailing_backslashes % 2 == 0 and all(c == "\\" or verbatim(c) for c in text):
+            body = text.replace("\n", newline)
+            return f"{prefix}{quote}{body}{quote}"
+        prefix = prefix.replace("r", "").replace("R", "")
+
+    parts: list[str] = []
+    quote_run = 0
+    for index, char in enumerate(text):
+        if char == q:
+            quote_run += 1
+            if not triple or quote_run == 3 or index == len(text) - 1:
+                parts.append("\\" + q)
+                quote_run = 0
+            else:
+                parts.append(char)
+            continue
+        quote_run = 0
+        if char == "\n" and triple:
+            parts.append(newline)
+        elif verbatim(char):
+            parts.append(char)
+        else:
+            parts.append(char.encode("unicode_escape").decode("ascii"))
+    return f"{prefix}{quote}{''.join(parts)}{quote}"
+
+
+def _encodable(char: str, encoding: str) -> bool:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _def_line_marker(function: cst.FunctionDef) -> cst.TrailingWhitespace | None:
+    """The ``# autotrace: param`` comment on the ``def`` line: after the colon, or after ``(``."""
+    body = function.body
+    header = body.header if isinstance(body, cst.IndentedBlock) else body.trailing_whitespace
+    if m.matches(header.comment, _MARKER):
+        return header
+    params_ws = function.whitespace_before_params
+    if isinstance(params_ws, cst.ParenthesizedWhitespace) and m.matches(params_ws.first_line.comment, _MARKER):
+        return params_ws.first_line
+    return None
+
+
+def _put_def_line_marker(function: cst.FunctionDef, marker: cst.TrailingWhitespace) -> cst.FunctionDef:
+    """Put ``marker`` on the new ``def`` line, where the parameter scanner looks for it.
+
+    A one-line signature takes it after the colon; a signature that breaks right after ``(`` takes it
+    there; any other multi-line signature gets it on its own line just above the ``def``.
+    """
+    body = function.body
+    signature = function.with_changes(
+        leading_lines=(), decorators=(), lines_after_decorators=(), body=cst.SimpleStatementSuite(body=(cst.Pass(),))
+    )
+    if _EMPTY_MODULE.code_for_node(signature).count("\n") == 1:
+        if isinstance(body, cst.IndentedBlock):
+            header = body.header.with_changes(whitespace=marker.whitespace, comment=marker.comment)
+            return function.with_changes(body=body.with_changes(header=header))
+        trailing = body.trailing_whitespace.with_changes(whitespace=marker.whitespace, comment=marker.comment)
+        return function.with_changes(body=body.with_changes(trailing_whitespace=trailing))
+    params_ws = function.whitespace_before_params
+    if isinstance(params_ws, cst.ParenthesizedWhitespace):
+        first_line = params_ws.first_line.with_changes(whitespace=marker.whitespace, comment=marker.comment)
+        return function.with_changes(whitespace_before_params=params_ws.with_changes(first_line=first_line))
+    own_line = cst.EmptyLine(comment=marker.comment)
+    return function.with_changes(lines_after_decorators=(*function.lines_after_decorators, own_line))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Whole files and patches
+
+
+def rewrite_file(data: bytes, changes: Mapping[str, Replacement], *, filename: str = "<file>") -> bytes:
+    """Rewrite a source file given as bytes, keeping its encoding, BOM and line endings exactly."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)  # "utf-8-sig" drops the BOM here and writes it back below
+    except (SyntaxError, UnicodeDecodeError) as error:
+        raise PatchError(f"{filename}: cannot decode source: {error}") from None
+    new_text = rewrite_source(text, changes, filename=filename, encoding=encoding)
+    if new_text == text:
+        return data
+    try:
+        return new_text.encode(encoding)
+    except UnicodeEncodeError as error:
+        raise PatchError(f"{filename}: new code has characters {encoding} cannot encode: {error}") from None
+
+
+def make_patch(root: Path, changes: Sequence[tuple[ParamSpec, Any]]) -> Patch:
+    """Rewrite every file that holds one of ``changes`` (in memory) and diff it against the original.
+
+    Code parameters (``spec.kind == "code"``) take source text, literal parameters Python values.
+    Files whose bytes come out unchanged are left out, so no changes give an empty diff.
+    """
+    root = Path(os.path.abspath(root))
+    by_file: dict[Path, dict[str, Replacement]] = {}
+    for spec, value in changes:
+        replacement = CodeValue(value) if spec.kind == "code" else LiteralValue(value)
+        by_file.setdefault(Path(os.path.abspath(root / spec.path)), {})[spec.qualname] = replacement
+    files: list[FileChange] = []
+    for path, file_changes in sorted(by_file.items()):
+        try:
+            relpath = path.relative_to(root).as_posix()
+        except ValueError:
+            raise PatchError(f"{path}: outside the project root {root}") from None
+        try:
+            old = path.read_bytes()
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError as error:
+            raise PatchError(f"{relpath}: cannot read: {error}") from None
+        new = rewrite_file(old, file_changes, filename=relpath)
+        if new != old:
+            files.append(FileChange(relpath, old, new, hashlib.sha256(old).hexdigest(), mode))
+    return Patch(files, "".join(_unified_diff(change) for change in files))
+
+
+def _unified_diff(change: FileChange) -> str:
+    """A ``-p1`` unified diff that reproduces the bytes: only ``\\n`` ends a line, ``\\r`` stays content.
+
+    A name with a space gets a trailing tab, as git writes it, or ``patch`` would cut the name there.
+    """
+    end = "\t" if " " in change.relpath else ""
+    lines = difflib.unified_diff(
+        _split_lines(change.old), _split_lines(change.new), f"a/{change.relpath}{end}", f"b/{change.relpath}{end}"
+    )
+    return "".join(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in lines)
+
+
+def _split_lines(data: bytes) -> list[str]:
+    text = data.decode("utf-8", "surrogateescape")
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Saved patches
+
+
+def save_patch(run_dir: Path, patch: Patch) -> None:
+    """Store ``patch`` in ``run_dir``; the manifest is written last, so it only exists for a complete save."""
+    entries = []
+    for change in patch.files:
+        _store(_inside(run_dir / "backup", change.relpath), change.old)
+        _store(_inside(run_dir / "new", change.relpath), change.new)
+        entries.append(
+            {
+                "relpath": change.relpath,
+                "old_sha256": change.old_sha256,
+                "new_sha256": _sha256(change.new),
+                "mode": change.mode,
+            }
+        )
+    _store(run_dir / "patch.diff", patch.diff_bytes)
+    _store(run_dir / "manifest.json", json.dumps({"version": 1, "files": entries}, indent=2).encode() + b"\n")
+
+
+def apply_saved(root: Path, run_dir: Path) -> list[str]:
+    """Apply the patch saved in ``run_dir`` to the files under ``root``; return the paths written.
+
+    Refuses, writing nothing, unless every file still has exactly the content the patch was made from.
+    """
+    entries = _load_manifest(run_dir)
+    plan: list[tuple[str, bytes, bytes]] = []
+    changed: list[str] = []
+    already_patched = 0
+    for entry in entries:
+        relpath = entry["relpath"]
+        data = _read(_inside(root, relpath))
+        digest = _sha256(data)
+        if data is not None and digest == entry["old_sha256"]:
+            plan.append((relpath, data, _saved(run_dir / "new", entry, "new_sha256")))
+        else:
+            changed.append(relpath)
+            already_patched += digest == entry["new_sha256"]
+    if changed and already_patched == len(entries):
+        raise PatchError(f"patch in {run_dir} is already applied")
+    if changed:
+        raise PatchError(f"files changed since the patch was made, nothing applied: {', '.join(changed)}")
+    return _write_all(root, plan)
+
+
+def revert_saved(root: Path, run_dir: Path) -> list[str]:
+    """Put back the original bytes of the files the saved patch changed; return the paths written.
+
+    Files already equal to their backup are skipped; any other file that is not exactly the patched
+    content makes it refuse, writing nothing.
+    """
+    entries = _load_manifest(run_dir)
+    plan: list[tuple[str, bytes, bytes]] = []
+    changed: list[str] = []
+    for entry in entries:
+        relpath = entry["relpath"]
+        data = _read(_inside(root, relpath))
+        digest = _sha256(data)
+        if data is not None and digest == entry["new_sha256"]:
+            plan.append((relpath, data, _saved(run_dir / "backup", entry, "old_sha256")))
+        elif digest != entry["old_sha256"]:
+            changed.append(relpath)
+    if changed:
+        raise PatchError(f"files changed since the patch was applied, nothing reverted: {', '.join(changed)}")
+    return _write_all(root, plan)
+
+
+def _write_all(root: Path, plan: list[tuple[str, bytes, bytes]]) -> list[str]:
+    """Write each ``(relpath, before, after)``; if one write fails, restore the ones already written."""
+    written: list[tuple[str, bytes]] = []
+    try:
+        for relpath, before, after in plan:
+            atomic_write(_inside(root, relpath), after)
+            written.append((relpath, before))
+    except BaseException as error:
+        lost = _roll_back(root, written)
+        if not isinstance(error, OSError):
+            raise
+        failed = plan[len(written)][0]
+        outcome = f"could not restore {', '.join(lost)}" if lost else "the other files were restored"
+        raise PatchError(f"cannot write {failed} ({error}); {outcome}") from error
+    return [relpath for relpath, _ in written]
+
+
+def _roll_back(root: Path, written: list[tuple[str, bytes]]) -> list[str]:
+    """Restore files from their in-memory previous bytes; return those that could not be restored."""
+    lost = []
+    for relpath, before in reversed(written):
+        try:
+            atomic_write(_inside(root, relpath), before)
+        except OSError:
+            lost.append(relpath)
+    return lost
+
+
+def _load_manifest(run_dir: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((run_dir / "manifest.json").read_bytes())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise PatchError(f"no readable saved patch in {run_dir}: {error}") from None
+
+
+def _saved(directory: Path, entry: dict[str, Any], hash_key: str) -> bytes:
+    """Stored bytes of one file, checked against the manifest so a damaged run dir is never written out."""
+    data = _read(_inside(directory, entry["relpath"]))
+    if data is None or _sha256(data) != entry[hash_key]:
+        raise PatchError(f"{directory / entry['relpath']}: missing or does not match the manifest")
+    return data
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _store(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+
+
+def _inside(base: Path, relpath: str) -> Path:
+    """``base / relpath``, refusing paths (from a manifest) that could point outside ``base``."""
+    parts = PurePosixPath(relpath).parts
+    if not parts or PurePosixPath(relpath).is_absolute() or ".." in parts:
+        raise PatchError(f"unsafe path in patch: {relpath!r}")
+    return base.joinpath(*parts)

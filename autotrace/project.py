@@ -1,0 +1,104 @@
+"""A user's project as autotrace sees it: its root, its ``[tool.autotrace]`` table, its parameters,
+and which files the import hook rewrites."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autotrace.params import ParamSpec
+from autotrace.transforms.plan import ModulePlan
+from autotrace.transforms.markers import MarkerError, Selector, discover, module_name
+
+_ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
+
+
+class ConfigError(Exception):
+    """Bad ``[tool.autotrace]`` table or command-line value; one line."""
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` with a pyproject.toml / .git / setup.py; else ``start``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return folder
+    return start
+
+
+def load_config(root: Path) -> dict[str, Any]:
+    """The ``[tool.autotrace]`` table of ``root/pyproject.toml`` ({} when there is none)."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    table = data.get("tool", {}).get("autotrace", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.autotrace] must be a table")
+    return table
+
+
+@dataclass
+class Project:
+    root: Path
+    search_roots: list[Path]
+    params: list[ParamSpec]
+    files: list[Path]  # every file the import hook rewrites
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, target: Path | None, selectors: Sequence[str] = (), *, root: Path | None = None,
+             instrument: Sequence[Path] = ()) -> "Project":
+        """Discover parameters: markers under the root, ``selectors`` and the config's ``params``.
+
+        The target (when given) and ``instrument`` files are rewritten too, so their calls are recorded.
+        """
+        if target is not None and not target.is_file():
+            raise MarkerError(f"{target}: no such file")
+        base = (target.parent if target is not None else Path.cwd()).resolve()
+        root = (root or find_root(base)).resolve()
+        config = load_config(root)
+        search_roots = _search_roots(root, base)
+        configured = config.get("params", [])
+        if not isinstance(configured, list) or not all(isinstance(s, str) for s in configured):
+            raise ConfigError(f"{root / 'pyproject.toml'}: [tool.autotrace] params must be a list of 'FILE::NAME' strings")
+        parsed = [Selector.parse(s, root) for s in configured] + [Selector.parse(s, Path.cwd()) for s in selectors]
+        extra = [p.resolve() for p in instrument] + ([target.resolve()] if target is not None else [])
+        params = discover(root, search_roots, parsed, files=extra)
+        files = sorted({p.path for p in params} | set(extra))
+        return cls(root, search_roots, params, files, config)
+
+    def plans(self) -> dict[Path, ModulePlan]:
+        names = frozenset(p.name for p in self.params)
+        plans = {}
+        for path in self.files:
+            here = [p for p in self.params if p.path == path]
+            plans[path] = ModulePlan(
+                module=module_name(path, self.search_roots),
+                literals={p.qualname: p.name for p in here if p.kind == "literal"},
+                functions={p.qualname: p.name for p in here if p.kind == "code"},
+                param_names=names,
+            )
+        return plans
+
+    def param(self, name: str) -> ParamSpec:
+        for spec in self.params:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def _search_roots(root: Path, base: Path) -> list[Path]:
+    """Where imports are resolved from: the target's folder (as ``python TARGET.py`` does), a src/
+    layout, the root, then the rest of ``sys.path`` for packages installed in editable mode."""
+    roots = [base]
+    if (root / "src").is_dir():
+        roots.append(root / "src")
+    roots.append(root)
+    return [r for i, r in enumerate(roots) if r not in roots[:i]]

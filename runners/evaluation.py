@@ -1,0 +1,119 @@
+"""One evaluated set of parameter values, as the loop and the optimizer need it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autotrace import graph as g
+from autotrace.optimizers.base import Feedback
+from autotrace.params import ParamSpec, literal_to_text
+from autotrace.project import Project
+
+from .judge import JudgeError
+from .sandbox import Limits, evaluate
+from .worker import Job
+
+_MESSAGE_LIMIT = 600
+
+
+@dataclass
+class Evaluation:
+    """What running the program with some values gave: per-example results, or why there were none."""
+
+    examples: list[dict[str, Any]]
+    problem: str | None = None  # the program did not import or the worker crashed
+
+    @property
+    def failures(self) -> int:
+        return len(self.examples) if self.problem else sum(1 for e in self.examples if e.get("failed"))
+
+    @property
+    def score(self) -> float | None:
+        """Mean judge score over the examples that ran (None when the judge gives only messages)."""
+        scores = [e["score"] for e in self.examples if e.get("score") is not None and not e.get("failed")]
+        return sum(scores) / len(scores) if scores and not self.problem else None
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """Sort key, higher is better: fewer failing examples first, then the mean score."""
+        if self.problem:
+            return (-math.inf, -math.inf)
+        score = self.score
+        return (-float(self.failures), score if score is not None else -math.inf)
+
+    def message(self) -> str:
+        """All feedback in one text, each example's part kept short."""
+        if self.problem:
+            return self.problem
+        if len(self.examples) == 1:
+            return _clip(self.examples[0].get("message", ""), _MESSAGE_LIMIT * 3)
+        parts = []
+        for i, example in enumerate(self.examples, 1):
+            verdict = "FAILED" if example.get("failed") else f"score {example.get('score')}"
+            parts.append(f"[example {i}] input {example.get('example')} -> output {example.get('output')}: "
+                         f"{verdict}. {_clip(example.get('message', ''), _MESSAGE_LIMIT)}")
+        return "\n".join(parts)
+
+    def feedbacks(self) -> list[Feedback]:
+        if self.problem:
+            return [Feedback(graph=None, text=self.problem, score=None)]
+        return [Feedback(graph=g.from_json(e["graph"]) if e.get("graph") else None,
+                         text=_clip(e.get("message", ""), _MESSAGE_LIMIT * 3), score=e.get("score"))
+                for e in self.examples]
+
+    def describe(self) -> str:
+        if self.problem:
+            return "failed"
+        score = self.score
+        text = f"{score:.4g}" if score is not None else "n/a"
+        return text + (f" ({self.failures}/{len(self.examples)} failed)" if self.failures else "")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2:]
+
+
+def value_text(spec: ParamSpec, value: Any) -> str:
+    return value if spec.kind == "code" else literal_to_text(value)
+
+
+def make_job(project: Project, target: Path, entry: str, judge: Path | None,
+             values: Mapping[str, Any], *, record: bool = True) -> Job:
+    """A worker job that runs ``target``'s ``entry`` with ``values`` (param name -> value)."""
+    plans = project.plans()
+    candidates: dict[str, dict[str, str]] = {}
+    for spec in project.params:
+        if spec.kind == "code" and spec.name in values and values[spec.name] != spec.initial:
+            candidates.setdefault(str(spec.path), {})[spec.qualname] = values[spec.name]
+    return Job(
+        target_module=plans[target.resolve()].module,
+        entry=entry,
+        judge=str(judge.resolve()) if judge else None,
+        search_roots=[str(p) for p in project.search_roots],
+        plans={str(path): {"module": plan.module, "literals": dict(plan.literals), "functions": dict(plan.functions),
+                           "param_names": sorted(plan.param_names)} for path, plan in plans.items()},
+        params=[{"name": p.name, "kind": p.kind, "description": p.description} for p in project.params],
+        values={p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params},
+        candidates=candidates,
+        record=record,
+    )
+
+
+def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
+    result = evaluate(job, limits, isolated=isolated)
+    if "judge_error" in result:
+        raise JudgeError(result["judge_error"])
+    if "crash" in result:
+        tail = result.get("output_tail", "").strip()
+        return Evaluation([], problem=result["crash"] + (f"\nlast output:\n{_clip(tail, 1500)}" if tail else ""))
+    if "setup_error" in result:
+        return Evaluation([], problem=result["setup_error"] + "\n" + result.get("traceback", ""))
+    return Evaluation(result["examples"])
+
+
+def best_of(evaluations: Sequence[Evaluation]) -> int:
+    return max(range(len(evaluations)), key=lambda i: evaluations[i].rank)

@@ -1,0 +1,83 @@
+"""The judge contract: how a user's ``judge.py`` turns an output into a score and a message.
+
+``feedback(output)`` — or ``feedback(output, example)`` when the judge defines ``examples()`` — returns
+a float score (higher is better), a str message, or a ``(score, message)`` tuple.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+class JudgeError(Exception):
+    """The judge itself is wrong (missing ``feedback``, bad return value, raised): the run stops."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float | None
+    message: str
+
+
+def load_judge(path: Path) -> ModuleType:
+    """Import ``judge.py`` under a private name (it is the user's code, but never instrumented)."""
+    if not path.is_file():
+        raise JudgeError(f"{path}: no such judge file")
+    spec = importlib.util.spec_from_file_location("_autotrace_judge", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise JudgeError(f"{path}: importing the judge raised {type(exc).__name__}: {exc}") from None
+    if not callable(getattr(module, "feedback", None)):
+        raise JudgeError(f"{path}: the judge must define feedback(output) (see the README's judge contract)")
+    return module
+
+
+def examples_of(judge: ModuleType) -> list[Any] | None:
+    """The judge's ``examples()`` list, or None when it defines none."""
+    make = getattr(judge, "examples", None)
+    if make is None:
+        return None
+    try:
+        items = list(make())
+    except Exception as exc:
+        raise JudgeError(f"judge examples() raised {type(exc).__name__}: {exc}") from None
+    if not items:
+        raise JudgeError("judge examples() returned no examples")
+    return items
+
+
+def judge_output(feedback: Callable[..., Any], output: Any, example: Any, with_example: bool) -> Verdict:
+    try:
+        result = feedback(output, example) if with_example else feedback(output)
+    except Exception as exc:
+        where = inspect.getsourcefile(feedback) or "judge"
+        raise JudgeError(f"{where}: feedback() raised {type(exc).__name__}: {exc}") from None
+    return normalize(result)
+
+
+def normalize(result: Any) -> Verdict:
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
+        score = _score(result[0])
+        return Verdict(score, result[1] or f"score {score}")
+    if isinstance(result, str):
+        return Verdict(None, result)
+    score = _score(result)
+    return Verdict(score, f"score {score}")
+
+
+def _score(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise JudgeError(f"feedback() returned {value!r}: expected a float score, a str, or a (score, str) tuple")
+    return float(value)

@@ -1,0 +1,207 @@
+"""The optimization loop: run → judge → graph feedback → propose → evaluate, step after step.
+
+Every step is written to the run store as soon as it completes, so a killed run resumes from its
+last completed step (and the LLM response cache answers again for free what was already asked).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from autotrace.llm.client import LLM, LLMConfig
+from autotrace.optimizers import OPTIMIZERS
+from autotrace.optimizers.base import Attempt, Proposal
+from autotrace.params import ParamSpec, text_to_literal
+from autotrace.patches import Patch, apply_saved, make_patch, save_patch
+from autotrace.project import Project
+from autotrace.store import ResponseCache, RunStore
+
+from .evaluation import Evaluation, make_job, run_evaluation, value_text
+from .sandbox import Limits
+
+
+@dataclass
+class Settings:
+    target: Path
+    judge: Path | None
+    entry: str = "main"
+    selectors: Sequence[str] = ()
+    steps: int = 10
+    target_score: float | None = None
+    optimizer: str = "optoprime"
+    llm: LLMConfig = field(default_factory=lambda: LLMConfig(model="local", base_url=None, api_key=None))
+    limits: Limits = field(default_factory=Limits)
+    isolated: bool = True
+    apply: bool = False
+    resume: str | None = None
+    cache: bool = True
+    budget_tokens: int | None = None
+    memory: int = 5
+
+
+@dataclass
+class StepReport:
+    """What the progress display shows after each step."""
+
+    step: int
+    steps: int
+    score: str
+    best: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    note: str = ""
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    best_score: str
+    best_values: dict[str, Any]
+    patch: Patch
+    applied: list[str]
+    reached_target: bool
+
+
+def state_dir(root: Path) -> Path:
+    return root / ".autotrace"
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None) -> RunResult:
+    project = Project.load(settings.target, settings.selectors)
+    if not project.params:
+        raise ValueError(f"{settings.target}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
+    store = RunStore(state_dir(project.root) / "autotrace.db")
+    try:
+        return _Loop(settings, project, store).run(progress)
+    finally:
+        store.close()
+
+
+class _Loop:
+    def __init__(self, settings: Settings, project: Project, store: RunStore) -> None:
+        self.settings, self.project, self.store = settings, project, store
+        cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
+        self.llm = LLM(settings.llm, cache)
+        self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
+                                                        memory=settings.memory)
+
+    def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        job = make_job(self.project, self.settings.target, self.settings.entry, self.settings.judge, values)
+        return run_evaluation(job, self.settings.limits, isolated=self.settings.isolated)
+
+    def run(self, progress: Callable[[StepReport], None]) -> RunResult:
+        s = self.settings
+        initial = {p.name: p.initial for p in self.project.params}
+        run_id, first_step, current, best, best_eval, current_eval = self._start(initial)
+        run_dir = state_dir(self.project.root) / "runs" / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for step in range(first_step, s.steps + 1):
+            if self._reached(best_eval):
+                break
+            started = time.perf_counter()
+            self.optimizer.accept(current)
+            self.optimizer.zero_feedback()
+            for feedback in current_eval.feedbacks():
+                self.optimizer.backward(feedback)
+            proposal = self.optimizer.step()
+            candidate = {**current, **proposal.values}
+            note = _note(proposal)
+            if proposal.values:
+                candidate_eval = self.evaluate(candidate)
+                current, current_eval = candidate, candidate_eval
+                if candidate_eval.rank > best_eval.rank or (candidate_eval.score is None and not candidate_eval.failures
+                                                           and best_eval.failures):
+                    best, best_eval = candidate, candidate_eval
+            self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
+            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note)
+            progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), proposal.prompt_tokens,
+                                proposal.completion_tokens, time.perf_counter() - started, note))
+        reached = self._reached(best_eval)
+        changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
+        patch = make_patch(self.project.root, changes)
+        save_patch(run_dir, patch)
+        applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
+        self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
+                                               "values": self._texts(best), "reached_target": reached})
+        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached)
+
+    def _reached(self, evaluation: Evaluation) -> bool:
+        target = self.settings.target_score
+        if evaluation.problem or evaluation.failures:
+            return False
+        score = evaluation.score
+        return target is not None and score is not None and score >= target
+
+    def _start(self, initial: dict[str, Any]):
+        """A new run (evaluating the initial values as step 0) or the state a resumed run had."""
+        s = self.settings
+        if s.resume:
+            run = self.store.get_run(s.resume)
+            if run is None:
+                raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
+            steps = self.store.steps(s.resume)
+            best_values, best_eval, current, current_eval = initial, None, initial, None
+            for record in steps:
+                values = {**initial, **self._parse(record["values"])}
+                evaluation = Evaluation(record["examples"], record.get("problem"))
+                self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
+                current, current_eval = values, evaluation
+                if best_eval is None or evaluation.rank > best_eval.rank:
+                    best_values, best_eval = values, evaluation
+            if current_eval is None:
+                current_eval = best_eval = self.evaluate(initial)
+                self._save_step(s.resume, 0, None, initial, current_eval, 0.0, "initial values")
+                return s.resume, 1, initial, initial, current_eval, current_eval
+            return s.resume, len(steps), current, best_values, best_eval, current_eval
+        run_id = new_run_id()
+        self.store.create_run(run_id, {
+            "target": str(s.target), "judge": str(s.judge) if s.judge else None, "entry": s.entry,
+            "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
+            "params": [p.name for p in self.project.params], "root": str(self.project.root),
+        })
+        evaluation = self.evaluate(initial)
+        self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
+        return run_id, 1, initial, initial, evaluation, evaluation
+
+    def _texts(self, values: dict[str, Any]) -> dict[str, str]:
+        return {p.name: value_text(p, values[p.name]) for p in self.project.params}
+
+    def _parse(self, texts: dict[str, str]) -> dict[str, Any]:
+        specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
+        return {name: (text if specs[name].kind == "code" else text_to_literal(text))
+                for name, text in texts.items() if name in specs}
+
+    def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
+                   evaluation: Evaluation, seconds: float, note: str) -> None:
+        self.store.add_step(run_id, step, {
+            "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
+            "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
+            "candidate": {k: value_text(self.project.param(k), v) for k, v in proposal.values.items()} if proposal else {},
+            "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
+            "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
+            "prompt_tokens": proposal.prompt_tokens if proposal else 0,
+            "completion_tokens": proposal.completion_tokens if proposal else 0,
+            "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
+            "status": "ok" if evaluation.problem is None else "failed",
+        })
+
+
+def _note(proposal: Proposal) -> str:
+    if proposal.error:
+        return f"no usable answer: {proposal.error}"
+    parts = [f"changed {', '.join(proposal.values)}"] if proposal.values else ["no change proposed"]
+    if proposal.rejected:
+        parts.append(f"rejected {', '.join(proposal.rejected)}")
+    return "; ".join(parts)

@@ -1,0 +1,116 @@
+"""Running an evaluation in a child process: candidate code is written by an LLM and may loop forever,
+allocate without bound, crash the interpreter, fork, or print megabytes. None of that may reach the
+optimization loop, so each evaluation gets its own process group, a wall-clock timeout, a memory
+limit (``RLIMIT_AS``), an output-size limit, and the whole group is killed when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .worker import Job, run_job
+
+_OUTPUT_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 60.0  # seconds of wall-clock time per evaluation
+    memory: int | None = 4 << 30  # bytes of address space, None for no limit
+    output: int = 64 << 20  # bytes the candidate may print (and the worker may write)
+
+
+def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> dict[str, Any]:
+    """Run ``job`` and return the worker's result; a crash becomes ``{"crash": reason, "output_tail": ...}``."""
+    if not isolated:
+        return _in_process(job)
+    with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
+        folder = Path(tmp)
+        job_path, result_path, log_path = folder / "job.json", folder / "result.json", folder / "output.log"
+        job_path.write_text(job.to_json(), encoding="utf-8")
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_limiter(limits),
+            )
+            crash = None
+            try:
+                proc.wait(timeout=limits.timeout)
+            except subprocess.TimeoutExpired:
+                crash = f"timed out after {limits.timeout:g} s"
+            finally:
+                _kill_group(proc)
+        tail = _tail(log_path)
+        if crash is None and result_path.is_file():
+            result: dict[str, Any] = __import__("json").loads(result_path.read_text(encoding="utf-8"))
+            result["output_tail"] = tail
+            return result
+        if crash is None:
+            crash = f"the program ended the worker ({_describe_exit(proc.returncode)}) before it reported a result"
+        return {"crash": crash, "output_tail": tail}
+
+
+def _limiter(limits: Limits):
+    def apply() -> None:  # runs in the child between fork and exec
+        if limits.memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output, limits.output))
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+
+    return apply
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the worker and everything it started (it leads its own session and process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = {"SIGXFSZ": ": printed more than the output limit", "SIGSEGV": ": segmentation fault",
+                "SIGKILL": ": killed (out of memory?)"}.get(name, "")
+        return f"{name}{hint}"
+    return f"exit code {code}"
+
+
+def _tail(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            handle.seek(max(0, size - _OUTPUT_TAIL))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return ("..." if size > _OUTPUT_TAIL else "") + text
+
+
+def _in_process(job: Job) -> dict[str, Any]:
+    """Opt-in fast path: same worker code, then forget every module it imported so the next
+    evaluation imports the program afresh with its own values."""
+    before = set(sys.modules)
+    path = list(sys.path)
+    try:
+        return run_job(job)
+    finally:
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        sys.path[:] = path

@@ -1,0 +1,145 @@
+"""Evaluating one set of parameter values: import the instrumented program, run the entry on each
+example under the recorder, judge each output.
+
+``python -m autotrace.runners.worker JOB.json RESULT.json`` does it in a child process (the default:
+see :mod:`.sandbox`); :func:`run_job` does it in the current one. Only JSON crosses the boundary.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autotrace import graph as g
+from autotrace.params import text_to_literal
+from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
+from autotrace.runtime import Runtime
+from autotrace.transforms.hook import Target, install, uninstall
+from autotrace.transforms.plan import ModulePlan
+
+from .judge import JudgeError, examples_of, judge_output, load_judge
+
+
+@dataclass
+class Job:
+    """Everything a worker needs; JSON-able."""
+
+    target_module: str
+    entry: str
+    judge: str | None
+    search_roots: list[str]
+    plans: dict[str, dict[str, Any]]  # file -> ModulePlan fields
+    params: list[dict[str, str]]  # name, kind, description
+    values: dict[str, str]  # literal parameter name -> repr text; code parameter name -> source
+    candidates: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> qualname -> source
+    record: bool = True
+    cache: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        return cls(**json.loads(text))
+
+
+def _plan(fields: dict[str, Any]) -> ModulePlan:
+    return ModulePlan(module=fields["module"], literals=fields["literals"], functions=fields["functions"],
+                      param_names=frozenset(fields["param_names"]))
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Run the job here. The result: ``examples`` (one dict each: score, message, failed, output, graph)
+    or ``judge_error`` / ``setup_error`` (a one-line reason) when the run could not be judged at all."""
+    kinds = {p["name"]: p["kind"] for p in job.params}
+    values = {name: (text if kinds.get(name) == "code" else text_to_literal(text)) for name, text in job.values.items()}
+    runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) != "code"})
+    targets = {Path(path): Target(_plan(fields), job.candidates.get(path, {})) for path, fields in job.plans.items()}
+    for root in reversed(job.search_roots):
+        if root not in sys.path:
+            sys.path.insert(0, root)
+    finder = install(targets, runtime, cache=job.cache)
+    try:
+        try:
+            judge = load_judge(Path(job.judge)) if job.judge else None
+            examples = examples_of(judge) if judge else None
+        except JudgeError as exc:
+            return {"judge_error": str(exc)}
+        try:
+            module = importlib.import_module(job.target_module)
+        except BaseException as exc:  # the program does not even import: that is the feedback
+            return {"setup_error": f"importing {job.target_module} raised {type(exc).__name__}: {exc}",
+                    "traceback": user_traceback(exc)}
+        entry = getattr(module, job.entry, None)
+        if not callable(entry):
+            return {"setup_error": f"{job.target_module} has no function {job.entry!r} (use --entry NAME)"}
+        params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
+        results = []
+        for example in (examples if examples is not None else [None]):
+            args = () if examples is None else (example,)
+            outcome, recorder = _run_entry(runtime, entry, args, job.record)
+            result: dict[str, Any] = {"example": g.short_repr(example) if examples is not None else None,
+                                      "output": g.short_repr(outcome.output), "failed": outcome.error is not None}
+            if outcome.error is not None:
+                result.update(score=None, message=user_traceback(outcome.error))
+            else:
+                try:
+                    verdict = judge_output(judge.feedback, outcome.output, example, examples is not None) if judge \
+                        else None
+                except JudgeError as exc:
+                    return {"judge_error": str(exc)}
+                result.update(score=verdict.score if verdict else None, message=verdict.message if verdict else "")
+            if recorder is not None:
+                result["graph"] = g.to_json(build_graph(recorder, params, outcome))
+            results.append(result)
+        return {"examples": results}
+    finally:
+        uninstall(finder)
+
+
+def _run_entry(runtime: Runtime, entry: Any, args: tuple, record: bool) -> tuple[RunOutcome, Recorder | None]:
+    recorder = Recorder() if record else None
+    if recorder is None:
+        try:
+            return RunOutcome(None, entry(*args), inputs=args), None
+        except BaseException as exc:
+            return RunOutcome(None, error=exc, inputs=args), None
+    with runtime.recording(recorder):
+        try:
+            output = entry(*args)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the candidate's, not ours
+            return RunOutcome(_entry_index(recorder, entry), error=exc, inputs=args), recorder
+    return RunOutcome(_entry_index(recorder, entry), output, inputs=args), recorder
+
+
+def _entry_index(recorder: Recorder, entry: Any) -> int | None:
+    """The entry's own call is the first one recorded, if the entry is an instrumented function."""
+    calls = recorder.calls
+    return 0 if calls and calls[0][FUNC] is getattr(entry, "__wrapped__", None) else None
+
+
+def main(argv: list[str]) -> int:
+    job_path, result_path = map(Path, argv)
+    job = Job.from_json(job_path.read_text(encoding="utf-8"))
+    try:
+        result = run_job(job)
+    except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
+        result = {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    data = json.dumps(result, default=str)
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, result_path)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # skip interpreter teardown: candidate threads or atexit hooks cannot hang us

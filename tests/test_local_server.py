@@ -1,0 +1,177 @@
+"""The local model server with the real model: structured chat completions and no orphan processes.
+
+The model tests are ``slow`` and ``model`` (deselected by default); they install the real 1.5B
+model into the user's cache (a no-op when it is there) and skip only when that is impossible.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autotrace.llm.provision import ModelError, install_model
+from autotrace.llm.server import LocalServer, ServerError
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "function_name": {"type": "string"},
+        "arguments": {"type": "array", "items": {"type": "integer"}},
+        "explanation": {"type": "string"},
+    },
+    "required": ["function_name", "arguments", "explanation"],
+    "additionalProperties": False,
+}
+
+_PARENT = textwrap.dedent(
+    """
+    import sys, time
+    from autotrace.llm.server import LocalServer
+
+    server = LocalServer(sys.argv[1], log_path=sys.argv[2]).start()
+    print(server.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    pytest.importorskip("xllamacpp")
+    try:
+        return install_model("1.5b")
+    except ModelError as error:
+        pytest.skip(f"the 1.5B model cannot be installed here: {error}")
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """Make this process adopt orphaned descendants, so a server whose parent died can be reaped here."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available")
+    yield
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie awaiting its reaper does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _server_pids() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"autotrace.llm.server" in cmdline and entry.name.isdigit() and _running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def _start_parent(gguf: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
+    """Run a parent process that starts a server and then idles; return it and the server's pid."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(gguf), str(log)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    ready, _, _ = select.select([parent.stdout], [], [], 180)
+    line = parent.stdout.readline() if ready else ""
+    if not line:
+        parent.kill()
+        parent.wait()
+        pytest.fail(f"parent did not start a server; log:\n{log.read_text() if log.exists() else '(none)'}")
+    return parent, int(line)
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_structured_chat_completion_and_clean_stop(gguf: Path, tmp_path: Path):
+    from openai import OpenAI
+
+    server = LocalServer(gguf, log_path=tmp_path / "server.log")
+    with server:
+        pid = server.pid
+        assert pid is not None and _running(pid)
+        assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
+        client = OpenAI(base_url=server.base_url, api_key="local")
+        assert [m.id for m in client.models.list().data] == [server.model_name]
+
+        messages = [
+            {"role": "system", "content": "You write Python. Answer only with JSON. " * 20},
+            {"role": "user", "content": "Which built-in function call adds up the integers 2, 3 and 4?"},
+        ]
+        response_format = {"type": "json_schema", "json_schema": {"name": "call", "schema": _SCHEMA, "strict": True}}
+        replies = [
+            client.chat.completions.create(
+                model=server.model_name, messages=messages, response_format=response_format, max_tokens=200
+            )
+            for _ in range(2)
+        ]
+    for reply in replies:
+        data = json.loads(reply.choices[0].message.content)
+        assert set(data) == {"function_name", "arguments", "explanation"}
+        assert isinstance(data["function_name"], str) and isinstance(data["explanation"], str)
+        assert all(isinstance(x, int) for x in data["arguments"])
+    details = replies[1].usage.prompt_tokens_details
+    assert details is not None and details.cached_tokens > 100  # prompt caching reused the prefix
+
+    assert not _running(pid)
+    assert pid not in _server_pids()
+    server.stop()  # idempotent
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.usefixtures("subreaper")
+def test_server_dies_with_a_killed_parent(gguf: Path, tmp_path: Path):
+    parent, server_pid = _start_parent(gguf, tmp_path / "server.log")
+    assert _running(server_pid)
+
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        reaped, _ = os.waitpid(server_pid, os.WNOHANG)  # we are its reaper now (subreaper fixture)
+        if reaped:
+            break
+        time.sleep(0.1)
+    assert not _running(server_pid), "the server outlived its SIGKILLed parent"
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_server_stops_when_parent_gets_sigterm(gguf: Path, tmp_path: Path):
+    parent, server_pid = _start_parent(gguf, tmp_path / "server.log")
+
+    os.kill(parent.pid, signal.SIGTERM)
+    assert parent.wait(timeout=30) == -signal.SIGTERM
+    assert not _running(server_pid), "the parent's SIGTERM handler did not stop the server"
+
+
+def test_startup_failure_reports_the_log_and_leaves_no_process(tmp_path: Path):
+    pytest.importorskip("xllamacpp")
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file" * 100)
+    server = LocalServer(bogus, log_path=tmp_path / "server.log", startup_timeout=60)
+    with pytest.raises(ServerError, match="exited with code 1 while starting(.|\n)*Last lines of .*server.log"):
+        server.start()
+    assert server.pid is None
+    assert not any(str(bogus) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for pid in _server_pids())

@@ -1,0 +1,195 @@
+"""Run store and response cache: durability, concurrency, errors, secrets."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autotrace.store import SCHEMA_VERSION, ResponseCache, RunStore, StoreError
+
+SECRET = "hunter2-not-an-sk-style-key"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / ".autotrace" / "autotrace.db"
+
+
+def step_record(i: int) -> dict:
+    return {
+        "values": {"app.rates.BASE_FEE": str(i)},
+        "score": i / 10,
+        "feedback": f"step {i} feedback",
+        "candidate": {"app.rates.BASE_FEE": str(i + 1)},
+        "prompt": [{"role": "user", "content": f"improve {i}"}],
+        "response": '{"BASE_FEE": "1"}',
+        "prompt_tokens": 100 + i,
+        "completion_tokens": 10 + i,
+        "seconds": 0.5,
+        "status": "ok",
+        "rejected": {},
+    }
+
+
+def test_run_lifecycle(db: Path) -> None:
+    with RunStore(db) as store:
+        store.create_run("r1", {"target": "app", "model": "m"})
+        store.create_run("r2", {"target": "app"})
+        for i in range(3):
+            store.add_step("r1", i, step_record(i))
+        store.finish_run("r1", "done", {"score": 0.2, "values": {"app.rates.BASE_FEE": "2"}})
+
+        run = store.get_run("r1")
+        assert run["status"] == "done" and run["best_score"] == 0.2 and run["steps"] == 3
+        assert run["config"] == {"target": "app", "model": "m"}
+        assert run["best"]["values"] == {"app.rates.BASE_FEE": "2"}
+        assert [(r["id"], r["steps"]) for r in store.list_runs()] == [("r2", 0), ("r1", 3)]
+        assert store.get_run("missing") is None
+
+        steps = store.steps("r1")
+        assert [s["step"] for s in steps] == [0, 1, 2]
+        assert steps[1] == {**step_record(1), "step": 1, "created": steps[1]["created"]}
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT score, prompt_tokens FROM steps WHERE step = 2").fetchone() == (0.2, 102)
+
+
+def test_bad_writes_raise_store_error(db: Path) -> None:
+    with RunStore(db) as store:
+        store.create_run("r", {})
+        store.add_step("r", 0, step_record(0))
+        with pytest.raises(StoreError, match="already recorded"):
+            store.add_step("r", 0, step_record(0))
+        with pytest.raises(StoreError, match="no run 'ghost'"):
+            store.add_step("ghost", 0, step_record(0))
+        with pytest.raises(StoreError, match="already exists"):
+            store.create_run("r", {})
+        with pytest.raises(StoreError, match="no run 'ghost'"):
+            store.finish_run("ghost", "done", {})
+
+
+def test_newer_schema_is_refused(db: Path) -> None:
+    RunStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        RunStore(db)
+
+
+WRITER = """
+import os, signal, sys, time
+from autotrace.store import RunStore
+store = RunStore(sys.argv[1])
+store.create_run("killed", {"target": "app"})
+for i in range(int(sys.argv[2])):
+    store.add_step("killed", i, {"score": i, "status": "ok"})
+    if sys.argv[3] == "pace":
+        time.sleep(0.01)
+if sys.argv[3] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_steps_survive_kill_9(db: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", WRITER, str(db), "25", "kill"], capture_output=True, timeout=60)
+    assert result.returncode == -9, result.stderr.decode()
+
+    with RunStore(db) as store:
+        assert [s["step"] for s in store.steps("killed")] == list(range(25))
+        assert store.get_run("killed")["status"] == "running"
+        store.add_step("killed", 25, {"status": "ok"})  # a killed run's store stays writable
+
+
+def test_reader_runs_beside_a_writer_process(db: Path) -> None:
+    RunStore(db).close()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "40", "pace"], stderr=subprocess.PIPE)
+    seen: list[int] = []
+    with RunStore(db) as reader:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen.append(len(reader.steps("killed")) if reader.get_run("killed") else 0)
+            if seen[-1] == 40:
+                break
+            time.sleep(0.005)
+    assert writer.wait(timeout=30) == 0, writer.stderr.read().decode()
+    assert seen[-1] == 40 and seen == sorted(seen)
+    assert any(0 < n < 40 for n in seen), "the reader never saw a run in progress"
+
+
+UNPRIVILEGED_OPEN = """
+import os, sys
+from autotrace.store import RunStore, StoreError
+if os.geteuid() == 0:  # root may write anywhere: become nobody once Python and autotrace are loaded
+    os.setgid(65534)
+    os.setuid(65534)
+try:
+    RunStore(sys.argv[1])
+except StoreError as exc:
+    print(f"StoreError: {exc}")
+"""
+
+
+def test_unwritable_directory_is_a_one_line_store_error() -> None:
+    with tempfile.TemporaryDirectory() as folder:  # in /tmp, so an unprivileged user may look inside
+        os.chmod(folder, 0o555)
+        db = Path(folder) / ".autotrace" / "autotrace.db"
+        result = subprocess.run(
+            [sys.executable, "-c", UNPRIVILEGED_OPEN, str(db)], capture_output=True, text=True, timeout=60
+        )
+        os.chmod(folder, 0o755)
+    assert result.returncode == 0, result.stderr
+    message = result.stdout.strip()
+    assert message.startswith("StoreError: cannot open the run store") and "\n" not in message
+    assert str(db) in message and "ermission denied" in message
+
+
+def test_path_under_a_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot open the run store"):
+        RunStore(tmp_path / "file" / "autotrace.db")
+
+
+def test_secrets_never_reach_the_database(db: Path) -> None:
+    store = RunStore(db)
+    cache = ResponseCache(db)
+    store.create_run("r", {"model": "m", "api_key": SECRET, "headers": {"Authorization": f"Bearer {SECRET}"}})
+    record = step_record(0)
+    record["prompt"] = [{"role": "user", "content": f"curl -H 'Authorization: Bearer {SECRET}'"}]
+    record["values"]["app.settings.API_KEY"] = "'kept: a parameter value'"
+    code = 'def headers(token):\n    return {"Authorization": f"Bearer {token}"}'
+    record["candidate"]["app.client.headers"] = code
+    store.add_step("r", 0, record)
+    store.finish_run("r", "done", {"score": 1, "token": SECRET})
+    cache.put("k", {"text": "ok", "data": {"api_key": SECRET}, "prompt_tokens": 1, "completion_tokens": 1})
+
+    assert store.get_run("r")["config"]["api_key"] == "[redacted]"
+    stored = store.steps("r")[0]
+    assert stored["values"]["app.settings.API_KEY"] == "'kept: a parameter value'"
+    assert stored["candidate"]["app.client.headers"] == code
+    assert stored["prompt"][0]["content"] == "curl -H 'Authorization: Bearer [redacted]'"
+    assert cache.get("k")["data"] == {"api_key": "[redacted]"}
+    for file in db.parent.iterdir():  # the main file and the WAL, before any checkpoint
+        assert SECRET.encode() not in file.read_bytes(), file.name
+    store.close()
+    cache.close()
+
+
+def test_response_cache_shares_the_file(db: Path) -> None:
+    with RunStore(db) as store:
+        store.create_run("r", {})
+    cache = ResponseCache(db)
+    assert cache.get("k") is None
+    cache.put("k", {"text": "{}", "data": {}, "prompt_tokens": 3, "completion_tokens": 1})
+    cache.put("k", {"text": "{}", "data": {"v": 1}, "prompt_tokens": 3, "completion_tokens": 1})
+    cache.close()
+    assert ResponseCache(db).get("k")["data"] == {"v": 1}
+    assert RunStore(db).get_run("r") is not None

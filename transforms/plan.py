@@ -1,0 +1,35 @@
+"""What the instrumenting transformer is told about a module (kept free of LibCST so that a cached
+import never loads it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: The name rewritten code uses for the runtime; renamed to :data:`RUNTIME_NAME` after parsing.
+PLACEHOLDER = "__autotrace_rt__"
+#: The runtime's name in an instrumented module's globals: no Python source can spell it.
+RUNTIME_NAME = "@autotrace"
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """What the transformer needs to know about one module and the project's parameters."""
+
+    module: str
+    #: qualname -> parameter name, for literal parameters defined in this module
+    literals: Mapping[str, str] = field(default_factory=dict)
+    #: qualname -> parameter name, for code parameters defined in this module
+    functions: Mapping[str, str] = field(default_factory=dict)
+    #: every parameter name in the project, for resolving reads across modules
+    param_names: frozenset[str] = frozenset()
+
+    @property
+    def package(self) -> str:
+        return self.module.rpartition(".")[0]
+
+    def fingerprint(self) -> str:
+        """A canonical text of the plan, stable across processes (part of the bytecode cache key)."""
+        return json.dumps([self.module, sorted(self.literals.items()), sorted(self.functions.items()),
+                           sorted(self.param_names)])
