@@ -18,20 +18,20 @@ import difflib
 import hashlib
 import io
 import json
-import os
 import stat
 import tokenize
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Union
+from typing import Any, cast
 
 import libcst as cst
 import libcst.matchers as m
 
 from autotrace.atomic import atomic_write
 from autotrace.params import ParamSpec, literal_to_text
+from autotrace.transforms.markers import marker_text
 
 
 class PatchError(Exception):
@@ -52,7 +52,7 @@ class CodeValue:
     source: str
 
 
-Replacement = Union[LiteralValue, CodeValue]
+Replacement = LiteralValue | CodeValue
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,6 @@ class Patch:
 # ---------------------------------------------------------------------------------------------------
 # Rewriting one module
 
-#: A comment that marks a parameter; it must survive a function's replacement.
-_MARKER = m.Comment(m.MatchRegex(r"#\s*autotrace:\s*param\b.*"))
 _EMPTY_MODULE = cst.Module(body=())
 
 
@@ -173,7 +171,7 @@ class _Rewriter(cst.CSTTransformer):
         return False
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
-        names = [t.target.value for t in original_node.targets if m.matches(t.target, m.Name())]
+        names = [t.target.value for t in original_node.targets if isinstance(t.target, cst.Name)]
         keys = [key for key in map(self._claim, names) if key is not None]
         if not keys:
             return updated_node
@@ -185,9 +183,8 @@ class _Rewriter(cst.CSTTransformer):
         return False
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
-        if not m.matches(original_node.target, m.Name()):
-            return updated_node
-        key = self._claim(original_node.target.value)
+        target = original_node.target
+        key = self._claim(target.value) if isinstance(target, cst.Name) else None
         if key is None:
             return updated_node
         if original_node.value is None:
@@ -222,6 +219,11 @@ class _Rewriter(cst.CSTTransformer):
             raise self._error(key, f"new value {repr(new)[:80]} is not a Python literal") from None
 
     def _function(self, key: str, original: cst.FunctionDef, source: str) -> cst.FunctionDef:
+        try:
+            source.encode(self._encoding)
+        except UnicodeEncodeError as error:
+            bad = error.object[error.start : error.end]
+            raise self._error(key, f"candidate has characters {self._encoding} cannot encode: {bad!r}") from None
         newline = self._newline
         try:
             candidate = cst.parse_module(source.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline))
@@ -241,15 +243,17 @@ class _Rewriter(cst.CSTTransformer):
             lines_after_decorators=original.lines_after_decorators,
             asynchronous=original.asynchronous,
         )
-        marker = _def_line_marker(original)
-        return new if marker is None else _put_def_line_marker(new, marker)
+        header = _header(original)
+        if header.comment is None or marker_text(header.comment.value) is None:
+            return new
+        return _with_header_comment(new, header)  # the marker decides what is a parameter on the next run
 
 
 def _keep_number_kind(old: Any, new: Any) -> Any:
     """Keep a float parameter float-looking (``3.0``, not ``3``) and an int one int-looking, value allowing."""
     if type(old) is float and type(new) is int and abs(new) <= 2**53:
         return float(new)
-    if type(old) is int and type(new) is float and new.is_integer():
+    if type(old) is int and type(new) is float and new.is_integer() and abs(new) <= 2**53:
         return int(new)
     return new
 
@@ -308,40 +312,19 @@ def _encodable(char: str, encoding: str) -> bool:
     return True
 
 
-def _def_line_marker(function: cst.FunctionDef) -> cst.TrailingWhitespace | None:
-    """The ``# autotrace: param`` comment on the ``def`` line: after the colon, or after ``(``."""
+def _header(function: cst.FunctionDef) -> cst.TrailingWhitespace:
+    """What follows the colon of ``def ...:`` up to the line end; the scanner reads a marker there."""
     body = function.body
-    header = body.header if isinstance(body, cst.IndentedBlock) else body.trailing_whitespace
-    if m.matches(header.comment, _MARKER):
-        return header
-    params_ws = function.whitespace_before_params
-    if isinstance(params_ws, cst.ParenthesizedWhitespace) and m.matches(params_ws.first_line.comment, _MARKER):
-        return params_ws.first_line
-    return None
-
-
-def _put_def_line_marker(function: cst.FunctionDef, marker: cst.TrailingWhitespace) -> cst.FunctionDef:
-    """Put ``marker`` on the new ``def`` line, where the parameter scanner looks for it.
-
-    A one-line signature takes it after the colon; a signature that breaks right after ``(`` takes it
-    there; any other multi-line signature gets it on its own line just above the ``def``.
-    """
-    body = function.body
-    signature = function.with_changes(
-        leading_lines=(), decorators=(), lines_after_decorators=(), body=cst.SimpleStatementSuite(body=(cst.Pass(),))
+    return (
+        body.header if isinstance(body, cst.IndentedBlock) else cast(cst.SimpleStatementSuite, body).trailing_whitespace
     )
-    if _EMPTY_MODULE.code_for_node(signature).count("\n") == 1:
-        if isinstance(body, cst.IndentedBlock):
-            header = body.header.with_changes(whitespace=marker.whitespace, comment=marker.comment)
-            return function.with_changes(body=body.with_changes(header=header))
-        trailing = body.trailing_whitespace.with_changes(whitespace=marker.whitespace, comment=marker.comment)
-        return function.with_changes(body=body.with_changes(trailing_whitespace=trailing))
-    params_ws = function.whitespace_before_params
-    if isinstance(params_ws, cst.ParenthesizedWhitespace):
-        first_line = params_ws.first_line.with_changes(whitespace=marker.whitespace, comment=marker.comment)
-        return function.with_changes(whitespace_before_params=params_ws.with_changes(first_line=first_line))
-    own_line = cst.EmptyLine(comment=marker.comment)
-    return function.with_changes(lines_after_decorators=(*function.lines_after_decorators, own_line))
+
+
+def _with_header_comment(function: cst.FunctionDef, line: cst.TrailingWhitespace) -> cst.FunctionDef:
+    header = _header(function).with_changes(whitespace=line.whitespace, comment=line.comment)
+    if isinstance(function.body, cst.IndentedBlock):
+        return function.with_changes(body=function.body.with_changes(header=header))
+    return function.with_changes(body=function.body.with_changes(trailing_whitespace=header))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -356,12 +339,7 @@ def rewrite_file(data: bytes, changes: Mapping[str, Replacement], *, filename: s
     except (SyntaxError, UnicodeDecodeError) as error:
         raise PatchError(f"{filename}: cannot decode source: {error}") from None
     new_text = rewrite_source(text, changes, filename=filename, encoding=encoding)
-    if new_text == text:
-        return data
-    try:
-        return new_text.encode(encoding)
-    except UnicodeEncodeError as error:
-        raise PatchError(f"{filename}: new code has characters {encoding} cannot encode: {error}") from None
+    return data if new_text == text else new_text.encode(encoding)
 
 
 def make_patch(root: Path, changes: Sequence[tuple[ParamSpec, Any]]) -> Patch:
@@ -370,11 +348,11 @@ def make_patch(root: Path, changes: Sequence[tuple[ParamSpec, Any]]) -> Patch:
     Code parameters (``spec.kind == "code"``) take source text, literal parameters Python values.
     Files whose bytes come out unchanged are left out, so no changes give an empty diff.
     """
-    root = Path(os.path.abspath(root))
+    root = root.resolve()  # the scanner's ParamSpec.path is resolved too
     by_file: dict[Path, dict[str, Replacement]] = {}
     for spec, value in changes:
         replacement = CodeValue(value) if spec.kind == "code" else LiteralValue(value)
-        by_file.setdefault(Path(os.path.abspath(root / spec.path)), {})[spec.qualname] = replacement
+        by_file.setdefault((root / spec.path).resolve(), {})[spec.qualname] = replacement
     files: list[FileChange] = []
     for path, file_changes in sorted(by_file.items()):
         try:
@@ -514,9 +492,10 @@ def _roll_back(root: Path, written: list[tuple[str, bytes]]) -> list[str]:
 
 def _load_manifest(run_dir: Path) -> list[dict[str, Any]]:
     try:
-        return json.loads((run_dir / "manifest.json").read_bytes())["files"]
+        files: list[dict[str, Any]] = json.loads((run_dir / "manifest.json").read_bytes())["files"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise PatchError(f"no readable saved patch in {run_dir}: {error}") from None
+    return files
 
 
 def _saved(directory: Path, entry: dict[str, Any], hash_key: str) -> bytes:

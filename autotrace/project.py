@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from autotrace.params import ParamSpec
 from autotrace.transforms.plan import ModulePlan
-from autotrace.transforms.markers import MarkerError, Selector, discover, module_name
+from autotrace.transforms.instrument import derived_constants
+from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
 
@@ -51,6 +52,7 @@ class Project:
     params: list[ParamSpec]
     files: list[Path]  # every file the import hook rewrites
     config: dict[str, Any] = field(default_factory=dict)
+    _plans: dict[Path, ModulePlan] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, target: Path | None, selectors: Sequence[str] = (), *, root: Path | None = None,
@@ -75,17 +77,24 @@ class Project:
         return cls(root, search_roots, params, files, config)
 
     def plans(self) -> dict[Path, ModulePlan]:
-        names = frozenset(p.name for p in self.params)
-        plans = {}
-        for path in self.files:
-            here = [p for p in self.params if p.path == path]
-            plans[path] = ModulePlan(
-                module=module_name(path, self.search_roots),
-                literals={p.qualname: p.name for p in here if p.kind == "literal"},
-                functions={p.qualname: p.name for p in here if p.kind == "code"},
-                param_names=names,
-            )
-        return plans
+        """What the transformer is told about each file it rewrites (computed once per project)."""
+        if self._plans is None:
+            names = frozenset(p.name for p in self.params)
+            plans = {}
+            for path in self.files:
+                here = [p for p in self.params if p.path == path]
+                plans[path] = ModulePlan(
+                    module=module_name(path, self.search_roots),
+                    literals={p.qualname: p.name for p in here if p.kind == "literal"},
+                    functions={p.qualname: p.name for p in here if p.kind == "code"},
+                    param_names=names,
+                )
+            derived: dict[str, tuple[str, ...]] = {}
+            for path, plan in plans.items():
+                if plan.literals:
+                    derived.update(derived_constants(read_source(path), plan))
+            self._plans = {path: replace(plan, derived=derived) for path, plan in plans.items()}
+        return self._plans
 
     def param(self, name: str) -> ParamSpec:
         for spec in self.params:

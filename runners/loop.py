@@ -43,6 +43,9 @@ class Settings:
     cache: bool = True
     budget_tokens: int | None = None
     memory: int = 5
+    #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
+    #: integration passes one that runs the selected tests instead).
+    evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
 
 
 @dataclass
@@ -78,8 +81,9 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None) -> RunResult:
-    project = Project.load(settings.target, settings.selectors)
+def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None,
+             project: Project | None = None) -> RunResult:
+    project = project or Project.load(settings.target, settings.selectors)
     if not project.params:
         raise ValueError(f"{settings.target}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
     store = RunStore(state_dir(project.root) / "autotrace.db")
@@ -98,6 +102,8 @@ class _Loop:
                                                         memory=settings.memory)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        if self.settings.evaluator is not None:
+            return self.settings.evaluator(self.project, values)
         job = make_job(self.project, self.settings.target, self.settings.entry, self.settings.judge, values)
         return run_evaluation(job, self.settings.limits, isolated=self.settings.isolated)
 

@@ -13,6 +13,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+from autotrace.transforms.markers import find_params
 
 from autotrace import atomic, patches
 from autotrace.params import ParamSpec
@@ -48,6 +49,7 @@ def check(before: str, changes: dict[str, Any], after: str) -> None:
         ("-1", 7, "7"),
         ("2.5", 3, "3.0"),  # a float parameter stays float-looking
         ("2", 3.0, "3"),  # an int parameter stays int-looking when the value allows
+        ("2", 1e300, "1e+300"),  # too big to be an exact int: stays a float
         ("2", 3.5, "3.5"),
         ("1.0", -0.125, "-0.125"),
         ("1.0", 1e-07, "1e-07"),
@@ -132,7 +134,10 @@ def test_annotated_assignment_and_class_attributes() -> None:
 
 def test_unchanged_value_keeps_its_spelling() -> None:
     source = "MASK = 0x10  # autotrace: param\nSTEP = 1.50\nBIG = 1_000\n"
-    assert rewrite_source(source, {"MASK": LiteralValue(16), "STEP": LiteralValue(1.5), "BIG": LiteralValue(1000)}) == source
+    assert (
+        rewrite_source(source, {"MASK": LiteralValue(16), "STEP": LiteralValue(1.5), "BIG": LiteralValue(1000)})
+        == source
+    )
 
 
 def test_triple_quoted_prompt_stays_triple_quoted() -> None:
@@ -308,34 +313,71 @@ def test_one_line_function_body() -> None:
     )
 
 
-def test_marker_moves_to_def_line_of_multiline_signature() -> None:
+def test_marker_stays_after_the_colon_of_a_multiline_signature() -> None:
     check(
         """\
         def f(a, b):  # autotrace: param
             return a
         """,
-        {"f": CodeValue("def f(\n    a,\n    b,\n):\n    return b\n")},
+        {"f": CodeValue("def f(\n    a,\n    b,\n):  # model comment\n    return b\n")},
         """\
-        def f(  # autotrace: param
+        def f(
             a,
             b,
-        ):
+        ):  # autotrace: param
             return b
         """,
     )
-    check(
+
+
+def test_parameters_are_still_found_after_write_back(tmp_path: Path) -> None:
+    source = dedent(
         """\
-        def f(a, b):  # autotrace: param
-            return a
-        """,
-        {"f": CodeValue("def f(a,\n      b):\n    return b\n")},
-        """\
-        # autotrace: param
-        def f(a,
-              b):
-            return b
-        """,
+        # autotrace: param first statement, marker in the module header
+        def first(x):
+            return x
+
+        RATE: float = 1.5  # autotrace: param rate
+        PROMPT = (  # autotrace: param prompt
+            "a"
+            "b"
+        )
+
+        class K:
+            @staticmethod
+            # autotrace: param marker between decorator and def
+            def m(x):
+                return x
+
+            @property
+            def p(self):  # autotrace: param on the def line
+                return 1
+        """
     )
+    path = tmp_path / "mod.py"
+    path.write_text(source)
+    before = find_params(path, tmp_path, [tmp_path])
+    path.write_text(
+        rewrite_source(
+            source,
+            {
+                "first": CodeValue("def first(x):\n    return -x\n"),
+                "RATE": LiteralValue(2),
+                "PROMPT": LiteralValue("new\nprompt"),
+                "K.m": CodeValue("def m(x):\n    return 2 * x\n"),
+                "K.p": CodeValue("def p(self):\n    return 2\n"),
+            },
+        )
+    )
+    after = find_params(path, tmp_path, [tmp_path])
+    assert [(s.qualname, s.kind, s.description) for s in after] == [(s.qualname, s.kind, s.description) for s in before]
+    assert [s.initial for s in after] == [
+        "def first(x):\n    return -x\n",
+        2.0,
+        "new\nprompt",
+        "def m(x):\n    return 2 * x\n",
+        "def p(self):  # autotrace: param on the def line\n    return 2\n",
+    ]
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -384,7 +426,7 @@ def test_errors_name_file_and_parameter(key: str, value: patches.Replacement, me
 
 
 def test_unparsable_file_is_a_patch_error() -> None:
-    with pytest.raises(PatchError, match="^broken.py: does not parse"):
+    with pytest.raises(PatchError, match=r"^broken.py: does not parse"):
         rewrite_source("X = (\n", {"X": LiteralValue(1)}, filename="broken.py")
 
 
@@ -426,7 +468,9 @@ def test_latin1_with_cookie_kept_and_unencodable_characters_escaped() -> None:
 
 def test_latin1_code_that_cannot_be_encoded_is_an_error() -> None:
     old = b"# coding: latin-1\ndef f():  # autotrace: param\n    return 1\n"
-    with pytest.raises(PatchError, match="^m.py: new code has characters iso-8859-1 cannot encode"):
+    with pytest.raises(
+        PatchError, match=r"^m.py: parameter f: candidate has characters iso-8859-1 cannot encode: '€'$"
+    ):
         rewrite_file(old, {"f": CodeValue("def f():\n    return '\u20ac'\n")}, filename="m.py")
 
 
@@ -512,11 +556,18 @@ def test_make_patch_rewrites_every_file(project: Path) -> None:
     assert "+S = 'ñö'".encode("latin-1") in patch.diff_bytes
 
 
-def test_absolute_spec_paths_and_unchanged_values(project: Path) -> None:
+def test_unchanged_values_give_an_empty_patch(project: Path) -> None:
     unchanged = [(spec(str(project / "pkg/rates.py"), "LIMIT"), 10), (spec("pkg/rates.py", "BASE_FEE"), 1.5)]
     patch = make_patch(project, unchanged)
     assert patch.files == [] and patch.diff == ""
     assert make_patch(project, []).diff == ""
+
+
+def test_root_reached_through_a_symlink(project: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(project)
+    patch = make_patch(link, [(spec(str(project / "pkg/rates.py"), "BASE_FEE"), 2)])  # scanner paths are resolved
+    assert [change.relpath for change in patch.files] == ["pkg/rates.py"]
 
 
 def test_make_patch_errors_name_the_file(project: Path) -> None:
@@ -538,8 +589,12 @@ def test_external_tools_accept_the_diff(project: Path, tmp_path: Path, command: 
     patch = make_patch(project, CHANGES)
     (project / "patch.diff").write_bytes(patch.diff_bytes)
     subprocess.run(command, cwd=project, check=True, capture_output=True)
-    subprocess.run(command[:1] + [arg for arg in command[1:] if arg not in ("--check", "--dry-run")], cwd=project,
-                   check=True, capture_output=True)
+    subprocess.run(
+        command[:1] + [arg for arg in command[1:] if arg not in ("--check", "--dry-run")],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
     assert current(project) == EXPECTED_NEW  # the tool reproduced our bytes exactly
 
 
@@ -582,7 +637,7 @@ def test_revert_refuses_when_a_file_changed_after_apply(project: Path, tmp_path:
     save_patch(tmp_path / "run", make_patch(project, CHANGES))
     apply_saved(project, tmp_path / "run")
     (project / "pkg/rates.py").write_bytes(b"# rewritten by hand\n")
-    with pytest.raises(PatchError, match="nothing reverted: pkg/rates.py$"):
+    with pytest.raises(PatchError, match=r"nothing reverted: pkg/rates.py$"):
         revert_saved(project, tmp_path / "run")
     assert current(project) == {**EXPECTED_NEW, "pkg/rates.py": b"# rewritten by hand\n"}
 

@@ -143,6 +143,7 @@ class _Analysis(cst.CSTVisitor):
             if name in self.plan.param_names:
                 found.add(name)
             pending.extend(self.derived.get(name, ()))
+            pending.extend(self.plan.derived.get(name, ()))
         return tuple(sorted(found))
 
 
@@ -224,3 +225,12 @@ def instrument(source: str, plan: ModulePlan) -> str:
     analysis = _Analysis(plan)
     wrapper.visit(analysis)
     return wrapper.module.visit(_Rewrite(plan, analysis)).code
+
+
+def derived_constants(source: str, plan: ModulePlan) -> dict[str, tuple[str, ...]]:
+    """Module-level names of this module whose value is computed from parameters (``DOUBLE = BASE * 2``)."""
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    analysis = _Analysis(plan)
+    wrapper.visit(analysis)
+    found = {name: analysis.params_in(reads) for name, reads in analysis.derived.items()}
+    return {name: params for name, params in found.items() if params and name not in plan.param_names}

@@ -24,6 +24,9 @@ class ModulePlan:
     functions: Mapping[str, str] = field(default_factory=dict)
     #: every parameter name in the project, for resolving reads across modules
     param_names: frozenset[str] = frozenset()
+    #: module-level constants computed from parameters anywhere in the project (``rates.DOUBLE`` ->
+    #: ``("rates.BASE",)``), so ``from rates import DOUBLE`` elsewhere counts as reading ``rates.BASE``
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
@@ -32,4 +35,4 @@ class ModulePlan:
     def fingerprint(self) -> str:
         """A canonical text of the plan, stable across processes (part of the bytecode cache key)."""
         return json.dumps([self.module, sorted(self.literals.items()), sorted(self.functions.items()),
-                           sorted(self.param_names)])
+                           sorted(self.param_names), sorted(self.derived.items())])

@@ -6,7 +6,7 @@ The optimizer asks for one JSON object per step. This module makes that call dep
   honouring ``Retry-After``, instead of the SDK's, so waits are bounded and tests can shrink them;
 * ``response_format`` degrades per endpoint: ``json_schema`` → ``json_object`` → none, remembering
   what the server rejected so later calls do not pay for the 400 again;
-* a bad answer (prose, truncated JSON, missing keys) is a normal :class:`LLMReply` with ``error``
+* a bad answer (prose, truncated or broken JSON) is a normal :class:`LLMReply` with ``error``
   set, so the optimizer can show the model what went wrong; only an unusable endpoint raises
   :class:`LLMError`;
 * the API key never leaves the SDK's ``Authorization`` header: messages, logs and cached replies
@@ -128,8 +128,9 @@ class LLM:
     ) -> LLMReply:
         """Ask for a JSON object (matching ``schema`` when given); never raises for a bad answer.
 
-        ``schema`` goes to the server as a strict ``json_schema`` response format where supported;
-        its top-level ``required`` keys are checked here too, since fallbacks do not enforce it.
+        ``schema`` goes to the server as a strict ``json_schema`` response format where supported.
+        The object is not validated against it here: after a fallback the server no longer enforces
+        it, and the caller knows which deviations it can tolerate and how to explain the others.
         """
         started = time.monotonic()
         key = self._cache_key(messages, schema, schema_name) if self._cache is not None else None
@@ -149,10 +150,6 @@ class LLM:
         choice = completion.choices[0]
         text = choice.message.content or ""
         data, error = extract_json(text)
-        if data is not None and schema is not None:
-            missing = [k for k in schema.get("required", []) if k not in data]
-            if missing:
-                data, error = None, f"the JSON object lacks required keys: {', '.join(missing)}"
         if data is None and choice.finish_reason == "length":
             error = f"{error}; the answer stopped at the max_tokens limit ({self.config.max_tokens})"
         usage = completion.usage

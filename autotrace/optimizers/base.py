@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ class Optimizer(ABC):
         self.llm = llm
         self.budget_tokens = default_budget(llm.config) if budget_tokens is None else budget_tokens
         self.memory = memory
-        self.instruction = (instruction or load_prompt("instruction.txt")).strip()
+        self.instruction = (instruction or load_prompt("default_instruction.txt")).strip()
         self.values: dict[str, Any] = {p.name: p.initial for p in params}
         self.feedback: list[Feedback] = []
         self.attempts: list[Attempt] = []
@@ -228,15 +229,45 @@ class Optimizer(ABC):
     # -- prompt pieces shared by subclasses ------------------------------------------------------
 
     def problems_text(self) -> str:
-        """The previous answer's problems, for the model to avoid repeating them ("" when none)."""
-        if not self.last_problems:
-            return ""
-        lines = [f"- {name}: {reason}" if name else f"- {reason}" for name, reason in self.last_problems.items()]
-        return "Your previous answer could not be used:\n" + "\n".join(lines) + "\n"
+        """The previous answer's problems, one line each, so the model does not repeat them."""
+        lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
+                 for name, reason in self.last_problems.items()]
+        return "\n".join(lines) or "(none)"
 
     def example_answer(self) -> str:
         """A one-line answer in the exact format, using this problem's parameter names."""
         return example_answer(self.params, self.values)
+
+
+#: (value chars, feedback chars) for memory entries, from roomy to terse.
+_ATTEMPT_DETAIL = ((2000, 400), (400, 200), (120, 80), (40, 0))
+
+
+def attempts_text(attempts: Sequence[Attempt], value_chars: int, feedback_chars: int) -> str:
+    """Earlier attempts as indented blocks: ``attempt i: score s``, one line per value, the feedback."""
+    blocks = []
+    for i, attempt in enumerate(attempts, start=1):
+        score = "no score" if attempt.score is None else f"score {attempt.score:g}"
+        lines = [f"attempt {i}: {score}"]
+        for name, text in attempt.values.items():
+            text = shorten(text, value_chars).rstrip()
+            lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
+        if feedback_chars and attempt.feedback.strip():
+            lines.append(f"  feedback: {shorten(' '.join(attempt.feedback.split()), feedback_chars)}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks) or "(none yet)"
+
+
+def fit_attempts(attempts: Sequence[Attempt], budget: int, *, feedback: bool = True) -> str:
+    """:func:`attempts_text` at the most detail that fits ``budget``; shrinks values first, then drops
+    entries from the front (the oldest, or with ascending scores the worst)."""
+    tries = [(detail, 0) for detail in _ATTEMPT_DETAIL]
+    tries += [(_ATTEMPT_DETAIL[-1], start) for start in range(1, len(attempts))]
+    for (value_chars, feedback_chars), start in tries:
+        text = attempts_text(attempts[start:], value_chars, feedback_chars if feedback else 0)
+        if estimate_tokens(text) <= budget:
+            return text
+    return "(omitted to fit the prompt budget)"
 
 
 def example_answer(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:

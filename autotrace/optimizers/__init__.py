@@ -1,0 +1,15 @@
+"""LLM optimizers: propose new parameter values from recorded runs and feedback.
+
+``OPTIMIZERS`` maps the names the CLI and config accept to the classes.
+"""
+
+from __future__ import annotations
+
+from autotrace.optimizers.base import Attempt, BudgetError, Feedback, Optimizer, Proposal, estimate_tokens
+from autotrace.optimizers.opro import OPRO
+from autotrace.optimizers.optoprime import OptoPrime
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"optoprime": OptoPrime, "opro": OPRO}
+
+__all__ = ["OPTIMIZERS", "OPRO", "Attempt", "BudgetError", "Feedback", "OptoPrime", "Optimizer", "Proposal",
+           "estimate_tokens"]

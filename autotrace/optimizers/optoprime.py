@@ -1,0 +1,33 @@
+"""OptoPrime (Cheng et al. 2024): show the model the recorded run and the feedback, ask for new values.
+
+The prompt is the problem text of :mod:`.render` (the run as code-like sections), the memory of
+the most recent attempts and the problems of the previous answer; its wording lives in
+``autotrace/prompts/optoprime_*.txt``. The problem gets whatever budget the rest leaves.
+"""
+
+from __future__ import annotations
+
+from autotrace.optimizers.base import Optimizer, fill, fit_attempts, load_prompt, prompt_tokens
+from autotrace.optimizers.render import render_problem
+
+
+class OptoPrime(Optimizer):
+    """Trace's optimizer: one LLM call per step over the execution graph(s) of the step's examples."""
+
+    #: Share of the budget the memory may take at most; the problem text is what matters most.
+    MEMORY_SHARE = 0.25
+
+    def build_messages(self, budget: int) -> list[dict]:
+        recent = self.attempts[-self.memory :] if self.memory > 0 else []
+        parts = {
+            "memory": fit_attempts(recent, int(budget * self.MEMORY_SHARE)),
+            "problems": self.problems_text(),
+            "example": self.example_answer(),
+        }
+        system = {"role": "system", "content": load_prompt("optoprime_system.txt")}
+        skeleton = {"role": "user", "content": fill("optoprime_user.txt", problem="", **parts)}
+        problem = render_problem(
+            self.feedback, self.params, self.values, instruction=self.instruction,
+            budget_tokens=budget - prompt_tokens([system, skeleton]),
+        )
+        return [system, {"role": "user", "content": fill("optoprime_user.txt", problem=problem, **parts)}]

@@ -1,0 +1,485 @@
+"""OptoPrime's problem text: recorded runs written as code-like sections that fit a token budget.
+
+The sections, always all present and in this order::
+
+    #Instruction    what the program should achieve
+    #Code           one line per recorded call, e.g. ``eval3 = pricing.total(qty=input0, rate=0.2)  # reads rates.RATE``
+    #Documentation  a one-line summary of each function in #Code
+    #Variables      the parameters with their current values (code parameters as source)
+    #Constraints    the description written after each parameter's marker
+    #Inputs         values that entered the run from outside
+    #Others         intermediate call results
+    #Outputs        the run's result, or the errors it raised
+    #Feedback       the evaluator's verdict (and tracebacks)
+
+Names: a parameter is its own name, an input ``input<i>``, a call ``eval<seq>``; #Code ends with
+``output = eval<seq>``. With several examples, #Code and #Others come from one of them (the first
+that failed, else the lowest-scoring: the most informative) and the rest add only their inputs,
+outputs and feedback, one short line each.
+
+A large run is not cut blindly. :data:`LEVELS` is a ladder of :class:`Detail` settings tried in
+order until the text fits: keep only the calls on paths from parameters to the output or an error;
+summarise repeated calls of one function (first and last ``keep`` plus a ``... N more calls`` line);
+shorten values; drop #Others; show only the calls that read a parameter. At every level the text
+keeps each parameter with its full value, its reading calls (or their first and last), the output
+and the head of the feedback. Each level is one linear pass over indexes built once per graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens, shorten
+from autotrace.params import ParamSpec
+
+SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
+            "#Outputs", "#Feedback")
+_MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level be skipped unrendered
+_NAMES_SHOWN = 3  # callee names listed on a caller's line
+_ERRORS_SHOWN = 3  # distinct errors shown per example
+_OMITTED = "(omitted to fit the prompt budget)"
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much of the runs one rendering shows."""
+
+    prune: bool = False  # only calls on a path from a parameter to the output or an error
+    keep: int = 0  # >0: of each function's calls show the first and last ``keep``, summarise the rest
+    value_chars: int = 200  # longest value repr in #Code and #Others
+    others: bool = True  # show #Others
+    collapse: bool = False  # only calls that read a parameter, raised, or produced the output
+    doc_chars: int = 300  # longest #Documentation entry; 0 drops the entries
+    feedback_chars: int = 2000  # longest feedback text (split between examples)
+    traceback_lines: int = 40  # last lines of each traceback
+    examples: int = 20  # examples shown
+    inputs: int = 50  # inputs shown per example
+
+    @property
+    def output_chars(self) -> int:
+        """The output is what the feedback talks about: it keeps more characters than other values."""
+        return max(4 * self.value_chars, 80)
+
+
+#: From everything to the bare minimum; :func:`render_problem` uses the first that fits.
+LEVELS: tuple[Detail, ...] = (
+    Detail(),
+    Detail(prune=True),
+    Detail(prune=True, keep=3, inputs=10),
+    Detail(prune=True, keep=3, value_chars=60, inputs=10),
+    Detail(prune=True, keep=3, value_chars=60, others=False, inputs=10),
+    Detail(prune=True, keep=2, value_chars=40, others=False, collapse=True, doc_chars=120, feedback_chars=800,
+           traceback_lines=12, examples=8, inputs=5),
+    Detail(prune=True, keep=1, value_chars=20, others=False, collapse=True, doc_chars=0, feedback_chars=300,
+           traceback_lines=6, examples=3, inputs=3),
+    Detail(prune=True, keep=1, value_chars=12, others=False, collapse=True, doc_chars=0, feedback_chars=120,
+           traceback_lines=3, examples=1, inputs=2),
+)
+
+
+def render_problem(
+    feedback: Sequence[Feedback],
+    params: Sequence[ParamSpec],
+    values: Mapping[str, Any],
+    *,
+    instruction: str,
+    budget_tokens: int,
+) -> str:
+    """The problem text for ``feedback`` (one entry per example), at most ``budget_tokens`` tokens.
+
+    Raises :class:`BudgetError` when even the barest level does not fit (the parameters' values
+    alone are too big for the budget).
+    """
+    if not feedback:
+        raise ValueError("render_problem needs at least one Feedback")
+    runs = [_Run(f.graph) if f.graph is not None else None for f in feedback]
+    order = _order(feedback, runs)
+    fixed = {
+        "#Instruction": instruction.strip() or "(none)",
+        "#Variables": variables_section(params, values),
+        "#Constraints": constraints_section(params),
+    }
+    code_params = frozenset(p.name for p in params if p.kind == "code")
+    text = ""
+    for detail in LEVELS:
+        focus = runs[order[0]]
+        rows = focus.rows(detail) if focus is not None else []
+        if len(rows) * _MIN_LINE_TOKENS > budget_tokens:
+            continue
+        text = _compose(fixed, [(feedback[i], runs[i]) for i in order], rows, code_params, detail)
+        if estimate_tokens(text) <= budget_tokens:
+            return text
+    floor = estimate_tokens(text) if text else "?"
+    raise BudgetError(
+        f"the problem needs ~{floor} tokens even at the least detail but the budget is {budget_tokens}; "
+        f"the parameters' values alone take ~{estimate_tokens(fixed['#Variables'])}: raise context_tokens"
+    )
+
+
+def variables_section(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:
+    """``(type) name = value`` per parameter; a code parameter as ``(code) name =`` and its source below."""
+    lines = []
+    for spec in params:
+        value = values[spec.name]
+        if spec.kind == "code":
+            lines.append(f"(code) {spec.name} =\n{str(value).rstrip()}")
+        else:
+            lines.append(f"({type(value).__name__}) {spec.name} = {value!r}")
+    return "\n".join(lines)
+
+
+def constraints_section(params: Sequence[ParamSpec]) -> str:
+    """The marker descriptions: the only place the user tells the optimizer what a value may be."""
+    lines = [f"{p.name}: {p.description}" for p in params if p.description]
+    return "\n".join(lines) or "(none)"
+
+
+def _order(feedback: Sequence[Feedback], runs: Sequence[_Run | None]) -> list[int]:
+    """Example indexes, the one whose run #Code shows first: failed, else lowest score, else the first."""
+
+    def badness(i: int) -> tuple[int, float]:
+        run = runs[i]
+        failed = run is not None and (bool(run.errors) or run.output is None)
+        score = feedback[i].score
+        return (0 if failed else 1, score if score is not None else float("inf"))
+
+    traced = [i for i in range(len(feedback)) if runs[i] is not None] or [0]
+    focus = min(traced, key=badness)
+    return [focus, *(i for i in range(len(feedback)) if i != focus)]
+
+
+# -- one recorded run ------------------------------------------------------------------------------
+
+
+class _Run:
+    """One graph indexed once (names, call order, errors, relevance) so every level is a linear pass."""
+
+    def __init__(self, graph: nx.DiGraph) -> None:
+        self.graph = graph
+        nodes = graph.nodes
+        calls: list[Hashable] = []
+        self.inputs: list[Hashable] = []
+        self.params: list[Hashable] = []
+        error_nodes: list[Hashable] = []
+        for node, attrs in nodes(data=True):
+            kind = attrs.get("kind")
+            if kind == "call":
+                calls.append(node)
+            elif kind == "input":
+                self.inputs.append(node)
+            elif kind == "param":
+                self.params.append(node)
+            elif kind == "error":
+                error_nodes.append(node)
+        calls.sort(key=lambda n: _seq(nodes[n]))
+        self.calls = calls
+        self.names: dict[Hashable, str] = {}
+        for i, node in enumerate(calls):
+            seq = nodes[node].get("seq")
+            self.names[node] = f"eval{seq if isinstance(seq, int) else i}"
+        for i, node in enumerate(self.inputs):
+            self.names[node] = f"input{i}"
+        for node in self.params:
+            self.names[node] = str(nodes[node].get("param") or node)
+        out = graph.graph.get("output")
+        self.output = out if out is not None and out in graph else None
+        self.output_source = next(iter(graph.pred[self.output]), None) if self.output is not None else None
+        self.raised: dict[Hashable, Hashable] = {}  # call -> its error node
+        for error in error_nodes:
+            for caller, edge in graph.pred[error].items():
+                if edge.get("role") == "raised":
+                    self.raised.setdefault(caller, error)
+        self.errors = _distinct_errors(graph, error_nodes)
+        self.readers = {c for c in calls if any(nodes[p].get("kind") == "param" for p in graph.pred[c])}
+        self._relevant: list[Hashable] | None = None
+
+    def name(self, node: Hashable) -> str:
+        return self.names.get(node, str(node))
+
+    def raiser(self, error: Hashable) -> str:
+        callers = [c for c, edge in self.graph.pred[error].items() if edge.get("role") == "raised"]
+        return self.name(callers[0]) if callers else "the run"
+
+    def must_keep(self) -> set[Hashable]:
+        """Calls every level shows: the one that produced the output and those that raised a shown error."""
+        keep = {self.output_source} if self.output_source in self.names else set()
+        shown = set(self.errors[:_ERRORS_SHOWN])
+        keep.update(c for c, e in self.raised.items() if e in shown)
+        return keep
+
+    def relevant(self) -> list[Hashable]:
+        """Calls on a path from a parameter to the output or an error, plus every reader, in call order."""
+        if self._relevant is None:
+            sinks = ([self.output] if self.output is not None else []) + list(self.errors)
+            forward = _reach(self.graph.succ, self.params)
+            backward = _reach(self.graph.pred, sinks)
+            must = self.must_keep()
+            self._relevant = [c for c in self.calls
+                              if (c in forward and c in backward) or c in self.readers or c in must]
+        return self._relevant
+
+    def rows(self, detail: Detail) -> list[Hashable | str]:
+        """The calls #Code shows at this level, in order; a ``str`` is a ``... N more calls`` line."""
+        calls = self.relevant() if detail.prune else self.calls
+        if detail.collapse:
+            must = self.must_keep()
+            calls = [c for c in calls if c in self.readers or c in must]
+        return self._summarise(calls, detail) if detail.keep else list(calls)
+
+    def _summarise(self, calls: list[Hashable], detail: Detail) -> list[Hashable | str]:
+        """First and last ``keep`` calls of each function; the middle becomes one line where it began."""
+        nodes = self.graph.nodes
+        funcs = [str(nodes[c].get("func", "?")) for c in calls]
+        totals = Counter(funcs)
+        seen: Counter[str] = Counter()
+        must = self.must_keep()
+        rows: list[Hashable | str] = []
+        omitted: dict[str, list[Hashable]] = {}
+        slot: dict[str, int] = {}
+        k = detail.keep
+        for call, func in zip(calls, funcs):
+            i = seen[func]
+            seen[func] += 1
+            if totals[func] <= 2 * k + 1 or i < k or i >= totals[func] - k or call in must:
+                rows.append(call)
+                continue
+            if func not in omitted:
+                omitted[func] = []
+                slot[func] = len(rows)
+                rows.append(func)  # placeholder, replaced below
+            omitted[func].append(call)
+        for func, skipped in omitted.items():
+            values = [str(nodes[c].get("value", "")) for c in skipped if "value" in nodes[c]]
+            rows[slot[func]] = (f"... {len(skipped):,} more calls of {func}"
+                                f"{_value_summary(values, detail.value_chars)}")
+        return rows
+
+    # -- text --------------------------------------------------------------------------------------
+
+    def code_line(self, call: Hashable, detail: Detail) -> str:
+        attrs = self.graph.nodes[call]
+        producers: dict[str, str] = {}
+        reads: list[str] = []
+        callees: list[str] = []
+        for source, edge in self.graph.pred[call].items():
+            role = str(edge.get("role", ""))
+            if role.startswith("arg:"):
+                producers[role[4:]] = self.name(source)
+            elif role == "reads":
+                reads.append(self.name(source))
+            elif role == "nested" and not detail.collapse:
+                callees.append(self.name(source))
+        args = []
+        for arg, text in (attrs.get("args") or {}).items():
+            args.append(f"{arg}={producers.pop(arg) if arg in producers else shorten(str(text), detail.value_chars)}")
+        args.extend(f"{arg}={name}" for arg, name in producers.items())
+        notes = []
+        if reads:
+            notes.append("reads " + ", ".join(reads))
+        if callees:
+            notes.append("calls " + _few(callees))
+        if call in self.raised:
+            notes.append(f"raised {self.graph.nodes[self.raised[call]].get('exc_type', 'an exception')}")
+        line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
+        return line + (f"  # {'; '.join(notes)}" if notes else "")
+
+    def other_lines(self, rows: Iterable[Hashable | str], detail: Detail) -> list[str]:
+        lines = []
+        for call in rows:
+            if isinstance(call, str) or call == self.output_source:
+                continue
+            attrs = self.graph.nodes[call]
+            if call in self.raised:
+                lines.append(f"{self.name(call)} raised {self.graph.nodes[self.raised[call]].get('exc_type', '?')}")
+            elif "value" in attrs:
+                lines.append(f"{self.name(call)} = {shorten(str(attrs['value']), detail.value_chars)}")
+        return lines
+
+    def input_text(self, detail: Detail) -> list[str]:
+        shown = [f"{self.name(n)} = {shorten(str(self.graph.nodes[n].get('value', '?')), detail.value_chars)}"
+                 for n in self.inputs[: detail.inputs]]
+        if len(self.inputs) > detail.inputs:
+            shown.append(f"... {len(self.inputs) - detail.inputs:,} more inputs")
+        return shown
+
+    def output_text(self, detail: Detail) -> list[str]:
+        lines = []
+        if self.output is not None:
+            lines.append(f"output = {shorten(str(self.graph.nodes[self.output].get('value', '?')), detail.output_chars)}")
+        for error in self.errors[:_ERRORS_SHOWN]:
+            attrs = self.graph.nodes[error]
+            message = shorten(str(attrs.get("message", "")), detail.output_chars)
+            lines.append(f"{self.raiser(error)} raised {attrs.get('exc_type', 'an exception')}: {message}")
+        if len(self.errors) > _ERRORS_SHOWN:
+            lines.append(f"(and {len(self.errors) - _ERRORS_SHOWN:,} more distinct errors)")
+        return lines or ["(the run recorded no output)"]
+
+    def tracebacks(self, detail: Detail, feedback_text: str) -> list[str]:
+        """Tail of each shown error's traceback, unless the feedback already quotes it."""
+        blocks = []
+        for error in self.errors[:_ERRORS_SHOWN]:
+            traceback = str(self.graph.nodes[error].get("traceback") or "").strip()
+            if traceback and traceback not in feedback_text:
+                lines = traceback.splitlines()
+                if len(lines) > detail.traceback_lines:
+                    lines = [f"... ({len(lines) - detail.traceback_lines} earlier lines)",
+                             *lines[-detail.traceback_lines:]]
+                blocks.append("\n".join(lines))
+        return blocks
+
+    def documentation(self, rows: Iterable[Hashable | str], detail: Detail, skip: frozenset[str]) -> list[str]:
+        """One line per function in #Code (code parameters are skipped: their source is in #Variables)."""
+        if detail.doc_chars <= 0:
+            return []
+        functions: Mapping[str, Mapping[str, Any]] = self.graph.graph.get("functions") or {}
+        lines = []
+        seen: set[str] = set()
+        for call in rows:
+            if isinstance(call, str):
+                continue
+            func = str(self.graph.nodes[call].get("func", ""))
+            if func in seen or func in skip:
+                continue
+            seen.add(func)
+            info = functions.get(func) or {}
+            doc = " ".join(str(info.get("doc") or "").strip().split("\n\n")[0].split())
+            entry = f"{func}{_signature(str(info.get('source') or ''))}" + (f": {doc}" if doc else "")
+            lines.append(shorten(entry, detail.doc_chars))
+        return lines
+
+
+def _seq(attrs: Mapping[str, Any]) -> float:
+    seq = attrs.get("seq")
+    return seq if isinstance(seq, (int, float)) else float("inf")
+
+
+def _distinct_errors(graph: nx.DiGraph, errors: list[Hashable]) -> list[Hashable]:
+    """One error node per (type, message): an exception propagating through callers is shown once."""
+    seen: set[tuple[str, str]] = set()
+    distinct = []
+    for error in errors:
+        attrs = graph.nodes[error]
+        key = (str(attrs.get("exc_type")), str(attrs.get("message")))
+        if key not in seen:
+            seen.add(key)
+            distinct.append(error)
+    return distinct
+
+
+def _reach(adjacency: Mapping[Hashable, Mapping[Hashable, Any]], starts: Iterable[Hashable]) -> set[Hashable]:
+    seen = set(starts)
+    queue = deque(seen)
+    while queue:
+        for nxt in adjacency[queue.popleft()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _few(names: list[str]) -> str:
+    if len(names) <= _NAMES_SHOWN:
+        return ", ".join(names)
+    return ", ".join(names[:_NAMES_SHOWN]) + f" and {len(names) - _NAMES_SHOWN:,} more"
+
+
+def _value_summary(values: list[str], limit: int) -> str:
+    """`` (outputs range a..b)`` for numbers, else a few distinct outputs; "" when nothing was recorded."""
+    if not values:
+        return ""
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        distinct = list(dict.fromkeys(values))
+        shown = ", ".join(shorten(v, limit) for v in distinct[:_NAMES_SHOWN])
+        more = f", ... ({len(distinct):,} distinct)" if len(distinct) > _NAMES_SHOWN else ""
+        return f" (outputs {shown}{more})"
+    low = values[numbers.index(min(numbers))]
+    high = values[numbers.index(max(numbers))]
+    return f" (outputs range {shorten(low, limit)}..{shorten(high, limit)})"
+
+
+def _signature(source: str) -> str:
+    """``(qty, rate=1.0) -> float`` from a function's source: #Documentation's fallback when there is no doc."""
+    lines = source.splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("def ", "async def ")):
+            header = stripped
+            for more in lines[i + 1 : i + 8]:
+                if header.rstrip().endswith(":"):
+                    break
+                header += " " + more.strip()
+            start, end = header.find("("), header.rstrip().rfind(":")
+            return header[start:end].strip() if 0 <= start < end else ""
+    return ""
+
+
+# -- assembling the sections -----------------------------------------------------------------------
+
+
+def _compose(
+    fixed: Mapping[str, str],
+    examples: Sequence[tuple[Feedback, _Run | None]],
+    rows: list[Hashable | str],
+    code_params: frozenset[str],
+    detail: Detail,
+) -> str:
+    focus = examples[0][1]
+    shown = examples[: detail.examples]
+    many = len(examples) > 1
+    sections = dict(fixed)
+    sections["#Code"] = _code(focus, rows, detail, many)
+    sections["#Documentation"] = (
+        "\n".join(focus.documentation(rows, detail, code_params)) if focus is not None and detail.doc_chars else ""
+    ) or ("(none)" if detail.doc_chars else _OMITTED)
+    if not detail.others:
+        sections["#Others"] = _OMITTED
+    else:
+        sections["#Others"] = "\n".join(focus.other_lines(rows, detail)) if focus is not None else ""
+        sections["#Others"] = sections["#Others"] or "(none)"
+    feedback_chars = detail.feedback_chars // min(len(shown), 4)
+    inputs, outputs, verdicts = [], [], []
+    for i, (feedback, run) in enumerate(shown, start=1):
+        tag = f"[example {i}] " if many else ""
+        if run is not None:
+            inputs.append(tag + (", ".join(run.input_text(detail)) or "(none)"))
+            outputs.extend(tag + line for line in run.output_text(detail))
+        else:
+            inputs.append(tag + "(not recorded)")
+            outputs.append(tag + "(not recorded)")
+        verdicts.append(_verdict(tag, feedback, run, detail, feedback_chars))
+    if len(examples) > len(shown):
+        more = f"... {len(examples) - len(shown):,} more examples {_OMITTED}"
+        for lines in (inputs, outputs, verdicts):
+            lines.append(more)
+    sections["#Inputs"] = "\n".join(inputs)
+    sections["#Outputs"] = "\n".join(outputs)
+    sections["#Feedback"] = "\n".join(verdicts)
+    return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS) + "\n"
+
+
+def _code(run: _Run | None, rows: list[Hashable | str], detail: Detail, many: bool) -> str:
+    if run is None:
+        return "(this run was not recorded)"
+    lines = ["(recorded in example 1)"] if many else []
+    if detail.collapse:
+        lines.append("(only the calls that read a variable, raised an error or produced the output are shown)")
+    lines.extend(row if isinstance(row, str) else run.code_line(row, detail) for row in rows)
+    if run.output_source is not None:
+        lines.append(f"output = {run.name(run.output_source)}")
+    return "\n".join(lines) or "(no calls were recorded)"
+
+
+def _verdict(tag: str, feedback: Feedback, run: _Run | None, detail: Detail, limit: int) -> str:
+    score = f"score {feedback.score:g}: " if feedback.score is not None else ""
+    text = shorten(feedback.text.strip(), limit) or "(no feedback text)"
+    parts = [f"{tag}{score}{text}"]
+    if run is not None:
+        parts.extend(run.tracebacks(detail, feedback.text))
+    return "\n".join(parts)

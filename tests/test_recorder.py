@@ -1,0 +1,269 @@
+"""The DAG of one run, edge by edge, for the cases that break naive recorders."""
+
+from __future__ import annotations
+
+import asyncio
+
+import networkx as nx
+
+from instrumented import edges, program
+
+
+def test_values_shared_by_identity_make_no_false_edges(tmp_path):
+    src = """
+        def five():
+            return 5
+        def nothing():
+            return None
+        def yes():
+            return True
+        def word():
+            return "hello"
+        def same(x):
+            return x
+        def main():
+            five(); nothing(); yes(); word()
+            return [same(5), same(None), same(True), same("hello")]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    produced_by = {(u, v) for u, v, role in edges(graph) if role.startswith("arg:")}
+    assert produced_by == set()  # every `same` argument is a literal of main, not a result of five/nothing/...
+    assert ("five#1", "main#0", "nested") in edges(graph)
+
+
+def test_real_flows_by_identity(tmp_path):
+    src = """
+        def make():
+            return [1, 2]
+        def big(n):
+            return n * 1000
+        def size(items, extra):
+            return len(items) + extra
+        def main():
+            items = make()
+            return size(items, big(7))
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    assert edges(graph) == {
+        ("make#1", "main#0", "nested"), ("big#2", "main#0", "nested"), ("size#3", "main#0", "nested"),
+        ("make#1", "size#3", "arg:items"), ("big#2", "size#3", "arg:extra"), ("main#0", "output", "output"),
+    }
+
+
+def test_recursion_nests_each_level_and_reads_the_parameter(tmp_path):
+    src = """
+        STEP = 2  # autotrace: param
+        def count(n):
+            return 0 if n == 0 else STEP + count(n - 1)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").count, 2)
+    assert edges(graph) == {
+        ("input=2", "count#0", "arg:n"),
+        ("count#1", "count#0", "nested"), ("count#2", "count#1", "nested"),
+        ("m.STEP", "count#0", "reads"), ("m.STEP", "count#1", "reads"), ("m.STEP", "count#2", "reads"),
+        ("count#0", "output", "output"),
+    }
+
+
+def test_loop_chains_each_iteration_to_the_previous(tmp_path):
+    src = """
+        def step(acc):
+            return acc + [len(acc)]
+        def main():
+            acc = [0]
+            for _ in range(3):
+                acc = step(acc)
+            return acc
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    flows = {(u, v) for u, v, role in edges(graph) if role == "arg:acc"}
+    assert flows == {("step#1", "step#2"), ("step#2", "step#3")}
+
+
+def test_generator_items_flow_and_body_calls_nest_under_the_generator(tmp_path):
+    src = """
+        def box(i):
+            return [i]
+        def items():
+            for i in range(2):
+                yield box(i)
+        def use(item):
+            return item[0] * 10
+        def main():
+            return [use(x) for x in items()]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    e = edges(graph)
+    assert ("box#2", "items#1", "nested") in e and ("box#4", "items#1", "nested") in e
+    assert ("use#3", "main#0", "nested") in e and ("use#5", "main#0", "nested") in e
+    # each item reaches `use` from the generator that yielded it (its latest producer), not from `box`
+    assert ("items#1", "use#3", "arg:item") in e and ("items#1", "use#5", "arg:item") in e
+    assert not any(role.startswith("arg:") and u.startswith("box") for u, _, role in e)
+
+
+def test_generator_send_throw_close_keep_their_semantics(tmp_path):
+    src = """
+        def echo():
+            received = []
+            try:
+                while True:
+                    try:
+                        received.append((yield len(received)))
+                    except KeyError:
+                        received.append("caught")
+            finally:
+                received.append("closed")
+                LOG.extend(received)
+        LOG = []
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        m = p.module("m")
+        graph = p.record(lambda: _drive(m.echo()))
+        assert m.LOG == ["a", "caught", "closed"]
+    assert graph.number_of_nodes() >= 2
+
+
+def _drive(gen):
+    assert next(gen) == 0
+    assert gen.send("a") == 1
+    assert gen.throw(KeyError) == 2
+    gen.close()
+
+
+def test_async_calls_nest_under_their_task_creator(tmp_path):
+    src = """
+        import asyncio
+        async def fetch(x):
+            await asyncio.sleep(0)
+            return [x]
+        async def combine(a, b):
+            return a + b
+        async def main():
+            a, b = await asyncio.gather(fetch(1), fetch(2))
+            return await combine(a, b)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        m = p.module("m")
+        graph = p.record(lambda: asyncio.run(m.main()))
+    e = edges(graph)
+    assert {("fetch#1", "main#0", "nested"), ("fetch#2", "main#0", "nested"), ("combine#3", "main#0", "nested"),
+            ("fetch#1", "combine#3", "arg:a"), ("fetch#2", "combine#3", "arg:b")} <= e
+
+
+def test_methods_closures_and_class_parameters(tmp_path):
+    src = """
+        class Cart:
+            RATE = 0.5  # autotrace: param
+            def __init__(self, items):
+                self.items = items
+            def total(self):
+                return sum(self.items) * self.RATE
+        def outer(values):
+            bonus = [3]
+            def inner(x):
+                return x + bonus[0]
+            return inner(Cart(values).total())
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").outer, [2, 4])
+    e = edges(graph)
+    assert ("m.Cart.RATE", "total#2", "reads") in e
+    assert ("__init__#1", "outer#0", "nested") in e and ("inner#3", "outer#0", "nested") in e
+    assert ("total#2", "inner#3", "arg:x") in e
+    assert not any(u == "m.Cart.RATE" and v != "total#2" for u, v, _ in e)
+    assert graph.nodes["call:3"]["func"] == "m.outer.<locals>.inner"
+
+
+def test_default_argument_reading_a_parameter_counts_only_when_used(tmp_path):
+    src = """
+        K = 7  # autotrace: param
+        def add(x, k=K):
+            return x + k
+        def main():
+            return add(1), add(1, k=2)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    reads = {(u, v) for u, v, role in edges(graph) if role == "reads"}
+    assert reads == {("m.K", "add#1")}
+
+
+def test_cross_module_reads_and_derived_constants(tmp_path):
+    files = {
+        "rates.py": """
+            BASE = 2.0  # autotrace: param
+            DOUBLE = BASE * 2
+        """,
+        "app.py": """
+            import rates
+            from rates import BASE, DOUBLE
+            def direct():
+                return BASE
+            def derived():
+                return DOUBLE
+            def attribute():
+                return rates.BASE
+            def unrelated():
+                return 1
+            def main():
+                return direct() + derived() + attribute() + unrelated()
+        """,
+    }
+    with program(tmp_path, files) as p:
+        graph = p.record(p.module("app").main)
+    reads = {(u, v) for u, v, role in edges(graph) if role == "reads"}
+    assert reads == {("rates.BASE", "direct#1"), ("rates.BASE", "derived#2"), ("rates.BASE", "attribute#3")}
+
+
+def test_threads_do_not_mix(tmp_path):
+    src = """
+        import threading
+        def make(tag):
+            return [tag]
+        def use(item):
+            return item[0]
+        def chain(tag, out):
+            out.append(use(make(tag)))
+        def main():
+            out = []
+            threads = [threading.Thread(target=chain, args=(t, out)) for t in ("a", "b")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return sorted(out)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    calls = {n: d for n, d in graph.nodes(data=True) if d["kind"] == "call"}
+    for node, data in calls.items():
+        if data["func"] == "m.use":
+            (maker,) = [u for u, _, role in graph.in_edges(node, data="role") if role == "arg:item"]
+            assert calls[maker]["thread"] == data["thread"]
+            (parent,) = [v for _, v, role in graph.out_edges(node, data="role") if role == "nested"]
+            assert calls[parent]["func"] == "m.chain" and calls[parent]["thread"] == data["thread"]
+        if data["func"] == "m.chain":
+            assert data["depth"] == 0  # a thread starts a new root: never nested under main
+
+
+def test_exception_becomes_an_error_node_with_user_lines(tmp_path):
+    src = """
+        def divide(a, b):
+            return a / b
+        def main():
+            return divide(1, 0)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    error = graph.nodes["error:1"]
+    assert error["exc_type"] == "ZeroDivisionError"
+    assert 'm.py", line 3, in divide' in error["traceback"]
+    assert "autotrace" not in error["traceback"].replace(str(tmp_path), "")
+    assert ("divide#1", "ZeroDivisionError", "raised") in edges(graph)
+    assert ("ZeroDivisionError", "output", "output") in edges(graph)
+    assert nx.is_directed_acyclic_graph(graph)
