@@ -12,6 +12,7 @@ from autotrace import graph as g
 from autotrace.optimizers.base import Feedback
 from autotrace.params import ParamSpec, literal_to_text
 from autotrace.project import Project
+from autotrace.transforms.plan import ModulePlan
 
 from .judge import JudgeError
 from .sandbox import Limits, evaluate
@@ -94,13 +95,18 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         entry=entry,
         judge=str(judge.resolve()) if judge else None,
         search_roots=[str(p) for p in project.search_roots],
-        plans={str(path): {"module": plan.module, "literals": dict(plan.literals), "functions": dict(plan.functions),
-                           "param_names": sorted(plan.param_names)} for path, plan in plans.items()},
+        plans={str(path): plan_fields(plan) for path, plan in plans.items()},
         params=[{"name": p.name, "kind": p.kind, "description": p.description} for p in project.params],
         values={p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params},
         candidates=candidates,
         record=record,
     )
+
+
+def plan_fields(plan: ModulePlan) -> dict[str, Any]:
+    """A :class:`ModulePlan` as JSON-able fields (the worker's ``Job.plans`` entries)."""
+    return {"module": plan.module, "literals": dict(plan.literals), "functions": dict(plan.functions),
+            "param_names": sorted(plan.param_names), "derived": {k: list(v) for k, v in plan.derived.items()}}
 
 
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:

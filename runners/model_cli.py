@@ -14,7 +14,7 @@ _SIZE = click.option(
     type=click.Choice(sorted(MODELS)),
     default=DEFAULT_SIZE,
     show_default=True,
-    help="Which Qwen2.5-Coder-Instruct (Q4_K_M) model: 1.5b is better, 0.5b is about 2x faster.",
+    help="Which Qwen2.5-Coder-Instruct (Q4_K_M) model: 1.5b is better, 0.5b is about 3x faster.",
 )
 
 

@@ -51,7 +51,8 @@ class Job:
 
 def _plan(fields: dict[str, Any]) -> ModulePlan:
     return ModulePlan(module=fields["module"], literals=fields["literals"], functions=fields["functions"],
-                      param_names=frozenset(fields["param_names"]))
+                      param_names=frozenset(fields["param_names"]),
+                      derived={name: tuple(params) for name, params in fields.get("derived", {}).items()})
 
 
 def run_job(job: Job) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
-from autotrace.transforms.markers import find_params
 
 from autotrace import atomic, patches
 from autotrace.params import ParamSpec
@@ -28,6 +27,7 @@ from autotrace.patches import (
     rewrite_source,
     save_patch,
 )
+from autotrace.transforms.markers import find_params
 
 
 def check(before: str, changes: dict[str, Any], after: str) -> None:

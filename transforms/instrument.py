@@ -44,6 +44,7 @@ class _Analysis(cst.CSTVisitor):
         self._classes: list[str] = []  # enclosing class qualnames, for self.ATTR
         self._default_of: list[str] = []  # argument name while inside a default value
         self._module_assign: list[set[str]] = []
+        self._own_names: set[cst.Name] = set()  # a def's own name is no read of anything
 
     # -- scopes ------------------------------------------------------------------------------------
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -55,6 +56,7 @@ class _Analysis(cst.CSTVisitor):
         self._classes.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._own_names.add(node.name)
         self._scope.append(node.name.value)
         facts = _FunctionFacts(".".join(self._scope))
         self.functions[node] = facts
@@ -102,7 +104,7 @@ class _Analysis(cst.CSTVisitor):
                 self._add(f"{self.plan.module}.{cls}.{node.attr.value}")
 
     def _note(self, node: cst.Name | cst.Attribute) -> None:
-        if not (self._stack or self._module_assign):
+        if not (self._stack or self._module_assign) or node in self._own_names:
             return
         for qname in self.get_metadata(QualifiedNameProvider, node, set()):
             if qname.source is QualifiedNameSource.BUILTIN:

@@ -139,8 +139,9 @@ class _Finder(cst.CSTVisitor):
             comments.append(node.body.header.comment.value)
         elif isinstance(node.body, cst.SimpleStatementSuite) and node.body.trailing_whitespace.comment:
             comments.append(node.body.trailing_whitespace.comment.value)
-        above = node.decorators[0].leading_lines if node.decorators else node.leading_lines
-        for lines in (above, node.lines_after_decorators):
+        above = node.leading_lines  # above the first decorator, or above the def when there is none
+        after = node.lines_after_decorators  # between the last decorator and the def
+        for lines in (above, after, *(d.leading_lines for d in node.decorators)):
             if lines and lines[-1].comment:
                 comments.append(lines[-1].comment.value)
         if not above and self.module.body and self.module.body[0] is node and self.module.header:

@@ -42,6 +42,9 @@ from autotrace.llm.provision import DEFAULT_SIZE, MODELS, ModelError, cache_root
 DEFAULT_CTX = 8192
 #: Server-wide cap on generated tokens, so a looping generation cannot hold the cores for minutes.
 DEFAULT_MAX_TOKENS = 2048
+#: RAM for llama.cpp's cache of earlier prompts' KV state (default 8 GiB): about 70k tokens of the 1.5B,
+#: enough to switch between a few long prompts without re-reading them, small beside 24 GiB.
+PROMPT_CACHE_MIB = 2048
 #: Seconds to wait for a server to become healthy (the 1.5B loads in a few seconds; first reads
 #: from a cold disk are slower).
 STARTUP_TIMEOUT = 180.0
@@ -305,6 +308,7 @@ def serve(
     params.n_predict = max_tokens
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
     params.cache_prompt = True  # reuse the KV cache of the common prefix across requests
+    params.cache_ram_mib = PROMPT_CACHE_MIB
     try:
         server = xllamacpp.Server(params)
     except RuntimeError as error:

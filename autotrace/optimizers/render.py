@@ -223,24 +223,24 @@ class _Run:
                               if (c in forward and c in backward) or c in self.readers or c in must]
         return self._relevant
 
-    def rows(self, detail: Detail) -> list[Hashable | str]:
-        """The calls #Code shows at this level, in order; a ``str`` is a ``... N more calls`` line."""
+    def rows(self, detail: Detail) -> list[Hashable | _Gap]:
+        """The calls #Code shows at this level, in order, with :class:`_Gap` rows for summarised runs."""
         calls = self.relevant() if detail.prune else self.calls
         if detail.collapse:
             must = self.must_keep()
             calls = [c for c in calls if c in self.readers or c in must]
         return self._summarise(calls, detail) if detail.keep else list(calls)
 
-    def _summarise(self, calls: list[Hashable], detail: Detail) -> list[Hashable | str]:
+    def _summarise(self, calls: list[Hashable], detail: Detail) -> list[Hashable | _Gap]:
         """First and last ``keep`` calls of each function; the middle becomes one line where it began."""
         nodes = self.graph.nodes
         funcs = [str(nodes[c].get("func", "?")) for c in calls]
         totals = Counter(funcs)
         seen: Counter[str] = Counter()
         must = self.must_keep()
-        rows: list[Hashable | str] = []
+        rows: list[Hashable | _Gap] = []
         omitted: dict[str, list[Hashable]] = {}
-        slot: dict[str, int] = {}
+        slot: dict[str, int] = {}  # where each function's gap row goes: where its first omitted call was
         k = detail.keep
         for call, func in zip(calls, funcs):
             i = seen[func]
@@ -251,12 +251,12 @@ class _Run:
             if func not in omitted:
                 omitted[func] = []
                 slot[func] = len(rows)
-                rows.append(func)  # placeholder, replaced below
+                rows.append(_Gap(""))  # filled in below, once the count is known
             omitted[func].append(call)
         for func, skipped in omitted.items():
             values = [str(nodes[c].get("value", "")) for c in skipped if "value" in nodes[c]]
-            rows[slot[func]] = (f"... {len(skipped):,} more calls of {func}"
-                                f"{_value_summary(values, detail.value_chars)}")
+            rows[slot[func]] = _Gap(f"... {len(skipped):,} more calls of {func}"
+                                    f"{_value_summary(values, detail.value_chars)}")
         return rows
 
     # -- text --------------------------------------------------------------------------------------
@@ -288,10 +288,10 @@ class _Run:
         line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
         return line + (f"  # {'; '.join(notes)}" if notes else "")
 
-    def other_lines(self, rows: Iterable[Hashable | str], detail: Detail) -> list[str]:
+    def other_lines(self, rows: Iterable[Hashable | _Gap], detail: Detail) -> list[str]:
         lines = []
         for call in rows:
-            if isinstance(call, str) or call == self.output_source:
+            if isinstance(call, _Gap) or call == self.output_source:
                 continue
             attrs = self.graph.nodes[call]
             if call in self.raised:
@@ -332,7 +332,7 @@ class _Run:
                 blocks.append("\n".join(lines))
         return blocks
 
-    def documentation(self, rows: Iterable[Hashable | str], detail: Detail, skip: frozenset[str]) -> list[str]:
+    def documentation(self, rows: Iterable[Hashable | _Gap], detail: Detail, skip: frozenset[str]) -> list[str]:
         """One line per function in #Code (code parameters are skipped: their source is in #Variables)."""
         if detail.doc_chars <= 0:
             return []
@@ -340,7 +340,7 @@ class _Run:
         lines = []
         seen: set[str] = set()
         for call in rows:
-            if isinstance(call, str):
+            if isinstance(call, _Gap):
                 continue
             func = str(self.graph.nodes[call].get("func", ""))
             if func in seen or func in skip:
@@ -351,6 +351,13 @@ class _Run:
             entry = f"{func}{_signature(str(info.get('source') or ''))}" + (f": {doc}" if doc else "")
             lines.append(shorten(entry, detail.doc_chars))
         return lines
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """A ``... N more calls of f`` row standing for the calls :meth:`_Run.rows` left out."""
+
+    text: str
 
 
 def _seq(attrs: Mapping[str, Any]) -> float:
@@ -426,7 +433,7 @@ def _signature(source: str) -> str:
 def _compose(
     fixed: Mapping[str, str],
     examples: Sequence[tuple[Feedback, _Run | None]],
-    rows: list[Hashable | str],
+    rows: list[Hashable | _Gap],
     code_params: frozenset[str],
     detail: Detail,
 ) -> str:
@@ -464,13 +471,13 @@ def _compose(
     return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS) + "\n"
 
 
-def _code(run: _Run | None, rows: list[Hashable | str], detail: Detail, many: bool) -> str:
+def _code(run: _Run | None, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:
     if run is None:
         return "(this run was not recorded)"
     lines = ["(recorded in example 1)"] if many else []
     if detail.collapse:
         lines.append("(only the calls that read a variable, raised an error or produced the output are shown)")
-    lines.extend(row if isinstance(row, str) else run.code_line(row, detail) for row in rows)
+    lines.extend(row.text if isinstance(row, _Gap) else run.code_line(row, detail) for row in rows)
     if run.output_source is not None:
         lines.append(f"output = {run.name(run.output_source)}")
     return "\n".join(lines) or "(no calls were recorded)"

@@ -1,0 +1,260 @@
+"""Problem text from hand-built execution graphs: exact sections, errors, several examples, budgets."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from autotrace.graph import new_graph
+from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens
+from autotrace.optimizers.render import SECTIONS, render_problem
+from autotrace.params import ParamSpec
+
+TOTAL_SOURCE = 'def total(qty, rate):\n    """Price of qty items."""\n    return qty * rate * 10\n'
+
+
+def spec(name: str, kind: str, initial: Any, description: str = "") -> ParamSpec:
+    module, _, qualname = name.rpartition(".")
+    return ParamSpec(key=f"{module}.py::{qualname}", path=Path(f"{module}.py"), module=module, qualname=qualname,
+                     kind=kind, description=description, initial=initial, line=1)  # type: ignore[arg-type]
+
+
+RATE = spec("shop.rates.RATE", "literal", 0.2, "a tax rate between 0 and 1")
+TOTAL = spec("shop.pricing.total", "code", TOTAL_SOURCE)
+PARAMS = [RATE, TOTAL]
+VALUES = {RATE.name: 0.2, TOTAL.name: TOTAL_SOURCE}
+
+
+class Run:
+    """Builds a graph with the recorder's schema (see autotrace/graph.py), one call at a time."""
+
+    def __init__(self) -> None:
+        self.graph = new_graph()
+        self.seq = 0
+        self.graph.graph["functions"] = {
+            "shop.main": {"source": "def main(order):\n    ...\n", "doc": "Price an order.\n\nLong details.",
+                          "file": "shop/main.py", "line": 1},
+            "shop.pricing.total": {"source": TOTAL_SOURCE, "doc": "Price of qty items.", "file": "shop/pricing.py",
+                                   "line": 3},
+            "shop.log.note": {"source": "def note(msg):\n    pass\n", "doc": "", "file": "shop/log.py", "line": 1},
+        }
+        for p in PARAMS:
+            self.graph.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind,
+                                description=p.description, value=repr(p.initial))
+
+    def input(self, node: str, value: str) -> str:
+        self.graph.add_node(node, kind="input", label=node, value=value)
+        return node
+
+    def call(self, func: str, args: dict[str, str], *, value: str | None = "None", reads: tuple[str, ...] = (),
+             arg_from: dict[str, str] | None = None, into: str | None = None) -> str:
+        node = f"call{self.seq}"
+        attrs = dict(kind="call", label=func.rsplit(".", 1)[-1], func=func, args=args, seq=self.seq, depth=0,
+                     thread=1, error=value is None)
+        if value is not None:
+            attrs["value"] = value
+        self.graph.add_node(node, **attrs)
+        self.seq += 1
+        for name in reads:
+            self.graph.add_edge(f"param:{name}", node, role="reads")
+        for arg, source in (arg_from or {}).items():
+            self.graph.add_edge(source, node, role=f"arg:{arg}")
+        if into is not None:
+            self.graph.add_edge(node, into, role="nested")
+        return node
+
+    def raised(self, call: str, exc_type: str, message: str, traceback: str) -> None:
+        node = f"error{call}"
+        self.graph.add_node(node, kind="error", label=exc_type, exc_type=exc_type, message=message,
+                            traceback=traceback)
+        self.graph.add_edge(call, node, role="raised")
+
+    def output(self, call: str) -> nx.DiGraph:
+        self.graph.add_node("output", kind="output", label="output", value=self.graph.nodes[call]["value"])
+        self.graph.add_edge(call, "output", role="output")
+        self.graph.graph["output"] = "output"
+        return self.graph
+
+
+def small_run() -> nx.DiGraph:
+    run = Run()
+    order = run.input("in0", "{'qty': 3}")
+    main = run.call("shop.main", {"order": "{'qty': 3}"}, value="6.0", arg_from={"order": order})
+    run.call("shop.pricing.total", {"qty": "3", "rate": "0.2"}, value="6.0",
+             reads=(RATE.name, TOTAL.name), into=main)
+    return run.output(main)
+
+
+def loop_run(n: int) -> nx.DiGraph:
+    """``main`` calls ``total`` n times in a loop (every call reads both parameters) and ``note`` n times."""
+    run = Run()
+    main = run.call("shop.main", {"order": "[...]"}, value=f"{n * 2.0}", arg_from={"order": run.input("in0", "[...]")})
+    for i in range(n):
+        run.call("shop.pricing.total", {"qty": str(i), "rate": "0.2"}, value=repr(i * 2.0),
+                 reads=(RATE.name, TOTAL.name), into=main)
+        run.call("shop.log.note", {"msg": f"'item {i}'"}, into=main)
+    return run.output(main)
+
+
+def deep_run(n: int) -> nx.DiGraph:
+    """A chain of n distinct functions, each calling the next; only the deepest reads a parameter."""
+    run = Run()
+    caller = run.call("shop.main", {"order": "[...]"}, value="2.0")
+    top = caller
+    for i in range(n - 1):
+        caller = run.call(f"shop.layer{i}.step", {"x": "1"}, value="2.0", into=caller,
+                          reads=(RATE.name,) if i == n - 2 else ())
+    return run.output(top)
+
+
+def render(graphs: list[tuple[nx.DiGraph | None, str, float | None]], budget: int = 6000,
+           values: dict[str, Any] | None = None) -> str:
+    feedback = [Feedback(g, text, score) for g, text, score in graphs]
+    return render_problem(feedback, PARAMS, values or VALUES, instruction="Price orders right.", budget_tokens=budget)
+
+
+def section(text: str, title: str) -> str:
+    return text.split(title + "\n", 1)[1].split("\n\n#", 1)[0].rstrip("\n")
+
+
+# -- exact rendering ---------------------------------------------------------------------------------
+
+
+def test_small_run_renders_every_section_exactly() -> None:
+    text = render([(small_run(), "expected 0.66, got 6.0", 0.25)])
+    assert text == (
+        "#Instruction\nPrice orders right.\n\n"
+        "#Code\n"
+        "eval0 = shop.main(order=input0)  # calls eval1\n"
+        "eval1 = shop.pricing.total(qty=3, rate=0.2)  # reads shop.rates.RATE, shop.pricing.total\n"
+        "output = eval0\n\n"
+        "#Documentation\nshop.main(order): Price an order.\n\n"
+        "#Variables\n(float) shop.rates.RATE = 0.2\n(code) shop.pricing.total =\n" + TOTAL_SOURCE + "\n"
+        "#Constraints\nshop.rates.RATE: a tax rate between 0 and 1\n\n"
+        "#Inputs\ninput0 = {'qty': 3}\n\n"
+        "#Others\neval1 = 6.0\n\n"
+        "#Outputs\noutput = 6.0\n\n"
+        "#Feedback\nscore 0.25: expected 0.66, got 6.0\n"
+    )
+
+
+def test_current_values_not_initial_ones_are_shown() -> None:
+    new_source = TOTAL_SOURCE.replace("* 10", "")
+    text = render([(small_run(), "ok", 1.0)], values={RATE.name: 0.25, TOTAL.name: new_source})
+    assert "(float) shop.rates.RATE = 0.25" in text
+    assert section(text, "#Variables").endswith(new_source.rstrip())
+
+
+def test_error_appears_in_outputs_and_traceback_in_feedback() -> None:
+    run = Run()
+    main = run.call("shop.main", {"order": "{}"}, value=None)
+    inner = run.call("shop.pricing.total", {"qty": "3", "rate": "0"}, value=None, reads=(RATE.name,), into=main)
+    trace = 'Traceback (most recent call last):\n  File "shop/pricing.py", line 3, in total\nZeroDivisionError: division by zero'
+    run.raised(inner, "ZeroDivisionError", "division by zero", trace)
+    run.raised(main, "ZeroDivisionError", "division by zero", trace)  # the same exception, propagated
+    text = render([(run.graph, "the run crashed", 0.0)])
+
+    assert section(text, "#Outputs") == "eval1 raised ZeroDivisionError: division by zero"
+    assert section(text, "#Feedback") == "score 0: the run crashed\n" + trace
+    assert "eval1 = shop.pricing.total(qty=3, rate=0)  # reads shop.rates.RATE; raised ZeroDivisionError" in text
+    assert "output =" not in section(text, "#Code")
+
+
+def test_several_examples_share_code_and_variables_and_lead_with_the_failure() -> None:
+    good, bad = small_run(), small_run()
+    bad.nodes["in0"]["value"] = "{'qty': 0}"
+    bad.nodes["output"]["value"] = "0.0"
+    text = render([(good, "fine", 0.9), (bad, "zero items priced 0.0", 0.1), (None, "untraced example", None)])
+
+    assert [line for line in text.splitlines() if line.startswith("#")] == list(SECTIONS)
+    assert section(text, "#Code").startswith("(recorded in example 1)\n")
+    assert section(text, "#Inputs") == ("[example 1] input0 = {'qty': 0}\n[example 2] input0 = {'qty': 3}\n"
+                                        "[example 3] (not recorded)")
+    assert section(text, "#Outputs") == "[example 1] output = 0.0\n[example 2] output = 6.0\n[example 3] (not recorded)"
+    assert section(text, "#Feedback") == ("[example 1] score 0.1: zero items priced 0.0\n[example 2] score 0.9: fine\n"
+                                          "[example 3] untraced example")
+
+
+def test_feedback_without_any_graph_still_renders() -> None:
+    text = render([(None, "no trace here", 0.5)])
+    assert section(text, "#Code") == "(this run was not recorded)"
+    assert section(text, "#Feedback") == "score 0.5: no trace here"
+
+
+# -- fitting a budget -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [100, 1_000, 10_000])
+def test_loop_of_n_calls_fits_and_keeps_what_matters(n: int) -> None:
+    budget = 2500
+    started = time.perf_counter()
+    text = render([(loop_run(n), "expected a lower total", 0.3)], budget=budget)
+    elapsed = time.perf_counter() - started
+
+    assert estimate_tokens(text) <= budget
+    assert elapsed < 1.0
+    assert "(float) shop.rates.RATE = 0.2" in text and TOTAL_SOURCE.rstrip() in text
+    assert "eval1 = shop.pricing.total(qty=0, rate=0.2)  # reads shop.rates.RATE, shop.pricing.total" in text
+    assert "output = eval0" in text and f"output = {n * 2.0}" in text
+    assert "score 0.3: expected a lower total" in text
+    (gap,) = re.findall(r"^\.\.\. ([\d,]+) more calls of shop\.pricing\.total \(outputs range (\S+)\)$", text, re.M)
+    shown = len(re.findall(r"= shop\.pricing\.total\(", text))
+    assert int(gap[0].replace(",", "")) + shown == n
+    assert "shop.log.note" not in section(text, "#Code")  # its calls lead from no parameter to the output
+
+
+@pytest.mark.parametrize("n", [100, 1_000, 10_000])
+def test_deep_chain_collapses_to_the_reading_call(n: int) -> None:
+    budget = 1500
+    started = time.perf_counter()
+    text = render([(deep_run(n), "too slow", 0.5)], budget=budget)
+    assert time.perf_counter() - started < 1.0
+    assert estimate_tokens(text) <= budget
+    reader = f"eval{n - 1} = shop.layer{n - 2}.step(x=1)  # reads shop.rates.RATE"
+    assert reader in text
+    assert "output = eval0" in text and "score 0.5: too slow" in text
+
+
+def test_a_small_overflow_only_prunes_calls_off_the_parameter_paths() -> None:
+    graph = loop_run(20)
+    full = render([(graph, "x", 0.0)], budget=100_000)
+    text = render([(graph, "x", 0.0)], budget=estimate_tokens(full) - 1)
+    assert "shop.log.note" in full and "shop.log.note" not in text
+    assert "more calls" not in text and len(re.findall(r"= shop\.pricing\.total\(", text)) == 20
+
+
+def test_long_values_are_shortened_before_others_are_dropped() -> None:
+    run = Run()
+    main = run.call("shop.main", {"order": "[...]"}, value="1.0")
+    for i in range(30):
+        run.call("shop.pricing.total", {"qty": "'" + "q" * 150 + "'", "rate": "0.2"}, value="'" + "v" * 150 + "'",
+                 reads=(RATE.name,), into=main)
+    text = render([(run.output(main), "x", 0.0)], budget=700)
+    assert estimate_tokens(text) <= 700
+    assert "q" * 150 not in text and "chars)" in text
+    assert section(text, "#Others").startswith("eval1 = 'vvv")
+
+
+def test_many_examples_are_cut_to_fit() -> None:
+    examples = [(small_run(), f"example {i}: " + "wrong " * 300, float(i)) for i in range(40)]
+    text = render(examples, budget=2000)
+    assert estimate_tokens(text) <= 2000
+    assert "more examples" in text and "[example 1] score 0:" in text
+
+
+def test_parameters_too_big_for_the_budget_raise() -> None:
+    huge = {RATE.name: 0.2, TOTAL.name: TOTAL_SOURCE + "# padding\n" * 2000}
+    with pytest.raises(BudgetError, match="parameters"):
+        render([(small_run(), "x", 0.0)], budget=1000, values=huge)
+
+
+def test_token_estimate_is_conservative() -> None:
+    prose = "Make the smallest change that fixes the feedback. " * 20
+    assert estimate_tokens(prose) >= len(prose) / 4
+    assert estimate_tokens("1234567890") == 10  # digits are tokens of their own in Qwen and Llama 3
+    assert estimate_tokens("") == 0 and estimate_tokens("é") == 1
