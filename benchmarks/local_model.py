@@ -15,12 +15,11 @@ import inspect
 import json
 import statistics
 import tempfile
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-
-import textwrap as _source_module  # its source is the prompt's filler: real Python code
 
 from autotrace.llm.provision import install_model
 from autotrace.llm.server import LocalServer
@@ -40,7 +39,7 @@ def _timed_install(size: str, cache_dir: str | None) -> tuple[Path, float]:
 
 def _prompt_text(root: str, tokens: int) -> str:
     """Python source trimmed to ``tokens`` tokens of this model's tokenizer."""
-    source = inspect.getsource(_source_module) * 3
+    source = inspect.getsource(textwrap) * 3  # real Python code as filler
     ids = _post(f"{root}/tokenize", {"content": source})["tokens"][:tokens]
     return _post(f"{root}/detokenize", {"tokens": ids})["content"]
 
@@ -89,7 +88,7 @@ def bench(size: str, args: argparse.Namespace) -> None:
     prompt_tps = statistics.median(r["prompt_per_second"] for r in runs)
     gen_tps = statistics.median(r["predicted_per_second"] for r in runs)
     first_token = statistics.median(r["prompt_ms"] for r in runs) / 1000
-    print(f"prompt: {prompt_n} tokens at {prompt_tps:.1f} tok/s (median of {args.runs}; {first_token:.1f} s to first token)")
+    print(f"prompt: {prompt_n} tokens at {prompt_tps:.1f} tok/s (median of {args.runs}; {first_token:.1f} s)")
     print(f"generation: {runs[0]['predicted_n']} tokens at {gen_tps:.1f} tok/s")
     print(
         f"same prompt again: {cached['cache_n']} tokens from cache, "

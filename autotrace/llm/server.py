@@ -12,13 +12,15 @@ No orphans, whatever happens to the parent:
   *thread* that spawned the child ends, which would kill servers started from worker threads.
   (While the model loads, xllamacpp holds the GIL, so the watchdog acts at most a few seconds late.)
 
-``python -m autotrace.llm.server`` runs the server in the foreground (see ``--help``).
+``python -m autotrace.llm.server`` runs the server in the foreground (see ``--help``). POSIX only
+(process groups, ``start_new_session``), like the rest of the local-model support.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib.util
 import itertools
 import json
@@ -55,8 +57,11 @@ _LOG_TAIL_LINES = 20
 _NO_XLLAMACPP = "xllamacpp is not installed; install it with: pip install 'autotrace[local]'"
 
 
-class ServerError(Exception):
-    """The local model server could not be started or died; the message says why."""
+class ServerError(ModelError):
+    """The local model server could not be started or died; the message says why (with its log's tail).
+
+    A :class:`ModelError`, so callers that handle "the local model is unusable" catch it too.
+    """
 
 
 def default_threads() -> int:
@@ -180,9 +185,7 @@ class LocalServer:
             if address is not None and _healthy(address):
                 return address
             if time.monotonic() > deadline:
-                raise ServerError(
-                    f"model server was not healthy after {self.startup_timeout:.0f}s.{self._log_tail()}"
-                )
+                raise ServerError(f"model server was not healthy after {self.startup_timeout:.0f}s.{self._log_tail()}")
             time.sleep(0.1)
 
     def _log_tail(self) -> str:
@@ -218,16 +221,14 @@ def _ready_address(log_path: Path) -> str | None:
 def _healthy(address: str) -> bool:
     try:
         with urllib.request.urlopen(f"{address}/health", timeout=2) as response:
-            return response.status == 200 and json.load(response).get("status") == "ok"
+            return response.status == 200 and bool(json.load(response).get("status") == "ok")
     except (OSError, ValueError):
         return False
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
 
 
 # --- stopping servers when the parent exits -----------------------------------------------------

@@ -1,0 +1,269 @@
+"""Validation of suggestions, the answer schema, and OptoPrime/OPRO steps through the real LLM client
+against the scripted OpenAI-compatible server (tests/llmserver.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from autotrace.llm.client import LLM, LLMConfig
+from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, Feedback, OptoPrime
+from autotrace.optimizers.base import prompt_tokens
+from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
+from llmserver import ScriptedLLMServer
+from test_render import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
+
+# -- literals ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (0.2, 0.3, 0.3),
+        (0.2, 1, 1.0),  # an int for a float parameter stays a float
+        (0.2, "3.5", 3.5),  # a literal in a string is coerced
+        (3, 2.5, 2.5),  # numbers stay numbers (params.same_kind)
+        (3, 4.0, 4),
+        ("be brief", "be concise", "be concise"),
+        ((1, 2), [3, 4], (3, 4)),
+        (((1, 2),), [[3, 4]], ((3, 4),)),
+        ({1, 2}, [2, 3], {2, 3}),
+        ({"k": 1}, {"k": 2, "j": 3}, {"k": 2, "j": 3}),
+        (False, True, True),
+        (None, "anything", "anything"),
+    ],
+)
+def test_literal_suggestions_of_the_same_kind_are_accepted(old: object, new: object, expected: object) -> None:
+    value = check_literal(old, new)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (0.2, "abc", "expected a number, got the text 'abc'"),
+        (0.2, "[1]", "expected a number, got a list [1]"),
+        (0.2, True, "expected a number, got a boolean True"),
+        ("prompt", 5, "expected a string, got a number 5"),
+        (True, "yes", "expected a boolean, got the text 'yes'"),
+        ({1, 2}, [[1]], "a set can only hold hashable values"),
+        (0.2, math.nan, "nan is not a plain Python literal"),
+    ],
+)
+def test_literal_suggestions_of_another_kind_are_rejected(old: object, new: object, reason: str) -> None:
+    with pytest.raises(ValueError, match="^" + reason.replace("[", r"\[").replace("]", r"\]")):
+        check_literal(old, new)
+
+
+def test_validate_splits_accepted_and_rejected_and_skips_nulls() -> None:
+    accepted, rejected = validate(
+        {RATE.name: "0.3", TOTAL.name: None, "RATE": 0.4, "nothing.here": 1}, PARAMS, VALUES
+    )
+    assert accepted == {RATE.name: 0.3}
+    assert rejected == {
+        "RATE": "unknown variable; did you mean 'shop.rates.RATE'?",
+        "nothing.here": "unknown variable; the variables are: shop.rates.RATE, shop.pricing.total",
+    }
+
+
+# -- code --------------------------------------------------------------------------------------------
+
+
+def test_a_new_body_is_accepted_and_fences_and_indentation_are_removed() -> None:
+    body = "def total(qty, rate):\n    return qty * rate\n"
+    assert check_code(TOTAL, body) == body
+    assert check_code(TOTAL, "```python\n    def total(qty, rate):\n        return qty * rate\n```") == body
+    annotated = "def total(qty: int, rate: float) -> float:\n    return qty * rate\n"
+    assert check_code(TOTAL, annotated) == annotated  # annotations may change, parameters may not
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("def total(qty, rate):\n    return qty *\n", "syntax error at line 2: invalid syntax"),
+        ("def total(qty, qty):\n    return qty\n", "syntax error at line 1: duplicate argument 'qty' in function definition"),
+        ("def price(qty, rate):\n    return qty * rate\n", "the function must keep its name 'total', not 'price'"),
+        ("def total(qty):\n    return qty\n", "the parameters must stay (qty, rate), got (qty)"),
+        ("def total(qty, rate=0.1):\n    return qty * rate\n", "the parameters must stay (qty, rate), got (qty, rate=0.1)"),
+        ("def total(qty, *, rate):\n    return qty * rate\n", "the parameters must stay (qty, rate), got (qty, *, rate)"),
+        ("async def total(qty, rate):\n    return qty * rate\n", "the function must stay def"),
+        ("@cache\ndef total(qty, rate):\n    return qty * rate\n", "decorators may not be added or changed"),
+        ("import math\ndef total(qty, rate):\n    return qty\n", "expected exactly one function definition, found: Import, FunctionDef"),
+        ("x = 1\n", "expected exactly one function definition, found: Assign"),
+        (42, "expected the function's source as a string, got a number"),
+    ],
+)
+def test_code_that_is_no_drop_in_replacement_is_rejected(source: object, reason: str) -> None:
+    with pytest.raises(ValueError) as info:
+        check_code(TOTAL, source)
+    assert str(info.value) == reason
+
+
+def test_async_functions_stay_async() -> None:
+    fetch = spec("shop.api.fetch", "code", "async def fetch(url, *, retries=3):\n    return url\n")
+    assert check_code(fetch, "async def fetch(url, *, retries=3):\n    return url.strip()\n")
+    with pytest.raises(ValueError, match="must stay async def"):
+        check_code(fetch, "def fetch(url, *, retries=3):\n    return url\n")
+    with pytest.raises(ValueError, match=r"must stay \(url, \*, retries=3\)"):
+        check_code(fetch, "async def fetch(url, *, retries=4):\n    return url\n")
+
+
+def test_answer_schema_types_each_parameter_and_allows_null() -> None:
+    params = [RATE, TOTAL, spec("m.N", "literal", 3), spec("m.ON", "literal", True), spec("m.TAGS", "literal", ("a",)),
+              spec("m.OPTS", "literal", {"k": 1}), spec("m.RAW", "literal", b"x")]
+    values = {p.name: p.initial for p in params}
+    suggestion = answer_schema(params, values)["properties"]["suggestion"]
+    assert suggestion["required"] == [p.name for p in params]
+    assert suggestion["properties"] == {
+        "shop.rates.RATE": {"type": ["number", "null"]},
+        "shop.pricing.total": {"type": ["string", "null"]},
+        "m.N": {"type": ["integer", "null"]},
+        "m.ON": {"type": ["boolean", "null"]},
+        "m.TAGS": {"type": ["array", "null"], "items": {"type": "string"}},
+        "m.OPTS": {"type": ["object", "null"]},
+        "m.RAW": {"type": ["string", "null"]},
+    }
+
+
+# -- steps through the real client and the scripted server ------------------------------------------------
+
+
+def make_llm(server: ScriptedLLMServer, **config: object) -> LLM:
+    settings: dict = {"model": "scripted", "base_url": server.base_url, "api_key": "test-key", "timeout": 5.0,
+                      "max_retries": 0}
+    settings.update(config)
+    return LLM(LLMConfig(**settings), backoff_base=0.001, backoff_cap=0.01)
+
+
+def answer(suggestion: dict, reasoning: str = "The total is 10x too high; drop the factor.") -> dict:
+    return {"reasoning": reasoning, "suggestion": {RATE.name: None, TOTAL.name: None, **suggestion}}
+
+
+def user_text(server: ScriptedLLMServer, index: int = -1) -> str:
+    return server.chat_requests[index].json["messages"][-1]["content"]
+
+
+def optoprime(server: ScriptedLLMServer, **kwargs: object) -> OptoPrime:
+    opt = OptoPrime(PARAMS, make_llm(server), **kwargs)  # type: ignore[arg-type]
+    opt.backward(Feedback(small_run(), "expected 0.66, got 6.0", 0.25))
+    return opt
+
+
+def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_server: ScriptedLLMServer) -> None:
+    new_total = "def total(qty, rate):\n    return qty * rate\n"
+    llm_server.script(answer({TOTAL.name: new_total, RATE.name: 0.2}))
+    opt = optoprime(llm_server)
+    proposal = opt.step()
+
+    body = llm_server.chat_requests[0].json
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == answer_schema(PARAMS, VALUES)
+    system, user = body["messages"]
+    assert system["role"] == "system" and "#Feedback" in system["content"]
+    assert "#Code\neval0 = shop.main(order=input0)  # calls eval1\n" in user["content"]
+    assert "#Feedback\nscore 0.25: expected 0.66, got 6.0\n" in user["content"]
+    assert '"suggestion": {"shop.rates.RATE": 0.22, "shop.pricing.total": null}' in user["content"]
+
+    assert proposal.error is None and proposal.rejected == {}
+    assert proposal.values == {TOTAL.name: new_total}  # RATE was suggested unchanged
+    assert proposal.reasoning.startswith("The total is 10x")
+    assert proposal.messages == body["messages"] and json.loads(proposal.response)["suggestion"][TOTAL.name]
+    assert proposal.prompt_tokens > 0 and proposal.completion_tokens > 0 and not proposal.cached
+
+    assert opt.values == VALUES  # step() only proposes
+    opt.accept(proposal.values)
+    assert opt.values[TOTAL.name] == new_total
+
+
+def test_a_malformed_answer_gives_an_error_and_is_shown_next_step(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script("I would lower the rate a little.", answer({}))
+    opt = optoprime(llm_server)
+    proposal = opt.step()
+    assert proposal.values == {} and proposal.error and "no JSON object" in proposal.error
+    assert proposal.response == "I would lower the rate a little."
+
+    assert opt.step().error is None
+    assert f"#Problems with your previous answer\n- {proposal.error}" in user_text(llm_server)
+
+
+def test_an_answer_without_a_suggestion_object_is_an_error(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script({"reasoning": "x", "suggestion": "lower the rate"})
+    assert optoprime(llm_server).step().error == 'the answer has no "suggestion" object'
+
+
+def test_unknown_and_invalid_suggestions_are_rejected_and_fed_back(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({"RATE": 0.1, TOTAL.name: "def total(qty):\n    return qty\n"}), answer({}))
+    opt = optoprime(llm_server)
+    proposal = opt.step()
+    assert proposal.values == {} and proposal.error is None
+    assert proposal.rejected == {
+        "RATE": "unknown variable; did you mean 'shop.rates.RATE'?",
+        TOTAL.name: "the parameters must stay (qty, rate), got (qty)",
+    }
+    opt.step()
+    assert ("#Problems with your previous answer\n- shop.pricing.total: the parameters must stay (qty, rate), got (qty)\n"
+            "- RATE: unknown variable; did you mean 'shop.rates.RATE'?\n") in user_text(llm_server)
+    assert opt.last_problems == {}
+
+
+def test_memory_shows_the_most_recent_attempts(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({RATE.name: 0.5}))
+    opt = optoprime(llm_server, memory=2)
+    for i in range(4):
+        opt.remember(Attempt({RATE.name: f"0.{i}1"}, score=i / 10, feedback=f"feedback number {i}"))
+    assert opt.step().values == {RATE.name: 0.5}
+    text = user_text(llm_server)
+    assert "0.01" not in text and "0.11" not in text
+    assert "attempt 1: score 0.2\n  shop.rates.RATE = 0.21\n  feedback: feedback number 2\n" in text
+    assert "attempt 2: score 0.3\n  shop.rates.RATE = 0.31\n  feedback: feedback number 3\n" in text
+
+
+def test_a_ten_thousand_call_run_fits_the_budget(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({}))
+    opt = OptoPrime(PARAMS, make_llm(llm_server), budget_tokens=3000)
+    for score in (0.1, 0.2):
+        opt.backward(Feedback(loop_run(10_000), "totals are too high", score))
+    proposal = opt.step()
+    assert prompt_tokens(proposal.messages, answer_schema(PARAMS, VALUES)) <= 3000
+    assert proposal.prompt_tokens <= 3000  # the server counts with its own (4 chars/token) estimate
+    assert "more calls of shop.pricing.total" in user_text(llm_server)
+
+
+def test_default_budget_leaves_room_for_the_answer(llm_server: ScriptedLLMServer) -> None:
+    assert OptoPrime(PARAMS, make_llm(llm_server)).budget_tokens == 8192 - 1024 - 512
+    with pytest.raises(ValueError, match="context_tokens=1024"):
+        OptoPrime(PARAMS, make_llm(llm_server, context_tokens=1024))
+
+
+def test_no_request_without_feedback_or_when_nothing_fits(llm_server: ScriptedLLMServer) -> None:
+    opt = OptoPrime(PARAMS, make_llm(llm_server), budget_tokens=600)
+    assert opt.step().error == "no feedback: call backward() before step()"
+    opt.backward(Feedback(small_run(), "x", 0.0))
+    opt.accept({TOTAL.name: TOTAL_SOURCE + "# padding\n" * 500})
+    proposal = opt.step()
+    assert proposal.error and "budget" in proposal.error and proposal.values == {}
+    assert llm_server.chat_requests == []
+
+
+def test_opro_shows_the_best_attempts_worst_first_and_no_graph(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({RATE.name: 0.07}))
+    opt = OPRO(PARAMS, make_llm(llm_server), memory=3)
+    for value, score in (("0.5", 0.5), ("0.9", None), ("0.1", 0.9), ("0.3", 0.1), ("0.2", 0.7)):
+        opt.remember(Attempt({RATE.name: value}, score=score, feedback="ignored by OPRO"))
+    opt.backward(Feedback(loop_run(100), "still too high", 0.7))
+    proposal = opt.step()
+
+    assert proposal.values == {RATE.name: 0.07}
+    text = user_text(llm_server)
+    assert ("attempt 1: score 0.5\n  shop.rates.RATE = 0.5\nattempt 2: score 0.7\n  shop.rates.RATE = 0.2\n"
+            "attempt 3: score 0.9\n  shop.rates.RATE = 0.1\n") in text
+    assert "#Code" not in text and "ignored by OPRO" not in text
+    assert "#Feedback on the current values\n- score 0.7: still too high" in text
+    assert "(float) shop.rates.RATE = 0.2" in text
+    assert llm_server.chat_requests[0].json["response_format"]["json_schema"]["schema"] == answer_schema(PARAMS, VALUES)
+
+
+def test_optimizers_are_registered_by_name() -> None:
+    assert OPTIMIZERS == {"optoprime": OptoPrime, "opro": OPRO}

@@ -1,0 +1,123 @@
+"""Candidate code that misbehaves is reported as feedback; the evaluation always comes back."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+
+import pytest
+
+from autotrace.project import Project
+from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.sandbox import Limits
+
+JUDGE = "def feedback(output):\n    return (1.0, 'ok') if output == 42 else (0.0, f'got {output!r}')\n"
+
+
+def evaluate(tmp_path, body: str, limits: Limits = Limits(timeout=20), **values):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(textwrap.dedent(body))
+    (tmp_path / "judge.py").write_text(JUDGE)
+    project = Project.load(tmp_path / "app.py")
+    job = make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", values)
+    return run_evaluation(job, limits)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for init to reap it has stopped running)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read().rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_good_program_is_judged(tmp_path):
+    evaluation = evaluate(tmp_path, "ANSWER = 41  # autotrace: param\ndef main():\n    return ANSWER + 1\n")
+    assert evaluation.problem is None and evaluation.score == 1.0 and evaluation.message() == "ok"
+
+
+def test_candidate_values_are_used(tmp_path):
+    evaluation = evaluate(tmp_path, "ANSWER = 41  # autotrace: param\ndef main():\n    return ANSWER + 1\n",
+                          **{"app.ANSWER": 1})
+    assert evaluation.score == 0.0 and evaluation.message() == "got 2"
+
+
+def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path):
+    marker = tmp_path / "child.pid"
+    started = time.monotonic()
+    evaluation = evaluate(tmp_path, f'''
+        import os, subprocess, sys
+        def main():
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            open({str(marker)!r}, "w").write(str(child.pid))
+            while True:
+                pass
+    ''', Limits(timeout=3))
+    assert evaluation.problem.startswith("timed out after 3 s")
+    assert time.monotonic() - started < 15
+    assert not alive(int(marker.read_text()))  # the grandchild died with the group
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("def main():\n    return len(bytearray(8 << 30))\n", "MemoryError"),
+    ("def main():\n    return main()\n", "RecursionError"),
+    ("def main():\n    raise SystemExit(3)\n", "SystemExit"),
+    ("def main():\n    raise KeyboardInterrupt\n", "KeyboardInterrupt"),
+])
+def test_runaway_candidates_become_feedback(tmp_path, body, expected):
+    evaluation = evaluate(tmp_path, body, Limits(timeout=30, memory=1 << 30))
+    assert evaluation.failures == 1
+    assert expected in evaluation.message()
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("import os\ndef main():\n    print('bye', flush=True)\n    os._exit(7)\n", "exit code 7"),
+    ("import ctypes\ndef main():\n    ctypes.string_at(0)\n", "SIGSEGV"),
+])
+def test_crashes_are_reported_with_the_output_tail(tmp_path, body, expected):
+    evaluation = evaluate(tmp_path, body, Limits(timeout=30, output=4 << 20))
+    assert evaluation.problem is not None and expected in evaluation.problem
+
+
+def test_megabytes_of_output_hit_the_output_limit(tmp_path):
+    evaluation = evaluate(tmp_path, "def main():\n    while True:\n        print('x' * 10000)\n",
+                          Limits(timeout=30, output=4 << 20))
+    assert evaluation.failures == 1 and "File too large" in evaluation.message()
+
+
+def test_forked_child_does_not_outlive_the_evaluation(tmp_path):
+    marker = tmp_path / "fork.pid"
+    evaluate(tmp_path, f'''
+        import os, time
+        def main():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            open({str(marker)!r}, "w").write(str(pid))
+            return 42
+    ''')
+    assert not alive(int(marker.read_text()))
+
+
+def test_program_that_does_not_import_is_feedback(tmp_path):
+    evaluation = evaluate(tmp_path, "import does_not_exist\ndef main():\n    return 42\n")
+    assert "ModuleNotFoundError" in evaluation.problem
+
+
+def test_in_process_mode_gives_the_same_answer(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text("ANSWER = 41  # autotrace: param\ndef main():\n    return ANSWER + 1\n")
+    (tmp_path / "judge.py").write_text(JUDGE)
+    project = Project.load(tmp_path / "app.py")
+    for value, score in ((41, 1.0), (0, 0.0), (41, 1.0)):
+        job = make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", {"app.ANSWER": value})
+        assert run_evaluation(job, Limits(), isolated=False).score == score
