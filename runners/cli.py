@@ -130,7 +130,7 @@ def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tup
     from autotrace.llm.client import LLMConfig
     from autotrace.llm.select import choose_model, llm_endpoint
 
-    from .loop import Settings, optimize as run_optimize
+    from .loop import Settings, optimize as run_optimize, prepare
     from .sandbox import Limits
 
     config = _config_for(target)
@@ -154,11 +154,13 @@ def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tup
     )
 
     def body() -> int:
+        # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
+        project, initial = prepare(settings) if not settings.resume else (None, None)
         with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
                           say=lambda text: click.echo(text, err=True)) as ready:
             settings.llm = ready
             click.echo(f"optimizing {target} with {settings.optimizer}, at most {settings.steps} steps", err=True)
-            result = run_optimize(settings, progress=_show_step)
+            result = run_optimize(settings, progress=_show_step, project=project, initial=initial)
         click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
         if result.patch.diff:
             click.echo(result.patch.diff, nl=False)
@@ -311,3 +313,7 @@ _attach_optional_commands()
 
 def main() -> None:
     cli(prog_name="autotrace")
+
+
+if __name__ == "__main__":
+    main()

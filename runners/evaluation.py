@@ -11,7 +11,7 @@ from typing import Any
 from autotrace import graph as g
 from autotrace.optimizers.base import Feedback
 from autotrace.params import ParamSpec, literal_to_text
-from autotrace.project import Project
+from autotrace.project import ConfigError, Project
 from autotrace.transforms.plan import ModulePlan
 
 from .judge import JudgeError
@@ -113,6 +113,8 @@ def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evalua
     result = evaluate(job, limits, isolated=isolated)
     if "judge_error" in result:
         raise JudgeError(result["judge_error"])
+    if "entry_error" in result:  # no candidate can add the entry: bad input, not feedback
+        raise ConfigError(result["entry_error"])
     if "crash" in result:
         tail = result.get("output_tail", "").strip()
         return Evaluation([], problem=result["crash"] + (f"\nlast output:\n{_clip(tail, 1500)}" if tail else ""))

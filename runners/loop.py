@@ -81,31 +81,48 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None,
-             project: Project | None = None) -> RunResult:
-    project = project or Project.load(settings.target, settings.selectors)
+def load_project(settings: Settings) -> Project:
+    project = Project.load(settings.target, settings.selectors)
     if not project.params:
         raise ValueError(f"{settings.target}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
+    return project
+
+
+def prepare(settings: Settings) -> tuple[Project, Evaluation]:
+    """Find the parameters and evaluate their initial values, writing nothing: bad input (a marker,
+    a selector, the judge, the entry) raises here, before a model is started or a run is stored."""
+    project = load_project(settings)
+    return project, _evaluate(settings, project, {p.name: p.initial for p in project.params})
+
+
+def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None,
+             project: Project | None = None, initial: Evaluation | None = None) -> RunResult:
+    """Run the loop; ``project`` and ``initial`` (the initial values' evaluation) may come from :func:`prepare`."""
+    project = project or load_project(settings)
     store = RunStore(state_dir(project.root) / "autotrace.db")
     try:
-        return _Loop(settings, project, store).run(progress)
+        return _Loop(settings, project, store, initial).run(progress)
     finally:
         store.close()
 
 
+def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
+    if settings.evaluator is not None:
+        return settings.evaluator(project, values)
+    job = make_job(project, settings.target, settings.entry, settings.judge, values)
+    return run_evaluation(job, settings.limits, isolated=settings.isolated)
+
+
 class _Loop:
-    def __init__(self, settings: Settings, project: Project, store: RunStore) -> None:
-        self.settings, self.project, self.store = settings, project, store
+    def __init__(self, settings: Settings, project: Project, store: RunStore, initial: Evaluation | None = None) -> None:
+        self.settings, self.project, self.store, self.initial = settings, project, store, initial
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
                                                         memory=settings.memory)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
-        if self.settings.evaluator is not None:
-            return self.settings.evaluator(self.project, values)
-        job = make_job(self.project, self.settings.target, self.settings.entry, self.settings.judge, values)
-        return run_evaluation(job, self.settings.limits, isolated=self.settings.isolated)
+        return _evaluate(self.settings, self.project, values)
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
         s = self.settings
@@ -113,6 +130,8 @@ class _Loop:
         run_id, first_step, current, best, best_eval, current_eval = self._start(initial)
         run_dir = state_dir(self.project.root) / "runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
+        progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
+                            "initial values" if first_step == 1 else "resumed"))
         for step in range(first_step, s.steps + 1):
             if self._reached(best_eval):
                 break
@@ -177,7 +196,7 @@ class _Loop:
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
         })
-        evaluation = self.evaluate(initial)
+        evaluation = self.initial or self.evaluate(initial)
         self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
         return run_id, 1, initial, initial, evaluation, evaluation
 

@@ -6,6 +6,7 @@ limit (``RLIMIT_AS``), an output-size limit, and the whole group is killed when 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
@@ -60,13 +61,28 @@ def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> d
 
 
 def _limiter(limits: Limits):
+    cpu = int(limits.timeout * 2) + 5  # a backstop should this process die without killing the worker
+
     def apply() -> None:  # runs in the child between fork and exec
+        _die_with_parent()
         if limits.memory is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output, limits.output))
-        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
     return apply
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGKILL to the worker if autotrace itself is killed (even by SIGKILL)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the timeout and RLIMIT_CPU still bound the worker
+        pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

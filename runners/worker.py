@@ -57,7 +57,8 @@ def _plan(fields: dict[str, Any]) -> ModulePlan:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run the job here. The result: ``examples`` (one dict each: score, message, failed, output, graph)
-    or ``judge_error`` / ``setup_error`` (a one-line reason) when the run could not be judged at all."""
+    or ``judge_error`` / ``entry_error`` / ``setup_error`` (a one-line reason) when the run could not be
+    judged at all."""
     kinds = {p["name"]: p["kind"] for p in job.params}
     values = {name: (text if kinds.get(name) == "code" else text_to_literal(text)) for name, text in job.values.items()}
     runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) != "code"})
@@ -79,7 +80,7 @@ def run_job(job: Job) -> dict[str, Any]:
                     "traceback": user_traceback(exc)}
         entry = getattr(module, job.entry, None)
         if not callable(entry):
-            return {"setup_error": f"{job.target_module} has no function {job.entry!r} (use --entry NAME)"}
+            return {"entry_error": f"{job.target_module} has no function {job.entry!r} (use --entry NAME)"}
         params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
         results = []
         for example in (examples if examples is not None else [None]):

@@ -43,7 +43,10 @@ _PARENT = textwrap.dedent(
 
     server = LocalServer(sys.argv[1], log_path=sys.argv[2]).start()
     print(server.pid, flush=True)
-    time.sleep(600)
+    if sys.argv[3] == "wait":  # blocked in Popen.wait, like `autotrace model serve`
+        server.wait()
+    else:
+        time.sleep(600)
     """
 )
 
@@ -88,9 +91,11 @@ def _server_pids() -> list[int]:
     return found
 
 
-def _start_parent(gguf: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
-    """Run a parent process that starts a server and then idles; return it and the server's pid."""
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(gguf), str(log)], stdout=subprocess.PIPE, text=True)
+def _start_parent(gguf: Path, log: Path, idle: str) -> tuple[subprocess.Popen[str], int]:
+    """Run a parent process that starts a server and then idles (``"sleep"`` or ``"wait"`` for the
+    server); return it and the server's pid."""
+    command = [sys.executable, "-c", _PARENT, str(gguf), str(log), idle]
+    parent = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     ready, _, _ = select.select([parent.stdout], [], [], 180)
     line = parent.stdout.readline() if ready else ""
@@ -99,6 +104,13 @@ def _start_parent(gguf: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
         parent.wait()
         pytest.fail(f"parent did not start a server; log:\n{log.read_text() if log.exists() else '(none)'}")
     return parent, int(line)
+
+
+def _reap(pid: int, seconds: float) -> None:
+    """Wait up to ``seconds`` for an adopted ``pid`` to exit, reaping it (see the subreaper fixture)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -142,27 +154,24 @@ def test_structured_chat_completion_and_clean_stop(gguf: Path, tmp_path: Path):
 @pytest.mark.model
 @pytest.mark.usefixtures("subreaper")
 def test_server_dies_with_a_killed_parent(gguf: Path, tmp_path: Path):
-    parent, server_pid = _start_parent(gguf, tmp_path / "server.log")
+    parent, server_pid = _start_parent(gguf, tmp_path / "server.log", "sleep")
     assert _running(server_pid)
 
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        reaped, _ = os.waitpid(server_pid, os.WNOHANG)  # we are its reaper now (subreaper fixture)
-        if reaped:
-            break
-        time.sleep(0.1)
+    _reap(server_pid, 15)
     assert not _running(server_pid), "the server outlived its SIGKILLed parent"
 
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_server_stops_when_parent_gets_sigterm(gguf: Path, tmp_path: Path):
-    parent, server_pid = _start_parent(gguf, tmp_path / "server.log")
+@pytest.mark.usefixtures("subreaper")
+def test_server_stops_when_parent_gets_sigterm_while_waiting(gguf: Path, tmp_path: Path):
+    parent, server_pid = _start_parent(gguf, tmp_path / "server.log", "wait")
 
     os.kill(parent.pid, signal.SIGTERM)
     assert parent.wait(timeout=30) == -signal.SIGTERM
+    _reap(server_pid, 5)
     assert not _running(server_pid), "the parent's SIGTERM handler did not stop the server"
 
 

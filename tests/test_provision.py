@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,12 @@ def test_install_joins_parts_and_is_idempotent(fake: FakeModel, cache: Path, mon
     assert _install(fake, cache) == path
     assert time.perf_counter() - started < 0.1
     assert installed_model("fake", cache, models=fake.models) == path
+
+
+def test_concurrent_installs_wait_for_each_other(fake: FakeModel, cache: Path):
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        paths = list(pool.map(lambda _: _install(fake, cache), range(3)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == fake.data
 
 
 def test_joined_hash_mismatch_is_refused(fake: FakeModel, cache: Path):
@@ -151,6 +158,13 @@ def test_corrupt_file_at_target_is_replaced(fake: FakeModel, cache: Path):
     (cache / "models" / "fake-model.gguf.sha256").unlink()
 
     assert _install(fake, cache).read_bytes() == fake.data
+
+
+def test_unusable_cache_dir_is_a_model_error(fake: FakeModel, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ModelError, match=r"cannot install the fake model into .*a-file"):
+        _install(fake, blocker / "cache")
 
 
 def test_unknown_size(cache: Path):

@@ -121,3 +121,33 @@ def test_in_process_mode_gives_the_same_answer(tmp_path):
     for value, score in ((41, 1.0), (0, 0.0), (41, 1.0)):
         job = make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", {"app.ANSWER": value})
         assert run_evaluation(job, Limits(), isolated=False).score == score
+
+
+def test_worker_dies_when_autotrace_is_killed(tmp_path):
+    """SIGKILL to the optimizing process must not leave a runaway candidate behind."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "worker.pid"
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(f"import os\ndef main():\n    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+                                     "    while True:\n        pass\n")
+    (tmp_path / "judge.py").write_text(JUDGE)
+    driver = textwrap.dedent(f'''
+        from pathlib import Path
+        from autotrace.project import Project
+        from autotrace.runners.evaluation import make_job, run_evaluation
+        from autotrace.runners.sandbox import Limits
+        root = Path({str(tmp_path)!r})
+        project = Project.load(root / "app.py")
+        run_evaluation(make_job(project, root / "app.py", "main", root / "judge.py", {{}}), Limits(timeout=300))
+    ''')
+    parent = subprocess.Popen([sys.executable, "-c", driver])
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    worker = int(marker.read_text())
+    parent.kill()
+    parent.wait()
+    assert not alive(worker)

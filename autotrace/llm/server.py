@@ -260,9 +260,21 @@ def _stop_all() -> None:
         server.stop()
 
 
-def _install_sigterm_handler() -> None:
-    """Stop the servers on SIGTERM, then do what the previous handler did (by default: die of SIGTERM).
+def _terminate_all() -> None:
+    """Send SIGTERM to every server's process group without waiting (safe inside a signal handler)."""
+    with _live_lock:
+        pids = [server.pid for server in _live]
+    for pid in pids:
+        if pid is not None:
+            _signal_group(pid, signal.SIGTERM)
 
+
+def _install_sigterm_handler() -> None:
+    """On SIGTERM terminate the servers, then do what the previous handler did (by default: die of SIGTERM).
+
+    The handler only signals, never waits: it may interrupt the main thread inside ``Popen.wait``
+    (e.g. ``LocalServer.wait``), whose lock is not re-entrant, so waiting there would deadlock. A
+    server dies of SIGTERM at once; what is left to reap, ``atexit`` or the parent's death handles.
     Only the main thread may set signal handlers; elsewhere the child's watchdog is the safety net.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -270,7 +282,7 @@ def _install_sigterm_handler() -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        _stop_all()
+        _terminate_all()
         if callable(previous):
             previous(signum, frame)
         elif previous != signal.SIG_IGN:

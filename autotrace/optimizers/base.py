@@ -84,11 +84,6 @@ def shorten(text: str, limit: int) -> str:
     return text[: max(0, limit - len(tail))] + tail
 
 
-def value_text(spec: ParamSpec, value: Any) -> str:
-    """A parameter value as the model and the memory see it: code as source, literals as ``repr``."""
-    return value if spec.kind == "code" else repr(value)
-
-
 @dataclass
 class Feedback:
     """What one evaluated example says: its recorded run (None when it was not traced), a text, a score."""
@@ -233,10 +228,6 @@ class Optimizer(ABC):
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
                  for name, reason in self.last_problems.items()]
         return "\n".join(lines) or "(none)"
-
-    def example_answer(self) -> str:
-        """A one-line answer in the exact format, using this problem's parameter names."""
-        return example_answer(self.params, self.values)
 
 
 #: (value chars, feedback chars) for memory entries, from roomy to terse.

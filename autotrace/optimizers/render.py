@@ -28,7 +28,7 @@ and the head of the feedback. Each level is one linear pass over indexes built o
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,7 @@ class Detail:
     traceback_lines: int = 40  # last lines of each traceback
     examples: int = 20  # examples shown
     inputs: int = 50  # inputs shown per example
+    max_rows: int = 0  # >0: at most this many #Code rows (head and tail), for runs of many distinct functions
 
     @property
     def output_chars(self) -> int:
@@ -78,7 +79,7 @@ LEVELS: tuple[Detail, ...] = (
     Detail(prune=True, keep=1, value_chars=20, others=False, collapse=True, doc_chars=0, feedback_chars=300,
            traceback_lines=6, examples=3, inputs=3),
     Detail(prune=True, keep=1, value_chars=12, others=False, collapse=True, doc_chars=0, feedback_chars=120,
-           traceback_lines=3, examples=1, inputs=2),
+           traceback_lines=3, examples=1, inputs=2, max_rows=12),
 )
 
 
@@ -105,18 +106,18 @@ def render_problem(
         "#Constraints": constraints_section(params),
     }
     code_params = frozenset(p.name for p in params if p.kind == "code")
+    examples = [(feedback[i], runs[i]) for i in order]
+    focus = examples[0][1]
     text = ""
     for detail in LEVELS:
-        focus = runs[order[0]]
         rows = focus.rows(detail) if focus is not None else []
-        if len(rows) * _MIN_LINE_TOKENS > budget_tokens:
+        if len(rows) * _MIN_LINE_TOKENS > budget_tokens and not detail.max_rows:
             continue
-        text = _compose(fixed, [(feedback[i], runs[i]) for i in order], rows, code_params, detail)
+        text = _compose(fixed, examples, rows, code_params, detail)
         if estimate_tokens(text) <= budget_tokens:
             return text
-    floor = estimate_tokens(text) if text else "?"
     raise BudgetError(
-        f"the problem needs ~{floor} tokens even at the least detail but the budget is {budget_tokens}; "
+        f"the problem needs ~{estimate_tokens(text)} tokens even at the least detail but the budget is {budget_tokens}; "
         f"the parameters' values alone take ~{estimate_tokens(fixed['#Variables'])}: raise context_tokens"
     )
 
@@ -161,12 +162,12 @@ class _Run:
 
     def __init__(self, graph: nx.DiGraph) -> None:
         self.graph = graph
-        nodes = graph.nodes
+        self.attrs: dict[Hashable, dict[str, Any]] = dict(graph.nodes(data=True))  # plain dicts: fast lookups
         calls: list[Hashable] = []
         self.inputs: list[Hashable] = []
         self.params: list[Hashable] = []
         error_nodes: list[Hashable] = []
-        for node, attrs in nodes(data=True):
+        for node, attrs in self.attrs.items():
             kind = attrs.get("kind")
             if kind == "call":
                 calls.append(node)
@@ -176,68 +177,69 @@ class _Run:
                 self.params.append(node)
             elif kind == "error":
                 error_nodes.append(node)
-        calls.sort(key=lambda n: _seq(nodes[n]))
+        calls.sort(key=lambda n: _seq(self.attrs[n]))
         self.calls = calls
         self.names: dict[Hashable, str] = {}
         for i, node in enumerate(calls):
-            seq = nodes[node].get("seq")
+            seq = self.attrs[node].get("seq")
             self.names[node] = f"eval{seq if isinstance(seq, int) else i}"
         for i, node in enumerate(self.inputs):
             self.names[node] = f"input{i}"
         for node in self.params:
-            self.names[node] = str(nodes[node].get("param") or node)
+            self.names[node] = str(self.attrs[node].get("param") or node)
         out = graph.graph.get("output")
         self.output = out if out is not None and out in graph else None
-        self.output_source = next(iter(graph.pred[self.output]), None) if self.output is not None else None
+        self.output_source = next(graph.predecessors(self.output), None) if self.output is not None else None
         self.raised: dict[Hashable, Hashable] = {}  # call -> its error node
-        for error in error_nodes:
-            for caller, edge in graph.pred[error].items():
-                if edge.get("role") == "raised":
-                    self.raised.setdefault(caller, error)
-        self.errors = _distinct_errors(graph, error_nodes)
-        self.readers = {c for c in calls if any(nodes[p].get("kind") == "param" for p in graph.pred[c])}
+        self.raised_by: dict[Hashable, Hashable] = {}  # error node -> the call that raised it
+        self.readers: set[Hashable] = set()  # calls with an edge from a parameter
+        for source, target, role in graph.edges(data="role"):
+            if role == "raised":
+                self.raised.setdefault(source, target)
+                self.raised_by.setdefault(target, source)
+            elif self.attrs[source].get("kind") == "param":
+                self.readers.add(target)
+        self.errors = _distinct_errors(self.attrs, error_nodes)
+        # Calls every level shows: the one that produced the output and those that raised a shown error.
+        shown = set(self.errors[:_ERRORS_SHOWN])
+        self.must = {c for c, e in self.raised.items() if e in shown}
+        if self.output_source in self.names:
+            self.must.add(self.output_source)
         self._relevant: list[Hashable] | None = None
 
     def name(self, node: Hashable) -> str:
         return self.names.get(node, str(node))
 
     def raiser(self, error: Hashable) -> str:
-        callers = [c for c, edge in self.graph.pred[error].items() if edge.get("role") == "raised"]
-        return self.name(callers[0]) if callers else "the run"
-
-    def must_keep(self) -> set[Hashable]:
-        """Calls every level shows: the one that produced the output and those that raised a shown error."""
-        keep = {self.output_source} if self.output_source in self.names else set()
-        shown = set(self.errors[:_ERRORS_SHOWN])
-        keep.update(c for c, e in self.raised.items() if e in shown)
-        return keep
+        return self.name(self.raised_by[error]) if error in self.raised_by else "the run"
 
     def relevant(self) -> list[Hashable]:
         """Calls on a path from a parameter to the output or an error, plus every reader, in call order."""
         if self._relevant is None:
             sinks = ([self.output] if self.output is not None else []) + list(self.errors)
-            forward = _reach(self.graph.succ, self.params)
-            backward = _reach(self.graph.pred, sinks)
-            must = self.must_keep()
+            forward = _reach(self.graph.successors, self.params)
+            backward = _reach(self.graph.predecessors, sinks)
             self._relevant = [c for c in self.calls
-                              if (c in forward and c in backward) or c in self.readers or c in must]
+                              if (c in forward and c in backward) or c in self.readers or c in self.must]
         return self._relevant
 
     def rows(self, detail: Detail) -> list[Hashable | _Gap]:
         """The calls #Code shows at this level, in order, with :class:`_Gap` rows for summarised runs."""
         calls = self.relevant() if detail.prune else self.calls
         if detail.collapse:
-            must = self.must_keep()
-            calls = [c for c in calls if c in self.readers or c in must]
-        return self._summarise(calls, detail) if detail.keep else list(calls)
+            calls = [c for c in calls if c in self.readers or c in self.must]
+        rows = self._summarise(calls, detail) if detail.keep else list(calls)
+        if detail.max_rows and len(rows) > detail.max_rows:
+            half = detail.max_rows // 2
+            rows = [*rows[:half], _Gap(f"... {len(rows) - 2 * half:,} more lines"), *rows[-half:]]
+        return rows
 
     def _summarise(self, calls: list[Hashable], detail: Detail) -> list[Hashable | _Gap]:
         """First and last ``keep`` calls of each function; the middle becomes one line where it began."""
-        nodes = self.graph.nodes
+        nodes = self.attrs
         funcs = [str(nodes[c].get("func", "?")) for c in calls]
         totals = Counter(funcs)
         seen: Counter[str] = Counter()
-        must = self.must_keep()
         rows: list[Hashable | _Gap] = []
         omitted: dict[str, list[Hashable]] = {}
         slot: dict[str, int] = {}  # where each function's gap row goes: where its first omitted call was
@@ -245,7 +247,7 @@ class _Run:
         for call, func in zip(calls, funcs):
             i = seen[func]
             seen[func] += 1
-            if totals[func] <= 2 * k + 1 or i < k or i >= totals[func] - k or call in must:
+            if totals[func] <= 2 * k + 1 or i < k or i >= totals[func] - k or call in self.must:
                 rows.append(call)
                 continue
             if func not in omitted:
@@ -262,7 +264,7 @@ class _Run:
     # -- text --------------------------------------------------------------------------------------
 
     def code_line(self, call: Hashable, detail: Detail) -> str:
-        attrs = self.graph.nodes[call]
+        attrs = self.attrs[call]
         producers: dict[str, str] = {}
         reads: list[str] = []
         callees: list[str] = []
@@ -284,7 +286,7 @@ class _Run:
         if callees:
             notes.append("calls " + _few(callees))
         if call in self.raised:
-            notes.append(f"raised {self.graph.nodes[self.raised[call]].get('exc_type', 'an exception')}")
+            notes.append(f"raised {self.attrs[self.raised[call]].get('exc_type', 'an exception')}")
         line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
         return line + (f"  # {'; '.join(notes)}" if notes else "")
 
@@ -293,15 +295,15 @@ class _Run:
         for call in rows:
             if isinstance(call, _Gap) or call == self.output_source:
                 continue
-            attrs = self.graph.nodes[call]
+            attrs = self.attrs[call]
             if call in self.raised:
-                lines.append(f"{self.name(call)} raised {self.graph.nodes[self.raised[call]].get('exc_type', '?')}")
+                lines.append(f"{self.name(call)} raised {self.attrs[self.raised[call]].get('exc_type', '?')}")
             elif "value" in attrs:
                 lines.append(f"{self.name(call)} = {shorten(str(attrs['value']), detail.value_chars)}")
         return lines
 
     def input_text(self, detail: Detail) -> list[str]:
-        shown = [f"{self.name(n)} = {shorten(str(self.graph.nodes[n].get('value', '?')), detail.value_chars)}"
+        shown = [f"{self.name(n)} = {shorten(str(self.attrs[n].get('value', '?')), detail.value_chars)}"
                  for n in self.inputs[: detail.inputs]]
         if len(self.inputs) > detail.inputs:
             shown.append(f"... {len(self.inputs) - detail.inputs:,} more inputs")
@@ -310,9 +312,9 @@ class _Run:
     def output_text(self, detail: Detail) -> list[str]:
         lines = []
         if self.output is not None:
-            lines.append(f"output = {shorten(str(self.graph.nodes[self.output].get('value', '?')), detail.output_chars)}")
+            lines.append(f"output = {shorten(str(self.attrs[self.output].get('value', '?')), detail.output_chars)}")
         for error in self.errors[:_ERRORS_SHOWN]:
-            attrs = self.graph.nodes[error]
+            attrs = self.attrs[error]
             message = shorten(str(attrs.get("message", "")), detail.output_chars)
             lines.append(f"{self.raiser(error)} raised {attrs.get('exc_type', 'an exception')}: {message}")
         if len(self.errors) > _ERRORS_SHOWN:
@@ -323,7 +325,7 @@ class _Run:
         """Tail of each shown error's traceback, unless the feedback already quotes it."""
         blocks = []
         for error in self.errors[:_ERRORS_SHOWN]:
-            traceback = str(self.graph.nodes[error].get("traceback") or "").strip()
+            traceback = str(self.attrs[error].get("traceback") or "").strip()
             if traceback and traceback not in feedback_text:
                 lines = traceback.splitlines()
                 if len(lines) > detail.traceback_lines:
@@ -342,7 +344,7 @@ class _Run:
         for call in rows:
             if isinstance(call, _Gap):
                 continue
-            func = str(self.graph.nodes[call].get("func", ""))
+            func = str(self.attrs[call].get("func", ""))
             if func in seen or func in skip:
                 continue
             seen.add(func)
@@ -365,12 +367,12 @@ def _seq(attrs: Mapping[str, Any]) -> float:
     return seq if isinstance(seq, (int, float)) else float("inf")
 
 
-def _distinct_errors(graph: nx.DiGraph, errors: list[Hashable]) -> list[Hashable]:
+def _distinct_errors(attrs_of: Mapping[Hashable, Mapping[str, Any]], errors: list[Hashable]) -> list[Hashable]:
     """One error node per (type, message): an exception propagating through callers is shown once."""
     seen: set[tuple[str, str]] = set()
     distinct = []
     for error in errors:
-        attrs = graph.nodes[error]
+        attrs = attrs_of[error]
         key = (str(attrs.get("exc_type")), str(attrs.get("message")))
         if key not in seen:
             seen.add(key)
@@ -378,11 +380,11 @@ def _distinct_errors(graph: nx.DiGraph, errors: list[Hashable]) -> list[Hashable
     return distinct
 
 
-def _reach(adjacency: Mapping[Hashable, Mapping[Hashable, Any]], starts: Iterable[Hashable]) -> set[Hashable]:
+def _reach(neighbours: Callable[[Hashable], Iterable[Hashable]], starts: Iterable[Hashable]) -> set[Hashable]:
     seen = set(starts)
     queue = deque(seen)
     while queue:
-        for nxt in adjacency[queue.popleft()]:
+        for nxt in neighbours(queue.popleft()):
             if nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)

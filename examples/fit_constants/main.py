@@ -6,6 +6,7 @@ VAT_RATE = 0.1  # autotrace: param value-added tax rate, between 0 and 1
 
 
 def quote(pages):
+    """Price of an order of `pages` pages with tax, rounded to cents."""
     net = order_cost(pages)
     return round(net * (1 + VAT_RATE), 2)
 

@@ -1,0 +1,5 @@
+"""``python -m autotrace`` is the ``autotrace`` command."""
+
+from autotrace.runners.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""A run killed with SIGKILL resumes from its last completed step without asking the LLM again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from llmserver import Fault
+
+PROGRAM = "X = 1.0  # autotrace: param\ndef main():\n    return X * 2\n"
+JUDGE = "def feedback(output):\n    return -abs(output - 10), f'output {output}, want 10'\n"
+
+
+def suggestion(value: float) -> dict:
+    return {"reasoning": "move X", "suggestion": {"app.X": value}}
+
+
+def steps_done(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("select count(*) from steps").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def autotrace(tmp_path: Path, base_url: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test-secret-key-1234567890"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "autotrace.runners.cli", "optimize", "app.py", "--feedback", "judge.py",
+         "--base-url", base_url, "--model", "scripted", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_then_resume_continues_from_the_last_completed_step(tmp_path, llm_server):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    db = tmp_path / ".autotrace" / "autotrace.db"
+    llm_server.script(suggestion(2.0), suggestion(3.0), Fault.delay(60, then=suggestion(4.0)))
+
+    proc = autotrace(tmp_path, llm_server.base_url, "--steps", "5")
+    deadline = time.monotonic() + 60
+    while steps_done(db) < 3 and time.monotonic() < deadline:  # step 0 (initial) + steps 1 and 2
+        time.sleep(0.1)
+    assert steps_done(db) == 3
+    while len(llm_server.chat_requests) < 3 and time.monotonic() < deadline:  # step 3 is waiting for its answer
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    asked_before = len(llm_server.chat_requests)
+    assert asked_before == 3  # the third is hanging when the run dies
+
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("select id from runs").fetchone()
+    llm_server.script(suggestion(4.0), suggestion(5.0), suggestion(5.0))
+    resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "5", "--resume", run_id)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert "resumed" in err
+    assert steps_done(db) == 6  # 0..5, each once
+    assert len(llm_server.chat_requests) - asked_before == 3  # only steps 3, 4, 5 asked the LLM
+    assert "+X = 5.0" in out
+    assert b"sk-test-secret-key" not in db.read_bytes()
