@@ -213,6 +213,21 @@ class _Run:
     def raiser(self, error: Hashable) -> str:
         return self.name(self.raised_by[error]) if error in self.raised_by else "the run"
 
+    def failure(self, call: Hashable) -> str | None:
+        """``raised ValueError`` for a call that raised, saying so when it only passed on a callee's exception."""
+        if call in self.raised:
+            return f"raised {self.attrs[self.raised[call]].get('exc_type', 'an exception')}"
+        return "raised (passed on from a call inside)" if self.attrs[call].get("error") else None
+
+    def output_line(self) -> str | None:
+        """The last #Code line: which call's result (or which call's exception) became the output."""
+        source = self.output_source
+        if source is None:
+            return None
+        if self.attrs[source].get("kind") == "error":
+            return f"output = the exception raised in {self.raiser(source)}"
+        return f"output = {self.name(source)}"
+
     def relevant(self) -> list[Hashable]:
         """Calls on a path from a parameter to the output or an error, plus every reader, in call order."""
         if self._relevant is None:
@@ -285,8 +300,9 @@ class _Run:
             notes.append("reads " + ", ".join(reads))
         if callees:
             notes.append("calls " + _few(callees))
-        if call in self.raised:
-            notes.append(f"raised {self.attrs[self.raised[call]].get('exc_type', 'an exception')}")
+        failure = self.failure(call)
+        if failure:
+            notes.append(failure)
         line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
         return line + (f"  # {'; '.join(notes)}" if notes else "")
 
@@ -296,8 +312,9 @@ class _Run:
             if isinstance(call, _Gap) or call == self.output_source:
                 continue
             attrs = self.attrs[call]
-            if call in self.raised:
-                lines.append(f"{self.name(call)} raised {self.attrs[self.raised[call]].get('exc_type', '?')}")
+            failure = self.failure(call)
+            if failure:
+                lines.append(f"{self.name(call)} {failure}")
             elif "value" in attrs:
                 lines.append(f"{self.name(call)} = {shorten(str(attrs['value']), detail.value_chars)}")
         return lines
@@ -311,7 +328,7 @@ class _Run:
 
     def output_text(self, detail: Detail) -> list[str]:
         lines = []
-        if self.output is not None:
+        if self.output is not None and self.attrs[self.output_source or self.output].get("kind") != "error":
             lines.append(f"output = {shorten(str(self.attrs[self.output].get('value', '?')), detail.output_chars)}")
         for error in self.errors[:_ERRORS_SHOWN]:
             attrs = self.attrs[error]
@@ -480,8 +497,9 @@ def _code(run: _Run | None, rows: list[Hashable | _Gap], detail: Detail, many: b
     if detail.collapse:
         lines.append("(only the calls that read a variable, raised an error or produced the output are shown)")
     lines.extend(row.text if isinstance(row, _Gap) else run.code_line(row, detail) for row in rows)
-    if run.output_source is not None:
-        lines.append(f"output = {run.name(run.output_source)}")
+    output = run.output_line()
+    if output:
+        lines.append(output)
     return "\n".join(lines) or "(no calls were recorded)"
 
 
