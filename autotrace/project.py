@@ -56,17 +56,19 @@ class Project:
 
     @classmethod
     def load(cls, target: Path | None, selectors: Sequence[str] = (), *, root: Path | None = None,
-             instrument: Sequence[Path] = ()) -> "Project":
+             instrument: Sequence[Path] = (), search_roots: Sequence[Path] | None = None) -> "Project":
         """Discover parameters: markers under the root, ``selectors`` and the config's ``params``.
 
         The target (when given) and ``instrument`` files are rewritten too, so their calls are recorded.
+        ``search_roots`` (first match names a module) replaces the default roots when the caller knows
+        how the program's imports are resolved (the pytest plugin: from ``sys.path``).
         """
         if target is not None and not target.is_file():
             raise MarkerError(f"{target}: no such file")
         base = (target.parent if target is not None else Path.cwd()).resolve()
         root = (root or find_root(base)).resolve()
         config = load_config(root)
-        search_roots = _search_roots(root, base)
+        search_roots = [p.resolve() for p in search_roots] if search_roots is not None else _search_roots(root, base)
         configured = config.get("params", [])
         if not isinstance(configured, list) or not all(isinstance(s, str) for s in configured):
             raise ConfigError(f"{root / 'pyproject.toml'}: [tool.autotrace] params must be a list of 'FILE::NAME' strings")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import CodeType
 from typing import Any
 
@@ -34,7 +34,22 @@ _PENDING = object()
 #: tasks copy their creator's), so nesting never mixes threads and follows tasks to their creator.
 current_call: ContextVar[list | None] = ContextVar("autotrace_current_call", default=None)
 _clock = itertools.count()
-_AUTOTRACE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _hidden_dirs() -> tuple[str, ...]:
+    """Folders whose frames are never the user's: autotrace's own packages (in an editable install
+    ``autotrace.transforms`` and ``autotrace.runners`` live beside ``autotrace/``, next to the user's
+    examples) and the test runner's (pytest, pluggy), located without importing them."""
+    import importlib.util
+
+    dirs = []
+    for name in ("autotrace", "autotrace.transforms", "autotrace.runners", "_pytest", "pluggy"):
+        spec = importlib.util.find_spec(name)
+        dirs.extend((spec.submodule_search_locations or ()) if spec is not None else ())
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+_HIDDEN_DIRS = _hidden_dirs()
 
 
 @dataclass(frozen=True)
@@ -145,8 +160,8 @@ def _values_in(value: Any) -> Iterable[Any]:
 
 
 def user_traceback(exc: BaseException, limit: int = 12) -> str:
-    """The exception's traceback without autotrace's own frames (wrappers, the worker)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_AUTOTRACE_DIR)]
+    """The exception's traceback without autotrace's own frames (wrappers, the worker) or pytest's."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HIDDEN_DIRS)]
     lines = traceback.StackSummary.from_list(frames[-limit:]).format()
     lines += traceback.format_exception_only(type(exc), exc)
     return "Traceback (most recent call last):\n" + "".join(lines)

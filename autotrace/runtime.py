@@ -7,25 +7,50 @@ imported (a fresh worker process per candidate), and every ``from m import NAME`
 Wrappers decide at decoration time which kind of function they wrap (plain, generator, coroutine,
 async generator) and, per call, only test whether a recorder is active: with none, a call costs one
 attribute load more than the plain function.
+
+A wrapper must also survive being pickled *by value*, as cloudpickle and dill do with a function
+that is not importable by name (a closure, a method of a class made at run time): they pickle its
+code, the module globals it reads and its closure. So a wrapper reads no unpicklable global (the
+context variable and the clock are reached through the :mod:`autotrace.recorder` module, which
+pickles by name), and a :class:`Runtime` pickles by reference: unpickled in the same process it is
+the live runtime, elsewhere a fresh one with the same parameter values that records nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .recorder import END, ERROR, RESULT, YIELDS, FunctionMeta, Recorder, _clock, current_call
+from . import recorder as _recorder
+from .recorder import END, ERROR, RESULT, YIELDS, FunctionMeta, Recorder
+
+_RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
+
+
+def _runtime(key: str, values: dict[str, Any]) -> "Runtime":
+    """Unpickling a :class:`Runtime`: the live one with this key, else a new one under that key."""
+    runtime = _RUNTIMES.get(key)
+    if runtime is None:
+        runtime = Runtime(values, _key=key)
+    return runtime
 
 
 class Runtime:
     """Parameter values and the active recorder for one instrumented program."""
 
-    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, values: Mapping[str, Any] | None = None, *, _key: str | None = None) -> None:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
         self._metas: dict[tuple, FunctionMeta] = {}
+        self._key = _key or uuid.uuid4().hex
+        _RUNTIMES[self._key] = self
+
+    def __reduce__(self) -> tuple:
+        return _runtime, (self._key, self.values)
 
     # -- called by rewritten code ------------------------------------------------------------------
     def param(self, name: str, default: Any) -> Any:
@@ -77,7 +102,7 @@ def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Cal
         if recorder is None:
             return fn(*args, **kwargs)
         call = recorder.new_call(meta, fn, args, kwargs)
-        token = current_call.set(call)
+        token = _recorder.current_call.set(call)
         try:
             call[RESULT] = result = fn(*args, **kwargs)
             return result
@@ -85,8 +110,8 @@ def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Cal
             call[ERROR] = exc
             raise
         finally:
-            call[END] = next(_clock)
-            current_call.reset(token)
+            call[END] = next(_recorder._clock)
+            _recorder.current_call.reset(token)
 
     return wrapper
 
@@ -98,7 +123,7 @@ def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
         if recorder is None:
             return await fn(*args, **kwargs)
         call = recorder.new_call(meta, fn, args, kwargs)
-        token = current_call.set(call)  # a task's context is its own: awaits elsewhere cannot see this
+        token = _recorder.current_call.set(call)  # a task's context is its own: awaits elsewhere cannot see this
         try:
             call[RESULT] = result = await fn(*args, **kwargs)
             return result
@@ -106,8 +131,8 @@ def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
             call[ERROR] = exc
             raise
         finally:
-            call[END] = next(_clock)
-            current_call.reset(token)
+            call[END] = next(_recorder._clock)
+            _recorder.current_call.reset(token)
 
     return wrapper
 
@@ -126,20 +151,20 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
         send: Any = None
         throw: BaseException | None = None
         while True:
-            token = current_call.set(call)
+            token = _recorder.current_call.set(call)
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(send)
             except StopIteration as stop:
                 call[RESULT] = stop.value
-                call[END] = next(_clock)
+                call[END] = next(_recorder._clock)
                 return stop.value
             except BaseException as exc:
                 call[ERROR] = exc
-                call[END] = next(_clock)
+                call[END] = next(_recorder._clock)
                 raise
             finally:
-                current_call.reset(token)
-            call[YIELDS].append((next(_clock), item))
+                _recorder.current_call.reset(token)
+            call[YIELDS].append((next(_recorder._clock), item))
             throw = None
             try:
                 send = yield item
@@ -163,22 +188,22 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable)
         send: Any = None
         throw: BaseException | None = None
         while True:
-            token = current_call.set(call) if call is not None else None
+            token = _recorder.current_call.set(call) if call is not None else None
             try:
                 item = await (agen.athrow(throw) if throw is not None else agen.asend(send))
             except StopAsyncIteration:
                 if call is not None:
-                    call[RESULT], call[END] = None, next(_clock)
+                    call[RESULT], call[END] = None, next(_recorder._clock)
                 return
             except BaseException as exc:
                 if call is not None:
-                    call[ERROR], call[END] = exc, next(_clock)
+                    call[ERROR], call[END] = exc, next(_recorder._clock)
                 raise
             finally:
                 if token is not None:
-                    current_call.reset(token)
+                    _recorder.current_call.reset(token)
             if call is not None:
-                call[YIELDS].append((next(_clock), item))
+                call[YIELDS].append((next(_recorder._clock), item))
             throw = None
             try:
                 send = yield item

@@ -99,8 +99,10 @@ _STEPS_HELP = "Optimization steps (LLM proposals) at most."
 
 
 @cli.command()
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("target", required=False, type=click.Path(path_type=Path))
 @click.option("--feedback", "judge", type=click.Path(path_type=Path), help="judge.py with feedback(output[, example]) and optionally examples().")
+@click.option("--tests", "tests", is_flag=False, flag_value=".", default=None, metavar="[PATH]", type=click.Path(path_type=Path), help="Instead of TARGET and a judge: optimize until the tests in PATH pass (default: the current folder).")
+@click.option("-k", "keyword", default=None, metavar="EXPR", help="With --tests: only the tests matching this pytest -k expression.")
 @click.option("--entry", default=None, help="Function of TARGET to call (default: main).")
 @click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
 @click.option("--steps", type=click.IntRange(0), default=None, help=_STEPS_HELP + " [default: 10]")
@@ -116,14 +118,17 @@ _STEPS_HELP = "Optimization steps (LLM proposals) at most."
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tuple[str, ...], steps: int | None,
-             target_score: float | None, model: str | None, base_url: str | None, optimizer: str | None,
-             apply_patch: bool, resume: str | None, no_cache: bool, timeout: float | None, memory: str | None,
-             in_process: bool, budget_tokens: int | None, gguf: Path | None) -> None:
-    """Optimize the marked parameters of TARGET until JUDGE is satisfied.
+def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
+             selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
+             base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
+             timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
+             gguf: Path | None) -> None:
+    """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
-    asks the LLM for better values, and evaluates them in an isolated process. At the end the best
+    asks the LLM for better values, and evaluates them in an isolated process. With --tests, each
+    candidate runs the selected tests in a fresh pytest process instead: the score is the fraction
+    passing, a test that passed before and fails now counts against it. At the end the best
     values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the
     project root; 'git apply' and 'patch -p1' take it). Nothing in your files changes unless --apply.
     """
@@ -133,19 +138,26 @@ def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tup
     from .loop import Settings, optimize as run_optimize, prepare
     from .sandbox import Limits
 
-    config = _config_for(target)
-    judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
-    if judge is None:
-        fail("--feedback JUDGE.py is required (a file defining feedback(output))")
-    if not target.is_file():
-        fail(f"{target}: no such file")
+    config = _config_for(target or tests)
+    if (target is None) == (tests is None):
+        fail("give TARGET (a program, judged by --feedback JUDGE.py) or --tests [PATH], one of the two")
+    if keyword is not None and tests is None:
+        fail("-k selects tests: it needs --tests")
+    if tests is not None and in_process:
+        fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
+    if target is not None:
+        judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
+        if judge is None:
+            fail("--feedback JUDGE.py is required (a file defining feedback(output))")
+        if not target.is_file():
+            fail(f"{target}: no such file")
     chosen = choose_model(model or config.get("model"), base_url or config.get("base_url"))
     llm = LLMConfig(model=chosen, base_url=base_url or config.get("base_url"),
                     api_key=os.environ.get("OPENAI_API_KEY"))
     settings = Settings(
         target=target, judge=judge, entry=entry or config.get("entry", "main"),
         selectors=selectors, steps=steps if steps is not None else int(config.get("steps", 10)),
-        target_score=target_score if target_score is not None else config.get("target"),
+        target_score=target_score if target_score is not None else config.get("target", 1.0 if tests is not None else None),
         optimizer=optimizer or config.get("optimizer", "optoprime"), llm=llm,
         limits=Limits(timeout=timeout or float(config.get("timeout", 60)),
                       memory=parse_size(memory or str(config.get("memory", "4GiB")))),
@@ -155,11 +167,15 @@ def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tup
 
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
-        project, initial = prepare(settings) if not settings.resume else (None, None)
+        if tests is not None:  # the tests run once first: the baseline regressions are measured against
+            project, initial = _prepare_tests(settings, tests, keyword)
+        else:
+            project, initial = prepare(settings) if not settings.resume else (None, None)
+        what = target if tests is None else f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
         with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
                           say=lambda text: click.echo(text, err=True)) as ready:
             settings.llm = ready
-            click.echo(f"optimizing {target} with {settings.optimizer}, at most {settings.steps} steps", err=True)
+            click.echo(f"optimizing {what} with {settings.optimizer}, at most {settings.steps} steps", err=True)
             result = run_optimize(settings, progress=_show_step, project=project, initial=initial)
         click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
         if result.patch.diff:
@@ -174,6 +190,19 @@ def optimize(target: Path, judge: Path | None, entry: str | None, selectors: tup
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
+
+
+def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any, Any]:
+    """Make the settings evaluate candidates with the tests; the project as the tests import it and
+    the initial values' evaluation."""
+    from .tests_eval import SuiteEvaluator
+
+    evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits)
+    settings.evaluator = evaluator
+    project, initial = evaluator.prepare()
+    if not project.params:
+        raise ValueError(f"{project.root}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
+    return project, initial
 
 
 def _show_step(report: Any) -> None:

@@ -38,7 +38,7 @@ def load_judge(path: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise JudgeError(f"{path}: importing the judge raised {type(exc).__name__}: {exc}") from None
+        raise JudgeError(f"{path}: importing the judge raised {_reason(exc)}") from None
     if not callable(getattr(module, "feedback", None)):
         raise JudgeError(f"{path}: the judge must define feedback(output) (see the README's judge contract)")
     return module
@@ -52,7 +52,7 @@ def examples_of(judge: ModuleType) -> list[Any] | None:
     try:
         items = list(make())
     except Exception as exc:
-        raise JudgeError(f"judge examples() raised {type(exc).__name__}: {exc}") from None
+        raise JudgeError(f"judge examples() raised {_reason(exc)}") from None
     if not items:
         raise JudgeError("judge examples() returned no examples")
     return items
@@ -63,8 +63,14 @@ def judge_output(feedback: Callable[..., Any], output: Any, example: Any, with_e
         result = feedback(output, example) if with_example else feedback(output)
     except Exception as exc:
         where = inspect.getsourcefile(feedback) or "judge"
-        raise JudgeError(f"{where}: feedback() raised {type(exc).__name__}: {exc}") from None
+        raise JudgeError(f"{where}: feedback() raised {_reason(exc)}") from None
     return normalize(result)
+
+
+def _reason(exc: BaseException) -> str:
+    """``Type: message`` on one line (the first line of a multi-line message)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}{' ...' if len(lines) > 1 else ''}" if lines else type(exc).__name__
 
 
 def normalize(result: Any) -> Verdict:

@@ -28,7 +28,7 @@ from .sandbox import Limits
 
 @dataclass
 class Settings:
-    target: Path
+    target: Path | None  # None when ``evaluator`` runs something else (the tests)
     judge: Path | None
     entry: str = "main"
     selectors: Sequence[str] = ()
@@ -114,7 +114,8 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
 
 
 class _Loop:
-    def __init__(self, settings: Settings, project: Project, store: RunStore, initial: Evaluation | None = None) -> None:
+    def __init__(self, settings: Settings, project: Project, store: RunStore,
+                 initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
@@ -192,7 +193,7 @@ class _Loop:
             return s.resume, len(steps), current, best_values, best_eval, current_eval
         run_id = new_run_id()
         self.store.create_run(run_id, {
-            "target": str(s.target), "judge": str(s.judge) if s.judge else None, "entry": s.entry,
+            "target": str(s.target) if s.target else None, "judge": str(s.judge) if s.judge else None, "entry": s.entry,
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
         })

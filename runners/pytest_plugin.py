@@ -1,0 +1,64 @@
+"""pytest plugin: run a test suite against autotrace-instrumented code and report each test as a DAG.
+
+pytest loads it in every session of an environment where autotrace is installed (the ``pytest11``
+entry point), so it is inert until an ``--autotrace*`` option is given: this module imports only
+pytest, and the machinery (:mod:`.pytest_session`) is imported when asked for. Importing autotrace's
+dependencies early would also put them in ``sys.modules`` before the import hook exists, out of
+reach of ``--autotrace-all``.
+
+The hook is installed in ``pytest_load_initial_conftests`` (tryfirst), before any conftest or test
+module is imported; ``pytest_configure`` is the fallback for a plugin loaded later than that.
+"""
+
+from __future__ import annotations
+
+from argparse import Namespace
+
+import pytest
+
+#: The name the active session registers under (one per pytest process, xdist workers included).
+SESSION_PLUGIN = "autotrace-session"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autotrace", "autotrace: run the suite against instrumented code")
+    group.addoption("--autotrace", action="store_true", default=False,
+                    help="Instrument the project's modules that hold parameters (markers, [tool.autotrace] "
+                         "params) and record each test's run. Implied by the other --autotrace-* options.")
+    group.addoption("--autotrace-param", action="append", default=[], metavar="FILE::NAME",
+                    help="Also a parameter, as with 'autotrace optimize --param' (repeatable).")
+    group.addoption("--autotrace-values", default=None, metavar="FILE.json",
+                    help="Run with these parameter values: a JSON object of parameter name -> value text "
+                         "(a literal's repr, a function's whole source).")
+    group.addoption("--autotrace-report", default=None, metavar="FILE.json",
+                    help="Write each test's outcome, assertion message, traceback, captured output, "
+                         "source and DAG to this JSON file.")
+    group.addoption("--autotrace-all", default=None, metavar="DIR",
+                    help="Also instrument every module under DIR (test files and conftest.py excepted) "
+                         "as recorded calls.")
+
+
+def requested(options: Namespace) -> bool:
+    """Whether any ``--autotrace*`` option was given."""
+    return bool(options.autotrace or options.autotrace_param or options.autotrace_values
+                or options.autotrace_report or options.autotrace_all)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    _activate(early_config, early_config.known_args_namespace, late=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _activate(config, config.option, late=True)
+
+
+def _activate(config: pytest.Config, options: Namespace, *, late: bool) -> None:
+    if not requested(options) or config.pluginmanager.has_plugin(SESSION_PLUGIN):
+        return
+    from .pytest_session import AutotraceSession
+
+    session = AutotraceSession(config, options, late=late)
+    config.pluginmanager.register(session, SESSION_PLUGIN)
+    config.add_cleanup(session.close)

@@ -7,12 +7,14 @@ limit (``RLIMIT_AS``), an output-size limit, and the whole group is killed when 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,35 +31,51 @@ class Limits:
     output: int = 64 << 20  # bytes the candidate may print (and the worker may write)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """How a limited child process ended: its exit status (negative: the signal that ended it),
+    whether the timeout killed it, and the tail of what it printed."""
+
+    returncode: int
+    timed_out: bool
+    output_tail: str
+
+
+def run_limited(argv: Sequence[str], limits: Limits, log_path: Path, *, cwd: Path | None = None) -> Finished:
+    """Run ``argv`` under ``limits`` in its own session, its output (stdout and stderr) going to
+    ``log_path``; when it ends or times out, its whole process group is killed."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_limiter(limits),
+        )
+        timed_out = False
+        try:
+            proc.wait(timeout=limits.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(proc)
+    return Finished(proc.returncode, timed_out, _tail(log_path))
+
+
 def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> dict[str, Any]:
     """Run ``job`` and return the worker's result; a crash becomes ``{"crash": reason, "output_tail": ...}``."""
     if not isolated:
         return _in_process(job)
     with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
         folder = Path(tmp)
-        job_path, result_path, log_path = folder / "job.json", folder / "result.json", folder / "output.log"
+        job_path, result_path = folder / "job.json", folder / "result.json"
         job_path.write_text(job.to_json(), encoding="utf-8")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_limiter(limits),
-            )
-            crash = None
-            try:
-                proc.wait(timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                crash = f"timed out after {limits.timeout:g} s"
-            finally:
-                _kill_group(proc)
-        tail = _tail(log_path)
-        if crash is None and result_path.is_file():
-            result: dict[str, Any] = __import__("json").loads(result_path.read_text(encoding="utf-8"))
-            result["output_tail"] = tail
+        done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
+                           limits, folder / "output.log")
+        if not done.timed_out and result_path.is_file():
+            result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+            result["output_tail"] = done.output_tail
             return result
-        if crash is None:
-            crash = f"the program ended the worker ({_describe_exit(proc.returncode)}) before it reported a result"
-        return {"crash": crash, "output_tail": tail}
+        crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
+                 f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
+        return {"crash": crash, "output_tail": done.output_tail}
 
 
 def _limiter(limits: Limits):
@@ -94,7 +112,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _describe_exit(code: int | None) -> str:
+def describe_exit(code: int | None) -> str:
     if code is None:
         return "no exit status"
     if code < 0:

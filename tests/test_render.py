@@ -14,6 +14,7 @@ from autotrace.graph import new_graph
 from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens
 from autotrace.optimizers.render import SECTIONS, render_problem
 from autotrace.params import ParamSpec
+from instrumented import program
 
 TOTAL_SOURCE = 'def total(qty, rate):\n    """Price of qty items."""\n    return qty * rate * 10\n'
 
@@ -54,8 +55,8 @@ class Run:
     def call(self, func: str, args: dict[str, str], *, value: str | None = "None", reads: tuple[str, ...] = (),
              arg_from: dict[str, str] | None = None, into: str | None = None) -> str:
         node = f"call{self.seq}"
-        attrs = dict(kind="call", label=func.rsplit(".", 1)[-1], func=func, args=args, seq=self.seq, depth=0,
-                     thread=1, error=value is None)
+        attrs = {"kind": "call", "label": func.rsplit(".", 1)[-1], "func": func, "args": args, "seq": self.seq,
+                 "depth": 0, "thread": 1, "error": value is None}
         if value is not None:
             attrs["value"] = value
         self.graph.add_node(node, **attrs)
@@ -68,15 +69,21 @@ class Run:
             self.graph.add_edge(node, into, role="nested")
         return node
 
-    def raised(self, call: str, exc_type: str, message: str, traceback: str) -> None:
-        node = f"error{call}"
+    def raised(self, call: str, exc_type: str, message: str, traceback: str) -> str:
+        """An error node; as in the recorder, only the call where the exception started gets one."""
+        node = f"error:{call}"
         self.graph.add_node(node, kind="error", label=exc_type, exc_type=exc_type, message=message,
-                            traceback=traceback)
+                            traceback=traceback, value=f"{exc_type}({message!r})")
         self.graph.add_edge(call, node, role="raised")
+        return node
 
-    def output(self, call: str) -> nx.DiGraph:
-        self.graph.add_node("output", kind="output", label="output", value=self.graph.nodes[call]["value"])
-        self.graph.add_edge(call, "output", role="output")
+    def output(self, source: str) -> nx.DiGraph:
+        """The output node, fed by the entry call or, when the run raised, by the error node."""
+        value = self.graph.nodes[source]["value"]
+        if self.graph.nodes[source]["kind"] == "error":
+            value = f"raised {value}"
+        self.graph.add_node("output", kind="output", label="output", value=value)
+        self.graph.add_edge(source, "output", role="output")
         self.graph.graph["output"] = "output"
         return self.graph
 
@@ -154,29 +161,82 @@ def test_error_appears_in_outputs_and_traceback_in_feedback() -> None:
     run = Run()
     main = run.call("shop.main", {"order": "{}"}, value=None)
     inner = run.call("shop.pricing.total", {"qty": "3", "rate": "0"}, value=None, reads=(RATE.name,), into=main)
-    trace = 'Traceback (most recent call last):\n  File "shop/pricing.py", line 3, in total\nZeroDivisionError: division by zero'
-    run.raised(inner, "ZeroDivisionError", "division by zero", trace)
-    run.raised(main, "ZeroDivisionError", "division by zero", trace)  # the same exception, propagated
-    text = render([(run.graph, "the run crashed", 0.0)])
+    trace = ('Traceback (most recent call last):\n  File "shop/pricing.py", line 3, in total\n'
+             "ZeroDivisionError: division by zero")
+    text = render([(run.output(run.raised(inner, "ZeroDivisionError", "division by zero", trace)), "crashed", 0.0)])
 
+    assert section(text, "#Code") == (
+        "eval0 = shop.main(order={})  # calls eval1; raised (passed on from a call inside)\n"
+        "eval1 = shop.pricing.total(qty=3, rate=0)  # reads shop.rates.RATE; raised ZeroDivisionError\n"
+        "output = the exception raised in eval1"
+    )
+    assert section(text, "#Others") == "eval0 raised (passed on from a call inside)\neval1 raised ZeroDivisionError"
     assert section(text, "#Outputs") == "eval1 raised ZeroDivisionError: division by zero"
-    assert section(text, "#Feedback") == "score 0: the run crashed\n" + trace
-    assert "eval1 = shop.pricing.total(qty=3, rate=0)  # reads shop.rates.RATE; raised ZeroDivisionError" in text
-    assert "output =" not in section(text, "#Code")
+    assert section(text, "#Feedback") == "score 0: crashed\n" + trace
 
 
-def test_several_examples_share_code_and_variables_and_lead_with_the_failure() -> None:
+def test_a_repeated_error_is_shown_once() -> None:
+    run = Run()
+    main = run.call("shop.main", {"order": "[]"}, value="0.0")
+    for i in range(5):  # main catches each one
+        call = run.call("shop.pricing.total", {"qty": str(i), "rate": "0"}, value=None, into=main)
+        run.raised(call, "ValueError", "rate must be positive", "Traceback ...\nValueError: rate must be positive")
+    text = render([(run.output(main), "all items were skipped", 0.0)])
+    assert section(text, "#Outputs") == "output = 0.0\neval1 raised ValueError: rate must be positive"
+    assert section(text, "#Feedback").count("Traceback") == 1
+
+
+SHOP = {
+    "pricing.py": '''
+        FEE = 1.0  # autotrace: param fixed fee per order
+
+        def order_cost(pages):
+            """Fee plus printing."""
+            return FEE + pages * 0.05
+    ''',
+    "main.py": '''
+        from pricing import order_cost
+
+        def split(total, people):  # autotrace: param
+            return total / people
+
+        def main(pages, people):
+            return [split(order_cost(p), people) for p in range(pages)]
+    ''',
+}
+
+
+def test_a_graph_recorded_by_the_real_recorder_renders(tmp_path: Path) -> None:
+    with program(tmp_path, SHOP) as shop:
+        graph = shop.record(shop.module("main").main, 2, 0)
+        params = shop.project.params
+    text = render_problem([Feedback(graph, "it crashed", None)], params, {p.name: p.initial for p in params},
+                          instruction="Split the bill.", budget_tokens=4000)
+    assert section(text, "#Code") == (
+        "eval0 = main.main(pages=input0, people=input1)  # reads main.split; calls eval1, eval2; "
+        "raised (passed on from a call inside)\n"
+        "eval1 = pricing.order_cost(pages=0)  # reads pricing.FEE\n"
+        "eval2 = main.split(total=eval1, people=0)  # reads main.split; raised ZeroDivisionError\n"
+        "output = the exception raised in eval2"
+    )
+    assert section(text, "#Inputs") == "input0 = 2, input1 = 0"
+    assert section(text, "#Outputs") == "eval2 raised ZeroDivisionError: float division by zero"
+    assert "return total / people" in section(text, "#Feedback").split("Traceback", 1)[1]
+    assert "(code) main.split =\ndef split(total, people):" in text
+
+
+def test_several_examples_share_code_and_variables_and_trace_the_worst() -> None:
     good, bad = small_run(), small_run()
     bad.nodes["in0"]["value"] = "{'qty': 0}"
     bad.nodes["output"]["value"] = "0.0"
     text = render([(good, "fine", 0.9), (bad, "zero items priced 0.0", 0.1), (None, "untraced example", None)])
 
     assert [line for line in text.splitlines() if line.startswith("#")] == list(SECTIONS)
-    assert section(text, "#Code").startswith("(recorded in example 1)\n")
-    assert section(text, "#Inputs") == ("[example 1] input0 = {'qty': 0}\n[example 2] input0 = {'qty': 3}\n"
+    assert section(text, "#Code").startswith("(recorded in example 2)\n")
+    assert section(text, "#Inputs") == ("[example 1] input0 = {'qty': 3}\n[example 2] input0 = {'qty': 0}\n"
                                         "[example 3] (not recorded)")
-    assert section(text, "#Outputs") == "[example 1] output = 0.0\n[example 2] output = 6.0\n[example 3] (not recorded)"
-    assert section(text, "#Feedback") == ("[example 1] score 0.1: zero items priced 0.0\n[example 2] score 0.9: fine\n"
+    assert section(text, "#Outputs") == "[example 1] output = 6.0\n[example 2] output = 0.0\n[example 3] (not recorded)"
+    assert section(text, "#Feedback") == ("[example 1] score 0.9: fine\n[example 2] score 0.1: zero items priced 0.0\n"
                                           "[example 3] untraced example")
 
 
@@ -203,7 +263,8 @@ def test_loop_of_n_calls_fits_and_keeps_what_matters(n: int) -> None:
     assert "eval1 = shop.pricing.total(qty=0, rate=0.2)  # reads shop.rates.RATE, shop.pricing.total" in text
     assert "output = eval0" in text and f"output = {n * 2.0}" in text
     assert "score 0.3: expected a lower total" in text
-    (gap,) = re.findall(r"^\.\.\. ([\d,]+) more calls of shop\.pricing\.total \(outputs range (\S+)\)$", text, re.M)
+    gap_line = r"^\.\.\. ([\d,]+) more calls of shop\.pricing\.total \(outputs range (\S+)\)$"
+    (gap,) = re.findall(gap_line, text, re.MULTILINE)
     shown = len(re.findall(r"= shop\.pricing\.total\(", text))
     assert int(gap[0].replace(",", "")) + shown == n
     assert "shop.log.note" not in section(text, "#Code")  # its calls lead from no parameter to the output
@@ -231,7 +292,7 @@ def test_thousands_of_distinct_reading_functions_keep_head_and_tail() -> None:
     assert estimate_tokens(text) <= 1200
     assert "eval1 = shop.rules.rule0(x=1)  # reads shop.rates.RATE" in text
     assert "eval5000 = shop.rules.rule4999(x=1)  # reads shop.rates.RATE" in text
-    assert re.search(r"^\.\.\. 4,9\d\d more lines$", text, re.M)
+    assert re.search(r"^\.\.\. 4,9\d\d more lines$", text, re.MULTILINE)
 
 
 def test_a_small_overflow_only_prunes_calls_off_the_parameter_paths() -> None:
@@ -245,7 +306,7 @@ def test_a_small_overflow_only_prunes_calls_off_the_parameter_paths() -> None:
 def test_long_values_are_shortened_before_others_are_dropped() -> None:
     run = Run()
     main = run.call("shop.main", {"order": "[...]"}, value="1.0")
-    for i in range(30):
+    for _ in range(30):
         run.call("shop.pricing.total", {"qty": "'" + "q" * 150 + "'", "rate": "0.2"}, value="'" + "v" * 150 + "'",
                  reads=(RATE.name,), into=main)
     text = render([(run.output(main), "x", 0.0)], budget=700)
@@ -258,7 +319,7 @@ def test_many_examples_are_cut_to_fit() -> None:
     examples = [(small_run(), f"example {i}: " + "wrong " * 300, float(i)) for i in range(40)]
     text = render(examples, budget=2000)
     assert estimate_tokens(text) <= 2000
-    assert "more examples" in text and "[example 1] score 0:" in text
+    assert "more examples" in text and "[example 1] score 0:" in text and "[example 40]" not in text
 
 
 def test_parameters_too_big_for_the_budget_raise() -> None:

@@ -213,7 +213,12 @@ def find_params(path: Path, root: Path, search_roots: Sequence[Path], selected: 
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        raise MarkerError(f"{rel}:{exc.raw_line}: syntax error: {exc.message}") from None
+        line, message = exc.raw_line, exc.message
+        try:  # Python's own parser points at the right line with a clearer message
+            compile(source, rel, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as error:
+            line, message = error.lineno or line, error.msg
+        raise MarkerError(f"{rel}:{line}: syntax error: {message}") from None
     finder = _Finder(module, wanted)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
     if finder.errors:

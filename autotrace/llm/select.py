@@ -17,6 +17,7 @@ from .client import LLMConfig
 
 LOCAL = "local"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+LOCAL_TIMEOUT = 900.0  # seconds for one answer of the local model on a busy 2-core machine
 
 
 def choose_model(model: str | None, base_url: str | None) -> str:
@@ -47,7 +48,10 @@ def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5
     say(f"model: local {path.name} (starting a server on 127.0.0.1...)")
     with LocalServer(path, n_ctx=config.context_tokens) as server:
         say(f"model: local {server.model_name} at {server.base_url}")
-        yield replace(config, model=server.model_name, base_url=server.base_url, api_key="local")
+        # Our own server on a shared CPU: a slow answer is still coming, and re-sending the request
+        # would only queue a second copy behind it, so wait long and retry only real faults.
+        yield replace(config, model=server.model_name, base_url=server.base_url, api_key="local",
+                      timeout=max(config.timeout, LOCAL_TIMEOUT), max_retries=min(config.max_retries, 1))
 
 
 def _first_model(base_url: str | None, api_key: str | None) -> str:

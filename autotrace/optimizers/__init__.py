@@ -11,5 +11,5 @@ from autotrace.optimizers.optoprime import OptoPrime
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"optoprime": OptoPrime, "opro": OPRO}
 
-__all__ = ["OPTIMIZERS", "OPRO", "Attempt", "BudgetError", "Feedback", "OptoPrime", "Optimizer", "Proposal",
+__all__ = ["OPRO", "OPTIMIZERS", "Attempt", "BudgetError", "Feedback", "Optimizer", "OptoPrime", "Proposal",
            "estimate_tokens"]

@@ -204,7 +204,8 @@ class Optimizer(ABC):
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         reasoning = data.get("reasoning")
-        return self._from_reply(messages, reply, changed, rejected, reasoning if isinstance(reasoning, str) else "", None)
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        return self._from_reply(messages, reply, changed, rejected, reasoning, None)
 
     @staticmethod
     def _from_reply(
@@ -223,6 +224,10 @@ class Optimizer(ABC):
 
     # -- prompt pieces shared by subclasses ------------------------------------------------------
 
+    def current_texts(self) -> dict[str, str]:
+        """Current values as :class:`Attempt` holds them: code as source, literals as ``repr``."""
+        return {p.name: self.values[p.name] if p.kind == "code" else repr(self.values[p.name]) for p in self.params}
+
     def problems_text(self) -> str:
         """The previous answer's problems, one line each, so the model does not repeat them."""
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
@@ -234,28 +239,34 @@ class Optimizer(ABC):
 _ATTEMPT_DETAIL = ((2000, 400), (400, 200), (120, 80), (40, 0))
 
 
-def attempts_text(attempts: Sequence[Attempt], value_chars: int, feedback_chars: int) -> str:
-    """Earlier attempts as indented blocks: ``attempt i: score s``, one line per value, the feedback."""
+def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value_chars: int,
+                  feedback_chars: int) -> str:
+    """Earlier attempts as indented blocks: ``attempt i: score s``, the values that differ from
+    ``current`` (unchanged code would only repeat #Variables), and the feedback."""
     blocks = []
     for i, attempt in enumerate(attempts, start=1):
         score = "no score" if attempt.score is None else f"score {attempt.score:g}"
         lines = [f"attempt {i}: {score}"]
-        for name, text in attempt.values.items():
+        changed = {name: text for name, text in attempt.values.items() if current.get(name) != text}
+        for name, text in changed.items():
             text = shorten(text, value_chars).rstrip()
             lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
+        if not changed:
+            lines.append("  (the current values)")
         if feedback_chars and attempt.feedback.strip():
             lines.append(f"  feedback: {shorten(' '.join(attempt.feedback.split()), feedback_chars)}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks) or "(none yet)"
 
 
-def fit_attempts(attempts: Sequence[Attempt], budget: int, *, feedback: bool = True) -> str:
+def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget: int, *,
+                 feedback: bool = True) -> str:
     """:func:`attempts_text` at the most detail that fits ``budget``; shrinks values first, then drops
     entries from the front (the oldest, or with ascending scores the worst)."""
     tries = [(detail, 0) for detail in _ATTEMPT_DETAIL]
     tries += [(_ATTEMPT_DETAIL[-1], start) for start in range(1, len(attempts))]
     for (value_chars, feedback_chars), start in tries:
-        text = attempts_text(attempts[start:], value_chars, feedback_chars if feedback else 0)
+        text = attempts_text(attempts[start:], current, value_chars, feedback_chars if feedback else 0)
         if estimate_tokens(text) <= budget:
             return text
     return "(omitted to fit the prompt budget)"

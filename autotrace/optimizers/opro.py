@@ -23,6 +23,8 @@ from autotrace.optimizers.render import constraints_section, variables_section
 
 #: (examples, characters per example) for the current feedback, from roomy to terse.
 _FEEDBACK_DETAIL = ((20, 1000), (20, 300), (5, 100), (1, 60))
+#: Tokens the history and the feedback need at least: room for their "(omitted ...)" notes.
+_MIN_ROOM = 32
 
 
 class OPRO(Optimizer):
@@ -39,10 +41,10 @@ class OPRO(Optimizer):
         system = {"role": "system", "content": load_prompt("opro_system.txt")}
         skeleton = {"role": "user", "content": fill("opro_user.txt", history="", feedback="", **fixed)}
         rest = budget - prompt_tokens([system, skeleton])
-        if rest < 0:
+        if rest < _MIN_ROOM:
             raise BudgetError(f"the variables alone need ~{budget - rest} tokens but the budget is {budget}")
         feedback = self._feedback_text(rest // 3)
-        history = fit_attempts(self.ranked(), rest - estimate_tokens(feedback), feedback=False)
+        history = fit_attempts(self.ranked(), self.current_texts(), rest - estimate_tokens(feedback), feedback=False)
         user = fill("opro_user.txt", history=history, feedback=feedback, **fixed)
         return [system, {"role": "user", "content": user}]
 

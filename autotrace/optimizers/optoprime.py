@@ -20,7 +20,7 @@ class OptoPrime(Optimizer):
     def build_messages(self, budget: int) -> list[dict]:
         recent = self.attempts[-self.memory :] if self.memory > 0 else []
         parts = {
-            "memory": fit_attempts(recent, int(budget * self.MEMORY_SHARE)),
+            "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE)),
             "problems": self.problems_text(),
             "example": example_answer(self.params, self.values),
         }

@@ -14,8 +14,8 @@ The sections, always all present and in this order::
 
 Names: a parameter is its own name, an input ``input<i>``, a call ``eval<seq>``; #Code ends with
 ``output = eval<seq>``. With several examples, #Code and #Others come from one of them (the first
-that failed, else the lowest-scoring: the most informative) and the rest add only their inputs,
-outputs and feedback, one short line each.
+that failed, else the lowest-scoring: the most informative) and each example adds only its inputs,
+outputs and feedback, a short line each, numbered in the caller's order.
 
 A large run is not cut blindly. :data:`LEVELS` is a ladder of :class:`Detail` settings tried in
 order until the text fits: keep only the calls on paths from parameters to the output or an error;
@@ -98,26 +98,27 @@ def render_problem(
     """
     if not feedback:
         raise ValueError("render_problem needs at least one Feedback")
-    runs = [_Run(f.graph) if f.graph is not None else None for f in feedback]
-    order = _order(feedback, runs)
+    # Most informative first: the first is the one #Code shows, the first few are shown when not all fit.
+    examples = [_Example(i, f, _Run(f.graph) if f.graph is not None else None) for i, f in enumerate(feedback, 1)]
+    ranked = sorted(examples, key=_Example.badness)
     fixed = {
         "#Instruction": instruction.strip() or "(none)",
         "#Variables": variables_section(params, values),
         "#Constraints": constraints_section(params),
     }
     code_params = frozenset(p.name for p in params if p.kind == "code")
-    examples = [(feedback[i], runs[i]) for i in order]
-    focus = examples[0][1]
+    focus = ranked[0].run
     text = ""
     for detail in LEVELS:
         rows = focus.rows(detail) if focus is not None else []
         if len(rows) * _MIN_LINE_TOKENS > budget_tokens and not detail.max_rows:
             continue
-        text = _compose(fixed, examples, rows, code_params, detail)
+        text = _compose(fixed, ranked, rows, code_params, detail)
         if estimate_tokens(text) <= budget_tokens:
             return text
     raise BudgetError(
-        f"the problem needs ~{estimate_tokens(text)} tokens even at the least detail but the budget is {budget_tokens}; "
+        f"the problem needs ~{estimate_tokens(text)} tokens even at the least detail, "
+        f"but the budget is {budget_tokens}; "
         f"the parameters' values alone take ~{estimate_tokens(fixed['#Variables'])}: raise context_tokens"
     )
 
@@ -140,18 +141,19 @@ def constraints_section(params: Sequence[ParamSpec]) -> str:
     return "\n".join(lines) or "(none)"
 
 
-def _order(feedback: Sequence[Feedback], runs: Sequence[_Run | None]) -> list[int]:
-    """Example indexes, the one whose run #Code shows first: failed, else lowest score, else the first."""
+@dataclass(frozen=True)
+class _Example:
+    """One Feedback with its indexed run; ``number`` counts from 1 in the caller's order, as the loop does."""
 
-    def badness(i: int) -> tuple[int, float]:
-        run = runs[i]
-        failed = run is not None and (bool(run.errors) or run.output is None)
-        score = feedback[i].score
-        return (0 if failed else 1, score if score is not None else float("inf"))
+    number: int
+    feedback: Feedback
+    run: _Run | None
 
-    traced = [i for i in range(len(feedback)) if runs[i] is not None] or [0]
-    focus = min(traced, key=badness)
-    return [focus, *(i for i in range(len(feedback)) if i != focus)]
+    def badness(self) -> tuple[int, float]:
+        """Sort key, most informative first: a run that raised, then any traced run; lowest score first."""
+        rank = 2 if self.run is None else 0 if self.run.errors or self.run.output is None else 1
+        score = self.feedback.score
+        return (rank, score if score is not None else float("inf"))
 
 
 # -- one recorded run ------------------------------------------------------------------------------
@@ -219,14 +221,18 @@ class _Run:
             return f"raised {self.attrs[self.raised[call]].get('exc_type', 'an exception')}"
         return "raised (passed on from a call inside)" if self.attrs[call].get("error") else None
 
+    @property
+    def output_is_error(self) -> bool:
+        """The run raised: the recorder links the output to the error node (its value says "raised ...")."""
+        return self.output_source is not None and self.attrs[self.output_source].get("kind") == "error"
+
     def output_line(self) -> str | None:
         """The last #Code line: which call's result (or which call's exception) became the output."""
-        source = self.output_source
-        if source is None:
+        if self.output_source is None:
             return None
-        if self.attrs[source].get("kind") == "error":
-            return f"output = the exception raised in {self.raiser(source)}"
-        return f"output = {self.name(source)}"
+        if self.output_is_error:
+            return f"output = the exception raised in {self.raiser(self.output_source)}"
+        return f"output = {self.name(self.output_source)}"
 
     def relevant(self) -> list[Hashable]:
         """Calls on a path from a parameter to the output or an error, plus every reader, in call order."""
@@ -259,7 +265,7 @@ class _Run:
         omitted: dict[str, list[Hashable]] = {}
         slot: dict[str, int] = {}  # where each function's gap row goes: where its first omitted call was
         k = detail.keep
-        for call, func in zip(calls, funcs):
+        for call, func in zip(calls, funcs, strict=True):
             i = seen[func]
             seen[func] += 1
             if totals[func] <= 2 * k + 1 or i < k or i >= totals[func] - k or call in self.must:
@@ -328,7 +334,7 @@ class _Run:
 
     def output_text(self, detail: Detail) -> list[str]:
         lines = []
-        if self.output is not None and self.attrs[self.output_source or self.output].get("kind") != "error":
+        if self.output is not None and not self.output_is_error:
             lines.append(f"output = {shorten(str(self.attrs[self.output].get('value', '?')), detail.output_chars)}")
         for error in self.errors[:_ERRORS_SHOWN]:
             attrs = self.attrs[error]
@@ -451,37 +457,40 @@ def _signature(source: str) -> str:
 
 def _compose(
     fixed: Mapping[str, str],
-    examples: Sequence[tuple[Feedback, _Run | None]],
+    ranked: Sequence[_Example],
     rows: list[Hashable | _Gap],
     code_params: frozenset[str],
     detail: Detail,
 ) -> str:
-    focus = examples[0][1]
-    shown = examples[: detail.examples]
-    many = len(examples) > 1
+    focus = ranked[0]
+    run = focus.run
+    shown = sorted(ranked[: detail.examples], key=lambda e: e.number)
+    many = len(ranked) > 1
     sections = dict(fixed)
     sections["#Code"] = _code(focus, rows, detail, many)
-    sections["#Documentation"] = (
-        "\n".join(focus.documentation(rows, detail, code_params)) if focus is not None and detail.doc_chars else ""
-    ) or ("(none)" if detail.doc_chars else _OMITTED)
+    if not detail.doc_chars:
+        sections["#Documentation"] = _OMITTED
+    else:
+        sections["#Documentation"] = "\n".join(run.documentation(rows, detail, code_params) if run else []) or "(none)"
     if not detail.others:
         sections["#Others"] = _OMITTED
     else:
-        sections["#Others"] = "\n".join(focus.other_lines(rows, detail)) if focus is not None else ""
-        sections["#Others"] = sections["#Others"] or "(none)"
+        sections["#Others"] = "\n".join(run.other_lines(rows, detail) if run else []) or "(none)"
     feedback_chars = detail.feedback_chars // min(len(shown), 4)
-    inputs, outputs, verdicts = [], [], []
-    for i, (feedback, run) in enumerate(shown, start=1):
-        tag = f"[example {i}] " if many else ""
-        if run is not None:
-            inputs.append(tag + (", ".join(run.input_text(detail)) or "(none)"))
-            outputs.extend(tag + line for line in run.output_text(detail))
+    inputs: list[str] = []
+    outputs: list[str] = []
+    verdicts: list[str] = []
+    for example in shown:
+        tag = f"[example {example.number}] " if many else ""
+        if example.run is not None:
+            inputs.append(tag + (", ".join(example.run.input_text(detail)) or "(none)"))
+            outputs.extend(tag + line for line in example.run.output_text(detail))
         else:
             inputs.append(tag + "(not recorded)")
             outputs.append(tag + "(not recorded)")
-        verdicts.append(_verdict(tag, feedback, run, detail, feedback_chars))
-    if len(examples) > len(shown):
-        more = f"... {len(examples) - len(shown):,} more examples {_OMITTED}"
+        verdicts.append(_verdict(tag, example, detail, feedback_chars))
+    if len(ranked) > len(shown):
+        more = f"... {len(ranked) - len(shown):,} more examples {_OMITTED}"
         for lines in (inputs, outputs, verdicts):
             lines.append(more)
     sections["#Inputs"] = "\n".join(inputs)
@@ -490,10 +499,11 @@ def _compose(
     return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS) + "\n"
 
 
-def _code(run: _Run | None, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:
+def _code(focus: _Example, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:
+    run = focus.run
     if run is None:
         return "(this run was not recorded)"
-    lines = ["(recorded in example 1)"] if many else []
+    lines = [f"(recorded in example {focus.number})"] if many else []
     if detail.collapse:
         lines.append("(only the calls that read a variable, raised an error or produced the output are shown)")
     lines.extend(row.text if isinstance(row, _Gap) else run.code_line(row, detail) for row in rows)
@@ -503,10 +513,11 @@ def _code(run: _Run | None, rows: list[Hashable | _Gap], detail: Detail, many: b
     return "\n".join(lines) or "(no calls were recorded)"
 
 
-def _verdict(tag: str, feedback: Feedback, run: _Run | None, detail: Detail, limit: int) -> str:
+def _verdict(tag: str, example: _Example, detail: Detail, limit: int) -> str:
+    feedback = example.feedback
     score = f"score {feedback.score:g}: " if feedback.score is not None else ""
     text = shorten(feedback.text.strip(), limit) or "(no feedback text)"
     parts = [f"{tag}{score}{text}"]
-    if run is not None:
-        parts.extend(run.tracebacks(detail, feedback.text))
+    if example.run is not None:
+        parts.extend(example.run.tracebacks(detail, feedback.text))
     return "\n".join(parts)

@@ -149,7 +149,8 @@ def check_code(spec: ParamSpec, source: Any) -> str:
     if new.name != original.name:
         raise Invalid(f"the function must keep its name {original.name!r}, not {new.name!r}")
     if isinstance(new, ast.AsyncFunctionDef) is not isinstance(original, ast.AsyncFunctionDef):
-        raise Invalid("the function must stay " + ("async def" if isinstance(original, ast.AsyncFunctionDef) else "def"))
+        kind = "async def" if isinstance(original, ast.AsyncFunctionDef) else "def"
+        raise Invalid(f"the function must stay {kind}")
     if _signature(new) != _signature(original):
         raise Invalid(f"the parameters must stay ({ast.unparse(original.args)}), got ({ast.unparse(new.args)})")
     if [ast.unparse(d) for d in new.decorator_list] != [ast.unparse(d) for d in original.decorator_list]:

@@ -20,5 +20,6 @@ def feedback(output, text):
     if output == expected:
         return 1.0, "correct"
     if output not in LABELS:
-        return 0.0, f"answered {output!r}, which is no label: the answer must be exactly one word, one of {', '.join(LABELS)} (here: {expected})"
+        return 0.0, (f"answered {output!r}, which is no label: the answer must be exactly one word, "
+                     f"one of {', '.join(LABELS)} (here: {expected})")
     return 0.0, f"answered {output!r}, expected {expected!r}"

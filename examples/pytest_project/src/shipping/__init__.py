@@ -1,0 +1,1 @@
+"""A parcel shop's shipping rules."""

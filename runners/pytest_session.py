@@ -1,0 +1,433 @@
+"""The active side of the pytest plugin, imported only when an ``--autotrace*`` option is given.
+
+Rewritten are the project's modules that hold parameters and, with ``--autotrace-all=DIR``, every
+module under DIR. Test files and conftest.py never are, so they keep pytest's assertion rewriting.
+
+Each test runs under its own recorder (setup and call phases), and the test function itself is
+recorded as the run's entry, so the test's DAG leads from the parameters, through the calls that
+read them, into the test and on to its outcome.
+
+Under pytest-xdist every worker installs its own hook and attaches its per-test results to the
+reports it sends; the controller sees every report, so it alone writes ``--autotrace-report``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import json
+import os
+import sys
+from argparse import Namespace
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotrace import graph as g
+from autotrace.atomic import atomic_write
+from autotrace.params import ParamSpec, text_to_literal
+from autotrace.project import ConfigError, Project, find_root
+from autotrace.recorder import FUNC, THREAD, FunctionMeta, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
+from autotrace.runtime import Runtime
+from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
+from autotrace.transforms.markers import MarkerError, module_name
+from autotrace.transforms.plan import ModulePlan
+
+REPORT_VERSION = 1
+#: Calls kept per test. Later calls run unrecorded: recording keeps every argument and result alive
+#: until the test ends, so a test calling an instrumented function millions of times would exhaust memory.
+CALLS_KEPT = 10_000
+_TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
+_OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
+_NAMES_SHOWN = 8  # module names listed in a note
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".venv", "venv", ".tox", ".nox", "node_modules", "build",
+                        "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".autotrace"})
+
+_RECORDER = pytest.StashKey[Recorder]()
+_TEST = pytest.StashKey[Any]()  # the test function as collected, before it is wrapped for recording
+
+
+class AutotraceSession:
+    """Registered as a pytest plugin while active: owns the hook, the runtime and the results."""
+
+    def __init__(self, config: pytest.Config, options: Namespace, *, late: bool) -> None:
+        self.config = config
+        self.notes: list[str] = []
+        self.report_path = Path(options.autotrace_report).resolve() if options.autotrace_report else None
+        self.root = find_root(config.rootpath)
+        self.search_roots = search_roots(self.root)
+        try:
+            self.project = Project.load(None, options.autotrace_param, root=self.root, search_roots=self.search_roots)
+        except (MarkerError, ConfigError) as exc:
+            raise pytest.UsageError(f"autotrace: {exc}") from None
+        is_test_file = collected_as_tests(config.getini("python_files"))
+        for spec in self.project.params:
+            if is_test_file(spec.path):
+                raise pytest.UsageError(f"autotrace: {spec.key}: a parameter cannot live in a test file or "
+                                        "conftest.py (those keep pytest's assertion rewriting)")
+        texts = read_values(Path(options.autotrace_values), self.project.params) if options.autotrace_values else {}
+        self.values = {p.name: texts.get(p.name, _initial_text(p)) for p in self.project.params}
+        self.runtime = Runtime({p.name: text_to_literal(texts[p.name]) for p in self.project.params
+                                if p.kind == "literal" and p.name in texts})
+        self.param_nodes = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial) if p.kind == "literal"
+                                      else self.values[p.name], p.kind, p.description) for p in self.project.params]
+        targets = self._targets(texts, Path(options.autotrace_all) if options.autotrace_all else None, is_test_file)
+        self._check_imported(targets, texts, late)
+        self.instrumented = len(targets)
+        self.finder = TolerantFinder(targets, self.runtime, self.notes.append)
+        sys.meta_path.insert(0, self.finder)
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.errors: list[dict[str, str]] = []
+        if not self.project.params and not options.autotrace_all:
+            self.notes.append(f"no parameters under {self.root}: mark one with '# autotrace: param' "
+                              "or pass --autotrace-param FILE::NAME")
+
+    def close(self) -> None:
+        uninstall(self.finder)
+
+    @property
+    def collecting(self) -> bool:
+        """Whether this process writes the report: yes, unless it is an xdist worker (``workerinput``
+        is set on a worker's config once it is configured; the environment would be inherited by any
+        pytest a test starts)."""
+        return self.report_path is not None and not hasattr(self.config, "workerinput")
+
+    # -- setup -------------------------------------------------------------------------------------
+    def _targets(self, texts: Mapping[str, str], all_dir: Path | None,
+                 is_test_file: Callable[[Path], bool]) -> dict[Path, Target]:
+        plans = self.project.plans()
+        candidates: dict[Path, dict[str, str]] = {}
+        for spec in self.project.params:
+            if spec.kind == "code" and spec.name in texts and texts[spec.name] != spec.initial:
+                candidates.setdefault(spec.path, {})[spec.qualname] = texts[spec.name]
+        targets = {path: Target(plan, candidates.get(path, {})) for path, plan in plans.items()}
+        extra = project_modules(list(plans), is_test_file)
+        if all_dir is not None:
+            if not all_dir.is_dir():
+                raise pytest.UsageError(f"autotrace: --autotrace-all {all_dir}: no such folder")
+            extra += modules_under(all_dir.resolve(), is_test_file)
+        names = frozenset(p.name for p in self.project.params)
+        derived = next(iter(plans.values())).derived if plans else {}
+        for path in extra:
+            if path not in targets:
+                plan = ModulePlan(module=module_name(path, self.search_roots), param_names=names, derived=derived)
+                targets[path] = Target(plan)
+        return targets
+
+    def _check_imported(self, targets: Mapping[Path, Target], texts: Mapping[str, str], late: bool) -> None:
+        """Modules imported before the hook existed run uninstrumented: say so, and refuse values they
+        could not take."""
+        early = imported_already(targets)
+        if not early:
+            return
+        when = "before conftest.py files ran" if not late else "before the plugin was loaded (load it with -p autotrace)"
+        names = ", ".join(sorted(early)[:_NAMES_SHOWN]) + (", ..." if len(early) > _NAMES_SHOWN else "")
+        self.notes.append(f"{len(early)} module(s) were imported {when} and run uninstrumented "
+                          f"(calls not recorded, parameters at their source values): {names}")
+        files = set(early.values())
+        stuck = [p.name for p in self.project.params if p.name in texts and os.path.realpath(p.path) in files]
+        if stuck:
+            raise pytest.UsageError(f"autotrace: --autotrace-values sets {stuck[0]}, but its module was imported "
+                                    f"{when}: the value cannot take effect")
+
+    # -- recording each test -----------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        recorder = item.stash[_RECORDER] = BoundedRecorder(CALLS_KEPT)
+        with self.runtime.recording(recorder):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        recorder = item.stash.get(_RECORDER, None)
+        if recorder is None:
+            return (yield)
+        with self.runtime.recording(recorder):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, None, object]:
+        """The test function becomes a recorded call: the entry of the test's DAG."""
+        test = pyfuncitem.stash[_TEST] = pyfuncitem.obj
+        pyfuncitem.obj = self.runtime.record(_test_name(pyfuncitem), (), {}, None)(test)
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = test
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        ran = call.when == "call" or (call.when == "setup" and not report.passed)
+        if self.report_path is not None and (ran or report.failed):
+            data: dict[str, Any] = {}
+            if call.excinfo is not None:
+                data["failure"] = {"message": call.excinfo.exconly(), "traceback": user_traceback(call.excinfo.value)}
+            if ran:
+                data["run"] = self._run_data(item, call)
+            report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
+        if ran and _RECORDER in item.stash:
+            del item.stash[_RECORDER]  # the recorded arguments and results may be released now
+        return report
+
+    def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
+        data: dict[str, Any] = {"source": _clip(_source(item), _TEXT_LIMIT)}
+        recorder = item.stash.get(_RECORDER, None)
+        if recorder is None:
+            return data
+        calls = recorder.calls
+        test = item.stash.get(_TEST, None)
+        entry = next((i for i, c in enumerate(calls) if test is not None and c[FUNC] is test), None)
+        error = call.excinfo.value if call.excinfo is not None else None
+        try:
+            graph = build_graph(recorder, self.param_nodes, RunOutcome(entry, error=error))
+        except Exception as exc:  # a recording problem must never change the test's outcome
+            self.notes.append(f"{item.nodeid}: no DAG ({type(exc).__name__}: {exc})")
+            return data
+        data["params"] = sorted(attrs["param"] for node, attrs in graph.nodes(data=True)
+                                if attrs["kind"] == "param" and graph.out_degree(node))
+        data["calls"] = len(calls) + recorder.dropped
+        data["graph"] = g.to_json(graph)
+        return data
+
+    # -- results (the controller) ------------------------------------------------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.collecting:
+            merge_phase(self.tests, report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.collecting and report.failed:
+            self.errors.append({"nodeid": report.nodeid, "longrepr": _clip(report.longreprtext, _TEXT_LIMIT)})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: a worker's notes arrive with its output."""
+        for note in getattr(node, "workeroutput", {}).get("autotrace_notes", []):
+            if note not in self.notes:
+                self.notes.append(note)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["autotrace_notes"] = list(self.notes)
+        elif self.report_path is not None:
+            atomic_write(self.report_path, json.dumps(self.report(int(exitstatus)), default=str).encode())
+
+    def report(self, exitstatus: int) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION, "root": str(self.root), "search_roots": [str(p) for p in self.search_roots],
+            "params": [{"name": p.name, "key": p.key, "kind": p.kind, "description": p.description}
+                       for p in self.project.params],
+            "values": self.values, "instrumented": self.instrumented, "exitstatus": exitstatus,
+            "tests": list(self.tests.values()), "errors": self.errors, "notes": self.notes,
+        }
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return (f"autotrace: {len(self.project.params)} parameter(s), {self.instrumented} module(s) to instrument, "
+                f"root {self.root}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = [*self.notes, *([f"report written to {self.report_path}"] if self.report_path else [])]
+        if lines:
+            terminalreporter.write_sep("-", "autotrace")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+# -- the per-test results ----------------------------------------------------------------------------
+
+
+def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> None:
+    """Fold one phase's report (setup, call, teardown) into its test's entry. A test's outcome is
+    pytest's: failed (in the call), error (in setup or teardown), passed, skipped, xfailed, xpassed;
+    its message comes from the first phase that failed."""
+    test = tests.setdefault(report.nodeid, {
+        "nodeid": report.nodeid, "outcome": "not run", "when": "", "duration": 0.0, "message": "",
+        "traceback": "", "longrepr": "", "stdout": "", "stderr": "", "source": "", "params": [], "calls": 0,
+        "graph": None,
+    })
+    test["duration"] += report.duration
+    data = getattr(report, "autotrace", None) or {}
+    test.update(data.get("run", {}))
+    if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
+        test["stdout"], test["stderr"] = _tail(report.capstdout), _tail(report.capstderr)
+    expected_failure = hasattr(report, "wasxfail")
+    if report.failed:
+        if test["outcome"] not in ("failed", "error"):
+            test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
+                        longrepr=_clip(report.longreprtext, _TEXT_LIMIT), **data.get("failure", {}))
+    elif report.skipped:
+        test["outcome"] = "xfailed" if expected_failure else "skipped"
+    elif report.when == "call":
+        test["outcome"] = "xpassed" if expected_failure else "passed"
+
+
+# -- the import hook's side --------------------------------------------------------------------------
+
+
+class BoundedRecorder(Recorder):
+    """Keeps the first ``limit`` calls; a later call gets a record that is filled in and dropped."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.dropped = 0
+
+    def new_call(self, meta: FunctionMeta, func: Callable, args: tuple, kwargs: dict) -> list:
+        if len(self.calls) < self.limit:
+            return super().new_call(meta, func, args, kwargs)
+        self.dropped += 1
+        return [None] * (THREAD + 1)
+
+
+class TolerantFinder(AutotraceFinder):
+    """The import hook, except that a module without parameters that the transformer cannot rewrite
+    (third-party code under ``--autotrace-all``) is imported unchanged, with a note, instead of
+    failing the suite."""
+
+    def __init__(self, targets: Mapping[Path, Target], runtime: Runtime, note: Callable[[str], None]) -> None:
+        super().__init__(targets, runtime)
+        self.note = note
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        spec = super().find_spec(fullname, path, target)
+        if spec is not None and type(spec.loader) is AutotraceLoader:
+            inner = spec.loader
+            spec.loader = TolerantLoader(inner.fullname, inner.origin, inner.target, inner.runtime, inner.use_cache,
+                                         self.note)
+        return spec
+
+
+class TolerantLoader(AutotraceLoader):
+    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool,
+                 note: Callable[[str], None]) -> None:
+        super().__init__(fullname, origin, target, runtime, cache)
+        self.note = note
+
+    def get_code(self, fullname: str) -> Any:
+        try:
+            return super().get_code(fullname)
+        except Exception as exc:
+            plan = self.target.plan
+            if plan.literals or plan.functions or self.target.candidates:
+                raise  # a parameter's module must be instrumented: this is the candidate's or the user's error
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            self.note(f"{self.origin}: could not instrument ({type(exc).__name__}: {reason}); imported unchanged")
+            return compile(self.get_source(fullname), self.origin, "exec", dont_inherit=True)
+
+
+def search_roots(root: Path) -> list[Path]:
+    """Where this session's imports resolve from, deepest first, so that a module is named the way it
+    is imported: the ``sys.path`` folders (pytest's ``pythonpath``, an editable install's src/) and the
+    project root and its src/. A package folder on ``sys.path`` (a ``python -m pytest`` run from
+    inside one) names nothing: its modules are imported through the package."""
+    found = {Path(os.path.realpath(entry or os.curdir)) for entry in sys.path}
+    found.update((root / "src", root))
+    roots = [p for p in found if p.is_dir() and not (p / "__init__.py").is_file()]
+    return sorted(roots, key=lambda p: (-len(p.parts), str(p)))
+
+
+def collected_as_tests(patterns: Iterable[str]) -> Callable[[Path], bool]:
+    """Whether a file is one pytest collects as a test module (``python_files``) or a conftest.py."""
+    patterns = list(patterns)
+
+    def is_test_file(path: Path) -> bool:
+        return path.name == "conftest.py" or any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
+
+    return is_test_file
+
+
+def project_modules(param_files: Iterable[Path], is_test_file: Callable[[Path], bool]) -> list[Path]:
+    """The project's code, so that the functions reading a parameter from another module are recorded
+    too: every module of each top-level package holding a parameter, or, for a module outside any
+    package, the modules beside it."""
+    found: list[Path] = []
+    for folder in sorted({_package_top(path) for path in param_files}):
+        if (folder / "__init__.py").is_file():
+            found.extend(modules_under(folder, is_test_file))
+        else:
+            found.extend(modules_under(folder, is_test_file, recursive=False))
+    return found
+
+
+def _package_top(path: Path) -> Path:
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and (folder.parent / "__init__.py").is_file():
+        folder = folder.parent
+    return folder
+
+
+def modules_under(folder: Path, is_test_file: Callable[[Path], bool], *, recursive: bool = True) -> list[Path]:
+    """The importable modules under ``folder``, test files and conftest.py excepted."""
+    found = []
+    for path in sorted(folder.rglob("*.py") if recursive else folder.glob("*.py")):
+        rel = path.relative_to(folder).parts
+        if _SKIP_DIRS.intersection(rel[:-1]) or not path.stem.isidentifier() or is_test_file(path):
+            continue
+        found.append(path)
+    return found
+
+
+def imported_already(targets: Iterable[Path]) -> dict[str, str]:
+    """Modules in ``sys.modules`` (name -> real path) whose file is among ``targets``: too late to rewrite."""
+    files = {os.path.realpath(p) for p in targets}
+    names = {os.path.basename(f) for f in files}
+    early = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and os.path.basename(file) in names and os.path.realpath(file) in files:
+            early[name] = os.path.realpath(file)
+    return early
+
+
+def read_values(path: Path, params: Sequence[ParamSpec]) -> dict[str, str]:
+    """``--autotrace-values``: parameter name -> value text, each checked against its parameter."""
+    where = f"autotrace: --autotrace-values {path}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise pytest.UsageError(f"{where}: expected a JSON object mapping parameter names to value texts")
+    known = {p.name: p for p in params}
+    for name, text in data.items():
+        spec = known.get(name)
+        if spec is None:
+            raise pytest.UsageError(f"{where}: no parameter {name!r} (parameters: {', '.join(known) or 'none'})")
+        if spec.kind == "literal":
+            try:
+                text_to_literal(text)
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                raise pytest.UsageError(f"{where}: {name}: {text[:60]!r} is not a Python literal") from None
+    return data
+
+
+def _initial_text(spec: ParamSpec) -> str:
+    return spec.initial if spec.kind == "code" else repr(spec.initial)
+
+
+def _test_name(item: pytest.Function) -> str:
+    """``module.qualname[params]`` of the test, the way the DAG names functions."""
+    function = item.function
+    qualname = getattr(function, "__qualname__", item.originalname)
+    return f"{getattr(function, '__module__', '')}.{qualname}{item.name[len(item.originalname):]}"
+
+
+def _source(item: pytest.Item) -> str:
+    try:
+        return inspect.getsource(getattr(item, "function", None) or item.obj)  # type: ignore[attr-defined]
+    except (OSError, TypeError, AttributeError):
+        return ""
+
+
+def _clip(text: str, limit: int) -> str:
+    """Head and tail of a long text (where a traceback's call and its error are)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}\n... ({len(text) - limit:,} characters left out) ...\n{text[-limit // 2:]}"
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= _OUTPUT_LIMIT else "..." + text[-_OUTPUT_LIMIT:]

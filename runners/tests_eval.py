@@ -1,0 +1,214 @@
+"""``autotrace optimize --tests``: candidate values judged by the project's own tests.
+
+Each evaluation is a fresh ``python -m pytest PATH [-k EXPR] -p autotrace --autotrace --autotrace-values
+V --autotrace-report R -q`` (its own process group, a timeout and resource limits:
+:func:`.sandbox.run_limited`), so candidates run exactly as the user's suite does (conftest.py,
+fixtures, ini options, plugins) and nothing of one candidate reaches the next. The plugin's report
+becomes an :class:`Evaluation`:
+
+* each test that ran (passed, failed or error) is one example, scored 1 when it passes and 0 when it
+  fails, so the score is the fraction passing;
+* a test that passed with the initial values and fails now is a regression and scores -1: a candidate
+  that fixes one test and breaks another has made no progress, and its feedback says which broke;
+* a failing test's message is its traceback through the user's code ending in the assertion with
+  pytest's introspection, its source and the end of its captured output; its graph is the test's
+  DAG, so the optimizer sees which parameters the failure depends on.
+
+A candidate that breaks collection (an import error) is a problem, ranked below everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from autotrace import graph as g
+from autotrace.optimizers.base import Feedback
+from autotrace.project import Project, find_root
+from autotrace.transforms.markers import Selector
+
+from .evaluation import Evaluation, value_text
+from .sandbox import Limits, describe_exit, run_limited
+
+_COUNTED = ("passed", "failed", "error")  # skipped and xfail tests say nothing about the values
+_TRACEBACK_CHARS = 900
+_COLLECT_CHARS = 1200
+_SOURCE_CHARS = 600
+_OUTPUT_CHARS = 250
+_PASSING_NAMED = 20
+
+
+class SuiteEvaluation(Evaluation):
+    """An :class:`Evaluation` whose examples are tests. Score and rank are the base class's, computed
+    from the examples, so a run resumed from the store ranks the same; the feedback is one entry per
+    failing test and one line naming the passing ones, which must stay passing."""
+
+    def feedbacks(self) -> list[Feedback]:
+        if self.problem:
+            return super().feedbacks()
+        feedback = [Feedback(g.from_json(e["graph"]) if e.get("graph") else None, e["message"], e["score"])
+                    for e in self.examples if e["score"] < 1]
+        passing = self._passing()
+        if passing:
+            named = ", ".join(passing[:_PASSING_NAMED]) + (", ..." if len(passing) > _PASSING_NAMED else "")
+            feedback.append(Feedback(None, f"{len(passing)} test(s) pass and must keep passing: {named}", 1.0))
+        return feedback
+
+    def message(self) -> str:
+        if self.problem:
+            return self.problem
+        lines = [f"{len(self._passing())}/{len(self.examples)} tests pass"]
+        lines += [f"{'REGRESSION ' if e['score'] < 0 else ''}{e['example']}: {e['output']}"
+                  for e in self.examples if e["score"] < 1]
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        if self.problem:
+            return "failed"
+        regressions = sum(1 for e in self.examples if e["score"] < 0)
+        score = self.score if self.score is not None else 0.0
+        return (f"{score:.3g} ({len(self._passing())}/{len(self.examples)} pass"
+                + (f", {regressions} regressed)" if regressions else ")"))
+
+    def _passing(self) -> list[str]:
+        return [e["example"] for e in self.examples if e["score"] >= 1]
+
+
+class SuiteEvaluator:
+    """Evaluates parameter values (``Settings.evaluator``) by running the selected tests.
+
+    Call :meth:`prepare` first: it runs the tests with the source values, which names the parameters the
+    way the tests import them and records which tests passed before any change.
+    """
+
+    def __init__(self, paths: Sequence[Path], keyword: str | None = None, selectors: Sequence[str] = (),
+                 limits: Limits = Limits()) -> None:
+        if not paths:
+            raise ValueError("no test path given")
+        for path in paths:
+            if not path.exists():
+                raise ValueError(f"{path}: no such test file or folder")
+        self.paths = [p.resolve() for p in paths]
+        first = self.paths[0]
+        self.root = find_root(first if first.is_dir() else first.parent)
+        self.keyword = keyword
+        # the child runs in the project root: selectors given relative to this folder are made absolute
+        self.selectors = [_absolute(s) for s in selectors]
+        self.limits = limits
+        self.baseline: frozenset[str] = frozenset()  # tests passing with the initial values
+        self._initial: tuple[dict[str, str], SuiteEvaluation] | None = None
+
+    def prepare(self) -> tuple[Project, SuiteEvaluation]:
+        """The project as the tests see it and the initial values' evaluation; bad input raises ValueError."""
+        report, failure = self._run(None)
+        if report is None:
+            raise ValueError(f"pytest could not run {self._what()}: {failure}")
+        if not report["tests"] and not report["errors"]:
+            raise ValueError(f"no test ran in {self._what()}: check the path and -k")
+        project = Project.load(None, self.selectors, root=Path(report["root"]),
+                               search_roots=[Path(p) for p in report["search_roots"]])
+        evaluation = self.evaluation(report)
+        self.baseline = frozenset(e["example"] for e in evaluation.examples if e["score"] >= 1)
+        self._initial = (report["values"], evaluation)
+        return project, evaluation
+
+    def __call__(self, project: Project, values: Mapping[str, Any]) -> Evaluation:
+        texts = {p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params}
+        if self._initial is not None and texts == self._initial[0]:
+            return self._initial[1]
+        report, failure = self._run(texts)
+        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=failure)
+
+    def evaluation(self, report: Mapping[str, Any]) -> SuiteEvaluation:
+        """The plugin's report as an evaluation, regressions measured against :attr:`baseline`."""
+        if report["errors"]:
+            text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
+                               + _tail(e["longrepr"].strip(), _COLLECT_CHARS)  # the error is at the end
+                               for e in report["errors"])
+            return SuiteEvaluation([], problem=text)
+        tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
+        if not tests:
+            return SuiteEvaluation([], problem=f"no test ran in {self._what()} (all skipped or deselected)")
+        examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
+        ran = {t["nodeid"] for t in tests}
+        examples += [_vanished(nodeid) for nodeid in sorted(self.baseline - ran)]
+        examples.sort(key=lambda e: e["score"])  # regressions first, then failures, then passes
+        return SuiteEvaluation(examples)
+
+    def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
+        """The plugin's report, or None and why there is none."""
+        with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp:
+            folder = Path(tmp)
+            report_path = folder / "report.json"
+            argv = [sys.executable, "-m", "pytest", *map(str, self.paths), "-q", "-p", "autotrace", "--autotrace",
+                    "--autotrace-report", str(report_path),
+                    "-o", f"cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
+            if self.keyword:
+                argv += ["-k", self.keyword]
+            for selector in self.selectors:
+                argv += ["--autotrace-param", selector]
+            if texts is not None:
+                values_path = folder / "values.json"
+                values_path.write_text(json.dumps(texts), encoding="utf-8")
+                argv += ["--autotrace-values", str(values_path)]
+            done = run_limited(argv, self.limits, folder / "output.log", cwd=self.root)
+            if done.timed_out:
+                return None, f"the tests timed out after {self.limits.timeout:g} s (see --timeout)"
+            if not report_path.is_file():
+                return None, (f"pytest ended ({describe_exit(done.returncode)}) without a report: "
+                              f"{_error_line(done.output_tail)}\n{done.output_tail}")
+            return json.loads(report_path.read_text(encoding="utf-8")), ""
+
+    def _what(self) -> str:
+        paths = " ".join(str(p) for p in self.paths)
+        return paths + (f" -k {self.keyword!r}" if self.keyword else "")
+
+
+def _example(test: Mapping[str, Any], passed_before: bool) -> dict[str, Any]:
+    """One test as an example. ``failed`` stays False: in an Evaluation it means "could not be judged",
+    and a failing test is judged (score 0, or -1 for a regression)."""
+    nodeid = test["nodeid"]
+    if test["outcome"] == "passed":
+        return {"example": nodeid, "output": "passed", "failed": False, "score": 1.0, "message": f"PASSED {nodeid}"}
+    where = " in setup" if test["when"] == "setup" else " in teardown" if test["when"] == "teardown" else ""
+    header = (f"REGRESSION: {nodeid} passed with the initial values and fails now{where}" if passed_before
+              else f"FAILED {nodeid}{where}")
+    body = test["traceback"] or test["message"] or test["longrepr"]
+    parts = [header, _tail(body.strip(), _TRACEBACK_CHARS)]
+    if test["source"]:
+        parts.append("test source:\n" + _head(test["source"].rstrip(), _SOURCE_CHARS))
+    for stream in ("stdout", "stderr"):
+        if test[stream].strip():
+            parts.append(f"captured {stream} (end):\n" + _tail(test[stream].rstrip(), _OUTPUT_CHARS))
+    summary = (test["message"] or test["outcome"]).strip().splitlines()
+    return {"example": nodeid, "output": summary[0][:200] if summary else test["outcome"], "failed": False,
+            "score": -1.0 if passed_before else 0.0, "message": "\n".join(parts), "graph": test["graph"]}
+
+
+def _vanished(nodeid: str) -> dict[str, Any]:
+    return {"example": nodeid, "output": "did not run", "failed": False, "score": -1.0,
+            "message": f"REGRESSION: {nodeid} passed with the initial values and did not run now"}
+
+
+def _absolute(selector: str) -> str:
+    parsed = Selector.parse(selector, Path.cwd())
+    return f"{parsed.path}::{parsed.qualname}"
+
+
+def _error_line(output: str) -> str:
+    """The line of pytest's output that says what went wrong (``ERROR: ...``), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR", "E ")) or "Error" in line]
+    return (errors or lines or ["no output"])[-1]
+
+
+def _head(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n..."
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "...\n" + text[-limit:]

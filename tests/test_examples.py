@@ -1,0 +1,119 @@
+"""The examples run under ``autotrace run`` as shipped, and their judges give the perfect score to
+known-correct values (written into a copy of the example and run as plain Python)."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from llmserver import ScriptedLLMServer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+AUTOTRACE = Path(sys.executable).with_name("autotrace")
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("__pycache__", ".autotrace"))
+    return folder
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return {**env, **extra}
+
+
+def autotrace_run(folder: Path, target: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(AUTOTRACE), "run", target, "--feedback", "judge.py"], cwd=folder,
+                          env=environment(**env), capture_output=True, text=True, timeout=120)
+
+
+def python(folder: Path, code: str) -> str:
+    """Run ``code`` with plain Python in ``folder`` (no autotrace involved); its stdout."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=folder, env=environment(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    source = path.read_text()
+    assert source.count(old) == 1, f"{old!r} not found once in {path}"
+    path.write_text(source.replace(old, new))
+
+
+def test_every_example_has_a_readme_a_program_and_a_judge() -> None:
+    folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name != "pytest_project")
+    assert folders == ["fit_constants", "fix_bug", "prompt_app"]
+    for name in folders:
+        assert (EXAMPLES / name / "judge.py").is_file()
+        readme = (EXAMPLES / name / "README.md").read_text()
+        assert "autotrace optimize" in readme and "--feedback judge.py" in readme
+
+
+def test_fit_constants_runs_and_is_judged(tmp_path: Path) -> None:
+    result = autotrace_run(copy_example("fit_constants", tmp_path), "main.py")
+
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("param ")] == [
+        "main.VAT_RATE", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE"]
+    assert "output 12.1 is 17.9 too low" in result.stdout
+
+
+def test_fit_constants_judge_gives_the_perfect_score_to_a_solution(tmp_path: Path) -> None:
+    folder = copy_example("fit_constants", tmp_path)
+    replace_once(folder / "pricing.py", "PRICE_PER_PAGE = 0.05 ", "PRICE_PER_PAGE = 0.12 ")
+    replace_once(folder / "main.py", "VAT_RATE = 0.1 ", "VAT_RATE = 0.2 ")
+
+    assert python(folder, "import judge, main; print(judge.feedback(main.main()))") == (
+        "(0.0, 'output 30.0 is exactly right')")
+
+
+def test_fix_bug_runs_and_is_judged(tmp_path: Path) -> None:
+    result = autotrace_run(copy_example("fix_bug", tmp_path), "stats.py")
+
+    assert result.returncode == 0, result.stderr
+    assert "param stats.median (code)" in result.stdout
+    assert result.stdout.count("correct") == 3
+    assert "median([4, 1, 3, 2]) returned 3, expected 2.5" in result.stdout
+
+
+def test_fix_bug_judge_gives_the_perfect_score_to_a_fixed_median(tmp_path: Path) -> None:
+    folder = copy_example("fix_bug", tmp_path)
+    replace_once(folder / "stats.py", "    return ordered[middle]\n",
+                 "    if len(ordered) % 2:\n        return ordered[middle]\n"
+                 "    return (ordered[middle - 1] + ordered[middle]) / 2\n")
+
+    scores = python(folder, "import judge, stats\n"
+                            "print([judge.feedback(stats.main(x), x)[0] for x in judge.examples()])")
+    assert scores == str([1.0] * 6)
+
+
+def route(request: dict) -> str:
+    """A model that follows any system prompt perfectly: the right label for each judge message."""
+    labelled = runpy.run_path(str(EXAMPLES / "prompt_app" / "judge.py"))["LABELLED"]
+    return f"{labelled[request['messages'][-1]['content']].capitalize()}."
+
+
+def test_prompt_app_runs_against_the_llm_server_and_is_judged(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = copy_example("prompt_app", tmp_path)
+    llm_server.script("The message is about billing.", *[route] * 5)
+
+    result = autotrace_run(folder, "triage.py", OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="test",
+                           AUTOTRACE_MODEL="scripted")
+
+    assert result.returncode == 0, result.stderr
+    assert "param triage.PROMPT (literal)" in result.stdout
+    # The app sent its prompt and each labelled message through the openai client.
+    requests = [r.json for r in llm_server.chat_requests]
+    assert len(requests) == 6
+    assert {r["model"] for r in requests} == {"scripted"}
+    assert requests[0]["messages"][0] == {"role": "system", "content": "You read messages from our customers.\n"
+                                                                       "Tell us what the message is about."}
+    # The judge: a sentence is no label; a label word is right (5 of 6 here).
+    assert "answered 'the', which is no label: the answer must be exactly one word" in result.stdout
+    assert result.stdout.count("  correct") == 5

@@ -1,0 +1,390 @@
+"""The pytest plugin, driven as users drive it: ``python -m pytest -p autotrace ...`` in a subprocess, on
+small projects written to a temporary folder. Each session runs once per module (fixtures) and
+several tests read its report, so the suite stays quick."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from autotrace import graph as g
+
+#: A src-layout project: the parameter in one module, read through ``from ... import`` in another,
+#: a conftest.py that imports the project before any test module does.
+SHOP = {
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        pythonpath = ["src"]
+    """,
+    "src/shop/__init__.py": "",
+    "src/shop/rates.py": """
+        FEE = 2.5  # autotrace: param fee per item
+    """,
+    "src/shop/cart.py": """
+        from shop.rates import FEE
+
+
+        def price(qty):
+            return qty * FEE
+
+
+        def total(items):
+            print("pricing", len(items), "items")
+            return sum(price(q) for q in items)
+
+
+        def average(items):
+            return total(items) / len(items)
+    """,
+    "tests/conftest.py": """
+        import pytest
+
+        from shop import cart  # the project imported by a conftest: instrumented all the same
+
+
+        @pytest.fixture
+        def items():
+            return [1, 2]
+    """,
+    "tests/test_cart.py": """
+        import json
+        import os
+        import sys
+
+        from shop.cart import average, price, total
+        from shop.rates import FEE
+
+
+        def test_instrumented():
+            assert hasattr(price, "__wrapped__")
+
+
+        def test_total(items):
+            assert total(items) == 9.0
+
+
+        def test_average_of_nothing():
+            assert average([]) == 0
+
+
+        def test_fee_seen_through_from_import():
+            assert price(2) == 2 * FEE
+
+
+        def test_plugin_state():
+            state = {"modules": sorted(m for m in sys.modules if m.startswith("autotrace")),
+                     "finders": [type(f).__name__ for f in sys.meta_path]}
+            with open(os.environ["STATE_OUT"], "w") as out:
+                json.dump(state, out)
+    """,
+}
+SHOP_TESTS = ("test_instrumented", "test_total", "test_average_of_nothing", "test_fee_seen_through_from_import",
+              "test_plugin_state")
+
+
+@dataclass
+class Session:
+    """One finished inner pytest session."""
+
+    root: Path
+    result: subprocess.CompletedProcess[str]
+    report: dict[str, Any] | None
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+    def outcomes(self) -> dict[str, str]:
+        """Test name -> outcome, from pytest's own summary (``-rA``), with or without the plugin."""
+        found = re.findall(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) \S*::(\w+)", self.result.stdout, re.M)
+        return {name: outcome.lower() for outcome, name in found}
+
+    def test(self, name: str) -> dict[str, Any]:
+        assert self.report is not None, self.output
+        return next(t for t in self.report["tests"] if t["nodeid"].endswith("::" + name))
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.root / "state.json").read_text())
+
+
+def write(root: Path, files: Mapping[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def run(root: Path, *args: str, report: bool = True, timeout: float = 180) -> Session:
+    """``python -m pytest -p autotrace ARGS`` in ``root``, with the report in ``root/report.json``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "AUTOTRACE_")) and k != "PYTHONPATH"}
+    env["STATE_OUT"] = str(root / "state.json")
+    report_path = root / "report.json"
+    report_path.unlink(missing_ok=True)
+    extra = ["--autotrace-report", str(report_path)] if report else []
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "autotrace", "-p", "no:cacheprovider", "-rA",
+                             *extra, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    data = json.loads(report_path.read_text()) if report_path.is_file() else None
+    return Session(root, result, data)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write(tmp_path_factory.mktemp("shop"), SHOP)
+
+
+@pytest.fixture(scope="module")
+def active(shop: Path) -> Session:
+    return run(shop, "--autotrace")
+
+
+EXPECTED = {"test_instrumented": "passed", "test_total": "failed", "test_average_of_nothing": "failed",
+            "test_fee_seen_through_from_import": "passed", "test_plugin_state": "passed"}
+
+
+# -- inactive unless asked ---------------------------------------------------------------------------
+
+
+def test_without_the_option_the_plugin_does_nothing(shop: Path) -> None:
+    session = run(shop, report=False)
+    assert session.outcomes()["test_instrumented"] == "failed", session.output
+    state = session.state()
+    assert state["modules"] == ["autotrace", "autotrace.runners", "autotrace.runners.pytest_plugin"]
+    assert not any("Autotrace" in f or "Tolerant" in f for f in state["finders"])
+    assert "autotrace: " not in session.result.stdout  # no header line, no summary section
+
+
+# -- active: instrumentation, report, DAG --------------------------------------------------------------
+
+
+def test_project_modules_are_instrumented_and_tests_keep_assertion_rewriting(active: Session) -> None:
+    assert active.outcomes() == EXPECTED, active.output
+    assert "TolerantFinder" in active.state()["finders"]
+    assert active.report["params"] == [{"name": "shop.rates.FEE", "key": "src/shop/rates.py::FEE", "kind": "literal",
+                                        "description": "fee per item"}]
+    assert active.report["instrumented"] == 3  # the package holding the parameter: __init__, rates, cart
+    assert active.report["exitstatus"] == 1 and active.report["errors"] == [] and active.report["notes"] == []
+
+
+def test_a_failing_test_reports_pytests_introspection_output_and_source(active: Session) -> None:
+    test = active.test("test_total")
+    assert test["outcome"] == "failed" and test["when"] == "call" and test["duration"] > 0
+    assert test["message"] == "AssertionError: assert 7.5 == 9.0\n +  where 7.5 = total([1, 2])"
+    assert "where 7.5 = total([1, 2])" in test["longrepr"] and "def test_total" in test["longrepr"]
+    assert test["stdout"] == "pricing 2 items\n"
+    assert test["source"].startswith("def test_total(items):\n    assert total(items) == 9.0")
+
+
+def line_of(path: Path, text: str) -> str:
+    """The number of the line of ``path`` that holds ``text``."""
+    return str(next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line))
+
+
+def test_the_traceback_leads_through_the_users_lines(active: Session, shop: Path) -> None:
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\w+)\n +(.+)', active.test("test_average_of_nothing")["traceback"])
+    test_file, cart = shop / "tests" / "test_cart.py", shop / "src" / "shop" / "cart.py"
+    assert frames == [
+        (str(test_file), line_of(test_file, "average([])"), "test_average_of_nothing", "assert average([]) == 0"),
+        (str(cart), line_of(cart, "/ len(items)"), "average", "return total(items) / len(items)"),
+    ]
+    assert active.test("test_average_of_nothing")["traceback"].endswith("ZeroDivisionError: division by zero\n")
+
+
+def test_the_dag_links_the_test_to_the_parameter(active: Session) -> None:
+    test = active.test("test_total")
+    assert test["params"] == ["shop.rates.FEE"] and test["calls"] == 4
+    graph = g.from_json(test["graph"])
+    funcs = {node: attrs.get("func") for node, attrs in graph.nodes(data=True)}
+    assert funcs["call:0"] == "test_cart.test_total"  # the test is the run's entry
+    readers = sorted(funcs[n] for n in graph.successors("param:shop.rates.FEE"))
+    assert readers == ["shop.cart.price", "shop.cart.price"]
+    assert nx.has_path(graph, "param:shop.rates.FEE", "call:0")
+    assert nx.shortest_path(graph, "call:0", "output") == ["call:0", "error:0", "output"]
+    assert graph.nodes["error:0"]["exc_type"] == "AssertionError"
+    assert active.test("test_instrumented")["params"] == []  # it called nothing instrumented
+
+
+# -- import modes, xdist ------------------------------------------------------------------------------
+
+
+def test_import_mode_importlib(shop: Path, active: Session) -> None:
+    session = run(shop, "--autotrace", "--import-mode=importlib")
+    assert session.outcomes() == EXPECTED, session.output
+    assert session.test("test_total")["params"] == ["shop.rates.FEE"]
+
+
+def test_xdist_workers_instrument_and_the_controller_merges_the_report(shop: Path, active: Session) -> None:
+    pytest.importorskip("xdist")
+    session = run(shop, "--autotrace", "-n", "2")
+    assert session.outcomes() == EXPECTED, session.output
+    assert sorted(t["nodeid"] for t in session.report["tests"]) == sorted(t["nodeid"] for t in active.report["tests"])
+    for name in SHOP_TESTS:
+        mine, single = session.test(name), active.test(name)
+        assert (mine["outcome"], mine["params"], mine["calls"], mine["message"]) == \
+               (single["outcome"], single["params"], single["calls"], single["message"])
+    assert session.report["notes"] == []
+
+
+# -- values ----------------------------------------------------------------------------------------------
+
+
+def test_values_reach_every_from_import_of_the_constant(shop: Path, tmp_path: Path) -> None:
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"shop.rates.FEE": "3.0"}))
+    session = run(shop, "--autotrace-values", str(values))  # implies --autotrace
+    assert session.outcomes() == {**EXPECTED, "test_total": "passed"}, session.output
+    assert session.report["values"] == {"shop.rates.FEE": "3.0"}
+    graph = g.from_json(session.test("test_total")["graph"])
+    assert graph.nodes["param:shop.rates.FEE"]["value"] == "3.0"
+
+
+def test_a_code_value_replaces_the_function(tmp_path: Path) -> None:
+    root = write(tmp_path, {
+        "calc.py": "def double(x):  # autotrace: param\n    return x + x\n",
+        "test_calc.py": "from calc import double\n\n\ndef test_double():\n    assert double(3) == 7\n",
+    })
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"calc.double": "def double(x):\n    return 2 * x + 1\n"}))
+    session = run(root, "--autotrace-values", str(values))
+    assert session.outcomes() == {"test_double": "passed"}, session.output
+    assert session.test("test_double")["params"] == ["calc.double"]
+
+
+@pytest.mark.parametrize("values, error", [
+    ({"shop.rates.NOPE": "1"}, "no parameter 'shop.rates.NOPE' (parameters: shop.rates.FEE)"),
+    ({"shop.rates.FEE": "2 +"}, "shop.rates.FEE: '2 +' is not a Python literal"),
+    (["3.0"], "expected a JSON object mapping parameter names to value texts"),
+])
+def test_bad_values_are_one_usage_error(shop: Path, tmp_path: Path, values: object, error: str) -> None:
+    path = tmp_path / "values.json"
+    path.write_text(json.dumps(values))
+    session = run(shop, "--autotrace-values", str(path))
+    assert session.result.returncode == 4 and session.report is None
+    assert f"ERROR: autotrace: --autotrace-values {path}: {error}" in session.result.stderr
+
+
+def test_modules_imported_before_the_hook_are_named_and_values_for_them_refused(shop: Path, tmp_path: Path) -> None:
+    write(shop, {"early_plugin.py": "import shop.rates\n"})  # a plugin loaded with -p, before conftests
+    session = run(shop, "--autotrace", "-p", "early_plugin")
+    assert session.report["notes"] == ["1 module(s) were imported before conftest.py files ran and run "
+                                       "uninstrumented (calls not recorded, parameters at their source values): "
+                                       "shop.rates"]
+    assert "before conftest.py files ran" in session.result.stdout  # in the terminal summary too
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"shop.rates.FEE": "3.0"}))
+    refused = run(shop, "-p", "early_plugin", "--autotrace-values", str(values))
+    assert refused.result.returncode == 4
+    assert "--autotrace-values sets shop.rates.FEE, but its module was imported before" in refused.result.stderr
+
+
+# -- --autotrace-all ---------------------------------------------------------------------------------------
+
+LIBRARY = {
+    "pkg/__init__.py": "from .stats import mean\n",
+    "pkg/stats.py": """
+        import functools
+
+
+        def mean(xs):
+            return sum(xs) / len(xs)
+
+
+        def evens(n):
+            for i in range(n):
+                if i % 2 == 0:
+                    yield i
+
+
+        @functools.lru_cache(maxsize=None)
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+        class Box:
+            def __init__(self, value):
+                self.value = value
+
+            @property
+            def double(self):
+                return self.value * 2
+
+            @staticmethod
+            def make(value):
+                return Box(value)
+    """,
+    # the transformer refuses a module using its reserved name: imported unchanged, with a note
+    "pkg/odd.py": "__autotrace_rt__ = 'mine'\n\n\ndef name():\n    return __autotrace_rt__\n",
+    "pkg/test_inside.py": "from pkg.stats import mean\n\n\ndef test_inside():\n    assert mean([2, 4]) == 3\n",
+    "tests/test_pkg.py": """
+        import pytest
+
+        from pkg import mean, odd
+        from pkg.stats import Box, evens, fib
+
+
+        def test_mean():
+            assert mean([1, 2, 3]) == 2
+
+
+        def test_generator():
+            assert list(evens(5)) == [0, 2, 4]
+
+
+        def test_cached_recursion():
+            assert fib(20) == 6765
+
+
+        def test_methods():
+            assert Box.make(2).double == 4
+
+
+        def test_reserved_name():
+            assert odd.name() == "mine"
+
+
+        def test_deliberate_failure():
+            assert mean([1, 1]) == 2
+
+
+        @pytest.mark.xfail(strict=True)
+        def test_expected_failure():
+            assert mean([1]) == 2
+
+
+        def test_empty():
+            with pytest.raises(ZeroDivisionError):
+                mean([])
+    """,
+}
+
+
+def test_autotrace_all_gives_the_plain_outcomes(tmp_path: Path) -> None:
+    root = write(tmp_path, LIBRARY)
+    plain = run(root, report=False)
+    traced = run(root, "--autotrace-all=pkg")
+    assert traced.outcomes() == plain.outcomes() and len(plain.outcomes()) == 9, traced.output
+    assert traced.report["instrumented"] == 3  # __init__, stats, odd; never a test file
+    assert traced.test("test_cached_recursion")["calls"] == 21  # lru_cache: each n computed once
+    assert traced.test("test_generator")["calls"] == 1
+    assert "where 1.0 = mean([1, 1])" in traced.test("test_deliberate_failure")["message"]  # assertion rewriting kept
+    assert [n for n in traced.report["notes"] if "odd.py" in n] == [
+        f"{root / 'pkg' / 'odd.py'}: could not instrument (SyntaxError: {root / 'pkg' / 'odd.py'}: uses the reserved "
+        "name __autotrace_rt__); imported unchanged"]
+
+
+def test_autotrace_all_needs_a_folder(tmp_path: Path) -> None:
+    session = run(write(tmp_path, LIBRARY), "--autotrace-all=nowhere")
+    assert session.result.returncode == 4
+    assert "ERROR: autotrace: --autotrace-all nowhere: no such folder" in session.result.stderr

@@ -1,0 +1,168 @@
+"""Reduced tests for what running real third-party suites under ``--autotrace-all`` found
+(``benchmarks/real_suites.py``, figures in ``BENCHMARKS-real-suites.md``).
+
+Each test writes a tiny module reproducing the construct, imports it plainly and through the import
+hook (every function a recorded call), and checks that it behaves the same: without an active
+recorder and with one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import marshal
+import pickle
+import sys
+import textwrap
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotrace.recorder import FUNC, Recorder
+from autotrace.runtime import Runtime
+from autotrace.transforms.hook import Target, install, uninstall
+from autotrace.transforms.plan import ModulePlan
+
+MODES = ("plain", "hooked", "recording")
+
+
+@contextmanager
+def imported(tmp_path: Path, source: str, mode: str, name: str = "mod") -> Iterator[types.ModuleType]:
+    """``source`` as module ``name``: plain, through the hook, or through the hook with a recorder active."""
+    folder = tmp_path / mode
+    folder.mkdir()
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    runtime = Runtime()
+    finder = install({path: Target(ModulePlan(module=name))}, runtime, cache=False) if mode != "plain" else None
+    sys.path.insert(0, str(folder))
+    recorder = Recorder()
+    try:
+        module = importlib.import_module(name)
+        if finder is not None:
+            assert type(module.__spec__.loader).__name__ == "AutotraceLoader"
+        if mode == "recording":
+            with runtime.recording(recorder):
+                yield module
+            assert recorder.calls, "nothing was recorded"
+        else:
+            yield module
+    finally:
+        if finder is not None:
+            uninstall(finder)
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+
+
+def same_everywhere(tmp_path: Path, source: str, check: Callable[[types.ModuleType], Any]) -> Any:
+    """``check(module)`` gives the same result in every mode; that result."""
+    results = {}
+    for mode in MODES:
+        with imported(tmp_path, source, mode) as module:
+            results[mode] = check(module)
+    assert results["hooked"] == results["plain"]
+    assert results["recording"] == results["plain"]
+    return results["plain"]
+
+
+# -- pickling a function by value (cloudpickle, dill) ----------------------------------------------
+_STATE = ("__qualname__", "__module__", "__doc__", "__kwdefaults__", "__annotations__")
+
+
+def _make_function(code: types.CodeType, globals_: dict, name: str, defaults: tuple | None,
+                   closure: tuple, state: dict, attrs: dict) -> types.FunctionType:
+    cells = tuple(types.CellType(value) for value in closure) or None
+    func = types.FunctionType(code, {"__builtins__": __builtins__, **globals_}, name, defaults, cells)
+    for key, value in state.items():
+        setattr(func, key, value)
+    func.__dict__.update(attrs)
+    return func
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _importable(func: types.FunctionType) -> bool:
+    found: Any = sys.modules.get(func.__module__)
+    for part in func.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is func
+
+
+class ByValuePickler(pickle.Pickler):
+    """What cloudpickle does with a function that cannot be found by name: its code, the globals its
+    code names, its closure's values and its ``__dict__``; modules by name."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.FunctionType) and not _importable(obj):
+            globals_ = {n: obj.__globals__[n] for n in _global_names(obj.__code__) if n in obj.__globals__}
+            closure = tuple(cell.cell_contents for cell in obj.__closure__ or ())
+            state = {key: getattr(obj, key) for key in _STATE}
+            return _make_function, (obj.__code__, globals_, obj.__name__, obj.__defaults__, closure, state,
+                                    obj.__dict__)
+        if isinstance(obj, types.CodeType):
+            return marshal.loads, (marshal.dumps(obj),)
+        if isinstance(obj, types.ModuleType):
+            return importlib.import_module, (obj.__name__,)
+        return NotImplemented
+
+
+def by_value_round_trip(obj: Any) -> Any:
+    buffer = io.BytesIO()
+    ByValuePickler(buffer).dump(obj)
+    return pickle.loads(buffer.getvalue())
+
+
+CLOSURE = '''
+    def make_repr(prefix):
+        def __repr__(self):
+            return prefix + "!"
+        return __repr__
+
+    def counter():
+        n = 0
+        def step():
+            nonlocal n
+            n += 1
+            yield n
+        return step
+'''
+
+
+def test_closure_pickled_by_value(tmp_path):
+    """attrs' ``TestCloudpickleCompat``: cloudpickle pickles an attrs class made at run time by value,
+    with its ``__repr__`` (a closure from ``attr._make``). A wrapper read the recorder's ContextVar
+    (unpicklable) as a global and held the Runtime (with the run's recorder) in its closure."""
+
+    def check(mod):
+        copy = by_value_round_trip(mod.make_repr("x"))
+        step = by_value_round_trip(mod.counter())
+        return copy(None), list(step()), copy.__name__, copy.__qualname__
+
+    assert same_everywhere(tmp_path, CLOSURE, check) == ("x!", [1], "__repr__", "make_repr.<locals>.__repr__")
+
+
+def test_closure_pickled_by_value_still_records_in_this_process(tmp_path):
+    with imported(tmp_path, CLOSURE, "hooked") as mod:
+        runtime = mod.__dict__["@autotrace"]
+        copy = by_value_round_trip(mod.make_repr("x"))
+        recorder = Recorder()
+        with runtime.recording(recorder):
+            assert copy(None) == "x!"
+        assert [c[FUNC].__name__ for c in recorder.calls] == ["__repr__"]
+        assert pickle.loads(pickle.dumps(runtime)) is runtime  # the live runtime, not a copy
+
+
+def test_closure_pickled_with_cloudpickle(tmp_path):
+    cloudpickle = pytest.importorskip("cloudpickle")
+    assert same_everywhere(tmp_path, CLOSURE,
+                           lambda mod: cloudpickle.loads(cloudpickle.dumps(mod.make_repr("y")))(None)) == "y!"
