@@ -77,10 +77,11 @@ PACKAGES: dict[str, Package] = {p.name: p for p in (
                "tests/test_more.py::SeekableTest", "tests/test_more.py::PeekableTests"),
     ),
     Package(
-        # its setup.cfg turns every warning into an error; pytest 9 deprecates its generator parametrize
+        # its setup.cfg turns every warning into an error: pytest 9 deprecates its generator parametrize,
+        # and its conftest marks tests no_cover (a pytest-cov marker)
         "python-dateutil", "2.9.0.post0", source="src/dateutil", tests=("tests",),
         deps=("hypothesis==6.112.1", "freezegun==1.5.1"),
-        extra=("-W", "ignore::pytest.PytestRemovedIn10Warning"),
+        extra=("-W", "ignore::pytest.PytestRemovedIn10Warning", "-W", "ignore::pytest.PytestUnknownMarkWarning"),
         quick=("tests/test_relativedelta.py", "tests/test_easter.py", "tests/test_isoparser.py",
                "tests/test_rrule.py::RRuleTest::testYearly", "tests/test_imports.py"),
     ),
@@ -165,11 +166,15 @@ if _root:
                                if getattr(m, "__file__", None) and os.path.realpath(m.__file__) in files)
     FINDER = install(targets, RUNTIME)
 GRAPH = os.environ.get("AUTOTRACE_BENCH_GRAPH", "1") == "1"
+RECORD = os.environ.get("AUTOTRACE_BENCH_RECORD", "1") == "1"  # 0: rewritten modules, no recorder active
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     if FINDER is None:
+        yield
+        return
+    if not RECORD:
         yield
         return
     recorder = Recorder()

@@ -8,6 +8,10 @@ reach of ``--autotrace-all``.
 
 The hook is installed in ``pytest_load_initial_conftests`` (tryfirst), before any conftest or test
 module is imported; ``pytest_configure`` is the fallback for a plugin loaded later than that.
+
+Give file options as ``--autotrace-report=FILE``: pytest chooses its rootdir, and so the ini file it
+reads, from the command line's path-like tokens before it knows a plugin's options, so the value of
+``--autotrace-report FILE`` in another folder would move the rootdir.
 """
 
 from __future__ import annotations

@@ -144,17 +144,18 @@ class SuiteEvaluator:
         with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp:
             folder = Path(tmp)
             report_path = folder / "report.json"
+            # Options as --name=value: pytest picks its rootdir (and so the user's ini file) from every
+            # other token that looks like a path before it knows the plugin's options.
             argv = [sys.executable, "-m", "pytest", *map(str, self.paths), "-q", "-p", "autotrace", "--autotrace",
-                    "--autotrace-report", str(report_path),
-                    "-o", f"cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
+                    f"--autotrace-report={report_path}",
+                    f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
             if self.keyword:
-                argv += ["-k", self.keyword]
-            for selector in self.selectors:
-                argv += ["--autotrace-param", selector]
+                argv.append(f"-k={self.keyword}")
+            argv += [f"--autotrace-param={selector}" for selector in self.selectors]
             if texts is not None:
                 values_path = folder / "values.json"
                 values_path.write_text(json.dumps(texts), encoding="utf-8")
-                argv += ["--autotrace-values", str(values_path)]
+                argv.append(f"--autotrace-values={values_path}")
             done = run_limited(argv, self.limits, folder / "output.log", cwd=self.root)
             if done.timed_out:
                 return None, f"the tests timed out after {self.limits.timeout:g} s (see --timeout)"

@@ -133,7 +133,7 @@ def run(root: Path, *args: str, report: bool = True, timeout: float = 180) -> Se
     env["STATE_OUT"] = str(root / "state.json")
     report_path = root / "report.json"
     report_path.unlink(missing_ok=True)
-    extra = ["--autotrace-report", str(report_path)] if report else []
+    extra = [f"--autotrace-report={report_path}"] if report else []
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "autotrace", "-p", "no:cacheprovider", "-rA",
                              *extra, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     data = json.loads(report_path.read_text()) if report_path.is_file() else None
@@ -243,7 +243,7 @@ def test_xdist_workers_instrument_and_the_controller_merges_the_report(shop: Pat
 def test_values_reach_every_from_import_of_the_constant(shop: Path, tmp_path: Path) -> None:
     values = tmp_path / "values.json"
     values.write_text(json.dumps({"shop.rates.FEE": "3.0"}))
-    session = run(shop, "--autotrace-values", str(values))  # implies --autotrace
+    session = run(shop, f"--autotrace-values={values}")  # implies --autotrace
     assert session.outcomes() == {**EXPECTED, "test_total": "passed"}, session.output
     assert session.report["values"] == {"shop.rates.FEE": "3.0"}
     graph = g.from_json(session.test("test_total")["graph"])
@@ -257,7 +257,7 @@ def test_a_code_value_replaces_the_function(tmp_path: Path) -> None:
     })
     values = tmp_path / "values.json"
     values.write_text(json.dumps({"calc.double": "def double(x):\n    return 2 * x + 1\n"}))
-    session = run(root, "--autotrace-values", str(values))
+    session = run(root, f"--autotrace-values={values}")
     assert session.outcomes() == {"test_double": "passed"}, session.output
     assert session.test("test_double")["params"] == ["calc.double"]
 
@@ -270,7 +270,7 @@ def test_a_code_value_replaces_the_function(tmp_path: Path) -> None:
 def test_bad_values_are_one_usage_error(shop: Path, tmp_path: Path, values: object, error: str) -> None:
     path = tmp_path / "values.json"
     path.write_text(json.dumps(values))
-    session = run(shop, "--autotrace-values", str(path))
+    session = run(shop, f"--autotrace-values={path}")
     assert session.result.returncode == 4 and session.report is None
     assert f"ERROR: autotrace: --autotrace-values {path}: {error}" in session.result.stderr
 
@@ -278,13 +278,13 @@ def test_bad_values_are_one_usage_error(shop: Path, tmp_path: Path, values: obje
 def test_modules_imported_before_the_hook_are_named_and_values_for_them_refused(shop: Path, tmp_path: Path) -> None:
     write(shop, {"early_plugin.py": "import shop.rates\n"})  # a plugin loaded with -p, before conftests
     session = run(shop, "--autotrace", "-p", "early_plugin")
-    assert session.report["notes"] == ["1 module(s) were imported before conftest.py files ran and run "
+    assert session.report["notes"] == ["2 module(s) were imported before conftest.py files ran and run "
                                        "uninstrumented (calls not recorded, parameters at their source values): "
-                                       "shop.rates"]
+                                       "shop, shop.rates"]
     assert "before conftest.py files ran" in session.result.stdout  # in the terminal summary too
     values = tmp_path / "values.json"
     values.write_text(json.dumps({"shop.rates.FEE": "3.0"}))
-    refused = run(shop, "-p", "early_plugin", "--autotrace-values", str(values))
+    refused = run(shop, "-p", "early_plugin", f"--autotrace-values={values}")
     assert refused.result.returncode == 4
     assert "--autotrace-values sets shop.rates.FEE, but its module was imported before" in refused.result.stderr
 
@@ -376,8 +376,8 @@ def test_autotrace_all_gives_the_plain_outcomes(tmp_path: Path) -> None:
     traced = run(root, "--autotrace-all=pkg")
     assert traced.outcomes() == plain.outcomes() and len(plain.outcomes()) == 9, traced.output
     assert traced.report["instrumented"] == 3  # __init__, stats, odd; never a test file
-    assert traced.test("test_cached_recursion")["calls"] == 21  # lru_cache: each n computed once
-    assert traced.test("test_generator")["calls"] == 1
+    assert traced.test("test_cached_recursion")["calls"] == 1 + 21  # the test; lru_cache: each n computed once
+    assert traced.test("test_generator")["calls"] == 1 + 1
     assert "where 1.0 = mean([1, 1])" in traced.test("test_deliberate_failure")["message"]  # assertion rewriting kept
     assert [n for n in traced.report["notes"] if "odd.py" in n] == [
         f"{root / 'pkg' / 'odd.py'}: could not instrument (SyntaxError: {root / 'pkg' / 'odd.py'}: uses the reserved "

@@ -30,17 +30,27 @@ from autotrace.transforms.plan import ModulePlan
 MODES = ("plain", "hooked", "recording")
 
 
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 @contextmanager
-def imported(tmp_path: Path, source: str, mode: str, name: str = "mod") -> Iterator[types.ModuleType]:
-    """``source`` as module ``name``: plain, through the hook, or through the hook with a recorder active."""
+def imported(tmp_path: Path, source: str | dict[str, str], mode: str, name: str = "mod") -> Iterator[types.ModuleType]:
+    """Module ``name`` (``source``, or ``{relative path: text}`` for a package) imported plainly, through
+    the hook (every .py file rewritten), or through the hook with a recorder active."""
     folder = tmp_path / mode
-    folder.mkdir()
-    path = folder / f"{name}.py"
-    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    files = {f"{name}.py": source} if isinstance(source, str) else source
+    for relative, text in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
     runtime = Runtime()
-    finder = install({path: Target(ModulePlan(module=name))}, runtime, cache=False) if mode != "plain" else None
+    targets = {path: Target(ModulePlan(module=_module_name(path, folder))) for path in folder.rglob("*.py")}
+    finder = install(targets, runtime, cache=False) if mode != "plain" else None
     sys.path.insert(0, str(folder))
     recorder = Recorder()
+    before = set(sys.modules)
     try:
         module = importlib.import_module(name)
         if finder is not None:
@@ -55,18 +65,50 @@ def imported(tmp_path: Path, source: str, mode: str, name: str = "mod") -> Itera
         if finder is not None:
             uninstall(finder)
         sys.path.remove(str(folder))
+        for added in set(sys.modules) - before:
+            del sys.modules[added]
         sys.modules.pop(name, None)
 
 
-def same_everywhere(tmp_path: Path, source: str, check: Callable[[types.ModuleType], Any]) -> Any:
+def same_everywhere(tmp_path: Path, source: str | dict[str, str], check: Callable[[types.ModuleType], Any],
+                    name: str = "mod") -> Any:
     """``check(module)`` gives the same result in every mode; that result."""
     results = {}
     for mode in MODES:
-        with imported(tmp_path, source, mode) as module:
+        with imported(tmp_path, source, mode, name) as module:
             results[mode] = check(module)
     assert results["hooked"] == results["plain"]
     assert results["recording"] == results["plain"]
     return results["plain"]
+
+
+# -- package data read through the module's loader ------------------------------------------------
+def test_package_data_through_the_loader(tmp_path):
+    """python-dateutil's ``dateutil.zoneinfo`` reads its tarball with ``pkgutil.get_data(__name__, ...)``,
+    which asks the module's loader for ``get_data``: the hook's loader had none, so ``get_data``
+    returned None and every zoneinfo test failed with "tarfile.ReadError: empty file"."""
+    package = {
+        "pkg/__init__.py": """
+            import importlib.resources
+            import pkgutil
+
+            def data():
+                return pkgutil.get_data(__name__, "data.txt")
+
+            def resource():
+                return importlib.resources.files(__name__).joinpath("data.txt").read_bytes()
+
+            def loader_facts():
+                loader = __spec__.loader
+                return loader.is_package(__name__), loader.get_filename(__name__) == __file__
+        """,
+        "pkg/data.txt": "payload",
+    }
+
+    def check(pkg):
+        return pkg.data(), pkg.resource(), pkg.loader_facts()
+
+    assert same_everywhere(tmp_path, package, check, name="pkg") == (b"payload", b"payload", (True, True))
 
 
 # -- pickling a function by value (cloudpickle, dill) ----------------------------------------------

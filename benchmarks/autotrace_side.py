@@ -1,0 +1,87 @@
+"""Optimize one benchmark task with autotrace through its public Python entry point,
+``autotrace.runners.loop.optimize`` (what ``autotrace optimize`` runs), in a process of its own.
+
+    python -m benchmarks.autotrace_side RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
+
+The same run by the CLI would be ``autotrace optimize program.py --feedback judge.py --steps N --target S
+--model NAME --base-url URL --optimizer optoprime --no-cache``; the Python entry point is used only
+because it also takes the seed and max_tokens the trace-opt side is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from autotrace.llm.client import LLMConfig
+from autotrace.runners.judge import JudgeError
+from autotrace.runners.loop import Settings, StepReport, optimize, state_dir
+from autotrace.runners.sandbox import Limits
+from autotrace.store import RunStore
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--target", type=float, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--context-tokens", type=int, default=8192)
+    parser.add_argument("--optimizer", default="optoprime")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one evaluation may take")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    run_dir = args.run_dir.resolve()
+    llm = LLMConfig(model=args.model, base_url=args.base_url, api_key="local", temperature=0.0, seed=args.seed,
+                    max_tokens=args.max_tokens, context_tokens=args.context_tokens, timeout=600.0)
+    settings = Settings(target=run_dir / "program.py", judge=run_dir / "judge.py", steps=args.steps,
+                        target_score=args.target, optimizer=args.optimizer, llm=llm, cache=False,
+                        limits=Limits(timeout=args.timeout))
+    reports: list[StepReport] = []
+    started = time.perf_counter()
+    error = None
+    result = None
+    try:
+        result = optimize(settings, progress=reports.append)
+    except (JudgeError, ValueError, RuntimeError) as exc:  # recorded, not hidden: the report shows it
+        error = f"{type(exc).__name__}: {exc}"
+    wall = time.perf_counter() - started
+
+    steps = []
+    store = RunStore(state_dir(run_dir) / "autotrace.db")
+    try:
+        runs = store.list_runs()
+        records = store.steps(runs[0]["id"]) if runs else []
+    finally:
+        store.close()
+    seconds = {r.step: r.seconds for r in reports}
+    for record in records:
+        steps.append({"step": record["step"], "score": record.get("score"), "note": record.get("note", ""),
+                      "feedback": (record.get("feedback") or "")[:2000],
+                      "prompt_tokens": record.get("prompt_tokens", 0),
+                      "completion_tokens": record.get("completion_tokens", 0),
+                      "seconds": seconds.get(record["step"], record.get("seconds", 0.0)),
+                      "values": record.get("values", {})})
+    solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
+    scores = [s["score"] for s in steps if s["score"] is not None]
+    out = {
+        "side": "autotrace", "solved": solved_step is not None, "solved_step": solved_step,
+        "best_score": max(scores) if scores else None,
+        "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
+        "completion_tokens": sum(s["completion_tokens"] for s in steps),
+        "llm_calls": sum(1 for s in steps if s["step"] > 0), "wall_seconds": wall, "steps": steps,
+        "final_values": result.best_values if result else {}, "error": error,
+    }
+    args.out.write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Four shares split a monthly income; each category must receive its wanted amount."""
+
+from opto.trace import bundle, node
+
+HOUSING = node(0.25, name="HOUSING", trainable=True,
+               constraint="share of the income spent on housing, between 0 and 1")
+FOOD = node(0.25, name="FOOD", trainable=True, constraint="share of the income spent on food, between 0 and 1")
+SAVINGS = node(0.25, name="SAVINGS", trainable=True, constraint="share of the income saved, between 0 and 1")
+LEISURE = node(0.25, name="LEISURE", trainable=True,
+               constraint="share of the income spent on leisure, between 0 and 1")
+
+INCOME = 4000.0
+
+
+@bundle()
+def allocate(income, share):
+    """The amount a share of the income gives, rounded to cents."""
+    return round(income * share, 2)
+
+
+@bundle()
+def plan(housing, food, savings, leisure):
+    """The monthly plan: the amount for each category."""
+    return {"housing": housing, "food": food, "savings": savings, "leisure": leisure}
+
+
+def main():
+    return plan(allocate(INCOME, HOUSING), allocate(INCOME, FOOD), allocate(INCOME, SAVINGS),
+                allocate(INCOME, LEISURE))
+
+
+def parameters():
+    return [HOUSING, FOOD, SAVINGS, LEISURE]

@@ -1,0 +1,30 @@
+"""A buggy leap-year test, run on test years; the judge checks each result against a reference."""
+
+import random
+
+POOL = (2024, 1900, 2000, 2023, 2100, 1996, 1800, 2200, 2019)
+
+
+def is_leap_year(year):  # autotrace: param
+    """True when `year` is a leap year of the Gregorian calendar."""
+    return year % 4 == 0
+
+
+def run_case(year):
+    """The function's result on one input, or the error it raised as "(ErrorType) message"."""
+    try:
+        return is_leap_year(year)
+    except Exception as exc:
+        return f"({type(exc).__name__}) {exc}"
+
+
+def results(cases, *outputs):
+    """Each input paired with its result."""
+    return list(zip(cases, outputs))
+
+
+def main():
+    import os
+
+    cases = random.Random(int(os.environ.get("BENCH_SEED", "0"))).sample(POOL, 6)
+    return results(cases, *[run_case(year) for year in cases])

@@ -1,0 +1,38 @@
+"""A savings account simulated day by day for 2,000 days: about 4,000 recorded calls per run."""
+
+from opto.trace import bundle, node
+
+DAILY_RATE = node(0.0, name="DAILY_RATE", trainable=True,
+                  constraint="interest rate added each day, e.g. 0.0001 for 0.01 %")
+DEPOSIT = node(1.0, name="DEPOSIT", trainable=True, constraint="amount deposited at the end of each day")
+
+DAYS = 2000
+
+
+@bundle()
+def accrue(balance, rate):
+    """The balance after one day of interest."""
+    return balance * (1 + rate)
+
+
+@bundle()
+def deposit(balance, amount):
+    """The balance after the daily deposit."""
+    return balance + amount
+
+
+@bundle()
+def final(balance):
+    """The final balance, rounded to cents."""
+    return round(balance, 2)
+
+
+def main():
+    balance = 0.0
+    for _ in range(DAYS):
+        balance = deposit(accrue(balance, DAILY_RATE), DEPOSIT)
+    return final(balance)
+
+
+def parameters():
+    return [DAILY_RATE, DEPOSIT]
