@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def pytest_sessionfinish(session):
     if not out:
         return
     loaded = sorted(name for name, module in list(sys.modules.items())
-                    if type(getattr(getattr(module, "__spec__", None), "loader", None)).__name__ == "AutotraceLoader")
+                    if any(kind.__name__ == "AutotraceLoader"
+                           for kind in type(getattr(getattr(module, "__spec__", None), "loader", None)).__mro__))
     with open(out, "w") as handle:
         json.dump({"instrumented_modules": loaded}, handle)
 '''
@@ -264,6 +266,7 @@ class RunResult:
     details: dict[str, str]
     stats: dict = field(default_factory=dict)
     warmup_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # user + system time of the pytest process: less sensitive to a busy machine
 
     def counts(self) -> Counter:
         found: Counter = Counter()
@@ -292,14 +295,18 @@ def parse_junit(path: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
 
 
 def pytest_run(python: Path, tree: Path, args: list[str], env: dict[str, str], junit: Path, log: Path,
-               timeout: float) -> tuple[float, int]:
+               timeout: float) -> tuple[float, float, int]:
     cmd = [str(python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "_autotrace_bench_common",
            f"--junitxml={junit}", "-q", "-rfE"]
     print("$", " ".join(cmd), f"> {log}", flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.run(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-    return time.perf_counter() - start, proc.returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode
 
 
 def run_package(pkg: Package, workdir: Path, quick: bool, timeout: float, graph: bool, mechanism: str) -> dict:
@@ -316,8 +323,9 @@ def run_package(pkg: Package, workdir: Path, quick: bool, timeout: float, graph:
     tests = list(pkg.quick if quick else pkg.tests) + list(pkg.extra)
     modes = {
         "plain": ([], {}),
-        "instrumented": ((["-p", "autotrace", f"--autotrace-all={source}"], {}) if real
-                         else (["-p", "_autotrace_bench_hook"], {"AUTOTRACE_BENCH_ALL": str(source)})),
+        "instrumented": ((["-p", "autotrace", f"--autotrace-all={source}",
+                           *([f"--autotrace-report={results / 'instrumented.report.json'}"] if graph else [])], {})
+                         if real else (["-p", "_autotrace_bench_hook"], {"AUTOTRACE_BENCH_ALL": str(source)})),
     }
     out: dict = {"package": pkg.key, "mechanism": "plugin --autotrace-all" if real else "stand-in hook plugin",
                  "quick": quick, "source": str(source.relative_to(tree)), "tests": tests}
@@ -334,7 +342,7 @@ def run_package(pkg: Package, workdir: Path, quick: bool, timeout: float, graph:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
         warmup = time.perf_counter() - warm_start
         junit = results / f"{mode}.xml"
-        seconds, code = pytest_run(python, tree, [*tests, *extra_args], mode_env, junit, results / f"{mode}.log",
+        seconds, cpu, code = pytest_run(python, tree, [*tests, *extra_args], mode_env, junit, results / f"{mode}.log",
                                    timeout)
         outcomes, details = parse_junit(junit) if junit.is_file() else ({}, {})
         stats = {}
@@ -342,7 +350,11 @@ def run_package(pkg: Package, workdir: Path, quick: bool, timeout: float, graph:
             path = results / f"{mode}.{kind}.json"
             if path.is_file():
                 stats.update(json.loads(path.read_text()))
-        out[mode] = RunResult(seconds, code, outcomes, details, stats, warmup)
+        report = results / f"{mode}.report.json"
+        if report.is_file():  # the plugin's --autotrace-report: calls per test (before its per-test bound)
+            calls = [t.get("calls", 0) for t in json.loads(report.read_text()).get("tests", [])]
+            stats.update(calls=sum(calls), max_calls=max(calls, default=0), report_mb=report.stat().st_size / 1e6)
+        out[mode] = RunResult(seconds, code, outcomes, details, stats, warmup, cpu)
     plain, inst = out["plain"], out["instrumented"]
     diff = sorted(t for t in set(plain.outcomes) | set(inst.outcomes)
                   if plain.outcomes.get(t) != inst.outcomes.get(t))
@@ -360,17 +372,19 @@ def fmt_counts(r: RunResult) -> str:
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| package | tests | plain p/f/e/s | instrumented p/f/e/s | identical | plain s | instrumented s | ratio | "
-             "first import s (plain → instr.) | recorded calls (max/test) | mechanism |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| package | tests | plain p/f/e/s | instrumented p/f/e/s | identical | wall s plain → instr. | wall ratio | "
+             "CPU s plain → instr. | CPU ratio | first import s (plain → instr.) | recorded calls (max/test) | mechanism |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         plain, inst = r["plain"], r["instrumented"]
         stats = inst.stats
         calls = f"{stats['calls']:,} ({stats['max_calls']:,})" if "calls" in stats else "n/a"
         lines.append(
             f"| {r['package']} | {len(plain.outcomes)} | {fmt_counts(plain)} | {fmt_counts(inst)} | "
-            f"{'yes' if r['identical'] else 'NO'} | {plain.seconds:.1f} | {inst.seconds:.1f} | "
-            f"{inst.seconds / plain.seconds:.2f}x | {plain.warmup_seconds:.1f} → {inst.warmup_seconds:.1f} | {calls} | "
+            f"{'yes' if r['identical'] else 'NO'} | {plain.seconds:.1f} → {inst.seconds:.1f} | "
+            f"{inst.seconds / plain.seconds:.2f}x | {plain.cpu_seconds:.1f} → {inst.cpu_seconds:.1f} | "
+            f"{inst.cpu_seconds / max(plain.cpu_seconds, 1e-9):.2f}x | "
+            f"{plain.warmup_seconds:.1f} → {inst.warmup_seconds:.1f} | {calls} | "
             f"{r['mechanism']} |")
     return lines
 
@@ -384,7 +398,8 @@ def notes(rows: list[dict]) -> list[str]:
                      + (f"; already imported before the hook: {inst.stats['too_late']}" if inst.stats.get("too_late")
                         else "") + f"); tests: `{' '.join(r['tests'])}`"
                      + (f"; DAG building {inst.stats['graph_seconds']:.1f} s of the instrumented run"
-                        if inst.stats.get("graph_seconds") else ""))
+                        if inst.stats.get("graph_seconds") else "")
+                     + (f"; --autotrace-report {inst.stats['report_mb']:.1f} MB" if inst.stats.get("report_mb") else ""))
         for test, before, after, message in r["diff"][:20]:
             lines.append(f"  - DIFF {test}: plain {before} → instrumented {after} {message}")
     return lines
@@ -396,7 +411,8 @@ def write_markdown(rows: list[dict], command: str) -> None:
             f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
             f"PYTHONHASHSEED={HASHSEED}; hypothesis profile: deadline=None, database=None, derandomize=True, "
             "too_slow suppressed (both runs); `-p no:cacheprovider`; timed runs after a `--collect-only` warm-up "
-            "of each mode (bytecode caches warm).", "",
+            "of each mode (bytecode caches warm). CPU = user+system seconds of the pytest process (the machine "
+            "may be shared: the CPU ratio is the steadier figure).", "",
             *table(rows), "", *notes(rows), "",
             "Test dependencies (pinned in `benchmarks/real_suites.py`): "
             + "; ".join(f"{p.key}: {', '.join(p.deps) or 'none'}" for p in PACKAGES.values() if p.key in versions),
@@ -419,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO / ".bench")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds for one pytest run")
     parser.add_argument("--no-graph", action="store_true",
-                        help="stand-in plugin only: record calls but do not build each test's DAG")
+                        help="record calls but build no DAG (the plugin without --autotrace-report)")
     parser.add_argument("--mechanism", choices=("auto", "plugin", "stand-in"), default="auto",
                         help="how to instrument: the plugin's --autotrace-all (auto: when the installed plugin "
                              "has it), or the stand-in hook plugin this script writes")

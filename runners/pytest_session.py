@@ -1,7 +1,9 @@
 """The active side of the pytest plugin, imported only when an ``--autotrace*`` option is given.
 
-Rewritten are the project's modules that hold parameters and, with ``--autotrace-all=DIR``, every
-module under DIR. Test files and conftest.py never are, so they keep pytest's assertion rewriting.
+Rewritten is the project's code — every module of each package that holds a parameter (for a module
+outside any package, the modules beside it), so the functions reading a parameter from another module
+are recorded too — and, with ``--autotrace-all=DIR``, every module under DIR. Test files and
+conftest.py never are: they keep pytest's assertion rewriting.
 
 Each test runs under its own recorder (setup and call phases), and the test function itself is
 recorded as the run's entry, so the test's DAG leads from the parameters, through the calls that
@@ -42,11 +44,12 @@ CALLS_KEPT = 10_000
 _TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
 _OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
 _NAMES_SHOWN = 8  # module names listed in a note
-_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".venv", "venv", ".tox", ".nox", "node_modules", "build",
-                        "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".autotrace"})
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".venv", "venv", "env", "site-packages", ".tox", ".nox",
+                        "node_modules", "build", "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".autotrace"})
 
 _RECORDER = pytest.StashKey[Recorder]()
 _TEST = pytest.StashKey[Any]()  # the test function as collected, before it is wrapped for recording
+_RUNNING = pytest.StashKey[bool]()  # inside the call phase: a report made now is a subtest's
 
 
 class AutotraceSession:
@@ -109,7 +112,7 @@ class AutotraceSession:
                 raise pytest.UsageError(f"autotrace: --autotrace-all {all_dir}: no such folder")
             extra += modules_under(all_dir.resolve(), is_test_file)
         names = frozenset(p.name for p in self.project.params)
-        derived = next(iter(plans.values())).derived if plans else {}
+        derived = next(iter(plans.values())).derived if plans else {}  # every plan holds the project-wide map
         for path in extra:
             if path not in targets:
                 plan = ModulePlan(module=module_name(path, self.search_roots), param_names=names, derived=derived)
@@ -144,8 +147,12 @@ class AutotraceSession:
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return (yield)
-        with self.runtime.recording(recorder):
-            return (yield)
+        item.stash[_RUNNING] = True
+        try:
+            with self.runtime.recording(recorder):
+                return (yield)
+        finally:
+            item.stash[_RUNNING] = False
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, None, object]:
@@ -160,11 +167,13 @@ class AutotraceSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         report = yield
-        ran = call.when == "call" or (call.when == "setup" and not report.passed)
+        ended = not item.stash.get(_RUNNING, False)  # else a subtest's report: the test goes on
+        ran = (call.when == "call" and ended) or (call.when == "setup" and not report.passed)
         if self.report_path is not None and (ran or report.failed):
             data: dict[str, Any] = {}
             if call.excinfo is not None:
-                data["failure"] = {"message": call.excinfo.exconly(), "traceback": user_traceback(call.excinfo.value)}
+                data["failure"] = {"message": _clip(call.excinfo.exconly(), _TEXT_LIMIT),
+                                   "traceback": _clip(user_traceback(call.excinfo.value), _TEXT_LIMIT)}
             if ran:
                 data["run"] = self._run_data(item, call)
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
@@ -253,11 +262,12 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
     test.update(data.get("run", {}))
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
         test["stdout"], test["stderr"] = _tail(report.capstdout), _tail(report.capstderr)
+    if test["outcome"] in ("failed", "error"):
+        return  # a later report (a passing subtest, a teardown) never undoes a failure
     expected_failure = hasattr(report, "wasxfail")
     if report.failed:
-        if test["outcome"] not in ("failed", "error"):
-            test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
-                        longrepr=_clip(report.longreprtext, _TEXT_LIMIT), **data.get("failure", {}))
+        test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
+                    longrepr=_clip(report.longreprtext, _TEXT_LIMIT), **data.get("failure", {}))
     elif report.skipped:
         test["outcome"] = "xfailed" if expected_failure else "skipped"
     elif report.when == "call":

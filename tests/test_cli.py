@@ -1,7 +1,7 @@
 """The ``autotrace`` command line end to end: real subprocesses (click's CliRunner where only the
 exit path is checked), and real HTTP to the scripted LLM server.
 
-Most tests work on a git-initialised copy of ``examples/fit_constants`` (a quote of 12.1 that the
+Most tests work on a git-initialised copy of ``examples/fit_constants`` (a quote of 13.2 that the
 judge wants to be 30.0; scripted suggestions reach it in two steps).
 """
 
@@ -28,10 +28,10 @@ AUTOTRACE = Path(sys.executable).with_name("autotrace")
 SOURCES = ("main.py", "pricing.py")
 # The two steps the scripted model takes, and the source lines they lead to.
 STEP_1 = {"pricing.PRICE_PER_PAGE": 0.1}
-STEP_2 = {"pricing.PRICE_PER_PAGE": 0.12, "main.VAT_RATE": 0.2}
+STEP_2 = {"pricing.PRICE_PER_PAGE": 0.07, "main.MARKUP": 2.0}
 PATCHED_LINES = {
-    "pricing.py": ("PRICE_PER_PAGE = 0.05  # autotrace: param", "PRICE_PER_PAGE = 0.12  # autotrace: param"),
-    "main.py": ("VAT_RATE = 0.1  # autotrace: param", "VAT_RATE = 0.2  # autotrace: param"),
+    "pricing.py": ("PRICE_PER_PAGE = 0.05  # autotrace: param", "PRICE_PER_PAGE = 0.07  # autotrace: param"),
+    "main.py": ("MARKUP = 1.2  # autotrace: param", "MARKUP = 2.0  # autotrace: param"),
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -48,7 +48,7 @@ def autotrace(*args: str, cwd: Path, base_url: str | None = None) -> subprocess.
 
 def suggest(values: dict[str, object]) -> dict:
     """An optimizer answer that changes ``values`` and keeps the other parameters (null)."""
-    names = ("main.VAT_RATE", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE")
+    names = ("main.MARKUP", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE")
     return {"reasoning": "The quote is too low; raise the price.", "suggestion": {n: values.get(n) for n in names}}
 
 
@@ -110,7 +110,7 @@ def test_optimize_writes_a_patch_and_leaves_the_sources_alone(optimized: Optimiz
     shop, result = optimized.shop, optimized.result
     progress = [line for line in result.stderr.splitlines() if line.startswith("step")]
     assert [line.split()[1] for line in progress] == ["0/2", "1/2", "2/2"]
-    assert "score -17.9" in progress[0] and "score -6.9" in progress[1] and "score 0" in progress[2]
+    assert "score -16.8" in progress[0] and "score -4.8" in progress[1] and "score 0" in progress[2]
     assert "best score: 0" in result.stderr
     for old, new in PATCHED_LINES.values():  # the patch is printed on stdout
         assert f"-{old}" in result.stdout and f"+{new}" in result.stdout
@@ -123,7 +123,7 @@ def test_optimize_writes_a_patch_and_leaves_the_sources_alone(optimized: Optimiz
     # The model saw the run and the judge's message.
     first = optimized.requests[0].json
     prompt = first["messages"][-1]["content"]
-    assert "output 12.1 is 17.9 too low" in prompt and "pricing.PRICE_PER_PAGE = 0.05" in prompt
+    assert "output 13.2 is 16.8 too low" in prompt and "pricing.PRICE_PER_PAGE = 0.05" in prompt
     assert first["model"] == "scripted" and len(optimized.requests) == 2
 
 
@@ -138,11 +138,11 @@ def test_runs_and_show_list_the_run(optimized: Optimized) -> None:
     assert show.returncode == 0, show.stderr
     assert [line.split(":")[0] for line in show.stdout.splitlines() if line.startswith("---")] == [
         "--- step 0", "--- step 1", "--- step 2"]
-    assert "pricing.PRICE_PER_PAGE = 0.12" in show.stdout and "output 30.0 is exactly right" in show.stdout
+    assert "pricing.PRICE_PER_PAGE = 0.07" in show.stdout and "output 30.0 is exactly right" in show.stdout
 
     as_json = json.loads(autotrace("show", run_id, "--json", cwd=shop).stdout)
     assert as_json["run"]["id"] == run_id
-    assert [step["values"]["main.VAT_RATE"] for step in as_json["steps"]] == ["0.1", "0.1", "0.2"]
+    assert [step["values"]["main.MARKUP"] for step in as_json["steps"]] == ["1.2", "1.2", "2.0"]
 
 
 def test_apply_changes_only_the_values_and_revert_restores(shop: Path, llm_server: ScriptedLLMServer) -> None:
@@ -199,7 +199,7 @@ def test_run_exports_the_graph_as_json(shop: Path) -> None:
     result = autotrace("run", "main.py", "--feedback", "judge.py", "--graph", "g.json", cwd=shop)
 
     assert result.returncode == 0, result.stderr
-    assert "output: 12.1" in result.stdout and "17.9 too low" in result.stdout
+    assert "output: 13.2" in result.stdout and "16.8 too low" in result.stdout
     data = json.loads((shop / "g.json").read_text())
     assert set(data) == {"graph", "nodes", "edges"}
     nodes = {node["id"]: node for node in data["nodes"]}
@@ -207,10 +207,10 @@ def test_run_exports_the_graph_as_json(shop: Path) -> None:
     assert kinds == ["call"] * 4 + ["output"] + ["param"] * 3
     calls = {node["func"]: node_id for node_id, node in nodes.items() if node["kind"] == "call"}
     assert set(calls) == {"main.main", "main.quote", "pricing.order_cost", "pricing.printing_cost"}
-    assert nodes["output"]["value"] == "12.1" and data["graph"]["output"] == "output"
+    assert nodes["output"]["value"] == "13.2" and data["graph"]["output"] == "output"
     edges = {(edge["source"], edge["target"]): edge["role"] for edge in data["edges"]}
     assert edges[("param:pricing.SETUP_FEE", calls["pricing.order_cost"])] == "reads"
-    assert edges[("param:main.VAT_RATE", calls["main.quote"])] == "reads"
+    assert edges[("param:main.MARKUP", calls["main.quote"])] == "reads"
     assert edges[(calls["main.main"], "output")] == "output"
 
 

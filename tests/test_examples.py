@@ -60,14 +60,14 @@ def test_fit_constants_runs_and_is_judged(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("param ")] == [
-        "main.VAT_RATE", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE"]
-    assert "output 12.1 is 17.9 too low" in result.stdout
+        "main.MARKUP", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE"]
+    assert "output 13.2 is 16.8 too low" in result.stdout
 
 
 def test_fit_constants_judge_gives_the_perfect_score_to_a_solution(tmp_path: Path) -> None:
     folder = copy_example("fit_constants", tmp_path)
-    replace_once(folder / "pricing.py", "PRICE_PER_PAGE = 0.05 ", "PRICE_PER_PAGE = 0.12 ")
-    replace_once(folder / "main.py", "VAT_RATE = 0.1 ", "VAT_RATE = 0.2 ")
+    replace_once(folder / "pricing.py", "SETUP_FEE = 1.0 ", "SETUP_FEE = 2.0 ")
+    replace_once(folder / "main.py", "MARKUP = 1.2 ", "MARKUP = 2.5 ")  # (2 + 200 * 0.05) * 2.5 = 30
 
     assert python(folder, "import judge, main; print(judge.feedback(main.main()))") == (
         "(0.0, 'output 30.0 is exactly right')")

@@ -262,6 +262,25 @@ def test_a_code_value_replaces_the_function(tmp_path: Path) -> None:
     assert session.test("test_double")["params"] == ["calc.double"]
 
 
+def test_subtests_keep_the_first_failure_and_one_dag_for_the_whole_test(tmp_path: Path) -> None:
+    root = write(tmp_path, {
+        "calc.py": "K = 2  # autotrace: param\n\n\ndef twice(x):\n    return K * x\n",
+        "test_sub.py": """
+            from calc import twice
+
+
+            def test_parts(subtests):
+                for x, expected in ((1, 2), (2, 5), (3, 6)):
+                    with subtests.test(x=x):
+                        assert twice(x) == expected
+        """,
+    })
+    session = run(root, "--autotrace")
+    test = session.test("test_parts")
+    assert test["outcome"] == "failed" and test["message"] == "AssertionError: assert 4 == 5\n +  where 4 = twice(2)"
+    assert test["calls"] == 1 + 3 and test["params"] == ["calc.K"]  # recorded to the end, past the failure
+
+
 @pytest.mark.parametrize("values, error", [
     ({"shop.rates.NOPE": "1"}, "no parameter 'shop.rates.NOPE' (parameters: shop.rates.FEE)"),
     ({"shop.rates.FEE": "2 +"}, "shop.rates.FEE: '2 +' is not a Python literal"),

@@ -272,28 +272,30 @@ def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget
     return "(omitted to fit the prompt budget)"
 
 
-def example_answer(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:
-    """JSON text of an example answer: the first parameter changed, the others null (unchanged)."""
-    suggestion: dict[str, Any] = {}
-    for i, spec in enumerate(params):
-        suggestion[spec.name] = _example_value(spec, values[spec.name]) if i == 0 else None
-    answer = {"reasoning": "The feedback says X is wrong; it comes from <variable>, so I change it.",
-              "suggestion": suggestion}
-    return json.dumps(answer, ensure_ascii=False)
+def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:
+    """The answer's shape with this problem's names and a typed placeholder for each value.
+
+    Placeholders, not sample values: small models copy a sample value verbatim. The worked example
+    in the system prompt is about another program for the same reason.
+    """
+    slots = ", ".join(f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}, or null>" for p in params)
+    return '{"reasoning": "<what is wrong and which variable causes it>", "suggestion": {' + slots + "}}"
 
 
-def _example_value(spec: ParamSpec, value: Any) -> Any:
+def _placeholder(spec: ParamSpec, value: Any) -> str:
     if spec.kind == "code":
-        return "<the complete new source of the function>"
+        return "the complete new source of the function as a string"
     if isinstance(value, bool):
-        return not value
-    if isinstance(value, int):
-        return value + 1
-    if isinstance(value, float):
-        return round(value * 1.1, 6) if value else 0.5
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
     if isinstance(value, str):
-        return "<the new text>"
-    return value
+        return "a string"
+    if isinstance(value, (list, tuple, set)):
+        return "a JSON array"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return "a Python literal"
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -12,7 +12,7 @@ from autotrace.optimizers.base import (
     BudgetError,
     Optimizer,
     estimate_tokens,
-    example_answer,
+    answer_format,
     fill,
     fit_attempts,
     load_prompt,
@@ -36,7 +36,7 @@ class OPRO(Optimizer):
             "constraints": constraints_section(self.params),
             "variables": variables_section(self.params, self.values),
             "problems": self.problems_text(),
-            "example": example_answer(self.params, self.values),
+            "answer_format": answer_format(self.params, self.values),
         }
         system = {"role": "system", "content": load_prompt("opro_system.txt")}
         skeleton = {"role": "user", "content": fill("opro_user.txt", history="", feedback="", **fixed)}

@@ -7,7 +7,7 @@ the most recent attempts and the problems of the previous answer; its wording li
 
 from __future__ import annotations
 
-from autotrace.optimizers.base import Optimizer, example_answer, fill, fit_attempts, load_prompt, prompt_tokens
+from autotrace.optimizers.base import Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens
 from autotrace.optimizers.render import render_problem
 
 
@@ -22,7 +22,7 @@ class OptoPrime(Optimizer):
         parts = {
             "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE)),
             "problems": self.problems_text(),
-            "example": example_answer(self.params, self.values),
+            "answer_format": answer_format(self.params, self.values),
         }
         system = {"role": "system", "content": load_prompt("optoprime_system.txt")}
         skeleton = {"role": "user", "content": fill("optoprime_user.txt", problem="", **parts)}

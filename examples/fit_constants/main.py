@@ -2,13 +2,12 @@
 
 from pricing import SETUP_FEE, order_cost
 
-VAT_RATE = 0.1  # autotrace: param value-added tax rate, between 0 and 1
+MARKUP = 1.2  # autotrace: param price multiplier over the cost, between 1 and 5
 
 
 def quote(pages):
-    """Price of an order of `pages` pages with tax, rounded to cents."""
-    net = order_cost(pages)
-    return round(net * (1 + VAT_RATE), 2)
+    """Price of an order of `pages` pages: its cost times the markup, rounded to cents."""
+    return round(order_cost(pages) * MARKUP, 2)
 
 
 def main():
