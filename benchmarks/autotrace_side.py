@@ -68,7 +68,7 @@ def main() -> int:
                       "prompt_tokens": record.get("prompt_tokens", 0),
                       "completion_tokens": record.get("completion_tokens", 0),
                       "seconds": seconds.get(record["step"], record.get("seconds", 0.0)),
-                      "values": record.get("values", {})})
+                      "values": record.get("values", {}), "response": (record.get("response") or "")[:3000]})
     solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
     scores = [s["score"] for s in steps if s["score"] is not None]
     out = {

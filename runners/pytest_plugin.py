@@ -36,8 +36,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Run with these parameter values: a JSON object of parameter name -> value text "
                          "(a literal's repr, a function's whole source).")
     group.addoption("--autotrace-report", default=None, metavar="FILE.json",
-                    help="Write each test's outcome, assertion message, traceback, captured output, "
-                         "source and DAG to this JSON file.")
+                    help="Record each test and write its outcome, assertion message, traceback, captured "
+                         "output, source and DAG to this JSON file. Recording keeps each call's arguments "
+                         "and results alive until the test ends (a test asserting that an object was "
+                         "garbage-collected can fail), so nothing is recorded without a report.")
+    group.addoption("--autotrace-graphs", choices=("all", "failed"), default="all",
+                    help="Whose DAG the report holds: every test's (default) or only the failing tests' "
+                         "(much faster on large suites).")
     group.addoption("--autotrace-all", default=None, metavar="DIR",
                     help="Also instrument every module under DIR (test files and conftest.py excepted) "
                          "as recorded calls.")

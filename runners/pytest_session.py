@@ -5,9 +5,11 @@ outside any package, the modules beside it), so the functions reading a paramete
 are recorded too — and, with ``--autotrace-all=DIR``, every module under DIR. Test files and
 conftest.py never are: they keep pytest's assertion rewriting.
 
-Each test runs under its own recorder (setup and call phases), and the test function itself is
-recorded as the run's entry, so the test's DAG leads from the parameters, through the calls that
-read them, into the test and on to its outcome.
+With ``--autotrace-report``, each test runs under its own recorder (setup and call phases) and the
+test function itself is recorded as the run's entry, so the test's DAG leads from the parameters,
+through the calls that read them, into the test and on to its outcome. Without a report nothing is
+recorded: the DAGs would go nowhere, and recording keeps every argument and result alive until the
+test ends, which a test about garbage collection (a weak reference expected to die) can notice.
 
 Under pytest-xdist every worker installs its own hook and attaches its per-test results to the
 reports it sends; the controller sees every report, so it alone writes ``--autotrace-report``.
@@ -59,6 +61,7 @@ class AutotraceSession:
         self.config = config
         self.notes: list[str] = []
         self.report_path = Path(options.autotrace_report).resolve() if options.autotrace_report else None
+        self.all_graphs = options.autotrace_graphs == "all"
         self.root = find_root(config.rootpath)
         self.search_roots = search_roots(self.root)
         try:
@@ -138,6 +141,8 @@ class AutotraceSession:
     # -- recording each test -----------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        if self.report_path is None:
+            return (yield)
         recorder = item.stash[_RECORDER] = BoundedRecorder(CALLS_KEPT)
         with self.runtime.recording(recorder):
             return (yield)
@@ -157,6 +162,8 @@ class AutotraceSession:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, None, object]:
         """The test function becomes a recorded call: the entry of the test's DAG."""
+        if _RECORDER not in pyfuncitem.stash:
+            return (yield)
         test = pyfuncitem.stash[_TEST] = pyfuncitem.obj
         pyfuncitem.obj = self.runtime.record(_test_name(pyfuncitem), (), {}, None)(test)
         try:
@@ -175,30 +182,32 @@ class AutotraceSession:
                 data["failure"] = {"message": _clip(call.excinfo.exconly(), _TEXT_LIMIT),
                                    "traceback": _clip(user_traceback(call.excinfo.value), _TEXT_LIMIT)}
             if ran:
-                data["run"] = self._run_data(item, call)
+                data["run"] = self._run_data(item, call, graph=self.all_graphs or not report.passed)
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
         if ran and _RECORDER in item.stash:
             del item.stash[_RECORDER]  # the recorded arguments and results may be released now
         return report
 
-    def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
+    def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None], *, graph: bool) -> dict[str, Any]:
         data: dict[str, Any] = {"source": _clip(_source(item), _TEXT_LIMIT)}
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return data
         calls = recorder.calls
+        data["calls"] = len(calls) + recorder.dropped
+        if not graph:
+            return data
         test = item.stash.get(_TEST, None)
         entry = next((i for i, c in enumerate(calls) if test is not None and c[FUNC] is test), None)
         error = call.excinfo.value if call.excinfo is not None else None
         try:
-            graph = build_graph(recorder, self.param_nodes, RunOutcome(entry, error=error))
+            dag = build_graph(recorder, self.param_nodes, RunOutcome(entry, error=error))
         except Exception as exc:  # a recording problem must never change the test's outcome
             self.notes.append(f"{item.nodeid}: no DAG ({type(exc).__name__}: {exc})")
             return data
-        data["params"] = sorted(attrs["param"] for node, attrs in graph.nodes(data=True)
-                                if attrs["kind"] == "param" and graph.out_degree(node))
-        data["calls"] = len(calls) + recorder.dropped
-        data["graph"] = g.to_json(graph)
+        data["params"] = sorted(attrs["param"] for node, attrs in dag.nodes(data=True)
+                                if attrs["kind"] == "param" and dag.out_degree(node))
+        data["graph"] = g.to_json(dag)
         return data
 
     # -- results (the controller) ------------------------------------------------------------------

@@ -147,7 +147,7 @@ class SuiteEvaluator:
             # Options as --name=value: pytest picks its rootdir (and so the user's ini file) from every
             # other token that looks like a path before it knows the plugin's options.
             argv = [sys.executable, "-m", "pytest", *map(str, self.paths), "-q", "-p", "autotrace", "--autotrace",
-                    f"--autotrace-report={report_path}",
+                    f"--autotrace-report={report_path}", "--autotrace-graphs=failed",  # the only ones used
                     f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
             if self.keyword:
                 argv.append(f"-k={self.keyword}")

@@ -25,6 +25,8 @@ def spec(name: str, kind: str, initial: Any, description: str = "") -> ParamSpec
                      kind=kind, description=description, initial=initial, line=1)  # type: ignore[arg-type]
 
 
+MAIN_SOURCE = ('def main(order):\n    """Price an order.\n\n    Long details."""\n' + "    check(order)\n" * 30
+               + "    return total(order['qty'], RATE)\n")  # too long to be shown whole in #Documentation
 RATE = spec("shop.rates.RATE", "literal", 0.2, "a tax rate between 0 and 1")
 TOTAL = spec("shop.pricing.total", "code", TOTAL_SOURCE)
 PARAMS = [RATE, TOTAL]
@@ -38,8 +40,8 @@ class Run:
         self.graph = new_graph()
         self.seq = 0
         self.graph.graph["functions"] = {
-            "shop.main": {"source": "def main(order):\n    ...\n", "doc": "Price an order.\n\nLong details.",
-                          "file": "shop/main.py", "line": 1},
+            "shop.main": {"source": MAIN_SOURCE, "doc": "Price an order.\n\nLong details.", "file": "shop/main.py",
+                          "line": 1},
             "shop.pricing.total": {"source": TOTAL_SOURCE, "doc": "Price of qty items.", "file": "shop/pricing.py",
                                    "line": 3},
             "shop.log.note": {"source": "def note(msg):\n    pass\n", "doc": "", "file": "shop/log.py", "line": 1},
@@ -148,6 +150,13 @@ def test_small_run_renders_every_section_exactly() -> None:
         "#Outputs\noutput = 6.0\n\n"
         "#Feedback\nscore 0.25: expected 0.66, got 6.0\n"
     )
+
+
+def test_short_functions_are_documented_by_their_source() -> None:
+    text = render_problem([Feedback(small_run(), "x", 0.0)], [RATE], {RATE.name: 0.2}, instruction="",
+                          budget_tokens=6000)
+    expected = "shop.main(order): Price an order.\nshop.pricing.total:\n" + TOTAL_SOURCE.strip()
+    assert section(text, "#Documentation") == expected
 
 
 def test_current_values_not_initial_ones_are_shown() -> None:

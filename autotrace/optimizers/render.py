@@ -4,7 +4,7 @@ The sections, always all present and in this order::
 
     #Instruction    what the program should achieve
     #Code           one line per recorded call, e.g. ``eval3 = pricing.total(qty=input0, rate=0.2)  # reads rates.RATE``
-    #Documentation  a one-line summary of each function in #Code
+    #Documentation  each function in #Code: its source when short, else signature and docstring
     #Variables      the parameters with their current values (code parameters as source)
     #Constraints    the description written after each parameter's marker
     #Inputs         values that entered the run from outside
@@ -27,6 +27,7 @@ and the head of the feedback. Each level is one linear pass over indexes built o
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -358,7 +359,12 @@ class _Run:
         return blocks
 
     def documentation(self, rows: Iterable[Hashable | _Gap], detail: Detail, skip: frozenset[str]) -> list[str]:
-        """One line per function in #Code (code parameters are skipped: their source is in #Variables)."""
+        """An entry per function in #Code (code parameters are skipped: their source is in #Variables).
+
+        A function whose source fits ``doc_chars`` is shown whole: how it uses a parameter (``qty *
+        rate * 10``) is what lets a small model compute the right value. Longer ones get their
+        signature and the first paragraph of their docstring.
+        """
         if detail.doc_chars <= 0:
             return []
         functions: Mapping[str, Mapping[str, Any]] = self.graph.graph.get("functions") or {}
@@ -372,9 +378,12 @@ class _Run:
                 continue
             seen.add(func)
             info = functions.get(func) or {}
+            source = textwrap.dedent(str(info.get("source") or "")).strip()
+            if source and len(source) <= detail.doc_chars:
+                lines.append(f"{func}:\n{source}")
+                continue
             doc = " ".join(str(info.get("doc") or "").strip().split("\n\n")[0].split())
-            entry = f"{func}{_signature(str(info.get('source') or ''))}" + (f": {doc}" if doc else "")
-            lines.append(shorten(entry, detail.doc_chars))
+            lines.append(shorten(f"{func}{_signature(source)}" + (f": {doc}" if doc else ""), detail.doc_chars))
         return lines
 
 

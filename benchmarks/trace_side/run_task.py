@@ -130,13 +130,16 @@ def main() -> int:
             changed = after != before
             note = note or ("changed " + ", ".join(k for k in after if after[k] != before[k]) if changed
                             else "no change proposed")
+        response = ""
+        if optimizer.log and len(usage) > calls_before:
+            response = str(optimizer.log[-1].get("response", ""))[:3000]
         if changed:
             output, score, message = evaluate(program, judge, args.timeout)
         calls = usage[calls_before:]
         steps.append({"step": step, "score": score, "note": note, "feedback": message[:2000],
                       "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
                       "completion_tokens": sum(c["completion_tokens"] for c in calls),
-                      "llm_calls": len(calls), "seconds": time.perf_counter() - t0,
+                      "llm_calls": len(calls), "seconds": time.perf_counter() - t0, "response": response,
                       "values": {k: str(v)[:500] for k, v in values().items()}})
         if score is not None and (best is None or score > best):
             best = score

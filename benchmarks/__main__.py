@@ -1,0 +1,128 @@
+"""autotrace against Trace (trace-opt): one command runs every measurement and rewrites the report.
+
+    python -m benchmarks            # everything (about an hour on an idle 2-core machine)
+    python -m benchmarks --quick    # overhead, prompt size, import, 2 small tasks x 1 seed x 3 steps
+
+Sections: ``--sections quality overhead prompt import`` (default: all). The report goes to
+BENCHMARKS-vs-trace.md (``--report``) and the raw figures to .bench/results/<stamp>/results.json.
+The local model server is started once for the whole run (autotrace's LocalServer, the 1.5B
+model), unless ``--base-url``/``--model`` name one that is already up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import harness, report, tasks
+
+SECTIONS = ("quality", "overhead", "prompt", "import")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the CI subset (a few minutes on an idle machine)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--tasks", nargs="+", default=None, help="task names (default: all, or the quick pair)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per task (default 3, quick 1)")
+    parser.add_argument("--steps", type=int, default=None, help="step budget for every task (default: each task's)")
+    parser.add_argument("--base-url", default=None, help="use this OpenAI-compatible server instead of starting one")
+    parser.add_argument("--model", default=None, help="model name at --base-url")
+    parser.add_argument("--threads", type=int, default=None, help="threads of the local model server")
+    parser.add_argument("--max-tokens", type=int, default=1024, help="completion limit per optimizer call, both sides")
+    parser.add_argument("--run-timeout", type=float, default=3600.0, help="seconds one optimization run may take")
+    parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
+    parser.add_argument("--rounds", type=int, default=None, help="overhead rounds (default 5, quick 3)")
+    parser.add_argument("--report", type=Path, default=harness.ROOT / "BENCHMARKS-vs-trace.md")
+    parser.add_argument("--render", type=Path, metavar="RESULTS.json", default=None,
+                        help="only rewrite the report from an earlier run's results.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.render is not None:
+        args.report.write_text(report.render(json.loads(args.render.read_text())))
+        print(f"report: {args.report}")
+        return 0
+    command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
+        argv if argv is not None else sys.argv[1:]))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out_dir = harness.BENCH / "results" / stamp
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    results: dict = {"command": command, "stamp": stamp, "quick": args.quick, "sections": args.sections,
+                     "max_tokens": args.max_tokens,
+                     "machine": report.machine_info(), "load_before": os.getloadavg()}
+    started = time.perf_counter()
+    trace_py = harness.trace_python(say=say)
+    results["versions"] = report.versions(trace_py)
+    if trace_py is None:
+        say("trace-opt venv unavailable: its side is not measured")
+
+    def save() -> None:
+        results["seconds"] = time.perf_counter() - started
+        results["load_after"] = os.getloadavg()
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        args.report.write_text(report.render(results))
+
+    needs_server = "quality" in args.sections or "prompt" in args.sections
+    with harness.model_server(args.base_url, args.model, args.threads, say) if needs_server else \
+            _no_server() as server:
+        results["server"] = server
+        if "overhead" in args.sections:
+            from . import overhead
+
+            say("overhead ...")
+            results["overhead"] = overhead.measure(trace_py, args.calls, args.rounds or (3 if args.quick else 5))
+            save()
+        if "prompt" in args.sections:
+            from . import prompt_size
+
+            say("prompt size ...")
+            sizes = (100, 1000, 10_000)
+            results["prompt"] = prompt_size.measure(trace_py, sizes, server["base_url"] if server else None,
+                                                    trace_sizes=(100, 1000) if args.quick else sizes)
+            save()
+        if "import" in args.sections:
+            from . import import_time
+
+            say("import ...")
+            results["import"] = {"autotrace": import_time.measure(3 if args.quick else 5),
+                                 "trace": import_time.trace_import(trace_py) if trace_py else None}
+            save()
+        if "quality" in args.sections:
+            names = args.tasks or (list(tasks.QUICK) if args.quick else [t.name for t in tasks.TASKS])
+            chosen = [tasks.get(n) for n in names]
+            seeds = range(args.seeds if args.seeds is not None else (1 if args.quick else 3))
+            steps = args.steps if args.steps is not None else (3 if args.quick else None)
+            say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x 2 sides ...")
+            results["quality"] = []
+            results["tasks"] = {t.name: {"kind": t.kind, "steps": steps or t.steps, "target": t.target,
+                                         "summary": t.summary} for t in chosen}
+            for task in chosen:
+                results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
+                                                          args.run_timeout, args.max_tokens, say)
+                save()
+    save()
+    say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")
+    return 0
+
+
+class _no_server:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Running the comparison: trace-opt's venv, one local model server, the task runs of both sides.
+
+Each task run gets a fresh folder under ``.bench/results/<stamp>/runs/`` holding only what that side
+runs (its program form, the shared judge and helpers, a pyproject.toml marking the project root) and
+is run in a process of its own: ``benchmarks.autotrace_side`` (autotrace's ``optimize``) or
+``trace_side/run_task.py`` (trace-opt's ``OptoPrime``, in its venv). Both talk to the same server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .tasks import Task
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+TRACE_VENV = BENCH / "trace-venv"
+TRACE_REQUIREMENT = "trace-opt==0.1.3.8"
+TRACE_RUNNER = Path(__file__).resolve().parent / "trace_side" / "run_task.py"
+
+
+def trace_python(create: bool = True, say=print) -> Path | None:
+    """The trace-opt venv's python, creating the venv (``pip install trace-opt``) when missing."""
+    python = TRACE_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import opto.optimizers, litellm"]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    if python.exists() and subprocess.run(probe, capture_output=True, env=env).returncode == 0:
+        return python
+    if not create:
+        return None
+    say(f"creating {TRACE_VENV} with {TRACE_REQUIREMENT} ...")
+    subprocess.run([sys.executable, "-m", "venv", str(TRACE_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", TRACE_REQUIREMENT], check=True)
+    return python if subprocess.run(probe, capture_output=True, env=env).returncode == 0 else None
+
+
+def package_version(python: Path, name: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({name!r}))"
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return proc.stdout.strip() or "?"
+
+
+@contextlib.contextmanager
+def model_server(base_url: str | None, model: str | None, threads: int | None,
+                 say=print) -> Iterator[dict[str, Any]]:
+    """One server for the whole benchmark: the given endpoint, or autotrace's LocalServer (1.5B)."""
+    if base_url:
+        yield {"base_url": base_url, "model": model or "local", "started_by": "given (--base-url)"}
+        return
+    from autotrace.llm.server import LocalServer
+
+    started = time.perf_counter()
+    with LocalServer(size="1.5b", threads=threads, auto_install=True) as server:
+        say(f"model server: {server.model_name} at {server.base_url} ({server.threads} threads, "
+            f"ready in {time.perf_counter() - started:.1f} s)")
+        yield {"base_url": server.base_url, "model": server.model_name, "threads": server.threads,
+               "n_ctx": server.n_ctx, "gguf": str(server.gguf), "started_by": "autotrace.llm.server.LocalServer"}
+
+
+def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
+             trace_py: Path | None, run_timeout: float, max_tokens: int) -> dict[str, Any]:
+    """One optimization run of one side; the result dict of the side's script (or why there is none)."""
+    run_dir = out_dir / "runs" / f"{task.name}-seed{seed}-{side}"
+    task.lay_out(side, run_dir)
+    result_path = run_dir / "result.json"
+    common = ["--steps", str(steps), "--target", str(task.target), "--model", server["model"],
+              "--base-url", server["base_url"], "--seed", str(seed), "--max-tokens", str(max_tokens),
+              "--out", str(result_path)]
+    if side == "autotrace":
+        command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common]
+    else:
+        if trace_py is None:
+            return {"side": "trace-opt", "error": "trace-opt venv unavailable", "solved": False}
+        command = [str(trace_py), str(TRACE_RUNNER), str(run_dir), *common]
+    # This machine sets PYTHONDONTWRITEBYTECODE, which a user's shell rarely does; it would also turn off
+    # autotrace's rewritten-bytecode cache, so both sides run without it.
+    env = {k: val for k, val in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": server["base_url"],
+           "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    started = time.perf_counter()
+    with open(run_dir / "run.log", "wb") as log:
+        try:
+            proc = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=run_timeout)
+            code: int | str = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = f"killed after {run_timeout:.0f} s"
+    wall = time.perf_counter() - started
+    if result_path.is_file():
+        result = json.loads(result_path.read_text())
+    else:
+        tail = (run_dir / "run.log").read_text(errors="replace").strip().splitlines()[-3:]
+        result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
+                  "error": f"no result (exit {code}): {' | '.join(tail)}"}
+    result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir))
+    return result
+
+
+def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, server: dict[str, Any],
+                out_dir: Path, trace_py: Path | None, run_timeout: float, max_tokens: int,
+                say=print) -> list[dict[str, Any]]:
+    """Every task x seed x side; the side that goes first alternates by seed (the server's prompt
+    cache then favours neither)."""
+    results = []
+    for task in tasks:
+        for seed in seeds:
+            order = ("autotrace", "trace") if seed % 2 == 0 else ("trace", "autotrace")
+            for side in order:
+                budget = steps if steps is not None else task.steps
+                say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
+                result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens)
+                say(f"    solved={result.get('solved')} step={result.get('solved_step')} "
+                    f"best={result.get('best_score')} tokens={result.get('prompt_tokens')}+"
+                    f"{result.get('completion_tokens')} {result.get('wall_seconds', 0) or 0:.0f}s"
+                    + (f" error: {result['error']}" if result.get("error") else ""))
+                results.append(result)
+    return results

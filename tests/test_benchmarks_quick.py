@@ -1,0 +1,90 @@
+"""Smoke test of the benchmark harness (benchmarks/): no LLM, no trace-opt, a few seconds."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report, tasks  # noqa: E402
+from autotrace.project import Project  # noqa: E402
+
+_HELPERS = ("program", "judge", "scoring", "checks", "bigbench", "app_llm")
+
+
+@pytest.mark.parametrize("task", tasks.TASKS, ids=lambda t: t.name)
+def test_task_has_both_forms_and_starts_unsolved(task, tmp_path, monkeypatch):
+    for name in ("program.py", "program_trace.py", "judge.py"):
+        assert (task.folder / name).is_file()
+    program = task.lay_out("autotrace", tmp_path)
+    assert (tmp_path / "pyproject.toml").is_file() and not (tmp_path / "program_trace.py").exists()
+    assert Project.load(program).params, "the autotrace form must mark at least one parameter"
+    if task.kind == "prompt":  # its program asks the model; only the labelled set is checked here
+        monkeypatch.syspath_prepend(str(tmp_path))
+        for name in _HELPERS:
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        assert len(importlib.import_module("judge").LABELS) == 8
+        return
+    monkeypatch.setenv("BENCH_SEED", "1")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in _HELPERS:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    output = importlib.import_module("program").main()
+    score, message = importlib.import_module("judge").feedback(output)
+    assert 0.0 <= score < task.target and message
+
+
+def test_trace_form_mirrors_the_autotrace_form():
+    """Same functions in both forms (trace-opt's adds parameters()): no task is written for one side."""
+    import ast
+
+    for task in tasks.TASKS:
+        def functions(name):
+            tree = ast.parse((task.folder / name).read_text())
+            return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+        assert functions("program_trace.py") - {"parameters"} == functions("program.py"), task.name
+
+
+def test_report_renders_from_results():
+    run = {"task": "linear", "seed": 0, "side": "autotrace", "solved": True, "solved_step": 2, "best_score": 1.0,
+           "prompt_tokens": 1200, "completion_tokens": 80, "wall_seconds": 12.0,
+           "steps": [{"step": 0, "score": 0.25}, {"step": 1, "score": 0.5, "note": "changed X"},
+                     {"step": 2, "score": 1.0, "note": "changed X"}]}
+    trace_run = {**run, "side": "trace-opt", "solved": False, "solved_step": None, "best_score": 0.25,
+                 "steps": [{"step": 0, "score": 0.25}, {"step": 1, "score": 0.25, "note": "no change proposed"}]}
+    results = {
+        "command": "python -m benchmarks --quick", "stamp": "20260101-000000", "quick": True, "seconds": 60.0,
+        "machine": report.machine_info(), "versions": {"autotrace": "0.1.0"}, "load_before": (1.0, 1.0, 1.0),
+        "load_after": (1.0, 1.0, 1.0), "server": {"model": "m", "base_url": "http://127.0.0.1:1/v1"},
+        "tasks": {"linear": {"kind": "numeric", "steps": 3, "target": 0.99}}, "quality": [run, trace_run],
+        "overhead": {"n": 1000, "rounds": 1, "median_us": {"plain": 0.1, "off": 0.3, "on": 1.5, "build_graph": 9.0,
+                                                           "plain_work": 3.0, "off_work": 3.1, "on_work": 4.0,
+                                                           "trace_plain": 0.1, "trace_bundle": 40.0,
+                                                           "trace_plain_work": 3.0, "trace_bundle_work": 45.0,
+                                                           "trace_stop_tracing": 38.0}},
+        "prompt": [{"n": 100, "autotrace": {"tokens": 900, "chars": 3000, "prompt_seconds": 0.01},
+                    "trace": {"error": "not measured in this run"}}],
+        "import": {"autotrace": [{"module": "m", "lines": 10, "median_ms": {"plain": 1.0, "first": 90.0, "cached": 1.1,
+                                                                             "hook": 5.0, "discover": 20.0}}]},
+    }
+    text = report.render(results)
+    for heading in ("## 1. Quality", "## 2. Recording overhead", "## 3. Prompt size", "## 4. Import time"):
+        assert heading in text
+    assert "| linear (numeric) | 3 | 0.99 | 1/1 |" in text
+    assert "measured 1.40 µs on the hot path (met" in text  # computed from the figures: 1.5 - 0.1
+
+
+def test_overhead_measures_autotrace_without_trace_opt():
+    from benchmarks import overhead
+
+    result = overhead.measure(None, n=2000, rounds=1)
+    med = result["median_us"]
+    assert med["plain"] > 0 and med["off"] > 0 and med["on"] > 0 and med["build_graph"] > 0
+    assert med["trace_bundle"] is None
