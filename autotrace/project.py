@@ -15,6 +15,7 @@ from autotrace.transforms.instrument import derived_constants
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
+_PATH_KEYS = ("feedback",)
 
 
 class ConfigError(Exception):
@@ -42,6 +43,11 @@ def load_config(root: Path) -> dict[str, Any]:
     table = data.get("tool", {}).get("autotrace", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.autotrace] must be a table")
+    for key in _PATH_KEYS:  # file names in the table are relative to the pyproject.toml holding them
+        if key in table:
+            if not isinstance(table[key], str):
+                raise ConfigError(f"{path}: [tool.autotrace] {key} must be a file name")
+            table[key] = str(root / table[key])
     return table
 
 

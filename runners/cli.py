@@ -303,7 +303,13 @@ def runs() -> None:
     store = _store()
     for run in store.list_runs():
         click.echo(f"{run['id']}  {run.get('status', ''):<8} best {run.get('best_score')!s:<10} "
-                   f"steps {run.get('steps', 0):<4} {run.get('created', '')}")
+                   f"steps {run.get('steps', 0):<4} {_when(run.get('created'))}")
+
+
+def _when(stamp: Any) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if isinstance(stamp, (int, float)) else str(stamp or "")
 
 
 @cli.command()
