@@ -123,7 +123,9 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "optimizer proposal (one LLM call) followed by evaluating it; step 0 evaluates the initial values. "
         "autotrace runs through `autotrace.runners.loop.optimize` (what `autotrace optimize` runs) with "
         "`optimizer=optoprime`; trace-opt through `OptoPrime` with its defaults (memory_size 0), in the loop of "
-        "its own examples (forward, `backward(output, feedback)`, `step()`).",
+        "its own examples (forward, `backward(output, feedback)`, `step()`; forward runs every step, since a "
+        "graph can be backwarded once). Both get the judge's message as the feedback text; autotrace's prompt "
+        "also shows the judge's score, as it always does.",
         "",
         "Per task (solved = score reached the target; steps = median steps-to-solve over the solved runs; best "
         "score = mean over seeds of each run's best; tokens = prompt + completion, summed over seeds; time = "
@@ -189,6 +191,7 @@ def _note(run: dict[str, Any]) -> str:
 def _overhead(results: dict[str, Any]) -> list[str]:
     o = results["overhead"]
     med = o["median_us"]
+    low = o.get("min_us", {})
     n = o["n"]
     base, tbase = med.get("plain"), med.get("trace_plain")
 
@@ -198,19 +201,18 @@ def _overhead(results: dict[str, Any]) -> list[str]:
     def added(x: float | None, b: float | None) -> str:
         return _f(x - b, 2) if x is not None and b is not None else "—"
 
-    rows = [
-        ["plain Python (autotrace venv)", _f(base, 3), "1.00x", "—"],
-        ["autotrace: instrumented, not recording", _f(med.get("off"), 3), ratio(med.get("off"), base),
-         added(med.get("off"), base)],
-        ["autotrace: recording (hot path)", _f(med.get("on"), 3), ratio(med.get("on"), base),
-         added(med.get("on"), base)],
-        ["autotrace: building the graph after the run, per call", _f(med.get("build_graph"), 3), "—", "—"],
-        ["plain Python (trace-opt venv, its process)", _f(tbase, 3), "1.00x", "—"],
-        ["trace-opt: `@bundle()` (records while it runs)", _f(med.get("trace_bundle"), 3),
-         ratio(med.get("trace_bundle"), tbase), added(med.get("trace_bundle"), tbase)],
-        ["trace-opt: `@bundle()` under `stop_tracing()`", _f(med.get("trace_stop_tracing"), 3),
-         ratio(med.get("trace_stop_tracing"), tbase), added(med.get("trace_stop_tracing"), tbase)],
+    variants = [
+        ("plain Python (autotrace venv)", "plain", base),
+        ("autotrace: instrumented, not recording", "off", base),
+        ("autotrace: recording (hot path)", "on", base),
+        ("autotrace: building the graph after the run, per call", "build_graph", None),
+        ("plain Python (trace-opt venv, its process)", "trace_plain", tbase),
+        ("trace-opt: `@bundle()` (records while it runs)", "trace_bundle", tbase),
+        ("trace-opt: `@bundle()` under `stop_tracing()`", "trace_stop_tracing", tbase),
     ]
+    rows = [[label, _f(med.get(key), 3), _f(low.get(key), 3), ratio(med.get(key), b) if b is not None else "—",
+             added(med.get(key), b) if b is not None and key not in ("plain", "trace_plain") else "—"]
+            for label, key, b in variants]
     wbase, twbase = med.get("plain_work"), med.get("trace_plain_work")
     work_rows = [
         ["plain Python", _f(wbase, 3), "1.00x"],
@@ -233,7 +235,7 @@ def _overhead(results: dict[str, Any]) -> list[str]:
         "graph afterwards (the \"building\" row, done once per evaluation); trace-opt builds its nodes during the "
         "call.",
         "",
-        _table(["variant", "µs per call", "ratio to plain", "µs added per call"], rows),
+        _table(["variant", "µs per call (median)", "fastest round", "ratio to plain", "µs added per call"], rows),
         "",
         f"A \"realistic\" function (a 40-iteration arithmetic loop, ~{_f(wbase, 1)} µs), {n // 10:,} calls:",
         "",

@@ -10,9 +10,9 @@ becomes an :class:`Evaluation`:
   fails, so the score is the fraction passing;
 * a test that passed with the initial values and fails now is a regression and scores -1: a candidate
   that fixes one test and breaks another has made no progress, and its feedback says which broke;
-* a failing test's message is its traceback through the user's code ending in the assertion with
-  pytest's introspection, its source and the end of its captured output; its graph is the test's
-  DAG, so the optimizer sees which parameters the failure depends on.
+* a failing test's message names the parameters its run reached, then gives its traceback through the
+  user's code ending in the assertion with pytest's introspection, its source and the end of its
+  captured output; its graph is the test's DAG, so the optimizer sees how the failure depends on them.
 
 A candidate that breaks collection (an import error) is a problem, ranked below everything.
 """
@@ -178,8 +178,11 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> dict[str, Any]:
     where = " in setup" if test["when"] == "setup" else " in teardown" if test["when"] == "teardown" else ""
     header = (f"REGRESSION: {nodeid} passed with the initial values and fails now{where}" if passed_before
               else f"FAILED {nodeid}{where}")
+    # The prompt draws one test's graph; naming each failing test's parameters links every failure to them.
+    reached = "parameters its run reached: " + ", ".join(test["params"]) if test["params"] else \
+        "its run reached no parameter"
     body = test["traceback"] or test["message"] or test["longrepr"]
-    parts = [header, _tail(body.strip(), _TRACEBACK_CHARS)]
+    parts = [f"{header} ({reached})", _tail(body.strip(), _TRACEBACK_CHARS)]
     if test["source"]:
         parts.append("test source:\n" + _head(test["source"].rstrip(), _SOURCE_CHARS))
     for stream in ("stdout", "stderr"):

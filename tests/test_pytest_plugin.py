@@ -411,7 +411,17 @@ def test_autotrace_all_gives_the_plain_outcomes(tmp_path: Path) -> None:
     assert traced.test("test_cached_recursion")["calls"] == 1 + 21  # the test; lru_cache: each n computed once
     assert traced.test("test_generator")["calls"] == 1 + 1
     assert "where 1.0 = mean([1, 1])" in traced.test("test_deliberate_failure")["message"]  # assertion rewriting kept
-    assert [n for n in traced.report["notes"] if "odd.py" in n] == [
+    odd = root / "pkg" / "odd.py"
+    note = f"{odd}: could not instrument (SyntaxError: {odd}: uses the reserved name __autotrace_rt__); imported unchanged"
+    assert [n for n in traced.report["notes"] if "odd.py" in n] == [note]
+
+
+def test_notes_from_xdist_workers_reach_the_controllers_report(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    root = write(tmp_path, LIBRARY)
+    session = run(root, "--autotrace-all=pkg", "-n", "2")  # only the workers import pkg.odd
+    assert len(session.report["tests"]) == 10, session.output
+    assert [n for n in session.report["notes"] if "odd.py" in n] == [
         f"{root / 'pkg' / 'odd.py'}: could not instrument (SyntaxError: {root / 'pkg' / 'odd.py'}: uses the reserved "
         "name __autotrace_rt__); imported unchanged"]
 

@@ -55,7 +55,8 @@ def test_each_failing_test_is_feedback_with_its_dag(prepared) -> None:
     feedback = initial.feedbacks()
     assert len(feedback) == 3 and [f.score for f in feedback] == [0.0, 0.0, 1.0]
     free = next(f for f in feedback if "test_orders_from_50_eur_ship_free" in f.text)
-    assert free.text.startswith("FAILED tests/test_cost.py::test_orders_from_50_eur_ship_free\nTraceback")
+    assert free.text.startswith("FAILED tests/test_cost.py::test_orders_from_50_eur_ship_free (parameters its run "
+                                f"reached: {BILLABLE}, {THRESHOLD})\nTraceback")
     assert "AssertionError: assert 8.5 == 0.0\n +  where 8.5 = shipping_cost(3.0, subtotal=50.0)" in free.text
     assert "test source:\ndef test_orders_from_50_eur_ship_free():" in free.text
     readers = {free.graph.nodes[n]["func"] for n in free.graph.successors(f"param:{THRESHOLD}")}
@@ -79,7 +80,8 @@ def test_breaking_a_passing_test_is_a_regression_that_costs_score(prepared) -> N
         "REGRESSION tests/test_cost.py::test_orders_just_below_50_eur_pay: AssertionError: assert 0.0 == 8.5",
     ]
     assert broken.feedbacks()[0].text.startswith("REGRESSION: tests/test_cost.py::test_small_order_pays_base_fee_"
-                                                 "and_weight passed with the initial values and fails now")
+                                                 "and_weight passed with the initial values and fails now "
+                                                 f"(parameters its run reached: {BILLABLE}, {THRESHOLD})")
 
 
 def test_a_candidate_that_breaks_the_import_is_a_problem(prepared) -> None:

@@ -3,8 +3,8 @@
     python run_task.py RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
 
 RUN_DIR holds ``program_trace.py`` (trainable ``node``/``bundle``), ``judge.py`` and its helpers. The
-loop is the one in trace-opt's own examples: run the program, judge ``output.data``, then
-``zero_feedback()`` / ``backward(output, feedback)`` / ``step()``; an ``ExecutionError`` gives its
+loop is the one in trace-opt's own examples: run the program (every step: a graph is backwarded once),
+judge ``output.data``, then ``zero_feedback()`` / ``backward(output, feedback)`` / ``step()``; an ``ExecutionError`` gives its
 exception node and its message as the output and feedback. The LLM is LiteLLM's ``openai/<model>`` at
 ``--base-url``, greedy (temperature 0) with ``seed``; each reply's token usage is recorded.
 """
@@ -133,8 +133,9 @@ def main() -> int:
         response = ""
         if optimizer.log and len(usage) > calls_before:
             response = str(optimizer.log[-1].get("response", ""))[:3000]
-        if changed:
-            output, score, message = evaluate(program, judge, args.timeout)
+        # Run forward again every step, as trace-opt's examples do: a graph can be backwarded only
+        # once, so even unchanged values need a fresh run to send the next step's feedback through.
+        output, score, message = evaluate(program, judge, args.timeout)
         calls = usage[calls_before:]
         steps.append({"step": step, "score": score, "note": note, "feedback": message[:2000],
                       "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
