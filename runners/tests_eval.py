@@ -144,13 +144,13 @@ class SuiteEvaluator:
         with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp:
             folder = Path(tmp)
             report_path = folder / "report.json"
-            # Options as --name=value: pytest picks its rootdir (and so the user's ini file) from every
-            # other token that looks like a path before it knows the plugin's options.
+            # The plugin's options as --name=value: pytest picks its rootdir (and so the user's ini file)
+            # from every token that looks like a path before it knows a plugin's options (-k is its own).
             argv = [sys.executable, "-m", "pytest", *map(str, self.paths), "-q", "-p", "autotrace", "--autotrace",
                     f"--autotrace-report={report_path}", "--autotrace-graphs=failed",  # the only ones used
                     f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
             if self.keyword:
-                argv.append(f"-k={self.keyword}")
+                argv += ["-k", self.keyword]
             argv += [f"--autotrace-param={selector}" for selector in self.selectors]
             if texts is not None:
                 values_path = folder / "values.json"

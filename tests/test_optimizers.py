@@ -190,7 +190,7 @@ def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_serv
 
 
 def test_a_malformed_answer_gives_an_error_and_is_shown_next_step(llm_server: ScriptedLLMServer) -> None:
-    llm_server.script("I would lower the rate a little.", answer({}))
+    llm_server.script("I would lower the rate a little.", answer({RATE.name: 0.1}))
     opt = optoprime(llm_server)
     proposal = opt.step()
     assert proposal.values == {} and proposal.error and "no JSON object" in proposal.error
@@ -206,7 +206,7 @@ def test_an_answer_without_a_suggestion_object_is_an_error(llm_server: ScriptedL
 
 
 def test_unknown_and_invalid_suggestions_are_rejected_and_fed_back(llm_server: ScriptedLLMServer) -> None:
-    llm_server.script(answer({"RATE": 0.1, TOTAL.name: "def total(qty):\n    return qty\n"}), answer({}))
+    llm_server.script(answer({"RATE": 0.1, TOTAL.name: "def total(qty):\n    return qty\n"}), answer({RATE.name: 0.1}))
     opt = optoprime(llm_server)
     proposal = opt.step()
     assert proposal.values == {} and proposal.error is None
@@ -237,7 +237,7 @@ def test_memory_shows_the_most_recent_attempts(llm_server: ScriptedLLMServer) ->
 
 @pytest.mark.parametrize("name", ["optoprime", "opro"])
 def test_big_runs_and_long_memory_fit_the_budget(llm_server: ScriptedLLMServer, name: str) -> None:
-    llm_server.script(answer({}))
+    llm_server.script(answer({RATE.name: 0.05}))
     opt = OPTIMIZERS[name](PARAMS, make_llm(llm_server), budget_tokens=3000)
     for i in range(30):
         code = TOTAL_SOURCE + f"    # variant {i}\n" + "    x = 1\n" * 200
@@ -309,3 +309,20 @@ def test_the_local_model_answers_in_a_usable_form(tmp_path: Path) -> None:
         proposal = opt.step()
     assert proposal.error is None and proposal.rejected == {}, proposal.response
     assert isinstance(proposal.values.get(RATE.name, 0.2), float), proposal.response  # a change is not guaranteed
+
+
+def test_an_answer_that_changes_nothing_is_followed_up_once(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({}, reasoning="All fine."), answer({RATE.name: 0.02}))
+    proposal = optoprime(llm_server).step()
+    assert proposal.values == {RATE.name: 0.02}
+    first, second = llm_server.chat_requests
+    assert second.json["messages"][:-2] == first.json["messages"]  # same conversation: the prefix is cached
+    assert second.json["messages"][-2] == {"role": "assistant", "content": json.dumps(answer({}, "All fine."))}
+    assert "keeps every variable as it is" in second.json["messages"][-1]["content"]
+    assert proposal.prompt_tokens > first_tokens(llm_server)
+
+
+def first_tokens(server: ScriptedLLMServer) -> int:
+    from llmserver import estimate_tokens
+
+    return sum(estimate_tokens(m["content"]) for m in server.chat_requests[0].json["messages"])

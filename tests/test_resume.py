@@ -59,7 +59,7 @@ def test_kill_9_then_resume_continues_from_the_last_completed_step(tmp_path, llm
 
     with sqlite3.connect(db) as conn:
         (run_id,) = conn.execute("select id from runs").fetchone()
-    llm_server.script(suggestion(4.0), suggestion(5.0), suggestion(5.0))
+    llm_server.script(suggestion(4.0), suggestion(5.0), suggestion(6.0))
     resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "5", "--resume", run_id)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err

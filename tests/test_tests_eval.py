@@ -92,6 +92,12 @@ def test_a_candidate_that_breaks_the_import_is_a_problem(prepared) -> None:
     assert "candidate does not parse" in broken.problem
 
 
+def test_k_selects_the_tests(tmp_path: Path) -> None:
+    project, initial = SuiteEvaluator([copy_example(tmp_path) / "tests"], keyword="kilogram").prepare()
+    assert [e["example"].split("::")[1] for e in initial.examples] == [
+        "test_a_started_kilogram_counts_in_full", "test_whole_kilograms_are_charged_as_they_are"]
+
+
 def test_no_selected_test_is_bad_input(tmp_path: Path) -> None:
     evaluator = SuiteEvaluator([copy_example(tmp_path) / "tests"], keyword="nothing_is_called_this")
     with pytest.raises(ValueError, match="no test ran in .*tests -k 'nothing_is_called_this': check the path and -k"):

@@ -183,7 +183,21 @@ class Optimizer(ABC):
         except BudgetError as exc:
             return self._failure([], str(exc))
         reply = self.llm.complete_json(messages, schema)
-        return self._proposal(messages, reply)
+        proposal = self._proposal(messages, reply)
+        if proposal.values or proposal.rejected or proposal.error:
+            return proposal
+        # Small models often answer "keep everything" although the feedback says the output is wrong;
+        # one follow-up in the same conversation (a cache hit for the whole prefix) usually unsticks them.
+        follow_up = [*messages, {"role": "assistant", "content": reply.text},
+                     {"role": "user", "content": fill("nudge.txt")}]
+        if prompt_tokens(follow_up, schema) > self.budget_tokens:
+            return proposal
+        second = self.llm.complete_json(follow_up, schema)
+        retried = self._proposal(follow_up, second)
+        retried.prompt_tokens += proposal.prompt_tokens
+        retried.completion_tokens += proposal.completion_tokens
+        retried.seconds += proposal.seconds
+        return retried
 
     @abstractmethod
     def build_messages(self, budget: int) -> list[dict]:
