@@ -27,9 +27,9 @@ SESSION_PLUGIN = "autotrace-session"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autotrace", "autotrace: run the suite against instrumented code")
     group.addoption("--autotrace", action="store_true", default=False,
-                    help="Instrument the project's code (the packages holding parameters: markers, "
-                         "[tool.autotrace] params) and record each test's run. Implied by the other "
-                         "--autotrace-* options.")
+                    help="Run the suite against the project's code instrumented (the packages holding "
+                         "parameters: markers, [tool.autotrace] params). Implied by the other --autotrace-* "
+                         "options.")
     group.addoption("--autotrace-param", action="append", default=[], metavar="FILE::NAME",
                     help="Also a parameter, as with 'autotrace optimize --param' (repeatable).")
     group.addoption("--autotrace-values", default=None, metavar="FILE.json",

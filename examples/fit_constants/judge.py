@@ -8,5 +8,4 @@ def feedback(output):
     if error == 0:
         return 0.0, f"output {output} is exactly right"
     direction = "too high" if error > 0 else "too low"
-    return -abs(error), (f"output {output} is {abs(error)} {direction}: the quote for 200 pages must be {WANTED}, "
-                         f"{WANTED / output:.3g} times the output")
+    return -abs(error), f"output {output} is {abs(error)} {direction}: the quote for 200 pages must be exactly {WANTED}"
