@@ -151,3 +151,23 @@ def test_worker_dies_when_autotrace_is_killed(tmp_path):
     parent.kill()
     parent.wait()
     assert not alive(worker)
+
+
+def test_a_code_candidate_replaces_the_function_and_later_lines_keep_their_numbers(tmp_path):
+    body = textwrap.dedent('''
+        def double(x):  # autotrace: param
+            return x * 3
+
+        def main():
+            return double(21)
+
+        def later():
+            raise ValueError("line 9")
+    ''')
+    candidate = "def double(x):  # autotrace: param\n    y = x\n    z = y * 2\n    return z\n"
+    evaluation = evaluate(tmp_path, body, **{"app.double": candidate})
+    assert evaluation.score == 1.0 and evaluation.message() == "ok"
+    assert (tmp_path / "app.py").read_text() == body  # evaluated without touching the file
+    (tmp_path / "app.py").write_text(body.replace("return double(21)", "return later()"))
+    evaluation = evaluate(tmp_path, body.replace("return double(21)", "return later()"), **{"app.double": candidate})
+    assert 'app.py", line 9, in later' in evaluation.message()
