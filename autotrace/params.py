@@ -15,10 +15,6 @@ from typing import Any, Literal
 
 ParamKind = Literal["literal", "code"]
 
-#: Python types a literal parameter may hold (containers hold only these, recursively).
-LITERAL_TYPES: tuple[type, ...] = (int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set)
-
-
 @dataclass(frozen=True)
 class ParamSpec:
     """One marked parameter, located in a source file.

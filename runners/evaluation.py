@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,3 @@ def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evalua
     if "setup_error" in result:
         return Evaluation([], problem=result["setup_error"] + "\n" + result.get("traceback", ""))
     return Evaluation(result["examples"])
-
-
-def best_of(evaluations: Sequence[Evaluation]) -> int:
-    return max(range(len(evaluations)), key=lambda i: evaluations[i].rank)
