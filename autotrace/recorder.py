@@ -63,12 +63,22 @@ class FunctionMeta:
 
 
 class Recorder:
-    """Collects the calls of one run. Activated through :class:`autotrace.runtime.Runtime`."""
+    """Collects the calls of one run. Activated through :class:`autotrace.runtime.Runtime`.
 
-    def __init__(self) -> None:
+    With a ``limit``, only the first ``limit`` calls are kept (a loop of millions of calls must not
+    hold millions of argument tuples); a later call gets a record that is filled in and dropped, and
+    ``dropped`` counts them.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
         self.calls: list[list] = []
+        self.limit = limit
+        self.dropped = 0
 
     def new_call(self, meta: FunctionMeta, func: Callable, args: tuple, kwargs: dict) -> list:
+        if self.limit is not None and len(self.calls) >= self.limit:
+            self.dropped += 1
+            return [None] * (THREAD + 1)
         call = [meta, func, args, kwargs, current_call.get(), next(_clock), None, _PENDING, None, None,
                 threading.get_ident()]
         self.calls.append(call)

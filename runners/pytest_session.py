@@ -33,7 +33,7 @@ from autotrace import graph as g
 from autotrace.atomic import atomic_write
 from autotrace.params import ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
-from autotrace.recorder import FUNC, THREAD, FunctionMeta, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
+from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
 from autotrace.transforms.markers import MarkerError, module_name
@@ -143,7 +143,7 @@ class AutotraceSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         if self.report_path is None:
             return (yield)
-        recorder = item.stash[_RECORDER] = BoundedRecorder(CALLS_KEPT)
+        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT)
         with self.runtime.recording(recorder):
             return (yield)
 
@@ -284,21 +284,6 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
 
 
 # -- the import hook's side --------------------------------------------------------------------------
-
-
-class BoundedRecorder(Recorder):
-    """Keeps the first ``limit`` calls; a later call gets a record that is filled in and dropped."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.dropped = 0
-
-    def new_call(self, meta: FunctionMeta, func: Callable, args: tuple, kwargs: dict) -> list:
-        if len(self.calls) < self.limit:
-            return super().new_call(meta, func, args, kwargs)
-        self.dropped += 1
-        return [None] * (THREAD + 1)
 
 
 class TolerantFinder(AutotraceFinder):

@@ -267,3 +267,19 @@ def test_exception_becomes_an_error_node_with_user_lines(tmp_path):
     assert ("divide#1", "ZeroDivisionError", "raised") in edges(graph)
     assert ("ZeroDivisionError", "output", "output") in edges(graph)
     assert nx.is_directed_acyclic_graph(graph)
+
+
+def test_a_recorder_with_a_limit_keeps_the_first_calls_and_counts_the_rest(tmp_path):
+    from autotrace.recorder import Recorder
+
+    src = """
+        def step(i):
+            return i
+        def main():
+            return sum(step(i) for i in range(10))
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder(limit=4)
+        with p.runtime.recording(recorder):
+            assert p.module("m").main() == 45  # dropped calls still run and return normally
+    assert len(recorder.calls) == 4 and recorder.dropped == 7
