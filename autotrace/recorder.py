@@ -1,12 +1,22 @@
 """The execution recorder: what rewritten functions call, and the DAG built from it afterwards.
 
 The hot path (one recorded call) does as little as possible: it appends a small list to the
-recorder and keeps references to the arguments and the result. Everything that costs — binding
-arguments to names, finding producers of values, formatting tracebacks — happens once, after the
-run, in :func:`build_graph`. Keeping references alive for the run means object identities are never
-reused, so an identity match between a result and a later argument is a real data flow, except for
-objects Python shares between unrelated computations (small ints, ``None``, interned strings, code
-constants), which never produce an edge.
+recorder and *holds* the arguments and the result. Everything that costs — naming arguments, finding
+producers of values, formatting tracebacks — happens once, after the run, in :func:`build_graph`.
+
+Holding a value must not change the program: tests about garbage collection and weak caches
+(``weakref``, ``__subclasses__()`` after ``gc.collect()``) must see objects die when the program drops
+them. So a value whose type supports weak references is held by its plain ``weakref.ref``, anything
+else (ints, strings, tuples, lists, dicts: objects a program cannot observe the lifetime of without a
+weak reference) by a strong one. Data-flow edges match values by identity, and identity must survive
+an object's death without being confused by a later object at the same address: CPython hands out one
+shared callback-less ``weakref.ref`` per live object, and the recorder keeps each ref object alive, so
+two records hold the *same ref object* exactly when they held the same object; once the object dies
+its ref is dead, a new object at that address gets a new ref, and no edge joins them. A collected
+value is shown as ``<collected TypeName>``. Objects Python shares between unrelated computations
+(small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
+exception a call raised (its message and traceback are formatted after the run; its traceback keeps
+its frames' locals), and anything a strongly held container holds.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import itertools
 import os
 import threading
 import traceback
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,9 +37,22 @@ import networkx as nx
 
 from . import graph as g
 
-# Layout of one recorded call (a list, because it is built on the hot path).
-META, FUNC, ARGS, KWARGS, PARENT, START, END, RESULT, ERROR, YIELDS, THREAD = range(11)
+# Layout of one recorded call (a list, because it is built on the hot path):
+#   META      the FunctionMeta of the definition
+#   CODE      the code object that ran (the user's function's, also for wrapped calls)
+#   FUNC      the function, for calls recorded by a wrapper (generators, coroutines, a pytest test
+#             function); None for a call recorded inside its own frame
+#   ARGS      held values: the parameter values in ``META.params`` order (own-frame calls), the
+#             positional arguments (wrapped calls)
+#   KWARGS    wrapped calls: the held keyword arguments; own-frame calls: the names of the parameters
+#             whose value *is* the function's default object (so the caller did not pass them)
+#   PARENT    the enclosing call's record, START/END clock ticks, RESULT (held, or _PENDING), ERROR,
+#   YIELDS    [(clock, held value)] for generators, THREAD ident, TOKEN the ContextVar token while an
+#             own-frame call runs, KINDS the recorder's ``kinds`` (for holding the result)
+META, CODE, FUNC, ARGS, KWARGS, PARENT, START, END, RESULT, ERROR, YIELDS, THREAD, TOKEN, KINDS = range(14)
 _PENDING = object()
+_SIZE = KINDS + 1
+_ref = weakref.ref
 
 #: The call whose body is running in this thread / task (threads start with an empty context, asyncio
 #: tasks copy their creator's), so nesting never mixes threads and follows tasks to their creator.
@@ -52,6 +76,10 @@ def _hidden_dirs() -> tuple[str, ...]:
 _HIDDEN_DIRS = _hidden_dirs()
 
 
+#: the kinds of parameter in ``FunctionMeta.params``
+POSITIONAL, VAR_POSITIONAL, KEYWORD_ONLY, VAR_KEYWORD = range(4)
+
+
 @dataclass(frozen=True)
 class FunctionMeta:
     """What the transformer knew statically about one function definition."""
@@ -60,6 +88,107 @@ class FunctionMeta:
     reads: tuple[str, ...]  # parameters its body reads
     default_reads: Mapping[str, tuple[str, ...]]  # argument -> parameters its default value read
     param: str | None  # the code parameter this function is, if any
+    #: for a function recorded inside its own frame: its parameters as (name, kind) in signature
+    #: order, kind one of POSITIONAL, VAR_POSITIONAL, KEYWORD_ONLY, VAR_KEYWORD (None: a wrapped one)
+    params: tuple[tuple[str, int], ...] | None = None
+    has_defaults: bool = False  # some parameter has a default value (own-frame functions)
+    #: (index, kind) of the ``*args`` / ``**kwargs`` parameters among ``params``
+    var_params: tuple[tuple[int, int], ...] = field(init=False, default=(), compare=False)
+    positional: int = field(init=False, default=0, compare=False)  # how many POSITIONAL parameters
+
+    def __post_init__(self) -> None:
+        params = self.params or ()
+        object.__setattr__(self, "var_params", tuple(
+            (i, kind) for i, (_, kind) in enumerate(params) if kind in (VAR_POSITIONAL, VAR_KEYWORD)))
+        object.__setattr__(self, "positional", sum(1 for _, kind in params if kind == POSITIONAL))
+
+
+class _Strong:
+    """A held ``weakref.ref`` of the user's, told apart from the recorder's own weak references."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def hold(value: Any, kinds: dict[int, str]) -> Any:
+    """What a record keeps of ``value``: a weak reference if its type allows one, else the value.
+    ``kinds`` remembers the type's name per weak reference, for showing a collected value."""
+    kind = type(value)
+    if kind.__weakrefoffset__:
+        ref = _ref(value)
+        kinds[id(ref)] = kind.__qualname__
+        return ref
+    if kind is _ref:
+        return _Strong(value)
+    return value
+
+
+def hold_all(values: tuple, kinds: dict[int, str]) -> tuple:
+    """:func:`hold` for each of ``values`` (the tuple itself when none needs a weak reference)."""
+    for value in values:
+        kind = type(value)
+        if kind.__weakrefoffset__ or kind is _ref:
+            return tuple([hold(v, kinds) for v in values])
+    return values
+
+
+class Collected:
+    """A held value that was garbage-collected before the DAG was built."""
+
+    __slots__ = ("ref", "kind")
+
+    def __init__(self, ref: weakref.ref, kind: str) -> None:
+        self.ref, self.kind = ref, kind
+
+    def __repr__(self) -> str:
+        return f"<collected {self.kind}>"
+
+
+def _resolve(held: Any, kinds: dict[int, str]) -> Any:
+    """The value a record held: the object itself, or :class:`Collected` when it is gone."""
+    kind = type(held)
+    if kind is _ref:
+        value = held()
+        return Collected(held, kinds.get(id(held), "object")) if value is None else value
+    if kind is _Strong:
+        return held.value
+    return held
+
+
+def _identity(value: Any, keep: list) -> int:
+    """A key equal for two resolved values exactly when a record held the same object (see the
+    module docstring); ``keep`` keeps the refs made here alive while the keys are in use."""
+    kind = type(value)
+    if kind is Collected:
+        return id(value.ref)
+    if kind.__weakrefoffset__:
+        ref = _ref(value)
+        keep.append(ref)
+        return id(ref)
+    return id(value)
+
+
+_functions: dict[int, tuple[CodeType, "weakref.ref[Callable]"]] = {}
+
+
+def register(func: Callable) -> None:
+    """Remember ``func`` as the (latest) function made from its code: an own-frame call knows only its
+    code object, and its default values and docstring live on the function."""
+    code = func.__code__
+    _functions[id(code)] = (code, _ref(func))
+
+
+def function_of(code: CodeType) -> Callable | None:
+    """The latest live function registered for ``code`` (closures share one code object)."""
+    found = _functions.get(id(code))
+    return found[1]() if found is not None and found[0] is code else None
+
+
+def is_call_of(call: list, func: Any) -> bool:
+    """Whether a recorded call is a call of ``func`` (an instrumented function, or its wrapper)."""
+    return call[FUNC] is func or call[CODE] is getattr(inspect.unwrap(func), "__code__", False)
 
 
 class Recorder:
@@ -74,15 +203,76 @@ class Recorder:
         self.calls: list[list] = []
         self.limit = limit
         self.dropped = 0
+        self.kinds: dict[int, str] = {}  # id(weak ref held) -> the type name of its object
 
-    def new_call(self, meta: FunctionMeta, func: Callable, args: tuple, kwargs: dict) -> list:
+    def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple, kwargs: dict) -> list:
+        """A new record for a wrapped call (see the layout above); arguments are held here."""
         if self.limit is not None and len(self.calls) >= self.limit:
-            self.dropped += 1
-            return [None] * (THREAD + 1)
-        call = [meta, func, args, kwargs, current_call.get(), next(_clock), None, _PENDING, None, None,
-                threading.get_ident()]
+            return self._dropped()
+        kinds = self.kinds
+        call = [meta, code, func, hold_all(args, kinds), {k: hold(v, kinds) for k, v in kwargs.items()},
+                current_call.get(), next(_clock), None, _PENDING, None, None, threading.get_ident(), None, kinds]
         self.calls.append(call)
         return call
+
+    def enter(self, meta: FunctionMeta, code: CodeType, values: tuple) -> list:
+        """A new record for a call recorded in its own frame (``values``: its parameters' values in
+        ``meta.params`` order), made the current call; :meth:`Runtime.leave` resets that."""
+        if self.limit is not None and len(self.calls) >= self.limit:
+            call = self._dropped()
+        else:
+            kinds = self.kinds
+            held = values
+            for value in values:  # hold_all, inlined: this is the hot path
+                kind = type(value)
+                if kind.__weakrefoffset__ or kind is _ref:
+                    held = tuple([hold(v, kinds) for v in values])
+                    break
+            if meta.var_params:  # its *args tuple and **kwargs dict are held item by item
+                held = list(held)
+                for i, kind in meta.var_params:
+                    value = values[i]
+                    held[i] = hold_all(value, kinds) if kind == VAR_POSITIONAL else {
+                        k: hold(v, kinds) for k, v in value.items()}
+                held = tuple(held)
+            call = [meta, code, None, held, _defaulted(meta, code, values) if meta.has_defaults else (),
+                    current_call.get(), next(_clock), None, _PENDING, None, None, threading.get_ident(), None, kinds]
+            self.calls.append(call)
+        call[TOKEN] = current_call.set(call)
+        return call
+
+    def _dropped(self) -> list:
+        """A record past the limit: filled in like any other, never kept."""
+        self.dropped += 1
+        call = [None] * _SIZE
+        call[KINDS] = {}
+        return call
+
+
+def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple) -> tuple[str, ...]:
+    """The parameters whose value *is* the function's default object.
+
+    A frame cannot tell ``f(x)`` from ``f(x, DEFAULT)`` when the caller passes that very object; the
+    answer is the same for the DAG's purposes (the value read is the default's, and a default that
+    reads a parameter gives a ``reads`` edge). The defaults are those of the latest function made
+    from this code (closures share it); a function copied by value (never registered) counts every
+    parameter as passed."""
+    found = _functions.get(id(code))  # function_of(code), inlined: one frame less near the recursion limit
+    fn = found[1]() if found is not None and found[0] is code else None
+    if fn is None:
+        return ()
+    names = []
+    defaults = fn.__defaults__ or ()
+    first = meta.positional - len(defaults)
+    for i, default in enumerate(defaults):
+        if first + i >= 0 and values[first + i] is default:
+            names.append(meta.params[first + i][0])
+    kwdefaults = fn.__kwdefaults__
+    if kwdefaults:
+        for i, (name, kind) in enumerate(meta.params):
+            if kind == KEYWORD_ONLY and name in kwdefaults and values[i] is kwdefaults[name]:
+                names.append(name)
+    return tuple(names)
 
 
 def _shared_identity(value: Any) -> bool:
@@ -102,11 +292,8 @@ def _shared_identity(value: Any) -> bool:
 _const_cache: dict[CodeType, frozenset[int]] = {}
 
 
-def _code_constant_ids(func: Callable) -> frozenset[int]:
+def _code_constant_ids(code: CodeType) -> frozenset[int]:
     """ids of the constants in a function's code (merged across a module by the compiler)."""
-    code = getattr(inspect.unwrap(func), "__code__", None)
-    if code is None:
-        return frozenset()
     cached = _const_cache.get(code)
     if cached is None:
         ids: set[int] = set()
@@ -244,22 +431,24 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind,
                    description=p.description, value=p.value if p.kind == "code" else g.short_repr(p.value, 400))
 
-    producers: dict[int, list[tuple[int, int]]] = {}  # id(value) -> [(end clock, call index)]
+    producers: dict[int, list[tuple[int, int]]] = {}  # identity of a value -> [(end clock, call index)]
+    keep: list[weakref.ref] = []  # the refs behind identities made here stay alive while in use
     children_errors: set[tuple[int, int]] = set()  # (parent index, id(exc)) seen in a child
     functions: dict[str, dict[str, Any]] = G.graph["functions"]
     inputs = 0
     for i, call in enumerate(calls):
         meta: FunctionMeta = call[META]
+        kinds = call[KINDS]
         node = f"call:{i}"
-        named, explicit = bind_arguments(call[FUNC], call[ARGS], call[KWARGS])
+        named, explicit = _arguments(call)
         parent = index.get(id(call[PARENT])) if call[PARENT] is not None else None
-        result = call[RESULT]
+        result = _resolve(call[RESULT], kinds)
         G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call[THREAD],
                    depth=_depth(call), error=call[ERROR] is not None,
                    args={k: g.short_repr(v, 120) for k, v in named.items()},
                    value=g.short_repr(result) if result is not _PENDING else "<no result>")
         if meta.func not in functions:
-            functions[meta.func] = _function_info(call[FUNC])
+            functions[meta.func] = _function_info(call[FUNC] or call[CODE])
         reads = set(meta.reads)
         for arg, names in meta.default_reads.items():
             if arg not in explicit:
@@ -271,22 +460,23 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         if parent is not None:
             G.add_edge(node, f"call:{parent}", role="nested")
         for arg, value in named.items():
-            producer = _producer(producers, value, call[START])
+            producer = _producer(producers, value, call[START], keep)
             if producer is not None:
                 G.add_edge(f"call:{producer}", node, role=f"arg:{arg}")
             elif parent is None and arg in explicit:
                 G.add_node(f"input:{inputs}", kind="input", label=f"input{inputs}", value=g.short_repr(value))
                 G.add_edge(f"input:{inputs}", node, role=f"arg:{arg}")
                 inputs += 1
-        produced = list(call[YIELDS] or ())  # (clock, value) for each item a generator yielded
+        # (clock, value) for each item a generator yielded, then the result
+        produced = [(clock, _resolve(item, kinds)) for clock, item in call[YIELDS] or ()]
         if result is not _PENDING and call[END] is not None:
             produced.append((call[END], result))
         if produced:
-            constants = _code_constant_ids(call[FUNC])
+            constants = _code_constant_ids(call[CODE])
             for clock, value in produced:
                 for item in _values_in(value):
                     if not _shared_identity(item) and id(item) not in constants:
-                        producers.setdefault(id(item), []).append((clock, i))
+                        producers.setdefault(_identity(item, keep), []).append((clock, i))
         exc = call[ERROR]
         if exc is not None and parent is not None:
             children_errors.add((parent, id(exc)))
@@ -307,6 +497,36 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     return G
 
 
+def _arguments(call: list) -> tuple[dict[str, Any], set[str]]:
+    """A call's arguments by parameter name (held values resolved), and the names the caller passed.
+
+    A call recorded in its own frame captured its parameters by name; a parameter counts as passed
+    unless its value *is* the function's default object (see ``Runtime.enter``). A wrapped call kept
+    its positional and keyword arguments, bound to the signature here."""
+    meta: FunctionMeta = call[META]
+    kinds = call[KINDS]
+    if meta.params is None:
+        args = tuple([_resolve(v, kinds) for v in call[ARGS]])
+        kwargs = {k: _resolve(v, kinds) for k, v in call[KWARGS].items()}
+        return bind_arguments(call[FUNC], args, kwargs)
+    named: dict[str, Any] = {}
+    explicit: set[str] = set()
+    defaulted = call[KWARGS]
+    for (name, kind), held in zip(meta.params, call[ARGS]):
+        if kind == VAR_POSITIONAL:
+            named.update({f"{name}[{i}]": _resolve(v, kinds) for i, v in enumerate(held)})
+        elif kind == VAR_KEYWORD:
+            named.update({k: _resolve(v, kinds) for k, v in held.items()})
+        else:
+            named[name] = _resolve(held, kinds)
+            if name not in defaulted:
+                explicit.add(name)
+            continue
+        if held:
+            explicit.add(name)  # as Signature.bind: the name of a non-empty *args / **kwargs
+    return named, explicit
+
+
 def _error_origin(G: nx.DiGraph, calls: list[list], outcome: RunOutcome) -> str | None:
     for i, call in enumerate(calls):
         if call[ERROR] is outcome.error and G.has_node(f"error:{i}"):
@@ -314,11 +534,11 @@ def _error_origin(G: nx.DiGraph, calls: list[list], outcome: RunOutcome) -> str 
     return None
 
 
-def _producer(producers: dict[int, list[tuple[int, int]]], value: Any, start: int) -> int | None:
+def _producer(producers: dict[int, list[tuple[int, int]]], value: Any, start: int, keep: list) -> int | None:
     """The latest call that returned ``value`` (by identity) and finished before ``start``."""
     best = None
     for item in _values_in(value):
-        for end, i in producers.get(id(item), ()):
+        for end, i in producers.get(_identity(item, keep), ()):
             if end < start and (best is None or end > best[0]):
                 best = (end, i)
         if best is not None:
@@ -337,11 +557,12 @@ def _depth(call: list) -> int:
 _info_cache: dict[CodeType, dict[str, Any]] = {}
 
 
-def _function_info(func: Callable) -> dict[str, Any]:
-    """Source, docstring and location of a function (per code object: ``inspect.getsource`` for every
-    function of every test's DAG was a sizeable share of the DAG-building time on real suites)."""
-    target = inspect.unwrap(func)
-    code = getattr(target, "__code__", None)
+def _function_info(func: Callable | CodeType) -> dict[str, Any]:
+    """Source, docstring and location of a function, or of the function registered for a code object
+    (per code object: ``inspect.getsource`` for every function of every test's DAG was a sizeable
+    share of the DAG-building time on real suites)."""
+    target = inspect.unwrap(func) if not isinstance(func, CodeType) else (function_of(func) or func)
+    code = getattr(target, "__code__", target)
     cached = _info_cache.get(code) if isinstance(code, CodeType) else None
     if cached is None:
         cached = _function_info_uncached(target)
@@ -355,6 +576,7 @@ def _function_info_uncached(target: Any) -> dict[str, Any]:
         source = inspect.getsource(target)
     except (OSError, TypeError):
         source = ""
-    code = getattr(target, "__code__", None)
-    return {"source": source, "doc": inspect.getdoc(target) or "",
+    code = getattr(target, "__code__", target if isinstance(target, CodeType) else None)
+    doc = inspect.getdoc(target) if not isinstance(target, CodeType) else None
+    return {"source": source, "doc": doc or "",
             "file": code.co_filename if code else "", "line": code.co_firstlineno if code else 0}

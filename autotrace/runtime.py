@@ -1,33 +1,48 @@
-"""What instrumented modules call at run time: parameter values and the recording wrappers.
+"""What instrumented modules call at run time: parameter values, and recording calls.
 
 The import hook binds one :class:`Runtime` into each rewritten module under the name ``@autotrace``.
 Parameter values live here, so a candidate is evaluated by setting values before the program is
 imported (a fresh worker process per candidate), and every ``from m import NAME`` sees the same value.
 
-Wrappers decide at decoration time which kind of function they wrap (plain, generator, coroutine,
-async generator) and, per call, only test whether a recorder is active: with none, a call costs one
-attribute load more than the plain function.
+A plain function (``def`` without ``yield``, not ``async``) records itself inside its own frame: the
+transformer (``autotrace.transforms.frames``) rewrote its body to call :meth:`Runtime.enter` at the
+start, :meth:`Runtime.result` on each ``return``, :meth:`Runtime.error` on an exception and
+:meth:`Runtime.leave` in a ``finally``, each only while a recorder is active (not recording, a call
+costs one global load, one attribute load and an ``is None`` test, plus one local test per return).
+Its decorator :meth:`Runtime.function` returns the very function it is given. Why not a wrapper
+function around it: a wrapper is another frame and another function object, and real code sees both
+(``sys._getframe(1)`` and ``warnings.warn(stacklevel=2)`` in the callee name the wrapper, recursion
+depth halves, ``__code__``/``__defaults__`` are the wrapper's).
 
-A wrapper must also survive being pickled *by value*, as cloudpickle and dill do with a function
-that is not importable by name (a closure, a method of a class made at run time): they pickle its
-code, the module globals it reads and its closure. So a wrapper reads no unpicklable global (the
-context variable and the clock are reached through the :mod:`autotrace.recorder` module, which
-pickles by name), and a :class:`Runtime` pickles by reference: unpickled in the same process it is
-the live runtime, elsewhere a fresh one with the same parameter values that records nothing.
+Generators, coroutines and async generators keep a wrapper (:meth:`Runtime.record`): their body runs
+step by step on the consumer's schedule, and the wrapper delegates each step so that calls made while
+the body runs nest under it. The pytest plugin also wraps test functions it records with it (their
+bodies were not rewritten).
+
+A rewritten function, or a wrapper, must also survive being pickled *by value*, as cloudpickle and
+dill do with a function that is not importable by name (a closure, a method of a class made at run
+time): they pickle its code, the module globals it reads and its closure. Rewritten code reads only
+the ``@autotrace`` global; wrappers read no unpicklable global (the context variable and the clock are
+reached through the :mod:`autotrace.recorder` module, which pickles by name); and a :class:`Runtime`
+pickles by reference: unpickled in the same process it is the live runtime, elsewhere a fresh one
+with the same parameter values that records nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
+from types import CodeType
 from typing import Any
 
 from . import recorder as _recorder
-from .recorder import END, ERROR, RESULT, YIELDS, FunctionMeta, Recorder
+from .recorder import END, ERROR, KINDS, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
 
+_getframe = sys._getframe
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
 
 
@@ -46,6 +61,7 @@ class Runtime:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
         self._metas: dict[tuple, FunctionMeta] = {}
+        self._facts: dict[int, tuple[tuple, FunctionMeta]] = {}  # id(facts) -> (facts, its meta)
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -59,12 +75,61 @@ class Runtime:
 
     def record(self, func: str, reads: tuple[str, ...], default_reads: dict[str, tuple[str, ...]],
                param: str | None) -> Callable[[Callable], Callable]:
-        """The innermost decorator the transformer puts on every function."""
-        key = (func, reads, tuple(default_reads.items()), param)
+        """The recording wrapper for a function whose body does not record itself: the transformer's
+        innermost decorator on generators, coroutines and async generators, and the pytest plugin's
+        for test functions."""
+        return functools.partial(_wrap, self, self._meta(func, reads, tuple(default_reads.items()), param))
+
+    @staticmethod
+    def function(fn: Callable) -> Callable:
+        """The transformer's innermost decorator on a function whose body records itself: ``fn`` itself,
+        registered so that a recorded call finds its default values and docstring from its code."""
+        _recorder.register(fn)
+        return fn
+
+    def enter(self, facts: tuple, values: tuple) -> list | None:
+        """Start recording a call of a rewritten function (called from its own frame, only while a
+        recorder is active). ``facts`` is the constant the transformer put in the body:
+        ``(func, reads, default_reads pairs, param, ((name, kind), ...), has_defaults)``; ``values`` the
+        parameters' values, read at the body's start in that order. Whether the caller passed a
+        parameter that has a default is decided by identity with the function's default object
+        (``autotrace.recorder._defaulted``)."""
+        recorder = self.recorder
+        if recorder is None:  # recording ended between the caller's test and this call
+            return None
+        found = self._facts.get(id(facts))
+        if found is None or found[0] is not facts:
+            func, reads, default_reads, param, params, has_defaults = facts
+            found = self._facts[id(facts)] = (facts, self._meta(func, reads, default_reads, param, params, has_defaults))
+        return recorder.enter(found[1], _getframe(1).f_code, values)
+
+    @staticmethod
+    def result(call: list, value: Any) -> Any:
+        """``return value`` of a recorded call."""
+        kind = type(value)
+        call[RESULT] = _recorder.hold(value, call[KINDS]) if kind.__weakrefoffset__ or kind is weakref.ref else value
+        return value
+
+    @staticmethod
+    def error(call: list) -> None:
+        """A recorded call is raising the exception being handled."""
+        call[ERROR] = sys.exc_info()[1]
+        call[RESULT] = _recorder._PENDING  # a `return` whose `finally` raised returns nothing
+
+    @staticmethod
+    def leave(call: list) -> None:
+        """A recorded call ends (from the ``finally`` around its body)."""
+        call[END] = next(_recorder._clock)
+        token, call[TOKEN] = call[TOKEN], None
+        _recorder.current_call.reset(token)
+
+    def _meta(self, func: str, reads: tuple[str, ...], default_reads: tuple[tuple[str, tuple[str, ...]], ...],
+              param: str | None, params: tuple | None = None, has_defaults: bool = False) -> FunctionMeta:
+        key = (func, reads, default_reads, param, params, has_defaults)
         meta = self._metas.get(key)
         if meta is None:
-            meta = self._metas[key] = FunctionMeta(func, reads, default_reads, param)
-        return functools.partial(_wrap, self, meta)
+            meta = self._metas[key] = FunctionMeta(func, reads, dict(default_reads), param, params, has_defaults)
+        return meta
 
     # -- used by the worker ------------------------------------------------------------------------
     def recording(self, recorder: Recorder) -> "_Recording":
@@ -83,28 +148,43 @@ class _Recording:
         self.runtime.recorder = None
 
 
+def is_recorded(func: Any) -> bool:
+    """Whether calls of ``func`` are recorded while a recorder is active: a function whose body the
+    transformer rewrote (its code reads the runtime), or one of :meth:`Runtime.record`'s wrappers."""
+    from autotrace.transforms.plan import RUNTIME_NAME
+
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    return RUNTIME_NAME in code.co_names or (hasattr(func, "__wrapped__") and code.co_filename == __file__)
+
+
 def _wrap(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Callable:
+    code = getattr(inspect.unwrap(fn), "__code__", None)
     if inspect.isasyncgenfunction(fn):
-        wrapper = _async_generator_wrapper(runtime, meta, fn)
+        wrapper = _async_generator_wrapper(runtime, meta, fn, code)
     elif inspect.iscoroutinefunction(fn):
-        wrapper = _coroutine_wrapper(runtime, meta, fn)
+        wrapper = _coroutine_wrapper(runtime, meta, fn, code)
     elif inspect.isgeneratorfunction(fn):
-        wrapper = _generator_wrapper(runtime, meta, fn)
+        wrapper = _generator_wrapper(runtime, meta, fn, code)
     else:
-        wrapper = _function_wrapper(runtime, meta, fn)
+        wrapper = _function_wrapper(runtime, meta, fn, code)
     return functools.update_wrapper(wrapper, fn)
 
 
-def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Callable:
+def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code: CodeType | None) -> Callable:
+    """For a plain function whose body was not rewritten: a test function the pytest plugin records."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # noqa: F841  (pytest hides this frame)
         recorder = runtime.recorder
         if recorder is None:
             return fn(*args, **kwargs)
-        call = recorder.new_call(meta, fn, args, kwargs)
+        call = recorder.new_call(meta, code, fn, args, kwargs)
         token = _recorder.current_call.set(call)
         try:
-            call[RESULT] = result = fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            call[RESULT] = _recorder.hold(result, call[KINDS])
             return result
         except BaseException as exc:
             call[ERROR] = exc
@@ -116,16 +196,17 @@ def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Cal
     return wrapper
 
 
-def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Callable:
+def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code: CodeType | None) -> Callable:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # noqa: F841
         recorder = runtime.recorder
         if recorder is None:
             return await fn(*args, **kwargs)
-        call = recorder.new_call(meta, fn, args, kwargs)
+        call = recorder.new_call(meta, code, fn, args, kwargs)
         token = _recorder.current_call.set(call)  # a task's context is its own: awaits elsewhere cannot see this
         try:
-            call[RESULT] = result = await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
+            call[RESULT] = _recorder.hold(result, call[KINDS])
             return result
         except BaseException as exc:
             call[ERROR] = exc
@@ -137,7 +218,7 @@ def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
     return wrapper
 
 
-def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Callable:
+def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code: CodeType | None) -> Callable:
     """Delegates step by step so that calls made while the generator body runs nest under it."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -145,7 +226,7 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
         recorder = runtime.recorder
         if recorder is None:
             return (yield from fn(*args, **kwargs))
-        call = recorder.new_call(meta, fn, args, kwargs)
+        call = recorder.new_call(meta, code, fn, args, kwargs)
         call[YIELDS] = []
         gen = fn(*args, **kwargs)
         send: Any = None
@@ -155,7 +236,7 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(send)
             except StopIteration as stop:
-                call[RESULT] = stop.value
+                call[RESULT] = _recorder.hold(stop.value, call[KINDS])
                 call[END] = next(_recorder._clock)
                 return stop.value
             except BaseException as exc:
@@ -164,7 +245,7 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
                 raise
             finally:
                 _recorder.current_call.reset(token)
-            call[YIELDS].append((next(_recorder._clock), item))
+            call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])))
             throw = None
             try:
                 send = yield item
@@ -177,12 +258,12 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Ca
     return wrapper
 
 
-def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable) -> Callable:
+def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code: CodeType | None) -> Callable:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # noqa: F841
         recorder = runtime.recorder
         agen = fn(*args, **kwargs)
-        call = recorder.new_call(meta, fn, args, kwargs) if recorder is not None else None
+        call = recorder.new_call(meta, code, fn, args, kwargs) if recorder is not None else None
         if call is not None:
             call[YIELDS] = []
         send: Any = None
@@ -203,7 +284,7 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable)
                 if token is not None:
                     _recorder.current_call.reset(token)
             if call is not None:
-                call[YIELDS].append((next(_recorder._clock), item))
+                call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])))
             throw = None
             try:
                 send = yield item

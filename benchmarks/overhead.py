@@ -19,7 +19,7 @@ from typing import Any
 
 from autotrace.project import Project
 from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph
-from autotrace.runtime import Runtime
+from autotrace.runtime import Runtime, is_recorded
 from autotrace.transforms.hook import Target, install, uninstall
 
 SOURCE = '''"""Functions whose call cost is measured."""
@@ -60,7 +60,7 @@ def _load(folder: Path) -> tuple[Any, Any, Runtime, Any]:
     runtime = Runtime({})
     finder = install({p: Target(plan) for p, plan in plans.items()}, runtime)
     traced = importlib.import_module("traced_calls")
-    assert hasattr(traced.f, "__wrapped__"), "the hook did not instrument traced_calls"
+    assert is_recorded(traced.f), "the hook did not instrument traced_calls"
     return plain, traced, runtime, finder
 
 

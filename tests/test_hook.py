@@ -12,6 +12,7 @@ import traceback
 
 import pytest
 
+from autotrace.runtime import is_recorded
 from instrumented import program
 
 PROGRAM = {
@@ -52,7 +53,7 @@ def test_program_behaves_as_before(tmp_path):
         assert shop.Cart.total.__qualname__ == "Cart.total"
         assert isinstance(shop.Cart([1]), shop.Cart) and shop.Cart([1, 2]).total() == 7.5
         assert pickle.loads(pickle.dumps(shop.price)) is shop.price
-        assert hasattr(shop.price, "__wrapped__")
+        assert is_recorded(shop.price) and not hasattr(shop.price, "__wrapped__")
 
 
 def test_traceback_points_at_the_users_lines(tmp_path):
@@ -79,7 +80,7 @@ def test_unrelated_modules_are_not_touched(tmp_path):
 
         spec = importlib.util.find_spec("json")
         assert type(spec.loader).__name__ != "AutotraceLoader"
-        assert hasattr(p.module("other").f, "__wrapped__")
+        assert is_recorded(p.module("other").f)
 
 
 def test_bytecode_cache_is_written_and_reused(tmp_path, monkeypatch):
@@ -114,12 +115,12 @@ def test_cached_import_does_not_load_libcst(tmp_path, monkeypatch):
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
         from pathlib import Path
-        from autotrace.runtime import Runtime
+        from autotrace.runtime import Runtime, is_recorded
         from autotrace.transforms.hook import Target, install
         from autotrace.transforms.plan import ModulePlan
         install({{Path({str(tmp_path / "shop.py")!r}): Target({plan!r})}}, Runtime())
         import shop
-        print(hasattr(shop.price, "__wrapped__"), "libcst" in sys.modules)
+        print(is_recorded(shop.price), "libcst" in sys.modules)
     ''')
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from autotrace.transforms.compile import compile_instrumented, line_map
+from autotrace.transforms.compile import compile_instrumented, line_map, rewrite_tree
 from autotrace.transforms.instrument import instrument
 from autotrace.transforms.plan import RUNTIME_NAME, ModulePlan
 
@@ -110,3 +110,122 @@ def _code_objects(code):
 
 def _all_names(code):
     return {name for c in _code_objects(code) for name in c.co_names}
+
+
+# -- plain functions record inside their own frame (transforms/frames.py) --------------------------
+def final(source: str, **plan) -> str:
+    return ast.unparse(rewrite_tree(textwrap.dedent(source), "m.py", ModulePlan(module="m", **plan)))
+
+
+def test_plain_function_records_inside_its_own_frame():
+    """Docstring first, one prologue, the body in try/except/finally, each return of *this* scope
+    rewritten (the nested def's returns are its own, with its own @call), global/nonlocal untouched."""
+    after = final('''
+        COUNT = 0
+
+        def f(a, b=1, /, *rest, c, **more):
+            """Doc."""
+            global COUNT
+            COUNT += 1
+
+            def inner():
+                nonlocal a
+                a += 1
+                return a
+
+            try:
+                return inner()
+            finally:
+                COUNT -= 1
+    ''')
+    assert after == textwrap.dedent('''\
+        COUNT = 0
+
+        @@autotrace.function
+        def f(a, b=1, /, *rest, c, **more):
+            """Doc."""
+            @call = None if @autotrace.recorder is None else @autotrace.enter(('m.f', (), (), None, (('a', 0), ('b', 0), ('rest', 1), ('c', 2), ('more', 3)), True), (a, b, rest, c, more))
+            try:
+                global COUNT
+                COUNT += 1
+
+                @@autotrace.function
+                def inner():
+                    @call = None if @autotrace.recorder is None else @autotrace.enter(('m.f.<locals>.inner', (), (), None, (), False), ())
+                    try:
+                        nonlocal a
+                        a += 1
+                        return a if @call is None else @autotrace.result(@call, a)
+                    except BaseException:
+                        if @call is not None:
+                            @autotrace.error(@call)
+                        raise
+                    finally:
+                        if @call is not None:
+                            @autotrace.leave(@call)
+                try:
+                    return inner() if @call is None else @autotrace.result(@call, inner())
+                finally:
+                    COUNT -= 1
+                return None if @call is None else @autotrace.result(@call, None)
+            except BaseException:
+                if @call is not None:
+                    @autotrace.error(@call)
+                raise
+            finally:
+                if @call is not None:
+                    @autotrace.leave(@call)''')
+
+
+def test_a_function_without_return_records_none_and_bare_returns_too():
+    after = final('''
+        def log(x):
+            if x:
+                return
+            print(x)
+    ''')
+    assert "return None if @call is None else @autotrace.result(@call, None)\n        print(x)" in after
+    assert after.count("@autotrace.result(@call, None)") == 2  # the bare return and the end of the body
+
+
+def test_generators_coroutines_and_lambdas_are_left_to_the_wrappers():
+    after = final('''
+        def gen():
+            yield 1
+
+        async def coro():
+            return 1
+
+        def plain():
+            def nested_gen():
+                yield 2
+            return lambda: (yield)
+    ''')
+    assert "@@autotrace.record('m.gen', (), {}, None)\ndef gen():\n    yield 1" in after
+    assert "@@autotrace.record('m.coro', (), {}, None)\nasync def coro():\n    return 1" in after
+    assert "@@autotrace.function\ndef plain():" in after  # a yield in a nested scope is not its own
+    assert "def nested_gen():\n            yield 2" in after
+    assert "return (lambda: (yield)) if @call is None else @autotrace.result(@call, lambda: (yield))" in after
+
+
+def test_every_user_statement_keeps_its_line_and_generated_ones_take_the_def_line():
+    source = textwrap.dedent('''
+        import functools
+
+        @functools.cache
+        def f(x):
+            """Doc
+            on two lines."""
+            if x:
+                return (x +
+                        1)
+            y = x * 2
+            return y
+    ''')
+    plain = {(type(n).__name__, n.lineno) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.stmt)}
+    tree = rewrite_tree(source, "m.py", ModulePlan("m"))
+    after = {(type(n).__name__, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.stmt)}
+    assert plain <= after
+    assert {line for _, line in after - plain} == {5}  # the def line
+    returns = sorted((n.lineno, n.end_lineno) for n in ast.walk(tree) if isinstance(n, ast.Return) and n.lineno != 5)
+    assert returns == [(9, 10), (12, 12)]

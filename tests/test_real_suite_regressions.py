@@ -15,6 +15,7 @@ import marshal
 import pickle
 import sys
 import textwrap
+import traceback
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from autotrace.recorder import FUNC, Recorder
+from autotrace.recorder import CODE, Recorder
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
 from autotrace.transforms.plan import ModulePlan
@@ -201,7 +202,7 @@ def test_closure_pickled_by_value_still_records_in_this_process(tmp_path):
         recorder = Recorder()
         with runtime.recording(recorder):
             assert copy(None) == "x!"
-        assert [c[FUNC].__name__ for c in recorder.calls] == ["__repr__"]
+        assert [c[CODE].co_name for c in recorder.calls] == ["__repr__"]
         assert pickle.loads(pickle.dumps(runtime)) is runtime  # the live runtime, not a copy
 
 
@@ -211,7 +212,7 @@ def test_closure_pickled_with_cloudpickle(tmp_path):
                            lambda mod: cloudpickle.loads(cloudpickle.dumps(mod.make_repr("y")))(None)) == "y!"
 
 
-# -- known differences left open (design-level; see BENCHMARKS-real-suites.md) --------------------
+# -- closed by recording inside the function's own frame and holding values weakly ---------------
 FRAMES = '''
     import sys
     import warnings
@@ -224,8 +225,6 @@ FRAMES = '''
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="the recording wrapper is a Python frame between a caller and the "
-                   "function it wraps; only recording inside the function's own frame removes it")
 def test_caller_frame_seen_by_the_callee(tmp_path):
     """attrs ``make_class`` names the class's ``__module__`` after ``sys._getframe(1)`` (the caller's
     module); under the hook frame 1 is the wrapper's, so classes were made in ``autotrace.runtime``
@@ -254,8 +253,6 @@ LIFETIMES = '''
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="the recorder keeps every argument and result alive until the test "
-                   "ends (by design: identities stay unique for the data-flow edges)")
 def test_recorded_values_are_not_kept_alive(tmp_path):
     """attrs ``test_no_references_to_original`` (``C.__subclasses__()`` after ``gc.collect()``) and
     python-dateutil's ``test_*_weakref`` (a weak cache entry must die with its last user reference)."""
@@ -323,7 +320,6 @@ WRAPPED = '''
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="the recording wrapper is another function object and another frame")
 def test_wrapper_is_not_the_function(tmp_path):
     """Not hit by the three suites' outcomes, same cause as the caller-frame test: defaults and code
     are the wrapper's, and each recorded call takes two frames (recursion depth halved)."""
@@ -337,3 +333,130 @@ def test_wrapper_is_not_the_function(tmp_path):
         return mod.f.__defaults__, mod.f.__kwdefaults__, mod.f.__code__.co_argcount, deep
 
     assert same_everywhere(tmp_path, WRAPPED, check)[:3] == ((1,), {"c": 2}, 2)
+
+
+# -- the own-frame rewrite behaves as the plain function (transforms/frames.py) ---------------------
+REWRITE = '''
+    import sys
+    import traceback
+
+    COUNT = 0
+    LOG = []
+
+    def documented(x):
+        """Doubles x."""
+        return x * 2
+
+    def bump():
+        global COUNT
+        COUNT += 1
+        return COUNT
+
+    def counter():
+        n = 0
+        def step():
+            nonlocal n
+            n += 1
+            return n
+        step()
+        return step()
+
+    def ordered():
+        try:
+            LOG.append("try")
+            return LOG.append("return") or "value"
+        finally:
+            LOG.append("finally")
+
+    def procedure(flag):
+        if flag:
+            return
+        LOG.append("fell off")
+
+    def fail(x):
+        y = x + 1
+        raise ValueError(f"bad {y}")
+
+    def call_fail():
+        return fail(1)
+
+    def deepest(n=0):
+        try:
+            return deepest(n + 1)
+        except RecursionError:
+            return n
+
+    def own_locals(a, b=2):
+        return sorted(k for k in locals() if k != "@call")  # the one generated local, visible to locals()
+'''
+
+
+def test_rewritten_functions_behave_as_plain(tmp_path):
+    def check(mod):
+        mod.LOG.clear()
+        facts = [mod.documented(2), mod.documented.__doc__, mod.bump(), mod.bump(), mod.counter(),
+                 mod.ordered(), list(mod.LOG), mod.procedure(True), mod.procedure(False), list(mod.LOG),
+                 mod.own_locals(1)]
+        try:
+            mod.call_fail()
+        except ValueError as exc:
+            frames = [(f.name, f.lineno, f.line) for f in traceback.extract_tb(exc.__traceback__)
+                      if f.filename == mod.__file__]
+            facts.append((str(exc), frames))
+        return facts
+
+    assert same_everywhere(tmp_path, REWRITE, check) == [
+        4, "Doubles x.", 1, 2, 2, "value", ["try", "return", "finally"], None, None,
+        ["try", "return", "finally", "fell off"], ["a", "b"],
+        ("bad 2", [("call_fail", 43, "return fail(1)"), ("fail", 40, 'raise ValueError(f"bad {y}")')]),
+    ]
+
+
+def test_recursion_depth_is_the_plain_one(tmp_path):
+    """The wrapper took two frames per recorded call; now a call is one frame. While recording, the
+    runtime's own calls (``Runtime.enter`` -> ``Recorder.enter`` -> ``_defaulted``) take up to three
+    frames more, at the innermost level only."""
+    depths = {}
+    for mode in MODES:
+        with imported(tmp_path, REWRITE, mode) as mod:
+            depths[mode] = mod.deepest()
+    assert depths["hooked"] == depths["plain"]
+    assert depths["plain"] - 4 <= depths["recording"] <= depths["plain"]
+
+
+
+SLOTTED = '''
+    import weakref
+
+    REFS = []
+
+    class Thing:
+        pass
+
+    class Holder:
+        __slots__ = ("thing",)  # no __weakref__: the recorder can only hold it strongly
+
+        def __init__(self, thing):
+            self.thing = thing
+
+    def build_and_drop():
+        thing = Thing()
+        REFS.append(weakref.ref(thing))
+        Holder(thing)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="an object that cannot be weakly referenced is held strongly while "
+                   "recording, and so is everything it references (design: its identity must stay unique)")
+def test_an_object_without_weakref_support_keeps_what_it_holds_alive(tmp_path):
+    """attrs ``TestClassBuilder::test_no_references_to_original*``: ``_ClassBuilder`` is slotted without
+    ``__weakref__`` and holds the original class; recorded as ``self`` of its methods it keeps that class
+    alive, so ``C.__subclasses__()`` still lists it after ``gc.collect()``."""
+    import gc
+
+    def check(mod):
+        mod.build_and_drop()
+        gc.collect()
+        return mod.REFS[-1]() is None
+
+    assert same_everywhere(tmp_path, SLOTTED, check) is True

@@ -1,10 +1,14 @@
 """From a user's source to the code object the import hook executes.
 
-The LibCST rewrite adds decorator lines, and a substituted candidate function may be longer or
-shorter than the original. Tracebacks, ``inspect.getsource`` and coverage must still point at the
-user's lines, so after parsing the rewritten text with :mod:`ast` every node's line numbers are mapped
-back to the original file through a line alignment (``difflib``), and the placeholder runtime name
-is renamed to ``@autotrace``, which no Python source can contain.
+The LibCST rewrite (:mod:`.instrument`) adds decorator lines, and a substituted candidate function
+may be longer or shorter than the original. Tracebacks, ``inspect.getsource`` and coverage must still
+point at the user's lines, so after parsing the rewritten text with :mod:`ast` every node's line
+numbers are mapped back to the original file through a line alignment (``difflib``), and the
+placeholder runtime name is renamed to ``@autotrace``, which no Python source can contain. Then
+:mod:`.frames` rewrites the bodies of plain functions so they record inside their own frame: on the
+syntax tree, where the generated statements simply take the ``def``'s line and every user statement
+keeps the line it already has (a text rewrite would re-indent the body and insert lines that a line
+alignment would have to guess).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import ast
 import difflib
 from types import CodeType
 
+from .frames import record_in_frames
 from .instrument import instrument
 from .plan import PLACEHOLDER, RUNTIME_NAME, ModulePlan
 
@@ -58,15 +63,19 @@ class _Fixer(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def compile_instrumented(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> CodeType:
-    """Instrument ``source`` for ``plan`` and compile it with the user's file name and line numbers.
-
-    ``original`` is the file's text on disk when ``source`` differs from it (a candidate function was
-    substituted); line numbers are mapped back to it.
-    """
+def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> ast.Module:
+    """The final syntax tree of ``source`` instrumented for ``plan``: the LibCST rewrite parsed, line
+    numbers mapped back to ``original`` (the file's text on disk when ``source`` differs from it: a
+    candidate function was substituted), the runtime renamed, plain functions recording in their
+    own frame (:mod:`.frames`)."""
     if PLACEHOLDER in source:
         raise SyntaxError(f"{filename}: uses the reserved name {PLACEHOLDER}")
     rewritten = instrument(source, plan)
     tree = ast.parse(rewritten, filename)
     tree = _Fixer(line_map(original if original is not None else source, rewritten)).visit(tree)
-    return compile(tree, filename, "exec", dont_inherit=True)
+    return record_in_frames(tree)
+
+
+def compile_instrumented(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> CodeType:
+    """Instrument ``source`` for ``plan`` and compile it with the user's file name and line numbers."""
+    return compile(rewrite_tree(source, filename, plan, original), filename, "exec", dont_inherit=True)

@@ -29,6 +29,9 @@ from .plan import RUNTIME_NAME, ModulePlan
 
 _DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
 CACHE_TAG = f"autotrace-{__version__}"
+#: Part of the cache key: bumped whenever the rewritten code changes shape (a cached module must never
+#: call a runtime API that no longer exists). 2: plain functions record inside their own frame.
+CODE_FORMAT = 2
 
 
 def _debug(message: str) -> None:
@@ -109,7 +112,7 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
 
     def _cache_key(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data)
-        digest.update(repr((CACHE_TAG, sys.version_info[:2], self.target.plan.fingerprint(),
+        digest.update(repr((CACHE_TAG, CODE_FORMAT, sys.version_info[:2], self.target.plan.fingerprint(),
                             sorted(self.target.candidates.items()))).encode())
         return digest.digest()
 

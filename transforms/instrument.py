@@ -10,6 +10,13 @@ Two rewrites, nothing else:
   scope and qualified-name metadata, across imports and through module-level derived constants),
   the parameters its default arguments read, and the parameter it *is* when it is a code parameter.
 
+That decorator is the whole story for generators, coroutines and async generators (the runtime wraps
+them). A plain function is then rewritten on the syntax tree by :mod:`.frames` to record inside its
+own frame: the decorator's facts move into its body and the decorator becomes
+``@autotrace.function``, which returns the function itself. That stage works on :mod:`ast` after the
+line numbers are restored (:mod:`.compile`), because it re-indents the whole body and duplicates each
+returned expression, which a text rewrite could not keep on the user's lines.
+
 The placeholder name is renamed to ``@autotrace`` after parsing (see :mod:`.compile`), a name no user
 code can spell, so it can never collide with the user's names.
 """

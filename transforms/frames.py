@@ -1,0 +1,175 @@
+"""Recording a plain function inside its own frame (the AST stage, after line numbers are restored).
+
+A ``def`` without ``yield`` (``async def`` and generators keep the runtime's wrapper) whose innermost
+decorator is the transformer's ``@autotrace.record(func, reads, default_reads, param)`` becomes::
+
+    @autotrace.function                       # registers the function, returns it unchanged
+    def f(a, b=1, *rest, c, **more):
+        '''doc'''                             # the docstring stays first: f.__doc__
+        @call = None if @autotrace.recorder is None else @autotrace.enter(FACTS, (a, b, rest, c, more))
+        try:
+            ...                               # the user's body, each `return X` rewritten to
+            return X if @call is None else @autotrace.result(@call, X)
+            return None if @call is None else @autotrace.result(@call, None)   # falling off the end
+        except BaseException:
+            if @call is not None:
+                @autotrace.error(@call)
+            raise                             # bare: the traceback keeps the user's line
+        finally:
+            if @call is not None:
+                @autotrace.leave(@call)
+
+``FACTS`` is one constant tuple: the decorator's static facts plus the parameters' names and kinds
+(known here, so arguments are read from the frame by name and never bound to a signature later).
+Why in the frame and not around it: see :mod:`autotrace.runtime`. Not recording, a call costs the
+prologue's global load, attribute load and ``is None`` test, and one local test per return and in
+the ``finally``.
+
+Every user statement keeps its line; the generated statements take the ``def`` line (a rewritten
+return takes the return's). ``@call`` and ``@autotrace`` cannot be spelled in Python source, so they
+never collide with the user's names; each rewritten function assigns its own ``@call``, so a nested
+function's is its own local, and the returns of nested functions, lambdas and classes belong to
+their own scope (a nested ``def`` was rewritten, with its own ``@call``, before its parent).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from autotrace.recorder import KEYWORD_ONLY, POSITIONAL, VAR_KEYWORD, VAR_POSITIONAL
+
+from .plan import RUNTIME_NAME
+
+#: The local that holds the call's record (None when not recording).
+CALL_NAME = "@call"
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def record_in_frames(tree: ast.Module) -> ast.Module:
+    """Rewrite every plain function of ``tree`` (already renamed and line-mapped) in place."""
+    return _Frames().visit(tree)
+
+
+class _Frames(ast.NodeTransformer):
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        self.generic_visit(node)  # nested functions first: they get their own @call
+        facts = _record_facts(node.decorator_list[-1]) if node.decorator_list else None
+        if facts is None or _is_generator(node):
+            return node
+        line, col = node.lineno, node.col_offset
+        node.decorator_list[-1] = _at(ast.Attribute(_runtime(), "function", ast.Load()),
+                                      node.decorator_list[-1].lineno, node.decorator_list[-1].col_offset)
+        params = _params(node.args)
+        has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
+        constant = (*facts, tuple(params), has_defaults)
+        body = list(node.body)
+        doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
+        _Returns().visit_body(body)
+        if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
+            body.append(_at(ast.Return(_returned(ast.Constant(None))), line, col))
+        enter = ast.Call(_runtime("enter"), [ast.Constant(constant),
+                                             ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())], [])
+        prologue = ast.Assign(
+            [ast.Name(CALL_NAME, ast.Store())],
+            ast.IfExp(_is_none(_runtime("recorder")), ast.Constant(None), enter))
+        handler = ast.ExceptHandler(ast.Name("BaseException", ast.Load()), None,
+                                    [_if_recording(_runtime("error")), ast.Raise(None, None)])
+        guard = ast.Try([], [handler], [], [_if_recording(_runtime("leave"))])
+        _at(prologue, line, col)
+        _at(guard, line, col)
+        guard.body = body  # the user's statements keep their own lines
+        node.body = [*doc, prologue, guard]
+        return node
+
+
+class _Returns(ast.NodeTransformer):
+    """``return X`` -> ``return X if @call is None else @autotrace.result(@call, X)``, in this scope only."""
+
+    def visit_body(self, body: list[ast.stmt]) -> None:
+        for i, stmt in enumerate(body):
+            body[i] = self.visit(stmt)
+
+    def visit_Return(self, node: ast.Return) -> ast.Return:
+        value = node.value if node.value is not None else ast.Constant(None)
+        return _fill(ast.copy_location(ast.Return(_returned(value)), node), node)
+
+    def _skip(self, node: ast.AST) -> ast.AST:
+        return node  # a nested scope's returns are its own
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _skip
+
+
+def _returned(value: ast.expr) -> ast.expr:
+    """``value if @call is None else @autotrace.result(@call, value)`` (``value`` is evaluated once)."""
+    copied = copy.deepcopy(value)
+    return ast.IfExp(_is_none(ast.Name(CALL_NAME, ast.Load())), value,
+                     ast.Call(_runtime("result"), [ast.Name(CALL_NAME, ast.Load()), copied], []))
+
+
+def _fill(node: ast.AST, where: ast.AST) -> ast.AST:
+    """Give ``where``'s location to every node under ``node`` that has none yet."""
+    for child in ast.walk(node):
+        if "lineno" in child._attributes and not hasattr(child, "lineno"):
+            ast.copy_location(child, where)
+    return node
+
+
+def _at(node: ast.AST, line: int, col: int) -> ast.AST:
+    """Put every node under ``node`` on ``line`` (a zero-width position at ``col``)."""
+    for child in ast.walk(node):
+        if "lineno" in child._attributes:
+            child.lineno = child.end_lineno = line
+            child.col_offset = child.end_col_offset = col
+    return node
+
+
+def _runtime(attr: str | None = None) -> ast.expr:
+    name = ast.Name(RUNTIME_NAME, ast.Load())
+    return ast.Attribute(name, attr, ast.Load()) if attr else name
+
+
+def _is_none(value: ast.expr) -> ast.Compare:
+    return ast.Compare(value, [ast.Is()], [ast.Constant(None)])
+
+
+def _if_recording(method: ast.expr) -> ast.If:
+    test = ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)])
+    return ast.If(test, [ast.Expr(ast.Call(method, [ast.Name(CALL_NAME, ast.Load())], []))], [])
+
+
+def _record_facts(decorator: ast.expr) -> tuple | None:
+    """The static facts of the transformer's ``@autotrace.record(...)``, or None for another decorator."""
+    if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "record" and isinstance(decorator.func.value, ast.Name)
+            and decorator.func.value.id == RUNTIME_NAME):
+        return None
+    func, reads, default_reads, param = (ast.literal_eval(arg) for arg in decorator.args)
+    return func, reads, tuple(sorted(default_reads.items())), param
+
+
+def _params(args: ast.arguments) -> list[tuple[str, int]]:
+    params = [(a.arg, POSITIONAL) for a in (*args.posonlyargs, *args.args)]
+    if args.vararg is not None:
+        params.append((args.vararg.arg, VAR_POSITIONAL))
+    params.extend((a.arg, KEYWORD_ONLY) for a in args.kwonlyargs)
+    if args.kwarg is not None:
+        params.append((args.kwarg.arg, VAR_KEYWORD))
+    return params
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _is_generator(node: ast.FunctionDef) -> bool:
+    """Whether ``yield`` appears in the function's own scope (not in a nested one)."""
+    pending: list[ast.AST] = [*node.body]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(current, _SCOPES):
+            pending.extend(ast.iter_child_nodes(current))
+    return False
