@@ -1,8 +1,11 @@
 """The execution recorder: what rewritten functions call, and the DAG built from it afterwards.
 
 The hot path (one recorded call) does as little as possible: it appends a small list to the
-recorder and *holds* the arguments and the result. Everything that costs — naming arguments, finding
-producers of values, formatting tracebacks — happens once, after the run, in :func:`build_graph`.
+recorder and *holds* the arguments and the result. A plain function calls :meth:`Recorder.enter` from
+its own frame with its parameters' values in the order the transformer knew statically, so they are
+named without binding a signature; only wrapped calls (generators, coroutines) are bound afterwards.
+Everything else that costs — finding producers of values, formatting reprs and tracebacks — happens
+once, after the run, in :func:`build_graph`.
 
 Holding a value must not change the program: tests about garbage collection and weak caches
 (``weakref``, ``__subclasses__()`` after ``gc.collect()``) must see objects die when the program drops
@@ -13,7 +16,9 @@ an object's death without being confused by a later object at the same address: 
 shared callback-less ``weakref.ref`` per live object, and the recorder keeps each ref object alive, so
 two records hold the *same ref object* exactly when they held the same object; once the object dies
 its ref is dead, a new object at that address gets a new ref, and no edge joins them. A collected
-value is shown as ``<collected TypeName>``. Objects Python shares between unrelated computations
+value is shown as ``<collected TypeName>``. (Whether a type supports weak references is read from the
+type each time, ``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes
+alive, which attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
 (small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
 exception a call raised (its message and traceback are formatted after the run; its traceback keeps
 its frames' locals), and anything a strongly held container holds.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import os
+import sys
 import threading
 import traceback
 import weakref
@@ -211,13 +217,22 @@ class Recorder:
             return self._dropped()
         kinds = self.kinds
         call = [meta, code, func, hold_all(args, kinds), {k: hold(v, kinds) for k, v in kwargs.items()},
-                current_call.get(), next(_clock), None, _PENDING, None, None, threading.get_ident(), None, kinds]
+                current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
         self.calls.append(call)
         return call
 
-    def enter(self, meta: FunctionMeta, code: CodeType, values: tuple) -> list:
-        """A new record for a call recorded in its own frame (``values``: its parameters' values in
-        ``meta.params`` order), made the current call; :meth:`Runtime.leave` resets that."""
+    def enter(self, facts: tuple, values: tuple) -> list:
+        """Called by a rewritten function's prologue, from its own frame, while this recorder is active:
+        a new record, made the current call (``Runtime.leave`` resets that). ``facts`` is the constant
+        the transformer put in the body, ``(func, reads, default_reads pairs, param, ((name, kind), ...),
+        has_defaults)``; ``values`` the parameters' values in that order, read at the body's start.
+        Whether the caller passed a parameter that has a default is decided by identity with the
+        function's default object (:func:`_defaulted`)."""
+        found = _facts.get(id(facts))
+        if found is None or found[0] is not facts:  # the first call of this definition: learn its code
+            found = _facts[id(facts)] = (facts, _meta_of(facts), _getframe(1).f_code)
+        meta: FunctionMeta = found[1]
+        code: CodeType = found[2]
         if self.limit is not None and len(self.calls) >= self.limit:
             call = self._dropped()
         else:
@@ -236,7 +251,7 @@ class Recorder:
                         k: hold(v, kinds) for k, v in value.items()}
                 held = tuple(held)
             call = [meta, code, None, held, _defaulted(meta, code, values) if meta.has_defaults else (),
-                    current_call.get(), next(_clock), None, _PENDING, None, None, threading.get_ident(), None, kinds]
+                    current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
             self.calls.append(call)
         call[TOKEN] = current_call.set(call)
         return call
@@ -247,6 +262,19 @@ class Recorder:
         call = [None] * _SIZE
         call[KINDS] = {}
         return call
+
+
+#: id(facts) -> (facts, meta, code): a rewritten function's facts constant is one object per definition
+#: and code object (``code.replace()`` keeps the constants: such a copy is recorded as its original);
+#: kept here so that its id stays its own
+_facts: dict[int, tuple[tuple, FunctionMeta, CodeType]] = {}
+_getframe = sys._getframe
+_get_ident = threading.get_ident
+
+
+def _meta_of(facts: tuple) -> FunctionMeta:
+    func, reads, default_reads, param, params, has_defaults, _ = facts
+    return FunctionMeta(func, reads, dict(default_reads), param, params, has_defaults)
 
 
 def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple) -> tuple[str, ...]:
@@ -501,7 +529,7 @@ def _arguments(call: list) -> tuple[dict[str, Any], set[str]]:
     """A call's arguments by parameter name (held values resolved), and the names the caller passed.
 
     A call recorded in its own frame captured its parameters by name; a parameter counts as passed
-    unless its value *is* the function's default object (see ``Runtime.enter``). A wrapped call kept
+    unless its value *is* the function's default object (see :func:`_defaulted`). A wrapped call kept
     its positional and keyword arguments, bound to the signature here."""
     meta: FunctionMeta = call[META]
     kinds = call[KINDS]

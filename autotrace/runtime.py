@@ -5,14 +5,15 @@ Parameter values live here, so a candidate is evaluated by setting values before
 imported (a fresh worker process per candidate), and every ``from m import NAME`` sees the same value.
 
 A plain function (``def`` without ``yield``, not ``async``) records itself inside its own frame: the
-transformer (``autotrace.transforms.frames``) rewrote its body to call :meth:`Runtime.enter` at the
-start, :meth:`Runtime.result` on each ``return``, :meth:`Runtime.error` on an exception and
-:meth:`Runtime.leave` in a ``finally``, each only while a recorder is active (not recording, a call
-costs one global load, one attribute load and an ``is None`` test, plus one local test per return).
-Its decorator :meth:`Runtime.function` returns the very function it is given. Why not a wrapper
-function around it: a wrapper is another frame and another function object, and real code sees both
-(``sys._getframe(1)`` and ``warnings.warn(stacklevel=2)`` in the callee name the wrapper, recursion
-depth halves, ``__code__``/``__defaults__`` are the wrapper's).
+transformer (``autotrace.transforms.frames``) rewrote its body to call the active recorder's
+:meth:`~autotrace.recorder.Recorder.enter` at the start, :meth:`Runtime.result` on each ``return``,
+:meth:`Runtime.error` on an exception and :meth:`Runtime.leave` in a ``finally``, each only while
+recording (not recording, a call costs one global load, one attribute load, a local store and an
+``is None`` test, plus one local test per return and in the ``finally``). Its decorator :meth:`Runtime.function`
+returns the very function it is given. Why not a wrapper function around it: a wrapper is another
+frame and another function object, and real code sees both (``sys._getframe(1)`` and
+``warnings.warn(stacklevel=2)`` in the callee name the wrapper, recursion depth halves,
+``__code__``/``__defaults__`` are the wrapper's).
 
 Generators, coroutines and async generators keep a wrapper (:meth:`Runtime.record`): their body runs
 step by step on the consumer's schedule, and the wrapper delegates each step so that calls made while
@@ -42,7 +43,7 @@ from typing import Any
 from . import recorder as _recorder
 from .recorder import END, ERROR, KINDS, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
 
-_getframe = sys._getframe
+_ref = weakref.ref
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
 
 
@@ -61,7 +62,6 @@ class Runtime:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
         self._metas: dict[tuple, FunctionMeta] = {}
-        self._facts: dict[int, tuple[tuple, FunctionMeta]] = {}  # id(facts) -> (facts, its meta)
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -87,27 +87,11 @@ class Runtime:
         _recorder.register(fn)
         return fn
 
-    def enter(self, facts: tuple, values: tuple) -> list | None:
-        """Start recording a call of a rewritten function (called from its own frame, only while a
-        recorder is active). ``facts`` is the constant the transformer put in the body:
-        ``(func, reads, default_reads pairs, param, ((name, kind), ...), has_defaults)``; ``values`` the
-        parameters' values, read at the body's start in that order. Whether the caller passed a
-        parameter that has a default is decided by identity with the function's default object
-        (``autotrace.recorder._defaulted``)."""
-        recorder = self.recorder
-        if recorder is None:  # recording ended between the caller's test and this call
-            return None
-        found = self._facts.get(id(facts))
-        if found is None or found[0] is not facts:
-            func, reads, default_reads, param, params, has_defaults = facts
-            found = self._facts[id(facts)] = (facts, self._meta(func, reads, default_reads, param, params, has_defaults))
-        return recorder.enter(found[1], _getframe(1).f_code, values)
-
     @staticmethod
     def result(call: list, value: Any) -> Any:
         """``return value`` of a recorded call."""
         kind = type(value)
-        call[RESULT] = _recorder.hold(value, call[KINDS]) if kind.__weakrefoffset__ or kind is weakref.ref else value
+        call[RESULT] = _recorder.hold(value, call[KINDS]) if kind.__weakrefoffset__ or kind is _ref else value
         return value
 
     @staticmethod
@@ -124,11 +108,11 @@ class Runtime:
         _recorder.current_call.reset(token)
 
     def _meta(self, func: str, reads: tuple[str, ...], default_reads: tuple[tuple[str, tuple[str, ...]], ...],
-              param: str | None, params: tuple | None = None, has_defaults: bool = False) -> FunctionMeta:
-        key = (func, reads, default_reads, param, params, has_defaults)
+              param: str | None) -> FunctionMeta:
+        key = (func, reads, default_reads, param)
         meta = self._metas.get(key)
         if meta is None:
-            meta = self._metas[key] = FunctionMeta(func, reads, dict(default_reads), param, params, has_defaults)
+            meta = self._metas[key] = FunctionMeta(func, reads, dict(default_reads), param)
         return meta
 
     # -- used by the worker ------------------------------------------------------------------------

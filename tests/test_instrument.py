@@ -144,19 +144,23 @@ def test_plain_function_records_inside_its_own_frame():
         @@autotrace.function
         def f(a, b=1, /, *rest, c, **more):
             """Doc."""
-            @call = None if @autotrace.recorder is None else @autotrace.enter(('m.f', (), (), None, (('a', 0), ('b', 0), ('rest', 1), ('c', 2), ('more', 3)), True), (a, b, rest, c, more))
+            @call = @autotrace.recorder
+            if @call is not None:
+                @call = @call.enter(('m.f', (), (), None, (('a', 0), ('b', 0), ('rest', 1), ('c', 2), ('more', 3)), True, 2), (a, b, rest, c, more))
             try:
                 global COUNT
                 COUNT += 1
 
                 @@autotrace.function
                 def inner():
-                    @call = None if @autotrace.recorder is None else @autotrace.enter(('m.f.<locals>.inner', (), (), None, (), False), ())
+                    @call = @autotrace.recorder
+                    if @call is not None:
+                        @call = @call.enter(('m.f.<locals>.inner', (), (), None, (), False, 1), ())
                     try:
                         nonlocal a
                         a += 1
                         return a if @call is None else @autotrace.result(@call, a)
-                    except BaseException:
+                    except:
                         if @call is not None:
                             @autotrace.error(@call)
                         raise
@@ -168,7 +172,7 @@ def test_plain_function_records_inside_its_own_frame():
                 finally:
                     COUNT -= 1
                 return None if @call is None else @autotrace.result(@call, None)
-            except BaseException:
+            except:
                 if @call is not None:
                     @autotrace.error(@call)
                 raise

@@ -414,14 +414,14 @@ def test_rewritten_functions_behave_as_plain(tmp_path):
 
 def test_recursion_depth_is_the_plain_one(tmp_path):
     """The wrapper took two frames per recorded call; now a call is one frame. While recording, the
-    runtime's own calls (``Runtime.enter`` -> ``Recorder.enter`` -> ``_defaulted``) take up to three
-    frames more, at the innermost level only."""
+    recorder's own calls (``Recorder.enter`` -> ``_defaulted``) take up to two frames more, at the
+    innermost level only."""
     depths = {}
     for mode in MODES:
         with imported(tmp_path, REWRITE, mode) as mod:
             depths[mode] = mod.deepest()
     assert depths["hooked"] == depths["plain"]
-    assert depths["plain"] - 4 <= depths["recording"] <= depths["plain"]
+    assert depths["plain"] - 3 <= depths["recording"] <= depths["plain"]
 
 
 

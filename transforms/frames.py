@@ -6,12 +6,14 @@ decorator is the transformer's ``@autotrace.record(func, reads, default_reads, p
     @autotrace.function                       # registers the function, returns it unchanged
     def f(a, b=1, *rest, c, **more):
         '''doc'''                             # the docstring stays first: f.__doc__
-        @call = None if @autotrace.recorder is None else @autotrace.enter(FACTS, (a, b, rest, c, more))
+        @call = @autotrace.recorder            # None unless a recorder is active
+        if @call is not None:
+            @call = @call.enter(FACTS, (a, b, rest, c, more))   # the recorder -> this call's record
         try:
             ...                               # the user's body, each `return X` rewritten to
             return X if @call is None else @autotrace.result(@call, X)
             return None if @call is None else @autotrace.result(@call, None)   # falling off the end
-        except BaseException:
+        except:                               # every BaseException
             if @call is not None:
                 @autotrace.error(@call)
             raise                             # bare: the traceback keeps the user's line
@@ -20,10 +22,12 @@ decorator is the transformer's ``@autotrace.record(func, reads, default_reads, p
                 @autotrace.leave(@call)
 
 ``FACTS`` is one constant tuple: the decorator's static facts plus the parameters' names and kinds
-(known here, so arguments are read from the frame by name and never bound to a signature later).
+(known here, so arguments are read from the frame by name and never bound to a signature later), and
+an ordinal that makes it one object per definition (the recorder keys what it learns on it).
 Why in the frame and not around it: see :mod:`autotrace.runtime`. Not recording, a call costs the
-prologue's global load, attribute load and ``is None`` test, and one local test per return and in
-the ``finally``.
+prologue's global load, attribute load, local store and ``is None`` test, and one local test per
+return and in the ``finally`` (no tuple is built, nothing is called); recording, the prologue calls
+the recorder directly.
 
 Every user statement keeps its line; the generated statements take the ``def`` line (a rewritten
 return takes the return's). ``@call`` and ``@autotrace`` cannot be spelled in Python source, so they
@@ -53,6 +57,9 @@ def record_in_frames(tree: ast.Module) -> ast.Module:
 
 
 class _Frames(ast.NodeTransformer):
+    def __init__(self) -> None:
+        self.ordinal = 0  # makes each definition's facts constant its own object (see Recorder.enter)
+
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         self.generic_visit(node)  # nested functions first: they get their own @call
         facts = _record_facts(node.decorator_list[-1]) if node.decorator_list else None
@@ -63,24 +70,26 @@ class _Frames(ast.NodeTransformer):
                                       node.decorator_list[-1].lineno, node.decorator_list[-1].col_offset)
         params = _params(node.args)
         has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
-        constant = (*facts, tuple(params), has_defaults)
+        self.ordinal += 1
+        constant = (*facts, tuple(params), has_defaults, self.ordinal)
         body = list(node.body)
         doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
         _Returns().visit_body(body)
         if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
             body.append(_at(ast.Return(_returned(ast.Constant(None))), line, col))
-        enter = ast.Call(_runtime("enter"), [ast.Constant(constant),
-                                             ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())], [])
-        prologue = ast.Assign(
-            [ast.Name(CALL_NAME, ast.Store())],
-            ast.IfExp(_is_none(_runtime("recorder")), ast.Constant(None), enter))
-        handler = ast.ExceptHandler(ast.Name("BaseException", ast.Load()), None,
-                                    [_if_recording(_runtime("error")), ast.Raise(None, None)])
+        values = ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())
+        enter = ast.Call(ast.Attribute(ast.Name(CALL_NAME, ast.Load()), "enter", ast.Load()),
+                         [ast.Constant(constant), values], [])
+        prologue = [ast.Assign([ast.Name(CALL_NAME, ast.Store())], _runtime("recorder")),
+                    ast.If(ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)]),
+                           [ast.Assign([ast.Name(CALL_NAME, ast.Store())], enter)], [])]
+        # a bare `except:` (every BaseException) reads no global the user's module could shadow
+        handler = ast.ExceptHandler(None, None, [_if_recording(_runtime("error")), ast.Raise(None, None)])
         guard = ast.Try([], [handler], [], [_if_recording(_runtime("leave"))])
-        _at(prologue, line, col)
-        _at(guard, line, col)
+        for stmt in (*prologue, guard):
+            _at(stmt, line, col)
         guard.body = body  # the user's statements keep their own lines
-        node.body = [*doc, prologue, guard]
+        node.body = [*doc, *prologue, guard]
         return node
 
 
