@@ -30,8 +30,9 @@ from .plan import RUNTIME_NAME, ModulePlan
 _DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
 CACHE_TAG = f"autotrace-{__version__}"
 #: Part of the cache key: bumped whenever the rewritten code changes shape (a cached module must never
-#: call a runtime API that no longer exists). 2: plain functions record inside their own frame.
-CODE_FORMAT = 2
+#: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
+#: (3: the prologue calls ``Recorder.enter``).
+CODE_FORMAT = 3
 
 
 def _debug(message: str) -> None:
