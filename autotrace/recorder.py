@@ -216,7 +216,8 @@ class Recorder:
         if self.limit is not None and len(self.calls) >= self.limit:
             return self._dropped()
         kinds = self.kinds
-        call = [meta, code, func, hold_all(args, kinds), {k: hold(v, kinds) for k, v in kwargs.items()},
+        held_kwargs = {k: hold(v, kinds) for k, v in kwargs.items()} if kwargs else {}
+        call = [meta, code, func, hold_all(args, kinds), held_kwargs,
                 current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
         self.calls.append(call)
         return call
@@ -225,14 +226,14 @@ class Recorder:
         """Called by a rewritten function's prologue, from its own frame, while this recorder is active:
         a new record, made the current call (``Runtime.leave`` resets that). ``facts`` is the constant
         the transformer put in the body, ``(func, reads, default_reads pairs, param, ((name, kind), ...),
-        has_defaults)``; ``values`` the parameters' values in that order, read at the body's start.
+        has_defaults, ordinal)`` (the ordinal makes it one object per definition: the compiler merges
+        equal constants); ``values`` the parameters' values in that order, read at the body's start.
         Whether the caller passed a parameter that has a default is decided by identity with the
         function's default object (:func:`_defaulted`)."""
         found = _facts.get(id(facts))
         if found is None or found[0] is not facts:  # the first call of this definition: learn its code
-            found = _facts[id(facts)] = (facts, _meta_of(facts), _getframe(1).f_code)
-        meta: FunctionMeta = found[1]
-        code: CodeType = found[2]
+            found = _facts[id(facts)] = _learn(facts, _getframe(1).f_code)
+        _, meta, code, var_params, has_defaults = found
         if self.limit is not None and len(self.calls) >= self.limit:
             call = self._dropped()
         else:
@@ -243,14 +244,14 @@ class Recorder:
                 if kind.__weakrefoffset__ or kind is _ref:
                     held = tuple([hold(v, kinds) for v in values])
                     break
-            if meta.var_params:  # its *args tuple and **kwargs dict are held item by item
+            if var_params:  # its *args tuple and **kwargs dict are held item by item
                 held = list(held)
-                for i, kind in meta.var_params:
+                for i, kind in var_params:
                     value = values[i]
                     held[i] = hold_all(value, kinds) if kind == VAR_POSITIONAL else {
                         k: hold(v, kinds) for k, v in value.items()}
                 held = tuple(held)
-            call = [meta, code, None, held, _defaulted(meta, code, values) if meta.has_defaults else (),
+            call = [meta, code, None, held, _defaulted(meta, code, values) if has_defaults else (),
                     current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
             self.calls.append(call)
         call[TOKEN] = current_call.set(call)
@@ -264,17 +265,18 @@ class Recorder:
         return call
 
 
-#: id(facts) -> (facts, meta, code): a rewritten function's facts constant is one object per definition
-#: and code object (``code.replace()`` keeps the constants: such a copy is recorded as its original);
-#: kept here so that its id stays its own
-_facts: dict[int, tuple[tuple, FunctionMeta, CodeType]] = {}
+#: id(facts) -> (facts, meta, code, var_params, has_defaults): a rewritten function's facts constant is
+#: one object per definition and code object (``code.replace()`` keeps the constants: such a copy is
+#: recorded as its original); kept here so that its id stays its own
+_facts: dict[int, tuple[tuple, FunctionMeta, CodeType, tuple, bool]] = {}
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 
 
-def _meta_of(facts: tuple) -> FunctionMeta:
+def _learn(facts: tuple, code: CodeType) -> tuple[tuple, FunctionMeta, CodeType, tuple, bool]:
     func, reads, default_reads, param, params, has_defaults, _ = facts
-    return FunctionMeta(func, reads, dict(default_reads), param, params, has_defaults)
+    meta = FunctionMeta(func, reads, dict(default_reads), param, params, has_defaults)
+    return facts, meta, code, meta.var_params, has_defaults
 
 
 def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple) -> tuple[str, ...]:

@@ -229,7 +229,9 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
                 raise
             finally:
                 _recorder.current_call.reset(token)
-            call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])))
+            kind = type(item)  # _recorder.hold, called only when it has something to do: once per step
+            call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])
+                                 if kind.__weakrefoffset__ or kind is _recorder._ref else item))
             throw = None
             try:
                 send = yield item
@@ -268,7 +270,9 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable,
                 if token is not None:
                     _recorder.current_call.reset(token)
             if call is not None:
-                call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])))
+                kind = type(item)
+                call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])
+                                     if kind.__weakrefoffset__ or kind is _recorder._ref else item))
             throw = None
             try:
                 send = yield item
