@@ -22,6 +22,7 @@ from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
 from autotrace.store import ResponseCache, RunStore
 
+from . import probe
 from .evaluation import Evaluation, make_job, run_evaluation, value_text
 from .sandbox import Limits
 
@@ -43,6 +44,9 @@ class Settings:
     cache: bool = True
     budget_tokens: int | None = None
     memory: int = 5
+    #: Measure each numeric parameter's effect on the score (one extra evaluation per numeric
+    #: parameter and step, see :mod:`.probe`) and show it to the optimizer.
+    probe: bool = True
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -141,9 +145,23 @@ class _Loop:
             self.optimizer.zero_feedback()
             for feedback in current_eval.feedbacks():
                 self.optimizer.backward(feedback)
+            sensitivity, probed = "", ""
+            if s.probe:
+                probes = probe.probe(self.project.params, current, current_eval, self.evaluate, self._reached)
+                sensitivity = probe.hint_text(probes, s.target_score)
+                for p in probes:
+                    if p.evaluation is not None and p.evaluation.rank > best_eval.rank:
+                        best, best_eval, probed = p.values, p.evaluation, f"probe {p.name} = {p.new!r} is the best so far"
+            self.optimizer.sensitivity = sensitivity
+            if self._reached(best_eval):  # a probe reached the target: no need to ask the model
+                self._save_step(run_id, step, None, best, best_eval, time.perf_counter() - started, probed,
+                                sensitivity)
+                progress(StepReport(step, s.steps, best_eval.describe(), best_eval.describe(), 0, 0,
+                                    time.perf_counter() - started, probed))
+                break
             proposal = self.optimizer.step()
             candidate = {**current, **proposal.values}
-            note = _note(proposal)
+            note = "; ".join(filter(None, [_note(proposal), probed]))
             if proposal.values:
                 candidate_eval = self.evaluate(candidate)
                 current, current_eval = candidate, candidate_eval
@@ -151,7 +169,8 @@ class _Loop:
                                                            and best_eval.failures):
                     best, best_eval = candidate, candidate_eval
             self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
-            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note)
+            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note,
+                            sensitivity)
             progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), proposal.prompt_tokens,
                                 proposal.completion_tokens, time.perf_counter() - started, note))
         reached = self._reached(best_eval)
@@ -210,7 +229,7 @@ class _Loop:
                 for name, text in texts.items() if name in specs}
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
-                   evaluation: Evaluation, seconds: float, note: str) -> None:
+                   evaluation: Evaluation, seconds: float, note: str, sensitivity: str = "") -> None:
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
@@ -220,6 +239,7 @@ class _Loop:
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,
             "completion_tokens": proposal.completion_tokens if proposal else 0,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
+            "sensitivity": sensitivity,
             "status": "ok" if evaluation.problem is None else "failed",
         })
 
