@@ -104,29 +104,38 @@ def goal_score(score: float, target: float | None) -> float | None:
 
 
 def hint_text(probes: Sequence[Probe], target: float | None) -> str:
-    """The #Sensitivity lines shown to the model ("" when nothing was measured)."""
+    """The #Sensitivity lines shown to the model ("" when nothing was measured).
+
+    Each line leads with the estimated value and gives the measurement as a relative change, not
+    the nudged value itself: small models copy the first absolute number they see next to a name.
+    """
     if not probes:
         return ""
-    lines, estimates = [], []
     goal = goal_score(probes[0].score, target)
+    lines = []
     for p in probes:
         if p.probed_score is None:
-            lines.append(f"- {p.name}: {_num(p.old)} -> {_num(p.new)} made the program fail or lose its score.")
+            lines.append(f"- {p.name}: raising it by {_step(p)} made the program fail or lose its score.")
             continue
         change = p.probed_score - p.score
         if change == 0:
-            lines.append(f"- {p.name}: {_num(p.old)} -> {_num(p.new)} did not change the score ({p.score:g}).")
+            lines.append(f"- {p.name}: raising it by {_step(p)} did not change the score.")
             continue
-        direction = "raising" if change > 0 else "lowering"
-        lines.append(f"- {p.name}: {_num(p.old)} -> {_num(p.new)} changed the score from {p.score:g} to "
-                     f"{p.probed_score:g}: {direction} {p.name} improves the score.")
+        measured = f"raising it by {_step(p)} {'raised' if change > 0 else 'lowered'} the score by {abs(change):.4g}"
         estimate = p.value_for(goal) if goal is not None else None
-        if estimate is not None:
-            estimates.append(f"{p.name} = {_num(round(estimate) if type(p.old) is int else estimate)}")
-    if estimates:
-        lines.append(f"Estimated values (a straight line through the two measurements reaches score {goal:g}; "
-                     f"each assumes only that one number changes, so change one of them): " + "; ".join(estimates))
+        if estimate is None:
+            lines.append(f"- {p.name}: {measured}.")
+        else:
+            shown = _num(round(estimate) if type(p.old) is int else estimate)
+            lines.append(f"- {p.name}: estimated best value {shown} (measured: {measured}).")
+    if goal is not None and any("estimated best value" in line for line in lines):
+        lines.append(f"An estimated best value is where a straight line through the two measurements reaches score "
+                     f"{goal:g} when only that one variable changes: change one of them, not several.")
     return "\n".join(lines)
+
+
+def _step(p: Probe) -> str:
+    return f"{(p.new - p.old) / abs(p.old):.0%}" if p.old else f"{_num(p.new - p.old)}"
 
 
 def _num(value: float) -> str:

@@ -85,17 +85,20 @@ def test_no_probe_without_a_score():
     assert calls == []
 
 
-def test_hint_text_reports_measurements_and_estimates():
+def test_hint_text_leads_with_the_estimate_and_hides_the_nudged_value():
     probes = [Probe("main.MARKUP", 1.2, 1.32, -16.8, -15.48), Probe("pricing.COUNT", 4, 5, -16.8, -16.8),
               Probe("pricing.FEE", 1.0, 1.1, -16.8, None), Probe("pricing.PAGES", 200, 220, -16.8, -18.8)]
-    text = hint_text(probes, target=-0.5)
-    assert "- main.MARKUP: 1.2 -> 1.32 changed the score from -16.8 to -15.48: raising main.MARKUP improves" in text
-    assert "- pricing.COUNT: 4 -> 5 did not change the score (-16.8)." in text
-    assert "- pricing.FEE: 1 -> 1.1 made the program fail or lose its score." in text
-    assert "lowering pricing.PAGES improves the score" in text
-    estimates = text.splitlines()[-1]
-    assert estimates.startswith("Estimated values (a straight line through the two measurements reaches score 0;")
-    assert estimates.endswith("main.MARKUP = 2.727; pricing.PAGES = 32")  # an int parameter gets an int
+    assert hint_text(probes, target=-0.5).splitlines() == [
+        "- main.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32).",
+        "- pricing.COUNT: raising it by 25% did not change the score.",
+        "- pricing.FEE: raising it by 10% made the program fail or lose its score.",
+        "- pricing.PAGES: estimated best value 32 (measured: raising it by 10% lowered the score by 2).",  # an int
+        "An estimated best value is where a straight line through the two measurements reaches score 0 when only "
+        "that one variable changes: change one of them, not several.",
+    ]
+    assert "1.32 " not in hint_text(probes, None).replace("by 1.32", "")  # the nudged value is never shown
+    assert hint_text([Probe("m.X", 0.5, 0.55, 0.4, 0.45)], None) == (
+        "- m.X: raising it by 10% raised the score by 0.05.")  # nothing to aim at: no estimate
     assert hint_text([], None) == ""
 
 
@@ -130,15 +133,14 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     assert result.returncode == 0, result.stderr
     first = llm_server.chat_requests[0].json["messages"][-1]["content"]
     section = first[first.index("#Sensitivity"):first.index("#Earlier attempts")]
-    assert "- shop.PRICE: 0.05 -> 0.055 changed the score from -16.8 to -15.6: raising shop.PRICE" in section
-    assert "- shop.MARKUP: 1.2 -> 1.32 changed the score from -16.8 to -15.48: raising shop.MARKUP" in section
-    assert section.rstrip().endswith("shop.PRICE = 0.12; shop.MARKUP = 2.727")
+    assert "- shop.PRICE: estimated best value 0.12 (measured: raising it by 10% raised the score by 1.2)." in section
+    assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32)." in section
     assert "shop.NAME" not in section  # strings are not probed
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
-    assert "- shop.MARKUP: 2 -> 2.2 changed the score from -8 to -5.8" in second  # measured at the new values
+    assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 2.2)" in second
     shown = subprocess.run([str(AUTOTRACE), "show", re.search(r"run: (\S+)", result.stderr)[1]], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60)
-    assert "  sensitivity (measured before asking):\n    - shop.PRICE: 0.05 -> 0.055" in shown.stdout
+    assert "  sensitivity (measured before asking):\n    - shop.PRICE: estimated best value 0.12" in shown.stdout
 
 
 def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path, llm_server):
@@ -165,4 +167,4 @@ def test_opro_gets_the_sensitivity_too(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0))
     result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--optimizer", "opro")
     assert result.returncode == 0, result.stderr
-    assert "shop.PRICE = 0.12; shop.MARKUP = 2.727" in llm_server.chat_requests[0].json["messages"][-1]["content"]
+    assert "- shop.MARKUP: estimated best value 2.727" in llm_server.chat_requests[0].json["messages"][-1]["content"]
