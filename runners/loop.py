@@ -75,6 +75,7 @@ class RunResult:
     patch: Patch
     applied: list[str]
     reached_target: bool
+    evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
 
 
 def state_dir(root: Path) -> Path:
@@ -121,12 +122,14 @@ class _Loop:
     def __init__(self, settings: Settings, project: Project, store: RunStore,
                  initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
+        self.evaluations = 1 if initial is not None else 0
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
                                                         memory=settings.memory)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        self.evaluations += 1
         return _evaluate(self.settings, self.project, values)
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
@@ -179,8 +182,9 @@ class _Loop:
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
-                                               "values": self._texts(best), "reached_target": reached})
-        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached)
+                                               "values": self._texts(best), "reached_target": reached,
+                                               "evaluations": self.evaluations})
+        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations)
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score
