@@ -150,11 +150,10 @@ class _Loop:
                 self.optimizer.backward(feedback)
             sensitivity, probed = "", ""
             if s.probe:
-                probes = probe.probe(self.project.params, current, current_eval, self.evaluate, self._reached)
-                sensitivity = probe.hint_text(probes, s.target_score)
-                for p in probes:
-                    if p.evaluation is not None and p.evaluation.rank > best_eval.rank:
-                        best, best_eval, probed = p.values, p.evaluation, f"probe {p.name} = {p.new!r} is the best so far"
+                sensitivity, better = self._probe(current, current_eval, best_eval)
+                if better is not None:
+                    best, best_eval = better.values, better.evaluation
+                    probed = f"probe {better.name} = {better.new!r} is the best so far"
             self.optimizer.sensitivity = sensitivity
             if self._reached(best_eval):  # a probe reached the target: no need to ask the model
                 self._save_step(run_id, step, None, best, best_eval, time.perf_counter() - started, probed,
@@ -185,6 +184,14 @@ class _Loop:
                                                "values": self._texts(best), "reached_target": reached,
                                                "evaluations": self.evaluations})
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations)
+
+    def _probe(self, values: dict[str, Any], evaluation: Evaluation,
+               best: Evaluation) -> tuple[str, probe.Probe | None]:
+        """The #Sensitivity text for ``values``, and the probe that beat ``best`` (the best one), if any."""
+        probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached)
+        better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
+        top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
+        return probe.hint_text(probes, self.settings.target_score), top
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score
