@@ -77,6 +77,7 @@ def main() -> int:
         "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
         "completion_tokens": sum(s["completion_tokens"] for s in steps),
         "llm_calls": sum(1 for s in steps if s["step"] > 0), "wall_seconds": wall, "steps": steps,
+        "evaluations": result.evaluations if result else None,
         "final_values": result.best_values if result else {}, "error": error,
     }
     args.out.write_text(json.dumps(out, indent=1, default=str))

@@ -125,7 +125,9 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "`optimizer=optoprime`; trace-opt through `OptoPrime` with its defaults (memory_size 0), in the loop of "
         "its own examples (forward, `backward(output, feedback)`, `step()`; forward runs every step, since a "
         "graph can be backwarded once). Both get the judge's message as the feedback text; autotrace's prompt "
-        "also shows the judge's score, as it always does.",
+        "also shows the judge's score, as it always does. autotrace's sensitivity probes (on by default) run "
+        "the program once more per numeric parameter and step, which trace-opt does not: the per-run table "
+        "counts every program run (`runs`) so that cost is visible next to the tokens.",
         "",
         "Per task (solved = score reached the target; steps = median steps-to-solve over the solved runs; best "
         "score = mean over seeds of each run's best; tokens = prompt + completion, summed over seeds; time = "
@@ -166,10 +168,10 @@ def _quality(results: dict[str, Any]) -> list[str]:
         [[side, f"{t['solved']}/{t['runs']}", f"{t['tasks']}/{len(rows)}", f"{t['prompt']:,}",
           f"{t['completion']:,}", _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]), ""]
     out += ["Per run:", "", _table(
-        ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "time", "note"],
+        ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"],
         [[r["task"], r["seed"], r.get("side"), _f(r.get("solved_step")), _f(r.get("best_score"), 3),
           " ".join(_f(s.get("score"), 2) for s in r.get("steps", [])),
-          f"{r.get('prompt_tokens') or 0:,} + {r.get('completion_tokens') or 0:,}",
+          f"{r.get('prompt_tokens') or 0:,} + {r.get('completion_tokens') or 0:,}", _f(r.get("evaluations")),
           _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)] for r in runs]), ""]
     return out
 

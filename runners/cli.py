@@ -118,11 +118,12 @@ _STEPS_HELP = "Optimization steps (LLM proposals) at most."
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
+@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
-             gguf: Path | None) -> None:
+             gguf: Path | None, probe: bool | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -163,6 +164,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                       memory=parse_size(memory or str(config.get("memory", "4GiB")))),
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
         budget_tokens=budget_tokens or config.get("budget_tokens"),
+        probe=probe if probe is not None else bool(config.get("probe", tests is None)),
     )
 
     def body() -> int:
@@ -335,6 +337,9 @@ def show(run_id: str, as_json: bool) -> None:
         feedback = (step.get("feedback") or "").strip()
         if feedback:
             click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
+        sensitivity = (step.get("sensitivity") or "").strip()
+        if sensitivity:
+            click.echo("  sensitivity (measured before asking):\n    " + sensitivity.replace("\n", "\n    "))
 
 
 def _attach_optional_commands() -> None:

@@ -22,6 +22,7 @@ from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
 from autotrace.store import ResponseCache, RunStore
 
+from . import probe
 from .evaluation import Evaluation, make_job, run_evaluation, value_text
 from .sandbox import Limits
 
@@ -43,6 +44,9 @@ class Settings:
     cache: bool = True
     budget_tokens: int | None = None
     memory: int = 5
+    #: Measure each numeric parameter's effect on the score (one extra evaluation per numeric
+    #: parameter and step, see :mod:`.probe`) and show it to the optimizer.
+    probe: bool = True
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -71,6 +75,7 @@ class RunResult:
     patch: Patch
     applied: list[str]
     reached_target: bool
+    evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
 
 
 def state_dir(root: Path) -> Path:
@@ -117,12 +122,14 @@ class _Loop:
     def __init__(self, settings: Settings, project: Project, store: RunStore,
                  initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
+        self.evaluations = 1 if initial is not None else 0
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
                                                         memory=settings.memory)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        self.evaluations += 1
         return _evaluate(self.settings, self.project, values)
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
@@ -141,9 +148,22 @@ class _Loop:
             self.optimizer.zero_feedback()
             for feedback in current_eval.feedbacks():
                 self.optimizer.backward(feedback)
+            sensitivity, probed = "", ""
+            if s.probe:
+                sensitivity, better = self._probe(current, current_eval, best_eval)
+                if better is not None:
+                    best, best_eval = better.values, better.evaluation
+                    probed = f"probe {better.name} = {better.new!r} is the best so far"
+            self.optimizer.sensitivity = sensitivity
+            if self._reached(best_eval):  # a probe reached the target: no need to ask the model
+                self._save_step(run_id, step, None, best, best_eval, time.perf_counter() - started, probed,
+                                sensitivity)
+                progress(StepReport(step, s.steps, best_eval.describe(), best_eval.describe(), 0, 0,
+                                    time.perf_counter() - started, probed))
+                break
             proposal = self.optimizer.step()
             candidate = {**current, **proposal.values}
-            note = _note(proposal)
+            note = "; ".join(filter(None, [_note(proposal), probed]))
             if proposal.values:
                 candidate_eval = self.evaluate(candidate)
                 current, current_eval = candidate, candidate_eval
@@ -151,7 +171,8 @@ class _Loop:
                                                            and best_eval.failures):
                     best, best_eval = candidate, candidate_eval
             self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
-            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note)
+            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note,
+                            sensitivity)
             progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), proposal.prompt_tokens,
                                 proposal.completion_tokens, time.perf_counter() - started, note))
         reached = self._reached(best_eval)
@@ -160,8 +181,17 @@ class _Loop:
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
-                                               "values": self._texts(best), "reached_target": reached})
-        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached)
+                                               "values": self._texts(best), "reached_target": reached,
+                                               "evaluations": self.evaluations})
+        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations)
+
+    def _probe(self, values: dict[str, Any], evaluation: Evaluation,
+               best: Evaluation) -> tuple[str, probe.Probe | None]:
+        """The #Sensitivity text for ``values``, and the probe that beat ``best`` (the best one), if any."""
+        probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached)
+        better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
+        top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
+        return probe.hint_text(probes, self.settings.target_score), top
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score
@@ -210,7 +240,7 @@ class _Loop:
                 for name, text in texts.items() if name in specs}
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
-                   evaluation: Evaluation, seconds: float, note: str) -> None:
+                   evaluation: Evaluation, seconds: float, note: str, sensitivity: str = "") -> None:
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
@@ -220,6 +250,7 @@ class _Loop:
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,
             "completion_tokens": proposal.completion_tokens if proposal else 0,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
+            "sensitivity": sensitivity,
             "status": "ok" if evaluation.problem is None else "failed",
         })
 

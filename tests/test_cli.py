@@ -184,7 +184,7 @@ def test_a_raising_entry_is_feedback_and_the_loop_goes_on(tmp_path: Path, llm_se
     llm_server.script({"reasoning": "no zero", "suggestion": {"calc.DIVISOR": 1}},
                       {"reasoning": "halve it", "suggestion": {"calc.DIVISOR": 2}})
 
-    result = autotrace("optimize", "calc.py", "--feedback", "judge.py", "--steps", "2", "--target", "0",
+    result = autotrace("optimize", "calc.py", "--feedback", "judge.py", "--steps", "2", "--target", "0", "--no-probe",
                        cwd=tmp_path, base_url=llm_server.base_url)
 
     assert result.returncode == 0, result.stderr

@@ -150,6 +150,9 @@ class Optimizer(ABC):
         self.values: dict[str, Any] = {p.name: p.initial for p in params}
         self.feedback: list[Feedback] = []
         self.attempts: list[Attempt] = []
+        #: Measured facts about this step's values beyond the feedback (the loop's numeric
+        #: sensitivity probes), shown in their own prompt section; "" for none.
+        self.sensitivity = ""
         #: Problems with the previous step's answer (name -> reason, "" for the whole answer),
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
@@ -247,6 +250,11 @@ class Optimizer(ABC):
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
                  for name, reason in self.last_problems.items()]
         return "\n".join(lines) or "(none)"
+
+
+def sensitivity_section(text: str) -> str:
+    """The #Sensitivity section of a prompt, or nothing when no measurement was made."""
+    return f"#Sensitivity (measured: each variable nudged alone from the current values)\n{text.strip()}\n\n" if text.strip() else ""
 
 
 #: (value chars, feedback chars) for memory entries, from roomy to terse.

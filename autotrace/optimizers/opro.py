@@ -17,6 +17,7 @@ from autotrace.optimizers.base import (
     fit_attempts,
     load_prompt,
     prompt_tokens,
+    sensitivity_section,
     shorten,
 )
 from autotrace.optimizers.render import constraints_section, variables_section
@@ -36,6 +37,7 @@ class OPRO(Optimizer):
             "constraints": constraints_section(self.params),
             "variables": variables_section(self.params, self.values),
             "problems": self.problems_text(),
+            "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values),
         }
         system = {"role": "system", "content": load_prompt("opro_system.txt")}

@@ -7,7 +7,8 @@ the most recent attempts and the problems of the previous answer; its wording li
 
 from __future__ import annotations
 
-from autotrace.optimizers.base import Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens
+from autotrace.optimizers.base import (Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens,
+                                       sensitivity_section)
 from autotrace.optimizers.render import render_problem
 
 
@@ -22,6 +23,7 @@ class OptoPrime(Optimizer):
         parts = {
             "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE)),
             "problems": self.problems_text(),
+            "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values),
         }
         system = {"role": "system", "content": load_prompt("optoprime_system.txt")}

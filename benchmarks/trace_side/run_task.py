@@ -151,6 +151,7 @@ def main() -> int:
         "prompt_tokens": sum(c["prompt_tokens"] for c in usage),
         "completion_tokens": sum(c["completion_tokens"] for c in usage),
         "llm_calls": len(usage), "wall_seconds": time.perf_counter() - started, "steps": steps,
+        "evaluations": len(steps) + 1,  # the initial forward run and one per step
         "final_values": {k: str(v)[:2000] for k, v in values().items()},
     }
     args.out.write_text(json.dumps(result, indent=1, default=str))

@@ -1,0 +1,142 @@
+"""Measured sensitivity of the score to each numeric parameter, as a hint for the optimizer.
+
+An LLM reads from the recorded run *which* constant moves the output, but small models are poor at
+working out *how far* to move it: they jump between round numbers (1.5, 2, 3) and oscillate. A
+finite difference costs one extra evaluation per numeric parameter and no tokens of reasoning:
+nudge one constant by 10%, evaluate, and tell the model what the score did — plus, when the score
+looks like minus an error or a target is set, the value that a straight line through the two
+measurements would reach it at. The model still decides what to change; the hint only replaces
+arithmetic it would otherwise guess.
+
+Only int and float literals are probed (not bools, not containers, not code), and only when the
+current values have a numeric score. A probe is a real evaluation, so the loop keeps a probed value
+as the best when it scores best (it says so in the step's note): throwing away a measured
+improvement would only cost the user steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotrace.params import ParamSpec
+
+from .evaluation import Evaluation
+
+#: More numeric parameters than this are not probed: each probe is one more evaluation per step.
+MAX_PROBED = 6
+RELATIVE_STEP = 0.1
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One finite difference: ``name`` moved from ``old`` to ``new`` moved the score from ``score``
+    to ``probed_score``; ``values`` and ``evaluation`` are the whole evaluated candidate."""
+
+    name: str
+    old: float
+    new: float
+    score: float
+    probed_score: float | None  # None: the nudged program failed or gave no score
+    values: dict[str, Any] = field(compare=False, repr=False, default_factory=dict)
+    evaluation: Evaluation | None = field(compare=False, repr=False, default=None)
+
+    @property
+    def slope(self) -> float | None:
+        if self.probed_score is None or self.new == self.old:
+            return None
+        return (self.probed_score - self.score) / (self.new - self.old)
+
+    def value_for(self, goal: float) -> float | None:
+        """Where the straight line through the two measurements reaches score ``goal``."""
+        slope = self.slope
+        if not slope:
+            return None
+        value = self.old + (goal - self.score) / slope
+        return 0.0 if abs(value) < 1e-9 * max(abs(self.old), abs(self.new)) else value  # float noise around 0
+
+
+def numeric_params(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[ParamSpec]:
+    return [p for p in params if p.kind != "code" and type(values[p.name]) in (int, float)]
+
+
+def nudged(value: int | float) -> int | float:
+    """``value`` moved up by about 10% (by one unit for a small int, by 0.1 from zero)."""
+    if type(value) is int:
+        return value + max(1, round(abs(value) * RELATIVE_STEP))
+    # Six significant digits: a probe can become the result, and 0.05500000000000001 is no value to patch in.
+    return float(f"{value + abs(value) * RELATIVE_STEP:.6g}") if value else RELATIVE_STEP
+
+
+def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evaluation,
+          evaluate: Callable[[dict[str, Any]], Evaluation],
+          enough: Callable[[Evaluation], bool] = lambda e: False) -> list[Probe]:
+    """One extra evaluation per numeric parameter (none when the current values have no score);
+    stops early after a probe whose evaluation is ``enough`` (it reached the target)."""
+    score = current.score
+    if score is None or current.failures or current.problem:
+        return []
+    candidates = numeric_params(params, values)
+    if len(candidates) > MAX_PROBED:
+        return []
+    probes = []
+    for spec in candidates:
+        old = values[spec.name]
+        new = nudged(old)
+        candidate = {**values, spec.name: new}
+        result = evaluate(candidate)
+        ok = result.score is not None and not result.failures and not result.problem
+        probes.append(Probe(spec.name, old, new, score, result.score if ok else None, candidate, result))
+        if ok and enough(result):
+            break
+    return probes
+
+
+def goal_score(score: float, target: float | None) -> float | None:
+    """The score the estimates aim at: 0 when scores are negative (minus an error, 0 is perfect) and
+    no higher target is set; otherwise the target; None when there is nothing to aim at."""
+    if score < 0 and (target is None or target <= 0):
+        return 0.0
+    if target is not None and target > score:
+        return target
+    return None
+
+
+def hint_text(probes: Sequence[Probe], target: float | None) -> str:
+    """The #Sensitivity lines shown to the model ("" when nothing was measured).
+
+    Each line leads with the estimated value and gives the measurement as a relative change, not
+    the nudged value itself: small models copy the first absolute number they see next to a name.
+    """
+    if not probes:
+        return ""
+    goal = goal_score(probes[0].score, target)
+    lines = []
+    for p in probes:
+        if p.probed_score is None:
+            lines.append(f"- {p.name}: raising it by {_step(p)} made the program fail or lose its score.")
+            continue
+        change = p.probed_score - p.score
+        if change == 0:
+            lines.append(f"- {p.name}: raising it by {_step(p)} did not change the score.")
+            continue
+        measured = f"raising it by {_step(p)} {'raised' if change > 0 else 'lowered'} the score by {abs(change):.4g}"
+        estimate = p.value_for(goal) if goal is not None else None
+        if estimate is None:
+            lines.append(f"- {p.name}: {measured}.")
+        else:
+            shown = _num(round(estimate) if type(p.old) is int else estimate)
+            lines.append(f"- {p.name}: estimated best value {shown} (measured: {measured}).")
+    if goal is not None and any("estimated best value" in line for line in lines):
+        lines.append(f"An estimated best value is where a straight line through the two measurements reaches score "
+                     f"{goal:g} when only that one variable changes: change one of them, not several.")
+    return "\n".join(lines)
+
+
+def _step(p: Probe) -> str:
+    return f"{(p.new - p.old) / abs(p.old):.0%}" if p.old else f"{_num(p.new - p.old)}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,170 @@
+"""Sensitivity probes: the finite differences themselves, the #Sensitivity text, and the loop using
+them (real ``autotrace optimize`` subprocesses against the scripted LLM server over HTTP)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from llmserver import ScriptedLLMServer
+
+from autotrace.params import ParamSpec
+from autotrace.runners.evaluation import Evaluation
+from autotrace.runners.probe import Probe, goal_score, hint_text, nudged, probe
+
+AUTOTRACE = Path(sys.executable).with_name("autotrace")
+
+
+def spec(name: str, value: object, kind: str = "literal") -> ParamSpec:
+    module, _, qualname = name.rpartition(".")
+    return ParamSpec(key=name, path=Path(f"{module}.py"), module=module, qualname=qualname, kind=kind,
+                     description="", initial=value, line=1)
+
+
+def scored(score: float | None, failed: bool = False) -> Evaluation:
+    return Evaluation([{"score": score, "failed": failed, "message": ""}])
+
+
+# -- the finite difference --------------------------------------------------------------------------
+@pytest.mark.parametrize(("value", "expected"), [
+    (0.05, 0.055), (1.2, 1.32), (-2.0, -1.8), (0.0, 0.1), (3, 4), (40, 44), (-40, -36), (0, 1),
+])
+def test_nudged_moves_up_by_about_ten_percent(value, expected):
+    result = nudged(value)
+    assert type(result) is type(value)
+    assert result == expected  # exactly: a probe may become the patched value, so no float noise
+
+
+def test_the_estimate_of_a_linear_score_is_exact():
+    # score = -|13.2 * m / 1.2 - 30| around m = 1.2, i.e. minus the error of a quote linear in m.
+    def score(m: float) -> float:
+        return -abs(11 * m - 30)
+
+    p = Probe("main.MARKUP", 1.2, 1.32, score(1.2), score(1.32))
+    assert p.value_for(0.0) == pytest.approx(30 / 11)
+    assert p.value_for(-0.5) == pytest.approx(29.5 / 11)
+    assert Probe("x", 1.0, 1.1, -3.0, -3.0).value_for(0.0) is None  # flat: no estimate
+    assert Probe("x", 1.0, 1.1, -3.0, None).value_for(0.0) is None  # the probe failed
+
+
+def test_the_goal_is_zero_for_negative_scores_else_the_target():
+    assert goal_score(-16.8, None) == 0.0
+    assert goal_score(-16.8, -0.5) == 0.0  # minus an error: aim at no error, which passes the target too
+    assert goal_score(0.4, 0.9) == 0.9
+    assert goal_score(-2.0, 1.0) == 1.0
+    assert goal_score(0.4, None) is None  # a positive score with no target: nothing to aim at
+    assert goal_score(0.95, 0.9) is None
+
+
+def test_probe_evaluates_each_numeric_literal_alone_and_nothing_else():
+    params = [spec("m.RATE", 0.5), spec("m.COUNT", 10), spec("m.FLAG", True), spec("m.NAME", "x"),
+              spec("m.SIZES", [1, 2]), spec("m.f", "def f():\n    return 1\n", kind="code")]
+    values = {p.name: p.initial for p in params}
+    seen: list[dict] = []
+
+    def evaluate(candidate: dict) -> Evaluation:
+        seen.append(candidate)
+        return scored(-abs(candidate["m.RATE"] * candidate["m.COUNT"] - 10))
+
+    probes = probe(params, values, scored(-5.0), evaluate)
+    assert [(p.name, p.old, p.new, p.probed_score) for p in probes] == [
+        ("m.RATE", 0.5, 0.55, pytest.approx(-4.5)), ("m.COUNT", 10, 11, pytest.approx(-4.5))]
+    assert seen == [{**values, "m.RATE": 0.55}, {**values, "m.COUNT": 11}]  # one parameter changed at a time
+    assert probes[0].values == seen[0] and probes[0].evaluation is not None
+
+
+def test_no_probe_without_a_score():
+    params = [spec("m.RATE", 0.5)]
+    calls = []
+    for current in (scored(None), scored(0.0, failed=True), Evaluation([], problem="did not import")):
+        assert probe(params, {"m.RATE": 0.5}, current, lambda v: calls.append(v) or scored(1.0)) == []
+    assert calls == []
+
+
+def test_hint_text_leads_with_the_estimate_and_hides_the_nudged_value():
+    probes = [Probe("main.MARKUP", 1.2, 1.32, -16.8, -15.48), Probe("pricing.COUNT", 4, 5, -16.8, -16.8),
+              Probe("pricing.FEE", 1.0, 1.1, -16.8, None), Probe("pricing.PAGES", 200, 220, -16.8, -18.8)]
+    assert hint_text(probes, target=-0.5).splitlines() == [
+        "- main.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32).",
+        "- pricing.COUNT: raising it by 25% did not change the score.",
+        "- pricing.FEE: raising it by 10% made the program fail or lose its score.",
+        "- pricing.PAGES: estimated best value 32 (measured: raising it by 10% lowered the score by 2).",  # an int
+        "An estimated best value is where a straight line through the two measurements reaches score 0 when only "
+        "that one variable changes: change one of them, not several.",
+    ]
+    assert "1.32 " not in hint_text(probes, None).replace("by 1.32", "")  # the nudged value is never shown
+    assert hint_text([Probe("m.X", 0.5, 0.55, 0.4, 0.45)], None) == (
+        "- m.X: raising it by 10% raised the score by 0.05.")  # nothing to aim at: no estimate
+    assert hint_text([], None) == ""
+
+
+# -- in the loop --------------------------------------------------------------------------------------
+def shop(folder: Path) -> Path:
+    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against 30."""
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "shop.py").write_text(
+        "PRICE = 0.05  # autotrace: param\nMARKUP = 1.2  # autotrace: param\nNAME = 'shop'  # autotrace: param\n\n\n"
+        "def main():\n    return round((1 + 200 * PRICE) * MARKUP, 2)\n")
+    (folder / "judge.py").write_text(
+        "def feedback(output):\n    return -abs(round(output - 30, 2)), f'output {output}, wanted 30'\n")
+    return folder
+
+
+def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", "shop.py", "--feedback", "judge.py", *args,
+                           "--base-url", server.base_url, "--model", "scripted"],
+                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def answer(**values: object) -> dict:
+    return {"reasoning": "scripted", "suggestion": {"shop.PRICE": None, "shop.MARKUP": None, "shop.NAME": None,
+                                                    **{f"shop.{k}": v for k, v in values.items()}}}
+
+
+def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
+    llm_server.script(answer(MARKUP=2.0), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    first = llm_server.chat_requests[0].json["messages"][-1]["content"]
+    section = first[first.index("#Sensitivity"):first.index("#Earlier attempts")]
+    assert "- shop.PRICE: estimated best value 0.12 (measured: raising it by 10% raised the score by 1.2)." in section
+    assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32)." in section
+    assert "shop.NAME" not in section  # strings are not probed
+    second = llm_server.chat_requests[1].json["messages"][-1]["content"]
+    assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 2.2)" in second
+    shown = subprocess.run([str(AUTOTRACE), "show", re.search(r"run: (\S+)", result.stderr)[1]], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert "  sensitivity (measured before asking):\n    - shop.PRICE: estimated best value 0.12" in shown.stdout
+
+
+def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path, llm_server):
+    # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 gives (1 + 11) * 2.5 = 30 exactly.
+    llm_server.script(answer(MARKUP=2.5), answer(MARKUP=9.0))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5")
+    assert result.returncode == 0, result.stderr
+    assert len(llm_server.chat_requests) == 1  # the second step's probe reached the target: no second question
+    assert re.search(r"^step +2/5 +score 0 +best 0 .*probe shop\.PRICE = 0\.055 is the best so far$",
+                     result.stderr, re.MULTILINE)
+    assert "-PRICE = 0.05  # autotrace: param\n-MARKUP = 1.2  # autotrace: param\n" \
+           "+PRICE = 0.055  # autotrace: param\n+MARKUP = 2.5  # autotrace: param" in result.stdout
+    assert (tmp_path / "shop.py").read_text().startswith("PRICE = 0.05  # autotrace: param\nMARKUP = 1.2 ")
+
+
+def test_no_probe_sends_no_sensitivity(tmp_path, llm_server):
+    llm_server.script(answer(MARKUP=2.0))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    assert "#Sensitivity" not in llm_server.chat_requests[0].json["messages"][-1]["content"]
+
+
+def test_opro_gets_the_sensitivity_too(tmp_path, llm_server):
+    llm_server.script(answer(MARKUP=2.0))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--optimizer", "opro")
+    assert result.returncode == 0, result.stderr
+    assert "- shop.MARKUP: estimated best value 2.727" in llm_server.chat_requests[0].json["messages"][-1]["content"]
