@@ -82,7 +82,7 @@ def summary_row(run: dict[str, Any]) -> str:
     scores = [s["describe"] for s in run["steps"]]
     return (f"| ({run['example']}) {run['folder']} | {first} → best {_best(scores)} | "
             f"{'yes' if run['exit'] == 0 else 'no'} | {len(steps)} | "
-            f"{_med(seconds)} ({_range(seconds)}) | {_med(prompt)} ({_range(prompt)}) | {_med(completion)} | "
+            f"{_med(seconds)} ({_range(seconds)}) | {_med(prompt, 0)} ({_range(prompt)}) | {_med(completion, 0)} | "
             f"{run['wall']:.0f} s |")
 
 
@@ -96,8 +96,8 @@ def _best(scores: list[str]) -> str:
     return f"{max(numeric):g}" if numeric else scores[-1]
 
 
-def _med(values: list[float]) -> str:
-    return f"{statistics.median(values):,.1f}" if values else "–"
+def _med(values: list[float], digits: int = 1) -> str:
+    return f"{statistics.median(values):,.{digits}f}" if values else "–"
 
 
 def _range(values: list[float]) -> str:
@@ -149,7 +149,10 @@ def main() -> None:
     for run in runs:
         lines += [f"({run['example']}) {run['folder']}, exit {run['exit']}:", "", "```", *run["progress"], "```", ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {args.out}", file=sys.stderr)
+    raw = ROOT / ".bench" / f"examples-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(runs, indent=1), encoding="utf-8")
+    print(f"wrote {args.out} (raw figures: {raw})", file=sys.stderr)
 
 
 if __name__ == "__main__":
