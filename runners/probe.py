@@ -94,10 +94,12 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
 
 
 def goal_score(score: float, target: float | None) -> float | None:
-    """The score the estimates aim at: 0 when scores are negative (minus an error, 0 is perfect) and
-    no higher target is set; otherwise the target; None when there is nothing to aim at."""
-    if score < 0 and (target is None or target <= 0):
-        return 0.0
+    """The score the estimates aim at: the natural best of the two usual shapes of a score, 0 for a
+    negative one (minus an error) and 1 for one in [0, 1) (a fraction, a closeness), unless the
+    target lies beyond it; else the target; None when there is nothing to aim at."""
+    for perfect, applies in ((0.0, score < 0), (1.0, 0 <= score < 1)):
+        if applies and (target is None or target <= perfect):
+            return perfect
     if target is not None and target > score:
         return target
     return None

@@ -51,13 +51,15 @@ def test_the_estimate_of_a_linear_score_is_exact():
     assert Probe("x", 1.0, 1.1, -3.0, None).value_for(0.0) is None  # the probe failed
 
 
-def test_the_goal_is_zero_for_negative_scores_else_the_target():
-    assert goal_score(-16.8, None) == 0.0
-    assert goal_score(-16.8, -0.5) == 0.0  # minus an error: aim at no error, which passes the target too
-    assert goal_score(0.4, 0.9) == 0.9
-    assert goal_score(-2.0, 1.0) == 1.0
-    assert goal_score(0.4, None) is None  # a positive score with no target: nothing to aim at
-    assert goal_score(0.95, 0.9) is None
+def test_the_goal_is_the_natural_best_of_the_score_else_the_target():
+    assert goal_score(-16.8, None) == 0.0  # minus an error: no error is the best
+    assert goal_score(-16.8, -0.5) == 0.0  # ... and passes the target too
+    assert goal_score(0.4, 0.9) == 1.0  # a fraction or closeness: 1 is the best
+    assert goal_score(0.4, None) == 1.0
+    assert goal_score(-2.0, 1.0) == 1.0  # the target lies beyond 0
+    assert goal_score(0.4, 5.0) == 5.0  # ... beyond 1
+    assert goal_score(3.0, None) is None  # an unbounded score with no target: nothing to aim at
+    assert goal_score(3.0, 2.0) is None
 
 
 def test_probe_evaluates_each_numeric_literal_alone_and_nothing_else():
@@ -97,7 +99,7 @@ def test_hint_text_leads_with_the_estimate_and_hides_the_nudged_value():
         "that one variable changes: change one of them, not several.",
     ]
     assert "1.32 " not in hint_text(probes, None).replace("by 1.32", "")  # the nudged value is never shown
-    assert hint_text([Probe("m.X", 0.5, 0.55, 0.4, 0.45)], None) == (
+    assert hint_text([Probe("m.X", 0.5, 0.55, 2.4, 2.45)], None) == (
         "- m.X: raising it by 10% raised the score by 0.05.")  # nothing to aim at: no estimate
     assert hint_text([], None) == ""
 
