@@ -60,3 +60,27 @@ def test_local_model_solves_a_linear_equation_and_writes_a_patch(tmp_path, model
         assert "+X = 6.0  # autotrace: param" in done.stdout
     if patch.read_text():
         subprocess.run(["git", "apply", "--check", str(patch)], cwd=tmp_path, check=True)
+
+
+def test_example_a_reaches_its_target_on_the_local_model(tmp_path, model_ready):
+    """Issue #2's "done": set-up command 1's optimization of examples/fit_constants (the same command
+    as scripts/demo.sh, in a scratch copy) reaches its -0.5 target and writes a patch git applies."""
+    import shutil
+    from pathlib import Path
+
+    example = tmp_path / "fit_constants"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "fit_constants", example,
+                    ignore=shutil.ignore_patterns(".autotrace", "__pycache__"))
+    subprocess.run(["git", "init", "-q"], cwd=example, check=True)
+    before = {name: (example / name).read_text() for name in ("main.py", "pricing.py")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AUTOTRACE_MODEL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "autotrace", "optimize", "main.py", "--feedback", "judge.py", "--model", "local",
+         "--steps", "10", "--target", "-0.5"],
+        cwd=example, env=env, capture_output=True, text=True, timeout=3000)
+    assert done.returncode == 0, done.stderr[-3000:]
+    best = float(done.stderr.split("best score: ")[1].split()[0])
+    assert best >= -0.5
+    assert {name: (example / name).read_text() for name in before} == before  # only a patch, no edits
+    (patch,) = (example / ".autotrace" / "runs").glob("*/patch.diff")
+    subprocess.run(["git", "apply", "--check", str(patch)], cwd=example, check=True)
