@@ -16,7 +16,7 @@ from typing import Any
 
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.optimizers import OPTIMIZERS
-from autotrace.optimizers.base import Attempt, Proposal
+from autotrace.optimizers.base import Attempt, Proposal, Sensitivity
 from autotrace.params import ParamSpec, text_to_literal
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
@@ -148,7 +148,7 @@ class _Loop:
             self.optimizer.zero_feedback()
             for feedback in current_eval.feedbacks():
                 self.optimizer.backward(feedback)
-            sensitivity, probed = "", ""
+            sensitivity, probed = Sensitivity(), ""
             if s.probe:
                 sensitivity, better = self._probe(current, current_eval, best_eval)
                 if better is not None:
@@ -186,12 +186,12 @@ class _Loop:
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations)
 
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
-               best: Evaluation) -> tuple[str, probe.Probe | None]:
-        """The #Sensitivity text for ``values``, and the probe that beat ``best`` (the best one), if any."""
+               best: Evaluation) -> tuple[Sensitivity, probe.Probe | None]:
+        """What the probes of ``values`` measured, and the probe that beat ``best`` (the best one), if any."""
         probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached)
         better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
         top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
-        return probe.hint_text(probes, self.settings.target_score), top
+        return probe.measured(probes, self.settings.target_score), top
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score
@@ -240,7 +240,8 @@ class _Loop:
                 for name, text in texts.items() if name in specs}
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
-                   evaluation: Evaluation, seconds: float, note: str, sensitivity: str = "") -> None:
+                   evaluation: Evaluation, seconds: float, note: str,
+                   sensitivity: Sensitivity = Sensitivity()) -> None:
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
@@ -250,7 +251,7 @@ class _Loop:
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,
             "completion_tokens": proposal.completion_tokens if proposal else 0,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
-            "sensitivity": sensitivity,
+            "sensitivity": sensitivity.text,
             "status": "ok" if evaluation.problem is None else "failed",
         })
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
 
 from .evaluation import Evaluation
@@ -105,16 +106,24 @@ def goal_score(score: float, target: float | None) -> float | None:
     return None
 
 
-def hint_text(probes: Sequence[Probe], target: float | None) -> str:
-    """The #Sensitivity lines shown to the model ("" when nothing was measured).
+def measured(probes: Sequence[Probe], target: float | None) -> Sensitivity:
+    """What the optimizer is shown: the #Sensitivity lines and the estimate ("" and {} when nothing
+    was measured).
 
-    Each line leads with the estimated value and gives the measurement as a relative change, not
-    the nudged value itself: small models copy the first absolute number they see next to a name.
+    Only one parameter gets an estimate: the one whose estimate is the smallest relative change. A
+    small model given an estimate for every parameter applies them all at once and overshoots.
+    Each line gives the measurement as a relative change, not the nudged value itself: small models
+    copy the first absolute number they see next to a name.
     """
     if not probes:
-        return ""
+        return Sensitivity()
     goal = goal_score(probes[0].score, target)
-    lines = []
+    # name -> (estimate, current value), for the probes that give one
+    guesses = {p.name: (value, p.old) for p in probes
+               if goal is not None and (value := p.value_for(goal)) is not None}
+    chosen = min(guesses, key=lambda n: abs(guesses[n][0] - guesses[n][1]) / (abs(guesses[n][1]) or 1.0),
+                 default=None)
+    lines, estimates = [], {}
     for p in probes:
         if p.probed_score is None:
             lines.append(f"- {p.name}: raising it by {_step(p)} made the program fail or lose its score.")
@@ -123,17 +132,17 @@ def hint_text(probes: Sequence[Probe], target: float | None) -> str:
         if change == 0:
             lines.append(f"- {p.name}: raising it by {_step(p)} did not change the score.")
             continue
-        measured = f"raising it by {_step(p)} {'raised' if change > 0 else 'lowered'} the score by {abs(change):.4g}"
-        estimate = p.value_for(goal) if goal is not None else None
-        if estimate is None:
-            lines.append(f"- {p.name}: {measured}.")
-        else:
-            shown = _num(round(estimate) if type(p.old) is int else estimate)
-            lines.append(f"- {p.name}: estimated best value {shown} (measured: {measured}).")
-    if goal is not None and any("estimated best value" in line for line in lines):
-        lines.append(f"An estimated best value is where a straight line through the two measurements reaches score "
-                     f"{goal:g} when only that one variable changes: change one of them, not several.")
-    return "\n".join(lines)
+        measurement = f"raising it by {_step(p)} {'raised' if change > 0 else 'lowered'} the score by {abs(change):.4g}"
+        if p.name != chosen:
+            lines.append(f"- {p.name}: {measurement}.")
+            continue
+        estimate = guesses[p.name][0]
+        estimates[p.name] = round(estimate) if type(p.old) is int else float(f"{estimate:.4g}")
+        lines.append(f"- {p.name}: estimated best value {_num(estimates[p.name])} (measured: {measurement}).")
+    if estimates:
+        lines.append(f"The estimated best value is where a straight line through the two measurements reaches score "
+                     f"{goal:g} if only {chosen} changes: change only {chosen}, to that value.")
+    return Sensitivity("\n".join(lines), estimates)
 
 
 def _step(p: Probe) -> str:

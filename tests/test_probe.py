@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from llmserver import ScriptedLLMServer
 
+from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
 from autotrace.runners.evaluation import Evaluation
-from autotrace.runners.probe import Probe, goal_score, hint_text, nudged, probe
+from autotrace.runners.probe import Probe, goal_score, measured, nudged, probe
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
@@ -87,21 +88,25 @@ def test_no_probe_without_a_score():
     assert calls == []
 
 
-def test_hint_text_leads_with_the_estimate_and_hides_the_nudged_value():
+def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():
     probes = [Probe("main.MARKUP", 1.2, 1.32, -16.8, -15.48), Probe("pricing.COUNT", 4, 5, -16.8, -16.8),
-              Probe("pricing.FEE", 1.0, 1.1, -16.8, None), Probe("pricing.PAGES", 200, 220, -16.8, -18.8)]
-    assert hint_text(probes, target=-0.5).splitlines() == [
+              Probe("pricing.FEE", 1.0, 1.1, -16.8, None), Probe("pricing.PAGES", 200, 220, -16.8, -16.9)]
+    result = measured(probes, target=-0.5)
+    # MARKUP would need 2.727 (+127%), PAGES -3160 (-1680%): MARKUP is the smaller change
+    assert result.estimates == {"main.MARKUP": 2.727}  # as shown: 4 significant digits
+    assert result.text.splitlines() == [
         "- main.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32).",
         "- pricing.COUNT: raising it by 25% did not change the score.",
         "- pricing.FEE: raising it by 10% made the program fail or lose its score.",
-        "- pricing.PAGES: estimated best value 32 (measured: raising it by 10% lowered the score by 2).",  # an int
-        "An estimated best value is where a straight line through the two measurements reaches score 0 when only "
-        "that one variable changes: change one of them, not several.",
+        "- pricing.PAGES: raising it by 10% lowered the score by 0.1.",
+        "The estimated best value is where a straight line through the two measurements reaches score 0 if only "
+        "main.MARKUP changes: change only main.MARKUP, to that value.",
     ]
-    assert "1.32 " not in hint_text(probes, None).replace("by 1.32", "")  # the nudged value is never shown
-    assert hint_text([Probe("m.X", 0.5, 0.55, 2.4, 2.45)], None) == (
-        "- m.X: raising it by 10% raised the score by 0.05.")  # nothing to aim at: no estimate
-    assert hint_text([], None) == ""
+    assert "1.32 " not in result.text.replace("by 1.32", "")  # the nudged value is never shown
+    assert measured(probes[1:], target=None).estimates == {"pricing.PAGES": -3160}  # an int parameter gets an int
+    unbounded = measured([Probe("m.X", 0.5, 0.55, 2.4, 2.45)], None)  # nothing to aim at: no estimate
+    assert (unbounded.text, unbounded.estimates) == ("- m.X: raising it by 10% raised the score by 0.05.", {})
+    assert measured([], None) == Sensitivity()
 
 
 # -- in the loop --------------------------------------------------------------------------------------
@@ -135,14 +140,16 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     assert result.returncode == 0, result.stderr
     first = llm_server.chat_requests[0].json["messages"][-1]["content"]
     section = first[first.index("#Sensitivity"):first.index("#Earlier attempts")]
-    assert "- shop.PRICE: estimated best value 0.12 (measured: raising it by 10% raised the score by 1.2)." in section
+    assert "- shop.PRICE: raising it by 10% raised the score by 1.2." in section
     assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32)." in section
     assert "shop.NAME" not in section  # strings are not probed
+    assert '"shop.MARKUP": <a number (measured estimate: 2.727), or null>' in first  # in the answer's slot too
+    assert '"shop.NAME": <a string, or null>' in first
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
     assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 2.2)" in second
     shown = subprocess.run([str(AUTOTRACE), "show", re.search(r"run: (\S+)", result.stderr)[1]], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60)
-    assert "  sensitivity (measured before asking):\n    - shop.PRICE: estimated best value 0.12" in shown.stdout
+    assert "  sensitivity (measured before asking):\n    - shop.PRICE: raising it by 10% raised" in shown.stdout
 
 
 def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path, llm_server):

@@ -15,7 +15,7 @@ import math
 import textwrap
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from string import Template
@@ -93,6 +93,15 @@ class Feedback:
     score: float | None
 
 
+@dataclass(frozen=True)
+class Sensitivity:
+    """Measurements made for this step: ``text`` for the #Sensitivity section, ``estimates`` the value
+    each numeric parameter is estimated to need (also shown in its slot of the answer format)."""
+
+    text: str = ""
+    estimates: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Attempt:
     """One earlier candidate for the memory: its values as text (code as source), score and feedback."""
@@ -150,9 +159,9 @@ class Optimizer(ABC):
         self.values: dict[str, Any] = {p.name: p.initial for p in params}
         self.feedback: list[Feedback] = []
         self.attempts: list[Attempt] = []
-        #: Measured facts about this step's values beyond the feedback (the loop's numeric
-        #: sensitivity probes), shown in their own prompt section; "" for none.
-        self.sensitivity = ""
+        #: What the loop measured about this step's values beyond the feedback (its numeric
+        #: sensitivity probes): a prompt section and an estimated value per probed parameter.
+        self.sensitivity = Sensitivity()
         #: Problems with the previous step's answer (name -> reason, "" for the whole answer),
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
@@ -252,9 +261,10 @@ class Optimizer(ABC):
         return "\n".join(lines) or "(none)"
 
 
-def sensitivity_section(text: str) -> str:
+def sensitivity_section(sensitivity: Sensitivity) -> str:
     """The #Sensitivity section of a prompt, or nothing when no measurement was made."""
-    return f"#Sensitivity (measured: each variable nudged alone from the current values)\n{text.strip()}\n\n" if text.strip() else ""
+    text = sensitivity.text.strip()
+    return f"#Sensitivity (measured: each variable nudged alone from the current values)\n{text}\n\n" if text else ""
 
 
 #: (value chars, feedback chars) for memory entries, from roomy to terse.
@@ -294,13 +304,21 @@ def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget
     return "(omitted to fit the prompt budget)"
 
 
-def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> str:
+def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
+                  estimates: Mapping[str, Any] | None = None) -> str:
     """The answer's shape with this problem's names and a typed placeholder for each value.
 
     Placeholders, not sample values: small models copy a sample value verbatim. The worked example
-    in the system prompt is about another program for the same reason.
+    in the system prompt is about another program for the same reason. A *measured* estimate is
+    the exception: it goes into its slot because small models read the format most closely.
     """
-    slots = ", ".join(f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}, or null>" for p in params)
+    estimates = estimates or {}
+
+    def slot(p: ParamSpec) -> str:
+        hint = f" (measured estimate: {_number(estimates[p.name])})" if p.name in estimates else ""
+        return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
+
+    slots = ", ".join(slot(p) for p in params)
     return '{"reasoning": "<what is wrong and which variable causes it>", "suggestion": {' + slots + "}}"
 
 
@@ -318,6 +336,10 @@ def _placeholder(spec: ParamSpec, value: Any) -> str:
     if isinstance(value, dict):
         return "a JSON object"
     return "a Python literal"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _same(a: Any, b: Any) -> bool:

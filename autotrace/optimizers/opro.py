@@ -38,7 +38,7 @@ class OPRO(Optimizer):
             "variables": variables_section(self.params, self.values),
             "problems": self.problems_text(),
             "sensitivity": sensitivity_section(self.sensitivity),
-            "answer_format": answer_format(self.params, self.values),
+            "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }
         system = {"role": "system", "content": load_prompt("opro_system.txt")}
         skeleton = {"role": "user", "content": fill("opro_user.txt", history="", feedback="", **fixed)}

@@ -24,7 +24,7 @@ class OptoPrime(Optimizer):
             "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE)),
             "problems": self.problems_text(),
             "sensitivity": sensitivity_section(self.sensitivity),
-            "answer_format": answer_format(self.params, self.values),
+            "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }
         system = {"role": "system", "content": load_prompt("optoprime_system.txt")}
         skeleton = {"role": "user", "content": fill("optoprime_user.txt", problem="", **parts)}
