@@ -280,7 +280,8 @@ def _prompt(results: dict[str, Any]) -> list[str]:
     return [
         "## 3. Prompt size vs graph size",
         "",
-        f"Command: `{results['command']}` (section `prompt`, `benchmarks/prompt_size.py`). A chain of N calls "
+        f"Command: `{results.get('prompt_command') or results['command']}` (section `prompt`, "
+        "`benchmarks/prompt_size.py`). A chain of N calls "
         "`x = grow(x, RATE)` with one parameter, judged \"The output is … but should be 2.0.\"; each side builds "
         "the OptoPrime prompt of one step with its own code and no LLM call (autotrace: worker run + "
         "`OptoPrime.build_messages` for the local model's 8,192-token window; trace-opt: `backward` + "
