@@ -1,8 +1,9 @@
 """The optimizer API shared by OptoPrime and OPRO, shaped like PyTorch's.
 
 ``zero_feedback()`` / ``backward(feedback)`` (once per evaluated example) / ``step()``. Unlike
-PyTorch, ``step()`` only *proposes*: the loop evaluates the proposal and calls ``accept()`` with what
-it keeps, so a candidate that scored worse never becomes the "current" value shown in the next prompt.
+PyTorch, ``step()`` only *proposes*: the loop evaluates the proposal and calls ``accept()`` with the
+values the next prompt is about (today the last evaluated candidate, even a worse one, so the model
+sees the feedback its own change caused; the best values are kept apart for the patch).
 
 Everything sent to the model is counted with :func:`estimate_tokens` against ``budget_tokens``, so a
 prompt never overflows the model's context window, whatever the size of the recorded run.
