@@ -78,7 +78,7 @@ def summary_row(run: dict[str, Any]) -> str:
     seconds = [s["seconds"] for s in steps]
     prompt = [s["prompt_tokens"] for s in asked]
     completion = [s["completion_tokens"] for s in asked]
-    first, best = run["steps"][0]["describe"], run["steps"][-1]["describe"]
+    first = run["steps"][0]["describe"]
     scores = [s["describe"] for s in run["steps"]]
     return (f"| ({run['example']}) {run['folder']} | {first} → best {_best(scores)} | "
             f"{'yes' if run['exit'] == 0 else 'no'} | {len(steps)} | "

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autotrace.optimizers.base import Sensitivity
+from autotrace.optimizers.base import Sensitivity, number_text
 from autotrace.params import ParamSpec
 
 from .evaluation import Evaluation
@@ -75,8 +75,8 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
           enough: Callable[[Evaluation], bool] = lambda e: False) -> list[Probe]:
     """One extra evaluation per numeric parameter (none when the current values have no score);
     stops early after a probe whose evaluation is ``enough`` (it reached the target)."""
-    score = current.score
-    if score is None or current.failures or current.problem:
+    score = _score(current)
+    if score is None:
         return []
     candidates = numeric_params(params, values)
     if len(candidates) > MAX_PROBED:
@@ -87,11 +87,18 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
         new = nudged(old)
         candidate = {**values, spec.name: new}
         result = evaluate(candidate)
-        ok = result.score is not None and not result.failures and not result.problem
-        probes.append(Probe(spec.name, old, new, score, result.score if ok else None, candidate, result))
-        if ok and enough(result):
+        probed = _score(result)
+        probes.append(Probe(spec.name, old, new, score, probed, candidate, result))
+        if probed is not None and enough(result):
             break
     return probes
+
+
+def _score(evaluation: Evaluation) -> float | None:
+    """The score of an evaluation where every example ran and was scored, else None."""
+    if evaluation.problem or evaluation.failures:
+        return None
+    return evaluation.score
 
 
 def goal_score(score: float, target: float | None) -> float | None:
@@ -138,7 +145,7 @@ def measured(probes: Sequence[Probe], target: float | None) -> Sensitivity:
             continue
         estimate = guesses[p.name][0]
         estimates[p.name] = round(estimate) if type(p.old) is int else float(f"{estimate:.4g}")
-        lines.append(f"- {p.name}: estimated best value {_num(estimates[p.name])} (measured: {measurement}).")
+        lines.append(f"- {p.name}: estimated best value {number_text(estimates[p.name])} (measured: {measurement}).")
     if estimates:
         lines.append(f"The estimated best value is where a straight line through the two measurements reaches score "
                      f"{goal:g} if only {chosen} changes: change only {chosen}, to that value.")
@@ -146,8 +153,4 @@ def measured(probes: Sequence[Probe], target: float | None) -> Sensitivity:
 
 
 def _step(p: Probe) -> str:
-    return f"{(p.new - p.old) / abs(p.old):.0%}" if p.old else f"{_num(p.new - p.old)}"
-
-
-def _num(value: float) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{(p.new - p.old) / abs(p.old):.0%}" if p.old else number_text(p.new - p.old)

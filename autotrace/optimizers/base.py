@@ -316,7 +316,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
     estimates = estimates or {}
 
     def slot(p: ParamSpec) -> str:
-        hint = f" (measured estimate: {_number(estimates[p.name])})" if p.name in estimates else ""
+        hint = f" (measured estimate: {number_text(estimates[p.name])})" if p.name in estimates else ""
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
@@ -339,7 +339,9 @@ def _placeholder(spec: ParamSpec, value: Any) -> str:
     return "a Python literal"
 
 
-def _number(value: Any) -> str:
+def number_text(value: Any) -> str:
+    """A number as prompts show it: floats to 4 significant digits (a measured estimate is shown the
+    same way in the #Sensitivity section and in the answer format)."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
