@@ -16,7 +16,11 @@ an object's death without being confused by a later object at the same address: 
 shared callback-less ``weakref.ref`` per live object, and the recorder keeps each ref object alive, so
 two records hold the *same ref object* exactly when they held the same object; once the object dies
 its ref is dead, a new object at that address gets a new ref, and no edge joins them. A collected
-value is shown as ``<collected TypeName>``. (Whether a type supports weak references is read from the
+value is shown as ``<collected TypeName>``. An instance of a user's class that cannot be weakly referenced
+(``__slots__`` without ``__weakref__``, as attrs' ``_ClassBuilder``) may hold anything, so it is held
+strongly only while the call that received or returned it runs: when the call ends it is *detached*,
+replaced by its repr and its id (:class:`Detached`). Its identity then rests on the address alone; a
+later object of a dropped one's address could join a false edge, the price of not keeping it alive. (Whether a type supports weak references is read from the
 type each time, ``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes
 alive, which attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
 (small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
@@ -54,15 +58,20 @@ from . import graph as g
 #             whose value *is* the function's default object (so the caller did not pass them)
 #   PARENT    the enclosing call's record, START/END clock ticks, RESULT (held, or _PENDING), ERROR,
 #   YIELDS    [(clock, held value)] for generators, THREAD ident, TOKEN the ContextVar token while an
-#             own-frame call runs, KINDS the recorder's ``kinds`` (for holding the result)
-META, CODE, FUNC, ARGS, KWARGS, PARENT, START, END, RESULT, ERROR, YIELDS, THREAD, TOKEN, KINDS = range(14)
+#             own-frame call runs, KINDS the recorder's ``kinds`` (for holding the result), PINNED
+#             whether it holds a :class:`_Pinned` value, detached when the call ends (:func:`detach`)
+META, CODE, FUNC, ARGS, KWARGS, PARENT, START, END, RESULT, ERROR, YIELDS, THREAD, TOKEN, KINDS, PINNED = range(15)
 _PENDING = object()
-_SIZE = KINDS + 1
+_SIZE = PINNED + 1
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not a builtin type
 _ref = weakref.ref
 
 #: The call whose body is running in this thread / task (threads start with an empty context, asyncio
 #: tasks copy their creator's), so nesting never mixes threads and follows tasks to their creator.
 current_call: ContextVar[list | None] = ContextVar("autotrace_current_call", default=None)
+#: the current call while autotrace itself runs the user's code (a repr when detaching): calls made
+#: under it are not recorded
+_QUIET: list = []
 _clock = itertools.count()
 
 
@@ -118,9 +127,32 @@ class _Strong:
         self.value = value
 
 
+class _Pinned:
+    """A held instance of a user's class without weak-reference support, until its call ends."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Detached:
+    """What a record keeps of a :class:`_Pinned` value once its call has ended: its repr and id."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, value: Any) -> None:
+        self.key, self.text = id(value), g.short_repr(value)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def hold(value: Any, kinds: dict[int, str]) -> Any:
-    """What a record keeps of ``value``: a weak reference if its type allows one, else the value.
-    ``kinds`` remembers the type's name per weak reference, for showing a collected value."""
+    """What a record keeps of ``value``: a weak reference if its type allows one, a :class:`_Pinned`
+    value for a user's class that does not, else the value (builtin values and containers; subclasses
+    of ``int``, ``tuple``, ``bytes``, whose instances cannot have weak references). ``kinds`` remembers
+    the type's name per weak reference, for showing a collected value."""
     kind = type(value)
     if kind.__weakrefoffset__:
         ref = _ref(value)
@@ -128,16 +160,77 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
         return ref
     if kind is _ref:
         return _Strong(value)
+    if kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
+        return _Pinned(value)
     return value
 
 
 def hold_all(values: tuple, kinds: dict[int, str]) -> tuple:
-    """:func:`hold` for each of ``values`` (the tuple itself when none needs a weak reference)."""
+    """:func:`hold` for each of ``values`` (the tuple itself when none needs holding)."""
     for value in values:
         kind = type(value)
-        if kind.__weakrefoffset__ or kind is _ref:
+        if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
             return tuple([hold(v, kinds) for v in values])
     return values
+
+
+def _any_pinned(held: Iterable[Any]) -> bool:
+    """Whether some of these held values are :class:`_Pinned` (and so need :func:`detach`)."""
+    return any(type(value) is _Pinned for value in held)
+
+
+def _detached(held: Any) -> Any:
+    """What a record keeps of a held value after its call: a :class:`_Pinned` one detached."""
+    return Detached(held.value) if type(held) is _Pinned else held
+
+
+def hold_for(call: list, value: Any) -> Any:
+    """:func:`hold` for a result or yielded item of a wrapped call, noting a pinned one in the record."""
+    held = hold(value, call[KINDS])
+    if type(held) is _Pinned:
+        call[PINNED] = True
+    return held
+
+
+def end(call: list) -> None:
+    """A wrapped call ends (returned, raised, or its generator finished)."""
+    call[END] = next(_clock)
+    if call[PINNED]:
+        detach(call)
+
+
+def detach(call: list) -> None:
+    """A call that held :class:`_Pinned` values has ended: keep their reprs and ids instead (the
+    arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded). The
+    reprs run the user's code, unrecorded: the program did not make those calls."""
+    call[PINNED] = False
+    meta: FunctionMeta = call[META]
+    if meta is None:  # a dropped record (past the limit): nothing to keep
+        return
+    token = current_call.set(_QUIET)
+    try:
+        _detach(call, meta)
+    finally:
+        current_call.reset(token)
+
+
+def _detach(call: list, meta: FunctionMeta) -> None:
+    nested = dict(meta.var_params) if meta.params is not None else {}
+    args = list(call[ARGS])
+    for i, held in enumerate(args):
+        kind = nested.get(i)
+        if kind == VAR_POSITIONAL:
+            args[i] = tuple([_detached(v) for v in held])
+        elif kind == VAR_KEYWORD:
+            args[i] = {k: _detached(v) for k, v in held.items()}
+        else:
+            args[i] = _detached(held)
+    call[ARGS] = tuple(args)
+    if meta.params is None:
+        call[KWARGS] = {k: _detached(v) for k, v in call[KWARGS].items()}
+    call[RESULT] = _detached(call[RESULT])
+    if call[YIELDS]:
+        call[YIELDS] = [(clock, _detached(item)) for clock, item in call[YIELDS]]
 
 
 class Collected:
@@ -158,7 +251,7 @@ def _resolve(held: Any, kinds: dict[int, str]) -> Any:
     if kind is _ref:
         value = held()
         return Collected(held, kinds.get(id(held), "object")) if value is None else value
-    if kind is _Strong:
+    if kind is _Strong or kind is _Pinned:
         return held.value
     return held
 
@@ -169,6 +262,8 @@ def _identity(value: Any, keep: list) -> int:
     kind = type(value)
     if kind is Collected:
         return id(value.ref)
+    if kind is Detached:
+        return value.key
     if kind.__weakrefoffset__:
         ref = _ref(value)
         keep.append(ref)
@@ -211,14 +306,20 @@ class Recorder:
         self.dropped = 0
         self.kinds: dict[int, str] = {}  # id(weak ref held) -> the type name of its object
 
-    def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple, kwargs: dict) -> list:
-        """A new record for a wrapped call (see the layout above); arguments are held here."""
+    def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple,
+                 kwargs: dict) -> list | None:
+        """A new record for a wrapped call (see the layout above), arguments held; None when autotrace
+        itself is running the call (:data:`_QUIET`), which the wrapper then leaves unrecorded."""
+        parent = current_call.get()
+        if parent is _QUIET:
+            return None
         if self.limit is not None and len(self.calls) >= self.limit:
             return self._dropped()
         kinds = self.kinds
         held_kwargs = {k: hold(v, kinds) for k, v in kwargs.items()} if kwargs else {}
-        call = [meta, code, func, hold_all(args, kinds), held_kwargs,
-                current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
+        held = hold_all(args, kinds)
+        call = [meta, code, func, held, held_kwargs, parent, next(_clock), None, _PENDING, None,
+                None, _get_ident(), None, kinds, _any_pinned(held) or _any_pinned(held_kwargs.values())]
         self.calls.append(call)
         return call
 
@@ -234,25 +335,33 @@ class Recorder:
         if found is None or found[0] is not facts:  # the first call of this definition: learn its code
             found = _facts[id(facts)] = _learn(facts, _getframe(1).f_code)
         _, meta, code, var_params, has_defaults = found
+        parent = current_call.get()
+        if parent is _QUIET:  # autotrace's own repr of a value: not a call of the program's
+            call = [None] * _SIZE
+            call[KINDS], call[PINNED], call[TOKEN] = {}, False, current_call.set(_QUIET)
+            return call
         if self.limit is not None and len(self.calls) >= self.limit:
             call = self._dropped()
         else:
             kinds = self.kinds
             held = values
+            pinned = False
             for value in values:  # hold_all, inlined: this is the hot path
                 kind = type(value)
-                if kind.__weakrefoffset__ or kind is _ref:
+                if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
                     held = tuple([hold(v, kinds) for v in values])
+                    pinned = _any_pinned(held)
                     break
             if var_params:  # its *args tuple and **kwargs dict are held item by item
                 held = list(held)
                 for i, kind in var_params:
                     value = values[i]
-                    held[i] = hold_all(value, kinds) if kind == VAR_POSITIONAL else {
+                    items = held[i] = hold_all(value, kinds) if kind == VAR_POSITIONAL else {
                         k: hold(v, kinds) for k, v in value.items()}
+                    pinned = pinned or _any_pinned(items.values() if kind == VAR_KEYWORD else items)
                 held = tuple(held)
             call = [meta, code, None, held, _defaulted(meta, code, values) if has_defaults else (),
-                    current_call.get(), next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds]
+                    parent, next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds, pinned]
             self.calls.append(call)
         call[TOKEN] = current_call.set(call)
         return call
@@ -262,6 +371,7 @@ class Recorder:
         self.dropped += 1
         call = [None] * _SIZE
         call[KINDS] = {}
+        call[PINNED] = False
         return call
 
 

@@ -41,9 +41,11 @@ from types import CodeType
 from typing import Any
 
 from . import recorder as _recorder
-from .recorder import END, ERROR, KINDS, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
+from .recorder import END, ERROR, KINDS, PINNED, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
 
 _ref = weakref.ref
+_HEAPTYPE = _recorder._HEAPTYPE
+_Pinned = _recorder._Pinned
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
 
 
@@ -91,7 +93,12 @@ class Runtime:
     def result(call: list, value: Any) -> Any:
         """``return value`` of a recorded call."""
         kind = type(value)
-        call[RESULT] = _recorder.hold(value, call[KINDS]) if kind.__weakrefoffset__ or kind is _ref else value
+        if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
+            held = call[RESULT] = _recorder.hold(value, call[KINDS])
+            if type(held) is _Pinned:
+                call[PINNED] = True
+        else:
+            call[RESULT] = value
         return value
 
     @staticmethod
@@ -106,6 +113,8 @@ class Runtime:
         call[END] = next(_recorder._clock)
         token, call[TOKEN] = call[TOKEN], None
         _recorder.current_call.reset(token)
+        if call[PINNED]:
+            _recorder.detach(call)
 
     def _meta(self, func: str, reads: tuple[str, ...], default_reads: tuple[tuple[str, tuple[str, ...]], ...],
               param: str | None) -> FunctionMeta:
@@ -165,16 +174,18 @@ def _function_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code: 
         if recorder is None:
             return fn(*args, **kwargs)
         call = recorder.new_call(meta, code, fn, args, kwargs)
+        if call is None:
+            return fn(*args, **kwargs)
         token = _recorder.current_call.set(call)
         try:
             result = fn(*args, **kwargs)
-            call[RESULT] = _recorder.hold(result, call[KINDS])
+            call[RESULT] = _recorder.hold_for(call, result)
             return result
         except BaseException as exc:
             call[ERROR] = exc
             raise
         finally:
-            call[END] = next(_recorder._clock)
+            _recorder.end(call)
             _recorder.current_call.reset(token)
 
     return wrapper
@@ -187,16 +198,18 @@ def _coroutine_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
         if recorder is None:
             return await fn(*args, **kwargs)
         call = recorder.new_call(meta, code, fn, args, kwargs)
+        if call is None:
+            return await fn(*args, **kwargs)
         token = _recorder.current_call.set(call)  # a task's context is its own: awaits elsewhere cannot see this
         try:
             result = await fn(*args, **kwargs)
-            call[RESULT] = _recorder.hold(result, call[KINDS])
+            call[RESULT] = _recorder.hold_for(call, result)
             return result
         except BaseException as exc:
             call[ERROR] = exc
             raise
         finally:
-            call[END] = next(_recorder._clock)
+            _recorder.end(call)
             _recorder.current_call.reset(token)
 
     return wrapper
@@ -211,6 +224,8 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
         if recorder is None:
             return (yield from fn(*args, **kwargs))
         call = recorder.new_call(meta, code, fn, args, kwargs)
+        if call is None:
+            return (yield from fn(*args, **kwargs))
         call[YIELDS] = []
         gen = fn(*args, **kwargs)
         send: Any = None
@@ -220,18 +235,18 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(send)
             except StopIteration as stop:
-                call[RESULT] = _recorder.hold(stop.value, call[KINDS])
-                call[END] = next(_recorder._clock)
+                call[RESULT] = _recorder.hold_for(call, stop.value)
+                _recorder.end(call)
                 return stop.value
             except BaseException as exc:
                 call[ERROR] = exc
-                call[END] = next(_recorder._clock)
+                _recorder.end(call)
                 raise
             finally:
                 _recorder.current_call.reset(token)
-            kind = type(item)  # _recorder.hold, called only when it has something to do: once per step
-            call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])
-                                 if kind.__weakrefoffset__ or kind is _recorder._ref else item))
+            kind = type(item)  # _recorder.hold_for, called only when it has something to do: once per step
+            call[YIELDS].append((next(_recorder._clock), _recorder.hold_for(call, item)
+                                 if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE else item))
             throw = None
             try:
                 send = yield item
@@ -260,19 +275,21 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable,
                 item = await (agen.athrow(throw) if throw is not None else agen.asend(send))
             except StopAsyncIteration:
                 if call is not None:
-                    call[RESULT], call[END] = None, next(_recorder._clock)
+                    call[RESULT] = None
+                    _recorder.end(call)
                 return
             except BaseException as exc:
                 if call is not None:
-                    call[ERROR], call[END] = exc, next(_recorder._clock)
+                    call[ERROR] = exc
+                    _recorder.end(call)
                 raise
             finally:
                 if token is not None:
                     _recorder.current_call.reset(token)
             if call is not None:
                 kind = type(item)
-                call[YIELDS].append((next(_recorder._clock), _recorder.hold(item, call[KINDS])
-                                     if kind.__weakrefoffset__ or kind is _recorder._ref else item))
+                call[YIELDS].append((next(_recorder._clock), _recorder.hold_for(call, item)
+                                     if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE else item))
             throw = None
             try:
                 send = yield item

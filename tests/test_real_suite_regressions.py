@@ -446,9 +446,7 @@ SLOTTED = '''
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="an object that cannot be weakly referenced is held strongly while "
-                   "recording, and so is everything it references (design: its identity must stay unique)")
-def test_an_object_without_weakref_support_keeps_what_it_holds_alive(tmp_path):
+def test_an_object_without_weakref_support_does_not_keep_what_it_holds_alive(tmp_path):
     """attrs ``TestClassBuilder::test_no_references_to_original*``: ``_ClassBuilder`` is slotted without
     ``__weakref__`` and holds the original class; recorded as ``self`` of its methods it keeps that class
     alive, so ``C.__subclasses__()`` still lists it after ``gc.collect()``."""

@@ -251,6 +251,64 @@ def test_an_address_reused_after_a_value_died_gives_no_edge(tmp_path):
     assert not {(u, v) for u, v, role in edges(graph) if role.startswith("arg:")}
 
 
+SLOTTED_SRC = """
+    import gc, weakref
+
+    class Payload:
+        pass
+
+    class Box:
+        __slots__ = ("payload", "label")  # no __weakref__: cannot be weakly referenced
+
+        def __init__(self, payload, label):
+            self.payload, self.label = payload, label
+
+        def __repr__(self):
+            return f"Box({self.label!r})"
+
+    def make(label):
+        return Box(Payload(), label)
+
+    def relabel(box, label):
+        box.label = label
+        return box
+
+    def spread(*boxes, **named):
+        return len(boxes) + len(named)
+
+    def boxes():
+        yield make("yielded")
+
+    def main():
+        box = relabel(make("a"), "b")
+        spread(box, other=box)
+        for item in boxes():
+            pass
+        payload = weakref.ref(box.payload)
+        del box, item
+        gc.collect()
+        return payload() is None
+"""
+
+
+def test_an_object_without_weakref_support_is_detached_when_its_call_ends(tmp_path):
+    """A slotted object is held only while the call that received or returned it runs, then kept as
+    its repr (at that moment) and its id: the program sees it die, and its data flow stays in the DAG."""
+    with program(tmp_path, {"m.py": SLOTTED_SRC}) as p:
+        graph = p.record(p.module("m").main)
+    assert graph.nodes["output"]["value"] == "True"  # the recorder did not keep the Box (and its Payload) alive
+    calls = {f"{d['func'].rpartition('.')[2]}#{d['seq']}": d for _, d in graph.nodes(data=True) if d["kind"] == "call"}
+    assert calls["make#1"]["value"] == "Box('a')"  # the repr when make returned, not when the DAG was built
+    assert calls["relabel#3"]["args"] == {"box": "Box('b')", "label": "'b'"}  # repr when relabel ended
+    assert calls["spread#4"]["args"] == {"boxes[0]": "Box('b')", "other": "Box('b')"}
+    found = edges(graph)
+    assert ("make#1", "relabel#3", "arg:box") in found
+    assert {role for u, v, role in found if (u, v) == ("relabel#3", "spread#4")} <= {"arg:boxes[0]", "arg:other"}
+    assert any((u, v) == ("relabel#3", "spread#4") for u, v, _ in found)
+    assert calls["make#6"]["value"] == "Box('yielded')"
+    assert not any(d["func"].endswith("__repr__") for d in calls.values())  # autotrace's own reprs: unrecorded
+
+
 def test_cross_module_reads_and_derived_constants(tmp_path):
     files = {
         "rates.py": """
