@@ -170,6 +170,11 @@ class _Loop:
                 if candidate_eval.rank > best_eval.rank or (candidate_eval.score is None and not candidate_eval.failures
                                                            and best_eval.failures):
                     best, best_eval = candidate, candidate_eval
+            elif current_eval.rank < best_eval.rank:
+                # The model keeps a candidate that did worse (it has seen that candidate's feedback once):
+                # asked about the same values at temperature 0 it would keep them again, step after step.
+                current, current_eval = best, best_eval
+                note += "; back to the best values"
             self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
             self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note,
                             sensitivity)

@@ -311,18 +311,14 @@ def test_the_local_model_answers_in_a_usable_form(tmp_path: Path) -> None:
     assert isinstance(proposal.values.get(RATE.name, 0.2), float), proposal.response  # a change is not guaranteed
 
 
-def test_an_answer_that_changes_nothing_is_followed_up_once(llm_server: ScriptedLLMServer) -> None:
+def test_an_answer_that_changes_nothing_is_pointed_out_in_the_next_prompt(llm_server: ScriptedLLMServer) -> None:
     llm_server.script(answer({}, reasoning="All fine."), answer({RATE.name: 0.02}))
-    proposal = optoprime(llm_server).step()
-    assert proposal.values == {RATE.name: 0.02}
-    first, second = llm_server.chat_requests
-    assert second.json["messages"][:-2] == first.json["messages"]  # same conversation: the prefix is cached
-    assert second.json["messages"][-2] == {"role": "assistant", "content": json.dumps(answer({}, "All fine."))}
-    assert "keeps every variable as it is" in second.json["messages"][-1]["content"]
-    assert proposal.prompt_tokens > first_tokens(llm_server)
+    opt = optoprime(llm_server)
+    unchanged = opt.step()
+    assert unchanged.values == {} and unchanged.error is None
+    assert len(llm_server.chat_requests) == 1  # no follow-up request re-sending the whole prompt
+    assert opt.step().values == {RATE.name: 0.02}
+    first, second = user_text(llm_server, 0), user_text(llm_server, 1)
+    assert "kept every variable as it was" not in first
+    assert "Your previous answer kept every variable as it was" in second[second.index("#Problems"):]
 
-
-def first_tokens(server: ScriptedLLMServer) -> int:
-    from llmserver import estimate_tokens
-
-    return sum(estimate_tokens(m["content"]) for m in server.chat_requests[0].json["messages"])

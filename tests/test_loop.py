@@ -1,0 +1,21 @@
+"""The optimization loop's choice of the values each prompt is about (`autotrace optimize`, scripted model)."""
+
+from __future__ import annotations
+
+import re
+
+from test_probe import answer, optimize, shop
+
+
+def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_the_best(tmp_path, llm_server):
+    # quote = (1 + 200 * PRICE) * MARKUP against 30: MARKUP 1.2 gives -16.8, MARKUP 0.5 gives -24.5.
+    llm_server.script(answer(MARKUP=0.5), answer(), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, second, third = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
+    assert "(float) shop.MARKUP = 0.5" in second  # the model sees what its own change did
+    assert re.search(r"^step +2/3 .*no change proposed; back to the best values$", result.stderr, re.MULTILINE)
+    assert "(float) shop.MARKUP = 1.2" in third
+    problems = third[third.index("#Problems"):]
+    assert "Your previous answer kept every variable as it was" in problems
+    assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
