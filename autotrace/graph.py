@@ -33,7 +33,11 @@ from typing import Any
 import networkx as nx
 
 OUTPUT = "output"
-REPR_LIMIT = 200
+#: Characters kept of a value's repr, and of an argument's. Room for the data a model must read (a
+#: table of a few dozen rows, a list of test results); the prompt renderer cuts further when a run is
+#: too large for its budget.
+REPR_LIMIT = 1000
+ARG_REPR_LIMIT = 400
 
 
 def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:

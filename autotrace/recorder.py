@@ -585,7 +585,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         result = _resolve(call[RESULT], kinds)
         G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call[THREAD],
                    depth=_depth(call), error=call[ERROR] is not None,
-                   args={k: g.short_repr(v, 120) for k, v in named.items()},
+                   args={k: g.short_repr(v, g.ARG_REPR_LIMIT) for k, v in named.items()},
                    value=g.short_repr(result) if result is not _PENDING else "<no result>")
         if meta.func not in functions:
             functions[meta.func] = _function_info(call[FUNC] or call[CODE])

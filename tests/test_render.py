@@ -315,13 +315,26 @@ def test_a_small_overflow_only_prunes_calls_off_the_parameter_paths() -> None:
 def test_long_values_are_shortened_before_others_are_dropped() -> None:
     run = Run()
     main = run.call("shop.main", {"order": "[...]"}, value="1.0")
-    for _ in range(30):
-        run.call("shop.pricing.total", {"qty": "'" + "q" * 150 + "'", "rate": "0.2"}, value="'" + "v" * 150 + "'",
-                 reads=(RATE.name,), into=main)
+    for i in range(30):
+        run.call("shop.pricing.total", {"qty": "'" + "q" * 150 + "'", "rate": "0.2"},
+                 value=f"'{i:02d}" + "v" * 150 + "'", reads=(RATE.name,), into=main)
     text = render([(run.output(main), "x", 0.0)], budget=700)
     assert estimate_tokens(text) <= 700
     assert "q" * 150 not in text and "chars)" in text
-    assert section(text, "#Others").startswith("eval1 = 'vvv")
+    assert section(text, "#Others").startswith("eval1 = '00vvv")
+
+
+def test_a_long_value_shown_before_is_named_not_repeated() -> None:
+    run = Run()
+    table = "[" + ", ".join(f"{{'name': 'p{i}', 'points': {i}}}" for i in range(12)) + "]"
+    main = run.call("shop.main", {}, value="['p11', 'p10']")
+    ordered = run.call("shop.sort", {"rows": table}, value=table, into=main)  # already in order
+    first = run.call("shop.top", {"rows": table}, arg_from={"rows": ordered}, value=table, into=main)
+    run.call("shop.names", {"rows": table}, arg_from={"rows": first}, value="['p11', 'p10']", into=main)
+    text = render([(run.output(main), "x", 0.0)], budget=100_000)
+    assert f"eval1 = shop.sort(rows={table})" in text  # written out in full once: the model must read the data
+    assert section(text, "#Others") == "eval1 = (same as eval1's argument rows)\neval2 = (same as eval1's argument rows)\n" \
+                                       "eval3 = ['p11', 'p10']"
 
 
 def test_many_examples_are_cut_to_fit() -> None:

@@ -44,6 +44,7 @@ _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level b
 _NAMES_SHOWN = 3  # callee names listed on a caller's line
 _ERRORS_SHOWN = 3  # distinct errors shown per example
 _OMITTED = "(omitted to fit the prompt budget)"
+_SAME_AS_CHARS = 24  # a value at least this long is named, not repeated, when #Code or #Others showed it
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class Detail:
 
 #: From everything to the bare minimum; :func:`render_problem` uses the first that fits.
 LEVELS: tuple[Detail, ...] = (
-    Detail(),
+    Detail(value_chars=1000),
+    Detail(prune=True, value_chars=1000),
     Detail(prune=True),
     Detail(prune=True, keep=3, inputs=10),
     Detail(prune=True, keep=3, value_chars=60, inputs=10),
@@ -313,7 +315,20 @@ class _Run:
         line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
         return line + (f"  # {'; '.join(notes)}" if notes else "")
 
-    def other_lines(self, rows: Iterable[Hashable | _Gap], detail: Detail) -> list[str]:
+    def other_lines(self, rows: Sequence[Hashable | _Gap], detail: Detail) -> list[str]:
+        """``evalN = value`` per call; a long value already shown (an argument written out in #Code,
+        an earlier result, the output) is named instead of repeated: a value passed along a chain of
+        calls would otherwise fill the prompt once per call."""
+        shown: dict[str, str] = {}
+        if self.output is not None and not self.output_is_error:
+            shown[str(self.attrs[self.output].get("value", ""))] = "the output"
+        for call in rows:
+            if isinstance(call, _Gap):
+                continue
+            produced = {str(e.get("role", ""))[4:] for e in self.graph.pred[call].values()}
+            for arg, text in (self.attrs[call].get("args") or {}).items():
+                if arg not in produced:
+                    shown.setdefault(str(text), f"{self.name(call)}'s argument {arg}")
         lines = []
         for call in rows:
             if isinstance(call, _Gap) or call == self.output_source:
@@ -323,7 +338,10 @@ class _Run:
             if failure:
                 lines.append(f"{self.name(call)} {failure}")
             elif "value" in attrs:
-                lines.append(f"{self.name(call)} = {shorten(str(attrs['value']), detail.value_chars)}")
+                text = str(attrs["value"])
+                same = shown.setdefault(text, self.name(call)) if len(text) >= _SAME_AS_CHARS else None
+                lines.append(f"{self.name(call)} = " + (f"(same as {same})" if same not in (None, self.name(call))
+                                                         else shorten(text, detail.value_chars)))
         return lines
 
     def input_text(self, detail: Detail) -> list[str]:
