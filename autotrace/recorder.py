@@ -10,22 +10,26 @@ once, after the run, in :func:`build_graph`.
 Holding a value must not change the program: tests about garbage collection and weak caches
 (``weakref``, ``__subclasses__()`` after ``gc.collect()``) must see objects die when the program drops
 them. So a value whose type supports weak references is held by its plain ``weakref.ref``, anything
-else (ints, strings, tuples, lists, dicts: objects a program cannot observe the lifetime of without a
-weak reference) by a strong one. Data-flow edges match values by identity, and identity must survive
-an object's death without being confused by a later object at the same address: CPython hands out one
+else by a strong one or, for what may hold other objects, until its call ends (below). Data-flow
+edges match values by identity, and identity must survive an object's death without being confused
+by a later object at the same address: CPython hands out one
 shared callback-less ``weakref.ref`` per live object, and the recorder keeps each ref object alive, so
 two records hold the *same ref object* exactly when they held the same object; once the object dies
 its ref is dead, a new object at that address gets a new ref, and no edge joins them. A collected
-value is shown as ``<collected TypeName>``. An instance of a user's class that cannot be weakly referenced
-(``__slots__`` without ``__weakref__``, as attrs' ``_ClassBuilder``) may hold anything, so it is held
-strongly only while the call that received or returned it runs: when the call ends it is *detached*,
-replaced by its repr and its id (:class:`Detached`). Its identity then rests on the address alone; a
-later object of a dropped one's address could join a false edge, the price of not keeping it alive. (Whether a type supports weak references is read from the
-type each time, ``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes
-alive, which attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
+value is shown as ``<collected TypeName>``. What cannot be weakly referenced but may hold other
+objects — builtin containers (lists, dicts, sets, and tuples or frozensets holding more than plain
+numbers and strings) and instances of a user's class without ``__weakref__`` (``__slots__``, as attrs'
+``_ClassBuilder``) — is held strongly only while the call that received or returned it runs: when the
+call ends it is *detached* (:class:`Detached`): its repr at that moment, its id, and for a container
+its first items as held values, for data-flow edges into and out of it. Its identity then rests on
+its address alone; a later object at a dropped one's address could join a false edge, the price of
+not keeping it alive. Plain values (numbers, strings, bytes, None) hold nothing and are kept as they
+are. (Whether a type supports weak references is read from the type each time,
+``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes alive, which
+attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
 (small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
 exception a call raised (its message and traceback are formatted after the run; its traceback keeps
-its frames' locals), and anything a strongly held container holds.
+its frames' locals), and the values of a call that has not ended when the DAG is built.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import os
+import reprlib
 import sys
 import threading
 import traceback
@@ -136,23 +141,74 @@ class _Pinned:
         self.value = value
 
 
+class _Key:
+    """An item of a detached container known by its id alone (a nested container or detached object)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
+#: plain values: they hold no other object, so holding them strongly changes nothing
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_CONTAINERS = (list, dict, set, tuple, frozenset)
+_ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
+_NO_KINDS: dict[int, str] = {}
+_SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
+
+
 class Detached:
-    """What a record keeps of a :class:`_Pinned` value once its call has ended: its repr and id."""
+    """What a record keeps of a value once its call has ended, if holding the value itself could keep
+    other objects alive: its repr and id at that moment and, for a container, its first items held."""
 
-    __slots__ = ("key", "text")
+    __slots__ = ("key", "text", "items")
 
-    def __init__(self, value: Any) -> None:
-        self.key, self.text = id(value), g.short_repr(value)
+    def __init__(self, value: Any, kinds: dict[int, str]) -> None:
+        self.key, self.text = id(value), _snapshot_text(value)
+        self.items: tuple = ()
+        if isinstance(value, _CONTAINERS):
+            values = value.values() if isinstance(value, dict) else value
+            self.items = tuple([_held_item(v, kinds) for v in itertools.islice(values, _ITEMS_KEPT)])
 
     def __repr__(self) -> str:
         return self.text
 
 
+def _held_item(value: Any, kinds: dict[int, str]) -> Any:
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind.__weakrefoffset__:
+        return hold(value, kinds)
+    return _Key(id(value))
+
+
+_bounded = reprlib.Repr()
+_bounded.maxlevel = 3
+_bounded.maxlist = _bounded.maxtuple = _bounded.maxset = _bounded.maxfrozenset = _ITEMS_KEPT
+_bounded.maxdict = _ITEMS_KEPT // 2
+_bounded.maxstring = _bounded.maxother = _bounded.maxlong = 200
+
+
+def _snapshot_text(value: Any) -> str:
+    """The repr of a value being detached; a big container's is bounded (``[1, 2, ...]``), so
+    detaching costs no more than its first items."""
+    if isinstance(value, _CONTAINERS) and len(value) > _ITEMS_KEPT:
+        try:
+            text = _bounded.repr(value)
+        except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
+            return g.short_repr(value)
+        return text if len(text) <= g.REPR_LIMIT else text[: g.REPR_LIMIT - 15] + f"... ({len(text)} chars)"
+    return g.short_repr(value)
+
+
 def hold(value: Any, kinds: dict[int, str]) -> Any:
-    """What a record keeps of ``value``: a weak reference if its type allows one, a :class:`_Pinned`
-    value for a user's class that does not, else the value (builtin values and containers; subclasses
-    of ``int``, ``tuple``, ``bytes``, whose instances cannot have weak references). ``kinds`` remembers
-    the type's name per weak reference, for showing a collected value."""
+    """What a record keeps of ``value``: a weak reference if its type allows one; a :class:`_Pinned`
+    value, detached when its call ends, for what may hold other objects (a container, an instance of a
+    user's class without weak-reference support); else the value itself (plain values, and builtin
+    objects that cannot refer to others). ``kinds`` remembers the type's name per weak reference, for
+    showing a collected value."""
     kind = type(value)
     if kind.__weakrefoffset__:
         ref = _ref(value)
@@ -160,16 +216,17 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
         return ref
     if kind is _ref:
         return _Strong(value)
-    if kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
+    if kind in _ATOMS:
+        return value
+    if isinstance(value, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
         return _Pinned(value)
     return value
 
 
 def hold_all(values: tuple, kinds: dict[int, str]) -> tuple:
-    """:func:`hold` for each of ``values`` (the tuple itself when none needs holding)."""
+    """:func:`hold` for each of ``values`` (the tuple itself when all are plain values)."""
     for value in values:
-        kind = type(value)
-        if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
+        if type(value) not in _ATOMS:
             return tuple([hold(v, kinds) for v in values])
     return values
 
@@ -179,9 +236,29 @@ def _any_pinned(held: Iterable[Any]) -> bool:
     return any(type(value) is _Pinned for value in held)
 
 
-def _detached(held: Any) -> Any:
-    """What a record keeps of a held value after its call: a :class:`_Pinned` one detached."""
-    return Detached(held.value) if type(held) is _Pinned else held
+def _plain_tuple(value: Any, budget: list[int]) -> bool:
+    """Whether a tuple or frozenset holds only plain values (nested ones included), looking at no more
+    than ``budget[0]`` items in all: such a value can be kept as it is."""
+    for item in value:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        kind = type(item)
+        if kind not in _ATOMS and not ((kind is tuple or kind is frozenset) and _plain_tuple(item, budget)):
+            return False
+    return True
+
+
+def _detached(held: Any, kinds: dict[int, str]) -> Any:
+    """What a record keeps of a held value after its call: a :class:`_Pinned` one detached (a tuple
+    of plain values, which cannot keep anything alive, is kept as it is)."""
+    if type(held) is not _Pinned:
+        return held
+    value = held.value
+    kind = type(value)
+    if (kind is tuple or kind is frozenset) and _plain_tuple(value, [_SCAN_LIMIT]):
+        return value
+    return Detached(value, kinds)
 
 
 def hold_for(call: list, value: Any) -> Any:
@@ -215,22 +292,23 @@ def detach(call: list) -> None:
 
 
 def _detach(call: list, meta: FunctionMeta) -> None:
+    kinds = call[KINDS]
     nested = dict(meta.var_params) if meta.params is not None else {}
     args = list(call[ARGS])
     for i, held in enumerate(args):
         kind = nested.get(i)
         if kind == VAR_POSITIONAL:
-            args[i] = tuple([_detached(v) for v in held])
+            args[i] = tuple([_detached(v, kinds) for v in held])
         elif kind == VAR_KEYWORD:
-            args[i] = {k: _detached(v) for k, v in held.items()}
+            args[i] = {k: _detached(v, kinds) for k, v in held.items()}
         else:
-            args[i] = _detached(held)
+            args[i] = _detached(held, kinds)
     call[ARGS] = tuple(args)
     if meta.params is None:
-        call[KWARGS] = {k: _detached(v) for k, v in call[KWARGS].items()}
-    call[RESULT] = _detached(call[RESULT])
+        call[KWARGS] = {k: _detached(v, kinds) for k, v in call[KWARGS].items()}
+    call[RESULT] = _detached(call[RESULT], kinds)
     if call[YIELDS]:
-        call[YIELDS] = [(clock, _detached(item)) for clock, item in call[YIELDS]]
+        call[YIELDS] = [(clock, _detached(item, kinds)) for clock, item in call[YIELDS]]
 
 
 class Collected:
@@ -262,7 +340,7 @@ def _identity(value: Any, keep: list) -> int:
     kind = type(value)
     if kind is Collected:
         return id(value.ref)
-    if kind is Detached:
+    if kind is Detached or kind is _Key:
         return value.key
     if kind.__weakrefoffset__:
         ref = _ref(value)
@@ -347,8 +425,7 @@ class Recorder:
             held = values
             pinned = False
             for value in values:  # hold_all, inlined: this is the hot path
-                kind = type(value)
-                if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
+                if type(value) not in _ATOMS:
                     held = tuple([hold(v, kinds) for v in values])
                     pinned = _any_pinned(held)
                     break
@@ -530,9 +607,11 @@ def _values_in(value: Any) -> Iterable[Any]:
     yield value
     kind = type(value)
     if kind in (list, tuple, set, frozenset):
-        yield from itertools.islice(value, 64)
+        yield from itertools.islice(value, _ITEMS_KEPT)
     elif kind is dict:
-        yield from itertools.islice(value.values(), 64)
+        yield from itertools.islice(value.values(), _ITEMS_KEPT)
+    elif kind is Detached:
+        yield from (_resolve(item, _NO_KINDS) for item in value.items)
 
 
 def user_traceback(exc: BaseException, limit: int = 12) -> str:
@@ -615,7 +694,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
             constants = _code_constant_ids(call[CODE])
             for clock, value in produced:
                 for item in _values_in(value):
-                    if not _shared_identity(item) and id(item) not in constants:
+                    if not _shared_identity(item) and (item.key if type(item) is _Key else id(item)) not in constants:
                         producers.setdefault(_identity(item, keep), []).append((clock, i))
         exc = call[ERROR]
         if exc is not None and parent is not None:

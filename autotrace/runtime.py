@@ -43,8 +43,7 @@ from typing import Any
 from . import recorder as _recorder
 from .recorder import END, ERROR, KINDS, PINNED, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
 
-_ref = weakref.ref
-_HEAPTYPE = _recorder._HEAPTYPE
+_ATOMS = _recorder._ATOMS
 _Pinned = _recorder._Pinned
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
 
@@ -92,8 +91,7 @@ class Runtime:
     @staticmethod
     def result(call: list, value: Any) -> Any:
         """``return value`` of a recorded call."""
-        kind = type(value)
-        if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE:
+        if type(value) not in _ATOMS:
             held = call[RESULT] = _recorder.hold(value, call[KINDS])
             if type(held) is _Pinned:
                 call[PINNED] = True
@@ -244,9 +242,8 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
                 raise
             finally:
                 _recorder.current_call.reset(token)
-            kind = type(item)  # _recorder.hold_for, called only when it has something to do: once per step
-            call[YIELDS].append((next(_recorder._clock), _recorder.hold_for(call, item)
-                                 if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE else item))
+            call[YIELDS].append((next(_recorder._clock),  # hold_for only when it has something to do
+                                 item if type(item) in _ATOMS else _recorder.hold_for(call, item)))
             throw = None
             try:
                 send = yield item
@@ -287,9 +284,8 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable,
                 if token is not None:
                     _recorder.current_call.reset(token)
             if call is not None:
-                kind = type(item)
-                call[YIELDS].append((next(_recorder._clock), _recorder.hold_for(call, item)
-                                     if kind.__weakrefoffset__ or kind is _ref or kind.__flags__ & _HEAPTYPE else item))
+                call[YIELDS].append((next(_recorder._clock),
+                                     item if type(item) in _ATOMS else _recorder.hold_for(call, item)))
             throw = None
             try:
                 send = yield item

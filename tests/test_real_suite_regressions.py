@@ -478,8 +478,6 @@ DICT_HOLDER = '''
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="a builtin container passed to a recorded call is held strongly until the "
-                   "DAG is built, and so is everything in it")
 def test_a_container_argument_does_not_keep_its_items_alive(tmp_path):
     """attrs ``TestClassBuilder::test_no_references_to_original_when_using_cached_property``: attrs
     passes a globals dict holding the original class to ``_make_method``; recorded as an argument, the

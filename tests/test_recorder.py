@@ -309,6 +309,42 @@ def test_an_object_without_weakref_support_is_detached_when_its_call_ends(tmp_pa
     assert not any(d["func"].endswith("__repr__") for d in calls.values())  # autotrace's own reprs: unrecorded
 
 
+def test_a_container_is_shown_as_it_was_when_its_call_ended_and_flows_through_its_items(tmp_path):
+    """A list, dict or tuple of objects is held only while its call runs (it could keep what it holds
+    alive): the DAG shows it as it was when the call ended, and its first items still carry edges."""
+    src = """
+        class Thing:
+            def __repr__(self):
+                return "Thing()"
+        def add(items, x):
+            items.append(x)
+            return len(items)
+        def pair():
+            return (Thing(), {"key": Thing()})
+        def use(thing):
+            return 1
+        def big():
+            return list(range(1000))
+        def main():
+            items = []
+            add(items, 1)
+            add(items, 2)
+            things = pair()
+            use(things[0])
+            use(things[1]["key"])
+            return big()[-1]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    calls = {f"{d['func'].rpartition('.')[2]}#{d['seq']}": d for _, d in graph.nodes(data=True) if d["kind"] == "call"}
+    assert calls["add#1"]["args"]["items"] == "[1]"  # not the list's later state
+    assert calls["add#2"]["args"]["items"] == "[1, 2]"
+    assert calls["pair#3"]["value"] == "(Thing(), {'key': Thing()})"
+    assert ("pair#3", "use#4", "arg:thing") in edges(graph)  # a tuple's item
+    text = calls["big#6"]["value"]
+    assert text.startswith("[0, 1, 2, ") and text.endswith(", ...]") and len(text) < 400  # bounded, not 1000 items
+
+
 def test_cross_module_reads_and_derived_constants(tmp_path):
     files = {
         "rates.py": """
