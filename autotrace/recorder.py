@@ -153,6 +153,7 @@ class _Key:
 #: plain values: they hold no other object, so holding them strongly changes nothing
 _ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 _CONTAINERS = (list, dict, set, tuple, frozenset)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
 _NO_KINDS: dict[int, str] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
@@ -167,8 +168,9 @@ class Detached:
     def __init__(self, value: Any, kinds: dict[int, str]) -> None:
         self.key, self.text = id(value), _snapshot_text(value)
         self.items: tuple = ()
-        if isinstance(value, _CONTAINERS):
-            values = value.values() if isinstance(value, dict) else value
+        kind = type(value)  # the builtin types only: a subclass's own __iter__ or values() is not run
+        if kind in _CONTAINER_TYPES:
+            values = value.values() if kind is dict else value
             self.items = tuple([_held_item(v, kinds) for v in itertools.islice(values, _ITEMS_KEPT)])
 
     def __repr__(self) -> str:
@@ -194,7 +196,7 @@ _bounded.maxstring = _bounded.maxother = _bounded.maxlong = 200
 def _snapshot_text(value: Any) -> str:
     """The repr of a value being detached; a big container's is bounded (``[1, 2, ...]``), so
     detaching costs no more than its first items."""
-    if isinstance(value, _CONTAINERS) and len(value) > _ITEMS_KEPT:
+    if type(value) in _CONTAINER_TYPES and len(value) > _ITEMS_KEPT:
         try:
             text = _bounded.repr(value)
         except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
