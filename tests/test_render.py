@@ -355,3 +355,21 @@ def test_token_estimate_is_conservative() -> None:
     assert estimate_tokens(prose) >= len(prose) / 4
     assert estimate_tokens("1234567890") == 10  # digits are tokens of their own in Qwen and Llama 3
     assert estimate_tokens("") == 0 and estimate_tokens("é") == 1
+
+
+def test_a_call_that_only_passes_on_its_inner_call_is_left_out() -> None:
+    """A harness ``run_case(year)`` that returns ``is_leap(year)`` adds a line per case and nothing
+    else; a wrapper that reads a parameter of its own, or returns something else, stays."""
+    run = Run()
+    main = run.call("shop.main", {}, value="[True, False]")
+    for year, leap in (("2000", "True"), ("2100", "False")):
+        case = run.call("shop.run_case", {"year": year}, value=leap, reads=(TOTAL.name,), into=main)
+        run.call("shop.pricing.total", {"year": year}, value=leap, reads=(TOTAL.name,), into=case)
+    own = run.call("shop.taxed", {"x": "1"}, value="0.2", reads=(RATE.name,), into=main)
+    run.call("shop.pricing.total", {"x": "1"}, value="0.2", reads=(TOTAL.name,), into=own)
+    text = render([(run.output(main), "x", 0.0)], budget=100_000)
+    code = section(text, "#Code")
+    assert "run_case" not in code and "run_case" not in section(text, "#Others")
+    assert "eval2 = shop.pricing.total(year=2000)  # reads shop.pricing.total" in code
+    assert "eval0 = shop.main()  # calls eval2, eval4, eval5" in code  # the inner calls' names
+    assert "eval5 = shop.taxed(x=1)  # reads shop.rates.RATE; calls eval6" in code

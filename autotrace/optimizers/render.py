@@ -210,7 +210,36 @@ class _Run:
         self.must = {c for c, e in self.raised.items() if e in shown}
         if self.output_source in self.names:
             self.must.add(self.output_source)
+        self.forwarders = self._forwarders(calls)
         self._relevant: list[Hashable] | None = None
+
+    def _forwarders(self, calls: list[Hashable]) -> set[Hashable]:
+        """Calls that only pass on what their one inner call returned — a ``try``/``except`` shim, a
+        decorator's wrapper, ``def run(case): return f(*case)`` — with no parameter of their own: the
+        inner call's line says it all, so they are left out of #Code and #Others at every level, and
+        their names stand for the inner call's (``self.names``). A test harness calling the function
+        under test once per case would otherwise double the run's lines."""
+        inner: dict[Hashable, list[Hashable]] = {}
+        reads: dict[Hashable, set[Hashable]] = {}
+        for source, target, role in self.graph.edges(data="role"):
+            if role == "nested":
+                inner.setdefault(target, []).append(source)
+            elif role == "reads":
+                reads.setdefault(target, set()).add(source)
+        forwarders = set()
+        for call in calls:
+            only = inner.get(call, ())
+            if len(only) != 1 or call in self.must or call in self.raised or self.attrs[call].get("error"):
+                continue
+            (callee,) = only
+            value = self.attrs[call].get("value")
+            if value is not None and value == self.attrs[callee].get("value") \
+                    and reads.get(call, set()) <= reads.get(callee, set()):
+                forwarders.add(call)
+        for call in reversed(calls):  # inner calls come later: a chain of forwarders resolves in one pass
+            if call in forwarders:
+                self.names[call] = self.names[inner[call][0]]
+        return forwarders
 
     def name(self, node: Hashable) -> str:
         return self.names.get(node, str(node))
@@ -250,6 +279,8 @@ class _Run:
     def rows(self, detail: Detail) -> list[Hashable | _Gap]:
         """The calls #Code shows at this level, in order, with :class:`_Gap` rows for summarised runs."""
         calls = self.relevant() if detail.prune else self.calls
+        if self.forwarders:
+            calls = [c for c in calls if c not in self.forwarders]
         if detail.collapse:
             calls = [c for c in calls if c in self.readers or c in self.must]
         rows = self._summarise(calls, detail) if detail.keep else list(calls)
