@@ -41,15 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
     parser.add_argument("--rounds", type=int, default=None, help="overhead rounds (default 5, quick 3)")
     parser.add_argument("--report", type=Path, default=harness.ROOT / "BENCHMARKS-vs-trace.md")
-    parser.add_argument("--render", type=Path, metavar="RESULTS.json", default=None,
-                        help="only rewrite the report from an earlier run's results.json")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="RESULTS.json", default=None,
+                        help="only rewrite the report from earlier runs' results.json (several: each section "
+                             "from the last run that measured it)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render is not None:
-        args.report.write_text(report.render(json.loads(args.render.read_text())))
+        runs = [json.loads(path.read_text()) for path in args.render]
+        args.report.write_text(report.render(runs[0] if len(runs) == 1 else report.merge(runs)))
         print(f"report: {args.report}")
         return 0
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(

@@ -80,6 +80,14 @@ def test_report_renders_from_results():
     assert "| linear (numeric) | 3 | 0.99 | 1/1 |" in text
     assert "measured 1.40 µs on the hot path (met" in text  # computed from the figures: 1.5 - 0.1
 
+    later = {key: results[key] for key in ("machine", "versions", "server", "tasks", "quality")}
+    later.update(command="python -m benchmarks --sections quality", stamp="20260102-000000", seconds=600.0,
+                 load_before=(2.0, 2.0, 2.0), load_after=(1.5, 1.5, 1.5))
+    merged = report.render(report.merge([results, later]))
+    assert "Command: `python -m benchmarks --sections quality, run 20260102-000000 UTC`. Each task" in merged
+    assert "Command: `python -m benchmarks --quick, run 20260101-000000 UTC` (section `overhead`" in merged
+    assert "`.bench/results/20260101-000000/results.json`, `.bench/results/20260102-000000/results.json`" in merged
+
 
 def test_overhead_measures_autotrace_without_trace_opt():
     from benchmarks import overhead
