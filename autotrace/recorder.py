@@ -156,25 +156,54 @@ _CONTAINERS = (list, dict, set, tuple, frozenset)
 _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
 _NO_KINDS: dict[int, str] = {}
+_NO_NESTED: dict[int, int] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
 
 
 class Detached:
     """What a record keeps of a value once its call has ended, if holding the value itself could keep
-    other objects alive: its repr and id at that moment and, for a container, its first items held."""
+    other objects alive: its id, its text at that moment and, for a container, its first items.
 
-    __slots__ = ("key", "text", "items")
+    A small list, dict or set of plain values is kept as a shallow copy (plain values hold nothing, and
+    copying is cheaper than a repr; the text is made from the copy when the DAG is built); anything
+    else gives its repr now and its first items held as :func:`hold` holds them.
+    """
+
+    __slots__ = ("key", "copy", "_text", "items")
 
     def __init__(self, value: Any, kinds: dict[int, str]) -> None:
-        self.key, self.text = id(value), _snapshot_text(value)
+        self.key = id(value)
+        kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
+        if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and _plain_items(value, kind):
+            self.copy, self._text, self.items = value.copy(), None, ()
+            return
+        self.copy, self._text = None, _snapshot_text(value)
         self.items: tuple = ()
-        kind = type(value)  # the builtin types only: a subclass's own __iter__ or values() is not run
         if kind in _CONTAINER_TYPES:
             values = value.values() if kind is dict else value
             self.items = tuple([_held_item(v, kinds) for v in itertools.islice(values, _ITEMS_KEPT)])
 
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = g.short_repr(self.copy)
+        return self._text
+
+    def values(self) -> Iterable[Any]:
+        """The items data-flow edges look into (as :func:`_values_in` reads a live container)."""
+        if self.copy is not None:
+            return itertools.islice(self.copy.values() if type(self.copy) is dict else self.copy, _ITEMS_KEPT)
+        return (_resolve(item, _NO_KINDS) for item in self.items)
+
     def __repr__(self) -> str:
         return self.text
+
+
+def _plain_items(value: Any, kind: type) -> bool:
+    """Whether a list, set or dict (keys and values) holds plain values only."""
+    if kind is dict:
+        return set(map(type, value)) <= _ATOMS and set(map(type, value.values())) <= _ATOMS
+    return set(map(type, value)) <= _ATOMS
 
 
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:
@@ -195,14 +224,19 @@ _bounded.maxstring = _bounded.maxother = _bounded.maxlong = 200
 
 def _snapshot_text(value: Any) -> str:
     """The repr of a value being detached; a big container's is bounded (``[1, 2, ...]``), so
-    detaching costs no more than its first items."""
-    if type(value) in _CONTAINER_TYPES and len(value) > _ITEMS_KEPT:
-        try:
-            text = _bounded.repr(value)
-        except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
-            return g.short_repr(value)
-        return text if len(text) <= g.REPR_LIMIT else text[: g.REPR_LIMIT - 15] + f"... ({len(text)} chars)"
-    return g.short_repr(value)
+    detaching costs no more than its first items. It runs the user's ``__repr__`` methods, unrecorded:
+    the program did not make those calls."""
+    token = current_call.set(_QUIET)
+    try:
+        if type(value) in _CONTAINER_TYPES and len(value) > _ITEMS_KEPT:
+            try:
+                text = _bounded.repr(value)
+            except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
+                return g.short_repr(value)
+            return text if len(text) <= g.REPR_LIMIT else text[: g.REPR_LIMIT - 15] + f"... ({len(text)} chars)"
+        return g.short_repr(value)
+    finally:
+        current_call.reset(token)
 
 
 def hold(value: Any, kinds: dict[int, str]) -> Any:
@@ -235,7 +269,7 @@ def hold_all(values: tuple, kinds: dict[int, str]) -> tuple:
 
 def _any_pinned(held: Iterable[Any]) -> bool:
     """Whether some of these held values are :class:`_Pinned` (and so need :func:`detach`)."""
-    return any(type(value) is _Pinned for value in held)
+    return _Pinned in map(type, held)
 
 
 def _plain_tuple(value: Any, budget: list[int]) -> bool:
@@ -279,23 +313,14 @@ def end(call: list) -> None:
 
 
 def detach(call: list) -> None:
-    """A call that held :class:`_Pinned` values has ended: keep their reprs and ids instead (the
-    arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded). The
-    reprs run the user's code, unrecorded: the program did not make those calls."""
+    """A call that held :class:`_Pinned` values has ended: keep them :class:`Detached` instead (the
+    arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded)."""
     call[PINNED] = False
     meta: FunctionMeta = call[META]
     if meta is None:  # a dropped record (past the limit): nothing to keep
         return
-    token = current_call.set(_QUIET)
-    try:
-        _detach(call, meta)
-    finally:
-        current_call.reset(token)
-
-
-def _detach(call: list, meta: FunctionMeta) -> None:
     kinds = call[KINDS]
-    nested = dict(meta.var_params) if meta.params is not None else {}
+    nested = dict(meta.var_params) if meta.var_params and meta.params is not None else _NO_NESTED
     args = list(call[ARGS])
     for i, held in enumerate(args):
         kind = nested.get(i)
@@ -613,7 +638,7 @@ def _values_in(value: Any) -> Iterable[Any]:
     elif kind is dict:
         yield from itertools.islice(value.values(), _ITEMS_KEPT)
     elif kind is Detached:
-        yield from (_resolve(item, _NO_KINDS) for item in value.items)
+        yield from value.values()
 
 
 def user_traceback(exc: BaseException, limit: int = 12) -> str:

@@ -36,7 +36,14 @@ def work(x):
     for i in range(40):
         total += (i * x) % 7
     return total
+
+
+def count(items):
+    return len(items)
 '''
+
+#: the list passed to ``count``: a container the recorder holds until the call ends, then detaches
+ITEMS = list(range(10))
 
 TRACE_SCRIPT = Path(__file__).resolve().parent / "trace_side" / "overhead.py"
 
@@ -66,7 +73,7 @@ def _load(folder: Path) -> tuple[Any, Any, Runtime, Any]:
 
 def measure(trace_python: Path | None, n: int = 100_000, rounds: int = 5) -> dict[str, Any]:
     rows: dict[str, list[float]] = {k: [] for k in (
-        "plain", "off", "on", "build_graph", "plain_work", "off_work", "on_work",
+        "plain", "off", "on", "build_graph", "plain_work", "off_work", "on_work", "plain_list", "on_list",
         "trace_plain", "trace_bundle", "trace_plain_work", "trace_bundle_work", "trace_stop_tracing")}
     trace_error = None
     with tempfile.TemporaryDirectory(prefix="autotrace-overhead-") as tmp:
@@ -86,6 +93,9 @@ def measure(trace_python: Path | None, n: int = 100_000, rounds: int = 5) -> dic
                 rows["off_work"].append(_per_call(traced.work, n // 10))
                 with runtime.recording(Recorder()):
                     rows["on_work"].append(_per_call(traced.work, n // 10))
+                rows["plain_list"].append(_per_call(lambda _: plain.count(ITEMS), n // 10))
+                with runtime.recording(Recorder()):
+                    rows["on_list"].append(_per_call(lambda _: traced.count(ITEMS), n // 10))
                 if trace_python is not None and trace_error is None:
                     proc = subprocess.run([str(trace_python), str(TRACE_SCRIPT), str(n)], capture_output=True,
                                           text=True, timeout=900)

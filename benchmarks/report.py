@@ -250,6 +250,9 @@ def _overhead(results: dict[str, Any]) -> list[str]:
         ["plain Python", _f(wbase, 3), "1.00x"],
         ["autotrace: instrumented, not recording", _f(med.get("off_work"), 3), ratio(med.get("off_work"), wbase)],
         ["autotrace: recording", _f(med.get("on_work"), 3), ratio(med.get("on_work"), wbase)],
+        *([["plain Python: `count(items)`, a 10-item list", _f(med.get("plain_list"), 3), "1.00x"],
+           ["autotrace: recording `count(items)` (the list detached when the call ends)", _f(med.get("on_list"), 3),
+            ratio(med.get("on_list"), med.get("plain_list"))]] if med.get("on_list") is not None else []),
         ["plain Python (trace-opt venv)", _f(twbase, 3), "1.00x"],
         ["trace-opt: `@bundle()`", _f(med.get("trace_bundle_work"), 3), ratio(med.get("trace_bundle_work"), twbase)],
     ]
@@ -269,7 +272,8 @@ def _overhead(results: dict[str, Any]) -> list[str]:
         "",
         _table(["variant", "µs per call (median)", "fastest round", "ratio to plain", "µs added per call"], rows),
         "",
-        f"A \"realistic\" function (a 40-iteration arithmetic loop, ~{_f(wbase, 1)} µs), {n // 10:,} calls:",
+        f"A \"realistic\" function (a 40-iteration arithmetic loop, ~{_f(wbase, 1)} µs), {n // 10:,} calls, and "
+        "a function given a list (both calls from a lambda: compare each with its own plain row):",
         "",
         _table(["variant", "µs per call", "ratio to plain"], work_rows),
         "",
