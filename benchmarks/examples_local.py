@@ -134,7 +134,7 @@ def main() -> None:
         f"Qwen2.5-Coder-1.5B-Instruct Q4_K_M on xllamacpp, 2 CPU cores; load average at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). Response cache off.",
         "",
-        "A step = sensitivity probes + the model's answer (+ one follow-up when the answer changes nothing) "
+        "A step = sensitivity probes + the model's answer "
         "+ evaluating the candidate. Tokens are the server's counts per step, over the steps that asked the "
         "model. Median (min–max).",
         "",
