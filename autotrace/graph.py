@@ -46,9 +46,12 @@ def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
         text = repr(value)
     except Exception as exc:  # a user's __repr__ may fail; the graph must still be built
         text = f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
-    if len(text) > limit:
-        text = text[: limit - 15] + f"... ({len(text)} chars)"
-    return text
+    return cut(text, limit)
+
+
+def cut(text: str, limit: int = REPR_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
 
 
 def new_graph() -> nx.DiGraph:

@@ -133,7 +133,8 @@ class _Strong:
 
 
 class _Pinned:
-    """A held instance of a user's class without weak-reference support, until its call ends."""
+    """A held value that may hold other objects and cannot be weakly referenced (a container, an
+    instance of a user's class without ``__weakref__``): held until its call ends, then detached."""
 
     __slots__ = ("value",)
 
@@ -233,7 +234,7 @@ def _snapshot_text(value: Any) -> str:
                 text = _bounded.repr(value)
             except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
                 return g.short_repr(value)
-            return text if len(text) <= g.REPR_LIMIT else text[: g.REPR_LIMIT - 15] + f"... ({len(text)} chars)"
+            return g.cut(text)
         return g.short_repr(value)
     finally:
         current_call.reset(token)
@@ -442,8 +443,8 @@ class Recorder:
         _, meta, code, var_params, has_defaults = found
         parent = current_call.get()
         if parent is _QUIET:  # autotrace's own repr of a value: not a call of the program's
-            call = [None] * _SIZE
-            call[KINDS], call[PINNED], call[TOKEN] = {}, False, current_call.set(_QUIET)
+            call = _unkept_record()
+            call[TOKEN] = current_call.set(_QUIET)
             return call
         if self.limit is not None and len(self.calls) >= self.limit:
             call = self._dropped()
@@ -473,10 +474,14 @@ class Recorder:
     def _dropped(self) -> list:
         """A record past the limit: filled in like any other, never kept."""
         self.dropped += 1
-        call = [None] * _SIZE
-        call[KINDS] = {}
-        call[PINNED] = False
-        return call
+        return _unkept_record()
+
+
+def _unkept_record() -> list:
+    """A record that is filled in like any other and never kept (past the limit, or a quiet call)."""
+    call = [None] * _SIZE
+    call[KINDS], call[PINNED] = {}, False
+    return call
 
 
 #: id(facts) -> (facts, meta, code, var_params, has_defaults): a rewritten function's facts constant is

@@ -44,6 +44,7 @@ _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level b
 _NAMES_SHOWN = 3  # callee names listed on a caller's line
 _ERRORS_SHOWN = 3  # distinct errors shown per example
 _OMITTED = "(omitted to fit the prompt budget)"
+_ARG = "arg:"  # the role of a data-flow edge into an argument: "arg:<parameter name>"
 _SAME_AS_CHARS = 24  # a value at least this long is named, not repeated, when #Code or #Others showed it
 
 
@@ -198,34 +199,33 @@ class _Run:
         self.raised: dict[Hashable, Hashable] = {}  # call -> its error node
         self.raised_by: dict[Hashable, Hashable] = {}  # error node -> the call that raised it
         self.readers: set[Hashable] = set()  # calls with an edge from a parameter
+        inner: dict[Hashable, list[Hashable]] = {}  # call -> the calls made inside it
+        reads: dict[Hashable, set[Hashable]] = {}  # call -> the parameters it reads
         for source, target, role in graph.edges(data="role"):
             if role == "raised":
                 self.raised.setdefault(source, target)
                 self.raised_by.setdefault(target, source)
+            elif role == "nested":
+                inner.setdefault(target, []).append(source)
             elif self.attrs[source].get("kind") == "param":
                 self.readers.add(target)
+                reads.setdefault(target, set()).add(source)
         self.errors = _distinct_errors(self.attrs, error_nodes)
         # Calls every level shows: the one that produced the output and those that raised a shown error.
         shown = set(self.errors[:_ERRORS_SHOWN])
         self.must = {c for c, e in self.raised.items() if e in shown}
         if self.output_source in self.names:
             self.must.add(self.output_source)
-        self.forwarders = self._forwarders(calls)
+        self.forwarders = self._forwarders(calls, inner, reads)
         self._relevant: list[Hashable] | None = None
 
-    def _forwarders(self, calls: list[Hashable]) -> set[Hashable]:
+    def _forwarders(self, calls: list[Hashable], inner: Mapping[Hashable, list[Hashable]],
+                    reads: Mapping[Hashable, set[Hashable]]) -> set[Hashable]:
         """Calls that only pass on what their one inner call returned — a ``try``/``except`` shim, a
         decorator's wrapper, ``def run(case): return f(*case)`` — with no parameter of their own: the
         inner call's line says it all, so they are left out of #Code and #Others at every level, and
         their names stand for the inner call's (``self.names``). A test harness calling the function
         under test once per case would otherwise double the run's lines."""
-        inner: dict[Hashable, list[Hashable]] = {}
-        reads: dict[Hashable, set[Hashable]] = {}
-        for source, target, role in self.graph.edges(data="role"):
-            if role == "nested":
-                inner.setdefault(target, []).append(source)
-            elif role == "reads":
-                reads.setdefault(target, set()).add(source)
         forwarders = set()
         for call in calls:
             only = inner.get(call, ())
@@ -325,8 +325,8 @@ class _Run:
         callees: list[str] = []
         for source, edge in self.graph.pred[call].items():
             role = str(edge.get("role", ""))
-            if role.startswith("arg:"):
-                producers[role[4:]] = self.name(source)
+            if role.startswith(_ARG):
+                producers[role[len(_ARG):]] = self.name(source)
             elif role == "reads":
                 reads.append(self.name(source))
             elif role == "nested" and not detail.collapse:
@@ -356,7 +356,8 @@ class _Run:
         for call in rows:
             if isinstance(call, _Gap):
                 continue
-            produced = {str(e.get("role", ""))[4:] for e in self.graph.pred[call].values()}
+            produced = {role[len(_ARG):] for e in self.graph.pred[call].values()
+                        if (role := str(e.get("role", ""))).startswith(_ARG)}
             for arg, text in (self.attrs[call].get("args") or {}).items():
                 if arg not in produced:
                     shown.setdefault(str(text), f"{self.name(call)}'s argument {arg}")
