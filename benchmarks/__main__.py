@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--tasks", nargs="+", default=None, help="task names (default: all, or the quick pair)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per task (default 3, quick 1)")
+    parser.add_argument("--sides", nargs="+", choices=("autotrace", "trace"), default=["autotrace", "trace"],
+                        help="optimizers the quality section runs (default both; one alone is for iterating on it, "
+                             "and its report has no comparison)")
     parser.add_argument("--steps", type=int, default=None, help="step budget for every task (default: each task's)")
     parser.add_argument("--base-url", default=None, help="use this OpenAI-compatible server instead of starting one")
     parser.add_argument("--model", default=None, help="model name at --base-url")
@@ -105,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             chosen = [tasks.get(n) for n in names]
             seeds = range(args.seeds if args.seeds is not None else (1 if args.quick else 3))
             steps = args.steps if args.steps is not None else (3 if args.quick else None)
-            say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x 2 sides ...")
+            say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x {' and '.join(args.sides)} ...")
             results["quality"] = []
             results["tasks"] = {t.name: {"kind": t.kind, "steps": steps or t.steps, "target": t.target,
                                          "summary": t.summary} for t in chosen}
             for task in chosen:
                 results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
-                                                          args.run_timeout, args.max_tokens, say)
+                                                          args.run_timeout, args.max_tokens, say, args.sides)
                 save()
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")

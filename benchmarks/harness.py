@@ -106,14 +106,14 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
 
 def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, server: dict[str, Any],
                 out_dir: Path, trace_py: Path | None, run_timeout: float, max_tokens: int,
-                say=print) -> list[dict[str, Any]]:
+                say=print, sides: Sequence[str] = ("autotrace", "trace")) -> list[dict[str, Any]]:
     """Every task x seed x side; the side that goes first alternates by seed (the server's prompt
     cache then favours neither)."""
     results = []
     for task in tasks:
         for seed in seeds:
             order = ("autotrace", "trace") if seed % 2 == 0 else ("trace", "autotrace")
-            for side in order:
+            for side in (side for side in order if side in sides):
                 budget = steps if steps is not None else task.steps
                 say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
                 result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens)

@@ -234,6 +234,8 @@ class _Loop:
         })
         evaluation = self.initial or self.evaluate(initial)
         self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
+        # As a resumed run does: a model whose first change did worse must see what it started from.
+        self.optimizer.remember(Attempt(self._texts(initial), evaluation.score, evaluation.message()))
         return run_id, 1, initial, initial, evaluation, evaluation
 
     def _texts(self, values: dict[str, Any]) -> dict[str, str]:

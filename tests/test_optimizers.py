@@ -173,7 +173,7 @@ def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_serv
     assert "#Feedback\nscore 0.25: expected 0.66, got 6.0\n" in user["content"]
     assert user["content"].endswith(
         'format, with a value or null for every variable:\n'
-        '{"reasoning": "<what is wrong and which variable causes it>", '
+        '{"reasoning": "<what is wrong, which variable causes it, and how to change it>", '
         '"suggestion": {"shop.rates.RATE": <a number, or null>, '
         '"shop.pricing.total": <the complete new source of the function as a string, or null>}}\n'
     )
@@ -278,7 +278,7 @@ def test_opro_shows_the_best_attempts_worst_first_and_no_graph(llm_server: Scrip
 
     assert proposal.values == {RATE.name: 0.07}
     text = user_text(llm_server)
-    assert ("attempt 1: score 0.5\n  shop.rates.RATE = 0.5\nattempt 2: score 0.7\n  (the current values)\n"
+    assert ("attempt 1: score 0.5\n  shop.rates.RATE = 0.5\nattempt 2: score 0.7\n  (the current values; their feedback is in #Feedback)\n"
             "attempt 3: score 0.9\n  shop.rates.RATE = 0.1\n") in text
     assert "#Code" not in text and "ignored by OPRO" not in text
     assert "#Feedback on the current values\n- score 0.7: still too high" in text

@@ -253,7 +253,13 @@ class Optimizer(ABC):
         """The previous answer's problems, one line each, so the model does not repeat them."""
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
                  for name, reason in self.last_problems.items()]
-        return "\n".join(lines) or "(none)"
+        return "\n".join(lines)
+
+
+def section(title: str, body: str) -> str:
+    """``#title``, the body and a blank line; nothing when the body is empty (an empty section costs
+    tokens and small models take "(none)" sections as something to act on)."""
+    return f"#{title}\n{body}\n\n" if body else ""
 
 
 def sensitivity_section(sensitivity: Sensitivity) -> str:
@@ -271,7 +277,8 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
     """Earlier attempts as indented blocks: ``attempt i: score s``, the values that differ from
     ``current`` (unchanged code would only repeat #Variables), and the feedback, or the number of the
     earlier attempt that got the same feedback (a model stuck on one answer repeats it word for word).
-    Attempts are numbered from ``first``."""
+    An attempt with the current values got the feedback the prompt already shows, so its own is left
+    out. Attempts are numbered from ``first``."""
     blocks = []
     seen: dict[str, int] = {}
     for i, attempt in enumerate(attempts, start=first):
@@ -281,10 +288,11 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
         for name, text in changed.items():
             text = shorten(text, value_chars).rstrip()
             lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
-        if not changed:
-            lines.append("  (the current values)")
         text = " ".join(attempt.feedback.split())
-        if feedback_chars and text:
+        if not changed:
+            lines.append("  (the current values; their feedback is in #Feedback)")
+            seen.setdefault(text, i)
+        elif feedback_chars and text:
             same = seen.setdefault(text, i)
             lines.append(f"  feedback: same as attempt {same}" if same != i else
                          f"  feedback: {shorten(text, feedback_chars)}")
@@ -320,7 +328,8 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
-    return '{"reasoning": "<what is wrong and which variable causes it>", "suggestion": {' + slots + "}}"
+    return ('{"reasoning": "<what is wrong, which variable causes it, and how to change it>", "suggestion": {'
+            + slots + "}}")
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:
