@@ -380,10 +380,10 @@ def _identity(value: Any, keep: list) -> int:
 _functions: dict[int, tuple[CodeType, "weakref.ref[Callable]"]] = {}
 
 
-def register(func: Callable) -> None:
-    """Remember ``func`` as the (latest) function made from its code: an own-frame call knows only its
-    code object, and its default values and docstring live on the function."""
-    code = func.__code__
+def register(func: Callable, code: CodeType) -> None:
+    """Remember ``func`` as the (latest) function made from ``code``, the code its recorded calls run:
+    an own-frame call knows only its code object, and its default values and docstring live on the
+    function."""
     _functions[id(code)] = (code, _ref(func))
 
 
@@ -395,7 +395,9 @@ def function_of(code: CodeType) -> Callable | None:
 
 def is_call_of(call: list, func: Any) -> bool:
     """Whether a recorded call is a call of ``func`` (an instrumented function, or its wrapper)."""
-    return call[FUNC] is func or call[CODE] is getattr(inspect.unwrap(func), "__code__", False)
+    target = inspect.unwrap(func)
+    return call[FUNC] is func or call[CODE] is getattr(target, "__code__", False) or (
+        call[CODE] is not None and function_of(call[CODE]) is target)
 
 
 class Recorder:

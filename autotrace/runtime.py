@@ -8,9 +8,15 @@ A plain function (``def`` without ``yield``, not ``async``) records itself insid
 transformer (``autotrace.transforms.frames``) rewrote its body to call the active recorder's
 :meth:`~autotrace.recorder.Recorder.enter` at the start, :meth:`Runtime.result` on each ``return``,
 :meth:`Runtime.error` on an exception and :meth:`Runtime.leave` in a ``finally``, each only while
-recording (not recording, a call costs one global load, one attribute load, a local store and an
-``is None`` test, plus one local test per return and in the ``finally``). Its decorator :meth:`Runtime.function`
-returns the very function it is given. Why not a wrapper function around it: a wrapper is another
+a recorder is active. Its decorator :meth:`Runtime.function` returns the very function it is given.
+
+Not recording, such a function does not even pay that: the import hook compiles each module twice,
+and the function runs its *quiet twin*, the user's body with nothing added, until a recorder starts.
+:meth:`Runtime.recording` then sets the recording code on every live function of the program
+(``fn.__code__ = ...``: same name, lines and closure cells) and sets the quiet code back when it
+ends, as coverage.py decides once per code object rather than once per call. A function copied by
+value keeps the code it had; recording code checks for a recorder on every call, so it stays correct
+either way. Why not a wrapper function around it: a wrapper is another
 frame and another function object, and real code sees both (``sys._getframe(1)`` and
 ``warnings.warn(stacklevel=2)`` in the callee name the wrapper, recursion depth halves,
 ``__code__``/``__defaults__`` are the wrapper's).
@@ -37,7 +43,7 @@ import sys
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any
 
 from . import recorder as _recorder
@@ -63,6 +69,10 @@ class Runtime:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
         self._metas: dict[tuple, FunctionMeta] = {}
+        #: id(code) -> (recording code, quiet code), for both codes of each function (see :meth:`adopt`)
+        self._twins: dict[int, tuple[CodeType, CodeType]] = {}
+        #: the live functions that have twins: their code is swapped when recording starts and ends
+        self._swappable: weakref.WeakSet[FunctionType] = weakref.WeakSet()
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -81,11 +91,18 @@ class Runtime:
         for test functions."""
         return functools.partial(_wrap, self, self._meta(func, reads, tuple(default_reads.items()), param))
 
-    @staticmethod
-    def function(fn: Callable) -> Callable:
+    def function(self, fn: FunctionType) -> FunctionType:
         """The transformer's innermost decorator on a function whose body records itself: ``fn`` itself,
-        registered so that a recorded call finds its default values and docstring from its code."""
-        _recorder.register(fn)
+        running the code that fits the moment (recording or quiet) and registered so that a recorded
+        call finds its default values and docstring from its code."""
+        code = fn.__code__
+        twins = self._twins.get(id(code))
+        if twins is None or (twins[0] is not code and twins[1] is not code):
+            _recorder.register(fn, code)
+            return fn
+        _recorder.register(fn, twins[0])
+        self._swappable.add(fn)
+        fn.__code__ = twins[self.recorder is None]
         return fn
 
     @staticmethod
@@ -122,9 +139,33 @@ class Runtime:
             meta = self._metas[key] = FunctionMeta(func, reads, dict(default_reads), param)
         return meta
 
-    # -- used by the worker ------------------------------------------------------------------------
+    # -- used by the import hook and the worker ----------------------------------------------------
+    def adopt(self, recording: CodeType, quiet: CodeType) -> None:
+        """Pair the code objects of a module compiled twice (:func:`autotrace.transforms.compile.compile_instrumented`):
+        its functions, nested ones too, sit at the same places in both. A pair that does not line up
+        (it cannot happen with the transformer's trees) is left unpaired: its function keeps recording code."""
+        pending = [(recording, quiet)]
+        while pending:
+            rec, qui = pending.pop()
+            self._twins[id(rec)] = self._twins[id(qui)] = (rec, qui)
+            inner_rec = [c for c in rec.co_consts if isinstance(c, CodeType)]
+            inner_qui = [c for c in qui.co_consts if isinstance(c, CodeType)]
+            if len(inner_rec) == len(inner_qui):
+                pending.extend((r, q) for r, q in zip(inner_rec, inner_qui)
+                               if (r.co_qualname, r.co_firstlineno, r.co_freevars)
+                               == (q.co_qualname, q.co_firstlineno, q.co_freevars))
+
     def recording(self, recorder: Recorder) -> "_Recording":
         return _Recording(self, recorder)
+
+    def _swap(self, which: int) -> None:
+        """Every live function with twins runs code ``which`` from now on (0 recording, 1 quiet)."""
+        twins = self._twins
+        for fn in list(self._swappable):
+            code = fn.__code__
+            pair = twins.get(id(code))
+            if pair is not None and (pair[0] is code or pair[1] is code):  # not one the program set itself
+                fn.__code__ = pair[which]
 
 
 class _Recording:
@@ -133,10 +174,12 @@ class _Recording:
 
     def __enter__(self) -> Recorder:
         self.runtime.recorder = self.recorder
+        self.runtime._swap(0)
         return self.recorder
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.recorder = None
+        self.runtime._swap(1)
 
 
 def is_recorded(func: Any) -> bool:
@@ -147,6 +190,9 @@ def is_recorded(func: Any) -> bool:
     code = getattr(func, "__code__", None)
     if code is None:
         return False
+    runtime = getattr(func, "__globals__", {}).get(RUNTIME_NAME)
+    if isinstance(runtime, Runtime) and id(code) in runtime._twins:
+        return True
     return RUNTIME_NAME in code.co_names or (hasattr(func, "__wrapped__") and code.co_filename == __file__)
 
 

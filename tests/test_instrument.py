@@ -6,6 +6,7 @@ import ast
 import textwrap
 
 from autotrace.transforms.compile import compile_instrumented, line_map, rewrite_tree
+from autotrace.transforms.frames import CALL_NAME
 from autotrace.transforms.instrument import instrument
 from autotrace.transforms.plan import RUNTIME_NAME, ModulePlan
 
@@ -83,11 +84,17 @@ def test_compiled_code_keeps_user_line_numbers_and_hides_the_runtime_name():
             def g(self):
                 raise ValueError("boom")
     ''')
-    code = compile_instrumented(source, "m.py", ModulePlan("m", literals={"X": "m.X"}))
-    lines = {c.co_name: c.co_firstlineno for c in _code_objects(code)}
-    assert lines["f"] == 4 and lines["g"] == 8
-    assert RUNTIME_NAME in code.co_names
-    assert "__autotrace_rt__" not in repr(_all_names(code))
+    recording, quiet = compile_instrumented(source, "m.py", ModulePlan("m", literals={"X": "m.X"}))
+    for code in (recording, quiet):
+        lines = {c.co_name: c.co_firstlineno for c in _code_objects(code)}
+        assert lines["f"] == 4 and lines["g"] == 8
+        assert RUNTIME_NAME in code.co_names
+        assert "__autotrace_rt__" not in repr(_all_names(code))
+    functions = {c.co_name: c for c in _code_objects(recording)}
+    twins = {c.co_name: c for c in _code_objects(quiet)}
+    # the recording code keeps its call's record in a local; the quiet twin is the user's body
+    assert CALL_NAME in functions["g"].co_varnames and CALL_NAME not in twins["g"].co_varnames
+    assert twins["f"].co_names == ("X",)  # the module-level X reads the parameter's value
 
 
 def test_user_cannot_collide_with_the_runtime_name():

@@ -195,14 +195,19 @@ def test_closure_pickled_by_value(tmp_path):
     assert same_everywhere(tmp_path, CLOSURE, check) == ("x!", [1], "__repr__", "make_repr.<locals>.__repr__")
 
 
-def test_closure_pickled_by_value_still_records_in_this_process(tmp_path):
+def test_closure_pickled_by_value_runs_the_code_it_was_copied_with(tmp_path):
+    """A copy by value is not the program's function, so the runtime cannot swap its code: copied
+    while recording, it records (its code checks for a recorder on each call); copied while nothing
+    records, it runs the quiet code, unrecorded, and still works."""
     with imported(tmp_path, CLOSURE, "hooked") as mod:
         runtime = mod.__dict__["@autotrace"]
-        copy = by_value_round_trip(mod.make_repr("x"))
+        quiet_copy = by_value_round_trip(mod.make_repr("x"))
         recorder = Recorder()
         with runtime.recording(recorder):
-            assert copy(None) == "x!"
-        assert [c[CODE].co_name for c in recorder.calls] == ["__repr__"]
+            recording_copy = by_value_round_trip(mod.make_repr("y"))
+            assert quiet_copy(None) == "x!" and recording_copy(None) == "y!"
+        assert recording_copy(None) == "y!"  # a recording code with no recorder records nothing
+        assert [c[CODE].co_name for c in recorder.calls] == ["make_repr", "__repr__"]
         assert pickle.loads(pickle.dumps(runtime)) is runtime  # the live runtime, not a copy
 
 

@@ -8,7 +8,8 @@ placeholder runtime name is renamed to ``@autotrace``, which no Python source ca
 :mod:`.frames` rewrites the bodies of plain functions so they record inside their own frame: on the
 syntax tree, where the generated statements simply take the ``def``'s line and every user statement
 keeps the line it already has (a text rewrite would re-indent the body and insert lines that a line
-alignment would have to guess).
+alignment would have to guess). The same tree, compiled once more with only the decorators, gives
+each such function a quiet twin to run while nothing records (see :mod:`.frames`).
 """
 
 from __future__ import annotations
@@ -63,19 +64,35 @@ class _Fixer(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> ast.Module:
+def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None, *,
+                 recording: bool = True) -> ast.Module:
     """The final syntax tree of ``source`` instrumented for ``plan``: the LibCST rewrite parsed, line
     numbers mapped back to ``original`` (the file's text on disk when ``source`` differs from it: a
     candidate function was substituted), the runtime renamed, plain functions recording in their
-    own frame (:mod:`.frames`)."""
+    own frame (:mod:`.frames`; only their decorator with ``recording=False``)."""
+    rewritten, lines = _rewrite(source, filename, plan, original)
+    return _final_tree(rewritten, filename, lines, recording)
+
+
+def compile_instrumented(source: str, filename: str, plan: ModulePlan,
+                         original: str | None = None) -> tuple[CodeType, CodeType]:
+    """Instrument ``source`` for ``plan`` and compile it with the user's file name and line numbers:
+    the recording module code and its quiet twin (the LibCST rewrite and the line alignment are made
+    once for both)."""
+    rewritten, lines = _rewrite(source, filename, plan, original)
+    recording, quiet = (compile(_final_tree(rewritten, filename, lines, recording), filename, "exec",
+                                dont_inherit=True) for recording in (True, False))
+    return recording, quiet
+
+
+def _rewrite(source: str, filename: str, plan: ModulePlan, original: str | None) -> tuple[str, list[int]]:
+    """The LibCST rewrite of ``source`` and, per rewritten line, the line of ``original`` it comes from."""
     if PLACEHOLDER in source:
         raise SyntaxError(f"{filename}: uses the reserved name {PLACEHOLDER}")
     rewritten = instrument(source, plan)
-    tree = ast.parse(rewritten, filename)
-    tree = _Fixer(line_map(original if original is not None else source, rewritten)).visit(tree)
-    return record_in_frames(tree)
+    return rewritten, line_map(original if original is not None else source, rewritten)
 
 
-def compile_instrumented(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> CodeType:
-    """Instrument ``source`` for ``plan`` and compile it with the user's file name and line numbers."""
-    return compile(rewrite_tree(source, filename, plan, original), filename, "exec", dont_inherit=True)
+def _final_tree(rewritten: str, filename: str, lines: list[int], recording: bool) -> ast.Module:
+    tree = _Fixer(lines).visit(ast.parse(rewritten, filename))
+    return record_in_frames(tree, recording=recording)

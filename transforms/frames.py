@@ -3,7 +3,7 @@
 A ``def`` without ``yield`` (``async def`` and generators keep the runtime's wrapper) whose innermost
 decorator is the transformer's ``@autotrace.record(func, reads, default_reads, param)`` becomes::
 
-    @autotrace.function                       # registers the function, returns it unchanged
+    @autotrace.function                       # registers the function (and gives it the code to run)
     def f(a, b=1, *rest, c, **more):
         '''doc'''                             # the docstring stays first: f.__doc__
         @call = @autotrace.recorder            # None unless a recorder is active
@@ -21,13 +21,21 @@ decorator is the transformer's ``@autotrace.record(func, reads, default_reads, p
             if @call is not None:
                 @autotrace.leave(@call)
 
+With ``recording=False`` the same tree gets only the decorator: the *quiet twin* of every such
+function, the user's body unchanged. The import hook compiles both trees; a function runs its quiet
+code while nothing records and its recording code while a recorder is active (the runtime swaps
+``__code__``, see :mod:`autotrace.runtime`), so code that is instrumented but not being recorded costs
+what plain Python costs. The two trees hold their functions' code objects in the same order, which
+is how the runtime pairs them.
+
 ``FACTS`` is one constant tuple: the decorator's static facts plus the parameters' names and kinds
 (known here, so arguments are read from the frame by name and never bound to a signature later), and
 an ordinal that makes it one object per definition (the recorder keys what it learns on it).
-Why in the frame and not around it: see :mod:`autotrace.runtime`. Not recording, a call costs the
-prologue's global load, attribute load, local store and ``is None`` test, and one local test per
-return and in the ``finally`` (no tuple is built, nothing is called); recording, the prologue calls
-the recorder directly.
+Why in the frame and not around it: see :mod:`autotrace.runtime`. Recording code that runs with no
+recorder (a function copied by value, whose code the runtime cannot swap) costs the prologue's
+global load, attribute load, local store and ``is None`` test, and one local test per return and in
+the ``finally`` (no tuple is built, nothing is called); recording, the prologue calls the recorder
+directly.
 
 Every user statement keeps its line; the generated statements take the ``def`` line (a rewritten
 return takes the return's). ``@call`` and ``@autotrace`` cannot be spelled in Python source, so they
@@ -51,13 +59,15 @@ CALL_NAME = "@call"
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def record_in_frames(tree: ast.Module) -> ast.Module:
-    """Rewrite every plain function of ``tree`` (already renamed and line-mapped) in place."""
-    return _Frames().visit(tree)
+def record_in_frames(tree: ast.Module, *, recording: bool = True) -> ast.Module:
+    """Rewrite every plain function of ``tree`` (already renamed and line-mapped) in place; with
+    ``recording=False`` only its decorator (the quiet twin)."""
+    return _Frames(recording).visit(tree)
 
 
 class _Frames(ast.NodeTransformer):
-    def __init__(self) -> None:
+    def __init__(self, recording: bool) -> None:
+        self.recording = recording
         self.ordinal = 0  # makes each definition's facts constant its own object (see Recorder.enter)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
@@ -68,6 +78,8 @@ class _Frames(ast.NodeTransformer):
         line, col = node.lineno, node.col_offset
         node.decorator_list[-1] = _at(ast.Attribute(_runtime(), "function", ast.Load()),
                                       node.decorator_list[-1].lineno, node.decorator_list[-1].col_offset)
+        if not self.recording:
+            return node
         params = _params(node.args)
         has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
         self.ordinal += 1

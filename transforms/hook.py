@@ -31,8 +31,8 @@ _DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
 CACHE_TAG = f"autotrace-{__version__}"
 #: Part of the cache key: bumped whenever the rewritten code changes shape (a cached module must never
 #: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
-#: (3: the prologue calls ``Recorder.enter``).
-CODE_FORMAT = 3
+#: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code).
+CODE_FORMAT = 4
 
 
 def _debug(message: str) -> None:
@@ -94,22 +94,28 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
         return importlib.util.decode_source(Path(self.origin).read_bytes())
 
     def get_code(self, fullname: str) -> CodeType:
+        """The quiet module code, its functions paired with their recording twins in the runtime."""
+        recording, quiet = self._twins()
+        self.runtime.adopt(recording, quiet)
+        return quiet
+
+    def _twins(self) -> tuple[CodeType, CodeType]:
         data = Path(self.origin).read_bytes()
         key = self._cache_key(data)
         cache_path = self._cache_path()
         if self.use_cache:
-            code = _read_cache(cache_path, key)
-            if code is not None:
+            twins = _read_cache(cache_path, key)
+            if twins is not None:
                 _debug(f"cache hit {cache_path}")
-                return code
+                return twins
         original = importlib.util.decode_source(data)
         source = _substitute(original, self.target.candidates) if self.target.candidates else original
         from .compile import compile_instrumented  # LibCST is loaded only on a cache miss
 
-        code = compile_instrumented(source, self.origin, self.target.plan, original=original)
+        twins = compile_instrumented(source, self.origin, self.target.plan, original=original)
         if self.use_cache and not sys.dont_write_bytecode:
-            _write_cache(cache_path, key, code)
-        return code
+            _write_cache(cache_path, key, twins)
+        return twins
 
     def _cache_key(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data)
@@ -131,7 +137,7 @@ def _substitute(source: str, candidates: Mapping[str, str]) -> str:
 _MAGIC = importlib.util.MAGIC_NUMBER
 
 
-def _read_cache(path: Path, key: bytes) -> CodeType | None:
+def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType] | None:
     try:
         data = path.read_bytes()
     except OSError:
@@ -140,12 +146,15 @@ def _read_cache(path: Path, key: bytes) -> CodeType | None:
     if not data.startswith(header):
         return None
     try:
-        return marshal.loads(data[len(header):])
+        twins = marshal.loads(data[len(header):])
     except (EOFError, ValueError, TypeError):
         return None
+    if not (isinstance(twins, tuple) and len(twins) == 2 and all(isinstance(c, CodeType) for c in twins)):
+        return None
+    return twins
 
 
-def _write_cache(path: Path, key: bytes, code: CodeType) -> None:
+def _write_cache(path: Path, key: bytes, twins: tuple[CodeType, CodeType]) -> None:
     """Atomic: a reader sees the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(exist_ok=True)
@@ -155,7 +164,7 @@ def _write_cache(path: Path, key: bytes, code: CodeType) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(_MAGIC + key + marshal.dumps(code))
+            handle.write(_MAGIC + key + marshal.dumps(twins))
         os.replace(tmp, path)
     except OSError as exc:
         _debug(f"no cache for {path}: {exc}")
