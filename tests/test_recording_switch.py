@@ -1,12 +1,14 @@
-"""Quiet twins: a function runs the user's body unchanged while nothing records, its recording code
-while a recorder is active (the runtime swaps ``__code__`` when recording starts and ends)."""
+"""What starting and ending a recording switches: each function's code (it runs the user's body
+unchanged, its quiet twin, while nothing records, and its recording code while a recorder is active),
+and how long the collector waits before a full collection."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from autotrace.recorder import CODE, Recorder
-from autotrace.runtime import is_recorded
+from autotrace.runtime import GC_FULL_DELAY, Runtime, is_recorded
 from autotrace.transforms.frames import CALL_NAME
 from instrumented import program
 
@@ -88,3 +90,20 @@ def test_twins_come_back_from_the_cache(tmp_path, monkeypatch):
         [cached] = (tmp_path / "__pycache__").glob("calc.*.autotrace-*.pyc")
         stamps.append(cached.stat().st_mtime_ns)
     assert stamps[0] == stamps[1]  # the second import read the file the first one wrote
+
+
+def test_full_collections_wait_while_recording_and_the_program_keeps_its_own_settings():
+    before = gc.get_threshold()
+    runtime = Runtime()
+    try:
+        with runtime.recording(Recorder()):
+            assert gc.get_threshold() == (*before[:2], before[2] * GC_FULL_DELAY)
+        assert gc.get_threshold() == before
+        with runtime.recording(Recorder()):
+            gc.set_threshold(1000, 5, 5)  # the program's own choice is not undone
+        assert gc.get_threshold() == (1000, 5, 5)
+        gc.set_threshold(0)
+        with runtime.recording(Recorder()):
+            assert gc.get_threshold()[0] == 0  # automatic collection stays off
+    finally:
+        gc.set_threshold(*before)
