@@ -217,11 +217,14 @@ def _json_type(value: Any) -> str | None:
 
 
 def answer_schema(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"reasoning": str, "suggestion": {name: value|null}}``; reasoning first, so the model thinks first."""
+    """``{"reasoning": str, "change": str, "suggestion": {name: value|null}}``: the model first says what
+    is wrong, then how to fix it in words, then writes the values (a small model that goes straight
+    from the diagnosis to the code repeats the diagnosis as code: "should return False for 1800")."""
     return {
         "type": "object",
         "properties": {
             "reasoning": {"type": "string"},
+            "change": {"type": "string"},
             "suggestion": {
                 "type": "object",
                 "properties": {p.name: value_schema(p, values[p.name]) for p in params},
@@ -229,6 +232,6 @@ def answer_schema(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> dic
                 "additionalProperties": False,
             },
         },
-        "required": ["reasoning", "suggestion"],
+        "required": ["reasoning", "change", "suggestion"],
         "additionalProperties": False,
     }
