@@ -101,9 +101,10 @@ class Runtime:
         if twins is None or (twins[0] is not code and twins[1] is not code):
             _recorder.register(fn, code)
             return fn
-        _recorder.register(fn, twins[0])
+        recording, quiet = twins
+        _recorder.register(fn, recording)
         self._swappable.add(fn)
-        fn.__code__ = twins[self.recorder is None]
+        fn.__code__ = quiet if self.recorder is None else recording
         return fn
 
     @staticmethod
@@ -159,14 +160,14 @@ class Runtime:
     def recording(self, recorder: Recorder) -> "_Recording":
         return _Recording(self, recorder)
 
-    def _swap(self, which: int) -> None:
-        """Every live function with twins runs code ``which`` from now on (0 recording, 1 quiet)."""
+    def _swap(self, recording: bool) -> None:
+        """Every live function with twins runs its recording (or its quiet) code from now on."""
         twins = self._twins
         for fn in list(self._swappable):
             code = fn.__code__
             pair = twins.get(id(code))
             if pair is not None and (pair[0] is code or pair[1] is code):  # not one the program set itself
-                fn.__code__ = pair[which]
+                fn.__code__ = pair[0] if recording else pair[1]
 
 
 #: While recording, full (generation 2) collections wait this many times longer. Every recorded call
@@ -184,7 +185,7 @@ class _Recording:
 
     def __enter__(self) -> Recorder:
         self.runtime.recorder = self.recorder
-        self.runtime._swap(0)
+        self.runtime._swap(recording=True)
         young, middle, full = self.thresholds = gc.get_threshold()
         if young:  # 0: the program turned automatic collection off
             gc.set_threshold(young, middle, full * GC_FULL_DELAY)
@@ -192,7 +193,7 @@ class _Recording:
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.recorder = None
-        self.runtime._swap(1)
+        self.runtime._swap(recording=False)
         young, middle, full = self.thresholds
         if young and gc.get_threshold() == (young, middle, full * GC_FULL_DELAY):  # not changed meanwhile
             gc.set_threshold(young, middle, full)
