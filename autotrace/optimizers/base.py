@@ -224,8 +224,8 @@ class Optimizer(ABC):
         accepted, rejected = validate(data["suggestion"], self.params, self.values)
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
-        reasoning = " ".join(text.strip() for text in (data.get("reasoning"), data.get("change"))
-                             if isinstance(text, str) and text.strip())
+        reasoning = data.get("reasoning")
+        reasoning = reasoning if isinstance(reasoning, str) else ""
         return self._from_reply(messages, reply, changed, rejected, reasoning, None)
 
     @staticmethod
@@ -328,8 +328,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
-    return ('{"reasoning": "<what is wrong and which variable causes it>", '
-            '"change": "<how to change that variable so the output becomes right, in words>", "suggestion": {'
+    return ('{"reasoning": "<what is wrong, which variable causes it, and how to change it>", "suggestion": {'
             + slots + "}}")
 
 

@@ -217,14 +217,11 @@ def _json_type(value: Any) -> str | None:
 
 
 def answer_schema(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"reasoning": str, "change": str, "suggestion": {name: value|null}}``: the model first says what
-    is wrong, then how to fix it in words, then writes the values (a small model that goes straight
-    from the diagnosis to the code repeats the diagnosis as code: "should return False for 1800")."""
+    """``{"reasoning": str, "suggestion": {name: value|null}}``; reasoning first, so the model thinks first."""
     return {
         "type": "object",
         "properties": {
             "reasoning": {"type": "string"},
-            "change": {"type": "string"},
             "suggestion": {
                 "type": "object",
                 "properties": {p.name: value_schema(p, values[p.name]) for p in params},
@@ -232,6 +229,6 @@ def answer_schema(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> dic
                 "additionalProperties": False,
             },
         },
-        "required": ["reasoning", "change", "suggestion"],
+        "required": ["reasoning", "suggestion"],
         "additionalProperties": False,
     }
