@@ -16,10 +16,12 @@ and the function runs its *quiet twin*, the user's body with nothing added, unti
 (``fn.__code__ = ...``: same name, lines and closure cells) and sets the quiet code back when it
 ends, as coverage.py decides once per code object rather than once per call. A function copied by
 value keeps the code it had; recording code checks for a recorder on every call, so it stays correct
-either way. Why not a wrapper function around it: a wrapper is another
-frame and another function object, and real code sees both (``sys._getframe(1)`` and
-``warnings.warn(stacklevel=2)`` in the callee name the wrapper, recursion depth halves,
-``__code__``/``__defaults__`` are the wrapper's).
+either way.
+
+Why not a wrapper function around a plain function: a wrapper is another frame and another
+function object, and real code sees both (``sys._getframe(1)`` and ``warnings.warn(stacklevel=2)``
+in the callee name the wrapper, recursion depth halves, ``__code__``/``__defaults__`` are the
+wrapper's).
 
 Generators, coroutines and async generators keep a wrapper (:meth:`Runtime.record`): their body runs
 step by step on the consumer's schedule, and the wrapper delegates each step so that calls made while
