@@ -173,7 +173,7 @@ def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_serv
     assert "#Feedback\nscore 0.25: expected 0.66, got 6.0\n" in user["content"]
     assert user["content"].endswith(
         'format, with a value or null for every variable:\n'
-        '{"reasoning": "<what is wrong, which variable causes it, and how to change it>", '
+        '{"reasoning": "<what is wrong and which variable causes it>", '
         '"suggestion": {"shop.rates.RATE": <a number, or null>, '
         '"shop.pricing.total": <the complete new source of the function as a string, or null>}}\n'
     )

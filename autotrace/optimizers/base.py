@@ -328,8 +328,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
-    return ('{"reasoning": "<what is wrong, which variable causes it, and how to change it>", "suggestion": {'
-            + slots + "}}")
+    return '{"reasoning": "<what is wrong and which variable causes it>", "suggestion": {' + slots + "}}"
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:
