@@ -19,3 +19,15 @@ def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_t
     problems = third[third.index("#Problems"):]
     assert "Your previous answer kept every variable as it was" in problems
     assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
+
+
+def test_the_memory_starts_from_the_initial_values_and_leaves_out_the_current_ones(tmp_path, llm_server):
+    llm_server.script(answer(MARKUP=0.5), answer(MARKUP=0.6))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, second = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
+    memory = lambda text: text[text.index("#Earlier attempts"):text.index("#Problems")]  # noqa: E731
+    assert "(none yet)" in memory(first)  # the initial values are the current ones: #Feedback is about them
+    # after a worse change, the model sees what it started from and how that scored; not the current values
+    assert re.search(r"attempt 1: score -16\.8\n  shop\.MARKUP = 1\.2\n  feedback: ", memory(second))
+    assert "attempt 2" not in memory(second) and "(float) shop.MARKUP = 0.5" in second

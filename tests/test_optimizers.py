@@ -278,7 +278,7 @@ def test_opro_shows_the_best_attempts_worst_first_and_no_graph(llm_server: Scrip
 
     assert proposal.values == {RATE.name: 0.07}
     text = user_text(llm_server)
-    assert ("attempt 1: score 0.5\n  shop.rates.RATE = 0.5\nattempt 2: score 0.7\n  (the current values; their feedback is in #Feedback)\n"
+    assert ("attempt 1: score 0.5\n  shop.rates.RATE = 0.5\nattempt 2: score 0.7\n  (the current values)\n"
             "attempt 3: score 0.9\n  shop.rates.RATE = 0.1\n") in text
     assert "#Code" not in text and "ignored by OPRO" not in text
     assert "#Feedback on the current values\n- score 0.7: still too high" in text

@@ -253,13 +253,7 @@ class Optimizer(ABC):
         """The previous answer's problems, one line each, so the model does not repeat them."""
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
                  for name, reason in self.last_problems.items()]
-        return "\n".join(lines)
-
-
-def section(title: str, body: str) -> str:
-    """``#title``, the body and a blank line; nothing when the body is empty (an empty section costs
-    tokens and small models take "(none)" sections as something to act on)."""
-    return f"#{title}\n{body}\n\n" if body else ""
+        return "\n".join(lines) or "(none)"
 
 
 def sensitivity_section(sensitivity: Sensitivity) -> str:
@@ -273,26 +267,27 @@ _ATTEMPT_DETAIL = ((2000, 400), (400, 200), (120, 80), (40, 0))
 
 
 def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value_chars: int,
-                  feedback_chars: int, first: int = 1) -> str:
+                  feedback_chars: int, first: int = 1, skip_current: bool = False) -> str:
     """Earlier attempts as indented blocks: ``attempt i: score s``, the values that differ from
     ``current`` (unchanged code would only repeat #Variables), and the feedback, or the number of the
     earlier attempt that got the same feedback (a model stuck on one answer repeats it word for word).
-    An attempt with the current values got the feedback the prompt already shows, so its own is left
-    out. Attempts are numbered from ``first``."""
+    An attempt with the current values is left out when ``skip_current``: its feedback is the one the
+    prompt shows. Attempts are numbered from ``first``."""
     blocks = []
     seen: dict[str, int] = {}
     for i, attempt in enumerate(attempts, start=first):
         score = "no score" if attempt.score is None else f"score {attempt.score:g}"
         lines = [f"attempt {i}: {score}"]
         changed = {name: text for name, text in attempt.values.items() if current.get(name) != text}
+        if skip_current and not changed:
+            continue
         for name, text in changed.items():
             text = shorten(text, value_chars).rstrip()
             lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
-        text = " ".join(attempt.feedback.split())
         if not changed:
-            lines.append("  (the current values; their feedback is in #Feedback)")
-            seen.setdefault(text, i)
-        elif feedback_chars and text:
+            lines.append("  (the current values)")
+        text = " ".join(attempt.feedback.split())
+        if feedback_chars and text:
             same = seen.setdefault(text, i)
             lines.append(f"  feedback: same as attempt {same}" if same != i else
                          f"  feedback: {shorten(text, feedback_chars)}")
@@ -301,13 +296,14 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
 
 
 def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget: int, *,
-                 feedback: bool = True) -> str:
+                 feedback: bool = True, skip_current: bool = False) -> str:
     """:func:`attempts_text` at the most detail that fits ``budget``; shrinks values first, then drops
     entries from the front (the oldest, or with ascending scores the worst)."""
     tries = [(detail, 0) for detail in _ATTEMPT_DETAIL]
     tries += [(_ATTEMPT_DETAIL[-1], start) for start in range(1, len(attempts))]
     for (value_chars, feedback_chars), start in tries:
-        text = attempts_text(attempts[start:], current, value_chars, feedback_chars if feedback else 0, start + 1)
+        text = attempts_text(attempts[start:], current, value_chars, feedback_chars if feedback else 0, start + 1,
+                             skip_current)
         if estimate_tokens(text) <= budget:
             return text
     return "(omitted to fit the prompt budget)"

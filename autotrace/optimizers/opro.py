@@ -16,7 +16,6 @@ from autotrace.optimizers.base import (
     fill,
     fit_attempts,
     load_prompt,
-    section,
     prompt_tokens,
     sensitivity_section,
     shorten,
@@ -37,7 +36,7 @@ class OPRO(Optimizer):
             "instruction": self.instruction,
             "constraints": constraints_section(self.params),
             "variables": variables_section(self.params, self.values),
-            "problems": section("Problems with your previous answer", self.problems_text()),
+            "problems": self.problems_text(),
             "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }

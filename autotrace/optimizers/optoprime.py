@@ -8,7 +8,7 @@ the most recent attempts and the problems of the previous answer; its wording li
 from __future__ import annotations
 
 from autotrace.optimizers.base import (Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens,
-                                       section, sensitivity_section)
+                                       sensitivity_section)
 from autotrace.optimizers.render import render_problem
 
 
@@ -20,10 +20,10 @@ class OptoPrime(Optimizer):
 
     def build_messages(self, budget: int) -> list[dict]:
         recent = self.attempts[-self.memory :] if self.memory > 0 else []
-        memory = fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE)) if recent else ""
         parts = {
-            "memory": section("Earlier attempts (oldest first; a higher score is better)", memory),
-            "problems": section("Problems with your previous answer", self.problems_text()),
+            # the current values' attempt is left out: #Feedback is about them
+            "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE), skip_current=True),
+            "problems": self.problems_text(),
             "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }

@@ -40,8 +40,6 @@ from autotrace.params import ParamSpec
 
 SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
             "#Outputs", "#Feedback")
-#: Sections left out when they have nothing to say (the system prompt explains every section).
-_OPTIONAL = frozenset({"#Documentation", "#Constraints", "#Inputs", "#Others"})
 _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level be skipped unrendered
 _NAMES_SHOWN = 3  # callee names listed on a caller's line
 _ERRORS_SHOWN = 3  # distinct errors shown per example
@@ -557,8 +555,7 @@ def _compose(
     sections["#Inputs"] = "\n".join(inputs)
     sections["#Outputs"] = "\n".join(outputs)
     sections["#Feedback"] = "\n".join(verdicts)
-    return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS
-                       if title not in _OPTIONAL or sections[title] != "(none)") + "\n"
+    return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS) + "\n"
 
 
 def _code(focus: _Example, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:
