@@ -96,3 +96,17 @@ def test_overhead_measures_autotrace_without_trace_opt():
     med = result["median_us"]
     assert med["plain"] > 0 and med["off"] > 0 and med["on"] > 0 and med["build_graph"] > 0
     assert med["trace_bundle"] is None
+
+
+def test_quality_runs_the_chosen_sides_and_alternates_which_goes_first(monkeypatch, tmp_path):
+    from benchmarks import harness
+
+    ran = []
+    monkeypatch.setattr(harness, "run_task", lambda task, side, seed, *rest: ran.append((seed, side)) or {})
+    task = tasks.get("linear")
+    harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None)
+    assert ran == [(0, "autotrace"), (0, "trace"), (1, "trace"), (1, "autotrace")]
+    ran.clear()
+    harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None,
+                        sides=("autotrace",))
+    assert ran == [(0, "autotrace"), (1, "autotrace")]
