@@ -281,8 +281,8 @@ def _overhead(results: dict[str, Any]) -> list[str]:
         f"({'met' if on_added is not None and on_added <= 2 else 'not met'}; building the graph afterwards adds "
         f"{_f(med.get('build_graph'), 1)} µs per call more). ≤ 1.05x for instrumented code that is not recording — "
         f"{_f(off_ratio, 2)}x on the trivial function ({'met' if off_ratio and off_ratio <= 1.05 else 'not met'}: "
-        f"not recording, a function runs its quiet twin, the body as written, so the difference, "
-        f"{added(med.get('off'), base)} µs against a {_f(base, 3)} µs body, is the machine's noise), "
+        f"not recording, a function runs its quiet twin, the body as written: {added(med.get('off'), base)} µs "
+        f"against a {_f(base, 3)} µs body), "
         f"{_f(off_work_ratio, 2)}x on the realistic one "
         f"({'met' if off_work_ratio and off_work_ratio <= 1.05 else 'not met'}). trace-opt's `@bundle` is reported "
         f"at ~37 µs per call; here it measured {_f(med.get('trace_bundle'), 1)} µs on this machine in this run.",
