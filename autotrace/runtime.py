@@ -55,6 +55,7 @@ from .recorder import END, ERROR, KINDS, PINNED, RESULT, TOKEN, YIELDS, Function
 _ATOMS = _recorder._ATOMS
 _Pinned = _recorder._Pinned
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
+_weak = weakref.ref
 
 
 def _runtime(key: str, values: dict[str, Any]) -> "Runtime":
@@ -74,8 +75,12 @@ class Runtime:
         self._metas: dict[tuple, FunctionMeta] = {}
         #: id(code) -> (recording code, quiet code), for both codes of each function (see :meth:`adopt`)
         self._twins: dict[int, tuple[CodeType, CodeType]] = {}
-        #: the live functions that have twins: their code is swapped when recording starts and ends
-        self._swappable: weakref.WeakSet[FunctionType] = weakref.WeakSet()
+        #: id(function) -> weak reference, for the functions that have twins: their code is swapped when
+        #: recording starts and ends. Plain weak references (no callback, unlike a WeakSet's: a closure
+        #: made in a loop would pay for one on creation and one on death); dead ones are dropped by
+        #: :meth:`_swap`, or when their number has doubled since the last time (:meth:`function`).
+        self._swappable: dict[int, weakref.ref[FunctionType]] = {}
+        self._prune_at = 1024
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -105,7 +110,10 @@ class Runtime:
             return fn
         recording, quiet = twins
         _recorder.register(fn, recording)
-        self._swappable.add(fn)
+        swappable = self._swappable
+        swappable[id(fn)] = _weak(fn)
+        if len(swappable) >= self._prune_at:
+            self._live_functions()
         fn.__code__ = quiet if self.recorder is None else recording
         return fn
 
@@ -162,10 +170,24 @@ class Runtime:
     def recording(self, recorder: Recorder) -> "_Recording":
         return _Recording(self, recorder)
 
+    def _live_functions(self) -> list[FunctionType]:
+        """The functions with twins that are still alive (the dead ones' entries are dropped)."""
+        live, dead = [], []
+        for key, ref in self._swappable.items():
+            fn = ref()
+            if fn is None:
+                dead.append(key)
+            else:
+                live.append(fn)
+        for key in dead:
+            del self._swappable[key]
+        self._prune_at = max(1024, 2 * len(self._swappable))
+        return live
+
     def _swap(self, recording: bool) -> None:
         """Every live function with twins runs its recording (or its quiet) code from now on."""
         twins = self._twins
-        for fn in list(self._swappable):
+        for fn in self._live_functions():
             code = fn.__code__
             pair = twins.get(id(code))
             if pair is not None and (pair[0] is code or pair[1] is code):  # not one the program set itself

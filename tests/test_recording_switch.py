@@ -107,3 +107,16 @@ def test_full_collections_wait_while_recording_and_the_program_keeps_its_own_set
             assert gc.get_threshold()[0] == 0  # automatic collection stays off
     finally:
         gc.set_threshold(*before)
+
+
+def test_closures_that_died_are_forgotten(tmp_path):
+    with program(tmp_path, FILES) as p:
+        calc = p.module("calc")
+        kept = calc.make_adder(1)
+        for i in range(5000):
+            calc.make_adder(i)  # made and dropped at once
+        assert len(p.runtime._swappable) < 2100  # pruned whenever the count doubles
+        with p.runtime.recording(Recorder()) as recorder:
+            assert kept(1) == 2
+        assert _called(recorder) == ["make_adder.<locals>.add"]
+        assert len(p.runtime._swappable) <= 10  # the swap dropped every dead entry
