@@ -73,7 +73,8 @@ class Runtime:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
         self._metas: dict[tuple, FunctionMeta] = {}
-        #: id(code) -> (recording code, quiet code), for both codes of each function (see :meth:`adopt`)
+        #: id(code) -> (recording code, quiet code), for both codes of each function (see :meth:`adopt`).
+        #: The pairs hold their codes, so an id found here is one of those two codes, never another object.
         self._twins: dict[int, tuple[CodeType, CodeType]] = {}
         #: id(function) -> weak reference, for the functions that have twins: their code is swapped when
         #: recording starts and ends. Plain weak references (no callback, unlike a WeakSet's: a closure
@@ -103,10 +104,9 @@ class Runtime:
         """The transformer's innermost decorator on a function whose body records itself: ``fn`` itself,
         running the code that fits the moment (recording or quiet) and registered so that a recorded
         call finds its default values and docstring from its code."""
-        code = fn.__code__
-        twins = self._twins.get(id(code))
-        if twins is None or (twins[0] is not code and twins[1] is not code):
-            _recorder.register(fn, code)
+        twins = self._twins.get(id(fn.__code__))
+        if twins is None:
+            _recorder.register(fn, fn.__code__)
             return fn
         recording, quiet = twins
         _recorder.register(fn, recording)
@@ -188,9 +188,8 @@ class Runtime:
         """Every live function with twins runs its recording (or its quiet) code from now on."""
         twins = self._twins
         for fn in self._live_functions():
-            code = fn.__code__
-            pair = twins.get(id(code))
-            if pair is not None and (pair[0] is code or pair[1] is code):  # not one the program set itself
+            pair = twins.get(id(fn.__code__))
+            if pair is not None:  # None: a code the program set itself
                 fn.__code__ = pair[0] if recording else pair[1]
 
 

@@ -64,14 +64,13 @@ class _Fixer(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None, *,
-                 recording: bool = True) -> ast.Module:
-    """The final syntax tree of ``source`` instrumented for ``plan``: the LibCST rewrite parsed, line
-    numbers mapped back to ``original`` (the file's text on disk when ``source`` differs from it: a
-    candidate function was substituted), the runtime renamed, plain functions recording in their
-    own frame (:mod:`.frames`; only their decorator with ``recording=False``)."""
+def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> ast.Module:
+    """The final syntax tree of ``source`` instrumented for ``plan`` (its recording form): the LibCST
+    rewrite parsed, line numbers mapped back to ``original`` (the file's text on disk when ``source``
+    differs from it: a candidate function was substituted), the runtime renamed, plain functions
+    recording in their own frame (:mod:`.frames`)."""
     rewritten, lines = _rewrite(source, filename, plan, original)
-    return _final_tree(rewritten, filename, lines, recording)
+    return _final_tree(rewritten, filename, lines, recording=True)
 
 
 def compile_instrumented(source: str, filename: str, plan: ModulePlan,
