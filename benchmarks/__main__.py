@@ -31,7 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the CI subset (a few minutes on an idle machine)")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--tasks", nargs="+", default=None, help="task names (default: all, or the quick pair)")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per task (default 3, quick 1)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per task (default 3, quick 1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are K..K+N-1 (default 0: a later run can add seeds to an earlier one, "
+                             "merged with --render)")
     parser.add_argument("--sides", nargs="+", choices=("autotrace", "trace"), default=["autotrace", "trace"],
                         help="optimizers the quality section runs (default both; one alone is for iterating on it, "
                              "and its report has no comparison)")
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if "quality" in args.sections:
             names = args.tasks or (list(tasks.QUICK) if args.quick else [t.name for t in tasks.TASKS])
             chosen = [tasks.get(n) for n in names]
-            seeds = range(args.seeds if args.seeds is not None else (1 if args.quick else 3))
+            count = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+            seeds = range(args.first_seed, args.first_seed + count)
             steps = args.steps if args.steps is not None else (3 if args.quick else None)
             say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x {' and '.join(args.sides)} ...")
             results["quality"] = []
