@@ -79,6 +79,7 @@ def main() -> int:
         "llm_calls": sum(1 for s in steps if s["step"] > 0), "wall_seconds": wall, "steps": steps,
         "evaluations": result.evaluations if result else None,
         "final_values": result.best_values if result else {}, "error": error,
+        "stopped": result.stopped if result else "",
     }
     args.out.write_text(json.dumps(out, indent=1, default=str))
     return 0

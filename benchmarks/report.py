@@ -214,7 +214,9 @@ def _note(run: dict[str, Any]) -> str:
     if failed:
         return f"{len(failed)} step(s) without an answer: " + failed[0].replace("|", "/")[:120]
     unchanged = sum(1 for n in notes if n.startswith("no change"))
-    return f"{unchanged} step(s) proposed no change" if unchanged else ""
+    parts = [f"{unchanged} step(s) proposed no change" if unchanged else "",
+             "then stopped: the next question repeated one asked before" if run.get("stopped") else ""]
+    return "; ".join(filter(None, parts))
 
 
 # -- 2. overhead -----------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class RunResult:
     applied: list[str]
     reached_target: bool
     evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
+    stopped: str = ""  # why the run ended before its last step without reaching the target
 
 
 def state_dir(root: Path) -> Path:
@@ -140,6 +141,7 @@ class _Loop:
         run_dir.mkdir(parents=True, exist_ok=True)
         progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
                             "initial values" if first_step == 1 else "resumed"))
+        stopped = ""
         for step in range(first_step, s.steps + 1):
             if self._reached(best_eval):
                 break
@@ -162,6 +164,12 @@ class _Loop:
                                     time.perf_counter() - started, probed))
                 break
             proposal = self.optimizer.step()
+            if proposal.repeated:
+                stopped = (f"stopped before step {step}: its question was asked at an earlier step, and at "
+                           "temperature 0 (or from the cache) the answer would be the same")
+                progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
+                                    time.perf_counter() - started, stopped))
+                break
             candidate = {**current, **proposal.values}
             note = "; ".join(filter(None, [_note(proposal), probed]))
             if proposal.values:
@@ -187,8 +195,9 @@ class _Loop:
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
                                                "values": self._texts(best), "reached_target": reached,
-                                               "evaluations": self.evaluations})
-        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations)
+                                               "evaluations": self.evaluations, "stopped": stopped})
+        return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
+                         stopped)
 
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
                best: Evaluation) -> tuple[Sensitivity, probe.Probe | None]:

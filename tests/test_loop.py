@@ -31,3 +31,14 @@ def test_the_memory_starts_from_the_initial_values_and_leaves_out_the_current_on
     # after a worse change, the model sees what it started from and how that scored; not the current values
     assert re.search(r"attempt 1: score -16\.8\n  shop\.MARKUP = 1\.2\n  feedback: ", memory(second))
     assert "attempt 2" not in memory(second) and "(float) shop.MARKUP = 0.5" in second
+
+
+def test_the_run_stops_when_its_question_repeats(tmp_path, llm_server):
+    # Two unchanged answers: the second prompt points out the first; the third would be the second again.
+    llm_server.script(answer(), answer())
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0")
+    assert result.returncode == 1, result.stderr  # the target was not reached
+    assert len(llm_server.chat_requests) == 2
+    assert re.search(r"^step +3/5 .*stopped before step 3: its question was asked at an earlier step",
+                     result.stderr, re.MULTILINE)
+    assert "step   4/5" not in result.stderr

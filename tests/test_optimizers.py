@@ -15,6 +15,7 @@ from autotrace.llm.server import LocalServer
 from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, Feedback, OptoPrime
 from autotrace.optimizers.base import prompt_tokens
 from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
+from autotrace.store import ResponseCache
 from llmserver import ScriptedLLMServer
 from test_render import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
 
@@ -322,3 +323,40 @@ def test_an_answer_that_changes_nothing_is_pointed_out_in_the_next_prompt(llm_se
     assert "kept every variable as it was" not in first
     assert "Your previous answer kept every variable as it was" in second[second.index("#Problems"):]
 
+
+
+def test_a_question_asked_before_is_not_asked_again_of_a_model_that_repeats_itself(
+        llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({}, reasoning="All fine."), answer({}, reasoning="All fine."))
+    opt = optoprime(llm_server)  # temperature 0
+    assert opt.step().values == {}
+    assert opt.step().values == {}  # asked: this prompt points out the unchanged answer, so it differs
+    third = opt.step()
+    assert third.repeated and third.values == {} and third.error is None
+    assert len(llm_server.chat_requests) == 2
+    assert third.messages == llm_server.chat_requests[1].json["messages"]  # the question it would have asked
+
+
+def test_a_sampling_model_is_asked_the_same_question_again(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer({}), answer({}), answer({RATE.name: 0.02}))
+    opt = OptoPrime(PARAMS, make_llm(llm_server, temperature=0.7))
+    opt.backward(Feedback(small_run(), "expected 0.66, got 6.0", 0.25))
+    proposals = [opt.step() for _ in range(3)]
+    assert not any(p.repeated for p in proposals) and proposals[2].values == {RATE.name: 0.02}
+    assert user_text(llm_server, 1) == user_text(llm_server, 2)
+
+
+@pytest.mark.parametrize(("temperature", "cached", "repeats"), [(0.0, False, True), (0.7, False, False),
+                                                                 (0.7, True, True)])
+def test_a_model_repeats_itself_at_temperature_0_or_from_the_cache(tmp_path: Path, temperature: float,
+                                                                   cached: bool, repeats: bool) -> None:
+    config = LLMConfig(model="m", base_url="http://127.0.0.1:9/v1", api_key=None, temperature=temperature)
+    assert LLM(config, ResponseCache(tmp_path / "cache.db") if cached else None).repeats_itself is repeats
+
+
+def test_the_memory_holds_each_set_of_values_once(llm_server: ScriptedLLMServer) -> None:
+    opt = optoprime(llm_server)
+    opt.remember(Attempt({RATE.name: "0.2"}, 0.25, "too high"))
+    opt.remember(Attempt({RATE.name: "0.1"}, 0.5, "still too high"))
+    opt.remember(Attempt({RATE.name: "0.2"}, 0.25, "too high"))  # back to the first values
+    assert [a.values[RATE.name] for a in opt.attempts] == ["0.2", "0.1"]

@@ -167,6 +167,12 @@ class LLM:
             self._cache.put(key, self._redact_value(entry))
         return reply
 
+    @property
+    def repeats_itself(self) -> bool:
+        """Whether asking the same question again must give the same answer: at temperature 0 the model
+        decodes greedily, and with the cache on a repeated question is answered from it."""
+        return self.config.temperature == 0 or self._cache is not None
+
     def close(self) -> None:
         self._client.close()
 

@@ -12,6 +12,7 @@ prompt never overflows the model's context window, whatever the size of the reco
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import textwrap
@@ -127,6 +128,9 @@ class Proposal:
     seconds: float
     cached: bool
     error: str | None
+    #: The step's question had been asked before and the LLM repeats itself (see ``LLM.repeats_itself``),
+    #: so it was not asked again: the answer would be the one that led here, and the run has stalled.
+    repeated: bool = False
 
 
 class BudgetError(ValueError):
@@ -167,6 +171,7 @@ class Optimizer(ABC):
         #: Problems with the previous step's answer (name -> reason, "" for the whole answer),
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
+        self._asked: set[str] = set()  # digests of the questions asked, to see one repeated
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -181,13 +186,17 @@ class Optimizer(ABC):
         self.values.update(values)
 
     def remember(self, attempt: Attempt) -> None:
-        self.attempts.append(attempt)
+        """Add ``attempt`` to the memory, unless its values are already there: a step that changed
+        nothing, or went back to the best values, would otherwise push real attempts out of it."""
+        if all(earlier.values != attempt.values for earlier in self.attempts):
+            self.attempts.append(attempt)
 
     def step(self) -> Proposal:
         """Ask the model once and validate its answer; ``self.values`` is left unchanged.
 
-        A bad answer gives a Proposal with ``error`` set (and no values); only an unusable endpoint
-        raises (:class:`autotrace.llm.client.LLMError`).
+        A bad answer gives a Proposal with ``error`` set (and no values), a question asked before of an
+        LLM that repeats itself one with ``repeated`` set; only an unusable endpoint raises
+        (:class:`autotrace.llm.client.LLMError`).
         """
         if not self.feedback:
             return self._failure([], "no feedback: call backward() before step()")
@@ -196,6 +205,10 @@ class Optimizer(ABC):
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
             return self._failure([], str(exc))
+        question = _digest(messages, schema)
+        if question in self._asked and self.llm.repeats_itself:
+            return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, None, repeated=True)
+        self._asked.add(question)
         reply = self.llm.complete_json(messages, schema)
         proposal = self._proposal(messages, reply)
         if not (proposal.values or proposal.rejected or proposal.error):
@@ -347,6 +360,11 @@ def number_text(value: Any) -> str:
     """A number as prompts show it: floats to 4 significant digits (a measured estimate is shown the
     same way in the #Sensitivity section and in the answer format)."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _digest(messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any]) -> str:
+    blob = json.dumps([messages, schema], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _same(a: Any, b: Any) -> bool:
