@@ -1,4 +1,4 @@
-"""The local model server with the real model: structured chat completions and no orphan processes.
+"""The local model server: with the real model, structured chat completions and no orphan processes; with a stand-in child, the restart of a server that announces its port but never answers.
 
 The model tests are ``slow`` and ``model`` (deselected by default); they install the real 1.5B
 model into the user's cache (a no-op when it is there) and skip only when that is impossible.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -184,3 +185,76 @@ def test_startup_failure_reports_the_log_and_leaves_no_process(tmp_path: Path):
         server.start()
     assert server.pid is None
     assert not any(str(bogus) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for pid in _server_pids())
+
+
+#: A stand-in for the model server: it announces an address as the real one does, but the first
+#: ``sys.argv[2]`` launches listen without ever answering (a wedged llama.cpp HTTP server); later
+#: ones answer ``/health``. Each launch appends its pid to ``sys.argv[1]``.
+_WEDGED_THEN_HEALTHY = textwrap.dedent(
+    """
+    import http.server, os, socket, sys, time
+    from pathlib import Path
+
+    launches = Path(sys.argv[1])
+    with launches.open("a") as f:
+        f.write(f"{os.getpid()}\\n")
+    if len(launches.read_text().split()) <= int(sys.argv[2]):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()  # connections queue up; nobody accepts them
+        print(f"autotrace-server-ready: http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+        time.sleep(600)
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    print(f"autotrace-server-ready: http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
+    """
+)
+
+
+class _StandIn(LocalServer):
+    def __init__(self, tmp_path: Path, wedged_launches: int) -> None:
+        fake = tmp_path / "fake.gguf"
+        fake.write_bytes(b"not served")
+        super().__init__(fake, log_path=tmp_path / "server.log", startup_timeout=60, wedged_after=0.5)
+        self.launches = tmp_path / "launches"
+        self._wedged = wedged_launches
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-c", _WEDGED_THEN_HEALTHY, str(self.launches), str(self._wedged)]
+
+    def pids(self) -> list[int]:
+        return [int(pid) for pid in self.launches.read_text().split()]
+
+
+def test_a_server_that_announces_its_port_but_never_answers_is_started_again(tmp_path: Path, caplog):
+    server = _StandIn(tmp_path, wedged_launches=1)
+    with server:
+        first, second = server.pids()
+        assert server.pid == second and not _running(first)
+        assert _healthy_at(server.base_url)
+    assert not _running(second)
+    assert re.search(r"did not answer /health within 0\.5s \(its log: .*server-wedged\.log\); starting it again",
+                     caplog.text)
+    assert (tmp_path / "server-wedged.log").read_text().startswith("autotrace-server-ready: ")
+
+
+def test_a_server_wedged_twice_fails_with_one_clear_error_and_leaves_no_process(tmp_path: Path):
+    server = _StandIn(tmp_path, wedged_launches=2)
+    with pytest.raises(ServerError, match=r"did not answer /health within 0\.5s, twice\. Last lines of "):
+        server.start()
+    assert server.pid is None and len(server.pids()) == 2
+    assert not any(_running(pid) for pid in server.pids())
+
+
+def _healthy_at(base_url: str) -> bool:
+    import urllib.request
+
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/health", timeout=5) as response:
+        return json.load(response) == {"status": "ok"}

@@ -24,6 +24,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -50,11 +51,20 @@ PROMPT_CACHE_MIB = 2048
 #: Seconds to wait for a server to become healthy (the 1.5B loads in a few seconds; first reads
 #: from a cold disk are slower).
 STARTUP_TIMEOUT = 180.0
+#: Seconds a server that announced it listens may take to answer ``/health`` with "ok" before it
+#: counts as wedged and is started once more. It answers within a second when it works, but
+#: llama.cpp's HTTP server has been seen to announce its port and then never answer.
+WEDGED_AFTER = 30.0
 #: Line the child prints once it listens, followed by its address; the parent looks for it in the log.
 READY_MARKER = "autotrace-server-ready:"
 
 _LOG_TAIL_LINES = 20
+log = logging.getLogger(__name__)
 _NO_XLLAMACPP = "xllamacpp is not installed; install it with: pip install 'autotrace[local]'"
+
+
+class _Wedged(Exception):
+    """The server announced its address but does not answer there."""
 
 
 class ServerError(ModelError):
@@ -95,6 +105,7 @@ class LocalServer:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         log_path: str | os.PathLike[str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        wedged_after: float = WEDGED_AFTER,
         auto_install: bool = False,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -106,6 +117,7 @@ class LocalServer:
         self.max_tokens = max_tokens
         self.log_path = Path(log_path) if log_path is not None else _default_log_path()
         self.startup_timeout = startup_timeout
+        self.wedged_after = wedged_after
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._address: str | None = None
@@ -123,29 +135,48 @@ class LocalServer:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> LocalServer:
-        """Spawn the server and wait until it answers ``/health``; raise :class:`ServerError` if it cannot."""
+        """Spawn the server and wait until it answers ``/health``; raise :class:`ServerError` if it cannot.
+
+        A server that announces its port but does not answer is stopped and started once more."""
         if self._proc is not None:
             raise ServerError(f"model server already running (pid {self._proc.pid})")
-        if importlib.util.find_spec("xllamacpp") is None:
-            raise ServerError(_NO_XLLAMACPP)
+        command = self._command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if wedged := self._launch(command):
+            first_log = self.log_path.with_name(f"{self.log_path.stem}-wedged{self.log_path.suffix}")
+            self.log_path.replace(first_log)
+            log.warning("%s (its log: %s); starting it again", wedged, first_log)
+            if wedged := self._launch(command):
+                raise ServerError(f"{wedged}, twice.{self._log_tail()}")
+        return self
+
+    def _launch(self, command: list[str]) -> str | None:
+        """Spawn the child and wait until it is healthy; return why it counts as wedged (then it is stopped)."""
         self._log = self.log_path.open("wb")
-        command = [
-            sys.executable, "-m", "autotrace.llm.server",
-            "--gguf", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
-            "--ctx", str(self.n_ctx), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
-            "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
-        ]  # fmt: skip
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         _register(self)
         try:
             self._address = self._wait_until_healthy(self._proc)
+        except _Wedged as wedged:
+            self.stop()
+            return str(wedged)
         except BaseException:
             self.stop()
             raise
-        return self
+        return None
+
+    def _command(self) -> list[str]:
+        """The child's command line (a method, so tests can serve something else)."""
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise ServerError(_NO_XLLAMACPP)
+        return [
+            sys.executable, "-m", "autotrace.llm.server",
+            "--gguf", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
+            "--ctx", str(self.n_ctx), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
+            "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
+        ]  # fmt: skip
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server's process group, kill it after ``timeout`` seconds; idempotent."""
@@ -176,14 +207,18 @@ class LocalServer:
 
     def _wait_until_healthy(self, proc: subprocess.Popen[bytes]) -> str:
         deadline = time.monotonic() + self.startup_timeout
-        address = None
+        address, announced = None, 0.0
         while True:
             code = proc.poll()
             if code is not None:
                 raise ServerError(f"model server exited with code {code} while starting.{self._log_tail()}")
-            address = address or _ready_address(self.log_path)
+            if address is None and (address := _ready_address(self.log_path)) is not None:
+                announced = time.monotonic()
             if address is not None and _healthy(address):
                 return address
+            if address is not None and time.monotonic() - announced > self.wedged_after:
+                raise _Wedged(f"model server announced {address} but did not answer /health within "
+                              f"{self.wedged_after:g}s")
             if time.monotonic() > deadline:
                 raise ServerError(f"model server was not healthy after {self.startup_timeout:.0f}s.{self._log_tail()}")
             time.sleep(0.1)
