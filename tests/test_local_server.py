@@ -1,4 +1,5 @@
-"""The local model server: with the real model, structured chat completions and no orphan processes; with a stand-in child, the restart of a server that announces its port but never answers.
+"""The local model server: with the real model, structured chat completions and no orphan processes;
+with a stand-in child, the restart of a server that announces its port but never answers.
 
 The model tests are ``slow`` and ``model`` (deselected by default); they install the real 1.5B
 model into the user's cache (a no-op when it is there) and skip only when that is impossible.
