@@ -67,16 +67,30 @@ SECTION_KEYS = ("quality", "overhead", "prompt", "import")
 
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One report's results from several runs: each section from the last run that measured it, its
-    command and run named in its own "Command:" line (a long quality run need not repeat the others)."""
+    command and run named in its own "Command:" line (a long quality run need not repeat the others).
+
+    Quality runs are pooled instead: each (task, seed, side) from the last run that ran it, so seeds
+    (``--first-seed``) or one side (``--sides``) measured later add to an earlier run's; every pooled
+    run keeps the stamp of the run that made it."""
     merged = dict(runs[0])
     commands: dict[str, str] = {}
+    pooled: dict[tuple[str, int, str], dict[str, Any]] = {}
+    quality_commands: list[str] = []
     for run in runs:
         for key in SECTION_KEYS:
-            if key in run:
+            if key in run and key != "quality":
                 merged[key] = run[key]
                 commands[key] = f"{run['command']}, run {run['stamp']} UTC"
         if "quality" in run:
-            merged.update({k: run[k] for k in ("tasks", "server", "max_tokens") if k in run})
+            merged.update({k: run[k] for k in ("server", "max_tokens") if k in run})
+            merged["tasks"] = {**merged.get("tasks", {}), **run.get("tasks", {})}
+            quality_commands.append(f"{run['command']}, run {run['stamp']} UTC")
+            for record in run["quality"]:
+                pooled[(record["task"], record["seed"], record.get("side", ""))] = {"run": run["stamp"], **record}
+    if quality_commands:
+        order = {task: i for i, task in enumerate(merged["tasks"])}
+        merged["quality"] = sorted(pooled.values(), key=lambda r: (order.get(r["task"], -1), r["seed"], r.get("side", "")))
+        commands["quality"] = "`; `".join(quality_commands)
     merged["commands"] = commands
     merged["runs"] = [{"command": r["command"], "stamp": r["stamp"], "seconds": r.get("seconds", 0),
                        "load_before": r.get("load_before"), "load_after": r.get("load_after")} for r in runs]
@@ -197,12 +211,15 @@ def _quality(results: dict[str, Any]) -> list[str]:
         ["", "runs solved", "tasks solved on every seed", "prompt tokens", "completion tokens", "wall time"],
         [[side, f"{t['solved']}/{t['runs']}", f"{t['tasks']}/{len(rows)}", f"{t['prompt']:,}",
           f"{t['completion']:,}", _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]), ""]
+    pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
     out += ["Per run:", "", _table(
-        ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"],
+        ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"]
+        + (["measured in run"] if pooled else []),
         [[r["task"], r["seed"], r.get("side"), _f(r.get("solved_step")), _f(r.get("best_score"), 3),
           " ".join(_f(s.get("score"), 2) for s in r.get("steps", [])),
           f"{r.get('prompt_tokens') or 0:,} + {r.get('completion_tokens') or 0:,}", _f(r.get("evaluations")),
-          _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)] for r in runs]), ""]
+          _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)]
+         + ([r.get("run", "")] if pooled else []) for r in runs]), ""]
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -83,8 +84,16 @@ def test_report_renders_from_results():
     later = {key: results[key] for key in ("machine", "versions", "server", "tasks", "quality")}
     later.update(command="python -m benchmarks --sections quality", stamp="20260102-000000", seconds=600.0,
                  load_before=(2.0, 2.0, 2.0), load_after=(1.5, 1.5, 1.5))
+    later["quality"] = [{**trace_run, "seed": 1, "solved": True, "solved_step": 1},  # a seed added
+                        {**run, "solved_step": 1}]  # the same run measured again: it replaces the first
     merged = report.render(report.merge([results, later]))
-    assert "Command: `python -m benchmarks --sections quality, run 20260102-000000 UTC`. Each task" in merged
+    assert ("Command: `python -m benchmarks --quick, run 20260101-000000 UTC`; "
+            "`python -m benchmarks --sections quality, run 20260102-000000 UTC`. Each task") in merged
+    assert "seeds (0, 1)" in merged
+    assert "| linear (numeric) | 3 | 0.99 | 1/1 | 1 | 1.000 | 1,200 + 80 |" in merged  # autotrace: the later run only
+    assert "| 1/2 | 1 | 0.250 | 2,400 + 160 |" in merged  # trace-opt: seed 0 from the first run, seed 1 from the later one
+    assert re.search(r"\| linear \| 1 \| trace-opt \| 1 \|.*\| 20260102-000000 \|", merged)
+    assert re.search(r"\| linear \| 0 \| trace-opt \| — \|.*\| 20260101-000000 \|", merged)
     assert "Command: `python -m benchmarks --quick, run 20260101-000000 UTC` (section `overhead`" in merged
     assert "`.bench/results/20260101-000000/results.json`, `.bench/results/20260102-000000/results.json`" in merged
 
