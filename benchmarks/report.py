@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import statistics
@@ -37,12 +38,8 @@ def versions(trace_py: Path | None) -> dict[str, str]:
     if trace_py is not None:
         for name in ("trace-opt", "litellm"):
             found[name] = harness.package_version(trace_py, name)
-    try:
-        import xllamacpp  # noqa: F401
-
+    if importlib.util.find_spec("xllamacpp") is not None:
         found["xllamacpp"] = harness.package_version(Path(sys.executable), "xllamacpp")
-    except ImportError:
-        pass
     return found
 
 
