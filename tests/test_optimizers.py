@@ -354,9 +354,10 @@ def test_a_model_repeats_itself_at_temperature_0_or_from_the_cache(tmp_path: Pat
     assert LLM(config, ResponseCache(tmp_path / "cache.db") if cached else None).repeats_itself is repeats
 
 
-def test_the_memory_holds_each_set_of_values_once(llm_server: ScriptedLLMServer) -> None:
+def test_a_step_that_changed_nothing_leaves_the_memory_as_it_was(llm_server: ScriptedLLMServer) -> None:
     opt = optoprime(llm_server)
     opt.remember(Attempt({RATE.name: "0.2"}, 0.25, "too high"))
     opt.remember(Attempt({RATE.name: "0.1"}, 0.5, "still too high"))
-    opt.remember(Attempt({RATE.name: "0.2"}, 0.25, "too high"))  # back to the first values
-    assert [a.values[RATE.name] for a in opt.attempts] == ["0.2", "0.1"]
+    opt.remember(Attempt({RATE.name: "0.1"}, 0.5, "still too high"))  # no change proposed
+    opt.remember(Attempt({RATE.name: "0.2"}, 0.25, "too high"))  # back to the best values: a new entry
+    assert [a.values[RATE.name] for a in opt.attempts] == ["0.2", "0.1", "0.2"]

@@ -186,9 +186,10 @@ class Optimizer(ABC):
         self.values.update(values)
 
     def remember(self, attempt: Attempt) -> None:
-        """Add ``attempt`` to the memory, unless its values are already there: a step that changed
-        nothing, or went back to the best values, would otherwise push real attempts out of it."""
-        if all(earlier.values != attempt.values for earlier in self.attempts):
+        """Add ``attempt`` to the memory, unless it has the values of the last one: a step that changed
+        nothing leaves the memory as it was (rather than pushing real attempts out of it), so the next
+        question is this one's again, which :meth:`step` recognises."""
+        if not self.attempts or self.attempts[-1].values != attempt.values:
             self.attempts.append(attempt)
 
     def step(self) -> Proposal:
