@@ -169,8 +169,9 @@ class LLM:
 
     @property
     def repeats_itself(self) -> bool:
-        """Whether asking the same question again must give the same answer: at temperature 0 the model
-        decodes greedily, and with the cache on a repeated question is answered from it."""
+        """Whether asking the same question again would give the same answer: with the cache on it is
+        answered from the cache; at temperature 0 the model decodes greedily, so only floating-point
+        noise (a server's batching and prompt cache) can change it, and a step is no way to buy noise."""
         return self.config.temperature == 0 or self._cache is not None
 
     def close(self) -> None:
