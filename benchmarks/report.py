@@ -74,19 +74,21 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     pooled: dict[tuple[str, int, str], dict[str, Any]] = {}
     quality_commands: list[str] = []
     for run in runs:
+        made_by = f"{run['command']}, run {run['stamp']} UTC"
         for key in SECTION_KEYS:
             if key in run and key != "quality":
                 merged[key] = run[key]
-                commands[key] = f"{run['command']}, run {run['stamp']} UTC"
+                commands[key] = made_by
         if "quality" in run:
             merged.update({k: run[k] for k in ("server", "max_tokens") if k in run})
             merged["tasks"] = {**merged.get("tasks", {}), **run.get("tasks", {})}
-            quality_commands.append(f"{run['command']}, run {run['stamp']} UTC")
+            quality_commands.append(made_by)
             for record in run["quality"]:
                 pooled[(record["task"], record["seed"], record.get("side", ""))] = {"run": run["stamp"], **record}
     if quality_commands:
         order = {task: i for i, task in enumerate(merged["tasks"])}
-        merged["quality"] = sorted(pooled.values(), key=lambda r: (order.get(r["task"], -1), r["seed"], r.get("side", "")))
+        merged["quality"] = sorted(pooled.values(),
+                                   key=lambda r: (order.get(r["task"], -1), r["seed"], r.get("side", "")))
         commands["quality"] = "`; `".join(quality_commands)
     merged["commands"] = commands
     merged["runs"] = [{"command": r["command"], "stamp": r["stamp"], "seconds": r.get("seconds", 0),

@@ -324,7 +324,6 @@ def test_an_answer_that_changes_nothing_is_pointed_out_in_the_next_prompt(llm_se
     assert "Your previous answer kept every variable as it was" in second[second.index("#Problems"):]
 
 
-
 def test_a_question_asked_before_is_not_asked_again_of_a_model_that_repeats_itself(
         llm_server: ScriptedLLMServer) -> None:
     llm_server.script(answer({}, reasoning="All fine."), answer({}, reasoning="All fine."))

@@ -133,7 +133,7 @@ class LLM:
         it, and the caller knows which deviations it can tolerate and how to explain the others.
         """
         started = time.monotonic()
-        key = self._cache_key(messages, schema, schema_name) if self._cache is not None else None
+        key = self.question_key(messages, schema, schema_name) if self._cache is not None else None
         if key is not None and (hit := self._cache.get(key)) is not None:
             return LLMReply(
                 text=hit["text"],
@@ -295,8 +295,9 @@ class LLM:
         """Scrub the key from a reply before it is cached (a model could echo it back)."""
         return json.loads(self._redact(json.dumps(value)))
 
-    def _cache_key(self, messages: list[dict], schema: dict | None, schema_name: str) -> str:
-        """Hash of everything that shapes the answer; not the URL or key, so a moved server keeps its cache."""
+    def question_key(self, messages: list[dict], schema: dict | None, schema_name: str = "answer") -> str:
+        """Hash of everything that shapes the answer (the cache's key; an optimizer's way to see a
+        question repeated); not the URL or key, so a moved server keeps its cache."""
         payload = {
             "model": self.config.model,
             "messages": messages,

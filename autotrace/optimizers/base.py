@@ -12,7 +12,6 @@ prompt never overflows the model's context window, whatever the size of the reco
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import textwrap
@@ -171,7 +170,7 @@ class Optimizer(ABC):
         #: Problems with the previous step's answer (name -> reason, "" for the whole answer),
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
-        self._asked: set[str] = set()  # digests of the questions asked, to see one repeated
+        self._asked: set[str] = set()  # ``LLM.question_key`` of each question asked, to see one repeated
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -206,7 +205,7 @@ class Optimizer(ABC):
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
             return self._failure([], str(exc))
-        question = _digest(messages, schema)
+        question = self.llm.question_key(messages, schema)
         if question in self._asked and self.llm.repeats_itself:
             return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, None, repeated=True)
         self._asked.add(question)
@@ -361,11 +360,6 @@ def number_text(value: Any) -> str:
     """A number as prompts show it: floats to 4 significant digits (a measured estimate is shown the
     same way in the #Sensitivity section and in the answer format)."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _digest(messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any]) -> str:
-    blob = json.dumps([messages, schema], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _same(a: Any, b: Any) -> bool:
