@@ -68,7 +68,8 @@ def main() -> int:
                       "prompt_tokens": record.get("prompt_tokens", 0),
                       "completion_tokens": record.get("completion_tokens", 0),
                       "seconds": seconds.get(record["step"], record.get("seconds", 0.0)),
-                      "values": record.get("values", {}), "response": (record.get("response") or "")[:3000]})
+                      "values": record.get("values", {}), "response": (record.get("response") or "")[:3000],
+                      "asked": bool(record.get("prompt"))})
     solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
     scores = [s["score"] for s in steps if s["score"] is not None]
     out = {
@@ -76,7 +77,7 @@ def main() -> int:
         "best_score": max(scores) if scores else None,
         "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
         "completion_tokens": sum(s["completion_tokens"] for s in steps),
-        "llm_calls": sum(1 for s in steps if s["step"] > 0), "wall_seconds": wall, "steps": steps,
+        "llm_calls": sum(1 for s in steps if s["asked"]), "wall_seconds": wall, "steps": steps,
         "evaluations": result.evaluations if result else None,
         "final_values": result.best_values if result else {}, "error": error,
         "stopped": result.stopped if result else "",

@@ -164,6 +164,10 @@ def _quality(results: dict[str, Any]) -> list[str]:
         f"seeds ({', '.join(map(str, seeds))}). A seed picks the task instance (target values, test inputs, "
         "labelled items) and is passed to the model; at temperature 0 the model itself is greedy. A step is one "
         "optimizer proposal (one LLM call) followed by evaluating it; step 0 evaluates the initial values. "
+        "autotrace's step can instead be a *measured step*: when its sensitivity probes estimate a better "
+        "value for a numeric parameter, that value is evaluated first and, if it beats the best so far, it is "
+        "the step's result without an LLM call (`--no-measured-step` turns this off); the per-run note counts "
+        "them and `LLM calls` counts the calls. "
         "autotrace runs through `autotrace.runners.loop.optimize` (what `autotrace optimize` runs) with "
         "`optimizer=optoprime`; trace-opt through `OptoPrime` with its defaults (memory_size 0), in the loop of "
         "its own examples (forward, `backward(output, feedback)`, `step()`; forward runs every step, since a "
@@ -178,7 +182,7 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "",
     ]
     rows = []
-    totals = {side: {"solved": 0, "runs": 0, "prompt": 0, "completion": 0, "wall": 0.0, "tasks": 0}
+    totals = {side: {"solved": 0, "runs": 0, "prompt": 0, "completion": 0, "calls": 0, "wall": 0.0, "tasks": 0}
               for side in ("autotrace", "trace-opt")}
     for task in dict.fromkeys(r["task"] for r in runs):
         meta = info.get(task, {})
@@ -195,6 +199,7 @@ def _quality(results: dict[str, Any]) -> list[str]:
             t["runs"] += len(mine)
             t["prompt"] += p
             t["completion"] += c
+            t["calls"] += sum(r.get("llm_calls") or 0 for r in mine)
             t["wall"] += sum(walls)
             t["tasks"] += 1 if mine and len(solved) == len(mine) else 0
             steps = statistics.median([r["solved_step"] for r in solved]) if solved else None
@@ -207,9 +212,11 @@ def _quality(results: dict[str, Any]) -> list[str]:
               "trace-opt solved", "steps to solve", "best score", "tokens", "time"]
     out += [_table(header, rows), ""]
     out += ["Overall:", "", _table(
-        ["", "runs solved", "tasks solved on every seed", "prompt tokens", "completion tokens", "wall time"],
+        ["", "runs solved", "tasks solved on every seed", "prompt tokens", "completion tokens", "LLM calls",
+         "wall time"],
         [[side, f"{t['solved']}/{t['runs']}", f"{t['tasks']}/{len(rows)}", f"{t['prompt']:,}",
-          f"{t['completion']:,}", _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]), ""]
+          f"{t['completion']:,}", f"{t['calls']:,}", _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]),
+        ""]
     pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
     out += ["Per run:", "", _table(
         ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"]
@@ -230,7 +237,9 @@ def _note(run: dict[str, Any]) -> str:
     if failed:
         return f"{len(failed)} step(s) without an answer: " + failed[0].replace("|", "/")[:120]
     unchanged = sum(1 for n in notes if n.startswith("no change"))
-    parts = [f"{unchanged} step(s) proposed no change" if unchanged else "",
+    measured = sum(1 for n in notes if n.startswith("measured step"))
+    parts = [f"{measured} measured step(s), no LLM call" if measured else "",
+             f"{unchanged} step(s) proposed no change" if unchanged else "",
              "then stopped: the next question repeated one asked before" if run.get("stopped") else ""]
     return "; ".join(filter(None, parts))
 

@@ -113,9 +113,9 @@ def goal_score(score: float, target: float | None) -> float | None:
     return None
 
 
-def measured(probes: Sequence[Probe], target: float | None) -> Sensitivity:
+def measured(probes: Sequence[Probe], target: float | None, estimate: bool = True) -> Sensitivity:
     """What the optimizer is shown: the #Sensitivity lines and the estimate ("" and {} when nothing
-    was measured).
+    was measured; no estimate when ``estimate`` is false, e.g. once it was evaluated and did no better).
 
     Only one parameter gets an estimate: the one whose estimate is the smallest relative change. A
     small model given an estimate for every parameter applies them all at once and overshoots.
@@ -127,7 +127,7 @@ def measured(probes: Sequence[Probe], target: float | None) -> Sensitivity:
     goal = goal_score(probes[0].score, target)
     # name -> (estimate, current value), for the probes that give one
     guesses = {p.name: (value, p.old) for p in probes
-               if goal is not None and (value := p.value_for(goal)) is not None}
+               if estimate and goal is not None and (value := p.value_for(goal)) is not None}
     chosen = min(guesses, key=lambda n: abs(guesses[n][0] - guesses[n][1]) / (abs(guesses[n][1]) or 1.0),
                  default=None)
     lines, estimates = [], {}

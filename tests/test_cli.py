@@ -82,8 +82,10 @@ def shop(tmp_path: Path) -> Path:
 
 
 def optimize(shop: Path, llm_server: ScriptedLLMServer, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Two scripted steps: the measured step is off, or its exact estimate would answer the first."""
     llm_server.script(suggest(STEP_1), suggest(STEP_2))
-    return autotrace("optimize", "main.py", "--feedback", "judge.py", "--steps", "2", "--target", "-0.5", *extra,
+    return autotrace("optimize", "main.py", "--feedback", "judge.py", "--steps", "2", "--target", "-0.5",
+                     "--no-measured-step", *extra,
                      cwd=shop, base_url=llm_server.base_url)
 
 

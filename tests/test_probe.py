@@ -110,14 +110,16 @@ def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():
 
 
 # -- in the loop --------------------------------------------------------------------------------------
-def shop(folder: Path) -> Path:
-    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against 30."""
+def shop(folder: Path, power: float = 1) -> Path:
+    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against 30 (to ``power``: below 1,
+    a straight line through two measurements overshoots)."""
     (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
     (folder / "shop.py").write_text(
         "PRICE = 0.05  # autotrace: param\nMARKUP = 1.2  # autotrace: param\nNAME = 'shop'  # autotrace: param\n\n\n"
         "def main():\n    return round((1 + 200 * PRICE) * MARKUP, 2)\n")
     (folder / "judge.py").write_text(
-        "def feedback(output):\n    return -abs(round(output - 30, 2)), f'output {output}, wanted 30'\n")
+        f"def feedback(output):\n    return -abs(round(output - 30, 2)) ** {power}, "
+        "f'output {output}, wanted 30'\n")
     return folder
 
 
@@ -136,7 +138,7 @@ def answer(**values: object) -> dict:
 
 def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0), answer(MARKUP=2.5))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "2")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-measured-step")
     assert result.returncode == 0, result.stderr
     first = llm_server.chat_requests[0].json["messages"][-1]["content"]
     section = first[first.index("#Sensitivity"):first.index("#Earlier attempts")]
@@ -155,7 +157,7 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
 def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path, llm_server):
     # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 gives (1 + 11) * 2.5 = 30 exactly.
     llm_server.script(answer(MARKUP=2.5), answer(MARKUP=9.0))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5", "--no-measured-step")
     assert result.returncode == 0, result.stderr
     assert len(llm_server.chat_requests) == 1  # the second step's probe reached the target: no second question
     assert re.search(r"^step +2/5 +score 0 +best 0 .*probe shop\.PRICE = 0\.055 is the best so far$",
@@ -163,6 +165,32 @@ def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path,
     assert "-PRICE = 0.05  # autotrace: param\n-MARKUP = 1.2  # autotrace: param\n" \
            "+PRICE = 0.055  # autotrace: param\n+MARKUP = 2.5  # autotrace: param" in result.stdout
     assert (tmp_path / "shop.py").read_text().startswith("PRICE = 0.05  # autotrace: param\nMARKUP = 1.2 ")
+
+
+def test_a_measured_step_takes_the_estimate_without_asking_the_model(tmp_path, llm_server):
+    # The score is linear in MARKUP, so the estimate is exact: (1 + 10) * 2.727 = 30.0.
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5")
+    assert result.returncode == 0, result.stderr
+    assert llm_server.chat_requests == []
+    assert re.search(r"^step +1/5 +score 0 +best 0 +0\+0 tok .*measured step: shop\.MARKUP = 2\.727 \(the #Sensitivity "
+                     r"estimate\), no LLM call$", result.stderr, re.MULTILINE)
+    assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in result.stdout
+
+
+def test_an_estimate_that_does_no_better_is_an_earlier_attempt_not_advice(tmp_path, llm_server):
+    # Minus the error to the power 0.25: the probes barely move the score, so the line overshoots.
+    llm_server.script(answer(MARKUP=2.727))
+    result = optimize(shop(tmp_path, power=0.25), llm_server, "--steps", "1")
+    assert result.returncode == 0, result.stderr
+    tried = re.search(r"^step +1/1 .*changed shop\.MARKUP; estimate shop\.MARKUP = (\S+) was no better",
+                      result.stderr, re.MULTILINE)
+    assert tried and float(tried[1]) > 5, result.stderr
+    prompt = llm_server.chat_requests[0].json["messages"][-1]["content"]
+    assert "estimated best value" not in prompt and "measured estimate" not in prompt
+    assert "- shop.MARKUP: raising it by 10% raised the score by" in prompt  # the measurement itself stays
+    attempts = prompt[prompt.index("#Earlier attempts"):]
+    assert "attempt 2: score -2.6" in attempts and f"  shop.MARKUP = {tried[1]}\n" in attempts
+    assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in result.stdout
 
 
 def test_no_probe_sends_no_sensitivity(tmp_path, llm_server):
@@ -174,6 +202,6 @@ def test_no_probe_sends_no_sensitivity(tmp_path, llm_server):
 
 def test_opro_gets_the_sensitivity_too(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--optimizer", "opro")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--optimizer", "opro", "--no-measured-step")
     assert result.returncode == 0, result.stderr
     assert "- shop.MARKUP: estimated best value 2.727" in llm_server.chat_requests[0].json["messages"][-1]["content"]

@@ -34,7 +34,7 @@ def autotrace(tmp_path: Path, base_url: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_API_KEY": "sk-test-secret-key-1234567890"}
     return subprocess.Popen(
         [sys.executable, "-m", "autotrace.runners.cli", "optimize", "app.py", "--feedback", "judge.py",
-         "--base-url", base_url, "--model", "scripted", *args],
+         "--base-url", base_url, "--model", "scripted", "--no-measured-step", *args],  # every step asks
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
