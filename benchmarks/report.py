@@ -199,7 +199,7 @@ def _quality(results: dict[str, Any]) -> list[str]:
             t["runs"] += len(mine)
             t["prompt"] += p
             t["completion"] += c
-            t["calls"] += sum(r.get("llm_calls") or 0 for r in mine)
+            t["calls"] += sum(_llm_calls(r) for r in mine)
             t["wall"] += sum(walls)
             t["tasks"] += 1 if mine and len(solved) == len(mine) else 0
             steps = statistics.median([r["solved_step"] for r in solved]) if solved else None
@@ -227,6 +227,15 @@ def _quality(results: dict[str, Any]) -> list[str]:
           _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)]
          + ([r.get("run", "")] if pooled else []) for r in runs]), ""]
     return out
+
+
+def _llm_calls(run: dict[str, Any]) -> int:
+    """The run's LLM calls. autotrace records made before steps carried ``asked`` counted every step
+    as a call; there a step that asked is one with prompt tokens (the benchmark runs without a cache)."""
+    steps = run.get("steps") or []
+    if run.get("side") == "autotrace" and steps and "asked" not in steps[0]:
+        return sum(1 for s in steps if s.get("prompt_tokens"))
+    return run.get("llm_calls") or 0
 
 
 def _note(run: dict[str, Any]) -> str:

@@ -95,7 +95,7 @@ def cli() -> None:
     """
 
 
-_STEPS_HELP = "Optimization steps (LLM proposals) at most."
+_STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured step)."
 
 
 @cli.command()
@@ -128,7 +128,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
-    asks the LLM for better values, and evaluates them in an isolated process. With --tests, each
+    asks the LLM for better values, and evaluates them in an isolated process (a measured step
+    takes the sensitivity probes' estimate for a numeric parameter instead, without asking, when it
+    scores better than the best so far). With --tests, each
     candidate runs the selected tests in a fresh pytest process instead: the score is the fraction
     passing, a test that passed before and fails now counts against it. At the end the best
     values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the

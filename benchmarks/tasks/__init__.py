@@ -20,7 +20,7 @@ SHARED = HERE / "_shared"
 class Task:
     name: str
     kind: str  # numeric | code | prompt | large
-    steps: int  # optimization steps (LLM proposals), the same for both sides
+    steps: int  # optimization steps (LLM proposals; autotrace's may be measured steps), the same for both sides
     target: float  # score that counts as solved
     shared: tuple[str, ...] = ("scoring.py",)
     data: tuple[str, ...] = ()
