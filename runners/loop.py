@@ -128,6 +128,8 @@ class _Loop:
                  initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
         self.evaluations = 1 if initial is not None else 0
+        #: Every set of values evaluated in this run (as texts): none scored better than the best values.
+        self.evaluated: set[tuple[tuple[str, str], ...]] = set()
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -135,12 +137,17 @@ class _Loop:
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         self.evaluations += 1
+        self.evaluated.add(self._key(values))
         return _evaluate(self.settings, self.project, values)
+
+    def _key(self, values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self._texts(values).items()))
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
         s = self.settings
         initial = {p.name: p.initial for p in self.project.params}
         run_id, first_step, current, best, best_eval, current_eval = self._start(initial)
+        self.evaluated |= {self._key(initial), self._key(current), self._key(best)}
         run_dir = state_dir(self.project.root) / "runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
@@ -160,24 +167,17 @@ class _Loop:
                 if better is not None:
                     best, best_eval = better.values, better.evaluation
                     probed = f"probe {better.name} = {better.new!r} is the best so far"
-                sensitivity = probe.measured(probes, s.target_score)
-                estimated = {**current, **sensitivity.estimates}
-                if s.measured_step and estimated != current and not self._reached(best_eval):
-                    estimated_eval = self.evaluate(estimated)
-                    self.optimizer.remember(Attempt(self._texts(estimated), estimated_eval.score,
-                                                    estimated_eval.message()))
-                    if estimated_eval.rank > best_eval.rank:
-                        current, current_eval, best, best_eval = estimated, estimated_eval, estimated, estimated_eval
-                        note = _measured_note(sensitivity.estimates)  # it beat the probes too
-                        self._save_step(run_id, step, None, current, current_eval, time.perf_counter() - started,
-                                        note, sensitivity, candidate=sensitivity.estimates)
-                        progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
-                                            time.perf_counter() - started, note))
-                        continue
-                    # No better: the model sees it among #Earlier attempts instead of being told to use it.
-                    probed = "; ".join(filter(None, [f"estimate {_assignments(sensitivity.estimates)} was no better",
-                                                     probed]))
-                    sensitivity = probe.measured(probes, s.target_score, estimate=False)
+                sensitivity, tried, measured = self._measured_step(probes, current, best_eval)
+                if measured is not None:  # the estimate beat the best values: this step needs no LLM call
+                    current = best = measured[0]
+                    current_eval = best_eval = measured[1]
+                    note = _measured_note(sensitivity.estimates)  # it beat the probes too
+                    self._save_step(run_id, step, None, current, current_eval, time.perf_counter() - started,
+                                    note, sensitivity, candidate=sensitivity.estimates)
+                    progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
+                                        time.perf_counter() - started, note))
+                    continue
+                probed = "; ".join(filter(None, [tried, probed]))
             self.optimizer.sensitivity = sensitivity
             if self._reached(best_eval):  # a probe reached the target: no need to ask the model
                 self._save_step(run_id, step, None, best, best_eval, time.perf_counter() - started, probed,
@@ -228,6 +228,27 @@ class _Loop:
         better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
         top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
         return probes, top
+
+    def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], best: Evaluation
+                       ) -> tuple[Sensitivity, str, tuple[dict[str, Any], Evaluation] | None]:
+        """The #Sensitivity to show, a note on the estimate, and the estimated values with their
+        evaluation when they beat ``best`` (see ``Settings.measured_step``).
+
+        An estimate that does no better becomes an earlier attempt, and the model is no longer told
+        to use it; one evaluated before (so no better) is neither run again nor advised."""
+        target = self.settings.target_score
+        sensitivity = probe.measured(probes, target)
+        if not (self.settings.measured_step and sensitivity.estimates) or self._reached(best):
+            return sensitivity, "", None
+        estimated = {**current, **sensitivity.estimates}
+        said = _assignments(sensitivity.estimates)
+        if self._key(estimated) in self.evaluated:
+            return probe.measured(probes, target, estimate=False), f"estimate {said} was tried before", None
+        evaluation = self.evaluate(estimated)
+        self.optimizer.remember(Attempt(self._texts(estimated), evaluation.score, evaluation.message()))
+        if evaluation.rank > best.rank:
+            return sensitivity, "", (estimated, evaluation)
+        return probe.measured(probes, target, estimate=False), f"estimate {said} was no better", None
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score

@@ -110,16 +110,16 @@ def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():
 
 
 # -- in the loop --------------------------------------------------------------------------------------
-def shop(folder: Path, power: float = 1) -> Path:
-    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against 30 (to ``power``: below 1,
-    a straight line through two measurements overshoots)."""
+def shop(folder: Path, power: float = 1, wanted: float = 30) -> Path:
+    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against ``wanted`` (to ``power``:
+    below 1, a straight line through two measurements overshoots)."""
     (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
     (folder / "shop.py").write_text(
         "PRICE = 0.05  # autotrace: param\nMARKUP = 1.2  # autotrace: param\nNAME = 'shop'  # autotrace: param\n\n\n"
         "def main():\n    return round((1 + 200 * PRICE) * MARKUP, 2)\n")
     (folder / "judge.py").write_text(
-        f"def feedback(output):\n    return -abs(round(output - 30, 2)) ** {power}, "
-        "f'output {output}, wanted 30'\n")
+        f"def feedback(output):\n    return -abs(round(output - {wanted}, 2)) ** {power}, "
+        f"f'output {{output}}, wanted {wanted}'\n")
     return folder
 
 
@@ -191,6 +191,21 @@ def test_an_estimate_that_does_no_better_is_an_earlier_attempt_not_advice(tmp_pa
     attempts = prompt[prompt.index("#Earlier attempts"):]
     assert "attempt 2: score -2.6" in attempts and f"  shop.MARKUP = {tried[1]}\n" in attempts
     assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in result.stdout
+
+
+def test_an_estimate_evaluated_before_is_not_run_again(tmp_path, llm_server):
+    # The quote must fall to 5: raising either constant does worse, so the values stay the best ones,
+    # and with no change proposed, step 2 probes the same values and estimates the same.
+    llm_server.script(answer(), answer())
+    result = optimize(shop(tmp_path, power=0.25, wanted=5), llm_server, "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    first = re.search(r"^step +1/2 .*estimate shop\.MARKUP = (\S+) was no better", result.stderr, re.MULTILINE)
+    assert first, result.stderr
+    assert re.search(rf"^step +2/2 .*estimate shop\.MARKUP = {re.escape(first[1])} was tried before",
+                     result.stderr, re.MULTILINE), result.stderr
+    second = llm_server.chat_requests[1].json["messages"][-1]["content"]
+    assert "estimated best value" not in second
+    assert second.count(f"  shop.MARKUP = {first[1]}\n") == 1  # one attempt, not one per step
 
 
 def test_no_probe_sends_no_sensitivity(tmp_path, llm_server):
