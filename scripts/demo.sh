@@ -24,5 +24,5 @@ run() {  # run EXAMPLE ARGS...: one optimization in examples/EXAMPLE; stop the d
     return 0
 }
 run fit_constants main.py --feedback judge.py --model local --steps 10 --target -0.5 "$@"
-run fix_bug stats.py --feedback judge.py --model local --steps 5 --target 1 "$@"
+run fix_bug stats.py --feedback judge.py --model local --steps 10 --target 1 "$@"
 exit "$worst"
