@@ -172,18 +172,14 @@ class _Loop:
                     current = best = measured[0]
                     current_eval = best_eval = measured[1]
                     note = _measured_note(sensitivity.estimates)  # it beat the probes too
-                    self._save_step(run_id, step, None, current, current_eval, time.perf_counter() - started,
-                                    note, sensitivity, candidate=sensitivity.estimates)
-                    progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
-                                        time.perf_counter() - started, note))
+                    self._finish_step(progress, run_id, step, started, None, current, current_eval, best_eval, note,
+                                      sensitivity, candidate=sensitivity.estimates)
                     continue
                 probed = "; ".join(filter(None, [tried, probed]))
             self.optimizer.sensitivity = sensitivity
             if self._reached(best_eval):  # a probe reached the target: no need to ask the model
-                self._save_step(run_id, step, None, best, best_eval, time.perf_counter() - started, probed,
-                                sensitivity)
-                progress(StepReport(step, s.steps, best_eval.describe(), best_eval.describe(), 0, 0,
-                                    time.perf_counter() - started, probed))
+                self._finish_step(progress, run_id, step, started, None, best, best_eval, best_eval, probed,
+                                  sensitivity)
                 break
             proposal = self.optimizer.step()
             if proposal.repeated:
@@ -206,10 +202,8 @@ class _Loop:
                 current, current_eval = best, best_eval
                 note += "; back to the best values"
             self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
-            self._save_step(run_id, step, proposal, current, current_eval, time.perf_counter() - started, note,
-                            sensitivity)
-            progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), proposal.prompt_tokens,
-                                proposal.completion_tokens, time.perf_counter() - started, note))
+            self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval, note,
+                              sensitivity)
         reached = self._reached(best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
         patch = make_patch(self.project.root, changes)
@@ -297,6 +291,16 @@ class _Loop:
         specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
         return {name: (text if specs[name].kind == "code" else text_to_literal(text))
                 for name, text in texts.items() if name in specs}
+
+    def _finish_step(self, progress: Callable[[StepReport], None], run_id: str, step: int, started: float,
+                     proposal: Proposal | None, values: dict[str, Any], evaluation: Evaluation, best: Evaluation,
+                     note: str, sensitivity: Sensitivity, candidate: Mapping[str, Any] | None = None) -> None:
+        """Store a completed step and show its progress line, with one measure of its duration."""
+        seconds = time.perf_counter() - started
+        self._save_step(run_id, step, proposal, values, evaluation, seconds, note, sensitivity, candidate)
+        progress(StepReport(step, self.settings.steps, evaluation.describe(), best.describe(),
+                            proposal.prompt_tokens if proposal else 0, proposal.completion_tokens if proposal else 0,
+                            seconds, note))
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
                    evaluation: Evaluation, seconds: float, note: str,
