@@ -213,10 +213,16 @@ def _quality(results: dict[str, Any]) -> list[str]:
     out += [_table(header, rows), ""]
     out += ["Overall:", "", _table(
         ["", "runs solved", "tasks solved on every seed", "prompt tokens", "completion tokens", "LLM calls",
-         "wall time"],
+         "tokens per solved run", "wall time"],
         [[side, f"{t['solved']}/{t['runs']}", f"{t['tasks']}/{len(rows)}", f"{t['prompt']:,}",
-          f"{t['completion']:,}", f"{t['calls']:,}", _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]),
+          f"{t['completion']:,}", f"{t['calls']:,}", _f(_tokens(t) / t["solved"] if t["solved"] else None, 0),
+          _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]),
         ""]
+    ours, theirs = totals.get("autotrace"), totals.get("trace-opt")
+    if ours and theirs and _tokens(theirs):
+        out += [f"autotrace used {_tokens(ours) / _tokens(theirs):.2f}x trace-opt's tokens (prompt + completion) in all"
+                + (f", and {(_tokens(ours) / ours['solved']) / (_tokens(theirs) / theirs['solved']):.2f}x per solved run"
+                   if ours["solved"] and theirs["solved"] else "") + ".", ""]
     pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
     out += ["Per run:", "", _table(
         ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"]
@@ -227,6 +233,10 @@ def _quality(results: dict[str, Any]) -> list[str]:
           _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)]
          + ([r.get("run", "")] if pooled else []) for r in runs]), ""]
     return out
+
+
+def _tokens(totals: dict[str, Any]) -> int:
+    return totals["prompt"] + totals["completion"]
 
 
 def _llm_calls(run: dict[str, Any]) -> int:

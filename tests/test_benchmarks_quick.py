@@ -80,6 +80,8 @@ def test_report_renders_from_results():
         assert heading in text
     assert "| linear (numeric) | 3 | 0.99 | 1/1 |" in text
     assert "measured 1.40 µs on the hot path (met" in text  # computed from the figures: 1.5 - 0.1
+    assert "and 0.50x per solved run" not in text  # trace-opt solved none: no ratio per solved run
+    assert "autotrace used 1.00x trace-opt's tokens (prompt + completion) in all." in text
 
     later = {key: results[key] for key in ("machine", "versions", "server", "tasks", "quality")}
     later.update(command="python -m benchmarks --sections quality", stamp="20260102-000000", seconds=600.0,
@@ -92,6 +94,9 @@ def test_report_renders_from_results():
     assert "seeds (0, 1)" in merged
     assert "| linear (numeric) | 3 | 0.99 | 1/1 | 1 | 1.000 | 1,200 + 80 |" in merged  # autotrace: the later run only
     assert "| 1/2 | 1 | 0.250 | 2,400 + 160 |" in merged  # trace-opt: seed 0 from the first run, seed 1 from the later one
+    # both solved 1 run; autotrace spent 1,280 tokens, trace-opt 2,560 over its two runs
+    assert "| autotrace | 1/1 | 1/1 | 1,200 | 80 | 0 | 1,280 |" in merged
+    assert "autotrace used 0.50x trace-opt's tokens (prompt + completion) in all, and 0.50x per solved run." in merged
     assert re.search(r"\| linear \| 1 \| trace-opt \| 1 \|.*\| 20260102-000000 \|", merged)
     assert re.search(r"\| linear \| 0 \| trace-opt \| — \|.*\| 20260101-000000 \|", merged)
     assert "Command: `python -m benchmarks --quick, run 20260101-000000 UTC` (section `overhead`" in merged

@@ -147,6 +147,7 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     assert "shop.NAME" not in section  # strings are not probed
     assert '"shop.MARKUP": <a number (measured estimate: 2.727), or null>' in first  # in the answer's slot too
     assert '"shop.NAME": <a string, or null>' in first
+    assert "use it exactly" in llm_server.chat_requests[0].json["messages"][0]["content"]  # the system prompt's rule
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
     assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 2.2)" in second
     shown = subprocess.run([str(AUTOTRACE), "show", re.search(r"run: (\S+)", result.stderr)[1]], cwd=tmp_path,
@@ -187,6 +188,7 @@ def test_an_estimate_that_does_no_better_is_an_earlier_attempt_not_advice(tmp_pa
     assert tried and float(tried[1]) > 5, result.stderr
     prompt = llm_server.chat_requests[0].json["messages"][-1]["content"]
     assert "estimated best value" not in prompt and "measured estimate" not in prompt
+    assert "estimate" not in llm_server.chat_requests[0].json["messages"][0]["content"]  # nor the rule for one
     assert "- shop.MARKUP: raising it by 10% raised the score by" in prompt  # the measurement itself stays
     attempts = prompt[prompt.index("#Earlier attempts"):]
     assert "attempt 2: score -2.6" in attempts and f"  shop.MARKUP = {tried[1]}\n" in attempts

@@ -27,7 +27,9 @@ class OptoPrime(Optimizer):
             "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }
-        system = {"role": "system", "content": load_prompt("optoprime_system.txt")}
+        # the estimate rule only when there is an estimate: a measured step leaves most prompts without one
+        estimate_rule = load_prompt("optoprime_estimate_rule.txt") if self.sensitivity.estimates else ""
+        system = {"role": "system", "content": fill("optoprime_system.txt", estimate_rule=estimate_rule)}
         skeleton = {"role": "user", "content": fill("optoprime_user.txt", problem="", **parts)}
         problem = render_problem(
             self.feedback, self.params, self.values, instruction=self.instruction,
