@@ -84,8 +84,9 @@ class ScriptedLLMServer:
     """OpenAI-compatible server on 127.0.0.1 with an ephemeral port, serving in a daemon thread.
 
     ``supports_json_schema=False`` / ``supports_json_object=False`` make it reject those
-    ``response_format`` types with HTTP 400, as many local servers do; such rejections consume no
-    scripted reply.
+    ``response_format`` types with HTTP 400, as many local servers do; ``supports_length_limits=False``
+    rejects a ``json_schema`` holding ``minLength`` / ``maxLength``, as OpenAI's strict mode does.
+    Such rejections consume no scripted reply.
     """
 
     def __init__(
@@ -94,10 +95,12 @@ class ScriptedLLMServer:
         model: str = "scripted-model",
         supports_json_schema: bool = True,
         supports_json_object: bool = True,
+        supports_length_limits: bool = True,
     ) -> None:
         self.model = model
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
+        self.supports_length_limits = supports_length_limits
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -233,6 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
         kind = (body.get("response_format") or {}).get("type")
         if kind == "json_schema" and not self.owner.supports_json_schema:
             return "response_format type 'json_schema' is not supported by this server"
+        if kind == "json_schema" and not self.owner.supports_length_limits:
+            schema = json.dumps(body["response_format"].get("json_schema", {}).get("schema"))
+            for keyword in ("minLength", "maxLength"):
+                if f'"{keyword}"' in schema:
+                    return f"Invalid schema for response_format: '{keyword}' is not permitted"
         if kind == "json_object" and not self.owner.supports_json_object:
             return "response_format type 'json_object' is not supported by this server"
         return None

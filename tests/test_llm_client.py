@@ -94,6 +94,26 @@ def test_unsupported_json_schema_falls_back_to_json_object_and_is_remembered() -
         assert formats == ["json_schema", "json_object", "json_object"]
 
 
+LIMITED = {**SCHEMA, "properties": {"answer": {"type": "integer"}, "reason": {"type": "string", "maxLength": 80}}}
+
+
+def test_a_schema_with_length_limits_is_sent_as_it_is(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(GOOD)
+    assert ask(make_llm(llm_server), LIMITED).data == GOOD
+    assert llm_server.chat_requests[0].json["response_format"]["json_schema"]["schema"] == LIMITED
+
+
+def test_refused_length_limits_are_dropped_from_the_schema_and_remembered() -> None:
+    with ScriptedLLMServer(supports_length_limits=False) as server:
+        server.script(GOOD, GOOD, GOOD)
+        llm = make_llm(server)
+        assert ask(llm, LIMITED).data == GOOD
+        assert ask(llm, LIMITED).data == GOOD
+        assert ask(llm, SCHEMA).data == GOOD  # a schema without limits keeps its json_schema format
+        sent = [r.json["response_format"]["json_schema"]["schema"] for r in server.chat_requests]
+        assert sent == [LIMITED, SCHEMA, SCHEMA, SCHEMA]  # one rejection, then never the limits again
+
+
 def test_falls_back_to_no_response_format_when_json_object_is_unsupported_too() -> None:
     with ScriptedLLMServer(supports_json_schema=False, supports_json_object=False) as server:
         server.script(GOOD)

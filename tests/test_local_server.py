@@ -139,6 +139,15 @@ def test_structured_chat_completion_and_clean_stop(gguf: Path, tmp_path: Path):
             )
             for _ in range(2)
         ]
+        # A length limit in the schema is enforced by the grammar (autotrace caps the answer's reasoning).
+        limited = {**_SCHEMA, "properties": {**_SCHEMA["properties"], "explanation": {"type": "string", "maxLength": 40}}}
+        long_one = messages[:1] + [{"role": "user", "content": messages[1]["content"] + " Explain it in five sentences."}]
+        capped = client.chat.completions.create(
+            model=server.model_name, messages=long_one, max_tokens=300,
+            response_format={"type": "json_schema", "json_schema": {"name": "call", "schema": limited, "strict": True}},
+        )
+    capped_data = json.loads(capped.choices[0].message.content)
+    assert 0 < len(capped_data["explanation"]) <= 40 and capped.choices[0].finish_reason == "stop"
     for reply in replies:
         data = json.loads(reply.choices[0].message.content)
         assert set(data) == {"function_name", "arguments", "explanation"}

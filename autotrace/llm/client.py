@@ -4,8 +4,10 @@ The optimizer asks for one JSON object per step. This module makes that call dep
 
 * its own retry loop (timeouts, dropped connections, 429/5xx) with exponential backoff and jitter,
   honouring ``Retry-After``, instead of the SDK's, so waits are bounded and tests can shrink them;
-* ``response_format`` degrades per endpoint: ``json_schema`` → ``json_object`` → none, remembering
-  what the server rejected so later calls do not pay for the 400 again;
+* ``response_format`` degrades per endpoint: ``json_schema`` (first with the schema's length limits,
+  which llama.cpp's grammar enforces and OpenAI's strict mode refuses, then without them) →
+  ``json_object`` → none, remembering what the server rejected so later calls do not pay for the
+  400 again;
 * a bad answer (prose, truncated or broken JSON) is a normal :class:`LLMReply` with ``error``
   set, so the optimizer can show the model what went wrong; only an unusable endpoint raises
   :class:`LLMError`;
@@ -37,7 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: ``response_format`` modes from most to least constrained; "text" (no response_format) always works.
-_FORMATS = ("json_schema", "json_object", "text")
+#: "json_schema_lengths" sends the schema as given, "json_schema" without its length limits.
+_FORMATS = ("json_schema_lengths", "json_schema", "json_object", "text")
+#: Schema keywords that not every strict ``json_schema`` implementation accepts.
+_LENGTH_KEYWORDS = frozenset({"minLength", "maxLength"})
 #: Status codes worth another try besides 5xx: request timeout, conflict, rate limit.
 _RETRY_STATUS = {408, 409, 429}
 #: Status codes that say "your request is wrong", fed back as a reply error rather than raised.
@@ -192,7 +197,13 @@ class LLM:
 
         Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
         """
-        modes = [m for m in (_FORMATS if schema is not None else _FORMATS[1:]) if m not in self._unsupported]
+        if schema is None:
+            formats = _FORMATS[2:]
+        elif _without_lengths(schema) == schema:  # the two json_schema modes would send the same request
+            formats = _FORMATS[1:]
+        else:
+            formats = _FORMATS
+        modes = [m for m in formats if m not in self._unsupported]
         rejected: list[str] = []
         failures = 0
         while True:
@@ -231,10 +242,11 @@ class LLM:
         }
         if self.config.seed is not None:
             request["seed"] = self.config.seed
-        if mode == "json_schema":
+        if mode in ("json_schema_lengths", "json_schema"):
+            sent = schema if mode == "json_schema_lengths" else _without_lengths(schema)
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                "json_schema": {"name": schema_name, "schema": sent, "strict": True},
             }
         elif mode == "json_object":
             request["response_format"] = {"type": "json_object"}
@@ -309,6 +321,17 @@ class LLM:
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _without_lengths(schema: Any) -> Any:
+    """``schema`` without ``minLength`` / ``maxLength``; property *names* are kept whatever they are."""
+    if isinstance(schema, list):
+        return [_without_lengths(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {key: ({name: _without_lengths(sub) for name, sub in value.items()} if key == "properties"
+                  else _without_lengths(value))
+            for key, value in schema.items() if key not in _LENGTH_KEYWORDS}
 
 
 def _retry_after(exc: Exception) -> float | None:
