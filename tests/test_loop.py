@@ -18,6 +18,7 @@ def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_t
     assert "(float) shop.MARKUP = 1.2" in third
     problems = third[third.index("#Problems"):]
     assert "Your previous answer kept every variable as it was" in problems
+    assert "(code)" not in problems  # no code parameter here: nothing to say about rewriting functions
     assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
 
 

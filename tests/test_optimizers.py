@@ -322,6 +322,9 @@ def test_an_answer_that_changes_nothing_is_pointed_out_in_the_next_prompt(llm_se
     first, second = user_text(llm_server, 0), user_text(llm_server, 1)
     assert "kept every variable as it was" not in first
     assert "Your previous answer kept every variable as it was" in second[second.index("#Problems"):]
+    # shop.pricing.total is code: the note says how a function changes, whole, not cut to the line limit
+    assert ("a (code) variable's new value is its function written again with the fix, returning what #Feedback "
+            "expects.\n") in second
 
 
 def test_a_question_asked_before_is_not_asked_again_of_a_model_that_repeats_itself(

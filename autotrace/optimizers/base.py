@@ -216,7 +216,9 @@ class Optimizer(ABC):
             # Asking again in the same conversation re-sends the whole prompt and, measured on the
             # benchmark tasks with the 1.5B model, changed the answer once in 17 tries; saying so in the
             # next step's #Problems costs a line, and makes that prompt differ from this one.
-            self.last_problems = {"": load_prompt("unchanged.txt").strip()}
+            # With a function among the variables, "how far to move it" is no help: say how code changes.
+            code = any(p.kind == "code" for p in self.params)
+            self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposal
 
     @abstractmethod
