@@ -216,10 +216,10 @@ def _json_type(value: Any) -> str | None:
     return None
 
 
-#: Longest reasoning the answer schema allows. A small model at temperature 0 can repeat one sentence
-#: until max_tokens cuts the answer off before any value (17 of 530 answers in the benchmark runs of
-#: 2026-11-27, 1,024 tokens each); a grammar-enforcing server closes the string here instead, and the
-#: values still come. Normal reasoning stayed far below (99% under 550 characters).
+#: Longest reasoning the answer schema allows. A small model at temperature 0 can repeat a few
+#: sentences until max_tokens cuts the answer off before any value (18 of 529 answers in the benchmark
+#: runs of 2026-11-27, 1,024 tokens each); a grammar-enforcing server closes the string here instead,
+#: and the values still come. Normal reasoning stayed far below (99% under 550 characters).
 REASONING_CHARS = 1000
 
 
