@@ -218,8 +218,8 @@ def _quality(results: dict[str, Any]) -> list[str]:
           f"{t['completion']:,}", f"{t['calls']:,}", _f(_tokens(t) / t["solved"] if t["solved"] else None, 0),
           _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]),
         ""]
-    ours, theirs = totals.get("autotrace"), totals.get("trace-opt")
-    if ours and theirs and _tokens(theirs):
+    ours, theirs = totals["autotrace"], totals["trace-opt"]
+    if _tokens(theirs):
         out += [f"autotrace used {_tokens(ours) / _tokens(theirs):.2f}x trace-opt's tokens (prompt + completion) in all"
                 + (f", and {(_tokens(ours) / ours['solved']) / (_tokens(theirs) / theirs['solved']):.2f}x per solved run"
                    if ours["solved"] and theirs["solved"] else "") + ".", ""]

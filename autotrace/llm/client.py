@@ -197,19 +197,22 @@ class LLM:
 
         Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
         """
-        if schema is None:
-            formats = _FORMATS[2:]
-        elif _without_lengths(schema) == schema:  # the two json_schema modes would send the same request
-            formats = _FORMATS[1:]
-        else:
-            formats = _FORMATS
-        modes = [m for m in formats if m not in self._unsupported]
+        # The schema each mode sends, worked out once; without limits to drop, "json_schema_lengths"
+        # would send what "json_schema" sends, so it is left out.
+        sent: dict[str, dict | None] = {}
+        if schema is not None:
+            plain = _without_lengths(schema)
+            if plain != schema:
+                sent["json_schema_lengths"] = schema
+            sent["json_schema"] = plain
+        sent.update(json_object=None, text=None)
+        modes = [m for m in _FORMATS if m in sent and m not in self._unsupported]
         rejected: list[str] = []
         failures = 0
         while True:
             mode = modes[len(rejected)]
             try:
-                completion = self._client.chat.completions.create(**self._request(messages, schema, schema_name, mode))
+                completion = self._client.chat.completions.create(**self._request(messages, sent[mode], schema_name, mode))
                 if not isinstance(completion, ChatCompletion) or not completion.choices:
                     raise _MalformedCompletion("the answer held no choices")
             except openai.APIStatusError as exc:
@@ -243,10 +246,9 @@ class LLM:
         if self.config.seed is not None:
             request["seed"] = self.config.seed
         if mode in ("json_schema_lengths", "json_schema"):
-            sent = schema if mode == "json_schema_lengths" else _without_lengths(schema)
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": sent, "strict": True},
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
             }
         elif mode == "json_object":
             request["response_format"] = {"type": "json_object"}
