@@ -259,8 +259,17 @@ def _note(run: dict[str, Any]) -> str:
     measured = sum(1 for n in notes if n.startswith("measured step"))
     parts = [f"{measured} measured step(s), no LLM call" if measured else "",
              f"{unchanged} step(s) proposed no change" if unchanged else "",
-             "then stopped: the next question repeated one asked before" if run.get("stopped") else ""]
+             _stop_note(run.get("stopped") or "")]
     return "; ".join(filter(None, parts))
+
+
+def _stop_note(stopped: str) -> str:
+    """Why the run ended early, from the loop's ``stopped before step N: <why>``, in a few words."""
+    if not stopped:
+        return ""
+    if "changed nothing" in stopped:
+        return "then stopped: " + stopped.split(": ", 1)[-1].split(" and ", 1)[0]
+    return "then stopped: the next question repeated one asked before"
 
 
 # -- 2. overhead -----------------------------------------------------------------------------------

@@ -120,11 +120,12 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
 @click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
 @click.option("--measured-step/--no-measured-step", default=None, help="When the probes estimate a better value, evaluate it first and keep it without asking the LLM if it beats the best so far (one extra evaluation). [default: on]")
+@click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
-             gguf: Path | None, probe: bool | None, measured_step: bool | None) -> None:
+             gguf: Path | None, probe: bool | None, measured_step: bool | None, max_unchanged: int | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -169,6 +170,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         budget_tokens=budget_tokens or config.get("budget_tokens"),
         probe=probe if probe is not None else bool(config.get("probe", tests is None)),
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
+        max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
     )
 
     def body() -> int:

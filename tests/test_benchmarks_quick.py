@@ -60,6 +60,10 @@ def test_report_renders_from_results():
                      {"step": 2, "score": 1.0, "note": "changed X"}]}
     trace_run = {**run, "side": "trace-opt", "solved": False, "solved_step": None, "best_score": 0.25,
                  "steps": [{"step": 0, "score": 0.25}, {"step": 1, "score": 0.25, "note": "no change proposed"}]}
+    stuck = {**run, "solved": False, "solved_step": None, "best_score": 0.25,
+             "steps": [{"step": 0, "score": 0.25}] + [{"step": i, "score": 0.25, "note": "no change proposed"}
+                                                       for i in (1, 2)],
+             "stopped": "stopped before step 3: the last 2 answers changed nothing and the best score stood still"}
     results = {
         "command": "python -m benchmarks --quick", "stamp": "20260101-000000", "quick": True, "seconds": 60.0,
         "machine": report.machine_info(), "versions": {"autotrace": "0.1.0"}, "load_before": (1.0, 1.0, 1.0),
@@ -79,6 +83,7 @@ def test_report_renders_from_results():
     for heading in ("## 1. Quality", "## 2. Recording overhead", "## 3. Prompt size", "## 4. Import time"):
         assert heading in text
     assert "| linear (numeric) | 3 | 0.99 | 1/1 |" in text
+    assert report._note(stuck) == "2 step(s) proposed no change; then stopped: the last 2 answers changed nothing"
     assert "measured 1.40 µs on the hot path (met" in text  # computed from the figures: 1.5 - 0.1
     assert "and 0.50x per solved run" not in text  # trace-opt solved none: no ratio per solved run
     assert "autotrace used 1.00x trace-opt's tokens (prompt + completion) in all." in text

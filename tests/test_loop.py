@@ -27,8 +27,8 @@ def test_the_memory_starts_from_the_initial_values_and_leaves_out_the_current_on
     result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-probe")
     assert result.returncode == 0, result.stderr
     first, second = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
-    memory = lambda text: text[text.index("#Earlier attempts"):text.index("#Problems")]  # noqa: E731
-    assert "(none yet)" in memory(first)  # the initial values are the current ones: #Feedback is about them
+    memory = lambda text: text[text.index("#Earlier attempts"):text.index("Answer with")]  # noqa: E731
+    assert "#Earlier attempts" not in first  # the initial values are the current ones: #Feedback is about them
     # after a worse change, the model sees what it started from and how that scored; not the current values
     assert re.search(r"attempt 1: score -16\.8\n  shop\.MARKUP = 1\.2\n  feedback: ", memory(second))
     assert "attempt 2" not in memory(second) and "(float) shop.MARKUP = 0.5" in second
@@ -37,9 +37,35 @@ def test_the_memory_starts_from_the_initial_values_and_leaves_out_the_current_on
 def test_the_run_stops_when_its_question_repeats(tmp_path, llm_server):
     # Two unchanged answers: the second prompt points out the first; the third would be the second again.
     llm_server.script(answer(), answer())
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0", "--max-unchanged", "0")
     assert result.returncode == 1, result.stderr  # the target was not reached
     assert len(llm_server.chat_requests) == 2
     assert re.search(r"^step +3/5 .*stopped before step 3: its question was asked at an earlier step",
                      result.stderr, re.MULTILINE)
     assert "step   4/5" not in result.stderr
+
+
+def test_the_run_stops_after_two_answers_that_change_nothing(tmp_path, llm_server):
+    # An unchanged answer, then one whose only change is rejected (a string for a number): the third
+    # question differs (it shows the rejection), but neither answer gave anything to evaluate.
+    llm_server.script(answer(), answer(MARKUP="more"), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0")
+    assert result.returncode == 1, result.stderr
+    assert len(llm_server.chat_requests) == 2 and llm_server.pending == 1
+    assert re.search(r"^step +3/5 .*stopped before step 3: the last 2 answers changed nothing and the best "
+                     r"score stood still$", result.stderr, re.MULTILINE)
+    # --max-unchanged 0 asks on (the cache answers the first two questions again): the third question
+    # shows the rejection, so it is not a repeat
+    result = optimize(tmp_path, llm_server, "--steps", "3", "--no-probe", "--max-unchanged", "0")
+    assert result.returncode == 0, result.stderr
+    assert len(llm_server.chat_requests) == 3 and llm_server.pending == 0 and "+MARKUP = 2.5" in result.stdout
+
+
+def test_answers_that_change_nothing_do_not_stop_a_run_whose_best_score_moves(tmp_path, llm_server):
+    # Each step's probe of MARKUP (+10%) beats the best so far: the run is not stuck, so it goes on.
+    llm_server.script(answer(), answer(), answer())
+    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-measured-step")
+    assert result.returncode == 0, result.stderr
+    assert len(llm_server.chat_requests) == 3 and "changed nothing" not in result.stderr
+    assert re.search(r"^step +3/3 .*no change proposed.*probe shop\.MARKUP = .* is the best so far", result.stderr,
+                     re.MULTILINE)

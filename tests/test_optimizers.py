@@ -172,9 +172,12 @@ def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_serv
     assert system["role"] == "system" and "#Feedback" in system["content"]
     assert "#Code\neval0 = shop.main(order=input0)  # calls eval1\n" in user["content"]
     assert "#Feedback\nscore 0.25: expected 0.66, got 6.0\n" in user["content"]
+    # a first step has no earlier attempts and no previous answer: those sections are left out, not "(none)"
+    assert "#Earlier attempts" not in user["content"] and "#Problems" not in user["content"]
+    assert "(none" not in user["content"]
     assert user["content"].endswith(
-        'format, with a value or null for every variable:\n'
-        '{"reasoning": "<what is wrong and which variable causes it>", '
+        'format: a new value for each variable you change, null for the others.\n'
+        '{"reasoning": "<what is wrong, which variable causes it, and how to fix it>", '
         '"suggestion": {"shop.rates.RATE": <a number, or null>, '
         '"shop.pricing.total": <the complete new source of the function as a string, or null>}}\n'
     )

@@ -141,7 +141,7 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-measured-step")
     assert result.returncode == 0, result.stderr
     first = llm_server.chat_requests[0].json["messages"][-1]["content"]
-    section = first[first.index("#Sensitivity"):first.index("#Earlier attempts")]
+    section = first[first.index("#Sensitivity"):first.index("Answer with")]
     assert "- shop.PRICE: raising it by 10% raised the score by 1.2." in section
     assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 1.32)." in section
     assert "shop.NAME" not in section  # strings are not probed

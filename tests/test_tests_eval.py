@@ -123,7 +123,7 @@ def test_optimize_tests_regression_feedback_then_a_fix_and_a_patch(tmp_path: Pat
     assert "+FREE_SHIPPING_FROM = 50.0  # autotrace: param" in result.stdout
     assert "+    return whole if whole == weight_kg else whole + 1" in result.stdout
     first, second = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
-    assert "eval1 = shipping.cost.billable_kg(weight_kg=2.3)  # reads shipping.cost.billable_kg" in first
+    assert "eval1 = shipping.cost.billable_kg(weight_kg=2.3)\n" in first
     assert "AssertionError: assert 8.5 == 0.0\n +  where 8.5 = shipping_cost(3.0, subtotal=50.0)" in first
     assert "REGRESSION: tests/test_cost.py::test_small_order_pays_base_fee_and_weight" in second
     after = {name: (project / "src" / "shipping" / name).read_bytes() for name in ("rates.py", "cost.py")}

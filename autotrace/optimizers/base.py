@@ -264,17 +264,23 @@ class Optimizer(ABC):
         """Current values as :class:`Attempt` holds them: code as source, literals as ``repr``."""
         return {p.name: self.values[p.name] if p.kind == "code" else repr(self.values[p.name]) for p in self.params}
 
-    def problems_text(self) -> str:
-        """The previous answer's problems, one line each, so the model does not repeat them."""
+    def problems_section(self) -> str:
+        """The previous answer's problems, one line each, so the model does not repeat them; nothing
+        when it had none."""
         lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
                  for name, reason in self.last_problems.items()]
-        return "\n".join(lines) or "(none)"
+        return section("#Problems with your previous answer", "\n".join(lines))
+
+
+def section(title: str, text: str) -> str:
+    """A prompt section ending in a blank line, or nothing when ``text`` is empty: a section that
+    says "(none)" costs tokens and tells the model nothing."""
+    return f"{title}\n{text}\n\n" if text else ""
 
 
 def sensitivity_section(sensitivity: Sensitivity) -> str:
     """The #Sensitivity section of a prompt, or nothing when no measurement was made."""
-    text = sensitivity.text.strip()
-    return f"#Sensitivity (measured: each variable nudged alone from the current values)\n{text}\n\n" if text else ""
+    return section("#Sensitivity (measured: each variable nudged alone from the current values)", sensitivity.text.strip())
 
 
 #: (value chars, feedback chars) for memory entries, from roomy to terse.
@@ -285,7 +291,8 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
                   feedback_chars: int, first: int = 1, skip_current: bool = False) -> str:
     """Earlier attempts as indented blocks: ``attempt i: score s``, the values that differ from
     ``current`` (unchanged code would only repeat #Variables), and the feedback, or the number of the
-    earlier attempt that got the same feedback (a model stuck on one answer repeats it word for word).
+    earlier attempt that got the same feedback (a model stuck on one answer repeats it word for word);
+    "" for no attempts.
     An attempt with the current values is left out when ``skip_current``: its feedback is the one the
     prompt shows. Attempts are numbered from ``first``."""
     blocks = []
@@ -307,7 +314,7 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
             lines.append(f"  feedback: same as attempt {same}" if same != i else
                          f"  feedback: {shorten(text, feedback_chars)}")
         blocks.append("\n".join(lines))
-    return "\n".join(blocks) or "(none yet)"
+    return "\n".join(blocks)
 
 
 def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget: int, *,
@@ -339,7 +346,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
-    return '{"reasoning": "<what is wrong and which variable causes it>", "suggestion": {' + slots + "}}"
+    return '{"reasoning": "<what is wrong, which variable causes it, and how to fix it>", "suggestion": {' + slots + "}}"
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:

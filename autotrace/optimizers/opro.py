@@ -36,7 +36,7 @@ class OPRO(Optimizer):
             "instruction": self.instruction,
             "constraints": constraints_section(self.params),
             "variables": variables_section(self.params, self.values),
-            "problems": self.problems_text(),
+            "problems": self.problems_section(),
             "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }
@@ -46,7 +46,8 @@ class OPRO(Optimizer):
         if rest < _MIN_ROOM:
             raise BudgetError(f"the variables alone need ~{budget - rest} tokens but the budget is {budget}")
         feedback = self._feedback_text(rest // 3)
-        history = fit_attempts(self.ranked(), self.current_texts(), rest - estimate_tokens(feedback), feedback=False)
+        history = fit_attempts(self.ranked(), self.current_texts(), rest - estimate_tokens(feedback),
+                               feedback=False) or "(none yet)"
         user = fill("opro_user.txt", history=history, feedback=feedback, **fixed)
         return [system, {"role": "user", "content": user}]
 

@@ -8,7 +8,7 @@ the most recent attempts and the problems of the previous answer; its wording li
 from __future__ import annotations
 
 from autotrace.optimizers.base import (Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens,
-                                       sensitivity_section)
+                                       section, sensitivity_section)
 from autotrace.optimizers.render import render_problem
 
 
@@ -22,8 +22,10 @@ class OptoPrime(Optimizer):
         recent = self.attempts[-self.memory :] if self.memory > 0 else []
         parts = {
             # the current values' attempt is left out: #Feedback is about them
-            "memory": fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE), skip_current=True),
-            "problems": self.problems_text(),
+            "memory": section("#Earlier attempts (oldest first; a higher score is better)",
+                              fit_attempts(recent, self.current_texts(), int(budget * self.MEMORY_SHARE),
+                                           skip_current=True)),
+            "problems": self.problems_section(),
             "sensitivity": sensitivity_section(self.sensitivity),
             "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
         }

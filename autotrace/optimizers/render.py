@@ -1,9 +1,11 @@
 """OptoPrime's problem text: recorded runs written as code-like sections that fit a token budget.
 
-The sections, always all present and in this order::
+The sections, in this order (one with nothing to show, such as #Inputs of a run without inputs, is
+left out: "(none)" would only cost tokens)::
 
     #Instruction    what the program should achieve
     #Code           one line per recorded call, e.g. ``eval3 = pricing.total(qty=input0, rate=0.2)  # reads rates.RATE``
+                    (a call of a code parameter is not said to read it: its name says so)
     #Documentation  each function in #Code: its source when short, else signature and docstring
     #Variables      the parameters with their current values (code parameters as source)
     #Constraints    the description written after each parameter's marker
@@ -44,6 +46,7 @@ _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level b
 _NAMES_SHOWN = 3  # callee names listed on a caller's line
 _ERRORS_SHOWN = 3  # distinct errors shown per example
 _OMITTED = "(omitted to fit the prompt budget)"
+_NONE = "(none)"  # a section with nothing to show is left out of the prompt
 _ARG = "arg:"  # the role of a data-flow edge into an argument: "arg:<parameter name>"
 _SAME_AS_CHARS = 24  # a value at least this long is named, not repeated, when #Code or #Others showed it
 
@@ -106,7 +109,7 @@ def render_problem(
     examples = [_Example(i, f, _Run(f.graph) if f.graph is not None else None) for i, f in enumerate(feedback, 1)]
     ranked = sorted(examples, key=_Example.badness)
     fixed = {
-        "#Instruction": instruction.strip() or "(none)",
+        "#Instruction": instruction.strip() or _NONE,
         "#Variables": variables_section(params, values),
         "#Constraints": constraints_section(params),
     }
@@ -142,7 +145,7 @@ def variables_section(params: Sequence[ParamSpec], values: Mapping[str, Any]) ->
 def constraints_section(params: Sequence[ParamSpec]) -> str:
     """The marker descriptions: the only place the user tells the optimizer what a value may be."""
     lines = [f"{p.name}: {p.description}" for p in params if p.description]
-    return "\n".join(lines) or "(none)"
+    return "\n".join(lines) or _NONE
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,8 @@ class _Run:
             args.append(f"{arg}={producers.pop(arg) if arg in producers else shorten(str(text), detail.value_chars)}")
         args.extend(f"{arg}={name}" for arg, name in producers.items())
         notes = []
+        func = attrs.get("func", "?")
+        reads = [name for name in reads if name != func]  # a call of a (code) variable reads itself: said by its name
         if reads:
             notes.append("reads " + ", ".join(reads))
         if callees:
@@ -343,7 +348,7 @@ class _Run:
         failure = self.failure(call)
         if failure:
             notes.append(failure)
-        line = f"{self.name(call)} = {attrs.get('func', '?')}({', '.join(args)})"
+        line = f"{self.name(call)} = {func}({', '.join(args)})"
         return line + (f"  # {'; '.join(notes)}" if notes else "")
 
     def other_lines(self, rows: Sequence[Hashable | _Gap], detail: Detail) -> list[str]:
@@ -530,11 +535,11 @@ def _compose(
     if not detail.doc_chars:
         sections["#Documentation"] = _OMITTED
     else:
-        sections["#Documentation"] = "\n".join(run.documentation(rows, detail, code_params) if run else []) or "(none)"
+        sections["#Documentation"] = "\n".join(run.documentation(rows, detail, code_params) if run else []) or _NONE
     if not detail.others:
         sections["#Others"] = _OMITTED
     else:
-        sections["#Others"] = "\n".join(run.other_lines(rows, detail) if run else []) or "(none)"
+        sections["#Others"] = "\n".join(run.other_lines(rows, detail) if run else []) or _NONE
     feedback_chars = detail.feedback_chars // min(len(shown), 4)
     inputs: list[str] = []
     outputs: list[str] = []
@@ -542,7 +547,7 @@ def _compose(
     for example in shown:
         tag = f"[example {example.number}] " if many else ""
         if example.run is not None:
-            inputs.append(tag + (", ".join(example.run.input_text(detail)) or "(none)"))
+            inputs.append(tag + (", ".join(example.run.input_text(detail)) or _NONE))
             outputs.extend(tag + line for line in example.run.output_text(detail))
         else:
             inputs.append(tag + "(not recorded)")
@@ -555,7 +560,7 @@ def _compose(
     sections["#Inputs"] = "\n".join(inputs)
     sections["#Outputs"] = "\n".join(outputs)
     sections["#Feedback"] = "\n".join(verdicts)
-    return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS) + "\n"
+    return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS if sections[title] != _NONE) + "\n"
 
 
 def _code(focus: _Example, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:
