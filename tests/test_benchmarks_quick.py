@@ -129,3 +129,22 @@ def test_quality_runs_the_chosen_sides_and_alternates_which_goes_first(monkeypat
     harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None,
                         sides=("autotrace",))
     assert ran == [(0, "autotrace"), (1, "autotrace")]
+
+
+def test_the_unchanged_stop_replay_counts_calls_after_two_idle_answers_and_solves_lost():
+    from benchmarks.unchanged_stop import replay
+
+    def step(score, note, tokens=100):
+        return {"score": score, "note": note, "asked": True, "prompt_tokens": tokens, "completion_tokens": 10}
+
+    stuck = {"solved": False, "steps": [{"score": 0.5, "note": "initial values", "asked": False},
+                                        step(0.5, "no change proposed"), step(0.5, "no change proposed"),
+                                        step(0.5, "changed X"), step(0.4, "changed X")]}
+    assert replay(stuck, 2) == (2, 220, False)
+    # a probe that beat the best resets the count; a late solve after two idle answers is a loss
+    moving = {"solved": False, "steps": [{"score": 0.5, "note": "initial values", "asked": False},
+                                         step(0.6, "no change proposed; probe X = 1.1 is the best so far"),
+                                         step(0.6, "no change proposed"), step(0.6, "changed X")]}
+    assert replay(moving, 2) == (0, 0, False)
+    late = {**stuck, "solved": True, "solved_step": 4}
+    assert replay(late, 2) == (2, 220, True)
