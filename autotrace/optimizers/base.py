@@ -280,7 +280,8 @@ def section(title: str, text: str) -> str:
 
 def sensitivity_section(sensitivity: Sensitivity) -> str:
     """The #Sensitivity section of a prompt, or nothing when no measurement was made."""
-    return section("#Sensitivity (measured: each variable nudged alone from the current values)", sensitivity.text.strip())
+    title = "#Sensitivity (measured: each variable nudged alone from the current values)"
+    return section(title, sensitivity.text.strip())
 
 
 #: (value chars, feedback chars) for memory entries, from roomy to terse.
@@ -346,7 +347,8 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
     slots = ", ".join(slot(p) for p in params)
-    return '{"reasoning": "<what is wrong, which variable causes it, and how to fix it>", "suggestion": {' + slots + "}}"
+    reasoning = "<what is wrong, which variable causes it, and how to fix it>"
+    return '{"reasoning": "' + reasoning + '", "suggestion": {' + slots + "}}"
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:
