@@ -4,7 +4,7 @@ and which files the import hook rewrites."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,32 @@ from autotrace.transforms.markers import MarkerError, Selector, discover, module
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
 _PATH_KEYS = ("feedback",)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _whole(least: int) -> tuple[str, Callable[[Any], bool]]:
+    return f"a whole number of at least {least}", lambda v: _number(v) and isinstance(v, int) and v >= least
+
+
+#: What each option of the table must be (what it means to the user, and the check), so a wrong type is
+#: a one-line error naming the key rather than a traceback, or a string "false" silently counting as true.
+_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "steps": _whole(0),
+    "max_unchanged": _whole(0),
+    "budget_tokens": _whole(500),
+    "target": ("a number", _number),
+    "timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
+    "probe": ("true or false", lambda v: isinstance(v, bool)),
+    "measured_step": ("true or false", lambda v: isinstance(v, bool)),
+    "entry": ("a string", lambda v: isinstance(v, str)),
+    "model": ("a string", lambda v: isinstance(v, str)),
+    "base_url": ("a string", lambda v: isinstance(v, str)),
+    "optimizer": ('"optoprime" or "opro"', lambda v: v in ("optoprime", "opro")),
+    "memory": ('a size such as "4GiB", or "none"', lambda v: isinstance(v, str) or (_number(v) and v > 0)),
+}
 
 
 class ConfigError(Exception):
@@ -43,6 +69,9 @@ def load_config(root: Path) -> dict[str, Any]:
     table = data.get("tool", {}).get("autotrace", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.autotrace] must be a table")
+    for key, (kind, check) in _KINDS.items():
+        if key in table and not check(table[key]):
+            raise ConfigError(f"{path}: [tool.autotrace] {key} must be {kind}, not {table[key]!r}")
     for key in _PATH_KEYS:  # file names in the table are relative to the pyproject.toml holding them
         if key in table:
             if not isinstance(table[key], str):

@@ -254,6 +254,12 @@ BAD_INPUT = {
                           ["optimize", "main.py"], "feedback() raised KeyError: 'score'"),
     "entry that does not exist": (lambda folder: None, ["optimize", "main.py", "--entry", "start"],
                                   "main has no function 'start'"),
+    # a wrong type in [tool.autotrace]: one line naming the key, not a traceback (nor "false" read as true)
+    "config option of the wrong type": (_write("pyproject.toml", '[tool.autotrace]\nmax_unchanged = "two"\n'),
+                                        ["optimize", "main.py"],
+                                        "[tool.autotrace] max_unchanged must be a whole number of at least 0, not 'two'"),
+    "config switch given as a string": (_write("pyproject.toml", '[tool.autotrace]\nprobe = "false"\n'),
+                                        ["optimize", "main.py"], "probe must be true or false, not 'false'"),
 }
 
 
