@@ -158,12 +158,11 @@ class _Loop:
         progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
                             "initial values" if first_step == 1 else "resumed"))
         stopped = ""
-        unchanged = 0  # answers in a row that gave nothing to evaluate while the best score stood still
+        stall = _Stall(best_eval.rank)
         for step in range(first_step, s.steps + 1):
             if self._reached(best_eval):
                 break
             started = time.perf_counter()
-            best_before = best_eval.rank
             self.optimizer.accept(current)
             self.optimizer.zero_feedback()
             for feedback in current_eval.feedbacks():
@@ -211,7 +210,7 @@ class _Loop:
             self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
             self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval, note,
                               sensitivity)
-            unchanged = 0 if proposal.values or best_eval.rank > best_before else unchanged + 1
+            unchanged = stall.after(bool(proposal.values), best_eval.rank)
             if s.max_unchanged and unchanged >= s.max_unchanged and step < s.steps:
                 stopped = (f"stopped before step {step + 1}: the last {unchanged} answers changed nothing "
                            "and the best score stood still")
@@ -334,6 +333,22 @@ class _Loop:
             "sensitivity": sensitivity.text,
             "status": "ok" if evaluation.problem is None else "failed",
         })
+
+
+@dataclass
+class _Stall:
+    """Counts the answers in a row that gave nothing to evaluate while the best score stood still
+    (``Settings.max_unchanged``). The best is compared with its rank at the previous answer, so a gain
+    made in between (a probe, a measured step without an LLM call) also ends the streak."""
+
+    best: tuple[float, float]  # the best values' rank when the last answer was counted
+    answers: int = 0
+
+    def after(self, changed: bool, best: tuple[float, float]) -> int:
+        """Count one answer (``changed``: it gave values to evaluate); the streak so far."""
+        self.answers = 0 if changed or best > self.best else self.answers + 1
+        self.best = best
+        return self.answers
 
 
 def _assignments(values: Mapping[str, Any]) -> str:

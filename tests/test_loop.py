@@ -6,6 +6,8 @@ import re
 
 from test_probe import answer, optimize, shop
 
+from autotrace.runners.loop import _Stall
+
 
 def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_the_best(tmp_path, llm_server):
     # quote = (1 + 200 * PRICE) * MARKUP against 30: MARKUP 1.2 gives -16.8, MARKUP 0.5 gives -24.5.
@@ -69,3 +71,13 @@ def test_answers_that_change_nothing_do_not_stop_a_run_whose_best_score_moves(tm
     assert len(llm_server.chat_requests) == 3 and "changed nothing" not in result.stderr
     assert re.search(r"^step +3/3 .*no change proposed.*probe shop\.MARKUP = .* is the best so far", result.stderr,
                      re.MULTILINE)
+
+
+def test_a_gain_between_two_unchanged_answers_ends_their_streak():
+    # ranks are (-failures, score): a measured step between two answers (no answer of its own) raised
+    # the best from -4 to -3, so the second unchanged answer starts a new streak instead of stopping the run
+    stall = _Stall(best=(0, -4.0))
+    assert stall.after(False, (0, -4.0)) == 1
+    assert stall.after(False, (0, -3.0)) == 0  # the measured step's gain, seen at the next answer
+    assert stall.after(False, (0, -3.0)) == 1 and stall.after(False, (0, -3.0)) == 2
+    assert stall.after(True, (0, -3.0)) == 0  # an answer with values to evaluate ends the streak too
