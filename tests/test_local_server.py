@@ -197,9 +197,10 @@ def test_startup_failure_reports_the_log_and_leaves_no_process(tmp_path: Path):
     assert not any(str(bogus) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for pid in _server_pids())
 
 
-#: A stand-in for the model server: it announces an address as the real one does, but the first
-#: ``sys.argv[2]`` launches listen without ever answering (a wedged llama.cpp HTTP server); later
-#: ones answer ``/health``. Each launch appends its pid to ``sys.argv[1]``.
+#: A stand-in for the model server: it announces an address as the real one does (written whole to
+#: the address file ``sys.argv[3]``, and logged), but the first ``sys.argv[2]`` launches listen without
+#: ever answering (a wedged llama.cpp HTTP server); later ones answer ``/health``. Each launch appends
+#: its pid to ``sys.argv[1]``.
 _WEDGED_THEN_HEALTHY = textwrap.dedent(
     """
     import http.server, os, socket, sys, time
@@ -208,11 +209,17 @@ _WEDGED_THEN_HEALTHY = textwrap.dedent(
     launches = Path(sys.argv[1])
     with launches.open("a") as f:
         f.write(f"{os.getpid()}\\n")
+
+    def announce(port):
+        print(f"listening at http://127.0.0.1:{port}", flush=True)
+        temp = Path(sys.argv[3] + ".tmp")
+        temp.write_text(f"http://127.0.0.1:{port}")
+        os.replace(temp, sys.argv[3])
     if len(launches.read_text().split()) <= int(sys.argv[2]):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen()  # connections queue up; nobody accepts them
-        print(f"autotrace-server-ready: http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+        announce(sock.getsockname()[1])
         time.sleep(600)
 
     class Health(http.server.BaseHTTPRequestHandler):
@@ -222,7 +229,7 @@ _WEDGED_THEN_HEALTHY = textwrap.dedent(
             self.wfile.write(b'{"status": "ok"}')
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Health)
-    print(f"autotrace-server-ready: http://127.0.0.1:{server.server_port}", flush=True)
+    announce(server.server_port)
     server.serve_forever()
     """
 )
@@ -237,7 +244,7 @@ class _StandIn(LocalServer):
         self._wedged = wedged_launches
 
     def _command(self) -> list[str]:
-        return [sys.executable, "-c", _WEDGED_THEN_HEALTHY, str(self.launches), str(self._wedged)]
+        return [sys.executable, "-c", _WEDGED_THEN_HEALTHY, str(self.launches), str(self._wedged), str(self.address_file)]
 
     def pids(self) -> list[int]:
         return [int(pid) for pid in self.launches.read_text().split()]
@@ -249,10 +256,10 @@ def test_a_server_that_announces_its_port_but_never_answers_is_started_again(tmp
         first, second = server.pids()
         assert server.pid == second and not _running(first)
         assert _healthy_at(server.base_url)
-    assert not _running(second)
+    assert not _running(second) and not server.address_file.exists()
     assert re.search(r"did not answer /health within 0\.5s \(its log: .*server-wedged\.log\); starting it again",
                      caplog.text)
-    assert (tmp_path / "server-wedged.log").read_text().startswith("autotrace-server-ready: ")
+    assert (tmp_path / "server-wedged.log").read_text().startswith("listening at http://127.0.0.1:")
 
 
 def test_a_server_wedged_twice_fails_with_one_clear_error_and_leaves_no_process(tmp_path: Path):

@@ -39,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from autotrace.atomic import atomic_write
 from autotrace.llm.provision import DEFAULT_SIZE, MODELS, ModelError, cache_root, resolve_gguf
 
 #: Context window (tokens) of the single slot: room for a program, its trace and feedback.
@@ -55,8 +56,6 @@ STARTUP_TIMEOUT = 180.0
 #: counts as wedged and is started once more. It answers within a second when it works, but
 #: llama.cpp's HTTP server has been seen to announce its port and then never answer.
 WEDGED_AFTER = 30.0
-#: Line the child prints once it listens, followed by its address; the parent looks for it in the log.
-READY_MARKER = "autotrace-server-ready:"
 
 _LOG_TAIL_LINES = 20
 log = logging.getLogger(__name__)
@@ -116,6 +115,10 @@ class LocalServer:
         self.threads = threads or default_threads()
         self.max_tokens = max_tokens
         self.log_path = Path(log_path) if log_path is not None else _default_log_path()
+        #: Where the child writes its address once it listens. A file of its own, not a line in the log:
+        #: llama.cpp's logger writes to the same log from another thread, and a marker line cut in two
+        #: by its output was never found (the parent then waited out the whole startup timeout).
+        self.address_file = self.log_path.with_suffix(".address")
         self.startup_timeout = startup_timeout
         self.wedged_after = wedged_after
         self._proc: subprocess.Popen[bytes] | None = None
@@ -152,6 +155,7 @@ class LocalServer:
 
     def _launch(self, command: list[str]) -> str | None:
         """Spawn the child and wait until it is healthy; return why it counts as wedged (then it is stopped)."""
+        self.address_file.unlink(missing_ok=True)  # a wedged launch's address is not this one's
         self._log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
@@ -176,6 +180,7 @@ class LocalServer:
             "--gguf", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
             "--ctx", str(self.n_ctx), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
             "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
+            "--address-file", str(self.address_file),
         ]  # fmt: skip
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -192,6 +197,7 @@ class LocalServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self.address_file.unlink(missing_ok=True)
 
     def wait(self) -> int:
         """Block until the server exits by itself (or is stopped); return its exit code."""
@@ -212,7 +218,7 @@ class LocalServer:
             code = proc.poll()
             if code is not None:
                 raise ServerError(f"model server exited with code {code} while starting.{self._log_tail()}")
-            if address is None and (address := _ready_address(self.log_path)) is not None:
+            if address is None and (address := _announced_address(self.address_file)) is not None:
                 announced = time.monotonic()
             if address is not None and _healthy(address):
                 return address
@@ -241,16 +247,12 @@ def _default_log_path() -> Path:
     return cache_root() / "logs" / f"server-{stamp}-{os.getpid()}-{next(_log_numbers)}.log"
 
 
-def _ready_address(log_path: Path) -> str | None:
-    """The address the child announced in its log, if it did yet."""
+def _announced_address(address_file: Path) -> str | None:
+    """The address the child announced, if it did yet (it writes the file atomically: whole or absent)."""
     try:
-        text = log_path.read_text(errors="replace")
+        return address_file.read_text().strip() or None
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith(READY_MARKER):
-            return line[len(READY_MARKER) :].strip()
-    return None
 
 
 def _healthy(address: str) -> bool:
@@ -339,8 +341,10 @@ def serve(
     threads: int | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     model_name: str | None = None,
+    address_file: Path | None = None,
 ) -> None:
-    """Run xllamacpp's server in this process until interrupted; print the ready marker once listening."""
+    """Run xllamacpp's server in this process until interrupted; once it listens, write its address to
+    ``address_file`` (for the parent :class:`LocalServer`) and say where it serves."""
     try:
         import xllamacpp  # optional dependency; only the server process needs it
     except ImportError:
@@ -361,7 +365,8 @@ def serve(
         server = xllamacpp.Server(params)
     except RuntimeError as error:
         raise ServerError(f"xllamacpp could not start serving {gguf} on {host}:{port}: {error}") from None
-    print(f"{READY_MARKER} {server.listening_address}", flush=True)
+    if address_file is not None:
+        atomic_write(address_file, server.listening_address.encode())
     print(f"serving {model_name or gguf.stem} at {server.listening_address}/v1 (Ctrl-C to stop)", flush=True)
     try:
         while True:
@@ -398,6 +403,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="cap on generated tokens")
     parser.add_argument("--model-name", help="model id reported by /v1/models (default: the file's stem)")
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # set by LocalServer
+    parser.add_argument("--address-file", type=Path, help=argparse.SUPPRESS)  # set by LocalServer
     return parser.parse_args(argv)
 
 
@@ -415,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             max_tokens=args.max_tokens,
             model_name=args.model_name,
+            address_file=args.address_file,
         )
     except (ModelError, ServerError) as error:
         print(f"error: {error}", file=sys.stderr)
