@@ -31,6 +31,7 @@ def _whole(least: int) -> tuple[str, Callable[[Any], bool]]:
 _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "steps": _whole(0),
     "max_unchanged": _whole(0),
+    "measured_runs": _whole(0),
     "budget_tokens": _whole(500),
     "target": ("a number", _number),
     "timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0),

@@ -119,19 +119,21 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
 @click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
-@click.option("--measured-step/--no-measured-step", default=None, help="When the probes estimate a better value, evaluate it first and keep it without asking the LLM if it beats the best so far (one extra evaluation). [default: on]")
+@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numeric parameters by running the program (line searches, then a simplex) and keep what beats the best so far without asking the LLM. [default: on]")
+@click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
 @click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
-             gguf: Path | None, probe: bool | None, measured_step: bool | None, max_unchanged: int | None) -> None:
+             gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
+             max_unchanged: int | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
     asks the LLM for better values, and evaluates them in an isolated process (a measured step
-    takes the sensitivity probes' estimate for a numeric parameter instead, without asking, when it
-    scores better than the best so far). With --tests, each
+    instead searches the numeric parameters by program runs alone, and keeps what it finds without
+    asking when that scores better than the best so far). With --tests, each
     candidate runs the selected tests in a fresh pytest process instead: the score is the fraction
     passing, a test that passed before and fails now counts against it. At the end the best
     values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the
@@ -141,6 +143,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     from autotrace.llm.select import choose_model, llm_endpoint
 
     from .loop import Settings, optimize as run_optimize, prepare
+    from .search import DEFAULT_RUNS
     from .sandbox import Limits
 
     config = _config_for(target or tests)
@@ -170,6 +173,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         budget_tokens=budget_tokens or config.get("budget_tokens"),
         probe=probe if probe is not None else bool(config.get("probe", tests is None)),
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
+        measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
     )
 

@@ -6,6 +6,7 @@ last completed step (and the LLM response cache answers again for free what was 
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from autotrace.store import ResponseCache, RunStore
 
 from . import probe
 from .evaluation import Evaluation, make_job, run_evaluation, value_text
+from .search import DEFAULT_RUNS, Point, Search, score_of
 from .sandbox import Limits
 
 
@@ -47,10 +49,13 @@ class Settings:
     #: Measure each numeric parameter's effect on the score (one extra evaluation per numeric
     #: parameter and step, see :mod:`.probe`) and show it to the optimizer.
     probe: bool = True
-    #: When the probes give an estimated value, evaluate it before asking the model and, if it beats the
-    #: best values, take it as the step's result without an LLM call. Told to copy the estimate, the
-    #: 1.5B model rarely did, though each copy improved the score (``python -m benchmarks.estimate_use``).
+    #: After the probes, search the numeric parameters by program runs alone (:mod:`.search`) and, if
+    #: that beats the best values, take it as the step's result without an LLM call. Told to copy the
+    #: probes' estimate, the 1.5B model rarely did, though each copy improved the score
+    #: (``python -m benchmarks.estimate_use``).
     measured_step: bool = True
+    #: Program runs one measured search may make (besides the probes).
+    measured_runs: int = DEFAULT_RUNS
     #: Stop when this many answers in a row gave nothing to evaluate (no change, or only rejected or
     #: unusable values) while the best score stood still (0: never). The prompt after such an answer says
     #: what was wrong with it. Replayed over 232 stored benchmark runs, the calls after two such answers
@@ -133,8 +138,9 @@ class _Loop:
                  initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
         self.evaluations = 1 if initial is not None else 0
-        #: Every set of values evaluated in this run (as texts): none scored better than the best values.
-        self.evaluated: set[tuple[tuple[str, str], ...]] = set()
+        #: The score of every set of values evaluated in this run (keyed by their texts), so that the
+        #: measured search does not run them again.
+        self.scores: dict[tuple[tuple[str, str], ...], float] = {}
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -142,8 +148,12 @@ class _Loop:
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         self.evaluations += 1
-        self.evaluated.add(self._key(values))
-        return _evaluate(self.settings, self.project, values)
+        evaluation = _evaluate(self.settings, self.project, values)
+        self.scores[self._key(values)] = score_of(evaluation)
+        return evaluation
+
+    def _known(self, values: dict[str, Any]) -> float | None:
+        return self.scores.get(self._key(values))
 
     def _key(self, values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(self._texts(values).items()))
@@ -152,7 +162,6 @@ class _Loop:
         s = self.settings
         initial = {p.name: p.initial for p in self.project.params}
         run_id, first_step, current, best, best_eval, current_eval = self._start(initial)
-        self.evaluated |= {self._key(initial), self._key(current), self._key(best)}
         run_dir = state_dir(self.project.root) / "runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
@@ -168,18 +177,21 @@ class _Loop:
             for feedback in current_eval.feedbacks():
                 self.optimizer.backward(feedback)
             sensitivity, probed = Sensitivity(), ""
+            evaluations_before = self.evaluations
             if s.probe:
                 probes, better = self._probe(current, current_eval, best_eval)
                 if better is not None:
                     best, best_eval = better.values, better.evaluation
                     probed = f"probe {better.name} = {better.new!r} is the best so far"
-                sensitivity, tried, measured = self._measured_step(probes, current, best_eval)
-                if measured is not None:  # the estimate beat the best values: this step needs no LLM call
-                    current = best = measured[0]
-                    current_eval = best_eval = measured[1]
-                    note = _measured_note(sensitivity.estimates)  # it beat the probes too
-                    self._finish_step(progress, run_id, step, started, None, current, current_eval, best_eval, note,
-                                      sensitivity, candidate=sensitivity.estimates)
+                sensitivity, tried, found = self._measured_step(probes, current, current_eval, best_eval)
+                if found is not None and found.evaluation is not None:  # it beat the best: no LLM call this step
+                    changed = {k: v for k, v in found.values.items() if v != current[k]}
+                    current, best = found.values, found.values
+                    current_eval = best_eval = found.evaluation
+                    self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
+                    self._finish_step(progress, run_id, step, started, None, current, current_eval, best_eval,
+                                      _measured_note(changed, self.evaluations - evaluations_before), sensitivity,
+                                      candidate=changed)
                     continue
                 probed = "; ".join(filter(None, [tried, probed]))
             self.optimizer.sensitivity = sensitivity
@@ -236,26 +248,30 @@ class _Loop:
         top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
         return probes, top
 
-    def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], best: Evaluation
-                       ) -> tuple[Sensitivity, str, tuple[dict[str, Any], Evaluation] | None]:
-        """The #Sensitivity to show, a note on the estimate, and the estimated values with their
-        evaluation when they beat ``best`` (see ``Settings.measured_step``).
+    def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], current_eval: Evaluation,
+                       best: Evaluation) -> tuple[Sensitivity, str, Point | None]:
+        """The #Sensitivity to show, a note on the search, and the point the measured search found when
+        it beats ``best`` (see :mod:`.search`).
 
-        An estimate that does no better becomes an earlier attempt, and the model is no longer told
-        to use it; one evaluated before (so no better) is neither run again nor advised."""
+        When the search finds nothing better, the model is asked without an estimate to copy (the
+        estimate was among the values tried), and sees the best values the search tried among its
+        earlier attempts."""
         target = self.settings.target_score
-        sensitivity = probe.measured(probes, target)
-        if not (self.settings.measured_step and sensitivity.estimates) or self._reached(best):
-            return sensitivity, "", None
-        estimated = {**current, **sensitivity.estimates}
-        said = _assignments(sensitivity.estimates)
-        if self._key(estimated) in self.evaluated:
-            return probe.measured(probes, target, estimate=False), f"estimate {said} was tried before", None
-        evaluation = self.evaluate(estimated)
-        self.optimizer.remember(Attempt(self._texts(estimated), evaluation.score, evaluation.message()))
-        if evaluation.rank > best.rank:
-            return sensitivity, "", (estimated, evaluation)
-        return probe.measured(probes, target, estimate=False), f"estimate {said} was no better", None
+        if not self.settings.measured_step or self._reached(best):
+            return probe.measured(probes, target), "", None
+        start = Point(current, score_of(current_eval), current_eval)
+        goal = probe.goal_score(start.score, target) if math.isfinite(start.score) else None
+        search = Search(start, probes, goal, self.evaluate, self._known, self._reached,
+                        runs=self.settings.measured_runs)
+        found = search.run()
+        sensitivity = probe.measured(probes, target, estimate=False)
+        if found.evaluation is not None and found.evaluation.rank > best.rank:
+            return sensitivity, "", found
+        if found is not start and found.evaluation is not None:
+            self.optimizer.remember(Attempt(self._texts(found.values), found.evaluation.score,
+                                            found.evaluation.message()))
+        note = f"measured search: nothing better in {search.runs_made} new program runs" if probes else ""
+        return sensitivity, note, None
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target = self.settings.target_score
@@ -355,8 +371,8 @@ def _assignments(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} = {number_text(value)}" for name, value in values.items())
 
 
-def _measured_note(estimates: Mapping[str, Any]) -> str:
-    return f"measured step: {_assignments(estimates)} (the #Sensitivity estimate), no LLM call"
+def _measured_note(changed: Mapping[str, Any], runs: int) -> str:
+    return f"measured step: {_assignments(changed)} (measured in {runs} program runs), no LLM call"
 
 
 def _note(proposal: Proposal) -> str:

@@ -258,6 +258,9 @@ BAD_INPUT = {
     "config option of the wrong type": (_write("pyproject.toml", '[tool.autotrace]\nmax_unchanged = "two"\n'),
                                         ["optimize", "main.py"],
                                         "[tool.autotrace] max_unchanged must be a whole number of at least 0, not 'two'"),
+    "negative measured runs in the config": (_write("pyproject.toml", "[tool.autotrace]\nmeasured_runs = -1\n"),
+                                             ["optimize", "main.py"],
+                                             "measured_runs must be a whole number of at least 0, not -1"),
     "config switch given as a string": (_write("pyproject.toml", '[tool.autotrace]\nprobe = "false"\n'),
                                         ["optimize", "main.py"], "probe must be true or false, not 'false'"),
 }

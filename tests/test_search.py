@@ -1,0 +1,133 @@
+"""The measured search on its own: scores computed in Python, each call counted as a program run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from autotrace.runners.evaluation import Evaluation
+from autotrace.runners.probe import Probe, goal_score, nudged
+from autotrace.runners.search import Point, Search, score_of
+
+Score = Callable[[dict[str, Any]], float]
+
+
+class Program:
+    """A score function standing in for the program and its judge; counts the runs and what they ran."""
+
+    def __init__(self, score: Score, target: float = 0.99) -> None:
+        self.score, self.target = score, target
+        self.ran: list[dict[str, Any]] = []
+
+    def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        self.ran.append(dict(values))
+        return Evaluation([{"score": self.score(values), "message": ""}])
+
+    def search(self, values: dict[str, Any], runs: int = 30, known: Callable[[dict], float | None] = lambda v: None,
+               probed: tuple[str, ...] | None = None) -> tuple[Point, Search]:
+        """Probe ``probed`` (default: every int/float value) as the loop does, then search."""
+        start = Point(values, score_of(evaluation := self.evaluate(values)), evaluation)
+        probes = []
+        for name in probed if probed is not None else [n for n, v in values.items() if type(v) in (int, float)]:
+            moved = {**values, name: nudged(values[name])}
+            result = self.evaluate(moved)
+            probes.append(Probe(name, values[name], moved[name], start.score, result.score, moved, result))
+        self.ran.clear()  # count the search's runs only
+        search = Search(start, probes, goal_score(start.score, self.target), self.evaluate, known,
+                        lambda e: e.score is not None and e.score >= self.target, runs)
+        return search.run(), search
+
+
+def closeness(outputs: list[float], wanted: list[float]) -> float:
+    """As the benchmark judges score: 1 minus the summed absolute error over the summed target."""
+    return max(0.0, 1 - sum(abs(o - w) for o, w in zip(outputs, wanted)) / sum(abs(w) for w in wanted))
+
+
+def budget(v: dict[str, Any]) -> float:
+    """Four shares of 4,000, each feeding its own amount: separable, V-shaped along each share."""
+    return closeness([4000 * v[k] for k in "abcd"], [1400, 600, 800, 400])
+
+
+def test_separate_constants_are_solved_by_one_sweep_where_the_line_overshoots():
+    found, search = Program(budget).search({"a": 0.25, "b": 0.25, "c": 0.25, "d": 0.25})
+    assert found.values == {"a": 0.35, "b": 0.15, "c": 0.2, "d": 0.1}
+    assert found.score == 1.0
+    assert search.runs_made <= 16  # per share: the line's estimate, then the vertex of the V
+
+
+def test_a_linear_score_takes_one_run_and_the_value_is_tidy():
+    found, search = Program(lambda v: -abs(11 * v["m"] - 30), target=-0.01).search({"m": 1.2})
+    assert found.values == {"m": 2.727}  # 2.72727 scores within the target too: the patch gets 4 digits
+    assert search.runs_made == 2  # the estimate, then its four-digit form
+
+
+def test_a_score_with_several_kinks_is_searched_inside_the_estimate():
+    # Three outputs share the offset: the line aims far past the best, which lies at the median kink.
+    def score(v: dict[str, Any]) -> float:
+        return closeness([v["o"], 100 * 2.2226 + v["o"], 37 * 2.2226 + v["o"]], [32, 212, 98.6])
+
+    program = Program(score)
+    found, _ = program.search({"o": 0.0})
+    assert found.score > score({"o": 0.1}) + 0.03  # the halved estimates found what the line missed
+
+
+def test_interacting_constants_are_walked_by_the_simplex():
+    # Area and perimeter both depend on width and height: the best lies on no single axis.
+    def score(v: dict[str, Any]) -> float:
+        return closeness([v["w"] * v["h"], 2 * (v["w"] + v["h"])], [24, 20])
+
+    values, program = {"w": 1.0, "h": 1.0}, Program(score)
+    for _ in range(5):  # the loop's steps, each a probe and a search from the best so far
+        found, _ = program.search(values)
+        values = found.values
+    assert score(values) >= 0.99
+    sweep_only, _ = Program(score).search({"w": 1.0, "h": 1.0}, runs=6)
+    assert sweep_only.score < 0.9  # the first line searches alone get nowhere near
+
+
+def test_the_runs_are_a_hard_limit_and_known_values_are_not_run():
+    program = Program(lambda v: -abs(v["x"] - 3) - abs(v["y"] + 2 * v["x"]) - 1, target=0)
+    _, search = program.search({"x": 1.0, "y": 1.0}, runs=7)
+    assert len(program.ran) == search.runs_made == 7
+    first = list(program.ran)
+    known = {repr(sorted(v.items())): program.score(v) for v in first}
+    program.ran.clear()
+    _, again = program.search({"x": 1.0, "y": 1.0}, runs=7, known=lambda v: known.get(repr(sorted(v.items()))))
+    assert not any(v in first for v in program.ran)  # the same path: its first 7 points were not run again
+    assert 0 < again.runs_made <= 7  # it went on from where the first search had to stop
+
+
+def test_ints_stay_ints_and_other_values_are_left_alone():
+    program = Program(lambda v: closeness([v["n"] * 3.0], [21.0]) if v["name"] == "x" else 0.0)
+    found, _ = program.search({"n": 2, "rate": 0.123456789, "name": "x"}, probed=("n",))
+    assert found.values == {"n": 7, "rate": 0.123456789, "name": "x"}
+    assert all(type(v["n"]) is int and v["rate"] == 0.123456789 for v in program.ran)
+
+
+def test_nothing_measured_nothing_run():
+    program = Program(lambda v: 0.5)  # no probe moves the score
+    found, search = program.search({"a": 1.0, "b": 2.0})
+    assert (found.score, search.runs_made, program.ran) == (0.5, 0, [])
+
+
+def test_a_failing_run_is_the_worst_score_not_a_crash():
+    # The line's estimate (1.3) lands where the program fails; half of its way (1.65) does better.
+    def score(v: dict[str, Any]) -> float:
+        if v["x"] < 1.5:
+            raise ValueError("too small")
+        return 1 - (v["x"] - 0.5) ** 2 / 4
+
+    class Failing(Program):
+        def evaluate(self, values: dict[str, Any]) -> Evaluation:
+            self.ran.append(dict(values))
+            try:
+                return Evaluation([{"score": self.score(values), "message": ""}])
+            except ValueError as error:
+                return Evaluation([{"score": None, "failed": True, "message": str(error)}])
+
+    program = Failing(score)
+    found, _ = program.search({"x": 2.0})
+    assert any(v["x"] < 1.5 for v in program.ran)  # the failing estimate was run
+    assert 1.5 <= found.values["x"] < 1.7 and found.score > score({"x": 2.0})
