@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 
 from autotrace.runners.evaluation import Evaluation
 from autotrace.runners.probe import Probe, goal_score, nudged
