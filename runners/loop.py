@@ -254,8 +254,8 @@ class _Loop:
         it beats ``best`` (see :mod:`.search`).
 
         When the search finds nothing better, the model is asked without an estimate to copy (the
-        estimate was among the values tried), and sees the best values the search tried among its
-        earlier attempts."""
+        estimate was among the values tried). What it found that beat the current values but not the
+        best ones (the current values can be a worse candidate of the model's) becomes an earlier attempt."""
         target = self.settings.target_score
         if not self.settings.measured_step or self._reached(best):
             return probe.measured(probes, target), "", None

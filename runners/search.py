@@ -84,8 +84,7 @@ class Search:
         self._reach: dict[str, float] = {}  # how far each line wanted to go: the simplex's size
 
     def done(self) -> bool:
-        return self.runs_left <= 0 or self._lookups <= 0 or (
-            self.best.evaluation is not None and self._enough(self.best.evaluation))
+        return self.runs_left <= 0 or self._lookups <= 0 or self._reached()
 
     def run(self) -> Point:
         """The best point found (``start`` when nothing beat it)."""
