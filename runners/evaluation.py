@@ -39,6 +39,11 @@ class Evaluation:
         return sum(scores) / len(scores) if scores and not self.problem else None
 
     @property
+    def complete_score(self) -> float | None:
+        """The score when every example ran and was scored, else None: what a measurement may compare."""
+        return None if self.problem or self.failures else self.score
+
+    @property
     def rank(self) -> tuple[float, float]:
         """Sort key, higher is better: fewer failing examples first, then the mean score."""
         if self.problem:

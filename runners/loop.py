@@ -188,7 +188,7 @@ class _Loop:
                     changed = {k: v for k, v in found.values.items() if v != current[k]}
                     current, best = found.values, found.values
                     current_eval = best_eval = found.evaluation
-                    self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
+                    self._remember(current, current_eval)
                     self._finish_step(progress, run_id, step, started, None, current, current_eval, best_eval,
                                       _measured_note(changed, self.evaluations - evaluations_before), sensitivity,
                                       candidate=changed)
@@ -219,7 +219,7 @@ class _Loop:
                 # asked about the same values at temperature 0 it would keep them again, step after step.
                 current, current_eval = best, best_eval
                 note += "; back to the best values"
-            self.optimizer.remember(Attempt(self._texts(current), current_eval.score, current_eval.message()))
+            self._remember(current, current_eval)
             self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval, note,
                               sensitivity)
             unchanged = stall.after(bool(proposal.values), best_eval.rank)
@@ -268,16 +268,12 @@ class _Loop:
         if found.evaluation is not None and found.evaluation.rank > best.rank:
             return sensitivity, "", found
         if found is not start and found.evaluation is not None:
-            self.optimizer.remember(Attempt(self._texts(found.values), found.evaluation.score,
-                                            found.evaluation.message()))
+            self._remember(found.values, found.evaluation)
         note = f"measured search: nothing better in {search.runs_made} new program runs" if probes else ""
         return sensitivity, note, None
 
     def _reached(self, evaluation: Evaluation) -> bool:
-        target = self.settings.target_score
-        if evaluation.problem or evaluation.failures:
-            return False
-        score = evaluation.score
+        target, score = self.settings.target_score, evaluation.complete_score
         return target is not None and score is not None and score >= target
 
     def _start(self, initial: dict[str, Any]):
@@ -310,8 +306,12 @@ class _Loop:
         evaluation = self.initial or self.evaluate(initial)
         self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
         # As a resumed run does: a model whose first change did worse must see what it started from.
-        self.optimizer.remember(Attempt(self._texts(initial), evaluation.score, evaluation.message()))
+        self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation
+
+    def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
+        """Put evaluated values into the optimizer's memory of earlier attempts."""
+        self.optimizer.remember(Attempt(self._texts(values), evaluation.score, evaluation.message()))
 
     def _texts(self, values: dict[str, Any]) -> dict[str, str]:
         return {p.name: value_text(p, values[p.name]) for p in self.project.params}

@@ -75,7 +75,7 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
           enough: Callable[[Evaluation], bool] = lambda e: False) -> list[Probe]:
     """One extra evaluation per numeric parameter (none when the current values have no score);
     stops early after a probe whose evaluation is ``enough`` (it reached the target)."""
-    score = _score(current)
+    score = current.complete_score
     if score is None:
         return []
     candidates = numeric_params(params, values)
@@ -87,18 +87,11 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
         new = nudged(old)
         candidate = {**values, spec.name: new}
         result = evaluate(candidate)
-        probed = _score(result)
+        probed = result.complete_score
         probes.append(Probe(spec.name, old, new, score, probed, candidate, result))
         if probed is not None and enough(result):
             break
     return probes
-
-
-def _score(evaluation: Evaluation) -> float | None:
-    """The score of an evaluation where every example ran and was scored, else None."""
-    if evaluation.problem or evaluation.failures:
-        return None
-    return evaluation.score
 
 
 def goal_score(score: float, target: float | None) -> float | None:

@@ -54,9 +54,8 @@ def key(values: Mapping[str, Any]) -> Key:
 
 def score_of(evaluation: Evaluation) -> float:
     """The score that the search compares: -inf unless every example ran and was scored."""
-    if evaluation.problem or evaluation.failures or evaluation.score is None:
-        return -math.inf
-    return evaluation.score
+    score = evaluation.complete_score
+    return -math.inf if score is None else score
 
 
 class Search:
@@ -71,7 +70,7 @@ class Search:
         self.start, self.goal, self._evaluate, self._enough = start, goal, evaluate, enough
         self.best = start
         self.runs_left = runs
-        self.runs_made = 0
+        self._runs = runs
         self._lookups = 4 * runs  # also bounds a simplex that only meets known points
         self._seen: dict[Key, Point] = {key(start.values): start}
         self._known = known
@@ -82,6 +81,10 @@ class Search:
         # Only parameters whose probe moved the score: the others give the search nothing to go on.
         self._probes = {p.name: p for p in probes if p.probed_score is not None and p.probed_score != p.score}
         self._reach: dict[str, float] = {}  # how far each line wanted to go: the simplex's size
+
+    @property
+    def runs_made(self) -> int:
+        return self._runs - self.runs_left
 
     def done(self) -> bool:
         return self.runs_left <= 0 or self._lookups <= 0 or self._reached()
@@ -106,7 +109,7 @@ class Search:
         best = self.best
         short = {name: float(f"{value:.4g}") if name in self._probes and type(value) is float else value
                  for name, value in best.values.items()}
-        if short == best.values or self.runs_left <= 0:
+        if short == best.values:
             return
         point = self._try(short)
         if point is None or point.evaluation is None:
@@ -243,7 +246,6 @@ class Search:
             if self.runs_left <= 0:
                 return None
             self.runs_left -= 1
-            self.runs_made += 1
             evaluation = self._evaluate(values)
             point = self._seen[k] = Point(values, score_of(evaluation), evaluation)
             if point.score > self.best.score:
