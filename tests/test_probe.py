@@ -169,12 +169,13 @@ def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path,
 
 
 def test_a_measured_step_takes_the_estimate_without_asking_the_model(tmp_path, llm_server):
-    # The score is linear in MARKUP, so the line's estimate is exact: (1 + 10) * 2.727 = 30.0.
+    # The score is linear in MARKUP, so the line's estimate is exact: (1 + 10) * 2.727 = 30.0. Four runs: the
+    # probes of PRICE and MARKUP, the estimate 2.72727, and its four-digit form 2.727, which scores as well.
     result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5")
     assert result.returncode == 0, result.stderr
     assert llm_server.chat_requests == []
     assert re.search(r"^step +1/5 +score 0 +best 0 +0\+0 tok .*measured step: shop\.MARKUP = 2\.727 "
-                     r"\(measured in \d+ program runs\), no LLM call$", result.stderr, re.MULTILINE), result.stderr
+                     r"\(measured in 4 program runs\), no LLM call$", result.stderr, re.MULTILINE), result.stderr
     assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in result.stdout
 
 
