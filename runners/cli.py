@@ -122,12 +122,15 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numeric parameters by running the program (line searches, then a simplex) and keep what beats the best so far without asking the LLM. [default: on]")
 @click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
 @click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
+@click.option("--jobs", type=click.IntRange(1), default=None, metavar="N", help="Evaluations at once (probes, search points); the run is the same whatever N. [default: the number of cores]")
+@click.option("--executor", type=click.Choice(["fork", "spawn", "ray"]), default=None, help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]'). [default: fork]")
+@click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
-             max_unchanged: int | None) -> None:
+             max_unchanged: int | None, jobs: int | None, executor: str | None, ray_address: str | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -153,6 +156,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         fail("-k selects tests: it needs --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
+    jobs, executor = _jobs_and_executor(jobs, executor, config)
     if target is not None:
         judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
         if judge is None:
@@ -175,6 +179,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
+        jobs=jobs, executor=executor, ray_address=ray_address or config.get("ray_address"),
     )
 
     def body() -> int:
@@ -202,6 +207,20 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
+
+
+def _jobs_and_executor(jobs: int | None, executor: str | None, config: dict[str, Any]) -> tuple[int | None, str]:
+    """``--jobs`` and ``--executor``, else the config's ``jobs`` and ``executor``, checked."""
+    from .executor import EXECUTORS
+
+    if jobs is None and config.get("jobs") is not None:
+        jobs = config["jobs"]
+        if type(jobs) is not int or jobs < 1:
+            fail(f"config: jobs must be a whole number of at least 1 (got {jobs!r})")
+    executor = executor or config.get("executor", "fork")
+    if executor not in EXECUTORS:
+        fail(f"config: executor must be one of {', '.join(EXECUTORS)} (got {executor!r})")
+    return jobs, executor
 
 
 def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any, Any]:

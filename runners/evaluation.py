@@ -115,7 +115,13 @@ def plan_fields(plan: ModulePlan) -> dict[str, Any]:
 
 
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
-    result = evaluate(job, limits, isolated=isolated)
+    """Evaluate one job in a freshly spawned worker (or in-process); a run's many go through an
+    :class:`.executor.Executor`, and :func:`evaluation_of` its results."""
+    return evaluation_of(evaluate(job, limits, isolated=isolated))
+
+
+def evaluation_of(result: dict[str, Any]) -> Evaluation:
+    """A worker's result as an :class:`Evaluation`; a broken judge or a missing entry raise."""
     if "judge_error" in result:
         raise JudgeError(result["judge_error"])
     if "entry_error" in result:  # no candidate can add the entry: bad input, not feedback

@@ -24,7 +24,8 @@ from autotrace.project import Project
 from autotrace.store import ResponseCache, RunStore
 
 from . import probe
-from .evaluation import Evaluation, make_job, run_evaluation, value_text
+from .evaluation import Evaluation, evaluation_of, make_job, run_evaluation, value_text
+from .executor import Executor
 from .search import DEFAULT_RUNS, Point, Search, score_of
 from .sandbox import Limits
 
@@ -41,6 +42,14 @@ class Settings:
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(model="local", base_url=None, api_key=None))
     limits: Limits = field(default_factory=Limits)
     isolated: bool = True
+    #: How evaluations run: "fork" (a warm fork server; spawns where forking is unsafe), "spawn" or "ray".
+    executor: str = "fork"
+    #: Evaluations at once (None: one per core). Results are taken in the order asked for, so the run is
+    #: the same whatever the number. The local model and the evaluations do not compete for the cores:
+    #: the loop evaluates only while no LLM answer is being generated.
+    jobs: int | None = None
+    #: The Ray cluster for ``executor="ray"`` (None: start a local one, or RAY_ADDRESS).
+    ray_address: str | None = None
     apply: bool = False
     resume: str | None = None
     cache: bool = True
@@ -121,9 +130,16 @@ def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda
     project = project or load_project(settings)
     store = RunStore(state_dir(project.root) / "autotrace.db")
     try:
-        return _Loop(settings, project, store, initial).run(progress)
+        with open_executor(settings) as executor:
+            return _Loop(settings, project, store, executor, initial).run(progress)
     finally:
         store.close()
+
+
+def open_executor(settings: Settings) -> Executor:
+    """The run's executor (close it at the end of the run: it stops the fork server)."""
+    return Executor(settings.limits, kind=settings.executor, jobs=settings.jobs, isolated=settings.isolated,
+                    ray_address=settings.ray_address)
 
 
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
@@ -134,9 +150,10 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
 
 
 class _Loop:
-    def __init__(self, settings: Settings, project: Project, store: RunStore,
+    def __init__(self, settings: Settings, project: Project, store: RunStore, executor: Executor,
                  initial: Evaluation | None = None) -> None:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
+        self.executor = executor
         self.evaluations = 1 if initial is not None else 0
         #: The score of every set of values evaluated in this run (keyed by their texts), so that the
         #: measured search does not run them again.
@@ -147,10 +164,29 @@ class _Loop:
                                                         memory=settings.memory)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
+        return self.evaluate_many([values])[0]
+
+    def evaluate_many(self, values: Sequence[dict[str, Any]]) -> list[Evaluation]:
+        """Evaluate each set of values (up to ``jobs`` at once), the results in the same order: the entry
+        point for anything that has several candidates at once."""
+        evaluations = self._run_many(values)
+        for one, evaluation in zip(values, evaluations):
+            self._count(one, evaluation)
+        return evaluations
+
+    def _run_many(self, values: Sequence[dict[str, Any]]) -> list[Evaluation]:
+        """Evaluations neither counted nor remembered (see :meth:`_count`)."""
+        s = self.settings
+        if s.evaluator is not None:
+            evaluator = s.evaluator
+            return self.executor.map(lambda one: evaluator(self.project, one), values)
+        jobs = [make_job(self.project, s.target, s.entry, s.judge, one) for one in values]  # type: ignore[arg-type]
+        return [evaluation_of(result) for result in self.executor.run_many(jobs)]
+
+    def _count(self, values: dict[str, Any], evaluation: Evaluation) -> None:
+        """An evaluation the run uses: counted, and its score known to the measured search."""
         self.evaluations += 1
-        evaluation = _evaluate(self.settings, self.project, values)
         self.scores[self._key(values)] = score_of(evaluation)
-        return evaluation
 
     def _known(self, values: dict[str, Any]) -> float | None:
         return self.scores.get(self._key(values))
@@ -243,7 +279,12 @@ class _Loop:
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
                best: Evaluation) -> tuple[list[probe.Probe], probe.Probe | None]:
         """The probes of ``values``, and the one that beat ``best`` (the best one), if any."""
-        probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached)
+        # Probed ``jobs`` at a time; a probe evaluated after the one that reached the target is dropped
+        # uncounted, so the run is the same whatever the number of jobs.
+        probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached,
+                             evaluate_many=self._run_many, batch=self.executor.jobs)
+        for p in probes:
+            self._count(p.values, p.evaluation)  # type: ignore[arg-type]
         better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
         top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
         return probes, top

@@ -72,25 +72,29 @@ def nudged(value: int | float) -> int | float:
 
 def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evaluation,
           evaluate: Callable[[dict[str, Any]], Evaluation],
-          enough: Callable[[Evaluation], bool] = lambda e: False) -> list[Probe]:
+          enough: Callable[[Evaluation], bool] = lambda e: False, *,
+          evaluate_many: Callable[[list[dict[str, Any]]], list[Evaluation]] | None = None,
+          batch: int = 1) -> list[Probe]:
     """One extra evaluation per numeric parameter (none when the current values have no score);
-    stops early after a probe whose evaluation is ``enough`` (it reached the target)."""
+    stops early after a probe whose evaluation is ``enough`` (it reached the target). With
+    ``evaluate_many``, ``batch`` probes are evaluated at once; those after an ``enough`` one are dropped."""
     score = current.complete_score
     if score is None:
         return []
     candidates = numeric_params(params, values)
     if len(candidates) > MAX_PROBED:
         return []
-    probes = []
-    for spec in candidates:
-        old = values[spec.name]
-        new = nudged(old)
-        candidate = {**values, spec.name: new}
-        result = evaluate(candidate)
-        probed = result.complete_score
-        probes.append(Probe(spec.name, old, new, score, probed, candidate, result))
-        if probed is not None and enough(result):
-            break
+    run_many = evaluate_many or (lambda many: [evaluate(one) for one in many])
+    probes: list[Probe] = []
+    size = max(1, batch)
+    for first in range(0, len(candidates), size):
+        chunk = [(spec, values[spec.name], nudged(values[spec.name])) for spec in candidates[first:first + size]]
+        tried = [{**values, spec.name: new} for spec, _, new in chunk]
+        for (spec, old, new), candidate, result in zip(chunk, tried, run_many(tried)):
+            probed = result.complete_score
+            probes.append(Probe(spec.name, old, new, score, probed, candidate, result))
+            if probed is not None and enough(result):
+                return probes
     return probes
 
 

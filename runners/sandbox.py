@@ -69,13 +69,18 @@ def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> d
         job_path.write_text(job.to_json(), encoding="utf-8")
         done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
                            limits, folder / "output.log")
-        if not done.timed_out and result_path.is_file():
-            result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-            result["output_tail"] = done.output_tail
-            return result
-        crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
-                 f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
-        return {"crash": crash, "output_tail": done.output_tail}
+        return worker_result(done, result_path, limits)
+
+
+def worker_result(done: Finished, result_path: Path, limits: Limits) -> dict[str, Any]:
+    """What an ended worker reported, or a ``crash`` saying why it reported nothing (any executor's)."""
+    if not done.timed_out and result_path.is_file():
+        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        result["output_tail"] = done.output_tail
+        return result
+    crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
+             f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
+    return {"crash": crash, "output_tail": done.output_tail}
 
 
 def _limiter(limits: Limits):

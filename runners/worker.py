@@ -128,16 +128,24 @@ def _entry_index(recorder: Recorder, entry: Any) -> int | None:
 
 def main(argv: list[str]) -> int:
     job_path, result_path = map(Path, argv)
-    job = Job.from_json(job_path.read_text(encoding="utf-8"))
-    try:
-        result = run_job(job)
-    except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
-        result = {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    data = json.dumps(result, default=str)
-    tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(data, encoding="utf-8")
-    os.replace(tmp, result_path)
+    write_result(result_path, run_guarded(Job.from_json(job_path.read_text(encoding="utf-8"))))
     return 0
+
+
+def run_guarded(job: Job) -> dict[str, Any]:
+    """:func:`run_job`, with anything escaping it turned into a ``setup_error`` result (shared with the
+    fork server's children, :mod:`.forkserver`)."""
+    try:
+        return run_job(job)
+    except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
+        return {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+
+
+def write_result(result_path: Path, result: dict[str, Any]) -> None:
+    """The result as JSON, replaced in one step: the parent never reads half a file."""
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
+    os.replace(tmp, result_path)
 
 
 if __name__ == "__main__":

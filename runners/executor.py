@@ -1,0 +1,136 @@
+"""How an optimization run's evaluations are executed: by a warm fork server (the default on Linux),
+by spawning a fresh worker process each (elsewhere, and wherever forking is unsafe), or as Ray tasks;
+and how many at once (``--jobs``).
+
+Whatever the executor and the number of jobs, results come back in the order asked for, so a run is
+the same whatever N is: :meth:`Executor.run_many` is the entry point for anything that has several
+sets of values to evaluate at once (probes, a search's points, a pool of candidates).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
+from .sandbox import Limits, evaluate
+from .worker import Job
+
+EXECUTORS = ("fork", "spawn", "ray")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _say_on_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Executor:
+    """Runs worker jobs for one optimization run; close it (or use it as a context manager) to stop the
+    fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time."""
+
+    def __init__(self, limits: Limits, *, kind: str = "fork", jobs: int | None = None, isolated: bool = True,
+                 ray_address: str | None = None, say: Callable[[str], None] = _say_on_stderr) -> None:
+        if kind not in EXECUTORS:
+            raise ValueError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"--jobs must be at least 1 (got {jobs})")
+        self.limits, self.isolated, self._say = limits, isolated, say
+        self.jobs = (jobs or default_jobs()) if isolated else 1  # in-process runs share this interpreter
+        self.kind = kind if isolated else "spawn"
+        self._lock = threading.Lock()
+        self._server: ForkServer | None = None
+        self._fork = self.kind == "fork"
+        self._pool: ThreadPoolExecutor | None = None
+        self._ray: Any = None
+        if self.kind == "fork" and (reason := fork_supported()) is not None:
+            self._fall_back(reason)
+        if self.kind == "ray":
+            from .ray_executor import RayRunner
+
+            self._ray = RayRunner(ray_address)
+
+    def run(self, job: Job) -> dict[str, Any]:
+        """The worker's result for ``job`` (see :func:`.sandbox.evaluate`)."""
+        if self._ray is not None:
+            return self._ray.run(job, self.limits)
+        server = self._started(job)
+        if server is not None:
+            try:
+                return server.run(job, self.limits)
+            except ForkServerGone as exc:
+                self._fall_back(str(exc))
+        return evaluate(job, self.limits, isolated=self.isolated)
+
+    def run_many(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        """The results of ``jobs``, in their order, up to :attr:`jobs` of them running at once."""
+        if jobs:
+            self._started(jobs[0])  # in the caller's thread: the fork server dies with it (PDEATHSIG)
+        if self._ray is not None:
+            return self._ray.run_many(jobs, self.limits)
+        return self.map(self.run, jobs)
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``function`` over ``items`` on up to :attr:`jobs` threads, the results in the items' order."""
+        if self.jobs == 1 or len(items) < 2:
+            return [function(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="autotrace-eval")
+            pool = self._pool
+        return list(pool.map(function, items))
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server, self._fork = self._server, None, False
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
+        if server is not None:
+            server.close()
+        if self._ray is not None:
+            self._ray.close()
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _started(self, job: Job) -> ForkServer | None:
+        """The fork server (started on first use, warmed with ``job``'s judge), or None: spawn instead."""
+        with self._lock:
+            if self._server is not None or not self._fork:
+                return self._server
+            try:
+                self._server = ForkServer(job)
+            except (ForkUnsafe, ForkServerGone) as exc:
+                reason = str(exc)
+            else:
+                return self._server
+        self._fall_back(reason)
+        return None
+
+    def _fall_back(self, reason: str) -> None:
+        """From now on spawn a worker per evaluation, and say why (once)."""
+        with self._lock:
+            if not self._fork:
+                return
+            self._fork = False
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self._say(f"autotrace: {reason}; evaluating each candidate in a freshly started process instead (slower)")

@@ -1,0 +1,351 @@
+"""The warm fork server: one long-lived process per optimization run that has already imported the
+runtime, the worker, LibCST and the judge's own imports, and forks a child for each evaluation.
+
+A spawned worker spends most of its 0.17-0.3 s starting Python and importing; a fork of a warm process
+starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each child is limited and isolated as
+a spawned worker is (its own session and process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with
+its parent, a wall-clock timeout enforced by the server, the whole group killed when it ends), is
+confined (:mod:`.confine`) before any user code runs, imports the candidate's modules fresh through
+the import hook, runs :func:`.worker.run_guarded` and writes the same result file a spawned worker
+writes. The server never imports a module of the project's own code: the judge is imported once (for
+its library imports) and every module under the project's search roots is dropped again before the
+first fork, so each child imports the judge and the program itself, as a spawned worker does.
+
+Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...], "judge": path}``,
+the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge started a thread: a fork
+would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
+"timeout", "memory", "output"}`` (``folder`` holds ``job.json``) is answered ``{"id", "returncode",
+"timed_out"}`` when its child ended. The server exits when its stdin closes (autotrace ended, even
+killed) and kills its children's process groups first; it dies with autotrace (``PDEATHSIG``) too.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import IO, Any
+
+from .confine import Confinement, become_subreaper, confine, kill_descendants
+from .sandbox import Finished, Limits, _die_with_parent, _limiter, _tail, worker_result
+from .worker import Job
+
+#: How often the server checks that autotrace is still its parent (besides stdin's end and PDEATHSIG).
+_PARENT_CHECK = 1.0
+#: Seconds the client waits past an evaluation's timeout for the server's answer before giving it up.
+_ANSWER_GRACE = 30.0
+_JUDGE_NAME = "_autotrace_judge"
+
+
+class ForkServerGone(RuntimeError):
+    """The server ended or stopped answering: the caller evaluates by spawning instead."""
+
+
+class ForkUnsafe(RuntimeError):
+    """Forking the warm process is unsafe (the reason is the message)."""
+
+
+def fork_supported() -> str | None:
+    """None when this platform can fork evaluations, else why not."""
+    if sys.platform != "linux":
+        return f"forking evaluations needs Linux (this is {sys.platform})"
+    if not hasattr(os, "pidfd_open"):
+        return "forking evaluations needs os.pidfd_open (Linux 5.3)"
+    return None
+
+
+# --- the client, in autotrace's process --------------------------------------------------------------
+
+
+class ForkServer:
+    """A running fork server; :meth:`run` may be called from several threads at once."""
+
+    def __init__(self, warm: Job) -> None:
+        self._ids = count(1)
+        self._waiting: dict[int, Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._gone: str | None = None
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "autotrace.runners.forkserver"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            start_new_session=True,  # the terminal's Ctrl-C goes to autotrace, which then closes the server
+            # PDEATHSIG fires when the thread that started the server ends: only the main thread lives as long
+            # as autotrace; from any other thread the end of stdin (and the parent check) stops the server.
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        ready: Future[dict[str, Any]] = Future()
+        self._waiting[0] = ready
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
+                                        name="autotrace-forkserver-reader")
+        self._reader.start()
+        self._send({"search_roots": warm.search_roots, "judge": warm.judge})
+        try:
+            answer = ready.result(timeout=120)
+        except Exception as exc:
+            self.close()
+            raise ForkServerGone(f"the fork server did not start: {exc}") from None
+        if "unsafe" in answer:
+            self.close()
+            raise ForkUnsafe(answer["unsafe"])
+
+    def run(self, job: Job, limits: Limits) -> dict[str, Any]:
+        """Evaluate ``job`` in a forked child: the same result :func:`.sandbox.evaluate` gives."""
+        with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
+            folder = Path(tmp)
+            (folder / "job.json").write_text(job.to_json(), encoding="utf-8")
+            answer: Future[dict[str, Any]] = Future()
+            with self._lock:
+                if self._gone:
+                    raise ForkServerGone(self._gone)
+                ident = next(self._ids)
+                self._waiting[ident] = answer
+            self._send({"id": ident, "folder": str(folder), "timeout": limits.timeout, "memory": limits.memory,
+                        "output": limits.output})
+            try:
+                reply = answer.result(timeout=limits.timeout + _ANSWER_GRACE)
+            except TimeoutError:
+                raise ForkServerGone("the fork server stopped answering") from None
+            done = Finished(reply["returncode"], reply["timed_out"], _tail(folder / "output.log"))
+            return worker_result(done, folder / "result.json", limits)
+
+    def close(self) -> None:
+        """Stop the server (it kills any child still running) and wait for it."""
+        try:
+            self._stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._reader.join(timeout=10)
+        self._proc.stdout.close()  # type: ignore[union-attr]
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            with self._lock:
+                self._stdin.write(json.dumps(message).encode() + b"\n")
+                self._stdin.flush()
+        except (OSError, ValueError):
+            raise ForkServerGone("the fork server ended") from None
+
+    def _read(self, stdout: IO[bytes]) -> None:
+        for line in stdout:
+            message = json.loads(line)
+            with self._lock:
+                waiting = self._waiting.pop(message.get("id", 0), None)
+            if waiting is not None:
+                waiting.set_result(message)
+        with self._lock:
+            self._gone = f"the fork server ended ({self._proc.poll()})"
+            waiting_now, self._waiting = list(self._waiting.values()), {}
+        for future in waiting_now:
+            future.set_exception(ForkServerGone(self._gone))
+
+
+# --- the server ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Child:
+    ident: int
+    pidfd: int
+    deadline: float
+
+
+def _warm(search_roots: Sequence[str], judge: str | None) -> str | None:
+    """Import what every evaluation imports; None when forking is safe afterwards, else why not."""
+    import autotrace.patches  # noqa: F401  (code candidates)
+    import autotrace.transforms.compile  # noqa: F401  (LibCST: a bytecode-cache miss)
+    from .judge import JudgeError, load_judge
+
+    for root in reversed(search_roots):
+        if root not in sys.path:
+            sys.path.insert(0, root)
+    if judge:
+        before = set(sys.modules)
+        try:
+            load_judge(Path(judge))
+        except JudgeError:
+            pass  # each child loads the judge itself and reports this error as a spawned worker does
+        if threading.active_count() > 1:
+            return "the judge started a thread when imported, and forking a process with threads is unsafe"
+        _forget_project_modules(set(sys.modules) - before, search_roots)
+    gc.collect()
+    gc.freeze()  # the children's garbage collector leaves the warm objects (and their pages) alone
+    return None
+
+
+def _forget_project_modules(names: set[str], search_roots: Sequence[str]) -> None:
+    """Of the modules the judge imported (``names``), drop the judge and those of the project's own code:
+    a child imports them afresh, so the import hook instruments the program and a changed file is read
+    again. Libraries (installed, or imported before the judge, as autotrace itself) stay warm."""
+    roots = [Path(r).resolve() for r in search_roots]
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for name in names:
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if name == _JUDGE_NAME or (origin and _is_project_file(Path(origin).resolve(), roots, installed)):
+            del sys.modules[name]
+
+
+def _is_project_file(path: Path, roots: list[Path], installed: set[Path]) -> bool:
+    if "site-packages" in path.parts or any(path.is_relative_to(p) for p in installed):
+        return False
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def serve() -> int:
+    """The server's main loop (``python -m autotrace.runners.forkserver``)."""
+    parent = os.getppid()
+    answers = os.fdopen(os.dup(1), "wb", buffering=0)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)  # what the warm-up imports print must not reach the answers
+    saved_err = os.dup(2)
+    os.dup2(quiet, 2)
+    requests = _Lines(0)
+    warm = json.loads(requests.next_line() or b"{}")
+    unsafe = _warm(warm.get("search_roots", []), warm.get("judge"))
+    os.dup2(saved_err, 2)
+    os.close(saved_err)
+    answers.write(json.dumps({"unsafe": unsafe} if unsafe else {"ready": True}).encode() + b"\n")
+    if unsafe:
+        return 0
+    running: dict[int, _Child] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(0, selectors.EVENT_READ)
+    private = {answers.fileno(), quiet, selector.fileno()}
+    try:
+        while True:
+            now = time.monotonic()
+            for line in requests.take():
+                pid, child = _start(json.loads(line), private | {c.pidfd for c in running.values()})
+                running[pid] = child
+                selector.register(child.pidfd, selectors.EVENT_READ)
+            wait = min([c.deadline - now for c in running.values()] + [_PARENT_CHECK])
+            for key, _ in selector.select(max(0.0, wait)):
+                if key.fd == 0:
+                    if not requests.fill():
+                        return 0
+                else:
+                    pid = next(p for p, c in running.items() if c.pidfd == key.fd)
+                    _finish(pid, running.pop(pid), selector, answers, timed_out=False)
+            now = time.monotonic()
+            for pid, child in list(running.items()):
+                if child.deadline <= now:
+                    _finish(pid, running.pop(pid), selector, answers, timed_out=True)
+            if os.getppid() != parent:
+                return 0
+    finally:
+        for pid, child in running.items():
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            os.close(child.pidfd)
+
+
+def _start(request: dict[str, Any], private: set[int]) -> tuple[int, _Child]:
+    folder = Path(request["folder"])
+    limits = Limits(timeout=request["timeout"], memory=request["memory"], output=request["output"])
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            code = _child(folder, limits, private)
+        finally:
+            os._exit(code)
+    return pid, _Child(request["id"], os.pidfd_open(pid), time.monotonic() + limits.timeout)
+
+
+def _child(folder: Path, limits: Limits, private: set[int]) -> int:
+    """Become an isolated evaluation (as :func:`.sandbox.run_limited` makes a spawned worker), run the job,
+    write its result."""
+    os.setsid()
+    _limiter(limits)()
+    log = os.open(folder / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    for fd in private | {log, null}:
+        os.close(fd)
+    become_subreaper()
+    job_path, result_path = folder / "job.json", folder / "result.json"
+    job = Job.from_json(job_path.read_text(encoding="utf-8"))
+    confine(Confinement(writable=_writable(job, folder)))
+    sys.argv = [sys.modules[Job.__module__].__file__ or "", str(job_path), str(result_path)]  # as a spawned worker's
+    from .worker import run_guarded, write_result
+
+    result = run_guarded(job)
+    kill_descendants()
+    write_result(result_path, result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0
+
+
+def _writable(job: Job, folder: Path) -> tuple[Path, ...]:
+    """Where an evaluation may write: its own folder, the temporary directory, and the project (the
+    bytecode cache lives in its ``__pycache__`` folders)."""
+    return (folder, Path(tempfile.gettempdir()), *(Path(root) for root in job.search_roots))
+
+
+def _finish(pid: int, child: _Child, selector: selectors.BaseSelector, answers: IO[bytes], *,
+            timed_out: bool) -> None:
+    """Kill what is left of the child's process group (the leader is not yet reaped, so its group id
+    cannot be reused), reap it, answer."""
+    _kill_group(pid)
+    _, status = os.waitpid(pid, 0)
+    selector.unregister(child.pidfd)
+    os.close(child.pidfd)
+    answers.write(json.dumps({"id": child.ident, "returncode": os.waitstatus_to_exitcode(status),
+                              "timed_out": timed_out}).encode() + b"\n")
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Lines:
+    """Whole lines read from a file descriptor without blocking past what :mod:`selectors` said is there."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, b""
+
+    def fill(self) -> bool:
+        """Read what is there (one read: call it when :mod:`selectors` says so); False at the end of input."""
+        chunk = os.read(self.fd, 1 << 16)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def take(self) -> list[bytes]:
+        """The complete lines read so far."""
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return lines
+
+    def next_line(self) -> bytes | None:
+        """Wait for one line; None at the end of input."""
+        while b"\n" not in self.buffer:
+            if not self.fill():
+                return None
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
