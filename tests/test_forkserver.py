@@ -1,0 +1,196 @@
+"""The warm fork server gives what a spawned worker gives, contains misbehaving candidates as well, leaves no
+process behind, and ``--jobs`` does not change a run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llmserver import ScriptedLLMServer
+from test_probe import answer, optimize, shop
+from test_sandbox import JUDGE, alive
+
+from autotrace.project import Project
+from autotrace.runners.evaluation import evaluation_of, make_job
+from autotrace.runners.executor import Executor
+from autotrace.runners.forkserver import fork_supported
+from autotrace.runners.sandbox import Limits, evaluate
+from autotrace.runners.worker import Job
+
+pytestmark = pytest.mark.skipif(fork_supported() is not None, reason=str(fork_supported()))
+
+EXAMPLES_JUDGE = ("import json\n\ndef examples():\n    return [1, 2, 3]\n\n"
+                  "def feedback(output, x):\n    return -abs(output - 3 * x), f'wanted {3 * x}'\n")
+PROGRAM = ("import helper\nRATE = 0.5  # autotrace: param\n\n"
+           "def price(q):\n    return helper.twice(q) * RATE / 2\n\n"
+           "def main(x):\n    print('pricing', x)\n    return price(x)\n")
+
+
+def project_at(tmp_path: Path, body: str, judge: str = JUDGE) -> Project:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(textwrap.dedent(body))
+    (tmp_path / "helper.py").write_text("def twice(q):\n    return 2 * q\n")
+    (tmp_path / "judge.py").write_text(judge)
+    return Project.load(tmp_path / "app.py")
+
+
+def job_for(tmp_path: Path, project: Project, **values: Any) -> Job:
+    return make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", values)
+
+
+def without_thread_ids(value: Any) -> Any:
+    """A result with the recorded thread ids left out: the only field that differs between processes."""
+    if isinstance(value, dict):
+        return {k: without_thread_ids(v) for k, v in value.items() if k != "thread"}
+    if isinstance(value, list):
+        return [without_thread_ids(v) for v in value]
+    return value
+
+
+def forked(tmp_path: Path, body: str, limits: Limits = Limits(timeout=20), **values: Any):
+    project = project_at(tmp_path, body)
+    with Executor(limits, kind="fork", jobs=1, say=pytest.fail) as executor:
+        return evaluation_of(executor.run(job_for(tmp_path, project, **values)))
+
+
+def test_the_fork_path_gives_the_spawned_workers_results(tmp_path):
+    project = project_at(tmp_path, PROGRAM, EXAMPLES_JUDGE)
+    jobs = [job_for(tmp_path, project, **{"app.RATE": rate}) for rate in (0.5, 3.0)]
+    code = job_for(tmp_path, project)
+    code.candidates = {str(tmp_path / "app.py"): {"price": "def price(q):\n    return q * RATE * 6\n"}}
+    jobs.append(code)
+    spawned = [evaluate(job, Limits(timeout=30)) for job in jobs]
+    with Executor(Limits(timeout=30), kind="fork", jobs=1, say=pytest.fail) as executor:
+        forked_results = [executor.run(job) for job in jobs]
+    assert [without_thread_ids(r) for r in forked_results] == [without_thread_ids(r) for r in spawned]
+    assert [evaluation_of(r).score for r in forked_results] == [-5.0, 0.0, 0.0]  # each child saw its own values
+    assert "pricing 3" in forked_results[0]["output_tail"]
+    assert forked_results[0]["examples"][0]["graph"]["nodes"]  # recorded in the child
+
+
+def test_results_come_back_in_the_order_asked_whatever_the_number_of_jobs(tmp_path):
+    # The first job sleeps, so with two jobs at once the second finishes first.
+    slow = "import time\nRATE = 0.5  # autotrace: param\n\ndef main(x):\n    time.sleep(0.5 if RATE == 0.5 else 0)\n" \
+           "    return x * RATE * 2\n"
+    project = project_at(tmp_path, slow, EXAMPLES_JUDGE)
+    jobs = [job_for(tmp_path, project, **{"app.RATE": rate}) for rate in (0.5, 1.0, 1.5, 3.0)]
+    scores = {}
+    for count in (1, 2):
+        with Executor(Limits(timeout=30), kind="fork", jobs=count, say=pytest.fail) as executor:
+            scores[count] = [evaluation_of(r).score for r in executor.run_many(jobs)]
+    assert scores[1] == scores[2] == [-4.0, -2.0, 0.0, -6.0]
+
+
+def test_a_hanging_candidate_times_out_and_its_group_is_killed(tmp_path):
+    marker = tmp_path / "child.pid"
+    started = time.monotonic()
+    evaluation = forked(tmp_path, f'''
+        import subprocess, sys
+        def main():
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            open({str(marker)!r}, "w").write(str(child.pid))
+            while True:
+                pass
+    ''', Limits(timeout=3))
+    assert evaluation.problem.startswith("timed out after 3 s")
+    assert time.monotonic() - started < 15
+    assert not alive(int(marker.read_text()))
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("import os\ndef main():\n    print('bye', flush=True)\n    os._exit(7)\n", "exit code 7"),
+    ("import ctypes\ndef main():\n    ctypes.string_at(0)\n", "SIGSEGV"),
+])
+def test_a_crashing_candidate_is_reported_as_a_spawned_one_is(tmp_path, body, expected):
+    evaluation = forked(tmp_path, body, Limits(timeout=30, output=4 << 20))
+    assert evaluation.problem is not None and expected in evaluation.problem
+    if "bye" in body:
+        assert evaluation.problem.endswith("last output:\nbye")
+
+
+def test_limits_apply_in_the_forked_child(tmp_path):
+    evaluation = forked(tmp_path, "def main():\n    return len(bytearray(8 << 30))\n", Limits(timeout=30, memory=1 << 30))
+    assert evaluation.failures == 1 and "MemoryError" in evaluation.message()
+
+
+def test_a_forking_candidate_leaves_no_process(tmp_path):
+    marker = tmp_path / "fork.pid"
+    evaluation = forked(tmp_path, f'''
+        import os, time
+        def main():
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()  # out of the evaluation's process group: only the subreaper's sweep finds it
+                time.sleep(60)
+                os._exit(0)
+            open({str(marker)!r}, "w").write(str(pid))
+            return 42
+    ''')
+    assert evaluation.score == 1.0
+    assert not alive(int(marker.read_text()))
+
+
+def test_the_server_never_holds_the_programs_modules(tmp_path):
+    """The judge imports the program's helper: the server drops it, so a changed helper is read again."""
+    project = project_at(tmp_path, PROGRAM, "import helper\n" + EXAMPLES_JUDGE)
+    with Executor(Limits(timeout=30), kind="fork", jobs=1, say=pytest.fail) as executor:
+        first = evaluation_of(executor.run(job_for(tmp_path, project)))
+        (tmp_path / "helper.py").write_text("def twice(q):\n    return 4 * q\n")
+        second = evaluation_of(executor.run(job_for(tmp_path, project)))
+    assert (first.score, second.score) == (-5.0, -4.0)
+
+
+def test_a_judge_that_starts_a_thread_falls_back_to_spawning_and_says_so_once(tmp_path):
+    threaded = "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" + JUDGE
+    project = project_at(tmp_path, "ANSWER = 41  # autotrace: param\ndef main():\n    return ANSWER + 1\n", threaded)
+    said: list[str] = []
+    with Executor(Limits(timeout=30), kind="fork", jobs=2, say=said.append) as executor:
+        scores = [evaluation_of(r).score for r in executor.run_many(
+            [job_for(tmp_path, project, **{"app.ANSWER": v}) for v in (41, 0, 41)])]
+    assert scores == [1.0, 0.0, 1.0]
+    assert len(said) == 1 and "the judge started a thread" in said[0] and "freshly started process" in said[0]
+
+
+def processes_with(tag: str) -> list[int]:
+    """The processes whose environment holds ``tag`` (everything a test's command started)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if tag.encode() in handle.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return [pid for pid in found if alive(pid)]
+
+
+def steps_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The progress lines without their durations."""
+    return [re.sub(r" +\d+\.\ds ", " ", line) for line in result.stderr.splitlines() if line.startswith("step")]
+
+
+def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp_path, monkeypatch):
+    # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 reaches the target: with two jobs the MARKUP probe
+    # ran beside it and is dropped uncounted.
+    tag = f"AUTOTRACE_TEST_RUN={uuid.uuid4().hex}"
+    monkeypatch.setenv(*tag.split("="))
+    runs = {}
+    for jobs in ("1", "2"):
+        (tmp_path / jobs).mkdir()
+        with ScriptedLLMServer() as server:
+            server.script(answer(MARKUP=2.5), answer(MARKUP=9.0))
+            runs[jobs] = optimize(shop(tmp_path / jobs), server, "--steps", "5", "--target", "-0.5",
+                                  "--no-measured-step", "--jobs", jobs)
+        assert runs[jobs].returncode == 0, runs[jobs].stderr
+    assert steps_of(runs["1"]) == steps_of(runs["2"])
+    assert "probe shop.PRICE = 0.055 is the best so far" in steps_of(runs["2"])[-1]
+    assert runs["1"].stdout == runs["2"].stdout  # the same patch
+    assert "evaluating each candidate in a freshly started process" not in runs["2"].stderr
+    assert processes_with(tag) == []
