@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
@@ -40,10 +41,12 @@ def _say_on_stderr(text: str) -> None:
 
 class Executor:
     """Runs worker jobs for one optimization run; close it (or use it as a context manager) to stop the
-    fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time."""
+    fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time; ``root`` is
+    the project's root, the folder Ray ships to its nodes."""
 
     def __init__(self, limits: Limits, *, kind: str = "fork", jobs: int | None = None, isolated: bool = True,
-                 ray_address: str | None = None, say: Callable[[str], None] = _say_on_stderr) -> None:
+                 ray_address: str | None = None, root: Path | None = None,
+                 say: Callable[[str], None] = _say_on_stderr) -> None:
         if kind not in EXECUTORS:
             raise ValueError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
         if jobs is not None and jobs < 1:
@@ -61,7 +64,7 @@ class Executor:
         if self.kind == "ray":
             from .ray_executor import RayRunner
 
-            self._ray = RayRunner(ray_address)
+            self._ray = RayRunner(root or Path.cwd(), ray_address)
 
     def run(self, job: Job) -> dict[str, Any]:
         """The worker's result for ``job`` (see :func:`.sandbox.evaluate`)."""

@@ -130,16 +130,16 @@ def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda
     project = project or load_project(settings)
     store = RunStore(state_dir(project.root) / "autotrace.db")
     try:
-        with open_executor(settings) as executor:
+        with open_executor(settings, project.root) as executor:
             return _Loop(settings, project, store, executor, initial).run(progress)
     finally:
         store.close()
 
 
-def open_executor(settings: Settings) -> Executor:
+def open_executor(settings: Settings, root: Path) -> Executor:
     """The run's executor (close it at the end of the run: it stops the fork server)."""
     return Executor(settings.limits, kind=settings.executor, jobs=settings.jobs, isolated=settings.isolated,
-                    ray_address=settings.ray_address)
+                    ray_address=settings.ray_address, root=root)
 
 
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:

@@ -1,0 +1,70 @@
+"""Evaluations as Ray tasks (``--executor ray``, ``pip install 'autotrace[ray]'``): for programs or judges too
+slow for one machine. Each task runs the same spawned, limited worker as a local evaluation
+(:func:`.sandbox.evaluate`), on whichever node Ray picks; the project's files travel with Ray's
+``runtime_env`` ``working_dir`` (the project root, less its .autotrace, .venv and .git folders), so a
+job's paths are moved from the project root here to that folder on the node, and back in the result.
+autotrace itself must be installed in the nodes' Python (on a local cluster it is the same Python).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from autotrace.project import ConfigError
+
+from .sandbox import Limits, evaluate
+from .worker import Job
+
+_EXCLUDES = [".autotrace", ".venv", ".git", "__pycache__", ".bench", ".pytest_cache"]
+
+
+class RayRunner:
+    """A connection to a Ray cluster (a local one is started when there is no address and no RAY_ADDRESS)."""
+
+    def __init__(self, root: Path, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'autotrace[ray]'") from None
+        self._ray, self.root = ray, root.resolve()
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=False,
+                 include_dashboard=False, logging_level=logging.WARNING, runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES})
+        self._task = ray.remote(max_retries=0)(_evaluate_on_node)
+
+    def run(self, job: Job, limits: Limits) -> dict[str, Any]:
+        return self.run_many([job], limits)[0]
+
+    def run_many(self, jobs: Sequence[Job], limits: Limits) -> list[dict[str, Any]]:
+        """The results in the jobs' order (all submitted at once: Ray spreads them over the cluster)."""
+        refs = [self._task.remote(_portable(job, self.root), str(self.root), asdict(limits)) for job in jobs]
+        return list(self._ray.get(refs))
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def _portable(job: Job, root: Path) -> str:
+    """The job as JSON, refusing files outside the project root (they would not reach the node)."""
+    for path in [job.judge or "", *job.plans, *job.candidates]:
+        if path and not Path(path).resolve().is_relative_to(root):
+            raise ConfigError(f"{path}: with --executor ray every file must be inside the project root {root}")
+    return job.to_json()
+
+
+def _moved(text: str, old: Path | str, new: Path | str) -> str:
+    """JSON text with every path under ``old`` moved under ``new`` (both escaped as JSON strings are)."""
+    return text.replace(json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1])
+
+
+def _evaluate_on_node(job_json: str, driver_root: str, limits: dict[str, Any]) -> dict[str, Any]:
+    """Runs on a Ray worker, whose current folder is the project's copy (``working_dir``)."""
+    here = Path.cwd().resolve()
+    job = Job.from_json(_moved(job_json, driver_root, here))
+    result = evaluate(job, Limits(**limits))
+    return json.loads(_moved(json.dumps(result, default=str), here, driver_root))
