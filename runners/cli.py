@@ -157,6 +157,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
     jobs, executor = _jobs_and_executor(jobs, executor, config)
+    if tests is not None and executor == "ray":
+        fail("--executor ray does not apply to --tests: each candidate runs the tests in a local pytest process")
     if target is not None:
         judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
         if judge is None:

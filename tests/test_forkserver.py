@@ -194,3 +194,16 @@ def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp
     assert runs["1"].stdout == runs["2"].stdout  # the same patch
     assert "evaluating each candidate in a freshly started process" not in runs["2"].stderr
     assert processes_with(tag) == []
+
+
+@pytest.mark.parametrize("config, expected", [
+    ("jobs = 0", "config: jobs must be a whole number of at least 1 (got 0)"),
+    ("executor = 'threads'", "config: executor must be one of fork, spawn, ray (got 'threads')"),
+])
+def test_bad_jobs_or_executor_in_the_config_is_one_line_and_no_run(tmp_path, llm_server, config, expected):
+    shop(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(f"[tool.autotrace]\n{config}\n")
+    result = optimize(tmp_path, llm_server, "--steps", "1")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith(expected)
+    assert not (tmp_path / ".autotrace").exists()
