@@ -1,5 +1,6 @@
 """The warm fork server: one long-lived process per optimization run that has already imported the
-runtime, the worker, LibCST and the judge's own imports, and forks a child for each evaluation.
+runtime, the worker, the judge's own imports (and LibCST when code is optimized), and forks a child for
+each evaluation.
 
 A spawned worker spends most of its 0.17-0.3 s starting Python and importing; a fork of a warm process
 starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each child is limited and isolated as
@@ -11,7 +12,8 @@ writes. The server never imports a module of the project's own code: the judge i
 its library imports) and every module under the project's search roots is dropped again before the
 first fork, so each child imports the judge and the program itself, as a spawned worker does.
 
-Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...], "judge": path}``,
+Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...], "judge": path, "rewrites":
+bool}`` (LibCST is imported only when evaluations rewrite source: code parameters, no bytecode cache),
 the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge started a thread: a fork
 would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
 "timeout", "memory", "output"}`` (``folder`` holds ``job.json``) is answered ``{"id", "returncode",
@@ -92,7 +94,8 @@ class ForkServer:
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
                                         name="autotrace-forkserver-reader")
         self._reader.start()
-        self._send({"search_roots": warm.search_roots, "judge": warm.judge})
+        self._send({"search_roots": warm.search_roots, "judge": warm.judge,
+                    "rewrites": any(p["kind"] == "code" for p in warm.params) or not warm.cache})
         try:
             answer = ready.result(timeout=120)
         except Exception as exc:
@@ -168,11 +171,14 @@ class _Child:
     deadline: float
 
 
-def _warm(search_roots: Sequence[str], judge: str | None) -> str | None:
-    """Import what every evaluation imports; None when forking is safe afterwards, else why not."""
-    import autotrace.patches  # noqa: F401  (code candidates)
-    import autotrace.transforms.compile  # noqa: F401  (LibCST: a bytecode-cache miss)
+def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str | None:
+    """Import what every evaluation imports; None when forking is safe afterwards, else why not.
+    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST."""
     from .judge import JudgeError, load_judge
+
+    if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
+        import autotrace.patches  # noqa: F401
+        import autotrace.transforms.compile  # noqa: F401
 
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions
     # inspect and tokenize compile on first use are compiled here once, not in each child (~40 ms each).
@@ -222,7 +228,7 @@ def serve() -> int:
     os.dup2(quiet, 2)
     requests = _Lines(0)
     warm = json.loads(requests.next_line() or b"{}")
-    unsafe = _warm(warm.get("search_roots", []), warm.get("judge"))
+    unsafe = _warm(warm.get("search_roots", []), warm.get("judge"), warm.get("rewrites", True))
     os.dup2(saved_err, 2)
     os.close(saved_err)
     answers.write(json.dumps({"unsafe": unsafe} if unsafe else {"ready": True}).encode() + b"\n")
