@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import textwrap
 import time
 import uuid
@@ -207,3 +208,32 @@ def test_bad_jobs_or_executor_in_the_config_is_one_line_and_no_run(tmp_path, llm
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].endswith(expected)
     assert not (tmp_path / ".autotrace").exists()
+
+
+def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path):
+    """SIGKILL to the optimizing process must leave neither the fork server nor a runaway candidate."""
+    marker = tmp_path / "child.pid"
+    project_at(tmp_path, f"import os\ndef main():\n    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+                         "    while True:\n        pass\n")
+    driver = textwrap.dedent(f'''
+        from pathlib import Path
+        from autotrace.project import Project
+        from autotrace.runners.evaluation import make_job
+        from autotrace.runners.executor import Executor
+        from autotrace.runners.sandbox import Limits
+        root = Path({str(tmp_path)!r})
+        job = make_job(Project.load(root / "app.py"), root / "app.py", "main", root / "judge.py", {{}})
+        Executor(Limits(timeout=300), kind="fork", jobs=1).run(job)
+    ''')
+    parent = subprocess.Popen([sys.executable, "-c", driver])
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    child = int(marker.read_text())
+    with open(f"/proc/{child}/stat") as handle:
+        server = int(handle.read().rpartition(")")[2].split()[1])  # the child's parent
+    assert server != parent.pid
+    parent.kill()
+    parent.wait()
+    assert not alive(server) and not alive(child)
