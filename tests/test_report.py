@@ -13,12 +13,14 @@ import pty
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
 import pytest
 from markupsafe import escape
+from browser import Chromium, Page, find_chromium
 from llmserver import ScriptedLLMServer
 from test_cli import AUTOTRACE, autotrace, make_shop, optimize, run_id_of, suggest
 from test_pytest_plugin import SHOP, write
@@ -239,3 +241,45 @@ def test_show_is_coloured_on_a_terminal_only_and_never_with_no_color(finished: R
     assert "\x1b[" not in _in_terminal(command, finished.shop, NO_COLOR="1")
     piped = subprocess.run(command, cwd=finished.shop, capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and "--- step 0:" in piped.stdout and "\x1b[" not in piped.stdout
+
+
+# -- in a real browser -----------------------------------------------------------------------------
+
+# Debian's chromium, driven over the DevTools protocol (tests/browser.py); CI installs it (.ci/run).
+needs_chromium = pytest.mark.skipif(find_chromium() is None,
+                                    reason="no chromium on the PATH (Debian: apt-get install chromium; CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Page]:
+    with Chromium() as page:
+        yield page
+
+
+@needs_chromium
+def test_the_run_page_in_chromium(finished: Run, browser: Page, tmp_path: Path) -> None:
+    browser.open(finished.run_dir / "report.html")
+    assert browser.errors == []  # a blocked script (a wrong CSP hash) or a broken one would be logged here
+    assert browser.evaluate("document.querySelectorAll('svg.plot circle').length") >= 6
+    assert browser.evaluate("document.querySelectorAll('pre.diff span.add').length") >= 3
+    assert browser.evaluate("document.querySelector('svg.plot').getBoundingClientRect().width") > 300
+    # The model's text is on the page as text: nothing it holds became an element.
+    assert browser.evaluate("document.scripts.length") == 1 and browser.evaluate("document.images.length") == 0
+    assert ATTACK in browser.evaluate("document.getElementById('step-1').textContent")
+    # The page's script runs (its CSP hash is right): following a link to a step opens it.
+    assert browser.evaluate("document.getElementById('step-1').open") is False
+    browser.evaluate("location.hash = '#step-1'")
+    assert browser.evaluate("new Promise(r => setTimeout(() => r(document.getElementById('step-1').open), 100))")
+    png = browser.screenshot(tmp_path / "run.png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    assert browser.errors == []
+
+
+@needs_chromium
+def test_the_session_page_in_chromium(session_page: Path, browser: Page, tmp_path: Path) -> None:
+    browser.open(session_page)
+    assert browser.errors == []
+    assert browser.evaluate("document.querySelectorAll('details[open]').length") == 2  # the two failures
+    assert browser.evaluate("document.querySelectorAll('.dag svg').length") >= 2
+    png = browser.screenshot(tmp_path / "session.png")
+    assert png.startswith(b"\x89PNG") and browser.errors == []
