@@ -88,7 +88,8 @@ class Page:
 
     def screenshot(self, path: Path, width: int = 1280) -> bytes:
         """A PNG of the whole page (``width`` pixels wide), written to ``path``."""
-        height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)") or 800)
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=600, deviceScaleFactor=1, mobile=False)
+        height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)") or 600)  # at that width
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=min(height, 6000),
                   deviceScaleFactor=1, mobile=False)
         data = base64.b64decode(self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
