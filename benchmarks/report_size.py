@@ -7,12 +7,13 @@ Each step is a real evaluation (the worker records and judges the chain program 
 ``benchmarks/prompt_size.py`` with a different RATE), stored in a fresh run store with the fields the
 loop writes (the model's part, reasoning and tokens, is a fixed text: no LLM is asked). The page is then
 built from the store as ``autotrace report`` builds it, with Graphviz (when ``dot`` is installed) and
-with the plain layout; the run store's size is printed beside it for scale.
+with the plain layout; the size of the step records it reads is printed beside it for scale.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -63,8 +64,8 @@ def measure(calls: int, steps: int, repeat: int) -> dict[str, object]:
         folder = Path(tmp)
         store, run_id = build_run(folder, calls, steps)
         run, records = store.get_run(run_id), store.steps(run_id)
-        store_bytes = sum(p.stat().st_size for p in (folder / ".autotrace").glob("autotrace.db*"))  # with its WAL
-        row: dict[str, object] = {"calls": calls, "steps": steps, "store_bytes": store_bytes}
+        stored = sum(len(json.dumps(r).encode()) for r in records)  # the step records, as JSON
+        row: dict[str, object] = {"calls": calls, "steps": steps, "store_bytes": stored}
         engines = [("graphviz", True)] if shutil.which("dot") else []
         for engine, use_graphviz in [*engines, ("plain", False)]:
             best = float("inf")
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[10, 10_000])
     parser.add_argument("--repeat", type=int, default=3, help="builds per figure; the fastest is reported")
     args = parser.parse_args(argv)
-    print("| recorded calls per run | steps | run store | report (Graphviz) | time | report (plain layout) | time |")
+    print("| recorded calls per run | steps | step records (JSON) | report (Graphviz) | time | report (plain layout) | time |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for calls in args.calls:
         row = measure(calls, args.steps, args.repeat)

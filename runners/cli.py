@@ -323,7 +323,8 @@ def runs() -> None:
 
     store = _store()
     rows = [(run["id"], str(run.get("status") or ""), (run.get("best") or {}).get("describe") or "–",
-             str(run.get("steps", 0)), _when(run.get("created")), _what(run.get("config") or {}))
+             str(max(int(run.get("steps") or 0) - 1, 0)),  # the stored rows less the initial values' step 0
+             _when(run.get("created")), _what(run.get("config") or {}))
             for run in store.list_runs()]
     for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
         click.echo(line)
@@ -389,8 +390,9 @@ def report(run_id: str, output: Path | None) -> None:
     if store.get_run(run_id) is None:
         fail(f"no run {run_id!r} (see 'autotrace runs')")
     run_dir = find_root(Path.cwd()) / ".autotrace" / "runs" / run_id
-    if output is not None and output.is_dir():
-        fail(f"{output}: is a folder; give a file name such as report.html")
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        fail(f"{output}: is a folder; give a file name such as report.html" if output.is_dir()
+             else f"{output}: no folder {output.parent}")
     written = guarded(lambda: write_run_report(store, run_id, run_dir, output))
     click.echo(f"report: {written}")
 

@@ -29,6 +29,7 @@ from autotrace import graph as g
 from autotrace.report import dag
 from autotrace.report.page import run_html
 from autotrace.report.run import lineage, run_view
+from autotrace.runners.terminal import colour
 
 #: Untrusted text the model sends back: it must reach the page as text, never as markup.
 ATTACK = '</pre><script>alert("xss")</script><img src=x onerror=alert(1)>'
@@ -105,10 +106,13 @@ def test_report_command_rewrites_the_same_page_anywhere(finished: Run, tmp_path:
     assert out.read_bytes() == (finished.run_dir / "report.html").read_bytes()
 
 
-def test_report_of_an_unknown_run_is_one_error_line(finished: Run) -> None:
+def test_report_of_an_unknown_run_or_to_a_missing_folder_is_one_error_line(finished: Run) -> None:
     result = autotrace("report", "no-such-run", cwd=finished.shop)
     assert result.returncode == 2
     assert result.stderr.splitlines() == ["autotrace: error: no run 'no-such-run' (see 'autotrace runs')"]
+    result = autotrace("report", finished.run_id, "-o", "missing/page.html", cwd=finished.shop)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["autotrace: error: missing/page.html: no folder missing"]
 
 
 # -- the pieces, on data built here ------------------------------------------------------------------
@@ -210,7 +214,7 @@ def test_pytest_writes_an_html_page_per_session_when_the_file_ends_in_html(sessi
 def test_runs_is_an_aligned_table(finished: Run) -> None:
     lines = autotrace("runs", cwd=finished.shop).stdout.splitlines()
     assert lines[0].split() == ["RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"]
-    assert lines[1].split()[0] == finished.run_id and lines[1].split()[1:3] == ["done", "0"]
+    assert lines[1].split()[:4] == [finished.run_id, "done", "0", "2"]  # best score 0 after 2 steps
     for column in ("STATUS", "BEST", "STARTED", "TARGET"):  # left-aligned columns start where their header does
         assert lines[1][lines[0].index(column) - 1] == " " and lines[1][lines[0].index(column)] != " "
 
@@ -233,6 +237,21 @@ def _in_terminal(args: list[str], cwd: Path, **env: str) -> str:
     os.close(main)
     assert process.wait(timeout=60) == 0
     return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule the progress lines (stderr) and 'show' (stdout) follow."""
+    main, child = pty.openpty()
+    read, write_end = os.pipe()
+    with open(child, "w") as terminal, open(write_end, "w") as pipe:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        assert colour(terminal) is True and colour(pipe) is False
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert colour(terminal) is False
+        monkeypatch.setenv("NO_COLOR", "")  # set but empty does not count (no-color.org)
+        assert colour(terminal) is True
+    os.close(main)
+    os.close(read)
 
 
 def test_show_is_coloured_on_a_terminal_only_and_never_with_no_color(finished: Run) -> None:
