@@ -22,13 +22,13 @@ import pytest
 from markupsafe import escape
 from browser import Chromium, Page, find_chromium
 from llmserver import ScriptedLLMServer
-from test_cli import AUTOTRACE, autotrace, make_shop, optimize, run_id_of, suggest
+from test_cli import AUTOTRACE, autotrace, make_shop, run_id_of, suggest
 from test_pytest_plugin import SHOP, write
 
 from autotrace import graph as g
 from autotrace.report import dag
 from autotrace.report.page import run_html
-from autotrace.report.run import lineage, run_view
+from autotrace.report.run import HEATMAP_ROWS, heat_map, lineage, run_view
 from autotrace.runners.terminal import colour
 
 #: Untrusted text the model sends back: it must reach the page as text, never as markup.
@@ -180,6 +180,17 @@ def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:
     assert view.steps[2].runs == 3 and view.steps[0].runs is None  # not recorded: shown as "–"
     page = run_html(view)
     assert "SyntaxError: bad" in page and '<path class="failed"' in page
+
+
+def test_the_heat_map_of_many_tests_keeps_the_rows_that_changed() -> None:
+    def record(step: int, moved: float) -> dict:
+        examples = [{"example": f"t{i}", "score": 1.0 if i % 10 else moved} for i in range(100)]
+        return {"step": step, "values": {"a": str(step)}, "examples": examples}
+
+    heat = heat_map([record(0, 0.0), record(1, 1.0)])
+    assert heat is not None and heat.hidden == 100 - HEATMAP_ROWS and len(heat.rows) == HEATMAP_ROWS
+    assert {f"t{i}" for i in range(0, 100, 10)} <= set(heat.rows)  # the ten that went from 0 to 1
+    assert heat.cells[heat.rows.index("t10")] == (0.0, 1.0)
 
 
 # -- pytest --autotrace-report=FILE.html -----------------------------------------------------------
