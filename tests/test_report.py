@@ -143,6 +143,26 @@ def test_a_graph_of_ten_thousand_calls_is_drawn_as_a_summary() -> None:
     assert nx.has_path(small, "n0", next(n for n, a in small.nodes(data=True) if a["kind"] == "output"))
 
 
+def test_calls_off_the_parameters_paths_become_one_box_per_function() -> None:
+    """As in a loop ``x = grow(x, RATE)`` inside ``main``: main reads the parameter, each grow call
+    returns into main (a nested edge), none is on a path from the parameter."""
+    graph = g.new_graph()
+    graph.add_node("param:RATE", kind="param", label="RATE", param="RATE", value="1.5")
+    graph.add_node("call:0", kind="call", label="app.main", func="app.main", seq=0, value="9")
+    graph.add_edge("param:RATE", "call:0", role="reads")
+    for i in range(1, 10_001):
+        graph.add_node(f"call:{i}", kind="call", label="app.grow", func="app.grow", seq=i, value=str(i))
+        graph.add_edge(f"call:{i}", "call:0", role="nested")
+    graph.add_node("output", kind="output", label="output", value="9")
+    graph.add_edge("call:0", "output", role="output")
+    small, omitted = dag.summarise(graph)
+    labels = {n: a["label"] for n, a in small.nodes(data=True)}
+    assert sorted(labels.values()) == ["RATE", "app.main", "output", "… 10,000 calls of app.grow"]
+    assert omitted == 10_000
+    box = next(n for n, label in labels.items() if label.startswith("…"))
+    assert list(small.successors(box)) == [next(n for n, label in labels.items() if label == "app.main")]
+
+
 def test_without_graphviz_the_dag_gets_a_plain_layout() -> None:
     drawing = dag.draw(_chain(5), use_graphviz=False)
     assert drawing.engine == "plain" and drawing.svg is None and drawing.layout is not None

@@ -34,7 +34,8 @@ _XML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph, int]:
     """The graph to draw (nodes ``n0``, ``n1`` … with ``kind``, ``label``, ``value``) and how many of
-    the original's nodes it leaves out or folds into summary boxes."""
+    the original's nodes it leaves out or folds into summary boxes. Calls off the parameters' paths
+    are folded into one box per function (the largest ones, when there are many functions)."""
     attrs = dict(graph.nodes(data=True))
     calls = sorted((n for n, a in attrs.items() if a.get("kind") == "call"), key=lambda n: _seq(attrs[n]))
     params = [n for n, a in attrs.items() if a.get("kind") == "param"]
@@ -45,29 +46,37 @@ def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph
     relevant = [c for c in calls if (c in forward and c in backward) or c in readers]
     if not relevant:  # nothing links a parameter to the output (e.g. the parameter is unused): show the calls
         relevant = calls
+    others = [n for n, a in attrs.items() if a.get("kind") == "input"][:5]
+    room = max(max_nodes - len(params) - len(sinks) - len(others), 3)
     keep = KEEP
-    group: dict[Hashable, str] = {}
     while True:
         kept, group = _fold(relevant, attrs, keep, readers)
-        if len(kept) + len(set(group.values())) + len(params) + len(sinks) <= max_nodes or keep == 0:
+        if len(kept) + len(set(group.values())) <= room or keep == 0:
             break
         keep -= 1
-    others = [n for n, a in attrs.items() if a.get("kind") == "input"][:5]
+    on_path = set(relevant)
+    for call in calls:  # the calls off the parameters' paths: one box per function, edges kept
+        if call not in on_path:
+            group[call] = _func(attrs[call])
+    sizes = Counter(group.values())
+    boxes = min(len(sizes), max(room // 3, 1))  # the largest groups, when there are many functions
+    shown_groups = {name for name, _ in sizes.most_common(boxes)}
+    group = {call: name for call, name in group.items() if name in shown_groups}
+    if len(kept) > room - len(shown_groups):  # many distinct functions: head and tail of the calls
+        half = max(room - len(shown_groups), 2)
+        kept = kept[: half // 2] + kept[-(half - half // 2):]
     shown = [*params, *others, *kept, *sinks]
-    if len(shown) + len(set(group.values())) > max_nodes:  # many distinct functions: head and tail of the calls
-        room = max(max_nodes - len(params) - len(sinks) - len(others) - len(set(group.values())), 2)
-        kept = kept[: room // 2] + kept[-(room - room // 2):]
-        shown = [*params, *others, *kept, *sinks]
     ids = {node: f"n{i}" for i, node in enumerate(shown)}
     small = nx.DiGraph()
     for node in shown:
         a = attrs[node]
         small.add_node(ids[node], kind=a.get("kind", "call"), label=str(a.get("label", node)),
                        value=g.cut(str(a.get("value", "")), _LABEL_CHARS) if "value" in a else "")
-    counts = Counter(group.values())
-    for i, (name, count) in enumerate(counts.items()):
+    drawn = {_func(attrs[c]) for c in kept}
+    for i, (name, count) in enumerate(Counter(group.values()).items()):
         ids_group = f"g{i}"
-        small.add_node(ids_group, kind="summary", label=f"… {count:,} more calls of {name}", value="")
+        more = "more calls" if name in drawn else ("calls" if count > 1 else "call")
+        small.add_node(ids_group, kind="summary", label=f"… {count:,} {more} of {name}", value="")
         for node, func in group.items():
             if func == name:
                 ids[node] = ids_group
@@ -81,7 +90,7 @@ def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph
 def _fold(calls: list[Hashable], attrs: dict, keep: int, must: set[Hashable]) -> tuple[list[Hashable], dict]:
     """The calls kept (first and last ``keep`` of each function, and every reader of a parameter when
     ``keep`` > 0) and the others mapped to their function's summary box."""
-    funcs = [str(attrs[c].get("func", attrs[c].get("label", "?"))) for c in calls]
+    funcs = [_func(attrs[c]) for c in calls]
     totals = Counter(funcs)
     seen: Counter[str] = Counter()
     kept: list[Hashable] = []
@@ -94,6 +103,10 @@ def _fold(calls: list[Hashable], attrs: dict, keep: int, must: set[Hashable]) ->
         else:
             group[call] = func
     return kept, group
+
+
+def _func(attrs: dict) -> str:
+    return str(attrs.get("func", attrs.get("label", "?")))
 
 
 def _seq(attrs: dict) -> float:
