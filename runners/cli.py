@@ -199,6 +199,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                 click.echo(f"patch: {where}  (apply: git apply {where}  or  autotrace apply {result.run_id})", err=True)
         else:
             click.echo("no change improved on the original values; no patch", err=True)
+        if result.report is not None:
+            click.echo(f"report: {result.report}  (open it in a browser; works offline)", err=True)
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
@@ -218,9 +220,14 @@ def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any
 
 
 def _show_step(report: Any) -> None:
+    from .terminal import colour, paint, score_style
+
+    on = colour(sys.stderr)
     tokens = f"{report.prompt_tokens:,}+{report.completion_tokens:,} tok"
-    click.echo(f"step {report.step:>3}/{report.steps}  score {report.score:<14} best {report.best:<14} "
-               f"{tokens:<18} {report.seconds:6.1f}s  {report.note}", err=True)
+    click.echo(f"{paint(f'step {report.step:>3}/{report.steps}', on, bold=True)}  "
+               f"score {paint(f'{report.score:<14}', on, **score_style(report.score))} "
+               f"best {paint(f'{report.best:<14}', on, fg='green')} "
+               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}", err=True)
 
 
 @cli.command()
@@ -311,11 +318,20 @@ def _store():
 
 @cli.command()
 def runs() -> None:
-    """List the runs of this project, newest first."""
+    """List the runs of this project, newest first, as a table."""
+    from .terminal import table
+
     store = _store()
-    for run in store.list_runs():
-        click.echo(f"{run['id']}  {run.get('status', ''):<8} best {run.get('best_score')!s:<10} "
-                   f"steps {run.get('steps', 0):<4} {_when(run.get('created'))}")
+    rows = [(run["id"], str(run.get("status") or ""), (run.get("best") or {}).get("describe") or "–",
+             str(max(int(run.get("steps") or 0) - 1, 0)),  # the stored rows less the initial values' step 0
+             _when(run.get("created")), _what(run.get("config") or {}))
+            for run in store.list_runs()]
+    for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
+        click.echo(line)
+
+
+def _what(config: dict[str, Any]) -> str:
+    return str(config.get("target") or "tests")
 
 
 def _when(stamp: Any) -> str:
@@ -337,19 +353,48 @@ def show(run_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"run": run, "steps": steps}, indent=1, default=str))
         return
+    from .terminal import colour, paint, score_style
+
+    on = colour()
     click.echo(f"run {run_id}: {json.dumps(run.get('config', run), default=str)[:300]}")
     for step in steps:
-        click.echo(f"--- step {step['step']}: score {step.get('describe')}  "
-                   f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
-                   f"{step.get('seconds', 0):.1f}s  {step.get('note', '')}")
+        describe = str(step.get("describe"))
+        cost = (f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
+                f"{step.get('seconds', 0):.1f}s")
+        header = f"--- step {step['step']}:"
+        click.echo(f"{paint(header, on, bold=True)} score "
+                   f"{paint(describe, on, **score_style(describe))}  {paint(cost, on, dim=True)}  "
+                   f"{step.get('note', '')}")
         for name, value in step.get("values", {}).items():
-            click.echo(f"  {name} = {value if len(value) < 200 else value[:200] + '...'}")
+            click.echo(f"  {paint(name, on, fg='cyan')} = {value if len(value) < 200 else value[:200] + '...'}")
         feedback = (step.get("feedback") or "").strip()
         if feedback:
             click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
         sensitivity = (step.get("sensitivity") or "").strip()
         if sensitivity:
             click.echo("  sensitivity (measured before asking):\n    " + sensitivity.replace("\n", "\n    "))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Where to write the page. [default: .autotrace/runs/RUN_ID/report.html]")
+def report(run_id: str, output: Path | None) -> None:
+    """Write a run's HTML report: score plot, per-example heat map, lineage, each candidate's diff, the
+    model's reasoning, cost per step, the best values' execution graph and the final patch. One file
+    that opens offline (no network, no server)."""
+    from autotrace.project import find_root
+    from autotrace.report import write_run_report
+
+    store = _store()
+    if store.get_run(run_id) is None:
+        fail(f"no run {run_id!r} (see 'autotrace runs')")
+    run_dir = find_root(Path.cwd()) / ".autotrace" / "runs" / run_id
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        fail(f"{output}: is a folder; give a file name such as report.html" if output.is_dir()
+             else f"{output}: no folder {output.parent}")
+    written = guarded(lambda: write_run_report(store, run_id, run_dir, output))
+    click.echo(f"report: {written}")
 
 
 def _attach_optional_commands() -> None:

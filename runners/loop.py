@@ -21,6 +21,7 @@ from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_tex
 from autotrace.params import ParamSpec, text_to_literal
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
+from autotrace.report import write_run_report
 from autotrace.store import ResponseCache, RunStore
 
 from . import probe
@@ -91,6 +92,7 @@ class RunResult:
     reached_target: bool
     evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
     stopped: str = ""  # why the run ended before its last step without reaching the target
+    report: Path | None = None  # the run's HTML page, beside patch.diff
 
 
 def state_dir(root: Path) -> Path:
@@ -141,6 +143,8 @@ class _Loop:
         #: The score of every set of values evaluated in this run (keyed by their texts), so that the
         #: measured search does not run them again.
         self.scores: dict[tuple[tuple[str, str], ...], float] = {}
+        #: The scores of the program runs since the last stored step (stored with the next one: the report plots them).
+        self.unsaved_scores: list[float | None] = [] if initial is None else [_finite(score_of(initial))]
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -149,7 +153,8 @@ class _Loop:
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         self.evaluations += 1
         evaluation = _evaluate(self.settings, self.project, values)
-        self.scores[self._key(values)] = score_of(evaluation)
+        self.scores[self._key(values)] = score = score_of(evaluation)
+        self.unsaved_scores.append(_finite(score))
         return evaluation
 
     def _known(self, values: dict[str, Any]) -> float | None:
@@ -237,8 +242,9 @@ class _Loop:
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
                                                "values": self._texts(best), "reached_target": reached,
                                                "evaluations": self.evaluations, "stopped": stopped})
+        report = write_run_report(self.store, run_id, run_dir)
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
-                         stopped)
+                         stopped, report)
 
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
                best: Evaluation) -> tuple[list[probe.Probe], probe.Probe | None]:
@@ -337,6 +343,7 @@ class _Loop:
         """``candidate``: the changed values, when they came from a measurement rather than ``proposal``."""
         if proposal is not None:
             candidate = proposal.values
+        evaluated, self.unsaved_scores = self.unsaved_scores, []
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
@@ -346,7 +353,7 @@ class _Loop:
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,
             "completion_tokens": proposal.completion_tokens if proposal else 0,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
-            "sensitivity": sensitivity.text,
+            "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
             "status": "ok" if evaluation.problem is None else "failed",
         })
 
@@ -365,6 +372,10 @@ class _Stall:
         self.answers = 0 if changed or best > self.best else self.answers + 1
         self.best = best
         return self.answers
+
+
+def _finite(score: float) -> float | None:
+    return score if math.isfinite(score) else None
 
 
 def _assignments(values: Mapping[str, Any]) -> str:
