@@ -3,7 +3,8 @@
 Like pytest's assertion rewriter it filters by name before touching any file (a dict lookup on the
 module's last name component), lets the normal path finder locate the file, and keeps the rewritten
 code in ``__pycache__`` as a hash-checked bytecode file tagged with autotrace's version, written
-atomically, so the second import costs about as much as a plain one. Set ``AUTOTRACE_DEBUG=1`` to see
+atomically, so the second import costs about as much as a plain one (in a confined evaluation, beneath
+the folder ``AUTOTRACE_PYCACHE`` names). Set ``AUTOTRACE_DEBUG=1`` to see
 each decision on stderr.
 """
 
@@ -33,6 +34,9 @@ CACHE_TAG = f"autotrace-{__version__}"
 #: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
 #: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code).
 CODE_FORMAT = 4
+#: Names the folder that holds the cache instead of the project's ``__pycache__`` (confined evaluations,
+#: which also turn Python's own bytecode writing off); only they read it.
+CACHE_DIR_ENV = "AUTOTRACE_PYCACHE"
 
 
 def _debug(message: str) -> None:
@@ -113,7 +117,7 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
         from .compile import compile_instrumented  # LibCST is loaded only on a cache miss
 
         twins = compile_instrumented(source, self.origin, self.target.plan, original=original)
-        if self.use_cache and not sys.dont_write_bytecode:
+        if self.use_cache and (os.environ.get(CACHE_DIR_ENV) or not sys.dont_write_bytecode):
             _write_cache(cache_path, key, twins)
         return twins
 
@@ -124,8 +128,15 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
         return digest.digest()
 
     def _cache_path(self) -> Path:
+        """Beside the source in ``__pycache__``, or beneath the folder ``AUTOTRACE_PYCACHE`` names (a
+        confined evaluation writes nothing in the project), mirroring the source's path as
+        ``sys.pycache_prefix`` does."""
         origin = Path(self.origin)
-        return origin.parent / "__pycache__" / f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        name = f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        elsewhere = os.environ.get(CACHE_DIR_ENV)
+        if elsewhere:
+            return Path(elsewhere, *origin.parent.resolve().parts[1:], name)
+        return origin.parent / "__pycache__" / name
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
@@ -157,7 +168,7 @@ def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType] | None:
 def _write_cache(path: Path, key: bytes, twins: tuple[CodeType, CodeType]) -> None:
     """Atomic: a reader sees the old file or the new one, never half of one."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:  # read-only tree: run without a cache
         _debug(f"no cache for {path}: {exc}")
