@@ -144,7 +144,8 @@ def guarded(project: Path, scratch: Path, *, network: bool = True) -> Iterator[t
 
 
 def relocated(job: Job, guard: Guarded) -> Job:
-    """``job`` with its project paths pointing into ``guard.root`` (the same job when that is the project)."""
+    """``job`` with its project paths pointing into ``guard.root`` (the same job when that is the project);
+    its ``root`` stays the project's, the one the feedback names paths from."""
     if guard.root == guard.project:
         return job
 
@@ -153,7 +154,7 @@ def relocated(job: Job, guard: Guarded) -> Job:
 
     return replace(job, judge=moved(job.judge) if job.judge else None, search_roots=[moved(p) for p in job.search_roots],
                    plans={moved(path): fields for path, fields in job.plans.items()},
-                   candidates={moved(path): found for path, found in job.candidates.items()}, root=str(guard.root))
+                   candidates={moved(path): found for path, found in job.candidates.items()})
 
 
 def relocate(path: str, project: Path, root: Path) -> str:
