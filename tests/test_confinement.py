@@ -228,3 +228,36 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
     assert fingerprint(project) == before | {k: v for k, v in fingerprint(project).items() if k.startswith(".autotrace")}
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
     assert "tried to" in second and "app.py" in second
+
+
+def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path, mode: str) -> None:
+    """``--tests``: the candidate runs inside the user's pytest session, confined the same way."""
+    from autotrace.runners.tests_eval import SuiteEvaluator
+
+    token = f"autotrace-test-{secrets.token_hex(6)}"
+    root = tmp_path / "suite"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'suite'\n")
+    (root / "calc.py").write_text("def answer():  # autotrace: param\n    return 41\n")
+    (root / "tests" / "test_calc.py").write_text("from calc import answer\n\n\ndef test_answer():\n    assert answer() == 42\n")
+    evaluator = SuiteEvaluator([root / "tests"], limits=Limits(timeout=60))
+    project, _ = evaluator.prepare()
+    before = fingerprint(root)
+    hostile = textwrap.dedent(f'''\
+        def answer():
+            import glob, os, subprocess, sys
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", {token!r}], start_new_session=True)
+            subprocess.run(["chmod", "000", {str(root / "calc.py")!r}])
+            for name in glob.glob({str(root)!r} + "/**/*.py", recursive=True):
+                try:
+                    open(name, "w").write("")
+                except OSError:
+                    pass
+            return 42
+        ''')
+    evaluation = evaluator(project, {project.params[0].name: hostile})
+    assert fingerprint(root) == before
+    assert running(token) == []
+    said = evaluation.examples[0]["message"]
+    assert ("tried to chmod calc.py: undone" if mode == "landlock" else "tried to change calc.py") in said, said
+    assert evaluation.score is not None  # the run itself went on and was scored
