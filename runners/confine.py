@@ -108,7 +108,8 @@ def network_unconfinable() -> str | None:
     abi = landlock_abi()
     if abi >= 4 and os.environ.get(MODE_ENV) != "copy":
         return None
-    have = f"this system has Landlock ABI {abi}" if abi else "this system has no Landlock"
+    have = (f"{MODE_ENV}=copy turns Landlock off" if os.environ.get(MODE_ENV) == "copy" else
+            f"this system has Landlock ABI {abi}" if abi else "this system has no Landlock")
     return f"--no-network needs Linux Landlock ABI 4 or later (Linux 6.7+); {have}"
 
 

@@ -261,3 +261,24 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
     said = evaluation.examples[0]["message"]
     assert ("tried to chmod calc.py: undone" if mode == "landlock" else "tried to change calc.py") in said, said
     assert evaluation.score is not None  # the run itself went on and was scored
+
+
+def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(Path(sys.executable).with_name("autotrace")), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**environ, "OPENAI_API_KEY": "test", **env})
+
+
+def test_no_network_in_the_config_must_be_true_or_false(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.autotrace]\nno_network = 'yes'\n")
+    result = cli("optimize", "app.py", "--feedback", "judge.py", "--base-url", "http://127.0.0.1:9/v1", cwd=project)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith("[tool.autotrace] no_network must be true or false, not 'yes'")
+
+
+def test_no_network_without_landlock_is_a_clear_error(project: Path) -> None:
+    result = cli("optimize", "app.py", "--feedback", "judge.py", "--no-network", "--base-url", "http://127.0.0.1:9/v1",
+                 cwd=project, AUTOTRACE_CONFINE="copy")
+    assert result.returncode != 0
+    assert result.stderr.strip() == ("autotrace: error: --no-network needs Linux Landlock ABI 4 or later "
+                                     "(Linux 6.7+); AUTOTRACE_CONFINE=copy turns Landlock off")
