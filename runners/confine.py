@@ -229,7 +229,7 @@ def kill_descendants() -> None:
 
 def kill_tree(root: int, *, include_root: bool = True, deadline: float = 5.0) -> None:
     """SIGKILL ``root``'s descendants (and ``root``): each is stopped first, so none can fork past the
-    walk, then all are killed at once. Descendants found by their parent pid in /proc (Linux)."""
+    walk, then all are killed at once. Descendants are found in /proc (Linux)."""
     stopped: list[int] = []
     seen = {root}
     ends = time.monotonic() + deadline
@@ -248,6 +248,26 @@ def kill_tree(root: int, *, include_root: bool = True, deadline: float = 5.0) ->
 
 
 def _children(parents: set[int]) -> list[int]:
+    """The children of ``parents``: from each one's ``/proc/PID/task/TID/children`` (a few reads), or,
+    on a kernel without those files, by scanning every process's parent pid."""
+    found: list[int] = []
+    for parent in parents:
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children", "rb") as handle:
+                    found.extend(int(pid) for pid in handle.read().split())
+            except FileNotFoundError:
+                return _scan(parents) if os.path.exists("/proc/self") else found
+            except OSError:
+                continue
+    return found
+
+
+def _scan(parents: set[int]) -> list[int]:
     found = []
     try:
         names = os.listdir("/proc")

@@ -10,6 +10,7 @@ each decision on stderr.
 
 from __future__ import annotations
 
+import _imp
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -106,11 +107,13 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
     def _twins(self) -> tuple[CodeType, CodeType]:
         data = Path(self.origin).read_bytes()
         key = self._cache_key(data)
-        cache_path = self._cache_path()
+        cache_path = self._cache_path(data)
         if self.use_cache:
             twins = _read_cache(cache_path, key)
             if twins is not None:
                 _debug(f"cache hit {cache_path}")
+                for code in twins:  # cached from the same source elsewhere (a project's private copy)
+                    _imp._fix_co_filename(code, self.origin)
                 return twins
         original = importlib.util.decode_source(data)
         source = _substitute(original, self.target.candidates) if self.target.candidates else original
@@ -127,16 +130,16 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
                             sorted(self.target.candidates.items()))).encode())
         return digest.digest()
 
-    def _cache_path(self) -> Path:
-        """Beside the source in ``__pycache__``, or beneath the folder ``AUTOTRACE_PYCACHE`` names (a
-        confined evaluation writes nothing in the project), mirroring the source's path as
-        ``sys.pycache_prefix`` does."""
+    def _cache_path(self, data: bytes) -> Path:
+        """Beside the source in ``__pycache__``; or, in the folder ``AUTOTRACE_PYCACHE`` names (a confined
+        evaluation writes nothing in the project), named by the module and its source's hash, so that
+        the project's private copy (a new folder each evaluation) finds what the last one cached."""
         origin = Path(self.origin)
-        name = f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        tag = f"{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
         elsewhere = os.environ.get(CACHE_DIR_ENV)
         if elsewhere:
-            return Path(elsewhere, *origin.parent.resolve().parts[1:], name)
-        return origin.parent / "__pycache__" / name
+            return Path(elsewhere, f"{self.target.plan.module}.{hashlib.sha256(data).hexdigest()[:16]}.{tag}")
+        return origin.parent / "__pycache__" / f"{origin.stem}.{tag}"
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
