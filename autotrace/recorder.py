@@ -258,7 +258,7 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
         return _Strong(value)
     if kind in _ATOMS:
         return value
-    if isinstance(value, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
+    if issubclass(kind, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
         return _Pinned(value)
     return value
 
