@@ -116,6 +116,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--timeout", type=float, default=None, help="Seconds one evaluation may run before it is killed. [default: 60]")
 @click.option("--memory", default=None, help="Address-space limit of one evaluation, e.g. 2GiB or none. [default: 4GiB]")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
+@click.option("--no-network", is_flag=True, help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+). [config: no_network]")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
 @click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
@@ -127,7 +128,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
-             max_unchanged: int | None) -> None:
+             max_unchanged: int | None, no_network: bool) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -153,6 +154,14 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         fail("-k selects tests: it needs --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
+    network = not (no_network or config.get("no_network", False))
+    if not network:
+        from .confine import network_unconfinable
+
+        if in_process:
+            fail("--no-network needs the candidates in a confined process: drop --in-process")
+        if (why := network_unconfinable()) is not None:
+            fail(why)
     if target is not None:
         judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
         if judge is None:
@@ -168,7 +177,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         target_score=target_score if target_score is not None else config.get("target", 1.0 if tests is not None else None),
         optimizer=optimizer or config.get("optimizer", "optoprime"), llm=llm,
         limits=Limits(timeout=timeout or float(config.get("timeout", 60)),
-                      memory=parse_size(memory or str(config.get("memory", "4GiB")))),
+                      memory=parse_size(memory or str(config.get("memory", "4GiB"))), network=network),
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
         budget_tokens=budget_tokens or config.get("budget_tokens"),
         probe=probe if probe is not None else bool(config.get("probe", tests is None)),

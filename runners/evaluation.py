@@ -105,7 +105,23 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         values={p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params},
         candidates=candidates,
         record=record,
+        root=str(project.root),
     )
+
+
+def with_attempts(result: dict[str, Any]) -> dict[str, Any]:
+    """The worker's result with what the program tried to change outside its folders (``attempts``)
+    said in each example's message and in a crash's reason: the candidate's author should know."""
+    tried = result.get("attempts") or []
+    if not tried:
+        return result
+    text = "the program " + "; ".join(tried)
+    for key in ("crash", "setup_error"):
+        if key in result:
+            result[key] = f"{result[key]}\n{text}"
+    for example in result.get("examples", []):
+        example["message"] = f"{example.get('message', '')}\n{text}".strip()
+    return result
 
 
 def plan_fields(plan: ModulePlan) -> dict[str, Any]:
@@ -115,7 +131,7 @@ def plan_fields(plan: ModulePlan) -> dict[str, Any]:
 
 
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
-    result = evaluate(job, limits, isolated=isolated)
+    result = with_attempts(evaluate(job, limits, isolated=isolated))
     if "judge_error" in result:
         raise JudgeError(result["judge_error"])
     if "entry_error" in result:  # no candidate can add the entry: bad input, not feedback

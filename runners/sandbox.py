@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autotrace.project import find_root
+
+from .confine import kill_tree
+from .guard import guarded, relocated
 from .worker import Job, run_job
 
 _OUTPUT_TAIL = 4000
@@ -29,6 +33,7 @@ class Limits:
     timeout: float = 60.0  # seconds of wall-clock time per evaluation
     memory: int | None = 4 << 30  # bytes of address space, None for no limit
     output: int = 64 << 20  # bytes the candidate may print (and the worker may write)
+    network: bool = True  # False: no TCP connect or bind (needs Landlock ABI 4)
 
 
 @dataclass(frozen=True)
@@ -60,22 +65,30 @@ def run_limited(argv: Sequence[str], limits: Limits, log_path: Path, *, cwd: Pat
 
 
 def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> dict[str, Any]:
-    """Run ``job`` and return the worker's result; a crash becomes ``{"crash": reason, "output_tail": ...}``."""
+    """Run ``job`` confined (:mod:`.guard`, :mod:`.confine`) and return the worker's result; a crash
+    becomes ``{"crash": reason, "output_tail": ...}``. ``attempts`` lists what the program tried to
+    change outside its writable folders (denied, or undone)."""
     if not isolated:
         return _in_process(job)
     with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
         folder = Path(tmp)
-        job_path, result_path = folder / "job.json", folder / "result.json"
-        job_path.write_text(job.to_json(), encoding="utf-8")
-        done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
-                           limits, folder / "output.log")
-        if not done.timed_out and result_path.is_file():
-            result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-            result["output_tail"] = done.output_tail
-            return result
-        crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
-                 f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
-        return {"crash": crash, "output_tail": done.output_tail}
+        project = Path(job.root) if job.root else find_root(Path(next(iter(job.plans))).parent)
+        with guarded(project, folder, network=limits.network) as (guard, undone):
+            job_path, result_path, policy_path = folder / "job.json", folder / "result.json", folder / "policy.json"
+            job_path.write_text(relocated(job, guard).to_json(), encoding="utf-8")
+            policy_path.write_text(guard.policy.to_json(), encoding="utf-8")
+            done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path),
+                                str(policy_path)], limits, folder / "output.log", cwd=guard.cwd())
+            if not done.timed_out and result_path.is_file():
+                result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+                result["output_tail"] = done.output_tail
+            else:
+                crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
+                         f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
+                result = {"crash": crash, "output_tail": done.output_tail}
+        tried = result.get("attempts", [])
+        result["attempts"] = tried + [note for note in undone if note not in tried]
+        return result
 
 
 def _limiter(limits: Limits):
@@ -104,7 +117,10 @@ def _die_with_parent() -> None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the worker and everything it started (it leads its own session and process group)."""
+    """Kill the worker and everything it started: its process group, and, while it still runs (a
+    timeout), every descendant, those in sessions of their own too (the worker is their subreaper)."""
+    if proc.poll() is None:
+        kill_tree(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -3,12 +3,14 @@
 Like pytest's assertion rewriter it filters by name before touching any file (a dict lookup on the
 module's last name component), lets the normal path finder locate the file, and keeps the rewritten
 code in ``__pycache__`` as a hash-checked bytecode file tagged with autotrace's version, written
-atomically, so the second import costs about as much as a plain one. Set ``AUTOTRACE_DEBUG=1`` to see
+atomically, so the second import costs about as much as a plain one (in a confined evaluation, beneath
+the folder ``AUTOTRACE_PYCACHE`` names). Set ``AUTOTRACE_DEBUG=1`` to see
 each decision on stderr.
 """
 
 from __future__ import annotations
 
+import _imp
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -33,6 +35,9 @@ CACHE_TAG = f"autotrace-{__version__}"
 #: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
 #: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code).
 CODE_FORMAT = 4
+#: Names the folder that holds the cache instead of the project's ``__pycache__`` (confined evaluations,
+#: which also turn Python's own bytecode writing off); only they read it.
+CACHE_DIR_ENV = "AUTOTRACE_PYCACHE"
 
 
 def _debug(message: str) -> None:
@@ -102,18 +107,20 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
     def _twins(self) -> tuple[CodeType, CodeType]:
         data = Path(self.origin).read_bytes()
         key = self._cache_key(data)
-        cache_path = self._cache_path()
+        cache_path = self._cache_path(data)
         if self.use_cache:
             twins = _read_cache(cache_path, key)
             if twins is not None:
                 _debug(f"cache hit {cache_path}")
+                for code in twins:  # cached from the same source elsewhere (a project's private copy)
+                    _imp._fix_co_filename(code, self.origin)
                 return twins
         original = importlib.util.decode_source(data)
         source = _substitute(original, self.target.candidates) if self.target.candidates else original
         from .compile import compile_instrumented  # LibCST is loaded only on a cache miss
 
         twins = compile_instrumented(source, self.origin, self.target.plan, original=original)
-        if self.use_cache and not sys.dont_write_bytecode:
+        if self.use_cache and (os.environ.get(CACHE_DIR_ENV) or not sys.dont_write_bytecode):
             _write_cache(cache_path, key, twins)
         return twins
 
@@ -123,9 +130,16 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
                             sorted(self.target.candidates.items()))).encode())
         return digest.digest()
 
-    def _cache_path(self) -> Path:
+    def _cache_path(self, data: bytes) -> Path:
+        """Beside the source in ``__pycache__``; or, in the folder ``AUTOTRACE_PYCACHE`` names (a confined
+        evaluation writes nothing in the project), named by the module and its source's hash, so that
+        the project's private copy (a new folder each evaluation) finds what the last one cached."""
         origin = Path(self.origin)
-        return origin.parent / "__pycache__" / f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        tag = f"{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        elsewhere = os.environ.get(CACHE_DIR_ENV)
+        if elsewhere:
+            return Path(elsewhere, f"{self.target.plan.module}.{hashlib.sha256(data).hexdigest()[:16]}.{tag}")
+        return origin.parent / "__pycache__" / f"{origin.stem}.{tag}"
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
@@ -157,7 +171,7 @@ def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType] | None:
 def _write_cache(path: Path, key: bytes, twins: tuple[CodeType, CodeType]) -> None:
     """Atomic: a reader sees the old file or the new one, never half of one."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:  # read-only tree: run without a cache
         _debug(f"no cache for {path}: {exc}")
