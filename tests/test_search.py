@@ -8,7 +8,9 @@ from typing import Any
 
 from autotrace.runners.evaluation import Evaluation
 from autotrace.runners.probe import Probe, goal_score, nudged
+from autotrace.domain import parse
 from autotrace.runners.search import Point, Search, score_of
+from autotrace.runners.space import Dimension, _ANY
 
 Score = Callable[[dict[str, Any]], float]
 
@@ -25,7 +27,7 @@ class Program:
         return Evaluation([{"score": self.score(values), "message": ""}])
 
     def search(self, values: dict[str, Any], runs: int = 30, known: Callable[[dict], float | None] = lambda v: None,
-               probed: tuple[str, ...] | None = None) -> tuple[Point, Search]:
+               probed: tuple[str, ...] | None = None, bounds: dict[str, str] | None = None) -> tuple[Point, Search]:
         """Probe ``probed`` (default: every int/float value) as the loop does, then search."""
         start = Point(values, score_of(evaluation := self.evaluate(values)), evaluation)
         probes = []
@@ -34,7 +36,10 @@ class Program:
             result = self.evaluate(moved)
             probes.append(Probe(name, values[name], moved[name], start.score, result.score, moved, result))
         self.ran.clear()  # count the search's runs only
-        search = Search(start, probes, goal_score(start.score, self.target), self.evaluate, known,
+        dims = [Dimension(n, parse((bounds or {}).get(n, ""))[0] or _ANY, integer=type(v) is int)
+                for n, v in values.items() if type(v) in (int, float) and (probed is None or n in probed)]
+        search = Search(dims, start, probes, goal_score(start.score, self.target),
+                        lambda batch: [self.evaluate(v) for v in batch], known,
                         lambda e: e.score is not None and e.score >= self.target, runs)
         return search.run(), search
 

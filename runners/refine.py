@@ -1,0 +1,63 @@
+"""Walking interacting numbers with a library optimizer: scipy's bounded Nelder–Mead.
+
+When the one-number-at-a-time estimates of :mod:`.search` gain little, the best values lie on a
+ridge no axis follows (width and height both set an area and a perimeter). scipy's Nelder–Mead was
+picked by measurement (``python -m benchmarks.search_alone``, BENCHMARKS.md): with the same runs it
+solved the interacting problem on every seed and came closest on a Rosenbrock valley, where pycma's
+CMA-ES (ask/tell, whole generations at once) solved 2 of 3 and came 0.6 away. Nelder–Mead asks for
+one point at a time, so this stage does not batch; the search's other stages do.
+
+It starts from a simplex sized by how far each number's line wanted to go, keeps inside the
+markers' bounds, and stops when the search is done (target reached, runs spent): a failed run is
+worse than every finite score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .space import Dimension
+
+Values = dict[str, Any]
+#: A refiner: (numbers to move, values to start from, a step size per number, a batch's scores, done?).
+Refiner = Callable[[Sequence[Dimension], Values, Mapping[str, float],
+                    Callable[[Sequence[Values]], list[float]], Callable[[], bool]], None]
+
+#: What a failed run scores for the simplex: worse than any finite score.
+_FAILED = 1e300
+
+
+class _Done(Exception):
+    """The search is done: the simplex stops where it is."""
+
+
+def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, float],
+                scores: Callable[[Sequence[Values]], list[float]], done: Callable[[], bool]) -> None:
+    """scipy's Nelder–Mead from ``start``, one simplex edge per number from ``sizes``, until ``done``."""
+    from scipy.optimize import minimize
+
+    x0 = [float(start[d.name]) for d in dims]
+    steps = [sizes.get(d.name) or abs(x) * 0.1 or 0.1 for d, x in zip(dims, x0)]
+    simplex = [x0] + [[dims[j].domain.clip(x + steps[i]) if i == j else x for j, x in enumerate(x0)]
+                      for i in range(len(dims))]
+    bounds = [(_finite(d.domain.low), _finite(d.domain.high)) for d in dims]
+
+    def minus_score(x: Sequence[float]) -> float:
+        if done():
+            raise _Done
+        (score,) = scores([{**start, **{d.name: d.value(v) for d, v in zip(dims, x)}}])
+        if math.isnan(score):  # no run left
+            raise _Done
+        return -score if math.isfinite(score) else _FAILED
+
+    try:
+        minimize(minus_score, x0, method="Nelder-Mead", bounds=bounds,
+                 options={"initial_simplex": simplex, "xatol": 1e-9, "fatol": 0.0, "maxfev": 100_000})
+    except _Done:
+        pass
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
