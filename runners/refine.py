@@ -54,7 +54,9 @@ def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, fl
 
     try:
         minimize(minus_score, x0, method="Nelder-Mead", bounds=bounds,
-                 options={"initial_simplex": simplex, "xatol": 1e-9, "fatol": 0.0, "maxfev": 100_000})
+                 # ends when the simplex has shrunk to a hundredth of its first size: sitting on a point
+                 # no direction improves, it would only go on rounding to values already run
+                 options={"initial_simplex": simplex, "xatol": 1e-2 * min(steps), "fatol": math.inf, "maxfev": 100_000})
     except _Done:
         pass
 

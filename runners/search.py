@@ -296,7 +296,7 @@ class Search:
         for _ in range(_BISECTIONS):
             x = outer.values[dim.name]
             middle = dim.value((inner + x) / 2)
-            if self.done() or middle in (inner, x):
+            if self.runs_left <= 0 or self._lookups <= 0 or middle in (inner, x):  # on past the target too
                 break
             point = self._try({**here.values, dim.name: middle})
             if point is None:
