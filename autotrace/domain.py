@@ -125,10 +125,10 @@ def parse(description: str) -> tuple[Domain | None, str]:
     shown = text[: len(text) - len(rest.strip())].strip() if rest.strip() else text
     domain = Domain(text=shown, integer="int" in words, log="log" in words, **fields)
     if domain.log:
+        if domain.low == -math.inf:  # "log" alone, or "log < 10": above 0
+            domain = Domain(shown, 0.0, domain.high, True, domain.high_open, domain.integer, True)
         if domain.low < 0 or (domain.low == 0 and not domain.low_open):
             raise DomainError(f"bound {shown!r}: a log scale needs values above 0 (e.g. 'log in [1e-6, 1]')")
-        if domain.low == -math.inf:
-            domain = Domain(shown, 0.0, domain.high, True, domain.high_open, domain.integer, True)
     return domain, rest.strip()
 
 

@@ -7,8 +7,8 @@ solved the interacting problem on every seed and came closest on a Rosenbrock va
 CMA-ES (ask/tell, whole generations at once) solved 2 of 3 and came 0.6 away. Nelder–Mead asks for
 one point at a time, so this stage does not batch; the search's other stages do.
 
-It starts from a simplex sized by how far each number's line wanted to go, keeps inside the
-markers' bounds, and stops when the search is done (target reached, runs spent): a failed run is
+It starts from a simplex sized by how far each number's line wanted to go (by the logarithm for a
+number marked ``log``), keeps inside the markers' bounds, and stops when the search is done (target reached, runs spent): a failed run is
 worse than every finite score.
 """
 
@@ -38,16 +38,16 @@ def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, fl
     """scipy's Nelder–Mead from ``start``, one simplex edge per number from ``sizes``, until ``done``."""
     from scipy.optimize import minimize
 
-    x0 = [float(start[d.name]) for d in dims]
-    steps = [sizes.get(d.name) or abs(x) * 0.1 or 0.1 for d, x in zip(dims, x0)]
-    simplex = [x0] + [[dims[j].domain.clip(x + steps[i]) if i == j else x for j, x in enumerate(x0)]
-                      for i in range(len(dims))]
-    bounds = [(_finite(d.domain.low), _finite(d.domain.high)) for d in dims]
+    values = [float(start[d.name]) for d in dims]
+    x0 = [_inside(d, v) for d, v in zip(dims, values)]
+    steps = [_edge(d, v, sizes.get(d.name) or abs(v) * 0.1 or 0.1) for d, v in zip(dims, values)]
+    simplex = [x0] + [[x + steps[i] if i == j else x for j, x in enumerate(x0)] for i in range(len(dims))]
+    bounds = [(_finite(_inside(d, d.domain.low)), _finite(_inside(d, d.domain.high))) for d in dims]
 
     def minus_score(x: Sequence[float]) -> float:
         if done():
             raise _Done
-        (score,) = scores([{**start, **{d.name: d.value(v) for d, v in zip(dims, x)}}])
+        (score,) = scores([{**start, **{d.name: d.value(_outside(d, v)) for d, v in zip(dims, x)}}])
         if math.isnan(score):  # no run left
             raise _Done
         return -score if math.isfinite(score) else _FAILED
@@ -56,9 +56,30 @@ def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, fl
         minimize(minus_score, x0, method="Nelder-Mead", bounds=bounds,
                  # ends when the simplex has shrunk to a hundredth of its first size: sitting on a point
                  # no direction improves, it would only go on rounding to values already run
-                 options={"initial_simplex": simplex, "xatol": 1e-2 * min(steps), "fatol": math.inf, "maxfev": 100_000})
+                 options={"initial_simplex": simplex, "xatol": 1e-2 * min(map(abs, steps)), "fatol": math.inf,
+                          "maxfev": 100_000})
     except _Done:
         pass
+
+
+def _edge(dim: Dimension, value: float, size: float) -> float:
+    """The simplex's first edge along ``dim``: ``size`` up, or down when a bound is in the way."""
+    for moved in (value + size, value - size):
+        edge = _inside(dim, dim.domain.clip(moved)) - _inside(dim, value)
+        if edge:
+            return edge
+    return size
+
+
+def _inside(dim: Dimension, value: float) -> float:
+    """The simplex's coordinate for ``value``: its logarithm on a log scale (-inf for 0)."""
+    if dim.log:
+        return math.log(value) if value > 0 else -math.inf
+    return value
+
+
+def _outside(dim: Dimension, x: float) -> float:
+    return math.exp(min(x, 700.0)) if dim.log else x
 
 
 def _finite(x: float) -> float | None:
