@@ -126,8 +126,8 @@ class Search:
         moving = [d for d in self._dims.values() if d.name in self._reach]
         if not self.done() and len(moving) >= 2 and (self.best.score - before.score) < _SMALL_GAIN * gap:
             self._refiner(moving, self.best.values, dict(self._reach), self.scores, self.done)
-        if not self.done():
-            self._descend()
+        if not self.done() and len(moving) == 1:
+            self._descend()  # several numbers: the simplex walks them (measured: planes cost runs there)
         if self.best is not before:
             self._tidy()
         return self.best
@@ -203,8 +203,9 @@ class Search:
         self._follow(here, {dim.name: 1.0}, slope, max(here.score, s1))
 
     def _descend(self) -> None:
-        """Planes again from each better point: fresh slopes, measured by nudges a tenth of the last
-        move long, and their plane's estimate, while that gains."""
+        """Secant steps again from each better point (a line is a plane of one number): a fresh slope,
+        measured by a nudge a tenth of the last move long, and its estimate, while that gains. A
+        compounding ``d**n`` converges this way, where one straight line is far off."""
         names = [n for n in self._reach if not self._dims[n].categorical]
         before = self.start
         while not self.done() and self.runs_left > len(names) + 1 and self.best is not before:
