@@ -119,8 +119,8 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--no-network", is_flag=True, help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+). [config: no_network]")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
-@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numeric parameters by running the program (line searches, then a simplex) and keep what beats the best so far without asking the LLM. [default: on]")
+@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step), within the bounds the markers give. [default: on]")
+@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM. [default: on]")
 @click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
 @click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
@@ -180,7 +180,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                       memory=parse_size(memory or str(config.get("memory", "4GiB"))), network=network),
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
         budget_tokens=budget_tokens or config.get("budget_tokens"),
-        probe=probe if probe is not None else bool(config.get("probe", tests is None)),
+        probe=probe if probe is not None else bool(config.get("probe", True)),
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),

@@ -27,6 +27,7 @@ from autotrace.store import ResponseCache, RunStore
 from . import probe
 from .evaluation import Evaluation, make_job, run_evaluation, value_text
 from .search import DEFAULT_RUNS, Point, Search, score_of
+from .space import dimensions
 from .sandbox import Limits
 
 
@@ -157,6 +158,10 @@ class _Loop:
         self.unsaved_scores.append(_finite(score))
         return evaluation
 
+    def evaluate_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
+        """The measured search's batches (one after the other for now)."""
+        return [self.evaluate(values) for values in batch]
+
     def _known(self, values: dict[str, Any]) -> float | None:
         return self.scores.get(self._key(values))
 
@@ -267,8 +272,8 @@ class _Loop:
             return probe.measured(probes, target), "", None
         start = Point(current, score_of(current_eval), current_eval)
         goal = probe.goal_score(start.score, target) if math.isfinite(start.score) else None
-        search = Search(start, probes, goal, self.evaluate, self._known, self._reached,
-                        runs=self.settings.measured_runs)
+        search = Search(dimensions(self.project.params, current), start, probes, goal, self.evaluate_many,
+                        self._known, self._reached, runs=self.settings.measured_runs)
         found = search.run()
         sensitivity = probe.measured(probes, target, estimate=False)
         if found.evaluation is not None and found.evaluation.rank > best.rank:

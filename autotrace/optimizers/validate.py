@@ -49,7 +49,10 @@ def validate(
         if value is None:
             continue
         try:
-            accepted[name] = check_code(spec, value) if spec.kind == "code" else check_literal(current[name], value)
+            checked = check_code(spec, value) if spec.kind == "code" else check_literal(current[name], value)
+            if spec.domain is not None and (outside := spec.domain.reason(checked)) is not None:
+                raise Invalid(outside)  # the marker's bound, as the probes and the search keep it
+            accepted[name] = checked
         except Invalid as exc:
             rejected[name] = str(exc)
     return accepted, rejected
