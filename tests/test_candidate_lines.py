@@ -156,3 +156,22 @@ def test_a_candidate_that_raises_under_tests_is_shown_by_its_own_lines(tmp_path)
     assert "return wrong + whole" not in original  # the file is untouched: the line came from the candidate
     ran, _ = place_candidates(original, _substitute(original, {"billable_kg": broken}), ["billable_kg"])
     assert {ran.splitlines()[number - 1].strip() for _, number, _, _ in shown} == {"return wrong + whole"}
+
+
+def test_the_benchmark_check_finds_a_quoted_line_that_did_not_run(tmp_path):
+    from benchmarks.traceback_check import check_prompt
+
+    (tmp_path / "app.py").write_text(APP)
+    variables = f"#Variables\n(code) app.slugify =\n{BROKEN}\n"
+
+    def prompt(line: int, text: str, main_text: str = 'return slugify("A B")') -> str:
+        return (f"#Instruction\nx\n\n{variables}\n#Feedback\nTraceback (most recent call last):\n"
+                f'  File "{tmp_path / "app.py"}", line 19, in main\n    {main_text}\n'
+                f'  File "{tmp_path / "app.py"}", line {line}, in slugify\n    {text}\nUnboundLocalError: x\n')
+
+    good = check_prompt(prompt(26, "slug = slug.lower()"), tmp_path)
+    assert good == {"frames": 2, "in_candidates": 1, "wrong": []}
+    stale = check_prompt(prompt(8, "slug = title.strip()"), tmp_path)  # issue 23: the file's line 8, not the candidate's
+    assert stale["wrong"] == ["app.py:8 in slugify: shows 'slug = title.strip()'"]
+    assert check_prompt(prompt(26, "slug = slug.lower()", "return main()"), tmp_path)["wrong"] == [
+        "app.py:19 in main: shows 'return main()'"]
