@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from autotrace.optimizers.render import render_problem
 from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
@@ -89,7 +90,8 @@ def ran_lines(candidate: str) -> dict[int, str]:
 def test_a_candidate_that_shifts_lines_and_raises_is_shown_by_its_own_lines(tmp_path, isolated):
     project = project_at(tmp_path)
     job = make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", {"app.slugify": BROKEN})
-    feedback = run_evaluation(job, Limits(timeout=60), isolated=isolated).message()
+    evaluation = run_evaluation(job, Limits(timeout=60), isolated=isolated)
+    feedback = evaluation.message()
     shown = frames(feedback)
     assert [(func, text) for _, _, func, text in shown] == [("main", 'return slugify("A B")'),
                                                             ("slugify", "slug = slug.lower()")]
@@ -97,6 +99,12 @@ def test_a_candidate_that_shifts_lines_and_raises_is_shown_by_its_own_lines(tmp_
     assert all(lines[number] == text for _, number, _, text in shown)
     assert shown[0][1] == APP.splitlines().index('    return slugify("A B")') + 1  # the line on disk
     assert "UnboundLocalError" in feedback
+    # the prompt numbers the candidate as the traceback does
+    problem = render_problem(evaluation.feedbacks(), project.params, {"app.slugify": BROKEN}, instruction="x",
+                             budget_tokens=4000)
+    listing = problem[problem.index("app.slugify as it ran, numbered as in the traceback:\n"):]
+    assert f"{shown[1][1]} |     slug = slug.lower()\n" in listing
+    assert f"{shown[1][1] - 2} | def slugify(title):  # autotrace: param\n" in listing
     assert str(tmp_path / "app.py") not in linecache.cache or linecache.getline(str(tmp_path / "app.py"), shown[0][1]) \
         .strip() == 'return slugify("A B")'  # in-process: nothing of the candidate is left behind
 

@@ -181,7 +181,10 @@ def test_error_appears_in_outputs_and_traceback_in_feedback() -> None:
     )
     assert section(text, "#Others") == "eval0 raised (passed on from a call inside)\neval1 raised ZeroDivisionError"
     assert section(text, "#Outputs") == "eval1 raised ZeroDivisionError: division by zero"
-    assert section(text, "#Feedback") == "score 0: crashed\n" + trace
+    # the traceback points into a (code) variable: its source follows, numbered as the traceback numbers it
+    assert section(text, "#Feedback") == ("score 0: crashed\n" + trace + "\nshop.pricing.total as it ran, numbered as "
+                                          'in the traceback:\n3 | def total(qty, rate):\n4 |     """Price of qty '
+                                          'items."""\n5 |     return qty * rate * 10')
 
 
 def test_a_repeated_error_is_shown_once() -> None:
