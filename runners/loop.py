@@ -401,5 +401,5 @@ def _note(proposal: Proposal) -> str:
         return f"no usable answer: {proposal.error}"
     parts = [f"changed {', '.join(proposal.values)}"] if proposal.values else ["no change proposed"]
     if proposal.rejected:
-        parts.append(f"rejected {', '.join(proposal.rejected)}")
+        parts.append(f"rejected {', '.join(name or 'the answer' for name in proposal.rejected)}")
     return "; ".join(parts)

@@ -87,3 +87,11 @@ def test_code_inside_a_json_answer_is_accepted_and_marked_as_such():
 def test_prose_alone_changes_nothing():
     suggestion, problems, reasoning = read("Everything is already correct.")
     assert set(suggestion.values()) == {None} and problems == {} and reasoning == "Everything is already correct."
+
+
+def test_a_code_block_without_a_function_is_an_illustration_unless_it_is_all_there_is():
+    fixed = "def slugify(title):\n    return title\n"
+    suggestion, problems, _ = read(f"```python\n{fixed}```\nThe output is then:\n```python\noutput = ['a-b']\n```\n")
+    assert suggestion["app.slugify"] == fixed and problems == {}
+    suggestion, problems, _ = read("```python\noutput = ['a-b']\n```\n")
+    assert problems[""].startswith("a code block must hold one whole function") and suggestion["app.slugify"] is None

@@ -76,15 +76,20 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
     json_text = "\n".join(body for language, body, _ in blocks if language == "json" or body.lstrip().startswith("{"))
     if code and not any(language != "json" and not body.lstrip().startswith("{") for language, body, _ in blocks):
         blocks += [("", body, "") for body in _unfenced_functions(prose, code)]
+    stray = False  # a code block without a function: an illustration (an expected output), unless it is all
     for language, body, before in blocks:
         if language == "json" or body.lstrip().startswith("{"):
             continue
+        if not _DEF.search(body):
+            stray = True
+            continue
         name = _block_target(body, before, code)
         if name is None:
-            names = ", ".join(code)
-            problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({names})")
+            problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
             continue
         suggestion[name] = body
+    if stray and not any(suggestion[name] is not None for name in code):
+        problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
 
     reasoning = _without_json(prose).strip()
     from_json: set[str] = set()
@@ -130,11 +135,12 @@ def _block_target(body: str, before: str, code: Mapping[str, ParamSpec]) -> str 
         if header and header.group(1) in code:
             return header.group(1)
     defined = _DEF.search(body)
-    if defined:
-        matches = [name for name, spec in code.items() if spec.qualname.rpartition(".")[2] == defined.group(1)]
-        if len(matches) == 1:
-            return matches[0]
-    return next(iter(code)) if len(code) == 1 and defined else None
+    if defined is None:
+        return None
+    matches = [name for name, spec in code.items() if spec.qualname.rpartition(".")[2] == defined.group(1)]
+    if len(matches) == 1:
+        return matches[0]
+    return next(iter(code)) if len(code) == 1 else None
 
 
 def _unfenced_functions(prose: str, code: Mapping[str, ParamSpec]) -> list[str]:
