@@ -87,7 +87,9 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
         if name is None:
             problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
             continue
-        suggestion[name] = body
+        # a block that also holds other functions or stray lines: the variable's function out of it
+        found = _unfenced_functions(body, {name: code[name]})
+        suggestion[name] = found[-1].rstrip("\n") + "\n" if found else body
     if stray and not any(suggestion[name] is not None for name in code):
         problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
 
@@ -134,13 +136,13 @@ def _block_target(body: str, before: str, code: Mapping[str, ParamSpec]) -> str 
         header = _HEADER.search(line.strip()) if line.strip().startswith("#") else None
         if header and header.group(1) in code:
             return header.group(1)
-    defined = _DEF.search(body)
-    if defined is None:
+    defined = [m.group(1) for m in _DEF.finditer(body)]
+    if not defined:
         return None
-    matches = [name for name, spec in code.items() if spec.qualname.rpartition(".")[2] == defined.group(1)]
+    matches = [name for name, spec in code.items() if spec.qualname.rpartition(".")[2] in defined]
     if len(matches) == 1:
         return matches[0]
-    return next(iter(code)) if len(code) == 1 else None
+    return next(iter(code)) if len(code) == 1 and len(defined) == 1 else None  # one def, renamed: validation says so
 
 
 def _unfenced_functions(prose: str, code: Mapping[str, ParamSpec]) -> list[str]:
