@@ -73,7 +73,7 @@ def test_an_unclosed_fence_and_an_unfenced_function_are_still_read():
     suggestion, _, _ = read("```python\ndef slugify(title):\n    return title")  # cut off at max_tokens
     assert suggestion["app.slugify"] == "def slugify(title):\n    return title\n"
     suggestion, _, _ = read("Here:\ndef clean(text):\n    return text.strip()\n\nDone.")
-    assert suggestion["app.clean"] == "def clean(text):\n    return text.strip()\n\n"
+    assert suggestion["app.clean"] == "def clean(text):\n    return text.strip()\n"
 
 
 def test_code_inside_a_json_answer_is_accepted_and_marked_as_such():
