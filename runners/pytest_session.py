@@ -313,14 +313,14 @@ class TolerantFinder(AutotraceFinder):
         if spec is not None and type(spec.loader) is AutotraceLoader:
             inner = spec.loader
             spec.loader = TolerantLoader(inner.fullname, inner.origin, inner.target, inner.runtime, inner.use_cache,
-                                         self.note)
+                                         inner.sources, self.note)
         return spec
 
 
 class TolerantLoader(AutotraceLoader):
     def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool,
-                 note: Callable[[str], None]) -> None:
-        super().__init__(fullname, origin, target, runtime, cache)
+                 sources: dict[str, str], note: Callable[[str], None]) -> None:
+        super().__init__(fullname, origin, target, runtime, cache, sources)
         self.note = note
 
     def get_code(self, fullname: str) -> Any:

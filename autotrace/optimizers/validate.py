@@ -139,7 +139,8 @@ def check_code(spec: ParamSpec, source: Any) -> str:
         tree = ast.parse(source)
         compile(tree, "<suggestion>", "exec")  # symbol-table errors ast.parse lets through
     except SyntaxError as exc:
-        raise Invalid(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+        line = (exc.text or "").strip()
+        raise Invalid(f"syntax error at line {exc.lineno}: {exc.msg}" + (f": {_quote(line)}" if line else "")) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise Invalid(f"cannot compile: {exc}") from None
     original = _function(ast.parse(spec.initial))
