@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import Counter, deque
-from collections.abc import Callable, Hashable, Iterable
+from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -40,8 +40,8 @@ def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph
     calls = sorted((n for n, a in attrs.items() if a.get("kind") == "call"), key=lambda n: _seq(attrs[n]))
     params = [n for n, a in attrs.items() if a.get("kind") == "param"]
     sinks = [n for n, a in attrs.items() if a.get("kind") in ("output", "error")]
-    forward = _reach(graph.successors, params)
-    backward = _reach(graph.predecessors, sinks)
+    forward = set(params).union(*(nx.descendants(graph, p) for p in params))
+    backward = set(sinks).union(*(nx.ancestors(graph, s) for s in sinks))
     readers = {v for u, v in graph.edges() if attrs[u].get("kind") == "param"}
     relevant = [c for c in calls if (c in forward and c in backward) or c in readers]
     if not relevant:  # nothing links a parameter to the output (e.g. the parameter is unused): show the calls
@@ -112,17 +112,6 @@ def _func(attrs: dict) -> str:
 def _seq(attrs: dict) -> float:
     seq = attrs.get("seq")
     return float(seq) if isinstance(seq, int) else float("inf")
-
-
-def _reach(neighbours: Callable[[Hashable], Iterable[Hashable]], starts: Iterable[Hashable]) -> set[Hashable]:
-    seen = set(starts)
-    queue = deque(seen)
-    while queue:
-        for nxt in neighbours(queue.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
 
 
 def box_text(attrs: dict) -> str:
