@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from autotrace.domain import Domain
+
 ParamKind = Literal["literal", "code"]
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class ParamSpec:
     initial: Any
     line: int
     signature: str = field(default="", compare=False)
+    #: The values a literal may take, from the bound its marker starts with (None: any of its kind).
+    domain: Domain | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

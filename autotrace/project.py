@@ -37,6 +37,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
     "probe": ("true or false", lambda v: isinstance(v, bool)),
     "measured_step": ("true or false", lambda v: isinstance(v, bool)),
+    "no_network": ("true or false", lambda v: isinstance(v, bool)),
     "entry": ("a string", lambda v: isinstance(v, str)),
     "model": ("a string", lambda v: isinstance(v, str)),
     "base_url": ("a string", lambda v: isinstance(v, str)),

@@ -9,17 +9,20 @@ once, after the run, in :func:`build_graph`.
 
 Holding a value must not change the program: tests about garbage collection and weak caches
 (``weakref``, ``__subclasses__()`` after ``gc.collect()``) must see objects die when the program drops
-them. So a value whose type supports weak references is held by its plain ``weakref.ref``, anything
-else by a strong one or, for what may hold other objects, until its call ends (below). Data-flow
+them, and code that inspects an object (``dir(obj)``, ``obj.__weakref__``, ``weakref.getweakrefcount``)
+must find nothing of autotrace's on it. So a builtin object that supports weak references (a function,
+a class, a set: none shows a ``__weakref__`` attribute) is held by its plain ``weakref.ref``; an
+instance of a user's class (which does show one) is held, like a container, only until its call ends
+(below); plain values are kept as they are. Data-flow
 edges match values by identity, and identity must survive an object's death without being confused
 by a later object at the same address: CPython hands out one
 shared callback-less ``weakref.ref`` per live object, and the recorder keeps each ref object alive, so
 two records hold the *same ref object* exactly when they held the same object; once the object dies
 its ref is dead, a new object at that address gets a new ref, and no edge joins them. A collected
 value is shown as ``<collected TypeName>``. What cannot be weakly referenced but may hold other
-objects — builtin containers (lists, dicts, sets, and tuples or frozensets holding more than plain
-numbers and strings) and instances of a user's class without ``__weakref__`` (``__slots__``, as attrs'
-``_ClassBuilder``) — is held strongly only while the call that received or returned it runs: when the
+objects — builtin containers (lists, dicts, and tuples or frozensets holding more than plain numbers
+and strings) and instances of a user's class, with or without ``__weakref__`` — is held strongly only
+while the call that received or returned it runs: when the
 call ends it is *detached* (:class:`Detached`): its repr at that moment, its id, and for a container
 its first items as held values, for data-flow edges into and out of it. Its identity then rests on
 its address alone; a later object at a dropped one's address could join a false edge, the price of
@@ -211,7 +214,7 @@ def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     kind = type(value)
     if kind in _ATOMS:
         return value
-    if kind.__weakrefoffset__:
+    if kind.__weakrefoffset__ and not kind.__flags__ & _HEAPTYPE:
         return hold(value, kinds)
     return _Key(id(value))
 
@@ -247,7 +250,7 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
     objects that cannot refer to others). ``kinds`` remembers the type's name per weak reference, for
     showing a collected value."""
     kind = type(value)
-    if kind.__weakrefoffset__:
+    if kind.__weakrefoffset__ and not kind.__flags__ & _HEAPTYPE:
         ref = _ref(value)
         kinds[id(ref)] = kind.__qualname__
         return ref
@@ -255,7 +258,7 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
         return _Strong(value)
     if kind in _ATOMS:
         return value
-    if isinstance(value, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
+    if issubclass(kind, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
         return _Pinned(value)
     return value
 
@@ -370,7 +373,7 @@ def _identity(value: Any, keep: list) -> int:
         return id(value.ref)
     if kind is Detached or kind is _Key:
         return value.key
-    if kind.__weakrefoffset__:
+    if kind.__weakrefoffset__ and not kind.__flags__ & _HEAPTYPE:
         ref = _ref(value)
         keep.append(ref)
         return id(ref)

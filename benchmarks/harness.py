@@ -101,6 +101,10 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
                   "error": f"no result (exit {code}): {' | '.join(tail)}"}
     result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir))
+    if side == "autotrace":
+        from .traceback_check import check_run
+
+        result["traceback_check"] = check_run(run_dir)
     return result
 
 

@@ -86,6 +86,18 @@ PACKAGES: dict[str, Package] = {p.name: p for p in (
         quick=("tests/test_relativedelta.py", "tests/test_easter.py", "tests/test_isoparser.py",
                "tests/test_rrule.py::RRuleTest::testYearly", "tests/test_imports.py"),
     ),
+    Package(
+        # debugutils.wrap_trace walks an object's attributes (it saw the recorder's __weakref__),
+        # funcutils rebuilds functions from their signatures, tbutils reads frames
+        "boltons", "26.2.0", source="boltons", tests=("tests",), deps=(),
+        quick=("tests/test_debugutils_trace.py", "tests/test_funcutils.py", "tests/test_funcutils_fb_py3.py",
+               "tests/test_tbutils.py", "tests/test_cacheutils.py", "tests/test_iterutils.py"),
+    ),
+    Package(
+        # curry inspects signatures (has_args, num_required_args, is_partial_args) of every kind of callable
+        "toolz", "1.0.0", source="toolz", tests=("toolz/tests",), deps=(),
+        quick=("toolz/tests/test_functoolz.py", "toolz/tests/test_inspect_args.py", "toolz/tests/test_curried.py"),
+    ),
 )}
 
 # Loaded with -p in both runs: the same hypothesis settings, and a count of what was instrumented.

@@ -223,6 +223,15 @@ def _quality(results: dict[str, Any]) -> list[str]:
         out += [f"autotrace used {_tokens(ours) / _tokens(theirs):.2f}x trace-opt's tokens (prompt + completion) in all"
                 + (f", and {(_tokens(ours) / ours['solved']) / (_tokens(theirs) / theirs['solved']):.2f}x per solved run"
                    if ours["solved"] and theirs["solved"] else "") + ".", ""]
+    checks = [r["traceback_check"] for r in runs if r.get("traceback_check")]
+    if checks:
+        wrong = [w for c in checks for w in c["wrong"]]
+        out += [f"Tracebacks in autotrace's prompts (`benchmarks/traceback_check.py`, every stored prompt): "
+                f"{sum(c['frames'] for c in checks):,} frames in {sum(c['prompts'] for c in checks):,} prompts "
+                f"checked, {sum(c['in_candidates'] for c in checks):,} of them in a candidate; {len(wrong):,} "
+                "quote a line other than the one that ran" + (f" (first: {wrong[0]})" if wrong else "")
+                + f". Answers with a value rejected for a syntax error: {sum(c['syntax_rejected'] for c in checks):,}"
+                f" of {sum(c['answers'] for c in checks):,}.", ""]
     pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
     out += ["Per run:", "", _table(
         ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"]

@@ -116,10 +116,11 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--timeout", type=float, default=None, help="Seconds one evaluation may run before it is killed. [default: 60]")
 @click.option("--memory", default=None, help="Address-space limit of one evaluation, e.g. 2GiB or none. [default: 4GiB]")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
+@click.option("--no-network", is_flag=True, help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+). [config: no_network]")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step). [default: on; off with --tests]")
-@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numeric parameters by running the program (line searches, then a simplex) and keep what beats the best so far without asking the LLM. [default: on]")
+@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step), within the bounds the markers give. [default: on]")
+@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM. [default: on]")
 @click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
 @click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
 @click.option("--jobs", type=click.IntRange(1), default=None, metavar="N", help="Evaluations at once (probes, search points); the run is the same whatever N. [default: the number of cores]")
@@ -130,7 +131,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
-             max_unchanged: int | None, jobs: int | None, executor: str | None, ray_address: str | None) -> None:
+             max_unchanged: int | None, no_network: bool, jobs: int | None, executor: str | None,
+             ray_address: str | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -159,6 +161,14 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     jobs, executor = _jobs_and_executor(jobs, executor, config)
     if tests is not None and executor == "ray":
         fail("--executor ray does not apply to --tests: each candidate runs the tests in a local pytest process")
+    network = not (no_network or config.get("no_network", False))
+    if not network:
+        from .confine import network_unconfinable
+
+        if in_process:
+            fail("--no-network needs the candidates in a confined process: drop --in-process")
+        if (why := network_unconfinable()) is not None:
+            fail(why)
     if target is not None:
         judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
         if judge is None:
@@ -174,10 +184,10 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         target_score=target_score if target_score is not None else config.get("target", 1.0 if tests is not None else None),
         optimizer=optimizer or config.get("optimizer", "optoprime"), llm=llm,
         limits=Limits(timeout=timeout or float(config.get("timeout", 60)),
-                      memory=parse_size(memory or str(config.get("memory", "4GiB")))),
+                      memory=parse_size(memory or str(config.get("memory", "4GiB"))), network=network),
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
         budget_tokens=budget_tokens or config.get("budget_tokens"),
-        probe=probe if probe is not None else bool(config.get("probe", tests is None)),
+        probe=probe if probe is not None else bool(config.get("probe", True)),
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
@@ -206,6 +216,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                 click.echo(f"patch: {where}  (apply: git apply {where}  or  autotrace apply {result.run_id})", err=True)
         else:
             click.echo("no change improved on the original values; no patch", err=True)
+        if result.report is not None:
+            click.echo(f"report: {result.report}  (open it in a browser; works offline)", err=True)
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
@@ -239,9 +251,14 @@ def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any
 
 
 def _show_step(report: Any) -> None:
+    from .terminal import colour, paint, score_style
+
+    on = colour(sys.stderr)
     tokens = f"{report.prompt_tokens:,}+{report.completion_tokens:,} tok"
-    click.echo(f"step {report.step:>3}/{report.steps}  score {report.score:<14} best {report.best:<14} "
-               f"{tokens:<18} {report.seconds:6.1f}s  {report.note}", err=True)
+    click.echo(f"{paint(f'step {report.step:>3}/{report.steps}', on, bold=True)}  "
+               f"score {paint(f'{report.score:<14}', on, **score_style(report.score))} "
+               f"best {paint(f'{report.best:<14}', on, fg='green')} "
+               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}", err=True)
 
 
 @cli.command()
@@ -332,11 +349,20 @@ def _store():
 
 @cli.command()
 def runs() -> None:
-    """List the runs of this project, newest first."""
+    """List the runs of this project, newest first, as a table."""
+    from .terminal import table
+
     store = _store()
-    for run in store.list_runs():
-        click.echo(f"{run['id']}  {run.get('status', ''):<8} best {run.get('best_score')!s:<10} "
-                   f"steps {run.get('steps', 0):<4} {_when(run.get('created'))}")
+    rows = [(run["id"], str(run.get("status") or ""), (run.get("best") or {}).get("describe") or "–",
+             str(max(int(run.get("steps") or 0) - 1, 0)),  # the stored rows less the initial values' step 0
+             _when(run.get("created")), _what(run.get("config") or {}))
+            for run in store.list_runs()]
+    for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
+        click.echo(line)
+
+
+def _what(config: dict[str, Any]) -> str:
+    return str(config.get("target") or "tests")
 
 
 def _when(stamp: Any) -> str:
@@ -358,19 +384,48 @@ def show(run_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"run": run, "steps": steps}, indent=1, default=str))
         return
+    from .terminal import colour, paint, score_style
+
+    on = colour()
     click.echo(f"run {run_id}: {json.dumps(run.get('config', run), default=str)[:300]}")
     for step in steps:
-        click.echo(f"--- step {step['step']}: score {step.get('describe')}  "
-                   f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
-                   f"{step.get('seconds', 0):.1f}s  {step.get('note', '')}")
+        describe = str(step.get("describe"))
+        cost = (f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
+                f"{step.get('seconds', 0):.1f}s")
+        header = f"--- step {step['step']}:"
+        click.echo(f"{paint(header, on, bold=True)} score "
+                   f"{paint(describe, on, **score_style(describe))}  {paint(cost, on, dim=True)}  "
+                   f"{step.get('note', '')}")
         for name, value in step.get("values", {}).items():
-            click.echo(f"  {name} = {value if len(value) < 200 else value[:200] + '...'}")
+            click.echo(f"  {paint(name, on, fg='cyan')} = {value if len(value) < 200 else value[:200] + '...'}")
         feedback = (step.get("feedback") or "").strip()
         if feedback:
             click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
         sensitivity = (step.get("sensitivity") or "").strip()
         if sensitivity:
             click.echo("  sensitivity (measured before asking):\n    " + sensitivity.replace("\n", "\n    "))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Where to write the page. [default: .autotrace/runs/RUN_ID/report.html]")
+def report(run_id: str, output: Path | None) -> None:
+    """Write a run's HTML report: score plot, per-example heat map, lineage, each candidate's diff, the
+    model's reasoning, cost per step, the best values' execution graph and the final patch. One file
+    that opens offline (no network, no server)."""
+    from autotrace.project import find_root
+    from autotrace.report import write_run_report
+
+    store = _store()
+    if store.get_run(run_id) is None:
+        fail(f"no run {run_id!r} (see 'autotrace runs')")
+    run_dir = find_root(Path.cwd()) / ".autotrace" / "runs" / run_id
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        fail(f"{output}: is a folder; give a file name such as report.html" if output.is_dir()
+             else f"{output}: no folder {output.parent}")
+    written = guarded(lambda: write_run_report(store, run_id, run_dir, output))
+    click.echo(f"report: {written}")
 
 
 def _attach_optional_commands() -> None:

@@ -105,7 +105,23 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         values={p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params},
         candidates=candidates,
         record=record,
+        root=str(project.root),
     )
+
+
+def with_attempts(result: dict[str, Any]) -> dict[str, Any]:
+    """The worker's result with what the program tried to change outside its folders (``attempts``)
+    said in each example's message and in a crash's reason: the candidate's author should know."""
+    tried = result.get("attempts") or []
+    if not tried:
+        return result
+    text = "the program " + "; ".join(tried)
+    for key in ("crash", "setup_error"):
+        if key in result:
+            result[key] = f"{result[key]}\n{text}"
+    for example in result.get("examples", []):
+        example["message"] = f"{example.get('message', '')}\n{text}".strip()
+    return result
 
 
 def plan_fields(plan: ModulePlan) -> dict[str, Any]:
@@ -121,7 +137,9 @@ def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evalua
 
 
 def evaluation_of(result: dict[str, Any]) -> Evaluation:
-    """A worker's result as an :class:`Evaluation`; a broken judge or a missing entry raise."""
+    """A worker's result as an :class:`Evaluation` (with what the program tried to change said in its
+    messages); a broken judge or a missing entry raise."""
+    result = with_attempts(result)
     if "judge_error" in result:
         raise JudgeError(result["judge_error"])
     if "entry_error" in result:  # no candidate can add the entry: bad input, not feedback

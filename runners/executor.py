@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
+from .guard import Baseline
 from .sandbox import Limits, evaluate
 from .worker import Job
 
@@ -59,6 +60,8 @@ class Executor:
         self._fork = self.kind == "fork"
         self._pool: ThreadPoolExecutor | None = None
         self._ray: Any = None
+        #: The project's state the evaluations running at the same time share (:class:`.guard.Baseline`).
+        self._baseline = Baseline()
         if self.kind == "fork" and (reason := fork_supported()) is not None:
             self._fall_back(reason)
         if self.kind == "ray":
@@ -73,10 +76,10 @@ class Executor:
         server = self._started(job)
         if server is not None:
             try:
-                return server.run(job, self.limits)
+                return server.run(job, self.limits, self._baseline)
             except ForkServerGone as exc:
                 self._fall_back(str(exc))
-        return evaluate(job, self.limits, isolated=self.isolated)
+        return evaluate(job, self.limits, isolated=self.isolated, baseline=self._baseline)
 
     def run_many(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         """The results of ``jobs``, in their order, up to :attr:`jobs` of them running at once."""

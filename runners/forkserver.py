@@ -3,12 +3,14 @@ runtime, the worker, the judge's own imports (and LibCST when code is optimized)
 each evaluation.
 
 A spawned worker spends most of its 0.17-0.3 s starting Python and importing; a fork of a warm process
-starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each child is limited and isolated as
-a spawned worker is (its own session and process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with
-its parent, a wall-clock timeout enforced by the server, the whole group killed when it ends), is
-confined (:mod:`.confine`) before any user code runs, imports the candidate's modules fresh through
-the import hook, runs :func:`.worker.run_guarded` and writes the same result file a spawned worker
-writes. The server never imports a module of the project's own code: the judge is imported once (for
+starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each evaluation is guarded in autotrace's
+process exactly as a spawned one (:func:`.sandbox.confined`: the project's modes restored, or a private
+copy verified by hash); its child is limited and isolated as a spawned worker is (its own session and
+process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with its parent, a wall-clock timeout enforced by
+the server, its whole tree killed on a timeout), then runs :func:`.worker.main` as a spawned worker
+does: a subreaper that forks the confined process (:func:`.confine.enter`: Landlock, no network when
+asked; the attempts hook), which imports the candidate's modules fresh through the import hook, kills
+its descendants and writes the result; the subreaper kills whatever is left. The server never imports a module of the project's own code: the judge is imported once (for
 its library imports) and every module under the project's search roots is dropped again before the
 first fork, so each child imports the judge and the program itself, as a spawned worker does.
 
@@ -16,9 +18,10 @@ Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...]
 bool}`` (LibCST is imported only when evaluations rewrite source: code parameters, no bytecode cache),
 the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge started a thread: a fork
 would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
-"timeout", "memory", "output"}`` (``folder`` holds ``job.json``) is answered ``{"id", "returncode",
+"cwd", "timeout", "memory", "output"}`` (``folder`` holds ``job.json`` and ``policy.json``) is answered ``{"id", "returncode",
 "timed_out"}`` when its child ended. The server exits when its stdin closes (autotrace ended, even
-killed) and kills its children's process groups first; it dies with autotrace (``PDEATHSIG``) too.
+killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended), and kills its children's trees first;
+being a subreaper, it also kills whatever a child that ended abruptly left behind.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -41,8 +44,9 @@ from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
-from .confine import Confinement, become_subreaper, confine, kill_descendants
-from .sandbox import Finished, Limits, _die_with_parent, _limiter, _tail, worker_result
+from .confine import become_subreaper, children, die_with_parent, kill_tree
+from .guard import Baseline
+from .sandbox import Finished, Limits, _limiter, _tail, confined
 from .worker import Job
 
 #: How often the server checks that autotrace is still its parent (besides stdin's end and PDEATHSIG).
@@ -50,6 +54,11 @@ _PARENT_CHECK = 1.0
 #: Seconds the client waits past an evaluation's timeout for the server's answer before giving it up.
 _ANSWER_GRACE = 30.0
 _JUDGE_NAME = "_autotrace_judge"
+
+
+def _stop_with_parent() -> None:
+    """In the server, before it starts: SIGTERM it when autotrace ends, even killed (see :func:`serve`)."""
+    die_with_parent(signal.SIGTERM)
 
 
 class ForkServerGone(RuntimeError):
@@ -85,7 +94,7 @@ class ForkServer:
             start_new_session=True,  # the terminal's Ctrl-C goes to autotrace, which then closes the server
             # PDEATHSIG fires when the thread that started the server ends: only the main thread lives as long
             # as autotrace; from any other thread the end of stdin (and the parent check) stops the server.
-            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+            preexec_fn=_stop_with_parent if threading.current_thread() is threading.main_thread() else None,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin
@@ -105,25 +114,26 @@ class ForkServer:
             self.close()
             raise ForkUnsafe(answer["unsafe"])
 
-    def run(self, job: Job, limits: Limits) -> dict[str, Any]:
-        """Evaluate ``job`` in a forked child: the same result :func:`.sandbox.evaluate` gives."""
-        with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
-            folder = Path(tmp)
-            (folder / "job.json").write_text(job.to_json(), encoding="utf-8")
-            answer: Future[dict[str, Any]] = Future()
-            with self._lock:
-                if self._gone:
-                    raise ForkServerGone(self._gone)
-                ident = next(self._ids)
-                self._waiting[ident] = answer
-            self._send({"id": ident, "folder": str(folder), "timeout": limits.timeout, "memory": limits.memory,
-                        "output": limits.output})
-            try:
-                reply = answer.result(timeout=limits.timeout + _ANSWER_GRACE)
-            except TimeoutError:
-                raise ForkServerGone("the fork server stopped answering") from None
-            done = Finished(reply["returncode"], reply["timed_out"], _tail(folder / "output.log"))
-            return worker_result(done, folder / "result.json", limits)
+    def run(self, job: Job, limits: Limits, baseline: Baseline | None = None) -> dict[str, Any]:
+        """Evaluate ``job`` in a forked child under the same guard and confinement as a spawned worker
+        (:func:`.sandbox.confined`): the same result :func:`.sandbox.evaluate` gives."""
+        return confined(job, limits, lambda folder, cwd: self._started_child(folder, cwd, limits), baseline)
+
+    def _started_child(self, folder: Path, cwd: Path, limits: Limits) -> Finished:
+        """Have the server fork a worker for the job prepared in ``folder``, and wait for its end."""
+        answer: Future[dict[str, Any]] = Future()
+        with self._lock:
+            if self._gone:
+                raise ForkServerGone(self._gone)
+            ident = next(self._ids)
+            self._waiting[ident] = answer
+        self._send({"id": ident, "folder": str(folder), "cwd": str(cwd), "timeout": limits.timeout,
+                    "memory": limits.memory, "output": limits.output})
+        try:
+            reply = answer.result(timeout=limits.timeout + _ANSWER_GRACE)
+        except TimeoutError:
+            raise ForkServerGone("the fork server stopped answering") from None
+        return Finished(reply["returncode"], reply["timed_out"], _tail(folder / "output.log"))
 
     def close(self) -> None:
         """Stop the server (it kills any child still running) and wait for it."""
@@ -183,6 +193,7 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions
     # inspect and tokenize compile on first use are compiled here once, not in each child (~40 ms each).
     inspect.getsourcelines(_warm)
+    path = list(sys.path)
     for root in reversed(search_roots):
         if root not in sys.path:
             sys.path.insert(0, root)
@@ -195,6 +206,7 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str
         if threading.active_count() > 1:
             return "the judge started a thread when imported, and forking a process with threads is unsafe"
         _forget_project_modules(set(sys.modules) - before, search_roots)
+    sys.path[:] = path  # each child puts its job's roots (the project's, or its private copy's) first
     gc.collect()
     gc.freeze()  # the children's garbage collector leaves the warm objects (and their pages) alone
     return None
@@ -221,6 +233,9 @@ def _is_project_file(path: Path, roots: list[Path], installed: set[Path]) -> boo
 def serve() -> int:
     """The server's main loop (``python -m autotrace.runners.forkserver``)."""
     parent = os.getppid()
+    become_subreaper()  # a descendant orphaned by a child that ended abruptly comes back here, to be killed
+    # Killed with autotrace (PDEATHSIG) by SIGTERM, not SIGKILL: the server first kills its children's trees.
+    signal.signal(signal.SIGTERM, _stop)
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)  # what the warm-up imports print must not reach the answers
@@ -257,13 +272,19 @@ def serve() -> int:
             for pid, child in list(running.items()):
                 if child.deadline <= now:
                     _finish(pid, running.pop(pid), selector, answers, timed_out=True)
+            _end_orphans(set(running))
             if os.getppid() != parent:
                 return 0
     finally:
         for pid, child in running.items():
-            _kill_group(pid)
+            kill_tree(pid)
             os.waitpid(pid, 0)
             os.close(child.pidfd)
+        _end_orphans(set())
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def _start(request: dict[str, Any], private: set[int]) -> tuple[int, _Child]:
@@ -273,15 +294,20 @@ def _start(request: dict[str, Any], private: set[int]) -> tuple[int, _Child]:
     if pid == 0:  # the child: never returns
         code = 1
         try:
-            code = _child(folder, limits, private)
+            code = _child(folder, Path(request["cwd"]), limits, private)
+        except BaseException:
+            traceback.print_exc()
         finally:
             os._exit(code)
     return pid, _Child(request["id"], os.pidfd_open(pid), time.monotonic() + limits.timeout)
 
 
-def _child(folder: Path, limits: Limits, private: set[int]) -> int:
-    """Become an isolated evaluation (as :func:`.sandbox.run_limited` makes a spawned worker), run the job,
-    write its result."""
+def _child(folder: Path, cwd: Path, limits: Limits, private: set[int]) -> int:
+    """Become a spawned worker's twin: isolated as :func:`.sandbox.run_limited` makes one (session,
+    limits, output to ``output.log``, current folder), then :func:`.worker.main` exactly as a spawned
+    worker runs it: a subreaper that forks the confined process (:func:`.confine.enter`, the attempts
+    hook), reaps it and kills every descendant it left."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()
     _limiter(limits)()
     log = os.open(folder / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -291,37 +317,42 @@ def _child(folder: Path, limits: Limits, private: set[int]) -> int:
     os.dup2(log, 2)
     for fd in private | {log, null}:
         os.close(fd)
-    become_subreaper()
-    job_path, result_path = folder / "job.json", folder / "result.json"
-    job = Job.from_json(job_path.read_text(encoding="utf-8"))
-    confine(Confinement(writable=_writable(job, folder)))
-    sys.argv = [sys.modules[Job.__module__].__file__ or "", str(job_path), str(result_path)]  # as a spawned worker's
-    from .worker import run_guarded, write_result
+    os.chdir(cwd)
+    from . import worker
 
-    result = run_guarded(job)
-    kill_descendants()
-    write_result(result_path, result)
+    argv = [str(folder / "job.json"), str(folder / "result.json"), str(folder / "policy.json")]
+    sys.argv = [worker.__file__ or "", *argv]  # as a spawned worker's
+    code = worker.main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    return 0
-
-
-def _writable(job: Job, folder: Path) -> tuple[Path, ...]:
-    """Where an evaluation may write: its own folder, the temporary directory, and the project (the
-    bytecode cache lives in its ``__pycache__`` folders)."""
-    return (folder, Path(tempfile.gettempdir()), *(Path(root) for root in job.search_roots))
+    return code
 
 
 def _finish(pid: int, child: _Child, selector: selectors.BaseSelector, answers: IO[bytes], *,
             timed_out: bool) -> None:
-    """Kill what is left of the child's process group (the leader is not yet reaped, so its group id
-    cannot be reused), reap it, answer."""
+    """Kill what is left of the child: on a timeout its whole tree (sessions of their own included: the
+    child is their subreaper), and its process group (the leader is not yet reaped, so its group id
+    cannot be reused); reap it, answer."""
+    if timed_out:
+        kill_tree(pid)
     _kill_group(pid)
     _, status = os.waitpid(pid, 0)
     selector.unregister(child.pidfd)
     os.close(child.pidfd)
     answers.write(json.dumps({"id": child.ident, "returncode": os.waitstatus_to_exitcode(status),
                               "timed_out": timed_out}).encode() + b"\n")
+
+
+def _end_orphans(running: set[int]) -> None:
+    """Kill and reap every process re-parented to the server (a subreaper): what a child left when it
+    was ended before it could kill its own descendants."""
+    while orphans := [pid for pid in children(os.getpid()) if pid not in running]:
+        for pid in orphans:
+            kill_tree(pid)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _kill_group(pid: int) -> None:

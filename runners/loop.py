@@ -21,12 +21,15 @@ from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_tex
 from autotrace.params import ParamSpec, text_to_literal
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
+from autotrace.report import write_run_report
+from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 
 from . import probe
 from .evaluation import Evaluation, evaluation_of, make_job, run_evaluation, value_text
 from .executor import Executor
 from .search import DEFAULT_RUNS, Point, Search, score_of
+from .space import dimensions
 from .sandbox import Limits
 
 
@@ -100,6 +103,7 @@ class RunResult:
     reached_target: bool
     evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
     stopped: str = ""  # why the run ended before its last step without reaching the target
+    report: Path | None = None  # the run's HTML page, beside patch.diff
 
 
 def state_dir(root: Path) -> Path:
@@ -155,9 +159,14 @@ class _Loop:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
         self.executor = executor
         self.evaluations = 1 if initial is not None else 0
-        #: The score of every set of values evaluated in this run (keyed by their texts), so that the
-        #: measured search does not run them again.
-        self.scores: dict[tuple[tuple[str, str], ...], float] = {}
+        #: The score of every set of values evaluated in this run (:func:`autotrace.proposal_key`), so
+        #: that neither the measured search nor the model's repeated answer runs them again.
+        self.scores: dict[ProposalKey, float] = {}
+        #: Per evaluated set of values, the step that first ran it and its evaluation (for "tried already").
+        self.tried: dict[ProposalKey, tuple[int, Evaluation]] = {}
+        self._step = 0
+        #: The scores of the program runs since the last stored step (stored with the next one: the report plots them).
+        self.unsaved_scores: list[float | None] = [] if initial is None else [_finite(score_of(initial))]
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -186,13 +195,16 @@ class _Loop:
     def _count(self, values: dict[str, Any], evaluation: Evaluation) -> None:
         """An evaluation the run uses: counted, and its score known to the measured search."""
         self.evaluations += 1
-        self.scores[self._key(values)] = score_of(evaluation)
+        key = self._key(values)
+        self.scores[key] = score = score_of(evaluation)
+        self.unsaved_scores.append(_finite(score))
+        self.tried.setdefault(key, (self._step, evaluation))
 
     def _known(self, values: dict[str, Any]) -> float | None:
         return self.scores.get(self._key(values))
 
-    def _key(self, values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(self._texts(values).items()))
+    def _key(self, values: dict[str, Any]) -> ProposalKey:
+        return proposal_key(self.project.params, values)
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
         s = self.settings
@@ -207,6 +219,7 @@ class _Loop:
         for step in range(first_step, s.steps + 1):
             if self._reached(best_eval):
                 break
+            self._step = step
             started = time.perf_counter()
             self.optimizer.accept(current)
             self.optimizer.zero_feedback()
@@ -244,7 +257,13 @@ class _Loop:
                 break
             candidate = {**current, **proposal.values}
             note = "; ".join(filter(None, [_note(proposal), probed]))
-            if proposal.values:
+            repeat = self.tried.get(self._key(candidate)) if proposal.values else None
+            if repeat is not None:
+                # The same program was run already: say so (the model cycling between two answers never
+                # learns otherwise) and count it as an answer that changed nothing.
+                note += f"; the values of step {repeat[0]} again: not run again"
+                self.optimizer.last_problems[""] = _repeat_problem(*repeat)
+            if proposal.values and repeat is None:
                 candidate_eval = self.evaluate(candidate)
                 current, current_eval = candidate, candidate_eval
                 if candidate_eval.rank > best_eval.rank or (candidate_eval.score is None and not candidate_eval.failures
@@ -258,7 +277,7 @@ class _Loop:
             self._remember(current, current_eval)
             self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval, note,
                               sensitivity)
-            unchanged = stall.after(bool(proposal.values), best_eval.rank)
+            unchanged = stall.after((bool(proposal.values) and repeat is None) or proposal.escaping, best_eval.rank)
             if s.max_unchanged and unchanged >= s.max_unchanged and step < s.steps:
                 stopped = (f"stopped before step {step + 1}: the last {unchanged} answers changed nothing "
                            "and the best score stood still")
@@ -273,8 +292,9 @@ class _Loop:
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
                                                "values": self._texts(best), "reached_target": reached,
                                                "evaluations": self.evaluations, "stopped": stopped})
+        report = write_run_report(self.store, run_id, run_dir)
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
-                         stopped)
+                         stopped, report)
 
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
                best: Evaluation) -> tuple[list[probe.Probe], probe.Probe | None]:
@@ -302,8 +322,8 @@ class _Loop:
             return probe.measured(probes, target), "", None
         start = Point(current, score_of(current_eval), current_eval)
         goal = probe.goal_score(start.score, target) if math.isfinite(start.score) else None
-        search = Search(start, probes, goal, self.evaluate, self._known, self._reached,
-                        runs=self.settings.measured_runs)
+        search = Search(dimensions(self.project.params, current), start, probes, goal, self.evaluate_many,
+                        self._known, self._reached, runs=self.settings.measured_runs)
         found = search.run()
         sensitivity = probe.measured(probes, target, estimate=False)
         if found.evaluation is not None and found.evaluation.rank > best.rank:
@@ -345,6 +365,7 @@ class _Loop:
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
         })
         evaluation = self.initial or self.evaluate(initial)
+        self.tried.setdefault(self._key(initial), (0, evaluation))
         self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
         # As a resumed run does: a model whose first change did worse must see what it started from.
         self._remember(initial, evaluation)
@@ -378,6 +399,7 @@ class _Loop:
         """``candidate``: the changed values, when they came from a measurement rather than ``proposal``."""
         if proposal is not None:
             candidate = proposal.values
+        evaluated, self.unsaved_scores = self.unsaved_scores, []
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
@@ -387,7 +409,7 @@ class _Loop:
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,
             "completion_tokens": proposal.completion_tokens if proposal else 0,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
-            "sensitivity": sensitivity.text,
+            "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
             "status": "ok" if evaluation.problem is None else "failed",
         })
 
@@ -408,6 +430,10 @@ class _Stall:
         return self.answers
 
 
+def _finite(score: float) -> float | None:
+    return score if math.isfinite(score) else None
+
+
 def _assignments(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} = {number_text(value)}" for name, value in values.items())
 
@@ -416,10 +442,17 @@ def _measured_note(changed: Mapping[str, Any], runs: int) -> str:
     return f"measured step: {_assignments(changed)} (measured in {runs} program runs), no LLM call"
 
 
+def _repeat_problem(step: int, evaluation: Evaluation) -> str:
+    """What the model is told about an answer whose values were run before in this run."""
+    when = "the initial values" if step == 0 else f"attempt {step} (step {step} of this run)"
+    return (f"this is {when} again; it scored {evaluation.describe()}, so it was not run again. Propose a "
+            "change that was not tried before.")
+
+
 def _note(proposal: Proposal) -> str:
     if proposal.error:
         return f"no usable answer: {proposal.error}"
     parts = [f"changed {', '.join(proposal.values)}"] if proposal.values else ["no change proposed"]
     if proposal.rejected:
-        parts.append(f"rejected {', '.join(proposal.rejected)}")
+        parts.append(f"rejected {', '.join(name or 'the answer' for name in proposal.rejected)}")
     return "; ".join(parts)

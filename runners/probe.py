@@ -8,8 +8,9 @@ looks like minus an error or a target is set, the value that a straight line thr
 measurements would reach it at. The model still decides what to change; the hint only replaces
 arithmetic it would otherwise guess.
 
-Only int and float literals are probed (not bools, not containers, not code), and only when the
-current values have a numeric score. A probe is a real evaluation, so the loop keeps a probed value
+Only int and float literals are probed (not bools, not containers, not code), inside the bounds their
+markers give (a nudge turns down when the bound is in the way), and only when the current values have a
+numeric score. A probe is a real evaluation, so the loop keeps a probed value
 as the best when it scores best (it says so in the step's note): throwing away a measured
 improvement would only cost the user steps.
 """
@@ -24,6 +25,7 @@ from autotrace.optimizers.base import Sensitivity, number_text
 from autotrace.params import ParamSpec
 
 from .evaluation import Evaluation
+from .space import Dimension, dimensions
 
 #: More numeric parameters than this are not probed: each probe is one more evaluation per step.
 MAX_PROBED = 6
@@ -58,10 +60,6 @@ class Probe:
         return 0.0 if abs(value) < 1e-9 * max(abs(self.old), abs(self.new)) else value  # float noise around 0
 
 
-def numeric_params(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[ParamSpec]:
-    return [p for p in params if p.kind != "code" and type(values[p.name]) in (int, float)]
-
-
 def nudged(value: int | float) -> int | float:
     """``value`` moved up by about 10% (by one unit for a small int, by 0.1 from zero)."""
     if type(value) is int:
@@ -81,18 +79,24 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
     score = current.complete_score
     if score is None:
         return []
-    candidates = numeric_params(params, values)
+    candidates = [d for d in dimensions(params, values) if not d.categorical]
     if len(candidates) > MAX_PROBED:
         return []
     run_many = evaluate_many or (lambda many: [evaluate(one) for one in many])
+    tried: list[tuple[Dimension, Any, Any]] = []  # (dimension, old, new) of each probe, in order
+    for dim in candidates:
+        old = values[dim.name]
+        new = dim.nudged(old, nudged(old) - old)  # down instead when the marker's bound is in the way
+        if new is not None:
+            tried.append((dim, old, new))
     probes: list[Probe] = []
     size = max(1, batch)
-    for first in range(0, len(candidates), size):
-        chunk = [(spec, values[spec.name], nudged(values[spec.name])) for spec in candidates[first:first + size]]
-        tried = [{**values, spec.name: new} for spec, _, new in chunk]
-        for (spec, old, new), candidate, result in zip(chunk, tried, run_many(tried)):
+    for first in range(0, len(tried), size):
+        chunk = tried[first:first + size]
+        batch_values = [{**values, dim.name: new} for dim, _, new in chunk]
+        for (dim, old, new), candidate, result in zip(chunk, batch_values, run_many(batch_values)):
             probed = result.complete_score
-            probes.append(Probe(spec.name, old, new, score, probed, candidate, result))
+            probes.append(Probe(dim.name, old, new, score, probed, candidate, result))
             if probed is not None and enough(result):
                 return probes
     return probes

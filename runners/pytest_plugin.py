@@ -35,9 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autotrace-values", default=None, metavar="FILE.json",
                     help="Run with these parameter values: a JSON object of parameter name -> value text "
                          "(a literal's repr, a function's whole source).")
-    group.addoption("--autotrace-report", default=None, metavar="FILE.json",
+    group.addoption("--autotrace-report", default=None, metavar="FILE",
                     help="Record each test and write its outcome, assertion message, traceback, captured "
-                         "output, source and DAG to this JSON file. Recording keeps each call's arguments "
+                         "output, source and DAG to FILE: an HTML page that opens offline when FILE ends in "
+                         ".html, else JSON. Recording keeps each call's arguments "
                          "and results alive until the test ends (a test asserting that an object was "
                          "garbage-collected can fail), so nothing is recorded without a report.")
     group.addoption("--autotrace-graphs", choices=("all", "failed"), default="all",

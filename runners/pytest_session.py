@@ -40,6 +40,8 @@ from autotrace.transforms.markers import MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
 
 REPORT_VERSION = 1
+#: A ``--autotrace-report`` file with one of these suffixes is written as an HTML page, any other as JSON.
+HTML_SUFFIXES = (".html", ".htm")
 #: Calls kept per test. Later calls run unrecorded: recording keeps every argument and result alive
 #: until the test ends, so a test calling an instrumented function millions of times would exhaust memory.
 CALLS_KEPT = 10_000
@@ -231,7 +233,7 @@ class AutotraceSession:
         if workeroutput is not None:
             workeroutput["autotrace_notes"] = list(self.notes)
         elif self.report_path is not None:
-            atomic_write(self.report_path, json.dumps(self.report(int(exitstatus)), default=str).encode())
+            atomic_write(self.report_path, report_bytes(self.report_path, self.report(int(exitstatus))))
 
     def report(self, exitstatus: int) -> dict[str, Any]:
         return {
@@ -252,6 +254,17 @@ class AutotraceSession:
             terminalreporter.write_sep("-", "autotrace")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+def report_bytes(path: Path, report: dict[str, Any]) -> bytes:
+    """The report as ``path``'s suffix asks: an HTML page for ``.html``/``.htm``, else JSON (what
+    ``autotrace optimize --tests`` reads)."""
+    if path.suffix.lower() in HTML_SUFFIXES:
+        from autotrace.report.page import session_html
+        from autotrace.report.session import session_view
+
+        return session_html(session_view(json.loads(json.dumps(report, default=str)))).encode("utf-8")
+    return json.dumps(report, default=str).encode()
 
 
 # -- the per-test results ----------------------------------------------------------------------------
@@ -300,14 +313,14 @@ class TolerantFinder(AutotraceFinder):
         if spec is not None and type(spec.loader) is AutotraceLoader:
             inner = spec.loader
             spec.loader = TolerantLoader(inner.fullname, inner.origin, inner.target, inner.runtime, inner.use_cache,
-                                         self.note)
+                                         inner.sources, self.note)
         return spec
 
 
 class TolerantLoader(AutotraceLoader):
     def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool,
-                 note: Callable[[str], None]) -> None:
-        super().__init__(fullname, origin, target, runtime, cache)
+                 sources: dict[str, str], note: Callable[[str], None]) -> None:
+        super().__init__(fullname, origin, target, runtime, cache, sources)
         self.note = note
 
     def get_code(self, fullname: str) -> Any:

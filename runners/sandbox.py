@@ -14,11 +14,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autotrace.project import find_root
+
+from .confine import kill_tree
+from .guard import Baseline, guarded, relocated
 from .worker import Job, run_job
 
 _OUTPUT_TAIL = 4000
@@ -29,6 +33,7 @@ class Limits:
     timeout: float = 60.0  # seconds of wall-clock time per evaluation
     memory: int | None = 4 << 30  # bytes of address space, None for no limit
     output: int = 64 << 20  # bytes the candidate may print (and the worker may write)
+    network: bool = True  # False: no TCP connect or bind (needs Landlock ABI 4)
 
 
 @dataclass(frozen=True)
@@ -59,17 +64,43 @@ def run_limited(argv: Sequence[str], limits: Limits, log_path: Path, *, cwd: Pat
     return Finished(proc.returncode, timed_out, _tail(log_path))
 
 
-def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> dict[str, Any]:
-    """Run ``job`` and return the worker's result; a crash becomes ``{"crash": reason, "output_tail": ...}``."""
+def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True,
+             baseline: Baseline | None = None) -> dict[str, Any]:
+    """Run ``job`` in a freshly spawned worker, confined (:mod:`.guard`, :mod:`.confine`), and return its
+    result; a crash becomes ``{"crash": reason, "output_tail": ...}``. ``attempts`` lists what the program
+    tried to change outside its writable folders (denied, or undone). ``baseline``: the project's state
+    shared by the evaluations that run at the same time (``--jobs``)."""
     if not isolated:
         return _in_process(job)
+
+    def spawn(folder: Path, cwd: Path) -> Finished:
+        return run_limited([sys.executable, "-m", "autotrace.runners.worker", str(folder / "job.json"),
+                            str(folder / "result.json"), str(folder / "policy.json")], limits,
+                           folder / "output.log", cwd=cwd)
+
+    return confined(job, limits, spawn, baseline)
+
+
+#: Starts the worker on a prepared scratch folder (``job.json``, ``policy.json``; the worker writes
+#: ``result.json``, its output goes to ``output.log``) in the given current folder, and waits for its end.
+Start = Callable[[Path, Path], Finished]
+
+
+def confined(job: Job, limits: Limits, start: Start, baseline: Baseline | None = None) -> dict[str, Any]:
+    """One guarded evaluation, however its worker is started (spawned, or forked by :mod:`.forkserver`):
+    a scratch folder, the project guarded around it (:func:`.guard.guarded`: modes restored, or a private
+    copy verified by hash), the job moved into the copy when there is one, the policy the worker confines
+    itself with, and the notes of what the program tried to change."""
     with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
         folder = Path(tmp)
-        job_path, result_path = folder / "job.json", folder / "result.json"
-        job_path.write_text(job.to_json(), encoding="utf-8")
-        done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
-                           limits, folder / "output.log")
-        return worker_result(done, result_path, limits)
+        project = Path(job.root) if job.root else find_root(Path(next(iter(job.plans))).parent)
+        with guarded(project, folder, network=limits.network, baseline=baseline) as (guard, undone):
+            (folder / "job.json").write_text(relocated(job, guard).to_json(), encoding="utf-8")
+            (folder / "policy.json").write_text(guard.policy.to_json(), encoding="utf-8")
+            result = worker_result(start(folder, guard.cwd()), folder / "result.json", limits)
+        tried = result.get("attempts", [])
+        result["attempts"] = tried + [note for note in undone if note not in tried]
+        return result
 
 
 def worker_result(done: Finished, result_path: Path, limits: Limits) -> dict[str, Any]:
@@ -109,7 +140,10 @@ def _die_with_parent() -> None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the worker and everything it started (it leads its own session and process group)."""
+    """Kill the worker and everything it started: its process group, and, while it still runs (a
+    timeout), every descendant, those in sessions of their own too (the worker is their subreaper)."""
+    if proc.poll() is None:
+        kill_tree(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

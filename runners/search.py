@@ -1,25 +1,32 @@
-"""The measured search: program runs, not LLM calls, that move numeric parameters to a better score.
+"""The measured search: program runs, not LLM calls, that move parameters to a better score.
 
-The sensitivity probes (:mod:`.probe`) measure one slope per numeric parameter. A straight line
-through that measurement reaches the goal exactly only when the score is linear in the parameter.
-Judges mostly score a closeness (1 minus a sum of absolute errors), which is V-shaped along each
-parameter: the line overshoots the vertex, and the overshoot itself tells where the vertex is. So
-each parameter gets a short line search, one after the other (a coordinate sweep):
+It works in stages, cheapest first, and stops as soon as the target is reached:
 
-1. the line's estimate; 2. the vertex of the V through the two probe points and the estimate;
-3. when neither beats the start, the estimate's direction at 1/2, 1/4, 1/8 of its length (a score
-   with several kinks, one per output, has its best inside).
+1. **Categories** (booleans, ``one of (...)`` choices): every combination when there are few, else
+   each parameter's choices in turn. A sort key or a flag has no slope to follow.
+2. **Cheap estimates, one number at a time.** The sensitivity probes (:mod:`.probe`) measure one slope
+   per number. A straight line through it reaches the goal exactly when the score is linear in the
+   parameter; judges mostly score a closeness (1 minus a sum of absolute errors), V-shaped along
+   each parameter, and the line's overshoot tells where the vertex is. So each number gets the
+   line's estimate, then the V's vertex, then the estimate's way at 1/2, 1/4, 1/8 (further halvings
+   while the program fails or overflows there: a compounding ``d**n`` blows up past its range). A
+   number whose probe changed nothing or failed is **bracketed**: steps doubling away from it both
+   ways until the score moves, then bisection back to the nearest value that scores as well (a test
+   that passes from a threshold on is a step function).
+3. **Interacting numbers** (the best values lie on a ridge no axis follows, as width and height do
+   for an area and a perimeter): when the sweep closed less than a tenth of the gap, a library
+   optimizer (:mod:`.refine`) takes the remaining runs from the best point, sized by how far each line
+   wanted to go.
 
-Parameters that feed separate outputs are solved by one sweep. Parameters that interact (width
-and height both enter area and perimeter) put the best values on a ridge no axis follows; after a
-sweep that gained little, a Nelder–Mead simplex, sized by how far each line wanted to go, walks it.
-
-Everything runs within ``runs`` program evaluations per step. Values the loop has evaluated before are
+Every stage asks for a batch of points, has them evaluated together by ``evaluate_many`` (concurrently
+once the evaluator can), then reads their scores. Everything stays inside the markers' bounds
+(:mod:`.space`) and within ``runs`` program runs per step; values the loop has evaluated before are
 not run again: the loop tells their scores through ``known``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,15 +34,30 @@ from typing import Any
 
 from .evaluation import Evaluation
 from .probe import Probe, nudged
+from .refine import Refiner, nelder_mead
+from .space import Dimension
 
 #: Program runs one measured step may make, besides the probes.
 DEFAULT_RUNS = 30
 
-#: A sweep that closes less than this share of the gap to the goal hands over to the simplex.
+#: A sweep that closes less than this share of the gap to the goal hands over to the refiner.
 _SMALL_GAIN = 0.1
+
+#: Categories are tried in every combination when there are at most this many, else one at a time.
+_COMBINATIONS = 12
+
+#: Halvings of a step that failed before the number is given up for this search.
+_SHRINKS = 10
+
+#: Doublings of a bracketing step (2**12 times the first step) before a direction is given up.
+_DOUBLINGS = 12
+
+#: Bisections of a bracket (a float's is then within 1/256 of the doubling step that crossed the edge).
+_BISECTIONS = 8
 
 Values = dict[str, Any]
 Key = tuple[tuple[str, str], ...]
+EvaluateMany = Callable[[Sequence[Values]], list[Evaluation]]
 
 
 @dataclass(frozen=True)
@@ -59,28 +81,30 @@ def score_of(evaluation: Evaluation) -> float:
 
 
 class Search:
-    """One measured search from ``start`` (see the module's docstring).
+    """One measured search from ``start`` (see the module's docstring) over ``dimensions``.
 
-    ``evaluate`` runs the program; ``known`` gives the score of values already evaluated in the run
-    (None for new ones); ``enough`` says whether an evaluation reached the target."""
+    ``evaluate_many`` runs the program on a batch of values; ``known`` gives the score of values
+    already evaluated in the run (None for new ones); ``enough`` says whether an evaluation reached
+    the target; ``refiner`` walks interacting numbers."""
 
-    def __init__(self, start: Point, probes: Sequence[Probe], goal: float | None,
-                 evaluate: Callable[[Values], Evaluation], known: Callable[[Values], float | None],
-                 enough: Callable[[Evaluation], bool], runs: int = DEFAULT_RUNS) -> None:
-        self.start, self.goal, self._evaluate, self._enough = start, goal, evaluate, enough
+    def __init__(self, dimensions: Sequence[Dimension], start: Point, probes: Sequence[Probe], goal: float | None,
+                 evaluate_many: EvaluateMany, known: Callable[[Values], float | None],
+                 enough: Callable[[Evaluation], bool], runs: int = DEFAULT_RUNS,
+                 refiner: Refiner = nelder_mead) -> None:
+        self.start, self.goal, self._evaluate_many, self._enough = start, goal, evaluate_many, enough
         self.best = start
         self.runs_left = runs
         self._runs = runs
-        self._lookups = 4 * runs  # also bounds a simplex that only meets known points
+        self._lookups = 4 * runs  # also bounds a refiner that only meets known points
         self._seen: dict[Key, Point] = {key(start.values): start}
         self._known = known
+        self._refiner = refiner
         for p in probes:
             if p.evaluation is not None:
                 self._seen.setdefault(key(p.values), Point(p.values, score_of(p.evaluation), p.evaluation))
-        self._ints = {p.name for p in probes if type(p.old) is int}
-        # Only parameters whose probe moved the score: the others give the search nothing to go on.
-        self._probes = {p.name: p for p in probes if p.probed_score is not None and p.probed_score != p.score}
-        self._reach: dict[str, float] = {}  # how far each line wanted to go: the simplex's size
+        self._dims = {d.name: d for d in dimensions if d.name in start.values}
+        self._probes = {p.name: p for p in probes}
+        self._reach: dict[str, float] = {}  # how far each line wanted to go: the refiner's step sizes
 
     @property
     def runs_made(self) -> int:
@@ -91,24 +115,29 @@ class Search:
 
     def run(self) -> Point:
         """The best point found (``start`` when nothing beat it)."""
-        if self.goal is not None and self._probes:
-            before = self.best
-            self._sweep()
-            if not self.done() and self.best is not before:
-                self._pattern(before)
-            gap = self.goal - before.score
-            if not self.done() and (self.best.score - before.score) < _SMALL_GAIN * gap:
-                self._simplex()
-            if self.best is not before:
-                self._tidy()
+        if self.goal is None or not self._dims or not math.isfinite(self.start.score):
+            return self.best
+        before = self.best
+        self._categories()
+        self._sweep()
+        if not self.done() and self.best is not before:
+            self._pattern(before)
+        gap = self.goal - before.score
+        moving = [d for d in self._dims.values() if d.name in self._reach]
+        if not self.done() and len(moving) >= 2 and (self.best.score - before.score) < _SMALL_GAIN * gap:
+            self._refiner(moving, self.best.values, dict(self._reach), self.scores, self.done)
+        if not self.done() and len(moving) == 1:
+            self._descend()  # several numbers: the simplex walks them (measured: planes cost runs there)
+        if self.best is not before:
+            self._tidy()
         return self.best
 
     def _tidy(self) -> None:
         """The best values with four significant digits, when they score as well (or reach the target
         as well): a patch should read ``2.727``, not ``2.72727``."""
         best = self.best
-        short = {name: float(f"{value:.4g}") if name in self._probes and type(value) is float else value
-                 for name, value in best.values.items()}
+        short = {name: self._dims[name].value(float(f"{value:.4g}"))
+                 if name in self._dims and type(value) is float else value for name, value in best.values.items()}
         if short == best.values:
             return
         point = self._try(short)
@@ -117,115 +146,184 @@ class Search:
         if point.score >= best.score or (self._enough(point.evaluation) and self._reached_by(best)):
             self.best = point
 
-    # --- one parameter at a time -------------------------------------------------------------
+    # --- categories --------------------------------------------------------------------------------
 
-    def _sweep(self) -> None:
-        order = sorted(self._probes.values(), key=self._relative_change)
-        for probe in order:
+    def _categories(self) -> None:
+        dims = [d for d in self._dims.values() if d.categorical]
+        if not dims:
+            return
+        here = self.best.values
+        if math.prod(len(d.domain.choices) for d in dims) <= _COMBINATIONS:
+            combos = itertools.product(*(d.domain.choices for d in dims))
+            self._try_many([{**here, **{d.name: c for d, c in zip(dims, combo)}} for combo in combos])
+            return
+        for dim in dims:
             if self.done():
                 return
-            self._line(probe.name, probe if self.best is self.start else None)
+            self._try_many([{**self.best.values, dim.name: choice} for choice in dim.domain.choices])
 
-    def _relative_change(self, probe: Probe) -> float:
+    # --- one number at a time ------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        numbers = [d for d in self._dims.values() if not d.categorical]
+        sloped = sorted((d for d in numbers if self._slope_known(d.name)), key=self._relative_change)
+        for dim in [*sloped, *(d for d in numbers if d not in sloped)]:
+            if self.done():
+                return
+            self._line(dim, self._probes.get(dim.name) if self.best is self.start else None)
+
+    def _slope_known(self, name: str) -> bool:
+        p = self._probes.get(name)
+        return p is not None and p.probed_score is not None and p.probed_score != p.score
+
+    def _relative_change(self, dim: Dimension) -> float:
         assert self.goal is not None
-        value = probe.value_for(self.goal)
-        return math.inf if value is None else abs(value - probe.old) / (abs(probe.old) or 1.0)
+        value = self._probes[dim.name].value_for(self.goal)
+        old = self._probes[dim.name].old
+        return math.inf if value is None else abs(value - old) / (abs(old) or 1.0)
 
-    def _line(self, name: str, probe: Probe | None) -> None:
-        """Search along ``name`` from the best point; ``probe`` is its probe there, if it has one."""
+    def _line(self, dim: Dimension, probe: Probe | None) -> None:
+        """Search along ``dim`` from the best point; ``probe`` is its probe there, if it has one."""
         assert self.goal is not None
         here = self.best
-        x0 = here.values[name]
-        if probe is None:
-            nudge = self._try({**here.values, name: nudged(x0)})
+        x0 = here.values[dim.name]
+        if probe is not None:
+            h, s1 = probe.new - probe.old, probe.probed_score
+        else:
+            moved = dim.nudged(x0, nudged(x0) - x0)
+            nudge = self._try({**here.values, dim.name: moved}) if moved is not None else None
             if nudge is None:
                 return
-            h, s1 = nudge.values[name] - x0, nudge.score
-        else:
-            h, s1 = probe.new - probe.old, probe.probed_score
-        if s1 is None or not math.isfinite(s1) or s1 == here.score or h == 0:
+            h, s1 = moved - x0, nudge.score
+        if s1 is None or not math.isfinite(s1) or s1 == here.score:
+            self._bracket(dim, abs(h))  # nothing to follow: a step function, or a failure to step back from
             return
         slope = (s1 - here.score) / h
-        estimate = x0 + (self.goal - here.score) / slope
-        self._reach[name] = max(abs(estimate - x0), abs(h))
-        at_estimate = self._try({**here.values, name: estimate})
+        self._reach[dim.name] = max(abs((self.goal - here.score) / slope), abs(h))
+        self._follow(here, {dim.name: 1.0}, slope, max(here.score, s1))
+
+    def _descend(self) -> None:
+        """Secant steps again from each better point (a line is a plane of one number): a fresh slope,
+        measured by a nudge a tenth of the last move long, and its estimate, while that gains. A
+        compounding ``d**n`` converges this way, where one straight line is far off."""
+        names = [n for n in self._reach if not self._dims[n].categorical]
+        before = self.start
+        while not self.done() and self.runs_left > len(names) + 1 and self.best is not before:
+            here = self.best
+            nudges = {}
+            for name in names:
+                x = here.values[name]
+                step = abs(x - before.values[name]) / 10 or abs(nudged(x) - x)
+                nudges[name] = self._dims[name].nudged(x, max(step, abs(x) * 1e-9, 1e-12))
+            asked = [n for n in names if nudges[n] is not None]
+            points = self._try_many([{**here.values, n: nudges[n]} for n in asked])
+            slopes = {n: (p.score - here.score) / (nudges[n] - here.values[n]) for n, p in zip(asked, points)
+                      if p is not None and math.isfinite(p.score)}
+            if not any(slopes.values()) or self.done():
+                return
+            before = here
+            self._follow(here, slopes, sum(g * g for g in slopes.values()), self.best.score)
+
+    def _follow(self, here: Point, direction: Mapping[str, float], slope: float, line_best: float) -> None:
+        """The line from ``here`` along ``direction`` (a step ``t`` moves each number by ``t`` times its
+        component), whose score rises by ``slope`` per unit of ``t``: its estimate of the goal, the
+        vertex of the V when the estimate overshot, then shorter steps."""
+        assert self.goal is not None
+        t = (self.goal - here.score) / slope
+        at_estimate = self._try(self._along(here, direction, t))
         if at_estimate is None or self._reached():
             return
-        line_best = max(here.score, s1)
         if math.isfinite(at_estimate.score) and at_estimate.score < self.goal:
-            # Past the vertex the score falls as fast as it rose before it.
-            vertex = (x0 + estimate) / 2 + (at_estimate.score - here.score) / (2 * slope)
-            at_vertex = self._try({**here.values, name: vertex})
+            # Past the vertex the score falls as fast as it rose before it (from where the estimate
+            # was run: a bound may have held it back).
+            ran = sum((at_estimate.values[n] - here.values[n]) * c for n, c in direction.items())
+            ran /= sum(c * c for c in direction.values())
+            vertex = ran / 2 + (at_estimate.score - here.score) / (2 * slope)
+            at_vertex = self._try(self._along(here, direction, vertex))
             if self._reached() or (at_vertex is not None and at_vertex.score > line_best):
                 return
         if at_estimate.score > line_best:
             return
-        for halving in (2, 4, 8):  # all three: the first that does better need not be the best of them
-            self._try({**here.values, name: x0 + (estimate - x0) / halving})
-            if self._reached():
+        # All three in one batch: the first that does better need not be the best of them.
+        halves = self._try_many([self._along(here, direction, t / d) for d in (2, 4, 8)])
+        shrink = 8
+        while (not self.done() and all(p is not None and not math.isfinite(p.score) for p in halves)
+               and shrink < 2 ** _SHRINKS):
+            shrink *= 2  # the program fails or overflows all along: step back further
+            halves = self._try_many([self._along(here, direction, t / shrink)])
+
+    def _along(self, here: Point, direction: Mapping[str, float], t: float) -> Values:
+        return {**here.values, **{n: self._dims[n].value(here.values[n] + t * c) for n, c in direction.items()}}
+
+    def _bracket(self, dim: Dimension, step: float) -> None:
+        """Steps doubling away from the best value both ways (halving where the program fails) until one
+        scores better, then bisection back towards the start: the nearest value that scores as well."""
+        here = self.best
+        x0 = here.values[dim.name]
+        sizes = {+1: step, -1: step}
+        last: dict[int, Any] = {+1: x0, -1: x0}  # the farthest value each way that did no better
+        for _ in range(_DOUBLINGS + _SHRINKS):
+            if self.done() or not sizes:
                 return
+            asked = {}
+            for way, size in sizes.items():
+                value = dim.value(x0 + way * size)
+                if value != last[way] and dim.domain.contains(value):
+                    asked[way] = value
+            points = self._try_many([{**here.values, dim.name: v} for v in asked.values()])
+            by_way = dict(zip(asked, points))  # a way missing from ``asked`` is at its bound
+            for way in list(sizes):
+                point = by_way.get(way)
+                if point is None:
+                    del sizes[way]  # at the bound, or out of runs
+                elif point.score > here.score:
+                    self._bisect(dim, here, last[way], point)
+                    return
+                elif not math.isfinite(point.score) and last[way] == x0:
+                    sizes[way] /= 2  # failing from the first step on: shrink it
+                    if sizes[way] < step / 2 ** _SHRINKS:
+                        del sizes[way]
+                elif not math.isfinite(point.score):
+                    del sizes[way]  # did no better, then failed further out: the edge is between
+                else:
+                    last[way] = point.values[dim.name]
+                    sizes[way] *= 2
+                    if sizes[way] > step * 2 ** _DOUBLINGS:
+                        del sizes[way]
+
+    def _bisect(self, dim: Dimension, here: Point, inner: Any, outer: Point) -> None:
+        """Between ``inner`` (no better than ``here``) and ``outer`` (better): the value nearest to
+        ``inner`` that scores as well as ``outer``, which becomes the best when it is found."""
+        for _ in range(_BISECTIONS):
+            x = outer.values[dim.name]
+            middle = dim.value((inner + x) / 2)
+            if self.runs_left <= 0 or self._lookups <= 0 or middle in (inner, x):  # on past the target too
+                break
+            point = self._try({**here.values, dim.name: middle})
+            if point is None:
+                break
+            if point.score >= outer.score:
+                outer = point
+            elif point.score <= here.score:
+                inner = middle
+            else:
+                break  # between the two: a slope, not a step; no edge to find
+        if outer.evaluation is not None and outer.score >= self.best.score:
+            self.best = outer
 
     def _pattern(self, before: Point) -> None:
         """After a sweep that moved, one more move the same way (Hooke–Jeeves)."""
-        self._try({name: 2 * self.best.values[name] - before.values[name] if name in self._probes else value
-                   for name, value in self.best.values.items()})
+        moved = {name: dim.value(2 * self.best.values[name] - before.values[name])
+                 for name, dim in self._dims.items() if not dim.categorical and name in self._reach}
+        if moved:
+            self._try({**self.best.values, **moved})
 
-    # --- all parameters together ---------------------------------------------------------------
+    # --- evaluation ----------------------------------------------------------------------------------
 
-    def _simplex(self) -> None:
-        """Nelder–Mead over the parameters with a measured slope, from the best point, until the runs
-        are spent, the target is reached or the simplex has shrunk to a thousandth of its size (it
-        is then sitting on a point no direction improves)."""
-        names = [n for n in self._probes if n in self.best.values]
-        if len(names) < 2:
-            return
-        origin = self.best
-        vertices: list[tuple[float, list[float]]] = [(origin.score, [float(origin.values[n]) for n in names])]
-        sizes = []
-        for i, name in enumerate(names):
-            x = list(vertices[0][1])
-            value = x[i]
-            reach = self._reach.get(name, abs(nudged(value) - value))
-            sizes.append(min(reach, abs(value)) if value else reach)
-            x[i] = value + sizes[i]
-            vertices.append((self._score_at(names, x), x))
-        n = len(names)
-        while not self.done():
-            vertices.sort(key=lambda v: -v[0])
-            (best, _), (second, _), (worst, x_worst) = vertices[0], vertices[-2], vertices[-1]
-            centre = [sum(v[1][i] for v in vertices[:-1]) / n for i in range(n)]
-
-            def along(t: float) -> list[float]:
-                return [c + t * (w - c) for c, w in zip(centre, x_worst)]
-
-            reflected = along(-1.0)
-            s_r = self._score_at(names, reflected)
-            if s_r > best:
-                expanded = along(-2.0)
-                s_e = self._score_at(names, expanded)
-                vertices[-1] = (s_e, expanded) if s_e > s_r else (s_r, reflected)
-            elif s_r > second:
-                vertices[-1] = (s_r, reflected)
-            else:
-                contracted = along(-0.5 if s_r > worst else 0.5)
-                s_c = self._score_at(names, contracted)
-                if s_c > max(s_r, worst):
-                    vertices[-1] = (s_c, contracted)
-                else:
-                    top = vertices[0][1]
-                    shrunk = [[t + (x - t) / 2 for t, x in zip(top, v[1])] for v in vertices[1:]]
-                    if all(abs(v[i] - top[i]) < 1e-3 * sizes[i] for v in shrunk for i in range(n)):
-                        return
-                    vertices[1:] = [(self._score_at(names, s), s) for s in shrunk]
-
-    def _score_at(self, names: Sequence[str], x: Sequence[float]) -> float:
-        point = self._try(self._rounded(names, x))
-        return point.score if point is not None else -math.inf
-
-    def _rounded(self, names: Sequence[str], x: Sequence[float]) -> Values:
-        return {**self.best.values, **{n: self._round(n, v) for n, v in zip(names, x)}}
-
-    # --- evaluation ----------------------------------------------------------------------------
+    def scores(self, batch: Sequence[Values]) -> list[float]:
+        """The scores of a batch of values (a refiner's view): -inf where the program failed, nan where
+        no run was left to make."""
+        return [math.nan if p is None else p.score for p in self._try_many(batch)]
 
     def _reached(self) -> bool:
         return self._reached_by(self.best)
@@ -234,29 +332,35 @@ class Search:
         return point.evaluation is not None and self._enough(point.evaluation)
 
     def _try(self, values: Values) -> Point | None:
-        """Evaluate ``values`` (rounded as the parameters' types want) unless seen; None when no run
-        is left. The best point follows."""
-        values = {name: self._round(name, value) for name, value in values.items()}
-        k = key(values)
-        point = self._seen.get(k)
-        self._lookups -= 1
-        if point is None and (known := self._known(values)) is not None:
-            point = self._seen[k] = Point(values, known, None)
-        if point is None:
-            if self.runs_left <= 0:
-                return None
-            self.runs_left -= 1
-            evaluation = self._evaluate(values)
-            point = self._seen[k] = Point(values, score_of(evaluation), evaluation)
-            if point.score > self.best.score:
-                self.best = point
-        return point
+        return self._try_many([values])[0]
 
-    def _round(self, name: str, value: Any) -> Any:
-        if name not in self._probes:
-            return value
-        if name in self._ints:
-            return int(round(value))
-        if type(value) is float and math.isfinite(value):
-            return float(f"{value:.6g}")  # a value fit to be patched into a source file
-        return value
+    def _try_many(self, batch: Sequence[Values]) -> list[Point | None]:
+        """The points of ``batch`` (values rounded as their parameters want), evaluated together in one
+        call of ``evaluate_many`` unless seen before; None for those past the run limit. The best point
+        follows."""
+        points: dict[Key, Point | None] = {}
+        new: dict[Key, Values] = {}
+        for values in batch:
+            values = self._rounded(values)
+            k = key(values)
+            if k in points or k in new:
+                continue
+            self._lookups -= 1
+            point = self._seen.get(k)
+            if point is None and (known := self._known(values)) is not None:
+                point = self._seen[k] = Point(values, known, None)
+            if point is None and len(new) < self.runs_left:
+                new[k] = values
+            points[k] = point
+        if new:
+            self.runs_left -= len(new)
+            for (k, values), evaluation in zip(new.items(), self._evaluate_many(list(new.values()))):
+                points[k] = self._seen[k] = Point(values, score_of(evaluation), evaluation)
+        for point in points.values():
+            if point is not None and point.evaluation is not None and point.score > self.best.score:
+                self.best = point
+        return [points[key(self._rounded(values))] for values in batch]
+
+    def _rounded(self, values: Values) -> Values:
+        return {name: self._dims[name].value(value) if name in self._dims and not self._dims[name].categorical
+                else value for name, value in values.items()}

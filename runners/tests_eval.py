@@ -32,6 +32,7 @@ from autotrace.project import Project, find_root
 from autotrace.transforms.markers import Selector
 
 from .evaluation import Evaluation, value_text
+from .guard import Guarded, guarded, relocate
 from .sandbox import Limits, describe_exit, run_limited
 
 _COUNTED = ("passed", "failed", "error")  # skipped and xfail tests say nothing about the values
@@ -137,32 +138,55 @@ class SuiteEvaluator:
         ran = {t["nodeid"] for t in tests}
         examples += [_vanished(nodeid) for nodeid in sorted(self.baseline - ran)]
         examples.sort(key=lambda e: e["score"])  # regressions first, then failures, then passes
+        if report.get("undone"):  # what the run did to the project, undone: the candidate should know
+            said = "the tests' run " + "; ".join(report["undone"])
+            examples = [{**e, "message": f"{e['message']}\n{said}"} for e in examples]
         return SuiteEvaluation(examples)
 
     def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
-        """The plugin's report, or None and why there is none."""
-        with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp:
+        """The plugin's report, or None and why there is none. pytest runs confined (:mod:`.guard`): under
+        Landlock in the project, else in a private copy of it; what it changed in the project is undone
+        and said in each test's message."""
+        with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp, \
+                guarded(self.root, Path(tmp), network=self.limits.network) as (guard, undone):
             folder = Path(tmp)
-            report_path = folder / "report.json"
-            # The plugin's options as --name=value: pytest picks its rootdir (and so the user's ini file)
-            # from every token that looks like a path before it knows a plugin's options (-k is its own).
-            argv = [sys.executable, "-m", "pytest", *map(str, self.paths), "-q", "-p", "autotrace", "--autotrace",
-                    f"--autotrace-report={report_path}", "--autotrace-graphs=failed",  # the only ones used
-                    f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
-            if self.keyword:
-                argv += ["-k", self.keyword]
-            argv += [f"--autotrace-param={selector}" for selector in self.selectors]
-            if texts is not None:
-                values_path = folder / "values.json"
-                values_path.write_text(json.dumps(texts), encoding="utf-8")
-                argv.append(f"--autotrace-values={values_path}")
-            done = run_limited(argv, self.limits, folder / "output.log", cwd=self.root)
-            if done.timed_out:
-                return None, f"the tests timed out after {self.limits.timeout:g} s (see --timeout)"
-            if not report_path.is_file():
-                return None, (f"pytest ended ({describe_exit(done.returncode)}) without a report: "
-                              f"{_error_line(done.output_tail)}\n{done.output_tail}")
-            return json.loads(report_path.read_text(encoding="utf-8")), ""
+            report, failure = self._run_guarded(texts, folder, guard)
+        if report is not None and undone:
+            report["undone"] = undone
+        return report, failure
+
+    def _run_guarded(self, texts: Mapping[str, str] | None, folder: Path,
+                     guard: Guarded) -> tuple[dict[str, Any] | None, str]:
+        def moved(path: str) -> str:
+            return relocate(path, guard.project, guard.root)
+
+        report_path, policy_path = folder / "report.json", folder / "policy.json"
+        policy_path.write_text(guard.policy.to_json(), encoding="utf-8")
+        # The plugin's options as --name=value: pytest picks its rootdir (and so the user's ini file)
+        # from every token that looks like a path before it knows a plugin's options (-k is its own).
+        argv = [sys.executable, "-m", "autotrace.runners.confine", str(policy_path), str(folder), "--",
+                sys.executable, "-m", "pytest", *(moved(str(p)) for p in self.paths), "-q", "-p", "autotrace",
+                "--autotrace", f"--autotrace-report={report_path}", "--autotrace-graphs=failed",  # the only ones used
+                f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
+        if self.keyword:
+            argv += ["-k", self.keyword]
+        argv += [f"--autotrace-param={moved(path)}::{name}"
+                 for path, _, name in (selector.rpartition("::") for selector in self.selectors)]
+        if texts is not None:
+            values_path = folder / "values.json"
+            values_path.write_text(json.dumps(texts), encoding="utf-8")
+            argv.append(f"--autotrace-values={values_path}")
+        done = run_limited(argv, self.limits, folder / "output.log", cwd=Path(moved(str(self.root))))
+        if done.timed_out:
+            return None, f"the tests timed out after {self.limits.timeout:g} s (see --timeout)"
+        if not report_path.is_file():
+            return None, (f"pytest ended ({describe_exit(done.returncode)}) without a report: "
+                          f"{_error_line(done.output_tail)}\n{done.output_tail}")
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        # the project as the tests import it, named by its real paths (a copy's are gone after this run)
+        report["root"] = relocate(report["root"], guard.root, guard.project)
+        report["search_roots"] = [relocate(p, guard.root, guard.project) for p in report["search_roots"]]
+        return report, ""
 
     def _what(self) -> str:
         paths = " ".join(str(p) for p in self.paths)

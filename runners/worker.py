@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,8 @@ from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
 from autotrace.transforms.plan import ModulePlan
 
+from .attempts import watch
+from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
 from .judge import JudgeError, examples_of, judge_output, load_judge
 
 
@@ -40,6 +43,7 @@ class Job:
     candidates: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> qualname -> source
     record: bool = True
     cache: bool = True
+    root: str = ""  # the project's root: writes beneath it are named relative to it in the feedback
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -127,25 +131,45 @@ def _entry_index(recorder: Recorder, entry: Any) -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    job_path, result_path = map(Path, argv)
-    write_result(result_path, run_guarded(Job.from_json(job_path.read_text(encoding="utf-8"))))
+    """``JOB.json RESULT.json [POLICY.json]``: with a policy the job runs confined (:mod:`.confine`) in a
+    forked child, and this process, a subreaper, outlives it to kill whatever it left behind even when
+    the program ends the child abruptly (``os._exit``, a signal)."""
+    job_path, result_path = map(Path, argv[:2])
+    job = Job.from_json(job_path.read_text(encoding="utf-8"))
+    policy = Confinement.from_json(Path(argv[2]).read_text(encoding="utf-8")) if len(argv) > 2 else None
+    if policy is not None:
+        become_subreaper()
+        child = os.fork()
+        if child:
+            return _reap(child)
+        die_with_parent()
+    attempts = None
+    try:
+        if policy is not None:
+            enter(policy, result_path.parent)
+            attempts = watch(policy.writable, Path(job.root or os.getcwd()))
+        result = run_job(job)
+    except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
+        result = {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    if policy is not None:
+        kill_descendants()
+        result["attempts"] = attempts.notes if attempts is not None else []
+    data = json.dumps(result, default=str)
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, result_path)
     return 0
 
 
-def run_guarded(job: Job) -> dict[str, Any]:
-    """:func:`run_job`, with anything escaping it turned into a ``setup_error`` result (shared with the
-    fork server's children, :mod:`.forkserver`)."""
-    try:
-        return run_job(job)
-    except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
-        return {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-
-
-def write_result(result_path: Path, result: dict[str, Any]) -> None:
-    """The result as JSON, replaced in one step: the parent never reads half a file."""
-    tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
-    os.replace(tmp, result_path)
+def _reap(child: int) -> int:
+    """Wait for the confined child, kill its leftovers, and end as it ended (its exit code or signal)."""
+    _, status = os.waitpid(child, 0)
+    kill_descendants()
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
 
 
 if __name__ == "__main__":

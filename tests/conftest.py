@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,3 +16,14 @@ def llm_server() -> Iterator[ScriptedLLMServer]:
     """A started scripted server; queue answers with ``llm_server.script(...)``. Stopped after the test."""
     with ScriptedLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def outside(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder outside the test's project made the system temp folder (``TMPDIR``), so a confined
+    evaluation may write there -- the project is itself under the temp folder, which a confined
+    evaluation may then not write to. Tests leave markers (pids) there."""
+    folder = tmp_path_factory.mktemp("outside")
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return folder

@@ -133,7 +133,7 @@ def test_runs_and_show_list_the_run(optimized: Optimized) -> None:
     shop, run_id = optimized.shop, run_id_of(optimized.result)
 
     runs = autotrace("runs", cwd=shop)
-    assert runs.returncode == 0 and runs.stdout.split()[0] == run_id
+    assert runs.returncode == 0 and runs.stdout.splitlines()[1].split()[0] == run_id  # under the header
     assert "done" in runs.stdout
 
     show = autotrace("show", run_id, cwd=shop)
@@ -299,7 +299,7 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()):
 def test_every_command_has_help() -> None:
     runner = CliRunner()
     commands = list(_commands(cli))
-    assert {"optimize", "run", "apply", "revert", "runs", "show", "model"} <= {path[0] for path, _ in commands}
+    assert {"optimize", "run", "apply", "revert", "runs", "show", "report", "model"} <= {path[0] for path, _ in commands}
     for path, command in [((), cli), *commands]:
         result = runner.invoke(cli, [*path, "--help"], prog_name="autotrace")
         assert result.exit_code == 0, (path, result.output)

@@ -89,8 +89,8 @@ def test_results_come_back_in_the_order_asked_whatever_the_number_of_jobs(tmp_pa
     assert scores[1] == scores[2] == [-4.0, -2.0, 0.0, -6.0]
 
 
-def test_a_hanging_candidate_times_out_and_its_group_is_killed(tmp_path):
-    marker = tmp_path / "child.pid"
+def test_a_hanging_candidate_times_out_and_its_group_is_killed(tmp_path, outside):
+    marker = outside / "child.pid"
     started = time.monotonic()
     evaluation = forked(tmp_path, f'''
         import subprocess, sys
@@ -121,8 +121,8 @@ def test_limits_apply_in_the_forked_child(tmp_path):
     assert evaluation.failures == 1 and "MemoryError" in evaluation.message()
 
 
-def test_a_forking_candidate_leaves_no_process(tmp_path):
-    marker = tmp_path / "fork.pid"
+def test_a_forking_candidate_leaves_no_process(tmp_path, outside):
+    marker = outside / "fork.pid"
     evaluation = forked(tmp_path, f'''
         import os, time
         def main():
@@ -210,10 +210,15 @@ def test_bad_jobs_or_executor_in_the_config_is_one_line_and_no_run(tmp_path, llm
     assert not (tmp_path / ".autotrace").exists()
 
 
-def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path):
-    """SIGKILL to the optimizing process must leave neither the fork server nor a runaway candidate."""
-    marker = tmp_path / "child.pid"
-    project_at(tmp_path, f"import os\ndef main():\n    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path, outside):
+    """SIGKILL to the optimizing process must leave neither the fork server, nor a runaway candidate, nor
+    the detached child the candidate started in a session of its own."""
+    marker, detached = outside / "child.pid", outside / "detached.pid"
+    project_at(tmp_path, f"import os, subprocess, sys\ndef main():\n"
+                         f"    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
+                         f" start_new_session=True)\n"
+                         f"    open({str(detached)!r}, 'w').write(str(child.pid))\n"
+                         f"    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
                          "    while True:\n        pass\n")
     driver = textwrap.dedent(f'''
         from pathlib import Path
@@ -230,10 +235,15 @@ def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path):
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.1)
-    child = int(marker.read_text())
-    with open(f"/proc/{child}/stat") as handle:
-        server = int(handle.read().rpartition(")")[2].split()[1])  # the child's parent
-    assert server != parent.pid
+    child, grandchild = int(marker.read_text()), int(detached.read_text())
+    server = child
+    while True:  # up the confined process's parents to the fork server (its parent is the driver)
+        with open(f"/proc/{server}/stat") as handle:
+            above = int(handle.read().rpartition(")")[2].split()[1])
+        if above == parent.pid:
+            break
+        server = above
+    assert server != child and alive(grandchild)
     parent.kill()
     parent.wait()
-    assert not alive(server) and not alive(child)
+    assert not alive(server) and not alive(child) and not alive(grandchild)

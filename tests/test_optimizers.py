@@ -86,7 +86,7 @@ def test_a_new_body_is_accepted_and_fences_and_indentation_are_removed() -> None
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        ("def total(qty, rate):\n    return qty *\n", "syntax error at line 2: invalid syntax"),
+        ("def total(qty, rate):\n    return qty *\n", "syntax error at line 2: invalid syntax: 'return qty *'"),
         ("def total(qty, qty):\n    return qty\n",
          "syntax error at line 1: duplicate argument 'qty' in function definition"),
         ("def price(qty, rate):\n    return qty * rate\n", "the function must keep its name 'total', not 'price'"),
@@ -153,23 +153,24 @@ def user_text(server: ScriptedLLMServer, index: int = -1) -> str:
     return server.chat_requests[index].json["messages"][-1]["content"]
 
 
-def optoprime(server: ScriptedLLMServer, **kwargs: object) -> OptoPrime:
-    opt = OptoPrime(PARAMS, make_llm(server), **kwargs)  # type: ignore[arg-type]
+def optoprime(server: ScriptedLLMServer, params=PARAMS, **kwargs: object) -> OptoPrime:
+    opt = OptoPrime(params, make_llm(server), **kwargs)  # type: ignore[arg-type]
     opt.backward(Feedback(small_run(), "expected 0.66, got 6.0", 0.25))
     return opt
 
 
 def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_server: ScriptedLLMServer) -> None:
-    new_total = "def total(qty, rate):\n    return qty * rate\n"
-    llm_server.script(answer({TOTAL.name: new_total, RATE.name: 0.2}))
-    opt = optoprime(llm_server)
+    """Without a (code) variable the answer is one JSON object, enforced by the schema where the server can."""
+    llm_server.script({"reasoning": "The total is 10x too high.", "suggestion": {RATE.name: 0.02}})
+    opt = optoprime(llm_server, [RATE])
     proposal = opt.step()
 
     body = llm_server.chat_requests[0].json
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"] == answer_schema(PARAMS, VALUES)
+    assert body["response_format"]["json_schema"]["schema"] == answer_schema([RATE], VALUES)
     system, user = body["messages"]
     assert system["role"] == "system" and "#Feedback" in system["content"]
+    assert system["content"].endswith('"suggestion": {"shop.MAX_ITEMS": 20, "shop.greet": null}}\n')
     assert "#Code\neval0 = shop.main(order=input0)  # calls eval1\n" in user["content"]
     assert "#Feedback\nscore 0.25: expected 0.66, got 6.0\n" in user["content"]
     # a first step has no earlier attempts and no previous answer: those sections are left out, not "(none)"
@@ -178,24 +179,52 @@ def test_step_sends_schema_and_problem_and_returns_a_validated_proposal(llm_serv
     assert user["content"].endswith(
         'format: a new value for each variable you change, null for the others.\n'
         '{"reasoning": "<what is wrong, which variable causes it, and how to fix it>", '
-        '"suggestion": {"shop.rates.RATE": <a number, or null>, '
-        '"shop.pricing.total": <the complete new source of the function as a string, or null>}}\n'
+        '"suggestion": {"shop.rates.RATE": <a number, or null>}}\n'
     )
+    assert proposal.error is None and proposal.rejected == {} and proposal.values == {RATE.name: 0.02}
+    assert proposal.reasoning.startswith("The total is 10x")
+    assert proposal.prompt_tokens > 0 and proposal.completion_tokens > 0 and not proposal.cached
+    assert opt.values[RATE.name] == VALUES[RATE.name]  # step() only proposes
 
+
+def test_a_code_problem_is_answered_with_the_code_in_a_fenced_block(llm_server: ScriptedLLMServer) -> None:
+    """With a (code) variable the answer is free text: the function in a ```python block (no JSON
+    escaping), the other variables in one JSON object."""
+    new_total = 'def total(qty, rate):\n    """Qty times rate: no "factor"."""\n    return qty * rate\n'
+    llm_server.script(f"The total is 10x too high; drop the factor.\n```python\n{new_total}```\n"
+                      f'{{"{RATE.name}": 0.2}}\n')
+    opt = optoprime(llm_server)
+    proposal = opt.step()
+
+    body = llm_server.chat_requests[0].json
+    assert "response_format" not in body  # a grammar for JSON would force the code into a JSON string
+    system, user = body["messages"]
+    assert system["content"].endswith("```python\ndef pick(items):\n    return items[:20]\n```\n")
+    assert user["content"].endswith(
+        "Answer in this format. First, in a few sentences: what is wrong, which variable causes it, and how to "
+        "fix it.\nThen, for each (code) variable you change (shop.pricing.total), its complete new function in "
+        "one ```python block: the whole def, with the same name and parameters, and nothing else in the block.\n"
+        'Last, one JSON object with a new value for each other variable you change, null for the others: '
+        '{"shop.rates.RATE": <a number, or null>}\n')
     assert proposal.error is None and proposal.rejected == {}
     assert proposal.values == {TOTAL.name: new_total}  # RATE was suggested unchanged
-    assert proposal.reasoning.startswith("The total is 10x")
-    assert proposal.messages == body["messages"] and json.loads(proposal.response)["suggestion"][TOTAL.name]
-    assert proposal.prompt_tokens > 0 and proposal.completion_tokens > 0 and not proposal.cached
-
-    assert opt.values == VALUES  # step() only proposes
+    assert proposal.reasoning == "The total is 10x too high; drop the factor."
     opt.accept(proposal.values)
     assert opt.values[TOTAL.name] == new_total
 
 
+def test_code_rejected_for_its_json_escaping_says_so_and_marks_the_answer(llm_server: ScriptedLLMServer) -> None:
+    escaped = 'def total(qty, rate):\n    \\"\\"\\"Doc.\\"\\"\n    return qty * rate\n'
+    llm_server.script(answer({TOTAL.name: escaped}))
+    proposal = optoprime(llm_server).step()
+    reason = proposal.rejected[TOTAL.name]
+    assert reason.startswith("syntax error at line 2: ") and "write the function in a ```python block" in reason
+    assert proposal.escaping and proposal.values == {}
+
+
 def test_a_malformed_answer_gives_an_error_and_is_shown_next_step(llm_server: ScriptedLLMServer) -> None:
     llm_server.script("I would lower the rate a little.", answer({RATE.name: 0.1}))
-    opt = optoprime(llm_server)
+    opt = optoprime(llm_server, [RATE])
     proposal = opt.step()
     assert proposal.values == {} and proposal.error and "no JSON object" in proposal.error
     assert proposal.response == "I would lower the rate a little."
@@ -206,7 +235,7 @@ def test_a_malformed_answer_gives_an_error_and_is_shown_next_step(llm_server: Sc
 
 def test_an_answer_without_a_suggestion_object_is_an_error(llm_server: ScriptedLLMServer) -> None:
     llm_server.script({"reasoning": "x", "suggestion": "lower the rate"})
-    assert optoprime(llm_server).step().error == 'the answer has no "suggestion" object'
+    assert optoprime(llm_server, [RATE]).step().error == 'the answer has no "suggestion" object'
 
 
 def test_unknown_and_invalid_suggestions_are_rejected_and_fed_back(llm_server: ScriptedLLMServer) -> None:

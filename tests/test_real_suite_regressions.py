@@ -495,3 +495,47 @@ def test_a_container_argument_does_not_keep_its_items_alive(tmp_path):
         return mod.REFS[-1]() is None
 
     assert same_everywhere(tmp_path, DICT_HOLDER, check) is True
+
+
+# -- boltons 26.2.0: debugutils.wrap_trace -----------------------------------------------------------
+WEAKREF_WALKER = '''
+class Config:
+    def __init__(self, value):
+        self.value = value
+
+def callables(obj):
+    """What wrap_trace wraps: every callable attribute dir() lists."""
+    return sorted(name for name in dir(obj) if callable(getattr(obj, name, None)) and name.startswith("__weak"))
+
+def main():
+    return callables(Config("first"))
+'''
+
+
+def test_recording_adds_no_weak_reference_to_an_argument(tmp_path):
+    """boltons ``test_trace_which``/``test_trace_oldstyle``: ``wrap_trace`` wraps each callable
+    attribute of its argument; the recorder held the argument by a weak reference, so
+    ``obj.__weakref__`` was that (callable) reference and the traced class could not be built."""
+    assert same_everywhere(tmp_path, WEAKREF_WALKER, lambda mod: mod.main()) == []
+
+
+OWN_GETATTRIBUTE = '''
+class Traced(bytes):
+    def __getattribute__(self, name):
+        return bytes.__getattribute__(self, name)
+
+def make():
+    return Traced(b"Hello")
+
+def main():
+    return make().decode("utf-8")
+'''
+
+
+def test_a_result_whose_class_overrides_getattribute_is_held_without_calling_it(tmp_path):
+    """boltons ``test_trace_bytes``/``_dict``/``_exc``/``_namedtuple``: ``wrap_trace`` builds a subclass
+    whose ``__getattribute__`` is a recorded function. Holding such a result asked
+    ``isinstance(value, (list, dict, ...))``, which reads ``value.__class__`` through that
+    ``__getattribute__``, whose own record held ``self`` the same way: RecursionError, caught by
+    ``wrap_trace``, which then gave up ("unable to wrap_trace <class 'bytes'>")."""
+    assert same_everywhere(tmp_path, OWN_GETATTRIBUTE, lambda mod: mod.main()) == "Hello"

@@ -213,11 +213,11 @@ def test_default_reads_of_keyword_only_and_starred_signatures(tmp_path):
 
 
 def test_values_are_held_weakly_and_a_collected_one_keeps_its_edges(tmp_path):
+    """A builtin object that supports weak references (a function, a class, a set) is held by one: the
+    program cannot see it (such objects have no ``__weakref__`` attribute)."""
     src = """
-        class Thing:
-            pass
         def make():
-            return Thing()
+            return lambda: None
         def use(thing):
             return 1
         def main():
@@ -225,22 +225,20 @@ def test_values_are_held_weakly_and_a_collected_one_keeps_its_edges(tmp_path):
     """
     with program(tmp_path, {"m.py": src}) as p:
         graph = p.record(p.module("m").main)
-    assert ("make#1", "use#2", "arg:thing") in edges(graph)  # the Thing died before the DAG was built
-    assert graph.nodes["call:1"]["value"] == "<collected Thing>"
-    assert graph.nodes["call:2"]["args"] == {"thing": "<collected Thing>"}
+    assert ("make#1", "use#2", "arg:thing") in edges(graph)  # the function died before the DAG was built
+    assert graph.nodes["call:1"]["value"] == "<collected function>"
+    assert graph.nodes["call:2"]["args"] == {"thing": "<collected function>"}
 
 
 def test_an_address_reused_after_a_value_died_gives_no_edge(tmp_path):
     src = """
-        class Thing:
-            pass
         def make():
-            return Thing()
+            return lambda: None
         def use(thing):
             return 1
         def main():
-            first = id(make())  # dropped at once: its memory is free for the next Thing
-            fresh = Thing()
+            first = id(make())  # dropped at once: its memory is free for the next function
+            fresh = lambda: None
             use(fresh)
             return first == id(fresh)
     """
@@ -249,6 +247,36 @@ def test_an_address_reused_after_a_value_died_gives_no_edge(tmp_path):
     if graph.nodes["output"]["value"] != "True":
         pytest.skip("CPython did not reuse the address this time")
     assert not {(u, v) for u, v, role in edges(graph) if role.startswith("arg:")}
+
+
+def test_recording_leaves_the_users_objects_without_weak_references(tmp_path):
+    """boltons ``debugutils.wrap_trace`` walks ``dir(obj)`` and wraps every callable attribute: a weak
+    reference taken by the recorder made ``obj.__weakref__`` callable, and the traced class could not
+    be built. A user's object is held for its call and then kept as its id and its text at that moment,
+    and it dies when the program drops it."""
+    src = """
+        import gc, weakref
+        class Thing:
+            def __repr__(self):
+                return "Thing(7)"
+        def make():
+            return Thing()
+        def use(thing):
+            return thing.__weakref__ is None and weakref.getweakrefcount(thing) == 0
+        def main():
+            thing = make()
+            seen = use(thing)
+            after = thing.__weakref__ is None
+            probe = weakref.ref(thing)
+            del thing
+            gc.collect()
+            return seen and after and probe() is None
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    assert graph.nodes["output"]["value"] == "True"
+    assert ("make#1", "use#2", "arg:thing") in edges(graph)
+    assert graph.nodes["call:1"]["value"] == "Thing(7)"
 
 
 SLOTTED_SRC = """

@@ -181,7 +181,10 @@ def test_error_appears_in_outputs_and_traceback_in_feedback() -> None:
     )
     assert section(text, "#Others") == "eval0 raised (passed on from a call inside)\neval1 raised ZeroDivisionError"
     assert section(text, "#Outputs") == "eval1 raised ZeroDivisionError: division by zero"
-    assert section(text, "#Feedback") == "score 0: crashed\n" + trace
+    # the traceback points into a (code) variable: its source follows, numbered as the traceback numbers it
+    assert section(text, "#Feedback") == ("score 0: crashed\n" + trace + "\nshop.pricing.total as it ran, numbered as "
+                                          'in the traceback:\n3 | def total(qty, rate):\n4 |     """Price of qty '
+                                          'items."""\n5 |     return qty * rate * 10')
 
 
 def test_a_repeated_error_is_shown_once() -> None:
@@ -193,6 +196,35 @@ def test_a_repeated_error_is_shown_once() -> None:
     text = render([(run.output(main), "all items were skipped", 0.0)])
     assert section(text, "#Outputs") == "output = 0.0\neval1 raised ValueError: rate must be positive"
     assert section(text, "#Feedback").count("Traceback") == 1
+
+
+def test_identical_failures_across_examples_are_said_once_and_different_ones_stay_apart() -> None:
+    def failing(order: str, message: str) -> nx.DiGraph:
+        run = Run()
+        run.input("in0", order)
+        main = run.call("shop.main", {"order": "in0"}, value=None)
+        trace = f'Traceback (most recent call last):\n  File "shop/main.py", line 3, in main\nValueError: {message}'
+        return run.output(run.raised(main, "ValueError", message, trace))
+
+    def text_of(message: str) -> str:
+        return f'Traceback (most recent call last):\n  File "shop/main.py", line 3, in main\nValueError: {message}'
+
+    same = [(failing(f"{{'qty': {i}}}", "no rate"), text_of("no rate"), None) for i in range(1, 4)]
+    other = (failing("{'qty': 9}", "qty 9 is too many"), text_of("qty 9 is too many"), None)
+    text = render([*same, (small_run(), "fine", 0.9), other, failing_copy(same[0])])
+    assert section(text, "#Inputs").splitlines() == [
+        "[example 1, standing for examples 1-3, 6] input0 = {'qty': 1}", "[example 4] input0 = {'qty': 3}",
+        "[example 5] input0 = {'qty': 9}"]
+    feedback = section(text, "#Feedback")
+    assert feedback.count("ValueError: no rate") == 1 and feedback.count("ValueError: qty 9 is too many") == 1
+    assert feedback.startswith("[examples 1-3, 6] the same error: Traceback (most recent call last):\n")
+    assert "[example 4] score 0.9: fine" in feedback and "[example 5] Traceback" in feedback
+    assert section(text, "#Outputs").splitlines()[0] == "[examples 1-3, 6] eval0 raised ValueError: no rate"
+
+
+def failing_copy(example: tuple) -> tuple:
+    graph, text, score = example
+    return graph.copy(), text, score
 
 
 SHOP = {

@@ -49,8 +49,8 @@ def test_candidate_values_are_used(tmp_path):
     assert evaluation.score == 0.0 and evaluation.message() == "got 2"
 
 
-def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path):
-    marker = tmp_path / "child.pid"
+def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path, outside):
+    marker = outside / "child.pid"
     started = time.monotonic()
     evaluation = evaluate(tmp_path, f'''
         import os, subprocess, sys
@@ -92,8 +92,8 @@ def test_megabytes_of_output_hit_the_output_limit(tmp_path):
     assert evaluation.failures == 1 and "File too large" in evaluation.message()
 
 
-def test_forked_child_does_not_outlive_the_evaluation(tmp_path):
-    marker = tmp_path / "fork.pid"
+def test_forked_child_does_not_outlive_the_evaluation(tmp_path, outside):
+    marker = outside / "fork.pid"
     evaluate(tmp_path, f'''
         import os, time
         def main():
@@ -122,12 +122,12 @@ def test_in_process_mode_gives_the_same_answer(tmp_path):
         assert run_evaluation(job, Limits(), isolated=False).score == score
 
 
-def test_worker_dies_when_autotrace_is_killed(tmp_path):
+def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
     """SIGKILL to the optimizing process must not leave a runaway candidate behind."""
     import subprocess
     import sys
 
-    marker = tmp_path / "worker.pid"
+    marker = outside / "worker.pid"
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "app.py").write_text(f"import os\ndef main():\n    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
                                      "    while True:\n        pass\n")

@@ -8,7 +8,9 @@ from typing import Any
 
 from autotrace.runners.evaluation import Evaluation
 from autotrace.runners.probe import Probe, goal_score, nudged
+from autotrace.domain import parse
 from autotrace.runners.search import Point, Search, score_of
+from autotrace.runners.space import Dimension, _ANY
 
 Score = Callable[[dict[str, Any]], float]
 
@@ -25,7 +27,7 @@ class Program:
         return Evaluation([{"score": self.score(values), "message": ""}])
 
     def search(self, values: dict[str, Any], runs: int = 30, known: Callable[[dict], float | None] = lambda v: None,
-               probed: tuple[str, ...] | None = None) -> tuple[Point, Search]:
+               probed: tuple[str, ...] | None = None, bounds: dict[str, str] | None = None) -> tuple[Point, Search]:
         """Probe ``probed`` (default: every int/float value) as the loop does, then search."""
         start = Point(values, score_of(evaluation := self.evaluate(values)), evaluation)
         probes = []
@@ -34,7 +36,10 @@ class Program:
             result = self.evaluate(moved)
             probes.append(Probe(name, values[name], moved[name], start.score, result.score, moved, result))
         self.ran.clear()  # count the search's runs only
-        search = Search(start, probes, goal_score(start.score, self.target), self.evaluate, known,
+        dims = [Dimension(n, parse((bounds or {}).get(n, ""))[0] or _ANY, integer=type(v) is int)
+                for n, v in values.items() if type(v) in (int, float) and (probed is None or n in probed)]
+        search = Search(dims, start, probes, goal_score(start.score, self.target),
+                        lambda batch: [self.evaluate(v) for v in batch], known,
                         lambda e: e.score is not None and e.score >= self.target, runs)
         return search.run(), search
 
@@ -105,10 +110,51 @@ def test_ints_stay_ints_and_other_values_are_left_alone():
     assert all(type(v["n"]) is int and v["rate"] == 0.123456789 for v in program.ran)
 
 
-def test_nothing_measured_nothing_run():
-    program = Program(lambda v: 0.5)  # no probe moves the score
-    found, search = program.search({"a": 1.0, "b": 2.0})
-    assert (found.score, search.runs_made, program.ran) == (0.5, 0, [])
+def test_a_score_no_value_moves_is_bracketed_within_the_runs_and_keeps_the_start():
+    program = Program(lambda v: 0.5)  # no probe moves the score: steps double away both ways, to no avail
+    found, search = program.search({"a": 1.0, "b": 2.0}, runs=20)
+    assert (found.score, found.values) == (0.5, {"a": 1.0, "b": 2.0})
+    assert len(program.ran) == search.runs_made == 20
+
+
+def test_a_pass_fail_threshold_is_bracketed_then_bisected_to_its_edge():
+    program = Program(lambda v: float(v["n"] >= 37), target=1.0)  # a test that passes from 37 on
+    found, search = program.search({"n": 10}, bounds={"n": "int in [1, 500]"})
+    assert found.values == {"n": 37}
+    assert search.runs_made <= 14
+    assert all(type(v["n"]) is int and 1 <= v["n"] <= 500 for v in program.ran)
+
+
+def test_choices_and_booleans_are_tried_in_every_combination():
+    def score(v: dict[str, Any]) -> float:
+        return 1.0 if (v["key"], v["descending"]) == ("points", True) else 0.1 * (v["key"] == "points")
+
+    program = Program(score, target=1.0)
+    start = {"key": "name", "descending": False}
+    evaluation = program.evaluate(start)
+    dims = [Dimension("key", parse('one of ("name", "age", "points")')[0]),
+            Dimension("descending", parse("one of (False, True)")[0])]
+    search = Search(dims, Point(start, score_of(evaluation), evaluation), [], 1.0,
+                    lambda batch: [program.evaluate(v) for v in batch], lambda v: None,
+                    lambda e: e.score is not None and e.score >= 1.0)
+    assert search.run().values == {"key": "points", "descending": True}
+    assert search.runs_made == 5  # the six combinations but the start
+
+
+def test_the_bound_holds_the_search_and_a_compounding_parameter_converges():
+    # sum of d**k over 1,000 steps: past d = 1 it overflows, and the program fails.
+    def score(v: dict[str, Any]) -> float:
+        return closeness([sum(v["d"] ** k for k in range(1000))], [50.0 * (1 - 0.98 ** 1000)])
+
+    program = Program(score, target=0.9999)
+    values = {"d": 0.5}
+    for _ in range(10):  # the loop's steps, each from the best so far
+        found, _ = program.search(values, bounds={"d": "in (0, 1)"})
+        values = found.values
+        if found.score >= 0.9999:
+            break
+    assert score(values) >= 0.9999 and abs(values["d"] - 0.98) < 1e-4
+    assert all(0 < v["d"] < 1 for v in program.ran)
 
 
 def test_a_failing_run_is_the_worst_score_not_a_crash():

@@ -1,10 +1,13 @@
 """From a user's source to the code object the import hook executes.
 
 The LibCST rewrite (:mod:`.instrument`) adds decorator lines, and a substituted candidate function
-may be longer or shorter than the original. Tracebacks, ``inspect.getsource`` and coverage must still
-point at the user's lines, so after parsing the rewritten text with :mod:`ast` every node's line
-numbers are mapped back to the original file through a line alignment (``difflib``), and the
-placeholder runtime name is renamed to ``@autotrace``, which no Python source can contain. Then
+may be longer or shorter than the original. Tracebacks, warnings and ``inspect.getsource`` must show
+the lines that ran: the user's lines for the user's code, the candidate's own lines for a candidate.
+So the text they read (``linecache``, the loader's ``get_source``) is the file as it is on disk with
+each candidate that ran appended after its last line (:func:`place_candidates`); after parsing the
+rewritten text with :mod:`ast` every node's line numbers are mapped to that text (inserted decorator
+lines through a line alignment, ``difflib``), and the placeholder runtime name is renamed to
+``@autotrace``, which no Python source can contain. Then
 :mod:`.frames` rewrites the bodies of plain functions so they record inside their own frame: on the
 syntax tree, where the generated statements simply take the ``def``'s line and every user statement
 keeps the line it already has (a text rewrite would re-indent the body and insert lines that a line
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+from collections.abc import Iterable, Sequence
 from types import CodeType
 
 from .frames import record_in_frames
@@ -64,32 +68,76 @@ class _Fixer(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def rewrite_tree(source: str, filename: str, plan: ModulePlan, original: str | None = None) -> ast.Module:
+def place_candidates(original: str, source: str, qualnames: Iterable[str]) -> tuple[str, list[int]]:
+    """The text that ran, for ``source`` (``original`` with the functions ``qualnames`` substituted),
+    and where each line of ``source`` is in it (``result[1][n]`` for line ``n``, index 0 unused).
+
+    The text is ``original`` followed by each candidate as it stands in ``source`` (decorators to last
+    line, one comment line before it): the user's lines keep their numbers and text, however long a
+    candidate is, and a candidate's lines have numbers of their own whose text is the candidate's.
+    """
+    base = line_map(original, source)
+    shown = original if not original or original.endswith(("\n", "\r")) else original + "\n"
+    count = len(shown.splitlines())
+    lines = source.splitlines(keepends=True)
+    parts = [shown]
+    for qualname, first, last in sorted(_spans(ast.parse(source), set(qualnames)), key=lambda span: span[1]):
+        parts.append(f"# autotrace: the candidate {qualname} that ran (appended: not in the file)\n")
+        count += 1
+        for n in range(first, last + 1):
+            base[n] = count + 1 + n - first
+        body = "".join(lines[first - 1 : last])
+        parts.append(body if body.endswith("\n") else body + "\n")
+        count += last - first + 1
+    return "".join(parts), base
+
+
+def _spans(tree: ast.Module, qualnames: set[str]) -> list[tuple[str, int, int]]:
+    """``(qualname, first line, last line)`` of each module- or class-level function in ``qualnames``."""
+    found = []
+    pending: list[tuple[str, list[ast.stmt]]] = [("", tree.body)]
+    while pending:
+        prefix, body = pending.pop()
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                pending.append((f"{prefix}{node.name}.", node.body))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix + node.name in qualnames:
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                found.append((prefix + node.name, first, node.end_lineno or node.lineno))
+    return found
+
+
+def rewrite_tree(source: str, filename: str, plan: ModulePlan, placed: Sequence[int] | None = None) -> ast.Module:
     """The final syntax tree of ``source`` instrumented for ``plan`` (its recording form): the LibCST
-    rewrite parsed, line numbers mapped back to ``original`` (the file's text on disk when ``source``
-    differs from it: a candidate function was substituted), the runtime renamed, plain functions
-    recording in their own frame (:mod:`.frames`)."""
-    rewritten, lines = _rewrite(source, filename, plan, original)
+    rewrite parsed, line numbers mapped to the text that ran (``placed``, from :func:`place_candidates`,
+    when a candidate function was substituted), the runtime renamed, plain functions recording in
+    their own frame (:mod:`.frames`)."""
+    rewritten, lines = _rewrite(source, filename, plan, placed)
     return _final_tree(rewritten, filename, lines, recording=True)
 
 
 def compile_instrumented(source: str, filename: str, plan: ModulePlan,
-                         original: str | None = None) -> tuple[CodeType, CodeType]:
-    """Instrument ``source`` for ``plan`` and compile it with the user's file name and line numbers:
-    the recording module code and its quiet twin (the LibCST rewrite and the line alignment are made
-    once for both)."""
-    rewritten, lines = _rewrite(source, filename, plan, original)
+                         placed: Sequence[int] | None = None) -> tuple[CodeType, CodeType]:
+    """Instrument ``source`` for ``plan`` and compile it with the user's file name and the line
+    numbers of the text that ran (see :func:`rewrite_tree`): the recording module code and its quiet
+    twin (the LibCST rewrite and the line alignment are made once for both)."""
+    rewritten, lines = _rewrite(source, filename, plan, placed)
     recording, quiet = (compile(_final_tree(rewritten, filename, lines, recording), filename, "exec",
                                 dont_inherit=True) for recording in (True, False))
     return recording, quiet
 
 
-def _rewrite(source: str, filename: str, plan: ModulePlan, original: str | None) -> tuple[str, list[int]]:
-    """The LibCST rewrite of ``source`` and, per rewritten line, the line of ``original`` it comes from."""
+def _rewrite(source: str, filename: str, plan: ModulePlan,
+             placed: Sequence[int] | None) -> tuple[str, list[int]]:
+    """The LibCST rewrite of ``source`` and, per rewritten line, its line in the text that ran."""
     if PLACEHOLDER in source:
         raise SyntaxError(f"{filename}: uses the reserved name {PLACEHOLDER}")
     rewritten = instrument(source, plan)
-    return rewritten, line_map(original if original is not None else source, rewritten)
+    lines = line_map(source, rewritten)
+    if placed is not None:
+        last = len(placed) - 1
+        lines = [placed[min(n, last)] for n in lines]
+    return rewritten, lines
 
 
 def _final_tree(rewritten: str, filename: str, lines: list[int], recording: bool) -> ast.Module:

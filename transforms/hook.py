@@ -3,16 +3,23 @@
 Like pytest's assertion rewriter it filters by name before touching any file (a dict lookup on the
 module's last name component), lets the normal path finder locate the file, and keeps the rewritten
 code in ``__pycache__`` as a hash-checked bytecode file tagged with autotrace's version, written
-atomically, so the second import costs about as much as a plain one. Set ``AUTOTRACE_DEBUG=1`` to see
+atomically, so the second import costs about as much as a plain one. A module with a candidate
+function substituted registers the text that ran (:func:`.compile.place_candidates`) with
+``linecache`` under its file name, and its loader's ``get_source`` returns it, so tracebacks,
+warnings and ``inspect.getsource`` show the candidate's lines while it runs; :func:`uninstall` takes
+those entries back. In a confined evaluation the cache lies beneath the folder
+``AUTOTRACE_PYCACHE`` names. Set ``AUTOTRACE_DEBUG=1`` to see
 each decision on stderr.
 """
 
 from __future__ import annotations
 
+import _imp
 import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import linecache
 import marshal
 import os
 import sys
@@ -32,7 +39,10 @@ CACHE_TAG = f"autotrace-{__version__}"
 #: Part of the cache key: bumped whenever the rewritten code changes shape (a cached module must never
 #: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
 #: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code).
-CODE_FORMAT = 4
+CODE_FORMAT = 5  # 5: the cache holds the text that ran with the candidates, too
+#: Names the folder that holds the cache instead of the project's ``__pycache__`` (confined evaluations,
+#: which also turn Python's own bytecode writing off); only they read it.
+CACHE_DIR_ENV = "AUTOTRACE_PYCACHE"
 
 
 def _debug(message: str) -> None:
@@ -54,6 +64,8 @@ class AutotraceFinder(importlib.abc.MetaPathFinder):
         self.runtime = runtime
         self.cache = cache
         self._names = {_import_name(Path(p)) for p in self.targets}
+        #: file name -> the text that ran, for the modules with candidates imported through this finder
+        self.sources: dict[str, str] = {}
 
     def find_spec(self, fullname: str, path=None, target=None):  # type: ignore[override]
         if fullname.rpartition(".")[2] not in self._names:
@@ -65,7 +77,7 @@ class AutotraceFinder(importlib.abc.MetaPathFinder):
         if found is None:
             return None
         _debug(f"instrumenting {fullname} from {spec.origin}")
-        loader = AutotraceLoader(fullname, spec.origin, found, self.runtime, self.cache)
+        loader = AutotraceLoader(fullname, spec.origin, found, self.runtime, self.cache, self.sources)
         return importlib.util.spec_from_file_location(
             fullname, spec.origin, loader=loader, submodule_search_locations=spec.submodule_search_locations)
 
@@ -80,42 +92,59 @@ def _import_name(path: Path) -> str:
 class AutotraceLoader(importlib.machinery.SourceFileLoader):
     """The normal source file loader (so ``get_data``, ``get_filename``, ``is_package`` and
     ``get_resource_reader`` work as usual: ``pkgutil.get_data`` and ``importlib.resources`` read a
-    package's data files through its loader), with its own code and source."""
+    package's data files through its loader), with its own code and source: the text that ran,
+    which differs from the file when a candidate function was substituted."""
 
-    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool) -> None:
+    def __init__(self, fullname: str, origin: str, target: Target, runtime: Runtime, cache: bool,
+                 sources: dict[str, str] | None = None) -> None:
         super().__init__(fullname, origin)
         self.fullname, self.origin, self.target, self.runtime, self.use_cache = fullname, origin, target, runtime, cache
+        self.sources = sources if sources is not None else {}
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__[RUNTIME_NAME] = self.runtime
         exec(self.get_code(self.fullname), module.__dict__)
 
     def get_source(self, fullname: str) -> str:
+        if self.target.candidates:
+            return self._compiled()[2] or ""
         return importlib.util.decode_source(Path(self.origin).read_bytes())
 
     def get_code(self, fullname: str) -> CodeType:
         """The quiet module code, its functions paired with their recording twins in the runtime."""
-        recording, quiet = self._twins()
+        recording, quiet, ran = self._compiled()
+        if ran is not None:
+            show_source(self.origin, ran)
+            self.sources[self.origin] = ran
         self.runtime.adopt(recording, quiet)
         return quiet
 
-    def _twins(self) -> tuple[CodeType, CodeType]:
+    def _compiled(self) -> tuple[CodeType, CodeType, str | None]:
+        """The recording and quiet module code, and the text that ran when it is not the file's."""
         data = Path(self.origin).read_bytes()
         key = self._cache_key(data)
-        cache_path = self._cache_path()
+        cache_path = self._cache_path(data)
         if self.use_cache:
-            twins = _read_cache(cache_path, key)
-            if twins is not None:
+            compiled = _read_cache(cache_path, key)
+            if compiled is not None:
                 _debug(f"cache hit {cache_path}")
-                return twins
+                for code in compiled[:2]:  # cached from the same source elsewhere (a project's private copy)
+                    _imp._fix_co_filename(code, self.origin)
+                return compiled
         original = importlib.util.decode_source(data)
-        source = _substitute(original, self.target.candidates) if self.target.candidates else original
-        from .compile import compile_instrumented  # LibCST is loaded only on a cache miss
+        from .compile import compile_instrumented, place_candidates  # LibCST is loaded only on a cache miss
 
-        twins = compile_instrumented(source, self.origin, self.target.plan, original=original)
-        if self.use_cache and not sys.dont_write_bytecode:
-            _write_cache(cache_path, key, twins)
-        return twins
+        ran: str | None = None
+        if self.target.candidates:
+            source = _substitute(original, self.target.candidates)
+            ran, placed = place_candidates(original, source, self.target.candidates)
+            recording, quiet = compile_instrumented(source, self.origin, self.target.plan, placed)
+        else:
+            recording, quiet = compile_instrumented(original, self.origin, self.target.plan)
+        compiled = (recording, quiet, ran)
+        if self.use_cache and (os.environ.get(CACHE_DIR_ENV) or not sys.dont_write_bytecode):
+            _write_cache(cache_path, key, compiled)
+        return compiled
 
     def _cache_key(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data)
@@ -123,9 +152,16 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
                             sorted(self.target.candidates.items()))).encode())
         return digest.digest()
 
-    def _cache_path(self) -> Path:
+    def _cache_path(self, data: bytes) -> Path:
+        """Beside the source in ``__pycache__``; or, in the folder ``AUTOTRACE_PYCACHE`` names (a confined
+        evaluation writes nothing in the project), named by the module and its source's hash, so that
+        the project's private copy (a new folder each evaluation) finds what the last one cached."""
         origin = Path(self.origin)
-        return origin.parent / "__pycache__" / f"{origin.stem}.{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        tag = f"{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
+        elsewhere = os.environ.get(CACHE_DIR_ENV)
+        if elsewhere:
+            return Path(elsewhere, f"{self.target.plan.module}.{hashlib.sha256(data).hexdigest()[:16]}.{tag}")
+        return origin.parent / "__pycache__" / f"{origin.stem}.{tag}"
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
@@ -137,7 +173,13 @@ def _substitute(source: str, candidates: Mapping[str, str]) -> str:
 _MAGIC = importlib.util.MAGIC_NUMBER
 
 
-def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType] | None:
+def show_source(filename: str, text: str) -> None:
+    """Make ``text`` what tracebacks, warnings and ``inspect`` read for ``filename``: a ``linecache``
+    entry without a modification time, which ``linecache.checkcache`` leaves alone."""
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+
+
+def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType, str | None] | None:
     try:
         data = path.read_bytes()
     except OSError:
@@ -146,25 +188,26 @@ def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType] | None:
     if not data.startswith(header):
         return None
     try:
-        twins = marshal.loads(data[len(header):])
+        compiled = marshal.loads(data[len(header):])
     except (EOFError, ValueError, TypeError):
         return None
-    if not (isinstance(twins, tuple) and len(twins) == 2 and all(isinstance(c, CodeType) for c in twins)):
+    if not (isinstance(compiled, tuple) and len(compiled) == 3 and all(isinstance(c, CodeType) for c in compiled[:2])
+            and isinstance(compiled[2], (str, type(None)))):
         return None
-    return twins
+    return compiled
 
 
-def _write_cache(path: Path, key: bytes, twins: tuple[CodeType, CodeType]) -> None:
+def _write_cache(path: Path, key: bytes, compiled: tuple[CodeType, CodeType, str | None]) -> None:
     """Atomic: a reader sees the old file or the new one, never half of one."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:  # read-only tree: run without a cache
         _debug(f"no cache for {path}: {exc}")
         return
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(_MAGIC + key + marshal.dumps(twins))
+            handle.write(_MAGIC + key + marshal.dumps(compiled))
         os.replace(tmp, path)
     except OSError as exc:
         _debug(f"no cache for {path}: {exc}")
@@ -182,5 +225,12 @@ def install(targets: Mapping[Path, Target], runtime: Runtime, *, cache: bool = T
 
 
 def uninstall(finder: AutotraceFinder) -> None:
+    """Take the finder off ``sys.meta_path`` and its candidates' text out of ``linecache`` (an
+    in-process evaluation must not leave the next one, or the user's own tracebacks, reading it)."""
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
+    for filename, text in finder.sources.items():
+        entry = linecache.cache.get(filename)
+        if entry is not None and len(entry) == 4 and entry[1] is None and entry[0] == len(text):
+            del linecache.cache[filename]
+    finder.sources.clear()

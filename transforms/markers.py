@@ -17,6 +17,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from autotrace import domain as domains
 from autotrace.params import ParamSpec
 
 MARKER = "autotrace: param"
@@ -231,15 +232,21 @@ def find_params(path: Path, root: Path, search_roots: Sequence[Path], selected: 
     specs = []
     for qualname, kind, description, line, node in finder.found:
         code = module.code_for_node(node)
+        domain = None
         if kind == "literal":
             initial: object = ast.literal_eval(code.strip())
             signature = ""
+            try:
+                domain, _ = domains.parse(description)
+                domain = domains.fit(domain, initial) if domain is not None else None
+            except domains.DomainError as error:
+                raise MarkerError(f"{rel}:{line}: {qualname}: {error}") from None
         else:
             initial = _dedent_def(node)
             signature = _signature_text(node)
         specs.append(ParamSpec(key=f"{rel}::{qualname}", path=path.resolve(), module=modname, qualname=qualname,
                                kind=kind, description=description, initial=initial, line=line,  # type: ignore[arg-type]
-                               signature=signature))
+                               signature=signature, domain=domain))
     return specs
 
 

@@ -137,8 +137,17 @@ class LLM:
         The object is not validated against it here: after a fallback the server no longer enforces
         it, and the caller knows which deviations it can tolerate and how to explain the others.
         """
+        return self._complete(messages, schema, schema_name, text=False)
+
+    def complete_text(self, messages: list[dict]) -> LLMReply:
+        """Ask for a free-form answer (no ``response_format``): for answers that hold code, which a
+        JSON string would have to escape (see :mod:`autotrace.optimizers.code_answer`). ``data`` is
+        None; the caller reads ``text``. Never raises for a bad answer."""
+        return self._complete(messages, None, "text", text=True)
+
+    def _complete(self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool) -> LLMReply:
         started = time.monotonic()
-        key = self.question_key(messages, schema, schema_name) if self._cache is not None else None
+        key = self.question_key(messages, schema, schema_name, text=text) if self._cache is not None else None
         if key is not None and (hit := self._cache.get(key)) is not None:
             return LLMReply(
                 text=hit["text"],
@@ -149,25 +158,25 @@ class LLM:
                 cached=True,
             )
 
-        completion, rejection = self._call(messages, schema, schema_name)
+        completion, rejection = self._call(messages, schema, schema_name, text=text)
         if completion is None:
             return LLMReply("", None, 0, 0, time.monotonic() - started, error=rejection)
         choice = completion.choices[0]
-        text = choice.message.content or ""
-        data, error = extract_json(text)
-        if data is None and choice.finish_reason == "length":
+        answer = choice.message.content or ""
+        data, error = (None, None if answer.strip() else "the answer is empty") if text else extract_json(answer)
+        if error is not None and choice.finish_reason == "length":
             error = f"{error}; the answer stopped at the max_tokens limit ({self.config.max_tokens})"
         usage = completion.usage
         reply = LLMReply(
-            text=text,
+            text=answer,
             data=data,
             prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
             seconds=time.monotonic() - started,
             error=error,
         )
-        if key is not None and data is not None:
-            entry = {"text": text, "data": data, "prompt_tokens": reply.prompt_tokens}
+        if key is not None and error is None:
+            entry = {"text": answer, "data": data, "prompt_tokens": reply.prompt_tokens}
             entry["completion_tokens"] = reply.completion_tokens
             self._cache.put(key, self._redact_value(entry))
         return reply
@@ -191,9 +200,10 @@ class LLM:
     # -- the network loop ----------------------------------------------------------------------
 
     def _call(
-        self, messages: list[dict], schema: dict | None, schema_name: str
+        self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool = False
     ) -> tuple[ChatCompletion | None, str | None]:
-        """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request.
+        """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request;
+        ``text``: no ``response_format`` at all.
 
         Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
         """
@@ -205,7 +215,9 @@ class LLM:
             if plain != schema:
                 sent["json_schema_lengths"] = schema
             sent["json_schema"] = plain
-        sent.update(json_object=None, text=None)
+        if not text:
+            sent["json_object"] = None
+        sent["text"] = None
         modes = [m for m in _FORMATS if m in sent and m not in self._unsupported]
         rejected: list[str] = []
         failures = 0
@@ -309,10 +321,13 @@ class LLM:
         """Scrub the key from a reply before it is cached (a model could echo it back)."""
         return json.loads(self._redact(json.dumps(value)))
 
-    def question_key(self, messages: list[dict], schema: dict | None, schema_name: str = "answer") -> str:
+    def question_key(self, messages: list[dict], schema: dict | None, schema_name: str = "answer", *,
+                     text: bool = False) -> str:
         """Hash of everything that shapes the answer (the cache's key; an optimizer's way to see a
-        question repeated); not the URL or key, so a moved server keeps its cache."""
-        payload = {
+        question repeated); not the URL or key, so a moved server keeps its cache. ``text``: the
+        question of :meth:`complete_text`."""
+        payload: dict[str, Any] = {"free_text": True} if text else {}
+        payload |= {
             "model": self.config.model,
             "messages": messages,
             "schema": schema,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from autotrace.optimizers.code_answer import ESCAPING_HINT, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamSpec
 
@@ -130,6 +131,9 @@ class Proposal:
     #: The step's question had been asked before and the LLM repeats itself (see ``LLM.repeats_itself``),
     #: so it was not asked again: the answer would be the one that led here, and the run has stalled.
     repeated: bool = False
+    #: Its only problem was code that did not parse after coming out of a JSON string (its escaping,
+    #: not its idea): the loop does not count it as an answer that changed nothing.
+    escaping: bool = False
 
 
 class BudgetError(ValueError):
@@ -140,7 +144,11 @@ class Optimizer(ABC):
     """Holds the current values, the feedback of this step and the memory; subclasses write the prompt.
 
     ``instruction`` says what the program should achieve; without it a generic objective is used.
+    With ``code_as_code`` (a class setting) a problem with a (code) variable is asked for a free-form
+    answer with the code in fenced blocks (:mod:`.code_answer`) instead of a JSON object.
     """
+
+    code_as_code = False
 
     def __init__(
         self,
@@ -200,17 +208,21 @@ class Optimizer(ABC):
         """
         if not self.feedback:
             return self._failure([], "no feedback: call backward() before step()")
-        schema = answer_schema(self.params, self.values)
+        text = self.answers_in_text
+        schema = None if text else answer_schema(self.params, self.values)
         try:
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
             return self._failure([], str(exc))
-        question = self.llm.question_key(messages, schema)
+        question = self.llm.question_key(messages, schema, text=text)
         if question in self._asked and self.llm.repeats_itself:
             return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, None, repeated=True)
         self._asked.add(question)
-        reply = self.llm.complete_json(messages, schema)
-        proposal = self._proposal(messages, reply)
+        if text:
+            reply = self.llm.complete_text(messages)
+            proposal = self._text_proposal(messages, reply)
+        else:
+            proposal = self._proposal(messages, self.llm.complete_json(messages, schema))
         if not (proposal.values or proposal.rejected or proposal.error):
             # Small models often answer "keep everything" although the feedback says the output is wrong.
             # Asking again in the same conversation re-sends the whole prompt and, measured on the
@@ -225,7 +237,29 @@ class Optimizer(ABC):
     def build_messages(self, budget: int) -> list[dict]:
         """The chat messages for this step, at most ``budget`` tokens by :func:`prompt_tokens`."""
 
+    @property
+    def answers_in_text(self) -> bool:
+        """Whether this problem's answer is free text with code blocks (see ``code_as_code``)."""
+        return self.code_as_code and any(p.kind == "code" for p in self.params)
+
     # -- answers ---------------------------------------------------------------------------------
+
+    def _text_proposal(self, messages: list[dict], reply: LLMReply) -> Proposal:
+        """A free-form answer (:func:`.code_answer.parse_code_answer`) validated like a JSON one."""
+        if reply.error is not None:
+            self.last_problems = {"": reply.error}
+            return self._from_reply(messages, reply, {}, {}, "", reply.error)
+        answer = parse_code_answer(reply.text, self.params, self.values)
+        accepted, rejected = validate(answer.data["suggestion"], self.params, self.values)
+        for name in answer.from_json & set(rejected):
+            if rejected[name].startswith("syntax error"):
+                rejected[name] = f"{rejected[name]} {ESCAPING_HINT}"
+        rejected = {**answer.problems, **rejected}
+        changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
+        self.last_problems = dict(rejected)
+        proposal = self._from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
+        proposal.escaping = not changed and bool(rejected) and all(ESCAPING_HINT in reason for reason in rejected.values())
+        return proposal
 
     def _proposal(self, messages: list[dict], reply: LLMReply) -> Proposal:
         data = reply.data
@@ -333,8 +367,11 @@ def fit_attempts(attempts: Sequence[Attempt], current: Mapping[str, str], budget
 
 
 def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
-                  estimates: Mapping[str, Any] | None = None) -> str:
-    """The answer's shape with this problem's names and a typed placeholder for each value.
+                  estimates: Mapping[str, Any] | None = None, *, code_as_code: bool = False) -> str:
+    """How to answer, with the answer's shape: this problem's names and a typed placeholder for each value.
+
+    With ``code_as_code`` and a (code) variable among ``params``: reasoning, then each changed
+    function in a fenced block, then a JSON object for the other variables (if any).
 
     Placeholders, not sample values: small models copy a sample value verbatim. The worked example
     in the system prompt is about another program for the same reason. A *measured* estimate is
@@ -346,9 +383,22 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         hint = f" (measured estimate: {number_text(estimates[p.name])})" if p.name in estimates else ""
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
+    code = [p for p in params if p.kind == "code"]
+    if code_as_code and code:
+        names = ", ".join(p.name for p in code)
+        lines = ["Answer in this format. First, in a few sentences: what is wrong, which variable causes it, "
+                 "and how to fix it.",
+                 f"Then, for each (code) variable you change ({names}), its complete new function in one "
+                 "```python block: the whole def, with the same name and parameters, and nothing else in the block."]
+        others = [p for p in params if p.kind != "code"]
+        if others:
+            lines.append("Last, one JSON object with a new value for each other variable you change, null for "
+                         "the others: {" + ", ".join(slot(p) for p in others) + "}")
+        return "\n".join(lines)
     slots = ", ".join(slot(p) for p in params)
     reasoning = "<what is wrong, which variable causes it, and how to fix it>"
-    return '{"reasoning": "' + reasoning + '", "suggestion": {' + slots + "}}"
+    return ("Answer with one JSON object in this format: a new value for each variable you change, null for the "
+            'others.\n{"reasoning": "' + reasoning + '", "suggestion": {' + slots + "}}")
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:

@@ -17,6 +17,7 @@ class OptoPrime(Optimizer):
 
     #: Share of the budget the memory may take at most; the problem text is what matters most.
     MEMORY_SHARE = 0.25
+    code_as_code = True
 
     def build_messages(self, budget: int) -> list[dict]:
         recent = self.attempts[-self.memory :] if self.memory > 0 else []
@@ -27,11 +28,14 @@ class OptoPrime(Optimizer):
                                            skip_current=True)),
             "problems": self.problems_section(),
             "sensitivity": sensitivity_section(self.sensitivity),
-            "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates),
+            "answer_format": answer_format(self.params, self.values, self.sensitivity.estimates,
+                                           code_as_code=self.answers_in_text),
         }
         # the estimate rule only when there is an estimate: a measured step leaves most prompts without one
         estimate_rule = load_prompt("optoprime_estimate_rule.txt") if self.sensitivity.estimates else ""
-        system = {"role": "system", "content": fill("optoprime_system.txt", estimate_rule=estimate_rule)}
+        example = load_prompt("optoprime_example_code.txt" if self.answers_in_text else "optoprime_example_json.txt")
+        system = {"role": "system", "content": fill("optoprime_system.txt", estimate_rule=estimate_rule,
+                                                    example=example)}
         skeleton = {"role": "user", "content": fill("optoprime_user.txt", problem="", **parts)}
         problem = render_problem(
             self.feedback, self.params, self.values, instruction=self.instruction,

@@ -12,7 +12,8 @@ left out: "(none)" would only cost tokens)::
     #Inputs         values that entered the run from outside
     #Others         intermediate call results
     #Outputs        the run's result, or the errors it raised
-    #Feedback       the evaluator's verdict (and tracebacks)
+    #Feedback       the evaluator's verdict (and tracebacks; a (code) variable a traceback points into,
+                    numbered as the traceback numbers it)
 
 Names: a parameter is its own name, an input ``input<i>``, a call ``eval<seq>``; #Code ends with
 ``output = eval<seq>``. With several examples, #Code and #Others come from one of them (the first
@@ -29,6 +30,7 @@ and the head of the feedback. Each level is one linear pass over indexes built o
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -49,6 +51,7 @@ _OMITTED = "(omitted to fit the prompt budget)"
 _NONE = "(none)"  # a section with nothing to show is left out of the prompt
 _ARG = "arg:"  # the role of a data-flow edge into an argument: "arg:<parameter name>"
 _SAME_AS_CHARS = 24  # a value at least this long is named, not repeated, when #Code or #Others showed it
+_FRAME = re.compile(r'^  File "([^"]+)", line (\d+), in ', re.MULTILINE)  # a frame of a Python traceback
 
 
 @dataclass(frozen=True)
@@ -413,6 +416,24 @@ class _Run:
                 blocks.append("\n".join(lines))
         return blocks
 
+    def listings(self, shown: str, code_params: frozenset[str]) -> list[str]:
+        """Each (code) variable that a traceback in ``shown`` points into, numbered as the traceback
+        numbers it (the lines of the candidate that ran: see :mod:`autotrace.transforms.compile`)."""
+        functions: Mapping[str, Mapping[str, Any]] = self.graph.graph.get("functions") or {}
+        frames = [(m[1], int(m[2])) for m in _FRAME.finditer(shown)]
+        blocks = []
+        for name in sorted(code_params):
+            info = functions.get(name) or {}
+            lines = str(info.get("source") or "").rstrip().splitlines()
+            first = info.get("line")
+            if not lines or not isinstance(first, int) or not any(
+                    file == info.get("file") and first <= line < first + len(lines) for file, line in frames):
+                continue
+            width = len(str(first + len(lines) - 1))
+            numbered = "\n".join(f"{first + i:>{width}} | {text}" for i, text in enumerate(lines))
+            blocks.append(f"{name} as it ran, numbered as in the traceback:\n{numbered}")
+        return blocks
+
     def documentation(self, rows: Iterable[Hashable | _Gap], detail: Detail, skip: frozenset[str]) -> list[str]:
         """An entry per function in #Code (code parameters are skipped: their source is in #Variables).
 
@@ -540,19 +561,26 @@ def _compose(
         sections["#Others"] = _OMITTED
     else:
         sections["#Others"] = "\n".join(run.other_lines(rows, detail) if run else []) or _NONE
-    feedback_chars = detail.feedback_chars // min(len(shown), 4)
+    groups = _same_failures(shown, detail)
+    feedback_chars = detail.feedback_chars // min(len(groups), 4)
     inputs: list[str] = []
     outputs: list[str] = []
     verdicts: list[str] = []
-    for example in shown:
-        tag = f"[example {example.number}] " if many else ""
+    for group in groups:
+        example = group[0]
+        numbers = _numbers([e.number for e in group])
+        tag = (f"[example {example.number}] " if len(group) == 1 else f"[examples {numbers}] ") if many else ""
+        input_tag = f"[example {example.number}, standing for examples {numbers}] " if len(group) > 1 else tag
         if example.run is not None:
-            inputs.append(tag + (", ".join(example.run.input_text(detail)) or _NONE))
+            inputs.append(input_tag + (", ".join(example.run.input_text(detail)) or _NONE))
             outputs.extend(tag + line for line in example.run.output_text(detail))
         else:
-            inputs.append(tag + "(not recorded)")
+            inputs.append(input_tag + "(not recorded)")
             outputs.append(tag + "(not recorded)")
-        verdicts.append(_verdict(tag, example, detail, feedback_chars))
+        verdicts.append(_verdict(tag + ("the same error: " if len(group) > 1 else ""), example, detail,
+                                 feedback_chars))
+    if run is not None:
+        verdicts.extend(run.listings("\n".join(verdicts), code_params))
     if len(ranked) > len(shown):
         more = f"... {len(ranked) - len(shown):,} more examples {_OMITTED}"
         for lines in (inputs, outputs, verdicts):
@@ -561,6 +589,43 @@ def _compose(
     sections["#Outputs"] = "\n".join(outputs)
     sections["#Feedback"] = "\n".join(verdicts)
     return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS if sections[title] != _NONE) + "\n"
+
+
+def _same_failures(examples: Sequence[_Example], detail: Detail) -> list[list[_Example]]:
+    """The examples in groups: each failure that is identical (same feedback, outputs and tracebacks)
+    to an earlier one joins that one's group, so six runs raising one error say it once; every other
+    example is a group of its own."""
+    groups: list[list[_Example]] = []
+    failures: dict[tuple, list[_Example]] = {}
+    for example in examples:
+        run = example.run
+        failed = example.feedback.score is None or (run is not None and (bool(run.errors) or run.output_is_error))
+        if not failed:
+            groups.append([example])
+            continue
+        key = (example.feedback.score, example.feedback.text.strip(),
+               tuple(run.output_text(detail)) if run else (), tuple(run.tracebacks(detail, example.feedback.text))
+               if run else ())
+        if key in failures:
+            failures[key].append(example)
+        else:
+            failures[key] = [example]
+            groups.append(failures[key])
+    return groups
+
+
+def _numbers(numbers: Sequence[int]) -> str:
+    """``1-6``, ``1, 3, 5-7``: example numbers (ascending) with consecutive runs joined."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
 
 
 def _code(focus: _Example, rows: list[Hashable | _Gap], detail: Detail, many: bool) -> str:

@@ -49,7 +49,10 @@ def validate(
         if value is None:
             continue
         try:
-            accepted[name] = check_code(spec, value) if spec.kind == "code" else check_literal(current[name], value)
+            checked = check_code(spec, value) if spec.kind == "code" else check_literal(current[name], value)
+            if spec.domain is not None and (outside := spec.domain.reason(checked)) is not None:
+                raise Invalid(outside)  # the marker's bound, as the probes and the search keep it
+            accepted[name] = checked
         except Invalid as exc:
             rejected[name] = str(exc)
     return accepted, rejected
@@ -136,7 +139,8 @@ def check_code(spec: ParamSpec, source: Any) -> str:
         tree = ast.parse(source)
         compile(tree, "<suggestion>", "exec")  # symbol-table errors ast.parse lets through
     except SyntaxError as exc:
-        raise Invalid(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+        line = (exc.text or "").strip()
+        raise Invalid(f"syntax error at line {exc.lineno}: {exc.msg}" + (f": {_quote(line)}" if line else "")) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise Invalid(f"cannot compile: {exc}") from None
     original = _function(ast.parse(spec.initial))

@@ -1,9 +1,9 @@
 """Four shares split a monthly income; each category must receive its wanted amount."""
 
-HOUSING = 0.25  # autotrace: param share of the income spent on housing, between 0 and 1
-FOOD = 0.25  # autotrace: param share of the income spent on food, between 0 and 1
-SAVINGS = 0.25  # autotrace: param share of the income saved, between 0 and 1
-LEISURE = 0.25  # autotrace: param share of the income spent on leisure, between 0 and 1
+HOUSING = 0.25  # autotrace: param in [0, 1] share of the income spent on housing
+FOOD = 0.25  # autotrace: param in [0, 1] share of the income spent on food
+SAVINGS = 0.25  # autotrace: param in [0, 1] share of the income saved
+LEISURE = 0.25  # autotrace: param in [0, 1] share of the income spent on leisure
 
 INCOME = 4000.0
 

@@ -1,8 +1,8 @@
 """Pick the right option for each of three slots so the program lists the wanted players."""
 
-SORT_KEY = "name"  # autotrace: param field to sort the players by: one of "name", "age", "points"
+SORT_KEY = "name"  # autotrace: param one of ("name", "age", "points") field to sort the players by
 DESCENDING = False  # autotrace: param True sorts from highest to lowest
-TOP_N = 8  # autotrace: param how many players to list, an integer from 1 to 8
+TOP_N = 8  # autotrace: param int in [1, 8] how many players to list
 
 PLAYERS = (
     {"name": "Ana", "age": 31, "points": 12},

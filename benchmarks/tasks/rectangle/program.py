@@ -1,7 +1,7 @@
 """Width and height interact: the area and the perimeter must both hit their targets."""
 
-WIDTH = 1.0  # autotrace: param width of the rectangle, positive
-HEIGHT = 1.0  # autotrace: param height of the rectangle, positive
+WIDTH = 1.0  # autotrace: param > 0 width of the rectangle
+HEIGHT = 1.0  # autotrace: param > 0 height of the rectangle
 
 
 def area(width, height):

@@ -1,0 +1,254 @@
+"""What a run's page shows, computed from the run store's records (no source file is read).
+
+Everything here is data for the template (:mod:`autotrace.report.page`): scores, the heat map's
+cells, the lineage, each candidate's diff against the original values, the model's reasoning, cost
+per step. The store's step records are the loop's (``runners/loop.py``): ``values`` (every
+parameter's text after the step), ``candidate`` (what the step proposed or measured), ``examples``
+(per-example score, output, message and graph), ``reasoning``, tokens, ``seconds``, ``runs`` and
+``evaluated`` (the scores of every program run the step made; absent in runs stored before they were).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from autotrace import graph as g
+
+from . import dag
+
+#: Examples (or tests) shown as heat-map rows; a run with more shows the ones that changed most.
+HEATMAP_ROWS = 40
+_TEXT_LIMIT = 6000  # characters kept of a reasoning, a feedback, a value diff
+_VALUE_LIMIT = 400  # characters of a value in the table of values
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "add", "del", "hunk", "head" or "same"
+    text: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step as the page shows it."""
+
+    step: int
+    score: float | None  # the mean score of the values the step ended with (None: failed or no score)
+    describe: str
+    best: str  # the best result so far, as the progress line says it
+    is_best: bool  # these values are the run's best
+    note: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    runs: int | None  # programs run in this step (None: not recorded by the autotrace that made the run)
+    cached: bool
+    measured: bool  # a measured step: the values came from program runs, not from the model
+    failed: bool
+    parents: tuple[int, ...]  # the steps whose values this step started from
+    changed: tuple[str, ...]  # parameters whose values differ from the original
+    proposed: tuple[str, ...]  # parameters this step proposed (or measured)
+    rejected: tuple[tuple[str, str], ...]  # (parameter, why) for proposed values the validator refused
+    diff: tuple[DiffLine, ...]
+    reasoning: str
+    feedback: str
+    sensitivity: str
+    evaluated: tuple[float | None, ...]  # the score of every program run of the step
+
+
+@dataclass(frozen=True)
+class Heat:
+    """The per-example (or per-test) score matrix: ``cells[row][column]`` for ``steps[column]``."""
+
+    rows: tuple[str, ...]
+    steps: tuple[int, ...]
+    cells: tuple[tuple[float | None, ...], ...]  # None: the example did not run or failed
+    low: float
+    high: float
+    hidden: int  # examples not shown (over :data:`HEATMAP_ROWS`)
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: str
+    status: str
+    created: float | None
+    finished: float | None
+    config: Mapping[str, Any]
+    params: tuple[str, ...]
+    steps: tuple[Step, ...]
+    best_step: int | None
+    best_describe: str
+    heat: Heat | None
+    dag: dag.Drawing | None
+    dag_example: str  # which example's run the DAG shows
+    patch: str  # the final patch (empty: none)
+    patch_path: str  # the patch file, relative to the project root
+    values: tuple[tuple[str, str, str], ...]  # (parameter, original, best) of each parameter
+    totals: Mapping[str, float] = field(default_factory=dict)
+
+
+def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_dir: Path | None,
+             *, use_graphviz: bool = True) -> RunView:
+    """The page's data for ``run`` (a :meth:`RunStore.get_run` row) and its step records."""
+    from autotrace.runners.evaluation import Evaluation  # rank and describe as the loop computes them
+
+    evaluations = [Evaluation(list(r.get("examples") or []), r.get("problem")) for r in records]
+    original = dict(records[0].get("values") or {}) if records else {}
+    parents = lineage(records)
+    best_index: int | None = None
+    steps = []
+    for i, (record, evaluation) in enumerate(zip(records, evaluations, strict=True)):
+        if best_index is None or evaluation.rank > evaluations[best_index].rank:
+            best_index = i
+        values = dict(record.get("values") or {})
+        steps.append(Step(
+            step=int(record.get("step", i)), score=_finite(evaluation.score), describe=evaluation.describe(),
+            best=evaluations[best_index].describe(), is_best=False, note=str(record.get("note") or ""),
+            prompt_tokens=int(record.get("prompt_tokens") or 0),
+            completion_tokens=int(record.get("completion_tokens") or 0),
+            seconds=float(record.get("seconds") or 0.0),
+            runs=record.get("runs") if isinstance(record.get("runs"), int) else None,
+            cached=bool(record.get("cached")), measured=str(record.get("note") or "").startswith("measured step"),
+            failed=evaluation.problem is not None or evaluation.failures > 0, parents=parents[i],
+            changed=tuple(n for n in values if values[n] != original.get(n)),
+            proposed=tuple(record.get("candidate") or ()),
+            rejected=tuple((str(k), str(v)) for k, v in (record.get("rejected") or {}).items()),
+            diff=value_diff(original, values),
+            reasoning=g.cut(str(record.get("reasoning") or ""), _TEXT_LIMIT),
+            feedback=g.cut(evaluation.message(), _TEXT_LIMIT),
+            sensitivity=g.cut(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
+            evaluated=tuple(_finite(s) for s in record.get("evaluated") or ()),
+        ))
+    best_values: dict[str, str] = {}
+    if best_index is not None:
+        steps[best_index] = replace(steps[best_index], is_best=True)
+        best_values = dict(records[best_index].get("values") or {})
+    drawing, example = (None, "")
+    if best_index is not None:
+        drawing, example = _best_dag(evaluations[best_index].examples, use_graphviz)
+    patch_file = run_dir / "patch.diff" if run_dir is not None else None
+    patch = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file and patch_file.is_file() else ""
+    root = Path(str(run.get("config", {}).get("root") or "."))
+    patch_path = _relative(patch_file, root) if patch_file is not None else ""
+    return RunView(
+        run_id=str(run["id"]), status=str(run.get("status") or ""), created=run.get("created"),
+        finished=run.get("finished"), config=dict(run.get("config") or {}),
+        params=tuple(original), steps=tuple(steps),
+        best_step=steps[best_index].step if best_index is not None else None,
+        best_describe=evaluations[best_index].describe() if best_index is not None else "",
+        heat=heat_map(records), dag=drawing, dag_example=example, patch=patch, patch_path=patch_path,
+        values=tuple((n, g.cut(original[n], _VALUE_LIMIT), g.cut(best_values.get(n, original[n]), _VALUE_LIMIT))
+                     for n in original),
+        totals={"prompt_tokens": sum(s.prompt_tokens for s in steps),
+                "completion_tokens": sum(s.completion_tokens for s in steps),
+                "seconds": sum(s.seconds for s in steps),
+                "runs": sum(s.runs or 0 for s in steps)},
+    )
+
+
+def lineage(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, ...]]:
+    """Each step's parents: the ``parents`` a record names (candidate pools, merges), else the step
+    whose values the step started from. A step starts from the values the previous step ended with;
+    when those are an earlier step's values again (the loop went back to the best), that earlier
+    step is the parent."""
+    first_with: dict[tuple[tuple[str, str], ...], int] = {}
+    parents: list[tuple[int, ...]] = []
+    previous: int | None = None
+    for i, record in enumerate(records):
+        step = int(record.get("step", i))
+        named = record.get("parents")
+        if isinstance(named, list):
+            parents.append(tuple(int(p) for p in named))
+        else:
+            parents.append(() if previous is None else (previous,))
+        key = tuple(sorted((str(k), str(v)) for k, v in (record.get("values") or {}).items()))
+        previous = first_with.setdefault(key, step)
+    return parents
+
+
+def value_diff(original: Mapping[str, str], values: Mapping[str, str]) -> tuple[DiffLine, ...]:
+    """A unified diff, parameter by parameter, of ``values`` against the original values."""
+    lines: list[DiffLine] = []
+    for name, text in values.items():
+        before = original.get(name, "")
+        if text == before:
+            continue
+        for line in difflib.unified_diff(before.splitlines(), text.splitlines(), f"{name} (original)",
+                                         f"{name} (this step)", lineterm="", n=2):
+            if line.startswith(("---", "+++")):
+                kind = "head"
+            elif line.startswith("@@"):
+                kind = "hunk"
+            else:
+                kind = {"+": "add", "-": "del"}.get(line[:1], "same")
+            lines.append(DiffLine(kind, g.cut(line, 400)))
+        if len(lines) > 400:
+            lines.append(DiffLine("hunk", "… (diff cut at 400 lines)"))
+            break
+    return tuple(lines)
+
+
+def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
+    """Rows: the examples by label (tests by node id), in the order first seen; columns: the steps."""
+    columns: list[dict[str, float | None]] = []
+    order: dict[str, None] = {}
+    for record in records:
+        cells: dict[str, float | None] = {}
+        for index, example in enumerate(record.get("examples") or []):
+            label = str(example.get("example") if example.get("example") is not None else f"run {index + 1}")
+            score = example.get("score")
+            cells[label] = None if example.get("failed") or not isinstance(score, (int, float)) else _finite(score)
+            order.setdefault(label, None)
+        columns.append(cells)
+    if not order:
+        return None
+    rows = list(order)
+    hidden = 0
+    if len(rows) > HEATMAP_ROWS:  # the examples whose score moved most are the informative ones
+        def spread(label: str) -> float:
+            seen = [c.get(label) for c in columns]
+            numbers = [s for s in seen if s is not None]
+            return (max(numbers) - min(numbers) if numbers else 0.0) + (0.5 if None in seen else 0.0)
+        keep = set(sorted(rows, key=spread, reverse=True)[:HEATMAP_ROWS])
+        hidden = len(rows) - len(keep)
+        rows = [r for r in rows if r in keep]
+    scores = [s for c in columns for s in c.values() if s is not None]
+    return Heat(rows=tuple(g.cut(r, 80) for r in rows),
+                steps=tuple(int(r.get("step", i)) for i, r in enumerate(records)),
+                cells=tuple(tuple(c.get(r) for c in columns) for r in rows),
+                low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
+
+
+def _best_dag(examples: Sequence[Mapping[str, Any]], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
+    """The best values' DAG, from the example that taught the most (the first that failed, else the
+    lowest-scoring), as the prompt shows it."""
+    with_graph = [(i, e) for i, e in enumerate(examples) if e.get("graph")]
+    if not with_graph:
+        return None, ""
+
+    def badness(item: tuple[int, Mapping[str, Any]]) -> tuple[int, float]:
+        score = item[1].get("score")
+        return (0 if item[1].get("failed") else 1, score if isinstance(score, (int, float)) else math.inf)
+
+    index, example = min(with_graph, key=badness)
+    label = str(example.get("example")) if example.get("example") is not None else ""
+    where = f"example {index + 1}" + (f": {g.cut(label, 80)}" if label else "") if len(examples) > 1 else ""
+    return dag.draw(g.from_json(example["graph"]), use_graphviz=use_graphviz), where
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        return str(path)

@@ -1,0 +1,28 @@
+"""``--tests`` mode searches numbers too: a pass count is a step function, so the search brackets and bisects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from llmserver import ScriptedLLMServer
+
+AUTOTRACE = Path(sys.executable).with_name("autotrace")
+
+
+def test_an_integer_threshold_pinned_by_a_failing_test_is_found_without_the_model(
+        tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (tmp_path / "limits.py").write_text("RETRIES = 10  # autotrace: param int in [1, 500] retries before giving up\n")
+    (tmp_path / "test_limits.py").write_text(
+        "import limits\n\n\ndef test_enough_retries():\n    assert limits.RETRIES >= 37\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_", "PYTEST_"))}
+    result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", ".", "--steps", "2", "--base-url",
+                             llm_server.base_url, "--model", "scripted"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**env, "OPENAI_API_KEY": "test"}, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "measured step: limits.RETRIES = 37" in result.stderr, result.stderr
+    assert "+RETRIES = 37  # autotrace: param int in [1, 500] retries before giving up" in result.stdout
+    assert llm_server.chat_requests == []  # no LLM call: the bracket and the bisection found it
