@@ -130,6 +130,8 @@ class Baseline:
         self._lock = threading.Lock()
         self._running = 0
         self._states: dict[tuple[Path, bool], dict[Path, FileState]] = {}
+        #: Held while one evaluation puts the project back, so that two never restore the same file at once.
+        self.restoring = threading.Lock()
 
     @contextmanager
     def held(self, project: Path, *, contents: bool) -> Iterator[dict[Path, FileState]]:
@@ -151,6 +153,11 @@ class Baseline:
             with self._lock:
                 self._running -= 1
 
+    def shared(self) -> bool:
+        """Whether another evaluation holds the snapshot now: a change undone then may be that one's."""
+        with self._lock:
+            return self._running > 1
+
 
 @contextmanager
 def guarded(project: Path, scratch: Path, *, network: bool = True,
@@ -161,7 +168,9 @@ def guarded(project: Path, scratch: Path, *, network: bool = True,
     project = project.resolve()
     chosen = mechanism()
     copied = chosen != "landlock"
-    with (baseline or Baseline()).held(project, contents=copied) as before:
+    baseline = baseline or Baseline()
+    with baseline.held(project, contents=copied) as before:
+        shared = baseline.shared()
         root = project
         if copied:
             root = scratch / "project" / project.name
@@ -175,7 +184,11 @@ def guarded(project: Path, scratch: Path, *, network: bool = True,
         finally:
             if copied:  # what the program did to its copy is what it would have done to the project
                 notes.extend(restore(root, before))
-            notes.extend(note for note in restore(project, before) if note not in notes)
+            with baseline.restoring:
+                beside = [note for note in restore(project, before) if note not in notes]
+            if beside and (shared or baseline.shared()):
+                beside = [f"{note} (this program's doing, or another's evaluated at the same time)" for note in beside]
+            notes.extend(beside)
 
 
 def relocated(job: Job, guard: Guarded) -> Job:

@@ -175,21 +175,21 @@ class _Loop:
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         return self.evaluate_many([values])[0]
 
-    def evaluate_many(self, values: Sequence[dict[str, Any]]) -> list[Evaluation]:
-        """Evaluate each set of values (up to ``jobs`` at once), the results in the same order: the entry
-        point for anything that has several candidates at once."""
-        evaluations = self._run_many(values)
-        for one, evaluation in zip(values, evaluations):
+    def evaluate_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
+        """Evaluate each set of values of ``batch`` (up to ``jobs`` at once: a measured search's points, a
+        step's candidates), the results, counted and remembered, in the batch's order whatever ``jobs`` is."""
+        evaluations = self._run_many(batch)
+        for one, evaluation in zip(batch, evaluations):
             self._count(one, evaluation)
         return evaluations
 
-    def _run_many(self, values: Sequence[dict[str, Any]]) -> list[Evaluation]:
+    def _run_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
         """Evaluations neither counted nor remembered (see :meth:`_count`)."""
         s = self.settings
         if s.evaluator is not None:
             evaluator = s.evaluator
-            return self.executor.map(lambda one: evaluator(self.project, one), values)
-        jobs = [make_job(self.project, s.target, s.entry, s.judge, one) for one in values]  # type: ignore[arg-type]
+            return self.executor.map(lambda one: evaluator(self.project, one), batch)
+        jobs = [make_job(self.project, s.target, s.entry, s.judge, one) for one in batch]  # type: ignore[arg-type]
         return [evaluation_of(result) for result in self.executor.run_many(jobs)]
 
     def _count(self, values: dict[str, Any], evaluation: Evaluation) -> None:

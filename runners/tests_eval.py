@@ -32,7 +32,7 @@ from autotrace.project import Project, find_root
 from autotrace.transforms.markers import Selector
 
 from .evaluation import Evaluation, value_text
-from .guard import Guarded, guarded, relocate
+from .guard import Baseline, Guarded, guarded, relocate
 from .sandbox import Limits, describe_exit, run_limited
 
 _COUNTED = ("passed", "failed", "error")  # skipped and xfail tests say nothing about the values
@@ -102,6 +102,8 @@ class SuiteEvaluator:
         self.limits = limits
         self.baseline: frozenset[str] = frozenset()  # tests passing with the initial values
         self._initial: tuple[dict[str, str], SuiteEvaluation] | None = None
+        #: The project's state shared by the candidates tested at the same time (``--jobs``).
+        self._project_state = Baseline()
 
     def prepare(self) -> tuple[Project, SuiteEvaluation]:
         """The project as the tests see it and the initial values' evaluation; bad input raises ValueError."""
@@ -148,7 +150,8 @@ class SuiteEvaluator:
         Landlock in the project, else in a private copy of it; what it changed in the project is undone
         and said in each test's message."""
         with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp, \
-                guarded(self.root, Path(tmp), network=self.limits.network) as (guard, undone):
+                guarded(self.root, Path(tmp), network=self.limits.network,
+                        baseline=self._project_state) as (guard, undone):
             folder = Path(tmp)
             report, failure = self._run_guarded(texts, folder, guard)
         if report is not None and undone:

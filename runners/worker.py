@@ -162,7 +162,11 @@ def main(argv: list[str]) -> int:
 
 
 def _reap(child: int) -> int:
-    """Wait for the confined child, kill its leftovers, and end as it ended (its exit code or signal)."""
+    """Wait for the confined child, kill its leftovers, and end as it ended (its exit code or signal).
+    Should autotrace die meanwhile (even by SIGKILL), the kernel sends this process SIGTERM, not the
+    SIGKILL that would leave the children of other sessions to init: it kills its descendants first."""
+    signal.signal(signal.SIGTERM, _end_with_descendants)
+    die_with_parent(signal.SIGTERM)
     _, status = os.waitpid(child, 0)
     kill_descendants()
     code = os.waitstatus_to_exitcode(status)
@@ -170,6 +174,11 @@ def _reap(child: int) -> int:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code
+
+
+def _end_with_descendants(signum: int, frame: Any) -> None:
+    kill_descendants()
+    os._exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 and mode), no process it started is left running, and its feedback says what it tried.
 
 Each runs in real worker processes, under Landlock where the kernel has it and under the private-copy
-protection (``AUTOTRACE_CONFINE=copy``, what runs where Landlock is missing) everywhere.
+protection (``AUTOTRACE_CONFINE=copy``, what runs where Landlock is missing) everywhere, and each attack
+both ways an evaluation can start: a freshly spawned worker, and a child of the warm fork server (the
+default on Linux).
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, landlock_abi
-from autotrace.runners.evaluation import Evaluation, make_job, run_evaluation
+from autotrace.runners.evaluation import Evaluation, evaluation_of, make_job, run_evaluation
+from autotrace.runners.executor import Executor
+from autotrace.runners.forkserver import fork_supported
+from autotrace.runners.guard import Baseline, guarded
 from autotrace.runners.sandbox import Limits
+from autotrace.runners.worker import Job
 
 APP = '''\
 def act():  # autotrace: param
@@ -47,6 +53,16 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setenv(MODE_ENV, "copy")
     else:
         monkeypatch.delenv(MODE_ENV, raising=False)
+    return request.param
+
+
+WAYS = ["spawn", pytest.param("fork", marks=pytest.mark.skipif(fork_supported() is not None,
+                                                            reason=str(fork_supported())))]
+
+
+@pytest.fixture(params=WAYS)
+def way(request: pytest.FixtureRequest) -> str:
+    """How the evaluation's worker starts: spawned, or forked by the warm fork server."""
     return request.param
 
 
@@ -97,12 +113,22 @@ def running(token: str, wait: float = 5.0) -> list[int]:
         time.sleep(0.05)
 
 
-def evaluate(root: Path, candidate: str, limits: Limits = Limits(timeout=30)) -> Evaluation:
-    """Evaluate ``candidate`` as the code parameter ``act``."""
+def job_of(root: Path, candidate: str) -> Job:
+    """The job evaluating ``candidate`` as the code parameter ``act``."""
     project = Project.load(root / "app.py")
-    job = make_job(project, root / "app.py", "main", root / "judge.py",
-                   {"app.act": "def act():  # autotrace: param\n" + textwrap.indent(textwrap.dedent(candidate), "    ")})
-    return run_evaluation(job, limits)
+    return make_job(project, root / "app.py", "main", root / "judge.py",
+                    {"app.act": "def act():  # autotrace: param\n" + textwrap.indent(textwrap.dedent(candidate), "    ")})
+
+
+def evaluate(root: Path, candidate: str, limits: Limits = Limits(timeout=30), way: str = "spawn") -> Evaluation:
+    """Evaluate ``candidate`` as the code parameter ``act``, in a spawned worker or a forked one."""
+    if way == "spawn":
+        return run_evaluation(job_of(root, candidate), limits)
+    said: list[str] = []
+    with Executor(limits, kind="fork", jobs=1, say=said.append) as executor:
+        result = executor.run(job_of(root, candidate))
+    assert said == []  # forked indeed: the executor did not fall back to spawning
+    return evaluation_of(result)
 
 
 WRITES = {
@@ -126,11 +152,11 @@ WRITES = {
 
 
 @pytest.mark.parametrize("attack", sorted(WRITES))
-def test_a_candidate_cannot_change_project_files(project: Path, mode: str, attack: str) -> None:
+def test_a_candidate_cannot_change_project_files(project: Path, mode: str, way: str, attack: str) -> None:
     before = fingerprint(project)
     paths = {"judge": str(project / "judge.py"), "app": str(project / "app.py"), "pkg": str(project / "pkg"),
              "notes": str(project / "notes.txt"), "root": str(project)}
-    evaluation = evaluate(project, WRITES[attack].format(**paths))
+    evaluation = evaluate(project, WRITES[attack].format(**paths), way=way)
     assert fingerprint(project) == before
     assert not (project / "planted").exists()
     assert evaluation.problem is None, evaluation.problem
@@ -138,19 +164,19 @@ def test_a_candidate_cannot_change_project_files(project: Path, mode: str, attac
         assert "the program tried to" in evaluation.message(), evaluation.message()
 
 
-def test_the_feedback_names_the_file_it_tried_to_write(project: Path, mode: str) -> None:
-    evaluation = evaluate(project, f"open({str(project / 'judge.py')!r}, 'w').write('')\nreturn 42\n")
+def test_the_feedback_names_the_file_it_tried_to_write(project: Path, mode: str, way: str) -> None:
+    evaluation = evaluate(project, f"open({str(project / 'judge.py')!r}, 'w').write('')\nreturn 42\n", way=way)
     assert re.search(r"tried to (write|change) judge\.py: (denied|wrote it; restored)", evaluation.message())
 
 
-def test_a_candidate_cannot_write_the_users_home(project: Path, mode: str, tmp_path: Path,
+def test_a_candidate_cannot_write_the_users_home(project: Path, mode: str, way: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / ".bashrc").write_text("# the user's shell\n")
     monkeypatch.setenv("HOME", str(home))
     evaluate(project, "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('evil')\n"
-                      "open(os.path.expanduser('~/new'), 'w').write('evil')\nreturn 42\n")
+                      "open(os.path.expanduser('~/new'), 'w').write('evil')\nreturn 42\n", way=way)
     if mode == "landlock":  # without Landlock only Python's own file calls are refused (see guard.py)
         assert (home / ".bashrc").read_text() == "# the user's shell\n"
         assert not (home / "new").exists()
@@ -175,28 +201,66 @@ SPAWNS = {
 
 
 @pytest.mark.parametrize("attack", sorted(SPAWNS))
-def test_no_process_outlives_the_evaluation(project: Path, mode: str, attack: str) -> None:
+def test_no_process_outlives_the_evaluation(project: Path, mode: str, way: str, attack: str) -> None:
     token = f"autotrace-test-{secrets.token_hex(6)}"
     before = fingerprint(project)
-    evaluate(project, SPAWNS[attack].format(token=token))
+    evaluate(project, SPAWNS[attack].format(token=token), way=way)
     assert running(token) == []
     assert fingerprint(project) == before
 
 
-def test_a_timed_out_candidate_leaves_no_detached_child(project: Path, mode: str) -> None:
+def test_a_timed_out_candidate_leaves_no_detached_child(project: Path, mode: str, way: str) -> None:
     token = f"autotrace-test-{secrets.token_hex(6)}"
     evaluation = evaluate(project, SPAWNS["detached child"].format(token=token).replace("return 42", "while True:\n    pass"),
-                          Limits(timeout=3))
+                          Limits(timeout=3), way=way)
     assert evaluation.problem.startswith("timed out")
     assert running(token) == []
 
 
+def test_candidates_evaluated_at_once_leave_the_project_as_it_was(project: Path, mode: str, way: str) -> None:
+    """``--jobs 2``: one candidate chmods the judge through a shell (Landlock does not cover chmod, and
+    without Landlock nothing stops a shell) while others run beside it."""
+    judge = str(project / "judge.py")
+    before = fingerprint(project)
+    slow = "import subprocess, time\nsubprocess.run(['chmod', '000', {judge!r}])\ntime.sleep(2)\nreturn 42\n"
+    candidates = [slow.format(judge=judge), "return 42\n", "import time\ntime.sleep(3)\nreturn 42\n"]
+    said: list[str] = []
+    with Executor(Limits(timeout=60), kind=way, jobs=2, say=said.append) as executor:
+        results = executor.run_many([job_of(project, c) for c in candidates])
+    assert said == []
+    assert fingerprint(project) == before
+    assert [evaluation_of(r).score for r in results] == [1.0, 1.0, 1.0]
+    # Undone by whichever evaluation ended first after the change; said as maybe another's when others ran.
+    assert any("tried to chmod judge.py: undone" in evaluation_of(r).message() for r in results)
+
+
+def test_evaluations_at_once_share_one_snapshot_of_the_project(project: Path, mode: str, tmp_path: Path) -> None:
+    """The second evaluation starts while the first one's change is there and ends after the first undid
+    it: with a snapshot of its own it would put the change back."""
+    judge = project / "judge.py"
+    before = fingerprint(project)
+    shared = Baseline()
+    first = guarded(project, tmp_path / "first", baseline=shared)
+    second = guarded(project, tmp_path / "second", baseline=shared)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    _, first_notes = first.__enter__()
+    os.chmod(judge, 0)  # the first evaluation's candidate
+    _, second_notes = second.__enter__()
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert fingerprint(project) == before
+    assert first_notes == ["tried to chmod judge.py: undone (this program's doing, or another's evaluated at "
+                           "the same time)"]
+    assert second_notes == []
+
+
 @pytest.mark.skipif(landlock_abi() < 4, reason="needs Landlock ABI 4 (TCP rules)")
-def test_without_network_a_candidate_cannot_connect(project: Path, llm_server: ScriptedLLMServer) -> None:
+def test_without_network_a_candidate_cannot_connect(project: Path, way: str, llm_server: ScriptedLLMServer) -> None:
     port = int(llm_server.base_url.rsplit(":", 1)[1].split("/")[0])
     connect = f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\nexcept OSError as exc:\n    return repr(exc)\nreturn 42\n"
-    assert evaluate(project, connect).score == 1.0  # the network is open by default
-    closed = evaluate(project, connect, Limits(timeout=30, network=False))
+    assert evaluate(project, connect, way=way).score == 1.0  # the network is open by default
+    closed = evaluate(project, connect, Limits(timeout=30, network=False), way=way)
     assert closed.score == 0.0 and "PermissionError" in closed.message()
 
 
@@ -224,6 +288,7 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
                              "judge.py", "--steps", "2", "--no-probe", "--base-url", llm_server.base_url,
                              "--model", "scripted"], cwd=project, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
+    assert "freshly started process" not in result.stderr  # the default way: forked by the warm server
     assert re.search(r"^best score: 1(\.0)? ", result.stderr, re.MULTILINE), result.stderr
     assert fingerprint(project) == before | {k: v for k, v in fingerprint(project).items() if k.startswith(".autotrace")}
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]

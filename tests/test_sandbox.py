@@ -123,13 +123,18 @@ def test_in_process_mode_gives_the_same_answer(tmp_path):
 
 
 def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
-    """SIGKILL to the optimizing process must not leave a runaway candidate behind."""
+    """SIGKILL to the optimizing process must not leave a runaway candidate behind, nor the detached child
+    it started in a session of its own."""
     import subprocess
     import sys
 
-    marker = outside / "worker.pid"
+    marker, detached = outside / "worker.pid", outside / "detached.pid"
     (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "app.py").write_text(f"import os\ndef main():\n    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+    (tmp_path / "app.py").write_text(f"import os, subprocess, sys\ndef main():\n"
+                                     f"    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
+                                     f" start_new_session=True)\n"
+                                     f"    open({str(detached)!r}, 'w').write(str(child.pid))\n"
+                                     f"    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
                                      "    while True:\n        pass\n")
     (tmp_path / "judge.py").write_text(JUDGE)
     driver = textwrap.dedent(f'''
@@ -146,10 +151,11 @@ def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.1)
-    worker = int(marker.read_text())
+    worker, grandchild = int(marker.read_text()), int(detached.read_text())
+    assert alive(grandchild)
     parent.kill()
     parent.wait()
-    assert not alive(worker)
+    assert not alive(worker) and not alive(grandchild)
 
 
 def test_a_code_candidate_replaces_the_function_and_later_lines_keep_their_numbers(tmp_path):
