@@ -123,12 +123,13 @@ def shop(folder: Path, power: float = 1, wanted: float = 30) -> Path:
     return folder
 
 
-def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+def optimize(folder: Path, server: ScriptedLLMServer, *args: str,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
     return subprocess.run([str(AUTOTRACE), "optimize", "shop.py", "--feedback", "judge.py", *args,
                            "--base-url", server.base_url, "--model", "scripted"],
                           cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=timeout)
 
 
 def answer(**values: object) -> dict:
