@@ -247,7 +247,7 @@ class Search:
         planes: list[tuple[list[float], float]] = []  # (slopes per scaled number, goal minus the plane at 0)
         here, step = self.best, {n: self._reach[n] / 100 for n in names}
         flat = 0
-        while not self.done() and self.runs_left > len(names) and flat <= len(names):
+        while not self.done() and self.runs_left > len(names) and flat < len(names):
             slopes = self._slopes(dims, here, step)
             if slopes is None:
                 return
@@ -265,6 +265,13 @@ class Search:
             point = self._try(self._moved(before, names, scale, move, 1.0))
             if point is None or not math.isfinite(point.score) or point.values == before.values:
                 return
+            if point.score < before.score and not self.done() and gap > 0:
+                # Worse: the plane overshot (a power of the error below 1 is no cone). The vertex of
+                # the V the move's two ends make, as along one line; the next planes start from the
+                # move's end all the same (on a cone it lies on a piece not seen yet).
+                at = (1 + (point.score - before.score) / gap) / 2
+                if 0 < at < 1:
+                    self._try(self._moved(before, names, scale, move, at))
             flat = 0 if self.best is not before else flat + 1
             # The next nudges: a tenth of this move, shrunk as the gap to the goal shrank (on a cone the
             # distance to the answer is in proportion to the gap): short enough not to cross a kink.
