@@ -13,10 +13,13 @@ It works in stages, cheapest first, and stops as soon as the target is reached:
    number whose probe changed nothing or failed is **bracketed**: steps doubling away from it both
    ways until the score moves, then bisection back to the nearest value that scores as well (a test
    that passes from a threshold on is a step function).
-3. **Interacting numbers** (the best values lie on a ridge no axis follows, as width and height do
-   for an area and a perimeter): when the sweep closed less than a tenth of the gap, a library
-   optimizer (:mod:`.refine`) takes the remaining runs from the best point, sized by how far each line
-   wanted to go.
+3. **Several floats together**: the score's tangent planes, measured by small nudges, are solved
+   together for where they all reach the goal (:meth:`Search._planes`). A linear model scored by
+   its absolute errors is a cone whose every piece passes through the answer, so this recovers it
+   exactly, where one number at a time stalls on the kinks; on a smooth ridge (width and height
+   for an area and a perimeter) it is Newton's method. When the sweep closed less than a tenth of
+   the gap, a library optimizer (:mod:`.refine`) then takes the remaining runs from the best point,
+   sized by how far each line wanted to go.
 
 Every stage asks for a batch of points, has them evaluated together by ``evaluate_many`` (concurrently
 once the evaluator can), then reads their scores. Everything stays inside the markers' bounds
@@ -118,6 +121,7 @@ class Search:
         if self.goal is None or not self._dims or not math.isfinite(self.start.score):
             return self.best
         before = self.best
+        self._tidy()  # the last search may have had no run left for it (known values are not run again)
         self._categories()
         self._sweep()
         if not self.done() and self.best is not before:
@@ -130,7 +134,7 @@ class Search:
         if not self.done() and len(moving) >= 2 and stalled:
             self._refiner(moving, self.best.values, dict(self._reach), self.scores, self.done)
         if not self.done() and len(moving) == 1:
-            self._descend()  # several numbers: the simplex walks them (measured: planes cost runs there)
+            self._descend()  # several numbers: the planes above
         if self.best is not before:
             self._tidy()
         return self.best
