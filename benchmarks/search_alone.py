@@ -1,18 +1,21 @@
 """The measured search alone, today's and the new one side by side, on score functions written in Python.
 
-    python -m benchmarks.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before cma optuna-tpe scipy-nm]
+    python -m benchmarks.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before main scipy-nm cma optuna-tpe]
 
 No program and no model: each score function stands in for a program and its judge, and each call of
 it counts as one program run. Every side is driven as the loop drives the search: each step probes
 the numbers (one run each), then searches from the best values so far with at most ``--runs`` runs.
 Printed per problem and side: the seeds solved, the program runs to the target on each seed ("-":
-not reached) and the largest final error (the distance of the best values to the known answer, relative to
-it, over the seeds; for pass/fail problems 0 when solved).
+not reached) and the largest final error (the distance of the best values to the known answer,
+relative to it, over the seeds; where no answer is given, the score missing from the target). The
+fahrenheit and rectangle rows are those benchmark tasks' judges (outputs rounded as the programs
+round them, target 0.99), with the tasks' seeds.
 
 Sides: ``before`` is the search of the base commit (runners/search.py and runners/probe.py as they
 were at ``BEFORE``, read from git: hand-written line searches then a hand-written Nelder–Mead, numbers
-only, no bounds); the others are the new search (categories, cheap estimates, bracketing, planes)
-with the library refiner named: ``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
+only, no bounds); ``main`` is runners/search.py at ``MAIN`` (issue 21 as first merged: categories,
+bounds, bracketing, scipy's Nelder–Mead, but no planes); the others are today's search (with the
+planes where tangent planes meet the goal) with the library refiner named: ``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
 ``cma`` (pycma's CMA-ES, asked and told by generation) and ``optuna-tpe`` (Optuna's TPE sampler,
 asked and told in batches of 4). Sides whose library is not installed are skipped with a note.
 """
@@ -39,7 +42,8 @@ from autotrace.runners.refine import Refiner, nelder_mead
 from autotrace.runners.search import Point, Search, score_of
 from autotrace.runners.space import Dimension, dimensions
 
-BEFORE = "a680043"  # the base commit: today's search
+BEFORE = "a680043"  # the base commit of issue 21: the hand-written search
+MAIN = "a3ce474"  # issue 21's first library search, as merged: no planes
 ROOT = Path(__file__).resolve().parent.parent
 Values = dict[str, Any]
 
@@ -169,6 +173,17 @@ def _before_modules() -> tuple[types.ModuleType, types.ModuleType]:
     return loaded[0], loaded[1]
 
 
+def _main_search() -> types.ModuleType:
+    """runners/search.py at ``MAIN`` (its probe, space and refine modules are today's, unchanged)."""
+    source = subprocess.run(["git", "show", f"{MAIN}:runners/search.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType("autotrace.runners._main_search")
+    module.__package__ = "autotrace.runners"
+    sys.modules[module.__name__] = module
+    exec(compile(source, f"{MAIN}:runners/search.py", "exec"), module.__dict__)
+    return module
+
+
 def optuna_tpe_refiner(dims, start, sizes, scores, done) -> None:
     """Optuna's TPE sampler, asked for a batch of 4 trials, told their scores, until ``done``."""
     import optuna
@@ -274,6 +289,9 @@ def drive(problem: Problem, side: str, steps: int, runs: int) -> Outcome:
         goal = probes.goal_score(start.score, problem.target) if math.isfinite(start.score) else None
         if side == "before":
             search = old_search.Search(start, measured, goal, evaluate, known, enough, runs)
+        elif side == "main":
+            search = _main_search().Search(dimensions(params, values), start, measured, goal,
+                                           lambda batch: [evaluate(v) for v in batch], known, enough, runs)
         else:
             search = Search(dimensions(params, values), start, measured, goal,
                             lambda batch: [evaluate(v) for v in batch], known, enough, runs,
@@ -295,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--problems", nargs="+", type=int, help="only these problems (their row numbers from 1)")
-    parser.add_argument("--sides", nargs="+", default=["before", "scipy-nm", "cma", "optuna-tpe"])
+    parser.add_argument("--sides", nargs="+", default=["before", "main", "scipy-nm", "cma", "optuna-tpe"])
     args = parser.parse_args(argv)
     sides = []
     for side in args.sides:
