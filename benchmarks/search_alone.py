@@ -1,18 +1,21 @@
 """The measured search alone, today's and the new one side by side, on score functions written in Python.
 
-    python -m benchmarks.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before cma optuna-tpe scipy-nm]
+    python -m benchmarks.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before main scipy-nm cma optuna-tpe]
 
 No program and no model: each score function stands in for a program and its judge, and each call of
 it counts as one program run. Every side is driven as the loop drives the search: each step probes
 the numbers (one run each), then searches from the best values so far with at most ``--runs`` runs.
-Printed per problem and side: the seeds solved, the program runs to the target (mean over the solved
-seeds) and the largest final error (the distance of the best values to the known answer, relative to
-it, over the seeds; for pass/fail problems 0 when solved).
+Printed per problem and side: the seeds solved, the program runs to the target on each seed ("-":
+not reached) and the largest final error (the distance of the best values to the known answer,
+relative to it, over the seeds; where no answer is given, the score missing from the target). The
+fahrenheit and rectangle rows are those benchmark tasks' judges (outputs rounded as the programs
+round them, target 0.99), with the tasks' seeds.
 
 Sides: ``before`` is the search of the base commit (runners/search.py and runners/probe.py as they
 were at ``BEFORE``, read from git: hand-written line searches then a hand-written Nelder–Mead, numbers
-only, no bounds); the others are the new search (categories, cheap estimates, bracketing, planes)
-with the library refiner named: ``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
+only, no bounds); ``main`` is runners/search.py at ``MAIN`` (issue 21 as first merged: categories,
+bounds, bracketing, scipy's Nelder–Mead, but no planes); the others are today's search (with the
+planes where tangent planes meet the goal) with the library refiner named: ``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
 ``cma`` (pycma's CMA-ES, asked and told by generation) and ``optuna-tpe`` (Optuna's TPE sampler,
 asked and told in batches of 4). Sides whose library is not installed are skipped with a note.
 """
@@ -39,7 +42,8 @@ from autotrace.runners.refine import Refiner, nelder_mead
 from autotrace.runners.search import Point, Search, score_of
 from autotrace.runners.space import Dimension, dimensions
 
-BEFORE = "a680043"  # the base commit: today's search
+BEFORE = "a680043"  # the base commit of issue 21: the hand-written search
+MAIN = "a3ce474"  # issue 21's first library search, as merged: no planes
 ROOT = Path(__file__).resolve().parent.parent
 Values = dict[str, Any]
 
@@ -104,6 +108,21 @@ def problems(seed: int) -> list[Problem]:
         got = listing(v["key"], v["descending"], v["n"])
         return sum(g == w for g, w in zip(got, wanted)) / max(len(got), len(wanted))
 
+    readings = ((0.0, 100.0, 37.0), (10.0, 20.0, 30.0), (-40.0, 0.0, 50.0))[seed % 3]  # as the tasks pick them
+    sides = ((6.0, 4.0), (5.0, 3.0), (8.0, 2.0))[seed % 3]
+
+    def fahrenheit_judge(v: Values) -> float:
+        """benchmarks/tasks/fahrenheit: outputs rounded to 0.1, full marks within 0.05 of each."""
+        got = [round(v["scale"] * t + v["offset"], 1) for t in readings]
+        wanted = [round(1.8 * t + 32, 1) for t in readings]
+        return 1.0 if all(abs(g - f) <= 0.05 for g, f in zip(got, wanted)) else max(0.0, _closeness(got, wanted))
+
+    def rectangle_judge(v: Values) -> float:
+        """benchmarks/tasks/rectangle: area and perimeter rounded to 0.01, full marks within 0.01."""
+        got = [round(v["w"] * v["h"], 2), round(2 * (v["w"] + v["h"]), 2)]
+        wanted = [sides[0] * sides[1], 2 * (sides[0] + sides[1])]
+        return 1.0 if all(abs(g - f) <= 0.01 for g, f in zip(got, wanted)) else max(0.0, _closeness(got, wanted))
+
     return [
         Problem("separable (4 shares)", {k: (0.25, "in [0, 1] share") for k in "abcd"},
                 lambda v: _closeness([4000 * v[k] for k in "abcd"], [4000 * s for s in shares]), 0.999,
@@ -127,6 +146,9 @@ def problems(seed: int) -> list[Problem]:
                 lambda v: float(v["n"] >= threshold), 1.0, {}),
         Problem("int window, 2 tests", {"n": (10, "int in [1, 500]")},
                 lambda v: ((v["n"] >= low) + (v["n"] <= high)) / 2, 1.0, {}),
+        Problem("fahrenheit task's judge", {"scale": (1.0, ""), "offset": (0.0, "")}, fahrenheit_judge, 0.99,
+                {"scale": 1.8, "offset": 32.0}),
+        Problem("rectangle task's judge", {"w": (1.0, "> 0"), "h": (1.0, "> 0")}, rectangle_judge, 0.99),
         Problem("categorical + bool + int", {"key": ("name", 'one of ("name", "age", "points")'),
                                              "descending": (False, ""), "n": (8, "int in [1, 8]")},
                 ranking, 1.0, {}),
@@ -149,6 +171,17 @@ def _before_modules() -> tuple[types.ModuleType, types.ModuleType]:
         exec(compile(source, f"{BEFORE}:runners/{name}.py", "exec"), module.__dict__)
         loaded.append(module)
     return loaded[0], loaded[1]
+
+
+def _main_search() -> types.ModuleType:
+    """runners/search.py at ``MAIN`` (its probe, space and refine modules are today's, unchanged)."""
+    source = subprocess.run(["git", "show", f"{MAIN}:runners/search.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType("autotrace.runners._main_search")
+    module.__package__ = "autotrace.runners"
+    sys.modules[module.__name__] = module
+    exec(compile(source, f"{MAIN}:runners/search.py", "exec"), module.__dict__)
+    return module
 
 
 def optuna_tpe_refiner(dims, start, sizes, scores, done) -> None:
@@ -213,9 +246,20 @@ def drive(problem: Problem, side: str, steps: int, runs: int) -> Outcome:
     ran = 0
     reached_at: int | None = None
 
+    scores: dict[str, float] = {}  # as the loop keeps them: values run before are not run again
+
     def evaluate(values: Values) -> Evaluation:
         nonlocal ran, reached_at
         ran += 1
+        evaluation = run(values)
+        scores[repr(sorted(values.items()))] = score_of(evaluation)
+        return evaluation
+
+    def known(values: Values) -> float | None:
+        return scores.get(repr(sorted(values.items())))
+
+    def run(values: Values) -> Evaluation:
+        nonlocal reached_at
         try:
             score = problem.score(values)
             if not math.isfinite(score):
@@ -244,10 +288,13 @@ def drive(problem: Problem, side: str, steps: int, runs: int) -> Outcome:
         start = Point(values, score_of(current), current)  # as the loop does: from the values, not the best probe
         goal = probes.goal_score(start.score, problem.target) if math.isfinite(start.score) else None
         if side == "before":
-            search = old_search.Search(start, measured, goal, evaluate, lambda v: None, enough, runs)
+            search = old_search.Search(start, measured, goal, evaluate, known, enough, runs)
+        elif side == "main":
+            search = _main_search().Search(dimensions(params, values), start, measured, goal,
+                                           lambda batch: [evaluate(v) for v in batch], known, enough, runs)
         else:
             search = Search(dimensions(params, values), start, measured, goal,
-                            lambda batch: [evaluate(v) for v in batch], lambda v: None, enough, runs,
+                            lambda batch: [evaluate(v) for v in batch], known, enough, runs,
                             refiner=REFINERS[side][0])
         found = search.run()
         tried = [found] + [Point(p.values, score_of(p.evaluation), p.evaluation) for p in measured if p.evaluation]
@@ -266,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--problems", nargs="+", type=int, help="only these problems (their row numbers from 1)")
-    parser.add_argument("--sides", nargs="+", default=["before", "scipy-nm", "cma", "optuna-tpe"])
+    parser.add_argument("--sides", nargs="+", default=["before", "main", "scipy-nm", "cma", "optuna-tpe"])
     args = parser.parse_args(argv)
     sides = []
     for side in args.sides:
@@ -282,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sides.append(side)
     names = [p.name for p in problems(0)]
     print(f"search alone: {args.seeds} seeds, {args.steps} steps of probes + at most {args.runs} runs; "
-          "per side: solved seeds, mean program runs to the target over the solved, largest final error")
+          "per side: solved seeds, program runs to the target per seed, largest final error")
     print("| problem | " + " | ".join(sides) + " |")
     print("| --- |" + " --- |" * len(sides))
     for i, name in enumerate(names):
@@ -292,9 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for side in sides:
             outcomes = [drive(problems(seed)[i], side, args.steps, args.runs) for seed in range(args.seeds)]
             solved = [o.runs_to_target for o in outcomes if o.runs_to_target is not None]
-            mean = f"{sum(solved) / len(solved):.0f} runs" if solved else "-"
+            runs = "/".join("-" if o.runs_to_target is None else str(o.runs_to_target) for o in outcomes)
             worst = max(o.error for o in outcomes)
-            cells.append(f"{len(solved)}/{len(outcomes)}, {mean}, err {worst:.2g}")
+            cells.append(f"{len(solved)}/{len(outcomes)}, {runs} runs, err {worst:.2g}")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return 0
 

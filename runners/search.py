@@ -13,10 +13,13 @@ It works in stages, cheapest first, and stops as soon as the target is reached:
    number whose probe changed nothing or failed is **bracketed**: steps doubling away from it both
    ways until the score moves, then bisection back to the nearest value that scores as well (a test
    that passes from a threshold on is a step function).
-3. **Interacting numbers** (the best values lie on a ridge no axis follows, as width and height do
-   for an area and a perimeter): when the sweep closed less than a tenth of the gap, a library
-   optimizer (:mod:`.refine`) takes the remaining runs from the best point, sized by how far each line
-   wanted to go.
+3. **Several floats together**: the score's tangent planes, measured by small nudges, are solved
+   together for where they all reach the goal (:meth:`Search._planes`). A linear model scored by
+   its absolute errors is a cone whose every piece passes through the answer, so this recovers it
+   exactly, where one number at a time stalls on the kinks; on a smooth ridge (width and height
+   for an area and a perimeter) it is Newton's method. When the sweep closed less than a tenth of
+   the gap, a library optimizer (:mod:`.refine`) then takes the remaining runs from the best point,
+   sized by how far each line wanted to go.
 
 Every stage asks for a batch of points, has them evaluated together by ``evaluate_many`` (concurrently
 once the evaluator can), then reads their scores. Everything stays inside the markers' bounds
@@ -118,16 +121,20 @@ class Search:
         if self.goal is None or not self._dims or not math.isfinite(self.start.score):
             return self.best
         before = self.best
+        self._tidy()  # the last search may have had no run left for it (known values are not run again)
         self._categories()
         self._sweep()
         if not self.done() and self.best is not before:
             self._pattern(before)
         gap = self.goal - before.score
         moving = [d for d in self._dims.values() if d.name in self._reach]
-        if not self.done() and len(moving) >= 2 and (self.best.score - before.score) < _SMALL_GAIN * gap:
+        stalled = (self.best.score - before.score) < _SMALL_GAIN * gap
+        if not self.done() and len(moving) >= 2:
+            self._planes([d for d in moving if not d.integer])
+        if not self.done() and len(moving) >= 2 and stalled:
             self._refiner(moving, self.best.values, dict(self._reach), self.scores, self.done)
         if not self.done() and len(moving) == 1:
-            self._descend()  # several numbers: the simplex walks them (measured: planes cost runs there)
+            self._descend()  # several numbers: the planes above
         if self.best is not before:
             self._tidy()
         return self.best
@@ -223,6 +230,79 @@ class Search:
                 return
             before = here
             self._follow(here, slopes, sum(g * g for g in slopes.values()), self.best.score)
+
+    def _planes(self, dims: Sequence[Dimension]) -> None:
+        """Where the score's tangent planes meet the goal. Nudging each number (by a hundredth of how
+        far its line wanted to go, later by a tenth of the last move, shrunk with the gap) measures one
+        plane per point; the latest planes, one per number, are solved together for the smallest move
+        that reaches the goal on all of them (an SVD least-squares solve), and the move is run.
+
+        A linear model scored by its absolute errors (1 minus their sum) is a cone: every piece of it
+        is a plane through the answer at the goal, so each new point either reaches the goal or adds
+        the plane of a piece not seen yet, and as many independent planes as numbers pin the answer
+        down exactly, where one number at a time and a simplex stall on the kinks. A smooth ridge
+        (area and perimeter) is met as Newton's method meets it. The planes stop after one point more
+        than there are numbers in a row that gained nothing (each of them still added a plane)."""
+        assert self.goal is not None
+        if len(dims) < 2:
+            return
+        names = [d.name for d in dims]
+        scale = {n: self._reach[n] or abs(self.best.values[n]) or 1.0 for n in names}
+        planes: list[tuple[list[float], float]] = []  # (slopes per scaled number, goal minus the plane at 0)
+        here, step = self.best, {n: self._reach[n] / 100 for n in names}
+        flat = 0
+        while not self.done() and self.runs_left > len(names) and flat < len(names):
+            slopes = self._slopes(dims, here, step)
+            if slopes is None:
+                return
+            u = [here.values[n] / scale[n] for n in names]
+            g = [slopes[n] * scale[n] for n in names]
+            planes.append((g, self.goal - here.score + sum(a * b for a, b in zip(g, u))))
+            del planes[:-len(names)]
+            best_u = [self.best.values[n] / scale[n] for n in names]
+            move = _smallest_move([p[0] for p in planes], [p[1] - sum(a * b for a, b in zip(p[0], best_u))
+                                                          for p in planes])
+            if move is None:
+                return
+            before = self.best
+            gap = self.goal - before.score
+            point = self._try(self._moved(before, names, scale, move, 1.0))
+            if point is None or not math.isfinite(point.score) or point.values == before.values:
+                return
+            if point.score < before.score and not self.done() and gap > 0:
+                # Worse: the plane overshot (a power of the error below 1 is no cone). The vertex of
+                # the V the move's two ends make, as along one line; the next planes start from the
+                # move's end all the same (on a cone it lies on a piece not seen yet).
+                at = (1 + (point.score - before.score) / gap) / 2
+                if 0 < at < 1:
+                    self._try(self._moved(before, names, scale, move, at))
+            flat = 0 if self.best is not before else flat + 1
+            # The next nudges: a tenth of this move, shrunk as the gap to the goal shrank (on a cone the
+            # distance to the answer is in proportion to the gap): short enough not to cross a kink.
+            shrink = min(1.0, (self.goal - point.score) / gap) if gap > 0 else 1.0
+            step = {n: abs(point.values[n] - before.values[n]) * shrink / 10 or step[n] / 10 for n in names}
+            here = point
+
+    def _moved(self, here: Point, names: Sequence[str], scale: Mapping[str, float], move: Sequence[float],
+               t: float) -> Values:
+        """``here`` moved by ``t`` times ``move`` (in units of ``scale``)."""
+        return {**here.values, **{n: self._dims[n].value(here.values[n] + t * m * scale[n])
+                                  for n, m in zip(names, move)}}
+
+    def _slopes(self, dims: Sequence[Dimension], here: Point, step: Mapping[str, float]) -> dict[str, float] | None:
+        """The score's slope along each of ``dims`` at ``here``, by one nudge each (one batch); None
+        when a nudge fails or no number can move."""
+        nudges = {}
+        for dim in dims:
+            x = here.values[dim.name]
+            moved = dim.nudged(x, max(step[dim.name], abs(x) * 1e-5, 1e-9))
+            if moved is not None:
+                nudges[dim.name] = moved
+        points = self._try_many([{**here.values, n: v} for n, v in nudges.items()])
+        if not nudges or any(p is None or not math.isfinite(p.score) for p in points):
+            return None
+        slopes = {n: (p.score - here.score) / (v - here.values[n]) for (n, v), p in zip(nudges.items(), points)}
+        return {d.name: slopes.get(d.name, 0.0) for d in dims}
 
     def _follow(self, here: Point, direction: Mapping[str, float], slope: float, line_best: float) -> None:
         """The line from ``here`` along ``direction`` (a step ``t`` moves each number by ``t`` times its
@@ -364,3 +444,15 @@ class Search:
     def _rounded(self, values: Values) -> Values:
         return {name: self._dims[name].value(value) if name in self._dims and not self._dims[name].categorical
                 else value for name, value in values.items()}
+
+
+def _smallest_move(slopes: Sequence[Sequence[float]], rises: Sequence[float]) -> list[float] | None:
+    """The shortest move ``m`` with ``slopes[k] . m = rises[k]`` for every plane ``k`` (least squares
+    when they disagree; numpy's SVD solve); None when every slope is 0."""
+    import numpy
+
+    a = numpy.array(slopes, dtype=float)
+    if not a.any():
+        return None
+    move, *_ = numpy.linalg.lstsq(a, numpy.array(rises, dtype=float), rcond=1e-3)
+    return [float(m) for m in move] if numpy.isfinite(move).all() else None

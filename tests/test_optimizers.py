@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from autotrace.domain import parse
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.llm.provision import ModelError, install_model
 from autotrace.llm.server import LocalServer
@@ -252,6 +254,19 @@ def test_unknown_and_invalid_suggestions_are_rejected_and_fed_back(llm_server: S
             "- shop.pricing.total: the parameters must stay (qty, rate), got (qty)\n"
             "- RATE: unknown variable; did you mean 'shop.rates.RATE'?\n") in user_text(llm_server)
     assert opt.last_problems == {}
+
+
+def test_a_value_outside_the_markers_bound_is_rejected_and_the_reason_fed_back(llm_server: ScriptedLLMServer) -> None:
+    # The marker's bound (autotrace/domain.py) holds the model too: 1.5 is no value of "in [0, 1]",
+    # and the model reads why in the next prompt, as it reads a type error.
+    bounded = replace(RATE, description="in [0, 1] a tax rate", domain=parse("in [0, 1] a tax rate")[0])
+    llm_server.script(answer({RATE.name: 1.5}), answer({RATE.name: 0.5}))
+    opt = optoprime(llm_server, [bounded, TOTAL])
+    proposal = opt.step()
+    assert proposal.values == {}
+    assert proposal.rejected == {RATE.name: "1.5 is outside in [0, 1]"}
+    assert opt.step().values == {RATE.name: 0.5}
+    assert f"#Problems with your previous answer\n- {RATE.name}: 1.5 is outside in [0, 1]\n" in user_text(llm_server)
 
 
 def test_memory_shows_the_most_recent_attempts(llm_server: ScriptedLLMServer) -> None:

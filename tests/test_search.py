@@ -91,6 +91,27 @@ def test_interacting_constants_are_walked_by_the_simplex():
     assert sweep_only.score < 0.9  # the first line searches alone get nowhere near
 
 
+INVOICES = [(3, 12), (17, 4), (8, 25), (1, 0), (12, 30), (5, 7), (20, 16), (9, 2)]  # (hours, km) per invoice
+
+
+def test_a_linear_price_formula_is_recovered_exactly_from_its_invoices():
+    # Three constants of price = a * hours + b * km + c, judged by 1 minus the summed absolute errors
+    # over eight invoices: a cone whose pieces all pass through the answer, where the planes meet.
+    def score(v: dict[str, Any]) -> float:
+        return closeness([v["a"] * n + v["b"] * km + v["c"] for n, km in INVOICES],
+                         [4.5 * n + 1.25 * km + 3.0 for n, km in INVOICES])
+
+    values, program, runs = {"a": 1.0, "b": 1.0, "c": 1.0}, Program(score, target=1.0), 0
+    for _ in range(10):  # the loop's steps
+        found, search = program.search(values)
+        runs += search.runs_made
+        values = found.values
+        if found.score >= 1.0:
+            break
+    assert values == {"a": 4.5, "b": 1.25, "c": 3.0}  # four significant digits and more: the exact answer
+    assert runs <= 90
+
+
 def test_the_runs_are_a_hard_limit_and_known_values_are_not_run():
     program = Program(lambda v: -abs(v["x"] - 3) - abs(v["y"] + 2 * v["x"]) - 1, target=0)
     _, search = program.search({"x": 1.0, "y": 1.0}, runs=7)
