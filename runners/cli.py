@@ -184,6 +184,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
+        code_format=config.get("code_format", "fenced"),
     )
 
     def body() -> int:
