@@ -53,13 +53,13 @@ def judge_hidden(task: Task, run_dir: Path, values: Mapping[str, Any]) -> dict[s
     cases = runpy.run_path(str(task.hidden))["CASES"]
     program = task.folder / "program.py"  # the plain form: trace-opt's run folder holds its own
     sys.path.insert(0, str(run_dir))  # the judge's helpers, as the run had them
-    namespace = runpy.run_path(str(program), run_name="benchmark_hidden_cases")
+    run_case = runpy.run_path(str(program), run_name="benchmark_hidden_cases")["run_case"]
     name = function_name(program)
     source = final_source(values, name)
     if source is not None:
         ast.parse(source)  # a final value that does not parse cannot be the run's answer
-        exec(compile(source, f"<final {name}>", "exec"), namespace)  # noqa: S102 - the run's own candidate
-    run_case = namespace["run_case"]
+        # into the globals run_case reads (run_path returns a copy of them)
+        exec(compile(source, f"<final {name}>", "exec"), run_case.__globals__)  # noqa: S102 - the run's candidate
     output = [(case, run_case(case)) for case in cases]
     score, message = runpy.run_path(str(run_dir / "judge.py"))["feedback"](output)
     passed = round(score * len(cases))
