@@ -133,8 +133,16 @@ def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, 
                 say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
                 result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens)
                 say(f"    solved={result.get('solved')} step={result.get('solved_step')} "
-                    f"best={result.get('best_score')} tokens={result.get('prompt_tokens')}+"
+                    f"best={result.get('best_score')} hidden={_hidden_text(result)} tokens={result.get('prompt_tokens')}+"
                     f"{result.get('completion_tokens')} {result.get('wall_seconds', 0) or 0:.0f}s"
                     + (f" error: {result['error']}" if result.get("error") else ""))
                 results.append(result)
     return results
+
+
+def _hidden_text(result: dict[str, Any]) -> str:
+    """The hidden cases passed, as the progress line shows them ("—" for a task without hidden cases)."""
+    hidden = result.get("hidden")
+    if not hidden:
+        return "—"
+    return f"{hidden['passed']}/{hidden['total']}" if "passed" in hidden else f"error ({hidden.get('error')})"
