@@ -70,6 +70,9 @@ def test_a_fix_for_the_visible_inputs_only_fails_the_hidden_ones(task, tmp_path)
     assert result["final"] == "changed" and result["passed"] == 0 and "failing" in result  # ... and none hidden
     original = hidden_cases.judge_hidden(task, tmp_path, {})
     assert original["final"] == "original" and 0 <= original["passed"] < original["total"]
+    name = hidden_cases.function_name(task.folder / "program.py")
+    own = hidden_cases.original_source(task.folder / "program.py", name)  # best values that are the original
+    assert hidden_cases.judge_hidden(task, tmp_path, {"program.f": own}) == original
 
 
 def test_the_reference_passes_every_hidden_case(tmp_path):
