@@ -75,12 +75,21 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def paired(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs whose (task, seed) was run in both formats: a run cut short has no partner to compare."""
+    arms: dict[tuple[str, int], set[str]] = {}
+    for r in runs:
+        arms.setdefault((r["task"], r["seed"]), set()).add(r["code_format"])
+    return [r for r in runs if arms[(r["task"], r["seed"])] == set(ARMS)]
+
+
 def table(runs: list[dict[str, Any]]) -> str:
-    """The markdown tables: per arm, then per run."""
+    """The markdown tables: per arm over the task/seed pairs run in both formats, then per run."""
+    both = paired(runs)
     rows = ["| format | runs | answers | rejected: syntax error | of which code from a JSON string | "
             "stopped at max_tokens | code lost to max_tokens | runs solved | mean best visible score | "
             "hidden cases passed | runs passing every hidden case |", "|" + "---|" * 11]
-    for arm, s in summary(runs).items():
+    for arm, s in summary(both).items():
         visible = "—" if s["visible"] is None else f"{s['visible']:.3f}"
         hidden = f"{s['hidden_passed']}/{s['hidden_total']}" + (
             f" ({s['hidden_passed'] / s['hidden_total']:.0%})" if s["hidden_total"] else "")
@@ -93,7 +102,8 @@ def table(runs: list[dict[str, Any]]) -> str:
         c, h = r["counts"], r.get("hidden") or {}
         scores = " ".join("n/a" if s.get("score") is None else f"{s['score']:.2f}" for s in r.get("steps", []))
         stopped = (r.get("error") or r.get("stopped") or "").replace("|", "/")[:90]
-        rows.append(f"| {r['task']} | {r['seed']} | {r['code_format']} | {r.get('solved_step', '—')} | "
+        stopped += "" if r in both else " (its other format was not run: not in the totals)"
+        rows.append(f"| {r['task']} | {r['seed']} | {r['code_format']} | {r.get('solved_step') if r.get('solved') else '—'} | "
                     f"{r.get('best_score')} | {h.get('passed', '—')}/{h.get('total', '—')} | {c['answers']} | "
                     f"{c['syntax']} | {c['at_limit']} | {scores} | {stopped} |")
     return "\n".join(rows)

@@ -87,3 +87,21 @@ def test_a_cut_off_answer_is_one_whose_last_code_block_is_open_or_missing():
     assert code_cut_off("Fix it.\n```python\ndef double(x):\n    return x +")
     assert not code_cut_off("Fix it.\n```python\ndef double(x):\n    return x + x\n```\nThat is all, and")
     assert json.dumps(code_cut_off("```python\nA\n```\n```python\nB")) == "true"
+
+
+def test_the_format_comparison_totals_only_pairs_run_in_both_formats():
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from benchmarks import code_format
+
+    counts = {"answers": 2, "at_limit": 1, "code_cut_off": 0, "syntax": 1, "syntax_from_json": 1}
+    run = {"task": "median", "seed": 0, "solved": True, "best_score": 1.0, "steps": [], "counts": counts,
+           "hidden": {"passed": 9, "total": 9}}
+    runs = [{**run, "code_format": "fenced"}, {**run, "code_format": "json", "solved": False, "best_score": 0.5},
+            {**run, "seed": 1, "code_format": "fenced"}]  # seed 1's json run never happened
+    totals = code_format.summary(code_format.paired(runs))
+    assert totals["fenced"]["runs"] == totals["json"]["runs"] == 1
+    assert totals["fenced"]["solved"] == 1 and totals["json"]["solved"] == 0 and totals["json"]["syntax"] == 1
+    text = code_format.table(runs)
+    assert "| fenced | 1 | 2 | 1 | 1 | 1 | 0 | 1/1 | 1.000 | 9/9 (100%) | 1/1 |" in text
+    assert text.count("not in the totals") == 1
