@@ -42,6 +42,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "model": ("a string", lambda v: isinstance(v, str)),
     "base_url": ("a string", lambda v: isinstance(v, str)),
     "optimizer": ('"optoprime" or "opro"', lambda v: v in ("optoprime", "opro")),
+    "code_format": ('"fenced" or "json"', lambda v: v in ("fenced", "json")),
     "memory": ('a size such as "4GiB", or "none"', lambda v: isinstance(v, str) or (_number(v) and v > 0)),
 }
 

@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--context-tokens", type=int, default=8192)
     parser.add_argument("--optimizer", default="optoprime")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds one evaluation may take")
+    parser.add_argument("--code-format", choices=("fenced", "json"), default=None,
+                        help="how a (code) variable's new value is asked for (default: Settings.code_format's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -44,6 +46,8 @@ def main() -> int:
     settings = Settings(target=run_dir / "program.py", judge=run_dir / "judge.py", steps=args.steps,
                         target_score=args.target, optimizer=args.optimizer, llm=llm, cache=False,
                         limits=Limits(timeout=args.timeout))
+    if args.code_format:
+        settings.code_format = args.code_format
     reports: list[StepReport] = []
     started = time.perf_counter()
     error = None

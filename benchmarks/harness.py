@@ -66,9 +66,13 @@ def model_server(base_url: str | None, model: str | None, threads: int | None,
 
 
 def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
-             trace_py: Path | None, run_timeout: float, max_tokens: int) -> dict[str, Any]:
-    """One optimization run of one side; the result dict of the side's script (or why there is none)."""
-    run_dir = out_dir / "runs" / f"{task.name}-seed{seed}-{side}"
+             trace_py: Path | None, run_timeout: float, max_tokens: int, code_format: str | None = None
+             ) -> dict[str, Any]:
+    """One optimization run of one side; the result dict of the side's script (or why there is none).
+    ``code_format`` ("fenced" or "json", autotrace only) overrides autotrace's default answer format.
+    A task with hidden cases gets ``hidden``: its final function judged on them after the run."""
+    label = f"{side}-{code_format}" if code_format else side
+    run_dir = out_dir / "runs" / f"{task.name}-seed{seed}-{label}"
     task.lay_out(side, run_dir)
     result_path = run_dir / "result.json"
     common = ["--steps", str(steps), "--target", str(task.target), "--model", server["model"],
@@ -76,6 +80,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
               "--out", str(result_path)]
     if side == "autotrace":
         command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common]
+        command += ["--code-format", code_format] if code_format else []
     else:
         if trace_py is None:
             return {"side": "trace-opt", "error": "trace-opt venv unavailable", "solved": False}
@@ -101,6 +106,12 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
                   "error": f"no result (exit {code}): {' | '.join(tail)}"}
     result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir))
+    if code_format:
+        result["code_format"] = code_format
+    if task.hidden is not None and result_path.is_file():
+        from .hidden_cases import check
+
+        result["hidden"] = check(task, run_dir)
     if side == "autotrace":
         from .traceback_check import check_run
 
@@ -122,8 +133,16 @@ def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, 
                 say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
                 result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens)
                 say(f"    solved={result.get('solved')} step={result.get('solved_step')} "
-                    f"best={result.get('best_score')} tokens={result.get('prompt_tokens')}+"
+                    f"best={result.get('best_score')} hidden={_hidden_text(result)} tokens={result.get('prompt_tokens')}+"
                     f"{result.get('completion_tokens')} {result.get('wall_seconds', 0) or 0:.0f}s"
                     + (f" error: {result['error']}" if result.get("error") else ""))
                 results.append(result)
     return results
+
+
+def _hidden_text(result: dict[str, Any]) -> str:
+    """The hidden cases passed, as the progress line shows them ("—" for a task without hidden cases)."""
+    hidden = result.get("hidden")
+    if not hidden:
+        return "—"
+    return f"{hidden['passed']}/{hidden['total']}" if "passed" in hidden else f"error ({hidden.get('error')})"

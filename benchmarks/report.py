@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import harness
+from .tasks import TASKS
 
 
 def machine_info() -> dict[str, Any]:
@@ -232,16 +233,57 @@ def _quality(results: dict[str, Any]) -> list[str]:
                 "quote a line other than the one that ran" + (f" (first: {wrong[0]})" if wrong else "")
                 + f". Answers with a value rejected for a syntax error: {sum(c['syntax_rejected'] for c in checks):,}"
                 f" of {sum(c['answers'] for c in checks):,}.", ""]
+    out += _hidden(runs)
     pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
-    out += ["Per run:", "", _table(
-        ["task", "seed", "side", "solved at step", "best", "scores by step", "tokens", "runs", "time", "note"]
+    out += ["Per run (best = the judge's score on the visible cases; hidden = the final function on the hidden ones):",
+            "", _table(
+        ["task", "seed", "side", "solved at step", "best", "hidden", "scores by step", "tokens", "runs", "time", "note"]
         + (["measured in run"] if pooled else []),
-        [[r["task"], r["seed"], r.get("side"), _f(r.get("solved_step")), _f(r.get("best_score"), 3),
+        [[r["task"], r["seed"], r.get("side"), _f(r.get("solved_step")), _f(r.get("best_score"), 3), _hidden_cell(r),
           " ".join(_f(s.get("score"), 2) for s in r.get("steps", [])),
           f"{r.get('prompt_tokens') or 0:,} + {r.get('completion_tokens') or 0:,}", _f(r.get("evaluations")),
           _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)]
          + ([r.get("run", "")] if pooled else []) for r in runs]), ""]
     return out
+
+
+def _hidden(runs: list[dict[str, Any]]) -> list[str]:
+    """Visible score against hidden pass rate per task and side, for the tasks with hidden cases
+    (:mod:`benchmarks.hidden_cases`): a run solved on the visible cases that fails hidden ones overfitted."""
+    judged = [r for r in runs if r.get("hidden")]
+    if not judged:
+        return []
+    rows = []
+    for task in dict.fromkeys(r["task"] for r in judged):
+        for side in ("autotrace", "trace-opt"):
+            mine = [r for r in judged if r["task"] == task and r.get("side") == side]
+            if not mine:
+                continue
+            best = [r["best_score"] for r in mine if r.get("best_score") is not None]
+            passed = sum(r["hidden"].get("passed", 0) for r in mine)
+            total = sum(r["hidden"].get("total", 0) for r in mine)
+            solved = [r for r in mine if r.get("solved")]
+            overfit = sum(1 for r in solved if r["hidden"].get("passed") != r["hidden"].get("total"))
+            rows.append([task, side, f"{len(solved)}/{len(mine)}", _f(statistics.mean(best) if best else None, 3),
+                         f"{passed}/{total}" + (f" ({passed / total:.0%})" if total else ""),
+                         f"{sum(1 for r in mine if r['hidden'].get('passed') == r['hidden'].get('total'))}/{len(mine)}",
+                         overfit])
+    return ["Hidden cases: each code task's `hidden.py` holds inputs that are never copied into a run's folder, "
+            "so neither the judge nor the prompt sees them; after the run, the function the run ends with "
+            "(autotrace: its best, the patch; trace-opt: its parameter after the last step) is judged on them "
+            "(`benchmarks/hidden_cases.py`). A run solved on the visible cases that fails a hidden one fitted "
+            "the visible inputs, not the task:", "",
+            _table(["task", "side", "solved (visible)", "best visible score", "hidden cases passed",
+                    "runs passing every hidden case", "solved but failing hidden cases"], rows), ""]
+
+
+def _hidden_cell(run: dict[str, Any]) -> str:
+    hidden = run.get("hidden")
+    if not hidden:
+        return "—"
+    if "error" in hidden:
+        return "error: " + str(hidden["error"]).replace("|", "/")[:60]
+    return f"{hidden['passed']}/{hidden['total']}"
 
 
 def _tokens(totals: dict[str, Any]) -> int:
@@ -440,7 +482,7 @@ def _not_measured(results: dict[str, Any]) -> list[str]:
         lines.append("Sections left out of this run: " + ", ".join(missing) + ".")
     if results.get("quick"):
         lines.append("This was the quick subset: 2 small tasks, 1 seed, 3 steps; the full run "
-                     "(`python -m benchmarks`) covers all 13 tasks on 3 seeds.")
+                     f"(`python -m benchmarks`) covers all {len(TASKS)} tasks on 3 seeds.")
     if len(lines) == 2:
         lines.append("Nothing: every section ran.")
     return lines + [""]

@@ -192,6 +192,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
         jobs=jobs, executor=executor, ray_address=ray_address or config.get("ray_address"),
+        code_format=config.get("code_format", "fenced"),
     )
 
     def body() -> int:

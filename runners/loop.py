@@ -73,6 +73,8 @@ class Settings:
     #: what was wrong with it. Replayed over 232 stored benchmark runs, the calls after two such answers
     #: were 10% of the tokens and solved nothing; after one, 4 solves were lost (``benchmarks.unchanged_stop``).
     max_unchanged: int = 2
+    #: How a (code) variable's new value is asked for: "fenced" (a ```python block) or "json" (a JSON string).
+    code_format: str = "fenced"
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -170,7 +172,7 @@ class _Loop:
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
-                                                        memory=settings.memory)
+                                                        memory=settings.memory, code_format=settings.code_format)
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         return self.evaluate_many([values])[0]

@@ -203,8 +203,8 @@ def test_a_code_problem_is_answered_with_the_code_in_a_fenced_block(llm_server: 
     system, user = body["messages"]
     assert system["content"].endswith("```python\ndef pick(items):\n    return items[:20]\n```\n")
     assert user["content"].endswith(
-        "Answer in this format. First, in a few sentences: what is wrong, which variable causes it, and how to "
-        "fix it.\nThen, for each (code) variable you change (shop.pricing.total), its complete new function in "
+        "Answer in this format. First, in at most three short sentences: what is wrong, which variable causes it, "
+        "and how to fix it.\nThen, for each (code) variable you change (shop.pricing.total), its complete new function in "
         "one ```python block: the whole def, with the same name and parameters, and nothing else in the block.\n"
         'Last, one JSON object with a new value for each other variable you change, null for the others: '
         '{"shop.rates.RATE": <a number, or null>}\n')

@@ -94,6 +94,8 @@ class LLMReply:
     seconds: float
     cached: bool = False
     error: str | None = None
+    #: The answer stopped at the max_tokens limit (finish_reason "length"): its end may be missing.
+    truncated: bool = False
 
 
 class _MalformedCompletion(Exception):
@@ -156,6 +158,7 @@ class LLM:
                 completion_tokens=hit["completion_tokens"],
                 seconds=time.monotonic() - started,
                 cached=True,
+                truncated=bool(hit.get("truncated", False)),
             )
 
         completion, rejection = self._call(messages, schema, schema_name, text=text)
@@ -174,10 +177,12 @@ class LLM:
             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
             seconds=time.monotonic() - started,
             error=error,
+            truncated=choice.finish_reason == "length",
         )
         if key is not None and error is None:
             entry = {"text": answer, "data": data, "prompt_tokens": reply.prompt_tokens}
             entry["completion_tokens"] = reply.completion_tokens
+            entry["truncated"] = reply.truncated
             self._cache.put(key, self._redact_value(entry))
         return reply
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from autotrace.optimizers.code_answer import ESCAPING_HINT, parse_code_answer
+from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamSpec
 
@@ -131,9 +131,14 @@ class Proposal:
     #: The step's question had been asked before and the LLM repeats itself (see ``LLM.repeats_itself``),
     #: so it was not asked again: the answer would be the one that led here, and the run has stalled.
     repeated: bool = False
-    #: Its only problem was code that did not parse after coming out of a JSON string (its escaping,
-    #: not its idea): the loop does not count it as an answer that changed nothing.
+    #: Its only problem was its form, not its idea: code that did not parse after coming out of a JSON
+    #: string (its escaping), or code cut off by the max_tokens limit. The loop does not count it as an
+    #: answer that changed nothing.
     escaping: bool = False
+
+
+#: How a (code) variable's new value is asked for: in a fenced block outside any JSON, or as a JSON string.
+CODE_FORMATS = ("fenced", "json")
 
 
 class BudgetError(ValueError):
@@ -158,7 +163,10 @@ class Optimizer(ABC):
         budget_tokens: int | None = None,
         memory: int = 5,
         instruction: str | None = None,
+        code_format: str = "fenced",
     ) -> None:
+        if code_format not in CODE_FORMATS:
+            raise ValueError(f"code_format must be one of {', '.join(CODE_FORMATS)}, not {code_format!r}")
         if not params:
             raise ValueError("an optimizer needs at least one parameter")
         names = [p.name for p in params]
@@ -169,6 +177,7 @@ class Optimizer(ABC):
         self.budget_tokens = default_budget(llm.config) if budget_tokens is None else budget_tokens
         self.memory = memory
         self.instruction = (instruction or load_prompt("default_instruction.txt")).strip()
+        self.code_format = code_format
         self.values: dict[str, Any] = {p.name: p.initial for p in params}
         self.feedback: list[Feedback] = []
         self.attempts: list[Attempt] = []
@@ -240,7 +249,7 @@ class Optimizer(ABC):
     @property
     def answers_in_text(self) -> bool:
         """Whether this problem's answer is free text with code blocks (see ``code_as_code``)."""
-        return self.code_as_code and any(p.kind == "code" for p in self.params)
+        return self.code_as_code and self.code_format == "fenced" and any(p.kind == "code" for p in self.params)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -250,6 +259,10 @@ class Optimizer(ABC):
             self.last_problems = {"": reply.error}
             return self._from_reply(messages, reply, {}, {}, "", reply.error)
         answer = parse_code_answer(reply.text, self.params, self.values)
+        cut_off = reply.truncated and code_cut_off(reply.text)
+        if cut_off:  # a function cut off mid-body may still parse: none of this answer's code is used
+            answer.data["suggestion"].update({p.name: None for p in self.params if p.kind == "code"})
+            answer.problems = {"": CUT_OFF.format(limit=self.llm.config.max_tokens)}
         accepted, rejected = validate(answer.data["suggestion"], self.params, self.values)
         for name in answer.from_json & set(rejected):
             if rejected[name].startswith("syntax error"):
@@ -258,7 +271,8 @@ class Optimizer(ABC):
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         proposal = self._from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
-        proposal.escaping = not changed and bool(rejected) and all(ESCAPING_HINT in reason for reason in rejected.values())
+        proposal.escaping = not changed and bool(rejected) and all(
+            ESCAPING_HINT in reason or reason.startswith(CUT_OFF[:40]) for reason in rejected.values())
         return proposal
 
     def _proposal(self, messages: list[dict], reply: LLMReply) -> Proposal:
@@ -386,8 +400,8 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
     code = [p for p in params if p.kind == "code"]
     if code_as_code and code:
         names = ", ".join(p.name for p in code)
-        lines = ["Answer in this format. First, in a few sentences: what is wrong, which variable causes it, "
-                 "and how to fix it.",
+        lines = ["Answer in this format. First, in at most three short sentences: what is wrong, which variable "
+                 "causes it, and how to fix it.",
                  f"Then, for each (code) variable you change ({names}), its complete new function in one "
                  "```python block: the whole def, with the same name and parameters, and nothing else in the block."]
         others = [p for p in params if p.kind != "code"]

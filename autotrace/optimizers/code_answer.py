@@ -29,6 +29,10 @@ _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t
 _HEADER = re.compile(r"#\s*([A-Za-z_][\w.]*)\s*$")
 #: Added to the reason for code from a JSON string that does not parse: almost always its escaping.
 ESCAPING_HINT = "(the code was inside a JSON string: write the function in a ```python block instead)"
+#: Said when an answer stopped at max_tokens before its code was complete (``{limit}``: the limit).
+CUT_OFF = ("the answer stopped at the max_tokens limit ({limit} tokens) before its code block was complete, so "
+           "its code was not used: write at most three short sentences, then the whole function at once")
+_FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)
 _MALFORMED_EDIT = ("a SEARCH/REPLACE edit must be: a line <<<<<<< SEARCH, the exact current lines, a line "
                    "=======, the new lines, a line >>>>>>> REPLACE")
 
@@ -108,6 +112,13 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
                 if name in code:
                     from_json.add(name)
     return CodeAnswer({"reasoning": reasoning, "suggestion": suggestion}, problems, from_json)
+
+
+def code_cut_off(text: str) -> bool:
+    """Whether an answer cut off at max_tokens lost its code: its last fenced block is not closed, or
+    it has no fenced block at all (the reasoning ran to the limit)."""
+    fences = len(_FENCE_LINE.findall(text))
+    return fences == 0 or fences % 2 == 1
 
 
 def _edit_target(search: str, code: Mapping[str, ParamSpec], suggestion: Mapping[str, Any],

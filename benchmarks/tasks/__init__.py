@@ -4,6 +4,10 @@ markers, ``program_trace.py`` with trace-opt's ``node``/``bundle``) and one ``ju
 A judge's ``feedback(output)`` returns ``(score, message)`` with the score in [0, 1]; a task counts
 as solved once the score reaches its ``target``. ``BENCH_SEED`` picks the task instance (targets,
 test inputs, labelled items), the same for both sides.
+
+A code task may also hold ``hidden.py``: inputs (``CASES``) that are never laid out for a run, so neither
+the judge nor the prompt sees them; after the run, :mod:`benchmarks.hidden_cases` judges the run's final
+function on them, and a fix that special-cases the visible inputs shows up there.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ class Task:
     @property
     def folder(self) -> Path:
         return HERE / self.name
+
+    @property
+    def hidden(self) -> Path | None:
+        """The task's hidden cases (``hidden.py``), None when it has none; never copied by :meth:`lay_out`."""
+        path = self.folder / "hidden.py"
+        return path if path.is_file() else None
 
     def lay_out(self, side: str, dest: Path) -> Path:
         """Copy what one side runs into ``dest`` (its own project: a pyproject.toml marks the root);
@@ -61,6 +71,10 @@ TASKS: tuple[Task, ...] = (
     Task("binary_search", "code", 5, 1.0, _CODE, summary="off-by-one loop bound misses hits"),
     Task("slugify", "code", 5, 1.0, _CODE, summary="slugs keep punctuation and repeated hyphens"),
     Task("roman", "code", 5, 1.0, _CODE, summary="Roman numerals without subtractive pairs"),
+    Task("run_length", "code", 5, 1.0, _CODE, summary="run-length code drops the last run"),
+    Task("duration", "code", 5, 1.0, _CODE, summary="\"1h30m\" read as one number of the last unit"),
+    Task("title_case", "code", 5, 1.0, _CODE, summary="title case capitalises the small words too"),
+    Task("merge_intervals", "code", 5, 1.0, _CODE, summary="intervals merged unsorted, touching ones kept apart"),
     Task("sports_prompt", "prompt", 4, 1.0, _PROMPT, ("sports_understanding.task.json",),
          summary="BIG-bench sports_understanding, 8 items"),
     Task("implicature_prompt", "prompt", 4, 1.0, _PROMPT, ("implicatures.task.json",),
