@@ -11,11 +11,19 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from autotrace.domain import Domain
 
-ParamKind = Literal["literal", "code"]
+
+class ParamKind(StrEnum):
+    """What a parameter is. A ``StrEnum`` so that it crosses process and storage boundaries (job params,
+    the run report's JSON, graph node attributes) as the plain words ``"literal"`` and ``"code"``."""
+
+    LITERAL = "literal"  # a module- or class-level constant whose right side is a literal
+    CODE = "code"  # a whole function or method, shown to the optimizer as source
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -36,6 +44,9 @@ class ParamSpec:
     signature: str = field(default="", compare=False)
     #: The values a literal may take, from the bound its marker starts with (None: any of its kind).
     domain: Domain | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ParamKind(self.kind))  # accepts the wire word too
 
     @property
     def name(self) -> str:

@@ -54,6 +54,7 @@ from typing import Any
 import networkx as nx
 
 from . import graph as g
+from .params import ParamKind
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -659,12 +660,17 @@ def user_traceback(exc: BaseException, limit: int = 12) -> str:
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParamNode:
+    """A parameter as the graph shows it: its name, current value, kind and description."""
+
     name: str
     value: Any  # the literal's value, or the function's source for code
-    kind: str
+    kind: ParamKind
     description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ParamKind(self.kind))  # accepts the wire word too
 
 
 @dataclass
@@ -685,7 +691,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     known_params = {p.name for p in params}
     for p in params:
         G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind,
-                   description=p.description, value=p.value if p.kind == "code" else g.short_repr(p.value, 400))
+                   description=p.description, value=p.value if p.kind is ParamKind.CODE else g.short_repr(p.value, 400))
 
     producers: dict[int, list[tuple[int, int]]] = {}  # identity of a value -> [(end clock, call index)]
     keep: list[weakref.ref] = []  # the refs behind identities made here stay alive while in use

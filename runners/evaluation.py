@@ -10,7 +10,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.optimizers.base import Feedback
-from autotrace.params import ParamSpec, literal_to_text
+from autotrace.params import ParamKind, ParamSpec, literal_to_text
 from autotrace.project import ConfigError, Project
 from autotrace.transforms.plan import ModulePlan
 
@@ -84,7 +84,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def value_text(spec: ParamSpec, value: Any) -> str:
-    return value if spec.kind == "code" else literal_to_text(value)
+    return value if spec.kind is ParamKind.CODE else literal_to_text(value)
 
 
 def make_job(project: Project, target: Path, entry: str, judge: Path | None,
@@ -93,7 +93,7 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
     plans = project.plans()
     candidates: dict[str, dict[str, str]] = {}
     for spec in project.params:
-        if spec.kind == "code" and spec.name in values and values[spec.name] != spec.initial:
+        if spec.kind is ParamKind.CODE and spec.name in values and values[spec.name] != spec.initial:
             candidates.setdefault(str(spec.path), {})[spec.qualname] = values[spec.name]
     return Job(
         target_module=plans[target.resolve()].module,

@@ -18,7 +18,7 @@ from typing import Any
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text
-from autotrace.params import ParamSpec, text_to_literal
+from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
 from autotrace.report import write_run_report
@@ -343,7 +343,7 @@ class _Loop:
 
     def _parse(self, texts: dict[str, str]) -> dict[str, Any]:
         specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
-        return {name: (text if specs[name].kind == "code" else text_to_literal(text))
+        return {name: (text if specs[name].kind is ParamKind.CODE else text_to_literal(text))
                 for name, text in texts.items() if name in specs}
 
     def _finish_step(self, progress: Callable[[StepReport], None], run_id: str, step: int, started: float,

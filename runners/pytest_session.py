@@ -31,7 +31,7 @@ import pytest
 
 from autotrace import graph as g
 from autotrace.atomic import atomic_write
-from autotrace.params import ParamSpec, text_to_literal
+from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
@@ -78,8 +78,8 @@ class AutotraceSession:
         texts = read_values(Path(options.autotrace_values), self.project.params) if options.autotrace_values else {}
         self.values = {p.name: texts.get(p.name, _initial_text(p)) for p in self.project.params}
         self.runtime = Runtime({p.name: text_to_literal(texts[p.name]) for p in self.project.params
-                                if p.kind == "literal" and p.name in texts})
-        self.param_nodes = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial) if p.kind == "literal"
+                                if p.kind is ParamKind.LITERAL and p.name in texts})
+        self.param_nodes = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial) if p.kind is ParamKind.LITERAL
                                       else self.values[p.name], p.kind, p.description) for p in self.project.params]
         targets = self._targets(texts, Path(options.autotrace_all) if options.autotrace_all else None, is_test_file)
         self._check_imported(targets, texts, late)
@@ -108,7 +108,7 @@ class AutotraceSession:
         plans = self.project.plans()
         candidates: dict[Path, dict[str, str]] = {}
         for spec in self.project.params:
-            if spec.kind == "code" and spec.name in texts and texts[spec.name] != spec.initial:
+            if spec.kind is ParamKind.CODE and spec.name in texts and texts[spec.name] != spec.initial:
                 candidates.setdefault(spec.path, {})[spec.qualname] = texts[spec.name]
         targets = {path: Target(plan, candidates.get(path, {})) for path, plan in plans.items()}
         extra = project_modules(list(plans), is_test_file)
@@ -413,7 +413,7 @@ def read_values(path: Path, params: Sequence[ParamSpec]) -> dict[str, str]:
         spec = known.get(name)
         if spec is None:
             raise pytest.UsageError(f"{where}: no parameter {name!r} (parameters: {', '.join(known) or 'none'})")
-        if spec.kind == "literal":
+        if spec.kind is ParamKind.LITERAL:
             try:
                 text_to_literal(text)
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
@@ -422,7 +422,7 @@ def read_values(path: Path, params: Sequence[ParamSpec]) -> dict[str, str]:
 
 
 def _initial_text(spec: ParamSpec) -> str:
-    return spec.initial if spec.kind == "code" else repr(spec.initial)
+    return spec.initial if spec.kind is ParamKind.CODE else repr(spec.initial)
 
 
 def _test_name(item: pytest.Function) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
-from autotrace.params import text_to_literal
+from autotrace.params import ParamKind, text_to_literal
 from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, is_call_of, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
@@ -63,9 +63,9 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run the job here. The result: ``examples`` (one dict each: score, message, failed, output, graph)
     or ``judge_error`` / ``entry_error`` / ``setup_error`` (a one-line reason) when the run could not be
     judged at all."""
-    kinds = {p["name"]: p["kind"] for p in job.params}
-    values = {name: (text if kinds.get(name) == "code" else text_to_literal(text)) for name, text in job.values.items()}
-    runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) != "code"})
+    kinds = {p["name"]: ParamKind(p["kind"]) for p in job.params}
+    values = {name: (text if kinds.get(name) is ParamKind.CODE else text_to_literal(text)) for name, text in job.values.items()}
+    runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) is not ParamKind.CODE})
     targets = {Path(path): Target(_plan(fields), job.candidates.get(path, {})) for path, fields in job.plans.items()}
     for root in reversed(job.search_roots):
         if root not in sys.path:

@@ -27,7 +27,7 @@ import networkx as nx
 
 from autotrace.optimizers.code_answer import ESCAPING_HINT, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 if TYPE_CHECKING:
     from autotrace.llm.client import LLM, LLMConfig, LLMReply
@@ -229,7 +229,7 @@ class Optimizer(ABC):
             # benchmark tasks with the 1.5B model, changed the answer once in 17 tries; saying so in the
             # next step's #Problems costs a line, and makes that prompt differ from this one.
             # With a function among the variables, "how far to move it" is no help: say how code changes.
-            code = any(p.kind == "code" for p in self.params)
+            code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposal
 
@@ -240,7 +240,7 @@ class Optimizer(ABC):
     @property
     def answers_in_text(self) -> bool:
         """Whether this problem's answer is free text with code blocks (see ``code_as_code``)."""
-        return self.code_as_code and any(p.kind == "code" for p in self.params)
+        return self.code_as_code and any(p.kind is ParamKind.CODE for p in self.params)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -296,7 +296,7 @@ class Optimizer(ABC):
 
     def current_texts(self) -> dict[str, str]:
         """Current values as :class:`Attempt` holds them: code as source, literals as ``repr``."""
-        return {p.name: self.values[p.name] if p.kind == "code" else repr(self.values[p.name]) for p in self.params}
+        return {p.name: self.values[p.name] if p.kind is ParamKind.CODE else repr(self.values[p.name]) for p in self.params}
 
     def problems_section(self) -> str:
         """The previous answer's problems, one line each, so the model does not repeat them; nothing
@@ -383,14 +383,14 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         hint = f" (measured estimate: {number_text(estimates[p.name])})" if p.name in estimates else ""
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
-    code = [p for p in params if p.kind == "code"]
+    code = [p for p in params if p.kind is ParamKind.CODE]
     if code_as_code and code:
         names = ", ".join(p.name for p in code)
         lines = ["Answer in this format. First, in a few sentences: what is wrong, which variable causes it, "
                  "and how to fix it.",
                  f"Then, for each (code) variable you change ({names}), its complete new function in one "
                  "```python block: the whole def, with the same name and parameters, and nothing else in the block."]
-        others = [p for p in params if p.kind != "code"]
+        others = [p for p in params if p.kind is not ParamKind.CODE]
         if others:
             lines.append("Last, one JSON object with a new value for each other variable you change, null for "
                          "the others: {" + ", ".join(slot(p) for p in others) + "}")
@@ -402,7 +402,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:
-    if spec.kind == "code":
+    if spec.kind is ParamKind.CODE:
         return "the complete new source of the function as a string"
     if isinstance(value, bool):
         return "true or false"

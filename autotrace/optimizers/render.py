@@ -40,7 +40,7 @@ from typing import Any
 import networkx as nx
 
 from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens, shorten
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
             "#Outputs", "#Feedback")
@@ -116,7 +116,7 @@ def render_problem(
         "#Variables": variables_section(params, values),
         "#Constraints": constraints_section(params),
     }
-    code_params = frozenset(p.name for p in params if p.kind == "code")
+    code_params = frozenset(p.name for p in params if p.kind is ParamKind.CODE)
     focus = ranked[0].run
     text = ""
     for detail in LEVELS:
@@ -138,7 +138,7 @@ def variables_section(params: Sequence[ParamSpec], values: Mapping[str, Any]) ->
     lines = []
     for spec in params:
         value = values[spec.name]
-        if spec.kind == "code":
+        if spec.kind is ParamKind.CODE:
             lines.append(f"(code) {spec.name} =\n{str(value).rstrip()}")
         else:
             lines.append(f"({type(value).__name__}) {spec.name} = {value!r}")
