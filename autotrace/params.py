@@ -65,6 +65,17 @@ def text_to_literal(text: str) -> Any:
     return ast.literal_eval(text)
 
 
+def value_to_text(kind: ParamKind, value: Any) -> str:
+    """A parameter value as the text that crosses process and storage boundaries: code is its source,
+    a literal its checked ``repr`` (:func:`literal_to_text`)."""
+    return value if kind is ParamKind.CODE else literal_to_text(value)
+
+
+def text_to_value(kind: ParamKind, text: str) -> Any:
+    """The inverse of :func:`value_to_text`."""
+    return text if kind is ParamKind.CODE else text_to_literal(text)
+
+
 def same_kind(old: Any, new: Any) -> bool:
     """Whether ``new`` may replace ``old``: numbers stay numbers, strings strings, containers containers."""
     if isinstance(old, bool) or isinstance(new, bool):

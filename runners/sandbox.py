@@ -7,7 +7,6 @@ limit (``RLIMIT_AS``), an output-size limit, and the whole group is killed when 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import signal
@@ -15,14 +14,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from autotrace.project import find_root
 
 from .confine import kill_tree
 from .guard import guarded, relocated
+from .outcome import Crashed, WorkerOutcome, outcome_from_json
 from .worker import Job, run_job
 
 _OUTPUT_TAIL = 4000
@@ -64,10 +63,10 @@ def run_limited(argv: Sequence[str], limits: Limits, log_path: Path, *, cwd: Pat
     return Finished(proc.returncode, timed_out, _tail(log_path))
 
 
-def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> dict[str, Any]:
-    """Run ``job`` confined (:mod:`.guard`, :mod:`.confine`) and return the worker's result; a crash
-    becomes ``{"crash": reason, "output_tail": ...}``. ``attempts`` lists what the program tried to
-    change outside its writable folders (denied, or undone)."""
+def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> WorkerOutcome:
+    """Run ``job`` confined (:mod:`.guard`, :mod:`.confine`) and return the worker's outcome; a crash
+    becomes :class:`.outcome.Crashed`. ``attempts`` lists what the program tried to change outside its
+    writable folders (denied, or undone)."""
     if not isolated:
         return _in_process(job)
     with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
@@ -80,15 +79,14 @@ def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True) -> d
             done = run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path),
                                 str(policy_path)], limits, folder / "output.log", cwd=guard.cwd())
             if not done.timed_out and result_path.is_file():
-                result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-                result["output_tail"] = done.output_tail
+                result = replace(outcome_from_json(result_path.read_text(encoding="utf-8")),
+                                 output_tail=done.output_tail)
             else:
                 crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
                          f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
-                result = {"crash": crash, "output_tail": done.output_tail}
-        tried = result.get("attempts", [])
-        result["attempts"] = tried + [note for note in undone if note not in tried]
-        return result
+                result = Crashed(crash, output_tail=done.output_tail)
+        tried = result.attempts
+        return replace(result, attempts=tried + tuple(note for note in undone if note not in tried))
 
 
 def _limiter(limits: Limits):
@@ -153,7 +151,7 @@ def _tail(path: Path) -> str:
     return ("..." if size > _OUTPUT_TAIL else "") + text
 
 
-def _in_process(job: Job) -> dict[str, Any]:
+def _in_process(job: Job) -> WorkerOutcome:
     """Opt-in fast path: same worker code, then forget every module it imported so the next
     evaluation imports the program afresh with its own values."""
     before = set(sys.modules)

@@ -12,7 +12,8 @@ import pytest
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.llm.provision import ModelError, install_model
 from autotrace.llm.server import LocalServer
-from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, Feedback, OptoPrime
+from autotrace.evaluation import Feedback
+from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, OptoPrime
 from autotrace.optimizers.base import prompt_tokens
 from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
 from autotrace.store import ResponseCache

@@ -23,11 +23,10 @@ from importlib.resources import files
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import ESCAPING_HINT, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
-from autotrace.params import ParamKind, ParamSpec
+from autotrace.params import ParamKind, ParamSpec, value_to_text
 
 if TYPE_CHECKING:
     from autotrace.llm.client import LLM, LLMConfig, LLMReply
@@ -85,15 +84,6 @@ def shorten(text: str, limit: int) -> str:
         return text
     tail = f"... ({len(text):,} chars)"
     return text[: max(0, limit - len(tail))] + tail
-
-
-@dataclass
-class Feedback:
-    """What one evaluated example says: its recorded run (None when it was not traced), a text, a score."""
-
-    graph: nx.DiGraph | None
-    text: str
-    score: float | None
 
 
 @dataclass(frozen=True)
@@ -296,7 +286,7 @@ class Optimizer(ABC):
 
     def current_texts(self) -> dict[str, str]:
         """Current values as :class:`Attempt` holds them: code as source, literals as ``repr``."""
-        return {p.name: self.values[p.name] if p.kind is ParamKind.CODE else repr(self.values[p.name]) for p in self.params}
+        return {p.name: value_to_text(p.kind, self.values[p.name]) for p in self.params}
 
     def problems_section(self) -> str:
         """The previous answer's problems, one line each, so the model does not repeat them; nothing

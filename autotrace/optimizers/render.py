@@ -39,7 +39,8 @@ from typing import Any
 
 import networkx as nx
 
-from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens, shorten
+from autotrace.evaluation import Feedback
+from autotrace.optimizers.base import BudgetError, estimate_tokens, shorten
 from autotrace.params import ParamKind, ParamSpec
 
 SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
+from autotrace.evaluation import Evaluation, ExampleResult, examples_from_dicts
 
 from . import dag
 
@@ -96,9 +97,7 @@ class RunView:
 def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_dir: Path | None,
              *, use_graphviz: bool = True) -> RunView:
     """The page's data for ``run`` (a :meth:`RunStore.get_run` row) and its step records."""
-    from autotrace.runners.evaluation import Evaluation  # rank and describe as the loop computes them
-
-    evaluations = [Evaluation(list(r.get("examples") or []), r.get("problem")) for r in records]
+    evaluations = [Evaluation(examples_from_dicts(r.get("examples") or ()), r.get("problem")) for r in records]
     original = dict(records[0].get("values") or {}) if records else {}
     parents = lineage(records)
     best_index: int | None = None
@@ -200,10 +199,10 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
     order: dict[str, None] = {}
     for record in records:
         cells: dict[str, float | None] = {}
-        for index, example in enumerate(record.get("examples") or []):
-            label = str(example.get("example") if example.get("example") is not None else f"run {index + 1}")
-            score = example.get("score")
-            cells[label] = None if example.get("failed") or not isinstance(score, (int, float)) else _finite(score)
+        for index, example in enumerate(examples_from_dicts(record.get("examples") or ())):
+            label = example.example if example.example is not None else f"run {index + 1}"
+            score = example.score
+            cells[label] = None if example.failed or not isinstance(score, (int, float)) else _finite(score)
             order.setdefault(label, None)
         columns.append(cells)
     if not order:
@@ -225,21 +224,21 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
                 low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
 
 
-def _best_dag(examples: Sequence[Mapping[str, Any]], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
+def _best_dag(examples: Sequence[ExampleResult], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
     """The best values' DAG, from the example that taught the most (the first that failed, else the
     lowest-scoring), as the prompt shows it."""
-    with_graph = [(i, e) for i, e in enumerate(examples) if e.get("graph")]
+    with_graph = [(i, e) for i, e in enumerate(examples) if e.graph]
     if not with_graph:
         return None, ""
 
-    def badness(item: tuple[int, Mapping[str, Any]]) -> tuple[int, float]:
-        score = item[1].get("score")
-        return (0 if item[1].get("failed") else 1, score if isinstance(score, (int, float)) else math.inf)
+    def badness(item: tuple[int, ExampleResult]) -> tuple[int, float]:
+        score = item[1].score
+        return (0 if item[1].failed else 1, score if isinstance(score, (int, float)) else math.inf)
 
     index, example = min(with_graph, key=badness)
-    label = str(example.get("example")) if example.get("example") is not None else ""
+    label = example.example or ""
     where = f"example {index + 1}" + (f": {g.cut(label, 80)}" if label else "") if len(examples) > 1 else ""
-    return dag.draw(g.from_json(example["graph"]), use_graphviz=use_graphviz), where
+    return dag.draw(g.from_json(example.graph), use_graphviz=use_graphviz), where
 
 
 def _finite(value: Any) -> float | None:
