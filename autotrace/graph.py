@@ -8,7 +8,7 @@ Node attributes (every node has ``kind`` and ``label``; ``value`` is a truncated
 ======== ====================================================================================
 kind     further attributes
 ======== ====================================================================================
-param    ``param`` (parameter name), ``param_kind`` (a :class:`~autotrace.params.ParamKind`), ``description``
+param    ``param`` (parameter name), ``param_kind`` ("literal" | "code", a :class:`~autotrace.params.ParamKind` value), ``description``
 input    — (a value that entered the run from outside: an argument of a top-level call)
 call     ``func`` (``module.qualname``), ``args`` (name → repr), ``seq`` (call order),
          ``depth``, ``thread``, ``error`` (True when the call raised)

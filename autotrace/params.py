@@ -18,8 +18,9 @@ from autotrace.domain import Domain
 
 
 class ParamKind(StrEnum):
-    """What a parameter is. A ``StrEnum`` so that it crosses process and storage boundaries (job params,
-    the run report's JSON, graph node attributes) as the plain words ``"literal"`` and ``"code"``."""
+    """What a parameter is. At process and storage boundaries (job params, the pytest report, graph node
+    attributes) it travels as its ``value``, the plain word ``"literal"`` or ``"code"``: execnet, which
+    carries xdist workers' reports, serializes plain types only."""
 
     LITERAL = "literal"  # a module- or class-level constant whose right side is a literal
     CODE = "code"  # a whole function or method, shown to the optimizer as source

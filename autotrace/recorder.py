@@ -690,7 +690,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     index = {id(call): i for i, call in enumerate(calls)}
     known_params = {p.name for p in params}
     for p in params:
-        G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind,
+        G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind.value,
                    description=p.description, value=p.value if p.kind is ParamKind.CODE else g.short_repr(p.value, 400))
 
     producers: dict[int, list[tuple[int, int]]] = {}  # identity of a value -> [(end clock, call index)]

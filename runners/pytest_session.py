@@ -238,7 +238,7 @@ class AutotraceSession:
     def report(self, exitstatus: int) -> dict[str, Any]:
         return {
             "version": REPORT_VERSION, "root": str(self.root), "search_roots": [str(p) for p in self.search_roots],
-            "params": [{"name": p.name, "key": p.key, "kind": p.kind, "description": p.description}
+            "params": [{"name": p.name, "key": p.key, "kind": p.kind.value, "description": p.description}
                        for p in self.project.params],
             "values": self.values, "instrumented": self.instrumented, "exitstatus": exitstatus,
             "tests": list(self.tests.values()), "errors": self.errors, "notes": self.notes,
