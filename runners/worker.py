@@ -21,7 +21,7 @@ from autotrace import graph as g
 from autotrace.atomic import atomic_write
 from autotrace.evaluation import ExampleResult
 from autotrace.params import ParamKind, text_to_value
-from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, is_call_of, user_traceback
+from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
 from autotrace.transforms.plan import ModulePlan
@@ -128,7 +128,7 @@ def _run_entry(runtime: Runtime, entry: Any, args: tuple, record: bool) -> tuple
 def _entry_index(recorder: Recorder, entry: Any) -> int | None:
     """The entry's own call is the first one recorded, if the entry is an instrumented function."""
     calls = recorder.calls
-    return 0 if calls and is_call_of(calls[0], entry) else None
+    return 0 if calls and recorder.is_call_of(calls[0], entry) else None
 
 
 def main(argv: list[str]) -> int:
