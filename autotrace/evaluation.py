@@ -16,6 +16,7 @@ from typing import Any
 import networkx as nx
 
 from autotrace import graph as g
+from autotrace.text import truncate
 
 _MESSAGE_LIMIT = 600
 
@@ -104,19 +105,19 @@ class Evaluation:
         if self.problem:
             return self.problem
         if len(self.examples) == 1:
-            return clip(self.examples[0].message, _MESSAGE_LIMIT * 3)
+            return truncate(self.examples[0].message, _MESSAGE_LIMIT * 3, "ends")
         parts = []
         for i, example in enumerate(self.examples, 1):
             verdict = "FAILED" if example.failed else f"score {example.score}"
             parts.append(f"[example {i}] input {example.example} -> output {example.output}: "
-                         f"{verdict}. {clip(example.message, _MESSAGE_LIMIT)}")
+                         f"{verdict}. {truncate(example.message, _MESSAGE_LIMIT, 'ends')}")
         return "\n".join(parts)
 
     def feedbacks(self) -> list[Feedback]:
         if self.problem:
             return [Feedback(graph=None, text=self.problem, score=None)]
         return [Feedback(graph=g.from_json(e.graph) if e.graph else None,
-                         text=clip(e.message, _MESSAGE_LIMIT * 3), score=e.score)
+                         text=truncate(e.message, _MESSAGE_LIMIT * 3, "ends"), score=e.score)
                 for e in self.examples]
 
     def describe(self) -> str:
@@ -125,9 +126,3 @@ class Evaluation:
         score = self.score
         text = f"{score:.4g}" if score is not None else "n/a"
         return text + (f" ({self.failures}/{len(self.examples)} failed)" if self.failures else "")
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut in the middle to about ``limit`` characters: its start and its end (where a
-    traceback's error is) both stay."""
-    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2:]

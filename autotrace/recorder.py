@@ -55,6 +55,7 @@ import networkx as nx
 
 from . import graph as g
 from .params import ParamKind
+from .text import truncate
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -239,7 +240,7 @@ def _snapshot_text(value: Any) -> str:
                 text = _bounded.repr(value)
             except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
                 return g.short_repr(value)
-            return g.cut(text)
+            return truncate(text, g.REPR_LIMIT)
         return g.short_repr(value)
     finally:
         current_call.reset(token)

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, assert_never
 
-from autotrace.evaluation import Evaluation, clip
+from autotrace.evaluation import Evaluation
+from autotrace.text import truncate
 from autotrace.params import ParamKind, value_to_text
 from autotrace.project import ConfigError, Project
 from autotrace.transforms.plan import ModulePlan
@@ -69,7 +70,7 @@ def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evalua
             raise ConfigError(reason)
         case Crashed(reason=reason, output_tail=tail):
             tail = tail.strip()
-            return Evaluation((), problem=reason + (f"\nlast output:\n{clip(tail, 1500)}" if tail else ""))
+            return Evaluation((), problem=reason + (f"\nlast output:\n{truncate(tail, 1500, 'tail')}" if tail else ""))
         case SetupFailed(reason=reason, traceback=trace):
             return Evaluation((), problem=reason + "\n" + trace)
         case Examples(examples=examples):

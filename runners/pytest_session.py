@@ -35,6 +35,7 @@ from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
+from autotrace.text import truncate
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
 from autotrace.transforms.markers import MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
@@ -181,8 +182,8 @@ class AutotraceSession:
         if self.report_path is not None and (ran or report.failed):
             data: dict[str, Any] = {}
             if call.excinfo is not None:
-                data["failure"] = {"message": _clip(call.excinfo.exconly(), _TEXT_LIMIT),
-                                   "traceback": _clip(user_traceback(call.excinfo.value), _TEXT_LIMIT)}
+                data["failure"] = {"message": truncate(call.excinfo.exconly(), _TEXT_LIMIT, "ends"),
+                                   "traceback": truncate(user_traceback(call.excinfo.value), _TEXT_LIMIT, "ends")}
             if ran:
                 data["run"] = self._run_data(item, call, graph=self.all_graphs or not report.passed)
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
@@ -191,7 +192,7 @@ class AutotraceSession:
         return report
 
     def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None], *, graph: bool) -> dict[str, Any]:
-        data: dict[str, Any] = {"source": _clip(_source(item), _TEXT_LIMIT)}
+        data: dict[str, Any] = {"source": truncate(_source(item), _TEXT_LIMIT, "ends")}
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return data
@@ -219,7 +220,7 @@ class AutotraceSession:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.collecting and report.failed:
-            self.errors.append({"nodeid": report.nodeid, "longrepr": _clip(report.longreprtext, _TEXT_LIMIT)})
+            self.errors.append({"nodeid": report.nodeid, "longrepr": truncate(report.longreprtext, _TEXT_LIMIT, "ends")})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -283,13 +284,13 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
     data = getattr(report, "autotrace", None) or {}
     test.update(data.get("run", {}))
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
-        test["stdout"], test["stderr"] = _tail(report.capstdout), _tail(report.capstderr)
+        test["stdout"], test["stderr"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail"), truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
     if test["outcome"] in ("failed", "error"):
         return  # a later report (a passing subtest, a teardown) never undoes a failure
     expected_failure = hasattr(report, "wasxfail")
     if report.failed:
         test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
-                    longrepr=_clip(report.longreprtext, _TEXT_LIMIT), **data.get("failure", {}))
+                    longrepr=truncate(report.longreprtext, _TEXT_LIMIT, "ends"), **data.get("failure", {}))
     elif report.skipped:
         test["outcome"] = "xfailed" if expected_failure else "skipped"
     elif report.when == "call":
@@ -439,12 +440,3 @@ def _source(item: pytest.Item) -> str:
         return ""
 
 
-def _clip(text: str, limit: int) -> str:
-    """Head and tail of a long text (where a traceback's call and its error are)."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit // 2]}\n... ({len(text) - limit:,} characters left out) ...\n{text[-limit // 2:]}"
-
-
-def _tail(text: str) -> str:
-    return text if len(text) <= _OUTPUT_LIMIT else "..." + text[-_OUTPUT_LIMIT:]

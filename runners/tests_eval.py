@@ -30,6 +30,7 @@ from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult, Feedback
 from autotrace.params import value_to_text
 from autotrace.project import Project, find_root
+from autotrace.text import truncate
 from autotrace.transforms.markers import Selector
 
 from .guard import Guarded, guarded, relocate
@@ -128,7 +129,7 @@ class SuiteEvaluator:
         """The plugin's report as an evaluation, regressions measured against :attr:`baseline`."""
         if report["errors"]:
             text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
-                               + _tail(e["longrepr"].strip(), _COLLECT_CHARS)  # the error is at the end
+                               + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
                                for e in report["errors"])
             return SuiteEvaluation([], problem=text)
         tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
@@ -206,12 +207,12 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
     reached = "parameters its run reached: " + ", ".join(test["params"]) if test["params"] else \
         "its run reached no parameter"
     body = test["traceback"] or test["message"] or test["longrepr"]
-    parts = [f"{header} ({reached})", _tail(body.strip(), _TRACEBACK_CHARS)]
+    parts = [f"{header} ({reached})", truncate(body.strip(), _TRACEBACK_CHARS, "tail")]
     if test["source"]:
-        parts.append("test source:\n" + _head(test["source"].rstrip(), _SOURCE_CHARS))
+        parts.append("test source:\n" + truncate(test["source"].rstrip(), _SOURCE_CHARS))
     for stream in ("stdout", "stderr"):
         if test[stream].strip():
-            parts.append(f"captured {stream} (end):\n" + _tail(test[stream].rstrip(), _OUTPUT_CHARS))
+            parts.append(f"captured {stream} (end):\n" + truncate(test[stream].rstrip(), _OUTPUT_CHARS, "tail"))
     summary = (test["message"] or test["outcome"]).strip().splitlines()
     return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test["outcome"],
                          score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"])
@@ -232,11 +233,3 @@ def _error_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith(("ERROR", "E ")) or "Error" in line]
     return (errors or lines or ["no output"])[-1]
-
-
-def _head(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "\n..."
-
-
-def _tail(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "...\n" + text[-limit:]

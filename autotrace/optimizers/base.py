@@ -27,6 +27,7 @@ from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import ESCAPING_HINT, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text
+from autotrace.text import truncate
 
 if TYPE_CHECKING:
     from autotrace.llm.client import LLM, LLMConfig, LLMReply
@@ -76,14 +77,6 @@ def load_prompt(name: str) -> str:
 def fill(name: str, **values: str) -> str:
     """Fill a ``$placeholder`` template (``string.Template``: JSON braces in prompts need no escaping)."""
     return Template(load_prompt(name)).substitute(values)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, saying how long it was."""
-    if len(text) <= limit:
-        return text
-    tail = f"... ({len(text):,} chars)"
-    return text[: max(0, limit - len(tail))] + tail
 
 
 @dataclass(frozen=True)
@@ -291,7 +284,7 @@ class Optimizer(ABC):
     def problems_section(self) -> str:
         """The previous answer's problems, one line each, so the model does not repeat them; nothing
         when it had none."""
-        lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
+        lines = [f"- {name}: {truncate(reason, 300)}" if name else f"- {truncate(reason, 300)}"
                  for name, reason in self.last_problems.items()]
         return section("#Problems with your previous answer", "\n".join(lines))
 
@@ -329,7 +322,7 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
         if skip_current and not changed:
             continue
         for name, text in changed.items():
-            text = shorten(text, value_chars).rstrip()
+            text = truncate(text, value_chars).rstrip()
             lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
         if not changed:
             lines.append("  (the current values)")
@@ -337,7 +330,7 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
         if feedback_chars and text:
             same = seen.setdefault(text, i)
             lines.append(f"  feedback: same as attempt {same}" if same != i else
-                         f"  feedback: {shorten(text, feedback_chars)}")
+                         f"  feedback: {truncate(text, feedback_chars)}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 

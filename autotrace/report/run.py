@@ -19,6 +19,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult, examples_from_dicts
+from autotrace.text import truncate
 
 from . import dag
 
@@ -119,9 +120,9 @@ def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_d
             proposed=tuple(record.get("candidate") or ()),
             rejected=tuple((str(k), str(v)) for k, v in (record.get("rejected") or {}).items()),
             diff=value_diff(original, values),
-            reasoning=g.cut(str(record.get("reasoning") or ""), _TEXT_LIMIT),
-            feedback=g.cut(evaluation.message(), _TEXT_LIMIT),
-            sensitivity=g.cut(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
+            reasoning=truncate(str(record.get("reasoning") or ""), _TEXT_LIMIT),
+            feedback=truncate(evaluation.message(), _TEXT_LIMIT),
+            sensitivity=truncate(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
             evaluated=tuple(_finite(s) for s in record.get("evaluated") or ()),
         ))
     best_values: dict[str, str] = {}
@@ -142,7 +143,7 @@ def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_d
         best_step=steps[best_index].step if best_index is not None else None,
         best_describe=evaluations[best_index].describe() if best_index is not None else "",
         heat=heat_map(records), dag=drawing, dag_example=example, patch=patch, patch_path=patch_path,
-        values=tuple((n, g.cut(original[n], _VALUE_LIMIT), g.cut(best_values.get(n, original[n]), _VALUE_LIMIT))
+        values=tuple((n, truncate(original[n], _VALUE_LIMIT), truncate(best_values.get(n, original[n]), _VALUE_LIMIT))
                      for n in original),
         totals={"prompt_tokens": sum(s.prompt_tokens for s in steps),
                 "completion_tokens": sum(s.completion_tokens for s in steps),
@@ -186,7 +187,7 @@ def value_diff(original: Mapping[str, str], values: Mapping[str, str]) -> tuple[
                 kind = "hunk"
             else:
                 kind = {"+": "add", "-": "del"}.get(line[:1], "same")
-            lines.append(DiffLine(kind, g.cut(line, 400)))
+            lines.append(DiffLine(kind, truncate(line, 400)))
         if len(lines) > 400:
             lines.append(DiffLine("hunk", "… (diff cut at 400 lines)"))
             break
@@ -218,7 +219,7 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
         hidden = len(rows) - len(keep)
         rows = [r for r in rows if r in keep]
     scores = [s for c in columns for s in c.values() if s is not None]
-    return Heat(rows=tuple(g.cut(r, 80) for r in rows),
+    return Heat(rows=tuple(truncate(r, 80) for r in rows),
                 steps=tuple(int(r.get("step", i)) for i, r in enumerate(records)),
                 cells=tuple(tuple(c.get(r) for c in columns) for r in rows),
                 low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
@@ -237,7 +238,7 @@ def _best_dag(examples: Sequence[ExampleResult], use_graphviz: bool) -> tuple[da
 
     index, example = min(with_graph, key=badness)
     label = example.example or ""
-    where = f"example {index + 1}" + (f": {g.cut(label, 80)}" if label else "") if len(examples) > 1 else ""
+    where = f"example {index + 1}" + (f": {truncate(label, 80)}" if label else "") if len(examples) > 1 else ""
     return dag.draw(g.from_json(example.graph), use_graphviz=use_graphviz), where
 
 
