@@ -37,7 +37,7 @@ from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_grap
 from autotrace.runtime import Runtime
 from autotrace.text import truncate
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
-from autotrace.transforms.markers import MarkerError, module_name
+from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
 
 REPORT_VERSION = 1
@@ -49,8 +49,6 @@ CALLS_KEPT = 10_000
 _TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
 _OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
 _NAMES_SHOWN = 8  # module names listed in a note
-_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".venv", "venv", "env", "site-packages", ".tox", ".nox",
-                        "node_modules", "build", "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".autotrace"})
 
 _RECORDER = pytest.StashKey[Recorder]()
 _TEST = pytest.StashKey[Any]()  # the test function as collected, before it is wrapped for recording
@@ -382,7 +380,7 @@ def modules_under(folder: Path, is_test_file: Callable[[Path], bool], *, recursi
     found = []
     for path in sorted(folder.rglob("*.py") if recursive else folder.glob("*.py")):
         rel = path.relative_to(folder).parts
-        if _SKIP_DIRS.intersection(rel[:-1]) or not path.stem.isidentifier() or is_test_file(path):
+        if SKIP_DIRS.intersection(rel[:-1]) or not path.stem.isidentifier() or is_test_file(path):
             continue
         found.append(path)
     return found

@@ -22,8 +22,10 @@ from autotrace.params import ParamKind, ParamSpec
 
 MARKER = "autotrace: param"
 _MARKER_RE = re.compile(r"#\s*autotrace:\s*param\b\s*(.*)$")
-_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", ".autotrace", "node_modules",
-              "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", "site-packages", ".eggs"}
+#: Folders that hold no code of the project's own (version control, environments, caches, builds):
+#: never searched for markers nor instrumented.
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", ".autotrace", "node_modules",
+                       "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", "site-packages", ".eggs"})
 
 
 class MarkerError(Exception):
@@ -284,7 +286,7 @@ def candidate_files(root: Path) -> Iterable[Path]:
     """Python files under ``root`` that may hold a marker: a cheap byte search before any parsing."""
     needle = MARKER.encode()
     for path in sorted(root.rglob("*.py")):
-        if _SKIP_DIRS.intersection(path.relative_to(root).parts[:-1]):
+        if SKIP_DIRS.intersection(path.relative_to(root).parts[:-1]):
             continue
         try:
             if needle in path.read_bytes():
