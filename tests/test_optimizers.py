@@ -143,7 +143,7 @@ def make_llm(server: ScriptedLLMServer, **config: object) -> LLM:
     settings: dict = {"model": "scripted", "base_url": server.base_url, "api_key": "test-key", "timeout": 5.0,
                       "max_retries": 0}
     settings.update(config)
-    return LLM(LLMConfig(**settings), backoff_base=0.001, backoff_cap=0.01)
+    return LLM(LLMConfig(**settings))
 
 
 def answer(suggestion: dict, reasoning: str = "The total is 10x too high; drop the factor.") -> dict:
