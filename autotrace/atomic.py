@@ -12,13 +12,15 @@ import stat
 from pathlib import Path
 
 
-def atomic_write(path: Path | str, data: bytes) -> None:
+def atomic_write(path: Path | str, data: bytes, *, durable: bool = True) -> None:
     """Replace the file at ``path`` with ``data`` in one step, keeping its permission bits.
 
     The bytes go to a temporary file in the same directory (``os.replace`` is atomic only within one file
     system) and reach the disk before the rename; the directory is synced after it, so the rename itself
     survives a power cut. The temporary file is removed on any error. A symlink is written through, not
-    replaced by a regular file. A new file gets the default mode (0o666 less the umask).
+    replaced by a regular file. A new file gets the default mode (0o666 less the umask). ``durable=False``
+    skips the syncs, for files that can be made again (a cache): still never half-written, not
+    guaranteed to survive a power cut.
     """
     target = Path(os.path.realpath(path))
     try:
@@ -31,14 +33,16 @@ def atomic_write(path: Path | str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+    if durable:
+        _fsync_directory(target.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

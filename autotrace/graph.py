@@ -8,7 +8,7 @@ Node attributes (every node has ``kind`` and ``label``; ``value`` is a truncated
 ======== ====================================================================================
 kind     further attributes
 ======== ====================================================================================
-param    ``param`` (parameter name), ``param_kind`` ("literal" | "code"), ``description``
+param    ``param`` (parameter name), ``param_kind`` ("literal" | "code", a :class:`~autotrace.params.ParamKind` value), ``description``
 input    — (a value that entered the run from outside: an argument of a top-level call)
 call     ``func`` (``module.qualname``), ``args`` (name → repr), ``seq`` (call order),
          ``depth``, ``thread``, ``error`` (True when the call raised)
@@ -32,6 +32,8 @@ from typing import Any
 
 import networkx as nx
 
+from autotrace.text import truncate
+
 OUTPUT = "output"
 #: Characters kept of a value's repr, and of an argument's. Room for the data a model must read (a
 #: table of a few dozen rows, a list of test results); the prompt renderer cuts further when a run is
@@ -46,12 +48,7 @@ def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
         text = repr(value)
     except Exception as exc:  # a user's __repr__ may fail; the graph must still be built
         text = f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
-    return cut(text, limit)
-
-
-def cut(text: str, limit: int = REPR_LIMIT) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was."""
-    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+    return truncate(text, limit)
 
 
 def new_graph() -> nx.DiGraph:

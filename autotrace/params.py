@@ -11,11 +11,20 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from autotrace.domain import Domain
 
-ParamKind = Literal["literal", "code"]
+
+class ParamKind(StrEnum):
+    """What a parameter is. At process and storage boundaries (job params, the pytest report, graph node
+    attributes) it travels as its ``value``, the plain word ``"literal"`` or ``"code"``: execnet, which
+    carries xdist workers' reports, serializes plain types only."""
+
+    LITERAL = "literal"  # a module- or class-level constant whose right side is a literal
+    CODE = "code"  # a whole function or method, shown to the optimizer as source
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -37,6 +46,9 @@ class ParamSpec:
     #: The values a literal may take, from the bound its marker starts with (None: any of its kind).
     domain: Domain | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ParamKind(self.kind))  # accepts the wire word too
+
     @property
     def name(self) -> str:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
@@ -52,6 +64,17 @@ def literal_to_text(value: Any) -> str:
 
 def text_to_literal(text: str) -> Any:
     return ast.literal_eval(text)
+
+
+def value_to_text(kind: ParamKind, value: Any) -> str:
+    """A parameter value as the text that crosses process and storage boundaries: code is its source,
+    a literal its checked ``repr`` (:func:`literal_to_text`)."""
+    return value if kind is ParamKind.CODE else literal_to_text(value)
+
+
+def text_to_value(kind: ParamKind, text: str) -> Any:
+    """The inverse of :func:`value_to_text`."""
+    return text if kind is ParamKind.CODE else text_to_literal(text)
 
 
 def same_kind(old: Any, new: Any) -> bool:

@@ -30,7 +30,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from autotrace.atomic import atomic_write
-from autotrace.params import ParamSpec, literal_to_text
+from autotrace.params import ParamKind, ParamSpec, literal_to_text
 from autotrace.transforms.markers import marker_text
 
 
@@ -345,13 +345,13 @@ def rewrite_file(data: bytes, changes: Mapping[str, Replacement], *, filename: s
 def make_patch(root: Path, changes: Sequence[tuple[ParamSpec, Any]]) -> Patch:
     """Rewrite every file that holds one of ``changes`` (in memory) and diff it against the original.
 
-    Code parameters (``spec.kind == "code"``) take source text, literal parameters Python values.
+    Code parameters (:attr:`ParamKind.CODE`) take source text, literal parameters Python values.
     Files whose bytes come out unchanged are left out, so no changes give an empty diff.
     """
     root = root.resolve()  # the scanner's ParamSpec.path is resolved too
     by_file: dict[Path, dict[str, Replacement]] = {}
     for spec, value in changes:
-        replacement = CodeValue(value) if spec.kind == "code" else LiteralValue(value)
+        replacement = CodeValue(value) if spec.kind is ParamKind.CODE else LiteralValue(value)
         by_file.setdefault((root / spec.path).resolve(), {})[spec.qualname] = replacement
     files: list[FileChange] = []
     for path, file_changes in sorted(by_file.items()):

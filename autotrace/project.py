@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 from autotrace.transforms.plan import ModulePlan
 from autotrace.transforms.instrument import derived_constants
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
@@ -125,8 +125,8 @@ class Project:
                 here = [p for p in self.params if p.path == path]
                 plans[path] = ModulePlan(
                     module=module_name(path, self.search_roots),
-                    literals={p.qualname: p.name for p in here if p.kind == "literal"},
-                    functions={p.qualname: p.name for p in here if p.kind == "code"},
+                    literals={p.qualname: p.name for p in here if p.kind is ParamKind.LITERAL},
+                    functions={p.qualname: p.name for p in here if p.kind is ParamKind.CODE},
                     param_names=names,
                 )
             derived: dict[str, tuple[str, ...]] = {}

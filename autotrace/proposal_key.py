@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 ProposalKey = tuple[tuple[str, str], ...]
 
@@ -38,7 +38,7 @@ def code_key(source: str) -> str:
 def value_key(kind: str, value: Any) -> str:
     """One parameter's value as a comparable text: code by :func:`code_key`, anything else by its
     type and ``repr``."""
-    return code_key(str(value)) if kind == "code" else f"{type(value).__name__}:{value!r}"
+    return code_key(str(value)) if kind is ParamKind.CODE else f"{type(value).__name__}:{value!r}"
 
 
 def proposal_key(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> ProposalKey:

@@ -54,6 +54,8 @@ from typing import Any
 import networkx as nx
 
 from . import graph as g
+from .params import ParamKind
+from .text import truncate
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -64,12 +66,12 @@ from . import graph as g
 #             positional arguments (wrapped calls)
 #   KWARGS    wrapped calls: the held keyword arguments; own-frame calls: the names of the parameters
 #             whose value *is* the function's default object (so the caller did not pass them)
-#   PARENT    the enclosing call's record, START/END clock ticks, RESULT (held, or _PENDING), ERROR,
+#   PARENT    the enclosing call's record, START/END clock ticks, RESULT (held, or PENDING), ERROR,
 #   YIELDS    [(clock, held value)] for generators, THREAD ident, TOKEN the ContextVar token while an
 #             own-frame call runs, KINDS the recorder's ``kinds`` (for holding the result), PINNED
-#             whether it holds a :class:`_Pinned` value, detached when the call ends (:func:`detach`)
+#             whether it holds a :class:`Pinned` value, detached when the call ends (:func:`detach`)
 META, CODE, FUNC, ARGS, KWARGS, PARENT, START, END, RESULT, ERROR, YIELDS, THREAD, TOKEN, KINDS, PINNED = range(15)
-_PENDING = object()
+PENDING = object()
 _SIZE = PINNED + 1
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not a builtin type
 _ref = weakref.ref
@@ -80,7 +82,8 @@ current_call: ContextVar[list | None] = ContextVar("autotrace_current_call", def
 #: the current call while autotrace itself runs the user's code (a repr when detaching): calls made
 #: under it are not recorded
 _QUIET: list = []
-_clock = itertools.count()
+#: the order of every call's start and end and of every item a generator yields, across recorders
+clock = itertools.count()
 
 
 def _hidden_dirs() -> tuple[str, ...]:
@@ -135,7 +138,7 @@ class _Strong:
         self.value = value
 
 
-class _Pinned:
+class Pinned:
     """A held value that may hold other objects and cannot be weakly referenced (a container, an
     instance of a user's class without ``__weakref__``): held until its call ends, then detached."""
 
@@ -155,7 +158,7 @@ class _Key:
 
 
 #: plain values: they hold no other object, so holding them strongly changes nothing
-_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 _CONTAINERS = (list, dict, set, tuple, frozenset)
 _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
@@ -206,13 +209,13 @@ class Detached:
 def _plain_items(value: Any, kind: type) -> bool:
     """Whether a list, set or dict (keys and values) holds plain values only."""
     if kind is dict:
-        return set(map(type, value)) <= _ATOMS and set(map(type, value.values())) <= _ATOMS
-    return set(map(type, value)) <= _ATOMS
+        return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
+    return set(map(type, value)) <= ATOMS
 
 
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     kind = type(value)
-    if kind in _ATOMS:
+    if kind in ATOMS:
         return value
     if kind.__weakrefoffset__ and not kind.__flags__ & _HEAPTYPE:
         return hold(value, kinds)
@@ -237,14 +240,14 @@ def _snapshot_text(value: Any) -> str:
                 text = _bounded.repr(value)
             except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
                 return g.short_repr(value)
-            return g.cut(text)
+            return truncate(text, g.REPR_LIMIT)
         return g.short_repr(value)
     finally:
         current_call.reset(token)
 
 
 def hold(value: Any, kinds: dict[int, str]) -> Any:
-    """What a record keeps of ``value``: a weak reference if its type allows one; a :class:`_Pinned`
+    """What a record keeps of ``value``: a weak reference if its type allows one; a :class:`Pinned`
     value, detached when its call ends, for what may hold other objects (a container, an instance of a
     user's class without weak-reference support); else the value itself (plain values, and builtin
     objects that cannot refer to others). ``kinds`` remembers the type's name per weak reference, for
@@ -256,24 +259,24 @@ def hold(value: Any, kinds: dict[int, str]) -> Any:
         return ref
     if kind is _ref:
         return _Strong(value)
-    if kind in _ATOMS:
+    if kind in ATOMS:
         return value
     if issubclass(kind, _CONTAINERS) or kind.__flags__ & _HEAPTYPE and not kind.__itemsize__:
-        return _Pinned(value)
+        return Pinned(value)
     return value
 
 
 def hold_all(values: tuple, kinds: dict[int, str]) -> tuple:
     """:func:`hold` for each of ``values`` (the tuple itself when all are plain values)."""
     for value in values:
-        if type(value) not in _ATOMS:
+        if type(value) not in ATOMS:
             return tuple([hold(v, kinds) for v in values])
     return values
 
 
 def _any_pinned(held: Iterable[Any]) -> bool:
-    """Whether some of these held values are :class:`_Pinned` (and so need :func:`detach`)."""
-    return _Pinned in map(type, held)
+    """Whether some of these held values are :class:`Pinned` (and so need :func:`detach`)."""
+    return Pinned in map(type, held)
 
 
 def _plain_tuple(value: Any, budget: list[int]) -> bool:
@@ -284,15 +287,15 @@ def _plain_tuple(value: Any, budget: list[int]) -> bool:
         if budget[0] < 0:
             return False
         kind = type(item)
-        if kind not in _ATOMS and not ((kind is tuple or kind is frozenset) and _plain_tuple(item, budget)):
+        if kind not in ATOMS and not ((kind is tuple or kind is frozenset) and _plain_tuple(item, budget)):
             return False
     return True
 
 
 def _detached(held: Any, kinds: dict[int, str]) -> Any:
-    """What a record keeps of a held value after its call: a :class:`_Pinned` one detached (a tuple
+    """What a record keeps of a held value after its call: a :class:`Pinned` one detached (a tuple
     of plain values, which cannot keep anything alive, is kept as it is)."""
-    if type(held) is not _Pinned:
+    if type(held) is not Pinned:
         return held
     value = held.value
     kind = type(value)
@@ -304,20 +307,20 @@ def _detached(held: Any, kinds: dict[int, str]) -> Any:
 def hold_for(call: list, value: Any) -> Any:
     """:func:`hold` for a result or yielded item of a wrapped call, noting a pinned one in the record."""
     held = hold(value, call[KINDS])
-    if type(held) is _Pinned:
+    if type(held) is Pinned:
         call[PINNED] = True
     return held
 
 
 def end(call: list) -> None:
     """A wrapped call ends (returned, raised, or its generator finished)."""
-    call[END] = next(_clock)
+    call[END] = next(clock)
     if call[PINNED]:
         detach(call)
 
 
 def detach(call: list) -> None:
-    """A call that held :class:`_Pinned` values has ended: keep them :class:`Detached` instead (the
+    """A call that held :class:`Pinned` values has ended: keep them :class:`Detached` instead (the
     arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded)."""
     call[PINNED] = False
     meta: FunctionMeta = call[META]
@@ -360,7 +363,7 @@ def _resolve(held: Any, kinds: dict[int, str]) -> Any:
     if kind is _ref:
         value = held()
         return Collected(held, kinds.get(id(held), "object")) if value is None else value
-    if kind is _Strong or kind is _Pinned:
+    if kind is _Strong or kind is Pinned:
         return held.value
     return held
 
@@ -380,27 +383,102 @@ def _identity(value: Any, keep: list) -> int:
     return id(value)
 
 
-_functions: dict[int, tuple[CodeType, "weakref.ref[Callable]"]] = {}
+class CodeFacts:
+    """What recording learns about the program's functions and code objects, kept as long as the
+    program runs under one :class:`~autotrace.runtime.Runtime`, which owns it and hands it to each
+    :class:`Recorder` it records with (:meth:`Recorder.use`): nothing of it is module state, so it is
+    dropped with them. Functions are held weakly (the registry's values, the signatures' keys)."""
 
+    def __init__(self) -> None:
+        #: id(code) -> (code, the latest function made from it): an own-frame call knows only its code
+        #: object, and its default values and docstring live on the function
+        self.functions: dict[int, tuple[CodeType, weakref.ref[Callable]]] = {}
+        #: id(facts) -> (facts, meta, code, var_params, has_defaults): a rewritten function's facts
+        #: constant is one object per definition and code object (``code.replace()`` keeps the constants:
+        #: such a copy is recorded as its original); kept here so that its id stays its own
+        self.definitions: dict[int, tuple[tuple, FunctionMeta, CodeType, tuple, bool]] = {}
+        self._constant_ids: dict[CodeType, frozenset[int]] = {}
+        self._positional_names: dict[CodeType, tuple[tuple[str, ...], int] | None] = {}
+        self._signatures: weakref.WeakKeyDictionary[Any, inspect.Signature | None] = weakref.WeakKeyDictionary()
+        self._info: dict[CodeType, dict[str, Any]] = {}
 
-def register(func: Callable, code: CodeType) -> None:
-    """Remember ``func`` as the (latest) function made from ``code``, the code its recorded calls run:
-    an own-frame call knows only its code object, and its default values and docstring live on the
-    function."""
-    _functions[id(code)] = (code, _ref(func))
+    def register(self, func: Callable, code: CodeType) -> None:
+        """Remember ``func`` as the (latest) function made from ``code``, the code its recorded calls run."""
+        self.functions[id(code)] = (code, _ref(func))
 
+    def function_of(self, code: CodeType) -> Callable | None:
+        """The latest live function registered for ``code`` (closures share one code object)."""
+        found = self.functions.get(id(code))
+        return found[1]() if found is not None and found[0] is code else None
 
-def function_of(code: CodeType) -> Callable | None:
-    """The latest live function registered for ``code`` (closures share one code object)."""
-    found = _functions.get(id(code))
-    return found[1]() if found is not None and found[0] is code else None
+    def constant_ids(self, code: CodeType) -> frozenset[int]:
+        """ids of the constants in a function's code (merged across a module by the compiler)."""
+        cached = self._constant_ids.get(code)
+        if cached is None:
+            ids: set[int] = set()
+            pending = [code]
+            while pending:
+                current = pending.pop()
+                for const in current.co_consts:
+                    ids.add(id(const))
+                    if isinstance(const, CodeType):
+                        pending.append(const)
+                    elif isinstance(const, (tuple, frozenset)):
+                        ids.update(id(c) for c in const)
+            cached = self._constant_ids[code] = frozenset(ids)
+        return cached
 
+    def bind_arguments(self, func: Callable, args: tuple, kwargs: dict) -> tuple[dict[str, Any], set[str]]:
+        """Arguments by parameter name, and the names the caller passed explicitly (defaults excluded)."""
+        target = inspect.unwrap(func)
+        fast = _bind_positional(target, args, kwargs, self._positional_names)
+        if fast is not None:
+            return fast
+        sig = self._signature(target)
+        if sig is not None:
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError:
+                pass
+            else:
+                explicit = set(bound.arguments)
+                bound.apply_defaults()
+                named: dict[str, Any] = {}
+                for name, value in bound.arguments.items():
+                    kind = sig.parameters[name].kind
+                    if kind is inspect.Parameter.VAR_POSITIONAL:
+                        named.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+                    elif kind is inspect.Parameter.VAR_KEYWORD:
+                        named.update(value)
+                    else:
+                        named[name] = value
+                return named, explicit
+        named = {f"arg{i}": v for i, v in enumerate(args)}
+        named.update(kwargs)
+        return named, set(named)
 
-def is_call_of(call: list, func: Any) -> bool:
-    """Whether a recorded call is a call of ``func`` (an instrumented function, or its wrapper)."""
-    target = inspect.unwrap(func)
-    return call[FUNC] is func or call[CODE] is getattr(target, "__code__", False) or (
-        call[CODE] is not None and function_of(call[CODE]) is target)
+    def _signature(self, target: Any) -> inspect.Signature | None:
+        try:
+            return self._signatures[target]
+        except KeyError:
+            pass
+        except TypeError:  # no weak reference to it: computed each time
+            return _signature_of(target)
+        sig = self._signatures[target] = _signature_of(target)
+        return sig
+
+    def function_info(self, func: Callable | CodeType) -> dict[str, Any]:
+        """Source, docstring and location of a function, or of the function registered for a code object
+        (per code object: ``inspect.getsource`` for every function of every test's DAG was a sizeable
+        share of the DAG-building time on real suites)."""
+        target = inspect.unwrap(func) if not isinstance(func, CodeType) else (self.function_of(func) or func)
+        code = getattr(target, "__code__", target)
+        cached = self._info.get(code) if isinstance(code, CodeType) else None
+        if cached is None:
+            cached = _function_info_uncached(target)
+            if isinstance(code, CodeType):
+                self._info[code] = cached
+        return dict(cached)
 
 
 class Recorder:
@@ -416,6 +494,19 @@ class Recorder:
         self.limit = limit
         self.dropped = 0
         self.kinds: dict[int, str] = {}  # id(weak ref held) -> the type name of its object
+        self.use(CodeFacts())
+
+    def use(self, facts: CodeFacts) -> None:
+        """Record with what ``facts`` (the runtime's) knows of the program's code."""
+        self.facts = facts
+        self._definitions = facts.definitions
+        self._functions = facts.functions
+
+    def is_call_of(self, call: list, func: Any) -> bool:
+        """Whether a recorded call is a call of ``func`` (an instrumented function, or its wrapper)."""
+        target = inspect.unwrap(func)
+        return call[FUNC] is func or call[CODE] is getattr(target, "__code__", False) or (
+            call[CODE] is not None and self.facts.function_of(call[CODE]) is target)
 
     def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple,
                  kwargs: dict) -> list | None:
@@ -429,7 +520,7 @@ class Recorder:
         kinds = self.kinds
         held_kwargs = {k: hold(v, kinds) for k, v in kwargs.items()} if kwargs else {}
         held = hold_all(args, kinds)
-        call = [meta, code, func, held, held_kwargs, parent, next(_clock), None, _PENDING, None,
+        call = [meta, code, func, held, held_kwargs, parent, next(clock), None, PENDING, None,
                 None, _get_ident(), None, kinds, _any_pinned(held) or _any_pinned(held_kwargs.values())]
         self.calls.append(call)
         return call
@@ -442,9 +533,9 @@ class Recorder:
         equal constants); ``values`` the parameters' values in that order, read at the body's start.
         Whether the caller passed a parameter that has a default is decided by identity with the
         function's default object (:func:`_defaulted`)."""
-        found = _facts.get(id(facts))
+        found = self._definitions.get(id(facts))
         if found is None or found[0] is not facts:  # the first call of this definition: learn its code
-            found = _facts[id(facts)] = _learn(facts, _getframe(1).f_code)
+            found = self._definitions[id(facts)] = _learn(facts, _getframe(1).f_code)
         _, meta, code, var_params, has_defaults = found
         parent = current_call.get()
         if parent is _QUIET:  # autotrace's own repr of a value: not a call of the program's
@@ -458,7 +549,7 @@ class Recorder:
             held = values
             pinned = False
             for value in values:  # hold_all, inlined: this is the hot path
-                if type(value) not in _ATOMS:
+                if type(value) not in ATOMS:
                     held = tuple([hold(v, kinds) for v in values])
                     pinned = _any_pinned(held)
                     break
@@ -470,8 +561,8 @@ class Recorder:
                         k: hold(v, kinds) for k, v in value.items()}
                     pinned = pinned or _any_pinned(items.values() if kind == VAR_KEYWORD else items)
                 held = tuple(held)
-            call = [meta, code, None, held, _defaulted(meta, code, values) if has_defaults else (),
-                    parent, next(_clock), None, _PENDING, None, None, _get_ident(), None, kinds, pinned]
+            call = [meta, code, None, held, _defaulted(meta, code, values, self._functions) if has_defaults else (),
+                    parent, next(clock), None, PENDING, None, None, _get_ident(), None, kinds, pinned]
             self.calls.append(call)
         call[TOKEN] = current_call.set(call)
         return call
@@ -489,10 +580,6 @@ def _unkept_record() -> list:
     return call
 
 
-#: id(facts) -> (facts, meta, code, var_params, has_defaults): a rewritten function's facts constant is
-#: one object per definition and code object (``code.replace()`` keeps the constants: such a copy is
-#: recorded as its original); kept here so that its id stays its own
-_facts: dict[int, tuple[tuple, FunctionMeta, CodeType, tuple, bool]] = {}
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 
@@ -503,7 +590,8 @@ def _learn(facts: tuple, code: CodeType) -> tuple[tuple, FunctionMeta, CodeType,
     return facts, meta, code, meta.var_params, has_defaults
 
 
-def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple) -> tuple[str, ...]:
+def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple,
+               functions: dict[int, tuple[CodeType, weakref.ref[Callable]]]) -> tuple[str, ...]:
     """The parameters whose value *is* the function's default object.
 
     A frame cannot tell ``f(x)`` from ``f(x, DEFAULT)`` when the caller passes that very object; the
@@ -511,7 +599,7 @@ def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple) -> tuple[str, 
     reads a parameter gives a ``reads`` edge). The defaults are those of the latest function made
     from this code (closures share it); a function copied by value (never registered) counts every
     parameter as passed."""
-    found = _functions.get(id(code))  # function_of(code), inlined: one frame less near the recursion limit
+    found = functions.get(id(code))  # CodeFacts.function_of(code), inlined: one frame less near the recursion limit
     fn = found[1]() if found is not None and found[0] is code else None
     if fn is None:
         return ()
@@ -543,46 +631,22 @@ def _shared_identity(value: Any) -> bool:
     return False
 
 
-_const_cache: dict[CodeType, frozenset[int]] = {}
-
-
-def _code_constant_ids(code: CodeType) -> frozenset[int]:
-    """ids of the constants in a function's code (merged across a module by the compiler)."""
-    cached = _const_cache.get(code)
-    if cached is None:
-        ids: set[int] = set()
-        pending = [code]
-        while pending:
-            current = pending.pop()
-            for const in current.co_consts:
-                ids.add(id(const))
-                if isinstance(const, CodeType):
-                    pending.append(const)
-                elif isinstance(const, (tuple, frozenset)):
-                    ids.update(id(c) for c in const)
-        cached = _const_cache[code] = frozenset(ids)
-    return cached
-
-
-_signature_cache: dict[Any, inspect.Signature | None] = {}
-
-
-_positional_names: dict[CodeType, tuple[tuple[str, ...], int] | None] = {}
 _SPECIAL_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
-def _bind_positional(target: Any, args: tuple, kwargs: dict) -> tuple[dict[str, Any], set[str]] | None:
-    """What :func:`bind_arguments` gives, computed from the code object alone when every parameter is
+def _bind_positional(target: Any, args: tuple, kwargs: dict, shapes: dict[CodeType, tuple[tuple[str, ...], int] | None]
+                     ) -> tuple[dict[str, Any], set[str]] | None:
+    """What :meth:`CodeFacts.bind_arguments` gives, computed from the code object alone when every parameter is
     positional (no ``*args``, ``**kwargs`` or keyword-only ones): ``Signature.bind`` costs ~10x more
     and was most of the DAG-building time on real suites. None when this shortcut does not apply."""
     if type(target) is not FunctionType or "__signature__" in target.__dict__:
         return None
     code = target.__code__
-    shape = _positional_names.get(code, _PENDING)
-    if shape is _PENDING:
+    shape = shapes.get(code, PENDING)
+    if shape is PENDING:
         shape = None if code.co_flags & _SPECIAL_FLAGS or code.co_kwonlyargcount else (
             code.co_varnames[:code.co_argcount], code.co_posonlyargcount)
-        _positional_names[code] = shape
+        shapes[code] = shape
     if shape is None:
         return None
     names, posonly = shape
@@ -603,40 +667,11 @@ def _bind_positional(target: Any, args: tuple, kwargs: dict) -> tuple[dict[str, 
     return named, {*names[:len(args)], *kwargs}
 
 
-def bind_arguments(func: Callable, args: tuple, kwargs: dict) -> tuple[dict[str, Any], set[str]]:
-    """Arguments by parameter name, and the names the caller passed explicitly (defaults excluded)."""
-    target = inspect.unwrap(func)
-    fast = _bind_positional(target, args, kwargs)
-    if fast is not None:
-        return fast
-    sig = _signature_cache.get(target, _PENDING)
-    if sig is _PENDING:
-        try:
-            sig = inspect.signature(target)
-        except (TypeError, ValueError):
-            sig = None
-        _signature_cache[target] = sig
-    if sig is not None:
-        try:
-            bound = sig.bind(*args, **kwargs)
-        except TypeError:
-            pass
-        else:
-            explicit = set(bound.arguments)
-            bound.apply_defaults()
-            named: dict[str, Any] = {}
-            for name, value in bound.arguments.items():
-                kind = sig.parameters[name].kind
-                if kind is inspect.Parameter.VAR_POSITIONAL:
-                    named.update({f"{name}[{i}]": v for i, v in enumerate(value)})
-                elif kind is inspect.Parameter.VAR_KEYWORD:
-                    named.update(value)
-                else:
-                    named[name] = value
-            return named, explicit
-    named = {f"arg{i}": v for i, v in enumerate(args)}
-    named.update(kwargs)
-    return named, set(named)
+def _signature_of(target: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
 
 
 def _values_in(value: Any) -> Iterable[Any]:
@@ -659,12 +694,17 @@ def user_traceback(exc: BaseException, limit: int = 12) -> str:
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParamNode:
+    """A parameter as the graph shows it: its name, current value, kind and description."""
+
     name: str
     value: Any  # the literal's value, or the function's source for code
-    kind: str
+    kind: ParamKind
     description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ParamKind(self.kind))  # accepts the wire word too
 
 
 @dataclass
@@ -680,12 +720,12 @@ class RunOutcome:
 def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOutcome) -> nx.DiGraph:
     """The DAG of one run (schema in :mod:`autotrace.graph`)."""
     G = g.new_graph()
-    calls = recorder.calls
+    calls, facts = recorder.calls, recorder.facts
     index = {id(call): i for i, call in enumerate(calls)}
     known_params = {p.name for p in params}
     for p in params:
-        G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind,
-                   description=p.description, value=p.value if p.kind == "code" else g.short_repr(p.value, 400))
+        G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind.value,
+                   description=p.description, value=p.value if p.kind is ParamKind.CODE else g.short_repr(p.value, 400))
 
     producers: dict[int, list[tuple[int, int]]] = {}  # identity of a value -> [(end clock, call index)]
     keep: list[weakref.ref] = []  # the refs behind identities made here stay alive while in use
@@ -696,15 +736,15 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         meta: FunctionMeta = call[META]
         kinds = call[KINDS]
         node = f"call:{i}"
-        named, explicit = _arguments(call)
+        named, explicit = _arguments(call, facts)
         parent = index.get(id(call[PARENT])) if call[PARENT] is not None else None
         result = _resolve(call[RESULT], kinds)
         G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call[THREAD],
                    depth=_depth(call), error=call[ERROR] is not None,
                    args={k: g.short_repr(v, g.ARG_REPR_LIMIT) for k, v in named.items()},
-                   value=g.short_repr(result) if result is not _PENDING else "<no result>")
+                   value=g.short_repr(result) if result is not PENDING else "<no result>")
         if meta.func not in functions:
-            functions[meta.func] = _function_info(call[FUNC] or call[CODE])
+            functions[meta.func] = facts.function_info(call[FUNC] or call[CODE])
         reads = set(meta.reads)
         for arg, names in meta.default_reads.items():
             if arg not in explicit:
@@ -725,10 +765,10 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
                 inputs += 1
         # (clock, value) for each item a generator yielded, then the result
         produced = [(clock, _resolve(item, kinds)) for clock, item in call[YIELDS] or ()]
-        if result is not _PENDING and call[END] is not None:
+        if result is not PENDING and call[END] is not None:
             produced.append((call[END], result))
         if produced:
-            constants = _code_constant_ids(call[CODE])
+            constants = facts.constant_ids(call[CODE])
             for clock, value in produced:
                 for item in _values_in(value):
                     if not _shared_identity(item) and (item.key if type(item) is _Key else id(item)) not in constants:
@@ -753,7 +793,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     return G
 
 
-def _arguments(call: list) -> tuple[dict[str, Any], set[str]]:
+def _arguments(call: list, facts: CodeFacts) -> tuple[dict[str, Any], set[str]]:
     """A call's arguments by parameter name (held values resolved), and the names the caller passed.
 
     A call recorded in its own frame captured its parameters by name; a parameter counts as passed
@@ -764,7 +804,7 @@ def _arguments(call: list) -> tuple[dict[str, Any], set[str]]:
     if meta.params is None:
         args = tuple([_resolve(v, kinds) for v in call[ARGS]])
         kwargs = {k: _resolve(v, kinds) for k, v in call[KWARGS].items()}
-        return bind_arguments(call[FUNC], args, kwargs)
+        return facts.bind_arguments(call[FUNC], args, kwargs)
     named: dict[str, Any] = {}
     explicit: set[str] = set()
     defaulted = call[KWARGS]
@@ -808,23 +848,6 @@ def _depth(call: list) -> int:
         depth += 1
         call = call[PARENT]
     return depth
-
-
-_info_cache: dict[CodeType, dict[str, Any]] = {}
-
-
-def _function_info(func: Callable | CodeType) -> dict[str, Any]:
-    """Source, docstring and location of a function, or of the function registered for a code object
-    (per code object: ``inspect.getsource`` for every function of every test's DAG was a sizeable
-    share of the DAG-building time on real suites)."""
-    target = inspect.unwrap(func) if not isinstance(func, CodeType) else (function_of(func) or func)
-    code = getattr(target, "__code__", target)
-    cached = _info_cache.get(code) if isinstance(code, CodeType) else None
-    if cached is None:
-        cached = _function_info_uncached(target)
-        if isinstance(code, CodeType):
-            _info_cache[code] = cached
-    return dict(cached)
 
 
 def _function_info_uncached(target: Any) -> dict[str, Any]:

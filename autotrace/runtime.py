@@ -50,10 +50,9 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from . import recorder as _recorder
-from .recorder import END, ERROR, KINDS, PINNED, RESULT, TOKEN, YIELDS, FunctionMeta, Recorder
+from .recorder import (ATOMS, END, ERROR, KINDS, PENDING, PINNED, RESULT, TOKEN, YIELDS, CodeFacts, FunctionMeta,
+                       Pinned, Recorder, clock)
 
-_ATOMS = _recorder._ATOMS
-_Pinned = _recorder._Pinned
 _RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
 _weak = weakref.ref
 
@@ -72,6 +71,7 @@ class Runtime:
     def __init__(self, values: Mapping[str, Any] | None = None, *, _key: str | None = None) -> None:
         self.values: dict[str, Any] = dict(values or {})
         self.recorder: Recorder | None = None
+        self.facts = CodeFacts()  # what recording learns of this program's code, handed to each recorder
         self._metas: dict[tuple, FunctionMeta] = {}
         #: id(code) -> (recording code, quiet code), for both codes of each function (see :meth:`adopt`).
         #: The pairs hold their codes, so an id found here is one of those two codes, never another object.
@@ -106,10 +106,10 @@ class Runtime:
         call finds its default values and docstring from its code."""
         twins = self._twins.get(id(fn.__code__))
         if twins is None:
-            _recorder.register(fn, fn.__code__)
+            self.facts.register(fn, fn.__code__)
             return fn
         recording, quiet = twins
-        _recorder.register(fn, recording)
+        self.facts.register(fn, recording)
         swappable = self._swappable
         swappable[id(fn)] = _weak(fn)
         if len(swappable) >= self._prune_at:
@@ -120,9 +120,9 @@ class Runtime:
     @staticmethod
     def result(call: list, value: Any) -> Any:
         """``return value`` of a recorded call."""
-        if type(value) not in _ATOMS:
+        if type(value) not in ATOMS:
             held = call[RESULT] = _recorder.hold(value, call[KINDS])
-            if type(held) is _Pinned:
+            if type(held) is Pinned:
                 call[PINNED] = True
         else:
             call[RESULT] = value
@@ -132,12 +132,12 @@ class Runtime:
     def error(call: list) -> None:
         """A recorded call is raising the exception being handled."""
         call[ERROR] = sys.exc_info()[1]
-        call[RESULT] = _recorder._PENDING  # a `return` whose `finally` raised returns nothing
+        call[RESULT] = PENDING  # a `return` whose `finally` raised returns nothing
 
     @staticmethod
     def leave(call: list) -> None:
         """A recorded call ends (from the ``finally`` around its body)."""
-        call[END] = next(_recorder._clock)
+        call[END] = next(clock)
         token, call[TOKEN] = call[TOKEN], None
         _recorder.current_call.reset(token)
         if call[PINNED]:
@@ -207,6 +207,7 @@ class _Recording:
         self.thresholds: tuple[int, ...] = ()
 
     def __enter__(self) -> Recorder:
+        self.recorder.use(self.runtime.facts)
         self.runtime.recorder = self.recorder
         self.runtime._swap(recording=True)
         young, middle, full = self.thresholds = gc.get_threshold()
@@ -328,8 +329,8 @@ def _generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable, code:
                 raise
             finally:
                 _recorder.current_call.reset(token)
-            call[YIELDS].append((next(_recorder._clock),  # hold_for only when it has something to do
-                                 item if type(item) in _ATOMS else _recorder.hold_for(call, item)))
+            call[YIELDS].append((next(clock),  # hold_for only when it has something to do
+                                 item if type(item) in ATOMS else _recorder.hold_for(call, item)))
             throw = None
             try:
                 send = yield item
@@ -370,8 +371,8 @@ def _async_generator_wrapper(runtime: Runtime, meta: FunctionMeta, fn: Callable,
                 if token is not None:
                     _recorder.current_call.reset(token)
             if call is not None:
-                call[YIELDS].append((next(_recorder._clock),
-                                     item if type(item) in _ATOMS else _recorder.hold_for(call, item)))
+                call[YIELDS].append((next(clock),
+                                     item if type(item) in ATOMS else _recorder.hold_for(call, item)))
             throw = None
             try:
                 send = yield item

@@ -9,7 +9,6 @@ policy), confined with Landlock (the default where the kernel has it), and in th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -22,13 +21,14 @@ from pathlib import Path
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, mechanism
 from autotrace.runners.evaluation import make_job
+from autotrace.runners.outcome import WorkerOutcome, outcome_from_json
 from autotrace.runners.sandbox import Limits, evaluate, run_limited
 from autotrace.runners.worker import Job
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit_constants"
 
 
-def unconfined(job: Job, limits: Limits) -> dict:
+def unconfined(job: Job, limits: Limits) -> WorkerOutcome:
     """The evaluation as it was before confinement: the worker in a limited child, nothing more."""
     with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
         folder = Path(tmp)
@@ -36,10 +36,10 @@ def unconfined(job: Job, limits: Limits) -> dict:
         job_path.write_text(job.to_json(), encoding="utf-8")
         run_limited([sys.executable, "-m", "autotrace.runners.worker", str(job_path), str(result_path)],
                     limits, folder / "output.log")
-        return json.loads(result_path.read_text(encoding="utf-8"))
+        return outcome_from_json(result_path.read_text(encoding="utf-8"))
 
 
-def confined(job: Job, limits: Limits, mode: str | None) -> dict:
+def confined(job: Job, limits: Limits, mode: str | None) -> WorkerOutcome:
     if mode:
         os.environ[MODE_ENV] = mode
     try:
@@ -64,7 +64,7 @@ def main() -> None:
                 "confined (private copy)": lambda: confined(job, limits, "copy")}
         expected = None
         for way in ways.values():  # warm the caches once each; every way must give the same scores
-            scores = [e["score"] for e in way()["examples"]]
+            scores = [e.score for e in way().examples]
             assert expected is None or scores == expected, (scores, expected)
             expected = scores
         wall: dict[str, list[float]] = {name: [] for name in ways}

@@ -73,8 +73,8 @@ def autotrace_prompt(n: int, context_tokens: int = 8192) -> dict[str, Any]:
         schema = answer_schema(optimizer.params, optimizer.values)
         messages = optimizer.build_messages(optimizer.budget_tokens - prompt_tokens([], schema))
         prompt_seconds = time.perf_counter() - started
-        graph_calls = sum(1 for _ in evaluation.examples[0]["graph"]["nodes"]) if isinstance(
-            evaluation.examples[0].get("graph"), dict) and "nodes" in evaluation.examples[0]["graph"] else None
+        graph = evaluation.examples[0].graph
+        graph_calls = len(graph["nodes"]) if graph and "nodes" in graph else None
     return {"n": n, "messages": messages, "run_seconds": run_seconds, "prompt_seconds": prompt_seconds,
             "budget_tokens": optimizer.budget_tokens, "graph_nodes": graph_calls}
 

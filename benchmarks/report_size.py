@@ -48,7 +48,7 @@ def build_run(folder: Path, calls: int, steps: int) -> tuple[RunStore, str]:
             raise RuntimeError(evaluation.problem)
         store.add_step(run_id, step, {
             "values": {"chain.RATE": repr(rate)}, "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), "examples": evaluation.examples, "problem": None,
+            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples], "problem": None,
             "candidate": {"chain.RATE": repr(rate)} if step else {}, "rejected": {},
             "reasoning": REASONING if step else "", "prompt": [], "response": "",
             "prompt_tokens": 1500 if step else 0, "completion_tokens": 80 if step else 0, "cached": False,

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from autotrace.domain import parse
+from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.params import ParamSpec
 from autotrace.runners import probe as probes
-from autotrace.runners.evaluation import Evaluation
 from autotrace.runners.refine import Refiner, nelder_mead
 from autotrace.runners.search import Point, Search, score_of
 from autotrace.runners.space import Dimension, dimensions
@@ -265,10 +265,10 @@ def drive(problem: Problem, side: str, steps: int, runs: int) -> Outcome:
             if not math.isfinite(score):
                 raise Failed("non-finite score")
         except (Failed, ZeroDivisionError, OverflowError) as error:
-            return Evaluation([{"score": None, "failed": True, "message": str(error)}])
+            return Evaluation([ExampleResult(failed=True, message=str(error))])
         if score >= problem.target and reached_at is None:
             reached_at = ran
-        return Evaluation([{"score": score, "message": ""}])
+        return Evaluation([ExampleResult(score=score)])
 
     params = problem.params()
     values = {p.name: p.initial for p in params}

@@ -292,13 +292,13 @@ def run(target: Path, entry: str | None, selectors: tuple[str, ...], judge: Path
             click.echo(evaluation.problem, err=True)
             return EXIT_NOT_REACHED
         for i, example in enumerate(evaluation.examples):
-            graph = g.from_json(example["graph"])
+            graph = g.from_json(example.graph)
             click.echo(f"run {i + 1}: {g.summary(graph)}")
-            click.echo(f"  output: {example['output']}")
-            if example.get("failed") or judge:
-                click.echo("  " + example.get("message", "").strip().replace("\n", "\n  "))
+            click.echo(f"  output: {example.output}")
+            if example.failed or judge:
+                click.echo("  " + example.message.strip().replace("\n", "\n  "))
         if graph_path is not None and evaluation.examples:
-            g.export(g.from_json(evaluation.examples[0]["graph"]), graph_path)
+            g.export(g.from_json(evaluation.examples[0].graph), graph_path)
             click.echo(f"graph written to {graph_path}")
         return EXIT_NOT_REACHED if evaluation.failures else 0
 

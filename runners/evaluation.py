@@ -1,90 +1,23 @@
-"""One evaluated set of parameter values, as the loop and the optimizer need it."""
+"""Evaluating one set of parameter values in a worker: the job that says what to run, and the
+worker's outcome read as an :class:`~autotrace.evaluation.Evaluation` (or as the error it means)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from autotrace import graph as g
-from autotrace.optimizers.base import Feedback
-from autotrace.params import ParamSpec, literal_to_text
+from autotrace.evaluation import Evaluation
+from autotrace.text import truncate
+from autotrace.params import ParamKind, value_to_text
 from autotrace.project import ConfigError, Project
 from autotrace.transforms.plan import ModulePlan
 
 from .judge import JudgeError
+from .outcome import Crashed, EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome
 from .sandbox import Limits, evaluate
 from .worker import Job
-
-_MESSAGE_LIMIT = 600
-
-
-@dataclass
-class Evaluation:
-    """What running the program with some values gave: per-example results, or why there were none."""
-
-    examples: list[dict[str, Any]]
-    problem: str | None = None  # the program did not import or the worker crashed
-
-    @property
-    def failures(self) -> int:
-        return len(self.examples) if self.problem else sum(1 for e in self.examples if e.get("failed"))
-
-    @property
-    def score(self) -> float | None:
-        """Mean judge score over the examples that ran (None when the judge gives only messages)."""
-        scores = [e["score"] for e in self.examples if e.get("score") is not None and not e.get("failed")]
-        return sum(scores) / len(scores) if scores and not self.problem else None
-
-    @property
-    def complete_score(self) -> float | None:
-        """The score when every example ran and was scored, else None: what a measurement may compare."""
-        return None if self.problem or self.failures else self.score
-
-    @property
-    def rank(self) -> tuple[float, float]:
-        """Sort key, higher is better: fewer failing examples first, then the mean score."""
-        if self.problem:
-            return (-math.inf, -math.inf)
-        score = self.score
-        return (-float(self.failures), score if score is not None else -math.inf)
-
-    def message(self) -> str:
-        """All feedback in one text, each example's part kept short."""
-        if self.problem:
-            return self.problem
-        if len(self.examples) == 1:
-            return _clip(self.examples[0].get("message", ""), _MESSAGE_LIMIT * 3)
-        parts = []
-        for i, example in enumerate(self.examples, 1):
-            verdict = "FAILED" if example.get("failed") else f"score {example.get('score')}"
-            parts.append(f"[example {i}] input {example.get('example')} -> output {example.get('output')}: "
-                         f"{verdict}. {_clip(example.get('message', ''), _MESSAGE_LIMIT)}")
-        return "\n".join(parts)
-
-    def feedbacks(self) -> list[Feedback]:
-        if self.problem:
-            return [Feedback(graph=None, text=self.problem, score=None)]
-        return [Feedback(graph=g.from_json(e["graph"]) if e.get("graph") else None,
-                         text=_clip(e.get("message", ""), _MESSAGE_LIMIT * 3), score=e.get("score"))
-                for e in self.examples]
-
-    def describe(self) -> str:
-        if self.problem:
-            return "failed"
-        score = self.score
-        text = f"{score:.4g}" if score is not None else "n/a"
-        return text + (f" ({self.failures}/{len(self.examples)} failed)" if self.failures else "")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2:]
-
-
-def value_text(spec: ParamSpec, value: Any) -> str:
-    return value if spec.kind == "code" else literal_to_text(value)
 
 
 def make_job(project: Project, target: Path, entry: str, judge: Path | None,
@@ -93,7 +26,7 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
     plans = project.plans()
     candidates: dict[str, dict[str, str]] = {}
     for spec in project.params:
-        if spec.kind == "code" and spec.name in values and values[spec.name] != spec.initial:
+        if spec.kind is ParamKind.CODE and spec.name in values and values[spec.name] != spec.initial:
             candidates.setdefault(str(spec.path), {})[spec.qualname] = values[spec.name]
     return Job(
         target_module=plans[target.resolve()].module,
@@ -101,27 +34,25 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         judge=str(judge.resolve()) if judge else None,
         search_roots=[str(p) for p in project.search_roots],
         plans={str(path): plan_fields(plan) for path, plan in plans.items()},
-        params=[{"name": p.name, "kind": p.kind, "description": p.description} for p in project.params],
-        values={p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params},
+        params=[{"name": p.name, "kind": p.kind.value, "description": p.description} for p in project.params],
+        values={p.name: value_to_text(p.kind, values.get(p.name, p.initial)) for p in project.params},
         candidates=candidates,
         record=record,
         root=str(project.root),
     )
 
 
-def with_attempts(result: dict[str, Any]) -> dict[str, Any]:
-    """The worker's result with what the program tried to change outside its folders (``attempts``)
+def with_attempts(outcome: WorkerOutcome) -> WorkerOutcome:
+    """The worker's outcome with what the program tried to change outside its folders (``attempts``)
     said in each example's message and in a crash's reason: the candidate's author should know."""
-    tried = result.get("attempts") or []
-    if not tried:
-        return result
-    text = "the program " + "; ".join(tried)
-    for key in ("crash", "setup_error"):
-        if key in result:
-            result[key] = f"{result[key]}\n{text}"
-    for example in result.get("examples", []):
-        example["message"] = f"{example.get('message', '')}\n{text}".strip()
-    return result
+    if not outcome.attempts:
+        return outcome
+    text = "the program " + "; ".join(outcome.attempts)
+    if isinstance(outcome, (Crashed, SetupFailed)):
+        return replace(outcome, reason=f"{outcome.reason}\n{text}")
+    if isinstance(outcome, Examples):
+        return replace(outcome, examples=tuple(e.with_note(text) for e in outcome.examples))
+    return outcome
 
 
 def plan_fields(plan: ModulePlan) -> dict[str, Any]:
@@ -132,21 +63,25 @@ def plan_fields(plan: ModulePlan) -> dict[str, Any]:
 
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
     """Evaluate one job in a freshly spawned worker (or in-process); a run's many go through an
-    :class:`.executor.Executor`, and :func:`evaluation_of` its results."""
+    :class:`.executor.Executor`, and :func:`evaluation_of` its outcomes."""
     return evaluation_of(evaluate(job, limits, isolated=isolated))
 
 
-def evaluation_of(result: dict[str, Any]) -> Evaluation:
-    """A worker's result as an :class:`Evaluation` (with what the program tried to change said in its
+def evaluation_of(outcome: WorkerOutcome) -> Evaluation:
+    """A worker's outcome as an :class:`Evaluation` (with what the program tried to change said in its
     messages); a broken judge or a missing entry raise."""
-    result = with_attempts(result)
-    if "judge_error" in result:
-        raise JudgeError(result["judge_error"])
-    if "entry_error" in result:  # no candidate can add the entry: bad input, not feedback
-        raise ConfigError(result["entry_error"])
-    if "crash" in result:
-        tail = result.get("output_tail", "").strip()
-        return Evaluation([], problem=result["crash"] + (f"\nlast output:\n{_clip(tail, 1500)}" if tail else ""))
-    if "setup_error" in result:
-        return Evaluation([], problem=result["setup_error"] + "\n" + result.get("traceback", ""))
-    return Evaluation(result["examples"])
+    outcome = with_attempts(outcome)
+    match outcome:
+        case JudgeFailed(reason=reason):
+            raise JudgeError(reason)
+        case EntryMissing(reason=reason):  # no candidate can add the entry: bad input, not feedback
+            raise ConfigError(reason)
+        case Crashed(reason=reason, output_tail=tail):
+            tail = tail.strip()
+            return Evaluation((), problem=reason + (f"\nlast output:\n{truncate(tail, 1500, 'tail')}" if tail else ""))
+        case SetupFailed(reason=reason, traceback=trace):
+            return Evaluation((), problem=reason + "\n" + trace)
+        case Examples(examples=examples):
+            return Evaluation(examples)
+        case _:
+            assert_never(outcome)

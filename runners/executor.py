@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
 from .guard import Baseline
+from .outcome import WorkerOutcome
 from .sandbox import Limits, evaluate
 from .worker import Job
 
@@ -69,8 +70,8 @@ class Executor:
 
             self._ray = RayRunner(root or Path.cwd(), ray_address)
 
-    def run(self, job: Job) -> dict[str, Any]:
-        """The worker's result for ``job`` (see :func:`.sandbox.evaluate`)."""
+    def run(self, job: Job) -> WorkerOutcome:
+        """The worker's outcome for ``job`` (see :func:`.sandbox.evaluate`)."""
         if self._ray is not None:
             return self._ray.run(job, self.limits)
         server = self._started(job)
@@ -81,8 +82,8 @@ class Executor:
                 self._fall_back(str(exc))
         return evaluate(job, self.limits, isolated=self.isolated, baseline=self._baseline)
 
-    def run_many(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
-        """The results of ``jobs``, in their order, up to :attr:`jobs` of them running at once."""
+    def run_many(self, jobs: Sequence[Job]) -> list[WorkerOutcome]:
+        """The outcomes of ``jobs``, in their order, up to :attr:`jobs` of them running at once."""
         if jobs:
             self._started(jobs[0])  # in the caller's thread: the fork server dies with it (PDEATHSIG)
         if self._ray is not None:

@@ -46,6 +46,7 @@ from typing import IO, Any
 
 from .confine import become_subreaper, children, die_with_parent, kill_tree
 from .guard import Baseline
+from .outcome import WorkerOutcome
 from .sandbox import Finished, Limits, _limiter, _tail, confined
 from .worker import Job
 
@@ -114,7 +115,7 @@ class ForkServer:
             self.close()
             raise ForkUnsafe(answer["unsafe"])
 
-    def run(self, job: Job, limits: Limits, baseline: Baseline | None = None) -> dict[str, Any]:
+    def run(self, job: Job, limits: Limits, baseline: Baseline | None = None) -> WorkerOutcome:
         """Evaluate ``job`` in a forked child under the same guard and confinement as a spawned worker
         (:func:`.sandbox.confined`): the same result :func:`.sandbox.evaluate` gives."""
         return confined(job, limits, lambda folder, cwd: self._started_child(folder, cwd, limits), baseline)

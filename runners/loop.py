@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from autotrace.evaluation import Evaluation, examples_from_dicts
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text
-from autotrace.params import ParamSpec, text_to_literal
+from autotrace.params import ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.project import Project
 from autotrace.report import write_run_report
@@ -26,7 +27,7 @@ from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 
 from . import probe
-from .evaluation import Evaluation, evaluation_of, make_job, run_evaluation, value_text
+from .evaluation import evaluation_of, make_job, run_evaluation
 from .executor import Executor
 from .search import DEFAULT_RUNS, Point, Search, score_of
 from .space import dimensions
@@ -350,7 +351,7 @@ class _Loop:
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
                 values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation(record["examples"], record.get("problem"))
+                evaluation = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"))
                 self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
@@ -378,12 +379,11 @@ class _Loop:
         self.optimizer.remember(Attempt(self._texts(values), evaluation.score, evaluation.message()))
 
     def _texts(self, values: dict[str, Any]) -> dict[str, str]:
-        return {p.name: value_text(p, values[p.name]) for p in self.project.params}
+        return {p.name: value_to_text(p.kind, values[p.name]) for p in self.project.params}
 
     def _parse(self, texts: dict[str, str]) -> dict[str, Any]:
         specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
-        return {name: (text if specs[name].kind == "code" else text_to_literal(text))
-                for name, text in texts.items() if name in specs}
+        return {name: text_to_value(specs[name].kind, text) for name, text in texts.items() if name in specs}
 
     def _finish_step(self, progress: Callable[[StepReport], None], run_id: str, step: int, started: float,
                      proposal: Proposal | None, values: dict[str, Any], evaluation: Evaluation, best: Evaluation,
@@ -404,8 +404,8 @@ class _Loop:
         evaluated, self.unsaved_scores = self.unsaved_scores, []
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
-            "candidate": {k: value_text(self.project.param(k), v) for k, v in (candidate or {}).items()},
+            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples], "problem": evaluation.problem,
+            "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in (candidate or {}).items()},
             "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
             "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
             "prompt_tokens": proposal.prompt_tokens if proposal else 0,

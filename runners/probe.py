@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autotrace.evaluation import Evaluation
 from autotrace.optimizers.base import Sensitivity, number_text
 from autotrace.params import ParamSpec
 
-from .evaluation import Evaluation
 from .space import Dimension, dimensions
 
 #: More numeric parameters than this are not probed: each probe is one more evaluation per step.

@@ -31,12 +31,13 @@ import pytest
 
 from autotrace import graph as g
 from autotrace.atomic import atomic_write
-from autotrace.params import ParamSpec, text_to_literal
+from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
+from autotrace.text import truncate
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
-from autotrace.transforms.markers import MarkerError, module_name
+from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
 
 REPORT_VERSION = 1
@@ -48,8 +49,6 @@ CALLS_KEPT = 10_000
 _TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
 _OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
 _NAMES_SHOWN = 8  # module names listed in a note
-_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".venv", "venv", "env", "site-packages", ".tox", ".nox",
-                        "node_modules", "build", "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".autotrace"})
 
 _RECORDER = pytest.StashKey[Recorder]()
 _TEST = pytest.StashKey[Any]()  # the test function as collected, before it is wrapped for recording
@@ -78,8 +77,8 @@ class AutotraceSession:
         texts = read_values(Path(options.autotrace_values), self.project.params) if options.autotrace_values else {}
         self.values = {p.name: texts.get(p.name, _initial_text(p)) for p in self.project.params}
         self.runtime = Runtime({p.name: text_to_literal(texts[p.name]) for p in self.project.params
-                                if p.kind == "literal" and p.name in texts})
-        self.param_nodes = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial) if p.kind == "literal"
+                                if p.kind is ParamKind.LITERAL and p.name in texts})
+        self.param_nodes = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial) if p.kind is ParamKind.LITERAL
                                       else self.values[p.name], p.kind, p.description) for p in self.project.params]
         targets = self._targets(texts, Path(options.autotrace_all) if options.autotrace_all else None, is_test_file)
         self._check_imported(targets, texts, late)
@@ -108,7 +107,7 @@ class AutotraceSession:
         plans = self.project.plans()
         candidates: dict[Path, dict[str, str]] = {}
         for spec in self.project.params:
-            if spec.kind == "code" and spec.name in texts and texts[spec.name] != spec.initial:
+            if spec.kind is ParamKind.CODE and spec.name in texts and texts[spec.name] != spec.initial:
                 candidates.setdefault(spec.path, {})[spec.qualname] = texts[spec.name]
         targets = {path: Target(plan, candidates.get(path, {})) for path, plan in plans.items()}
         extra = project_modules(list(plans), is_test_file)
@@ -181,8 +180,8 @@ class AutotraceSession:
         if self.report_path is not None and (ran or report.failed):
             data: dict[str, Any] = {}
             if call.excinfo is not None:
-                data["failure"] = {"message": _clip(call.excinfo.exconly(), _TEXT_LIMIT),
-                                   "traceback": _clip(user_traceback(call.excinfo.value), _TEXT_LIMIT)}
+                data["failure"] = {"message": truncate(call.excinfo.exconly(), _TEXT_LIMIT, "ends"),
+                                   "traceback": truncate(user_traceback(call.excinfo.value), _TEXT_LIMIT, "ends")}
             if ran:
                 data["run"] = self._run_data(item, call, graph=self.all_graphs or not report.passed)
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
@@ -191,7 +190,7 @@ class AutotraceSession:
         return report
 
     def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None], *, graph: bool) -> dict[str, Any]:
-        data: dict[str, Any] = {"source": _clip(_source(item), _TEXT_LIMIT)}
+        data: dict[str, Any] = {"source": truncate(_source(item), _TEXT_LIMIT, "ends")}
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return data
@@ -219,7 +218,7 @@ class AutotraceSession:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.collecting and report.failed:
-            self.errors.append({"nodeid": report.nodeid, "longrepr": _clip(report.longreprtext, _TEXT_LIMIT)})
+            self.errors.append({"nodeid": report.nodeid, "longrepr": truncate(report.longreprtext, _TEXT_LIMIT, "ends")})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -238,7 +237,7 @@ class AutotraceSession:
     def report(self, exitstatus: int) -> dict[str, Any]:
         return {
             "version": REPORT_VERSION, "root": str(self.root), "search_roots": [str(p) for p in self.search_roots],
-            "params": [{"name": p.name, "key": p.key, "kind": p.kind, "description": p.description}
+            "params": [{"name": p.name, "key": p.key, "kind": p.kind.value, "description": p.description}
                        for p in self.project.params],
             "values": self.values, "instrumented": self.instrumented, "exitstatus": exitstatus,
             "tests": list(self.tests.values()), "errors": self.errors, "notes": self.notes,
@@ -283,13 +282,13 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
     data = getattr(report, "autotrace", None) or {}
     test.update(data.get("run", {}))
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
-        test["stdout"], test["stderr"] = _tail(report.capstdout), _tail(report.capstderr)
+        test["stdout"], test["stderr"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail"), truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
     if test["outcome"] in ("failed", "error"):
         return  # a later report (a passing subtest, a teardown) never undoes a failure
     expected_failure = hasattr(report, "wasxfail")
     if report.failed:
         test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
-                    longrepr=_clip(report.longreprtext, _TEXT_LIMIT), **data.get("failure", {}))
+                    longrepr=truncate(report.longreprtext, _TEXT_LIMIT, "ends"), **data.get("failure", {}))
     elif report.skipped:
         test["outcome"] = "xfailed" if expected_failure else "skipped"
     elif report.when == "call":
@@ -381,7 +380,7 @@ def modules_under(folder: Path, is_test_file: Callable[[Path], bool], *, recursi
     found = []
     for path in sorted(folder.rglob("*.py") if recursive else folder.glob("*.py")):
         rel = path.relative_to(folder).parts
-        if _SKIP_DIRS.intersection(rel[:-1]) or not path.stem.isidentifier() or is_test_file(path):
+        if SKIP_DIRS.intersection(rel[:-1]) or not path.stem.isidentifier() or is_test_file(path):
             continue
         found.append(path)
     return found
@@ -413,7 +412,7 @@ def read_values(path: Path, params: Sequence[ParamSpec]) -> dict[str, str]:
         spec = known.get(name)
         if spec is None:
             raise pytest.UsageError(f"{where}: no parameter {name!r} (parameters: {', '.join(known) or 'none'})")
-        if spec.kind == "literal":
+        if spec.kind is ParamKind.LITERAL:
             try:
                 text_to_literal(text)
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
@@ -422,7 +421,7 @@ def read_values(path: Path, params: Sequence[ParamSpec]) -> dict[str, str]:
 
 
 def _initial_text(spec: ParamSpec) -> str:
-    return spec.initial if spec.kind == "code" else repr(spec.initial)
+    return spec.initial if spec.kind is ParamKind.CODE else repr(spec.initial)
 
 
 def _test_name(item: pytest.Function) -> str:
@@ -439,12 +438,3 @@ def _source(item: pytest.Item) -> str:
         return ""
 
 
-def _clip(text: str, limit: int) -> str:
-    """Head and tail of a long text (where a traceback's call and its error are)."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit // 2]}\n... ({len(text) - limit:,} characters left out) ...\n{text[-limit // 2:]}"
-
-
-def _tail(text: str) -> str:
-    return text if len(text) <= _OUTPUT_LIMIT else "..." + text[-_OUTPUT_LIMIT:]

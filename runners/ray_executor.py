@@ -18,6 +18,7 @@ from typing import Any
 
 from autotrace.project import ConfigError
 
+from .outcome import WorkerOutcome, outcome_from_json, outcome_to_json
 from .sandbox import Limits, evaluate
 from .worker import Job
 
@@ -37,13 +38,13 @@ class RayRunner:
                  include_dashboard=False, logging_level=logging.WARNING, runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES})
         self._task = ray.remote(max_retries=0)(_evaluate_on_node)
 
-    def run(self, job: Job, limits: Limits) -> dict[str, Any]:
+    def run(self, job: Job, limits: Limits) -> WorkerOutcome:
         return self.run_many([job], limits)[0]
 
-    def run_many(self, jobs: Sequence[Job], limits: Limits) -> list[dict[str, Any]]:
-        """The results in the jobs' order (all submitted at once: Ray spreads them over the cluster)."""
+    def run_many(self, jobs: Sequence[Job], limits: Limits) -> list[WorkerOutcome]:
+        """The outcomes in the jobs' order (all submitted at once: Ray spreads them over the cluster)."""
         refs = [self._task.remote(_portable(job, self.root), str(self.root), asdict(limits)) for job in jobs]
-        return list(self._ray.get(refs))
+        return [outcome_from_json(text) for text in self._ray.get(refs)]
 
     def close(self) -> None:
         self._ray.shutdown()
@@ -62,9 +63,9 @@ def _moved(text: str, old: Path | str, new: Path | str) -> str:
     return text.replace(json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1])
 
 
-def _evaluate_on_node(job_json: str, driver_root: str, limits: dict[str, Any]) -> dict[str, Any]:
-    """Runs on a Ray worker, whose current folder is the project's copy (``working_dir``)."""
+def _evaluate_on_node(job_json: str, driver_root: str, limits: dict[str, Any]) -> str:
+    """Runs on a Ray worker, whose current folder is the project's copy (``working_dir``); the outcome
+    travels back in its one codec (:mod:`.outcome`), paths moved back under the driver's root."""
     here = Path.cwd().resolve()
     job = Job.from_json(_moved(job_json, driver_root, here))
-    result = evaluate(job, Limits(**limits))
-    return json.loads(_moved(json.dumps(result, default=str), here, driver_root))
+    return _moved(outcome_to_json(evaluate(job, Limits(**limits))), here, driver_root)

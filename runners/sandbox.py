@@ -7,7 +7,6 @@ limit (``RLIMIT_AS``), an output-size limit, and the whole group is killed when 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import signal
@@ -15,14 +14,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from autotrace.project import find_root
 
 from .confine import kill_tree
 from .guard import Baseline, guarded, relocated
+from .outcome import Crashed, WorkerOutcome, outcome_from_json
 from .worker import Job, run_job
 
 _OUTPUT_TAIL = 4000
@@ -65,11 +64,11 @@ def run_limited(argv: Sequence[str], limits: Limits, log_path: Path, *, cwd: Pat
 
 
 def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True,
-             baseline: Baseline | None = None) -> dict[str, Any]:
-    """Run ``job`` in a freshly spawned worker, confined (:mod:`.guard`, :mod:`.confine`), and return its
-    result; a crash becomes ``{"crash": reason, "output_tail": ...}``. ``attempts`` lists what the program
-    tried to change outside its writable folders (denied, or undone). ``baseline``: the project's state
-    shared by the evaluations that run at the same time (``--jobs``)."""
+             baseline: Baseline | None = None) -> WorkerOutcome:
+    """Run ``job`` in a freshly spawned worker, confined (:mod:`.guard`, :mod:`.confine`), and return the
+    worker's outcome; a crash becomes :class:`.outcome.Crashed`. ``attempts`` lists what the program tried
+    to change outside its writable folders (denied, or undone). ``baseline``: the project's state shared by
+    the evaluations that run at the same time (``--jobs``)."""
     if not isolated:
         return _in_process(job)
 
@@ -86,7 +85,7 @@ def evaluate(job: Job, limits: Limits = Limits(), *, isolated: bool = True,
 Start = Callable[[Path, Path], Finished]
 
 
-def confined(job: Job, limits: Limits, start: Start, baseline: Baseline | None = None) -> dict[str, Any]:
+def confined(job: Job, limits: Limits, start: Start, baseline: Baseline | None = None) -> WorkerOutcome:
     """One guarded evaluation, however its worker is started (spawned, or forked by :mod:`.forkserver`):
     a scratch folder, the project guarded around it (:func:`.guard.guarded`: modes restored, or a private
     copy verified by hash), the job moved into the copy when there is one, the policy the worker confines
@@ -98,20 +97,18 @@ def confined(job: Job, limits: Limits, start: Start, baseline: Baseline | None =
             (folder / "job.json").write_text(relocated(job, guard).to_json(), encoding="utf-8")
             (folder / "policy.json").write_text(guard.policy.to_json(), encoding="utf-8")
             result = worker_result(start(folder, guard.cwd()), folder / "result.json", limits)
-        tried = result.get("attempts", [])
-        result["attempts"] = tried + [note for note in undone if note not in tried]
-        return result
+        tried = result.attempts
+        return replace(result, attempts=tried + tuple(note for note in undone if note not in tried))
 
 
-def worker_result(done: Finished, result_path: Path, limits: Limits) -> dict[str, Any]:
-    """What an ended worker reported, or a ``crash`` saying why it reported nothing (any executor's)."""
+def worker_result(done: Finished, result_path: Path, limits: Limits) -> WorkerOutcome:
+    """What an ended worker reported, or :class:`.outcome.Crashed` saying why it reported nothing (any
+    executor's)."""
     if not done.timed_out and result_path.is_file():
-        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-        result["output_tail"] = done.output_tail
-        return result
+        return replace(outcome_from_json(result_path.read_text(encoding="utf-8")), output_tail=done.output_tail)
     crash = (f"timed out after {limits.timeout:g} s" if done.timed_out else
              f"the program ended the worker ({describe_exit(done.returncode)}) before it reported a result")
-    return {"crash": crash, "output_tail": done.output_tail}
+    return Crashed(crash, output_tail=done.output_tail)
 
 
 def _limiter(limits: Limits):
@@ -176,7 +173,7 @@ def _tail(path: Path) -> str:
     return ("..." if size > _OUTPUT_TAIL else "") + text
 
 
-def _in_process(job: Job) -> dict[str, Any]:
+def _in_process(job: Job) -> WorkerOutcome:
     """Opt-in fast path: same worker code, then forget every module it imported so the next
     evaluation imports the program afresh with its own values."""
     before = set(sys.modules)

@@ -35,7 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .evaluation import Evaluation
+from autotrace.evaluation import Evaluation
+
 from .probe import Probe, nudged
 from .refine import Refiner, nelder_mead
 from .space import Dimension

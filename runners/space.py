@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autotrace.domain import Domain
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 _ANY = Domain(text="any number")
 _BOOL = Domain(text="True or False", choices=(False, True))
@@ -65,7 +65,7 @@ def dimensions(params: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[D
     """The searchable parameters among ``params`` at ``values``."""
     found = []
     for spec in params:
-        if spec.kind == "code":
+        if spec.kind is ParamKind.CODE:
             continue
         value = values[spec.name]
         if spec.domain is not None and spec.domain.choices:

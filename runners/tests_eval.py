@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
-from autotrace.optimizers.base import Feedback
+from autotrace.evaluation import Evaluation, ExampleResult, Feedback
+from autotrace.params import value_to_text
 from autotrace.project import Project, find_root
+from autotrace.text import truncate
 from autotrace.transforms.markers import Selector
 
-from .evaluation import Evaluation, value_text
 from .guard import Baseline, Guarded, guarded, relocate
 from .sandbox import Limits, describe_exit, run_limited
 
@@ -51,8 +52,8 @@ class SuiteEvaluation(Evaluation):
     def feedbacks(self) -> list[Feedback]:
         if self.problem:
             return super().feedbacks()
-        feedback = [Feedback(g.from_json(e["graph"]) if e.get("graph") else None, e["message"], e["score"])
-                    for e in self.examples if e["score"] < 1]
+        feedback = [Feedback(g.from_json(e.graph) if e.graph else None, e.message, e.score)
+                    for e in self.examples if e.score < 1]
         passing = self._passing()
         if passing:
             named = ", ".join(passing[:_PASSING_NAMED]) + (", ..." if len(passing) > _PASSING_NAMED else "")
@@ -63,20 +64,20 @@ class SuiteEvaluation(Evaluation):
         if self.problem:
             return self.problem
         lines = [f"{len(self._passing())}/{len(self.examples)} tests pass"]
-        lines += [f"{'REGRESSION ' if e['score'] < 0 else ''}{e['example']}: {e['output']}"
-                  for e in self.examples if e["score"] < 1]
+        lines += [f"{'REGRESSION ' if e.score < 0 else ''}{e.example}: {e.output}"
+                  for e in self.examples if e.score < 1]
         return "\n".join(lines)
 
     def describe(self) -> str:
         if self.problem:
             return "failed"
-        regressions = sum(1 for e in self.examples if e["score"] < 0)
+        regressions = sum(1 for e in self.examples if e.score < 0)
         score = self.score if self.score is not None else 0.0
         return (f"{score:.3g} ({len(self._passing())}/{len(self.examples)} pass"
                 + (f", {regressions} regressed)" if regressions else ")"))
 
     def _passing(self) -> list[str]:
-        return [e["example"] for e in self.examples if e["score"] >= 1]
+        return [e.example for e in self.examples if e.score >= 1]
 
 
 class SuiteEvaluator:
@@ -115,12 +116,12 @@ class SuiteEvaluator:
         project = Project.load(None, self.selectors, root=Path(report["root"]),
                                search_roots=[Path(p) for p in report["search_roots"]])
         evaluation = self.evaluation(report)
-        self.baseline = frozenset(e["example"] for e in evaluation.examples if e["score"] >= 1)
+        self.baseline = frozenset(e.example for e in evaluation.examples if e.score >= 1)
         self._initial = (report["values"], evaluation)
         return project, evaluation
 
     def __call__(self, project: Project, values: Mapping[str, Any]) -> Evaluation:
-        texts = {p.name: value_text(p, values.get(p.name, p.initial)) for p in project.params}
+        texts = {p.name: value_to_text(p.kind, values.get(p.name, p.initial)) for p in project.params}
         if self._initial is not None and texts == self._initial[0]:
             return self._initial[1]
         report, failure = self._run(texts)
@@ -130,7 +131,7 @@ class SuiteEvaluator:
         """The plugin's report as an evaluation, regressions measured against :attr:`baseline`."""
         if report["errors"]:
             text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
-                               + _tail(e["longrepr"].strip(), _COLLECT_CHARS)  # the error is at the end
+                               + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
                                for e in report["errors"])
             return SuiteEvaluation([], problem=text)
         tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
@@ -139,10 +140,10 @@ class SuiteEvaluator:
         examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
         ran = {t["nodeid"] for t in tests}
         examples += [_vanished(nodeid) for nodeid in sorted(self.baseline - ran)]
-        examples.sort(key=lambda e: e["score"])  # regressions first, then failures, then passes
+        examples.sort(key=lambda e: e.score)  # regressions first, then failures, then passes
         if report.get("undone"):  # what the run did to the project, undone: the candidate should know
             said = "the tests' run " + "; ".join(report["undone"])
-            examples = [{**e, "message": f"{e['message']}\n{said}"} for e in examples]
+            examples = [e.with_note(said) for e in examples]
         return SuiteEvaluation(examples)
 
     def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
@@ -196,12 +197,12 @@ class SuiteEvaluator:
         return paths + (f" -k {self.keyword!r}" if self.keyword else "")
 
 
-def _example(test: Mapping[str, Any], passed_before: bool) -> dict[str, Any]:
+def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
     """One test as an example. ``failed`` stays False: in an Evaluation it means "could not be judged",
     and a failing test is judged (score 0, or -1 for a regression)."""
     nodeid = test["nodeid"]
     if test["outcome"] == "passed":
-        return {"example": nodeid, "output": "passed", "failed": False, "score": 1.0, "message": f"PASSED {nodeid}"}
+        return ExampleResult(example=nodeid, output="passed", score=1.0, message=f"PASSED {nodeid}")
     where = " in setup" if test["when"] == "setup" else " in teardown" if test["when"] == "teardown" else ""
     header = (f"REGRESSION: {nodeid} passed with the initial values and fails now{where}" if passed_before
               else f"FAILED {nodeid}{where}")
@@ -209,20 +210,20 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> dict[str, Any]:
     reached = "parameters its run reached: " + ", ".join(test["params"]) if test["params"] else \
         "its run reached no parameter"
     body = test["traceback"] or test["message"] or test["longrepr"]
-    parts = [f"{header} ({reached})", _tail(body.strip(), _TRACEBACK_CHARS)]
+    parts = [f"{header} ({reached})", truncate(body.strip(), _TRACEBACK_CHARS, "tail")]
     if test["source"]:
-        parts.append("test source:\n" + _head(test["source"].rstrip(), _SOURCE_CHARS))
+        parts.append("test source:\n" + truncate(test["source"].rstrip(), _SOURCE_CHARS))
     for stream in ("stdout", "stderr"):
         if test[stream].strip():
-            parts.append(f"captured {stream} (end):\n" + _tail(test[stream].rstrip(), _OUTPUT_CHARS))
+            parts.append(f"captured {stream} (end):\n" + truncate(test[stream].rstrip(), _OUTPUT_CHARS, "tail"))
     summary = (test["message"] or test["outcome"]).strip().splitlines()
-    return {"example": nodeid, "output": summary[0][:200] if summary else test["outcome"], "failed": False,
-            "score": -1.0 if passed_before else 0.0, "message": "\n".join(parts), "graph": test["graph"]}
+    return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test["outcome"],
+                         score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"])
 
 
-def _vanished(nodeid: str) -> dict[str, Any]:
-    return {"example": nodeid, "output": "did not run", "failed": False, "score": -1.0,
-            "message": f"REGRESSION: {nodeid} passed with the initial values and did not run now"}
+def _vanished(nodeid: str) -> ExampleResult:
+    return ExampleResult(example=nodeid, output="did not run", score=-1.0,
+                         message=f"REGRESSION: {nodeid} passed with the initial values and did not run now")
 
 
 def _absolute(selector: str) -> str:
@@ -235,11 +236,3 @@ def _error_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith(("ERROR", "E ")) or "Error" in line]
     return (errors or lines or ["no output"])[-1]
-
-
-def _head(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "\n..."
-
-
-def _tail(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "...\n" + text[-limit:]

@@ -13,13 +13,15 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
-from autotrace.params import text_to_literal
-from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, is_call_of, user_traceback
+from autotrace.atomic import atomic_write
+from autotrace.evaluation import ExampleResult
+from autotrace.params import ParamKind, text_to_value
+from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
 from autotrace.transforms.plan import ModulePlan
@@ -27,6 +29,7 @@ from autotrace.transforms.plan import ModulePlan
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
 from .judge import JudgeError, examples_of, judge_output, load_judge
+from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 
 
 @dataclass
@@ -59,13 +62,11 @@ def _plan(fields: dict[str, Any]) -> ModulePlan:
                       derived={name: tuple(params) for name, params in fields.get("derived", {}).items()})
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Run the job here. The result: ``examples`` (one dict each: score, message, failed, output, graph)
-    or ``judge_error`` / ``entry_error`` / ``setup_error`` (a one-line reason) when the run could not be
-    judged at all."""
-    kinds = {p["name"]: p["kind"] for p in job.params}
-    values = {name: (text if kinds.get(name) == "code" else text_to_literal(text)) for name, text in job.values.items()}
-    runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) != "code"})
+def run_job(job: Job) -> WorkerOutcome:
+    """Run the job here: :class:`.outcome.Examples`, or why the run could not be judged at all."""
+    kinds = {p["name"]: ParamKind(p["kind"]) for p in job.params}
+    values = {name: text_to_value(kinds.get(name, ParamKind.LITERAL), text) for name, text in job.values.items()}
+    runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) is not ParamKind.CODE})
     targets = {Path(path): Target(_plan(fields), job.candidates.get(path, {})) for path, fields in job.plans.items()}
     for root in reversed(job.search_roots):
         if root not in sys.path:
@@ -76,35 +77,35 @@ def run_job(job: Job) -> dict[str, Any]:
             judge = load_judge(Path(job.judge)) if job.judge else None
             examples = examples_of(judge) if judge else None
         except JudgeError as exc:
-            return {"judge_error": str(exc)}
+            return JudgeFailed(str(exc))
         try:
             module = importlib.import_module(job.target_module)
         except BaseException as exc:  # the program does not even import: that is the feedback
-            return {"setup_error": f"importing {job.target_module} raised {type(exc).__name__}: {exc}",
-                    "traceback": user_traceback(exc)}
+            return SetupFailed(f"importing {job.target_module} raised {type(exc).__name__}: {exc}",
+                               user_traceback(exc))
         entry = getattr(module, job.entry, None)
         if not callable(entry):
-            return {"entry_error": f"{job.target_module} has no function {job.entry!r} (use --entry NAME)"}
+            return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
         params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
         results = []
         for example in (examples if examples is not None else [None]):
             args = () if examples is None else (example,)
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
-            result: dict[str, Any] = {"example": g.short_repr(example) if examples is not None else None,
-                                      "output": g.short_repr(outcome.output), "failed": outcome.error is not None}
+            score, message = None, ""
             if outcome.error is not None:
-                result.update(score=None, message=user_traceback(outcome.error))
+                message = user_traceback(outcome.error)
             else:
                 try:
                     verdict = judge_output(judge.feedback, outcome.output, example, examples is not None) if judge \
                         else None
                 except JudgeError as exc:
-                    return {"judge_error": str(exc)}
-                result.update(score=verdict.score if verdict else None, message=verdict.message if verdict else "")
-            if recorder is not None:
-                result["graph"] = g.to_json(build_graph(recorder, params, outcome))
-            results.append(result)
-        return {"examples": results}
+                    return JudgeFailed(str(exc))
+                score, message = (verdict.score, verdict.message) if verdict else (None, "")
+            results.append(ExampleResult(
+                score=score, failed=outcome.error is not None, message=message,
+                example=g.short_repr(example) if examples is not None else None, output=g.short_repr(outcome.output),
+                graph=g.to_json(build_graph(recorder, params, outcome)) if recorder is not None else None))
+        return Examples(examples=tuple(results))
     finally:
         uninstall(finder)
 
@@ -127,7 +128,7 @@ def _run_entry(runtime: Runtime, entry: Any, args: tuple, record: bool) -> tuple
 def _entry_index(recorder: Recorder, entry: Any) -> int | None:
     """The entry's own call is the first one recorded, if the entry is an instrumented function."""
     calls = recorder.calls
-    return 0 if calls and is_call_of(calls[0], entry) else None
+    return 0 if calls and recorder.is_call_of(calls[0], entry) else None
 
 
 def main(argv: list[str]) -> int:
@@ -150,14 +151,11 @@ def main(argv: list[str]) -> int:
             attempts = watch(policy.writable, Path(job.root or os.getcwd()))
         result = run_job(job)
     except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
-        result = {"setup_error": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        result = SetupFailed(f"worker failed: {type(exc).__name__}: {exc}", traceback.format_exc())
     if policy is not None:
         kill_descendants()
-        result["attempts"] = attempts.notes if attempts is not None else []
-    data = json.dumps(result, default=str)
-    tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(data, encoding="utf-8")
-    os.replace(tmp, result_path)
+        result = replace(result, attempts=tuple(attempts.notes) if attempts is not None else ())
+    atomic_write(result_path, outcome_to_json(result).encode("utf-8"))
     return 0
 
 

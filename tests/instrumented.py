@@ -14,7 +14,7 @@ from typing import Any
 import networkx as nx
 
 from autotrace.project import Project
-from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, is_call_of
+from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
 
@@ -37,7 +37,7 @@ class Program:
                 output = func(*args, **kwargs)
             except Exception as exc:
                 error = exc
-        entry = 0 if recorder.calls and is_call_of(recorder.calls[0], func) else None
+        entry = 0 if recorder.calls and recorder.is_call_of(recorder.calls[0], func) else None
         params = [ParamNode(p.name, self.runtime.values.get(p.name, p.initial), p.kind, p.description)
                   for p in self.project.params]
         return build_graph(recorder, params, RunOutcome(entry, output, error))

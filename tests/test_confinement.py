@@ -26,7 +26,8 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, landlock_abi
-from autotrace.runners.evaluation import Evaluation, evaluation_of, make_job, run_evaluation
+from autotrace.evaluation import Evaluation
+from autotrace.runners.evaluation import evaluation_of, make_job, run_evaluation
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported
 from autotrace.runners.guard import Baseline, guarded
@@ -323,7 +324,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
     evaluation = evaluator(project, {project.params[0].name: hostile})
     assert fingerprint(root) == before
     assert running(token) == []
-    said = evaluation.examples[0]["message"]
+    said = evaluation.examples[0].message
     assert ("tried to chmod calc.py: undone" if mode == "landlock" else "tried to change calc.py") in said, said
     assert evaluation.score is not None  # the run itself went on and was scored
 

@@ -3,6 +3,7 @@ process behind, and ``--jobs`` does not change a run."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ from autotrace.project import Project
 from autotrace.runners.evaluation import evaluation_of, make_job
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported
+from autotrace.runners.outcome import outcome_to_json
 from autotrace.runners.sandbox import Limits, evaluate
 from autotrace.runners.worker import Job
 
@@ -47,7 +49,10 @@ def job_for(tmp_path: Path, project: Project, **values: Any) -> Job:
 
 
 def without_thread_ids(value: Any) -> Any:
-    """A result with the recorded thread ids left out: the only field that differs between processes."""
+    """An outcome as its JSON (:mod:`autotrace.runners.outcome`) with the recorded thread ids left out:
+    the only field that differs between processes."""
+    if not isinstance(value, (dict, list)) and hasattr(value, "tag"):
+        return without_thread_ids(json.loads(outcome_to_json(value)))
     if isinstance(value, dict):
         return {k: without_thread_ids(v) for k, v in value.items() if k != "thread"}
     if isinstance(value, list):
@@ -72,8 +77,8 @@ def test_the_fork_path_gives_the_spawned_workers_results(tmp_path):
         forked_results = [executor.run(job) for job in jobs]
     assert [without_thread_ids(r) for r in forked_results] == [without_thread_ids(r) for r in spawned]
     assert [evaluation_of(r).score for r in forked_results] == [-5.0, 0.0, 0.0]  # each child saw its own values
-    assert "pricing 3" in forked_results[0]["output_tail"]
-    assert forked_results[0]["examples"][0]["graph"]["nodes"]  # recorded in the child
+    assert "pricing 3" in forked_results[0].output_tail
+    assert forked_results[0].examples[0].graph["nodes"]  # recorded in the child
 
 
 def test_results_come_back_in_the_order_asked_whatever_the_number_of_jobs(tmp_path):

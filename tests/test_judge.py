@@ -150,7 +150,7 @@ def test_with_examples_the_entry_runs_once_per_example_and_the_score_is_the_mean
                 return 1.0, "right"
             return 0.0, f"{example} gave {output}, expected {example * 3}"
     """)
-    assert [e["output"] for e in evaluation.examples] == ["2", "4", "6", "8"]
+    assert [e.output for e in evaluation.examples] == ["2", "4", "6", "8"]
     assert evaluation.score == 0.0 and evaluation.failures == 0
     message = evaluation.message()
     assert [line.split("]")[0] for line in message.splitlines()] == [f"[example {i}" for i in range(1, 5)]

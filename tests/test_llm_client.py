@@ -28,7 +28,7 @@ GOOD = {"answer": 42, "reason": "6*7"}
 
 
 def make_llm(server: ScriptedLLMServer, cache: ResponseCache | None = None, **overrides: object) -> LLM:
-    """A client with tiny timeouts and backoff so fault tests stay fast."""
+    """A client with tiny timeouts so fault tests stay fast (the SDK waits 0.5 s, then 1 s, between tries)."""
     settings: dict = {
         "model": "test-model",
         "base_url": server.base_url,
@@ -37,7 +37,7 @@ def make_llm(server: ScriptedLLMServer, cache: ResponseCache | None = None, **ov
         "max_retries": 3,
     }
     settings.update(overrides)
-    return LLM(LLMConfig(**settings), cache, backoff_base=0.001, backoff_cap=1.0)
+    return LLM(LLMConfig(**settings), cache)
 
 
 def ask(llm: LLM, schema: dict | None = SCHEMA) -> LLMReply:
@@ -215,6 +215,14 @@ def test_server_errors_are_retried(llm_server: ScriptedLLMServer, status: int) -
     llm_server.script(Fault.status(status), Fault.status(status), GOOD)
     assert ask(make_llm(llm_server)).data == GOOD
     assert len(llm_server.chat_requests) == 3
+
+
+def test_a_bad_request_is_not_retried(llm_server: ScriptedLLMServer) -> None:
+    """The SDK retries 408/409/429/5xx and dropped connections only: a 400 is the request's fault."""
+    llm_server.script(Fault.status(400), GOOD)
+    reply = make_llm(llm_server).complete_text(MESSAGES)
+    assert reply.data is None and "rejected the request" in reply.error and "HTTP 400" in reply.error
+    assert len(llm_server.chat_requests) == 1
 
 
 def test_cut_connection_is_retried(llm_server: ScriptedLLMServer) -> None:

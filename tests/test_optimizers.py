@@ -14,7 +14,8 @@ from autotrace.domain import parse
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.llm.provision import ModelError, install_model
 from autotrace.llm.server import LocalServer
-from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, Feedback, OptoPrime
+from autotrace.evaluation import Feedback
+from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, OptoPrime
 from autotrace.optimizers.base import prompt_tokens
 from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
 from autotrace.store import ResponseCache
@@ -144,7 +145,7 @@ def make_llm(server: ScriptedLLMServer, **config: object) -> LLM:
     settings: dict = {"model": "scripted", "base_url": server.base_url, "api_key": "test-key", "timeout": 5.0,
                       "max_retries": 0}
     settings.update(config)
-    return LLM(LLMConfig(**settings), backoff_base=0.001, backoff_cap=0.01)
+    return LLM(LLMConfig(**settings))
 
 
 def answer(suggestion: dict, reasoning: str = "The total is 10x too high; drop the factor.") -> dict:

@@ -14,7 +14,7 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
-from autotrace.runners.evaluation import Evaluation
+from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.runners.probe import Probe, goal_score, measured, nudged, probe
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
@@ -27,7 +27,7 @@ def spec(name: str, value: object, kind: str = "literal") -> ParamSpec:
 
 
 def scored(score: float | None, failed: bool = False) -> Evaluation:
-    return Evaluation([{"score": score, "failed": failed, "message": ""}])
+    return Evaluation([ExampleResult(score=score, failed=failed)])
 
 
 # -- the finite difference --------------------------------------------------------------------------

@@ -283,13 +283,15 @@ def _bind_with_inspect(func, args, kwargs):
     saved = recorder._bind_positional
     recorder._bind_positional = lambda *a: None
     try:
-        return recorder.bind_arguments(target, args, kwargs)
+        return recorder.CodeFacts().bind_arguments(target, args, kwargs)
     finally:
         recorder._bind_positional = saved
 
 
 def test_fast_argument_binding_matches_inspect():
-    from autotrace.recorder import _bind_positional, bind_arguments
+    from autotrace.recorder import CodeFacts, _bind_positional
+
+    bind_arguments = CodeFacts().bind_arguments
 
     def plain(a, b, c=3, d=4):
         return a
@@ -310,8 +312,8 @@ def test_fast_argument_binding_matches_inspect():
         assert bind_arguments(func, args, kwargs) == _bind_with_inspect(func, args, kwargs), (func, args, kwargs)
         named = bind_arguments(func, args, kwargs)[0]
         assert list(named) == list(_bind_with_inspect(func, args, kwargs)[0])  # same order: input numbering
-    assert _bind_positional(plain, (1, 2), {}) is not None  # the shortcut is taken where it applies
-    assert _bind_positional(starred, (1,), {}) is None
+    assert _bind_positional(plain, (1, 2), {}, {}) is not None  # the shortcut is taken where it applies
+    assert _bind_positional(starred, (1,), {}, {}) is None
 
 
 WRAPPED = '''

@@ -11,7 +11,8 @@ import networkx as nx
 import pytest
 
 from autotrace.graph import new_graph
-from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens
+from autotrace.evaluation import Feedback
+from autotrace.optimizers.base import BudgetError, estimate_tokens
 from autotrace.optimizers.render import SECTIONS, render_problem
 from autotrace.params import ParamSpec
 from instrumented import program

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-from autotrace.runners.evaluation import Evaluation
+from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.runners.probe import Probe, goal_score, nudged
 from autotrace.domain import parse
 from autotrace.runners.search import Point, Search, score_of
@@ -24,7 +24,7 @@ class Program:
 
     def evaluate(self, values: dict[str, Any]) -> Evaluation:
         self.ran.append(dict(values))
-        return Evaluation([{"score": self.score(values), "message": ""}])
+        return Evaluation([ExampleResult(score=self.score(values))])
 
     def search(self, values: dict[str, Any], runs: int = 30, known: Callable[[dict], float | None] = lambda v: None,
                probed: tuple[str, ...] | None = None, bounds: dict[str, str] | None = None) -> tuple[Point, Search]:
@@ -189,9 +189,9 @@ def test_a_failing_run_is_the_worst_score_not_a_crash():
         def evaluate(self, values: dict[str, Any]) -> Evaluation:
             self.ran.append(dict(values))
             try:
-                return Evaluation([{"score": self.score(values), "message": ""}])
+                return Evaluation([ExampleResult(score=self.score(values))])
             except ValueError as error:
-                return Evaluation([{"score": None, "failed": True, "message": str(error)}])
+                return Evaluation([ExampleResult(failed=True, message=str(error))])
 
     program = Failing(score)
     found, _ = program.search({"x": 2.0})

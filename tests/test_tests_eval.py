@@ -94,7 +94,7 @@ def test_a_candidate_that_breaks_the_import_is_a_problem(prepared) -> None:
 
 def test_k_selects_the_tests(tmp_path: Path) -> None:
     project, initial = SuiteEvaluator([copy_example(tmp_path) / "tests"], keyword="kilogram").prepare()
-    assert [e["example"].split("::")[1] for e in initial.examples] == [
+    assert [e.example.split("::")[1] for e in initial.examples] == [
         "test_a_started_kilogram_counts_in_full", "test_whole_kilograms_are_charged_as_they_are"]
 
 

@@ -23,13 +23,13 @@ import linecache
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, ModuleType
 
 from autotrace import __version__
+from autotrace.atomic import atomic_write
 from autotrace.runtime import Runtime
 
 from .plan import RUNTIME_NAME, ModulePlan
@@ -198,23 +198,13 @@ def _read_cache(path: Path, key: bytes) -> tuple[CodeType, CodeType, str | None]
 
 
 def _write_cache(path: Path, key: bytes, compiled: tuple[CodeType, CodeType, str | None]) -> None:
-    """Atomic: a reader sees the old file or the new one, never half of one."""
+    """Atomic (:func:`~autotrace.atomic.atomic_write`): a reader sees the old file or the new one, never
+    half of one; not synced to disk, since a lost cache is only made again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, _MAGIC + key + marshal.dumps(compiled), durable=False)
     except OSError as exc:  # read-only tree: run without a cache
         _debug(f"no cache for {path}: {exc}")
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(_MAGIC + key + marshal.dumps(compiled))
-        os.replace(tmp, path)
-    except OSError as exc:
-        _debug(f"no cache for {path}: {exc}")
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def install(targets: Mapping[Path, Target], runtime: Runtime, *, cache: bool = True) -> AutotraceFinder:

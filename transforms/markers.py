@@ -18,12 +18,14 @@ import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from autotrace import domain as domains
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 MARKER = "autotrace: param"
 _MARKER_RE = re.compile(r"#\s*autotrace:\s*param\b\s*(.*)$")
-_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", ".autotrace", "node_modules",
-              "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", "site-packages", ".eggs"}
+#: Folders that hold no code of the project's own (version control, environments, caches, builds):
+#: never searched for markers nor instrumented.
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", ".autotrace", "node_modules",
+                       "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", "site-packages", ".eggs"})
 
 
 class MarkerError(Exception):
@@ -82,7 +84,7 @@ class _Finder(cst.CSTVisitor):
         self.wanted = wanted
         self.scope: list[str] = []
         self.in_function = 0
-        self.found: list[tuple[str, str, str, int, cst.CSTNode]] = []  # (qualname, kind, description, line, node)
+        self.found: list[tuple[str, ParamKind, str, int, cst.CSTNode]] = []  # (qualname, kind, description, line, node)
         self.errors: list[str] = []
 
     # -- scopes ------------------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class _Finder(cst.CSTVisitor):
         qualname = ".".join([*self.scope, node.name.value])
         description = self._function_marker(node)
         if (description is not None or qualname in self.wanted) and not self.in_function:
-            self.found.append((qualname, "code", description or "", self._line(node), node))
+            self.found.append((qualname, ParamKind.CODE, description or "", self._line(node), node))
         elif description is not None:
             self.errors.append(f"line {self._line(node)}: '# {MARKER}' on nested function {qualname}: "
                                "only module-level functions and methods can be parameters")
@@ -129,7 +131,7 @@ class _Finder(cst.CSTVisitor):
                 self.errors.append(f"line {line}: {qualname} = {code[:60]} is not a literal "
                                    "(int, float, str, bool, None, or a tuple/list/dict of those)")
             else:
-                self.found.append((qualname, "literal", description or "", line, value))
+                self.found.append((qualname, ParamKind.LITERAL, description or "", line, value))
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -233,7 +235,7 @@ def find_params(path: Path, root: Path, search_roots: Sequence[Path], selected: 
     for qualname, kind, description, line, node in finder.found:
         code = module.code_for_node(node)
         domain = None
-        if kind == "literal":
+        if kind is ParamKind.LITERAL:
             initial: object = ast.literal_eval(code.strip())
             signature = ""
             try:
@@ -245,7 +247,7 @@ def find_params(path: Path, root: Path, search_roots: Sequence[Path], selected: 
             initial = _dedent_def(node)
             signature = _signature_text(node)
         specs.append(ParamSpec(key=f"{rel}::{qualname}", path=path.resolve(), module=modname, qualname=qualname,
-                               kind=kind, description=description, initial=initial, line=line,  # type: ignore[arg-type]
+                               kind=kind, description=description, initial=initial, line=line,
                                signature=signature, domain=domain))
     return specs
 
@@ -284,7 +286,7 @@ def candidate_files(root: Path) -> Iterable[Path]:
     """Python files under ``root`` that may hold a marker: a cheap byte search before any parsing."""
     needle = MARKER.encode()
     for path in sorted(root.rglob("*.py")):
-        if _SKIP_DIRS.intersection(path.relative_to(root).parts[:-1]):
+        if SKIP_DIRS.intersection(path.relative_to(root).parts[:-1]):
             continue
         try:
             if needle in path.read_bytes():

@@ -2,8 +2,9 @@
 
 The optimizer asks for one JSON object per step. This module makes that call dependable:
 
-* its own retry loop (timeouts, dropped connections, 429/5xx) with exponential backoff and jitter,
-  honouring ``Retry-After``, instead of the SDK's, so waits are bounded and tests can shrink them;
+* the SDK's own retries (``max_retries``: timeouts, dropped connections, 408/409/429/5xx, with
+  exponential backoff and jitter, honouring ``Retry-After``); what is left after them is one
+  :class:`LLMError` saying how many attempts were made;
 * ``response_format`` degrades per endpoint: ``json_schema`` (first with the schema's length limits,
   which llama.cpp's grammar enforces and OpenAI's strict mode refuses, then without them) →
   ``json_object`` → none, remembering what the server rejected so later calls do not pay for the
@@ -20,11 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import re
 import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -43,7 +42,7 @@ log = logging.getLogger(__name__)
 _FORMATS = ("json_schema_lengths", "json_schema", "json_object", "text")
 #: Schema keywords that not every strict ``json_schema`` implementation accepts.
 _LENGTH_KEYWORDS = frozenset({"minLength", "maxLength"})
-#: Status codes worth another try besides 5xx: request timeout, conflict, rate limit.
+#: Status codes the SDK tries again besides 5xx: request timeout, conflict, rate limit.
 _RETRY_STATUS = {408, 409, 429}
 #: Status codes that say "your request is wrong", fed back as a reply error rather than raised.
 _REJECT_STATUS = {400, 413, 422}
@@ -99,35 +98,21 @@ class LLMReply:
 
 
 class _MalformedCompletion(Exception):
-    """A 200 answer without a usable choice or with an unreadable body; retried like a dropped connection."""
+    """A 200 answer without a usable choice or with an unreadable body: a reply error, like prose."""
 
 
 class LLM:
-    """Chat client that returns one JSON object per call; see the module docstring for the policy.
+    """Chat client that returns one JSON object per call; see the module docstring for the policy."""
 
-    ``backoff_base`` (seconds, doubled per failure, with jitter) and ``backoff_cap`` (the longest
-    single wait, also for ``Retry-After``) are parameters so tests can make retries instant.
-    """
-
-    def __init__(
-        self,
-        config: LLMConfig,
-        cache: ResponseCache | None = None,
-        *,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 30.0,
-    ) -> None:
+    def __init__(self, config: LLMConfig, cache: ResponseCache | None = None) -> None:
         self.config = config
         self._cache = cache
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
         self._unsupported: set[str] = set()
-        self._rng = random.Random()
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "not-needed",
             timeout=config.timeout,
-            max_retries=0,
+            max_retries=config.max_retries,
         )
 
     def complete_json(
@@ -210,7 +195,7 @@ class LLM:
         """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request;
         ``text``: no ``response_format`` at all.
 
-        Raises :class:`LLMError` when retries run out or the endpoint refuses us (401/403/404).
+        Raises :class:`LLMError` when the SDK's retries run out or the endpoint refuses us (401/403/404).
         """
         # The schema each mode sends, worked out once; without limits to drop, "json_schema_lengths"
         # would send what "json_schema" sends, so it is left out.
@@ -225,7 +210,7 @@ class LLM:
         sent["text"] = None
         modes = [m for m in _FORMATS if m in sent and m not in self._unsupported]
         rejected: list[str] = []
-        failures = 0
+        attempts = f"after {self.config.max_retries + 1} attempts"
         while True:
             mode = modes[len(rejected)]
             try:
@@ -240,14 +225,15 @@ class LLM:
                     continue
                 if status in _REJECT_STATUS:
                     return None, f"the endpoint rejected the request: {self._describe(exc)}"
-                if status not in _RETRY_STATUS and status < 500:
-                    hint = _HINTS.get(status, "")
-                    raise LLMError(f"LLM call to {self._where} failed: {self._describe(exc)}{hint}") from None
-                failures = self._backoff(exc, failures)
-            except (openai.APIConnectionError, openai.APIResponseValidationError, _MalformedCompletion) as exc:
-                failures = self._backoff(exc, failures)
+                retried = status in _RETRY_STATUS or status >= 500
+                raise LLMError(f"LLM call to {self._where} failed{' ' + attempts if retried else ''}: "
+                               f"{self._describe(exc)}{_HINTS.get(status, '')}") from None
+            except openai.APIConnectionError as exc:  # timeouts too
+                raise LLMError(f"LLM call to {self._where} failed {attempts}: {self._describe(exc)}") from None
+            except (openai.APIResponseValidationError, _MalformedCompletion) as exc:
+                return None, f"the endpoint gave an unusable answer: {self._describe(exc)}"
             except ValueError as exc:  # a 200 whose JSON body was cut short or garbled
-                failures = self._backoff(_MalformedCompletion(f"unreadable answer body ({exc})"), failures)
+                return None, f"the endpoint gave an unusable answer: unreadable answer body ({exc})"
             else:
                 # Only now is a rejection known to be about the format and not the request itself.
                 self._unsupported.update(rejected)
@@ -270,28 +256,6 @@ class LLM:
         elif mode == "json_object":
             request["response_format"] = {"type": "json_object"}
         return request
-
-    def _backoff(self, exc: Exception, failures: int) -> int:
-        """Sleep before the next attempt and return the new failure count, or raise when out of retries."""
-        failures += 1
-        reason = self._describe(exc)
-        if failures > self.config.max_retries:
-            raise LLMError(f"LLM call to {self._where} failed after {failures} attempts: {reason}") from None
-        hinted = _retry_after(exc)
-        if hinted is not None:
-            delay = min(hinted, self._backoff_cap)
-        else:
-            delay = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1)) * self._rng.uniform(0.5, 1.0)
-        log.warning(
-            "LLM call to %s failed (%s); retry %d/%d in %.2f s",
-            self._where,
-            reason,
-            failures,
-            self.config.max_retries,
-            delay,
-        )
-        time.sleep(delay)
-        return failures
 
     # -- naming things without leaking them ----------------------------------------------------
 
@@ -354,22 +318,3 @@ def _without_lengths(schema: Any) -> Any:
     return {key: ({name: _without_lengths(sub) for name, sub in value.items()} if key == "properties"
                   else _without_lengths(value))
             for key, value in schema.items() if key not in _LENGTH_KEYWORDS}
-
-
-def _retry_after(exc: Exception) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After-Ms``, ``Retry-After`` seconds or date)."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-        if (value := headers.get("retry-after")) is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from autotrace.atomic import atomic_write
+
 #: Default model size (key of :data:`MODELS`).
 DEFAULT_SIZE = "1.5b"
 
@@ -267,11 +269,7 @@ def _is_verified(target: Path, spec: ModelSpec) -> bool:
 
 def _write_sidecar(target: Path, sha256: str) -> None:
     """Record the verified hash in ``sha256sum`` format, written atomically."""
-    sidecar = _sidecar(target)
-    tmp = sidecar.with_name(f".{sidecar.name}{_PARTIAL_SUFFIX}")  # hidden: _remove_leftovers cleans it
-    tmp.write_text(f"{sha256}  {target.name}\n")
-    os.replace(tmp, sidecar)
-    _fsync_dir(target.parent)
+    atomic_write(_sidecar(target), f"{sha256}  {target.name}\n".encode())
 
 
 def _adopt_existing(target: Path, spec: ModelSpec, progress: Progress | None) -> bool:
@@ -302,7 +300,7 @@ def _install_lock(folder: Path, spec: ModelSpec) -> Iterator[None]:
 def _remove_leftovers(folder: Path, spec: ModelSpec) -> None:
     """Delete temporary files and download folders left by an install that was killed (we hold the lock)."""
     for leftover in folder.glob(f".{spec.filename}.*"):
-        if leftover.name.endswith(_PARTIAL_SUFFIX):
+        if leftover.name.endswith((_PARTIAL_SUFFIX, ".tmp")):  # a model being joined, a sidecar being written
             leftover.unlink(missing_ok=True)
         elif ".download-" in leftover.name and leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)

@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from autotrace.optimizers.base import Attempt, BudgetError, Feedback, Optimizer, Proposal, estimate_tokens
+from autotrace.optimizers.base import Attempt, BudgetError, Optimizer, Proposal, estimate_tokens
 from autotrace.optimizers.opro import OPRO
 from autotrace.optimizers.optoprime import OptoPrime
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"optoprime": OptoPrime, "opro": OPRO}
 
-__all__ = ["OPRO", "OPTIMIZERS", "Attempt", "BudgetError", "Feedback", "Optimizer", "OptoPrime", "Proposal",
+__all__ = ["OPRO", "OPTIMIZERS", "Attempt", "BudgetError", "Optimizer", "OptoPrime", "Proposal",
            "estimate_tokens"]

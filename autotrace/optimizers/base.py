@@ -23,11 +23,12 @@ from importlib.resources import files
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 
+from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec, value_to_text
+from autotrace.text import truncate
 
 if TYPE_CHECKING:
     from autotrace.llm.client import LLM, LLMConfig, LLMReply
@@ -77,23 +78,6 @@ def load_prompt(name: str) -> str:
 def fill(name: str, **values: str) -> str:
     """Fill a ``$placeholder`` template (``string.Template``: JSON braces in prompts need no escaping)."""
     return Template(load_prompt(name)).substitute(values)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, saying how long it was."""
-    if len(text) <= limit:
-        return text
-    tail = f"... ({len(text):,} chars)"
-    return text[: max(0, limit - len(tail))] + tail
-
-
-@dataclass
-class Feedback:
-    """What one evaluated example says: its recorded run (None when it was not traced), a text, a score."""
-
-    graph: nx.DiGraph | None
-    text: str
-    score: float | None
 
 
 @dataclass(frozen=True)
@@ -238,7 +222,7 @@ class Optimizer(ABC):
             # benchmark tasks with the 1.5B model, changed the answer once in 17 tries; saying so in the
             # next step's #Problems costs a line, and makes that prompt differ from this one.
             # With a function among the variables, "how far to move it" is no help: say how code changes.
-            code = any(p.kind == "code" for p in self.params)
+            code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposal
 
@@ -249,7 +233,7 @@ class Optimizer(ABC):
     @property
     def answers_in_text(self) -> bool:
         """Whether this problem's answer is free text with code blocks (see ``code_as_code``)."""
-        return self.code_as_code and self.code_format == "fenced" and any(p.kind == "code" for p in self.params)
+        return self.code_as_code and self.code_format == "fenced" and any(p.kind is ParamKind.CODE for p in self.params)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -310,12 +294,12 @@ class Optimizer(ABC):
 
     def current_texts(self) -> dict[str, str]:
         """Current values as :class:`Attempt` holds them: code as source, literals as ``repr``."""
-        return {p.name: self.values[p.name] if p.kind == "code" else repr(self.values[p.name]) for p in self.params}
+        return {p.name: value_to_text(p.kind, self.values[p.name]) for p in self.params}
 
     def problems_section(self) -> str:
         """The previous answer's problems, one line each, so the model does not repeat them; nothing
         when it had none."""
-        lines = [f"- {name}: {shorten(reason, 300)}" if name else f"- {shorten(reason, 300)}"
+        lines = [f"- {name}: {truncate(reason, 300)}" if name else f"- {truncate(reason, 300)}"
                  for name, reason in self.last_problems.items()]
         return section("#Problems with your previous answer", "\n".join(lines))
 
@@ -353,7 +337,7 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
         if skip_current and not changed:
             continue
         for name, text in changed.items():
-            text = shorten(text, value_chars).rstrip()
+            text = truncate(text, value_chars).rstrip()
             lines.append(f"  {name} =\n{textwrap.indent(text, '    ')}" if "\n" in text else f"  {name} = {text}")
         if not changed:
             lines.append("  (the current values)")
@@ -361,7 +345,7 @@ def attempts_text(attempts: Sequence[Attempt], current: Mapping[str, str], value
         if feedback_chars and text:
             same = seen.setdefault(text, i)
             lines.append(f"  feedback: same as attempt {same}" if same != i else
-                         f"  feedback: {shorten(text, feedback_chars)}")
+                         f"  feedback: {truncate(text, feedback_chars)}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -397,14 +381,14 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
         hint = f" (measured estimate: {number_text(estimates[p.name])})" if p.name in estimates else ""
         return f"{json.dumps(p.name)}: <{_placeholder(p, values[p.name])}{hint}, or null>"
 
-    code = [p for p in params if p.kind == "code"]
+    code = [p for p in params if p.kind is ParamKind.CODE]
     if code_as_code and code:
         names = ", ".join(p.name for p in code)
         lines = ["Answer in this format. First, in at most three short sentences: what is wrong, which variable "
                  "causes it, and how to fix it.",
                  f"Then, for each (code) variable you change ({names}), its complete new function in one "
                  "```python block: the whole def, with the same name and parameters, and nothing else in the block."]
-        others = [p for p in params if p.kind != "code"]
+        others = [p for p in params if p.kind is not ParamKind.CODE]
         if others:
             lines.append("Last, one JSON object with a new value for each other variable you change, null for "
                          "the others: {" + ", ".join(slot(p) for p in others) + "}")
@@ -416,7 +400,7 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
 
 
 def _placeholder(spec: ParamSpec, value: Any) -> str:
-    if spec.kind == "code":
+    if spec.kind is ParamKind.CODE:
         return "the complete new source of the function as a string"
     if isinstance(value, bool):
         return "true or false"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autotrace.llm.jsonfix import extract_json
-from autotrace.params import ParamSpec
+from autotrace.params import ParamKind, ParamSpec
 
 #: Fenced blocks; an unclosed last block (the answer hit max_tokens) runs to the end of the text.
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
@@ -52,7 +52,7 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
     """Read a free-form answer: SEARCH/REPLACE edits and fenced functions for the (code) variables,
     one JSON object (flat, or ``{"reasoning", "suggestion"}``) for the others; ``null`` (unchanged)
     for every variable the answer does not give. Never raises."""
-    code = {p.name: p for p in params if p.kind == "code"}
+    code = {p.name: p for p in params if p.kind is ParamKind.CODE}
     suggestion: dict[str, Any] = {p.name: None for p in params}
     problems: dict[str, str] = {}
     rest = text

@@ -18,9 +18,9 @@ from autotrace.optimizers.base import (
     load_prompt,
     prompt_tokens,
     sensitivity_section,
-    shorten,
 )
 from autotrace.optimizers.render import constraints_section, variables_section
+from autotrace.text import truncate
 
 #: (examples, characters per example) for the current feedback, from roomy to terse.
 _FEEDBACK_DETAIL = ((20, 1000), (20, 300), (5, 100), (1, 60))
@@ -61,7 +61,7 @@ class OPRO(Optimizer):
             lines = []
             for feedback in self.feedback[:count]:
                 score = f"score {feedback.score:g}: " if feedback.score is not None else ""
-                lines.append(f"- {score}{shorten(' '.join(feedback.text.split()), chars) or '(no text)'}")
+                lines.append(f"- {score}{truncate(' '.join(feedback.text.split()), chars) or '(no text)'}")
             if len(self.feedback) > count:
                 lines.append(f"- ... {len(self.feedback) - count:,} more examples")
             text = "\n".join(lines)

@@ -39,8 +39,10 @@ from typing import Any
 
 import networkx as nx
 
-from autotrace.optimizers.base import BudgetError, Feedback, estimate_tokens, shorten
-from autotrace.params import ParamSpec
+from autotrace.evaluation import Feedback
+from autotrace.optimizers.base import BudgetError, estimate_tokens
+from autotrace.params import ParamKind, ParamSpec
+from autotrace.text import truncate
 
 SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
             "#Outputs", "#Feedback")
@@ -116,7 +118,7 @@ def render_problem(
         "#Variables": variables_section(params, values),
         "#Constraints": constraints_section(params),
     }
-    code_params = frozenset(p.name for p in params if p.kind == "code")
+    code_params = frozenset(p.name for p in params if p.kind is ParamKind.CODE)
     focus = ranked[0].run
     text = ""
     for detail in LEVELS:
@@ -138,7 +140,7 @@ def variables_section(params: Sequence[ParamSpec], values: Mapping[str, Any]) ->
     lines = []
     for spec in params:
         value = values[spec.name]
-        if spec.kind == "code":
+        if spec.kind is ParamKind.CODE:
             lines.append(f"(code) {spec.name} =\n{str(value).rstrip()}")
         else:
             lines.append(f"({type(value).__name__}) {spec.name} = {value!r}")
@@ -339,7 +341,7 @@ class _Run:
                 callees.append(self.name(source))
         args = []
         for arg, text in (attrs.get("args") or {}).items():
-            args.append(f"{arg}={producers.pop(arg) if arg in producers else shorten(str(text), detail.value_chars)}")
+            args.append(f"{arg}={producers.pop(arg) if arg in producers else truncate(str(text), detail.value_chars)}")
         args.extend(f"{arg}={name}" for arg, name in producers.items())
         notes = []
         func = attrs.get("func", "?")
@@ -381,11 +383,11 @@ class _Run:
                 text = str(attrs["value"])
                 same = shown.setdefault(text, self.name(call)) if len(text) >= _SAME_AS_CHARS else None
                 lines.append(f"{self.name(call)} = " + (f"(same as {same})" if same not in (None, self.name(call))
-                                                         else shorten(text, detail.value_chars)))
+                                                         else truncate(text, detail.value_chars)))
         return lines
 
     def input_text(self, detail: Detail) -> list[str]:
-        shown = [f"{self.name(n)} = {shorten(str(self.attrs[n].get('value', '?')), detail.value_chars)}"
+        shown = [f"{self.name(n)} = {truncate(str(self.attrs[n].get('value', '?')), detail.value_chars)}"
                  for n in self.inputs[: detail.inputs]]
         if len(self.inputs) > detail.inputs:
             shown.append(f"... {len(self.inputs) - detail.inputs:,} more inputs")
@@ -394,10 +396,10 @@ class _Run:
     def output_text(self, detail: Detail) -> list[str]:
         lines = []
         if self.output is not None and not self.output_is_error:
-            lines.append(f"output = {shorten(str(self.attrs[self.output].get('value', '?')), detail.output_chars)}")
+            lines.append(f"output = {truncate(str(self.attrs[self.output].get('value', '?')), detail.output_chars)}")
         for error in self.errors[:_ERRORS_SHOWN]:
             attrs = self.attrs[error]
-            message = shorten(str(attrs.get("message", "")), detail.output_chars)
+            message = truncate(str(attrs.get("message", "")), detail.output_chars)
             lines.append(f"{self.raiser(error)} raised {attrs.get('exc_type', 'an exception')}: {message}")
         if len(self.errors) > _ERRORS_SHOWN:
             lines.append(f"(and {len(self.errors) - _ERRORS_SHOWN:,} more distinct errors)")
@@ -459,7 +461,7 @@ class _Run:
                 lines.append(f"{func}:\n{source}")
                 continue
             doc = " ".join(str(info.get("doc") or "").strip().split("\n\n")[0].split())
-            lines.append(shorten(f"{func}{_signature(source)}" + (f": {doc}" if doc else ""), detail.doc_chars))
+            lines.append(truncate(f"{func}{_signature(source)}" + (f": {doc}" if doc else ""), detail.doc_chars))
         return lines
 
 
@@ -513,12 +515,12 @@ def _value_summary(values: list[str], limit: int) -> str:
         numbers = [float(v) for v in values]
     except ValueError:
         distinct = list(dict.fromkeys(values))
-        shown = ", ".join(shorten(v, limit) for v in distinct[:_NAMES_SHOWN])
+        shown = ", ".join(truncate(v, limit) for v in distinct[:_NAMES_SHOWN])
         more = f", ... ({len(distinct):,} distinct)" if len(distinct) > _NAMES_SHOWN else ""
         return f" (outputs {shown}{more})"
     low = values[numbers.index(min(numbers))]
     high = values[numbers.index(max(numbers))]
-    return f" (outputs range {shorten(low, limit)}..{shorten(high, limit)})"
+    return f" (outputs range {truncate(low, limit)}..{truncate(high, limit)})"
 
 
 def _signature(source: str) -> str:
@@ -645,7 +647,7 @@ def _code(focus: _Example, rows: list[Hashable | _Gap], detail: Detail, many: bo
 def _verdict(tag: str, example: _Example, detail: Detail, limit: int) -> str:
     feedback = example.feedback
     score = f"score {feedback.score:g}: " if feedback.score is not None else ""
-    text = shorten(feedback.text.strip(), limit) or "(no feedback text)"
+    text = truncate(feedback.text.strip(), limit) or "(no feedback text)"
     parts = [f"{tag}{score}{text}"]
     if example.run is not None:
         parts.extend(example.run.tracebacks(detail, feedback.text))

@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autotrace.params import ParamSpec, literal_to_text, same_kind
+from autotrace.params import ParamKind, ParamSpec, literal_to_text, same_kind
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 _JSON_TYPES: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
@@ -49,7 +49,7 @@ def validate(
         if value is None:
             continue
         try:
-            checked = check_code(spec, value) if spec.kind == "code" else check_literal(current[name], value)
+            checked = check_code(spec, value) if spec.kind is ParamKind.CODE else check_literal(current[name], value)
             if spec.domain is not None and (outside := spec.domain.reason(checked)) is not None:
                 raise Invalid(outside)  # the marker's bound, as the probes and the search keep it
             accepted[name] = checked
@@ -195,7 +195,7 @@ def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple:
 
 def value_schema(spec: ParamSpec, value: Any) -> dict[str, Any]:
     """JSON schema for one parameter's new value; ``null`` always allowed (= unchanged)."""
-    if spec.kind == "code":
+    if spec.kind is ParamKind.CODE:
         return {"type": ["string", "null"]}
     json_type = _json_type(value)
     if json_type is not None:

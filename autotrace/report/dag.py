@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from autotrace import graph as g
+from autotrace.text import truncate
 
 #: Boxes drawn at most, and the calls of one function kept at each end of its run of calls.
 MAX_NODES = 40
@@ -71,7 +71,7 @@ def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph
     for node in shown:
         a = attrs[node]
         small.add_node(ids[node], kind=a.get("kind", "call"), label=str(a.get("label", node)),
-                       value=g.cut(str(a.get("value", "")), _LABEL_CHARS) if "value" in a else "")
+                       value=truncate(str(a.get("value", "")), _LABEL_CHARS) if "value" in a else "")
     drawn = {_func(attrs[c]) for c in kept}
     for i, (name, count) in enumerate(Counter(group.values()).items()):
         ids_group = f"g{i}"

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
+from autotrace.evaluation import Evaluation, ExampleResult, examples_from_dicts
+from autotrace.text import truncate
 
 from . import dag
 
@@ -96,9 +98,7 @@ class RunView:
 def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_dir: Path | None,
              *, use_graphviz: bool = True) -> RunView:
     """The page's data for ``run`` (a :meth:`RunStore.get_run` row) and its step records."""
-    from autotrace.runners.evaluation import Evaluation  # rank and describe as the loop computes them
-
-    evaluations = [Evaluation(list(r.get("examples") or []), r.get("problem")) for r in records]
+    evaluations = [Evaluation(examples_from_dicts(r.get("examples") or ()), r.get("problem")) for r in records]
     original = dict(records[0].get("values") or {}) if records else {}
     parents = lineage(records)
     best_index: int | None = None
@@ -120,9 +120,9 @@ def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_d
             proposed=tuple(record.get("candidate") or ()),
             rejected=tuple((str(k), str(v)) for k, v in (record.get("rejected") or {}).items()),
             diff=value_diff(original, values),
-            reasoning=g.cut(str(record.get("reasoning") or ""), _TEXT_LIMIT),
-            feedback=g.cut(evaluation.message(), _TEXT_LIMIT),
-            sensitivity=g.cut(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
+            reasoning=truncate(str(record.get("reasoning") or ""), _TEXT_LIMIT),
+            feedback=truncate(evaluation.message(), _TEXT_LIMIT),
+            sensitivity=truncate(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
             evaluated=tuple(_finite(s) for s in record.get("evaluated") or ()),
         ))
     best_values: dict[str, str] = {}
@@ -143,7 +143,7 @@ def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_d
         best_step=steps[best_index].step if best_index is not None else None,
         best_describe=evaluations[best_index].describe() if best_index is not None else "",
         heat=heat_map(records), dag=drawing, dag_example=example, patch=patch, patch_path=patch_path,
-        values=tuple((n, g.cut(original[n], _VALUE_LIMIT), g.cut(best_values.get(n, original[n]), _VALUE_LIMIT))
+        values=tuple((n, truncate(original[n], _VALUE_LIMIT), truncate(best_values.get(n, original[n]), _VALUE_LIMIT))
                      for n in original),
         totals={"prompt_tokens": sum(s.prompt_tokens for s in steps),
                 "completion_tokens": sum(s.completion_tokens for s in steps),
@@ -187,7 +187,7 @@ def value_diff(original: Mapping[str, str], values: Mapping[str, str]) -> tuple[
                 kind = "hunk"
             else:
                 kind = {"+": "add", "-": "del"}.get(line[:1], "same")
-            lines.append(DiffLine(kind, g.cut(line, 400)))
+            lines.append(DiffLine(kind, truncate(line, 400)))
         if len(lines) > 400:
             lines.append(DiffLine("hunk", "… (diff cut at 400 lines)"))
             break
@@ -200,10 +200,10 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
     order: dict[str, None] = {}
     for record in records:
         cells: dict[str, float | None] = {}
-        for index, example in enumerate(record.get("examples") or []):
-            label = str(example.get("example") if example.get("example") is not None else f"run {index + 1}")
-            score = example.get("score")
-            cells[label] = None if example.get("failed") or not isinstance(score, (int, float)) else _finite(score)
+        for index, example in enumerate(examples_from_dicts(record.get("examples") or ())):
+            label = example.example if example.example is not None else f"run {index + 1}"
+            score = example.score
+            cells[label] = None if example.failed or not isinstance(score, (int, float)) else _finite(score)
             order.setdefault(label, None)
         columns.append(cells)
     if not order:
@@ -219,27 +219,27 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
         hidden = len(rows) - len(keep)
         rows = [r for r in rows if r in keep]
     scores = [s for c in columns for s in c.values() if s is not None]
-    return Heat(rows=tuple(g.cut(r, 80) for r in rows),
+    return Heat(rows=tuple(truncate(r, 80) for r in rows),
                 steps=tuple(int(r.get("step", i)) for i, r in enumerate(records)),
                 cells=tuple(tuple(c.get(r) for c in columns) for r in rows),
                 low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
 
 
-def _best_dag(examples: Sequence[Mapping[str, Any]], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
+def _best_dag(examples: Sequence[ExampleResult], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
     """The best values' DAG, from the example that taught the most (the first that failed, else the
     lowest-scoring), as the prompt shows it."""
-    with_graph = [(i, e) for i, e in enumerate(examples) if e.get("graph")]
+    with_graph = [(i, e) for i, e in enumerate(examples) if e.graph]
     if not with_graph:
         return None, ""
 
-    def badness(item: tuple[int, Mapping[str, Any]]) -> tuple[int, float]:
-        score = item[1].get("score")
-        return (0 if item[1].get("failed") else 1, score if isinstance(score, (int, float)) else math.inf)
+    def badness(item: tuple[int, ExampleResult]) -> tuple[int, float]:
+        score = item[1].score
+        return (0 if item[1].failed else 1, score if isinstance(score, (int, float)) else math.inf)
 
     index, example = min(with_graph, key=badness)
-    label = str(example.get("example")) if example.get("example") is not None else ""
-    where = f"example {index + 1}" + (f": {g.cut(label, 80)}" if label else "") if len(examples) > 1 else ""
-    return dag.draw(g.from_json(example["graph"]), use_graphviz=use_graphviz), where
+    label = example.example or ""
+    where = f"example {index + 1}" + (f": {truncate(label, 80)}" if label else "") if len(examples) > 1 else ""
+    return dag.draw(g.from_json(example.graph), use_graphviz=use_graphviz), where
 
 
 def _finite(value: Any) -> float | None:

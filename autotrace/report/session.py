@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autotrace import graph as g
+from autotrace.text import truncate
 
 from . import dag
 
@@ -74,7 +75,7 @@ def session_view(report: Mapping[str, Any], *, use_graphviz: bool = True) -> Ses
     return SessionView(
         root=str(report.get("root", "")), exitstatus=int(report.get("exitstatus") or 0),
         counts=tuple(sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))),
-        params=tuple((str(p.get("name")), str(p.get("kind")), g.cut(str(values.get(p.get("name"), "")), 400))
+        params=tuple((str(p.get("name")), str(p.get("kind")), truncate(str(values.get(p.get("name"), "")), 400))
                      for p in report.get("params", [])),
         tests=tuple(views),
         errors=tuple((str(e.get("nodeid", "")), str(e.get("longrepr", ""))) for e in report.get("errors", [])),
