@@ -104,7 +104,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         stopped = (r.get("error") or r.get("stopped") or "").replace("|", "/")[:90]
         stopped += "" if r in both else " (its other format was not run: not in the totals)"
         rows.append(f"| {r['task']} | {r['seed']} | {r['code_format']} | {r.get('solved_step') if r.get('solved') else '—'} | "
-                    f"{r.get('best_score')} | {h.get('passed', '—')}/{h.get('total', '—')} | {c['answers']} | "
+                    f"{'—' if r.get('best_score') is None else format(r['best_score'], '.3f')} | {h.get('passed', '—')}/{h.get('total', '—')} | {c['answers']} | "
                     f"{c['syntax']} | {c['at_limit']} | {scores} | {stopped} |")
     return "\n".join(rows)
 
