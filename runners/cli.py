@@ -123,12 +123,14 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM. [default: on]")
 @click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
 @click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
+@click.option("--candidates", type=click.IntRange(1), default=None, metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch. [default: 1]")
+@click.option("--merge/--no-merge", default=None, help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model. [default: on]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
-             max_unchanged: int | None, no_network: bool) -> None:
+             max_unchanged: int | None, no_network: bool, candidates: int | None, merge: bool | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -184,6 +186,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
         measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
+        candidates=candidates if candidates is not None else int(config.get("candidates", 1)),
+        merge=merge if merge is not None else bool(config.get("merge", True)),
     )
 
     def body() -> int:

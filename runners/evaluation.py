@@ -11,6 +11,7 @@ from typing import Any
 from autotrace import graph as g
 from autotrace.optimizers.base import Feedback
 from autotrace.params import ParamSpec, literal_to_text
+from autotrace.pool import example_labels
 from autotrace.project import ConfigError, Project
 from autotrace.transforms.plan import ModulePlan
 
@@ -50,6 +51,15 @@ class Evaluation:
             return (-math.inf, -math.inf)
         score = self.score
         return (-float(self.failures), score if score is not None else -math.inf)
+
+    def example_scores(self) -> dict[str, float | None]:
+        """Each example's score by its label (:func:`autotrace.pool.example_labels`), for the pool's
+        per-example front: None when the example could not be judged, 0 when it ran unscored; nothing
+        when the program did not run."""
+        if self.problem:
+            return {}
+        return {label: None if e.get("failed") else float(e["score"]) if e.get("score") is not None else 0.0
+                for label, e in zip(example_labels(self.examples), self.examples)}
 
     def message(self) -> str:
         """All feedback in one text, each example's part kept short."""
