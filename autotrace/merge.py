@@ -85,7 +85,7 @@ def merge_messages(spec: ParamSpec, plan: MergePlan, versions: tuple[str, str],
     def listed(candidate: Candidate) -> str:
         return "\n".join(f"- {line}" for line in right[candidate.id]) or "- (nothing the other misses)"
 
-    user = fill("merge.txt", name=spec.name, description=spec.description or "(none)", fence=fence,
+    user = fill("merge.txt", variable=spec.name, description=spec.description or "(none)", fence=fence,
                 version_a=versions[0], right_a=listed(plan.a),
                 version_b=versions[1], right_b=listed(plan.b), answer=what)
     return [{"role": "system", "content": load_prompt("merge_system.txt").strip()},

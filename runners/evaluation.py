@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,14 @@ class Evaluation:
 
     examples: list[dict[str, Any]]
     problem: str | None = None  # the program did not import or the worker crashed
+    #: The validation examples (``--holdout``, or the judge's ``{"train", "val"}``): run with every
+    #: candidate, kept out of its score, rank and feedback, so that the patch can be chosen on them.
+    holdout: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def validation(self) -> Evaluation:
+        """The validation examples as an evaluation of their own (failed when the program did not run)."""
+        return Evaluation(self.holdout, self.problem)
 
     @property
     def failures(self) -> int:
@@ -86,7 +95,8 @@ class Evaluation:
             return "failed"
         score = self.score
         text = f"{score:.4g}" if score is not None else "n/a"
-        return text + (f" ({self.failures}/{len(self.examples)} failed)" if self.failures else "")
+        text += f" ({self.failures}/{len(self.examples)} failed)" if self.failures else ""
+        return text + (f", val {self.validation.describe()}" if self.holdout else "")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -140,6 +150,18 @@ def plan_fields(plan: ModulePlan) -> dict[str, Any]:
             "param_names": sorted(plan.param_names), "derived": {k: list(v) for k, v in plan.derived.items()}}
 
 
+def hold_out(evaluation: Evaluation, fraction: float, seed: object) -> Evaluation:
+    """``evaluation`` with ``fraction`` of its examples moved to ``holdout`` (``--holdout``): the same
+    ones every time, drawn with the run's seed; at least one on each side. Unchanged when the judge
+    split its examples itself, or when there are fewer than two."""
+    count = len(evaluation.examples)
+    if evaluation.holdout or evaluation.problem or count < 2 or fraction <= 0:
+        return evaluation
+    held = set(random.Random(f"{seed}:holdout").sample(range(count), min(count - 1, max(1, round(count * fraction)))))
+    return replace(evaluation, examples=[e for i, e in enumerate(evaluation.examples) if i not in held],
+                   holdout=[e for i, e in enumerate(evaluation.examples) if i in held])
+
+
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
     result = with_attempts(evaluate(job, limits, isolated=isolated))
     if "judge_error" in result:
@@ -151,4 +173,6 @@ def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evalua
         return Evaluation([], problem=result["crash"] + (f"\nlast output:\n{_clip(tail, 1500)}" if tail else ""))
     if "setup_error" in result:
         return Evaluation([], problem=result["setup_error"] + "\n" + result.get("traceback", ""))
-    return Evaluation(result["examples"])
+    examples = result["examples"]
+    return Evaluation([e for e in examples if e.get("split") != "val"],
+                      holdout=[e for e in examples if e.get("split") == "val"])

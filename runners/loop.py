@@ -30,7 +30,7 @@ from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 
 from . import probe
-from .evaluation import Evaluation, make_job, run_evaluation, value_text
+from .evaluation import Evaluation, hold_out, make_job, run_evaluation, value_text
 from .search import DEFAULT_RUNS, Point, Search, score_of
 from .space import dimensions
 from .sandbox import Limits
@@ -74,6 +74,9 @@ class Settings:
     candidates: int = 1
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
     merge: bool = True
+    #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
+    #: run's seed: candidates are selected on the others, the patch is the best on these.
+    holdout: float = 0.0
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -150,7 +153,8 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
     job = make_job(project, settings.target, settings.entry, settings.judge, values)
-    return run_evaluation(job, settings.limits, isolated=settings.isolated)
+    evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
+    return hold_out(evaluation, settings.holdout, settings.llm.seed or 0)
 
 
 class _Loop:
@@ -210,7 +214,8 @@ class _Loop:
         evaluation = self.evaluated[candidate.id]
         self.store.add_candidate(self.run_id, candidate.id, {"candidate": candidate.to_json(),
                                                             "examples": evaluation.examples,
-                                                            "problem": evaluation.problem})
+                                                            "problem": evaluation.problem,
+                                                            "holdout": evaluation.holdout})
 
     def _known(self, values: dict[str, Any]) -> float | None:
         candidate = self.pool.get(self._key(values))
@@ -316,17 +321,31 @@ class _Loop:
                 progress(StepReport(step + 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
                                     stopped))
                 break
+        best, best_eval = self._validated(best, best_eval)
         reached = self._reached(best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
         patch = make_patch(self.project.root, changes)
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
+                                               "validation": best_eval.validation.score if best_eval.holdout else None,
                                                "values": self._texts(best), "reached_target": reached,
                                                "evaluations": self.evaluations, "stopped": stopped})
         report = write_run_report(self.store, run_id, run_dir)
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
                          stopped, report)
+
+    def _validated(self, best: dict[str, Any], best_eval: Evaluation) -> tuple[dict[str, Any], Evaluation]:
+        """The values the patch is made of: with validation examples, the candidate best on them (then on
+        the others), else ``best``: a candidate selected on the train examples can fit them alone."""
+        if not best_eval.holdout:
+            return best, best_eval
+        members = self.pool.members()
+        chosen = max(members, key=lambda c: (self.evaluated[c.id].validation.rank, c.rank))
+        evaluation = self.evaluated[chosen.id]
+        if (evaluation.validation.rank, evaluation.rank) <= (best_eval.validation.rank, best_eval.rank):
+            return best, best_eval
+        return self._values(chosen.values), evaluation
 
     def _choose_parent(self, step: int) -> tuple[dict[str, Any], Evaluation] | None:
         """The values this step's prompt is about when the pool's front has more than one candidate: one
@@ -414,9 +433,7 @@ class _Loop:
         spec = self.project.param(plan.conflict)
         a, b = self._values(plan.a.values), self._values(plan.b.values)
         right = {plan.a.id: self._right(plan.a, plan.b), plan.b.id: self._right(plan.b, plan.a)}
-        messages = merge_messages(spec, plan, (value_text(spec, a[spec.name]) if spec.kind == "code" else a[spec.name],
-                                               value_text(spec, b[spec.name]) if spec.kind == "code" else b[spec.name]),
-                                  right)
+        messages = merge_messages(spec, plan, (str(a[spec.name]), str(b[spec.name])), right)
         if prompt_tokens(messages) > self.optimizer.budget_tokens:
             return None, None, "the two versions do not fit the prompt budget"
         reply = self.llm.complete_text(messages)
@@ -483,7 +500,7 @@ class _Loop:
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
                 values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation(record["examples"], record.get("problem"))
+                evaluation = Evaluation(record["examples"], record.get("problem"), record.get("holdout", []))
                 self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
@@ -516,7 +533,8 @@ class _Loop:
         for record in self.store.candidates(run_id):
             candidate = Candidate.from_json(record["candidate"])
             self.pool.add(self._key(self._values(candidate.values)), candidate)
-            self.evaluated[candidate.id] = Evaluation(record["examples"], record.get("problem"))
+            self.evaluated[candidate.id] = Evaluation(record["examples"], record.get("problem"),
+                                                      record.get("holdout", []))
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
 
@@ -562,7 +580,7 @@ class _Loop:
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
             "feedback": evaluation.message(), "examples": evaluation.examples, "problem": evaluation.problem,
-            "candidate": {k: value_text(self.project.param(k), v) for k, v in (candidate or {}).items()},
+            "holdout": evaluation.holdout, "candidate": {k: value_text(self.project.param(k), v) for k, v in (candidate or {}).items()},
             "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
             "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
             "prompt_tokens": sum(p.prompt_tokens for p in asked) + sum(r.prompt_tokens for r in replies),

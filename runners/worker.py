@@ -26,7 +26,7 @@ from autotrace.transforms.plan import ModulePlan
 
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
-from .judge import JudgeError, examples_of, judge_output, load_judge
+from .judge import JudgeError, judge_examples, judge_output, load_judge
 
 
 @dataclass
@@ -74,7 +74,8 @@ def run_job(job: Job) -> dict[str, Any]:
     try:
         try:
             judge = load_judge(Path(job.judge)) if job.judge else None
-            examples = examples_of(judge) if judge else None
+            split = judge_examples(judge) if judge else None
+            examples, train = split if split is not None else (None, 1)
         except JudgeError as exc:
             return {"judge_error": str(exc)}
         try:
@@ -87,11 +88,13 @@ def run_job(job: Job) -> dict[str, Any]:
             return {"entry_error": f"{job.target_module} has no function {job.entry!r} (use --entry NAME)"}
         params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
         results = []
-        for example in (examples if examples is not None else [None]):
+        for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
             result: dict[str, Any] = {"example": g.short_repr(example) if examples is not None else None,
                                       "output": g.short_repr(outcome.output), "failed": outcome.error is not None}
+            if index >= train:
+                result["split"] = "val"
             if outcome.error is not None:
                 result.update(score=None, message=user_traceback(outcome.error))
             else:

@@ -153,3 +153,120 @@ def test_duplicate_answers_are_evaluated_once(tmp_path, llm_server):
     assert re.search(r"^step +1/1 .*3 proposed, 2 new, best 0\.5", result.stderr, re.MULTILINE)
     greetings = [r["candidate"]["values"]["app.GREETING"] for r in stored(tmp_path, "candidates")]
     assert greetings[0] == "'hello'" and sorted(greetings[1:]) == ["'Dear Sir'", "'Hi'"]
+
+
+MEDIAN = '''def median(values):  # autotrace: param the median of a non-empty list of numbers
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def main(values):
+    return median(values)
+'''
+MEDIAN_JUDGE = '''import statistics
+
+
+def examples():
+    return [[3, 1, 2], [4, 1, 3, 2]]
+
+
+def feedback(output, values):
+    want = statistics.median(values)
+    return (1.0, f"median({values}) = {output}, right") if output == want else (0.0, f"median({values}) = {output!r}, want {want!r}")
+'''
+EVEN_ONLY = '''def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return (ordered[middle - 1] + ordered[middle]) / 2
+'''
+BOTH = '''def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+'''
+
+
+def test_two_versions_of_one_function_right_on_different_examples_are_merged_by_the_model(tmp_path, llm_server):
+    (tmp_path / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (tmp_path / "stats.py").write_text(MEDIAN)
+    (tmp_path / "judge.py").write_text(MEDIAN_JUDGE)
+    llm_server.script(f"Even lists need the mean.\n```python\n{EVEN_ONLY}```\n",
+                      f"A is right on odd lists, B on even ones.\n```python\n{BOTH}```\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    result = subprocess.run([str(AUTOTRACE), "optimize", "stats.py", "--feedback", "judge.py", "--steps", "3",
+                             "--target", "1", "--base-url", llm_server.base_url, "--model", "scripted"],
+                            cwd=tmp_path, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    # step 1's candidate is right on the even list and wrong on the odd one, the initial version the other
+    # way round: the model is asked to merge the two, told what each gets right
+    assert re.search(r"^step +1/3 .*changed stats\.median; merged candidates 0 and 1 \(merged by the model\): 1$",
+                     result.stderr, re.MULTILINE)
+    merge = llm_server.chat_requests[1].json["messages"][-1]["content"]
+    assert "return ordered[len(ordered) // 2]" in merge and "(ordered[middle - 1] + ordered[middle]) / 2" in merge
+    right_a = merge[merge.index("Version A is right"):merge.index("#Version B")]
+    assert "median([3, 1, 2]) = 2, right" in right_a and "[4, 1, 3, 2]" not in right_a
+    assert "median([4, 1, 3, 2]) = 2.5, right" in merge[merge.index("Version B is right"):]
+    assert len(llm_server.chat_requests) == 2 and "if len(ordered) % 2:" in result.stdout
+
+
+EXCLAIM = '''SUFFIX = ""  # autotrace: param
+SPECIAL = {}  # autotrace: param
+
+
+def main(word):
+    return SPECIAL.get(word, word + SUFFIX)
+'''
+EXCLAIM_JUDGE = '''def examples():
+    return EXAMPLES
+
+
+def feedback(output, word):
+    return (1.0, f"{word}: {output!r}, right") if output == word + "!" else (0.0, f"{word}: {output!r}, want {word + '!'!r}")
+'''
+
+
+def exclaim(folder: Path, examples: str) -> Path:
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "app.py").write_text(EXCLAIM)
+    (folder / "judge.py").write_text(f"EXAMPLES = {examples}\n\n\n{EXCLAIM_JUDGE}")
+    return folder
+
+
+def fit(**values: object) -> dict:
+    return {"reasoning": "scripted", "suggestion": {"app.SUFFIX": None, "app.SPECIAL": None,
+                                                    **{f"app.{k}": v for k, v in values.items()}}}
+
+
+def test_the_patch_is_the_best_candidate_on_the_validation_examples(tmp_path, llm_server):
+    # Both answers are right on the train examples; only the second is right on the held-out one.
+    llm_server.script(fit(SPECIAL={"a": "a!", "b": "b!"}), fit(SPECIAL={}, SUFFIX="!"))
+    folder = exclaim(tmp_path, '{"train": ["a", "b"], "val": ["c"]}')
+    result = run(folder, llm_server, "--steps", "2", "--no-merge", "--max-unchanged", "0")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^step +1/2 +score 1, val 0 .* best 1, val 0 ", result.stderr, re.MULTILINE)
+    assert re.search(r"^step +2/2 +score 1, val 1 .* best 1, val 0 ", result.stderr, re.MULTILINE)  # train ties
+    assert "best score: 1, val 1" in result.stderr
+    assert '+SUFFIX = "!"' in result.stdout and "+SPECIAL" not in result.stdout
+    prompts = [r.json["messages"][-1]["content"] for r in llm_server.chat_requests]
+    assert all("'c'" not in p for p in prompts)  # the validation example is never shown to the model
+    shown = subprocess.run([str(AUTOTRACE), "show", result.stderr.split("run: ")[1].split()[0]], cwd=folder,
+                           capture_output=True, text=True, timeout=60)
+    assert re.search(r"--- step 2: score 1, val 1", shown.stdout)
+
+
+def test_holdout_splits_the_examples_the_same_way_at_every_evaluation(tmp_path, llm_server):
+    llm_server.script(fit(SUFFIX="?"), fit(SUFFIX="!"))
+    folder = exclaim(tmp_path, '["a", "b", "c", "d"]')
+    result = run(folder, llm_server, "--steps", "2", "--holdout", "0.25", "--no-merge", "--target", "1")
+    assert result.returncode == 0, result.stderr  # the target (on the train score) is reached at step 2
+    steps = stored(folder, "steps")
+    held = {tuple(e["example"] for e in s["holdout"]) for s in steps}
+    assert len(held) == 1 and len(next(iter(held))) == 1  # one of four, the same one every time
+    assert all(len(s["examples"]) == 3 for s in steps)
+    assert re.search(r"^step +2/2 +score 1, val 1 ", result.stderr, re.MULTILINE)
+    bad = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "--holdout", "0.5", "--model", "scripted",
+                          "--base-url", llm_server.base_url], cwd=folder, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--holdout splits a judge's examples" in bad.stderr
