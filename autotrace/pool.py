@@ -12,7 +12,6 @@ The pool also is the run's record of what was evaluated: a set of values it hold
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,8 @@ class Candidate:
     scores: Mapping[str, Score]
     origin: Origin
     #: The mean score over the examples that ran and the number that failed (the loop's rank), kept
-    #: so that the best candidate is chosen exactly as the loop ranks evaluations.
+    #: to order candidates as the loop ranks their evaluations (the front when no example ran, the
+    #: patch among candidates equal on validation).
     rank: tuple[float, float] = (float("-inf"), float("-inf"))
 
     def score_on(self, label: str) -> float:
@@ -64,13 +64,6 @@ class Candidate:
         return Candidate(id=int(data["id"]), values=dict(data["values"]), parents=tuple(data["parents"]),
                          step=int(data["step"]), scores=dict(data["scores"]), origin=origin,
                          rank=(rank[0], rank[1]))
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True)
-
-    @staticmethod
-    def loads(text: str) -> Candidate:
-        return Candidate.from_json(json.loads(text))
 
 
 @dataclass
@@ -121,12 +114,6 @@ class Pool:
         for candidate in self.members():
             seen.update(dict.fromkeys(candidate.scores))
         return list(seen)
-
-    def best(self) -> Candidate:
-        """The candidate with the highest rank (the earliest of equals)."""
-        if not self.candidates:
-            raise ValueError("the pool is empty")
-        return max(self.candidates, key=lambda c: c.rank)  # max keeps the first of equal keys
 
     def front(self) -> list[Candidate]:
         """The per-example Pareto front: candidates best on at least one example and dominated by none.

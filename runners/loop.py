@@ -243,7 +243,7 @@ class _Loop:
                 break
             self._step = step
             started = time.perf_counter()
-            chosen = self._choose_parent(step)
+            chosen = self._choose_parent(step, current)
             if chosen is not None:
                 current, current_eval = chosen
             self._parents = self._id(current)
@@ -308,7 +308,7 @@ class _Loop:
                     if merged.evaluation is not None and _better(merged.evaluation, best_eval):
                         current = best = merged.values
                         current_eval = best_eval = merged.evaluation
-            if len(proposals) > 1 or len(self.pool.front()) > 1:
+            if len(proposals) > 1:
                 notes.append(f"front {len(self.pool.front())}")
             self._remember(current, current_eval)
             self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval,
@@ -347,13 +347,17 @@ class _Loop:
             return best, best_eval
         return self._values(chosen.values), evaluation
 
-    def _choose_parent(self, step: int) -> tuple[dict[str, Any], Evaluation] | None:
-        """The values this step's prompt is about when the pool's front has more than one candidate: one
-        drawn from the front with the run's seed (:meth:`autotrace.pool.Pool.choose_parent`). With one
-        candidate on the front, the chain's rule stands: the last candidate, even a worse one, is shown
-        once (the model sees what its change did), then the best again."""
-        if len(self.pool.front()) < 2:
+    def _choose_parent(self, step: int, current: dict[str, Any]) -> tuple[dict[str, Any], Evaluation] | None:
+        """The values this step's prompt is about when the pool's front holds a trade-off (candidates best
+        on different examples): one drawn from the front with the run's seed
+        (:meth:`autotrace.pool.Pool.choose_parent`). Otherwise, and right after ``current`` was evaluated
+        (the model sees once what its change did, even a worse one), the chain's rule stands."""
+        fresh = self.pool.get(self._key(current))
+        if fresh is not None and fresh.step == step - 1 and fresh.origin != "initial":
             return None
+        front = self.pool.front()
+        if len({tuple(sorted(c.scores.items())) for c in front}) < 2:
+            return None  # no trade-off between examples, only equal candidates
         parent = self.pool.choose_parent(self.seed, step)
         return self._values(parent.values), self.evaluated[parent.id]
 
