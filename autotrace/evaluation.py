@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import networkx as nx
 
 from autotrace import graph as g
+from autotrace.pool import example_labels
 from autotrace.text import truncate
 
 _MESSAGE_LIMIT = 600
@@ -35,6 +36,8 @@ class ExampleResult:
     example: str | None = None
     output: str = ""
     graph: dict[str, Any] | None = None
+    #: A validation example (``--holdout``, or the judge's ``{"train", "val"}``): kept out of the score.
+    held_out: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the worker's result file, the store's step records): one key per field."""
@@ -46,12 +49,12 @@ class ExampleResult:
         its default."""
         return cls(score=data.get("score"), failed=bool(data.get("failed", False)), message=str(data.get("message") or ""),
                    example=None if data.get("example") is None else str(data["example"]),
-                   output=str(data.get("output") or ""), graph=data.get("graph") or None)
+                   output=str(data.get("output") or ""), graph=data.get("graph") or None,
+                   held_out=bool(data.get("held_out", False)))
 
     def with_note(self, note: str) -> ExampleResult:
         """This result with ``note`` said after its message (what the run did outside its folders)."""
-        return ExampleResult(self.score, self.failed, f"{self.message}\n{note}".strip(), self.example, self.output,
-                             self.graph)
+        return replace(self, message=f"{self.message}\n{note}".strip())
 
 
 def examples_from_dicts(items: Iterable[Mapping[str, Any]]) -> tuple[ExampleResult, ...]:
@@ -73,9 +76,33 @@ class Evaluation:
 
     examples: tuple[ExampleResult, ...]
     problem: str | None = None  # the program did not import or the worker crashed
+    #: The validation examples (``--holdout``, or the judge's ``{"train", "val"}``): run with every
+    #: candidate, kept out of its score, rank and feedback, so that the patch can be chosen on them.
+    holdout: tuple[ExampleResult, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "examples", tuple(self.examples))
+        object.__setattr__(self, "holdout", tuple(self.holdout))
+
+    @classmethod
+    def split(cls, examples: Iterable[ExampleResult], problem: str | None = None) -> Evaluation:
+        """The examples the worker marked ``held_out`` as :attr:`holdout`, the others as :attr:`examples`."""
+        examples = tuple(examples)
+        return cls(tuple(e for e in examples if not e.held_out), problem, tuple(e for e in examples if e.held_out))
+
+    @property
+    def validation(self) -> Evaluation:
+        """The validation examples as an evaluation of their own (failed when the program did not run)."""
+        return Evaluation(self.holdout, self.problem)
+
+    def example_scores(self) -> dict[str, float | None]:
+        """Each example's score by its label (:func:`autotrace.pool.example_labels`), for the pool's
+        per-example front: None when the example could not be judged, 0 when it ran unscored; nothing
+        when the program did not run."""
+        if self.problem:
+            return {}
+        return {label: None if e.failed else float(e.score) if e.score is not None else 0.0
+                for label, e in zip(example_labels(self.examples), self.examples)}
 
     @property
     def failures(self) -> int:
@@ -125,4 +152,5 @@ class Evaluation:
             return "failed"
         score = self.score
         text = f"{score:.4g}" if score is not None else "n/a"
-        return text + (f" ({self.failures}/{len(self.examples)} failed)" if self.failures else "")
+        text += f" ({self.failures}/{len(self.examples)} failed)" if self.failures else ""
+        return text + (f", val {self.validation.describe()}" if self.holdout else "")

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+#: 2 added ``candidates`` (the pool of :mod:`autotrace.pool`); a version-1 file gains the table on open.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,6 +40,13 @@ CREATE TABLE IF NOT EXISTS steps (
     seconds REAL,
     record TEXT NOT NULL,
     PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    id INTEGER NOT NULL,
+    created REAL NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
 );
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -183,6 +191,24 @@ class RunStore:
                 "SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,)
             ).fetchall()
         return [{**json.loads(r["record"]), "step": r["step"], "created": r["created"]} for r in rows]
+
+    def add_candidate(self, run_id: str, candidate_id: int, record: dict) -> None:
+        """Record one evaluated candidate of the run's pool (:class:`autotrace.pool.Candidate` with its
+        evaluation); it is on disk when this returns, so a killed run resumes with its whole pool.
+        Recording it again replaces the record (a probe's values kept as a measured step's result)."""
+        self._write(
+            "INSERT OR REPLACE INTO candidates (run_id, id, created, record) VALUES (?, ?, ?, ?)",
+            (run_id, candidate_id, time.time(), _dumps(record)),
+            conflict=f"candidate {candidate_id} of run {run_id!r} is already recorded",
+        )
+
+    def candidates(self, run_id: str) -> list[dict]:
+        """The run's candidate records in the order they were evaluated."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        return [json.loads(r["record"]) for r in rows]
 
     def finish_run(self, run_id: str, status: str, best: dict) -> None:
         """Close the run with a final ``status`` and its ``best`` result (``best["score"]`` is indexed)."""

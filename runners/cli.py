@@ -126,13 +126,17 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--jobs", type=click.IntRange(1), default=None, metavar="N", help="Evaluations at once (probes, search points); the run is the same whatever N. [default: the number of cores]")
 @click.option("--executor", type=click.Choice(["fork", "spawn", "ray"]), default=None, help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]'). [default: fork]")
 @click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
+@click.option("--candidates", type=click.IntRange(1), default=None, metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch. [default: 1]")
+@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself. [default: 0]")
+@click.option("--merge/--no-merge", default=None, help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model. [default: on]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
              base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
              max_unchanged: int | None, no_network: bool, jobs: int | None, executor: str | None,
-             ray_address: str | None) -> None:
+             ray_address: str | None, candidates: int | None, merge: bool | None,
+             holdout: float | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -156,6 +160,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         fail("give TARGET (a program, judged by --feedback JUDGE.py) or --tests [PATH], one of the two")
     if keyword is not None and tests is None:
         fail("-k selects tests: it needs --tests")
+    if tests is not None and (holdout or config.get("holdout")):
+        fail("--holdout splits a judge's examples; it does not apply to --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
     jobs, executor = _jobs_and_executor(jobs, executor, config)
@@ -193,6 +199,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
         jobs=jobs, executor=executor, ray_address=ray_address or config.get("ray_address"),
         code_format=config.get("code_format", "fenced"),
+        candidates=candidates if candidates is not None else int(config.get("candidates", 1)),
+        merge=merge if merge is not None else bool(config.get("merge", True)),
+        holdout=holdout if holdout is not None else float(config.get("holdout", 0.0)),
     )
 
     def body() -> int:
@@ -203,7 +212,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
             project, initial = prepare(settings) if not settings.resume else (None, None)
         what = target if tests is None else f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
         with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
-                          say=lambda text: click.echo(text, err=True)) as ready:
+                          say=lambda text: click.echo(text, err=True), slots=settings.candidates) as ready:
             settings.llm = ready
             click.echo(f"optimizing {what} with {settings.optimizer}, at most {settings.steps} steps", err=True)
             result = run_optimize(settings, progress=_show_step, project=project, initial=initial)

@@ -3,6 +3,7 @@ worker's outcome read as an :class:`~autotrace.evaluation.Evaluation` (or as the
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -61,6 +62,18 @@ def plan_fields(plan: ModulePlan) -> dict[str, Any]:
             "param_names": sorted(plan.param_names), "derived": {k: list(v) for k, v in plan.derived.items()}}
 
 
+def hold_out(evaluation: Evaluation, fraction: float, seed: object) -> Evaluation:
+    """``evaluation`` with ``fraction`` of its examples moved to ``holdout`` (``--holdout``): the same
+    ones every time, drawn with the run's seed; at least one on each side. Unchanged when the judge
+    split its examples itself, or when there are fewer than two."""
+    count = len(evaluation.examples)
+    if evaluation.holdout or evaluation.problem or count < 2 or fraction <= 0:
+        return evaluation
+    held = set(random.Random(f"{seed}:holdout").sample(range(count), min(count - 1, max(1, round(count * fraction)))))
+    return replace(evaluation, examples=[e for i, e in enumerate(evaluation.examples) if i not in held],
+                   holdout=[e for i, e in enumerate(evaluation.examples) if i in held])
+
+
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:
     """Evaluate one job in a freshly spawned worker (or in-process); a run's many go through an
     :class:`.executor.Executor`, and :func:`evaluation_of` its outcomes."""
@@ -82,6 +95,6 @@ def evaluation_of(outcome: WorkerOutcome) -> Evaluation:
         case SetupFailed(reason=reason, traceback=trace):
             return Evaluation((), problem=reason + "\n" + trace)
         case Examples(examples=examples):
-            return Evaluation(examples)
+            return Evaluation.split(examples)
         case _:
             assert_never(outcome)

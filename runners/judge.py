@@ -45,17 +45,35 @@ def load_judge(path: Path) -> ModuleType:
 
 
 def examples_of(judge: ModuleType) -> list[Any] | None:
-    """The judge's ``examples()`` list, or None when it defines none."""
+    """The judge's ``examples()`` list, or None when it defines none (the validation examples of a
+    ``{"train": [...], "val": [...]}`` come after the train ones: :func:`judge_examples`)."""
+    split = judge_examples(judge)
+    return None if split is None else split[0]
+
+
+def judge_examples(judge: ModuleType) -> tuple[list[Any], int] | None:
+    """The judge's examples and how many of them, from the first, are for selection; the rest are held
+    out for validation (``examples()`` returned ``{"train": [...], "val": [...]}``). None without examples()."""
     make = getattr(judge, "examples", None)
     if make is None:
         return None
     try:
-        items = list(make())
+        made = make()
+        if isinstance(made, dict):
+            if set(made) != {"train", "val"}:
+                raise JudgeError(f'judge examples() returned a dict with keys {sorted(made)}: give "train" and "val"')
+            train, val = list(made["train"]), list(made["val"])
+            if not train:
+                raise JudgeError('judge examples() returned no "train" examples')
+            return train + val, len(train)
+        items = list(made)
+    except JudgeError:
+        raise
     except Exception as exc:
         raise JudgeError(f"judge examples() raised {_reason(exc)}") from None
     if not items:
         raise JudgeError("judge examples() returned no examples")
-    return items
+    return items, len(items)
 
 
 def judge_output(feedback: Callable[..., Any], output: Any, example: Any, with_example: bool) -> Verdict:

@@ -7,6 +7,7 @@ last completed step (and the LLM response cache answers again for free what was 
 from __future__ import annotations
 
 import math
+import random
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,19 +16,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autotrace.evaluation import Evaluation, examples_from_dicts
-from autotrace.llm.client import LLM, LLMConfig
+from autotrace.evaluation import Evaluation, ExampleResult, Feedback, examples_from_dicts
+from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_seed
+from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
 from autotrace.optimizers import OPTIMIZERS
-from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text
+from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text, prompt_tokens
 from autotrace.params import ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
+from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
 from autotrace.report import write_run_report
 from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
+from autotrace.text import truncate
 
 from . import probe
-from .evaluation import evaluation_of, make_job, run_evaluation
+from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
 from .executor import Executor
 from .search import DEFAULT_RUNS, Point, Search, score_of
 from .space import dimensions
@@ -76,9 +80,24 @@ class Settings:
     max_unchanged: int = 2
     #: How a (code) variable's new value is asked for: "fenced" (a ```python block) or "json" (a JSON string).
     code_format: str = "fenced"
+    #: Answers asked for per step (``--candidates``): the first at the configured temperature, the others
+    #: sampled at :data:`SAMPLE_TEMPERATURE` with seeds derived from the run's seed, the step and the
+    #: index, concurrently; the step's new candidates are evaluated as one batch.
+    candidates: int = 1
+    #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
+    merge: bool = True
+    #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
+    #: run's seed: candidates are selected on the others, the patch is the best on these.
+    holdout: float = 0.0
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
+
+
+#: The temperature of a step's sampled answers beyond the first (``Settings.candidates`` > 1).
+SAMPLE_TEMPERATURE = 0.8
+#: At most this many examples' feedback in one prompt: the parent's worst, the rest left out.
+MINIBATCH = 8
 
 
 @dataclass
@@ -153,7 +172,8 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
     job = make_job(project, settings.target, settings.entry, settings.judge, values)
-    return run_evaluation(job, settings.limits, isolated=settings.isolated)
+    evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
+    return hold_out(evaluation, settings.holdout, settings.llm.seed or 0)
 
 
 class _Loop:
@@ -162,12 +182,17 @@ class _Loop:
         self.settings, self.project, self.store, self.initial = settings, project, store, initial
         self.executor = executor
         self.evaluations = 1 if initial is not None else 0
-        #: The score of every set of values evaluated in this run (:func:`autotrace.proposal_key`), so
-        #: that neither the measured search nor the model's repeated answer runs them again.
-        self.scores: dict[ProposalKey, float] = {}
-        #: Per evaluated set of values, the step that first ran it and its evaluation (for "tried already").
-        self.tried: dict[ProposalKey, tuple[int, Evaluation]] = {}
+        #: Every set of values evaluated in this run, with its per-example scores (:mod:`autotrace.pool`),
+        #: so that neither the measured search nor a model's repeated answer runs one again, and the
+        #: next parent is drawn from its front.
+        self.pool = Pool()
+        #: Each pooled candidate's evaluation, by candidate id (its feedback for a later prompt).
+        self.evaluated: dict[int, Evaluation] = {}
+        self.run_id: str | None = None
+        self.seed = settings.llm.seed if settings.llm.seed is not None else 0
         self._step = 0
+        self._parents: tuple[int, ...] = ()  # the parent of what this step evaluates
+        self._merged: set[tuple[int, int]] = set()  # pairs of candidate ids whose merge was tried
         #: The scores of the program runs since the last stored step (stored with the next one: the report plots them).
         self.unsaved_scores: list[float | None] = [] if initial is None else [_finite(score_of(initial))]
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
@@ -175,39 +200,68 @@ class _Loop:
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
                                                         memory=settings.memory, code_format=settings.code_format)
 
-    def evaluate(self, values: dict[str, Any]) -> Evaluation:
-        return self.evaluate_many([values])[0]
+    def evaluate(self, values: dict[str, Any], origin: Origin = "probe",
+                 parents: tuple[int, ...] | None = None) -> Evaluation:
+        """Run the program with ``values`` and keep the result in the pool (and the run store)."""
+        return self.evaluate_many([values], origin, parents)[0]
 
-    def evaluate_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
+    def evaluate_many(self, batch: Sequence[dict[str, Any]], origin: Origin = "probe",
+                      parents: tuple[int, ...] | None = None) -> list[Evaluation]:
         """Evaluate each set of values of ``batch`` (up to ``jobs`` at once: a measured search's points, a
-        step's candidates), the results, counted and remembered, in the batch's order whatever ``jobs`` is."""
+        step's candidates), the results, counted and pooled, in the batch's order whatever ``jobs`` is."""
         evaluations = self._run_many(batch)
         for one, evaluation in zip(batch, evaluations):
-            self._count(one, evaluation)
+            self._count(one, evaluation, origin, parents)
         return evaluations
 
     def _run_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
-        """Evaluations neither counted nor remembered (see :meth:`_count`)."""
+        """Evaluations neither counted nor pooled (see :meth:`_count`)."""
         s = self.settings
         if s.evaluator is not None:
             evaluator = s.evaluator
             return self.executor.map(lambda one: evaluator(self.project, one), batch)
         jobs = [make_job(self.project, s.target, s.entry, s.judge, one) for one in batch]  # type: ignore[arg-type]
-        return [evaluation_of(result) for result in self.executor.run_many(jobs)]
+        return [hold_out(evaluation_of(outcome), s.holdout, self.seed) for outcome in self.executor.run_many(jobs)]
 
-    def _count(self, values: dict[str, Any], evaluation: Evaluation) -> None:
-        """An evaluation the run uses: counted, and its score known to the measured search."""
+    def _count(self, values: dict[str, Any], evaluation: Evaluation, origin: Origin = "probe",
+               parents: tuple[int, ...] | None = None) -> None:
+        """An evaluation the run uses: counted, and pooled (so neither the search nor a model runs it again)."""
         self.evaluations += 1
+        self.unsaved_scores.append(_finite(score_of(evaluation)))
+        self._record(values, evaluation, origin, self._parents if parents is None else parents)
+    def _record(self, values: dict[str, Any], evaluation: Evaluation, origin: Origin,
+                parents: tuple[int, ...]) -> Candidate:
+        """Pool ``values`` (unless pooled already) and write the candidate to the run store at once."""
         key = self._key(values)
-        self.scores[key] = score = score_of(evaluation)
-        self.unsaved_scores.append(_finite(score))
-        self.tried.setdefault(key, (self._step, evaluation))
+        if (known := self.pool.get(key)) is not None:
+            if known.origin == "probe" and origin != "probe":  # a probe kept as a step's result
+                self._store_candidate(self.pool.promote(key, origin))
+            return self.pool.get(key) or known
+        candidate = Candidate(self.pool.next_id, self._texts(values), parents, self._step,
+                              evaluation.example_scores(), origin, evaluation.rank)
+        self.pool.add(key, candidate)
+        self.evaluated[candidate.id] = evaluation
+        self._store_candidate(candidate)
+        return candidate
+
+    def _store_candidate(self, candidate: Candidate) -> None:
+        assert self.run_id is not None, "a candidate is evaluated before its run is stored"
+        evaluation = self.evaluated[candidate.id]
+        self.store.add_candidate(self.run_id, candidate.id, {"candidate": candidate.to_json(),
+                                                            "examples": [e.to_dict() for e in evaluation.examples],
+                                                            "problem": evaluation.problem,
+                                                            "holdout": [e.to_dict() for e in evaluation.holdout]})
 
     def _known(self, values: dict[str, Any]) -> float | None:
-        return self.scores.get(self._key(values))
+        candidate = self.pool.get(self._key(values))
+        return None if candidate is None else score_of(self.evaluated[candidate.id])
 
     def _key(self, values: dict[str, Any]) -> ProposalKey:
         return proposal_key(self.project.params, values)
+
+    def _values(self, texts: Mapping[str, str]) -> dict[str, Any]:
+        """Values from their texts (a pooled candidate's), the initial ones where a text is missing."""
+        return {**{p.name: p.initial for p in self.project.params}, **self._parse(dict(texts))}
 
     def run(self, progress: Callable[[StepReport], None]) -> RunResult:
         s = self.settings
@@ -224,9 +278,13 @@ class _Loop:
                 break
             self._step = step
             started = time.perf_counter()
+            chosen = self._choose_parent(step, current)
+            if chosen is not None:
+                current, current_eval = chosen
+            self._parents = self._id(current)
             self.optimizer.accept(current)
             self.optimizer.zero_feedback()
-            for feedback in current_eval.feedbacks():
+            for feedback in self._feedbacks(current_eval, step):
                 self.optimizer.backward(feedback)
             sensitivity, probed = Sensitivity(), ""
             evaluations_before = self.evaluations
@@ -240,6 +298,7 @@ class _Loop:
                     changed = {k: v for k, v in found.values.items() if v != current[k]}
                     current, best = found.values, found.values
                     current_eval = best_eval = found.evaluation
+                    self._record(current, current_eval, "measured", self._parents)
                     self._remember(current, current_eval)
                     self._finish_step(progress, run_id, step, started, None, current, current_eval, best_eval,
                                       _measured_note(changed, self.evaluations - evaluations_before), sensitivity,
@@ -251,53 +310,185 @@ class _Loop:
                 self._finish_step(progress, run_id, step, started, None, best, best_eval, best_eval, probed,
                                   sensitivity)
                 break
-            proposal = self.optimizer.step()
-            if proposal.repeated:
+            proposals = self.optimizer.step_many(self._samplings(step))
+            answered = [p for p in proposals if not p.repeated]
+            if not answered:
                 stopped = (f"stopped before step {step}: its question was asked at an earlier step, and at "
                            "temperature 0 (or from the cache) the answer would be the same")
                 progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
                                     time.perf_counter() - started, stopped))
                 break
-            candidate = {**current, **proposal.values}
-            note = "; ".join(filter(None, [_note(proposal), probed]))
-            repeat = self.tried.get(self._key(candidate)) if proposal.values else None
-            if repeat is not None:
+            new, repeat = self._evaluate_proposals(answered, current, step)
+            notes = [_note(answered[0]) if len(proposals) == 1 else _batch_note(proposals, new), probed]
+            proposal = answered[0]
+            if repeat is not None and not new:
                 # The same program was run already: say so (the model cycling between two answers never
                 # learns otherwise) and count it as an answer that changed nothing.
-                note += f"; the values of step {repeat[0]} again: not run again"
+                notes.append(f"the values of step {repeat[0]} again: not run again")
                 self.optimizer.last_problems[""] = _repeat_problem(*repeat)
-            if proposal.values and repeat is None:
-                candidate_eval = self.evaluate(candidate)
-                current, current_eval = candidate, candidate_eval
-                if candidate_eval.rank > best_eval.rank or (candidate_eval.score is None and not candidate_eval.failures
-                                                           and best_eval.failures):
-                    best, best_eval = candidate, candidate_eval
+            if new:
+                proposal, current, current_eval = max(new, key=lambda n: n[2].rank)  # the first of equals
+                if _better(current_eval, best_eval):
+                    best, best_eval = current, current_eval
             elif current_eval.rank < best_eval.rank:
                 # The model keeps a candidate that did worse (it has seen that candidate's feedback once):
                 # asked about the same values at temperature 0 it would keep them again, step after step.
                 current, current_eval = best, best_eval
-                note += "; back to the best values"
+                notes.append("back to the best values")
+            merged = None
+            if s.merge and not self._reached(best_eval):
+                merged = self._merge()
+                if merged is not None:
+                    notes.append(merged.note)
+                    if merged.evaluation is not None and _better(merged.evaluation, best_eval):
+                        current = best = merged.values
+                        current_eval = best_eval = merged.evaluation
+            if len(proposals) > 1:
+                notes.append(f"front {len(self.pool.front())}")
             self._remember(current, current_eval)
-            self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval, note,
-                              sensitivity)
-            unchanged = stall.after((bool(proposal.values) and repeat is None) or proposal.escaping, best_eval.rank)
+            self._finish_step(progress, run_id, step, started, proposal, current, current_eval, best_eval,
+                              "; ".join(filter(None, notes)), sensitivity,
+                              others=[p for p in answered if p is not proposal], merged=merged)
+            unchanged = stall.after(bool(new) or any(p.escaping for p in answered), best_eval.rank)
             if s.max_unchanged and unchanged >= s.max_unchanged and step < s.steps:
                 stopped = (f"stopped before step {step + 1}: the last {unchanged} answers changed nothing "
                            "and the best score stood still")
                 progress(StepReport(step + 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
                                     stopped))
                 break
+        best, best_eval = self._validated(best, best_eval)
         reached = self._reached(best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
         patch = make_patch(self.project.root, changes)
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
+                                               "validation": best_eval.validation.score if best_eval.holdout else None,
                                                "values": self._texts(best), "reached_target": reached,
                                                "evaluations": self.evaluations, "stopped": stopped})
         report = write_run_report(self.store, run_id, run_dir)
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
                          stopped, report)
+
+    def _validated(self, best: dict[str, Any], best_eval: Evaluation) -> tuple[dict[str, Any], Evaluation]:
+        """The values the patch is made of: with validation examples, the candidate best on them (then on
+        the others), else ``best``: a candidate selected on the train examples can fit them alone."""
+        if not best_eval.holdout:
+            return best, best_eval
+        members = self.pool.members()
+        chosen = max(members, key=lambda c: (self.evaluated[c.id].validation.rank, c.rank))
+        evaluation = self.evaluated[chosen.id]
+        if (evaluation.validation.rank, evaluation.rank) <= (best_eval.validation.rank, best_eval.rank):
+            return best, best_eval
+        return self._values(chosen.values), evaluation
+
+    def _choose_parent(self, step: int, current: dict[str, Any]) -> tuple[dict[str, Any], Evaluation] | None:
+        """The values this step's prompt is about when the pool's front holds a trade-off (candidates best
+        on different examples): one drawn from the front with the run's seed
+        (:meth:`autotrace.pool.Pool.choose_parent`). Otherwise, and right after ``current`` was evaluated
+        (the model sees once what its change did, even a worse one), the chain's rule stands."""
+        fresh = self.pool.get(self._key(current))
+        if fresh is not None and fresh.step == step - 1 and fresh.origin != "initial":
+            return None
+        front = self.pool.front()
+        if len({tuple(sorted(c.scores.items())) for c in front}) < 2:
+            return None  # no trade-off between examples, only equal candidates
+        parent = self.pool.choose_parent(self.seed, step)
+        return self._values(parent.values), self.evaluated[parent.id]
+
+    def _id(self, values: dict[str, Any]) -> tuple[int, ...]:
+        candidate = self.pool.get(self._key(values))
+        return () if candidate is None else (candidate.id,)
+
+    def _feedbacks(self, evaluation: Evaluation, step: int) -> list[Feedback]:
+        """The feedback the prompt shows: every example's, or with more than :data:`MINIBATCH` examples
+        the worst ones (failed first, ties drawn with the run's seed), in their own order."""
+        feedbacks = evaluation.feedbacks()
+        if len(feedbacks) <= MINIBATCH or len(feedbacks) != len(evaluation.examples):
+            return feedbacks
+        rng = random.Random(f"{self.seed}:{step}:minibatch")
+        worst = sorted(range(len(feedbacks)), key=lambda i: (_example_score(evaluation.examples[i]), rng.random()))
+        return [feedbacks[i] for i in sorted(worst[:MINIBATCH])]
+
+    def _samplings(self, step: int) -> list[Sampling]:
+        """The temperature and seed of each answer this step asks for (``Settings.candidates``)."""
+        first = self.llm.sampling
+        temperature = max(first.temperature, SAMPLE_TEMPERATURE)
+        return [first, *(Sampling(temperature, derived_seed(self.seed, step, i))
+                         for i in range(1, self.settings.candidates))]
+
+    def _evaluate_proposals(self, answered: Sequence[Proposal], current: dict[str, Any], step: int
+                            ) -> tuple[list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
+        """Evaluate the step's new candidates as one batch: each proposal's values over ``current``, once
+        each, none evaluated before in this run. Returns them with their evaluations, and (step,
+        evaluation) of an earlier candidate that an answer repeated, if any. A candidate this step
+        evaluated before the run was killed counts as new (it is not run again)."""
+        fresh: dict[ProposalKey, tuple[Proposal, dict[str, Any]]] = {}
+        reused: list[tuple[Proposal, dict[str, Any], Evaluation]] = []
+        repeat: tuple[int, Evaluation] | None = None
+        for proposal in answered:
+            if not proposal.values:
+                continue
+            values = {**current, **proposal.values}
+            key = self._key(values)
+            known = self.pool.get(key)
+            if key in fresh or any(v == values for _, v, _ in reused):
+                continue
+            if known is None:
+                fresh[key] = (proposal, values)
+            elif known.step == step and known.origin == "proposal":
+                reused.append((proposal, values, self.evaluated[known.id]))
+            elif repeat is None:
+                repeat = (known.step, self.evaluated[known.id])
+        batch = list(fresh.values())
+        evaluations = self.evaluate_many([values for _, values in batch], "proposal", self._parents)
+        return [(p, v, e) for (p, v), e in zip(batch, evaluations)] + reused, repeat
+
+    def _merge(self) -> _Merged | None:
+        """Merge two front candidates right on different examples (:mod:`autotrace.merge`), once per pair:
+        by combining their changed parameters with no LLM call, or by asking the model to merge two
+        versions of one code or text parameter. The merged values are evaluated (unless known)."""
+        mergeable = {p.name for p in self.project.params if p.kind == "code" or isinstance(p.initial, str)}
+        plan = plan_merge(self.pool, mergeable, self._merged)
+        if plan is None:
+            return None
+        self._merged.add(plan.parents)
+        which = f"candidates {plan.a.id} and {plan.b.id}"
+        reply = None
+        if plan.values is not None:
+            values, how = self._values(plan.values), "no LLM call"
+        else:
+            values, reply, how = self._ask_merge(plan)
+            if values is None:
+                return _Merged(None, None, f"merge of {which}: {how}", reply)
+        if (known := self.pool.get(self._key(values))) is not None:
+            return _Merged(None, None, f"merge of {which}: candidate {known.id} again, not run again", reply)
+        evaluation = self.evaluate(values, "merge", plan.parents)
+        self._remember(values, evaluation)
+        return _Merged(values, evaluation, f"merged {which} ({how}): {evaluation.describe()}", reply)
+
+    def _ask_merge(self, plan: MergePlan) -> tuple[dict[str, Any] | None, LLMReply | None, str]:
+        """Ask the model for one version of ``plan.conflict`` that keeps what each candidate gets right."""
+        spec = self.project.param(plan.conflict)
+        a, b = self._values(plan.a.values), self._values(plan.b.values)
+        right = {plan.a.id: self._right(plan.a, plan.b), plan.b.id: self._right(plan.b, plan.a)}
+        messages = merge_messages(spec, plan, (str(a[spec.name]), str(b[spec.name])), right)
+        if prompt_tokens(messages) > self.optimizer.budget_tokens:
+            return None, None, "the two versions do not fit the prompt budget"
+        reply = self.llm.complete_text(messages)
+        merged = None if reply.error else parse_merged(reply.text, spec, a[spec.name])
+        if merged is None:
+            return None, reply, f"no usable merged {spec.name} in the answer" + (f" ({reply.error})" if reply.error else "")
+        return {**a, spec.name: merged}, reply, "merged by the model"
+
+    def _right(self, candidate: Candidate, other: Candidate) -> list[str]:
+        """What ``candidate`` gets right and ``other`` does not: those examples' feedback, a few."""
+        evaluation = self.evaluated[candidate.id]
+        lines = []
+        for label, example in zip(example_labels(evaluation.examples), evaluation.examples):
+            if candidate.score_on(label) > other.score_on(label):
+                lines.append(truncate(" ".join(example.message.split()) or label, 300))
+        return lines[:MINIBATCH]
 
     def _probe(self, values: dict[str, Any], evaluation: Evaluation,
                best: Evaluation) -> tuple[list[probe.Probe], probe.Probe | None]:
@@ -347,32 +538,50 @@ class _Loop:
             run = self.store.get_run(s.resume)
             if run is None:
                 raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
+            self.run_id = s.resume
+            self._load_pool(s.resume)
             steps = self.store.steps(s.resume)
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
                 values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"))
+                evaluation = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"),
+                                        examples_from_dicts(record.get("holdout", [])))
                 self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
                     best_values, best_eval = values, evaluation
             if current_eval is None:
-                current_eval = best_eval = self.evaluate(initial)
+                current_eval = best_eval = self.evaluate(initial, "initial", ())
                 self._save_step(s.resume, 0, None, initial, current_eval, 0.0, "initial values")
                 return s.resume, 1, initial, initial, current_eval, current_eval
             return s.resume, len(steps), current, best_values, best_eval, current_eval
-        run_id = new_run_id()
+        run_id = self.run_id = new_run_id()
         self.store.create_run(run_id, {
             "target": str(s.target) if s.target else None, "judge": str(s.judge) if s.judge else None, "entry": s.entry,
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
+            "candidates": s.candidates,
         })
-        evaluation = self.initial or self.evaluate(initial)
-        self.tried.setdefault(self._key(initial), (0, evaluation))
+        if self.initial is not None:
+            evaluation = self.initial
+            self._record(initial, evaluation, "initial", ())
+        else:
+            evaluation = self.evaluate(initial, "initial", ())
         self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
         # As a resumed run does: a model whose first change did worse must see what it started from.
         self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation
+
+    def _load_pool(self, run_id: str) -> None:
+        """The pool of a resumed run as its store holds it: every candidate evaluated before the run
+        stopped, a killed step's included (so none is run again), and the merges already made."""
+        for record in self.store.candidates(run_id):
+            candidate = Candidate.from_json(record["candidate"])
+            self.pool.add(self._key(self._values(candidate.values)), candidate)
+            self.evaluated[candidate.id] = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"),
+                                                      examples_from_dicts(record.get("holdout", [])))
+            if candidate.origin == "merge" and len(candidate.parents) == 2:
+                self._merged.add((candidate.parents[0], candidate.parents[1]))
 
     def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
         """Put evaluated values into the optimizer's memory of earlier attempts."""
@@ -387,33 +596,75 @@ class _Loop:
 
     def _finish_step(self, progress: Callable[[StepReport], None], run_id: str, step: int, started: float,
                      proposal: Proposal | None, values: dict[str, Any], evaluation: Evaluation, best: Evaluation,
-                     note: str, sensitivity: Sensitivity, candidate: Mapping[str, Any] | None = None) -> None:
-        """Store a completed step and show its progress line, with one measure of its duration."""
+                     note: str, sensitivity: Sensitivity, candidate: Mapping[str, Any] | None = None,
+                     others: Sequence[Proposal] = (), merged: _Merged | None = None) -> None:
+        """Store a completed step and show its progress line, with one measure of its duration.
+        ``others``: the step's answers besides ``proposal`` (``--candidates``); their tokens count too,
+        as do a merge's."""
         seconds = time.perf_counter() - started
-        self._save_step(run_id, step, proposal, values, evaluation, seconds, note, sensitivity, candidate)
+        self._save_step(run_id, step, proposal, values, evaluation, seconds, note, sensitivity, candidate, others,
+                        merged)
+        asked = [p for p in (proposal, *others) if p is not None]
+        replies = [merged.reply] if merged is not None and merged.reply is not None else []
         progress(StepReport(step, self.settings.steps, evaluation.describe(), best.describe(),
-                            proposal.prompt_tokens if proposal else 0, proposal.completion_tokens if proposal else 0,
+                            sum(p.prompt_tokens for p in asked) + sum(r.prompt_tokens for r in replies),
+                            sum(p.completion_tokens for p in asked) + sum(r.completion_tokens for r in replies),
                             seconds, note))
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
                    evaluation: Evaluation, seconds: float, note: str,
-                   sensitivity: Sensitivity = Sensitivity(), candidate: Mapping[str, Any] | None = None) -> None:
+                   sensitivity: Sensitivity = Sensitivity(), candidate: Mapping[str, Any] | None = None,
+                   others: Sequence[Proposal] = (), merged: _Merged | None = None) -> None:
         """``candidate``: the changed values, when they came from a measurement rather than ``proposal``."""
         if proposal is not None:
             candidate = proposal.values
         evaluated, self.unsaved_scores = self.unsaved_scores, []
+        asked = [p for p in (proposal, *others) if p is not None]
+        replies = [merged.reply] if merged is not None and merged.reply is not None else []
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples], "problem": evaluation.problem,
+            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples],
+            "problem": evaluation.problem, "holdout": [e.to_dict() for e in evaluation.holdout],
             "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in (candidate or {}).items()},
             "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
             "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
-            "prompt_tokens": proposal.prompt_tokens if proposal else 0,
-            "completion_tokens": proposal.completion_tokens if proposal else 0,
+            "prompt_tokens": sum(p.prompt_tokens for p in asked) + sum(r.prompt_tokens for r in replies),
+            "completion_tokens": sum(p.completion_tokens for p in asked) + sum(r.completion_tokens for r in replies),
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
             "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
             "status": "ok" if evaluation.problem is None else "failed",
+            "parent": list(self._parents), "front": [c.id for c in self.pool.front()],
+            "other_answers": [{"response": p.response, "error": p.error,
+                               "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in p.values.items()}}
+                              for p in others],
+            "merge": {"note": merged.note, "response": merged.reply.text if merged.reply else ""} if merged else None,
         })
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """What a merge gave: the merged values and their evaluation (None when nothing new was run), a
+    note for the progress line, and the model's reply when it was asked."""
+
+    values: dict[str, Any] | None
+    evaluation: Evaluation | None
+    note: str
+    reply: LLMReply | None
+
+
+def _better(candidate: Evaluation, best: Evaluation) -> bool:
+    """Whether ``candidate`` replaces ``best``: a higher rank, or a clean run (no score) after failures."""
+    return candidate.rank > best.rank or (candidate.score is None and not candidate.failures and best.failures > 0)
+
+
+def _example_score(example: ExampleResult) -> float:
+    return -math.inf if example.failed else float(example.score or 0.0)
+
+
+def _batch_note(proposals: Sequence[Proposal], new: Sequence[tuple[Proposal, dict[str, Any], Evaluation]]) -> str:
+    """A step's answers in one phrase: ``4 proposed, 3 new, best 0.83``."""
+    best = max((e for _, _, e in new), key=lambda e: e.rank, default=None)
+    return f"{len(proposals)} proposed, {len(new)} new" + (f", best {best.describe()}" if best else "")
 
 
 @dataclass

@@ -28,7 +28,7 @@ from autotrace.transforms.plan import ModulePlan
 
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
-from .judge import JudgeError, examples_of, judge_output, load_judge
+from .judge import JudgeError, judge_examples, judge_output, load_judge
 from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 
 
@@ -75,7 +75,8 @@ def run_job(job: Job) -> WorkerOutcome:
     try:
         try:
             judge = load_judge(Path(job.judge)) if job.judge else None
-            examples = examples_of(judge) if judge else None
+            split = judge_examples(judge) if judge else None
+            examples, train = split if split is not None else (None, 1)
         except JudgeError as exc:
             return JudgeFailed(str(exc))
         try:
@@ -88,7 +89,7 @@ def run_job(job: Job) -> WorkerOutcome:
             return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
         params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
         results = []
-        for example in (examples if examples is not None else [None]):
+        for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
             score, message = None, ""
@@ -104,7 +105,8 @@ def run_job(job: Job) -> WorkerOutcome:
             results.append(ExampleResult(
                 score=score, failed=outcome.error is not None, message=message,
                 example=g.short_repr(example) if examples is not None else None, output=g.short_repr(outcome.output),
-                graph=g.to_json(build_graph(recorder, params, outcome)) if recorder is not None else None))
+                graph=g.to_json(build_graph(recorder, params, outcome)) if recorder is not None else None,
+                held_out=index >= train))
         return Examples(examples=tuple(results))
     finally:
         uninstall(finder)

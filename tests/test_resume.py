@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -68,3 +70,39 @@ def test_kill_9_then_resume_continues_from_the_last_completed_step(tmp_path, llm
     assert len(llm_server.chat_requests) - asked_before == 3  # only steps 3, 4, 5 asked the LLM
     assert "+X = 5.0" in out
     assert b"sk-test-secret-key" not in db.read_bytes()
+
+
+def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running_a_candidate_again(tmp_path, llm_server):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    db = tmp_path / ".autotrace" / "autotrace.db"
+    hang = Fault.delay(60, then=suggestion(9.0))
+    llm_server.script(suggestion(2.0), suggestion(3.0), hang, hang)
+
+    proc = autotrace(tmp_path, llm_server.base_url, "--steps", "3", "--candidates", "2", "--no-probe")
+    deadline = time.monotonic() + 60
+    while (steps_done(db) < 2 or len(llm_server.chat_requests) < 4) and time.monotonic() < deadline:
+        time.sleep(0.05)  # step 1 stored, step 2's two questions asked and hanging
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("select id from runs").fetchone()
+        before = sorted(json.loads(r)["candidate"]["values"]["app.X"] for (r,) in conn.execute("select record from candidates"))
+    assert before == ["1.0", "2.0", "3.0"]  # the initial values and step 1's two answers, on disk
+
+    # step 2 repeats step 1's 3.0 (not run again); step 3 gives 5.0 twice (run once)
+    llm_server.script(suggestion(4.0), suggestion(3.0), suggestion(5.0), suggestion(5.0))
+    resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "3", "--candidates", "2", "--no-probe",
+                        "--resume", run_id)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    with sqlite3.connect(db) as conn:
+        pool = [json.loads(r)["candidate"] for (r,) in conn.execute("select record from candidates order by id")]
+        (best,) = conn.execute("select best from runs").fetchone()
+    assert [c["id"] for c in pool] == [0, 1, 2, 3, 4]
+    assert sorted(c["values"]["app.X"] for c in pool) == ["1.0", "2.0", "3.0", "4.0", "5.0"]
+    assert json.loads(best)["evaluations"] == 2  # the resumed run ran 4.0 and 5.0 and nothing else
+    assert re.search(r"^step +2/3 .*2 proposed, 1 new", err, re.MULTILINE)
+    assert re.search(r"^step +3/3 .*2 proposed, 1 new, best 0", err, re.MULTILINE)
+    assert "+X = 5.0" in out

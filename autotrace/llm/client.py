@@ -78,6 +78,22 @@ class LLMConfig:
     context_tokens: int = 8192
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """The temperature and seed of one request, when a step asks for several answers to one prompt
+    (``--candidates``); part of the cache key, so a run with sampled answers replays from the cache."""
+
+    temperature: float
+    seed: int | None
+
+
+def derived_seed(*parts: object) -> int:
+    """A request seed from the run's seed, the step and the answer's index: stable across processes
+    (not ``hash()``, which is salted), and within the 31 bits every server accepts."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
 @dataclass
 class LLMReply:
     """One answer. ``data`` is the parsed object, or None with ``error`` saying why.
@@ -116,7 +132,8 @@ class LLM:
         )
 
     def complete_json(
-        self, messages: list[dict], schema: dict | None = None, *, schema_name: str = "answer"
+        self, messages: list[dict], schema: dict | None = None, *, schema_name: str = "answer",
+        sampling: Sampling | None = None,
     ) -> LLMReply:
         """Ask for a JSON object (matching ``schema`` when given); never raises for a bad answer.
 
@@ -124,17 +141,20 @@ class LLM:
         The object is not validated against it here: after a fallback the server no longer enforces
         it, and the caller knows which deviations it can tolerate and how to explain the others.
         """
-        return self._complete(messages, schema, schema_name, text=False)
+        return self._complete(messages, schema, schema_name, text=False, sampling=sampling)
 
-    def complete_text(self, messages: list[dict]) -> LLMReply:
+    def complete_text(self, messages: list[dict], *, sampling: Sampling | None = None) -> LLMReply:
         """Ask for a free-form answer (no ``response_format``): for answers that hold code, which a
         JSON string would have to escape (see :mod:`autotrace.optimizers.code_answer`). ``data`` is
         None; the caller reads ``text``. Never raises for a bad answer."""
-        return self._complete(messages, None, "text", text=True)
+        return self._complete(messages, None, "text", text=True, sampling=sampling)
 
-    def _complete(self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool) -> LLMReply:
+    def _complete(self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool,
+                  sampling: Sampling | None = None) -> LLMReply:
+        """``sampling``: this request's temperature and seed instead of the configured ones."""
         started = time.monotonic()
-        key = self.question_key(messages, schema, schema_name, text=text) if self._cache is not None else None
+        key = (self.question_key(messages, schema, schema_name, text=text, sampling=sampling)
+               if self._cache is not None else None)
         if key is not None and (hit := self._cache.get(key)) is not None:
             return LLMReply(
                 text=hit["text"],
@@ -146,7 +166,7 @@ class LLM:
                 truncated=bool(hit.get("truncated", False)),
             )
 
-        completion, rejection = self._call(messages, schema, schema_name, text=text)
+        completion, rejection = self._call(messages, schema, schema_name, text=text, sampling=sampling)
         if completion is None:
             return LLMReply("", None, 0, 0, time.monotonic() - started, error=rejection)
         choice = completion.choices[0]
@@ -172,6 +192,11 @@ class LLM:
         return reply
 
     @property
+    def sampling(self) -> Sampling:
+        """The configured temperature and seed."""
+        return Sampling(self.config.temperature, self.config.seed)
+
+    @property
     def repeats_itself(self) -> bool:
         """Whether asking the same question again would give the same answer: with the cache on it is
         answered from the cache; at temperature 0 the model decodes greedily, so only floating-point
@@ -190,7 +215,8 @@ class LLM:
     # -- the network loop ----------------------------------------------------------------------
 
     def _call(
-        self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool = False
+        self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool = False,
+        sampling: Sampling | None = None,
     ) -> tuple[ChatCompletion | None, str | None]:
         """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request;
         ``text``: no ``response_format`` at all.
@@ -214,7 +240,8 @@ class LLM:
         while True:
             mode = modes[len(rejected)]
             try:
-                completion = self._client.chat.completions.create(**self._request(messages, sent[mode], schema_name, mode))
+                request = self._request(messages, sent[mode], schema_name, mode, sampling)
+                completion = self._client.chat.completions.create(**request)
                 if not isinstance(completion, ChatCompletion) or not completion.choices:
                     raise _MalformedCompletion("the answer held no choices")
             except openai.APIStatusError as exc:
@@ -239,15 +266,17 @@ class LLM:
                 self._unsupported.update(rejected)
                 return completion, None
 
-    def _request(self, messages: list[dict], schema: dict | None, schema_name: str, mode: str) -> dict[str, Any]:
+    def _request(self, messages: list[dict], schema: dict | None, schema_name: str, mode: str,
+                 sampling: Sampling | None = None) -> dict[str, Any]:
+        sampling = sampling or self.sampling
         request: dict[str, Any] = {
             "model": self.config.model,
             "messages": messages,
-            "temperature": self.config.temperature,
+            "temperature": sampling.temperature,
             "max_tokens": self.config.max_tokens,
         }
-        if self.config.seed is not None:
-            request["seed"] = self.config.seed
+        if sampling.seed is not None:
+            request["seed"] = sampling.seed
         if mode in ("json_schema_lengths", "json_schema"):
             request["response_format"] = {
                 "type": "json_schema",
@@ -291,18 +320,19 @@ class LLM:
         return json.loads(self._redact(json.dumps(value)))
 
     def question_key(self, messages: list[dict], schema: dict | None, schema_name: str = "answer", *,
-                     text: bool = False) -> str:
+                     text: bool = False, sampling: Sampling | None = None) -> str:
         """Hash of everything that shapes the answer (the cache's key; an optimizer's way to see a
         question repeated); not the URL or key, so a moved server keeps its cache. ``text``: the
         question of :meth:`complete_text`."""
+        sampling = sampling or self.sampling
         payload: dict[str, Any] = {"free_text": True} if text else {}
         payload |= {
             "model": self.config.model,
             "messages": messages,
             "schema": schema,
             "schema_name": schema_name if schema is not None else None,
-            "temperature": self.config.temperature,
-            "seed": self.config.seed,
+            "temperature": sampling.temperature,
+            "seed": sampling.seed,
             "max_tokens": self.config.max_tokens,
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)

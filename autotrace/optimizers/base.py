@@ -17,6 +17,7 @@ import math
 import textwrap
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -31,7 +32,7 @@ from autotrace.params import ParamKind, ParamSpec, value_to_text
 from autotrace.text import truncate
 
 if TYPE_CHECKING:
-    from autotrace.llm.client import LLM, LLMConfig, LLMReply
+    from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling
 
 #: ASCII characters per token for the estimate. Real BPE tokenizers average ~4 on English and
 #: ~3.5 on code; digits and non-ASCII characters are counted as one token each (Qwen and Llama-3
@@ -199,24 +200,47 @@ class Optimizer(ABC):
         LLM that repeats itself one with ``repeated`` set; only an unusable endpoint raises
         (:class:`autotrace.llm.client.LLMError`).
         """
+        return self.step_many([self.llm.sampling])[0]
+
+    def step_many(self, samplings: Sequence[Sampling]) -> list[Proposal]:
+        """One answer per sampling (temperature and seed) to the same prompt, asked concurrently
+        (``--candidates``): the prompt is built once, and a server with as many slots decodes them side
+        by side. Each answer is validated as :meth:`step` validates one; #Problems for the next step
+        gathers theirs."""
         if not self.feedback:
-            return self._failure([], "no feedback: call backward() before step()")
+            return [self._failure([], "no feedback: call backward() before step()") for _ in samplings]
         text = self.answers_in_text
         schema = None if text else answer_schema(self.params, self.values)
         try:
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
-            return self._failure([], str(exc))
-        question = self.llm.question_key(messages, schema, text=text)
-        if question in self._asked and self.llm.repeats_itself:
-            return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, None, repeated=True)
-        self._asked.add(question)
-        if text:
-            reply = self.llm.complete_text(messages)
-            proposal = self._text_proposal(messages, reply)
-        else:
-            proposal = self._proposal(messages, self.llm.complete_json(messages, schema))
-        if not (proposal.values or proposal.rejected or proposal.error):
+            return [self._failure([], str(exc)) for _ in samplings]
+        asked: list[Sampling] = []
+        for sampling in samplings:
+            question = self.llm.question_key(messages, schema, text=text, sampling=sampling)
+            if question not in self._asked or not self.llm.repeats_itself:
+                self._asked.add(question)
+                asked.append(sampling)
+
+        def ask(sampling: Sampling) -> LLMReply:
+            if text:
+                return self.llm.complete_text(messages, sampling=sampling)
+            return self.llm.complete_json(messages, schema, sampling=sampling)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(asked))) as pool:
+            replies = dict(zip(asked, pool.map(ask, asked)))
+        proposals, problems = [], {}
+        for sampling in samplings:
+            if sampling not in replies:
+                proposals.append(Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, None, repeated=True))
+                continue
+            reply = replies[sampling]
+            proposals.append(self._text_proposal(messages, reply) if text else self._proposal(messages, reply))
+            problems.update(self.last_problems)
+        answered = [p for p in proposals if not p.repeated]
+        if answered:
+            self.last_problems = problems
+        if answered and not any(p.values or p.rejected or p.error for p in answered):
             # Small models often answer "keep everything" although the feedback says the output is wrong.
             # Asking again in the same conversation re-sends the whole prompt and, measured on the
             # benchmark tasks with the 1.5B model, changed the answer once in 17 tries; saying so in the
@@ -224,7 +248,7 @@ class Optimizer(ABC):
             # With a function among the variables, "how far to move it" is no help: say how code changes.
             code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
-        return proposal
+        return proposals
 
     @abstractmethod
     def build_messages(self, budget: int) -> list[dict]:
@@ -245,7 +269,7 @@ class Optimizer(ABC):
         answer = parse_code_answer(reply.text, self.params, self.values)
         cut_off = reply.truncated and code_cut_off(reply.text)
         if cut_off:  # a function cut off mid-body may still parse: none of this answer's code is used
-            answer.data["suggestion"].update({p.name: None for p in self.params if p.kind == "code"})
+            answer.data["suggestion"].update({p.name: None for p in self.params if p.kind is ParamKind.CODE})
             answer.problems = {"": CUT_OFF.format(limit=self.llm.config.max_tokens)}
         accepted, rejected = validate(answer.data["suggestion"], self.params, self.values)
         for name in answer.from_json & set(rejected):
