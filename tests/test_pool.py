@@ -14,6 +14,7 @@ from pathlib import Path
 
 from llmserver import ScriptedLLMServer
 
+from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate, Pool, example_labels
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
@@ -58,7 +59,7 @@ def test_a_candidate_survives_its_json_codec_and_duplicate_keys_are_kept_once():
         float("-inf"), float("-inf"))
     pool = pool_of(cand(0, a=1))
     assert pool.add((("x", "0"),), cand(9, a=0)).id == 0 and len(pool.candidates) == 1
-    assert example_labels([{"example": "[1]"}, {"example": "[2]"}, {"example": "[1]"}]) == ["[1]", "[2]", "[1] #2"]
+    assert example_labels([ExampleResult(example="[1]"), ExampleResult(example="[2]"), ExampleResult(example="[1]")]) == ["[1]", "[2]", "[1] #2"]
 
 
 # -- through `autotrace optimize` ---------------------------------------------------------------------
