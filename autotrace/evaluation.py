@@ -90,6 +90,17 @@ class Evaluation:
         examples = tuple(examples)
         return cls(tuple(e for e in examples if not e.held_out), problem, tuple(e for e in examples if e.held_out))
 
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form the run store keeps (a step's, a pooled candidate's): :meth:`from_record` reads it."""
+        return {"examples": [e.to_dict() for e in self.examples], "problem": self.problem,
+                "holdout": [e.to_dict() for e in self.holdout]}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Evaluation:
+        """Read :meth:`to_record`'s keys back from a stored record (``holdout`` absent in older stores)."""
+        return cls(examples_from_dicts(record["examples"]), record.get("problem"),
+                   examples_from_dicts(record.get("holdout", ())))
+
     @property
     def validation(self) -> Evaluation:
         """The validation examples as an evaluation of their own (failed when the program did not run)."""

@@ -44,6 +44,8 @@ from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
+from autotrace.params import ParamKind
+
 from .confine import become_subreaper, children, die_with_parent, kill_tree
 from .guard import Baseline
 from .outcome import WorkerOutcome
@@ -105,7 +107,7 @@ class ForkServer:
                                         name="autotrace-forkserver-reader")
         self._reader.start()
         self._send({"search_roots": warm.search_roots, "judge": warm.judge,
-                    "rewrites": any(p["kind"] == "code" for p in warm.params) or not warm.cache})
+                    "rewrites": any(ParamKind(p["kind"]) is ParamKind.CODE for p in warm.params) or not warm.cache})
         try:
             answer = ready.result(timeout=120)
         except Exception as exc:

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autotrace.evaluation import Evaluation, ExampleResult, Feedback, examples_from_dicts
+from autotrace.evaluation import Evaluation, ExampleResult, Feedback
 from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_seed
 from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text, prompt_tokens
-from autotrace.params import ParamSpec, text_to_value, value_to_text
+from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
@@ -229,6 +229,7 @@ class _Loop:
         self.evaluations += 1
         self.unsaved_scores.append(_finite(score_of(evaluation)))
         self._record(values, evaluation, origin, self._parents if parents is None else parents)
+
     def _record(self, values: dict[str, Any], evaluation: Evaluation, origin: Origin,
                 parents: tuple[int, ...]) -> Candidate:
         """Pool ``values`` (unless pooled already) and write the candidate to the run store at once."""
@@ -246,11 +247,8 @@ class _Loop:
 
     def _store_candidate(self, candidate: Candidate) -> None:
         assert self.run_id is not None, "a candidate is evaluated before its run is stored"
-        evaluation = self.evaluated[candidate.id]
         self.store.add_candidate(self.run_id, candidate.id, {"candidate": candidate.to_json(),
-                                                            "examples": [e.to_dict() for e in evaluation.examples],
-                                                            "problem": evaluation.problem,
-                                                            "holdout": [e.to_dict() for e in evaluation.holdout]})
+                                                            **self.evaluated[candidate.id].to_record()})
 
     def _known(self, values: dict[str, Any]) -> float | None:
         candidate = self.pool.get(self._key(values))
@@ -448,7 +446,7 @@ class _Loop:
         """Merge two front candidates right on different examples (:mod:`autotrace.merge`), once per pair:
         by combining their changed parameters with no LLM call, or by asking the model to merge two
         versions of one code or text parameter. The merged values are evaluated (unless known)."""
-        mergeable = {p.name for p in self.project.params if p.kind == "code" or isinstance(p.initial, str)}
+        mergeable = {p.name for p in self.project.params if p.kind is ParamKind.CODE or isinstance(p.initial, str)}
         plan = plan_merge(self.pool, mergeable, self._merged)
         if plan is None:
             return None
@@ -544,8 +542,7 @@ class _Loop:
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
                 values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"),
-                                        examples_from_dicts(record.get("holdout", [])))
+                evaluation = Evaluation.from_record(record)
                 self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
@@ -578,8 +575,7 @@ class _Loop:
         for record in self.store.candidates(run_id):
             candidate = Candidate.from_json(record["candidate"])
             self.pool.add(self._key(self._values(candidate.values)), candidate)
-            self.evaluated[candidate.id] = Evaluation(examples_from_dicts(record["examples"]), record.get("problem"),
-                                                      examples_from_dicts(record.get("holdout", [])))
+            self.evaluated[candidate.id] = Evaluation.from_record(record)
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
 
@@ -604,12 +600,8 @@ class _Loop:
         seconds = time.perf_counter() - started
         self._save_step(run_id, step, proposal, values, evaluation, seconds, note, sensitivity, candidate, others,
                         merged)
-        asked = [p for p in (proposal, *others) if p is not None]
-        replies = [merged.reply] if merged is not None and merged.reply is not None else []
         progress(StepReport(step, self.settings.steps, evaluation.describe(), best.describe(),
-                            sum(p.prompt_tokens for p in asked) + sum(r.prompt_tokens for r in replies),
-                            sum(p.completion_tokens for p in asked) + sum(r.completion_tokens for r in replies),
-                            seconds, note))
+                            *_step_tokens(proposal, others, merged), seconds, note))
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
                    evaluation: Evaluation, seconds: float, note: str,
@@ -619,17 +611,14 @@ class _Loop:
         if proposal is not None:
             candidate = proposal.values
         evaluated, self.unsaved_scores = self.unsaved_scores, []
-        asked = [p for p in (proposal, *others) if p is not None]
-        replies = [merged.reply] if merged is not None and merged.reply is not None else []
+        prompt_tokens, completion_tokens = _step_tokens(proposal, others, merged)
         self.store.add_step(run_id, step, {
             "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples],
-            "problem": evaluation.problem, "holdout": [e.to_dict() for e in evaluation.holdout],
+            "feedback": evaluation.message(), **evaluation.to_record(),
             "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in (candidate or {}).items()},
             "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
             "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
-            "prompt_tokens": sum(p.prompt_tokens for p in asked) + sum(r.prompt_tokens for r in replies),
-            "completion_tokens": sum(p.completion_tokens for p in asked) + sum(r.completion_tokens for r in replies),
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
             "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
             "status": "ok" if evaluation.problem is None else "failed",
@@ -650,6 +639,12 @@ class _Merged:
     evaluation: Evaluation | None
     note: str
     reply: LLMReply | None
+
+
+def _step_tokens(proposal: Proposal | None, others: Sequence[Proposal], merged: _Merged | None) -> tuple[int, int]:
+    """Prompt and completion tokens of a step: its answers' (``proposal`` and ``others``) and a merge's."""
+    replies = [r for r in (proposal, *others, merged.reply if merged else None) if r is not None]
+    return sum(r.prompt_tokens for r in replies), sum(r.completion_tokens for r in replies)
 
 
 def _better(candidate: Evaluation, best: Evaluation) -> bool:
