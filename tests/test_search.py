@@ -197,3 +197,24 @@ def test_a_failing_run_is_the_worst_score_not_a_crash():
     found, _ = program.search({"x": 2.0})
     assert any(v["x"] < 1.5 for v in program.ran)  # the failing estimate was run
     assert 1.5 <= found.values["x"] < 1.7 and found.score > score({"x": 2.0})
+
+
+def test_a_fit_whose_planes_meet_near_kinks_is_recovered_to_four_digits():
+    # Eight invoices of 4.5 per hour, 0.8 per km and 0.5 a call: the sweep leaves the numbers on kinks
+    # of the cone, and nudges a tenth of the last move long measured planes across them (mixed
+    # pieces), so the planes met 0.1% off (c = 0.4995 after 10 steps); fine nudges stay on one piece.
+    invoices = [(16, 20), (13, 25), (7, 3), (16, 0), (13, 13), (20, 24), (1, 22), (15, 8)]
+
+    def score(v: dict[str, Any]) -> float:
+        return closeness([v["a"] * n + v["b"] * km + v["c"] for n, km in invoices],
+                         [4.5 * n + 0.8 * km + 0.5 for n, km in invoices])
+
+    values, program, runs = {"a": 1.0, "b": 1.0, "c": 1.0}, Program(score, target=1.0), 0
+    for _ in range(10):  # the loop's steps
+        found, search = program.search(values)
+        runs += search.runs_made
+        values = found.values
+        if found.score >= 1.0:
+            break
+    assert {n: float(f"{v:.4g}") for n, v in values.items()} == {"a": 4.5, "b": 0.8, "c": 0.5}
+    assert runs <= 60
