@@ -166,7 +166,7 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "labelled items) and is passed to the model; at temperature 0 the model itself is greedy. A step is one "
         "optimizer proposal (one LLM call) followed by evaluating it; step 0 evaluates the initial values. "
         "autotrace's step can instead be a *measured step*: after its sensitivity probes, it searches the "
-        "numeric parameters by program runs alone (line searches, then a simplex; `runners/search.py`) and, if "
+        "numeric parameters by program runs alone (line searches, then a simplex; `autotrace/search/stages.py`) and, if "
         "that beats the best so far, the result is the step's without an LLM call (`--no-measured-step` turns "
         "this off); the per-run note counts them and `LLM calls` counts the calls. "
         "autotrace runs through `autotrace.runners.loop.optimize` (what `autotrace optimize` runs) with "

@@ -13,9 +13,10 @@ round them, target 0.99), with the tasks' seeds.
 
 Sides: ``before`` is the search of the base commit (runners/search.py and runners/probe.py as they
 were at ``BEFORE``, read from git: hand-written line searches then a hand-written Nelder–Mead, numbers
-only, no bounds); ``main`` is runners/search.py at ``MAIN`` (issue 21 as first merged: categories,
-bounds, bracketing, scipy's Nelder–Mead, but no planes); the others are today's search (with the
-planes where tangent planes meet the goal) with the library refiner named: ``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
+only, no bounds); ``main`` is runners/search.py at ``MAIN`` (autotrace/search/stages.py today; issue 21
+as first merged: categories, bounds, bracketing, scipy's Nelder–Mead, but no planes); the others are
+today's search (with the planes where tangent planes meet the goal) with the library refiner named:
+``scipy-nm`` (scipy's bounded Nelder–Mead, the one shipped),
 ``cma`` (pycma's CMA-ES, asked and told by generation) and ``optuna-tpe`` (Optuna's TPE sampler,
 asked and told in batches of 4). Sides whose library is not installed are skipped with a note.
 """
@@ -37,10 +38,10 @@ from typing import Any
 from autotrace.domain import parse
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.params import ParamSpec
-from autotrace.runners import probe as probes
-from autotrace.runners.refine import Refiner, nelder_mead
-from autotrace.runners.search import Point, Search, score_of
-from autotrace.runners.space import Dimension, dimensions
+from autotrace.search import probe as probes
+from autotrace.search.refine import Refiner, nelder_mead
+from autotrace.search.space import Dimension, dimensions
+from autotrace.search.stages import Point, Search, score_of
 
 BEFORE = "a680043"  # the base commit of issue 21: the hand-written search
 MAIN = "a3ce474"  # issue 21's first library search, as merged: no planes
@@ -174,11 +175,13 @@ def _before_modules() -> tuple[types.ModuleType, types.ModuleType]:
 
 
 def _main_search() -> types.ModuleType:
-    """runners/search.py at ``MAIN`` (its probe, space and refine modules are today's, unchanged)."""
+    """runners/search.py at ``MAIN`` (its probe, space and refine modules are today's, unchanged, now
+    in :mod:`autotrace.search`)."""
     source = subprocess.run(["git", "show", f"{MAIN}:runners/search.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
-    module = types.ModuleType("autotrace.runners._main_search")
-    module.__package__ = "autotrace.runners"
+    source = source.replace("from .evaluation import", "from autotrace.evaluation import")
+    module = types.ModuleType("autotrace.search._main_search")
+    module.__package__ = "autotrace.search"
     sys.modules[module.__name__] = module
     exec(compile(source, f"{MAIN}:runners/search.py", "exec"), module.__dict__)
     return module

@@ -152,7 +152,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     from autotrace.llm.select import choose_model, llm_endpoint
 
     from .loop import Settings, optimize as run_optimize, prepare
-    from .search import DEFAULT_RUNS
+    from autotrace.search.stages import DEFAULT_RUNS
     from .sandbox import Limits
 
     config = _config_for(target or tests)

@@ -26,15 +26,15 @@ from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
 from autotrace.report import write_run_report
+from autotrace.search import probe
+from autotrace.search.space import dimensions
+from autotrace.search.stages import DEFAULT_RUNS, Point, Search, score_of
 from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 from autotrace.text import truncate
 
-from . import probe
 from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
 from .executor import Executor
-from .search import DEFAULT_RUNS, Point, Search, score_of
-from .space import dimensions
 from .sandbox import Limits
 
 

@@ -11,7 +11,7 @@ import pytest
 from autotrace.domain import Domain, DomainError, parse
 from autotrace.optimizers.validate import validate
 from autotrace.params import ParamSpec
-from autotrace.runners.space import Dimension
+from autotrace.search.space import Dimension
 from autotrace.transforms.markers import MarkerError, find_params
 
 

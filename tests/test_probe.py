@@ -15,7 +15,7 @@ from llmserver import ScriptedLLMServer
 from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.runners.probe import Probe, goal_score, measured, nudged, probe
+from autotrace.search.probe import Probe, goal_score, measured, nudged, probe
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.runners.probe import Probe, goal_score, nudged
+from autotrace.search.probe import Probe, goal_score, nudged
 from autotrace.domain import parse
-from autotrace.runners.search import Point, Search, score_of
-from autotrace.runners.space import Dimension, _ANY
+from autotrace.search.stages import Point, Search, score_of
+from autotrace.search.space import Dimension, _ANY
 
 Score = Callable[[dict[str, Any]], float]
 
