@@ -62,18 +62,17 @@ def main() -> int:
     store = RunStore(state_dir(run_dir) / "autotrace.db")
     try:
         runs = store.list_runs()
-        records = store.steps(runs[0]["id"]) if runs else []
+        records = store.steps(runs[0].id) if runs else []
     finally:
         store.close()
     seconds = {r.step: r.seconds for r in reports}
     for record in records:
-        steps.append({"step": record["step"], "score": record.get("score"), "note": record.get("note", ""),
-                      "feedback": (record.get("feedback") or "")[:2000],
-                      "prompt_tokens": record.get("prompt_tokens", 0),
-                      "completion_tokens": record.get("completion_tokens", 0),
-                      "seconds": seconds.get(record["step"], record.get("seconds", 0.0)),
-                      "values": record.get("values", {}), "response": (record.get("response") or "")[:3000],
-                      "asked": bool(record.get("prompt"))})
+        steps.append({"step": record.step, "score": record.score, "note": record.note,
+                      "feedback": record.feedback[:2000], "prompt_tokens": record.prompt_tokens,
+                      "completion_tokens": record.completion_tokens,
+                      "seconds": seconds.get(record.step, record.seconds),
+                      "values": dict(record.values), "response": record.response[:3000],
+                      "asked": bool(record.prompt)})
     solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
     scores = [s["score"] for s in steps if s["score"] is not None]
     out = {

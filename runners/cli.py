@@ -363,16 +363,12 @@ def runs() -> None:
     from .terminal import table
 
     store = _store()
-    rows = [(run["id"], str(run.get("status") or ""), (run.get("best") or {}).get("describe") or "–",
-             str(max(int(run.get("steps") or 0) - 1, 0)),  # the stored rows less the initial values' step 0
-             _when(run.get("created")), _what(run.get("config") or {}))
+    rows = [(run.id, run.status, run.best_describe or "–",
+             str(max(run.steps - 1, 0)),  # the stored rows less the initial values' step 0
+             _when(run.created), str(run.config.get("target") or "tests"))
             for run in store.list_runs()]
     for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
         click.echo(line)
-
-
-def _what(config: dict[str, Any]) -> str:
-    return str(config.get("target") or "tests")
 
 
 def _when(stamp: Any) -> str:
@@ -392,26 +388,25 @@ def show(run_id: str, as_json: bool) -> None:
         fail(f"no run {run_id!r} (see 'autotrace runs')")
     steps = store.steps(run_id)
     if as_json:
-        click.echo(json.dumps({"run": run, "steps": steps}, indent=1, default=str))
+        records = [{**step.to_record(), "step": step.step, "created": step.created} for step in steps]
+        click.echo(json.dumps({"run": run.to_json(), "steps": records}, indent=1, default=str))
         return
     from .terminal import colour, paint, score_style
 
     on = colour()
-    click.echo(f"run {run_id}: {json.dumps(run.get('config', run), default=str)[:300]}")
+    click.echo(f"run {run_id}: {json.dumps(dict(run.config), default=str)[:300]}")
     for step in steps:
-        describe = str(step.get("describe"))
-        cost = (f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
-                f"{step.get('seconds', 0):.1f}s")
-        header = f"--- step {step['step']}:"
+        cost = f"tokens {step.prompt_tokens}+{step.completion_tokens}  {step.seconds:.1f}s"
+        header = f"--- step {step.step}:"
         click.echo(f"{paint(header, on, bold=True)} score "
-                   f"{paint(describe, on, **score_style(describe))}  {paint(cost, on, dim=True)}  "
-                   f"{step.get('note', '')}")
-        for name, value in step.get("values", {}).items():
+                   f"{paint(step.describe, on, **score_style(step.describe))}  {paint(cost, on, dim=True)}  "
+                   f"{step.note}")
+        for name, value in step.values.items():
             click.echo(f"  {paint(name, on, fg='cyan')} = {value if len(value) < 200 else value[:200] + '...'}")
-        feedback = (step.get("feedback") or "").strip()
+        feedback = step.feedback.strip()
         if feedback:
             click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
-        sensitivity = (step.get("sensitivity") or "").strip()
+        sensitivity = step.sensitivity.strip()
         if sensitivity:
             click.echo("  sensitivity (measured before asking):\n    " + sensitivity.replace("\n", "\n    "))
 

@@ -25,6 +25,7 @@ from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.report import write_run_report
 from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
@@ -541,9 +542,9 @@ class _Loop:
             steps = self.store.steps(s.resume)
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
-                values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation.from_record(record)
-                self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
+                values = {**initial, **self._parse(dict(record.values))}
+                evaluation = record.evaluation
+                self.optimizer.remember(Attempt(dict(record.values), evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
                     best_values, best_eval = values, evaluation
@@ -586,6 +587,10 @@ class _Loop:
     def _texts(self, values: dict[str, Any]) -> dict[str, str]:
         return {p.name: value_to_text(p.kind, values[p.name]) for p in self.project.params}
 
+    def _texts_of(self, changed: Mapping[str, Any]) -> dict[str, str]:
+        """The texts of some parameters' values (what a step changed)."""
+        return {name: value_to_text(self.project.param(name).kind, value) for name, value in changed.items()}
+
     def _parse(self, texts: dict[str, str]) -> dict[str, Any]:
         specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
         return {name: text_to_value(specs[name].kind, text) for name, text in texts.items() if name in specs}
@@ -612,22 +617,17 @@ class _Loop:
             candidate = proposal.values
         evaluated, self.unsaved_scores = self.unsaved_scores, []
         prompt_tokens, completion_tokens = _step_tokens(proposal, others, merged)
-        self.store.add_step(run_id, step, {
-            "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), **evaluation.to_record(),
-            "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in (candidate or {}).items()},
-            "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
-            "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
-            "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
-            "status": "ok" if evaluation.problem is None else "failed",
-            "parent": list(self._parents), "front": [c.id for c in self.pool.front()],
-            "other_answers": [{"response": p.response, "error": p.error,
-                               "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in p.values.items()}}
-                              for p in others],
-            "merge": {"note": merged.note, "response": merged.reply.text if merged.reply else ""} if merged else None,
-        })
+        self.store.add_step(run_id, step, StepRecord(
+            values=self._texts(values), evaluation=evaluation, candidate=self._texts_of(candidate or {}),
+            rejected=proposal.rejected if proposal else {}, reasoning=proposal.reasoning if proposal else "",
+            prompt=proposal.messages if proposal else (), response=proposal.response if proposal else "",
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            cached=proposal.cached if proposal else False, seconds=seconds, note=note,
+            sensitivity=sensitivity.text, evaluated=evaluated, parent=self._parents,
+            front=tuple(c.id for c in self.pool.front()),
+            other_answers=tuple(OtherAnswer(p.response, p.error, self._texts_of(p.values)) for p in others),
+            merge=MergeNote(merged.note, merged.reply.text if merged.reply else "") if merged else None,
+        ))
 
 
 @dataclass(frozen=True)
