@@ -188,10 +188,7 @@ class RunStore:
 
     def steps(self, run_id: str) -> list[StepRecord]:
         """The run's step records in step order, with their ``step`` and ``created``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,)
-            ).fetchall()
+        rows = self._read("SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,))
         return [StepRecord.from_record(json.loads(r["record"]), r["step"], r["created"]) for r in rows]
 
     def add_candidate(self, run_id: str, candidate_id: int, record: dict) -> None:
@@ -206,10 +203,7 @@ class RunStore:
 
     def candidates(self, run_id: str) -> list[dict]:
         """The run's candidate records in the order they were evaluated."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,)
-            ).fetchall()
+        rows = self._read("SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,))
         return [json.loads(r["record"]) for r in rows]
 
     def finish_run(self, run_id: str, status: str, best: dict) -> None:
@@ -237,14 +231,16 @@ class RunStore:
             "SELECT r.*, (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps"
             f" FROM runs r {where} ORDER BY r.created DESC, r.rowid DESC"
         )
-        with self._lock:
-            rows = self._conn.execute(query, args).fetchall()
         return [
             RunRecord(id=r["id"], created=r["created"], finished=r["finished"], status=r["status"],
                       best_score=r["best_score"], steps=r["steps"], config=json.loads(r["config"]),
                       best=json.loads(r["best"]) if r["best"] else None)
-            for r in rows
+            for r in self._read(query, args)
         ]
+
+    def _read(self, sql: str, args: tuple) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     def _write(self, sql: str, args: tuple, *, conflict: str) -> None:
         try:

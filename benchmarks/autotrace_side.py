@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from autotrace.config import CODE_FORMATS, DEFAULTS, OPTIMIZER_NAMES
 from autotrace.llm.client import LLMConfig
 from autotrace.runners.judge import JudgeError
 from autotrace.runners.loop import Settings, StepReport, optimize, state_dir
@@ -33,9 +34,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=1024)
     parser.add_argument("--context-tokens", type=int, default=8192)
-    parser.add_argument("--optimizer", default="optoprime")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one evaluation may take")
-    parser.add_argument("--code-format", choices=("fenced", "json"), default=None,
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=DEFAULTS["optimizer"])
+    parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"], help="seconds one evaluation may take")
+    parser.add_argument("--code-format", choices=CODE_FORMATS, default=None,
                         help="how a (code) variable's new value is asked for (default: Settings.code_format's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

@@ -23,9 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from autotrace.config import CODE_FORMATS
+
 from . import harness, tasks
 
-ARMS = ("fenced", "json")
+ARMS = CODE_FORMATS
 CODE_TASKS = tuple(t.name for t in tasks.TASKS if t.kind == "code")
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from autotrace.config import DEFAULTS
 from autotrace.evaluation import Evaluation, ExampleResult, Feedback
 from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_seed
 from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
@@ -34,25 +35,27 @@ from autotrace.text import truncate
 from . import probe
 from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
 from .executor import Executor
-from .search import DEFAULT_RUNS, Point, Search, score_of
+from .search import Point, Search, score_of
 from .space import dimensions
 from .sandbox import Limits
 
 
 @dataclass
 class Settings:
+    """One run's options; each default is :data:`autotrace.config.DEFAULTS`' (the command line's)."""
+
     target: Path | None  # None when ``evaluator`` runs something else (the tests)
     judge: Path | None
-    entry: str = "main"
+    entry: str = DEFAULTS["entry"]
     selectors: Sequence[str] = ()
-    steps: int = 10
+    steps: int = DEFAULTS["steps"]
     target_score: float | None = None
-    optimizer: str = "optoprime"
+    optimizer: str = DEFAULTS["optimizer"]
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(model="local", base_url=None, api_key=None))
     limits: Limits = field(default_factory=Limits)
     isolated: bool = True
     #: How evaluations run: "fork" (a warm fork server; spawns where forking is unsafe), "spawn" or "ray".
-    executor: str = "fork"
+    executor: str = DEFAULTS["executor"]
     #: Evaluations at once (None: one per core). Results are taken in the order asked for, so the run is
     #: the same whatever the number. The local model and the evaluations do not compete for the cores:
     #: the loop evaluates only while no LLM answer is being generated.
@@ -66,30 +69,30 @@ class Settings:
     memory: int = 5
     #: Measure each numeric parameter's effect on the score (one extra evaluation per numeric
     #: parameter and step, see :mod:`.probe`) and show it to the optimizer.
-    probe: bool = True
+    probe: bool = DEFAULTS["probe"]
     #: After the probes, search the numeric parameters by program runs alone (:mod:`.search`) and, if
     #: that beats the best values, take it as the step's result without an LLM call. Told to copy the
     #: probes' estimate, the 1.5B model rarely did, though each copy improved the score
     #: (``python -m benchmarks.estimate_use``).
-    measured_step: bool = True
+    measured_step: bool = DEFAULTS["measured_step"]
     #: Program runs one measured search may make (besides the probes).
-    measured_runs: int = DEFAULT_RUNS
+    measured_runs: int = DEFAULTS["measured_runs"]
     #: Stop when this many answers in a row gave nothing to evaluate (no change, or only rejected or
     #: unusable values) while the best score stood still (0: never). The prompt after such an answer says
     #: what was wrong with it. Replayed over 232 stored benchmark runs, the calls after two such answers
     #: were 10% of the tokens and solved nothing; after one, 4 solves were lost (``benchmarks.unchanged_stop``).
-    max_unchanged: int = 2
+    max_unchanged: int = DEFAULTS["max_unchanged"]
     #: How a (code) variable's new value is asked for: "fenced" (a ```python block) or "json" (a JSON string).
-    code_format: str = "fenced"
+    code_format: str = DEFAULTS["code_format"]
     #: Answers asked for per step (``--candidates``): the first at the configured temperature, the others
     #: sampled at :data:`SAMPLE_TEMPERATURE` with seeds derived from the run's seed, the step and the
     #: index, concurrently; the step's new candidates are evaluated as one batch.
-    candidates: int = 1
+    candidates: int = DEFAULTS["candidates"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
-    merge: bool = True
+    merge: bool = DEFAULTS["merge"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
-    holdout: float = 0.0
+    holdout: float = DEFAULTS["holdout"]
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
