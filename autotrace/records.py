@@ -28,14 +28,6 @@ class OtherAnswer:
 
 
 @dataclass(frozen=True)
-class MergeNote:
-    """What a step's merge of two candidates did, and the model's reply when it was asked."""
-
-    note: str
-    response: str
-
-
-@dataclass(frozen=True)
 class StepRecord:
     """One stored optimizer step: the values it ended with and their evaluation, what was proposed (or
     measured) and why, the prompt and the answer, and what the step cost."""
@@ -160,6 +152,14 @@ class RunRecord:
     def to_json(self) -> dict[str, Any]:
         """The row as JSON (``autotrace show --json``)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class MergeNote:
+    """What a step's merge of two candidates did, and the model's reply when it was asked."""
+
+    note: str
+    response: str
 
 
 def _texts(data: Mapping[str, Any] | None) -> dict[str, str]:
