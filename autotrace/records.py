@@ -114,7 +114,7 @@ class StepRecord:
         return cls(
             values=_texts(data.get("values")), evaluation=Evaluation.from_record(data),
             candidate=_texts(data.get("candidate")),
-            rejected={str(k): str(v) for k, v in (data.get("rejected") or {}).items()},
+            rejected=_texts(data.get("rejected")),
             reasoning=str(data.get("reasoning") or ""), prompt=tuple(data.get("prompt") or ()),
             response=str(data.get("response") or ""), prompt_tokens=int(data.get("prompt_tokens") or 0),
             completion_tokens=int(data.get("completion_tokens") or 0), cached=bool(data.get("cached")),

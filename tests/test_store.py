@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.records import StepRecord
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.store import SCHEMA_VERSION, ResponseCache, RunStore, StoreError
 
 SECRET = "hunter2-not-an-sk-style-key"
@@ -90,7 +90,7 @@ def test_newer_schema_is_refused(db: Path) -> None:
 WRITER = """
 import os, signal, sys, time
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.records import StepRecord
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.store import RunStore
 store = RunStore(sys.argv[1])
 store.create_run("killed", {"target": "app"})
@@ -253,3 +253,16 @@ def test_a_store_written_before_the_typed_records_opens_and_reads_back_unchanged
         assert store.candidates("old") == [{"candidate": {}}]
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_step_record_reads_back_equal_through_its_json() -> None:
+    evaluation = Evaluation((ExampleResult(score=0.5, message="m", example="'a'", output="b"),), None,
+                            (ExampleResult(score=1.0, held_out=True),))
+    record = StepRecord({"app.X": "2"}, evaluation, candidate={"app.X": "2"}, rejected={"app.Y": "not a number"},
+                        reasoning="r", prompt=[{"role": "user", "content": "q"}], response="a", prompt_tokens=3,
+                        completion_tokens=1, cached=True, seconds=0.25, note="n", sensitivity="s",
+                        evaluated=[0.5, None], parent=[1], front=[1, 2],
+                        other_answers=[OtherAnswer("b", "bad", {"app.X": "3"})], merge=MergeNote("merged", "c"),
+                        parents=[0], step=4, created=5.0)
+    assert StepRecord.from_record(json.loads(json.dumps(record.to_record())), 4, 5.0) == record
+    assert (record.runs, record.status, record.describe) == (2, "ok", "0.5, val 1")
