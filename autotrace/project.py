@@ -1,86 +1,18 @@
-"""A user's project as autotrace sees it: its root, its ``[tool.autotrace]`` table, its parameters,
-and which files the import hook rewrites."""
+"""A user's project as autotrace sees it: its root, its ``[tool.autotrace]`` table (read by
+:mod:`autotrace.config`), its parameters, and which files the import hook rewrites."""
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from autotrace.config import ConfigError, find_root, load_config
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.transforms.plan import ModulePlan
 from autotrace.transforms.instrument import derived_constants
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
-
-_ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
-_PATH_KEYS = ("feedback",)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _whole(least: int) -> tuple[str, Callable[[Any], bool]]:
-    return f"a whole number of at least {least}", lambda v: _number(v) and isinstance(v, int) and v >= least
-
-
-#: What each option of the table must be (what it means to the user, and the check), so a wrong type is
-#: a one-line error naming the key rather than a traceback, or a string "false" silently counting as true.
-_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "steps": _whole(0),
-    "max_unchanged": _whole(0),
-    "measured_runs": _whole(0),
-    "budget_tokens": _whole(500),
-    "target": ("a number", _number),
-    "timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
-    "probe": ("true or false", lambda v: isinstance(v, bool)),
-    "measured_step": ("true or false", lambda v: isinstance(v, bool)),
-    "no_network": ("true or false", lambda v: isinstance(v, bool)),
-    "entry": ("a string", lambda v: isinstance(v, str)),
-    "model": ("a string", lambda v: isinstance(v, str)),
-    "base_url": ("a string", lambda v: isinstance(v, str)),
-    "optimizer": ('"optoprime" or "opro"', lambda v: v in ("optoprime", "opro")),
-    "code_format": ('"fenced" or "json"', lambda v: v in ("fenced", "json")),
-    "memory": ('a size such as "4GiB", or "none"', lambda v: isinstance(v, str) or (_number(v) and v > 0)),
-}
-
-
-class ConfigError(Exception):
-    """Bad ``[tool.autotrace]`` table or command-line value; one line."""
-
-
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` with a pyproject.toml / .git / setup.py; else ``start``."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
-            return folder
-    return start
-
-
-def load_config(root: Path) -> dict[str, Any]:
-    """The ``[tool.autotrace]`` table of ``root/pyproject.toml`` ({} when there is none)."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    table = data.get("tool", {}).get("autotrace", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.autotrace] must be a table")
-    for key, (kind, check) in _KINDS.items():
-        if key in table and not check(table[key]):
-            raise ConfigError(f"{path}: [tool.autotrace] {key} must be {kind}, not {table[key]!r}")
-    for key in _PATH_KEYS:  # file names in the table are relative to the pyproject.toml holding them
-        if key in table:
-            if not isinstance(table[key], str):
-                raise ConfigError(f"{path}: [tool.autotrace] {key} must be a file name")
-            table[key] = str(root / table[key])
-    return table
 
 
 @dataclass

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autotrace.records import RunRecord, StepRecord
+
 #: 2 added ``candidates`` (the pool of :mod:`autotrace.pool`); a version-1 file gains the table on open.
 SCHEMA_VERSION = 2
 
@@ -153,19 +155,19 @@ class RunStore:
             conflict=f"run {run_id!r} already exists",
         )
 
-    def get_run(self, run_id: str) -> dict | None:
+    def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._runs("WHERE r.id = ?", (run_id,))
         return rows[0] if rows else None
 
-    def list_runs(self) -> list[dict]:
+    def list_runs(self) -> list[RunRecord]:
         """All runs, newest first, each with its config, best result and step count."""
         return self._runs("", ())
 
-    def add_step(self, run_id: str, step: int, record: dict) -> None:
+    def add_step(self, run_id: str, step: int, record: StepRecord) -> None:
         """Record one optimizer step; it is on disk when this returns.
 
-        ``record`` is kept whole as JSON (values, candidate, feedback, prompt, response, rejected …);
-        the fields worth querying (status, score, token counts, seconds) are also columns.
+        ``record`` is kept whole as JSON (:meth:`StepRecord.to_record`); the fields worth querying
+        (status, score, token counts, seconds) are also columns.
         """
         self._write(
             "INSERT INTO steps (run_id, step, created, status, score, prompt_tokens, completion_tokens,"
@@ -174,23 +176,20 @@ class RunStore:
                 run_id,
                 step,
                 time.time(),
-                record.get("status"),
-                _number(record.get("score")),
-                record.get("prompt_tokens"),
-                record.get("completion_tokens"),
-                record.get("seconds"),
-                _dumps(record),
+                record.status,
+                _number(record.score),
+                record.prompt_tokens,
+                record.completion_tokens,
+                record.seconds,
+                _dumps(record.to_record()),
             ),
             conflict=f"step {step} of run {run_id!r} is already recorded",
         )
 
-    def steps(self, run_id: str) -> list[dict]:
-        """The run's step records in step order, each with ``step`` and ``created`` added."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,)
-            ).fetchall()
-        return [{**json.loads(r["record"]), "step": r["step"], "created": r["created"]} for r in rows]
+    def steps(self, run_id: str) -> list[StepRecord]:
+        """The run's step records in step order, with their ``step`` and ``created``."""
+        rows = self._read("SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,))
+        return [StepRecord.from_record(json.loads(r["record"]), r["step"], r["created"]) for r in rows]
 
     def add_candidate(self, run_id: str, candidate_id: int, record: dict) -> None:
         """Record one evaluated candidate of the run's pool (:class:`autotrace.pool.Candidate` with its
@@ -204,10 +203,7 @@ class RunStore:
 
     def candidates(self, run_id: str) -> list[dict]:
         """The run's candidate records in the order they were evaluated."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,)
-            ).fetchall()
+        rows = self._read("SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,))
         return [json.loads(r["record"]) for r in rows]
 
     def finish_run(self, run_id: str, status: str, best: dict) -> None:
@@ -230,26 +226,21 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _runs(self, where: str, args: tuple) -> list[dict]:
+    def _runs(self, where: str, args: tuple) -> list[RunRecord]:
         query = (
             "SELECT r.*, (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps"
             f" FROM runs r {where} ORDER BY r.created DESC, r.rowid DESC"
         )
-        with self._lock:
-            rows = self._conn.execute(query, args).fetchall()
         return [
-            {
-                "id": r["id"],
-                "created": r["created"],
-                "finished": r["finished"],
-                "status": r["status"],
-                "best_score": r["best_score"],
-                "steps": r["steps"],
-                "config": json.loads(r["config"]),
-                "best": json.loads(r["best"]) if r["best"] else None,
-            }
-            for r in rows
+            RunRecord(id=r["id"], created=r["created"], finished=r["finished"], status=r["status"],
+                      best_score=r["best_score"], steps=r["steps"], config=json.loads(r["config"]),
+                      best=json.loads(r["best"]) if r["best"] else None)
+            for r in self._read(query, args)
         ]
+
+    def _read(self, sql: str, args: tuple) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     def _write(self, sql: str, args: tuple, *, conflict: str) -> None:
         try:

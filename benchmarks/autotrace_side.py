@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from autotrace.config import CODE_FORMATS, DEFAULTS, OPTIMIZER_NAMES
 from autotrace.llm.client import LLMConfig
 from autotrace.runners.judge import JudgeError
 from autotrace.runners.loop import Settings, StepReport, optimize, state_dir
@@ -33,9 +34,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=1024)
     parser.add_argument("--context-tokens", type=int, default=8192)
-    parser.add_argument("--optimizer", default="optoprime")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one evaluation may take")
-    parser.add_argument("--code-format", choices=("fenced", "json"), default=None,
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=DEFAULTS["optimizer"])
+    parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"], help="seconds one evaluation may take")
+    parser.add_argument("--code-format", choices=CODE_FORMATS, default=None,
                         help="how a (code) variable's new value is asked for (default: Settings.code_format's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -62,18 +63,17 @@ def main() -> int:
     store = RunStore(state_dir(run_dir) / "autotrace.db")
     try:
         runs = store.list_runs()
-        records = store.steps(runs[0]["id"]) if runs else []
+        records = store.steps(runs[0].id) if runs else []
     finally:
         store.close()
     seconds = {r.step: r.seconds for r in reports}
     for record in records:
-        steps.append({"step": record["step"], "score": record.get("score"), "note": record.get("note", ""),
-                      "feedback": (record.get("feedback") or "")[:2000],
-                      "prompt_tokens": record.get("prompt_tokens", 0),
-                      "completion_tokens": record.get("completion_tokens", 0),
-                      "seconds": seconds.get(record["step"], record.get("seconds", 0.0)),
-                      "values": record.get("values", {}), "response": (record.get("response") or "")[:3000],
-                      "asked": bool(record.get("prompt"))})
+        steps.append({"step": record.step, "score": record.score, "note": record.note,
+                      "feedback": record.feedback[:2000], "prompt_tokens": record.prompt_tokens,
+                      "completion_tokens": record.completion_tokens,
+                      "seconds": seconds.get(record.step, record.seconds),
+                      "values": dict(record.values), "response": record.response[:3000],
+                      "asked": bool(record.prompt)})
     solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
     scores = [s["score"] for s in steps if s["score"] is not None]
     out = {

@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autotrace.store import RunStore
+from autotrace.config import CODE_FORMATS
 
 from . import harness, tasks
 
-ARMS = ("fenced", "json")
+ARMS = CODE_FORMATS
 CODE_TASKS = tuple(t.name for t in tasks.TASKS if t.kind == "code")
 
 
@@ -35,22 +35,14 @@ def answer_counts(run_dir: Path, max_tokens: int) -> dict[str, int]:
     """Per answer of the run's stored steps: answered at all, stopped at max_tokens, code lost to that
     limit, rejected for a syntax error, and of those, code that came out of a JSON string."""
     counts = {"answers": 0, "at_limit": 0, "code_cut_off": 0, "syntax": 0, "syntax_from_json": 0}
-    db = run_dir / ".autotrace" / "autotrace.db"
-    if not db.is_file():
-        return counts
-    store = RunStore(db)
-    try:
-        records = [record for run in store.list_runs() for record in store.steps(run["id"])]
-    finally:
-        store.close()
     json_arm = run_dir.name.endswith("-json")
-    for record in records:
-        if not record.get("response"):
+    for record in harness.stored_steps(run_dir):
+        if not record.response:
             continue
         counts["answers"] += 1
-        counts["at_limit"] += (record.get("completion_tokens") or 0) >= max_tokens
-        reasons = [str(reason) for reason in (record.get("rejected") or {}).values()]
-        text = " ".join(reasons) + " " + str(record.get("note") or "")
+        counts["at_limit"] += record.completion_tokens >= max_tokens
+        reasons = list(record.rejected.values())
+        text = " ".join(reasons) + " " + record.note
         counts["code_cut_off"] += "max_tokens limit" in text
         syntax = [reason for reason in reasons if reason.startswith("syntax error")]
         counts["syntax"] += bool(syntax)

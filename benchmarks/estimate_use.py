@@ -18,6 +18,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from autotrace.records import StepRecord
+
 ESTIMATE = re.compile(r"^- (\S+): estimated best value (\S+) ", re.MULTILINE)
 
 
@@ -31,18 +33,17 @@ def count(database: Path) -> tuple[int, int, int]:
     for run_id, text in rows:
         if run_id != run:
             run, best = run_id, None
-        record = json.loads(text)
-        found = ESTIMATE.search(record.get("sensitivity") or "")
-        if found and record.get("prompt"):
+        record = StepRecord.from_record(json.loads(text))
+        found = ESTIMATE.search(record.sensitivity)
+        score = record.score
+        if found and record.prompt:
             shown += 1
             name, estimate = found[1], float(found[2])
-            candidate = record.get("candidate") or {}
-            if list(candidate) == [name] and _number(candidate[name]) == estimate:
+            if list(record.candidate) == [name] and _number(record.candidate[name]) == estimate:
                 copied += 1
-                score = record.get("score")
                 improved += score is not None and best is not None and score > best
-        if record.get("score") is not None:
-            best = record["score"] if best is None else max(best, record["score"])
+        if score is not None:
+            best = score if best is None else max(best, score)
     return shown, copied, improved
 
 

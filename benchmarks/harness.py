@@ -18,6 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from autotrace.records import StepRecord
+from autotrace.store import RunStore
+
 from .tasks import Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,15 @@ BENCH = ROOT / ".bench"
 TRACE_VENV = BENCH / "trace-venv"
 TRACE_REQUIREMENT = "trace-opt==0.1.3.8"
 TRACE_RUNNER = Path(__file__).resolve().parent / "trace_side" / "run_task.py"
+
+
+def stored_steps(run_dir: Path) -> list[StepRecord]:
+    """Every step the autotrace run in ``run_dir`` stored, run after run (none when it stored nothing)."""
+    db = run_dir / ".autotrace" / "autotrace.db"
+    if not db.is_file():
+        return []
+    with RunStore(db) as store:
+        return [record for run in store.list_runs() for record in store.steps(run.id)]
 
 
 def trace_python(create: bool = True, say=print) -> Path | None:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from autotrace.project import Project
+from autotrace.records import StepRecord
 from autotrace.report.page import run_html
 from autotrace.report.run import run_view
 from autotrace.runners.evaluation import make_job, run_evaluation
@@ -46,15 +47,12 @@ def build_run(folder: Path, calls: int, steps: int) -> tuple[RunStore, str]:
         evaluation = run_evaluation(job, Limits(timeout=600))
         if evaluation.problem:
             raise RuntimeError(evaluation.problem)
-        store.add_step(run_id, step, {
-            "values": {"chain.RATE": repr(rate)}, "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), "examples": [e.to_dict() for e in evaluation.examples], "problem": None,
-            "candidate": {"chain.RATE": repr(rate)} if step else {}, "rejected": {},
-            "reasoning": REASONING if step else "", "prompt": [], "response": "",
-            "prompt_tokens": 1500 if step else 0, "completion_tokens": 80 if step else 0, "cached": False,
-            "seconds": 10.0, "note": "changed chain.RATE" if step else "initial values", "sensitivity": "",
-            "runs": 1, "evaluated": [evaluation.score], "status": "ok",
-        })
+        store.add_step(run_id, step, StepRecord(
+            values={"chain.RATE": repr(rate)}, evaluation=evaluation,
+            candidate={"chain.RATE": repr(rate)} if step else {}, reasoning=REASONING if step else "",
+            prompt_tokens=1500 if step else 0, completion_tokens=80 if step else 0, seconds=10.0,
+            note="changed chain.RATE" if step else "initial values", evaluated=(evaluation.score,),
+        ))
     store.finish_run(run_id, "done", {"score": None})
     return store, run_id
 
@@ -64,7 +62,7 @@ def measure(calls: int, steps: int, repeat: int) -> dict[str, object]:
         folder = Path(tmp)
         store, run_id = build_run(folder, calls, steps)
         run, records = store.get_run(run_id), store.steps(run_id)
-        stored = sum(len(json.dumps(r).encode()) for r in records)  # the step records, as JSON
+        stored = sum(len(json.dumps(r.to_record()).encode()) for r in records)  # the step records, as JSON
         row: dict[str, object] = {"calls": calls, "steps": steps, "store_bytes": stored}
         engines = [("graphviz", True)] if shutil.which("dot") else []
         for engine, use_graphviz in [*engines, ("plain", False)]:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autotrace.store import RunStore
+from .harness import stored_steps
 
 _FRAME = re.compile(r'^  File "([^"]+)", line (\d+), in (\S+)\n(?:    (?!File ")([^\n]*))?', re.MULTILINE)
 _CODE_VARIABLE = re.compile(r"^\(code\) (\S+) =\n", re.MULTILINE)
@@ -81,26 +81,17 @@ def check_run(run_dir: Path) -> dict[str, Any]:
     that did not run, LLM answers, and answers with a value rejected for a syntax error."""
     totals: dict[str, Any] = {"prompts": 0, "frames": 0, "in_candidates": 0, "wrong": [], "answers": 0,
                               "syntax_rejected": 0}
-    db = run_dir / ".autotrace" / "autotrace.db"
-    if not db.is_file():
-        return totals
-    store = RunStore(db)
-    try:
-        records = [record for run in store.list_runs() for record in store.steps(run["id"])]
-    finally:
-        store.close()
-    for record in records:
-        messages = record.get("prompt") or []
+    for record in stored_steps(run_dir):
+        messages = record.prompt
         if not messages:
             continue
         totals["prompts"] += 1
-        totals["answers"] += 1 if record.get("response") else 0
-        reasons = (record.get("rejected") or {}).values()
-        totals["syntax_rejected"] += any(str(reason).startswith("syntax error") for reason in reasons)
+        totals["answers"] += 1 if record.response else 0
+        totals["syntax_rejected"] += any(reason.startswith("syntax error") for reason in record.rejected.values())
         result = check_prompt(messages[-1]["content"], run_dir)
         for key in ("frames", "in_candidates"):
             totals[key] += result[key]
-        totals["wrong"] += [f"step {record['step']}: {text}" for text in result["wrong"]]
+        totals["wrong"] += [f"step {record.step}: {text}" for text in result["wrong"]]
     return totals
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from autotrace import __version__
+from autotrace.config import CODE_FORMATS, DEFAULTS, EXECUTORS, OPTIMIZER_NAMES, parse_size
 
 EXIT_NOT_REACHED, EXIT_INPUT, EXIT_LLM, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -29,10 +29,10 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
 
 def _errors() -> dict[type, int]:
     """Known failures and their exit codes; each carries a one-line message for the user."""
+    from autotrace.config import ConfigError
     from autotrace.llm.client import LLMError
     from autotrace.llm.provision import ModelError
     from autotrace.patches import PatchError
-    from autotrace.project import ConfigError
     from autotrace.store import StoreError
     from autotrace.transforms.markers import MarkerError
 
@@ -55,24 +55,56 @@ def guarded(action: Callable[[], Any]) -> Any:
         raise
 
 
-def parse_size(text: str) -> int | None:
-    """``2GiB``, ``512M``, ``1000000``, or ``none``."""
-    if text.lower() in ("none", "0", "unlimited"):
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", text.lower())
-    if not match:
-        raise click.BadParameter(f"{text!r}: expected a size like 2GiB, 512M or none")
-    factor = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[match.group(2)]
-    return int(float(match.group(1)) * factor)
+class Size(click.ParamType):
+    """A size in bytes, given as ``2GiB``, ``512M``, ``1000000`` or ``none`` (no limit)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
-def _config_for(target: Path | None) -> dict[str, Any]:
-    from autotrace.project import find_root, load_config
-
-    return guarded(lambda: load_config(find_root(target.parent if target else Path.cwd())))
+#: The ``[tool.autotrace]`` keys that name an option by another parameter name.
+_OPTION_NAMES = {"feedback": "judge", "target": "target_score"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ProjectCommand(click.Command):
+    """A command whose defaults the project's ``[tool.autotrace]`` table overrides, as click's
+    ``default_map`` (and so ``--help`` shows them). Which project it is follows from the arguments
+    (TARGET, or --tests PATH), so they are read once leniently to find it, then parsed for real."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.default_map is None:
+            seen = click.Context(self, info_name=ctx.info_name, parent=ctx.parent, resilient_parsing=True)
+            super().parse_args(seen, list(args))
+            ctx.default_map = _default_map(seen.params.get("target") or seen.params.get("tests"))
+        return super().parse_args(ctx, args)
+
+
+def _default_map(target: Path | None) -> dict[str, Any]:
+    """The ``[tool.autotrace]`` table of ``target``'s project by option name, checked (one line and exit 2
+    when it is wrong)."""
+    from autotrace.config import find_root, load_config
+
+    config = guarded(lambda: load_config(find_root(target.parent if target else Path.cwd())))
+    jobs = config.get("jobs")
+    if jobs is not None and (type(jobs) is not int or jobs < 1):
+        fail(f"config: jobs must be a whole number of at least 1 (got {jobs!r})")
+    if config.get("executor", DEFAULTS["executor"]) not in EXECUTORS:
+        fail(f"config: executor must be one of {', '.join(EXECUTORS)} (got {config['executor']!r})")
+    return {_OPTION_NAMES.get(key, key): value for key, value in config.items()}
+
+
+_ENTRY = click.option("--entry", default=DEFAULTS["entry"], help="Function of TARGET to call.")
+_TIMEOUT = click.option("--timeout", type=click.FloatRange(0, min_open=True), default=DEFAULTS["timeout"],
+                        help="Seconds one evaluation may run before it is killed.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                               "show_default": True})
 @click.version_option(__version__, prog_name="autotrace")
 def cli() -> None:
     """Optimize the constants, prompts and functions of an unmodified Python program with an LLM.
@@ -98,45 +130,45 @@ def cli() -> None:
 _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured step)."
 
 
-@cli.command()
+@cli.command(cls=ProjectCommand)
 @click.argument("target", required=False, type=click.Path(path_type=Path))
 @click.option("--feedback", "judge", type=click.Path(path_type=Path), help="judge.py with feedback(output[, example]) and optionally examples().")
 @click.option("--tests", "tests", is_flag=False, flag_value=".", default=None, metavar="[PATH]", type=click.Path(path_type=Path), help="Instead of TARGET and a judge: optimize until the tests in PATH pass (default: the current folder).")
 @click.option("-k", "keyword", default=None, metavar="EXPR", help="With --tests: only the tests matching this pytest -k expression.")
-@click.option("--entry", default=None, help="Function of TARGET to call (default: main).")
+@_ENTRY
 @click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
-@click.option("--steps", type=click.IntRange(0), default=None, help=_STEPS_HELP + " [default: 10]")
-@click.option("--target", "target_score", type=float, default=None, help="Stop as soon as the mean score reaches this value.")
+@click.option("--steps", type=click.IntRange(0), default=DEFAULTS["steps"], help=_STEPS_HELP)
+@click.option("--target", "target_score", type=float, default=None, help="Stop as soon as the mean score reaches this value (with --tests: 1, all passing).")
 @click.option("--model", default=None, help="Model name, or 'local' for the embedded model. [env: AUTOTRACE_MODEL]")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
-@click.option("--optimizer", type=click.Choice(["optoprime", "opro"]), default=None, help="OptoPrime reads the execution graph; OPRO only the history of values and scores. [default: optoprime]")
+@click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"], help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
 @click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step.")
 @click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests from the response cache.")
-@click.option("--timeout", type=float, default=None, help="Seconds one evaluation may run before it is killed. [default: 60]")
-@click.option("--memory", default=None, help="Address-space limit of one evaluation, e.g. 2GiB or none. [default: 4GiB]")
+@_TIMEOUT
+@click.option("--memory", type=Size(), default=DEFAULTS["memory"], help="Address-space limit of one evaluation, e.g. 2GiB or none.")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
-@click.option("--no-network", is_flag=True, help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+). [config: no_network]")
+@click.option("--no-network", is_flag=True, default=DEFAULTS["no_network"], help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+).")
 @click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
 @click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-@click.option("--probe/--no-probe", default=None, help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step), within the bounds the markers give. [default: on]")
-@click.option("--measured-step/--no-measured-step", default=None, help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM. [default: on]")
-@click.option("--measured-runs", type=click.IntRange(0), default=None, metavar="N", help="Program runs one measured search may make, besides the probes. [default: 30]")
-@click.option("--max-unchanged", type=click.IntRange(0), default=None, metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops. [default: 2]")
-@click.option("--jobs", type=click.IntRange(1), default=None, metavar="N", help="Evaluations at once (probes, search points, a step's candidates, --tests runs); the run is the same whatever N. [default: the number of cores]")
-@click.option("--executor", type=click.Choice(["fork", "spawn", "ray"]), default=None, help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]'). [default: fork]")
+@click.option("--probe/--no-probe", default=DEFAULTS["probe"], help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step), within the bounds the markers give.")
+@click.option("--measured-step/--no-measured-step", default=DEFAULTS["measured_step"], help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM.")
+@click.option("--measured-runs", type=click.IntRange(0), default=DEFAULTS["measured_runs"], metavar="N", help="Program runs one measured search may make, besides the probes.")
+@click.option("--max-unchanged", type=click.IntRange(0), default=DEFAULTS["max_unchanged"], metavar="N", help="Stop when N answers in a row give nothing to evaluate (no change, or only rejected values) while the best score stands still; 0 never stops.")
+@click.option("--jobs", type=click.IntRange(1), default=None, show_default="the number of cores", metavar="N", help="Evaluations at once (probes, search points, a step's candidates, --tests runs); the run is the same whatever N.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default=DEFAULTS["executor"], help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]').")
 @click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
-@click.option("--candidates", type=click.IntRange(1), default=None, metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch. [default: 1]")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself. [default: 0]")
-@click.option("--merge/--no-merge", default=None, help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model. [default: on]")
-def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
-             selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
-             base_url: str | None, optimizer: str | None, apply_patch: bool, resume: str | None, no_cache: bool,
-             timeout: float | None, memory: str | None, in_process: bool, budget_tokens: int | None,
-             gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
-             max_unchanged: int | None, no_network: bool, jobs: int | None, executor: str | None,
-             ray_address: str | None, candidates: int | None, merge: bool | None,
-             holdout: float | None) -> None:
+@click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch.")
+@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself.")
+@click.option("--merge/--no-merge", default=DEFAULTS["merge"], help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model.")
+@click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"], help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
+def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
+             selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
+             base_url: str | None, optimizer: str, apply_patch: bool, resume: str | None, no_cache: bool,
+             timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
+             gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
+             max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
+             ray_address: str | None, candidates: int, merge: bool, holdout: float, code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -147,28 +179,27 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     passing, a test that passed before and fails now counts against it. At the end the best
     values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the
     project root; 'git apply' and 'patch -p1' take it). Nothing in your files changes unless --apply.
+
+    The project's pyproject.toml may set any option's default in [tool.autotrace] (steps = 20,
+    feedback = "judge.py", ...); the defaults shown below are then the project's.
     """
     from autotrace.llm.client import LLMConfig
     from autotrace.llm.select import choose_model, llm_endpoint
 
     from .loop import Settings, optimize as run_optimize, prepare
-    from autotrace.search.stages import DEFAULT_RUNS
     from .sandbox import Limits
 
-    config = _config_for(target or tests)
     if (target is None) == (tests is None):
         fail("give TARGET (a program, judged by --feedback JUDGE.py) or --tests [PATH], one of the two")
     if keyword is not None and tests is None:
         fail("-k selects tests: it needs --tests")
-    if tests is not None and (holdout or config.get("holdout")):
+    if tests is not None and holdout:
         fail("--holdout splits a judge's examples; it does not apply to --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
-    jobs, executor = _jobs_and_executor(jobs, executor, config)
     if tests is not None and executor == "ray":
         fail("--executor ray does not apply to --tests: each candidate runs the tests in a local pytest process")
-    network = not (no_network or config.get("no_network", False))
-    if not network:
+    if no_network:
         from .confine import network_unconfinable
 
         if in_process:
@@ -176,32 +207,19 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         if (why := network_unconfinable()) is not None:
             fail(why)
     if target is not None:
-        judge = judge or (Path(config["feedback"]) if config.get("feedback") else None)
         if judge is None:
             fail("--feedback JUDGE.py is required (a file defining feedback(output))")
         if not target.is_file():
             fail(f"{target}: no such file")
-    chosen = choose_model(model or config.get("model"), base_url or config.get("base_url"))
-    llm = LLMConfig(model=chosen, base_url=base_url or config.get("base_url"),
-                    api_key=os.environ.get("OPENAI_API_KEY"))
+    llm = LLMConfig(model=choose_model(model, base_url), base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"))
     settings = Settings(
-        target=target, judge=judge, entry=entry or config.get("entry", "main"),
-        selectors=selectors, steps=steps if steps is not None else int(config.get("steps", 10)),
-        target_score=target_score if target_score is not None else config.get("target", 1.0 if tests is not None else None),
-        optimizer=optimizer or config.get("optimizer", "optoprime"), llm=llm,
-        limits=Limits(timeout=timeout or float(config.get("timeout", 60)),
-                      memory=parse_size(memory or str(config.get("memory", "4GiB"))), network=network),
-        isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache,
-        budget_tokens=budget_tokens or config.get("budget_tokens"),
-        probe=probe if probe is not None else bool(config.get("probe", True)),
-        measured_step=measured_step if measured_step is not None else bool(config.get("measured_step", True)),
-        measured_runs=measured_runs if measured_runs is not None else int(config.get("measured_runs", DEFAULT_RUNS)),
-        max_unchanged=max_unchanged if max_unchanged is not None else int(config.get("max_unchanged", 2)),
-        jobs=jobs, executor=executor, ray_address=ray_address or config.get("ray_address"),
-        code_format=config.get("code_format", "fenced"),
-        candidates=candidates if candidates is not None else int(config.get("candidates", 1)),
-        merge=merge if merge is not None else bool(config.get("merge", True)),
-        holdout=holdout if holdout is not None else float(config.get("holdout", 0.0)),
+        target=target, judge=judge, entry=entry, selectors=selectors, steps=steps,
+        target_score=1.0 if target_score is None and tests is not None else target_score,
+        optimizer=optimizer, llm=llm, limits=Limits(timeout=timeout, memory=memory, network=not no_network),
+        isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
+        probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
+        jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
+        merge=merge, holdout=holdout,
     )
 
     def body() -> int:
@@ -233,20 +251,6 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     sys.exit(guarded(body))
 
 
-def _jobs_and_executor(jobs: int | None, executor: str | None, config: dict[str, Any]) -> tuple[int | None, str]:
-    """``--jobs`` and ``--executor``, else the config's ``jobs`` and ``executor``, checked."""
-    from .executor import EXECUTORS
-
-    if jobs is None and config.get("jobs") is not None:
-        jobs = config["jobs"]
-        if type(jobs) is not int or jobs < 1:
-            fail(f"config: jobs must be a whole number of at least 1 (got {jobs!r})")
-    executor = executor or config.get("executor", "fork")
-    if executor not in EXECUTORS:
-        fail(f"config: executor must be one of {', '.join(EXECUTORS)} (got {executor!r})")
-    return jobs, executor
-
-
 def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any, Any]:
     """Make the settings evaluate candidates with the tests; the project as the tests import it and
     the initial values' evaluation."""
@@ -271,13 +275,15 @@ def _show_step(report: Any) -> None:
                f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}", err=True)
 
 
-@cli.command()
+@cli.command(cls=ProjectCommand)
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--entry", default=None, help="Function of TARGET to call (default: main).")
+@_ENTRY
 @click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker (repeatable).")
 @click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None, help="Also judge the output (and run the judge's examples).")
 @click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None, help="Export the execution graph: out.dot (Graphviz) or out.json.")
-def run(target: Path, entry: str | None, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None) -> None:
+@_TIMEOUT
+def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None,
+        timeout: float) -> None:
     """Run TARGET once, instrumented, and summarise the execution graph.
 
     Shows the parameters found, the graph's size, the output (and the judge's verdict with
@@ -289,14 +295,12 @@ def run(target: Path, entry: str | None, selectors: tuple[str, ...], judge: Path
     from .evaluation import make_job, run_evaluation
     from .sandbox import Limits
 
-    config = _config_for(target)
-
     def body() -> int:
         project = Project.load(target, selectors)
         for spec in project.params:
             click.echo(f"param {spec.name} ({spec.kind}) at {spec.key}:{spec.line}")
-        job = make_job(project, target, entry or config.get("entry", "main"), judge, {})
-        evaluation = run_evaluation(job, Limits(timeout=float(config.get("timeout", 60))))
+        job = make_job(project, target, entry, judge, {})
+        evaluation = run_evaluation(job, Limits(timeout=timeout))
         if evaluation.problem:
             click.echo(evaluation.problem, err=True)
             return EXIT_NOT_REACHED
@@ -363,16 +367,12 @@ def runs() -> None:
     from .terminal import table
 
     store = _store()
-    rows = [(run["id"], str(run.get("status") or ""), (run.get("best") or {}).get("describe") or "–",
-             str(max(int(run.get("steps") or 0) - 1, 0)),  # the stored rows less the initial values' step 0
-             _when(run.get("created")), _what(run.get("config") or {}))
+    rows = [(run.id, run.status, run.best_describe or "–",
+             str(max(run.steps - 1, 0)),  # the stored rows less the initial values' step 0
+             _when(run.created), str(run.config.get("target") or "tests"))
             for run in store.list_runs()]
     for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
         click.echo(line)
-
-
-def _what(config: dict[str, Any]) -> str:
-    return str(config.get("target") or "tests")
 
 
 def _when(stamp: Any) -> str:
@@ -392,26 +392,25 @@ def show(run_id: str, as_json: bool) -> None:
         fail(f"no run {run_id!r} (see 'autotrace runs')")
     steps = store.steps(run_id)
     if as_json:
-        click.echo(json.dumps({"run": run, "steps": steps}, indent=1, default=str))
+        records = [{**step.to_record(), "step": step.step, "created": step.created} for step in steps]
+        click.echo(json.dumps({"run": run.to_json(), "steps": records}, indent=1, default=str))
         return
     from .terminal import colour, paint, score_style
 
     on = colour()
-    click.echo(f"run {run_id}: {json.dumps(run.get('config', run), default=str)[:300]}")
+    click.echo(f"run {run_id}: {json.dumps(dict(run.config), default=str)[:300]}")
     for step in steps:
-        describe = str(step.get("describe"))
-        cost = (f"tokens {step.get('prompt_tokens', 0)}+{step.get('completion_tokens', 0)}  "
-                f"{step.get('seconds', 0):.1f}s")
-        header = f"--- step {step['step']}:"
+        cost = f"tokens {step.prompt_tokens}+{step.completion_tokens}  {step.seconds:.1f}s"
+        header = f"--- step {step.step}:"
         click.echo(f"{paint(header, on, bold=True)} score "
-                   f"{paint(describe, on, **score_style(describe))}  {paint(cost, on, dim=True)}  "
-                   f"{step.get('note', '')}")
-        for name, value in step.get("values", {}).items():
+                   f"{paint(step.describe, on, **score_style(step.describe))}  {paint(cost, on, dim=True)}  "
+                   f"{step.note}")
+        for name, value in step.values.items():
             click.echo(f"  {paint(name, on, fg='cyan')} = {value if len(value) < 200 else value[:200] + '...'}")
-        feedback = (step.get("feedback") or "").strip()
+        feedback = step.feedback.strip()
         if feedback:
             click.echo("  feedback: " + feedback[:400].replace("\n", "\n    "))
-        sensitivity = (step.get("sensitivity") or "").strip()
+        sensitivity = step.sensitivity.strip()
         if sensitivity:
             click.echo("  sensitivity (measured before asking):\n    " + sensitivity.replace("\n", "\n    "))
 
@@ -419,7 +418,7 @@ def show(run_id: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("run_id")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Where to write the page. [default: .autotrace/runs/RUN_ID/report.html]")
+              show_default=".autotrace/runs/RUN_ID/report.html", help="Where to write the page.")
 def report(run_id: str, output: Path | None) -> None:
     """Write a run's HTML report: score plot, per-example heat map, lineage, each candidate's diff, the
     model's reasoning, cost per step, the best values' execution graph and the final patch. One file

@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from autotrace.config import DEFAULTS, EXECUTORS
+
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
 from .guard import Baseline
 from .outcome import WorkerOutcome
 from .sandbox import Limits, evaluate
 from .worker import Job
-
-EXECUTORS = ("fork", "spawn", "ray")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,7 +46,7 @@ class Executor:
     fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time; ``root`` is
     the project's root, the folder Ray ships to its nodes."""
 
-    def __init__(self, limits: Limits, *, kind: str = "fork", jobs: int | None = None, isolated: bool = True,
+    def __init__(self, limits: Limits, *, kind: str = DEFAULTS["executor"], jobs: int | None = None, isolated: bool = True,
                  ray_address: str | None = None, root: Path | None = None,
                  say: Callable[[str], None] = _say_on_stderr) -> None:
         if kind not in EXECUTORS:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from autotrace.config import DEFAULTS
 from autotrace.evaluation import Evaluation, ExampleResult, Feedback
 from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_seed
 from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
@@ -25,10 +26,11 @@ from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.report import write_run_report
 from autotrace.search import probe
 from autotrace.search.space import dimensions
-from autotrace.search.stages import DEFAULT_RUNS, Point, Search, score_of
+from autotrace.search.stages import Point, Search, score_of
 from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 from autotrace.text import truncate
@@ -40,18 +42,20 @@ from .sandbox import Limits
 
 @dataclass
 class Settings:
+    """One run's options; each default is :data:`autotrace.config.DEFAULTS`' (the command line's)."""
+
     target: Path | None  # None when ``evaluator`` runs something else (the tests)
     judge: Path | None
-    entry: str = "main"
+    entry: str = DEFAULTS["entry"]
     selectors: Sequence[str] = ()
-    steps: int = 10
+    steps: int = DEFAULTS["steps"]
     target_score: float | None = None
-    optimizer: str = "optoprime"
+    optimizer: str = DEFAULTS["optimizer"]
     llm: LLMConfig = field(default_factory=lambda: LLMConfig(model="local", base_url=None, api_key=None))
     limits: Limits = field(default_factory=Limits)
     isolated: bool = True
     #: How evaluations run: "fork" (a warm fork server; spawns where forking is unsafe), "spawn" or "ray".
-    executor: str = "fork"
+    executor: str = DEFAULTS["executor"]
     #: Evaluations at once (None: one per core). Results are taken in the order asked for, so the run is
     #: the same whatever the number. The local model and the evaluations do not compete for the cores:
     #: the loop evaluates only while no LLM answer is being generated.
@@ -65,30 +69,30 @@ class Settings:
     memory: int = 5
     #: Measure each numeric parameter's effect on the score (one extra evaluation per numeric
     #: parameter and step, see :mod:`.probe`) and show it to the optimizer.
-    probe: bool = True
+    probe: bool = DEFAULTS["probe"]
     #: After the probes, search the numeric parameters by program runs alone (:mod:`.search`) and, if
     #: that beats the best values, take it as the step's result without an LLM call. Told to copy the
     #: probes' estimate, the 1.5B model rarely did, though each copy improved the score
     #: (``python -m benchmarks.estimate_use``).
-    measured_step: bool = True
+    measured_step: bool = DEFAULTS["measured_step"]
     #: Program runs one measured search may make (besides the probes).
-    measured_runs: int = DEFAULT_RUNS
+    measured_runs: int = DEFAULTS["measured_runs"]
     #: Stop when this many answers in a row gave nothing to evaluate (no change, or only rejected or
     #: unusable values) while the best score stood still (0: never). The prompt after such an answer says
     #: what was wrong with it. Replayed over 232 stored benchmark runs, the calls after two such answers
     #: were 10% of the tokens and solved nothing; after one, 4 solves were lost (``benchmarks.unchanged_stop``).
-    max_unchanged: int = 2
+    max_unchanged: int = DEFAULTS["max_unchanged"]
     #: How a (code) variable's new value is asked for: "fenced" (a ```python block) or "json" (a JSON string).
-    code_format: str = "fenced"
+    code_format: str = DEFAULTS["code_format"]
     #: Answers asked for per step (``--candidates``): the first at the configured temperature, the others
     #: sampled at :data:`SAMPLE_TEMPERATURE` with seeds derived from the run's seed, the step and the
     #: index, concurrently; the step's new candidates are evaluated as one batch.
-    candidates: int = 1
+    candidates: int = DEFAULTS["candidates"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
-    merge: bool = True
+    merge: bool = DEFAULTS["merge"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
-    holdout: float = 0.0
+    holdout: float = DEFAULTS["holdout"]
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -541,9 +545,9 @@ class _Loop:
             steps = self.store.steps(s.resume)
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
-                values = {**initial, **self._parse(record["values"])}
-                evaluation = Evaluation.from_record(record)
-                self.optimizer.remember(Attempt(record["values"], evaluation.score, evaluation.message()))
+                values = {**initial, **self._parse(dict(record.values))}
+                evaluation = record.evaluation
+                self.optimizer.remember(Attempt(dict(record.values), evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
                     best_values, best_eval = values, evaluation
@@ -586,6 +590,10 @@ class _Loop:
     def _texts(self, values: dict[str, Any]) -> dict[str, str]:
         return {p.name: value_to_text(p.kind, values[p.name]) for p in self.project.params}
 
+    def _texts_of(self, changed: Mapping[str, Any]) -> dict[str, str]:
+        """The texts of some parameters' values (what a step changed)."""
+        return {name: value_to_text(self.project.param(name).kind, value) for name, value in changed.items()}
+
     def _parse(self, texts: dict[str, str]) -> dict[str, Any]:
         specs: dict[str, ParamSpec] = {p.name: p for p in self.project.params}
         return {name: text_to_value(specs[name].kind, text) for name, text in texts.items() if name in specs}
@@ -612,22 +620,17 @@ class _Loop:
             candidate = proposal.values
         evaluated, self.unsaved_scores = self.unsaved_scores, []
         prompt_tokens, completion_tokens = _step_tokens(proposal, others, merged)
-        self.store.add_step(run_id, step, {
-            "values": self._texts(values), "score": evaluation.score, "describe": evaluation.describe(),
-            "feedback": evaluation.message(), **evaluation.to_record(),
-            "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in (candidate or {}).items()},
-            "rejected": proposal.rejected if proposal else {}, "reasoning": proposal.reasoning if proposal else "",
-            "prompt": proposal.messages if proposal else [], "response": proposal.response if proposal else "",
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "cached": proposal.cached if proposal else False, "seconds": seconds, "note": note,
-            "sensitivity": sensitivity.text, "runs": len(evaluated), "evaluated": evaluated,
-            "status": "ok" if evaluation.problem is None else "failed",
-            "parent": list(self._parents), "front": [c.id for c in self.pool.front()],
-            "other_answers": [{"response": p.response, "error": p.error,
-                               "candidate": {k: value_to_text(self.project.param(k).kind, v) for k, v in p.values.items()}}
-                              for p in others],
-            "merge": {"note": merged.note, "response": merged.reply.text if merged.reply else ""} if merged else None,
-        })
+        self.store.add_step(run_id, step, StepRecord(
+            values=self._texts(values), evaluation=evaluation, candidate=self._texts_of(candidate or {}),
+            rejected=proposal.rejected if proposal else {}, reasoning=proposal.reasoning if proposal else "",
+            prompt=proposal.messages if proposal else (), response=proposal.response if proposal else "",
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            cached=proposal.cached if proposal else False, seconds=seconds, note=note,
+            sensitivity=sensitivity.text, evaluated=evaluated, parent=self._parents,
+            front=tuple(c.id for c in self.pool.front()),
+            other_answers=tuple(OtherAnswer(p.response, p.error, self._texts_of(p.values)) for p in others),
+            merge=MergeNote(merged.note, merged.reply.text if merged.reply else "") if merged else None,
+        ))
 
 
 @dataclass(frozen=True)

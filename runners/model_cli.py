@@ -85,9 +85,9 @@ def install(size: str, cache_dir: Path | None) -> None:
     envvar="AUTOTRACE_GGUF",
     help="Serve this GGUF file instead of the installed model [env: AUTOTRACE_GGUF].",
 )
-@click.option("--port", type=int, default=0, help="Port on 127.0.0.1; 0 (default) picks a free one.")
+@click.option("--port", type=int, default=0, help="Port on 127.0.0.1; 0 picks a free one.")
 @click.option("--ctx", type=int, default=DEFAULT_CTX, show_default=True, help="Context window in tokens.")
-@click.option("--threads", type=int, help="CPU threads (default: one per core).")
+@click.option("--threads", type=int, show_default="one per core", help="CPU threads.")
 @click.option("--install/--no-install", default=True, show_default=True, help="Install the model first if missing.")
 def serve(size: str, gguf: Path | None, port: int, ctx: int, threads: int | None, install: bool) -> None:
     """Run the model server until Ctrl-C, for autotrace runs and other OpenAI clients.

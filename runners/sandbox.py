@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from autotrace.config import DEFAULTS, parse_size
 from autotrace.project import find_root
 
 from .confine import kill_tree
@@ -29,10 +30,10 @@ _OUTPUT_TAIL = 4000
 
 @dataclass(frozen=True)
 class Limits:
-    timeout: float = 60.0  # seconds of wall-clock time per evaluation
-    memory: int | None = 4 << 30  # bytes of address space, None for no limit
+    timeout: float = DEFAULTS["timeout"]  # seconds of wall-clock time per evaluation
+    memory: int | None = parse_size(DEFAULTS["memory"])  # bytes of address space, None for no limit
     output: int = 64 << 20  # bytes the candidate may print (and the worker may write)
-    network: bool = True  # False: no TCP connect or bind (needs Landlock ABI 4)
+    network: bool = not DEFAULTS["no_network"]  # False: no TCP connect or bind (needs Landlock ABI 4)
 
 
 @dataclass(frozen=True)

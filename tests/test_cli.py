@@ -263,7 +263,26 @@ BAD_INPUT = {
                                              "measured_runs must be a whole number of at least 0, not -1"),
     "config switch given as a string": (_write("pyproject.toml", '[tool.autotrace]\nprobe = "false"\n'),
                                         ["optimize", "main.py"], "probe must be true or false, not 'false'"),
+    "no candidates in the config": (_write("pyproject.toml", "[tool.autotrace]\ncandidates = 0\n"),
+                                    ["optimize", "main.py"], "candidates must be a whole number of at least 1, not 0"),
+    "holdout of all examples in the config": (_write("pyproject.toml", "[tool.autotrace]\nholdout = 1\n"),
+                                              ["optimize", "main.py"], "holdout must be a fraction from 0 up to"),
 }
+
+
+def test_the_projects_table_sets_the_defaults_help_shows_and_the_command_line_wins(
+    shop: Path, llm_server: ScriptedLLMServer
+) -> None:
+    (shop / "pyproject.toml").write_text('[tool.autotrace]\nsteps = 3\noptimizer = "opro"\nfeedback = "judge.py"\n')
+    shown = " ".join(autotrace("optimize", "main.py", "--help", cwd=shop).stdout.split())
+    assert "[default: 3; x>=0]" in shown and "[default: opro]" in shown and "judge.py]" in shown  # long paths wrap
+    # the initial values reach the target: the runs end before asking the model anything
+    from_table = autotrace("optimize", "main.py", "--target", "-100", cwd=shop, base_url=llm_server.base_url)
+    assert from_table.returncode == 0 and "with opro, at most 3 steps" in from_table.stderr, from_table.stderr
+    given = autotrace("optimize", "main.py", "--target", "-100", "--steps", "1", "--optimizer", "optoprime",
+                      cwd=shop, base_url=llm_server.base_url)
+    assert given.returncode == 0 and "with optoprime, at most 1 steps" in given.stderr, given.stderr
+    assert llm_server.chat_requests == []
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))

@@ -9,6 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from autotrace.evaluation import Evaluation, ExampleResult  # noqa: E402
+from autotrace.records import StepRecord  # noqa: E402
 from autotrace.store import RunStore  # noqa: E402
 from benchmarks import estimate_use  # noqa: E402
 
@@ -22,8 +24,9 @@ def store(folder: Path, *steps: dict) -> None:
     try:
         runs.create_run("r1", {})
         for number, step in enumerate(steps):
-            runs.add_step("r1", number, {"prompt": [{"role": "user", "content": "..."}] if number else [],
-                                         "sensitivity": "", "candidate": {}, **step})
+            evaluation = Evaluation((ExampleResult(score=step.pop("score")),))
+            prompt = [{"role": "user", "content": "..."}] if number else []
+            runs.add_step("r1", number, StepRecord({}, evaluation, prompt=prompt, **step))
     finally:
         runs.close()
 

@@ -16,6 +16,7 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate, Pool, example_labels
+from autotrace.records import StepRecord
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
@@ -136,13 +137,13 @@ def test_the_next_parent_is_drawn_from_the_front_and_shown_with_its_values(tmp_p
     result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "3", "--no-merge",
                  "--max-unchanged", "0")
     assert result.returncode == 0, result.stderr
-    steps = stored(tmp_path, "steps")
+    steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
     pool = Pool()
     for record in stored(tmp_path, "candidates"):
         c = Candidate.from_json(record["candidate"])
         pool.add(tuple(sorted(c.values.items())), c)
     assert [c.id for c in pool.front()] == [1, 2]  # each right on one example; the initial values on none
-    assert steps[1]["front"] == [1, 2] and steps[3]["parent"] == [pool.choose_parent(0, 3).id]
+    assert list(steps[1].front) == [1, 2] and list(steps[3].parent) == [pool.choose_parent(0, 3).id]
     parent = pool.choose_parent(0, 3)
     prompts = [r.json["messages"][-1]["content"] for r in llm_server.chat_requests[4:]]
     shown = parent.values["app.GREETING"] if parent.values["app.GREETING"] != "'hello'" else parent.values["app.CLOSING"]

@@ -14,8 +14,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -26,6 +27,8 @@ from test_cli import AUTOTRACE, autotrace, make_shop, run_id_of, suggest
 from test_pytest_plugin import SHOP, write
 
 from autotrace import graph as g
+from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.records import RunRecord, StepRecord
 from autotrace.report import dag
 from autotrace.report.page import run_html
 from autotrace.report.run import HEATMAP_ROWS, heat_map, lineage, run_view
@@ -178,9 +181,8 @@ def test_with_graphviz_the_dag_is_its_svg_without_comments() -> None:
     assert "app.grow" in drawing.svg
 
 
-def _record(step: int, values: dict[str, str], score: float, **extra: object) -> dict:
-    return {"step": step, "values": values, "examples": [{"example": None, "score": score, "message": "m"}],
-            "note": "", **extra}
+def _record(step: int, values: dict[str, str], score: float, **extra: Any) -> StepRecord:
+    return StepRecord(values, Evaluation((ExampleResult(score=score, message="m"),)), step=step, **extra)
 
 
 def test_lineage_follows_the_values_each_step_started_from() -> None:
@@ -193,9 +195,10 @@ def test_lineage_follows_the_values_each_step_started_from() -> None:
 
 
 def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:
-    records = [_record(0, {"a": "1"}, 0.0), {**_record(1, {"a": "2"}, 0.0), "problem": "SyntaxError: bad"},
-               _record(2, {"a": "3"}, 2.0, runs=3, evaluated=[1.0, None, 2.0])]
-    view = run_view({"id": "r1", "config": {}}, records, None, use_graphviz=False)
+    failed = _record(1, {"a": "2"}, 0.0)
+    failed = replace(failed, evaluation=replace(failed.evaluation, problem="SyntaxError: bad"))
+    records = [_record(0, {"a": "1"}, 0.0), failed, _record(2, {"a": "3"}, 2.0, evaluated=[1.0, None, 2.0])]
+    view = run_view(RunRecord("r1", 0.0, None, "done", None, 3, {}, None), records, None, use_graphviz=False)
     assert [s.failed for s in view.steps] == [False, True, False] and view.best_step == 2
     assert view.steps[2].runs == 3 and view.steps[0].runs is None  # not recorded: shown as "–"
     page = run_html(view)
@@ -203,9 +206,9 @@ def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:
 
 
 def test_the_heat_map_of_many_tests_keeps_the_rows_that_changed() -> None:
-    def record(step: int, moved: float) -> dict:
-        examples = [{"example": f"t{i}", "score": 1.0 if i % 10 else moved} for i in range(100)]
-        return {"step": step, "values": {"a": str(step)}, "examples": examples}
+    def record(step: int, moved: float) -> StepRecord:
+        examples = [ExampleResult(example=f"t{i}", score=1.0 if i % 10 else moved) for i in range(100)]
+        return StepRecord({"a": str(step)}, Evaluation(examples), step=step)
 
     heat = heat_map([record(0, 0.0), record(1, 1.0)])
     assert heat is not None and heat.hidden == 100 - HEATMAP_ROWS and len(heat.rows) == HEATMAP_ROWS

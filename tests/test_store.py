@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.store import SCHEMA_VERSION, ResponseCache, RunStore, StoreError
 
 SECRET = "hunter2-not-an-sk-style-key"
@@ -22,20 +26,18 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / ".autotrace" / "autotrace.db"
 
 
-def step_record(i: int) -> dict:
-    return {
-        "values": {"app.rates.BASE_FEE": str(i)},
-        "score": i / 10,
-        "feedback": f"step {i} feedback",
-        "candidate": {"app.rates.BASE_FEE": str(i + 1)},
-        "prompt": [{"role": "user", "content": f"improve {i}"}],
-        "response": '{"BASE_FEE": "1"}',
-        "prompt_tokens": 100 + i,
-        "completion_tokens": 10 + i,
-        "seconds": 0.5,
-        "status": "ok",
-        "rejected": {},
-    }
+def step_record(i: int, prompt: str | None = None) -> StepRecord:
+    return StepRecord(
+        values={"app.rates.BASE_FEE": str(i)},
+        evaluation=Evaluation((ExampleResult(score=i / 10, message=f"step {i} feedback"),)),
+        candidate={"app.rates.BASE_FEE": str(i + 1)},
+        prompt=({"role": "user", "content": prompt or f"improve {i}"},),
+        response='{"BASE_FEE": "1"}',
+        prompt_tokens=100 + i,
+        completion_tokens=10 + i,
+        seconds=0.5,
+        rejected={},
+    )
 
 
 def test_run_lifecycle(db: Path) -> None:
@@ -47,15 +49,15 @@ def test_run_lifecycle(db: Path) -> None:
         store.finish_run("r1", "done", {"score": 0.2, "values": {"app.rates.BASE_FEE": "2"}})
 
         run = store.get_run("r1")
-        assert run["status"] == "done" and run["best_score"] == 0.2 and run["steps"] == 3
-        assert run["config"] == {"target": "app", "model": "m"}
-        assert run["best"]["values"] == {"app.rates.BASE_FEE": "2"}
-        assert [(r["id"], r["steps"]) for r in store.list_runs()] == [("r2", 0), ("r1", 3)]
+        assert run.status == "done" and run.best_score == 0.2 and run.steps == 3
+        assert run.config == {"target": "app", "model": "m"}
+        assert run.best["values"] == {"app.rates.BASE_FEE": "2"}
+        assert [(r.id, r.steps) for r in store.list_runs()] == [("r2", 0), ("r1", 3)]
         assert store.get_run("missing") is None
 
         steps = store.steps("r1")
-        assert [s["step"] for s in steps] == [0, 1, 2]
-        assert steps[1] == {**step_record(1), "step": 1, "created": steps[1]["created"]}
+        assert [s.step for s in steps] == [0, 1, 2]
+        assert steps[1] == replace(step_record(1), step=1, created=steps[1].created)
 
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -87,11 +89,13 @@ def test_newer_schema_is_refused(db: Path) -> None:
 
 WRITER = """
 import os, signal, sys, time
+from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.store import RunStore
 store = RunStore(sys.argv[1])
 store.create_run("killed", {"target": "app"})
 for i in range(int(sys.argv[2])):
-    store.add_step("killed", i, {"score": i, "status": "ok"})
+    store.add_step("killed", i, StepRecord({}, Evaluation((ExampleResult(score=i),))))
     if sys.argv[3] == "pace":
         time.sleep(0.01)
 if sys.argv[3] == "kill":
@@ -104,9 +108,9 @@ def test_steps_survive_kill_9(db: Path) -> None:
     assert result.returncode == -9, result.stderr.decode()
 
     with RunStore(db) as store:
-        assert [s["step"] for s in store.steps("killed")] == list(range(25))
-        assert store.get_run("killed")["status"] == "running"
-        store.add_step("killed", 25, {"status": "ok"})  # a killed run's store stays writable
+        assert [s.step for s in store.steps("killed")] == list(range(25))
+        assert store.get_run("killed").status == "running"
+        store.add_step("killed", 25, StepRecord({}, Evaluation(())))  # a killed run's store stays writable
 
 
 def test_reader_runs_beside_a_writer_process(db: Path) -> None:
@@ -162,20 +166,19 @@ def test_secrets_never_reach_the_database(db: Path) -> None:
     store = RunStore(db)
     cache = ResponseCache(db)
     store.create_run("r", {"model": "m", "api_key": SECRET, "headers": {"Authorization": f"Bearer {SECRET}"}})
-    record = step_record(0)
-    record["prompt"] = [{"role": "user", "content": f"curl -H 'Authorization: Bearer {SECRET}'"}]
-    record["values"]["app.settings.API_KEY"] = "'kept: a parameter value'"
+    record = step_record(0, prompt=f"curl -H 'Authorization: Bearer {SECRET}'")
+    record.values["app.settings.API_KEY"] = "'kept: a parameter value'"
     code = 'def headers(token):\n    return {"Authorization": f"Bearer {token}"}'
-    record["candidate"]["app.client.headers"] = code
+    record.candidate["app.client.headers"] = code
     store.add_step("r", 0, record)
     store.finish_run("r", "done", {"score": 1, "token": SECRET})
     cache.put("k", {"text": "ok", "data": {"api_key": SECRET}, "prompt_tokens": 1, "completion_tokens": 1})
 
-    assert store.get_run("r")["config"]["api_key"] == "[redacted]"
+    assert store.get_run("r").config["api_key"] == "[redacted]"
     stored = store.steps("r")[0]
-    assert stored["values"]["app.settings.API_KEY"] == "'kept: a parameter value'"
-    assert stored["candidate"]["app.client.headers"] == code
-    assert stored["prompt"][0]["content"] == "curl -H 'Authorization: Bearer [redacted]'"
+    assert stored.values["app.settings.API_KEY"] == "'kept: a parameter value'"
+    assert stored.candidate["app.client.headers"] == code
+    assert stored.prompt[0]["content"] == "curl -H 'Authorization: Bearer [redacted]'"
     assert cache.get("k")["data"] == {"api_key": "[redacted]"}
     for file in db.parent.iterdir():  # the main file and the WAL, before any checkpoint
         assert SECRET.encode() not in file.read_bytes(), file.name
@@ -193,3 +196,73 @@ def test_response_cache_shares_the_file(db: Path) -> None:
     cache.close()
     assert ResponseCache(db).get("k")["data"] == {"v": 1}
     assert RunStore(db).get_run("r") is not None
+
+
+#: A step as the autotrace before :class:`StepRecord` wrote it (step 1 of a real ``--candidates 2`` run of
+#: examples/fit_constants, made with commit 469646d; its prompt and graph shortened).
+STEP_BEFORE_RECORDS = {
+    "values": {"main.MARKUP": "1.2", "pricing.PRICE_PER_PAGE": "0.1", "pricing.SETUP_FEE": "1.0"},
+    "score": -4.8, "describe": "-4.8", "feedback": "output 25.2 is 4.8 too low",
+    "examples": [{"score": -4.8, "failed": False, "message": "output 25.2 is 4.8 too low", "example": None,
+                  "output": "25.2", "graph": None, "held_out": False}],
+    "problem": None, "holdout": [], "candidate": {"pricing.PRICE_PER_PAGE": "0.1"}, "rejected": {},
+    "reasoning": "raise the price", "prompt": [{"role": "user", "content": "#Instruction\nChange the variables"}],
+    "response": '{"reasoning": "raise the price", "suggestion": {"pricing.PRICE_PER_PAGE": 0.1}}',
+    "prompt_tokens": 1788, "completion_tokens": 64, "cached": False, "seconds": 4.45,
+    "note": "2 proposed, 2 new, best -4.8; front 1", "sensitivity": "- main.MARKUP: raising it by 10% ...",
+    "runs": 5, "evaluated": [-15.48, -15.6, -16.68, -8.0, -4.8], "status": "ok", "parent": [0], "front": [5],
+    "other_answers": [{"response": '{"suggestion": {"main.MARKUP": 2.0}}', "error": None,
+                       "candidate": {"main.MARKUP": "2.0"}}],
+    "merge": None,
+}
+#: The first stored layout (commit efc4f30): no holdout, program runs, pool or other answers yet.
+STEP_FIRST_LAYOUT = {
+    "values": {"main.MARKUP": "1.2"}, "score": None, "describe": "failed", "feedback": "SyntaxError",
+    "examples": [], "problem": "SyntaxError", "candidate": {}, "rejected": {"main.MARKUP": "not a number"},
+    "reasoning": "", "prompt": [], "response": "", "prompt_tokens": 0, "completion_tokens": 0, "cached": False,
+    "seconds": 0.1, "note": "", "status": "failed",
+}
+
+
+def test_a_store_written_before_the_typed_records_opens_and_reads_back_unchanged(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:  # schema version 1: no candidates table
+        conn.executescript(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, created REAL NOT NULL, finished REAL, status TEXT NOT NULL,"
+            " best_score REAL, config TEXT NOT NULL, best TEXT);"
+            "CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, created REAL NOT NULL,"
+            " status TEXT, score REAL, prompt_tokens INTEGER, completion_tokens INTEGER, seconds REAL,"
+            " record TEXT NOT NULL, PRIMARY KEY (run_id, step));"
+            "CREATE TABLE responses (key TEXT PRIMARY KEY, created REAL NOT NULL, reply TEXT NOT NULL);"
+            "PRAGMA user_version = 1;")
+        conn.execute("INSERT INTO runs VALUES ('old', 1.0, 2.0, 'done', -4.8, '{\"target\": \"main.py\"}',"
+                     " '{\"describe\": \"-4.8\"}')")
+        for step, record in enumerate((STEP_FIRST_LAYOUT, STEP_BEFORE_RECORDS)):
+            conn.execute("INSERT INTO steps (run_id, step, created, record) VALUES ('old', ?, 3.0, ?)",
+                         (step, json.dumps(record)))
+    with RunStore(db) as store:
+        run = store.get_run("old")
+        assert (run.status, run.steps, run.best_describe, run.config["target"]) == ("done", 2, "-4.8", "main.py")
+        first, second = store.steps("old")
+        assert second.to_record() == STEP_BEFORE_RECORDS  # the JSON layout is the one written before
+        assert (second.step, second.score, second.runs, second.parent, second.other_answers[0].candidate) == (
+            1, -4.8, 5, (0,), {"main.MARKUP": "2.0"})
+        assert (first.status, first.feedback, first.runs, first.parent, first.rejected) == (
+            "failed", "SyntaxError", None, (), {"main.MARKUP": "not a number"})
+        store.add_candidate("old", 0, {"candidate": {}})  # the table version 2 added
+        assert store.candidates("old") == [{"candidate": {}}]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_step_record_reads_back_equal_through_its_json() -> None:
+    evaluation = Evaluation((ExampleResult(score=0.5, message="m", example="'a'", output="b"),), None,
+                            (ExampleResult(score=1.0, held_out=True),))
+    record = StepRecord({"app.X": "2"}, evaluation, candidate={"app.X": "2"}, rejected={"app.Y": "not a number"},
+                        reasoning="r", prompt=[{"role": "user", "content": "q"}], response="a", prompt_tokens=3,
+                        completion_tokens=1, cached=True, seconds=0.25, note="n", sensitivity="s",
+                        evaluated=[0.5, None], parent=[1], front=[1, 2],
+                        other_answers=[OtherAnswer("b", "bad", {"app.X": "3"})], merge=MergeNote("merged", "c"),
+                        parents=[0], step=4, created=5.0)
+    assert StepRecord.from_record(json.loads(json.dumps(record.to_record())), 4, 5.0) == record
+    assert (record.runs, record.status, record.describe) == (2, "ok", "0.5, val 1")

@@ -25,6 +25,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 
+from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
 from autotrace.optimizers.validate import answer_schema, validate
@@ -122,8 +123,6 @@ class Proposal:
     escaping: bool = False
 
 
-#: How a (code) variable's new value is asked for: in a fenced block outside any JSON, or as a JSON string.
-CODE_FORMATS = ("fenced", "json")
 
 
 class BudgetError(ValueError):
@@ -148,7 +147,7 @@ class Optimizer(ABC):
         budget_tokens: int | None = None,
         memory: int = 5,
         instruction: str | None = None,
-        code_format: str = "fenced",
+        code_format: str = DEFAULTS["code_format"],
     ) -> None:
         if code_format not in CODE_FORMATS:
             raise ValueError(f"code_format must be one of {', '.join(CODE_FORMATS)}, not {code_format!r}")

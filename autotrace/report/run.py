@@ -2,10 +2,7 @@
 
 Everything here is data for the template (:mod:`autotrace.report.page`): scores, the heat map's
 cells, the lineage, each candidate's diff against the original values, the model's reasoning, cost
-per step. The store's step records are the loop's (``runners/loop.py``): ``values`` (every
-parameter's text after the step), ``candidate`` (what the step proposed or measured), ``examples``
-(per-example score, output, message and graph), ``reasoning``, tokens, ``seconds``, ``runs`` and
-``evaluated`` (the scores of every program run the step made; absent in runs stored before they were).
+per step, from the store's :class:`autotrace.records.RunRecord` and :class:`autotrace.records.StepRecord`.
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from autotrace import graph as g
-from autotrace.evaluation import Evaluation, ExampleResult, examples_from_dicts
+from autotrace.evaluation import ExampleResult
+from autotrace.records import RunRecord, StepRecord
 from autotrace.text import truncate
 
 from . import dag
@@ -95,50 +93,46 @@ class RunView:
     totals: Mapping[str, float] = field(default_factory=dict)
 
 
-def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_dir: Path | None,
+def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None,
              *, use_graphviz: bool = True) -> RunView:
-    """The page's data for ``run`` (a :meth:`RunStore.get_run` row) and its step records."""
-    evaluations = [Evaluation(examples_from_dicts(r.get("examples") or ()), r.get("problem")) for r in records]
-    original = dict(records[0].get("values") or {}) if records else {}
+    """The page's data for ``run`` and its step records."""
+    evaluations = [r.evaluation for r in records]
+    original = dict(records[0].values) if records else {}
     parents = lineage(records)
     best_index: int | None = None
     steps = []
     for i, (record, evaluation) in enumerate(zip(records, evaluations, strict=True)):
         if best_index is None or evaluation.rank > evaluations[best_index].rank:
             best_index = i
-        values = dict(record.get("values") or {})
+        values = dict(record.values)
         steps.append(Step(
-            step=int(record.get("step", i)), score=_finite(evaluation.score), describe=evaluation.describe(),
-            best=evaluations[best_index].describe(), is_best=False, note=str(record.get("note") or ""),
-            prompt_tokens=int(record.get("prompt_tokens") or 0),
-            completion_tokens=int(record.get("completion_tokens") or 0),
-            seconds=float(record.get("seconds") or 0.0),
-            runs=record.get("runs") if isinstance(record.get("runs"), int) else None,
-            cached=bool(record.get("cached")), measured=str(record.get("note") or "").startswith("measured step"),
+            step=record.step, score=_finite(evaluation.score), describe=evaluation.describe(),
+            best=evaluations[best_index].describe(), is_best=False, note=record.note,
+            prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens, seconds=record.seconds,
+            runs=record.runs, cached=record.cached, measured=record.note.startswith("measured step"),
             failed=evaluation.problem is not None or evaluation.failures > 0, parents=parents[i],
             changed=tuple(n for n in values if values[n] != original.get(n)),
-            proposed=tuple(record.get("candidate") or ()),
-            rejected=tuple((str(k), str(v)) for k, v in (record.get("rejected") or {}).items()),
+            proposed=tuple(record.candidate),
+            rejected=tuple(record.rejected.items()),
             diff=value_diff(original, values),
-            reasoning=truncate(str(record.get("reasoning") or ""), _TEXT_LIMIT),
+            reasoning=truncate(record.reasoning, _TEXT_LIMIT),
             feedback=truncate(evaluation.message(), _TEXT_LIMIT),
-            sensitivity=truncate(str(record.get("sensitivity") or ""), _TEXT_LIMIT),
-            evaluated=tuple(_finite(s) for s in record.get("evaluated") or ()),
+            sensitivity=truncate(record.sensitivity, _TEXT_LIMIT),
+            evaluated=tuple(_finite(s) for s in record.evaluated or ()),
         ))
     best_values: dict[str, str] = {}
     if best_index is not None:
         steps[best_index] = replace(steps[best_index], is_best=True)
-        best_values = dict(records[best_index].get("values") or {})
+        best_values = dict(records[best_index].values)
     drawing, example = (None, "")
     if best_index is not None:
         drawing, example = _best_dag(evaluations[best_index].examples, use_graphviz)
     patch_file = run_dir / "patch.diff" if run_dir is not None else None
     patch = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file and patch_file.is_file() else ""
-    root = Path(str(run.get("config", {}).get("root") or "."))
+    root = Path(str(run.config.get("root") or "."))
     patch_path = _relative(patch_file, root) if patch_file is not None else ""
     return RunView(
-        run_id=str(run["id"]), status=str(run.get("status") or ""), created=run.get("created"),
-        finished=run.get("finished"), config=dict(run.get("config") or {}),
+        run_id=run.id, status=run.status, created=run.created, finished=run.finished, config=dict(run.config),
         params=tuple(original), steps=tuple(steps),
         best_step=steps[best_index].step if best_index is not None else None,
         best_describe=evaluations[best_index].describe() if best_index is not None else "",
@@ -152,23 +146,20 @@ def run_view(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]], run_d
     )
 
 
-def lineage(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, ...]]:
-    """Each step's parents: the ``parents`` a record names (candidate pools, merges), else the step
-    whose values the step started from. A step starts from the values the previous step ended with;
-    when those are an earlier step's values again (the loop went back to the best), that earlier
-    step is the parent."""
+def lineage(records: Sequence[StepRecord]) -> list[tuple[int, ...]]:
+    """Each step's parents: the ``parents`` a record names, else the step whose values the step started
+    from. A step starts from the values the previous step ended with; when those are an earlier step's
+    values again (the loop went back to the best), that earlier step is the parent."""
     first_with: dict[tuple[tuple[str, str], ...], int] = {}
     parents: list[tuple[int, ...]] = []
     previous: int | None = None
-    for i, record in enumerate(records):
-        step = int(record.get("step", i))
-        named = record.get("parents")
-        if isinstance(named, list):
-            parents.append(tuple(int(p) for p in named))
+    for record in records:
+        if record.parents is not None:
+            parents.append(record.parents)
         else:
             parents.append(() if previous is None else (previous,))
-        key = tuple(sorted((str(k), str(v)) for k, v in (record.get("values") or {}).items()))
-        previous = first_with.setdefault(key, step)
+        key = tuple(sorted(record.values.items()))
+        previous = first_with.setdefault(key, record.step)
     return parents
 
 
@@ -194,13 +185,13 @@ def value_diff(original: Mapping[str, str], values: Mapping[str, str]) -> tuple[
     return tuple(lines)
 
 
-def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
+def heat_map(records: Sequence[StepRecord]) -> Heat | None:
     """Rows: the examples by label (tests by node id), in the order first seen; columns: the steps."""
     columns: list[dict[str, float | None]] = []
     order: dict[str, None] = {}
     for record in records:
         cells: dict[str, float | None] = {}
-        for index, example in enumerate(examples_from_dicts(record.get("examples") or ())):
+        for index, example in enumerate(record.evaluation.examples):
             label = example.example if example.example is not None else f"run {index + 1}"
             score = example.score
             cells[label] = None if example.failed or not isinstance(score, (int, float)) else _finite(score)
@@ -220,7 +211,7 @@ def heat_map(records: Sequence[Mapping[str, Any]]) -> Heat | None:
         rows = [r for r in rows if r in keep]
     scores = [s for c in columns for s in c.values() if s is not None]
     return Heat(rows=tuple(truncate(r, 80) for r in rows),
-                steps=tuple(int(r.get("step", i)) for i, r in enumerate(records)),
+                steps=tuple(r.step for r in records),
                 cells=tuple(tuple(c.get(r) for c in columns) for r in rows),
                 low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
 

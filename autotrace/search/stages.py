@@ -38,12 +38,11 @@ from typing import Any
 
 from autotrace.evaluation import Evaluation
 
+from autotrace.config import DEFAULTS
+
 from .probe import Probe, nudged
 from .refine import Refiner, nelder_mead
 from .space import Dimension
-
-#: Program runs one measured step may make, besides the probes.
-DEFAULT_RUNS = 30
 
 #: A sweep that closes less than this share of the gap to the goal hands over to the refiner.
 _SMALL_GAIN = 0.1
@@ -97,7 +96,7 @@ class Search:
 
     def __init__(self, dimensions: Sequence[Dimension], start: Point, probes: Sequence[Probe], goal: float | None,
                  evaluate_many: EvaluateMany, known: Callable[[Values], float | None],
-                 enough: Callable[[Evaluation], bool], runs: int = DEFAULT_RUNS,
+                 enough: Callable[[Evaluation], bool], runs: int = DEFAULTS["measured_runs"],
                  refiner: Refiner = nelder_mead) -> None:
         self.start, self.goal, self._evaluate_many, self._enough = start, goal, evaluate_many, enough
         self.best = start

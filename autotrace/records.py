@@ -1,0 +1,170 @@
+"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`) and its steps
+(:class:`StepRecord`).
+
+The loop writes a step, and ``autotrace show``, the report, resume and the benchmarks read it back;
+with the record typed here, each of them names a field instead of spelling a key, and
+:meth:`StepRecord.to_record` / :meth:`StepRecord.from_record` are the one JSON codec between them and the
+``steps.record`` column. The JSON keeps the layout autotrace wrote before these types existed (score,
+describe, feedback and status are written beside the evaluation they follow from), so stores written by
+earlier versions open unchanged and no schema version was needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from autotrace.evaluation import Evaluation
+
+
+@dataclass(frozen=True)
+class OtherAnswer:
+    """One of a step's answers besides the one the step kept (``--candidates``)."""
+
+    response: str
+    error: str | None
+    candidate: Mapping[str, str]  # the values it proposed, as text
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One stored optimizer step: the values it ended with and their evaluation, what was proposed (or
+    measured) and why, the prompt and the answer, and what the step cost."""
+
+    values: Mapping[str, str]  # every parameter's text after the step
+    evaluation: Evaluation
+    candidate: Mapping[str, str] = field(default_factory=dict)  # what the step proposed or measured
+    rejected: Mapping[str, str] = field(default_factory=dict)  # parameter (or "") -> why the validator refused it
+    reasoning: str = ""
+    prompt: tuple[Mapping[str, Any], ...] = ()  # the messages sent
+    response: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    seconds: float = 0.0
+    note: str = ""
+    sensitivity: str = ""  # the measured #Sensitivity shown to the optimizer
+    #: The score of every program run the step made (None: not recorded by the autotrace that made the run).
+    evaluated: tuple[float | None, ...] | None = None
+    parent: tuple[int, ...] = ()  # the pooled candidate(s) the step started from
+    front: tuple[int, ...] = ()  # the pool's front after the step, by candidate id
+    other_answers: tuple[OtherAnswer, ...] = ()
+    merge: MergeNote | None = None
+    #: The steps whose values this step started from, when the writer names them; otherwise the report
+    #: follows the values (:func:`autotrace.report.run.lineage`).
+    parents: tuple[int, ...] | None = None
+    step: int = 0  # set by the store when the record is read
+    created: float | None = None  # set by the store when the record is read
+
+    def __post_init__(self) -> None:
+        for name in ("prompt", "parent", "front", "other_answers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("evaluated", "parents"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def score(self) -> float | None:
+        return self.evaluation.score
+
+    @property
+    def describe(self) -> str:
+        return self.evaluation.describe()
+
+    @property
+    def feedback(self) -> str:
+        return self.evaluation.message()
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.evaluation.problem is None else "failed"
+
+    @property
+    def runs(self) -> int | None:
+        """Programs run in this step (None: not recorded)."""
+        return None if self.evaluated is None else len(self.evaluated)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form of the ``steps.record`` column (without ``step`` and ``created``: they are
+        columns of their own); :meth:`from_record` reads it."""
+        record: dict[str, Any] = {
+            "values": dict(self.values), "score": self.score, "describe": self.describe, "feedback": self.feedback,
+            **self.evaluation.to_record(), "candidate": dict(self.candidate), "rejected": dict(self.rejected),
+            "reasoning": self.reasoning, "prompt": [dict(m) for m in self.prompt], "response": self.response,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "cached": self.cached,
+            "seconds": self.seconds, "note": self.note, "sensitivity": self.sensitivity,
+        }
+        if self.evaluated is not None:
+            record.update(runs=len(self.evaluated), evaluated=list(self.evaluated))
+        record.update(status=self.status, parent=list(self.parent), front=list(self.front),
+                      other_answers=[asdict(a) for a in self.other_answers],
+                      merge=asdict(self.merge) if self.merge else None)
+        if self.parents is not None:
+            record["parents"] = list(self.parents)
+        return record
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any], step: int = 0, created: float | None = None) -> StepRecord:
+        """Read :meth:`to_record`'s form back. A key a store written before it was added may lack takes its
+        default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``)."""
+        merge = data.get("merge")
+        evaluated = data.get("evaluated")
+        parents = data.get("parents")
+        return cls(
+            values=_texts(data.get("values")), evaluation=Evaluation.from_record(data),
+            candidate=_texts(data.get("candidate")),
+            rejected=_texts(data.get("rejected")),
+            reasoning=str(data.get("reasoning") or ""), prompt=tuple(data.get("prompt") or ()),
+            response=str(data.get("response") or ""), prompt_tokens=int(data.get("prompt_tokens") or 0),
+            completion_tokens=int(data.get("completion_tokens") or 0), cached=bool(data.get("cached")),
+            seconds=float(data.get("seconds") or 0.0), note=str(data.get("note") or ""),
+            sensitivity=str(data.get("sensitivity") or ""),
+            evaluated=tuple(evaluated) if isinstance(evaluated, list) else None,
+            parent=_ids(data.get("parent")), front=_ids(data.get("front")),
+            other_answers=tuple(OtherAnswer(str(a.get("response") or ""), a.get("error"), _texts(a.get("candidate")))
+                                for a in data.get("other_answers") or ()),
+            merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
+            parents=_ids(parents) if isinstance(parents, list) else None,
+            step=step, created=created,
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's row: when and how it was started (``config``: what the loop was given, JSON), how it
+    ended (``best``: the best result's summary, None while it runs) and how many steps it stored."""
+
+    id: str
+    created: float
+    finished: float | None
+    status: str
+    best_score: float | None
+    steps: int  # stored steps, the initial values' step 0 included
+    config: Mapping[str, Any]
+    best: Mapping[str, Any] | None
+
+    @property
+    def best_describe(self) -> str:
+        """The best result as the progress line says it ("" while the run has none)."""
+        return str((self.best or {}).get("describe") or "")
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON (``autotrace show --json``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MergeNote:
+    """What a step's merge of two candidates did, and the model's reply when it was asked."""
+
+    note: str
+    response: str
+
+
+def _texts(data: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (data or {}).items()}
+
+
+def _ids(data: Sequence[Any] | None) -> tuple[int, ...]:
+    return tuple(int(i) for i in data or ())
