@@ -128,6 +128,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
 @click.option("--candidates", type=click.IntRange(1), default=None, metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch. [default: 1]")
 @click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself. [default: 0]")
+@click.option("--holdout-tests", default=None, metavar="EXPR", help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees them, candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). [config: holdout_tests]")
 @click.option("--merge/--no-merge", default=None, help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model. [default: on]")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str | None,
              selectors: tuple[str, ...], steps: int | None, target_score: float | None, model: str | None,
@@ -136,7 +137,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              gguf: Path | None, probe: bool | None, measured_step: bool | None, measured_runs: int | None,
              max_unchanged: int | None, no_network: bool, jobs: int | None, executor: str | None,
              ray_address: str | None, candidates: int | None, merge: bool | None,
-             holdout: float | None) -> None:
+             holdout: float | None, holdout_tests: str | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -161,7 +162,10 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     if keyword is not None and tests is None:
         fail("-k selects tests: it needs --tests")
     if tests is not None and (holdout or config.get("holdout")):
-        fail("--holdout splits a judge's examples; it does not apply to --tests")
+        fail("--holdout splits a judge's examples; it does not apply to --tests (hold tests out with --holdout-tests EXPR)")
+    holdout_tests = holdout_tests if holdout_tests is not None else config.get("holdout_tests")
+    if holdout_tests is not None and tests is None:
+        fail("--holdout-tests holds tests out: it needs --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
     jobs, executor = _jobs_and_executor(jobs, executor, config)
@@ -207,10 +211,11 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
         if tests is not None:  # the tests run once first: the baseline regressions are measured against
-            project, initial = _prepare_tests(settings, tests, keyword)
+            project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
         else:
             project, initial = prepare(settings) if not settings.resume else (None, None)
-        what = target if tests is None else f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
+        what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
+                                             + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
         with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
                           say=lambda text: click.echo(text, err=True), slots=settings.candidates) as ready:
             settings.llm = ready
@@ -247,12 +252,14 @@ def _jobs_and_executor(jobs: int | None, executor: str | None, config: dict[str,
     return jobs, executor
 
 
-def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any, Any]:
-    """Make the settings evaluate candidates with the tests; the project as the tests import it and
-    the initial values' evaluation."""
+def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str | None) -> tuple[Any, Any]:
+    """Make the settings evaluate candidates with the tests (``holdout``: the held-out ones' -k
+    expression); the project as the tests import it and the initial values' evaluation."""
     from .tests_eval import SuiteEvaluator
 
-    evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits)
+    if holdout is not None and not isinstance(holdout, str):
+        raise ValueError(f"config: holdout_tests must be a -k expression in quotes (got {holdout!r})")
+    evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits, holdout)
     settings.evaluator = evaluator
     project, initial = evaluator.prepare()
     if not project.params:
