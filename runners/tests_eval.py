@@ -117,6 +117,8 @@ class SuiteEvaluator:
         self.limits = limits
         self.baseline: frozenset[str] = frozenset()  # tests passing with the initial values
         self.held_out: frozenset[str] = frozenset()  # the held-out tests of the initial run
+        #: The test files whose every test is held out: their collection errors are held-out failures.
+        self.held_out_files: frozenset[str] = frozenset()
         self._initial: tuple[dict[str, str], SuiteEvaluation] | None = None
         #: The project's state shared by the candidates tested at the same time (``--jobs``).
         self._project_state = Baseline()
@@ -134,6 +136,8 @@ class SuiteEvaluator:
         if self.holdout is not None:
             self._check_holdout(evaluation)
         self.held_out = frozenset(e.example for e in evaluation.holdout)
+        visible_files = {_file(e.example) for e in evaluation.examples}
+        self.held_out_files = frozenset(_file(nodeid) for nodeid in self.held_out) - visible_files
         self.baseline = frozenset(e.example for e in (*evaluation.examples, *evaluation.holdout) if e.score >= 1)
         self._initial = (report["values"], evaluation)
         return project, evaluation
@@ -155,26 +159,37 @@ class SuiteEvaluator:
         if self._initial is not None and texts == self._initial[0]:
             return self._initial[1]
         report, failure = self._run(texts)
-        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=failure)
+        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=self._unnamed(failure))
 
     def evaluation(self, report: Mapping[str, Any]) -> SuiteEvaluation:
-        """The plugin's report as an evaluation, regressions measured against :attr:`baseline`."""
-        if report["errors"]:
+        """The plugin's report as an evaluation, regressions measured against :attr:`baseline`. A
+        held-out test file that fails to collect is no problem of the candidate's visible tests: its
+        tests are held-out failures, unnamed in the feedback."""
+        errors = [e for e in report["errors"] if e["nodeid"] not in self.held_out_files]
+        if errors:
             text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
                                + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
-                               for e in report["errors"])
+                               for e in errors)
             return SuiteEvaluation([], problem=text)
         tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
         if not tests:
             return SuiteEvaluation([], problem=f"no test ran in {self._what()} (all skipped or deselected)")
         examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
         ran = {t["nodeid"] for t in tests}
-        examples += [_vanished(nodeid, nodeid in self.held_out) for nodeid in sorted(self.baseline - ran)]
+        examples += [_vanished(nodeid, nodeid in self.held_out, nodeid in self.baseline)
+                     for nodeid in sorted((self.baseline | self.held_out) - ran)]
         examples.sort(key=lambda e: e.score)  # regressions first, then failures, then passes
         if report.get("undone"):  # what the run did to the project, undone: the candidate should know
             said = "the tests' run " + "; ".join(report["undone"])
             examples = [e.with_note(said) for e in examples]
         return SuiteEvaluation.split(examples)
+
+    def _unnamed(self, failure: str) -> str:
+        """Why pytest gave no report (its output's end), less the lines that name a held-out test or file."""
+        names = {nodeid.rsplit("::", 1)[-1].split("[", 1)[0] for nodeid in self.held_out} | self.held_out_files
+        if not names:
+            return failure
+        return "\n".join(line for line in failure.splitlines() if not any(name in line for name in names))
 
     def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
         """The plugin's report, or None and why there is none. pytest runs confined (:mod:`.guard`): under
@@ -204,8 +219,8 @@ class SuiteEvaluator:
                 f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
         if self.keyword:
             argv += ["-k", self.keyword]
-        if self.holdout is not None:
-            argv.append(f"--autotrace-holdout={self.holdout}")
+        if self.holdout is not None:  # a held-out file that fails to collect must not stop the visible tests
+            argv += [f"--autotrace-holdout={self.holdout}", "--continue-on-collection-errors"]
         argv += [f"--autotrace-param={moved(path)}::{name}"
                  for path, _, name in (selector.rpartition("::") for selector in self.selectors)]
         if texts is not None:
@@ -254,9 +269,18 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
                          held_out=held_out)
 
 
-def _vanished(nodeid: str, held_out: bool) -> ExampleResult:
-    return ExampleResult(example=nodeid, output="did not run", score=-1.0, held_out=held_out,
-                         message=f"REGRESSION: {nodeid} passed with the initial values and did not run now")
+def _vanished(nodeid: str, held_out: bool, passed_before: bool) -> ExampleResult:
+    """A test of the initial run that did not run now: a regression when it passed then, else a failure."""
+    if passed_before:
+        return ExampleResult(example=nodeid, output="did not run", score=-1.0, held_out=held_out,
+                             message=f"REGRESSION: {nodeid} passed with the initial values and did not run now")
+    return ExampleResult(example=nodeid, output="did not run", score=0.0, held_out=held_out,
+                         message=f"FAILED {nodeid}: it did not run")
+
+
+def _file(nodeid: str) -> str:
+    """The test file of a node id (``tests/test_x.py`` of ``tests/test_x.py::TestY::test_z[1]``)."""
+    return nodeid.split("::", 1)[0]
 
 
 def _absolute(selector: str) -> str:

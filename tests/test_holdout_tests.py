@@ -153,3 +153,35 @@ def test_holdout_tests_needs_tests(tmp_path: Path, llm_server: ScriptedLLMServer
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr == "autotrace: error: --holdout-tests holds tests out: it needs --tests\n"
+
+
+BREAKING = '''import ctypes
+
+from grading.rules import grade
+
+if grade(95) == "fail":
+    raise ImportError("HELD-OUT-COLLECTION-ERROR")
+
+
+def test_the_boundary_crashes_the_run_when_sixty_passes():
+    if grade(60) == "pass":
+        ctypes.string_at(0)  # a segmentation fault: pytest dies without a report, its output names this test
+'''
+
+
+def test_a_held_out_file_that_breaks_or_crashes_the_run_is_not_named_to_the_optimizer(tmp_path: Path) -> None:
+    folder = grading(tmp_path)
+    (folder / "tests" / "test_boundary_breaks.py").write_text(BREAKING)
+    evaluator = SuiteEvaluator([folder / "tests"], holdout="boundary")
+    project, initial = evaluator.prepare()
+    assert initial.describe() == "0.333 (1/3 pass), val 1 (2/2 pass)"
+    # a mark above 95 breaks the held-out file's import: the visible tests are still judged
+    broken = evaluator(project, {MARK: 99})
+    assert broken.problem is None and broken.describe() == "0.333 (1/3 pass), val 0 (1/2 pass, 1 regressed)"
+    assert "tests/test_boundary_breaks.py::test_the_boundary_crashes_the_run_when_sixty_passes" in {
+        e.example for e in broken.holdout}
+    assert "HELD-OUT" not in broken.message() + "".join(f.text for f in broken.feedbacks())
+    # a mark of 50 crashes pytest in a held-out test: a problem, whose text does not name it
+    crashed = evaluator(project, {MARK: 50})
+    assert crashed.problem and "pytest ended" in crashed.problem, crashed.problem
+    assert "boundary" not in crashed.problem and "HELD-OUT" not in crashed.problem, crashed.problem
