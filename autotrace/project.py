@@ -44,6 +44,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer": ('"optoprime" or "opro"', lambda v: v in ("optoprime", "opro")),
     "code_format": ('"fenced" or "json"', lambda v: v in ("fenced", "json")),
     "memory": ('a size such as "4GiB", or "none"', lambda v: isinstance(v, str) or (_number(v) and v > 0)),
+    "holdout_tests": ("a pytest -k expression (a string)", lambda v: isinstance(v, str)),
 }
 
 

@@ -257,8 +257,6 @@ def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str
     expression); the project as the tests import it and the initial values' evaluation."""
     from .tests_eval import SuiteEvaluator
 
-    if holdout is not None and not isinstance(holdout, str):
-        raise ValueError(f"config: holdout_tests must be a -k expression in quotes (got {holdout!r})")
     evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits, holdout)
     settings.evaluator = evaluator
     project, initial = evaluator.prepare()

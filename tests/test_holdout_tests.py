@@ -143,6 +143,18 @@ def test_an_expression_that_holds_out_nothing_everything_or_is_no_expression_is_
     assert llm_server.requests == []  # before any LLM call
 
 
+def test_the_config_key_holds_tests_out_as_the_option_does(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = grading(tmp_path)
+    pyproject = folder / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.autotrace]\n", '[tool.autotrace]\nholdout_tests = "nothing_here"\n'))
+    result = optimize(folder, llm_server)
+    assert result.returncode == 2 and "--holdout-tests 'nothing_here' matches none of the 4 tests" in result.stderr
+    pyproject.write_text(pyproject.read_text().replace('"nothing_here"', "3"))
+    result = optimize(folder, llm_server)
+    assert result.returncode == 2 and "[tool.autotrace] holdout_tests must be a pytest -k expression" in result.stderr
+    assert llm_server.requests == []
+
+
 def test_holdout_tests_needs_tests(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
     folder = grading(tmp_path)
     (folder / "app.py").write_text("X = 1  # autotrace: param\n\ndef main():\n    return X\n")
