@@ -96,6 +96,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "model": _TEXT,
     "base_url": _TEXT,
     "ray_address": _TEXT,
+    "holdout_tests": ("a pytest -k expression (a string)", lambda v: isinstance(v, str)),
     "optimizer": _one_of(OPTIMIZER_NAMES),
     "code_format": _one_of(CODE_FORMATS),
     "memory": ('a size such as "4GiB", or "none"', lambda v: isinstance(v, str) or (_number(v) and v > 0)),

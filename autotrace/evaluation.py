@@ -103,8 +103,9 @@ class Evaluation:
 
     @property
     def validation(self) -> Evaluation:
-        """The validation examples as an evaluation of their own (failed when the program did not run)."""
-        return Evaluation(self.holdout, self.problem)
+        """The validation examples as an evaluation of their own, of this one's kind (a test suite's
+        describes itself as tests), failed when the program did not run."""
+        return type(self)(self.holdout, self.problem)
 
     def example_scores(self) -> dict[str, float | None]:
         """Each example's score by its label (:func:`autotrace.pool.example_labels`), for the pool's

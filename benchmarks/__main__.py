@@ -42,6 +42,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-url", default=None, help="use this OpenAI-compatible server instead of starting one")
     parser.add_argument("--model", default=None, help="model name at --base-url")
     parser.add_argument("--threads", type=int, default=None, help="threads of the local model server")
+    parser.add_argument("--candidates", type=int, default=1, metavar="N",
+                        help="answers autotrace asks for per step (autotrace optimize --candidates N); the "
+                             "trace-opt side is unaffected (its OptoPrime asks one per step). Recorded per run: "
+                             "runs at N=1, 2, 4 merged with --render are compared side by side (default 1)")
+    parser.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                        help="fraction of each judge's examples autotrace holds out (autotrace optimize "
+                             "--holdout); trace-opt sees every example. 'solved' is then the score on the "
+                             "others. No task's judge has examples() yet (each scores one output), so on "
+                             "today's tasks nothing is split (default 0)")
     parser.add_argument("--max-tokens", type=int, default=1024, help="completion limit per optimizer call, both sides")
     parser.add_argument("--run-timeout", type=float, default=3600.0, help="seconds one optimization run may take")
     parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
@@ -50,7 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--render", type=Path, nargs="+", metavar="RESULTS.json", default=None,
                         help="only rewrite the report from earlier runs' results.json (several: each section "
                              "from the last run that measured it)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.candidates < 1:
+        parser.error(f"--candidates {args.candidates}: at least 1")
+    if not 0 <= args.holdout < 1:
+        parser.error(f"--holdout {args.holdout}: a fraction from 0 up to (not including) 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     say = lambda text: print(text, flush=True)  # noqa: E731
     results: dict = {"command": command, "stamp": stamp, "quick": args.quick, "sections": args.sections,
-                     "max_tokens": args.max_tokens,
+                     "max_tokens": args.max_tokens, "candidates": args.candidates, "holdout": args.holdout,
                      "machine": report.machine_info(), "load_before": os.getloadavg()}
     started = time.perf_counter()
     trace_py = harness.trace_python(say=say)
@@ -118,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "summary": t.summary} for t in chosen}
             for task in chosen:
                 results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
-                                                          args.run_timeout, args.max_tokens, say, args.sides)
+                                                          args.run_timeout, args.max_tokens, say, args.sides,
+                                                          candidates=args.candidates, holdout=args.holdout)
                 save()
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")

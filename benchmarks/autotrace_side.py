@@ -4,8 +4,8 @@
     python -m benchmarks.autotrace_side RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
 
 The same run by the CLI would be ``autotrace optimize program.py --feedback judge.py --steps N --target S
---model NAME --base-url URL --optimizer optoprime --no-cache``; the Python entry point is used only
-because it also takes the seed and max_tokens the trace-opt side is given.
+--model NAME --base-url URL --optimizer optoprime --no-cache [--candidates N] [--holdout F]``; the Python
+entry point is used only because it also takes the seed and max_tokens the trace-opt side is given.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"], help="seconds one evaluation may take")
     parser.add_argument("--code-format", choices=CODE_FORMATS, default=None,
                         help="how a (code) variable's new value is asked for (default: Settings.code_format's)")
+    parser.add_argument("--candidates", type=int, default=1, help="answers per step (Settings.candidates)")
+    parser.add_argument("--holdout", type=float, default=0.0,
+                        help="fraction of the judge's examples held out (Settings.holdout)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -46,7 +49,7 @@ def main() -> int:
                     max_tokens=args.max_tokens, context_tokens=args.context_tokens, timeout=600.0)
     settings = Settings(target=run_dir / "program.py", judge=run_dir / "judge.py", steps=args.steps,
                         target_score=args.target, optimizer=args.optimizer, llm=llm, cache=False,
-                        limits=Limits(timeout=args.timeout))
+                        limits=Limits(timeout=args.timeout), candidates=args.candidates, holdout=args.holdout)
     if args.code_format:
         settings.code_format = args.code_format
     reports: list[StepReport] = []
@@ -84,7 +87,7 @@ def main() -> int:
         "llm_calls": sum(1 for s in steps if s["asked"]), "wall_seconds": wall, "steps": steps,
         "evaluations": result.evaluations if result else None,
         "final_values": result.best_values if result else {}, "error": error,
-        "stopped": result.stopped if result else "",
+        "stopped": result.stopped if result else "", "candidates": args.candidates, "holdout": args.holdout,
     }
     args.out.write_text(json.dumps(out, indent=1, default=str))
     return 0

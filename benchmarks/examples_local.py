@@ -1,6 +1,6 @@
 """Step latency and prompt tokens of ``autotrace optimize`` on the examples, on the embedded local model.
 
-    python benchmarks/examples_local.py                 # examples a, b and c, writes BENCHMARKS-examples.md
+    python benchmarks/examples_local.py                 # examples a to d, writes BENCHMARKS-examples.md
     python benchmarks/examples_local.py --only a --runs 3
 
 Each example runs exactly as its README says (``--model local``: autotrace starts, uses and stops
@@ -44,6 +44,7 @@ EXAMPLES = (
     Example("a", "fit_constants", ("main.py", "--feedback", "judge.py", "--steps", "10", "--target", "-0.5")),
     Example("b", "fix_bug", ("stats.py", "--feedback", "judge.py", "--steps", "5", "--target", "1")),
     Example("c", "prompt_app", ("triage.py", "--feedback", "judge.py", "--steps", "5", "--target", "1"), app_llm=True),
+    Example("d", "threshold_tests", ("--tests", "tests/", "--holdout-tests", "boundaries", "--steps", "6")),
 )
 
 

@@ -72,7 +72,7 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     run keeps the stamp of the run that made it."""
     merged = dict(runs[0])
     commands: dict[str, str] = {}
-    pooled: dict[tuple[str, int, str], dict[str, Any]] = {}
+    pooled: dict[tuple[str, int, str], dict[str, Any]] = {}  # by task, seed and arm (_arm)
     quality_commands: list[str] = []
     for run in runs:
         made_by = f"{run['command']}, run {run['stamp']} UTC"
@@ -85,11 +85,10 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
             merged["tasks"] = {**merged.get("tasks", {}), **run.get("tasks", {})}
             quality_commands.append(made_by)
             for record in run["quality"]:
-                pooled[(record["task"], record["seed"], record.get("side", ""))] = {"run": run["stamp"], **record}
+                pooled[(record["task"], record["seed"], _arm(record))] = {"run": run["stamp"], **record}
     if quality_commands:
         order = {task: i for i, task in enumerate(merged["tasks"])}
-        merged["quality"] = sorted(pooled.values(),
-                                   key=lambda r: (order.get(r["task"], -1), r["seed"], r.get("side", "")))
+        merged["quality"] = sorted(pooled.values(), key=lambda r: (order.get(r["task"], -1), r["seed"], _arm(r)))
         commands["quality"] = "`; `".join(quality_commands)
     merged["commands"] = commands
     merged["runs"] = [{"command": r["command"], "stamp": r["stamp"], "seconds": r.get("seconds", 0),
@@ -183,19 +182,20 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "",
     ]
     rows = []
-    totals = {side: {"solved": 0, "runs": 0, "prompt": 0, "completion": 0, "calls": 0, "wall": 0.0, "tasks": 0}
-              for side in ("autotrace", "trace-opt")}
+    arms = _arms(runs)
+    totals = {arm: {"solved": 0, "runs": 0, "prompt": 0, "completion": 0, "calls": 0, "wall": 0.0, "tasks": 0}
+              for arm in arms}
     for task in dict.fromkeys(r["task"] for r in runs):
         meta = info.get(task, {})
         row: list[Any] = [f"{task} ({meta.get('kind', '?')})", meta.get("steps", "?"), meta.get("target", "?")]
-        for side in ("autotrace", "trace-opt"):
-            mine = [r for r in runs if r["task"] == task and r.get("side") == side]
+        for arm in arms:
+            mine = [r for r in runs if r["task"] == task and _arm(r) == arm]
             solved = [r for r in mine if r.get("solved")]
             best = [r["best_score"] for r in mine if r.get("best_score") is not None]
             p = sum(r.get("prompt_tokens") or 0 for r in mine)
             c = sum(r.get("completion_tokens") or 0 for r in mine)
             walls = [r.get("wall_seconds") or r.get("process_seconds") or 0.0 for r in mine]
-            t = totals[side]
+            t = totals[arm]
             t["solved"] += len(solved)
             t["runs"] += len(mine)
             t["prompt"] += p
@@ -209,8 +209,9 @@ def _quality(results: dict[str, Any]) -> list[str]:
                     _f(statistics.mean(best) if best else None, 3), f"{p:,} + {c:,}",
                     _f(statistics.mean(walls) if walls else None, 0, " s")]
         rows.append(row)
-    header = ["task", "steps", "target", "autotrace solved", "steps to solve", "best score", "tokens", "time",
-              "trace-opt solved", "steps to solve", "best score", "tokens", "time"]
+    header = ["task", "steps", "target"]
+    for arm in arms:
+        header += [f"{arm} solved", "steps to solve", "best score", "tokens", "time"]
     out += [_table(header, rows), ""]
     out += ["Overall:", "", _table(
         ["", "runs solved", "tasks solved on every seed", "prompt tokens", "completion tokens", "LLM calls",
@@ -219,9 +220,10 @@ def _quality(results: dict[str, Any]) -> list[str]:
           f"{t['completion']:,}", f"{t['calls']:,}", _f(_tokens(t) / t["solved"] if t["solved"] else None, 0),
           _f(t["wall"] / 60, 1, " min")] for side, t in totals.items()]),
         ""]
-    ours, theirs = totals["autotrace"], totals["trace-opt"]
-    if _tokens(theirs):
-        out += [f"autotrace used {_tokens(ours) / _tokens(theirs):.2f}x trace-opt's tokens (prompt + completion) in all"
+    theirs = totals["trace-opt"]
+    for arm in (arm for arm in arms if arm != "trace-opt" and _tokens(theirs)):
+        ours = totals[arm]
+        out += [f"{arm} used {_tokens(ours) / _tokens(theirs):.2f}x trace-opt's tokens (prompt + completion) in all"
                 + (f", and {(_tokens(ours) / ours['solved']) / (_tokens(theirs) / theirs['solved']):.2f}x per solved run"
                    if ours["solved"] and theirs["solved"] else "") + ".", ""]
     checks = [r["traceback_check"] for r in runs if r.get("traceback_check")]
@@ -235,11 +237,17 @@ def _quality(results: dict[str, Any]) -> list[str]:
                 f" of {sum(c['answers'] for c in checks):,}.", ""]
     out += _hidden(runs)
     pooled = len({r.get("run") for r in runs}) > 1  # from several runs (see merge): say which made each
-    out += ["Per run (best = the judge's score on the visible cases; hidden = the final function on the hidden ones):",
+    held = any(r.get("holdout") for r in runs)
+    out += ["Per run (best = the judge's score on the visible cases; hidden = the final function on the hidden ones; "
+            "N = answers asked for per step, autotrace's --candidates"
+            + ("; holdout = the fraction of the judge's examples autotrace held out" if held else "") + "):",
             "", _table(
-        ["task", "seed", "side", "solved at step", "best", "hidden", "scores by step", "tokens", "runs", "time", "note"]
+        ["task", "seed", "side", "N", *(["holdout"] if held else []), "solved at step", "best", "hidden",
+         "scores by step", "tokens", "runs", "time", "note"]
         + (["measured in run"] if pooled else []),
-        [[r["task"], r["seed"], r.get("side"), _f(r.get("solved_step")), _f(r.get("best_score"), 3), _hidden_cell(r),
+        [[r["task"], r["seed"], r.get("side"), r.get("candidates") or 1,
+          *([_f(r.get("holdout") or 0.0)] if held else []),
+          _f(r.get("solved_step")), _f(r.get("best_score"), 3), _hidden_cell(r),
           " ".join(_f(s.get("score"), 2) for s in r.get("steps", [])),
           f"{r.get('prompt_tokens') or 0:,} + {r.get('completion_tokens') or 0:,}", _f(r.get("evaluations")),
           _f(r.get("wall_seconds") or r.get("process_seconds"), 0, " s"), _note(r)]
@@ -255,8 +263,8 @@ def _hidden(runs: list[dict[str, Any]]) -> list[str]:
         return []
     rows = []
     for task in dict.fromkeys(r["task"] for r in judged):
-        for side in ("autotrace", "trace-opt"):
-            mine = [r for r in judged if r["task"] == task and r.get("side") == side]
+        for side in _arms(judged):
+            mine = [r for r in judged if r["task"] == task and _arm(r) == side]
             if not mine:
                 continue
             best = [r["best_score"] for r in mine if r.get("best_score") is not None]
@@ -275,6 +283,24 @@ def _hidden(runs: list[dict[str, Any]]) -> list[str]:
             "the visible inputs, not the task:", "",
             _table(["task", "side", "solved (visible)", "best visible score", "hidden cases passed",
                     "runs passing every hidden case", "solved but failing hidden cases"], rows), ""]
+
+
+def _arm(run: dict[str, Any]) -> str:
+    """Which optimizer, as it was set, made ``run``: ``trace-opt``, ``autotrace``, or autotrace with
+    ``--candidates`` or ``--holdout`` (``autotrace N=4``, ``autotrace N=2 holdout 0.25``), so that runs
+    at several N are told apart, and pooled without replacing one another."""
+    side = str(run.get("side") or "")
+    if side != "autotrace":
+        return side
+    n, holdout = run.get("candidates") or 1, run.get("holdout") or 0.0
+    return " ".join([side, *([f"N={n}"] if n != 1 else []), *([f"holdout {holdout:g}"] if holdout else [])])
+
+
+def _arms(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """The arms of ``runs``: plain autotrace first (always, as trace-opt last), then by N."""
+    found = {_arm(r) for r in runs} - {"autotrace", "trace-opt"}
+    by_n = {_arm(r): (r.get("candidates") or 1, r.get("holdout") or 0.0) for r in runs}
+    return ["autotrace", *sorted(found, key=lambda arm: by_n[arm]), "trace-opt"]
 
 
 def _hidden_cell(run: dict[str, Any]) -> str:

@@ -160,6 +160,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
 @click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch.")
 @click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself.")
+@click.option("--holdout-tests", default=None, metavar="EXPR", help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees them, candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val').")
 @click.option("--merge/--no-merge", default=DEFAULTS["merge"], help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model.")
 @click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"], help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
@@ -168,7 +169,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
-             ray_address: str | None, candidates: int, merge: bool, holdout: float, code_format: str) -> None:
+             ray_address: str | None, candidates: int, merge: bool, holdout: float, holdout_tests: str | None,
+             code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -194,7 +196,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     if keyword is not None and tests is None:
         fail("-k selects tests: it needs --tests")
     if tests is not None and holdout:
-        fail("--holdout splits a judge's examples; it does not apply to --tests")
+        fail("--holdout splits a judge's examples; it does not apply to --tests (hold tests out with --holdout-tests EXPR)")
+    if holdout_tests is not None and tests is None:
+        fail("--holdout-tests holds tests out: it needs --tests")
     if tests is not None and in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
     if tests is not None and executor == "ray":
@@ -225,10 +229,11 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
         if tests is not None:  # the tests run once first: the baseline regressions are measured against
-            project, initial = _prepare_tests(settings, tests, keyword)
+            project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
         else:
             project, initial = prepare(settings) if not settings.resume else (None, None)
-        what = target if tests is None else f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
+        what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
+                                             + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
         with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
                           say=lambda text: click.echo(text, err=True), slots=settings.candidates) as ready:
             settings.llm = ready
@@ -251,12 +256,12 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     sys.exit(guarded(body))
 
 
-def _prepare_tests(settings: Any, tests: Path, keyword: str | None) -> tuple[Any, Any]:
-    """Make the settings evaluate candidates with the tests; the project as the tests import it and
-    the initial values' evaluation."""
+def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str | None) -> tuple[Any, Any]:
+    """Make the settings evaluate candidates with the tests (``holdout``: the held-out ones' -k
+    expression); the project as the tests import it and the initial values' evaluation."""
     from .tests_eval import SuiteEvaluator
 
-    evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits)
+    evaluator = SuiteEvaluator([tests], keyword, settings.selectors, settings.limits, holdout)
     settings.evaluator = evaluator
     project, initial = evaluator.prepare()
     if not project.params:

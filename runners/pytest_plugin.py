@@ -44,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autotrace-graphs", choices=("all", "failed"), default="all",
                     help="Whose DAG the report holds: every test's (default) or only the failing tests' "
                          "(much faster on large suites).")
+    group.addoption("--autotrace-holdout", default=None, metavar="EXPR",
+                    help="Mark the tests this -k style expression matches as held out in the report "
+                         "(what 'autotrace optimize --holdout-tests' keeps from the optimizer).")
     group.addoption("--autotrace-all", default=None, metavar="DIR",
                     help="Also instrument every module under DIR (test files and conftest.py excepted) "
                          "as recorded calls.")
@@ -52,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def requested(options: Namespace) -> bool:
     """Whether any ``--autotrace*`` option was given."""
     return bool(options.autotrace or options.autotrace_param or options.autotrace_values
-                or options.autotrace_report or options.autotrace_all)
+                or options.autotrace_report or options.autotrace_all or options.autotrace_holdout)
 
 
 @pytest.hookimpl(tryfirst=True)

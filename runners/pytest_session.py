@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.mark import KeywordMatcher
+from _pytest.mark import expression as keyword_expressions
 
 from autotrace import graph as g
 from autotrace.atomic import atomic_write
@@ -63,6 +65,10 @@ class AutotraceSession:
         self.notes: list[str] = []
         self.report_path = Path(options.autotrace_report).resolve() if options.autotrace_report else None
         self.all_graphs = options.autotrace_graphs == "all"
+        try:
+            self.holdout = keyword_expression(options.autotrace_holdout) if options.autotrace_holdout else None
+        except ValueError as exc:
+            raise pytest.UsageError(f"autotrace: --autotrace-holdout: {exc}") from None
         self.root = find_root(config.rootpath)
         self.search_roots = search_roots(self.root)
         try:
@@ -184,6 +190,8 @@ class AutotraceSession:
                                    "traceback": truncate(user_traceback(call.excinfo.value), _TEXT_LIMIT, "ends")}
             if ran:
                 data["run"] = self._run_data(item, call, graph=self.all_graphs or not report.passed)
+            if self.holdout is not None:
+                data["held_out"] = self.holdout.evaluate(KeywordMatcher.from_item(item))
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
         if ran and _RECORDER in item.stash:
             del item.stash[_RECORDER]  # the recorded arguments and results may be released now
@@ -276,11 +284,12 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
     test = tests.setdefault(report.nodeid, {
         "nodeid": report.nodeid, "outcome": "not run", "when": "", "duration": 0.0, "message": "",
         "traceback": "", "longrepr": "", "stdout": "", "stderr": "", "source": "", "params": [], "calls": 0,
-        "graph": None,
+        "graph": None, "held_out": False,
     })
     test["duration"] += report.duration
     data = getattr(report, "autotrace", None) or {}
     test.update(data.get("run", {}))
+    test["held_out"] = data.get("held_out", test["held_out"])
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
         test["stdout"], test["stderr"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail"), truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
     if test["outcome"] in ("failed", "error"):
@@ -293,6 +302,23 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
         test["outcome"] = "xfailed" if expected_failure else "skipped"
     elif report.when == "call":
         test["outcome"] = "xpassed" if expected_failure else "passed"
+
+
+#: What pytest's expression parser raises: SyntaxError from pytest 9, its own ParseError before.
+_PARSE_ERRORS: tuple[type[Exception], ...] = (SyntaxError, getattr(keyword_expressions, "ParseError", SyntaxError))
+
+
+def keyword_expression(text: str) -> keyword_expressions.Expression:
+    """``text`` compiled by pytest's own ``-k`` parser (match it against an item with
+    ``KeywordMatcher.from_item``: names of the test and its parents, markers, extra keywords, as ``-k``
+    does); a ValueError that says where it is wrong."""
+    try:
+        return keyword_expressions.Expression.compile(text)
+    except _PARSE_ERRORS as exc:
+        where = f" at column {exc.offset}" if getattr(exc, "offset", None) else \
+            f" at column {exc.column}" if getattr(exc, "column", None) else ""
+        reason = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
+        raise ValueError(f"{text!r} is not a -k expression{where}: {reason}") from None
 
 
 # -- the import hook's side --------------------------------------------------------------------------

@@ -12,7 +12,10 @@ becomes an :class:`Evaluation`:
   that fixes one test and breaks another has made no progress, and its feedback says which broke;
 * a failing test's message names the parameters its run reached, then gives its traceback through the
   user's code ending in the assertion with pytest's introspection, its source and the end of its
-  captured output; its graph is the test's DAG, so the optimizer sees how the failure depends on them.
+  captured output; its graph is the test's DAG, so the optimizer sees how the failure depends on them;
+* the tests a ``-k`` style expression matches (``--holdout-tests``, matched by pytest itself in the
+  run) are the evaluation's :attr:`~Evaluation.holdout`, as a judge's validation examples are: kept
+  out of the score, the feedback and the pool, so that the patch can be chosen on them.
 
 A candidate that breaks collection (an import error) is a problem, ranked below everything.
 """
@@ -74,7 +77,8 @@ class SuiteEvaluation(Evaluation):
         regressions = sum(1 for e in self.examples if e.score < 0)
         score = self.score if self.score is not None else 0.0
         return (f"{score:.3g} ({len(self._passing())}/{len(self.examples)} pass"
-                + (f", {regressions} regressed)" if regressions else ")"))
+                + (f", {regressions} regressed)" if regressions else ")")
+                + (f", val {self.validation.describe()}" if self.holdout else ""))
 
     def _passing(self) -> list[str]:
         return [e.example for e in self.examples if e.score >= 1]
@@ -88,7 +92,7 @@ class SuiteEvaluator:
     """
 
     def __init__(self, paths: Sequence[Path], keyword: str | None = None, selectors: Sequence[str] = (),
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), holdout: str | None = None) -> None:
         if not paths:
             raise ValueError("no test path given")
         for path in paths:
@@ -98,10 +102,23 @@ class SuiteEvaluator:
         first = self.paths[0]
         self.root = find_root(first if first.is_dir() else first.parent)
         self.keyword = keyword
+        #: The -k style expression of the held-out tests (``--holdout-tests``), checked here: bad input
+        #: fails before any test runs.
+        self.holdout = holdout
+        if holdout is not None:
+            from .pytest_session import keyword_expression
+
+            try:
+                keyword_expression(holdout)
+            except ValueError as exc:
+                raise ValueError(f"--holdout-tests {exc}") from None
         # the child runs in the project root: selectors given relative to this folder are made absolute
         self.selectors = [_absolute(s) for s in selectors]
         self.limits = limits
         self.baseline: frozenset[str] = frozenset()  # tests passing with the initial values
+        self.held_out: frozenset[str] = frozenset()  # the held-out tests of the initial run
+        #: The test files whose every test is held out: their collection errors are held-out failures.
+        self.held_out_files: frozenset[str] = frozenset()
         self._initial: tuple[dict[str, str], SuiteEvaluation] | None = None
         #: The project's state shared by the candidates tested at the same time (``--jobs``).
         self._project_state = Baseline()
@@ -116,35 +133,63 @@ class SuiteEvaluator:
         project = Project.load(None, self.selectors, root=Path(report["root"]),
                                search_roots=[Path(p) for p in report["search_roots"]])
         evaluation = self.evaluation(report)
-        self.baseline = frozenset(e.example for e in evaluation.examples if e.score >= 1)
+        if self.holdout is not None:
+            self._check_holdout(evaluation)
+        self.held_out = frozenset(e.example for e in evaluation.holdout)
+        visible_files = {_file(e.example) for e in evaluation.examples}
+        self.held_out_files = frozenset(_file(nodeid) for nodeid in self.held_out) - visible_files
+        self.baseline = frozenset(e.example for e in (*evaluation.examples, *evaluation.holdout) if e.score >= 1)
         self._initial = (report["values"], evaluation)
         return project, evaluation
+
+    def _check_holdout(self, evaluation: SuiteEvaluation) -> None:
+        """Bad input: held-out tests that cannot be told apart (the tests did not run), or none or all of them."""
+        where = f"--holdout-tests {self.holdout!r}"
+        if evaluation.problem:
+            raise ValueError(f"{where}: the tests did not run with the initial values, so the held-out "
+                             f"ones cannot be told apart: {evaluation.problem.splitlines()[0]}")
+        total = len(evaluation.examples) + len(evaluation.holdout)
+        if not evaluation.holdout:
+            raise ValueError(f"{where} matches none of the {total} tests that ran: nothing would be held out")
+        if not evaluation.examples:
+            raise ValueError(f"{where} matches all {total} tests that ran: none would be left to select candidates on")
 
     def __call__(self, project: Project, values: Mapping[str, Any]) -> Evaluation:
         texts = {p.name: value_to_text(p.kind, values.get(p.name, p.initial)) for p in project.params}
         if self._initial is not None and texts == self._initial[0]:
             return self._initial[1]
         report, failure = self._run(texts)
-        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=failure)
+        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=self._unnamed(failure))
 
     def evaluation(self, report: Mapping[str, Any]) -> SuiteEvaluation:
-        """The plugin's report as an evaluation, regressions measured against :attr:`baseline`."""
-        if report["errors"]:
+        """The plugin's report as an evaluation, regressions measured against :attr:`baseline`. A
+        held-out test file that fails to collect is no problem of the candidate's visible tests: its
+        tests are held-out failures, unnamed in the feedback."""
+        errors = [e for e in report["errors"] if e["nodeid"] not in self.held_out_files]
+        if errors:
             text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
                                + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
-                               for e in report["errors"])
+                               for e in errors)
             return SuiteEvaluation([], problem=text)
         tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
         if not tests:
             return SuiteEvaluation([], problem=f"no test ran in {self._what()} (all skipped or deselected)")
         examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
         ran = {t["nodeid"] for t in tests}
-        examples += [_vanished(nodeid) for nodeid in sorted(self.baseline - ran)]
+        examples += [_vanished(nodeid, nodeid in self.held_out, nodeid in self.baseline)
+                     for nodeid in sorted((self.baseline | self.held_out) - ran)]
         examples.sort(key=lambda e: e.score)  # regressions first, then failures, then passes
         if report.get("undone"):  # what the run did to the project, undone: the candidate should know
             said = "the tests' run " + "; ".join(report["undone"])
             examples = [e.with_note(said) for e in examples]
-        return SuiteEvaluation(examples)
+        return SuiteEvaluation.split(examples)
+
+    def _unnamed(self, failure: str) -> str:
+        """Why pytest gave no report (its output's end), less the lines that name a held-out test or file."""
+        names = {nodeid.rsplit("::", 1)[-1].split("[", 1)[0] for nodeid in self.held_out} | self.held_out_files
+        if not names:
+            return failure
+        return "\n".join(line for line in failure.splitlines() if not any(name in line for name in names))
 
     def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
         """The plugin's report, or None and why there is none. pytest runs confined (:mod:`.guard`): under
@@ -174,6 +219,8 @@ class SuiteEvaluator:
                 f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
         if self.keyword:
             argv += ["-k", self.keyword]
+        if self.holdout is not None:  # a held-out file that fails to collect must not stop the visible tests
+            argv += [f"--autotrace-holdout={self.holdout}", "--continue-on-collection-errors"]
         argv += [f"--autotrace-param={moved(path)}::{name}"
                  for path, _, name in (selector.rpartition("::") for selector in self.selectors)]
         if texts is not None:
@@ -200,9 +247,9 @@ class SuiteEvaluator:
 def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
     """One test as an example. ``failed`` stays False: in an Evaluation it means "could not be judged",
     and a failing test is judged (score 0, or -1 for a regression)."""
-    nodeid = test["nodeid"]
+    nodeid, held_out = test["nodeid"], bool(test.get("held_out", False))
     if test["outcome"] == "passed":
-        return ExampleResult(example=nodeid, output="passed", score=1.0, message=f"PASSED {nodeid}")
+        return ExampleResult(example=nodeid, output="passed", score=1.0, message=f"PASSED {nodeid}", held_out=held_out)
     where = " in setup" if test["when"] == "setup" else " in teardown" if test["when"] == "teardown" else ""
     header = (f"REGRESSION: {nodeid} passed with the initial values and fails now{where}" if passed_before
               else f"FAILED {nodeid}{where}")
@@ -218,12 +265,22 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
             parts.append(f"captured {stream} (end):\n" + truncate(test[stream].rstrip(), _OUTPUT_CHARS, "tail"))
     summary = (test["message"] or test["outcome"]).strip().splitlines()
     return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test["outcome"],
-                         score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"])
+                         score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"],
+                         held_out=held_out)
 
 
-def _vanished(nodeid: str) -> ExampleResult:
-    return ExampleResult(example=nodeid, output="did not run", score=-1.0,
-                         message=f"REGRESSION: {nodeid} passed with the initial values and did not run now")
+def _vanished(nodeid: str, held_out: bool, passed_before: bool) -> ExampleResult:
+    """A test of the initial run that did not run now: a regression when it passed then, else a failure."""
+    if passed_before:
+        return ExampleResult(example=nodeid, output="did not run", score=-1.0, held_out=held_out,
+                             message=f"REGRESSION: {nodeid} passed with the initial values and did not run now")
+    return ExampleResult(example=nodeid, output="did not run", score=0.0, held_out=held_out,
+                         message=f"FAILED {nodeid}: it did not run")
+
+
+def _file(nodeid: str) -> str:
+    """The test file of a node id (``tests/test_x.py`` of ``tests/test_x.py::TestY::test_z[1]``)."""
+    return nodeid.split("::", 1)[0]
 
 
 def _absolute(selector: str) -> str:

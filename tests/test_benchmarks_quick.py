@@ -102,10 +102,34 @@ def test_report_renders_from_results():
     # both solved 1 run; autotrace spent 1,280 tokens, trace-opt 2,560 over its two runs
     assert "| autotrace | 1/1 | 1/1 | 1,200 | 80 | 0 | 1,280 |" in merged
     assert "autotrace used 0.50x trace-opt's tokens (prompt + completion) in all, and 0.50x per solved run." in merged
-    assert re.search(r"\| linear \| 1 \| trace-opt \| 1 \|.*\| 20260102-000000 \|", merged)
-    assert re.search(r"\| linear \| 0 \| trace-opt \| — \|.*\| 20260101-000000 \|", merged)
+    assert re.search(r"\| linear \| 1 \| trace-opt \| 1 \| 1 \|.*\| 20260102-000000 \|", merged)  # N 1, step 1
+    assert re.search(r"\| linear \| 0 \| trace-opt \| 1 \| — \|.*\| 20260101-000000 \|", merged)
     assert "Command: `python -m benchmarks --quick, run 20260101-000000 UTC` (section `overhead`" in merged
     assert "`.bench/results/20260101-000000/results.json`, `.bench/results/20260102-000000/results.json`" in merged
+
+
+def test_runs_at_several_n_are_pooled_apart_and_compared_side_by_side():
+    """``--candidates N`` runs merged with ``--render``: each N an arm of its own in every table."""
+    def run(seed, candidates, solved, tokens, side="autotrace"):
+        return {"task": "linear", "seed": seed, "side": side, "candidates": candidates, "holdout": 0.0,
+                "solved": solved, "solved_step": 1 if solved else None, "best_score": 1.0 if solved else 0.5,
+                "prompt_tokens": tokens, "completion_tokens": 0, "wall_seconds": 10.0 * candidates,
+                "steps": [{"step": 0, "score": 0.5}, {"step": 1, "score": 1.0 if solved else 0.5, "note": "changed X"}]}
+
+    def results(stamp, quality):
+        return {"command": f"python -m benchmarks --candidates {quality[0]['candidates']}", "stamp": stamp,
+                "machine": {}, "versions": {}, "server": {}, "tasks": {"linear": {"kind": "code", "steps": 2, "target": 1}},
+                "quality": quality}
+
+    one = results("20260101-000000", [run(0, 1, False, 100), run(1, 1, True, 100), run(0, 1, False, 50, "trace-opt")])
+    four = results("20260102-000000", [run(0, 4, True, 400), run(1, 4, True, 400)])
+    text = report.render(report.merge([one, four]))
+    assert "| task | steps | target | autotrace solved |" in text and "| autotrace N=4 solved |" in text
+    assert "| linear (code) | 2 | 1 | 1/2 | 1 | 0.750 | 200 + 0 | 10 s | 2/2 | 1.0 | 1.000 | 800 + 0 | 40 s | 0/1 |" in text
+    assert "| autotrace | 1/2 |" in text and "| autotrace N=4 | 2/2 |" in text and "| trace-opt | 0/1 |" in text
+    assert "autotrace N=4 used 16.00x trace-opt's tokens" in text
+    assert re.search(r"\| linear \| 1 \| autotrace \| 1 \| 1 \|", text)
+    assert re.search(r"\| linear \| 1 \| autotrace \| 4 \| 1 \|", text)  # N=4 kept beside N=1, not over it
 
 
 def test_overhead_measures_autotrace_without_trace_opt():
@@ -121,14 +145,15 @@ def test_quality_runs_the_chosen_sides_and_alternates_which_goes_first(monkeypat
     from benchmarks import harness
 
     ran = []
-    monkeypatch.setattr(harness, "run_task", lambda task, side, seed, *rest: ran.append((seed, side)) or {})
+    monkeypatch.setattr(harness, "run_task", lambda task, side, seed, *rest, candidates, holdout: ran.append((seed, side))
+                        or {"candidates": candidates})
     task = tasks.get("linear")
     harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None)
     assert ran == [(0, "autotrace"), (0, "trace"), (1, "trace"), (1, "autotrace")]
     ran.clear()
-    harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None,
-                        sides=("autotrace",))
-    assert ran == [(0, "autotrace"), (1, "autotrace")]
+    done = harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None,
+                               sides=("autotrace",), candidates=4)
+    assert ran == [(0, "autotrace"), (1, "autotrace")] and [r["candidates"] for r in done] == [4, 4]
 
 
 def test_the_unchanged_stop_replay_counts_calls_after_two_idle_answers_and_solves_lost():

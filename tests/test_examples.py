@@ -46,8 +46,12 @@ def replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(source.replace(old, new))
 
 
+#: The examples judged by their own tests (``autotrace optimize --tests``) instead of a judge.
+TEST_SUITES = ("pytest_project", "threshold_tests")
+
+
 def test_every_example_has_a_readme_a_program_and_a_judge() -> None:
-    folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name != "pytest_project")
+    folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in TEST_SUITES)
     assert folders == ["fit_constants", "fix_bug", "prompt_app"]
     for name in folders:
         assert (EXAMPLES / name / "judge.py").is_file()
@@ -91,6 +95,25 @@ def test_fix_bug_judge_gives_the_perfect_score_to_a_fixed_median(tmp_path: Path)
     scores = python(folder, "import judge, stats\n"
                             "print([judge.feedback(stats.main(x), x)[0] for x in judge.examples()])")
     assert scores == str([1.0] * 6)
+
+
+def test_threshold_tests_fails_one_visible_test_and_holds_the_boundaries_out(tmp_path: Path) -> None:
+    """The README's figures: 3 of 4 visible tests pass, the 3 held-out ones too; the right fix passes all,
+    a moved threshold passes every visible test and breaks a held-out one."""
+    from autotrace.runners.tests_eval import SuiteEvaluator
+
+    folder = copy_example("threshold_tests", tmp_path)
+    assert "autotrace optimize --tests tests/ --holdout-tests boundaries" in (folder / "README.md").read_text()
+    evaluator = SuiteEvaluator([folder / "tests"], holdout="boundaries")
+    project, initial = evaluator.prepare()
+    assert [p.name for p in project.params] == ["thermometer.readings.classify"]
+    assert initial.describe() == "0.75 (3/4 pass), val 1 (3/3 pass)"
+    source = project.params[0].initial
+    assert source.count("if celsius > FEVER_FROM_C:") == 1
+    fixed = evaluator(project, {"thermometer.readings.classify": source.replace("celsius > FEVER", "celsius >= FEVER")})
+    assert fixed.describe() == "1 (4/4 pass), val 1 (3/3 pass)"
+    moved = evaluator(project, {"thermometer.readings.classify": source.replace("celsius > FEVER_FROM_C", "celsius > 37.5")})
+    assert moved.describe() == "1 (4/4 pass), val 0.333 (2/3 pass, 1 regressed)"
 
 
 def route(request: dict) -> str:

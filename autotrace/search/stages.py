@@ -36,9 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autotrace.evaluation import Evaluation
-
 from autotrace.config import DEFAULTS
+from autotrace.evaluation import Evaluation
 
 from .probe import Probe, nudged
 from .refine import Refiner, nelder_mead

@@ -1,0 +1,1 @@
+"""A clinical thermometer's readings, classified."""
