@@ -40,7 +40,7 @@ from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.params import ParamSpec
 from autotrace.search import probe as probes
 from autotrace.search.refine import Refiner, nelder_mead
-from autotrace.search.space import Dimension, dimensions
+from autotrace.search.space import dimensions
 from autotrace.search.stages import Point, Search, score_of
 
 BEFORE = "a680043"  # the base commit of issue 21: the hand-written search
@@ -252,7 +252,7 @@ def drive(problem: Problem, side: str, steps: int, runs: int) -> Outcome:
     scores: dict[str, float] = {}  # as the loop keeps them: values run before are not run again
 
     def evaluate(values: Values) -> Evaluation:
-        nonlocal ran, reached_at
+        nonlocal ran
         ran += 1
         evaluation = run(values)
         scores[repr(sorted(values.items()))] = score_of(evaluation)

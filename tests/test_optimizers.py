@@ -3,7 +3,6 @@ against the scripted OpenAI-compatible server (tests/llmserver.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
