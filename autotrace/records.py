@@ -5,7 +5,8 @@ The loop writes a step, and ``autotrace show``, the report, resume and the bench
 with the record typed here, each of them names a field instead of spelling a key, and
 :meth:`StepRecord.to_record` / :meth:`StepRecord.from_record` are the one JSON codec between them and the
 ``steps.record`` column. The JSON keeps the layout autotrace wrote before these types existed (score,
-describe, feedback and status are written beside the evaluation they follow from), so stores written by
+describe, feedback and status are written beside the evaluation they follow from; describe and feedback
+are read back as written), so stores written by
 earlier versions open unchanged and no schema version was needed.
 """
 
@@ -56,8 +57,17 @@ class StepRecord:
     parents: tuple[int, ...] | None = None
     step: int = 0  # set by the store when the record is read
     created: float | None = None  # set by the store when the record is read
+    #: The evaluation in words and its feedback text as the writer gave them ("" when building a record:
+    #: taken from ``evaluation``). Stored, not recomputed on reading: a test suite's evaluation describes
+    #: itself in tests ("0.667 (2/3 pass)"), which the stored examples alone do not say.
+    describe: str = ""
+    feedback: str = ""
 
     def __post_init__(self) -> None:
+        if not self.describe:
+            object.__setattr__(self, "describe", self.evaluation.describe())
+        if not self.feedback:
+            object.__setattr__(self, "feedback", self.evaluation.message())
         for name in ("prompt", "parent", "front", "other_answers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("evaluated", "parents"):
@@ -67,14 +77,6 @@ class StepRecord:
     @property
     def score(self) -> float | None:
         return self.evaluation.score
-
-    @property
-    def describe(self) -> str:
-        return self.evaluation.describe()
-
-    @property
-    def feedback(self) -> str:
-        return self.evaluation.message()
 
     @property
     def status(self) -> str:
@@ -127,6 +129,7 @@ class StepRecord:
             merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
             parents=_ids(parents) if isinstance(parents, list) else None,
             step=step, created=created,
+            describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
         )
 
 

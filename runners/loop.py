@@ -276,7 +276,7 @@ class _Loop:
         stopped = ""
         stall = _Stall(best_eval.rank)
         for step in range(first_step, s.steps + 1):
-            if self._reached(best_eval):
+            if self._done(best, best_eval):
                 break
             self._step = step
             started = time.perf_counter()
@@ -308,7 +308,7 @@ class _Loop:
                     continue
                 probed = "; ".join(filter(None, [tried, probed]))
             self.optimizer.sensitivity = sensitivity
-            if self._reached(best_eval):  # a probe reached the target: no need to ask the model
+            if self._done(best, best_eval):  # a probe reached the target: no need to ask the model
                 self._finish_step(progress, run_id, step, started, None, best, best_eval, best_eval, probed,
                                   sensitivity)
                 break
@@ -338,7 +338,7 @@ class _Loop:
                 current, current_eval = best, best_eval
                 notes.append("back to the best values")
             merged = None
-            if s.merge and not self._reached(best_eval):
+            if s.merge and not self._done(best, best_eval):
                 merged = self._merge()
                 if merged is not None:
                     notes.append(merged.note)
@@ -358,8 +358,8 @@ class _Loop:
                 progress(StepReport(step + 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
                                     stopped))
                 break
+        reached = self._done(best, best_eval)
         best, best_eval = self._validated(best, best_eval)
-        reached = self._reached(best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
         patch = make_patch(self.project.root, changes)
         save_patch(run_dir, patch)
@@ -528,6 +528,16 @@ class _Loop:
             self._remember(found.values, found.evaluation)
         note = f"measured search: nothing better in {search.runs_made} new program runs" if probes else ""
         return sensitivity, note, None
+
+    def _done(self, best: dict[str, Any], best_eval: Evaluation) -> bool:
+        """Whether the run has reached its target: the candidate the patch would be made of reaches it on
+        the examples the search sees and, with a holdout, on the held-out ones too. A candidate that fits
+        the visible examples (or tests) alone does not end the search: the next step may find one that
+        also holds on the others."""
+        if not best_eval.holdout:
+            return self._reached(best_eval)
+        _, chosen = self._validated(best, best_eval)
+        return self._reached(chosen) and self._reached(chosen.validation)
 
     def _reached(self, evaluation: Evaluation) -> bool:
         target, score = self.settings.target_score, evaluation.complete_score
