@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from autotrace.params import ParamKind, ParamSpec
-from autotrace.transforms.plan import ModulePlan
-from autotrace.transforms.instrument import derived_constants
+from autotrace.transforms.analysis import analyze
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
+from autotrace.transforms.plan import ModulePlan
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
 _PATH_KEYS = ("feedback",)
@@ -132,7 +132,7 @@ class Project:
             derived: dict[str, tuple[str, ...]] = {}
             for path, plan in plans.items():
                 if plan.literals:
-                    derived.update(derived_constants(read_source(path), plan))
+                    derived.update(analyze(read_source(path), plan).derived)
             self._plans = {path: replace(plan, derived=derived) for path, plan in plans.items()}
         return self._plans
 
