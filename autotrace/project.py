@@ -117,7 +117,7 @@ class Project:
         return cls(root, search_roots, params, files, config)
 
     def plans(self) -> dict[Path, ModulePlan]:
-        """What the transformer is told about each file it rewrites (computed once per project)."""
+        """What the import hook is told about each file it instruments (computed once per project)."""
         if self._plans is None:
             names = frozenset(p.name for p in self.params)
             plans = {}

@@ -299,7 +299,7 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
 
 
 class TolerantFinder(AutotraceFinder):
-    """The import hook, except that a module without parameters that the transformer cannot rewrite
+    """The import hook, except that a module without parameters that cannot be instrumented
     (third-party code under ``--autotrace-all``) is imported unchanged, with a note, instead of
     failing the suite."""
 

@@ -73,7 +73,8 @@ def test_relative_imports_resolve_to_the_parameter():
 
 
 def test_a_candidate_takes_its_lines_in_the_text_that_ran_and_the_rest_keeps_the_files():
-    original = "def f():\n    return 1\n\n\nclass C:\n    @staticmethod\n    def g():\n        return 2\n\n\ndef h():\n    return 3\n"
+    original = ("def f():\n    return 1\n\n\nclass C:\n    @staticmethod\n    def g():\n        return 2\n\n\n"
+                "def h():\n    return 3\n")
     source = original.replace("        return 2\n", "        a = 2\n        b = a\n        return b\n")
     ran, tree = place_candidates(original, source, ["C.g"])
     lines = ran.splitlines()
