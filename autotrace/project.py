@@ -10,9 +10,9 @@ from typing import Any
 
 from autotrace.config import ConfigError, find_root, load_config
 from autotrace.params import ParamKind, ParamSpec
-from autotrace.transforms.plan import ModulePlan
-from autotrace.transforms.instrument import derived_constants
+from autotrace.transforms.analysis import analyze
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
+from autotrace.transforms.plan import ModulePlan
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Project:
         return cls(root, search_roots, params, files, config)
 
     def plans(self) -> dict[Path, ModulePlan]:
-        """What the transformer is told about each file it rewrites (computed once per project)."""
+        """What the import hook is told about each file it instruments (computed once per project)."""
         if self._plans is None:
             names = frozenset(p.name for p in self.params)
             plans = {}
@@ -64,7 +64,7 @@ class Project:
             derived: dict[str, tuple[str, ...]] = {}
             for path, plan in plans.items():
                 if plan.literals:
-                    derived.update(derived_constants(read_source(path), plan))
+                    derived.update(analyze(read_source(path), plan).derived)
             self._plans = {path: replace(plan, derived=derived) for path, plan in plans.items()}
         return self._plans
 

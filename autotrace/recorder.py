@@ -2,7 +2,7 @@
 
 The hot path (one recorded call) does as little as possible: it appends a small list to the
 recorder and *holds* the arguments and the result. A plain function calls :meth:`Recorder.enter` from
-its own frame with its parameters' values in the order the transformer knew statically, so they are
+its own frame with its parameters' values in the order the instrumenting pass knew statically, so they are
 named without binding a signature; only wrapped calls (generators, coroutines) are bound afterwards.
 Everything else that costs — finding producers of values, formatting reprs and tracebacks — happens
 once, after the run, in :func:`build_graph`.
@@ -108,7 +108,7 @@ POSITIONAL, VAR_POSITIONAL, KEYWORD_ONLY, VAR_KEYWORD = range(4)
 
 @dataclass(frozen=True)
 class FunctionMeta:
-    """What the transformer knew statically about one function definition."""
+    """What was known statically about one function definition (``transforms/analysis.py``, ``frames.py``)."""
 
     func: str  # module.qualname
     reads: tuple[str, ...]  # parameters its body reads
@@ -528,7 +528,7 @@ class Recorder:
     def enter(self, facts: tuple, values: tuple) -> list:
         """Called by a rewritten function's prologue, from its own frame, while this recorder is active:
         a new record, made the current call (``Runtime.leave`` resets that). ``facts`` is the constant
-        the transformer put in the body, ``(func, reads, default_reads pairs, param, ((name, kind), ...),
+        the instrumenting pass put in the body, ``(func, reads, default_reads pairs, param, ((name, kind), ...),
         has_defaults, ordinal)`` (the ordinal makes it one object per definition: the compiler merges
         equal constants); ``values`` the parameters' values in that order, read at the body's start.
         Whether the caller passed a parameter that has a default is decided by identity with the

@@ -5,10 +5,10 @@ Parameter values live here, so a candidate is evaluated by setting values before
 imported (a fresh worker process per candidate), and every ``from m import NAME`` sees the same value.
 
 A plain function (``def`` without ``yield``, not ``async``) records itself inside its own frame: the
-transformer (``autotrace.transforms.frames``) rewrote its body to call the active recorder's
-:meth:`~autotrace.recorder.Recorder.enter` at the start, :meth:`Runtime.result` on each ``return``,
-:meth:`Runtime.error` on an exception and :meth:`Runtime.leave` in a ``finally``, each only while
-a recorder is active. Its decorator :meth:`Runtime.function` returns the very function it is given.
+import hook's ``ast`` pass (``autotrace.transforms.instrument``, ``.frames``) rewrote its body to call
+the active recorder's :meth:`~autotrace.recorder.Recorder.enter` at the start, :meth:`Runtime.result`
+on each ``return``, :meth:`Runtime.error` on an exception and :meth:`Runtime.leave` in a ``finally``,
+each only while a recorder is active. Its decorator :meth:`Runtime.function` returns the very function it is given.
 
 Not recording, such a function does not even pay that: the import hook compiles each module twice,
 and the function runs its *quiet twin*, the user's body with nothing added, until a recorder starts.
@@ -95,13 +95,13 @@ class Runtime:
 
     def record(self, func: str, reads: tuple[str, ...], default_reads: dict[str, tuple[str, ...]],
                param: str | None) -> Callable[[Callable], Callable]:
-        """The recording wrapper for a function whose body does not record itself: the transformer's
+        """The recording wrapper for a function whose body does not record itself: the instrumenting pass's
         innermost decorator on generators, coroutines and async generators, and the pytest plugin's
         for test functions."""
         return functools.partial(_wrap, self, self._meta(func, reads, tuple(default_reads.items()), param))
 
     def function(self, fn: FunctionType) -> FunctionType:
-        """The transformer's innermost decorator on a function whose body records itself: ``fn`` itself,
+        """The instrumenting pass's innermost decorator on a function whose body records itself: ``fn`` itself,
         running the code that fits the moment (recording or quiet) and registered so that a recorded
         call finds its default values and docstring from its code."""
         twins = self._twins.get(id(fn.__code__))
@@ -155,7 +155,7 @@ class Runtime:
     def adopt(self, recording: CodeType, quiet: CodeType) -> None:
         """Pair the code objects of a module compiled twice (:func:`autotrace.transforms.compile.compile_instrumented`):
         its functions, nested ones too, sit at the same places in both. A pair that does not line up
-        (it cannot happen with the transformer's trees) is left unpaired: its function keeps recording code."""
+        (it cannot happen with the pass's trees) is left unpaired: its function keeps recording code."""
         pending = [(recording, quiet)]
         while pending:
             rec, qui = pending.pop()
@@ -225,7 +225,7 @@ class _Recording:
 
 def is_recorded(func: Any) -> bool:
     """Whether calls of ``func`` are recorded while a recorder is active: a function whose body the
-    transformer rewrote (its code reads the runtime), or one of :meth:`Runtime.record`'s wrappers."""
+    instrumenting pass rewrote (its code reads the runtime), or one of :meth:`Runtime.record`'s wrappers."""
     from autotrace.transforms.plan import RUNTIME_NAME
 
     code = getattr(func, "__code__", None)

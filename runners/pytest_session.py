@@ -325,7 +325,7 @@ def keyword_expression(text: str) -> keyword_expressions.Expression:
 
 
 class TolerantFinder(AutotraceFinder):
-    """The import hook, except that a module without parameters that the transformer cannot rewrite
+    """The import hook, except that a module without parameters that cannot be instrumented
     (third-party code under ``--autotrace-all``) is imported unchanged, with a note, instead of
     failing the suite."""
 

@@ -99,6 +99,21 @@ def test_bytecode_cache_is_written_and_reused(tmp_path, monkeypatch):
     assert cached[0].stat().st_mtime_ns != stamp
 
 
+def test_a_cache_of_another_code_format_is_not_reused(tmp_path, monkeypatch):
+    """A cache written by a version whose rewritten code had another shape is made again, not run."""
+    from autotrace.transforms import hook
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    with program(tmp_path, PROGRAM, cache=True) as p:
+        p.module("shop")
+    (cached,) = (tmp_path / "__pycache__").glob("shop.*.autotrace-*.pyc")
+    stamp = cached.stat().st_mtime_ns
+    monkeypatch.setattr(hook, "CODE_FORMAT", hook.CODE_FORMAT + 1)
+    with program(tmp_path, PROGRAM, cache=True) as p:
+        assert p.module("shop").price(1) == 2.5
+    assert cached.stat().st_mtime_ns != stamp  # missed and written again under the new key
+
+
 def test_no_bytecode_is_written_when_python_is_told_not_to(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     with program(tmp_path, PROGRAM, cache=True) as p:

@@ -1,45 +1,45 @@
-"""The LibCST transformer, before/after, and the line-number mapping that keeps tracebacks honest."""
+"""The transform path: LibCST's analysis facts, the one ``ast`` pass, candidates placed on the tree,
+and the line numbers that keep tracebacks honest."""
 
 from __future__ import annotations
 
 import ast
 import textwrap
 
-from autotrace.transforms.compile import compile_instrumented, line_map, rewrite_tree
+from autotrace.runtime import Runtime
+from autotrace.transforms.analysis import analyze
+from autotrace.transforms.compile import compile_instrumented, place_candidates, rewrite_tree
+from autotrace.transforms.facts import FunctionFacts
 from autotrace.transforms.frames import CALL_NAME
-from autotrace.transforms.instrument import instrument
 from autotrace.transforms.plan import RUNTIME_NAME, ModulePlan
 
 
-def rewrite(source: str, **plan) -> str:
-    return instrument(textwrap.dedent(source), ModulePlan(module="m", **plan))
-
-
-def test_marked_literal_reads_the_runtime_and_keeps_the_comment():
-    after = rewrite('''
+def test_marked_literal_reads_the_runtime_on_its_own_line():
+    source = textwrap.dedent('''
         RATE = 0.2  # autotrace: param keep small
         OTHER = 1
-    ''', literals={"RATE": "m.RATE"}, param_names=frozenset({"m.RATE"}))
-    assert after == textwrap.dedent('''
-        RATE = __autotrace_rt__.param('m.RATE', 0.2)  # autotrace: param keep small
-        OTHER = 1
     ''')
+    tree = rewrite_tree(source, "m.py", ModulePlan("m", literals={"RATE": "m.RATE"}, param_names=frozenset({"m.RATE"})))
+    assert ast.unparse(tree) == "RATE = @autotrace.param('m.RATE', 0.2)\nOTHER = 1"
+    call = tree.body[0].value
+    assert (call.lineno, call.col_offset, call.end_col_offset) == (2, 7, 10)  # where the literal is
 
 
 def test_multiline_prompt_keeps_its_lines():
-    before = '''
+    source = textwrap.dedent('''
         PROMPT = """Classify:
         {text}
         """  # autotrace: param
         X = 1
-    '''
-    after = rewrite(before, literals={"PROMPT": "m.PROMPT"})
-    assert after.count("\n") == textwrap.dedent(before).count("\n")
-    assert 'PROMPT = __autotrace_rt__.param(\'m.PROMPT\', """Classify:' in after
+    ''')
+    tree = rewrite_tree(source, "m.py", ModulePlan("m", literals={"PROMPT": "m.PROMPT"}))
+    prompt, x = tree.body
+    assert (prompt.value.lineno, prompt.value.end_lineno, x.lineno) == (2, 4, 5)
+    assert ast.unparse(prompt) == "PROMPT = @autotrace.param('m.PROMPT', 'Classify:\\n{text}\\n')"
 
 
 def test_every_function_gets_an_innermost_decorator_with_its_static_facts():
-    after = rewrite('''
+    source = textwrap.dedent('''
         import functools
         K = 2  # autotrace: param
         @functools.cache
@@ -50,27 +50,40 @@ def test_every_function_gets_an_innermost_decorator_with_its_static_facts():
                 def inner():
                     return 1
                 return inner()
-    ''', literals={"K": "m.K"}, functions={"C.m": "m.C.m"}, param_names=frozenset({"m.K", "m.C.m"}))
-    assert textwrap.dedent('''
-        @functools.cache
-        @__autotrace_rt__.record('m.f', ('m.K',), {'k': ('m.K',)}, None)
-        def f(x, k=K):
-    ''') in after
-    assert "@__autotrace_rt__.record('m.C.m', (), {}, 'm.C.m')\n    def m(self):" in after
-    assert "@__autotrace_rt__.record('m.C.m.<locals>.inner', (), {}, None)\n        def inner():" in after
+            async def a(self, n=K):
+                return n
+    ''')
+    plan = ModulePlan("m", literals={"K": "m.K"}, functions={"C.m": "m.C.m"}, param_names=frozenset({"m.K", "m.C.m"}))
+    assert analyze(source, plan).functions == (
+        FunctionFacts("f", "m.f", ("m.K",), (("k", ("m.K",)),), None),
+        FunctionFacts("m", "m.C.m", (), (), "m.C.m"),
+        FunctionFacts("inner", "m.C.m.<locals>.inner", (), (), None),
+        FunctionFacts("a", "m.C.a", (), (("n", ("m.K",)),), None),
+    )
+    after = ast.unparse(rewrite_tree(source, "m.py", plan, recording=False))
+    assert "@functools.cache\n@@autotrace.function\ndef f(x, k=K):" in after
+    assert "@@autotrace.function\n    def m(self):\n\n        @@autotrace.function\n        def inner():" in after
+    assert "@@autotrace.record('m.C.a', (), {'n': ('m.K',)}, None)\n    async def a(self, n=K):" in after
 
 
 def test_relative_imports_resolve_to_the_parameter():
-    after = instrument("from .rates import FEE\ndef f():\n    return FEE\n",
-                       ModulePlan(module="pkg.app", param_names=frozenset({"pkg.rates.FEE"})))
-    assert "record('pkg.app.f', ('pkg.rates.FEE',), {}, None)" in after
+    facts = analyze("from .rates import FEE\ndef f():\n    return FEE\n",
+                    ModulePlan(module="pkg.app", param_names=frozenset({"pkg.rates.FEE"})))
+    assert facts.functions[0].reads == ("pkg.rates.FEE",)
 
 
-def test_line_map_sends_inserted_lines_to_the_def_they_decorate():
-    original = "a = 1\ndef f():\n    return a\n"
-    rewritten = "a = 1\n@dec\ndef f():\n    return a\n"
-    mapping = line_map(original, rewritten)
-    assert mapping[1:5] == [1, 2, 2, 3]
+def test_a_candidate_takes_its_lines_in_the_text_that_ran_and_the_rest_keeps_the_files():
+    original = ("def f():\n    return 1\n\n\nclass C:\n    @staticmethod\n    def g():\n        return 2\n\n\n"
+                "def h():\n    return 3\n")
+    source = original.replace("        return 2\n", "        a = 2\n        b = a\n        return b\n")
+    ran, tree = place_candidates(original, source, ["C.g"])
+    lines = ran.splitlines()
+    assert lines[: len(original.splitlines())] == original.splitlines()  # the file, line for line
+    g = tree.body[1].body[0]
+    assert lines[g.decorator_list[0].lineno - 1] == "    @staticmethod"
+    assert [lines[n.lineno - 1].strip() for n in g.body] == ["a = 2", "b = a", "return b"]
+    assert (tree.body[0].lineno, tree.body[2].lineno) == (1, 11)  # f and h where they are in the file
+    assert ast.dump(tree) == ast.dump(ast.parse(source))  # the same program as the source
 
 
 def test_compiled_code_keeps_user_line_numbers_and_hides_the_runtime_name():
@@ -100,12 +113,12 @@ def test_compiled_code_keeps_user_line_numbers_and_hides_the_runtime_name():
 def test_user_cannot_collide_with_the_runtime_name():
     tree = ast.parse("x = 1")
     assert RUNTIME_NAME not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    try:
-        compile_instrumented("__autotrace_rt__ = 1\n", "m.py", ModulePlan("m"))
-    except SyntaxError as exc:
-        assert "reserved name" in str(exc)
-    else:
-        raise AssertionError("the reserved placeholder must be refused")
+    # no placeholder in the user's namespace: any name the user can spell is the user's
+    _, quiet = compile_instrumented("__autotrace_rt__ = 1\ndef f():\n    return __autotrace_rt__\n", "m.py",
+                                    ModulePlan("m"))
+    namespace = {RUNTIME_NAME: Runtime()}
+    exec(quiet, namespace)
+    assert namespace["f"]() == 1
 
 
 def _code_objects(code):

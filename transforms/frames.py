@@ -1,7 +1,5 @@
-"""Recording a plain function inside its own frame (the AST stage, after line numbers are restored).
-
-A ``def`` without ``yield`` (``async def`` and generators keep the runtime's wrapper) whose innermost
-decorator is the transformer's ``@autotrace.record(func, reads, default_reads, param)`` becomes::
+"""Recording a plain function inside its own frame: the body the one ``ast`` pass (:mod:`.instrument`)
+gives a ``def`` without ``yield`` (``async def`` and generators keep the runtime's wrapper)::
 
     @autotrace.function                       # registers the function (and gives it the code to run)
     def f(a, b=1, *rest, c, **more):
@@ -21,27 +19,27 @@ decorator is the transformer's ``@autotrace.record(func, reads, default_reads, p
             if @call is not None:
                 @autotrace.leave(@call)
 
-With ``recording=False`` the same tree gets only the decorator: the *quiet twin* of every such
-function, the user's body unchanged. The import hook compiles both trees; a function runs its quiet
-code while nothing records and its recording code while a recorder is active (the runtime swaps
-``__code__``, see :mod:`autotrace.runtime`), so code that is instrumented but not being recorded costs
-what plain Python costs. The two trees hold their functions' code objects in the same order, which
-is how the runtime pairs them.
+The quiet tree (the pass with ``recording=False``) gets only the decorator: the *quiet twin* of
+every such function, the user's body unchanged. The import hook compiles both trees; a function runs
+its quiet code while nothing records and its recording code while a recorder is active (the runtime
+swaps ``__code__``, see :mod:`autotrace.runtime`), so code that is instrumented but not being
+recorded costs what plain Python costs. The two trees hold their functions' code objects in the same
+order, which is how the runtime pairs them.
 
-``FACTS`` is one constant tuple: the decorator's static facts plus the parameters' names and kinds
-(known here, so arguments are read from the frame by name and never bound to a signature later), and
-an ordinal that makes it one object per definition (the recorder keys what it learns on it).
-Why in the frame and not around it: see :mod:`autotrace.runtime`. Recording code that runs with no
-recorder (a function copied by value, whose code the runtime cannot swap) costs the prologue's
-global load, attribute load, local store and ``is None`` test, and one local test per return and in
-the ``finally`` (no tuple is built, nothing is called); recording, the prologue calls the recorder
-directly.
+``FACTS`` is one constant tuple: the analysis' facts (:class:`~.facts.FunctionFacts`) plus the
+parameters' names and kinds (known here, so arguments are read from the frame by name and never
+bound to a signature later), and an ordinal that makes it one object per definition (the recorder
+keys what it learns on it). Why in the frame and not around it: see :mod:`autotrace.runtime`.
+Recording code that runs with no recorder (a function copied by value, whose code the runtime cannot
+swap) costs the prologue's global load, attribute load, local store and ``is None`` test, and one
+local test per return and in the ``finally`` (no tuple is built, nothing is called); recording, the
+prologue calls the recorder directly.
 
 Every user statement keeps its line; the generated statements take the ``def`` line (a rewritten
 return takes the return's). ``@call`` and ``@autotrace`` cannot be spelled in Python source, so they
 never collide with the user's names; each rewritten function assigns its own ``@call``, so a nested
 function's is its own local, and the returns of nested functions, lambdas and classes belong to
-their own scope (a nested ``def`` was rewritten, with its own ``@call``, before its parent).
+their own scope (the pass rewrites a nested ``def``, with its own ``@call``, before its parent).
 """
 
 from __future__ import annotations
@@ -59,50 +57,31 @@ CALL_NAME = "@call"
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def record_in_frames(tree: ast.Module, *, recording: bool = True) -> ast.Module:
-    """Rewrite every plain function of ``tree`` (already renamed and line-mapped) in place; with
-    ``recording=False`` only its decorator (the quiet twin)."""
-    return _Frames(recording).visit(tree)
-
-
-class _Frames(ast.NodeTransformer):
-    def __init__(self, recording: bool) -> None:
-        self.recording = recording
-        self.ordinal = 0  # makes each definition's facts constant its own object (see Recorder.enter)
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        self.generic_visit(node)  # nested functions first: they get their own @call
-        facts = _record_facts(node.decorator_list[-1]) if node.decorator_list else None
-        if facts is None or _is_generator(node):
-            return node
-        line, col = node.lineno, node.col_offset
-        node.decorator_list[-1] = _at(ast.Attribute(_runtime(), "function", ast.Load()),
-                                      node.decorator_list[-1].lineno, node.decorator_list[-1].col_offset)
-        if not self.recording:
-            return node
-        params = _params(node.args)
-        has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
-        self.ordinal += 1
-        constant = (*facts, tuple(params), has_defaults, self.ordinal)
-        body = list(node.body)
-        doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
-        _Returns().visit_body(body)
-        if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
-            body.append(_at(ast.Return(_returned(ast.Constant(None))), line, col))
-        values = ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())
-        enter = ast.Call(ast.Attribute(ast.Name(CALL_NAME, ast.Load()), "enter", ast.Load()),
-                         [ast.Constant(constant), values], [])
-        prologue = [ast.Assign([ast.Name(CALL_NAME, ast.Store())], _runtime("recorder")),
-                    ast.If(ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)]),
-                           [ast.Assign([ast.Name(CALL_NAME, ast.Store())], enter)], [])]
-        # a bare `except:` (every BaseException) reads no global the user's module could shadow
-        handler = ast.ExceptHandler(None, None, [_if_recording(_runtime("error")), ast.Raise(None, None)])
-        guard = ast.Try([], [handler], [], [_if_recording(_runtime("leave"))])
-        for stmt in (*prologue, guard):
-            _at(stmt, line, col)
-        guard.body = body  # the user's statements keep their own lines
-        node.body = [*doc, *prologue, guard]
-        return node
+def record_in_frame(node: ast.FunctionDef, facts: tuple, ordinal: int) -> None:
+    """Rewrite the body of the plain function ``node`` (its nested functions already rewritten) to
+    record inside its frame; ``facts`` is ``(func, reads, default_reads pairs, param)``."""
+    line, col = node.lineno, node.col_offset
+    params = _params(node.args)
+    has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
+    constant = (*facts, tuple(params), has_defaults, ordinal)
+    body = list(node.body)
+    doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
+    _Returns().visit_body(body)
+    if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
+        body.append(at_line(ast.Return(_returned(ast.Constant(None))), line, col))
+    values = ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())
+    enter = ast.Call(ast.Attribute(ast.Name(CALL_NAME, ast.Load()), "enter", ast.Load()),
+                     [ast.Constant(constant), values], [])
+    prologue = [ast.Assign([ast.Name(CALL_NAME, ast.Store())], runtime_attr("recorder")),
+                ast.If(ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)]),
+                       [ast.Assign([ast.Name(CALL_NAME, ast.Store())], enter)], [])]
+    # a bare `except:` (every BaseException) reads no global the user's module could shadow
+    handler = ast.ExceptHandler(None, None, [_if_recording(runtime_attr("error")), ast.Raise(None, None)])
+    guard = ast.Try([], [handler], [], [_if_recording(runtime_attr("leave"))])
+    for stmt in (*prologue, guard):
+        at_line(stmt, line, col)
+    guard.body = body  # the user's statements keep their own lines
+    node.body = [*doc, *prologue, guard]
 
 
 class _Returns(ast.NodeTransformer):
@@ -126,7 +105,7 @@ def _returned(value: ast.expr) -> ast.expr:
     """``value if @call is None else @autotrace.result(@call, value)`` (``value`` is evaluated once)."""
     copied = copy.deepcopy(value)
     return ast.IfExp(_is_none(ast.Name(CALL_NAME, ast.Load())), value,
-                     ast.Call(_runtime("result"), [ast.Name(CALL_NAME, ast.Load()), copied], []))
+                     ast.Call(runtime_attr("result"), [ast.Name(CALL_NAME, ast.Load()), copied], []))
 
 
 def _fill(node: ast.AST, where: ast.AST) -> ast.AST:
@@ -137,7 +116,7 @@ def _fill(node: ast.AST, where: ast.AST) -> ast.AST:
     return node
 
 
-def _at(node: ast.AST, line: int, col: int) -> ast.AST:
+def at_line(node: ast.AST, line: int, col: int) -> ast.AST:
     """Put every node under ``node`` on ``line`` (a zero-width position at ``col``)."""
     for child in ast.walk(node):
         if "lineno" in child._attributes:
@@ -146,9 +125,9 @@ def _at(node: ast.AST, line: int, col: int) -> ast.AST:
     return node
 
 
-def _runtime(attr: str | None = None) -> ast.expr:
-    name = ast.Name(RUNTIME_NAME, ast.Load())
-    return ast.Attribute(name, attr, ast.Load()) if attr else name
+def runtime_attr(attr: str) -> ast.expr:
+    """``@autotrace.attr``: an attribute of the runtime the import hook binds in the module."""
+    return ast.Attribute(ast.Name(RUNTIME_NAME, ast.Load()), attr, ast.Load())
 
 
 def _is_none(value: ast.expr) -> ast.Compare:
@@ -158,16 +137,6 @@ def _is_none(value: ast.expr) -> ast.Compare:
 def _if_recording(method: ast.expr) -> ast.If:
     test = ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)])
     return ast.If(test, [ast.Expr(ast.Call(method, [ast.Name(CALL_NAME, ast.Load())], []))], [])
-
-
-def _record_facts(decorator: ast.expr) -> tuple | None:
-    """The static facts of the transformer's ``@autotrace.record(...)``, or None for another decorator."""
-    if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-            and decorator.func.attr == "record" and isinstance(decorator.func.value, ast.Name)
-            and decorator.func.value.id == RUNTIME_NAME):
-        return None
-    func, reads, default_reads, param = (ast.literal_eval(arg) for arg in decorator.args)
-    return func, reads, tuple(sorted(default_reads.items())), param
 
 
 def _params(args: ast.arguments) -> list[tuple[str, int]]:
@@ -184,7 +153,7 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
-def _is_generator(node: ast.FunctionDef) -> bool:
+def is_generator(node: ast.FunctionDef) -> bool:
     """Whether ``yield`` appears in the function's own scope (not in a nested one)."""
     pending: list[ast.AST] = [*node.body]
     while pending:

@@ -38,8 +38,9 @@ _DEBUG = bool(os.environ.get("AUTOTRACE_DEBUG"))
 CACHE_TAG = f"autotrace-{__version__}"
 #: Part of the cache key: bumped whenever the rewritten code changes shape (a cached module must never
 #: call a runtime API that no longer exists). 2, 3: plain functions record inside their own frame
-#: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code).
-CODE_FORMAT = 5  # 5: the cache holds the text that ran with the candidates, too
+#: (3: the prologue calls ``Recorder.enter``; 4: the cache holds the recording and the quiet module code;
+#: 5: and the text that ran with the candidates).
+CODE_FORMAT = 6  # 6: one ast pass over the user's own source (decorators at the def's line)
 #: Names the folder that holds the cache instead of the project's ``__pycache__`` (confined evaluations,
 #: which also turn Python's own bytecode writing off); only they read it.
 CACHE_DIR_ENV = "AUTOTRACE_PYCACHE"
@@ -137,8 +138,8 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
         ran: str | None = None
         if self.target.candidates:
             source = _substitute(original, self.target.candidates)
-            ran, placed = place_candidates(original, source, self.target.candidates)
-            recording, quiet = compile_instrumented(source, self.origin, self.target.plan, placed)
+            ran, tree = place_candidates(original, source, self.target.candidates, self.origin)
+            recording, quiet = compile_instrumented(source, self.origin, self.target.plan, tree)
         else:
             recording, quiet = compile_instrumented(original, self.origin, self.target.plan)
         compiled = (recording, quiet, ran)

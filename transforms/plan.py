@@ -1,5 +1,5 @@
-"""What the instrumenting transformer is told about a module (kept free of LibCST so that a cached
-import never loads it)."""
+"""What the analysis and the instrumenting pass are told about a module (kept free of LibCST so that
+a cached import never loads it)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-#: The name rewritten code uses for the runtime; renamed to :data:`RUNTIME_NAME` after parsing.
-PLACEHOLDER = "__autotrace_rt__"
-#: The runtime's name in an instrumented module's globals: no Python source can spell it.
+#: The runtime's name in an instrumented module's globals: no Python source can spell it, so the pass
+#: puts it in the syntax tree directly.
 RUNTIME_NAME = "@autotrace"
 
 
 @dataclass(frozen=True)
 class ModulePlan:
-    """What the transformer needs to know about one module and the project's parameters."""
+    """What instrumenting needs to know about one module and the project's parameters."""
 
     module: str
     #: qualname -> parameter name, for literal parameters defined in this module
