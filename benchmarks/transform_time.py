@@ -17,7 +17,6 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 #: (module copied from the standard library, a method given a candidate, the candidate's source)
 CASES = (
