@@ -101,13 +101,7 @@ def test_a_linear_price_formula_is_recovered_exactly_from_its_invoices():
         return closeness([v["a"] * n + v["b"] * km + v["c"] for n, km in INVOICES],
                          [4.5 * n + 1.25 * km + 3.0 for n, km in INVOICES])
 
-    values, program, runs = {"a": 1.0, "b": 1.0, "c": 1.0}, Program(score, target=1.0), 0
-    for _ in range(10):  # the loop's steps
-        found, search = program.search(values)
-        runs += search.runs_made
-        values = found.values
-        if found.score >= 1.0:
-            break
+    values, runs = _fitted(score)
     assert values == {"a": 4.5, "b": 1.25, "c": 3.0}  # four significant digits and more: the exact answer
     assert runs <= 90
 
@@ -209,13 +203,7 @@ def test_a_fit_whose_planes_meet_near_kinks_is_recovered_to_four_digits():
         return closeness([v["a"] * n + v["b"] * km + v["c"] for n, km in invoices],
                          [4.5 * n + 0.8 * km + 0.5 for n, km in invoices])
 
-    values, program, runs = {"a": 1.0, "b": 1.0, "c": 1.0}, Program(score, target=1.0), 0
-    for _ in range(10):  # the loop's steps
-        found, search = program.search(values)
-        runs += search.runs_made
-        values = found.values
-        if found.score >= 1.0:
-            break
+    values, runs = _fitted(score)
     assert {n: float(f"{v:.4g}") for n, v in values.items()} == {"a": 4.5, "b": 0.8, "c": 0.5}
     assert runs <= 60
 
@@ -249,3 +237,16 @@ def test_fine_nudges_that_jump_a_rounding_edge_are_measured_again_coarse():
             break
     assert score(values) >= 0.99
     assert runs <= 25  # 20; 40 when the jumps are taken for slopes
+
+
+def _fitted(score: Callable[[dict[str, Any]], float]) -> tuple[dict[str, Any], int]:
+    """The values of a, b and c (from 1.0 each) after at most 10 of the loop's steps of searching a
+    closeness score whose target is 1, and the program runs all the steps made."""
+    values, program, runs = {"a": 1.0, "b": 1.0, "c": 1.0}, Program(score, target=1.0), 0
+    for _ in range(10):
+        found, search = program.search(values)
+        runs += search.runs_made
+        values = found.values
+        if found.score >= 1.0:
+            break
+    return values, runs
