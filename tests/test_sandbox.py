@@ -49,10 +49,22 @@ def test_candidate_values_are_used(tmp_path):
     assert evaluation.score == 0.0 and evaluation.message() == "got 2"
 
 
-def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path, outside):
+def forked(tmp_path, body: str, limits: Limits = Limits(timeout=20), **values):
+    """The same evaluation on the fork path (skipped where forking is unsafe)."""
+    from autotrace.runners.forkserver import fork_supported
+
+    if fork_supported() is not None:
+        pytest.skip(str(fork_supported()))
+    from test_forkserver import forked as on_the_fork_path  # that module imports this one
+
+    return on_the_fork_path(tmp_path, body, limits, **values)
+
+
+@pytest.mark.parametrize("run", [evaluate, forked], ids=["spawn", "fork"])
+def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path, outside, run):
     marker = outside / "child.pid"
     started = time.monotonic()
-    evaluation = evaluate(tmp_path, f'''
+    evaluation = run(tmp_path, f'''
         import os, subprocess, sys
         def main():
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
