@@ -197,3 +197,26 @@ def test_a_held_out_file_that_breaks_or_crashes_the_run_is_not_named_to_the_opti
     crashed = evaluator(project, {MARK: 50})
     assert crashed.problem and "pytest ended" in crashed.problem, crashed.problem
     assert "boundary" not in crashed.problem and "HELD-OUT" not in crashed.problem, crashed.problem
+
+
+def test_a_fit_to_the_visible_tests_alone_does_not_end_the_run(tmp_path: Path,
+                                                                llm_server: ScriptedLLMServer) -> None:
+    # examples/threshold_tests: moving the fever threshold to 37.5 passes every visible test and breaks a
+    # held-out one; the run goes on (the target counts on the held-out tests too) and the next answer,
+    # the fixed comparison, is the patch.
+    import shutil
+
+    folder = tmp_path / "threshold_tests"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "threshold_tests", folder,
+                    ignore=shutil.ignore_patterns(".autotrace", "__pycache__"))
+    source = (folder / "src" / "thermometer" / "readings.py").read_text()
+    function = source[source.index("def classify"):]
+    moved = function.replace("celsius > FEVER_FROM_C", "celsius > 37.5")
+    fixed = function.replace("celsius > FEVER_FROM_C", "celsius >= FEVER_FROM_C")
+    llm_server.script(f"Move the threshold.\n```python\n{moved}```\n", f"Compare with >=.\n```python\n{fixed}```\n")
+    result = optimize(folder, llm_server, "--holdout-tests", "boundaries", "--steps", "3", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^step +1/3 +score 1 \(4/4 pass\), val 0\.333 ", result.stderr, re.MULTILINE)
+    assert re.search(r"^step +2/3 +score 1 \(4/4 pass\), val 1 \(3/3 pass\)", result.stderr, re.MULTILINE)
+    assert "+    if celsius >= FEVER_FROM_C:" in result.stdout and "37.5" not in result.stdout
+    assert len(llm_server.chat_requests) == 2
