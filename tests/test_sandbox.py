@@ -93,9 +93,12 @@ def test_runaway_candidates_become_feedback(tmp_path, body, expected):
     ("import os\ndef main():\n    print('bye', flush=True)\n    os._exit(7)\n", "exit code 7"),
     ("import ctypes\ndef main():\n    ctypes.string_at(0)\n", "SIGSEGV"),
 ])
-def test_crashes_are_reported_with_the_output_tail(tmp_path, body, expected):
-    evaluation = evaluate(tmp_path, body, Limits(timeout=30, output=4 << 20))
+@pytest.mark.parametrize("run", [evaluate, forked], ids=["spawn", "fork"])
+def test_crashes_are_reported_with_the_output_tail(tmp_path, body, expected, run):
+    evaluation = run(tmp_path, body, Limits(timeout=30, output=4 << 20))
     assert evaluation.problem is not None and expected in evaluation.problem
+    if "bye" in body:
+        assert evaluation.problem.endswith("last output:\nbye")
 
 
 def test_megabytes_of_output_hit_the_output_limit(tmp_path):
