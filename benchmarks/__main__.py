@@ -20,6 +20,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from autotrace.config import DEFAULTS
+
 from . import harness, report, tasks
 
 SECTIONS = ("quality", "overhead", "prompt", "import")
@@ -46,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="answers autotrace asks for per step (autotrace optimize --candidates N); the "
                              "trace-opt side is unaffected (its OptoPrime asks one per step). Recorded per run: "
                              "runs at N=1, 2, 4 merged with --render are compared side by side (default 1)")
+    parser.add_argument("--resample", type=int, default=DEFAULTS["resample"], metavar="N",
+                        help="sampled answers autotrace asks for when a step's answers gave nothing new "
+                             "(autotrace optimize --resample N; default autotrace's own). Recorded per run: "
+                             "runs before it existed count as 0")
     parser.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
                         help="fraction of each judge's examples autotrace holds out (autotrace optimize "
                              "--holdout); trace-opt sees every example. 'solved' is then the score on the "
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     say = lambda text: print(text, flush=True)  # noqa: E731
     results: dict = {"command": command, "stamp": stamp, "quick": args.quick, "sections": args.sections,
                      "max_tokens": args.max_tokens, "candidates": args.candidates, "holdout": args.holdout,
+                     "resample": args.resample,
                      "machine": report.machine_info(), "load_before": os.getloadavg()}
     started = time.perf_counter()
     trace_py = harness.trace_python(say=say)
@@ -133,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             for task in chosen:
                 results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
                                                           args.run_timeout, args.max_tokens, say, args.sides,
-                                                          candidates=args.candidates, holdout=args.holdout)
+                                                          candidates=args.candidates, holdout=args.holdout,
+                                                          resample=args.resample)
                 save()
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")

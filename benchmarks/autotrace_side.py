@@ -4,7 +4,7 @@
     python -m benchmarks.autotrace_side RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
 
 The same run by the CLI would be ``autotrace optimize program.py --feedback judge.py --steps N --target S
---model NAME --base-url URL --optimizer optoprime --no-cache [--candidates N] [--holdout F]``; the Python
+--model NAME --base-url URL --optimizer optoprime --no-cache [--candidates N] [--resample N] [--holdout F]``; the Python
 entry point is used only because it also takes the seed and max_tokens the trace-opt side is given.
 """
 
@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--code-format", choices=CODE_FORMATS, default=None,
                         help="how a (code) variable's new value is asked for (default: Settings.code_format's)")
     parser.add_argument("--candidates", type=int, default=1, help="answers per step (Settings.candidates)")
+    parser.add_argument("--resample", type=int, default=0, help="sampled answers after one that gave nothing new "
+                        "(Settings.resample)")
     parser.add_argument("--holdout", type=float, default=0.0,
                         help="fraction of the judge's examples held out (Settings.holdout)")
     parser.add_argument("--out", type=Path, required=True)
@@ -49,7 +51,8 @@ def main() -> int:
                     max_tokens=args.max_tokens, context_tokens=args.context_tokens, timeout=600.0)
     settings = Settings(target=run_dir / "program.py", judge=run_dir / "judge.py", steps=args.steps,
                         target_score=args.target, optimizer=args.optimizer, llm=llm, cache=False,
-                        limits=Limits(timeout=args.timeout), candidates=args.candidates, holdout=args.holdout)
+                        limits=Limits(timeout=args.timeout), candidates=args.candidates, holdout=args.holdout,
+                        resample=args.resample)
     if args.code_format:
         settings.code_format = args.code_format
     reports: list[StepReport] = []
@@ -76,7 +79,9 @@ def main() -> int:
                       "completion_tokens": record.completion_tokens,
                       "seconds": seconds.get(record.step, record.seconds),
                       "values": dict(record.values), "response": record.response[:3000],
-                      "asked": bool(record.prompt)})
+                      "asked": bool(record.prompt),
+                      "calls": (1 if record.prompt else 0) + len(record.other_answers)
+                      + (1 if record.merge is not None and record.merge.response else 0)})
     solved_step = next((s["step"] for s in steps if s["score"] is not None and s["score"] >= args.target), None)
     scores = [s["score"] for s in steps if s["score"] is not None]
     out = {
@@ -84,10 +89,10 @@ def main() -> int:
         "best_score": max(scores) if scores else None,
         "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
         "completion_tokens": sum(s["completion_tokens"] for s in steps),
-        "llm_calls": sum(1 for s in steps if s["asked"]), "wall_seconds": wall, "steps": steps,
+        "llm_calls": sum(s["calls"] for s in steps), "wall_seconds": wall, "steps": steps,
         "evaluations": result.evaluations if result else None,
         "final_values": result.best_values if result else {}, "error": error,
-        "stopped": result.stopped if result else "", "candidates": args.candidates, "holdout": args.holdout,
+        "stopped": result.stopped if result else "", "candidates": args.candidates, "resample": args.resample, "holdout": args.holdout,
     }
     args.out.write_text(json.dumps(out, indent=1, default=str))
     return 0

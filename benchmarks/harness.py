@@ -79,15 +79,17 @@ def model_server(base_url: str | None, model: str | None, threads: int | None,
 
 def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
              trace_py: Path | None, run_timeout: float, max_tokens: int, code_format: str | None = None,
-             candidates: int = 1, holdout: float = 0.0) -> dict[str, Any]:
+             candidates: int = 1, holdout: float = 0.0, resample: int = 0) -> dict[str, Any]:
     """One optimization run of one side; the result dict of the side's script (or why there is none).
-    ``code_format`` ("fenced" or "json"), ``candidates`` (answers per step) and ``holdout`` (the fraction
-    of the judge's examples held out) are autotrace's alone: trace-opt's OptoPrime asks one answer per
+    ``code_format`` ("fenced" or "json"), ``candidates`` (answers per step), ``resample`` (sampled answers
+    after one that gave nothing new) and ``holdout`` (the fraction of the judge's examples held out) are
+    autotrace's alone: trace-opt's OptoPrime asks one answer per
     step and sees every example. A task with hidden cases gets ``hidden``: its final function judged on
     them after the run."""
     parts = [side, *([code_format] if code_format else [])]
     if side == "autotrace":
-        parts += [*([f"n{candidates}"] if candidates != 1 else []), *([f"holdout{holdout:g}"] if holdout else [])]
+        parts += [*([f"n{candidates}"] if candidates != 1 else []), *([f"r{resample}"] if resample else []),
+                  *([f"holdout{holdout:g}"] if holdout else [])]
     label = "-".join(parts)
     run_dir = out_dir / "runs" / f"{task.name}-seed{seed}-{label}"
     task.lay_out(side, run_dir)
@@ -98,7 +100,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
     if side == "autotrace":
         command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common]
         command += ["--code-format", code_format] if code_format else []
-        command += ["--candidates", str(candidates), "--holdout", str(holdout)]
+        command += ["--candidates", str(candidates), "--holdout", str(holdout), "--resample", str(resample)]
     else:
         if trace_py is None:
             return {"side": "trace-opt", "error": "trace-opt venv unavailable", "solved": False}
@@ -128,6 +130,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         result["code_format"] = code_format
     if side == "autotrace":  # also when the run left no result
         result.setdefault("candidates", candidates)
+        result.setdefault("resample", resample)
         result.setdefault("holdout", holdout)
     if task.hidden is not None and result_path.is_file():
         from .hidden_cases import check
@@ -143,9 +146,9 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
 def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, server: dict[str, Any],
                 out_dir: Path, trace_py: Path | None, run_timeout: float, max_tokens: int,
                 say=print, sides: Sequence[str] = ("autotrace", "trace"), candidates: int = 1,
-                holdout: float = 0.0) -> list[dict[str, Any]]:
+                holdout: float = 0.0, resample: int = 0) -> list[dict[str, Any]]:
     """Every task x seed x side; the side that goes first alternates by seed (the server's prompt
-    cache then favours neither). ``candidates`` and ``holdout``: autotrace's (see :func:`run_task`)."""
+    cache then favours neither). ``candidates``, ``holdout`` and ``resample``: autotrace's (see :func:`run_task`)."""
     results = []
     for task in tasks:
         for seed in seeds:
@@ -154,7 +157,7 @@ def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, 
                 budget = steps if steps is not None else task.steps
                 say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
                 result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens,
-                                  candidates=candidates, holdout=holdout)
+                                  candidates=candidates, holdout=holdout, resample=resample)
                 say(f"    solved={result.get('solved')} step={result.get('solved_step')} "
                     f"best={result.get('best_score')} hidden={_hidden_text(result)} tokens={result.get('prompt_tokens')}+"
                     f"{result.get('completion_tokens')} {result.get('wall_seconds', 0) or 0:.0f}s"

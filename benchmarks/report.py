@@ -287,19 +287,20 @@ def _hidden(runs: list[dict[str, Any]]) -> list[str]:
 
 def _arm(run: dict[str, Any]) -> str:
     """Which optimizer, as it was set, made ``run``: ``trace-opt``, ``autotrace``, or autotrace with
-    ``--candidates`` or ``--holdout`` (``autotrace N=4``, ``autotrace N=2 holdout 0.25``), so that runs
+    ``--candidates``, ``--resample`` or ``--holdout`` (``autotrace N=4``, ``autotrace resample 2``), so that runs
     at several N are told apart, and pooled without replacing one another."""
     side = str(run.get("side") or "")
     if side != "autotrace":
         return side
-    n, holdout = run.get("candidates") or 1, run.get("holdout") or 0.0
-    return " ".join([side, *([f"N={n}"] if n != 1 else []), *([f"holdout {holdout:g}"] if holdout else [])])
+    n, holdout, resample = run.get("candidates") or 1, run.get("holdout") or 0.0, run.get("resample") or 0
+    return " ".join([side, *([f"N={n}"] if n != 1 else []), *([f"resample {resample}"] if resample else []),
+                     *([f"holdout {holdout:g}"] if holdout else [])])
 
 
 def _arms(runs: Sequence[dict[str, Any]]) -> list[str]:
     """The arms of ``runs``: plain autotrace first (always, as trace-opt last), then by N."""
     found = {_arm(r) for r in runs} - {"autotrace", "trace-opt"}
-    by_n = {_arm(r): (r.get("candidates") or 1, r.get("holdout") or 0.0) for r in runs}
+    by_n = {_arm(r): (r.get("candidates") or 1, r.get("resample") or 0, r.get("holdout") or 0.0) for r in runs}
     return ["autotrace", *sorted(found, key=lambda arm: by_n[arm]), "trace-opt"]
 
 

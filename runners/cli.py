@@ -159,6 +159,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--executor", type=click.Choice(EXECUTORS), default=DEFAULTS["executor"], help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]').")
 @click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
 @click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch.")
+@click.option("--resample", type=click.IntRange(0), default=DEFAULTS["resample"], metavar="N", help="When a step's answers give nothing new to run (no change, only rejected values, or values run before), ask again up to N times, one sampled answer at a time (temperature 0.8, a seed from the run's seed and the step), each told what was wrong with the last; 0: the step ends there.")
 @click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself.")
 @click.option("--holdout-tests", default=None, metavar="EXPR", help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees them, candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val').")
 @click.option("--merge/--no-merge", default=DEFAULTS["merge"], help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model.")
@@ -169,7 +170,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
-             ray_address: str | None, candidates: int, merge: bool, holdout: float, holdout_tests: str | None,
+             ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float, holdout_tests: str | None,
              code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
@@ -223,7 +224,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
         probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
         jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
-        merge=merge, holdout=holdout,
+        resample=resample, merge=merge, holdout=holdout,
     )
 
     def body() -> int:

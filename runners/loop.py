@@ -88,6 +88,11 @@ class Settings:
     #: sampled at :data:`SAMPLE_TEMPERATURE` with seeds derived from the run's seed, the step and the
     #: index, concurrently; the step's new candidates are evaluated as one batch.
     candidates: int = DEFAULTS["candidates"]
+    #: When a step's answers give no new candidate (no change, only rejected values, or a candidate
+    #: evaluated before), ask again up to this many times, one sampled answer at a time
+    #: (:data:`SAMPLE_TEMPERATURE`, a seed derived from the run's seed and the step), each told what
+    #: was wrong with the one before. At temperature 0 the 1.5B model mostly answers "no change" again.
+    resample: int = DEFAULTS["resample"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
     merge: bool = DEFAULTS["merge"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
@@ -312,16 +317,14 @@ class _Loop:
                 self._finish_step(progress, run_id, step, started, None, best, best_eval, best_eval, probed,
                                   sensitivity)
                 break
-            proposals = self.optimizer.step_many(self._samplings(step))
-            answered = [p for p in proposals if not p.repeated]
+            proposals, answered, new, repeat = self._ask(step, current)
             if not answered:
                 stopped = (f"stopped before step {step}: its question was asked at an earlier step, and at "
                            "temperature 0 (or from the cache) the answer would be the same")
                 progress(StepReport(step, s.steps, current_eval.describe(), best_eval.describe(), 0, 0,
                                     time.perf_counter() - started, stopped))
                 break
-            new, repeat = self._evaluate_proposals(answered, current, step)
-            notes = [_note(answered[0]) if len(proposals) == 1 else _batch_note(proposals, new), probed]
+            notes = [_note(answered[0]) if len(proposals) == 1 else _batch_note(proposals, new, s.candidates), probed]
             proposal = answered[0]
             if repeat is not None and not new:
                 # The same program was run already: say so (the model cycling between two answers never
@@ -418,6 +421,34 @@ class _Loop:
         temperature = max(first.temperature, SAMPLE_TEMPERATURE)
         return [first, *(Sampling(temperature, derived_seed(self.seed, step, i))
                          for i in range(1, self.settings.candidates))]
+
+    def _ask(self, step: int, current: dict[str, Any]) -> tuple[
+            list[Proposal], list[Proposal], list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
+        """This step's answers (``Settings.candidates`` at once), evaluated; then, while none of them gave
+        a new candidate, up to ``Settings.resample`` more, one at a time, sampled (:meth:`_resampling`)
+        and asked with what was wrong with the last one in #Problems. Returns every proposal, those
+        actually answered (not repeats of a question asked before), the new candidates with their
+        evaluations, and an earlier candidate an answer repeated (see :meth:`_evaluate_proposals`)."""
+        proposals = self.optimizer.step_many(self._samplings(step))
+        answered = [p for p in proposals if not p.repeated]
+        new, repeat = self._evaluate_proposals(answered, current, step)
+        for again in range(1, self.settings.resample + 1):
+            if new:
+                break
+            if repeat is not None:
+                self.optimizer.last_problems[""] = _repeat_problem(*repeat)
+            more = self.optimizer.step_many([self._resampling(step, again)])
+            proposals += more
+            answered += [p for p in more if not p.repeated]
+            new, repeat_now = self._evaluate_proposals([p for p in more if not p.repeated], current, step)
+            repeat = repeat_now or repeat
+        return proposals, answered, new, repeat
+
+    def _resampling(self, step: int, again: int) -> Sampling:
+        """The sampling of a step's ``again``-th extra answer: at temperature 0 the same question gets the
+        same answer, so it is sampled, with a seed of its own derived from the run's seed."""
+        return Sampling(max(self.llm.sampling.temperature, SAMPLE_TEMPERATURE),
+                        derived_seed(self.seed, step, "again", again))
 
     def _evaluate_proposals(self, answered: Sequence[Proposal], current: dict[str, Any], step: int
                             ) -> tuple[list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
@@ -669,10 +700,14 @@ def _example_score(example: ExampleResult) -> float:
     return -math.inf if example.failed else float(example.score or 0.0)
 
 
-def _batch_note(proposals: Sequence[Proposal], new: Sequence[tuple[Proposal, dict[str, Any], Evaluation]]) -> str:
-    """A step's answers in one phrase: ``4 proposed, 3 new, best 0.83``."""
+def _batch_note(proposals: Sequence[Proposal], new: Sequence[tuple[Proposal, dict[str, Any], Evaluation]],
+                asked: int) -> str:
+    """A step's answers in one phrase: ``4 proposed, 3 new, best 0.83``; ``asked``: how many were asked
+    at once (``--candidates``), the others were asked again after them (``--resample``)."""
     best = max((e for _, _, e in new), key=lambda e: e.rank, default=None)
-    return f"{len(proposals)} proposed, {len(new)} new" + (f", best {best.describe()}" if best else "")
+    again = len(proposals) - asked
+    return (f"{len(proposals)} proposed" + (f" ({again} sampled again)" if again > 0 else "") + f", {len(new)} new"
+            + (f", best {best.describe()}" if best else ""))
 
 
 @dataclass

@@ -6,13 +6,14 @@ import re
 
 from test_probe import answer, optimize, shop
 
+from autotrace.llm.client import derived_seed
 from autotrace.runners.loop import _Stall
 
 
 def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_the_best(tmp_path, llm_server):
     # quote = (1 + 200 * PRICE) * MARKUP against 30: MARKUP 1.2 gives -16.8, MARKUP 0.5 gives -24.5.
     llm_server.script(answer(MARKUP=0.5), answer(), answer(MARKUP=2.5))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-probe")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-probe", "--resample", "0")
     assert result.returncode == 0, result.stderr
     first, second, third = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
     assert "(float) shop.MARKUP = 0.5" in second  # the model sees what its own change did
@@ -39,7 +40,8 @@ def test_the_memory_starts_from_the_initial_values_and_leaves_out_the_current_on
 def test_the_run_stops_when_its_question_repeats(tmp_path, llm_server):
     # Two unchanged answers: the second prompt points out the first; the third would be the second again.
     llm_server.script(answer(), answer())
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0", "--max-unchanged", "0")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0", "--max-unchanged", "0",
+                      "--resample", "0")
     assert result.returncode == 1, result.stderr  # the target was not reached
     assert len(llm_server.chat_requests) == 2
     assert re.search(r"^step +3/5 .*stopped before step 3: its question was asked at an earlier step",
@@ -51,14 +53,14 @@ def test_the_run_stops_after_two_answers_that_change_nothing(tmp_path, llm_serve
     # An unchanged answer, then one whose only change is rejected (a string for a number): the third
     # question differs (it shows the rejection), but neither answer gave anything to evaluate.
     llm_server.script(answer(), answer(MARKUP="more"), answer(MARKUP=2.5))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--no-probe", "--target", "0", "--resample", "0")
     assert result.returncode == 1, result.stderr
     assert len(llm_server.chat_requests) == 2 and llm_server.pending == 1
     assert re.search(r"^step +3/5 .*stopped before step 3: the last 2 answers changed nothing and the best "
                      r"score stood still$", result.stderr, re.MULTILINE)
     # --max-unchanged 0 asks on (the cache answers the first two questions again): the third question
     # shows the rejection, so it is not a repeat
-    result = optimize(tmp_path, llm_server, "--steps", "3", "--no-probe", "--max-unchanged", "0")
+    result = optimize(tmp_path, llm_server, "--steps", "3", "--no-probe", "--max-unchanged", "0", "--resample", "0")
     assert result.returncode == 0, result.stderr
     assert len(llm_server.chat_requests) == 3 and llm_server.pending == 0 and "+MARKUP = 2.5" in result.stdout
 
@@ -66,7 +68,7 @@ def test_the_run_stops_after_two_answers_that_change_nothing(tmp_path, llm_serve
 def test_answers_that_change_nothing_do_not_stop_a_run_whose_best_score_moves(tmp_path, llm_server):
     # Each step's probe of MARKUP (+10%) beats the best so far: the run is not stuck, so it goes on.
     llm_server.script(answer(), answer(), answer())
-    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-measured-step")
+    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-measured-step", "--resample", "0")
     assert result.returncode == 0, result.stderr
     assert len(llm_server.chat_requests) == 3 and "changed nothing" not in result.stderr
     assert re.search(r"^step +3/3 .*no change proposed.*probe shop\.MARKUP = .* is the best so far", result.stderr,
@@ -81,3 +83,40 @@ def test_a_gain_between_two_unchanged_answers_ends_their_streak():
     assert stall.after(False, (0, -3.0)) == 0  # the measured step's gain, seen at the next answer
     assert stall.after(False, (0, -3.0)) == 1 and stall.after(False, (0, -3.0)) == 2
     assert stall.after(True, (0, -3.0)) == 0  # an answer with values to evaluate ends the streak too
+
+
+def test_an_answer_that_changes_nothing_is_asked_again_sampled_in_the_same_step(tmp_path, llm_server):
+    llm_server.script(answer(), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, again = llm_server.chat_requests
+    assert first.json["temperature"] == 0 and again.json["temperature"] == 0.8
+    assert again.json["seed"] == derived_seed(0, 1, "again", 1)  # the run's seed is 0 unless configured
+    assert "Your previous answer kept every variable as it was" in again.json["messages"][-1]["content"]
+    assert re.search(r"^step +1/1 .* 2 proposed \(1 sampled again\), 1 new, best -2\.5;", result.stderr, re.MULTILINE)
+    assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
+    # the same run again replays from the response cache: the sampled answer's seed is the same
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    assert len(llm_server.chat_requests) == 2 and "+MARKUP = 2.5  # autotrace: param" in result.stdout
+
+
+def test_a_step_asks_again_at_most_resample_times(tmp_path, llm_server):
+    llm_server.script(answer(), answer(), answer(), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--no-probe", "--resample", "2")
+    assert result.returncode == 0, result.stderr
+    assert len(llm_server.chat_requests) == 3 and llm_server.pending == 1
+    seeds = [r.json["seed"] for r in llm_server.chat_requests[1:]]
+    assert seeds == [derived_seed(0, 1, "again", 1), derived_seed(0, 1, "again", 2)]
+    assert re.search(r"^step +1/1 .* 3 proposed \(2 sampled again\), 0 new", result.stderr, re.MULTILINE)
+    assert result.stdout == ""  # no patch
+
+
+def test_an_answer_repeating_earlier_values_is_asked_again_with_that_said(tmp_path, llm_server):
+    # step 1 moves MARKUP to 0.5 (worse); step 2's answer goes back to the initial 1.2, run before
+    llm_server.script(answer(MARKUP=0.5), answer(MARKUP=1.2), answer(MARKUP=2.5))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    again = llm_server.chat_requests[2].json["messages"][-1]["content"]
+    assert "this is the initial values again; it scored -16.8, so it was not run again." in again
+    assert "+MARKUP = 2.5  # autotrace: param" in result.stdout

@@ -44,7 +44,7 @@ def test_a_model_alternating_between_two_answers_is_not_run_again(tmp_path: Path
     llm_server.script(broken, back, broken, back, broken)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
     result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "5",
-                             "--base-url", llm_server.base_url, "--model", "scripted"],
+                             "--resample", "0", "--base-url", llm_server.base_url, "--model", "scripted"],
                             cwd=tmp_path, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, result.stderr
