@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.candidates < 1:
         parser.error(f"--candidates {args.candidates}: at least 1")
+    if args.resample < 0:
+        parser.error(f"--resample {args.resample}: at least 0")
     if not 0 <= args.holdout < 1:
         parser.error(f"--holdout {args.holdout}: a fraction from 0 up to (not including) 1")
     return args

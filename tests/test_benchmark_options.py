@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from autotrace.llm.client import derived_seed
 from tests.llmserver import ScriptedLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +36,34 @@ def test_candidates_reach_autotrace_and_are_recorded_with_the_run(tmp_path):
     assert first == (0.0, 3) and sampled[0] == 0.8 and sampled[1] not in (None, 3)
 
 
+def test_resample_reaches_autotrace_and_is_recorded_with_the_run(tmp_path):
+    task = tasks.get("title_case")
+    with ScriptedLLMServer() as server:
+        server.script(NO_CHANGE, NO_CHANGE)
+        result = harness.run_task(task, "autotrace", 3, 1, {"base_url": server.base_url, "model": "m"}, tmp_path,
+                                  None, 300.0, 256, resample=1)
+        asked = [(r.json["temperature"], r.json.get("seed")) for r in server.chat_requests]
+    assert result.get("error") is None, result
+    assert result["resample"] == 1 and result["run_dir"].endswith("title_case-seed3-autotrace-r1")
+    assert asked == [(0.0, 3), (0.8, derived_seed(3, 1, "again", 1))] and result["llm_calls"] == 2
+
+
 def test_the_options_are_checked_and_recorded():
     args = bench.parse_args(["--candidates", "4", "--holdout", "0.25", "--sections", "quality"])
     assert (args.candidates, args.holdout) == (4, 0.25)
     assert bench.parse_args([]).candidates == 1
-    for bad in (["--candidates", "0"], ["--holdout", "1"]):
+    assert bench.parse_args(["--resample", "0"]).resample == 0
+    for bad in (["--candidates", "0"], ["--holdout", "1"], ["--resample", "-1"]):
         with pytest.raises(SystemExit):
             bench.parse_args(bad)
+
+
+def test_the_plot_counts_a_run_solved_when_its_solving_step_ended():
+    from benchmarks.plot_solved import curves, solve_seconds
+
+    steps = [{"step": 0, "seconds": 1.0}, {"step": 1, "seconds": 30.0}, {"step": 2, "seconds": 50.0}]
+    solved = {"side": "autotrace", "solved": True, "solved_step": 1, "steps": steps, "resample": 2}
+    unsolved = {"side": "autotrace", "solved": False, "solved_step": None, "steps": steps, "resample": 2}
+    trace = {"side": "trace-opt", "solved": True, "solved_step": 2, "steps": steps}
+    assert solve_seconds(solved) == 31.0 and solve_seconds(unsolved) is None
+    assert curves([solved, unsolved, trace]) == {"autotrace resample 2": (2, [31.0]), "trace-opt": (1, [81.0])}
