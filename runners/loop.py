@@ -77,9 +77,10 @@ class Settings:
     measured_step: bool = DEFAULTS["measured_step"]
     #: Program runs one measured search may make (besides the probes).
     measured_runs: int = DEFAULTS["measured_runs"]
-    #: Stop when this many answers in a row gave nothing to evaluate (no change, or only rejected or
-    #: unusable values) while the best score stood still (0: never). The prompt after such an answer says
-    #: what was wrong with it. Replayed over 232 stored benchmark runs, the calls after two such answers
+    #: Stop when this many steps in a row gave nothing to evaluate (no change, or only rejected or
+    #: unusable values, the answers asked again by ``resample`` included) while the best score stood
+    #: still (0: never). The prompt after such an answer says what was wrong with it. Replayed over 232
+    #: stored benchmark runs (one answer per step, before ``resample``), the calls after two such answers
     #: were 10% of the tokens and solved nothing; after one, 4 solves were lost (``benchmarks.unchanged_stop``).
     max_unchanged: int = DEFAULTS["max_unchanged"]
     #: How a (code) variable's new value is asked for: "fenced" (a ```python block) or "json" (a JSON string).
@@ -712,9 +713,9 @@ def _batch_note(proposals: Sequence[Proposal], new: Sequence[tuple[Proposal, dic
 
 @dataclass
 class _Stall:
-    """Counts the answers in a row that gave nothing to evaluate while the best score stood still
-    (``Settings.max_unchanged``). The best is compared with its rank at the previous answer, so a gain
-    made in between (a probe, a measured step without an LLM call) also ends the streak."""
+    """Counts the steps in a row whose answers gave nothing to evaluate while the best score stood still
+    (``Settings.max_unchanged``). The best is compared with its rank at the previous step's answers, so
+    a gain made in between (a probe, a measured step without an LLM call) also ends the streak."""
 
     best: tuple[float, float]  # the best values' rank when the last answer was counted
     answers: int = 0
