@@ -135,7 +135,7 @@ def test_the_next_parent_is_drawn_from_the_front_and_shown_with_its_values(tmp_p
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"), suggest(), suggest(), suggest(),
                       suggest())
     result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "3", "--no-merge",
-                 "--max-unchanged", "0")
+                 "--max-unchanged", "0", "--resample", "0")
     assert result.returncode == 0, result.stderr
     steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
     pool = Pool()

@@ -213,7 +213,7 @@ def test_a_second_search_from_the_same_values_runs_nothing_again(tmp_path, llm_s
     # The search ends on its own (the simplex shrinks) before its runs are spent; from the
     # same values it takes the same path the next step, and every point on it is known.
     llm_server.script(answer(), answer())
-    result = optimize(flat(tmp_path), llm_server, "--steps", "2", "--measured-runs", "100")
+    result = optimize(flat(tmp_path), llm_server, "--steps", "2", "--measured-runs", "100", "--resample", "0")
     assert result.returncode == 0, result.stderr
     first = re.search(r"^step +1/2 .*measured search: nothing better in (\d+) new program runs$", result.stderr,
                       re.MULTILINE)
