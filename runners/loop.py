@@ -561,6 +561,8 @@ class _Loop:
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
                     best_values, best_eval = values, evaluation
+            if (pooled := self._pooled_best()) is not None:  # None: a store written before the pool
+                best_values, best_eval = pooled
             if current_eval is None:
                 current_eval = best_eval = self.evaluate(initial, "initial", ())
                 self._save_step(s.resume, 0, None, initial, current_eval, 0.0, "initial values")
@@ -592,6 +594,29 @@ class _Loop:
             self.evaluated[candidate.id] = Evaluation.from_record(record)
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
+
+    def _pooled_best(self) -> tuple[dict[str, Any], Evaluation] | None:
+        """The best of everything a resumed run evaluated, chosen as the loop chose it while it ran: in the
+        order of evaluation, a probe or search point when it ranks higher than the best so far, any other
+        candidate when :func:`_better`, and a measured step's result when it ranks as high (it was taken
+        because it beat the best, and may only equal a point of its own search: its tidier spelling).
+        The stored steps alone miss a best that a probe found and no step kept."""
+        best: Candidate | None = None
+        for candidate in self.pool.candidates:
+            evaluation = self.evaluated[candidate.id]
+            if best is None:
+                best = candidate
+                continue
+            held = self.evaluated[best.id]
+            if candidate.origin == "probe":
+                takes = evaluation.rank > held.rank
+            elif candidate.origin == "measured":
+                takes = evaluation.rank >= held.rank
+            else:
+                takes = _better(evaluation, held)
+            if takes:
+                best = candidate
+        return None if best is None else (self._values(best.values), self.evaluated[best.id])
 
     def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
         """Put evaluated values into the optimizer's memory of earlier attempts."""
