@@ -48,13 +48,12 @@ class StepRecord:
     sensitivity: str = ""  # the measured #Sensitivity shown to the optimizer
     #: The score of every program run the step made (None: not recorded by the autotrace that made the run).
     evaluated: tuple[float | None, ...] | None = None
-    parent: tuple[int, ...] = ()  # the pooled candidate(s) the step started from
+    #: The pooled candidate(s) the step started from, by id (:class:`autotrace.pool.Candidate`); the
+    #: report draws the lineage from them.
+    parent: tuple[int, ...] = ()
     front: tuple[int, ...] = ()  # the pool's front after the step, by candidate id
     other_answers: tuple[OtherAnswer, ...] = ()
     merge: MergeNote | None = None
-    #: The steps whose values this step started from, when the writer names them; otherwise the report
-    #: follows the values (:func:`autotrace.report.run.lineage`).
-    parents: tuple[int, ...] | None = None
     step: int = 0  # set by the store when the record is read
     created: float | None = None  # set by the store when the record is read
     #: The evaluation in words and its feedback text as the writer gave them ("" when building a record:
@@ -70,9 +69,8 @@ class StepRecord:
             object.__setattr__(self, "feedback", self.evaluation.message())
         for name in ("prompt", "parent", "front", "other_answers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        for name in ("evaluated", "parents"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.evaluated is not None:
+            object.__setattr__(self, "evaluated", tuple(self.evaluated))
 
     @property
     def score(self) -> float | None:
@@ -102,8 +100,6 @@ class StepRecord:
         record.update(status=self.status, parent=list(self.parent), front=list(self.front),
                       other_answers=[asdict(a) for a in self.other_answers],
                       merge=asdict(self.merge) if self.merge else None)
-        if self.parents is not None:
-            record["parents"] = list(self.parents)
         return record
 
     @classmethod
@@ -112,7 +108,6 @@ class StepRecord:
         default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``)."""
         merge = data.get("merge")
         evaluated = data.get("evaluated")
-        parents = data.get("parents")
         return cls(
             values=_texts(data.get("values")), evaluation=Evaluation.from_record(data),
             candidate=_texts(data.get("candidate")),
@@ -127,7 +122,6 @@ class StepRecord:
             other_answers=tuple(OtherAnswer(str(a.get("response") or ""), a.get("error"), _texts(a.get("candidate")))
                                 for a in data.get("other_answers") or ()),
             merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
-            parents=_ids(parents) if isinstance(parents, list) else None,
             step=step, created=created,
             describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
         )

@@ -263,6 +263,6 @@ def test_a_step_record_reads_back_equal_through_its_json() -> None:
                         completion_tokens=1, cached=True, seconds=0.25, note="n", sensitivity="s",
                         evaluated=[0.5, None], parent=[1], front=[1, 2],
                         other_answers=[OtherAnswer("b", "bad", {"app.X": "3"})], merge=MergeNote("merged", "c"),
-                        parents=[0], step=4, created=5.0)
+                        step=4, created=5.0)
     assert StepRecord.from_record(json.loads(json.dumps(record.to_record())), 4, 5.0) == record
     assert (record.runs, record.status, record.describe) == (2, "ok", "0.5, val 1")
