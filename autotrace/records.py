@@ -1,5 +1,5 @@
-"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`) and its steps
-(:class:`StepRecord`).
+"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`, with the
+:class:`Scoring` it was started with) and its steps (:class:`StepRecord`).
 
 The loop writes a step, and ``autotrace show``, the report, resume and the benchmarks read it back;
 with the record typed here, each of them names a field instead of spelling a key, and
@@ -12,7 +12,7 @@ earlier versions open unchanged and no schema version was needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -128,6 +128,66 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """The settings that decide what a run's scores mean, beyond the program and its judge: which tests are
+    run (``--tests PATH``, ``-k``) and which examples or tests are held out (``--holdout``,
+    ``--holdout-tests``). Stored with the run (its config's ``scoring``): a resumed run scored otherwise
+    would compare its new candidates with a pool whose scores meant something else.
+
+    On resume the stored settings are used; one the user gives again with a different value is an error
+    (:meth:`resumed`) rather than overridden: a user who types ``--holdout-tests slow`` means it, and a run
+    cannot honour it halfway, so they are told to start a new run (or drop the option) before anything is
+    run or asked."""
+
+    holdout: float = 0.0  # the fraction of the judge's examples held out
+    tests: str | None = None  # the tests run (``--tests``), as an absolute path; None: a judge's run
+    keyword: str | None = None  # ``-k``
+    holdout_tests: str | None = None  # ``--holdout-tests``
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Scoring:
+        """Read :meth:`to_json`'s form back (a key missing takes its default)."""
+        def text(key: str) -> str | None:
+            return None if data.get(key) is None else str(data[key])
+
+        return cls(holdout=float(data.get("holdout") or 0.0), tests=text("tests"), keyword=text("keyword"),
+                   holdout_tests=text("holdout_tests"))
+
+    def resumed(self, given: Scoring, explicit: Collection[str], run_id: str) -> Scoring:
+        """The scoring run ``run_id`` goes on with: this one, the stored. ValueError (one line) when ``given``
+        (what the command line says) asks for other tests, or gives an option in ``explicit`` (field names
+        the user typed) another value."""
+        if given.tests != self.tests:
+            started = f"the tests in {self.tests}" if self.tests else "a program under a judge"
+            raise ValueError(f"run {run_id} optimized {started}, not "
+                             + (f"the tests in {given.tests}" if given.tests else "a program under a judge")
+                             + ": resume it as it was started, or start a new run")
+        for name, option in _SCORING_OPTIONS.items():
+            stored, asked = getattr(self, name), getattr(given, name)
+            if name in explicit and asked != stored:
+                raise ValueError(f"run {run_id} was started with {_said(option, stored)}, not {_said(option, asked)}: "
+                                 f"drop {option} to resume it as it was, or start a new run")
+        return self
+
+    def restored(self, given: Scoring) -> list[str]:
+        """The options whose stored value differs from ``given`` (the command line's defaults), as
+        ``--holdout-tests 'slow'``: what a resumed run says it keeps."""
+        return [_said(option, getattr(self, name)) for name, option in _SCORING_OPTIONS.items()
+                if getattr(self, name) != getattr(given, name)]
+
+
+#: The options of :class:`Scoring` a resume may leave out, by field.
+_SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests"}
+
+
+def _said(option: str, value: Any) -> str:
+    return f"no {option}" if value is None else f"{option} {value!r}" if isinstance(value, str) else f"{option} {value:g}"
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run's row: when and how it was started (``config``: what the loop was given, JSON), how it
     ended (``best``: the best result's summary, None while it runs) and how many steps it stored."""
@@ -140,6 +200,12 @@ class RunRecord:
     steps: int  # stored steps, the initial values' step 0 included
     config: Mapping[str, Any]
     best: Mapping[str, Any] | None
+
+    @property
+    def scoring(self) -> Scoring | None:
+        """What the run's scores mean (:class:`Scoring`); None for a run stored before it was recorded."""
+        data = self.config.get("scoring")
+        return Scoring.from_json(data) if isinstance(data, Mapping) else None
 
     @property
     def best_describe(self) -> str:

@@ -26,7 +26,7 @@ from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
-from autotrace.records import MergeNote, OtherAnswer, StepRecord
+from autotrace.records import MergeNote, OtherAnswer, Scoring, StepRecord
 from autotrace.report import write_run_report
 from autotrace.search import probe
 from autotrace.search.space import dimensions
@@ -93,6 +93,10 @@ class Settings:
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
     holdout: float = DEFAULTS["holdout"]
+    #: What the scores mean beyond the judge (the tests run, the held-out part), stored with the run and
+    #: required to match on resume (:class:`autotrace.records.Scoring`); None: a judge's run with
+    #: ``holdout``. The command line sets it (with ``holdout`` its own).
+    scoring: Scoring | None = None
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -550,6 +554,8 @@ class _Loop:
             run = self.store.get_run(s.resume)
             if run is None:
                 raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
+            if run.scoring is not None:  # None: stored before the scoring was; the settings as given
+                run.scoring.resumed(self._scoring(), {"holdout", "keyword", "holdout_tests"}, s.resume)
             self.run_id = s.resume
             self._load_pool(s.resume)
             steps = self.store.steps(s.resume)
@@ -573,7 +579,7 @@ class _Loop:
             "target": str(s.target) if s.target else None, "judge": str(s.judge) if s.judge else None, "entry": s.entry,
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
-            "candidates": s.candidates,
+            "candidates": s.candidates, "scoring": self._scoring().to_json(),
         })
         if self.initial is not None:
             evaluation = self.initial
@@ -584,6 +590,9 @@ class _Loop:
         # As a resumed run does: a model whose first change did worse must see what it started from.
         self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation
+
+    def _scoring(self) -> Scoring:
+        return self.settings.scoring or Scoring(holdout=self.settings.holdout)
 
     def _load_pool(self, run_id: str) -> None:
         """The pool of a resumed run as its store holds it: every candidate evaluated before the run

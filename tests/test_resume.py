@@ -142,3 +142,23 @@ def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server
     with sqlite3.connect(db) as conn:
         (best,) = conn.execute("select best from runs").fetchone()
     assert json.loads(best)["values"] == {"app.X": "1.1"}
+
+
+def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
+    """A store written before the run's scoring was recorded: resumed with the settings as given."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    db = tmp_path / ".autotrace" / "autotrace.db"
+    llm_server.script(suggestion(2.0))
+    first = autotrace(tmp_path, llm_server.base_url, "--steps", "1", "--no-probe")
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    with sqlite3.connect(db) as conn:
+        (run_id, config) = conn.execute("select id, config from runs").fetchone()
+        assert json.loads(config)["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None}
+        conn.execute("update runs set config = json_remove(config, '$.scoring')")
+    llm_server.script(suggestion(5.0))
+    resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "2", "--no-probe", "--resume", run_id)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert "resumed" in err and "as it was started" not in err and "+X = 5.0" in out
