@@ -12,12 +12,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from autotrace import __version__
 from autotrace.config import CODE_FORMATS, DEFAULTS, EXECUTORS, OPTIMIZER_NAMES, parse_size
+
+if TYPE_CHECKING:
+    from autotrace.records import Scoring
 
 EXIT_NOT_REACHED, EXIT_INPUT, EXIT_LLM, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -187,7 +190,6 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     """
     from autotrace.llm.client import LLMConfig
     from autotrace.llm.select import choose_model, llm_endpoint
-
     from autotrace.records import Scoring
 
     from .loop import Settings, optimize as run_optimize, prepare
@@ -262,7 +264,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     sys.exit(guarded(body))
 
 
-def _resumed_scoring(run_id: str, target: Path | None, tests: Path | None, given: Any) -> Any:
+def _resumed_scoring(run_id: str, target: Path | None, tests: Path | None, given: Scoring) -> Scoring:
     """What run ``run_id`` scores with (:class:`autotrace.records.Scoring`): the stored settings, checked
     against the command line's ``given`` before anything runs (an option typed with another value is a
     one-line error); one progress line names those kept from the store. A run stored before the scoring

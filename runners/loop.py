@@ -605,26 +605,8 @@ class _Loop:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
 
     def _pooled_best(self) -> tuple[dict[str, Any], Evaluation] | None:
-        """The best of everything a resumed run evaluated, chosen as the loop chose it while it ran: in the
-        order of evaluation, a probe or search point when it ranks higher than the best so far, any other
-        candidate when :func:`_better`, and a measured step's result when it ranks as high (it was taken
-        because it beat the best, and may only equal a point of its own search: its tidier spelling).
-        The stored steps alone miss a best that a probe found and no step kept."""
-        best: Candidate | None = None
-        for candidate in self.pool.candidates:
-            evaluation = self.evaluated[candidate.id]
-            if best is None:
-                best = candidate
-                continue
-            held = self.evaluated[best.id]
-            if candidate.origin == "probe":
-                takes = evaluation.rank > held.rank
-            elif candidate.origin == "measured":
-                takes = evaluation.rank >= held.rank
-            else:
-                takes = _better(evaluation, held)
-            if takes:
-                best = candidate
+        """The best of everything a resumed run evaluated (:func:`pooled_best`); None without a pool."""
+        best = pooled_best(self.pool.candidates, self.evaluated)
         return None if best is None else (self._values(best.values), self.evaluated[best.id])
 
     def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
@@ -697,6 +679,30 @@ def _step_tokens(proposal: Proposal | None, others: Sequence[Proposal], merged: 
 def _better(candidate: Evaluation, best: Evaluation) -> bool:
     """Whether ``candidate`` replaces ``best``: a higher rank, or a clean run (no score) after failures."""
     return candidate.rank > best.rank or (candidate.score is None and not candidate.failures and best.failures > 0)
+
+
+def pooled_best(candidates: Sequence[Candidate], evaluated: Mapping[int, Evaluation]) -> Candidate | None:
+    """The best of ``candidates`` (a run's pool, with each one's evaluation), chosen as the loop chose it
+    while it ran: in the order of evaluation, a probe or search point when it ranks higher than the best
+    so far, any other candidate when :func:`_better`, and a measured step's result when it ranks as high
+    (it was taken because it beat the best, and may only equal a point of its own search: its tidier
+    spelling). A resumed run starts from it: its stored steps alone miss a best that a probe found and
+    no step kept."""
+    best: Candidate | None = None
+    for candidate in candidates:
+        evaluation = evaluated[candidate.id]
+        if best is not None:
+            held = evaluated[best.id]
+            if candidate.origin == "probe":
+                takes = evaluation.rank > held.rank
+            elif candidate.origin == "measured":
+                takes = evaluation.rank >= held.rank
+            else:
+                takes = _better(evaluation, held)
+            if not takes:
+                continue
+        best = candidate
+    return best
 
 
 def _example_score(example: ExampleResult) -> float:

@@ -162,3 +162,22 @@ def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert "resumed" in err and "as it was started" not in err and "+X = 5.0" in out
+
+
+def test_the_pooled_best_is_chosen_as_the_loop_chose_it():
+    from autotrace.evaluation import Evaluation, ExampleResult
+    from autotrace.pool import Candidate
+    from autotrace.runners.loop import pooled_best
+
+    def scored(score: float) -> Evaluation:
+        return Evaluation((ExampleResult(score=score),))
+
+    scores = {0: -8.0, 1: -9.0, 2: -7.8, 3: -7.8, 4: -7.8, 5: -5.0, 6: -5.0, 7: -6.0}
+    origins = ["initial", "proposal", "probe", "probe", "proposal", "probe", "measured", "merge"]
+    pool = [Candidate(i, {"app.X": str(i)}, (), i, {}, origin) for i, origin in enumerate(origins)]  # type: ignore[arg-type]
+    evaluated = {i: scored(score) for i, score in scores.items()}
+    assert pooled_best(pool[:2], evaluated).id == 0
+    assert pooled_best(pool[:5], evaluated).id == 2  # a probe that ranks higher; equals after it do not replace it
+    # a measured step's result (its search's tidier spelling of an equal point) replaces it; a worse merge does not
+    assert pooled_best(pool, evaluated).id == 6
+    assert pooled_best([], evaluated) is None
