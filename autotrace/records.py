@@ -1,5 +1,5 @@
-"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`) and its steps
-(:class:`StepRecord`).
+"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`, with the
+:class:`Scoring` it was started with) and its steps (:class:`StepRecord`).
 
 The loop writes a step, and ``autotrace show``, the report, resume and the benchmarks read it back;
 with the record typed here, each of them names a field instead of spelling a key, and
@@ -12,7 +12,7 @@ earlier versions open unchanged and no schema version was needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,13 +48,12 @@ class StepRecord:
     sensitivity: str = ""  # the measured #Sensitivity shown to the optimizer
     #: The score of every program run the step made (None: not recorded by the autotrace that made the run).
     evaluated: tuple[float | None, ...] | None = None
-    parent: tuple[int, ...] = ()  # the pooled candidate(s) the step started from
+    #: The pooled candidate(s) the step started from, by id (:class:`autotrace.pool.Candidate`); the
+    #: report draws the lineage from them.
+    parent: tuple[int, ...] = ()
     front: tuple[int, ...] = ()  # the pool's front after the step, by candidate id
     other_answers: tuple[OtherAnswer, ...] = ()
     merge: MergeNote | None = None
-    #: The steps whose values this step started from, when the writer names them; otherwise the report
-    #: follows the values (:func:`autotrace.report.run.lineage`).
-    parents: tuple[int, ...] | None = None
     step: int = 0  # set by the store when the record is read
     created: float | None = None  # set by the store when the record is read
     #: The evaluation in words and its feedback text as the writer gave them ("" when building a record:
@@ -70,9 +69,8 @@ class StepRecord:
             object.__setattr__(self, "feedback", self.evaluation.message())
         for name in ("prompt", "parent", "front", "other_answers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        for name in ("evaluated", "parents"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.evaluated is not None:
+            object.__setattr__(self, "evaluated", tuple(self.evaluated))
 
     @property
     def score(self) -> float | None:
@@ -102,8 +100,6 @@ class StepRecord:
         record.update(status=self.status, parent=list(self.parent), front=list(self.front),
                       other_answers=[asdict(a) for a in self.other_answers],
                       merge=asdict(self.merge) if self.merge else None)
-        if self.parents is not None:
-            record["parents"] = list(self.parents)
         return record
 
     @classmethod
@@ -112,7 +108,6 @@ class StepRecord:
         default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``)."""
         merge = data.get("merge")
         evaluated = data.get("evaluated")
-        parents = data.get("parents")
         return cls(
             values=_texts(data.get("values")), evaluation=Evaluation.from_record(data),
             candidate=_texts(data.get("candidate")),
@@ -127,10 +122,69 @@ class StepRecord:
             other_answers=tuple(OtherAnswer(str(a.get("response") or ""), a.get("error"), _texts(a.get("candidate")))
                                 for a in data.get("other_answers") or ()),
             merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
-            parents=_ids(parents) if isinstance(parents, list) else None,
             step=step, created=created,
             describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
         )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The settings that decide what a run's scores mean, beyond the program and its judge: which tests are
+    run (``--tests PATH``, ``-k``) and which examples or tests are held out (``--holdout``,
+    ``--holdout-tests``). Stored with the run (its config's ``scoring``): a resumed run scored otherwise
+    would compare its new candidates with a pool whose scores meant something else.
+
+    On resume the stored settings are used; one the user gives again with a different value is an error
+    (:meth:`resumed`) rather than overridden: a user who types ``--holdout-tests slow`` means it, and a run
+    cannot honour it halfway, so they are told to start a new run (or drop the option) before anything is
+    run or asked."""
+
+    holdout: float = 0.0  # the fraction of the judge's examples held out
+    tests: str | None = None  # the tests run (``--tests``), as an absolute path; None: a judge's run
+    keyword: str | None = None  # ``-k``
+    holdout_tests: str | None = None  # ``--holdout-tests``
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Scoring:
+        """Read :meth:`to_json`'s form back (a key missing takes its default)."""
+        def text(key: str) -> str | None:
+            return None if data.get(key) is None else str(data[key])
+
+        return cls(holdout=float(data.get("holdout") or 0.0), tests=text("tests"), keyword=text("keyword"),
+                   holdout_tests=text("holdout_tests"))
+
+    def resumed(self, given: Scoring, explicit: Collection[str], run_id: str) -> Scoring:
+        """The scoring run ``run_id`` goes on with: this one, the stored. ValueError (one line) when ``given``
+        (what the command line says) asks for other tests, or gives an option in ``explicit`` (field names
+        the user typed) another value."""
+        if given.tests != self.tests:
+            started = f"the tests in {self.tests}" if self.tests else "a program under a judge"
+            raise ValueError(f"run {run_id} optimized {started}, not "
+                             + (f"the tests in {given.tests}" if given.tests else "a program under a judge")
+                             + ": resume it as it was started, or start a new run")
+        for name, option in _SCORING_OPTIONS.items():
+            stored, asked = getattr(self, name), getattr(given, name)
+            if name in explicit and asked != stored:
+                raise ValueError(f"run {run_id} was started with {_said(option, stored)}, not {_said(option, asked)}: "
+                                 f"drop {option} to resume it as it was, or start a new run")
+        return self
+
+    def restored(self, given: Scoring) -> list[str]:
+        """The options whose stored value differs from ``given`` (the command line's defaults), as
+        ``--holdout-tests 'slow'``: what a resumed run says it keeps."""
+        return [_said(option, getattr(self, name)) for name, option in _SCORING_OPTIONS.items()
+                if getattr(self, name) != getattr(given, name)]
+
+
+#: The options of :class:`Scoring` a resume may leave out, by field.
+_SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests"}
+
+
+def _said(option: str, value: Any) -> str:
+    return f"no {option}" if value is None else f"{option} {value!r}" if isinstance(value, str) else f"{option} {value:g}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +200,12 @@ class RunRecord:
     steps: int  # stored steps, the initial values' step 0 included
     config: Mapping[str, Any]
     best: Mapping[str, Any] | None
+
+    @property
+    def scoring(self) -> Scoring | None:
+        """What the run's scores mean (:class:`Scoring`); None for a run stored before it was recorded."""
+        data = self.config.get("scoring")
+        return Scoring.from_json(data) if isinstance(data, Mapping) else None
 
     @property
     def best_describe(self) -> str:

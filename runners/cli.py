@@ -12,12 +12,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from autotrace import __version__
 from autotrace.config import CODE_FORMATS, DEFAULTS, EXECUTORS, OPTIMIZER_NAMES, parse_size
+
+if TYPE_CHECKING:
+    from autotrace.records import Scoring
 
 EXIT_NOT_REACHED, EXIT_INPUT, EXIT_LLM, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -143,7 +146,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
 @click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"], help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
 @click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
-@click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step.")
+@click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, --holdout, --holdout-tests are the stored ones; giving one another value is an error).")
 @click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests from the response cache.")
 @_TIMEOUT
 @click.option("--memory", type=Size(), default=DEFAULTS["memory"], help="Address-space limit of one evaluation, e.g. 2GiB or none.")
@@ -188,6 +191,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     """
     from autotrace.llm.client import LLMConfig
     from autotrace.llm.select import choose_model, llm_endpoint
+    from autotrace.records import Scoring
 
     from .loop import Settings, optimize as run_optimize, prepare
     from .sandbox import Limits
@@ -216,6 +220,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
             fail("--feedback JUDGE.py is required (a file defining feedback(output))")
         if not target.is_file():
             fail(f"{target}: no such file")
+    given = Scoring(holdout=holdout, tests=str(tests.resolve()) if tests is not None else None, keyword=keyword,
+                    holdout_tests=holdout_tests)
+    scoring = guarded(lambda: _resumed_scoring(resume, target, tests, given)) if resume else given
     llm = LLMConfig(model=choose_model(model, base_url), base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"))
     settings = Settings(
         target=target, judge=judge, entry=entry, selectors=selectors, steps=steps,
@@ -224,8 +231,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
         probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
         jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
-        resample=resample, merge=merge, holdout=holdout,
+        resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring,
     )
+    keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
 
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
@@ -255,6 +263,38 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
+
+
+def _resumed_scoring(run_id: str, target: Path | None, tests: Path | None, given: Scoring) -> Scoring:
+    """What run ``run_id`` scores with (:class:`autotrace.records.Scoring`): the stored settings, checked
+    against the command line's ``given`` before anything runs (an option typed with another value is a
+    one-line error); one progress line names those kept from the store. A run stored before the scoring
+    was goes on with ``given``."""
+    from click.core import ParameterSource
+
+    from autotrace.config import find_root
+    from autotrace.store import RunStore
+
+    from .loop import state_dir
+
+    ctx = click.get_current_context()
+    explicit = {name for name in ("holdout", "keyword", "holdout_tests")
+                if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    if target is not None:
+        root = find_root(target.resolve().parent)
+    else:
+        assert tests is not None
+        root = find_root(tests.resolve() if tests.is_dir() else tests.resolve().parent)
+    with RunStore(state_dir(root) / "autotrace.db") as store:
+        run = store.get_run(run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id!r} to resume in {root} (see 'autotrace runs')")
+    if run.scoring is None:
+        return given
+    scoring = run.scoring.resumed(given, explicit, run_id)
+    if kept := scoring.restored(given):
+        click.echo(f"resuming run {run_id} as it was started: {', '.join(kept)}", err=True)
+    return scoring
 
 
 def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str | None) -> tuple[Any, Any]:

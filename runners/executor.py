@@ -23,6 +23,7 @@ from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
 from .guard import Baseline
 from .outcome import WorkerOutcome
 from .sandbox import Limits, evaluate
+from .scratch import sweep
 from .worker import Job
 
 T = TypeVar("T")
@@ -63,6 +64,8 @@ class Executor:
         self._ray: Any = None
         #: The project's state the evaluations running at the same time share (:class:`.guard.Baseline`).
         self._baseline = Baseline()
+        # Once per run, not per evaluation: the scratch folders a killed autotrace left in the temp folder.
+        sweep()
         if self.kind == "fork" and (reason := fork_supported()) is not None:
             self._fall_back(reason)
         if self.kind == "ray":

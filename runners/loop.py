@@ -26,7 +26,7 @@ from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
-from autotrace.records import MergeNote, OtherAnswer, StepRecord
+from autotrace.records import MergeNote, OtherAnswer, Scoring, StepRecord
 from autotrace.report import write_run_report
 from autotrace.search import probe
 from autotrace.search.space import dimensions
@@ -99,6 +99,10 @@ class Settings:
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
     holdout: float = DEFAULTS["holdout"]
+    #: What the scores mean beyond the judge (the tests run, the held-out part), stored with the run and
+    #: required to match on resume (:class:`autotrace.records.Scoring`); None: a judge's run with
+    #: ``holdout``. The command line sets it (with ``holdout`` its own).
+    scoring: Scoring | None = None
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
@@ -582,6 +586,8 @@ class _Loop:
             run = self.store.get_run(s.resume)
             if run is None:
                 raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
+            if run.scoring is not None:  # None: stored before the scoring was; the settings as given
+                run.scoring.resumed(self._scoring(), {"holdout", "keyword", "holdout_tests"}, s.resume)
             self.run_id = s.resume
             self._load_pool(s.resume)
             steps = self.store.steps(s.resume)
@@ -593,6 +599,8 @@ class _Loop:
                 current, current_eval = values, evaluation
                 if best_eval is None or evaluation.rank > best_eval.rank:
                     best_values, best_eval = values, evaluation
+            if (pooled := self._pooled_best()) is not None:  # None: a store written before the pool
+                best_values, best_eval = pooled
             if current_eval is None:
                 current_eval = best_eval = self.evaluate(initial, "initial", ())
                 self._save_step(s.resume, 0, None, initial, current_eval, 0.0, "initial values")
@@ -603,7 +611,7 @@ class _Loop:
             "target": str(s.target) if s.target else None, "judge": str(s.judge) if s.judge else None, "entry": s.entry,
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
-            "candidates": s.candidates,
+            "candidates": s.candidates, "scoring": self._scoring().to_json(),
         })
         if self.initial is not None:
             evaluation = self.initial
@@ -615,6 +623,9 @@ class _Loop:
         self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation
 
+    def _scoring(self) -> Scoring:
+        return self.settings.scoring or Scoring(holdout=self.settings.holdout)
+
     def _load_pool(self, run_id: str) -> None:
         """The pool of a resumed run as its store holds it: every candidate evaluated before the run
         stopped, a killed step's included (so none is run again), and the merges already made."""
@@ -624,6 +635,11 @@ class _Loop:
             self.evaluated[candidate.id] = Evaluation.from_record(record)
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
+
+    def _pooled_best(self) -> tuple[dict[str, Any], Evaluation] | None:
+        """The best of everything a resumed run evaluated (:func:`pooled_best`); None without a pool."""
+        best = pooled_best(self.pool.candidates, self.evaluated)
+        return None if best is None else (self._values(best.values), self.evaluated[best.id])
 
     def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
         """Put evaluated values into the optimizer's memory of earlier attempts."""
@@ -693,8 +709,33 @@ def _step_tokens(proposal: Proposal | None, others: Sequence[Proposal], merged: 
 
 
 def _better(candidate: Evaluation, best: Evaluation) -> bool:
-    """Whether ``candidate`` replaces ``best``: a higher rank, or a clean run (no score) after failures."""
-    return candidate.rank > best.rank or (candidate.score is None and not candidate.failures and best.failures > 0)
+    """Whether ``candidate`` replaces ``best``: a higher rank (fewer failing examples first, so a clean
+    run with no score replaces a best with failures; a program that crashed replaces nothing)."""
+    return candidate.rank > best.rank
+
+
+def pooled_best(candidates: Sequence[Candidate], evaluated: Mapping[int, Evaluation]) -> Candidate | None:
+    """The best of ``candidates`` (a run's pool, with each one's evaluation), chosen as the loop chose it
+    while it ran: in the order of evaluation, a probe or search point when it ranks higher than the best
+    so far, any other candidate when :func:`_better`, and a measured step's result when it ranks as high
+    (it was taken because it beat the best, and may only equal a point of its own search: its tidier
+    spelling). A resumed run starts from it: its stored steps alone miss a best that a probe found and
+    no step kept."""
+    best: Candidate | None = None
+    for candidate in candidates:
+        evaluation = evaluated[candidate.id]
+        if best is not None:
+            held = evaluated[best.id]
+            if candidate.origin == "probe":
+                takes = evaluation.rank > held.rank
+            elif candidate.origin == "measured":
+                takes = evaluation.rank >= held.rank
+            else:
+                takes = _better(evaluation, held)
+            if not takes:
+                continue
+        best = candidate
+    return best
 
 
 def _example_score(example: ExampleResult) -> float:

@@ -12,7 +12,6 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from autotrace.project import find_root
 from .confine import kill_tree
 from .guard import Baseline, guarded, relocated
 from .outcome import Crashed, WorkerOutcome, outcome_from_json
+from .scratch import scratch_folder
 from .worker import Job, run_job
 
 _OUTPUT_TAIL = 4000
@@ -90,9 +90,9 @@ def confined(job: Job, limits: Limits, start: Start, baseline: Baseline | None =
     """One guarded evaluation, however its worker is started (spawned, or forked by :mod:`.forkserver`):
     a scratch folder, the project guarded around it (:func:`.guard.guarded`: modes restored, or a private
     copy verified by hash), the job moved into the copy when there is one, the policy the worker confines
-    itself with, and the notes of what the program tried to change."""
-    with tempfile.TemporaryDirectory(prefix="autotrace-eval-") as tmp:
-        folder = Path(tmp)
+    itself with, and the notes of what the program tried to change. The scratch folder names its owner, so
+    that the next run removes it should this process be killed (:mod:`.scratch`)."""
+    with scratch_folder("autotrace-eval-") as folder:
         project = Path(job.root) if job.root else find_root(Path(next(iter(job.plans))).parent)
         with guarded(project, folder, network=limits.network, baseline=baseline) as (guard, undone):
             (folder / "job.json").write_text(relocated(job, guard).to_json(), encoding="utf-8")

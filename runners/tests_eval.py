@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from autotrace.transforms.markers import Selector
 
 from .guard import Baseline, Guarded, guarded, relocate
 from .sandbox import Limits, describe_exit, run_limited
+from .scratch import scratch_folder
 
 _COUNTED = ("passed", "failed", "error")  # skipped and xfail tests say nothing about the values
 _TRACEBACK_CHARS = 900
@@ -195,10 +195,9 @@ class SuiteEvaluator:
         """The plugin's report, or None and why there is none. pytest runs confined (:mod:`.guard`): under
         Landlock in the project, else in a private copy of it; what it changed in the project is undone
         and said in each test's message."""
-        with tempfile.TemporaryDirectory(prefix="autotrace-tests-") as tmp, \
-                guarded(self.root, Path(tmp), network=self.limits.network,
+        with scratch_folder("autotrace-tests-") as folder, \
+                guarded(self.root, folder, network=self.limits.network,
                         baseline=self._project_state) as (guard, undone):
-            folder = Path(tmp)
             report, failure = self._run_guarded(texts, folder, guard)
         if report is not None and undone:
             report["undone"] = undone

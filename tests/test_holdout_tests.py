@@ -220,3 +220,38 @@ def test_a_fit_to_the_visible_tests_alone_does_not_end_the_run(tmp_path: Path,
     assert re.search(r"^step +2/3 +score 1 \(4/4 pass\), val 1 \(3/3 pass\)", result.stderr, re.MULTILINE)
     assert "+    if celsius >= FEVER_FROM_C:" in result.stdout and "37.5" not in result.stdout
     assert len(llm_server.chat_requests) == 2
+
+
+def test_a_resumed_run_holds_out_the_tests_it_was_started_with(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = grading(tmp_path)
+    llm_server.script(mark(50))
+    first = optimize(folder, llm_server, "--holdout-tests", "boundary", "--steps", "1", "--no-probe", "--no-merge",
+                     "--max-unchanged", "0")
+    assert first.returncode == 1, first.stderr
+    run_id = first.stderr.split("run: ")[1].split()[0]
+
+    # another held-out set, typed: one line, exit 2, before anything is run or asked
+    other = optimize(folder, llm_server, "--holdout-tests", "full_score", "--steps", "2", "--resume", run_id)
+    assert other.returncode == 2 and len(llm_server.chat_requests) == 1, other.stderr
+    assert other.stderr.splitlines() == [
+        f"autotrace: error: run {run_id} was started with --holdout-tests 'boundary', not --holdout-tests "
+        "'full_score': drop --holdout-tests to resume it as it was, or start a new run"]
+    # a program under a judge instead of the tests (what the run's scores mean changes with it)
+    (folder / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
+    elsewhere = subprocess.run([str(AUTOTRACE), "optimize", "src/grading/rules.py", "--feedback", "judge.py",
+                                "--resume", run_id, "--base-url", llm_server.base_url, "--model", "scripted"],
+                               cwd=folder, capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode == 2 and f"run {run_id} optimized the tests in {folder / 'tests'}, not a program " \
+        "under a judge" in elsewhere.stderr, elsewhere.stderr
+
+    # not given again: the stored one, said in one line
+    llm_server.script(mark(65))
+    resumed = optimize(folder, llm_server, "--steps", "2", "--no-probe", "--no-merge", "--max-unchanged", "0",
+                       "--resume", run_id)
+    assert resumed.returncode == 1, resumed.stderr
+    assert f"resuming run {run_id} as it was started: --holdout-tests 'boundary'" in resumed.stderr
+    assert "holding out 'boundary'" in resumed.stderr
+    assert re.search(r"^step +2/2 +score 0\.667 \(2/3 pass\), val 1 \(1/1 pass\)", resumed.stderr, re.MULTILINE), \
+        resumed.stderr
+    assert "+PASS_MARK = 65  # autotrace: param" in resumed.stdout
+    assert "sixty" not in json.dumps(llm_server.chat_requests[-1].json)

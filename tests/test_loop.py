@@ -7,7 +7,8 @@ import re
 from test_probe import answer, optimize, shop
 
 from autotrace.llm.client import derived_seed
-from autotrace.runners.loop import _Stall
+from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.runners.loop import _better, _Stall
 
 
 def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_the_best(tmp_path, llm_server):
@@ -120,3 +121,11 @@ def test_an_answer_repeating_earlier_values_is_asked_again_with_that_said(tmp_pa
     again = llm_server.chat_requests[2].json["messages"][-1]["content"]
     assert "this is the initial values again; it scored -16.8, so it was not run again." in again
     assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
+
+
+def test_a_crashed_program_never_replaces_the_best():
+    one_failing = Evaluation((ExampleResult(score=1.0), ExampleResult(failed=True, message="Traceback ...")))
+    clean_unscored = Evaluation((ExampleResult(), ExampleResult()))
+    crashed = Evaluation((), problem="the program ended the worker (SIGKILL) before it reported a result")
+    assert _better(clean_unscored, one_failing) and not _better(one_failing, clean_unscored)
+    assert not _better(crashed, one_failing) and not _better(crashed, clean_unscored)

@@ -276,3 +276,23 @@ def test_holdout_splits_the_examples_the_same_way_at_every_evaluation(tmp_path, 
     bad = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "--holdout", "0.5", "--model", "scripted",
                           "--base-url", llm_server.base_url], cwd=folder, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--holdout splits a judge's examples" in bad.stderr
+
+
+def test_the_report_of_a_pooled_run_names_each_steps_parent_candidate(tmp_path, llm_server):
+    # As above, one step more: step 4 starts from candidate 2, drawn from the front (the seed's draw),
+    # the answer of step 1 that step 1 did not keep, not the values step 3 ended with.
+    llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"), *[suggest()] * 6)
+    result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "4", "--no-merge",
+                 "--max-unchanged", "0")
+    assert result.returncode == 0, result.stderr
+    steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
+    pool = {c.id: c for c in (Candidate.from_json(r["candidate"]) for r in stored(tmp_path, "candidates"))}
+    assert [s.parent for s in steps] == [(), (0,), (1,), (1,), (2,)]
+    assert pool[2].step == 1 and dict(pool[2].values) != dict(steps[3].values)
+    page = next((tmp_path / ".autotrace" / "runs").glob("*/report.html")).read_text()
+    summaries = re.findall(r"<summary><b>step (\d+)</b>(.*?)</summary>", page)
+    assert [int(n) for n, _ in summaries] == [0, 1, 2, 3, 4]
+    assert "(from step" not in summaries[0][1]
+    for (_, line), record in zip(summaries[1:], steps[1:]):
+        (parent,) = record.parent
+        assert f"(from step {pool[parent].step}: candidate {parent})" in line, line

@@ -28,10 +28,11 @@ from test_pytest_plugin import SHOP, write
 
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.pool import Candidate
 from autotrace.records import RunRecord, StepRecord
 from autotrace.report import dag
 from autotrace.report.page import run_html
-from autotrace.report.run import HEATMAP_ROWS, heat_map, lineage, run_view
+from autotrace.report.run import HEATMAP_ROWS, heat_map, lineage, run_view, started_from
 from autotrace.runners.terminal import colour
 
 #: Untrusted text the model sends back: it must reach the page as text, never as markup.
@@ -190,8 +191,21 @@ def test_lineage_follows_the_values_each_step_started_from() -> None:
                _record(3, {"a": "2"}, 1.0), _record(4, {"a": "4"}, 2.0)]
     # Step 3 went back to step 1's values: step 4 started from step 1.
     assert lineage(records) == [(), (0,), (1,), (2,), (1,)]
-    pooled = [*records[:2], _record(2, {"a": "5"}, 3.0, parents=[0, 1])]
-    assert lineage(pooled) == [(), (0,), (0, 1)]  # named parents (a merge) are taken as they are
+
+
+
+def test_with_a_pool_the_lineage_is_the_step_that_evaluated_each_parent_candidate() -> None:
+    # Step 1 evaluated candidates 1 (kept) and 2; step 2 started from 1; step 3 from 2, drawn from the
+    # front; step 4 ended with candidate 4, its merge of 1 and 2.
+    pool = [Candidate(0, {"a": "1"}, (), 0, {}, "initial"), Candidate(1, {"a": "2"}, (0,), 1, {}, "proposal"),
+            Candidate(2, {"a": "3"}, (0,), 1, {}, "proposal"), Candidate(3, {"a": "4"}, (1,), 2, {}, "proposal"),
+            Candidate(4, {"a": "5"}, (1, 2), 4, {}, "merge")]
+    records = [_record(0, {"a": "1"}, 0.0), _record(1, {"a": "2"}, 1.0, parent=[0]),
+               _record(2, {"a": "4"}, 0.5, parent=[1]), _record(3, {"a": "4"}, 0.5, parent=[2]),
+               _record(4, {"a": "5"}, 2.0, parent=[3])]
+    assert started_from(records, pool) == [(), (0,), (1,), (2,), (1, 2)]
+    assert lineage(records, pool) == [(), (0,), (1,), (1,), (1,)]
+    assert lineage(records) == [(), (0,), (1,), (2,), (2,)]  # the values alone would say otherwise
 
 
 def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:

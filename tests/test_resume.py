@@ -106,3 +106,78 @@ def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running
     assert re.search(r"^step +2/3 .*2 proposed, 1 new", err, re.MULTILINE)
     assert re.search(r"^step +3/3 .*2 proposed, 1 new, best 0", err, re.MULTILINE)
     assert "+X = 5.0" in out
+
+
+def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server):
+    """Step 1's probe (X = 1.1, -7.8) beats the initial values (-8) while the model's answer does worse
+    (X = 0.5, -9): the best is no step's result, only a pooled candidate. Resumed, the run keeps it
+    (it used to restart from the best stored step, the initial values, and end without a patch)."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    db = tmp_path / ".autotrace" / "autotrace.db"
+    llm_server.script(suggestion(0.5), Fault.delay(60, then=suggestion(9.0)))
+
+    proc = autotrace(tmp_path, llm_server.base_url, "--steps", "3")  # probes on, no measured search
+    deadline = time.monotonic() + 60
+    while (steps_done(db) < 2 or len(llm_server.chat_requests) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)  # step 1 stored, step 2's question asked and hanging
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("select id from runs").fetchone()
+        stored = [json.loads(r)["values"]["app.X"] for (r,) in conn.execute("select record from steps order by step")]
+        pooled = {json.loads(r)["candidate"]["values"]["app.X"]: json.loads(r)["candidate"]["origin"]
+                  for (r,) in conn.execute("select record from candidates")}
+    assert stored == ["1.0", "0.5"]
+    assert pooled["1.1"] == "probe"  # the best so far is on disk only in the pool
+
+    llm_server.script(suggestion(0.2), suggestion(0.3))  # steps 2 and 3 do worse still
+    resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "3", "--resume", run_id)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert re.search(r"^step +1/3 .*best -7\.8 .*resumed", err, re.MULTILINE), err
+    assert "best score: -7.8 " in err
+    assert "+X = 1.1" in out
+    with sqlite3.connect(db) as conn:
+        (best,) = conn.execute("select best from runs").fetchone()
+    assert json.loads(best)["values"] == {"app.X": "1.1"}
+
+
+def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
+    """A store written before the run's scoring was recorded: resumed with the settings as given."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    db = tmp_path / ".autotrace" / "autotrace.db"
+    llm_server.script(suggestion(2.0))
+    first = autotrace(tmp_path, llm_server.base_url, "--steps", "1", "--no-probe")
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    with sqlite3.connect(db) as conn:
+        (run_id, config) = conn.execute("select id, config from runs").fetchone()
+        assert json.loads(config)["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None}
+        conn.execute("update runs set config = json_remove(config, '$.scoring')")
+    llm_server.script(suggestion(5.0))
+    resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "2", "--no-probe", "--resume", run_id)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert "resumed" in err and "as it was started" not in err and "+X = 5.0" in out
+
+
+def test_the_pooled_best_is_chosen_as_the_loop_chose_it():
+    from autotrace.evaluation import Evaluation, ExampleResult
+    from autotrace.pool import Candidate
+    from autotrace.runners.loop import pooled_best
+
+    def scored(score: float) -> Evaluation:
+        return Evaluation((ExampleResult(score=score),))
+
+    scores = {0: -8.0, 1: -9.0, 2: -7.8, 3: -7.8, 4: -7.8, 5: -5.0, 6: -5.0, 7: -6.0}
+    origins = ["initial", "proposal", "probe", "probe", "proposal", "probe", "measured", "merge"]
+    pool = [Candidate(i, {"app.X": str(i)}, (), i, {}, origin) for i, origin in enumerate(origins)]  # type: ignore[arg-type]
+    evaluated = {i: scored(score) for i, score in scores.items()}
+    assert pooled_best(pool[:2], evaluated).id == 0
+    assert pooled_best(pool[:5], evaluated).id == 2  # a probe that ranks higher; equals after it do not replace it
+    # a measured step's result (its search's tidier spelling of an equal point) replaces it; a worse merge does not
+    assert pooled_best(pool, evaluated).id == 6
+    assert pooled_best([], evaluated) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.records import MergeNote, OtherAnswer, StepRecord
+from autotrace.records import MergeNote, OtherAnswer, RunRecord, Scoring, StepRecord
 from autotrace.store import SCHEMA_VERSION, ResponseCache, RunStore, StoreError
 
 SECRET = "hunter2-not-an-sk-style-key"
@@ -263,6 +263,30 @@ def test_a_step_record_reads_back_equal_through_its_json() -> None:
                         completion_tokens=1, cached=True, seconds=0.25, note="n", sensitivity="s",
                         evaluated=[0.5, None], parent=[1], front=[1, 2],
                         other_answers=[OtherAnswer("b", "bad", {"app.X": "3"})], merge=MergeNote("merged", "c"),
-                        parents=[0], step=4, created=5.0)
+                        step=4, created=5.0)
     assert StepRecord.from_record(json.loads(json.dumps(record.to_record())), 4, 5.0) == record
     assert (record.runs, record.status, record.describe) == (2, "ok", "0.5, val 1")
+
+
+def test_a_runs_scoring_reads_back_and_a_run_stored_before_it_has_none() -> None:
+    scoring = Scoring(holdout=0.25, tests="/p/tests", keyword="fast", holdout_tests="slow")
+    assert Scoring.from_json(json.loads(json.dumps(scoring.to_json()))) == scoring
+    run = RunRecord("r", 0.0, None, "done", None, 1, {"scoring": scoring.to_json()}, None)
+    assert run.scoring == scoring
+    assert replace(run, config={"target": "app.py"}).scoring is None  # an older store's run
+
+
+def test_a_resume_keeps_the_stored_scoring_and_refuses_another_typed_value() -> None:
+    stored = Scoring(tests="/p/tests", holdout_tests="slow")
+    defaults = Scoring(tests="/p/tests")
+    assert stored.resumed(defaults, set(), "r") is stored  # not given again: the stored one
+    assert stored.restored(defaults) == ["--holdout-tests 'slow'"]
+    assert stored.resumed(Scoring(tests="/p/tests", holdout_tests="slow"), {"holdout_tests"}, "r") is stored
+    with pytest.raises(ValueError, match=r"^run r was started with --holdout-tests 'slow', not no --holdout-tests"):
+        stored.resumed(defaults, {"holdout_tests"}, "r")
+    with pytest.raises(ValueError, match=r"^run r was started with no -k, not -k 'x'"):
+        stored.resumed(Scoring(tests="/p/tests", keyword="x"), {"keyword"}, "r")
+    with pytest.raises(ValueError, match=r"^run r optimized the tests in /p/tests, not the tests in /q"):
+        stored.resumed(Scoring(tests="/q"), set(), "r")
+    with pytest.raises(ValueError, match=r"^run r was started with --holdout 0\.2, not --holdout 0\.3"):
+        Scoring(holdout=0.2).resumed(Scoring(holdout=0.3), {"holdout"}, "r")

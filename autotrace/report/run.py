@@ -16,6 +16,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
+from autotrace.pool import Candidate
 from autotrace.records import RunRecord, StepRecord
 from autotrace.text import truncate
 
@@ -51,6 +52,8 @@ class Step:
     measured: bool  # a measured step: the values came from program runs, not from the model
     failed: bool
     parents: tuple[int, ...]  # the steps whose values this step started from
+    #: The pooled candidates it started from (a merge: the two merged), by id; empty for a run without a pool.
+    candidates: tuple[int, ...]
     changed: tuple[str, ...]  # parameters whose values differ from the original
     proposed: tuple[str, ...]  # parameters this step proposed (or measured)
     rejected: tuple[tuple[str, str], ...]  # (parameter, why) for proposed values the validator refused
@@ -94,11 +97,12 @@ class RunView:
 
 
 def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None,
-             *, use_graphviz: bool = True) -> RunView:
-    """The page's data for ``run`` and its step records."""
+             candidates: Sequence[Candidate] = (), *, use_graphviz: bool = True) -> RunView:
+    """The page's data for ``run``, its step records and its pool's ``candidates``."""
     evaluations = [r.evaluation for r in records]
     original = dict(records[0].values) if records else {}
-    parents = lineage(records)
+    started = started_from(records, candidates)
+    parents = lineage(records, candidates)
     best_index: int | None = None
     steps = []
     for i, (record, evaluation) in enumerate(zip(records, evaluations, strict=True)):
@@ -111,6 +115,7 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
             prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens, seconds=record.seconds,
             runs=record.runs, cached=record.cached, measured=record.note.startswith("measured step"),
             failed=evaluation.problem is not None or evaluation.failures > 0, parents=parents[i],
+            candidates=started[i],
             changed=tuple(n for n in values if values[n] != original.get(n)),
             proposed=tuple(record.candidate),
             rejected=tuple(record.rejected.items()),
@@ -146,21 +151,40 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
     )
 
 
-def lineage(records: Sequence[StepRecord]) -> list[tuple[int, ...]]:
-    """Each step's parents: the ``parents`` a record names, else the step whose values the step started
-    from. A step starts from the values the previous step ended with; when those are an earlier step's
-    values again (the loop went back to the best), that earlier step is the parent."""
+def lineage(records: Sequence[StepRecord], candidates: Sequence[Candidate] = ()) -> list[tuple[int, ...]]:
+    """Each step's parents, as steps. With a pool, the steps that evaluated the candidates the step started
+    from (:func:`started_from`): a parent drawn from the front may be an answer an earlier step evaluated
+    and did not keep. Without one (a run stored before the pool), the step whose values it started from:
+    the values the previous step ended with, or the earlier step that had them first (the loop went back
+    to the best)."""
+    evaluated_in = {c.id: c.step for c in candidates}
     first_with: dict[tuple[tuple[str, str], ...], int] = {}
     parents: list[tuple[int, ...]] = []
     previous: int | None = None
-    for record in records:
-        if record.parents is not None:
-            parents.append(record.parents)
+    for record, ids in zip(records, started_from(records, candidates), strict=True):
+        # (a candidate of the step's own, evaluated before a killed run resumed it, is no parent step)
+        named = tuple(dict.fromkeys(evaluated_in[i] for i in ids if evaluated_in.get(i, record.step) < record.step))
+        if named:
+            parents.append(named)
         else:
             parents.append(() if previous is None else (previous,))
-        key = tuple(sorted(record.values.items()))
-        previous = first_with.setdefault(key, record.step)
+        previous = first_with.setdefault(_key(record.values), record.step)
     return parents
+
+
+def started_from(records: Sequence[StepRecord], candidates: Sequence[Candidate]) -> list[tuple[int, ...]]:
+    """The pooled candidates each step started from, by id: the one the loop names
+    (:attr:`StepRecord.parent`), or, when the step ended with a merge it made, the two merged."""
+    merges = {_key(c.values): c for c in candidates if c.origin == "merge"}
+    ids = []
+    for record in records:
+        merge = merges.get(_key(record.values))
+        ids.append(merge.parents if merge is not None and merge.step == record.step else record.parent)
+    return ids
+
+
+def _key(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(values.items()))
 
 
 def value_diff(original: Mapping[str, str], values: Mapping[str, str]) -> tuple[DiffLine, ...]:
