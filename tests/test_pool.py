@@ -283,7 +283,7 @@ def test_the_report_of_a_pooled_run_names_each_steps_parent_candidate(tmp_path, 
     # the answer of step 1 that step 1 did not keep, not the values step 3 ended with.
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"), *[suggest()] * 6)
     result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "4", "--no-merge",
-                 "--max-unchanged", "0")
+                 "--max-unchanged", "0", "--resample", "0")
     assert result.returncode == 0, result.stderr
     steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
     pool = {c.id: c for c in (Candidate.from_json(r["candidate"]) for r in stored(tmp_path, "candidates"))}
