@@ -21,31 +21,23 @@ from benchmarks import __main__ as bench, harness, tasks  # noqa: E402
 NO_CHANGE = "The function looks right to me; I would leave it as it is."
 
 
-def test_candidates_reach_autotrace_and_are_recorded_with_the_run(tmp_path):
+@pytest.mark.parametrize("options, label, sampled_seed", [
+    ({"candidates": 2}, "n2", derived_seed(3, 1, 1)),  # step 1's two answers, asked at once
+    ({"resample": 1}, "r1", derived_seed(3, 1, "again", 1)),  # step 1's answer changed nothing: asked again
+])
+def test_answer_options_reach_autotrace_and_are_recorded_with_the_run(tmp_path, options, label, sampled_seed):
     task = tasks.get("title_case")
     with ScriptedLLMServer() as server:
         server.script(NO_CHANGE, NO_CHANGE)
         result = harness.run_task(task, "autotrace", 3, 1, {"base_url": server.base_url, "model": "m"}, tmp_path,
-                                  None, 300.0, 256, candidates=2)
+                                  None, 300.0, 256, **options)
         asked = [(r.json["temperature"], r.json.get("seed")) for r in server.chat_requests]
     assert result.get("error") is None, result
-    assert result["candidates"] == 2 and result["holdout"] == 0.0
-    assert result["run_dir"].endswith("title_case-seed3-autotrace-n2")
-    # step 1's two answers, asked at once: one at the run's temperature and seed, one sampled with a derived seed
-    first, sampled = sorted(asked)
-    assert first == (0.0, 3) and sampled[0] == 0.8 and sampled[1] not in (None, 3)
-
-
-def test_resample_reaches_autotrace_and_is_recorded_with_the_run(tmp_path):
-    task = tasks.get("title_case")
-    with ScriptedLLMServer() as server:
-        server.script(NO_CHANGE, NO_CHANGE)
-        result = harness.run_task(task, "autotrace", 3, 1, {"base_url": server.base_url, "model": "m"}, tmp_path,
-                                  None, 300.0, 256, resample=1)
-        asked = [(r.json["temperature"], r.json.get("seed")) for r in server.chat_requests]
-    assert result.get("error") is None, result
-    assert result["resample"] == 1 and result["run_dir"].endswith("title_case-seed3-autotrace-r1")
-    assert asked == [(0.0, 3), (0.8, derived_seed(3, 1, "again", 1))] and result["llm_calls"] == 2
+    assert (result["candidates"], result["resample"], result["holdout"]) == (
+        options.get("candidates", 1), options.get("resample", 0), 0.0)
+    assert result["run_dir"].endswith(f"title_case-seed3-autotrace-{label}") and result["llm_calls"] == 2
+    # one answer at the run's temperature and seed, one sampled with a seed derived from the run's
+    assert sorted(asked) == [(0.0, 3), (0.8, sampled_seed)]
 
 
 def test_the_options_are_checked_and_recorded():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -137,12 +140,24 @@ def test_in_process_mode_gives_the_same_answer(tmp_path):
         assert run_evaluation(job, Limits(), isolated=False).score == score
 
 
+def evaluating(root: Path) -> subprocess.Popen[bytes]:
+    """A Python process (standing for autotrace) evaluating ``root``'s app.py under its judge.py with a
+    timeout of 300 s: the caller kills it mid-evaluation."""
+    driver = textwrap.dedent(f'''
+        from pathlib import Path
+        from autotrace.project import Project
+        from autotrace.runners.evaluation import make_job, run_evaluation
+        from autotrace.runners.sandbox import Limits
+        root = Path({str(root)!r})
+        project = Project.load(root / "app.py")
+        run_evaluation(make_job(project, root / "app.py", "main", root / "judge.py", {{}}), Limits(timeout=300))
+    ''')
+    return subprocess.Popen([sys.executable, "-c", driver])
+
+
 def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
     """SIGKILL to the optimizing process must not leave a runaway candidate behind, nor the detached child
     it started in a session of its own."""
-    import subprocess
-    import sys
-
     marker, detached = outside / "worker.pid", outside / "detached.pid"
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "app.py").write_text(f"import os, subprocess, sys\ndef main():\n"
@@ -152,16 +167,7 @@ def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
                                      f"    open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
                                      "    while True:\n        pass\n")
     (tmp_path / "judge.py").write_text(JUDGE)
-    driver = textwrap.dedent(f'''
-        from pathlib import Path
-        from autotrace.project import Project
-        from autotrace.runners.evaluation import make_job, run_evaluation
-        from autotrace.runners.sandbox import Limits
-        root = Path({str(tmp_path)!r})
-        project = Project.load(root / "app.py")
-        run_evaluation(make_job(project, root / "app.py", "main", root / "judge.py", {{}}), Limits(timeout=300))
-    ''')
-    parent = subprocess.Popen([sys.executable, "-c", driver])
+    parent = evaluating(tmp_path)
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

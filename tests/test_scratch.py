@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.scratch import MARKER, UNMARKED_AGE, Owner, scratch_folder, sweep
+from test_sandbox import evaluating
 
 
 def dead_owner() -> Owner:
@@ -92,16 +92,7 @@ def test_the_folder_a_killed_autotrace_left_is_swept_when_the_next_run_starts(tm
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "app.py").write_text("def main():\n    while True:\n        pass\n")
     (tmp_path / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
-    driver = textwrap.dedent(f'''
-        from pathlib import Path
-        from autotrace.project import Project
-        from autotrace.runners.evaluation import make_job, run_evaluation
-        from autotrace.runners.sandbox import Limits
-        root = Path({str(tmp_path)!r})
-        project = Project.load(root / "app.py")
-        run_evaluation(make_job(project, root / "app.py", "main", root / "judge.py", {{}}), Limits(timeout=300))
-    ''')
-    parent = subprocess.Popen([sys.executable, "-c", driver])
+    parent = evaluating(tmp_path)
     deadline = time.monotonic() + 30
     while not list(outside.glob(f"autotrace-eval-*/{MARKER}")) and time.monotonic() < deadline:
         time.sleep(0.05)
