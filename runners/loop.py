@@ -393,17 +393,25 @@ class _Loop:
         return self._values(chosen.values), evaluation
 
     def _choose_parent(self, step: int, current: dict[str, Any]) -> tuple[dict[str, Any], Evaluation] | None:
-        """The values this step's prompt is about when the pool's front holds a trade-off (candidates best
-        on different examples): one drawn from the front with the run's seed
-        (:meth:`autotrace.pool.Pool.choose_parent`). Otherwise, and right after ``current`` was evaluated
-        (the model sees once what its change did, even a worse one), the chain's rule stands."""
+        """The values this step's prompt is about, or None for ``current``.
+
+        Right after a candidate made from a front member was evaluated, ``current`` (the model sees once
+        what its change did, even a worse one). Otherwise a front member: drawn with the run's seed when
+        the front holds a trade-off (candidates best on different examples,
+        :meth:`autotrace.pool.Pool.choose_parent`), else the best one. So a worse candidate's own worse
+        child does not become the next parent: a run does not wander off from its best."""
         fresh = self.pool.get(self._key(current))
-        if fresh is not None and fresh.step == step - 1 and fresh.origin != "initial":
-            return None
         front = self.pool.front()
-        if len({tuple(sorted(c.scores.items())) for c in front}) < 2:
-            return None  # no trade-off between examples, only equal candidates
-        parent = self.pool.choose_parent(self.seed, step)
+        on_front = {c.id for c in front}
+        if fresh is not None and fresh.step == step - 1 and fresh.origin != "initial" and (
+                fresh.id in on_front or all(parent in on_front for parent in fresh.parents)):
+            return None
+        if len({tuple(sorted(c.scores.items())) for c in front}) < 2:  # no trade-off, only equal candidates
+            parent = max(front, key=lambda c: c.rank)
+            if fresh is None or fresh.id in on_front or fresh.rank >= parent.rank:  # (a probe is on no front)
+                return None
+        else:
+            parent = self.pool.choose_parent(self.seed, step)
         return self._values(parent.values), self.evaluated[parent.id]
 
     def _id(self, values: dict[str, Any]) -> tuple[int, ...]:

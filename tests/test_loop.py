@@ -129,3 +129,14 @@ def test_a_crashed_program_never_replaces_the_best():
     crashed = Evaluation((), problem="the program ended the worker (SIGKILL) before it reported a result")
     assert _better(clean_unscored, one_failing) and not _better(one_failing, clean_unscored)
     assert not _better(crashed, one_failing) and not _better(crashed, clean_unscored)
+
+
+def test_a_worse_candidates_worse_child_is_not_the_next_parent(tmp_path, llm_server):
+    # quote = 11 * MARKUP against 30: 2.5 gives -2.5 (the best); from it 2.0 gives -8 (worse, shown
+    # once: step 3 is about it); from that 1.5 gives -13.5: step 4 is about the best again, not 1.5
+    llm_server.script(answer(MARKUP=2.5), answer(MARKUP=2.0), answer(MARKUP=1.5), answer(MARKUP=2.7))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "4", "--no-probe", "--max-unchanged", "0")
+    assert result.returncode == 0, result.stderr
+    shown = [re.search(r"\(float\) shop\.MARKUP = (\S+)", r.json["messages"][-1]["content"])[1]
+             for r in llm_server.chat_requests]
+    assert shown == ["1.2", "2.5", "2.0", "2.5"]
