@@ -402,6 +402,8 @@ class _Loop:
         child does not become the next parent: a run does not wander off from its best."""
         fresh = self.pool.get(self._key(current))
         front = self.pool.front()
+        if not front:  # nothing ran to a score yet: nothing to go back to
+            return None
         on_front = {c.id for c in front}
         if fresh is not None and fresh.step == step - 1 and fresh.origin != "initial" and (
                 fresh.id in on_front or all(parent in on_front for parent in fresh.parents)):
