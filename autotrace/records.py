@@ -165,7 +165,7 @@ class Scoring:
             raise ValueError(f"run {run_id} optimized {started}, not "
                              + (f"the tests in {given.tests}" if given.tests else "a program under a judge")
                              + ": resume it as it was started, or start a new run")
-        for name, option in _SCORING_OPTIONS.items():
+        for name, option in SCORING_OPTIONS.items():
             stored, asked = getattr(self, name), getattr(given, name)
             if name in explicit and asked != stored:
                 raise ValueError(f"run {run_id} was started with {_said(option, stored)}, not {_said(option, asked)}: "
@@ -175,12 +175,13 @@ class Scoring:
     def restored(self, given: Scoring) -> list[str]:
         """The options whose stored value differs from ``given`` (the command line's defaults), as
         ``--holdout-tests 'slow'``: what a resumed run says it keeps."""
-        return [_said(option, getattr(self, name)) for name, option in _SCORING_OPTIONS.items()
+        return [_said(option, getattr(self, name)) for name, option in SCORING_OPTIONS.items()
                 if getattr(self, name) != getattr(given, name)]
 
 
-#: The options of :class:`Scoring` a resume may leave out, by field.
-_SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests"}
+#: The options of :class:`Scoring` a resume may leave out, by field (the ``optimize`` command's parameter
+#: names are the field names).
+SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests"}
 
 
 def _said(option: str, value: Any) -> str:

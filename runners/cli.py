@@ -273,12 +273,13 @@ def _resumed_scoring(run_id: str, target: Path | None, tests: Path | None, given
     from click.core import ParameterSource
 
     from autotrace.config import find_root
+    from autotrace.records import SCORING_OPTIONS
     from autotrace.store import RunStore
 
     from .loop import state_dir
 
     ctx = click.get_current_context()
-    explicit = {name for name in ("holdout", "keyword", "holdout_tests")
+    explicit = {name for name in SCORING_OPTIONS
                 if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
     if target is not None:
         root = find_root(target.resolve().parent)

@@ -26,7 +26,7 @@ from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
-from autotrace.records import MergeNote, OtherAnswer, Scoring, StepRecord
+from autotrace.records import SCORING_OPTIONS, MergeNote, OtherAnswer, Scoring, StepRecord
 from autotrace.report import write_run_report
 from autotrace.search import probe
 from autotrace.search.space import dimensions
@@ -453,9 +453,10 @@ class _Loop:
             if repeat is not None:
                 self.optimizer.last_problems[""] = _repeat_problem(*repeat)
             more = self.optimizer.step_many([self._resampling(step, again)])
+            fresh = [p for p in more if not p.repeated]
             proposals += more
-            answered += [p for p in more if not p.repeated]
-            new, repeat_now = self._evaluate_proposals([p for p in more if not p.repeated], current, step)
+            answered += fresh
+            new, repeat_now = self._evaluate_proposals(fresh, current, step)
             repeat = repeat_now or repeat
         return proposals, answered, new, repeat
 
@@ -597,7 +598,7 @@ class _Loop:
             if run is None:
                 raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
             if run.scoring is not None:  # None: stored before the scoring was; the settings as given
-                run.scoring.resumed(self._scoring(), {"holdout", "keyword", "holdout_tests"}, s.resume)
+                run.scoring.resumed(self._scoring(), SCORING_OPTIONS, s.resume)
             self.run_id = s.resume
             self._load_pool(s.resume)
             steps = self.store.steps(s.resume)
