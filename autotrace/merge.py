@@ -17,8 +17,7 @@ from itertools import combinations
 from typing import Any
 
 from autotrace.optimizers.base import fill, load_prompt
-from autotrace.optimizers.code_answer import parse_code_answer
-from autotrace.optimizers.validate import validate
+from autotrace.optimizers.reflect import parse_one_value
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.pool import Candidate, Pool
 
@@ -94,15 +93,7 @@ def merge_messages(spec: ParamSpec, plan: MergePlan, versions: tuple[str, str],
 
 def parse_merged(text: str, spec: ParamSpec, current: Any) -> Any | None:
     """The merged value in the model's answer, validated as a proposal would be; None when unusable."""
-    if spec.kind is ParamKind.CODE:
-        suggestion = parse_code_answer(text, [spec], {spec.name: current}).data["suggestion"]
-    else:
-        block = text.split("```", 2)
-        if len(block) < 3:
-            return None
-        body = block[1].split("\n", 1)
-        suggestion = {spec.name: body[1].rstrip("\n") if len(body) == 2 else ""}
-    if suggestion.get(spec.name) is None:
+    value, reason = parse_one_value(text, spec, current)
+    if reason is not None:
         return None
-    accepted, _ = validate(suggestion, [spec], {spec.name: current})
-    return accepted.get(spec.name)
+    return current if value is None else value

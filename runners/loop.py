@@ -22,6 +22,7 @@ from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_see
 from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text, prompt_tokens
+from autotrace.optimizers.reflect import reflect, reflect_targets
 from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
@@ -440,7 +441,7 @@ class _Loop:
     def _ask(self, step: int, current: dict[str, Any]) -> tuple[
             list[Proposal], list[Proposal], list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
         """This step's answers (``Settings.candidates`` at once), evaluated; then, while none of them gave
-        a new candidate, up to ``Settings.resample`` more, one at a time, sampled (:meth:`_resampling`)
+        a new candidate, up to ``Settings.resample`` more, one at a time, sampled (:meth:`_ask_again`)
         and asked with what was wrong with the last one in #Problems. Returns every proposal, those
         actually answered (not repeats of a question asked before), the new candidates with their
         evaluations, and an earlier candidate an answer repeated (see :meth:`_evaluate_proposals`)."""
@@ -452,13 +453,27 @@ class _Loop:
                 break
             if repeat is not None:
                 self.optimizer.last_problems[""] = _repeat_problem(*repeat)
-            more = self.optimizer.step_many([self._resampling(step, again)])
+            more = self._ask_again(step, again)
             fresh = [p for p in more if not p.repeated]
             proposals += more
             answered += fresh
             new, repeat_now = self._evaluate_proposals(fresh, current, step)
             repeat = repeat_now or repeat
         return proposals, answered, new, repeat
+
+    def _ask_again(self, step: int, again: int) -> list[Proposal]:
+        """A step's ``again``-th extra answer. Every other one (the first, third, ...) is the reflective
+        question about one text the run used (:mod:`autotrace.optimizers.reflect`), drawn with the run's
+        seed, when there is one; the others ask the whole problem again, sampled."""
+        sampling = self._resampling(step, again)
+        targets = reflect_targets(self.optimizer.params, self.optimizer.values, self.optimizer.feedback)
+        if again % 2 == 0 or not targets:
+            return self.optimizer.step_many([sampling])
+        spec = random.Random(f"{self.seed}:{step}:{again}:reflect").choice(targets)
+        proposal = reflect(self.llm, spec, self.optimizer.values[spec.name], self.optimizer.feedback,
+                           self.optimizer.budget_tokens, sampling)
+        self.optimizer.last_problems.update(proposal.rejected)  # the whole prompt's next answer sees them
+        return [proposal]
 
     def _resampling(self, step: int, again: int) -> Sampling:
         """The sampling of a step's ``again``-th extra answer: at temperature 0 the same question gets the

@@ -1,0 +1,153 @@
+"""A reflective question about one text (GEPA's reflective mutation): a short prompt that shows one
+text parameter, the calls the recorded runs passed it to with what they returned, and the feedback,
+and asks for the new text.
+
+The whole-problem prompt (:mod:`.render`) shows every call of the run; on the embedded 1.5B model a
+prompt parameter drowns in it: asked about the sports task's system prompt, it answered "the output
+is correct" to ``0/8 right`` and gave the text back unchanged. Asked about that one text, shown the
+model's raw answers to it, it wrote a prompt that asks for the one-word label. The loop asks this
+question for a step's first answer asked again (``--resample``) when the run used a text parameter.
+Functions keep the whole-problem prompt, whose sampled answers fixed three of the benchmark's code
+tasks. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
+:func:`parse_one_value` and validated as any proposal is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from autotrace.evaluation import Feedback
+from autotrace.graph import ARG_REPR_LIMIT, short_repr
+from autotrace.llm.jsonfix import extract_json
+from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
+from autotrace.optimizers.code_answer import parse_code_answer
+from autotrace.optimizers.validate import validate
+from autotrace.params import ParamKind, ParamSpec
+from autotrace.text import truncate
+
+if TYPE_CHECKING:
+    from autotrace.llm.client import LLM, Sampling
+
+#: (calls shown, characters per call line, examples' feedback shown, characters per feedback), from
+#: roomy to terse: the first that fits the budget is used.
+_DETAIL = ((8, 300, 5, 600), (5, 200, 3, 300), (3, 120, 1, 200))
+_TASK = ("Write a new text for {name} that makes the outputs what #Feedback expects. The program passes the "
+         "text on as it is, so the text must say everything needed: what the task is, and exactly what to "
+         "answer, in the form #Feedback asks for. First say in one sentence what the new text must ask for; "
+         "then give the whole new text in one ```text block.")
+
+
+def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
+                    feedback: Sequence[Feedback]) -> list[ParamSpec]:
+    """The text parameters some recorded run used: what the feedback can say something about."""
+    return [p for p in params if p.kind is ParamKind.LITERAL and isinstance(values[p.name], str)
+            and any(f.graph is not None and uses_of(f.graph, p, values[p.name]) for f in feedback)]
+
+
+def reflect_messages(spec: ParamSpec, value: str, feedback: Sequence[Feedback], budget: int) -> list[dict[str, str]] | None:
+    """The chat messages asking for a new text of ``spec`` (currently ``value``), at most ``budget``
+    tokens; None when even the tersest version does not fit."""
+    ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
+    for calls, call_chars, examples, feedback_chars in _DETAIL:
+        uses: list[str] = []
+        for item in ranked:
+            for line in uses_of(item.graph, spec, value) if item.graph is not None else ():
+                line = truncate(line, call_chars)
+                if line not in uses and len(uses) < calls:
+                    uses.append(line)
+        said = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
+        said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
+                for head, f in zip(said, ranked)]
+        if len(ranked) > examples:
+            said.append(f"- ... {len(ranked) - examples} more examples")
+        user = fill("reflect.txt", variable=spec.name, description=f": {spec.description}" if spec.description else "",
+                    value=str(value).rstrip("\n"), uses="\n".join(uses), feedback="\n".join(said) or "(none)",
+                    task=_TASK.format(name=spec.name))
+        messages = [{"role": "system", "content": load_prompt("reflect_system.txt").strip()},
+                    {"role": "user", "content": user}]
+        if prompt_tokens(messages) <= budget:
+            return messages
+    return None
+
+
+def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: str) -> list[str]:
+    """One line per recorded call the text was passed to, in call order, the argument named by the
+    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``); without such a call, the
+    calls that read it."""
+    passed = short_repr(value, ARG_REPR_LIMIT)
+    chosen = [n for n, a in graph.nodes(data=True) if a.get("kind") == "call" and passed in (a.get("args") or {}).values()]
+    if not chosen and f"param:{spec.name}" in graph:
+        chosen = [n for n in graph.successors(f"param:{spec.name}") if graph.nodes[n].get("kind") == "call"]
+    chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
+    return [_call_line(graph, n, spec.name, passed) for n in chosen]
+
+
+def _call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str) -> str:
+    attrs = graph.nodes[call]
+    args = ", ".join(f"{arg}={name if text == passed else text}" for arg, text in (attrs.get("args") or {}).items())
+    head = f"{attrs.get('func', '?')}({args})"
+    errors = [graph.nodes[e] for e, role in graph.succ[call].items() if role.get("role") == "raised"]
+    if errors:
+        return f"{head} raised {errors[0].get('exc_type', 'an exception')}: {errors[0].get('message', '')}"
+    if attrs.get("error"):
+        return f"{head} raised an exception"
+    return f"{head} returned {attrs.get('value', '?')}"
+
+
+def parse_one_value(text: str, spec: ParamSpec, current: Any) -> tuple[Any | None, str | None]:
+    """``(value, None)`` for the new value of ``spec`` in an answer (a fenced block; for a text, a JSON
+    object naming it is read too), validated as a proposal's; ``(None, reason)`` when there is none
+    usable, ``(None, None)`` when it is the current value."""
+    if spec.kind is ParamKind.CODE:
+        answer = parse_code_answer(text, [spec], {spec.name: current})
+        found = answer.data["suggestion"].get(spec.name)
+        if found is None:
+            return None, answer.problems.get("") or "the answer held no ```python block with the function"
+    else:
+        found = _first_block(text)
+        if found is None:
+            data, _ = extract_json(text)
+            inner = data.get("suggestion", data) if isinstance(data, dict) else None
+            found = inner.get(spec.name) if isinstance(inner, dict) else None
+        if found is None:
+            return None, "the answer held no ```text block with the new text"
+    accepted, rejected = validate({spec.name: found}, [spec], {spec.name: current})
+    if spec.name in rejected:
+        return None, rejected[spec.name]
+    value = accepted.get(spec.name)
+    return (None, None) if value is None or (type(value) is type(current) and value == current) else (value, None)
+
+
+def _first_block(text: str) -> str | None:
+    """The body of the first fenced block (the fence's language word dropped), None without one."""
+    parts = text.split("```", 2)
+    if len(parts) < 3:
+        return None
+    first, _, body = parts[1].partition("\n")
+    return (body if body or not first.strip() else first).rstrip("\n") if "\n" in parts[1] else parts[1].strip()
+
+
+def reflect(llm: LLM, spec: ParamSpec, value: str, feedback: Sequence[Feedback], budget: int,
+            sampling: Sampling) -> Proposal:
+    """Ask the reflective question about the text ``spec`` once; the answer as a :class:`Proposal` (its
+    one changed value, or the reason it has none in ``rejected``/``error``)."""
+    messages = reflect_messages(spec, value, feedback, budget)
+    if messages is None:
+        return Proposal({}, {}, "", [], "", 0, 0, 0.0, False,
+                        f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
+    reply = llm.complete_text(messages, sampling=sampling)
+    values: dict[str, Any] = {}
+    rejected: dict[str, str] = {}
+    if reply.error is None:
+        new, reason = parse_one_value(reply.text, spec, value)
+        if reason is not None:
+            rejected[spec.name] = reason
+        elif new is not None:
+            values[spec.name] = new
+    reasoning = reply.text.split("```", 1)[0].strip()[:2000]
+    return Proposal(values, rejected, reasoning, messages, reply.text, reply.prompt_tokens,
+                    reply.completion_tokens, reply.seconds, reply.cached, reply.error)
+

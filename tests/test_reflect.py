@@ -1,0 +1,120 @@
+"""The reflective question about one function or text, asked when a step's answer gave nothing new
+(`autotrace optimize --resample`, against the scripted model; and its answer parser)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from llmserver import ScriptedLLMServer
+
+from autotrace.llm.client import derived_seed
+from autotrace.optimizers.reflect import parse_one_value
+from autotrace.params import ParamKind, ParamSpec
+
+AUTOTRACE = Path(sys.executable).with_name("autotrace")
+SYSTEM = "You improve a text that a Python program gives to a language model"
+
+
+def prompt_app(folder: Path) -> Path:
+    """A stand-in for an LLM app: ``ask`` echoes the prompt unless it asks for one word."""
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "app.py").write_text(
+        'PROMPT = "Here is a word."  # autotrace: param system prompt given with each word\n'
+        'LIMIT = 3  # autotrace: param\n\n\n'
+        "def ask(prompt, word):\n"
+        '    return word.upper() if "one word" in prompt else f"{prompt} {word}"\n\n\n'
+        "def main():\n"
+        '    return [ask(PROMPT, w) for w in ("yes", "no")]\n')
+    (folder / "judge.py").write_text(
+        "def feedback(output):\n"
+        "    right = sum(a in ('YES', 'NO') for a in output)\n"
+        "    return right / len(output), f'{right}/{len(output)} right; answers must be YES or NO: {output}'\n")
+    return folder
+
+
+def calc_app(folder: Path) -> Path:
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "calc.py").write_text(
+        "def half(x):  # autotrace: param\n    return x // 2\n\n\n"
+        "def main():\n    return [half(3), half(4)]\n")
+    (folder / "judge.py").write_text(
+        "def feedback(output):\n"
+        "    return float(output == [1.5, 2.0]), f'returned {output}, expected [1.5, 2.0]'\n")
+    return folder
+
+
+def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
+                           "--base-url", server.base_url, "--model", "scripted"],
+                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_text_the_run_used_is_asked_about_alone_when_the_answer_changed_nothing(tmp_path, llm_server):
+    keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
+    llm_server.script(keep, "The text must ask for one word.\n```text\nAnswer with one word: YES or NO.\n```\n")
+    result = optimize(prompt_app(tmp_path), "app.py", llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, again = llm_server.chat_requests
+    assert again.json["temperature"] == 0.8 and again.json["seed"] == derived_seed(0, 1, "again", 1)
+    system, user = (m["content"] for m in again.json["messages"])
+    assert system.startswith(SYSTEM) and "response_format" not in again.json
+    # the one text, the calls it was passed to (named by the parameter) with what they returned, the feedback
+    assert "#Variable\napp.PROMPT (str): system prompt given with each word\n" in user
+    assert "#Current value\n```text\nHere is a word.\n```" in user
+    assert "app.ask(prompt=app.PROMPT, word='yes') returned 'Here is a word. yes'" in user
+    assert "app.ask(prompt=app.PROMPT, word='no') returned 'Here is a word. no'" in user
+    assert "- score 0: 0/2 right; answers must be YES or NO" in user
+    assert "app.LIMIT" not in user  # a number, and unused: the question is about the text alone
+    assert re.search(r"^step +1/1 .* 2 proposed \(1 sampled again\), 1 new, best 1;", result.stderr, re.MULTILINE)
+    assert '+PROMPT = "Answer with one word: YES or NO."  # autotrace: param' in result.stdout
+    # the same run replays from the response cache
+    again = optimize(tmp_path, "app.py", llm_server, "--steps", "1", "--no-probe")
+    assert again.returncode == 0 and len(llm_server.chat_requests) == 2 and again.stdout == result.stdout
+
+
+def test_an_unusable_reflective_answer_is_told_to_the_next_question(tmp_path, llm_server):
+    keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
+    fixed = {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Reply in one word.", "app.LIMIT": None}}
+    llm_server.script(keep, "Ask for one word: YES or NO.", fixed)
+    result = optimize(prompt_app(tmp_path), "app.py", llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
+    assert reflective[0]["content"].startswith(SYSTEM) and whole[0]["content"] == first[0]["content"]
+    problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
+    assert "- app.PROMPT: the answer held no ```text block with the new text" in problems
+    assert whole[-1]["content"] != first[-1]["content"]
+    assert '+PROMPT = "Reply in one word."' in result.stdout
+
+
+def test_a_function_is_asked_about_in_the_whole_problem_again(tmp_path, llm_server):
+    llm_server.script("half is right.\n```python\ndef half(x):\n    return x // 2\n```\n",
+                      "half must divide.\n```python\ndef half(x):\n    return x / 2\n```\n")
+    result = optimize(calc_app(tmp_path), "calc.py", llm_server, "--steps", "1")
+    assert result.returncode == 0, result.stderr
+    first, again = (r.json["messages"] for r in llm_server.chat_requests)
+    assert again[0]["content"] == first[0]["content"] and not again[0]["content"].startswith(SYSTEM)
+    assert "+    return x / 2" in result.stdout
+
+
+TEXT = ParamSpec("app.py::PROMPT", Path("app.py"), "app", "PROMPT", ParamKind.LITERAL, "", "Old.", 1)
+CODE = ParamSpec("calc.py::half", Path("calc.py"), "calc", "half", ParamKind.CODE, "", "def half(x):\n    return x\n", 1)
+
+
+@pytest.mark.parametrize(("spec", "answer", "expected"), [
+    (TEXT, "It must ask for one word.\n```text\nAnswer in one word.\n```", ("Answer in one word.", None)),
+    (TEXT, "```\nTwo\nlines.\n```", ("Two\nlines.", None)),
+    (TEXT, '{"app.PROMPT": "From JSON."}', ("From JSON.", None)),
+    (TEXT, "```text\nOld.\n```", (None, None)),  # the current value: no change
+    (TEXT, "Just say it in one word.", (None, "the answer held no ```text block with the new text")),
+    (CODE, "```python\ndef half(x):\n    return x / 2\n```", ("def half(x):\n    return x / 2\n", None)),
+    (CODE, "Keep it.", (None, "the answer held no ```python block with the function")),
+])
+def test_the_one_value_in_an_answer(spec: ParamSpec, answer: str, expected: tuple) -> None:
+    assert parse_one_value(answer, spec, spec.initial) == expected
