@@ -463,8 +463,8 @@ class _Loop:
 
     def _ask_again(self, step: int, again: int) -> list[Proposal]:
         """A step's ``again``-th extra answer. Every other one (the first, third, ...) is the reflective
-        question about one text the run used (:mod:`autotrace.optimizers.reflect`), drawn with the run's
-        seed, when there is one; the others ask the whole problem again, sampled."""
+        question about one function the run called or text it used (:mod:`autotrace.optimizers.reflect`),
+        drawn with the run's seed, when there is one; the others ask the whole problem again, sampled."""
         sampling = self._resampling(step, again)
         targets = reflect_targets(self.optimizer.params, self.optimizer.values, self.optimizer.feedback)
         if again % 2 == 0 or not targets:

@@ -72,7 +72,7 @@ def test_an_answer_cut_off_before_its_code_says_why_and_does_not_end_the_run(tmp
     --max-unchanged 1 an answer that changed nothing would end the run; this one does not, the next
     prompt says what happened, and the second answer fixes the function."""
     llm_server.script(f"{RAMBLING}\n```python\n{FIXED}```\n", f"double adds one.\n```python\n{FIXED}```\n")
-    result = optimize(program(tmp_path), llm_server, "--steps", "3", "--max-unchanged", "1")
+    result = optimize(program(tmp_path), llm_server, "--steps", "3", "--max-unchanged", "1", "--resample", "0")
     assert result.returncode == 0, result.stderr
     assert len(llm_server.chat_requests) == 2 and "changed nothing" not in result.stderr
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]

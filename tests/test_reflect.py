@@ -93,13 +93,22 @@ def test_an_unusable_reflective_answer_is_told_to_the_next_question(tmp_path, ll
     assert '+PROMPT = "Reply in one word."' in result.stdout
 
 
-def test_a_function_is_asked_about_in_the_whole_problem_again(tmp_path, llm_server):
-    llm_server.script("half is right.\n```python\ndef half(x):\n    return x // 2\n```\n",
-                      "half must divide.\n```python\ndef half(x):\n    return x / 2\n```\n")
+def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server):
+    fixed = "def half(x):\n    return x / 2\n"
+    llm_server.script("half is right.\n```python\ndef half(x):\n    return x // 2\n```\n",  # no change
+                      "half floors.\n```python\ndef half(x):\n    return x /\n```\n",  # reflective: syntax error
+                      f"half must divide.\n```python\n{fixed}```\n")  # the whole problem, sampled
     result = optimize(calc_app(tmp_path), "calc.py", llm_server, "--steps", "1")
     assert result.returncode == 0, result.stderr
-    first, again = (r.json["messages"] for r in llm_server.chat_requests)
-    assert again[0]["content"] == first[0]["content"] and not again[0]["content"].startswith(SYSTEM)
+    first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
+    assert reflective[0]["content"].startswith("You fix one function of a Python program")
+    user = reflective[1]["content"]
+    assert "#Variable\ncalc.half (code)\n" in user
+    assert "```python\ndef half(x):  # autotrace: param\n    return x // 2\n```" in user
+    assert "#How the run used it\ncalc.half(x=3) returned 1\ncalc.half(x=4) returned 2\n" in user
+    assert "calc.main" not in user and "whole function in one ```python block" in user
+    assert whole[0]["content"] == first[0]["content"]  # then the whole-problem prompt again, told what was wrong
+    assert re.search(r"#Problems with your previous answer\n(.*\n)*- calc\.half: syntax error", whole[-1]["content"])
     assert "+    return x / 2" in result.stdout
 
 

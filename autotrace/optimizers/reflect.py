@@ -1,14 +1,13 @@
-"""A reflective question about one text (GEPA's reflective mutation): a short prompt that shows one
-text parameter, the calls the recorded runs passed it to with what they returned, and the feedback,
-and asks for the new text.
+"""A reflective question about one function or text (GEPA's reflective mutation): a short prompt that
+shows one parameter, what the recorded runs did with it, and the feedback, and asks for its new value.
 
-The whole-problem prompt (:mod:`.render`) shows every call of the run; on the embedded 1.5B model a
-prompt parameter drowns in it: asked about the sports task's system prompt, it answered "the output
-is correct" to ``0/8 right`` and gave the text back unchanged. Asked about that one text, shown the
-model's raw answers to it, it wrote a prompt that asks for the one-word label. The loop asks this
-question for a step's first answer asked again (``--resample``) when the run used a text parameter.
-Functions keep the whole-problem prompt, whose sampled answers fixed three of the benchmark's code
-tasks. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
+The whole-problem prompt (:mod:`.render`) shows every call of the run, and on the embedded 1.5B model
+one parameter drowns in it. Sampled three times each at temperature 0.8 on roman's first step, the
+whole prompt gave no correct ``roman_to_int`` and this one, showing the function with its own calls
+and results, three (every visible and hidden case passing). Asked about the sports task's system
+prompt, the whole prompt got "the output is correct" for ``0/8 right``. The loop asks this question
+for every other answer asked again (``--resample``), about a function the run called or a text it
+passed on. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
 :func:`parse_one_value` and validated as any proposal is.
 """
 
@@ -25,7 +24,7 @@ from autotrace.llm.jsonfix import extract_json
 from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
 from autotrace.optimizers.code_answer import parse_code_answer
 from autotrace.optimizers.validate import validate
-from autotrace.params import ParamKind, ParamSpec
+from autotrace.params import ParamKind, ParamSpec, value_to_text
 from autotrace.text import truncate
 
 if TYPE_CHECKING:
@@ -34,22 +33,27 @@ if TYPE_CHECKING:
 #: (calls shown, characters per call line, examples' feedback shown, characters per feedback), from
 #: roomy to terse: the first that fits the budget is used.
 _DETAIL = ((8, 300, 5, 600), (5, 200, 3, 300), (3, 120, 1, 200))
-_TASK = ("Write a new text for {name} that makes the outputs what #Feedback expects. The program passes the "
-         "text on as it is, so the text must say everything needed: what the task is, and exactly what to "
-         "answer, in the form #Feedback asks for. First say in one sentence what the new text must ask for; "
-         "then give the whole new text in one ```text block.")
+_TASK_CODE = ("Write the function again with the fix, so that it returns what #Feedback expects for every input, "
+              "not only the ones shown. First say in one or two sentences what is wrong; then give the whole "
+              "function in one ```python block: the whole def, with the same name and parameters.")
+_TASK_TEXT = ("Write a new text for {name} that makes the outputs what #Feedback expects. The program passes the "
+              "text on as it is, so the text must say everything needed: what the task is, and exactly what to "
+              "answer, in the form #Feedback asks for. First say in one sentence what the new text must ask for; "
+              "then give the whole new text in one ```text block.")
 
 
 def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
                     feedback: Sequence[Feedback]) -> list[ParamSpec]:
-    """The text parameters some recorded run used: what the feedback can say something about."""
-    return [p for p in params if p.kind is ParamKind.LITERAL and isinstance(values[p.name], str)
+    """The functions some recorded run called and the texts it used: what the feedback can say
+    something about, and what a model can write again whole."""
+    return [p for p in params if (p.kind is ParamKind.CODE or isinstance(values[p.name], str))
             and any(f.graph is not None and uses_of(f.graph, p, values[p.name]) for f in feedback)]
 
 
-def reflect_messages(spec: ParamSpec, value: str, feedback: Sequence[Feedback], budget: int) -> list[dict[str, str]] | None:
-    """The chat messages asking for a new text of ``spec`` (currently ``value``), at most ``budget``
+def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int) -> list[dict[str, str]] | None:
+    """The chat messages asking for a new value of ``spec`` (currently ``value``), at most ``budget``
     tokens; None when even the tersest version does not fit."""
+    code = spec.kind is ParamKind.CODE
     ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
     for calls, call_chars, examples, feedback_chars in _DETAIL:
         uses: list[str] = []
@@ -63,29 +67,37 @@ def reflect_messages(spec: ParamSpec, value: str, feedback: Sequence[Feedback], 
                 for head, f in zip(said, ranked)]
         if len(ranked) > examples:
             said.append(f"- ... {len(ranked) - examples} more examples")
-        user = fill("reflect.txt", variable=spec.name, description=f": {spec.description}" if spec.description else "",
-                    value=str(value).rstrip("\n"), uses="\n".join(uses), feedback="\n".join(said) or "(none)",
-                    task=_TASK.format(name=spec.name))
-        messages = [{"role": "system", "content": load_prompt("reflect_system.txt").strip()},
+        user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str", fence="python" if code else "text",
+                    description=f": {spec.description}" if spec.description else "",
+                    value=(value_to_text(spec.kind, value) if code else str(value)).rstrip("\n"),
+                    uses="\n".join(uses), feedback="\n".join(said) or "(none)",
+                    task=_TASK_CODE if code else _TASK_TEXT.format(name=spec.name))
+        system = load_prompt("reflect_system_code.txt" if code else "reflect_system_text.txt").strip()
+        messages = [{"role": "system", "content": system},
                     {"role": "user", "content": user}]
         if prompt_tokens(messages) <= budget:
             return messages
     return None
 
 
-def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: str) -> list[str]:
-    """One line per recorded call the text was passed to, in call order, the argument named by the
-    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``); without such a call, the
-    calls that read it."""
-    passed = short_repr(value, ARG_REPR_LIMIT)
-    chosen = [n for n, a in graph.nodes(data=True) if a.get("kind") == "call" and passed in (a.get("args") or {}).values()]
-    if not chosen and f"param:{spec.name}" in graph:
-        chosen = [n for n in graph.successors(f"param:{spec.name}") if graph.nodes[n].get("kind") == "call"]
+def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
+    """One line per recorded call that used the parameter, in call order: a function's own calls
+    (``calc.half(x=3) returned 1``); the calls a text was passed to, the argument named by the
+    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``), else the calls that read it."""
+    node = f"param:{spec.name}"
+    readers = [n for n in graph.successors(node) if graph.nodes[n].get("kind") == "call"] if node in graph else []
+    passed = None
+    if spec.kind is ParamKind.CODE:
+        chosen = [n for n in readers if graph.nodes[n].get("func") == spec.name]
+    else:
+        passed = short_repr(value, ARG_REPR_LIMIT)
+        chosen = [n for n, a in graph.nodes(data=True)
+                  if a.get("kind") == "call" and passed in (a.get("args") or {}).values()] or readers
     chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
     return [_call_line(graph, n, spec.name, passed) for n in chosen]
 
 
-def _call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str) -> str:
+def _call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None) -> str:
     attrs = graph.nodes[call]
     args = ", ".join(f"{arg}={name if text == passed else text}" for arg, text in (attrs.get("args") or {}).items())
     head = f"{attrs.get('func', '?')}({args})"
@@ -130,10 +142,10 @@ def _first_block(text: str) -> str | None:
     return (body if body or not first.strip() else first).rstrip("\n") if "\n" in parts[1] else parts[1].strip()
 
 
-def reflect(llm: LLM, spec: ParamSpec, value: str, feedback: Sequence[Feedback], budget: int,
+def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
             sampling: Sampling) -> Proposal:
-    """Ask the reflective question about the text ``spec`` once; the answer as a :class:`Proposal` (its
-    one changed value, or the reason it has none in ``rejected``/``error``)."""
+    """Ask the reflective question about ``spec`` once; the answer as a :class:`Proposal` (its one
+    changed value, or the reason it has none in ``rejected``/``error``)."""
     messages = reflect_messages(spec, value, feedback, budget)
     if messages is None:
         return Proposal({}, {}, "", [], "", 0, 0, 0.0, False,
