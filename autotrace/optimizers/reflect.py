@@ -3,9 +3,9 @@ shows one parameter, what the recorded runs did with it, and the feedback, and a
 
 The whole-problem prompt (:mod:`.render`) shows every call of the run, and on the embedded 1.5B model
 one parameter drowns in it. Sampled three times each at temperature 0.8 on roman's first step, the
-whole prompt gave no correct ``roman_to_int`` and this one, showing the function with its own calls
-and results, three (every visible and hidden case passing). Asked about the sports task's system
-prompt, the whole prompt got "the output is correct" for ``0/8 right``. The loop asks this question
+whole prompt gave one correct ``roman_to_int`` and this one, showing the function with its own calls
+and results, three, every hidden case passing (``python -m benchmarks.reflect_vs_whole``). Asked
+about the sports task's system prompt, the whole prompt got "the output is correct" for ``0/8 right``. The loop asks this question
 for every other answer asked again (``--resample``), about a function the run called or a text it
 passed on. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
 :func:`parse_one_value` and validated as any proposal is.
@@ -138,8 +138,10 @@ def _first_block(text: str) -> str | None:
     parts = text.split("```", 2)
     if len(parts) < 3:
         return None
+    if "\n" not in parts[1]:
+        return parts[1].strip()
     first, _, body = parts[1].partition("\n")
-    return (body if body or not first.strip() else first).rstrip("\n") if "\n" in parts[1] else parts[1].strip()
+    return (body or first).rstrip("\n")
 
 
 def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
