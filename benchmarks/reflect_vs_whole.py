@@ -24,12 +24,13 @@ from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Proposal
 from autotrace.optimizers.reflect import reflect
 from autotrace.params import ParamKind
+from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.loop import SAMPLE_TEMPERATURE, Settings, prepare
 
 from .harness import model_server
 from .hidden_cases import check
-from .tasks import get
+from .tasks import Task, get
 
 
 def answers(task_name: str, seed: int, samples: int, server: dict, out: Path) -> dict[str, list[dict]]:
@@ -57,7 +58,7 @@ def answers(task_name: str, seed: int, samples: int, server: dict, out: Path) ->
     return results
 
 
-def _judged(task, settings: Settings, project, proposal: Proposal, name: str, folder: Path) -> dict:
+def _judged(task: Task, settings: Settings, project: Project, proposal: Proposal, name: str, folder: Path) -> dict:
     row = {"tokens": proposal.prompt_tokens + proposal.completion_tokens, "seconds": round(proposal.seconds, 1)}
     if name not in proposal.values:
         why = proposal.error or "; ".join(sorted(set(proposal.rejected.values()))) or "no change"

@@ -122,7 +122,18 @@ class Proposal:
     #: answer that changed nothing.
     escaping: bool = False
 
+    @classmethod
+    def from_reply(cls, messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str],
+                   reasoning: str, error: str | None) -> Proposal:
+        """The proposal an answer gave: ``values`` and ``rejected`` as read from it, the reply's costs."""
+        return cls(values=values, rejected=rejected, reasoning=reasoning, messages=messages, response=reply.text,
+                   prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                   seconds=reply.seconds, cached=reply.cached, error=error)
 
+    @classmethod
+    def failed(cls, messages: list[dict], error: str) -> Proposal:
+        """No answer: the question could not be asked (``error`` says why)."""
+        return cls({}, {}, "", messages, "", 0, 0, 0.0, False, error)
 
 
 class BudgetError(ValueError):
@@ -207,13 +218,13 @@ class Optimizer(ABC):
         by side. Each answer is validated as :meth:`step` validates one; #Problems for the next step
         gathers theirs."""
         if not self.feedback:
-            return [self._failure([], "no feedback: call backward() before step()") for _ in samplings]
+            return [Proposal.failed([], "no feedback: call backward() before step()") for _ in samplings]
         text = self.answers_in_text
         schema = None if text else answer_schema(self.params, self.values)
         try:
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
-            return [self._failure([], str(exc)) for _ in samplings]
+            return [Proposal.failed([], str(exc)) for _ in samplings]
         asked: list[Sampling] = []
         for sampling in samplings:
             question = self.llm.question_key(messages, schema, text=text, sampling=sampling)
@@ -264,7 +275,7 @@ class Optimizer(ABC):
         """A free-form answer (:func:`.code_answer.parse_code_answer`) validated like a JSON one."""
         if reply.error is not None:
             self.last_problems = {"": reply.error}
-            return self._from_reply(messages, reply, {}, {}, "", reply.error)
+            return Proposal.from_reply(messages, reply, {}, {}, "", reply.error)
         answer = parse_code_answer(reply.text, self.params, self.values)
         cut_off = reply.truncated and code_cut_off(reply.text)
         if cut_off:  # a function cut off mid-body may still parse: none of this answer's code is used
@@ -277,7 +288,7 @@ class Optimizer(ABC):
         rejected = {**answer.problems, **rejected}
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
-        proposal = self._from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
+        proposal = Proposal.from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
         proposal.escaping = not changed and bool(rejected) and all(
             ESCAPING_HINT in reason or reason.startswith(CUT_OFF[:40]) for reason in rejected.values())
         return proposal
@@ -290,28 +301,13 @@ class Optimizer(ABC):
         if data is None:
             error = error or "the answer held no JSON object"
             self.last_problems = {"": error}
-            return self._from_reply(messages, reply, {}, {}, "", error)
+            return Proposal.from_reply(messages, reply, {}, {}, "", error)
         accepted, rejected = validate(data["suggestion"], self.params, self.values)
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         reasoning = data.get("reasoning")
         reasoning = reasoning if isinstance(reasoning, str) else ""
-        return self._from_reply(messages, reply, changed, rejected, reasoning, None)
-
-    @staticmethod
-    def _from_reply(
-        messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str], reasoning: str,
-        error: str | None,
-    ) -> Proposal:
-        return Proposal(
-            values=values, rejected=rejected, reasoning=reasoning, messages=messages, response=reply.text,
-            prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens, seconds=reply.seconds,
-            cached=reply.cached, error=error,
-        )
-
-    @staticmethod
-    def _failure(messages: list[dict], error: str) -> Proposal:
-        return Proposal({}, {}, "", messages, "", 0, 0, 0.0, False, error)
+        return Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
 
     # -- prompt pieces shared by subclasses ------------------------------------------------------
 

@@ -5,9 +5,9 @@ The whole-problem prompt (:mod:`.render`) shows every call of the run, and on th
 one parameter drowns in it. Sampled three times each at temperature 0.8 on roman's first step, the
 whole prompt gave one correct ``roman_to_int`` and this one, showing the function with its own calls
 and results, three, every hidden case passing (``python -m benchmarks.reflect_vs_whole``). Asked
-about the sports task's system prompt, the whole prompt got "the output is correct" for ``0/8 right``. The loop asks this question
-for every other answer asked again (``--resample``), about a function the run called or a text it
-passed on. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
+about the sports task's system prompt, the whole prompt got "the output is correct" for ``0/8
+right``. The loop asks this question for every other answer asked again (``--resample``), about a
+function the run called or a text it passed on. The answer is a fenced block, as a merge's is (:mod:`autotrace.merge`), read by
 :func:`parse_one_value` and validated as any proposal is.
 """
 
@@ -55,13 +55,13 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
     tokens; None when even the tersest version does not fit."""
     code = spec.kind is ParamKind.CODE
     ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
+    recorded = [line for item in ranked if item.graph is not None for line in uses_of(item.graph, spec, value)]
     for calls, call_chars, examples, feedback_chars in _DETAIL:
         uses: list[str] = []
-        for item in ranked:
-            for line in uses_of(item.graph, spec, value) if item.graph is not None else ():
-                line = truncate(line, call_chars)
-                if line not in uses and len(uses) < calls:
-                    uses.append(line)
+        for line in recorded:
+            line = truncate(line, call_chars)
+            if line not in uses and len(uses) < calls:
+                uses.append(line)
         said = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
         said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
                 for head, f in zip(said, ranked)]
@@ -150,8 +150,7 @@ def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback],
     changed value, or the reason it has none in ``rejected``/``error``)."""
     messages = reflect_messages(spec, value, feedback, budget)
     if messages is None:
-        return Proposal({}, {}, "", [], "", 0, 0, 0.0, False,
-                        f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
+        return Proposal.failed([], f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
     reply = llm.complete_text(messages, sampling=sampling)
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
@@ -162,6 +161,5 @@ def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback],
         elif new is not None:
             values[spec.name] = new
     reasoning = reply.text.split("```", 1)[0].strip()[:2000]
-    return Proposal(values, rejected, reasoning, messages, reply.text, reply.prompt_tokens,
-                    reply.completion_tokens, reply.seconds, reply.cached, reply.error)
+    return Proposal.from_reply(messages, reply, values, rejected, reasoning, reply.error)
 
