@@ -16,6 +16,7 @@ from autotrace.llm.server import LocalServer
 from autotrace.evaluation import Feedback
 from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, OptoPrime
 from autotrace.optimizers.base import prompt_tokens
+from autotrace.params import ParamSpec
 from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
 from autotrace.store import ResponseCache
 from llmserver import ScriptedLLMServer
@@ -99,7 +100,9 @@ def test_a_new_body_is_accepted_and_fences_and_indentation_are_removed() -> None
          "the parameters must stay (qty, rate), got (qty, *, rate)"),
         ("async def total(qty, rate):\n    return qty * rate\n", "the function must stay def"),
         ("@cache\ndef total(qty, rate):\n    return qty * rate\n", "decorators may not be added or changed"),
-        ("import math\ndef total(qty, rate):\n    return qty\n",
+        ("RATE = 2\ndef total(qty, rate):\n    return qty\n",
+         "expected exactly one function definition, found: Assign, FunctionDef"),
+        ("import math\ndef total(qty, rate): return math.floor(qty)\n",  # no line of its own for the import
          "expected exactly one function definition, found: Import, FunctionDef"),
         ("x = 1\n", "expected exactly one function definition, found: Assign"),
         (42, "expected the function's source as a string, got a number"),
@@ -109,6 +112,54 @@ def test_code_that_is_no_drop_in_replacement_is_rejected(source: object, reason:
     with pytest.raises(ValueError) as info:
         check_code(TOTAL, source)
     assert str(info.value) == reason
+
+
+def _module(tmp_path: Path, source: str) -> ParamSpec:
+    """The code parameter ``slug`` of a module file holding ``source``."""
+    path = tmp_path / "names.py"
+    path.write_text(source)
+    return replace(spec("names.slug", "code", "def slug(title):\n    return title\n"), path=path)
+
+
+def test_imports_above_the_function_move_into_its_body_after_the_docstring(tmp_path: Path) -> None:
+    slug = _module(tmp_path, "def slug(title):\n    return title\n")
+    answer = ('# words joined by hyphens\nimport re\nfrom string import (\n    punctuation,\n)\n\n'
+              'def slug(title):\n    """Hyphens."""\n    # lower first\n'
+              '    return "-".join(re.findall(r"[a-z0-9]+", title.lower().strip(punctuation)))\n')
+    assert check_code(slug, answer) == (
+        '# words joined by hyphens\n\ndef slug(title):\n    """Hyphens."""\n    import re\n'
+        '    from string import punctuation\n    # lower first\n'
+        '    return "-".join(re.findall(r"[a-z0-9]+", title.lower().strip(punctuation)))\n')
+
+
+def test_a_standard_module_the_function_uses_but_nobody_imported_is_imported_in_it(tmp_path: Path) -> None:
+    answer = "def slug(title):\n    return re.sub(r'\\s+', '-', title).lower()\n"
+    assert check_code(_module(tmp_path, "def slug(title):\n    return title\n"), answer) == (
+        "def slug(title):\n    import re\n    return re.sub(r'\\s+', '-', title).lower()\n")
+    docstring_only = 'def slug(title):\n    """Uses math.pi."""\n'
+    assert check_code(_module(tmp_path, ""), docstring_only) == docstring_only  # no ``math.`` read in code
+
+
+@pytest.mark.parametrize(
+    ("module", "answer"),
+    [
+        ("import re\ndef slug(title):\n    return title\n", "def slug(title):\n    return re.sub('a', 'b', title)\n"),
+        ("re = None\ndef slug(title):\n    return title\n", "def slug(title):\n    return re.sub('a', 'b', title)\n"),
+        ("from helpers import *\n", "def slug(title):\n    return re.sub('a', 'b', title)\n"),
+        ("", "def slug(title):\n    re = title\n    return re.lower()\n"),
+        ("", "def slug(title):\n    return rex.sub('a', 'b', title)\n"),  # no such standard module
+        ("", "def slug(title):\n    return this.s\n"),  # importing it prints
+    ],
+)
+def test_no_import_is_guessed_where_the_name_could_mean_something_else(tmp_path: Path, module: str,
+                                                                      answer: str) -> None:
+    assert check_code(_module(tmp_path, module), answer) == answer
+
+
+def test_no_import_is_guessed_when_the_module_cannot_be_read(tmp_path: Path) -> None:
+    unread = replace(spec("names.slug", "code", "def slug(title):\n    return title\n"), path=tmp_path / "gone.py")
+    answer = "def slug(title):\n    return re.sub('a', 'b', title)\n"
+    assert check_code(unread, answer) == answer
 
 
 def test_async_functions_stay_async() -> None:

@@ -19,6 +19,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from autotrace.optimizers.code_imports import with_imports
 from autotrace.params import ParamKind, ParamSpec, literal_to_text, same_kind
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
@@ -130,12 +131,14 @@ def check_code(spec: ParamSpec, source: Any) -> str:
     """The suggested source for a code parameter, checked to be a drop-in replacement, or :class:`Invalid`.
 
     Exactly one function, same name, same async-ness, same parameters (names, kinds, default
-    texts) and no new decorators: callers and the recorder must not notice the swap.
+    texts) and no new decorators: callers and the recorder must not notice the swap. The imports it
+    needs are moved into its body first (:mod:`autotrace.optimizers.code_imports`).
     """
     if not isinstance(source, str):
         raise Invalid(f"expected the function's source as a string, got {_kind(source)}")
     source = _unfence(source)
     try:
+        source = with_imports(source, ast.parse(source), spec.path)
         tree = ast.parse(source)
         compile(tree, "<suggestion>", "exec")  # symbol-table errors ast.parse lets through
     except SyntaxError as exc:
