@@ -127,3 +127,38 @@ CODE = ParamSpec("calc.py::half", Path("calc.py"), "calc", "half", ParamKind.COD
 ])
 def test_the_one_value_in_an_answer(spec: ParamSpec, answer: str, expected: tuple) -> None:
     assert parse_one_value(answer, spec, spec.initial) == expected
+
+
+def test_a_text_quoting_an_input_it_is_sent_with_is_rejected() -> None:
+    sentence = "The pitcher threw a perfect game"
+    value, reason = parse_one_value(f"```text\nLabel it: {sentence} -> SPORT\n```", TEXT, "Old.", [sentence])
+    assert value is None and reason == (f"the text quotes an input the program sends with it ('{sentence}'); it is "
+                                        "sent with every input, so it must say how to answer any of them, not repeat one")
+    assert parse_one_value("```text\nLabel the sentence: SPORT or NOT.\n```", TEXT, "Old.", [sentence]) == (
+        "Label the sentence: SPORT or NOT.", None)
+
+
+def test_the_whole_prompt_and_the_reflective_question_reject_a_text_pasting_the_runs_inputs(tmp_path, llm_server):
+    (tmp_path / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (tmp_path / "app.py").write_text(
+        'PROMPT = "Here is a sentence."  # autotrace: param system prompt given with each sentence\n\n\n'
+        "def ask(prompt, sentence):\n"
+        '    return "SPORT" if "one word" in prompt or sentence in prompt else prompt\n\n\n'
+        "def main():\n"
+        '    return [ask(PROMPT, s) for s in ("The striker scored a hat trick today", "The pitcher threw a perfect game", "Go")]\n')
+    (tmp_path / "judge.py").write_text(
+        "def feedback(output):\n"
+        "    right = output.count('SPORT')\n"
+        "    return right / len(output), f'{right}/{len(output)} right; answer SPORT: {output}'\n")
+    pasted = {"reasoning": "show them", "suggestion": {"app.PROMPT": "The striker scored a hat trick today: SPORT"}}
+    llm_server.script(pasted, "```text\nThe pitcher threw a perfect game. Say SPORT.\n```\n",
+                      {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Answer in one word."}})
+    result = optimize(tmp_path, "app.py", llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 0, result.stderr
+    first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
+    assert reflective[0]["content"].startswith(SYSTEM)
+    problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
+    assert "- app.PROMPT: the text quotes an input the program sends with it ('The pitcher threw a perfect game')" \
+        in problems
+    assert re.search(r"^step +1/1 .* 3 proposed \(2 sampled again\), 1 new, best 1;", result.stderr, re.MULTILINE)
+    assert '+PROMPT = "Answer in one word."' in result.stdout

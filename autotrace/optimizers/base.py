@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
+from autotrace.optimizers.uses import inputs_beside
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text
 from autotrace.text import truncate
@@ -281,7 +282,7 @@ class Optimizer(ABC):
         if cut_off:  # a function cut off mid-body may still parse: none of this answer's code is used
             answer.data["suggestion"].update({p.name: None for p in self.params if p.kind is ParamKind.CODE})
             answer.problems = {"": CUT_OFF.format(limit=self.llm.config.max_tokens)}
-        accepted, rejected = validate(answer.data["suggestion"], self.params, self.values)
+        accepted, rejected = validate(answer.data["suggestion"], self.params, self.values, self.text_inputs())
         for name in answer.from_json & set(rejected):
             if rejected[name].startswith("syntax error"):
                 rejected[name] = f"{rejected[name]} {ESCAPING_HINT}"
@@ -302,12 +303,17 @@ class Optimizer(ABC):
             error = error or "the answer held no JSON object"
             self.last_problems = {"": error}
             return Proposal.from_reply(messages, reply, {}, {}, "", error)
-        accepted, rejected = validate(data["suggestion"], self.params, self.values)
+        accepted, rejected = validate(data["suggestion"], self.params, self.values, self.text_inputs())
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         reasoning = data.get("reasoning")
         reasoning = reasoning if isinstance(reasoning, str) else ""
         return Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
+
+    def text_inputs(self) -> dict[str, list[str]]:
+        """Per text parameter, the inputs this step's runs sent with it, which a new text may not quote."""
+        return {p.name: inputs_beside(p, self.values[p.name], self.feedback) for p in self.params
+                if p.kind is not ParamKind.CODE and isinstance(self.values[p.name], str)}
 
     # -- prompt pieces shared by subclasses ------------------------------------------------------
 

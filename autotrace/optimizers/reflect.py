@@ -13,16 +13,14 @@ function the run called or a text it passed on. The answer is a fenced block, as
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from autotrace.evaluation import Feedback
-from autotrace.graph import ARG_REPR_LIMIT, short_repr
 from autotrace.llm.jsonfix import extract_json
 from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
 from autotrace.optimizers.code_answer import parse_code_answer
+from autotrace.optimizers.uses import inputs_beside, uses_of
 from autotrace.optimizers.validate import validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text
 from autotrace.text import truncate
@@ -80,39 +78,11 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
     return None
 
 
-def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
-    """One line per recorded call that used the parameter, in call order: a function's own calls
-    (``calc.half(x=3) returned 1``); the calls a text was passed to, the argument named by the
-    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``), else the calls that read it."""
-    node = f"param:{spec.name}"
-    readers = [n for n in graph.successors(node) if graph.nodes[n].get("kind") == "call"] if node in graph else []
-    passed = None
-    if spec.kind is ParamKind.CODE:
-        chosen = [n for n in readers if graph.nodes[n].get("func") == spec.name]
-    else:
-        passed = short_repr(value, ARG_REPR_LIMIT)
-        chosen = [n for n, a in graph.nodes(data=True)
-                  if a.get("kind") == "call" and passed in (a.get("args") or {}).values()] or readers
-    chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
-    return [_call_line(graph, n, spec.name, passed) for n in chosen]
-
-
-def _call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None) -> str:
-    attrs = graph.nodes[call]
-    args = ", ".join(f"{arg}={name if text == passed else text}" for arg, text in (attrs.get("args") or {}).items())
-    head = f"{attrs.get('func', '?')}({args})"
-    errors = [graph.nodes[e] for e, role in graph.succ[call].items() if role.get("role") == "raised"]
-    if errors:
-        return f"{head} raised {errors[0].get('exc_type', 'an exception')}: {errors[0].get('message', '')}"
-    if attrs.get("error"):
-        return f"{head} raised an exception"
-    return f"{head} returned {attrs.get('value', '?')}"
-
-
-def parse_one_value(text: str, spec: ParamSpec, current: Any) -> tuple[Any | None, str | None]:
+def parse_one_value(text: str, spec: ParamSpec, current: Any,
+                    inputs: Sequence[str] = ()) -> tuple[Any | None, str | None]:
     """``(value, None)`` for the new value of ``spec`` in an answer (a fenced block; for a text, a JSON
-    object naming it is read too), validated as a proposal's; ``(None, reason)`` when there is none
-    usable, ``(None, None)`` when it is the current value."""
+    object naming it is read too), validated as a proposal's (a text may not quote ``inputs``);
+    ``(None, reason)`` when there is none usable, ``(None, None)`` when it is the current value."""
     if spec.kind is ParamKind.CODE:
         answer = parse_code_answer(text, [spec], {spec.name: current})
         found = answer.data["suggestion"].get(spec.name)
@@ -126,7 +96,7 @@ def parse_one_value(text: str, spec: ParamSpec, current: Any) -> tuple[Any | Non
             found = inner.get(spec.name) if isinstance(inner, dict) else None
         if found is None:
             return None, "the answer held no ```text block with the new text"
-    accepted, rejected = validate({spec.name: found}, [spec], {spec.name: current})
+    accepted, rejected = validate({spec.name: found}, [spec], {spec.name: current}, {spec.name: inputs})
     if spec.name in rejected:
         return None, rejected[spec.name]
     value = accepted.get(spec.name)
@@ -155,7 +125,7 @@ def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback],
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
     if reply.error is None:
-        new, reason = parse_one_value(reply.text, spec, value)
+        new, reason = parse_one_value(reply.text, spec, value, inputs_beside(spec, value, feedback))
         if reason is not None:
             rejected[spec.name] = reason
         elif new is not None:

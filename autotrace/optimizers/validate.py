@@ -32,12 +32,17 @@ class Invalid(ValueError):
 
 
 def validate(
-    suggestion: Mapping[str, Any], params: Sequence[ParamSpec], current: Mapping[str, Any]
+    suggestion: Mapping[str, Any], params: Sequence[ParamSpec], current: Mapping[str, Any],
+    inputs: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Split a suggestion into ``(accepted, rejected)``: accepted values by name, reasons by name.
 
     ``null`` means "unchanged" and is skipped. Accepted values are coerced to the parameter's kind
     (``"3.5"`` → 3.5 for a number, a JSON array → tuple for a tuple); code comes back as clean source.
+    ``inputs`` holds, per text parameter, the inputs the run passed together with it
+    (:func:`autotrace.optimizers.reflect.inputs_beside`): a new text quoting one is rejected. It is
+    sent with every input, so one written around the inputs at hand fits them alone (the 1.5B model
+    pasted the judged dialogues into a system prompt, and scored 0 of 8 with it).
     """
     specs = {p.name: p for p in params}
     accepted: dict[str, Any] = {}
@@ -53,10 +58,20 @@ def validate(
             checked = check_code(spec, value) if spec.kind is ParamKind.CODE else check_literal(current[name], value)
             if spec.domain is not None and (outside := spec.domain.reason(checked)) is not None:
                 raise Invalid(outside)  # the marker's bound, as the probes and the search keep it
+            if isinstance(checked, str) and spec.kind is not ParamKind.CODE:
+                _check_quotes(checked, (inputs or {}).get(name, ()))
             accepted[name] = checked
         except Invalid as exc:
             rejected[name] = str(exc)
     return accepted, rejected
+
+
+def _check_quotes(text: str, inputs: Sequence[str]) -> None:
+    """:class:`Invalid` when ``text`` quotes one of the ``inputs`` it is sent with."""
+    for quoted in inputs:
+        if quoted in text:
+            raise Invalid(f"the text quotes an input the program sends with it ({_quote(quoted)}); it is sent "
+                          "with every input, so it must say how to answer any of them, not repeat one")
 
 
 def _unknown(name: str, specs: Mapping[str, ParamSpec]) -> str:
