@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                      "resample": args.resample,
                      "machine": report.machine_info(), "load_before": os.getloadavg()}
     started = time.perf_counter()
-    trace_py = harness.trace_python(say=say)
+    # trace-opt's venv is made only for what runs it: its quality side, and the other sections' comparisons
+    needs_trace = "trace" in args.sides or any(section != "quality" for section in args.sections)
+    trace_py = harness.trace_python(create=needs_trace, say=say)
     results["versions"] = report.versions(trace_py)
     if trace_py is None:
         say("trace-opt venv unavailable: its side is not measured")
