@@ -20,6 +20,7 @@ from autotrace.params import ParamKind, ParamSpec
 #: text quoting it was written for that input. The start of a longer one is enough to tell.
 MIN_QUOTE, QUOTE_CHARS = 24, 60
 
+
 def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
     """One line per recorded call that used the parameter, in call order: a function's own calls
     (``calc.half(x=3) returned 1``); the calls a text was passed to, the argument named by the
@@ -31,8 +32,7 @@ def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
         chosen = [n for n in readers if graph.nodes[n].get("func") == spec.name]
     else:
         passed = short_repr(value, ARG_REPR_LIMIT)
-        chosen = [n for n, a in graph.nodes(data=True)
-                  if a.get("kind") == "call" and passed in (a.get("args") or {}).values()] or readers
+        chosen = _calls_given(graph, passed) or readers
     chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
     return [_call_line(graph, n, spec.name, passed) for n in chosen]
 
@@ -46,11 +46,15 @@ def inputs_beside(spec: ParamSpec, value: Any, feedback: Sequence[Feedback]) -> 
     passed = short_repr(value, ARG_REPR_LIMIT)
     found: list[str] = []
     for graph in (f.graph for f in feedback if f.graph is not None):
-        for _, attrs in graph.nodes(data=True):
-            args = attrs.get("args") or {} if attrs.get("kind") == "call" else {}
-            if passed in args.values():
-                found += [text for arg in args.values() if arg != passed and (text := _text_start(arg))]
+        for call in _calls_given(graph, passed):
+            args = graph.nodes[call]["args"].values()
+            found += [text for arg in args if arg != passed and (text := _text_start(arg))]
     return list(dict.fromkeys(found))
+
+
+def _calls_given(graph: nx.DiGraph, passed: str) -> list[Hashable]:
+    """The recorded calls one of whose arguments was recorded as ``passed``."""
+    return [n for n, a in graph.nodes(data=True) if a.get("kind") == "call" and passed in (a.get("args") or {}).values()]
 
 
 def _text_start(arg_repr: str) -> str | None:
