@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     needs_trace = "trace" in args.sides or any(section != "quality" for section in args.sections)
     trace_py = harness.trace_python(create=needs_trace, say=say)
     results["versions"] = report.versions(trace_py)
-    if trace_py is None:
+    if trace_py is None and needs_trace:
         say("trace-opt venv unavailable: its side is not measured")
 
     def save() -> None:

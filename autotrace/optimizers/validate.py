@@ -40,7 +40,7 @@ def validate(
     ``null`` means "unchanged" and is skipped. Accepted values are coerced to the parameter's kind
     (``"3.5"`` → 3.5 for a number, a JSON array → tuple for a tuple); code comes back as clean source.
     ``inputs`` holds, per text parameter, the inputs the run passed together with it
-    (:func:`autotrace.optimizers.reflect.inputs_beside`): a new text quoting one is rejected. It is
+    (:func:`autotrace.optimizers.uses.inputs_beside`): a new text quoting one is rejected. It is
     sent with every input, so one written around the inputs at hand fits them alone (the 1.5B model
     pasted the judged dialogues into a system prompt, and scored 0 of 8 with it).
     """
@@ -153,8 +153,9 @@ def check_code(spec: ParamSpec, source: Any) -> str:
         raise Invalid(f"expected the function's source as a string, got {_kind(source)}")
     source = _unfence(source)
     try:
-        source = with_imports(source, ast.parse(source), spec.path)
         tree = ast.parse(source)
+        if (repaired := with_imports(source, tree, spec.path)) != source:
+            source, tree = repaired, ast.parse(repaired)
         compile(tree, "<suggestion>", "exec")  # symbol-table errors ast.parse lets through
     except SyntaxError as exc:
         line = (exc.text or "").strip()
