@@ -7,7 +7,8 @@ of 2026-12-04 recorded, all slugify's: ``python -m benchmarks.import_repair``). 
 idea with a loose end, and the fix is mechanical, so it is made here rather than spent a step on:
 the answer's leading imports, and an ``import M`` for each standard-library module ``M`` the function
 uses as ``M.attr`` without it being bound anywhere, become the first statements of the function's
-body (after its docstring). The function stays a drop-in replacement of one ``def``, and the patch shows the import where it is used.
+body (after its docstring). The function stays a drop-in replacement of one ``def``, and the patch
+shows the import where it is used.
 
 A name is only imported when nothing else could have meant it: not a builtin, not bound in the
 function, and not bound anywhere in the parameter's module (read from its file; a module that cannot
