@@ -136,6 +136,11 @@ def test_a_standard_module_the_function_uses_but_nobody_imported_is_imported_in_
     answer = "def slug(title):\n    return re.sub(r'\\s+', '-', title).lower()\n"
     assert check_code(_module(tmp_path, "def slug(title):\n    return title\n"), answer) == (
         "def slug(title):\n    import re\n    return re.sub(r'\\s+', '-', title).lower()\n")
+    no_docstring = ("def slug(\n    title,  # a title\n):\n    # squeeze the spaces\n"
+                    "    return re.sub(' +', '-', title)\n")
+    assert check_code(_module(tmp_path, ""), no_docstring) == (
+        "def slug(\n    title,  # a title\n):\n    import re\n    # squeeze the spaces\n"
+        "    return re.sub(' +', '-', title)\n")
     docstring_only = 'def slug(title):\n    """Uses math.pi."""\n'
     assert check_code(_module(tmp_path, ""), docstring_only) == docstring_only  # no ``math.`` read in code
 

@@ -45,13 +45,14 @@ def with_imports(source: str, tree: ast.Module, module_path: Path | None) -> str
     guessed = [f"import {name}" for name in sorted(_missing_modules(last, module_path) - bound)]
     if not moved and not guessed:
         return source
-    body = last.body[1:] if _is_docstring(last.body[0]) else last.body
+    docstring = last.body[0] if _is_docstring(last.body[0]) else None
+    body = last.body[1:] if docstring else last.body
     anchor = body[0] if body else last.body[0]
     first = min([anchor.lineno, *(d.lineno for d in getattr(anchor, "decorator_list", []))])
     if first == last.lineno:
         return source  # ``def f(x): return re.sub(...)``: no line of its own to put an import on
     at = first - 1 if body else anchor.end_lineno  # before the first statement, or after the docstring
-    floor = anchor.end_lineno if not body else _header_end(last) if last.body is body else last.body[0].end_lineno
+    floor = docstring.end_lineno if docstring else _header_end(last)
     while at > floor and lines[at - 1].lstrip().startswith("#"):
         at -= 1  # above the comments that introduce the first statement
     indent = re.match(r"[ \t]*", lines[anchor.lineno - 1]).group()  # type: ignore[union-attr]
