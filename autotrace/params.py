@@ -54,6 +54,12 @@ class ParamSpec:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
 
 
+def written_whole(spec: ParamSpec, value: Any) -> bool:
+    """A function or a text: a value the model writes again whole (asked about alone, two versions
+    merged by the model), not one it tunes (a number, a container)."""
+    return spec.kind is ParamKind.CODE or isinstance(value, str)
+
+
 def literal_to_text(value: Any) -> str:
     """Render a literal parameter value so that :func:`text_to_literal` gives it back."""
     text = repr(value)

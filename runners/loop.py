@@ -23,7 +23,7 @@ from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text, prompt_tokens
 from autotrace.optimizers.reflect import reflect, reflect_targets
-from autotrace.params import ParamKind, ParamSpec, text_to_value, value_to_text
+from autotrace.params import ParamSpec, text_to_value, value_to_text, written_whole
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
@@ -512,7 +512,7 @@ class _Loop:
         """Merge two front candidates right on different examples (:mod:`autotrace.merge`), once per pair:
         by combining their changed parameters with no LLM call, or by asking the model to merge two
         versions of one code or text parameter. The merged values are evaluated (unless known)."""
-        mergeable = {p.name for p in self.project.params if p.kind is ParamKind.CODE or isinstance(p.initial, str)}
+        mergeable = {p.name for p in self.project.params if written_whole(p, p.initial)}
         plan = plan_merge(self.pool, mergeable, self._merged)
         if plan is None:
             return None

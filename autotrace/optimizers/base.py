@@ -312,8 +312,7 @@ class Optimizer(ABC):
 
     def text_inputs(self) -> dict[str, list[str]]:
         """Per text parameter, the inputs this step's runs sent with it, which a new text may not quote."""
-        return {p.name: inputs_beside(p, self.values[p.name], self.feedback) for p in self.params
-                if p.kind is not ParamKind.CODE and isinstance(self.values[p.name], str)}
+        return {p.name: inputs_beside(p, self.values[p.name], self.feedback) for p in self.params}
 
     # -- prompt pieces shared by subclasses ------------------------------------------------------
 

@@ -22,7 +22,7 @@ from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
 from autotrace.optimizers.code_answer import parse_code_answer
 from autotrace.optimizers.uses import inputs_beside, uses_of
 from autotrace.optimizers.validate import validate
-from autotrace.params import ParamKind, ParamSpec, value_to_text
+from autotrace.params import ParamKind, ParamSpec, value_to_text, written_whole
 from autotrace.text import truncate
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
                     feedback: Sequence[Feedback]) -> list[ParamSpec]:
     """The functions some recorded run called and the texts it used: what the feedback can say
     something about, and what a model can write again whole."""
-    return [p for p in params if (p.kind is ParamKind.CODE or isinstance(values[p.name], str))
+    return [p for p in params if written_whole(p, values[p.name])
             and any(f.graph is not None and uses_of(f.graph, p, values[p.name]) for f in feedback)]
 
 
