@@ -101,6 +101,14 @@ def check(task: Task, run_dir: Path, timeout: float = 60.0) -> dict[str, Any] | 
     return json.loads(proc.stdout)
 
 
+def check_function(task: Task, source: str, folder: Path) -> dict[str, Any]:
+    """:func:`check` for one function's ``source``, as if a run had ended with it: the task is laid
+    out in ``folder`` (created) with a ``result.json`` holding it; ``{}`` for a task without hidden cases."""
+    task.lay_out("autotrace", folder)
+    (folder / "result.json").write_text(json.dumps({"final_values": {"answer": source}}))
+    return check(task, folder) or {}
+
+
 def main(argv: list[str]) -> int:
     task, run_dir = get(argv[0]), Path(argv[1]).resolve()
     result = json.loads((run_dir / "result.json").read_text())

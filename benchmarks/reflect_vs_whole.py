@@ -29,7 +29,7 @@ from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.loop import SAMPLE_TEMPERATURE, Settings, prepare
 
 from .harness import model_server
-from .hidden_cases import check
+from .hidden_cases import check_function
 from .tasks import Task, get
 
 
@@ -66,9 +66,7 @@ def _judged(task: Task, settings: Settings, project: Project, proposal: Proposal
     values = {p.name: p.initial for p in project.params} | proposal.values
     evaluation = run_evaluation(make_job(project, settings.target, settings.entry, settings.judge, values),
                                 settings.limits, isolated=settings.isolated)
-    task.lay_out("autotrace", folder)
-    (folder / "result.json").write_text(json.dumps({"final_values": {name: proposal.values[name]}}))
-    hidden = check(task, folder) or {}
+    hidden = check_function(task, proposal.values[name], folder)
     return {**row, "visible": evaluation.score, "hidden": hidden.get("passed", 0), "of": hidden.get("total")}
 
 
