@@ -41,6 +41,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "holdout": 0.0,
     "merge": True,
     "code_format": CODE_FORMATS[0],
+    "repeats": None,
+    "failure_score": None,
 })
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
@@ -88,6 +90,8 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "candidates": _whole(1),
     "resample": _whole(0),
     "target": ("a number", _number),
+    "failure_score": ("a number", _number),
+    "repeats": _whole(1),
     "timeout": ("a number of seconds above 0", lambda v: _number(v) and v > 0),
     "holdout": ("a fraction from 0 up to (not including) 1", lambda v: _number(v) and 0 <= v < 1),
     "probe": _SWITCH,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from autotrace.proposal_key import ProposalKey
 
 if TYPE_CHECKING:
-    from autotrace.evaluation import ExampleResult
+    from autotrace.evaluation import Evaluation, ExampleResult
 
 #: Where a candidate came from: the initial values, a model's proposal, a merge of two candidates,
 #: the measured step's result; or a "probe": any other program run of the probes and the measured
@@ -44,9 +44,9 @@ class Candidate:
     step: int
     scores: Mapping[str, Score]
     origin: Origin
-    #: The mean score over the examples that ran and the number that failed (the loop's rank), kept
-    #: to order candidates as the loop ranks their evaluations (the front when no example ran, the
-    #: patch among candidates equal on validation).
+    #: The evaluation's rank (the mean score, then fewer raising runs), kept to order candidates as
+    #: the loop ranks their evaluations (the front when no example ran, the patch among candidates
+    #: equal on validation).
     rank: tuple[float, float] = (float("-inf"), float("-inf"))
 
     def score_on(self, label: str) -> float:
@@ -92,6 +92,12 @@ class Pool:
         new = self._by_key[key] = replace(old, origin=origin)
         self.candidates[self.candidates.index(old)] = new
         return new
+
+    def rescore(self, evaluations: Mapping[int, Evaluation]) -> None:
+        """Each candidate's scores and rank again from its evaluation (the run's failure score moved)."""
+        self.candidates = [replace(c, scores=evaluations[c.id].example_scores(), rank=evaluations[c.id].rank)
+                           for c in self.candidates]
+        self._by_key = {key: self.by_id(c.id) for key, c in self._by_key.items()}
 
     def members(self) -> list[Candidate]:
         """The candidates the front is made of: all but the probes."""

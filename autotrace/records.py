@@ -143,6 +143,11 @@ class Scoring:
     tests: str | None = None  # the tests run (``--tests``), as an absolute path; None: a judge's run
     keyword: str | None = None  # ``-k``
     holdout_tests: str | None = None  # ``--holdout-tests``
+    #: Draws per example, whether the paired test compares candidates, and the failure score the user
+    #: set (:class:`autotrace.scoring.ScoreRule`): decided when the run starts, kept on resume.
+    repeats: int = 1
+    noisy: bool = False
+    failure_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,8 +158,10 @@ class Scoring:
         def text(key: str) -> str | None:
             return None if data.get(key) is None else str(data[key])
 
+        failure = data.get("failure_score")
         return cls(holdout=float(data.get("holdout") or 0.0), tests=text("tests"), keyword=text("keyword"),
-                   holdout_tests=text("holdout_tests"))
+                   holdout_tests=text("holdout_tests"), repeats=int(data.get("repeats") or 1),
+                   noisy=bool(data.get("noisy")), failure_score=None if failure is None else float(failure))
 
     def resumed(self, given: Scoring, explicit: Collection[str], run_id: str) -> Scoring:
         """The scoring run ``run_id`` goes on with: this one, the stored. ValueError (one line) when ``given``

@@ -166,6 +166,8 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself.")
 @click.option("--holdout-tests", default=None, metavar="EXPR", help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees them, candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val').")
 @click.option("--merge/--no-merge", default=DEFAULTS["merge"], help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model.")
+@click.option("--repeats", type=click.IntRange(1), default=DEFAULTS["repeats"], metavar="K", show_default="1, or 5 when the original values run twice disagree", help="Run each example K times with other seeds for random (and numpy's): the score is the mean with its standard error, and a candidate replaces the best only when a paired t-test over the examples' draws says it is better (one-sided, p < 0.01); a noisy run's best must beat the original again on K fresh draws to become the patch. 1: the program is deterministic, no check.")
+@click.option("--failure-score", type=float, default=DEFAULTS["failure_score"], metavar="SCORE", show_default="the lowest score the judge gave so far, or 0 for scores in [0, 1]", help="What an example that raised or timed out scores in the mean (a judge may set failure_score = SCORE itself).")
 @click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"], help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
              selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
@@ -174,7 +176,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
              ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float, holdout_tests: str | None,
-             code_format: str) -> None:
+             repeats: int | None, failure_score: float | None, code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -231,7 +233,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
         probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
         jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
-        resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring,
+        resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring, repeats=repeats,
+        failure_score=failure_score,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
 
@@ -257,7 +260,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
             else:
                 click.echo(f"patch: {where}  (apply: git apply {where}  or  autotrace apply {result.run_id})", err=True)
         else:
-            click.echo("no change improved on the original values; no patch", err=True)
+            click.echo(f"no patch: {result.no_patch or 'no change improved on the original values'}", err=True)
         if result.report is not None:
             click.echo(f"report: {result.report}  (open it in a browser; works offline)", err=True)
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED

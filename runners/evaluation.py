@@ -22,7 +22,7 @@ from .worker import Job
 
 
 def make_job(project: Project, target: Path, entry: str, judge: Path | None,
-             values: Mapping[str, Any], *, record: bool = True) -> Job:
+             values: Mapping[str, Any], *, record: bool = True, seed: int = 0) -> Job:
     """A worker job that runs ``target``'s ``entry`` with ``values`` (param name -> value)."""
     plans = project.plans()
     candidates: dict[str, dict[str, str]] = {}
@@ -40,6 +40,7 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         candidates=candidates,
         record=record,
         root=str(project.root),
+        seed=seed,
     )
 
 

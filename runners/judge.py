@@ -6,6 +6,7 @@ a float score (higher is better), a str message, or a ``(score, message)`` tuple
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import math
@@ -42,6 +43,29 @@ def load_judge(path: Path) -> ModuleType:
     if not callable(getattr(module, "feedback", None)):
         raise JudgeError(f"{path}: the judge must define feedback(output) (see the README's judge contract)")
     return module
+
+
+def judge_failure_score(path: Path) -> float | None:
+    """The judge module's ``failure_score = NUMBER`` (what an example that raised scores), read from its
+    source without running it (the loop decides its scoring before any evaluation); None when it sets none.
+    A value that is not a plain number is a :class:`JudgeError`."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None  # the worker reports an unreadable judge with its own message
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else \
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id == "failure_score" and node.value is not None:
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise JudgeError(f"{path}:{node.lineno}: failure_score must be a number (the score of an example "
+                                 "that raised)")
+            return float(value)
+    return None
 
 
 def examples_of(judge: ModuleType) -> list[Any] | None:

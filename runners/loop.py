@@ -11,7 +11,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
 from autotrace.records import SCORING_OPTIONS, MergeNote, OtherAnswer, Scoring, StepRecord
 from autotrace.report import write_run_report
+from autotrace.scoring import AUTO_REPEATS, ScoreRule, better, rises
 from autotrace.search import probe
 from autotrace.search.space import dimensions
 from autotrace.search.stages import Point, Search, score_of
@@ -37,6 +38,7 @@ from autotrace.store import ResponseCache, RunStore
 from autotrace.text import truncate
 
 from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
+from .judge import judge_failure_score
 from .executor import Executor
 from .sandbox import Limits
 
@@ -107,6 +109,13 @@ class Settings:
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
     #: integration passes one that runs the selected tests instead).
     evaluator: Callable[[Project, dict[str, Any]], Evaluation] | None = None
+    #: Draws per example (``--repeats``): each example run this many times with other seeds, and the
+    #: paired test decides what is better (:mod:`autotrace.scoring`). None: once, unless the original
+    #: values evaluated twice disagree, then :data:`autotrace.scoring.AUTO_REPEATS`.
+    repeats: int | None = None
+    #: What a raising example scores (``--failure-score``; the judge's ``failure_score``); None: the
+    #: lowest score the judge gave so far, or 0 while every score is in [0, 1].
+    failure_score: float | None = None
 
 
 #: The temperature of a step's sampled answers beyond the first (``Settings.candidates`` > 1).
@@ -141,6 +150,12 @@ class RunResult:
     evaluations: int = 0  # programs run in this invocation: initial values, candidates and probes
     stopped: str = ""  # why the run ended before its last step without reaching the target
     report: Path | None = None  # the run's HTML page, beside patch.diff
+    no_patch: str = ""  # why no patch was written ("" when one was)
+
+
+def draw_seed(run_seed: int, draw: int) -> int:
+    """The seed of a run's ``draw``-th draw: the same for every candidate (common random numbers)."""
+    return derived_seed(run_seed, "draw", draw)
 
 
 def state_dir(root: Path) -> Path:
@@ -162,6 +177,8 @@ def prepare(settings: Settings) -> tuple[Project, Evaluation]:
     """Find the parameters and evaluate their initial values, writing nothing: bad input (a marker,
     a selector, the judge, the entry) raises here, before a model is started or a run is stored."""
     project = load_project(settings)
+    if settings.judge is not None:
+        judge_failure_score(settings.judge)  # a failure_score that is no number: one line, before anything runs
     return project, _evaluate(settings, project, {p.name: p.initial for p in project.params})
 
 
@@ -186,7 +203,8 @@ def open_executor(settings: Settings, root: Path) -> Executor:
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
-    job = make_job(project, settings.target, settings.entry, settings.judge, values)
+    job = make_job(project, settings.target, settings.entry, settings.judge, values,
+                   seed=draw_seed(settings.llm.seed or 0, 0))
     evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
     return hold_out(evaluation, settings.holdout, settings.llm.seed or 0)
 
@@ -210,6 +228,11 @@ class _Loop:
         self._merged: set[tuple[int, int]] = set()  # pairs of candidate ids whose merge was tried
         #: The scores of the program runs since the last stored step (stored with the next one: the report plots them).
         self.unsaved_scores: list[float | None] = [] if initial is None else [_finite(score_of(initial))]
+        #: The run's scoring (failure score, draws, noise): every evaluation of the run is scored by it.
+        self.rule = ScoreRule(failure=settings.failure_score if settings.failure_score is not None
+                              else judge_failure_score(settings.judge) if settings.judge else None,
+                              repeats=settings.repeats or 1, noisy=(settings.repeats or 1) > 1)
+        self._rule_version = self.rule.version
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -229,14 +252,39 @@ class _Loop:
             self._count(one, evaluation, origin, parents)
         return evaluations
 
-    def _run_many(self, batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
-        """Evaluations neither counted nor pooled (see :meth:`_count`)."""
+    def _run_many(self, batch: Sequence[dict[str, Any]], draws: Sequence[int] | None = None) -> list[Evaluation]:
+        """Evaluations neither counted nor pooled (see :meth:`_count`), each of the run's draws (or of
+        ``draws``: their seeds' indices) and scored by the run's rule."""
         s = self.settings
+        draws = range(self.rule.repeats) if draws is None else draws
+        runs = [(one, draw) for one in batch for draw in draws]
         if s.evaluator is not None:
             evaluator = s.evaluator
-            return self.executor.map(lambda one: evaluator(self.project, one), batch)
-        jobs = [make_job(self.project, s.target, s.entry, s.judge, one) for one in batch]  # type: ignore[arg-type]
-        return [hold_out(evaluation_of(outcome), s.holdout, self.seed) for outcome in self.executor.run_many(jobs)]
+            results = self.executor.map(lambda run: evaluator(self.project, run[0]), runs)
+        else:
+            jobs = [make_job(self.project, s.target, s.entry, s.judge, one,  # type: ignore[arg-type]
+                             seed=draw_seed(self.seed, draw)) for one, draw in runs]
+            results = [hold_out(evaluation_of(outcome), s.holdout, self.seed)
+                       for outcome in self.executor.run_many(jobs)]
+        n = len(draws)
+        evaluations = [Evaluation.combine(results[i * n:(i + 1) * n]).under(self.rule) for i in range(len(batch))]
+        self._rescore()
+        return evaluations
+
+    def _rescore(self) -> None:
+        """When the failure score moved (a lower score was seen), the pool's per-example scores, computed
+        with the old one, are computed again (and stored again)."""
+        if self.rule.version == self._rule_version:
+            return
+        self._rule_version = self.rule.version
+        self.pool.rescore({c.id: self.evaluated[c.id] for c in self.pool.candidates})
+        if self.run_id is not None:
+            for candidate in self.pool.candidates:
+                self._store_candidate(candidate)
+
+    def _better(self, candidate: Evaluation, best: Evaluation) -> bool:
+        """The run's acceptance rule (:func:`autotrace.scoring.better`, with the paired test when noisy)."""
+        return better(candidate, best, self.rule.noisy)
 
     def _count(self, values: dict[str, Any], evaluation: Evaluation, origin: Origin = "probe",
                parents: tuple[int, ...] | None = None) -> None:
@@ -302,10 +350,10 @@ class _Loop:
             sensitivity, probed = Sensitivity(), ""
             evaluations_before = self.evaluations
             if s.probe:
-                probes, better = self._probe(current, current_eval, best_eval)
-                if better is not None:
-                    best, best_eval = better.values, better.evaluation
-                    probed = f"probe {better.name} = {better.new!r} is the best so far"
+                probes, top = self._probe(current, current_eval, best_eval)
+                if top is not None:
+                    best, best_eval = top.values, top.evaluation
+                    probed = f"probe {top.name} = {top.new!r} is the best so far"
                 sensitivity, tried, found = self._measured_step(probes, current, current_eval, best_eval)
                 if found is not None and found.evaluation is not None:  # it beat the best: no LLM call this step
                     changed = {k: v for k, v in found.values.items() if v != current[k]}
@@ -339,7 +387,7 @@ class _Loop:
                 self.optimizer.last_problems[""] = _repeat_problem(*repeat)
             if new:
                 proposal, current, current_eval = max(new, key=lambda n: n[2].rank)  # the first of equals
-                if _better(current_eval, best_eval):
+                if self._better(current_eval, best_eval):
                     best, best_eval = current, current_eval
             elif current_eval.rank < best_eval.rank:
                 # The model keeps a candidate that did worse (it has seen that candidate's feedback once):
@@ -351,7 +399,7 @@ class _Loop:
                 merged = self._merge()
                 if merged is not None:
                     notes.append(merged.note)
-                    if merged.evaluation is not None and _better(merged.evaluation, best_eval):
+                    if merged.evaluation is not None and self._better(merged.evaluation, best_eval):
                         current = best = merged.values
                         current_eval = best_eval = merged.evaluation
             if len(proposals) > 1:
@@ -369,17 +417,43 @@ class _Loop:
                 break
         reached = self._done(best, best_eval)
         best, best_eval = self._validated(best, best_eval)
+        best, best_eval, unpatched = self._confirmed(initial, best, best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
+        if not changes and not unpatched:
+            unpatched = f"no candidate scored better than the original values ({best_eval.describe()}) on the judge"
         patch = make_patch(self.project.root, changes)
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
         self.store.finish_run(run_id, "done", {"score": best_eval.score, "describe": best_eval.describe(),
                                                "validation": best_eval.validation.score if best_eval.holdout else None,
                                                "values": self._texts(best), "reached_target": reached,
-                                               "evaluations": self.evaluations, "stopped": stopped})
+                                               "evaluations": self.evaluations, "stopped": stopped,
+                                               "no_patch": unpatched})
         report = write_run_report(self.store, run_id, run_dir)
         return RunResult(run_id, run_dir, best_eval.describe(), best, patch, applied, reached, self.evaluations,
-                         stopped, report)
+                         stopped, report, unpatched)
+
+    def _confirmed(self, initial: dict[str, Any], best: dict[str, Any], best_eval: Evaluation
+                   ) -> tuple[dict[str, Any], Evaluation, str]:
+        """The values the patch is made of, their evaluation, and why there is no patch ("" when there
+        is one, or nothing changed). A noisy run's best was chosen among many candidates on the same
+        draws, so its lead can be luck: it becomes the patch only when it still beats the original
+        values on as many fresh draws (seeds no evaluation used), by the same paired test."""
+        original = self._original()
+        if best == initial or original is None:
+            return best, best_eval, ""
+        if not self.rule.noisy:
+            if rises(best_eval, original):
+                return best, best_eval, ""
+            return initial, original, f"no candidate scored better than the original values ({original.describe()}) on the judge"
+        repeats = self.rule.repeats
+        fresh_best, fresh_initial = self._run_many([best, initial], draws=range(repeats, 2 * repeats))
+        self.evaluations += 2
+        if self._better(fresh_best, fresh_initial) and rises(fresh_best, fresh_initial):
+            return best, best_eval, ""
+        return initial, original, (f"the best candidate ({best_eval.describe()}) did not beat the original values "
+                                   f"on {repeats} fresh draws ({fresh_best.describe()} against "
+                                   f"{fresh_initial.describe()}): the difference is within the noise")
 
     def _validated(self, best: dict[str, Any], best_eval: Evaluation) -> tuple[dict[str, Any], Evaluation]:
         """The values the patch is made of: with validation examples, the candidate best on them (then on
@@ -563,8 +637,8 @@ class _Loop:
                              evaluate_many=self._run_many, batch=self.executor.jobs)
         for p in probes:
             self._count(p.values, p.evaluation)  # type: ignore[arg-type]
-        better = [p for p in probes if p.evaluation is not None and p.evaluation.rank > best.rank]
-        top = max(better, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
+        gains = [p for p in probes if p.evaluation is not None and self._better(p.evaluation, best)]
+        top = max(gains, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
         return probes, top
 
     def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], current_eval: Evaluation,
@@ -584,7 +658,7 @@ class _Loop:
                         self._known, self._reached, runs=self.settings.measured_runs)
         found = search.run()
         sensitivity = probe.measured(probes, target, estimate=False)
-        if found.evaluation is not None and found.evaluation.rank > best.rank:
+        if found.evaluation is not None and self._better(found.evaluation, best):
             return sensitivity, "", found
         if found is not start and found.evaluation is not None:
             self._remember(found.values, found.evaluation)
@@ -613,17 +687,20 @@ class _Loop:
             if run is None:
                 raise ValueError(f"no run {s.resume!r} to resume (see 'autotrace runs')")
             if run.scoring is not None:  # None: stored before the scoring was; the settings as given
-                run.scoring.resumed(self._scoring(), SCORING_OPTIONS, s.resume)
+                stored = run.scoring.resumed(self._scoring(), SCORING_OPTIONS, s.resume)
+                self.rule.repeats, self.rule.noisy = stored.repeats, stored.noisy
+                if stored.failure_score is not None:
+                    self.rule.failure = stored.failure_score
             self.run_id = s.resume
             self._load_pool(s.resume)
             steps = self.store.steps(s.resume)
             best_values, best_eval, current, current_eval = initial, None, initial, None
             for record in steps:
                 values = {**initial, **self._parse(dict(record.values))}
-                evaluation = record.evaluation
+                evaluation = record.evaluation.under(self.rule)
                 self.optimizer.remember(Attempt(dict(record.values), evaluation.score, evaluation.message()))
                 current, current_eval = values, evaluation
-                if best_eval is None or evaluation.rank > best_eval.rank:
+                if best_eval is None or self._better(evaluation, best_eval):
                     best_values, best_eval = values, evaluation
             if (pooled := self._pooled_best()) is not None:  # None: a store written before the pool
                 best_values, best_eval = pooled
@@ -632,22 +709,52 @@ class _Loop:
                 self._save_step(s.resume, 0, None, initial, current_eval, 0.0, "initial values")
                 return s.resume, 1, initial, initial, current_eval, current_eval
             return s.resume, len(steps), current, best_values, best_eval, current_eval
+        first = self.initial.under(self.rule) if self.initial is not None else self._run_many([initial], [0])[0]
+        evaluation, noise = self._draw_original(initial, first)
         run_id = self.run_id = new_run_id()
+        scoring = replace(self._scoring(), repeats=self.rule.repeats, noisy=self.rule.noisy,
+                          failure_score=self.rule.failure)
         self.store.create_run(run_id, {
             "target": str(s.target) if s.target else None, "judge": str(s.judge) if s.judge else None, "entry": s.entry,
             "selectors": list(s.selectors), "steps": s.steps, "optimizer": s.optimizer, "model": s.llm.model,
             "params": [p.name for p in self.project.params], "root": str(self.project.root),
-            "candidates": s.candidates, "scoring": self._scoring().to_json(),
+            "candidates": s.candidates, "scoring": scoring.to_json(),
         })
-        if self.initial is not None:
-            evaluation = self.initial
-            self._record(initial, evaluation, "initial", ())
+        if self.initial is None:
+            self._count(initial, evaluation, "initial", ())
         else:
-            evaluation = self.evaluate(initial, "initial", ())
-        self._save_step(run_id, 0, None, initial, evaluation, 0.0, "initial values")
+            self._record(initial, evaluation, "initial", ())
+        self._save_step(run_id, 0, None, initial, evaluation, 0.0, "; ".join(filter(None, ["initial values", noise])))
         # As a resumed run does: a model whose first change did worse must see what it started from.
         self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation
+
+    def _draw_original(self, initial: dict[str, Any], first: Evaluation) -> tuple[Evaluation, str]:
+        """The original values' evaluation over the run's draws (``first``: draw 0), and a note when it
+        found the program noisy. Unless ``--repeats`` was given, the original values run once more with
+        another seed: when the two disagree, the program's output varies, and every evaluation from
+        then on runs each example :data:`AUTO_REPEATS` times and is compared by the paired test."""
+        if first.problem:
+            return first, ""
+        if self.settings.repeats is None:
+            second = self._run_many([initial], [1])[0]
+            self.evaluations += 1
+            if _same_draws(first, second):
+                return first, ""
+            self.rule.repeats, self.rule.noisy = AUTO_REPEATS, True
+            rest = self._run_many([initial], range(2, AUTO_REPEATS))[0]
+            return (Evaluation.combine([first, second, rest]).under(self.rule),
+                    f"noisy: the original values scored {first.describe()} and {second.describe()} when run twice, "
+                    f"so each example runs {AUTO_REPEATS} times and a candidate must beat the best beyond the noise")
+        if self.rule.repeats > 1:
+            rest = self._run_many([initial], range(1, self.rule.repeats))[0]
+            return Evaluation.combine([first, rest]).under(self.rule), ""
+        return first, ""
+
+    def _original(self) -> Evaluation | None:
+        """The original values' evaluation (the pool's initial candidate)."""
+        first = next((c for c in self.pool.candidates if c.origin == "initial"), None)
+        return None if first is None else self.evaluated[first.id]
 
     def _scoring(self) -> Scoring:
         return self.settings.scoring or Scoring(holdout=self.settings.holdout)
@@ -658,13 +765,13 @@ class _Loop:
         for record in self.store.candidates(run_id):
             candidate = Candidate.from_json(record["candidate"])
             self.pool.add(self._key(self._values(candidate.values)), candidate)
-            self.evaluated[candidate.id] = Evaluation.from_record(record)
+            self.evaluated[candidate.id] = Evaluation.from_record(record).under(self.rule)
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self._merged.add((candidate.parents[0], candidate.parents[1]))
 
     def _pooled_best(self) -> tuple[dict[str, Any], Evaluation] | None:
         """The best of everything a resumed run evaluated (:func:`pooled_best`); None without a pool."""
-        best = pooled_best(self.pool.candidates, self.evaluated)
+        best = pooled_best(self.pool.candidates, self.evaluated, self.rule.noisy)
         return None if best is None else (self._values(best.values), self.evaluated[best.id])
 
     def _remember(self, values: dict[str, Any], evaluation: Evaluation) -> None:
@@ -734,34 +841,31 @@ def _step_tokens(proposal: Proposal | None, others: Sequence[Proposal], merged: 
     return sum(r.prompt_tokens for r in replies), sum(r.completion_tokens for r in replies)
 
 
-def _better(candidate: Evaluation, best: Evaluation) -> bool:
-    """Whether ``candidate`` replaces ``best``: a higher rank (fewer failing examples first, so a clean
-    run with no score replaces a best with failures; a program that crashed replaces nothing)."""
-    return candidate.rank > best.rank
-
-
-def pooled_best(candidates: Sequence[Candidate], evaluated: Mapping[int, Evaluation]) -> Candidate | None:
+def pooled_best(candidates: Sequence[Candidate], evaluated: Mapping[int, Evaluation],
+                noisy: bool = False) -> Candidate | None:
     """The best of ``candidates`` (a run's pool, with each one's evaluation), chosen as the loop chose it
-    while it ran: in the order of evaluation, a probe or search point when it ranks higher than the best
-    so far, any other candidate when :func:`_better`, and a measured step's result when it ranks as high
-    (it was taken because it beat the best, and may only equal a point of its own search: its tidier
-    spelling). A resumed run starts from it: its stored steps alone miss a best that a probe found and
-    no step kept."""
+    while it ran: in the order of evaluation, a candidate that is :func:`autotrace.scoring.better` than
+    the best so far, and a measured step's result when it ranks as high (it was taken because it beat
+    the best, and may only equal a point of its own search: its tidier spelling). A resumed run starts
+    from it: its stored steps alone miss a best that a probe found and no step kept."""
     best: Candidate | None = None
     for candidate in candidates:
         evaluation = evaluated[candidate.id]
         if best is not None:
             held = evaluated[best.id]
-            if candidate.origin == "probe":
-                takes = evaluation.rank > held.rank
-            elif candidate.origin == "measured":
-                takes = evaluation.rank >= held.rank
-            else:
-                takes = _better(evaluation, held)
+            takes = better(evaluation, held, noisy) or (candidate.origin == "measured" and evaluation.rank >= held.rank)
             if not takes:
                 continue
         best = candidate
     return best
+
+
+def _same_draws(a: Evaluation, b: Evaluation) -> bool:
+    """Whether two runs of the same values were judged alike, example by example."""
+    def judged(e: Evaluation) -> list[tuple[float | None, bool]]:
+        return [(x.score, x.failed) for x in (*e.examples, *e.holdout)]
+
+    return a.problem == b.problem and judged(a) == judged(b)
 
 
 def _example_score(example: ExampleResult) -> float:

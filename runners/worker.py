@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import random
 import signal
 import sys
 import traceback
@@ -47,6 +48,10 @@ class Job:
     record: bool = True
     cache: bool = True
     root: str = ""  # the project's root: writes beneath it are named relative to it in the feedback
+    #: The draw's seed: ``random`` (and numpy's global generator, when the program imported numpy) is
+    #: seeded with it and the example's index before each example, so that every candidate of a run
+    #: meets the same draws (``--repeats``), and a forked worker does not inherit its parent's state.
+    seed: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -91,6 +96,7 @@ def run_job(job: Job) -> WorkerOutcome:
         results = []
         for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
+            seed_draw(job.seed, index)
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
             score, message = None, ""
             if outcome.error is not None:
@@ -110,6 +116,20 @@ def run_job(job: Job) -> WorkerOutcome:
         return Examples(examples=tuple(results))
     finally:
         uninstall(finder)
+
+
+def seed_draw(seed: int, index: int) -> None:
+    """Seed the program's random generators for one example of one draw; ``AUTOTRACE_SEED`` says the
+    seed to a program that seeds something else (its model calls, say) itself."""
+    value = (seed * 1_000_003 + index) % 2**32
+    random.seed(value)
+    os.environ["AUTOTRACE_SEED"] = str(value)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed(value)
+        except Exception:  # a stub or partial numpy: the program's own business
+            pass
 
 
 def _run_entry(runtime: Runtime, entry: Any, args: tuple, record: bool) -> tuple[RunOutcome, Recorder | None]:

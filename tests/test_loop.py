@@ -8,7 +8,8 @@ from test_probe import answer, optimize, shop
 
 from autotrace.llm.client import derived_seed
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.runners.loop import _better, _Stall
+from autotrace.runners.loop import _Stall
+from autotrace.scoring import better as _better
 
 
 def test_a_worse_candidate_is_shown_once_then_an_unchanged_answer_goes_back_to_the_best(tmp_path, llm_server):
@@ -127,8 +128,10 @@ def test_a_crashed_program_never_replaces_the_best():
     one_failing = Evaluation((ExampleResult(score=1.0), ExampleResult(failed=True, message="Traceback ...")))
     clean_unscored = Evaluation((ExampleResult(), ExampleResult()))
     crashed = Evaluation((), problem="the program ended the worker (SIGKILL) before it reported a result")
-    assert _better(clean_unscored, one_failing) and not _better(one_failing, clean_unscored)
+    # the judge's mean counts the raising example (at 0): 0.5 is a score; the clean run has none to compare
+    assert _better(one_failing, clean_unscored) and not _better(clean_unscored, one_failing)
     assert not _better(crashed, one_failing) and not _better(crashed, clean_unscored)
+    assert _better(clean_unscored, crashed) and _better(one_failing, crashed)
 
 
 def test_a_worse_candidates_worse_child_is_not_the_next_parent(tmp_path, llm_server):

@@ -42,6 +42,6 @@ def test_attempts_are_said_in_every_message_and_in_a_crash() -> None:
     assert isinstance(crashed, Crashed) and crashed.reason == "killed\nthe program deleted a"
 
 
-def test_an_evaluation_scores_the_examples_that_ran() -> None:
+def test_an_evaluation_scores_every_example_a_raising_one_at_the_failure_score() -> None:
     evaluation = Evaluation([RESULT, ExampleResult(score=1.0), ExampleResult(failed=True)])
-    assert (evaluation.score, evaluation.failures, evaluation.describe()) == (0.75, 1, "0.75 (1/3 failed)")
+    assert (evaluation.score, evaluation.failures, evaluation.describe()) == (0.5, 1, "0.5, 1 of 3 raised")

@@ -83,9 +83,15 @@ def test_probe_evaluates_each_numeric_literal_alone_and_nothing_else():
 def test_no_probe_without_a_score():
     params = [spec("m.RATE", 0.5)]
     calls = []
-    for current in (scored(None), scored(0.0, failed=True), Evaluation([], problem="did not import")):
+    for current in (scored(None), Evaluation([], problem="did not import")):
         assert probe(params, {"m.RATE": 0.5}, current, lambda v: calls.append(v) or scored(1.0)) == []
     assert calls == []
+
+
+def test_a_raising_example_is_probed_at_its_failure_score():
+    """The score counts a raising example (at the failure score, 0 here): a nudge that stops the raise is a gain."""
+    probes = probe([spec("m.RATE", 0.5)], {"m.RATE": 0.5}, scored(0.0, failed=True), lambda v: scored(1.0))
+    assert [(p.name, p.score, p.probed_score) for p in probes] == [("m.RATE", 0.0, 1.0)]
 
 
 def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():

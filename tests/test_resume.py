@@ -155,7 +155,8 @@ def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
     assert first.wait(timeout=120) == 0, first.stderr.read()
     with sqlite3.connect(db) as conn:
         (run_id, config) = conn.execute("select id, config from runs").fetchone()
-        assert json.loads(config)["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None}
+        assert json.loads(config)["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None,
+                                                "repeats": 1, "noisy": False, "failure_score": None}
         conn.execute("update runs set config = json_remove(config, '$.scoring')")
     llm_server.script(suggestion(5.0))
     resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "2", "--no-probe", "--resume", run_id)

@@ -68,7 +68,6 @@ def score_plot(steps: Sequence[Step]) -> ScorePlot | None:
         return bottom - (score - low) / (high - low) * (bottom - _TOP)
 
     points: list[Point] = []
-    best: float | None = None
     path: list[str] = []
     for s in steps:
         for i, value in enumerate(s.evaluated):
@@ -81,8 +80,7 @@ def score_plot(steps: Sequence[Step]) -> ScorePlot | None:
         else:
             points.append(Point(x(s.step), y(s.score), s.step, f"step {s.step}: {s.describe}",
                                 "best" if s.is_best else "step"))
-            if not s.failed and (best is None or s.score > best):
-                best = s.score
+        best = s.best_score
         if best is not None:  # a step line: across to this step, then up to its best
             path.append(f"H{x(s.step):.1f} V{y(best):.1f}" if path else f"M{x(s.step):.1f} {y(best):.1f}")
     return ScorePlot(WIDTH, HEIGHT, _LEFT, right, _TOP, bottom, " ".join(path), tuple(points),

@@ -18,6 +18,7 @@ from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate
 from autotrace.records import RunRecord, StepRecord
+from autotrace.scoring import ScoreRule, better
 from autotrace.text import truncate
 
 from . import dag
@@ -42,6 +43,7 @@ class Step:
     score: float | None  # the mean score of the values the step ended with (None: failed or no score)
     describe: str
     best: str  # the best result so far, as the progress line says it
+    best_score: float | None  # its score (the plot's best-so-far line): the run's acceptance rule decides
     is_best: bool  # these values are the run's best
     note: str
     prompt_tokens: int
@@ -98,7 +100,11 @@ class RunView:
 
 def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None,
              candidates: Sequence[Candidate] = (), *, use_graphviz: bool = True) -> RunView:
-    """The page's data for ``run``, its step records and its pool's ``candidates``."""
+    """The page's data for ``run``, its step records and its pool's ``candidates``, scored as the run
+    scored them (its failure score over every score it saw, its acceptance rule)."""
+    scoring = run.scoring
+    rule = ScoreRule(failure=scoring.failure_score if scoring else None, noisy=bool(scoring and scoring.noisy))
+    records = [replace(r, evaluation=r.evaluation.under(rule)) for r in records]
     evaluations = [r.evaluation for r in records]
     original = dict(records[0].values) if records else {}
     started = started_from(records, candidates)
@@ -106,12 +112,13 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
     best_index: int | None = None
     steps = []
     for i, (record, evaluation) in enumerate(zip(records, evaluations, strict=True)):
-        if best_index is None or evaluation.rank > evaluations[best_index].rank:
+        if best_index is None or better(evaluation, evaluations[best_index], rule.noisy):
             best_index = i
         values = dict(record.values)
         steps.append(Step(
             step=record.step, score=_finite(evaluation.score), describe=evaluation.describe(),
-            best=evaluations[best_index].describe(), is_best=False, note=record.note,
+            best=evaluations[best_index].describe(), best_score=_finite(evaluations[best_index].score),
+            is_best=False, note=record.note,
             prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens, seconds=record.seconds,
             runs=record.runs, cached=record.cached, measured=record.note.startswith("measured step"),
             failed=evaluation.problem is not None or evaluation.failures > 0, parents=parents[i],
@@ -215,10 +222,10 @@ def heat_map(records: Sequence[StepRecord]) -> Heat | None:
     order: dict[str, None] = {}
     for record in records:
         cells: dict[str, float | None] = {}
-        for index, example in enumerate(record.evaluation.examples):
+        scores = record.evaluation.example_scores()  # a raising example at the run's failure score
+        for index, (example, score) in enumerate(zip(record.evaluation.examples, scores.values())):
             label = example.example if example.example is not None else f"run {index + 1}"
-            score = example.score
-            cells[label] = None if example.failed or not isinstance(score, (int, float)) else _finite(score)
+            cells[label] = _finite(score)
             order.setdefault(label, None)
         columns.append(cells)
     if not order:

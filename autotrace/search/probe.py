@@ -76,7 +76,7 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
     """One extra evaluation per numeric parameter (none when the current values have no score);
     stops early after a probe whose evaluation is ``enough`` (it reached the target). With
     ``evaluate_many``, ``batch`` probes are evaluated at once; those after an ``enough`` one are dropped."""
-    score = current.complete_score
+    score = current.score
     if score is None:
         return []
     candidates = [d for d in dimensions(params, values) if not d.categorical]
@@ -95,7 +95,7 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
         chunk = tried[first:first + size]
         batch_values = [{**values, dim.name: new} for dim, _, new in chunk]
         for (dim, old, new), candidate, result in zip(chunk, batch_values, run_many(batch_values)):
-            probed = result.complete_score
+            probed = result.score
             probes.append(Probe(dim.name, old, new, score, probed, candidate, result))
             if probed is not None and enough(result):
                 return probes

@@ -81,8 +81,9 @@ def key(values: Mapping[str, Any]) -> Key:
 
 
 def score_of(evaluation: Evaluation) -> float:
-    """The score that the search compares: -inf unless every example ran and was scored."""
-    score = evaluation.complete_score
+    """The score that the search compares: the judge's mean (a raising example at the run's failure
+    score); -inf when the program did not run or the judge gave no score."""
+    score = evaluation.score
     return -math.inf if score is None else score
 
 
