@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
+from autotrace.optimizers.credit import implicated
+from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.uses import inputs_beside
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text
@@ -184,6 +186,8 @@ class Optimizer(ABC):
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
         self._asked: set[str] = set()  # ``LLM.question_key`` of each question asked, to see one repeated
+        #: Which parameter the reflective question asks about next (:meth:`implicated_target`).
+        self.focus = Focus()
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -260,6 +264,12 @@ class Optimizer(ABC):
             code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposals
+
+    def implicated_target(self, targets: Sequence[ParamSpec]) -> ParamSpec:
+        """The one of ``targets`` (the parameters a reflective question can be about) to ask about now:
+        the one this step's feedback implicates most that was not tried without gain (:mod:`.focus`)."""
+        best = max((a.score for a in self.attempts if a.score is not None), default=None)
+        return self.focus.choose(targets, implicated(self.feedback), best)
 
     @abstractmethod
     def build_messages(self, budget: int) -> list[dict]:
