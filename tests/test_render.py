@@ -149,8 +149,29 @@ def test_small_run_renders_every_section_exactly() -> None:
         "#Inputs\ninput0 = {'qty': 3}\n\n"
         "#Others\neval1 = 6.0\n\n"
         "#Outputs\noutput = 6.0\n\n"
-        "#Feedback\nscore 0.25: expected 0.66, got 6.0\n"
+        "#Feedback\nscore 0.25: expected 0.66, got 6.0\n\n"
+        "#Implicated\n(the variables the wrong outputs came from, most implicated first)\n"
+        "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 1 failing example\n"
+        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "shop.pricing.total: its result reached the wrong output in 1 of 1 failing example\n"
+        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
     )
+
+
+def test_implicated_names_the_calls_whose_results_reached_the_wrong_outputs_of_the_failing_examples() -> None:
+    # examples 1 and 3 fail: loop_run's main returns the sum of the totals it called (not one of them)
+    right, wrong = small_run(), loop_run(5)
+    text = render([(wrong, "too high", 0.0), (right, "fine", 1.0), (small_run(), "too low", 0.5)])
+    assert section(text, "#Implicated") == (
+        "(the variables the wrong outputs came from, most implicated first)\n"
+        "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 2 failing examples; "
+        "further up in 1 more\n"
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "shop.pricing.total: its result reached the wrong output in 1 of 2 failing examples; further up in 1 more\n"
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0")
+    one = render_problem([Feedback(small_run(), "x", 0.0)], [RATE], {RATE.name: 0.2}, instruction="",
+                         budget_tokens=6000)
+    assert "#Implicated" not in one  # one variable: nothing to choose between
 
 
 def test_short_functions_are_documented_by_their_source() -> None:
