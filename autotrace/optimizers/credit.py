@@ -165,6 +165,7 @@ def _flowed(graph: nx.DiGraph, parent: Mapping[Hashable, Hashable],
     ``output`` edges, nested calls whose caller returned their result on, and earlier calls of the
     same caller whose result is, by its repr, an argument of a call that flowed."""
     attrs = graph.nodes
+    by_value: dict[Hashable, dict[str, list[Hashable]]] = {}  # caller -> its calls' results by repr, built once
     seen = {OUTPUT}
     queue = deque(seen)
     while queue:
@@ -178,9 +179,14 @@ def _flowed(graph: nx.DiGraph, parent: Mapping[Hashable, Hashable],
                 found.append(source)
         args = set((attrs[node].get("args") or {}).values()) - _NOTHING
         if args and node in parent:
+            if parent[node] not in by_value:
+                results: dict[str, list[Hashable]] = {}
+                for call in children[parent[node]]:
+                    results.setdefault(str(attrs[call].get("value")), []).append(call)
+                by_value[parent[node]] = results
             seq = attrs[node].get("seq", 0)
-            found += [c for c in children[parent[node]]
-                      if attrs[c].get("seq", 0) < seq and attrs[c].get("value") in args]
+            found += [c for arg in args for c in by_value[parent[node]].get(arg, ())
+                      if attrs[c].get("seq", 0) < seq]
         for source in found:
             if source not in seen:
                 seen.add(source)
