@@ -471,7 +471,7 @@ class _Loop:
             return self.optimizer.step_many([sampling])
         spec = self.optimizer.implicated_target(targets)  # the most implicated not tried without gain (#33)
         proposal = reflect(self.llm, spec, self.optimizer.values[spec.name], self.optimizer.feedback,
-                           self.optimizer.budget_tokens, sampling)
+                           self.optimizer.budget_tokens, sampling, self.optimizer.tried(spec.name))
         self.optimizer.last_problems.update(proposal.rejected)  # the whole prompt's next answer sees them
         return [proposal]
 

@@ -103,6 +103,14 @@ class Attempt:
     feedback: str
 
 
+@dataclass(frozen=True)
+class Tried:
+    """A value a parameter had in an evaluated attempt (as text: code as source) and that attempt's score."""
+
+    text: str
+    score: float | None
+
+
 @dataclass
 class Proposal:
     """What one ``step()`` produced. ``values`` holds only validated, changed values (code as source)."""
@@ -264,6 +272,19 @@ class Optimizer(ABC):
             code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposals
+
+    def tried(self, name: str) -> list[Tried]:
+        """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
+        once with the score of the last attempt that ran it, oldest first: what an answer about this
+        parameter alone should not give again (the reflective question has no memory of its own)."""
+        current = self.current_texts()[name]
+        last: dict[str, float | None] = {}
+        for attempt in self.attempts:
+            text = attempt.values.get(name)
+            if text is not None and text != current:
+                last.pop(text, None)
+                last[text] = attempt.score
+        return [Tried(text, score) for text, score in last.items()]
 
     def implicated_target(self, targets: Sequence[ParamSpec]) -> ParamSpec:
         """The one of ``targets`` (the parameters a reflective question can be about) to ask about now:
