@@ -75,6 +75,7 @@ class Detail:
     examples: int = 20  # examples shown
     inputs: int = 50  # inputs shown per example
     max_rows: int = 0  # >0: at most this many #Code rows (head and tail), for runs of many distinct functions
+    credit_vars: int = 6  # variables shown in #Implicated
     credit_calls: int = 3  # calls shown per variable in #Implicated
     credit_chars: int = 200  # longest call line in #Implicated
 
@@ -95,9 +96,11 @@ LEVELS: tuple[Detail, ...] = (
     Detail(prune=True, keep=2, value_chars=40, others=False, collapse=True, doc_chars=120, feedback_chars=800,
            traceback_lines=12, examples=8, inputs=5),
     Detail(prune=True, keep=1, value_chars=20, others=False, collapse=True, doc_chars=0, feedback_chars=300,
-           traceback_lines=6, examples=3, inputs=3, credit_calls=1, credit_chars=120),
+           traceback_lines=6, examples=3, inputs=3, credit_vars=3, credit_calls=1,
+           credit_chars=120),
     Detail(prune=True, keep=1, value_chars=12, others=False, collapse=True, doc_chars=0, feedback_chars=120,
-           traceback_lines=3, examples=1, inputs=2, max_rows=12, credit_calls=1, credit_chars=80),
+           traceback_lines=3, examples=1, inputs=2, max_rows=12, credit_vars=3,
+           credit_calls=1, credit_chars=80),
 )
 
 
@@ -126,7 +129,7 @@ def render_problem(
     }
     code_params = frozenset(p.name for p in params if p.kind is ParamKind.CODE)
     # With one variable there is nothing to choose between, and #Code shows its calls already.
-    blame = _Blame(implicated(feedback), len(failing(feedback))) if len(params) > 1 else _Blame((), 0)
+    blame = Blame(implicated(feedback), len(failing(feedback))) if len(params) > 1 else Blame((), 0)
     focus = ranked[0].run
     text = ""
     for detail in LEVELS:
@@ -556,7 +559,7 @@ def _compose(
     rows: list[Hashable | _Gap],
     code_params: frozenset[str],
     detail: Detail,
-    blame: _Blame,
+    blame: Blame,
 ) -> str:
     focus = ranked[0]
     run = focus.run
@@ -604,21 +607,21 @@ def _compose(
 
 
 @dataclass(frozen=True)
-class _Blame:
+class Blame:
     """What #Implicated shows: the credit of the failing examples (:mod:`.credit`) and their number."""
 
     credit: tuple[Implicated, ...]
     failing: int
 
     def text(self, detail: Detail, many: bool, code_params: frozenset[str]) -> str:
-        """A line per implicated variable saying how, each followed by its first calls whose results
-        reached a wrong output (``detail.credit_calls`` of them, distinct), tagged with their example
-        when there are several; "" when nothing is implicated."""
+        """A line per implicated variable (the first ``detail.credit_vars``) saying how, each followed
+        by its first calls whose results reached a wrong output (``detail.credit_calls`` of them,
+        distinct), tagged with their example when there are several; "" when nothing is implicated."""
         if not self.credit:
             return ""
         lines = ["(the variables the wrong outputs came from, most implicated first)"]
         of = f"of {self.failing} failing example{'s' if self.failing > 1 else ''}"
-        for credit in self.credit:
+        for credit in self.credit[:detail.credit_vars]:
             if credit.direct:
                 how = "its result" if credit.name in code_params else "the result of a call reading it"
                 line = f"{credit.name}: {how} reached the wrong output in {credit.direct} {of}"
@@ -633,6 +636,8 @@ class _Blame:
                 lines.append("  " + truncate(f"{tag}{call} -> output {output}", detail.credit_chars))
             if len(shown) > detail.credit_calls:
                 lines.append(f"  ... {len(shown) - detail.credit_calls:,} more calls")
+        if len(self.credit) > detail.credit_vars:
+            lines.append(f"... and {len(self.credit) - detail.credit_vars:,} more, less implicated")
         return "\n".join(lines)
 
 
