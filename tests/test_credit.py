@@ -118,6 +118,18 @@ def test_an_exception_implicates_its_raiser_then_the_calls_it_passed_through_and
     )
 
 
+def test_a_failed_assertion_implicates_the_calls_whose_results_the_raising_frame_had() -> None:
+    # a test: cart.add(3) (None: state), assert cart.total() == 8 raised AssertionError in the test itself
+    graph = run({"m.add": "code", "m.total": "code"},
+                [(0, "tests.test_cart", {}, "<no result>"), (1, "m.add", {"x": "3"}, "None"), (2, "m.total", {}, "7")],
+                [("call:1", "call:0", "nested"), ("call:2", "call:0", "nested"), ("param:m.add", "call:1", "reads"),
+                 ("param:m.total", "call:2", "reads")], output="error:0")
+    assert implicated([Feedback(graph, "failed", None)]) == (
+        Implicated("m.total", 1, 0, (Reached(1, "m.total() returned 7", "raised ValueError('bad')"),)),
+        Implicated("m.add", 0, 1, ()),
+    )
+
+
 @pytest.mark.parametrize(("inner", "outer", "expected"), [
     ("7", "7", True), ("4", "[13, 4]", True), ("13", "[13, 4]", True), ("3", "[13, 4]", False),
     ("1", "[1.5]", False), ("'YES'", "['YES', 'NO']", True), ("2", "{'a': 2}", True), ("'a'", "{'a': 2}", True),

@@ -4,7 +4,8 @@ For each example that scored below the best (or raised), its recorded DAG is wal
 output, which is the exception's node when the run raised. A parameter is implicated *directly* in
 that example when a call of it (a function's own call; a call reading a text or number) returned a
 value that flowed into the output: along an argument (``arg:``), into the exception its call raised,
-or returned into its caller and returned on (:func:`carries`). It is implicated *indirectly* when
+returned into its caller and returned on (:func:`carries`), or returned into the frame that raised
+the exception (``assert total() == 11`` in a test: a result, not None, the raising code had in hand). It is implicated *indirectly* when
 the walk reaches it only further up: a call the output depends on in the graph (``nx.ancestors``:
 it ran inside a call on the path, or fed one) whose result is not seen in what reached the output,
 such as a method that changed an object's state (returning None) which a later method read; with
@@ -162,9 +163,11 @@ def _walk(graph: nx.DiGraph) -> tuple[list[str], list[str], dict[str, list[str]]
 def _flowed(graph: nx.DiGraph, parent: Mapping[Hashable, Hashable],
             children: Mapping[Hashable, list[Hashable]]) -> set[Hashable]:
     """The nodes whose value flowed into the output: back from it along argument, ``raised`` and
-    ``output`` edges, nested calls whose caller returned their result on, and earlier calls of the
-    same caller whose result is, by its repr, an argument of a call that flowed."""
+    ``output`` edges, nested calls whose caller returned their result on or raised the exception
+    (a result other than None), and earlier calls of the same caller whose result is, by its repr,
+    an argument of a call that flowed."""
     attrs = graph.nodes
+    raisers = {source for source, _, role in graph.edges(data="role") if role == "raised"}
     by_value: dict[Hashable, dict[str, list[Hashable]]] = {}  # caller -> its calls' results by repr, built once
     seen = {OUTPUT}
     queue = deque(seen)
@@ -175,8 +178,10 @@ def _flowed(graph: nx.DiGraph, parent: Mapping[Hashable, Hashable],
             role = str(edge.get("role", ""))
             if role.startswith("arg:") or role in ("raised", "output"):
                 found.append(source)
-            elif role == "nested" and carries(str(attrs[source].get("value", "")), str(attrs[node].get("value", ""))):
-                found.append(source)
+            elif role == "nested":
+                value = str(attrs[source].get("value", ""))
+                if carries(value, str(attrs[node].get("value", ""))) or (node in raisers and value not in _NOTHING):
+                    found.append(source)
         args = set((attrs[node].get("args") or {}).values()) - _NOTHING
         if args and node in parent:
             if parent[node] not in by_value:
