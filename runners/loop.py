@@ -538,14 +538,14 @@ class _Loop:
     def _ask_again(self, step: int, again: int) -> list[Proposal]:
         """A step's ``again``-th extra answer. Every other one (the first, third, ...) is the reflective
         question about one function the run called or text it used (:mod:`autotrace.optimizers.reflect`),
-        drawn with the run's seed, when there is one; the others ask the whole problem again, sampled."""
+        the one the feedback implicates most, when there is one; the others ask the whole problem again, sampled."""
         sampling = self._resampling(step, again)
         targets = reflect_targets(self.optimizer.params, self.optimizer.values, self.optimizer.feedback)
         if again % 2 == 0 or not targets:
             return self.optimizer.step_many([sampling])
-        spec = random.Random(f"{self.seed}:{step}:{again}:reflect").choice(targets)
+        spec = self.optimizer.implicated_target(targets)  # the most implicated not tried without gain (#33)
         proposal = reflect(self.llm, spec, self.optimizer.values[spec.name], self.optimizer.feedback,
-                           self.optimizer.budget_tokens, sampling)
+                           self.optimizer.budget_tokens, sampling, self.optimizer.tried(spec.name))
         self.optimizer.last_problems.update(proposal.rejected)  # the whole prompt's next answer sees them
         return [proposal]
 

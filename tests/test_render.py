@@ -13,7 +13,8 @@ import pytest
 from autotrace.graph import new_graph
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.base import BudgetError, estimate_tokens
-from autotrace.optimizers.render import SECTIONS, render_problem
+from autotrace.optimizers.credit import Implicated, Reached
+from autotrace.optimizers.render import LEVELS, SECTIONS, Blame, render_problem
 from autotrace.params import ParamSpec
 from instrumented import program
 
@@ -149,8 +150,46 @@ def test_small_run_renders_every_section_exactly() -> None:
         "#Inputs\ninput0 = {'qty': 3}\n\n"
         "#Others\neval1 = 6.0\n\n"
         "#Outputs\noutput = 6.0\n\n"
-        "#Feedback\nscore 0.25: expected 0.66, got 6.0\n"
+        "#Feedback\nscore 0.25: expected 0.66, got 6.0\n\n"
+        "#Implicated\n(the variables the wrong outputs came from, most implicated first)\n"
+        "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 1 failing example\n"
+        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "shop.pricing.total: its result reached the wrong output in 1 of 1 failing example\n"
+        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
     )
+
+
+def test_implicated_names_the_calls_whose_results_reached_the_wrong_outputs_of_the_failing_examples() -> None:
+    # examples 1 and 3 fail: loop_run's main returns the sum of the totals it called (not one of them)
+    right, wrong = small_run(), loop_run(5)
+    text = render([(wrong, "too high", 0.0), (right, "fine", 1.0), (small_run(), "too low", 0.5)])
+    assert section(text, "#Implicated") == (
+        "(the variables the wrong outputs came from, most implicated first)\n"
+        "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 2 failing examples; "
+        "further up in 1 more\n"
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "shop.pricing.total: its result reached the wrong output in 1 of 2 failing examples; further up in 1 more\n"
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0")
+    one = render_problem([Feedback(small_run(), "x", 0.0)], [RATE], {RATE.name: 0.2}, instruction="",
+                         budget_tokens=6000)
+    assert "#Implicated" not in one  # one variable: nothing to choose between
+
+
+def test_implicated_shows_fewer_variables_and_calls_at_the_terse_levels() -> None:
+    reached = tuple(Reached(i, f"m.f{i}() returned {i}", "[1, 2]") for i in (1, 2))
+    blame = Blame(tuple(Implicated(f"m.f{i}", 2, 0, reached) for i in range(4)), 2)
+    roomy = blame.text(LEVELS[0], True, frozenset({"m.f0", "m.f1", "m.f2", "m.f3"}))
+    assert roomy.count("its result reached the wrong output in 2 of 2 failing examples") == 4
+    assert roomy.count("  [example 2] m.f2() returned 2 -> output [1, 2]") == 4 and "more" not in roomy
+    terse = blame.text(LEVELS[-1], True, frozenset())
+    assert terse.splitlines()[1:] == [
+        "m.f0: the result of a call reading it reached the wrong output in 2 of 2 failing examples",
+        "  [example 1] m.f1() returned 1 -> output [1, 2]", "  ... 1 more calls",
+        "m.f1: the result of a call reading it reached the wrong output in 2 of 2 failing examples",
+        "  [example 1] m.f1() returned 1 -> output [1, 2]", "  ... 1 more calls",
+        "m.f2: the result of a call reading it reached the wrong output in 2 of 2 failing examples",
+        "  [example 1] m.f1() returned 1 -> output [1, 2]", "  ... 1 more calls",
+        "... and 1 more, less implicated"]
 
 
 def test_short_functions_are_documented_by_their_source() -> None:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
+from autotrace.optimizers.credit import implicated
+from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.uses import inputs_beside
 from autotrace.optimizers.validate import answer_schema, validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text
@@ -99,6 +101,14 @@ class Attempt:
     values: dict[str, str]
     score: float | None
     feedback: str
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A value a parameter had in an evaluated attempt (as text: code as source) and that attempt's score."""
+
+    text: str
+    score: float | None
 
 
 @dataclass
@@ -184,6 +194,8 @@ class Optimizer(ABC):
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
         self._asked: set[str] = set()  # ``LLM.question_key`` of each question asked, to see one repeated
+        #: Which parameter the reflective question asks about next (:meth:`implicated_target`).
+        self.focus = Focus()
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -260,6 +272,25 @@ class Optimizer(ABC):
             code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposals
+
+    def tried(self, name: str) -> list[Tried]:
+        """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
+        once with the score of the last attempt that ran it, oldest first: what an answer about this
+        parameter alone should not give again (the reflective question has no memory of its own)."""
+        current = self.current_texts()[name]
+        last: dict[str, float | None] = {}
+        for attempt in self.attempts:
+            text = attempt.values.get(name)
+            if text is not None and text != current:
+                last.pop(text, None)
+                last[text] = attempt.score
+        return [Tried(text, score) for text, score in last.items()]
+
+    def implicated_target(self, targets: Sequence[ParamSpec]) -> ParamSpec:
+        """The one of ``targets`` (the parameters a reflective question can be about) to ask about now:
+        the one this step's feedback implicates most that was not tried without gain (:mod:`.focus`)."""
+        best = max((a.score for a in self.attempts if a.score is not None), default=None)
+        return self.focus.choose(targets, implicated(self.feedback), best)
 
     @abstractmethod
     def build_messages(self, budget: int) -> list[dict]:

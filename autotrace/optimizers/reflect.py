@@ -13,12 +13,13 @@ the run called or a text it passed on. The answer is a fenced block, as a merge'
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autotrace.evaluation import Feedback
 from autotrace.llm.jsonfix import extract_json
-from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
+from autotrace.optimizers.base import Proposal, Tried, fill, load_prompt, prompt_tokens, section
 from autotrace.optimizers.code_answer import parse_code_answer
 from autotrace.optimizers.uses import inputs_beside, uses_of
 from autotrace.optimizers.validate import validate
@@ -28,9 +29,10 @@ from autotrace.text import truncate
 if TYPE_CHECKING:
     from autotrace.llm.client import LLM, Sampling
 
-#: (calls shown, characters per call line, examples' feedback shown, characters per feedback), from
-#: roomy to terse: the first that fits the budget is used.
-_DETAIL = ((8, 300, 5, 600), (5, 200, 3, 300), (3, 120, 1, 200))
+#: (calls shown, characters per call line, examples' feedback shown, characters per feedback, values
+#: tried before shown, characters per value), from roomy to terse: the first that fits the budget is used.
+_DETAIL = ((8, 300, 5, 600, 4, 1200), (5, 200, 3, 300, 3, 400), (3, 120, 1, 200, 2, 150))
+_TRIED = "#Tried before (each of these was run; an answer giving one of them again is not run)"
 _TASK_CODE = ("Write the function again with the fix, so that it returns what #Feedback expects for every input, "
               "not only the ones shown. First say in one or two sentences what is wrong; then give the whole "
               "function in one ```python block: the whole def, with the same name and parameters.")
@@ -48,13 +50,16 @@ def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
             and any(f.graph is not None and uses_of(f.graph, p, values[p.name]) for f in feedback)]
 
 
-def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int) -> list[dict[str, str]] | None:
+def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
+                     tried: Sequence[Tried] = ()) -> list[dict[str, str]] | None:
     """The chat messages asking for a new value of ``spec`` (currently ``value``), at most ``budget``
-    tokens; None when even the tersest version does not fit."""
+    tokens; None when even the tersest version does not fit. ``tried``: its values earlier attempts
+    ran, with their scores, shown (the latest) so that the answer is not one of them: an answer
+    repeating a value already run gives the step nothing (issue 33)."""
     code = spec.kind is ParamKind.CODE
     ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
     recorded = [line for item in ranked if item.graph is not None for line in uses_of(item.graph, spec, value)]
-    for calls, call_chars, examples, feedback_chars in _DETAIL:
+    for calls, call_chars, examples, feedback_chars, values, value_chars in _DETAIL:
         uses: list[str] = []
         for line in recorded:
             line = truncate(line, call_chars)
@@ -69,6 +74,7 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
                     description=f": {spec.description}" if spec.description else "",
                     value=(value_to_text(spec.kind, value) if code else str(value)).rstrip("\n"),
                     uses="\n".join(uses), feedback="\n".join(said) or "(none)",
+                    tried=section(_TRIED, "\n".join(_tried_line(t, value_chars) for t in tried[-values:])),
                     task=_TASK_CODE if code else _TASK_TEXT.format(name=spec.name))
         system = load_prompt("reflect_system_code.txt" if code else "reflect_system_text.txt").strip()
         messages = [{"role": "system", "content": system},
@@ -76,6 +82,13 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
         if prompt_tokens(messages) <= budget:
             return messages
     return None
+
+
+def _tried_line(tried: Tried, chars: int) -> str:
+    """``- score 0.5: 'text'``; a function's source (or any text of several lines) below, indented."""
+    score = "no score" if tried.score is None else f"score {tried.score:g}"
+    text = truncate(tried.text.rstrip("\n"), chars)
+    return f"- {score}:\n{textwrap.indent(text, '    ')}" if "\n" in text else f"- {score}: {text}"
 
 
 def parse_one_value(text: str, spec: ParamSpec, current: Any,
@@ -115,10 +128,10 @@ def _first_block(text: str) -> str | None:
 
 
 def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
-            sampling: Sampling) -> Proposal:
-    """Ask the reflective question about ``spec`` once; the answer as a :class:`Proposal` (its one
-    changed value, or the reason it has none in ``rejected``/``error``)."""
-    messages = reflect_messages(spec, value, feedback, budget)
+            sampling: Sampling, tried: Sequence[Tried] = ()) -> Proposal:
+    """Ask the reflective question about ``spec`` once (``tried``: see :func:`reflect_messages`); the
+    answer as a :class:`Proposal` (its one changed value, or the reason it has none in ``rejected``/``error``)."""
+    messages = reflect_messages(spec, value, feedback, budget, tried)
     if messages is None:
         return Proposal.failed([], f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
     reply = llm.complete_text(messages, sampling=sampling)

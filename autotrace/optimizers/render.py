@@ -14,6 +14,8 @@ left out: "(none)" would only cost tokens)::
     #Outputs        the run's result, or the errors it raised
     #Feedback       the evaluator's verdict (and tracebacks; a (code) variable a traceback points into,
                     numbered as the traceback numbers it)
+    #Implicated     with several variables: those the failing examples' graphs implicate, most first
+                    (:mod:`.credit`), each with its calls whose results reached a wrong output
 
 Names: a parameter is its own name, an input ``input<i>``, a call ``eval<seq>``; #Code ends with
 ``output = eval<seq>``. With several examples, #Code and #Others come from one of them (the first
@@ -41,11 +43,13 @@ import networkx as nx
 
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.base import BudgetError, estimate_tokens
+from autotrace.optimizers.credit import Implicated, failing, implicated
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.text import truncate
 
 SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
-            "#Outputs", "#Feedback")
+            "#Outputs", "#Feedback", "#Implicated")
+
 _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level be skipped unrendered
 _NAMES_SHOWN = 3  # callee names listed on a caller's line
 _ERRORS_SHOWN = 3  # distinct errors shown per example
@@ -71,6 +75,9 @@ class Detail:
     examples: int = 20  # examples shown
     inputs: int = 50  # inputs shown per example
     max_rows: int = 0  # >0: at most this many #Code rows (head and tail), for runs of many distinct functions
+    credit_vars: int = 6  # variables shown in #Implicated
+    credit_calls: int = 3  # calls shown per variable in #Implicated
+    credit_chars: int = 200  # longest call line in #Implicated
 
     @property
     def output_chars(self) -> int:
@@ -89,9 +96,11 @@ LEVELS: tuple[Detail, ...] = (
     Detail(prune=True, keep=2, value_chars=40, others=False, collapse=True, doc_chars=120, feedback_chars=800,
            traceback_lines=12, examples=8, inputs=5),
     Detail(prune=True, keep=1, value_chars=20, others=False, collapse=True, doc_chars=0, feedback_chars=300,
-           traceback_lines=6, examples=3, inputs=3),
+           traceback_lines=6, examples=3, inputs=3, credit_vars=3, credit_calls=1,
+           credit_chars=120),
     Detail(prune=True, keep=1, value_chars=12, others=False, collapse=True, doc_chars=0, feedback_chars=120,
-           traceback_lines=3, examples=1, inputs=2, max_rows=12),
+           traceback_lines=3, examples=1, inputs=2, max_rows=12, credit_vars=3,
+           credit_calls=1, credit_chars=80),
 )
 
 
@@ -119,13 +128,15 @@ def render_problem(
         "#Constraints": constraints_section(params),
     }
     code_params = frozenset(p.name for p in params if p.kind is ParamKind.CODE)
+    # With one variable there is nothing to choose between, and #Code shows its calls already.
+    blame = Blame(implicated(feedback), len(failing(feedback))) if len(params) > 1 else Blame((), 0)
     focus = ranked[0].run
     text = ""
     for detail in LEVELS:
         rows = focus.rows(detail) if focus is not None else []
         if len(rows) * _MIN_LINE_TOKENS > budget_tokens and not detail.max_rows:
             continue
-        text = _compose(fixed, ranked, rows, code_params, detail)
+        text = _compose(fixed, ranked, rows, code_params, detail, blame)
         if estimate_tokens(text) <= budget_tokens:
             return text
     raise BudgetError(
@@ -548,6 +559,7 @@ def _compose(
     rows: list[Hashable | _Gap],
     code_params: frozenset[str],
     detail: Detail,
+    blame: Blame,
 ) -> str:
     focus = ranked[0]
     run = focus.run
@@ -590,7 +602,43 @@ def _compose(
     sections["#Inputs"] = "\n".join(inputs)
     sections["#Outputs"] = "\n".join(outputs)
     sections["#Feedback"] = "\n".join(verdicts)
+    sections["#Implicated"] = blame.text(detail, many, code_params) or _NONE
     return "\n\n".join(f"{title}\n{sections[title]}" for title in SECTIONS if sections[title] != _NONE) + "\n"
+
+
+@dataclass(frozen=True)
+class Blame:
+    """What #Implicated shows: the credit of the failing examples (:mod:`.credit`) and their number."""
+
+    credit: tuple[Implicated, ...]
+    failing: int
+
+    def text(self, detail: Detail, many: bool, code_params: frozenset[str]) -> str:
+        """A line per implicated variable (the first ``detail.credit_vars``) saying how, each followed
+        by its first calls whose results reached a wrong output (``detail.credit_calls`` of them,
+        distinct), tagged with their example when there are several; "" when nothing is implicated."""
+        if not self.credit:
+            return ""
+        lines = ["(the variables the wrong outputs came from, most implicated first)"]
+        of = f"of {self.failing} failing example{'s' if self.failing > 1 else ''}"
+        for credit in self.credit[:detail.credit_vars]:
+            if credit.direct:
+                how = "its result" if credit.name in code_params else "the result of a call reading it"
+                line = f"{credit.name}: {how} reached the wrong output in {credit.direct} {of}"
+                line += f"; further up in {credit.indirect} more" if credit.indirect else ""
+            else:
+                line = (f"{credit.name}: only further up (through state it changed, or a call the output "
+                        f"depends on), in {credit.indirect} {of}")
+            lines.append(line)
+            shown = list(dict.fromkeys((r.example if many else None, r.call, r.output) for r in credit.reached))
+            for example, call, output in shown[:detail.credit_calls]:
+                tag = f"[example {example}] " if example is not None else ""
+                lines.append("  " + truncate(f"{tag}{call} -> output {output}", detail.credit_chars))
+            if len(shown) > detail.credit_calls:
+                lines.append(f"  ... {len(shown) - detail.credit_calls:,} more calls")
+        if len(self.credit) > detail.credit_vars:
+            lines.append(f"... and {len(self.credit) - detail.credit_vars:,} more, less implicated")
+        return "\n".join(lines)
 
 
 def _same_failures(examples: Sequence[_Example], detail: Detail) -> list[list[_Example]]:

@@ -34,7 +34,7 @@ def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
         passed = short_repr(value, ARG_REPR_LIMIT)
         chosen = _calls_given(graph, passed) or readers
     chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
-    return [_call_line(graph, n, spec.name, passed) for n in chosen]
+    return [call_line(graph, n, spec.name, passed) for n in chosen]
 
 
 def inputs_beside(spec: ParamSpec, value: Any, feedback: Sequence[Feedback]) -> list[str]:
@@ -66,7 +66,9 @@ def _text_start(arg_repr: str) -> str | None:
     return value[:QUOTE_CHARS] if isinstance(value, str) and len(value) >= MIN_QUOTE else None
 
 
-def _call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None) -> str:
+def call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None) -> str:
+    """A recorded call as one line, ``module.f(x=3) returned 1`` or ``... raised ValueError: ...``; an
+    argument recorded as ``passed`` (a text parameter's value) is shown as the parameter ``name``."""
     attrs = graph.nodes[call]
     args = ", ".join(f"{arg}={name if text == passed else text}" for arg, text in (attrs.get("args") or {}).items())
     head = f"{attrs.get('func', '?')}({args})"
