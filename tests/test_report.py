@@ -219,6 +219,21 @@ def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:
     assert "SyntaxError: bad" in page and '<path class="failed"' in page
 
 
+def test_the_page_draws_the_judges_mean_with_raising_examples_at_the_failure_score() -> None:
+    """The parser of issue 31: the original parses three of six and raises on three (0.5 on the judge);
+    a candidate right on one and raising nowhere (0.17) is neither drawn above it nor the best."""
+    def parsed(step: int, *scores: float | None) -> StepRecord:
+        examples = tuple(ExampleResult(score=s, failed=s is None, example=f"case {i}") for i, s in enumerate(scores))
+        return StepRecord({"a": str(step)}, Evaluation(examples), step=step)
+
+    records = [parsed(0, 1.0, 1.0, 1.0, None, None, None), parsed(1, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)]
+    view = run_view(RunRecord("r1", 0.0, None, "done", None, 2, {}, None), records, None, use_graphviz=False)
+    assert [s.score for s in view.steps] == [0.5, pytest.approx(1 / 6)]
+    assert view.best_step == 0 and [s.best_score for s in view.steps] == [0.5, 0.5]
+    assert view.steps[0].describe == "0.5, 3 of 6 raised"
+    assert view.heat is not None and view.heat.cells[view.heat.rows.index("case 3")] == (0.0, 0.0)
+
+
 def test_the_heat_map_of_many_tests_keeps_the_rows_that_changed() -> None:
     def record(step: int, moved: float) -> StepRecord:
         examples = [ExampleResult(example=f"t{i}", score=1.0 if i % 10 else moved) for i in range(100)]
