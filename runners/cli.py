@@ -320,8 +320,8 @@ def _show_step(report: Any) -> None:
     on = colour(sys.stderr)
     tokens = f"{report.prompt_tokens:,}+{report.completion_tokens:,} tok"
     click.echo(f"{paint(f'step {report.step:>3}/{report.steps}', on, bold=True)}  "
-               f"score {paint(f'{report.score:<14}', on, **score_style(report.score))} "
-               f"best {paint(f'{report.best:<14}', on, fg='green')} "
+               f"score {paint(f'{report.score:<14}', on, **score_style(report.score))}  "
+               f"best {paint(f'{report.best:<14}', on, fg='green')}  "
                f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}", err=True)
 
 

@@ -30,8 +30,8 @@ def paint(text: str, on: bool, **style: Any) -> str:
 
 
 def score_style(describe: str) -> dict[str, Any]:
-    """How a score reads at a glance: red when something failed, else as it is."""
-    return {"fg": "red"} if "failed" in describe else {}
+    """How a score reads at a glance: red when something failed or raised, else as it is."""
+    return {"fg": "red"} if "failed" in describe or "raised" in describe else {}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
