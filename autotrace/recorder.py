@@ -55,7 +55,7 @@ import networkx as nx
 
 from . import graph as g
 from .params import ParamKind
-from .values import TEXTS
+from .values import ATOMS, TEXTS, plain_items
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -157,8 +157,6 @@ class _Key:
         self.key = key
 
 
-#: plain values: they hold no other object, so holding them strongly changes nothing
-ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 _CONTAINERS = (list, dict, set, tuple, frozenset)
 _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
@@ -181,7 +179,7 @@ class Detached:
     def __init__(self, value: Any, kinds: dict[int, str]) -> None:
         self.key = id(value)
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
-        if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and _plain_items(value, kind):
+        if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
             return
         self.copy, self._text = None, _snapshot_text(value)
@@ -204,13 +202,6 @@ class Detached:
 
     def __repr__(self) -> str:
         return self.text
-
-
-def _plain_items(value: Any, kind: type) -> bool:
-    """Whether a list, set or dict (keys and values) holds plain values only."""
-    if kind is dict:
-        return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
-    return set(map(type, value)) <= ATOMS
 
 
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:

@@ -34,14 +34,15 @@ from typing import Any
 from .graph import REPR_LIMIT
 from .text import truncate
 
-#: plain values: their repr is the interpreter's own
-_PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None)})
+#: plain values: they hold no other object, and their repr is the interpreter's own
+ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 #: types whose C repr shows the value and calls no Python code
 _LEAVES = frozenset({FunctionType, BuiltinFunctionType, CodeType, range, bytearray, type(Ellipsis),
                      type(NotImplemented), decimal.Decimal, datetime.date, datetime.time, datetime.datetime,
                      datetime.timedelta, datetime.timezone})
 #: builtin types whose content a subclass's instance shows, read with the builtin's own methods
 _CONTENT = (dict, list, tuple, set, frozenset, deque, str, bytes, int, float, complex)
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 _LEVELS = 3  # containers shown inside containers
 _ITEMS = 64  # items shown of one container (as many fields of one object)
 _STRING = 200  # characters shown of a string inside a container
@@ -127,9 +128,10 @@ class ValueTexts:
 
     def text(self, value: Any, limit: int = REPR_LIMIT) -> str:
         """The value's text, cut to ``limit`` characters; never raises. With ``user_repr`` a value that
-        is not plain nor a builtin container is shown by its own ``repr``."""
+        is not plain nor a builtin container is shown by its own ``repr``. Items stop being rendered
+        once ``limit`` characters are made: what the cut drops is not worth making."""
         try:
-            text = self._text(value, _LEVELS)
+            text = self._text(value, _LEVELS, [limit])
         except Exception as exc:  # an int too long for repr, a value changed by another thread meanwhile
             text = f"<{_type_name(type(value))} (no text: {type(exc).__name__})>"
         return truncate(text, limit)
@@ -154,7 +156,7 @@ class ValueTexts:
 
     def _plain_exception(self, exc: BaseException) -> bool:
         kind = type(exc)
-        return not kind.__flags__ & _HEAPTYPE and all(type(a) in _PLAIN for a in _args(exc))
+        return not kind.__flags__ & _HEAPTYPE and all(type(a) in ATOMS for a in _args(exc))
 
     def _plan(self, kind: type) -> _Plan:
         plan = self._plans.get(id(kind))
@@ -162,53 +164,64 @@ class ValueTexts:
             plan = self._plans[id(kind)] = _Plan(kind, self._leaves)
         return plan
 
-    def _text(self, value: Any, level: int) -> str:
+    def _text(self, value: Any, level: int, left: list[int]) -> str:
+        """``value``'s text, ``level`` containers deep at most; ``left[0]``: the characters still wanted."""
         kind = type(value)
-        if kind in _PLAIN:
-            return repr(value) if kind is not str or level == _LEVELS or len(value) <= _STRING else \
+        if kind in ATOMS:
+            text = repr(value) if kind is not str or level == _LEVELS or len(value) <= _STRING else \
                 repr(value[:_STRING]) + "..."
+            left[0] -= len(text)
+            return text
+        if kind in _CONTAINERS and len(value) <= _ITEMS and plain_items(value, kind):
+            return self._spent(repr(value), left)  # the interpreter's repr: the same text, made in C
         if kind is list:
-            return self._items("[", value, "]", level)
+            return self._items("[", value, "]", level, left)
         if kind is tuple:
-            return self._items("(", value, ",)" if len(value) == 1 else ")", level)
+            return self._items("(", value, ",)" if len(value) == 1 else ")", level, left)
         if kind is dict:
-            return self._mapping(value, level)
+            return self._mapping(value, level, left)
         if kind is set or kind is frozenset:
             if not value:
                 return f"{kind.__name__}()"
-            text = self._items("{", value, "}", level)
+            text = self._items("{", value, "}", level, left)
             return text if kind is set else f"frozenset({text})"
         if self.user_repr:
-            return repr(value)
+            return self._spent(repr(value), left)
         plan = self._plan(kind)
         if plan.leaf:
-            return repr(value)
+            return self._spent(repr(value), left)
         if plan.is_class:
-            return f"<class '{_type_name(value)}'>"
+            return self._spent(f"<class '{_type_name(value)}'>", left)
         if plan.exception:
             args = _args(value)
-            return f"{plan.name}({self._items('', args, '', level)})" if len(args) != 1 else \
-                f"{plan.name}({self._text(args[0], level)})"
+            return f"{plan.name}({self._items('', args, '', level, left)})" if len(args) != 1 else \
+                f"{plan.name}({self._text(args[0], level, left)})"
         if kind is MethodType:
             func = _get(value, "__func__")
             name = func.__qualname__ if type(func) is FunctionType else "?"
-            return f"<bound method {name} of {self._text(_get(value, '__self__'), level - 1) if level else '...'}>"
-        return self._object(value, plan, level)
+            owner = self._text(_get(value, "__self__"), level - 1, left) if level else "..."
+            return f"<bound method {name} of {owner}>"
+        return self._object(value, plan, level, left)
 
-    def _object(self, value: Any, plan: _Plan, level: int) -> str:
-        head = f"<{plan.name} object at {id(value):#x}"
+    @staticmethod
+    def _spent(text: str, left: list[int]) -> str:
+        left[0] -= len(text)
+        return text
+
+    def _object(self, value: Any, plan: _Plan, level: int, left: list[int]) -> str:
+        head = self._spent(f"<{plan.name} object at {id(value):#x}", left)
         if level <= 0:
             return head + ">"
         parts = []
         content = plan.content
         if plan.fields:
-            parts += [f"{name}={self._text(item, level - 1)}" for name, item in zip(plan.fields, tuple.__iter__(value))]
+            parts.append(self._named(zip(plan.fields, tuple.__iter__(value)), level, left))
         elif content is dict:
-            parts.append(self._mapping(value, level))
+            parts.append(self._mapping(value, level, left))
         elif content in (list, tuple, set, frozenset, deque):
-            parts.append(self._items("[", content.__iter__(value), "]", level))
+            parts.append(self._items("[", content.__iter__(value), "]", level, left))
         elif content is not None:
-            parts.append(content.__repr__(value))
+            parts.append(self._spent(content.__repr__(value), left))
         fields: list[tuple[str, Any]] = []
         if plan.dict:
             fields += dict.items(_get(value, "__dict__"))
@@ -217,34 +230,47 @@ class ValueTexts:
                 fields.append((name, _get(value, name)))
             except AttributeError:  # a slot never set
                 pass
-        for i, (name, item) in enumerate(fields):
-            if i == _ITEMS:
-                parts.append("...")
-                break
-            parts.append(f"{name}={self._text(item, level - 1)}")
+        if fields:
+            parts.append(self._named(fields, level, left))
         return f"{head}: {', '.join(parts)}>" if parts else head + ">"
 
-    def _items(self, start: str, items: Any, end: str, level: int) -> str:
+    def _named(self, fields: Any, level: int, left: list[int]) -> str:
+        parts = []
+        for i, (name, item) in enumerate(fields):
+            if i == _ITEMS or left[0] <= 0:
+                parts.append("...")
+                break
+            parts.append(f"{name}={self._text(item, level - 1, left)}")
+        return ", ".join(parts)
+
+    def _items(self, start: str, items: Any, end: str, level: int, left: list[int]) -> str:
         if level <= 0:
             return f"{start}...{end}"
         parts = []
         for i, item in enumerate(items):
-            if i == _ITEMS:
+            if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
-            parts.append(self._text(item, level - 1))
+            parts.append(self._text(item, level - 1, left))
         return f"{start}{', '.join(parts)}{end}"
 
-    def _mapping(self, value: dict, level: int) -> str:
+    def _mapping(self, value: dict, level: int, left: list[int]) -> str:
         if level <= 0:
             return "{...}"
         parts = []
         for i, (key, item) in enumerate(dict.items(value)):
-            if i == _ITEMS:
+            if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
-            parts.append(f"{self._text(key, level - 1)}: {self._text(item, level - 1)}")
+            parts.append(f"{self._text(key, level - 1, left)}: {self._text(item, level - 1, left)}")
         return "{" + ", ".join(parts) + "}"
+
+
+def plain_items(value: Any, kind: type) -> bool:
+    """Whether a builtin container (exactly of type ``kind``) holds plain values only (a dict: keys and values)."""
+    if kind is dict:
+        return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
+    return set(map(type, value)) <= ATOMS
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not a builtin type
