@@ -155,8 +155,9 @@ class ValueTexts:
         return [f"{_type_name(type(exc))}: {self.message(exc)}\n"]
 
     def _plain_exception(self, exc: BaseException) -> bool:
-        kind = type(exc)
-        return not kind.__flags__ & _HEAPTYPE and all(type(a) in ATOMS for a in _args(exc))
+        """A builtin exception whose arguments are plain values or tuples of them (a SyntaxError's
+        location): its ``__str__`` is C code that reads nothing of the program's."""
+        return not type(exc).__flags__ & _HEAPTYPE and _plain_args(_args(exc))
 
     def _plan(self, kind: type) -> _Plan:
         plan = self._plans.get(id(kind))
@@ -271,6 +272,10 @@ def plain_items(value: Any, kind: type) -> bool:
     if kind is dict:
         return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
     return set(map(type, value)) <= ATOMS
+
+
+def _plain_args(args: tuple) -> bool:
+    return all(type(a) in ATOMS or (type(a) is tuple and _plain_args(a)) for a in args)
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not a builtin type
