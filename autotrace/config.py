@@ -43,6 +43,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "code_format": CODE_FORMATS[0],
     "repeats": None,
     "failure_score": None,
+    # recorded values shown by their own __repr__ (runs the program's code); read by the pytest plugin
+    "user_repr": False,
 })
 
 _ROOT_MARKERS = ("pyproject.toml", ".git", "setup.py", "setup.cfg")
@@ -97,6 +99,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "probe": _SWITCH,
     "measured_step": _SWITCH,
     "merge": _SWITCH,
+    "user_repr": _SWITCH,
     "no_network": _SWITCH,
     "entry": _TEXT,
     "model": _TEXT,

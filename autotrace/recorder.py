@@ -4,8 +4,9 @@ The hot path (one recorded call) does as little as possible: it appends a small 
 recorder and *holds* the arguments and the result. A plain function calls :meth:`Recorder.enter` from
 its own frame with its parameters' values in the order the instrumenting pass knew statically, so they are
 named without binding a signature; only wrapped calls (generators, coroutines) are bound afterwards.
-Everything else that costs — finding producers of values, formatting reprs and tracebacks — happens
-once, after the run, in :func:`build_graph`.
+Everything else that costs — finding producers of values, formatting values' texts and tracebacks —
+happens once, after the run, in :func:`build_graph`. A value's text is read without running the
+program's code (:mod:`autotrace.values`): recording must not change what the program does.
 
 Holding a value must not change the program: tests about garbage collection and weak caches
 (``weakref``, ``__subclasses__()`` after ``gc.collect()``) must see objects die when the program drops
@@ -23,7 +24,7 @@ value is shown as ``<collected TypeName>``. What cannot be weakly referenced but
 objects — builtin containers (lists, dicts, and tuples or frozensets holding more than plain numbers
 and strings) and instances of a user's class, with or without ``__weakref__`` — is held strongly only
 while the call that received or returned it runs: when the
-call ends it is *detached* (:class:`Detached`): its repr at that moment, its id, and for a container
+call ends it is *detached* (:class:`Detached`): its text at that moment, its id, and for a container
 its first items as held values, for data-flow edges into and out of it. Its identity then rests on
 its address alone; a later object at a dropped one's address could join a false edge, the price of
 not keeping it alive. Plain values (numbers, strings, bytes, None) hold nothing and are kept as they
@@ -40,7 +41,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import os
-import reprlib
 import sys
 import threading
 import traceback
@@ -55,7 +55,7 @@ import networkx as nx
 
 from . import graph as g
 from .params import ParamKind
-from .text import truncate
+from .values import ATOMS, TEXTS, plain_items
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -157,8 +157,6 @@ class _Key:
         self.key = key
 
 
-#: plain values: they hold no other object, so holding them strongly changes nothing
-ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 _CONTAINERS = (list, dict, set, tuple, frozenset)
 _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
@@ -172,8 +170,8 @@ class Detached:
     other objects alive: its id, its text at that moment and, for a container, its first items.
 
     A small list, dict or set of plain values is kept as a shallow copy (plain values hold nothing, and
-    copying is cheaper than a repr; the text is made from the copy when the DAG is built); anything
-    else gives its repr now and its first items held as :func:`hold` holds them.
+    copying is cheaper than a text; the text is made from the copy when the DAG is built); anything
+    else gives its text now and its first items held as :func:`hold` holds them.
     """
 
     __slots__ = ("key", "copy", "_text", "items")
@@ -181,7 +179,7 @@ class Detached:
     def __init__(self, value: Any, kinds: dict[int, str]) -> None:
         self.key = id(value)
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
-        if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and _plain_items(value, kind):
+        if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
             return
         self.copy, self._text = None, _snapshot_text(value)
@@ -193,7 +191,7 @@ class Detached:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = g.short_repr(self.copy)
+            self._text = TEXTS.text(self.copy)
         return self._text
 
     def values(self) -> Iterable[Any]:
@@ -206,13 +204,6 @@ class Detached:
         return self.text
 
 
-def _plain_items(value: Any, kind: type) -> bool:
-    """Whether a list, set or dict (keys and values) holds plain values only."""
-    if kind is dict:
-        return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
-    return set(map(type, value)) <= ATOMS
-
-
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     kind = type(value)
     if kind in ATOMS:
@@ -222,26 +213,15 @@ def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     return _Key(id(value))
 
 
-_bounded = reprlib.Repr()
-_bounded.maxlevel = 3
-_bounded.maxlist = _bounded.maxtuple = _bounded.maxset = _bounded.maxfrozenset = _ITEMS_KEPT
-_bounded.maxdict = _ITEMS_KEPT // 2
-_bounded.maxstring = _bounded.maxother = _bounded.maxlong = 200
-
-
 def _snapshot_text(value: Any) -> str:
-    """The repr of a value being detached; a big container's is bounded (``[1, 2, ...]``), so
-    detaching costs no more than its first items. It runs the user's ``__repr__`` methods, unrecorded:
-    the program did not make those calls."""
+    """The text of a value being detached (:data:`TEXTS`: bounded, so detaching costs no more than a
+    container's first items). It runs none of the program's code, unless the user asked for its own
+    ``__repr__``: those calls run unrecorded, since the program did not make them."""
+    if not TEXTS.user_repr:
+        return TEXTS.text(value)
     token = current_call.set(_QUIET)
     try:
-        if type(value) in _CONTAINER_TYPES and len(value) > _ITEMS_KEPT:
-            try:
-                text = _bounded.repr(value)
-            except Exception:  # a user's __repr__ inside failed: say so, as short_repr does
-                return g.short_repr(value)
-            return truncate(text, g.REPR_LIMIT)
-        return g.short_repr(value)
+        return TEXTS.text(value)
     finally:
         current_call.reset(token)
 
@@ -355,6 +335,9 @@ class Collected:
 
     def __repr__(self) -> str:
         return f"<collected {self.kind}>"
+
+
+TEXTS.trust(Detached, Collected)
 
 
 def _resolve(held: Any, kinds: dict[int, str]) -> Any:
@@ -687,10 +670,11 @@ def _values_in(value: Any) -> Iterable[Any]:
 
 
 def user_traceback(exc: BaseException, limit: int = 12) -> str:
-    """The exception's traceback without autotrace's own frames (wrappers, the worker) or pytest's."""
+    """The exception's traceback without autotrace's own frames (wrappers, the worker) or pytest's; its
+    last line as :meth:`ValueTexts.last_line <autotrace.values.ValueTexts.last_line>` gives it."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HIDDEN_DIRS)]
     lines = traceback.StackSummary.from_list(frames[-limit:]).format()
-    lines += traceback.format_exception_only(type(exc), exc)
+    lines += TEXTS.last_line(exc)
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
@@ -741,8 +725,8 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         result = _resolve(call[RESULT], kinds)
         G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call[THREAD],
                    depth=_depth(call), error=call[ERROR] is not None,
-                   args={k: g.short_repr(v, g.ARG_REPR_LIMIT) for k, v in named.items()},
-                   value=g.short_repr(result) if result is not PENDING else "<no result>")
+                   args={k: TEXTS.text(v, g.ARG_REPR_LIMIT) for k, v in named.items()},
+                   value=TEXTS.text(result) if result is not PENDING else "<no result>")
         if meta.func not in functions:
             functions[meta.func] = facts.function_info(call[FUNC] or call[CODE])
         reads = set(meta.reads)
@@ -760,7 +744,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
             if producer is not None:
                 G.add_edge(f"call:{producer}", node, role=f"arg:{arg}")
             elif parent is None and arg in explicit:
-                G.add_node(f"input:{inputs}", kind="input", label=f"input{inputs}", value=g.short_repr(value))
+                G.add_node(f"input:{inputs}", kind="input", label=f"input{inputs}", value=TEXTS.text(value))
                 G.add_edge(f"input:{inputs}", node, role=f"arg:{arg}")
                 inputs += 1
         # (clock, value) for each item a generator yielded, then the result
@@ -781,11 +765,11 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         exc = call[ERROR]
         if exc is not None and (i, id(exc)) not in children_errors:
             G.add_node(f"error:{i}", kind="error", label=type(exc).__name__, exc_type=type(exc).__name__,
-                       message=str(exc)[:500], traceback=user_traceback(exc), value=g.short_repr(exc))
+                       message=TEXTS.message(exc)[:500], traceback=user_traceback(exc), value=TEXTS.text(exc))
             G.add_edge(f"call:{i}", f"error:{i}", role="raised")
 
     G.add_node(g.OUTPUT, kind="output", label="output",
-               value=g.short_repr(outcome.output) if outcome.error is None else f"raised {g.short_repr(outcome.error)}")
+               value=TEXTS.text(outcome.output) if outcome.error is None else f"raised {TEXTS.text(outcome.error)}")
     G.graph["output"] = g.OUTPUT
     if outcome.entry is not None:
         origin = _error_origin(G, calls, outcome) if outcome.error is not None else None

@@ -20,8 +20,11 @@ the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge star
 would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
 "cwd", "timeout", "memory", "output"}`` (``folder`` holds ``job.json`` and ``policy.json``) is answered ``{"id", "returncode",
 "timed_out"}`` when its child ended. The server exits when its stdin closes (autotrace ended, even
-killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended), and kills its children's trees first;
-being a subreaper, it also kills whatever a child that ended abruptly left behind.
+killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended) or SIGINT, and kills its children's trees
+first; being a subreaper, it also kills whatever a child that ended abruptly left behind. A signal only
+wakes the main loop (:func:`_wake_on_signals`): an exception raised from a signal handler lands wherever the
+server happens to be, and inside ``os.fork``'s at-fork callbacks (logging's ``_releaseLock``) Python
+prints it as "Exception ignored in ..." with a traceback into the user's terminal and carries on.
 """
 
 from __future__ import annotations
@@ -238,7 +241,7 @@ def serve() -> int:
     parent = os.getppid()
     become_subreaper()  # a descendant orphaned by a child that ended abruptly comes back here, to be killed
     # Killed with autotrace (PDEATHSIG) by SIGTERM, not SIGKILL: the server first kills its children's trees.
-    signal.signal(signal.SIGTERM, _stop)
+    wake = _wake_on_signals()
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)  # what the warm-up imports print must not reach the answers
@@ -255,7 +258,8 @@ def serve() -> int:
     running: dict[int, _Child] = {}
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ)
-    private = {answers.fileno(), quiet, selector.fileno()}
+    selector.register(wake[0], selectors.EVENT_READ)
+    private = {answers.fileno(), quiet, selector.fileno(), *wake}
     try:
         while True:
             now = time.monotonic()
@@ -265,6 +269,8 @@ def serve() -> int:
                 selector.register(child.pidfd, selectors.EVENT_READ)
             wait = min([c.deadline - now for c in running.values()] + [_PARENT_CHECK])
             for key, _ in selector.select(max(0.0, wait)):
+                if key.fd == wake[0]:
+                    return 0  # SIGTERM or SIGINT
                 if key.fd == 0:
                     if not requests.fill():
                         return 0
@@ -286,8 +292,28 @@ def serve() -> int:
         _end_orphans(set())
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise SystemExit(0)
+def _wake_on_signals() -> tuple[int, int]:
+    """Make SIGTERM and SIGINT write to a pipe (its two ends returned) and do nothing else: the main loop
+    watches the reading end and stops, killing the children, at a point of its own choosing. Until the
+    loop starts (the warm-up) a signal waits in the pipe."""
+    wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake[1])
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _noted)
+    return wake
+
+
+def _noted(signum: int, frame: Any) -> None:
+    """The Python-level handler of a signal the wakeup pipe already carries to the main loop."""
+
+
+def _quiet_signals() -> None:
+    """In a forked child: a spawned worker's signal handling (SIGTERM ends it, SIGINT raises
+    KeyboardInterrupt), and no writes into the server's wakeup pipe (closed in the child, its number
+    free to be reused)."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _start(request: dict[str, Any], private: set[int]) -> tuple[int, _Child]:
@@ -310,7 +336,7 @@ def _child(folder: Path, cwd: Path, limits: Limits, private: set[int]) -> int:
     limits, output to ``output.log``, current folder), then :func:`.worker.main` exactly as a spawned
     worker runs it: a subreaper that forks the confined process (:func:`.confine.enter`, the attempts
     hook), reaps it and kills every descendant it left."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _quiet_signals()
     os.setsid()
     _limiter(limits)()
     log = os.open(folder / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

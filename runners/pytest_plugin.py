@@ -50,12 +50,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autotrace-all", default=None, metavar="DIR",
                     help="Also instrument every module under DIR (test files and conftest.py excepted) "
                          "as recorded calls.")
+    group.addoption("--autotrace-user-repr", action="store_true", default=False,
+                    help="Show each recorded value in the report by its own __repr__ (and an exception by its "
+                         "__str__), which runs the program's code while the test runs and can change what it "
+                         "does; by default a value is shown by its type, identity and fields, read without "
+                         "calling any of its methods. Also [tool.autotrace] user_repr = true.")
 
 
 def requested(options: Namespace) -> bool:
     """Whether any ``--autotrace*`` option was given."""
     return bool(options.autotrace or options.autotrace_param or options.autotrace_values
-                or options.autotrace_report or options.autotrace_all or options.autotrace_holdout)
+                or options.autotrace_report or options.autotrace_all or options.autotrace_holdout
+                or options.autotrace_user_repr)
 
 
 @pytest.hookimpl(tryfirst=True)

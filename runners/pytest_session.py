@@ -33,11 +33,13 @@ from _pytest.mark import expression as keyword_expressions
 
 from autotrace import graph as g
 from autotrace.atomic import atomic_write
+from autotrace.config import DEFAULTS
 from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.text import truncate
+from autotrace.values import TEXTS
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
 from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
@@ -81,6 +83,7 @@ class AutotraceSession:
                 raise pytest.UsageError(f"autotrace: {spec.key}: a parameter cannot live in a test file or "
                                         "conftest.py (those keep pytest's assertion rewriting)")
         texts = read_values(Path(options.autotrace_values), self.project.params) if options.autotrace_values else {}
+        TEXTS.user_repr = options.autotrace_user_repr or self.project.config.get("user_repr", DEFAULTS["user_repr"])
         self.values = {p.name: texts.get(p.name, _initial_text(p)) for p in self.project.params}
         self.runtime = Runtime({p.name: text_to_literal(texts[p.name]) for p in self.project.params
                                 if p.kind is ParamKind.LITERAL and p.name in texts})
@@ -99,6 +102,8 @@ class AutotraceSession:
 
     def close(self) -> None:
         uninstall(self.finder)
+        TEXTS.user_repr = DEFAULTS["user_repr"]
+        TEXTS.reset()
 
     @property
     def collecting(self) -> bool:

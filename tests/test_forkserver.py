@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -225,3 +226,42 @@ def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path, outs
     parent.kill()
     parent.wait()
     assert not alive(server) and not alive(child) and not alive(grandchild)
+
+
+def signalling_judge(action: str) -> str:
+    """A judge that, imported by the fork server at its warm-up, does ``action`` in the server when the
+    server forks an evaluation (an at-fork hook: it runs while the fork is under way, where a signal
+    that raised would land inside the interpreter's at-fork callbacks)."""
+    body = "".join(f"        {line}\n" for line in action.splitlines())
+    return ("import os, signal, sys, time\n_SERVER = os.getpid()\n\n"
+            "def _in_the_server_while_it_forks():\n"
+            "    if sys.argv[0].endswith('forkserver.py') and os.getpid() == _SERVER:\n"
+            f"{body}\n"
+            "os.register_at_fork(after_in_parent=_in_the_server_while_it_forks)\n") + JUDGE
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_server_signalled_while_it_forks_stops_without_a_word(tmp_path, capfd, signum):
+    """A signal reaching the server (SIGTERM: autotrace ended) while it forks must not print "Exception
+    ignored in ... SystemExit" with a traceback into the terminal: the server stops, and autotrace alone
+    says, in one line, that it evaluates by spawning instead."""
+    judge = signalling_judge(f"os.kill(_SERVER, {int(signum)})")
+    project = project_at(tmp_path, "ANSWER = 41  # autotrace: param\ndef main():\n    return ANSWER + 1\n", judge)
+    said: list[str] = []
+    with Executor(Limits(timeout=30), kind="fork", jobs=1, say=said.append) as executor:
+        assert evaluation_of(executor.run(job_for(tmp_path, project))).score == 1.0
+    assert len(said) == 1 and "the fork server ended" in said[0], said
+    assert capfd.readouterr().err == ""  # the server writes to this process's stderr
+
+
+def test_autotrace_killed_while_the_server_forks_leaves_no_traceback(tmp_path):
+    """The user's terminal after ``kill`` of a run: the server learns of autotrace's end by SIGTERM
+    (PDEATHSIG), here while it forks an evaluation, and ends without printing anything."""
+    shop(tmp_path)
+    (tmp_path / "judge.py").write_text(signalling_judge(
+        "parent = os.getppid()\nos.kill(parent, signal.SIGTERM)\nwhile os.getppid() == parent:\n    time.sleep(0.01)")
+        + "\ndef feedback(output):\n    return -abs(output - 30), 'wanted 30'\n")
+    with ScriptedLLMServer() as server:
+        result = optimize(tmp_path, server, "--steps", "2")
+    assert result.returncode == -signal.SIGTERM
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr

@@ -13,6 +13,7 @@ import traceback
 import pytest
 
 from autotrace.runtime import is_recorded
+from autotrace.transforms import hook
 from instrumented import program
 
 PROGRAM = {
@@ -101,7 +102,6 @@ def test_bytecode_cache_is_written_and_reused(tmp_path, monkeypatch):
 
 def test_a_cache_of_another_code_format_is_not_reused(tmp_path, monkeypatch):
     """A cache written by a version whose rewritten code had another shape is made again, not run."""
-    from autotrace.transforms import hook
 
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     with program(tmp_path, PROGRAM, cache=True) as p:
@@ -114,11 +114,26 @@ def test_a_cache_of_another_code_format_is_not_reused(tmp_path, monkeypatch):
     assert cached.stat().st_mtime_ns != stamp  # missed and written again under the new key
 
 
-def test_no_bytecode_is_written_when_python_is_told_not_to(tmp_path, monkeypatch):
+def test_without_bytecode_writing_the_cache_is_kept_in_autotraces_own_folder(tmp_path, monkeypatch):
+    """``PYTHONDONTWRITEBYTECODE`` (many CI images): nothing is written beside the sources, and the
+    rewritten modules are cached in autotrace's cache folder instead, keyed as in ``__pycache__``."""
+    project, mine = tmp_path / "project", tmp_path / "cache"
+    project.mkdir()
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    with program(tmp_path, PROGRAM, cache=True) as p:
+    monkeypatch.setenv("AUTOTRACE_CACHE_DIR", str(mine))
+    monkeypatch.delenv(hook.CACHE_DIR_ENV, raising=False)
+    with program(project, PROGRAM, cache=True) as p:
         p.module("shop")
-    assert not list(tmp_path.glob("__pycache__/*.autotrace-*.pyc"))
+    assert not list(project.rglob("*.pyc"))
+    (cached,) = (mine / "instrumented").glob("shop.*.autotrace-*.pyc")
+    stamp = cached.stat().st_mtime_ns
+    with program(project, PROGRAM, cache=True) as p:
+        assert p.module("shop").price(1) == 2.5
+    assert cached.stat().st_mtime_ns == stamp  # hit: not rewritten
+    changed = dict(PROGRAM, **{"shop.py": PROGRAM["shop.py"].replace("qty * fee", "qty * fee * 2")})
+    with program(project, changed, cache=True) as p:
+        assert p.module("shop").price(1) == 5.0  # the source changed: its own entry
+    assert len(list((mine / "instrumented").glob("shop.*.autotrace-*.pyc"))) == 2
 
 
 def test_cached_import_does_not_load_libcst(tmp_path, monkeypatch):

@@ -435,3 +435,49 @@ def test_autotrace_all_needs_a_folder(tmp_path: Path) -> None:
     session = run(write(tmp_path, LIBRARY), "--autotrace-all=nowhere")
     assert session.result.returncode == 4
     assert "ERROR: autotrace: --autotrace-all nowhere: no such folder" in session.result.stderr
+
+
+# -- values shown without running the program's code ---------------------------------------------------
+COUNTED = {
+    "pyproject.toml": "",
+    "counted.py": """
+        class Deferred:
+            shown = 0
+
+            def __init__(self, value):
+                self.value = value
+
+            def __repr__(self):
+                Deferred.shown += 1
+                return f"Deferred({self.value!r})"
+
+        def make(value):
+            return Deferred(value)
+    """,
+    "test_counted.py": """
+        from counted import Deferred, make
+
+        def test_nothing_shows_the_value():
+            make(123)
+            assert Deferred.shown == 0
+    """,
+}
+
+
+@pytest.mark.parametrize("asked", ["", "--autotrace-user-repr", "user_repr = true"])
+def test_a_recorded_value_is_shown_by_its_own_repr_only_when_asked(tmp_path: Path, asked: str) -> None:
+    """boltons' ``test_deferredvalue`` counts its ``__repr__`` calls: recording calls none, and the report
+    shows the object's fields; ``--autotrace-user-repr`` (or the table's ``user_repr``) shows its own
+    text, and then the test sees autotrace's call."""
+    write(tmp_path, COUNTED)
+    if asked.startswith("user_repr"):
+        (tmp_path / "pyproject.toml").write_text(f"[tool.autotrace]\n{asked}\n")
+    session = run(tmp_path, f"--autotrace-all={tmp_path}", *([asked] if asked.startswith("--") else []))
+    made = next(n for n in session.test("test_nothing_shows_the_value")["graph"]["nodes"]
+                if n.get("func") == "counted.make")
+    if not asked:
+        assert session.outcomes() == {"test_nothing_shows_the_value": "passed"}, session.output
+        assert re.fullmatch(r"<counted\.Deferred object at 0x[0-9a-f]+: value=123>", made["value"])
+    else:
+        assert session.outcomes() == {"test_nothing_shows_the_value": "failed"}, session.output
+        assert made["value"] == "Deferred(123)"

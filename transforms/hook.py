@@ -8,7 +8,9 @@ function substituted registers the text that ran (:func:`.compile.place_candidat
 ``linecache`` under its file name, and its loader's ``get_source`` returns it, so tracebacks,
 warnings and ``inspect.getsource`` show the candidate's lines while it runs; :func:`uninstall` takes
 those entries back. In a confined evaluation the cache lies beneath the folder
-``AUTOTRACE_PYCACHE`` names. Set ``AUTOTRACE_DEBUG=1`` to see
+``AUTOTRACE_PYCACHE`` names; when Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``, set in many
+container images and CI set-ups) it lies in autotrace's own cache folder (:func:`own_cache`), since
+without it every run would analyse every module with LibCST again. Set ``AUTOTRACE_DEBUG=1`` to see
 each decision on stderr.
 """
 
@@ -143,7 +145,7 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
         else:
             recording, quiet = compile_instrumented(original, self.origin, self.target.plan)
         compiled = (recording, quiet, ran)
-        if self.use_cache and (os.environ.get(CACHE_DIR_ENV) or not sys.dont_write_bytecode):
+        if self.use_cache:
             _write_cache(cache_path, key, compiled)
         return compiled
 
@@ -155,14 +157,24 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
 
     def _cache_path(self, data: bytes) -> Path:
         """Beside the source in ``__pycache__``; or, in the folder ``AUTOTRACE_PYCACHE`` names (a confined
-        evaluation writes nothing in the project), named by the module and its source's hash, so that
-        the project's private copy (a new folder each evaluation) finds what the last one cached."""
+        evaluation writes nothing in the project) or, when Python writes no bytecode, in
+        :func:`own_cache`, named by the module and its source's hash, so that the project's private
+        copy (a new folder each evaluation) finds what the last one cached."""
         origin = Path(self.origin)
         tag = f"{sys.implementation.cache_tag}.{CACHE_TAG}.pyc"
-        elsewhere = os.environ.get(CACHE_DIR_ENV)
+        elsewhere = os.environ.get(CACHE_DIR_ENV) or (own_cache() if sys.dont_write_bytecode else None)
         if elsewhere:
             return Path(elsewhere, f"{self.target.plan.module}.{hashlib.sha256(data).hexdigest()[:16]}.{tag}")
         return origin.parent / "__pycache__" / f"{origin.stem}.{tag}"
+
+
+def own_cache() -> Path:
+    """The cache of rewritten modules when Python writes no bytecode: ``instrumented/`` in autotrace's
+    cache folder. Not the confined evaluations' folder (``runners.confine.bytecode_cache``): a candidate
+    may write there, and only confined processes read it."""
+    from autotrace.llm.provision import cache_root
+
+    return cache_root() / "instrumented"
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
