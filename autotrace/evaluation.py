@@ -31,6 +31,10 @@ class Draw:
     score: float | None
     failed: bool
 
+    def value(self, failure: float) -> float | None:
+        """What the draw counts for in a mean: ``failure`` (the run's failure score) when it raised."""
+        return failure if self.failed else self.score
+
 
 @dataclass(frozen=True)
 class ExampleResult:
@@ -179,7 +183,7 @@ class Evaluation:
         if self.problem:
             return {}
         failure = self.failure_score
-        return {label: _mean([failure if d.failed else d.score or 0.0 for d in e.draws])
+        return {label: _mean([d.value(failure) or 0.0 for d in e.draws])
                 for label, e in zip(example_labels(self.examples), self.examples)}
 
     @property
@@ -209,8 +213,7 @@ class Evaluation:
         failure = self.failure_score
         means = []
         for example in self.examples:
-            values = [failure if d.failed else d.score for d in example.draws]
-            known = [v for v in values if v is not None]
+            known = [v for d in example.draws if (v := d.value(failure)) is not None]
             if known:
                 means.append(_mean(known))
         return _mean(means) if means else None
@@ -225,8 +228,7 @@ class Evaluation:
         failure = self.failure_score
         per_draw = []
         for k in range(draws):
-            values = [failure if e.draws[k].failed else e.draws[k].score for e in self.examples]
-            known = [v for v in values if v is not None]
+            known = [v for e in self.examples if (v := e.draws[k].value(failure)) is not None]
             if known:
                 per_draw.append(_mean(known))
         if len(per_draw) < 2:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from scipy import stats
 
+from autotrace.pool import example_labels
+
 if TYPE_CHECKING:
     from autotrace.evaluation import Evaluation
 
@@ -72,16 +74,10 @@ class ScoreRule:
 def draw_scores(evaluation: Evaluation) -> dict[tuple[str, int], float]:
     """Each (example label, draw) the evaluation has a number for, with the run's failure score for a
     run that raised: the pairs the paired test matches between two candidates."""
-    from autotrace.pool import example_labels
-
     failure = evaluation.failure_score
-    pairs = {}
-    for label, example in zip(example_labels(evaluation.examples), evaluation.examples):
-        for index, draw in enumerate(example.draws):
-            value = failure if draw.failed else draw.score
-            if value is not None:
-                pairs[(label, index)] = value
-    return pairs
+    return {(label, index): value
+            for label, example in zip(example_labels(evaluation.examples), evaluation.examples, strict=True)
+            for index, draw in enumerate(example.draws) if (value := draw.value(failure)) is not None}
 
 
 def better(candidate: Evaluation, best: Evaluation, noisy: bool = False, alpha: float = ALPHA) -> bool:
