@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from llmserver import ScriptedLLMServer
 
+from autotrace.evaluation import Evaluation
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, landlock_abi
-from autotrace.evaluation import Evaluation
 from autotrace.runners.evaluation import evaluation_of, make_job, run_evaluation
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported

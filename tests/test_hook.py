@@ -11,9 +11,9 @@ import textwrap
 import traceback
 
 import pytest
+from instrumented import program
 
 from autotrace.runtime import is_recorded
-from instrumented import program
 
 PROGRAM = {
     "rates.py": '''

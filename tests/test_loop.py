@@ -6,8 +6,8 @@ import re
 
 from test_probe import answer, optimize, shop
 
-from autotrace.llm.client import derived_seed
 from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.llm.client import derived_seed
 from autotrace.runners.loop import _better, _Stall
 
 

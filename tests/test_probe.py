@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from llmserver import ScriptedLLMServer
 
+from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
-from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.search.probe import Probe, goal_score, measured, nudged, probe
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")

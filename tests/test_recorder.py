@@ -6,7 +6,6 @@ import asyncio
 
 import networkx as nx
 import pytest
-
 from instrumented import edges, program
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from instrumented import program
 
-from autotrace.graph import new_graph
 from autotrace.evaluation import Feedback
+from autotrace.graph import new_graph
 from autotrace.optimizers.base import BudgetError, estimate_tokens
 from autotrace.optimizers.render import SECTIONS, render_problem
 from autotrace.params import ParamSpec
-from instrumented import program
 
 TOTAL_SOURCE = 'def total(qty, rate):\n    """Price of qty items."""\n    return qty * rate * 10\n'
 

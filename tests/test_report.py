@@ -20,9 +20,9 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from markupsafe import escape
 from browser import Chromium, Page, find_chromium
 from llmserver import ScriptedLLMServer
+from markupsafe import escape
 from test_cli import AUTOTRACE, autotrace, make_shop, run_id_of, suggest
 from test_pytest_plugin import SHOP, write
 

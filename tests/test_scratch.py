@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from test_sandbox import evaluating
+
 from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.scratch import MARKER, UNMARKED_AGE, Owner, scratch_folder, sweep
-from test_sandbox import evaluating
 
 
 def dead_owner() -> Owner:
