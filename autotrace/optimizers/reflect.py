@@ -48,7 +48,8 @@ def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
             and any(f.graph is not None and uses_of(f.graph, p, values[p.name]) for f in feedback)]
 
 
-def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int) -> list[dict[str, str]] | None:
+def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback],
+                     budget: int) -> list[dict[str, str]] | None:
     """The chat messages asking for a new value of ``spec`` (currently ``value``), at most ``budget``
     tokens; None when even the tersest version does not fit."""
     code = spec.kind is ParamKind.CODE
@@ -62,10 +63,11 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
                 uses.append(line)
         said = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
         said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
-                for head, f in zip(said, ranked)]
+                for head, f in zip(said, ranked[:examples], strict=True)]
         if len(ranked) > examples:
             said.append(f"- ... {len(ranked) - examples} more examples")
-        user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str", fence="python" if code else "text",
+        user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str",
+                    fence="python" if code else "text",
                     description=f": {spec.description}" if spec.description else "",
                     value=(value_to_text(spec.kind, value) if code else str(value)).rstrip("\n"),
                     uses="\n".join(uses), feedback="\n".join(said) or "(none)",
