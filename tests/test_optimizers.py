@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from llmserver import ScriptedLLMServer
-from test_render import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
+from run_graphs import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
 
 from autotrace.domain import parse
 from autotrace.evaluation import Feedback
