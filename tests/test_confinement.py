@@ -16,12 +16,12 @@ import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Evaluation
@@ -285,7 +285,7 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
                       {"reasoning": "fix it", "suggestion": {"app.act": "def act():\n    return 42\n"}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["OPENAI_API_KEY"] = "test"
-    result = subprocess.run([str(Path(sys.executable).with_name("autotrace")), "optimize", "app.py", "--feedback",
+    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback",
                              "judge.py", "--steps", "2", "--no-probe", "--base-url", llm_server.base_url,
                              "--model", "scripted"], cwd=project, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
@@ -331,7 +331,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(Path(sys.executable).with_name("autotrace")), *args], cwd=cwd, capture_output=True,
+    return subprocess.run([str(AUTOTRACE), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=120, env={**environ, "OPENAI_API_KEY": "test", **env})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from test_probe import answer, optimize, shop
+from helpers import answer, optimize, shop
 
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.llm.client import derived_seed

@@ -9,16 +9,14 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate, Pool, example_labels
 from autotrace.records import StepRecord
-
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
 
 def cand(cid: int, **scores: float | None) -> Candidate:

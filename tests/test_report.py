@@ -21,10 +21,9 @@ from typing import Any
 import networkx as nx
 import pytest
 from browser import Chromium, Page, find_chromium
+from helpers import AUTOTRACE, SHOP, autotrace, make_shop, run_id_of, suggest, write
 from llmserver import ScriptedLLMServer
 from markupsafe import escape
-from test_cli import AUTOTRACE, autotrace, make_shop, run_id_of, suggest
-from test_pytest_plugin import SHOP, write
 
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult

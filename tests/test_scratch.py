@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from test_sandbox import evaluating
+from helpers import evaluating
 
 from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits
