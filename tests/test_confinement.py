@@ -178,9 +178,10 @@ def test_a_candidate_cannot_write_the_users_home(project: Path, mode: str, way: 
     monkeypatch.setenv("HOME", str(home))
     evaluate(project, "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('evil')\n"
                       "open(os.path.expanduser('~/new'), 'w').write('evil')\nreturn 42\n", way=way)
-    if mode == "landlock":  # without Landlock only Python's own file calls are refused (see guard.py)
-        assert (home / ".bashrc").read_text() == "# the user's shell\n"
-        assert not (home / "new").exists()
+    # Without Landlock it is the audit hook that refuses these writes: Python's own file calls, which is
+    # all this candidate makes (a subprocess would get past it: see runners/attempts.py).
+    assert (home / ".bashrc").read_text() == "# the user's shell\n"
+    assert not (home / "new").exists()
 
 
 SPAWNS = {
