@@ -32,7 +32,8 @@ JUDGE = "def feedback(output):\n    return (1.0, 'ok') if output == 42 else (0.0
 # -- waiting on a condition, processes --------------------------------------------------------------
 def wait_until(condition: Callable[[], object], timeout: float = 30) -> bool:
     """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held. The deadline is
-    generous: it only bounds a failing test, a passing one returns as soon as the condition holds."""
+    generous: it only bounds a failing test, a passing one returns as soon as the condition holds. It
+    stays under the 60 s the tests' stray processes sleep, so one that survives still fails its test."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

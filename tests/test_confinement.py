@@ -17,11 +17,10 @@ import shutil
 import stat
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE
+from helpers import AUTOTRACE, wait_until
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Evaluation
@@ -90,28 +89,23 @@ def fingerprint(root: Path) -> dict[str, tuple[str, int]]:
     return found
 
 
-def running(token: str, wait: float = 5.0) -> list[int]:
-    """The pids of live processes whose command line or environment holds ``token``, after up to
-    ``wait`` seconds for them to go."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as handle:
-                    if handle.read().rpartition(b")")[2].split()[0] in (b"Z", b"X"):
-                        continue
-                with open(f"/proc/{name}/cmdline", "rb") as handle:
-                    command = handle.read()
-            except OSError:
-                continue
-            if token.encode() in command:
-                found.append(int(name))
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+def holding(token: str) -> list[int]:
+    """The pids of the processes running now whose command line holds ``token``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                if handle.read().rpartition(b")")[2].split()[0] in (b"Z", b"X"):
+                    continue
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                command = handle.read()
+        except OSError:
+            continue
+        if token.encode() in command:
+            found.append(int(name))
+    return found
 
 
 def job_of(root: Path, candidate: str) -> Job:
@@ -207,7 +201,7 @@ def test_no_process_outlives_the_evaluation(project: Path, mode: str, way: str, 
     token = f"autotrace-test-{secrets.token_hex(6)}"
     before = fingerprint(project)
     evaluate(project, SPAWNS[attack].format(token=token), way=way)
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
     assert fingerprint(project) == before
 
 
@@ -216,7 +210,7 @@ def test_a_timed_out_candidate_leaves_no_detached_child(project: Path, mode: str
     evaluation = evaluate(project, SPAWNS["detached child"].format(token=token).replace("return 42", "while True:\n    pass"),
                           Limits(timeout=3), way=way)
     assert evaluation.problem.startswith("timed out")
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
 
 
 def test_candidates_evaluated_at_once_leave_the_project_as_it_was(project: Path, mode: str, way: str) -> None:
@@ -324,7 +318,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
         ''')
     evaluation = evaluator(project, {project.params[0].name: hostile})
     assert fingerprint(root) == before
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
     said = evaluation.examples[0].message
     assert ("tried to chmod calc.py: undone" if mode == "landlock" else "tried to change calc.py") in said, said
     assert evaluation.score is not None  # the run itself went on and was scored
