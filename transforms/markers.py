@@ -84,7 +84,8 @@ class _Finder(cst.CSTVisitor):
         self.wanted = wanted
         self.scope: list[str] = []
         self.in_function = 0
-        self.found: list[tuple[str, ParamKind, str, int, cst.BaseExpression | cst.FunctionDef]] = []  # (qualname, kind, description, line, node)
+        # (qualname, kind, description, line, node): the literal's value or the function
+        self.found: list[tuple[str, ParamKind, str, int, cst.BaseExpression | cst.FunctionDef]] = []
         self.errors: list[str] = []
 
     # -- scopes ------------------------------------------------------------------------------------
