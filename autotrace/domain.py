@@ -33,7 +33,8 @@ _RANGE = re.compile(rf"^in\s*([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])")
 _COMPARE = re.compile(rf"^(>=|<=|>|<)\s*({_NUMBER})")
 _CHOICES = re.compile(r"^one\s+of\s*(?=\()")
 _WORD = re.compile(r"^(int|float|log)\b")
-SYNTAX = 'expected e.g. "in [0, 1]", "in (0, 1]", "> 0", "<= 10", "int in [1, 500]", "log in [1e-6, 1]" or \'one of ("a", "b")\''
+SYNTAX = ('expected e.g. "in [0, 1]", "in (0, 1]", "> 0", "<= 10", "int in [1, 500]", "log in [1e-6, 1]"'
+          ' or \'one of ("a", "b")\'')
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ Node attributes (every node has ``kind`` and ``label``; ``value`` is a truncated
 ======== ====================================================================================
 kind     further attributes
 ======== ====================================================================================
-param    ``param`` (parameter name), ``param_kind`` ("literal" | "code", a :class:`~autotrace.params.ParamKind` value), ``description``
+param    ``param`` (parameter name), ``param_kind`` ("literal" | "code", a
+         :class:`~autotrace.params.ParamKind` value), ``description``
 input    — (a value that entered the run from outside: an argument of a top-level call)
 call     ``func`` (``module.qualname``), ``args`` (name → repr), ``seq`` (call order),
          ``depth``, ``thread``, ``error`` (True when the call raised)
@@ -65,7 +66,7 @@ def to_json(graph: nx.DiGraph) -> dict[str, Any]:
 
 
 def from_json(data: dict[str, Any]) -> nx.DiGraph:
-    graph = nx.DiGraph(**data.get("graph", {}))
+    graph: nx.DiGraph = nx.DiGraph(**data.get("graph", {}))
     for node in data["nodes"]:
         attrs = dict(node)
         graph.add_node(attrs.pop("id"), **attrs)
@@ -114,7 +115,7 @@ def export(graph: nx.DiGraph, path: Path) -> None:
 def summary(graph: nx.DiGraph) -> str:
     """One line per node kind, e.g. ``12 nodes: 2 param, 1 input, 8 call, 1 output; 14 edges``."""
     counts: dict[str, int] = {}
-    for _, kind in graph.nodes(data="kind"):
-        counts[kind] = counts.get(kind, 0) + 1
+    for _, attrs in graph.nodes(data=True):
+        counts[attrs["kind"]] = counts.get(attrs["kind"], 0) + 1  # every node has a kind
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     return f"{graph.number_of_nodes()} nodes: {kinds}; {graph.number_of_edges()} edges"

@@ -45,7 +45,8 @@ def plan_merge(pool: Pool, mergeable: Collection[str], done: Collection[tuple[in
     for a, b in combinations(pool.front(), 2):
         if (a.id, b.id) in done:
             continue
-        if not (any(a.score_on(x) > b.score_on(x) for x in labels) and any(b.score_on(x) > a.score_on(x) for x in labels)):
+        if not (any(a.score_on(x) > b.score_on(x) for x in labels)
+                and any(b.score_on(x) > a.score_on(x) for x in labels)):
             continue
         ancestor = pool.common_ancestor(a, b)
         differ = [name for name in a.values if a.values[name] != b.values.get(name)]

@@ -26,7 +26,7 @@ class Project:
 
     @classmethod
     def load(cls, target: Path | None, selectors: Sequence[str] = (), *, root: Path | None = None,
-             instrument: Sequence[Path] = (), search_roots: Sequence[Path] | None = None) -> "Project":
+             instrument: Sequence[Path] = (), search_roots: Sequence[Path] | None = None) -> Project:
         """Discover parameters: markers under the root, ``selectors`` and the config's ``params``.
 
         The target (when given) and ``instrument`` files are rewritten too, so their calls are recorded.
@@ -41,7 +41,8 @@ class Project:
         search_roots = [p.resolve() for p in search_roots] if search_roots is not None else _search_roots(root, base)
         configured = config.get("params", [])
         if not isinstance(configured, list) or not all(isinstance(s, str) for s in configured):
-            raise ConfigError(f"{root / 'pyproject.toml'}: [tool.autotrace] params must be a list of 'FILE::NAME' strings")
+            raise ConfigError(f"{root / 'pyproject.toml'}: [tool.autotrace] params must be a list of"
+                              " 'FILE::NAME' strings")
         parsed = [Selector.parse(s, root) for s in configured] + [Selector.parse(s, Path.cwd()) for s in selectors]
         extra = [p.resolve() for p in instrument] + ([target.resolve()] if target is not None else [])
         params = discover(root, search_roots, parsed, files=extra)

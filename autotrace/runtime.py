@@ -50,14 +50,28 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from . import recorder as _recorder
-from .recorder import (ATOMS, END, ERROR, KINDS, PENDING, PINNED, RESULT, TOKEN, YIELDS, CodeFacts, FunctionMeta,
-                       Pinned, Recorder, clock)
+from .recorder import (
+    ATOMS,
+    END,
+    ERROR,
+    KINDS,
+    PENDING,
+    PINNED,
+    RESULT,
+    TOKEN,
+    YIELDS,
+    CodeFacts,
+    FunctionMeta,
+    Pinned,
+    Recorder,
+    clock,
+)
 
-_RUNTIMES: "weakref.WeakValueDictionary[str, Runtime]" = weakref.WeakValueDictionary()
+_RUNTIMES: weakref.WeakValueDictionary[str, Runtime] = weakref.WeakValueDictionary()
 _weak = weakref.ref
 
 
-def _runtime(key: str, values: dict[str, Any]) -> "Runtime":
+def _runtime(key: str, values: dict[str, Any]) -> Runtime:
     """Unpickling a :class:`Runtime`: the live one with this key, else a new one under that key."""
     runtime = _RUNTIMES.get(key)
     if runtime is None:
@@ -163,11 +177,11 @@ class Runtime:
             inner_rec = [c for c in rec.co_consts if isinstance(c, CodeType)]
             inner_qui = [c for c in qui.co_consts if isinstance(c, CodeType)]
             if len(inner_rec) == len(inner_qui):
-                pending.extend((r, q) for r, q in zip(inner_rec, inner_qui)
+                pending.extend((r, q) for r, q in zip(inner_rec, inner_qui, strict=True)
                                if (r.co_qualname, r.co_firstlineno, r.co_freevars)
                                == (q.co_qualname, q.co_firstlineno, q.co_freevars))
 
-    def recording(self, recorder: Recorder) -> "_Recording":
+    def recording(self, recorder: Recorder) -> _Recording:
         return _Recording(self, recorder)
 
     def _live_functions(self) -> list[FunctionType]:

@@ -200,7 +200,8 @@ def relocated(job: Job, guard: Guarded) -> Job:
     def moved(path: str) -> str:
         return relocate(path, guard.project, guard.root)
 
-    return replace(job, judge=moved(job.judge) if job.judge else None, search_roots=[moved(p) for p in job.search_roots],
+    return replace(job, judge=moved(job.judge) if job.judge else None,
+                   search_roots=[moved(p) for p in job.search_roots],
                    plans={moved(path): fields for path, fields in job.plans.items()},
                    candidates={moved(path): found for path, found in job.candidates.items()})
 

@@ -35,7 +35,8 @@ class RayRunner:
             raise ConfigError("--executor ray needs Ray: pip install 'autotrace[ray]'") from None
         self._ray, self.root = ray, root.resolve()
         ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=False,
-                 include_dashboard=False, logging_level=logging.WARNING, runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES})
+                 include_dashboard=False, logging_level=logging.WARNING,
+                 runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES})
         self._task = ray.remote(max_retries=0)(_evaluate_on_node)
 
     def run(self, job: Job, limits: Limits) -> WorkerOutcome:

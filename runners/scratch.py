@@ -102,7 +102,7 @@ def sweep(temp: Path | None = None, *, uid: int | None = None, now: float | None
     folder = Path(temp if temp is not None else tempfile.gettempdir())
     uid = os.getuid() if uid is None else uid
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [e for e in os.scandir(folder) if e.name.startswith(PREFIXES)]
     except OSError:

@@ -39,7 +39,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        padded = [str(c).rjust(w) if i in right else str(c).ljust(w)
+                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         return "  ".join(padded).rstrip()
 
     return [line(header), *(line(row) for row in rows)]

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import __main__ as bench, harness, tasks  # noqa: E402
+from benchmarks import __main__ as bench  # noqa: E402
+from benchmarks import harness, tasks  # noqa: E402
 
 NO_CHANGE = "The function looks right to me; I would leave it as it is."
 

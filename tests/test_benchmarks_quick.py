@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import report, tasks  # noqa: E402
 from autotrace.project import Project  # noqa: E402
+from benchmarks import report, tasks  # noqa: E402
 
 _HELPERS = ("program", "judge", "scoring", "checks", "bigbench", "app_llm")
 
@@ -45,12 +45,12 @@ def test_trace_form_mirrors_the_autotrace_form():
     """Same functions in both forms (trace-opt's adds parameters()): no task is written for one side."""
     import ast
 
-    for task in tasks.TASKS:
-        def functions(name):
-            tree = ast.parse((task.folder / name).read_text())
-            return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    def functions(path):
+        return {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
 
-        assert functions("program_trace.py") - {"parameters"} == functions("program.py"), task.name
+    for task in tasks.TASKS:
+        assert functions(task.folder / "program_trace.py") - {"parameters"} == functions(task.folder / "program.py"), \
+            task.name
 
 
 def test_report_renders_from_results():

@@ -19,10 +19,10 @@ from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.tests_eval import SuiteEvaluator
+from autotrace.runtime import Runtime
 from autotrace.transforms.compile import place_candidates
 from autotrace.transforms.hook import Target, _substitute, install, uninstall
 from autotrace.transforms.plan import ModulePlan
-from autotrace.runtime import Runtime
 
 APP = '''\
 def helper(x):

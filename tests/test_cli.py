@@ -8,23 +8,20 @@ judge wants to be 30.0; scripted suggestions reach it in two steps).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from helpers import autotrace, make_shop, run_id_of, suggest
 from llmserver import RecordedRequest, ScriptedLLMServer
 
 from autotrace.runners.cli import cli
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit_constants"
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 SOURCES = ("main.py", "pricing.py")
 # The two steps the scripted model takes, and the source lines they lead to.
 STEP_1 = {"pricing.PRICE_PER_PAGE": 0.1}
@@ -37,43 +34,14 @@ PATCHED_LINES = {
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
-def autotrace(*args: str, cwd: Path, base_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``autotrace`` command; with ``base_url``, against that LLM server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    env["OPENAI_API_KEY"] = "test"
-    llm = ["--base-url", base_url, "--model", "scripted"] if base_url else []
-    return subprocess.run([str(AUTOTRACE), *args, *llm], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
-def suggest(values: dict[str, object]) -> dict:
-    """An optimizer answer that changes ``values`` and keeps the other parameters (null)."""
-    names = ("main.MARKUP", "pricing.PRICE_PER_PAGE", "pricing.SETUP_FEE")
-    return {"reasoning": "The quote is too low; raise the price.", "suggestion": {n: values.get(n) for n in names}}
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in SOURCES}
-
-
-def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
-    match = re.search(r"run: (\S+)", result.stderr)
-    assert match, result.stderr
-    return match.group(1)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("autotrace: error: "), result.stderr
     return lines[0]
-
-
-def make_shop(parent: Path) -> Path:
-    """A git repository holding a copy of the fit_constants example."""
-    folder = parent / "shop"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__", ".autotrace"))
-    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
-    return folder
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.optimizers import OptoPrime
 from autotrace.optimizers.code_answer import code_cut_off
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 FIXED = "def double(x):\n    return x + x\n"
 #: Reasoning far past the client's 1,024-token default: the server cuts the answer before its code block.
 RAMBLING = "double adds one too many, so the result is off by one and it has to go. " * 80

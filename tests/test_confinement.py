@@ -16,17 +16,16 @@ import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE, wait_until
 from llmserver import ScriptedLLMServer
 
+from autotrace.evaluation import Evaluation
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, landlock_abi
-from autotrace.evaluation import Evaluation
 from autotrace.runners.evaluation import evaluation_of, make_job, run_evaluation
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported
@@ -90,28 +89,23 @@ def fingerprint(root: Path) -> dict[str, tuple[str, int]]:
     return found
 
 
-def running(token: str, wait: float = 5.0) -> list[int]:
-    """The pids of live processes whose command line or environment holds ``token``, after up to
-    ``wait`` seconds for them to go."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as handle:
-                    if handle.read().rpartition(b")")[2].split()[0] in (b"Z", b"X"):
-                        continue
-                with open(f"/proc/{name}/cmdline", "rb") as handle:
-                    command = handle.read()
-            except OSError:
-                continue
-            if token.encode() in command:
-                found.append(int(name))
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+def holding(token: str) -> list[int]:
+    """The pids of the processes running now whose command line holds ``token``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                if handle.read().rpartition(b")")[2].split()[0] in (b"Z", b"X"):
+                    continue
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                command = handle.read()
+        except OSError:
+            continue
+        if token.encode() in command:
+            found.append(int(name))
+    return found
 
 
 def job_of(root: Path, candidate: str) -> Job:
@@ -178,9 +172,10 @@ def test_a_candidate_cannot_write_the_users_home(project: Path, mode: str, way: 
     monkeypatch.setenv("HOME", str(home))
     evaluate(project, "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('evil')\n"
                       "open(os.path.expanduser('~/new'), 'w').write('evil')\nreturn 42\n", way=way)
-    if mode == "landlock":  # without Landlock only Python's own file calls are refused (see guard.py)
-        assert (home / ".bashrc").read_text() == "# the user's shell\n"
-        assert not (home / "new").exists()
+    # Without Landlock it is the audit hook that refuses these writes: Python's own file calls, which is
+    # all this candidate makes (a subprocess would get past it: see runners/attempts.py).
+    assert (home / ".bashrc").read_text() == "# the user's shell\n"
+    assert not (home / "new").exists()
 
 
 SPAWNS = {
@@ -206,7 +201,7 @@ def test_no_process_outlives_the_evaluation(project: Path, mode: str, way: str, 
     token = f"autotrace-test-{secrets.token_hex(6)}"
     before = fingerprint(project)
     evaluate(project, SPAWNS[attack].format(token=token), way=way)
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
     assert fingerprint(project) == before
 
 
@@ -215,7 +210,7 @@ def test_a_timed_out_candidate_leaves_no_detached_child(project: Path, mode: str
     evaluation = evaluate(project, SPAWNS["detached child"].format(token=token).replace("return 42", "while True:\n    pass"),
                           Limits(timeout=3), way=way)
     assert evaluation.problem.startswith("timed out")
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
 
 
 def test_candidates_evaluated_at_once_leave_the_project_as_it_was(project: Path, mode: str, way: str) -> None:
@@ -285,7 +280,7 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
                       {"reasoning": "fix it", "suggestion": {"app.act": "def act():\n    return 42\n"}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["OPENAI_API_KEY"] = "test"
-    result = subprocess.run([str(Path(sys.executable).with_name("autotrace")), "optimize", "app.py", "--feedback",
+    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback",
                              "judge.py", "--steps", "2", "--no-probe", "--base-url", llm_server.base_url,
                              "--model", "scripted"], cwd=project, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
@@ -323,7 +318,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
         ''')
     evaluation = evaluator(project, {project.params[0].name: hostile})
     assert fingerprint(root) == before
-    assert running(token) == []
+    assert wait_until(lambda: holding(token) == []), holding(token)
     said = evaluation.examples[0].message
     assert ("tried to chmod calc.py: undone" if mode == "landlock" else "tried to change calc.py") in said, said
     assert evaluation.score is not None  # the run itself went on and was scored
@@ -331,7 +326,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(Path(sys.executable).with_name("autotrace")), *args], cwd=cwd, capture_output=True,
+    return subprocess.run([str(AUTOTRACE), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=120, env={**environ, "OPENAI_API_KEY": "test", **env})
 
 

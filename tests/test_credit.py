@@ -7,11 +7,11 @@ from collections.abc import Iterable
 
 import networkx as nx
 import pytest
+from instrumented import program
 
 from autotrace import graph as g
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.credit import Implicated, Reached, carries, failing, implicated
-from instrumented import program
 
 
 def run(params: dict[str, str], calls: Iterable[tuple[int, str, dict[str, str], str]],

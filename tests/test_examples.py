@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
 
 def copy_example(name: str, tmp_path: Path) -> Path:

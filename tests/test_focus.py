@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from test_reflect import optimize
+
 from autotrace.evaluation import Feedback
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.optimizers.base import Attempt, Tried
@@ -14,7 +16,6 @@ from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.optoprime import OptoPrime
 from autotrace.optimizers.reflect import reflect_messages
 from autotrace.params import ParamKind, ParamSpec
-from test_reflect import optimize
 
 
 def spec(name: str) -> ParamSpec:

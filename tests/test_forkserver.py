@@ -4,29 +4,36 @@ process behind, and ``--jobs`` does not change a run."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import (
+    JUDGE,
+    answer,
+    forked,
+    gone,
+    job_for,
+    optimize,
+    pid_in,
+    processes_with,
+    project_at,
+    running,
+    shop,
+    steps_of,
+    wait_until,
+)
 from llmserver import ScriptedLLMServer
-from test_probe import answer, optimize, shop
-from test_sandbox import JUDGE, alive
 
-from autotrace.project import Project
-from autotrace.runners.evaluation import evaluation_of, make_job
+from autotrace.runners.evaluation import evaluation_of
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported
 from autotrace.runners.outcome import outcome_to_json
 from autotrace.runners.sandbox import Limits, evaluate
-from autotrace.runners.worker import Job
 
 pytestmark = pytest.mark.skipif(fork_supported() is not None, reason=str(fork_supported()))
 
@@ -35,18 +42,6 @@ EXAMPLES_JUDGE = ("import json\n\ndef examples():\n    return [1, 2, 3]\n\n"
 PROGRAM = ("import helper\nRATE = 0.5  # autotrace: param\n\n"
            "def price(q):\n    return helper.twice(q) * RATE / 2\n\n"
            "def main(x):\n    print('pricing', x)\n    return price(x)\n")
-
-
-def project_at(tmp_path: Path, body: str, judge: str = JUDGE) -> Project:
-    (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "app.py").write_text(textwrap.dedent(body))
-    (tmp_path / "helper.py").write_text("def twice(q):\n    return 2 * q\n")
-    (tmp_path / "judge.py").write_text(judge)
-    return Project.load(tmp_path / "app.py")
-
-
-def job_for(tmp_path: Path, project: Project, **values: Any) -> Job:
-    return make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", values)
 
 
 def without_thread_ids(value: Any) -> Any:
@@ -59,12 +54,6 @@ def without_thread_ids(value: Any) -> Any:
     if isinstance(value, list):
         return [without_thread_ids(v) for v in value]
     return value
-
-
-def forked(tmp_path: Path, body: str, limits: Limits = Limits(timeout=20), **values: Any):
-    project = project_at(tmp_path, body)
-    with Executor(limits, kind="fork", jobs=1, say=pytest.fail) as executor:
-        return evaluation_of(executor.run(job_for(tmp_path, project, **values)))
 
 
 def test_the_fork_path_gives_the_spawned_workers_results(tmp_path):
@@ -114,7 +103,7 @@ def test_a_forking_candidate_leaves_no_process(tmp_path, outside):
             return 42
     ''')
     assert evaluation.score == 1.0
-    assert not alive(int(marker.read_text()))
+    assert gone(pid_in(marker))
 
 
 def test_the_server_never_holds_the_programs_modules(tmp_path):
@@ -138,24 +127,6 @@ def test_a_judge_that_starts_a_thread_falls_back_to_spawning_and_says_so_once(tm
     assert len(said) == 1 and "the judge started a thread" in said[0] and "freshly started process" in said[0]
 
 
-def processes_with(tag: str) -> list[int]:
-    """The processes whose environment holds ``tag`` (everything a test's command started)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if tag.encode() in handle.read():
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            continue
-    return [pid for pid in found if alive(pid)]
-
-
-def steps_of(result: subprocess.CompletedProcess[str]) -> list[str]:
-    """The progress lines without their durations."""
-    return [re.sub(r" +\d+\.\ds ", " ", line) for line in result.stderr.splitlines() if line.startswith("step")]
-
-
 def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp_path, monkeypatch):
     # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 reaches the target: with two jobs the MARKUP probe
     # ran beside it and is dropped uncounted.
@@ -173,7 +144,7 @@ def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp
     assert "probe shop.PRICE = 0.055 is the best so far" in steps_of(runs["2"])[-1]
     assert runs["1"].stdout == runs["2"].stdout  # the same patch
     assert "evaluating each candidate in a freshly started process" not in runs["2"].stderr
-    assert processes_with(tag) == []
+    assert wait_until(lambda: processes_with(tag) == []), processes_with(tag)
 
 
 @pytest.mark.parametrize("config, expected", [
@@ -210,11 +181,7 @@ def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path, outs
         Executor(Limits(timeout=300), kind="fork", jobs=1).run(job)
     ''')
     parent = subprocess.Popen([sys.executable, "-c", driver])
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.1)
-    child, grandchild = int(marker.read_text()), int(detached.read_text())
+    child, grandchild = pid_in(marker, timeout=60), pid_in(detached)
     server = child
     while True:  # up the confined process's parents to the fork server (its parent is the driver)
         with open(f"/proc/{server}/stat") as handle:
@@ -222,10 +189,10 @@ def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path, outs
         if above == parent.pid:
             break
         server = above
-    assert server != child and alive(grandchild)
+    assert server != child and running(grandchild)
     parent.kill()
     parent.wait()
-    assert not alive(server) and not alive(child) and not alive(grandchild)
+    assert gone(server) and gone(child) and gone(grandchild)
 
 
 def signalling_judge(action: str) -> str:

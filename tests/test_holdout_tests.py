@@ -22,15 +22,14 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.tests_eval import SuiteEvaluator
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 MARK = "grading.rules.PASS_MARK"
 RULES = '''"""When an exam passes."""
 

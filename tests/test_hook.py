@@ -11,10 +11,10 @@ import textwrap
 import traceback
 
 import pytest
+from instrumented import program
 
 from autotrace.runtime import is_recorded
 from autotrace.transforms import hook
-from instrumented import program
 
 PROGRAM = {
     "rates.py": '''

@@ -44,7 +44,7 @@ def test_feedback_may_return_a_score_a_message_or_both(returned: object, verdict
 
 @pytest.mark.parametrize(
     "returned",
-    [None, True, math.nan, "1.0".encode(), [0.5, "list, not tuple"], (0.5,), (0.5, "ok", "extra"),
+    [None, True, math.nan, b"1.0", [0.5, "list, not tuple"], (0.5,), (0.5, "ok", "extra"),
      ("0.5", "score as text"), (0.5, 7), {"score": 1.0}],
 )
 def test_any_other_return_value_is_a_judge_error(returned: object) -> None:

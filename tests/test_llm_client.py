@@ -7,11 +7,11 @@ from pathlib import Path
 
 import openai
 import pytest
+from llmserver import Fault, ScriptedLLMServer, estimate_tokens
 
 from autotrace.llm.client import LLM, LLMConfig, LLMError, LLMReply
 from autotrace.llm.jsonfix import extract_json
 from autotrace.store import ResponseCache
-from llmserver import Fault, ScriptedLLMServer, estimate_tokens
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
 SCHEMA = {

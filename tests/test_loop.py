@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from test_probe import answer, optimize, shop
+from helpers import answer, optimize, shop
 
-from autotrace.llm.client import derived_seed
 from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.llm.client import derived_seed
 from autotrace.runners.loop import _Stall
 from autotrace.scoring import better as _better
 

@@ -8,19 +8,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from llmserver import ScriptedLLMServer
+from run_graphs import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
 
 from autotrace.domain import parse
+from autotrace.evaluation import Feedback
 from autotrace.llm.client import LLM, LLMConfig
 from autotrace.llm.provision import ModelError, install_model
 from autotrace.llm.server import LocalServer
-from autotrace.evaluation import Feedback
 from autotrace.optimizers import OPRO, OPTIMIZERS, Attempt, OptoPrime
 from autotrace.optimizers.base import prompt_tokens
-from autotrace.params import ParamSpec
 from autotrace.optimizers.validate import answer_schema, check_code, check_literal, validate
+from autotrace.params import ParamSpec
 from autotrace.store import ResponseCache
-from llmserver import ScriptedLLMServer
-from test_render import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES, loop_run, small_run, spec
 
 # -- literals ----------------------------------------------------------------------------------------
 

@@ -9,16 +9,14 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate, Pool, example_labels
 from autotrace.records import StepRecord
-
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
 
 def cand(cid: int, **scores: float | None) -> Candidate:
@@ -293,6 +291,6 @@ def test_the_report_of_a_pooled_run_names_each_steps_parent_candidate(tmp_path, 
     summaries = re.findall(r"<summary><b>step (\d+)</b>(.*?)</summary>", page)
     assert [int(n) for n, _ in summaries] == [0, 1, 2, 3, 4]
     assert "(from step" not in summaries[0][1]
-    for (_, line), record in zip(summaries[1:], steps[1:]):
+    for (_, line), record in zip(summaries[1:], steps[1:], strict=True):
         (parent,) = record.parent
         assert f"(from step {pool[parent].step}: candidate {parent})" in line, line

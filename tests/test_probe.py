@@ -3,21 +3,17 @@ them (real ``autotrace optimize`` subprocesses against the scripted LLM server o
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from llmserver import ScriptedLLMServer
+from helpers import AUTOTRACE, answer, optimize, shop
 
+from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.optimizers.base import Sensitivity
 from autotrace.params import ParamSpec
-from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.search.probe import Probe, goal_score, measured, nudged, probe
-
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
 
 def spec(name: str, value: object, kind: str = "literal") -> ParamSpec:
@@ -116,33 +112,6 @@ def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():
 
 
 # -- in the loop --------------------------------------------------------------------------------------
-def shop(folder: Path, power: float = 1, wanted: float = 30) -> Path:
-    """quote = (1 + pages * PRICE) * MARKUP, judged as minus the error against ``wanted`` (to ``power``:
-    below 1, a straight line through two measurements overshoots)."""
-    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
-    (folder / "shop.py").write_text(
-        "PRICE = 0.05  # autotrace: param\nMARKUP = 1.2  # autotrace: param\nNAME = 'shop'  # autotrace: param\n\n\n"
-        "def main():\n    return round((1 + 200 * PRICE) * MARKUP, 2)\n")
-    (folder / "judge.py").write_text(
-        f"def feedback(output):\n    return -abs(round(output - {wanted}, 2)) ** {power}, "
-        f"f'output {{output}}, wanted {wanted}'\n")
-    return folder
-
-
-def optimize(folder: Path, server: ScriptedLLMServer, *args: str,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "shop.py", "--feedback", "judge.py", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def answer(**values: object) -> dict:
-    return {"reasoning": "scripted", "suggestion": {"shop.PRICE": None, "shop.MARKUP": None, "shop.NAME": None,
-                                                    **{f"shop.{k}": v for k, v in values.items()}}}
-
-
 def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0), answer(MARKUP=2.5))
     result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-measured-step")

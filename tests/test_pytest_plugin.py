@@ -9,86 +9,16 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import pytest
+from helpers import SHOP, write
 
 from autotrace import graph as g
 
-#: A src-layout project: the parameter in one module, read through ``from ... import`` in another,
-#: a conftest.py that imports the project before any test module does.
-SHOP = {
-    "pyproject.toml": """
-        [tool.pytest.ini_options]
-        pythonpath = ["src"]
-    """,
-    "src/shop/__init__.py": "",
-    "src/shop/rates.py": """
-        FEE = 2.5  # autotrace: param fee per item
-    """,
-    "src/shop/cart.py": """
-        from shop.rates import FEE
-
-
-        def price(qty):
-            return qty * FEE
-
-
-        def total(items):
-            print("pricing", len(items), "items")
-            return sum(price(q) for q in items)
-
-
-        def average(items):
-            return total(items) / len(items)
-    """,
-    "tests/conftest.py": """
-        import pytest
-
-        from shop import cart  # the project imported by a conftest: instrumented all the same
-
-
-        @pytest.fixture
-        def items():
-            return [1, 2]
-    """,
-    "tests/test_cart.py": """
-        import json
-        import os
-        import sys
-
-        from shop.cart import average, price, total
-        from shop.rates import FEE
-
-
-        def test_instrumented():
-            assert "@autotrace" in price.__code__.co_names  # the body records itself
-
-
-        def test_total(items):
-            assert total(items) == 9.0
-
-
-        def test_average_of_nothing():
-            assert average([]) == 0
-
-
-        def test_fee_seen_through_from_import():
-            assert price(2) == 2 * FEE
-
-
-        def test_plugin_state():
-            state = {"modules": sorted(m for m in sys.modules if m.startswith("autotrace")),
-                     "finders": [type(f).__name__ for f in sys.meta_path]}
-            with open(os.environ["STATE_OUT"], "w") as out:
-                json.dump(state, out)
-    """,
-}
 SHOP_TESTS = ("test_instrumented", "test_total", "test_average_of_nothing", "test_fee_seen_through_from_import",
               "test_plugin_state")
 
@@ -116,14 +46,6 @@ class Session:
 
     def state(self) -> dict[str, Any]:
         return json.loads((self.root / "state.json").read_text())
-
-
-def write(root: Path, files: Mapping[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 def run(root: Path, *args: str, report: bool = True, timeout: float = 180) -> Session:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from helpers import optimize, processes_with, shop, steps_of, wait_until
 from llmserver import ScriptedLLMServer
-from test_forkserver import processes_with, steps_of
-from test_probe import optimize, shop
 
 pytestmark = pytest.mark.slow
 
@@ -29,4 +28,4 @@ def test_an_optimization_through_a_local_ray_cluster_matches_the_local_one(tmp_p
     assert steps_of(runs["ray"]) == steps_of(runs["fork"])
     assert "measured step: shop.MARKUP = 2.727 (measured in 4 program runs)" in steps_of(runs["ray"])[1]
     assert runs["ray"].stdout == runs["fork"].stdout  # the same patch
-    assert processes_with(tag) == []  # the local cluster stopped with the run
+    assert wait_until(lambda: processes_with(tag) == []), processes_with(tag)  # the local cluster stopped with the run

@@ -7,7 +7,6 @@ import re
 
 import networkx as nx
 import pytest
-
 from instrumented import edges, program
 
 from autotrace.values import TEXTS
@@ -433,6 +432,10 @@ def test_threads_do_not_mix(tmp_path):
     with program(tmp_path, {"m.py": src}) as p:
         graph = p.record(p.module("m").main)
     calls = {n: d for n, d in graph.nodes(data=True) if d["kind"] == "call"}
+    (main,) = [d for d in calls.values() if d["func"] == "m.main"]
+    chains = [d for d in calls.values() if d["func"] == "m.chain"]
+    assert [d["func"] for d in calls.values()].count("m.use") == 2  # both threads' calls were recorded ...
+    assert len(chains) == 2 and all(d["thread"] != main["thread"] for d in chains)  # ... not as main's thread
     for node, data in calls.items():
         if data["func"] == "m.use":
             (maker,) = [u for u, _, role in graph.in_edges(node, data="role") if role == "arg:item"]

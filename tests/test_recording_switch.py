@@ -7,10 +7,11 @@ from __future__ import annotations
 import gc
 import sys
 
+from instrumented import program
+
 from autotrace.recorder import CODE, Recorder
 from autotrace.runtime import GC_FULL_DELAY, Runtime, is_recorded
 from autotrace.transforms.frames import CALL_NAME
-from instrumented import program
 
 FILES = {
     "calc.py": '''

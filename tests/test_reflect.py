@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.llm.client import derived_seed
 from autotrace.optimizers.reflect import parse_one_value
 from autotrace.params import ParamKind, ParamSpec
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 SYSTEM = "You improve a text that a Python program gives to a language model"
 
 

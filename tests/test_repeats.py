@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.proposal_key import code_key, value_key
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 ORIGINAL = '''def slugify(title):  # autotrace: param
     """The slug of `title`."""
     return title.lower().replace(" ", "-")

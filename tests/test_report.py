@@ -20,11 +20,10 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from markupsafe import escape
 from browser import Chromium, Page, find_chromium
+from helpers import AUTOTRACE, SHOP, autotrace, make_shop, run_id_of, suggest, write
 from llmserver import ScriptedLLMServer
-from test_cli import AUTOTRACE, autotrace, make_shop, run_id_of, suggest
-from test_pytest_plugin import SHOP, write
+from markupsafe import escape
 
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult

@@ -9,9 +9,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from helpers import wait_until
 from llmserver import Fault
 
 PROGRAM = "X = 1.0  # autotrace: param\ndef main():\n    return X * 2\n"
@@ -48,12 +48,9 @@ def test_kill_9_then_resume_continues_from_the_last_completed_step(tmp_path, llm
     llm_server.script(suggestion(2.0), suggestion(3.0), Fault.delay(60, then=suggestion(4.0)))
 
     proc = autotrace(tmp_path, llm_server.base_url, "--steps", "5")
-    deadline = time.monotonic() + 60
-    while steps_done(db) < 3 and time.monotonic() < deadline:  # step 0 (initial) + steps 1 and 2
-        time.sleep(0.1)
+    assert wait_until(lambda: steps_done(db) >= 3, 60)  # step 0 (initial) + steps 1 and 2
     assert steps_done(db) == 3
-    while len(llm_server.chat_requests) < 3 and time.monotonic() < deadline:  # step 3 is waiting for its answer
-        time.sleep(0.05)
+    assert wait_until(lambda: len(llm_server.chat_requests) >= 3, 60)  # step 3 is waiting for its answer
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     asked_before = len(llm_server.chat_requests)
@@ -81,9 +78,8 @@ def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running
     llm_server.script(suggestion(2.0), suggestion(3.0), hang, hang)
 
     proc = autotrace(tmp_path, llm_server.base_url, "--steps", "3", "--candidates", "2", "--no-probe")
-    deadline = time.monotonic() + 60
-    while (steps_done(db) < 2 or len(llm_server.chat_requests) < 4) and time.monotonic() < deadline:
-        time.sleep(0.05)  # step 1 stored, step 2's two questions asked and hanging
+    # step 1 stored, step 2's two questions asked and hanging
+    assert wait_until(lambda: steps_done(db) >= 2 and len(llm_server.chat_requests) >= 4, 60)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with sqlite3.connect(db) as conn:
@@ -119,9 +115,8 @@ def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server
     llm_server.script(suggestion(0.5), Fault.delay(60, then=suggestion(9.0)))
 
     proc = autotrace(tmp_path, llm_server.base_url, "--steps", "3")  # probes on, no measured search
-    deadline = time.monotonic() + 60
-    while (steps_done(db) < 2 or len(llm_server.chat_requests) < 2) and time.monotonic() < deadline:
-        time.sleep(0.05)  # step 1 stored, step 2's question asked and hanging
+    # step 1 stored, step 2's question asked and hanging
+    assert wait_until(lambda: steps_done(db) >= 2 and len(llm_server.chat_requests) >= 2, 60)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with sqlite3.connect(db) as conn:

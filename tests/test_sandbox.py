@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
+from helpers import JUDGE, evaluating, gone, pid_in, running
 
 from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
-
-JUDGE = "def feedback(output):\n    return (1.0, 'ok') if output == 42 else (0.0, f'got {output!r}')\n"
 
 
 def evaluate(tmp_path, body: str, limits: Limits = Limits(timeout=20), **values):
@@ -24,21 +19,6 @@ def evaluate(tmp_path, body: str, limits: Limits = Limits(timeout=20), **values)
     project = Project.load(tmp_path / "app.py")
     job = make_job(project, tmp_path / "app.py", "main", tmp_path / "judge.py", values)
     return run_evaluation(job, limits)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie waiting for init to reap it has stopped running)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                state = handle.read().rpartition(")")[2].split()[0]
-        except FileNotFoundError:
-            return False
-        if state in ("Z", "X"):
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_good_program_is_judged(tmp_path):
@@ -58,26 +38,26 @@ def forked(tmp_path, body: str, limits: Limits = Limits(timeout=20), **values):
 
     if fork_supported() is not None:
         pytest.skip(str(fork_supported()))
-    from test_forkserver import forked as on_the_fork_path  # that module imports this one
+    from helpers import forked as on_the_fork_path
 
     return on_the_fork_path(tmp_path, body, limits, **values)
 
 
 @pytest.mark.parametrize("run", [evaluate, forked], ids=["spawn", "fork"])
 def test_infinite_loop_times_out_and_the_group_is_killed(tmp_path, outside, run):
-    marker = outside / "child.pid"
-    started = time.monotonic()
+    marker, slept = outside / "child.pid", outside / "slept"
     evaluation = run(tmp_path, f'''
         import os, subprocess, sys
         def main():
-            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            sleep = "import time; time.sleep(60); open({str(slept)!r}, 'w').close()"
+            child = subprocess.Popen([sys.executable, "-c", sleep])
             open({str(marker)!r}, "w").write(str(child.pid))
             while True:
                 pass
     ''', Limits(timeout=3))
     assert evaluation.problem.startswith("timed out after 3 s")
-    assert time.monotonic() - started < 15
-    assert not alive(int(marker.read_text()))  # the grandchild died with the group
+    assert gone(pid_in(marker))  # the grandchild died with the group ...
+    assert not slept.exists()  # ... killed, not waited for through its 60 s
 
 
 @pytest.mark.parametrize("body, expected", [
@@ -122,7 +102,7 @@ def test_forked_child_does_not_outlive_the_evaluation(tmp_path, outside):
             open({str(marker)!r}, "w").write(str(pid))
             return 42
     ''')
-    assert not alive(int(marker.read_text()))
+    assert gone(pid_in(marker))
 
 
 def test_program_that_does_not_import_is_feedback(tmp_path):
@@ -140,21 +120,6 @@ def test_in_process_mode_gives_the_same_answer(tmp_path):
         assert run_evaluation(job, Limits(), isolated=False).score == score
 
 
-def evaluating(root: Path) -> subprocess.Popen[bytes]:
-    """A Python process (standing for autotrace) evaluating ``root``'s app.py under its judge.py with a
-    timeout of 300 s: the caller kills it mid-evaluation."""
-    driver = textwrap.dedent(f'''
-        from pathlib import Path
-        from autotrace.project import Project
-        from autotrace.runners.evaluation import make_job, run_evaluation
-        from autotrace.runners.sandbox import Limits
-        root = Path({str(root)!r})
-        project = Project.load(root / "app.py")
-        run_evaluation(make_job(project, root / "app.py", "main", root / "judge.py", {{}}), Limits(timeout=300))
-    ''')
-    return subprocess.Popen([sys.executable, "-c", driver])
-
-
 def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
     """SIGKILL to the optimizing process must not leave a runaway candidate behind, nor the detached child
     it started in a session of its own."""
@@ -168,15 +133,11 @@ def test_worker_dies_when_autotrace_is_killed(tmp_path, outside):
                                      "    while True:\n        pass\n")
     (tmp_path / "judge.py").write_text(JUDGE)
     parent = evaluating(tmp_path)
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.1)
-    worker, grandchild = int(marker.read_text()), int(detached.read_text())
-    assert alive(grandchild)
+    worker, grandchild = pid_in(marker), pid_in(detached)
+    assert running(grandchild)
     parent.kill()
     parent.wait()
-    assert not alive(worker) and not alive(grandchild)
+    assert gone(worker) and gone(grandchild)
 
 
 def test_a_code_candidate_replaces_the_function_and_later_lines_keep_their_numbers(tmp_path):

@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import evaluating, wait_until
+
 from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.scratch import MARKER, UNMARKED_AGE, Owner, scratch_folder, sweep
-from test_sandbox import evaluating
 
 
 def dead_owner() -> Owner:
@@ -93,9 +94,7 @@ def test_the_folder_a_killed_autotrace_left_is_swept_when_the_next_run_starts(tm
     (tmp_path / "app.py").write_text("def main():\n    while True:\n        pass\n")
     (tmp_path / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
     parent = evaluating(tmp_path)
-    deadline = time.monotonic() + 30
-    while not list(outside.glob(f"autotrace-eval-*/{MARKER}")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_until(lambda: any(m.read_text() for m in outside.glob(f"autotrace-eval-*/{MARKER}")))  # written
     (left,) = [m.parent for m in outside.glob(f"autotrace-eval-*/{MARKER}")]
     assert Owner.from_json((left / MARKER).read_text()).pid == parent.pid
     assert sweep(outside) == [] and left.is_dir()  # its owner runs

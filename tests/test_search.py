@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
+from autotrace.domain import parse
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.search.probe import Probe, goal_score, nudged
-from autotrace.domain import parse
+from autotrace.search.space import _ANY, Dimension
 from autotrace.search.stages import Point, Search, score_of
-from autotrace.search.space import Dimension, _ANY
 
 Score = Callable[[dict[str, Any]], float]
 
@@ -46,7 +45,7 @@ class Program:
 
 def closeness(outputs: list[float], wanted: list[float]) -> float:
     """As the benchmark judges score: 1 minus the summed absolute error over the summed target."""
-    return max(0.0, 1 - sum(abs(o - w) for o, w in zip(outputs, wanted)) / sum(abs(w) for w in wanted))
+    return max(0.0, 1 - sum(abs(o - w) for o, w in zip(outputs, wanted, strict=True)) / sum(abs(w) for w in wanted))
 
 
 def budget(v: dict[str, Any]) -> float:
@@ -226,7 +225,7 @@ def test_fine_nudges_that_jump_a_rounding_edge_are_measured_again_coarse():
     # from a rounding edge, where a fine nudge measures a jump of one cent, not a slope.
     def score(v: dict[str, Any]) -> float:
         got = [round(v["w"] * v["h"], 2), round(2 * (v["w"] + v["h"]), 2)]
-        return 1.0 if all(abs(g - f) <= 0.01 for g, f in zip(got, [16.0, 20.0])) else closeness(got, [16.0, 20.0])
+        return 1.0 if all(abs(g - f) <= 0.01 for g, f in zip(got, [16.0, 20.0], strict=True)) else closeness(got, [16.0, 20.0])
 
     values, program, runs = {"w": 1.0, "h": 1.0}, Program(score), 0
     for _ in range(5):  # the loop's steps

@@ -7,17 +7,16 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.tests_eval import SuiteEvaluation, SuiteEvaluator
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pytest_project"
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 THRESHOLD, BILLABLE = "shipping.rates.FREE_SHIPPING_FROM", "shipping.cost.billable_kg"
 FIXED_BILLABLE = '''def billable_kg(weight_kg: float) -> int:
     """Kilograms the parcel service charges: every started kilogram counts in full."""

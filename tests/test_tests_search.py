@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
-
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
 
 def test_an_integer_threshold_pinned_by_a_failing_test_is_found_without_the_model(

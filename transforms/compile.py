@@ -55,8 +55,8 @@ def place_candidates(original: str, source: str, qualnames: Iterable[str],
         count += 1
         ast.increment_lineno(node, count + 1 - first)
         placed[qualname] = node
-        body = "".join(lines[first - 1 : last])
-        parts.append(body if body.endswith("\n") else body + "\n")
+        text = "".join(lines[first - 1 : last])
+        parts.append(text if text.endswith("\n") else text + "\n")
         count += last - first + 1
     for qualname, body, i in _definitions(tree.body):
         if qualname in placed:
@@ -76,7 +76,7 @@ def _definitions(body: list[ast.stmt], prefix: str = "") -> Iterator[tuple[str, 
             for _, value in ast.iter_fields(stmt):
                 if isinstance(value, list):
                     for item in value:
-                        if isinstance(item, (ast.excepthandler, ast.match_case)):
+                        if isinstance(item, (ast.ExceptHandler, ast.match_case)):
                             yield from _definitions(item.body, prefix)
                     if value and isinstance(value[0], ast.stmt):
                         yield from _definitions(value, prefix)
@@ -111,5 +111,5 @@ def compile_instrumented(source: str, filename: str, plan: ModulePlan,
         trees = (tree, pickle.loads(pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)))
     facts = analyze(source, plan)
     recording, quiet = (compile(instrument(t, plan, facts, recording=r), filename, "exec", dont_inherit=True)
-                        for t, r in zip(trees, (True, False)))
+                        for t, r in zip(trees, (True, False), strict=True))
     return recording, quiet

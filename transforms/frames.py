@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from typing import TypeVar
 
 from autotrace.recorder import KEYWORD_ONLY, POSITIONAL, VAR_KEYWORD, VAR_POSITIONAL
 
@@ -55,6 +56,7 @@ from .plan import RUNTIME_NAME
 CALL_NAME = "@call"
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_Node = TypeVar("_Node", bound=ast.AST)
 
 
 def record_in_frame(node: ast.FunctionDef, facts: tuple, ordinal: int) -> None:
@@ -63,7 +65,7 @@ def record_in_frame(node: ast.FunctionDef, facts: tuple, ordinal: int) -> None:
     line, col = node.lineno, node.col_offset
     params = _params(node.args)
     has_defaults = bool(node.args.defaults) or any(d is not None for d in node.args.kw_defaults)
-    constant = (*facts, tuple(params), has_defaults, ordinal)
+    facts_tuple = (*facts, tuple(params), has_defaults, ordinal)
     body = list(node.body)
     doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
     _Returns().visit_body(body)
@@ -71,7 +73,7 @@ def record_in_frame(node: ast.FunctionDef, facts: tuple, ordinal: int) -> None:
         body.append(at_line(ast.Return(_returned(ast.Constant(None))), line, col))
     values = ast.Tuple([ast.Name(n, ast.Load()) for n, _ in params], ast.Load())
     enter = ast.Call(ast.Attribute(ast.Name(CALL_NAME, ast.Load()), "enter", ast.Load()),
-                     [ast.Constant(constant), values], [])
+                     [constant(facts_tuple), values], [])
     prologue = [ast.Assign([ast.Name(CALL_NAME, ast.Store())], runtime_attr("recorder")),
                 ast.If(ast.Compare(ast.Name(CALL_NAME, ast.Load()), [ast.IsNot()], [ast.Constant(None)]),
                        [ast.Assign([ast.Name(CALL_NAME, ast.Store())], enter)], [])]
@@ -108,7 +110,7 @@ def _returned(value: ast.expr) -> ast.expr:
                      ast.Call(runtime_attr("result"), [ast.Name(CALL_NAME, ast.Load()), copied], []))
 
 
-def _fill(node: ast.AST, where: ast.AST) -> ast.AST:
+def _fill(node: _Node, where: ast.AST) -> _Node:
     """Give ``where``'s location to every node under ``node`` that has none yet."""
     for child in ast.walk(node):
         if "lineno" in child._attributes and not hasattr(child, "lineno"):
@@ -116,16 +118,23 @@ def _fill(node: ast.AST, where: ast.AST) -> ast.AST:
     return node
 
 
-def at_line(node: ast.AST, line: int, col: int) -> ast.AST:
+def at_line(node: _Node, line: int, col: int) -> _Node:
     """Put every node under ``node`` on ``line`` (a zero-width position at ``col``)."""
+    position = {"lineno": line, "end_lineno": line, "col_offset": col, "end_col_offset": col}
     for child in ast.walk(node):
-        if "lineno" in child._attributes:
-            child.lineno = child.end_lineno = line
-            child.col_offset = child.end_col_offset = col
+        if "lineno" in child._attributes:  # the node kinds with a position (typeshed's ast.AST has none)
+            for name, value in position.items():
+                setattr(child, name, value)
     return node
 
 
-def runtime_attr(attr: str) -> ast.expr:
+def constant(value: object) -> ast.Constant:
+    """``ast.Constant(value)`` for any value ``compile`` accepts in one, tuples of constants included
+    (typeshed lists only the scalar kinds)."""
+    return ast.Constant(value)  # type: ignore[arg-type]
+
+
+def runtime_attr(attr: str) -> ast.Attribute:
     """``@autotrace.attr``: an attribute of the runtime the import hook binds in the module."""
     return ast.Attribute(ast.Name(RUNTIME_NAME, ast.Load()), attr, ast.Load())
 

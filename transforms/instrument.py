@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 
 from .facts import FunctionFacts, ModuleFacts
-from .frames import at_line, is_generator, record_in_frame, runtime_attr
+from .frames import at_line, constant, is_generator, record_in_frame, runtime_attr
 from .plan import ModulePlan
 
 
@@ -84,9 +84,9 @@ class _Instrument(ast.NodeTransformer):
             return
         name = self.plan.literals.get(".".join([*self.classes, target.id]))
         if name is not None:
-            value = node.value
-            node.value = ast.Call(runtime_attr("param"), [ast.Constant(name), value], [])
-            for child in (node.value, node.value.func, node.value.func.value, node.value.args[0]):
+            value, func = node.value, runtime_attr("param")
+            node.value = call = ast.Call(func, [ast.Constant(name), value], [])
+            for child in (call, func, func.value, call.args[0]):
                 ast.copy_location(child, value)
 
 
@@ -97,6 +97,6 @@ def _constant(facts: FunctionFacts) -> tuple:
 def _record_call(facts: FunctionFacts) -> ast.Call:
     """``@autotrace.record(func, reads, {argument: reads}, param)``: :meth:`Runtime.record`'s arguments."""
     defaults = ast.Dict([ast.Constant(arg) for arg, _ in facts.default_reads],
-                        [ast.Constant(reads) for _, reads in facts.default_reads])
+                        [constant(reads) for _, reads in facts.default_reads])
     return ast.Call(runtime_attr("record"),
-                    [ast.Constant(facts.func), ast.Constant(facts.reads), defaults, ast.Constant(facts.param)], [])
+                    [ast.Constant(facts.func), constant(facts.reads), defaults, ast.Constant(facts.param)], [])

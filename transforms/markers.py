@@ -46,7 +46,7 @@ class Selector:
     qualname: str
 
     @classmethod
-    def parse(cls, text: str, base: Path) -> "Selector":
+    def parse(cls, text: str, base: Path) -> Selector:
         file, sep, name = text.partition("::")
         if not sep or not file or not name or not all(part.isidentifier() for part in name.split(".")):
             raise MarkerError(f"selector {text!r}: expected FILE::NAME, e.g. rates.py::BASE_FEE or app.py::Cart.total")
@@ -84,7 +84,8 @@ class _Finder(cst.CSTVisitor):
         self.wanted = wanted
         self.scope: list[str] = []
         self.in_function = 0
-        self.found: list[tuple[str, ParamKind, str, int, cst.CSTNode]] = []  # (qualname, kind, description, line, node)
+        # (qualname, kind, description, line, node): the literal's value or the function
+        self.found: list[tuple[str, ParamKind, str, int, cst.BaseExpression | cst.FunctionDef]] = []
         self.errors: list[str] = []
 
     # -- scopes ------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class _Finder(cst.CSTVisitor):
         if self.in_function:
             self.errors.append(f"line {line}: '# {MARKER}' on {where} inside a function: "
                                "only module- and class-level constants can be parameters")
-        elif target is None:
+        elif qualname is None:
             self.errors.append(f"line {line}: '# {MARKER}' marks a statement that is not `NAME = <literal>`")
         else:
             value = _assigned_value(node)
@@ -155,7 +156,7 @@ class _Finder(cst.CSTVisitor):
 
 
 def _comments_in(node: cst.CSTNode) -> list[str]:
-    return [c.value for c in m.findall(node, m.Comment())]
+    return [c.value for c in m.findall(node, m.Comment()) if isinstance(c, cst.Comment)]
 
 
 def _first_marker(comments: Iterable[str]) -> str | None:
@@ -182,7 +183,7 @@ def _assigned_name(node: cst.SimpleStatementLine) -> str | None:
     if stmt is None:
         return None
     target = stmt.targets[0].target if isinstance(stmt, cst.Assign) else stmt.target
-    return target.value  # type: ignore[union-attr]
+    return target.value if isinstance(target, cst.Name) else None  # a Name: _single_target checked
 
 
 def _assigned_value(node: cst.SimpleStatementLine) -> cst.BaseExpression | None:
@@ -235,7 +236,7 @@ def find_params(path: Path, root: Path, search_roots: Sequence[Path], selected: 
     for qualname, kind, description, line, node in finder.found:
         code = module.code_for_node(node)
         domain = None
-        if kind is ParamKind.LITERAL:
+        if not isinstance(node, cst.FunctionDef):  # a literal's value
             initial: object = ast.literal_eval(code.strip())
             signature = ""
             try:

@@ -24,7 +24,6 @@ from importlib.resources import files
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
@@ -251,7 +250,7 @@ class Optimizer(ABC):
             return self.llm.complete_json(messages, schema, sampling=sampling)
 
         with ThreadPoolExecutor(max_workers=max(1, len(asked))) as pool:
-            replies = dict(zip(asked, pool.map(ask, asked)))
+            replies = dict(zip(asked, pool.map(ask, asked), strict=True))
         proposals, problems = [], {}
         for sampling in samplings:
             if sampling not in replies:

@@ -87,13 +87,14 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
         if not _DEF.search(body):
             stray = True
             continue
-        name = _block_target(body, before, code)
-        if name is None:
-            problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
+        owner = _block_target(body, before, code)
+        if owner is None:
+            problems.setdefault("", "a code block must hold one whole function of a (code) variable"
+                                    f" ({', '.join(code)})")
             continue
         # a block that also holds other functions or stray lines: the variable's function out of it
-        found = _unfenced_functions(body, {name: code[name]})
-        suggestion[name] = found[-1].rstrip("\n") + "\n" if found else body
+        found = _unfenced_functions(body, {owner: code[owner]})
+        suggestion[owner] = found[-1].rstrip("\n") + "\n" if found else body
     if stray and not any(suggestion[name] is not None for name in code):
         problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
 

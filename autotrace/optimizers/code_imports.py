@@ -36,8 +36,11 @@ def with_imports(source: str, tree: ast.Module, module_path: Path | None) -> str
     ``tree`` is ``source`` parsed. Anything but leading imports and one ``def`` comes back unchanged
     (the caller rejects it), as does a one-line ``def`` whose body shares the ``def`` line.
     """
-    *leading, last = tree.body or [None]
-    if not isinstance(last, (ast.FunctionDef, ast.AsyncFunctionDef)) or not all(isinstance(s, _IMPORTS) for s in leading):
+    if not tree.body:
+        return source
+    *rest, last = tree.body
+    leading = [s for s in rest if isinstance(s, _IMPORTS)]
+    if not isinstance(last, (ast.FunctionDef, ast.AsyncFunctionDef)) or len(leading) < len(rest):
         return source
     lines = source.splitlines(keepends=True)
     moved = [ast.unparse(statement) for statement in leading]
@@ -51,12 +54,12 @@ def with_imports(source: str, tree: ast.Module, module_path: Path | None) -> str
     first = min([anchor.lineno, *(d.lineno for d in getattr(anchor, "decorator_list", []))])
     if first == last.lineno:
         return source  # ``def f(x): return re.sub(...)``: no line of its own to put an import on
-    at = first - 1 if body else anchor.end_lineno  # before the first statement, or after the docstring
-    floor = docstring.end_lineno if docstring else _header_end(last)
+    at = first - 1 if body else _last_line(anchor)  # before the first statement, or after the docstring
+    floor = _last_line(docstring) if docstring else _header_end(last)
     while at > floor and lines[at - 1].lstrip().startswith("#"):
         at -= 1  # above the comments that introduce the first statement
     indent = re.match(r"[ \t]*", lines[anchor.lineno - 1]).group()  # type: ignore[union-attr]
-    taken = {n for s in leading for n in range(s.lineno, s.end_lineno + 1)}  # the answer's imports leave the top
+    taken = {n for s in leading for n in range(s.lineno, _last_line(s) + 1)}  # the answer's imports leave the top
     head = [line for number, line in enumerate(lines[:at], 1) if number not in taken]
     return "".join([*head, *(f"{indent}{text}\n" for text in moved + guessed), *lines[at:]]).lstrip("\n")
 
@@ -65,6 +68,12 @@ def _header_end(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """The last line of the ``def`` header: its parameters and return annotation may span lines."""
     parts = [n for n in ast.walk(function.args) if isinstance(n, ast.expr | ast.arg)]
     return max([function.lineno, *(n.end_lineno or 0 for n in parts + [function.returns] if n is not None)])
+
+
+def _last_line(statement: ast.stmt) -> int:
+    """``statement.end_lineno``, which ``ast.parse`` sets on every statement (typeshed allows None)."""
+    assert statement.end_lineno is not None
+    return statement.end_lineno
 
 
 def _bound_by(statement: ast.Import | ast.ImportFrom) -> set[str]:
@@ -113,6 +122,7 @@ def _module_names(path: Path | None) -> set[str] | None:
         tree = ast.parse(Path(path).read_bytes()) if path is not None else None
     except (OSError, SyntaxError, ValueError):
         return None
-    if tree is None or any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
+    if tree is None or any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+                           for n in ast.walk(tree)):
         return None
     return _names_bound_in(tree)

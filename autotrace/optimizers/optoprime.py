@@ -7,8 +7,16 @@ the most recent attempts and the problems of the previous answer; its wording li
 
 from __future__ import annotations
 
-from autotrace.optimizers.base import (Optimizer, answer_format, fill, fit_attempts, load_prompt, prompt_tokens,
-                                       section, sensitivity_section)
+from autotrace.optimizers.base import (
+    Optimizer,
+    answer_format,
+    fill,
+    fit_attempts,
+    load_prompt,
+    prompt_tokens,
+    section,
+    sensitivity_section,
+)
 from autotrace.optimizers.render import render_problem
 
 

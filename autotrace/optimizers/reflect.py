@@ -67,10 +67,11 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
                 uses.append(line)
         said = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
         said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
-                for head, f in zip(said, ranked)]
+                for head, f in zip(said, ranked[:examples], strict=True)]
         if len(ranked) > examples:
             said.append(f"- ... {len(ranked) - examples} more examples")
-        user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str", fence="python" if code else "text",
+        user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str",
+                    fence="python" if code else "text",
                     description=f": {spec.description}" if spec.description else "",
                     value=(value_to_text(spec.kind, value) if code else str(value)).rstrip("\n"),
                     uses="\n".join(uses), feedback="\n".join(said) or "(none)",

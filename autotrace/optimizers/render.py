@@ -220,7 +220,8 @@ class _Run:
         self.readers: set[Hashable] = set()  # calls with an edge from a parameter
         inner: dict[Hashable, list[Hashable]] = {}  # call -> the calls made inside it
         reads: dict[Hashable, set[Hashable]] = {}  # call -> the parameters it reads
-        for source, target, role in graph.edges(data="role"):
+        for source, target, edge in graph.edges(data=True):
+            role = edge.get("role")
             if role == "raised":
                 self.raised.setdefault(source, target)
                 self.raised_by.setdefault(target, source)

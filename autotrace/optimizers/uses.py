@@ -54,7 +54,8 @@ def inputs_beside(spec: ParamSpec, value: Any, feedback: Sequence[Feedback]) -> 
 
 def _calls_given(graph: nx.DiGraph, passed: str) -> list[Hashable]:
     """The recorded calls one of whose arguments was recorded as ``passed``."""
-    return [n for n, a in graph.nodes(data=True) if a.get("kind") == "call" and passed in (a.get("args") or {}).values()]
+    return [n for n, a in graph.nodes(data=True)
+            if a.get("kind") == "call" and passed in (a.get("args") or {}).values()]
 
 
 def _text_start(arg_repr: str) -> str | None:

@@ -67,7 +67,7 @@ def summarise(graph: nx.DiGraph, max_nodes: int = MAX_NODES) -> tuple[nx.DiGraph
         kept = kept[: half // 2] + kept[-(half - half // 2):]
     shown = [*params, *others, *kept, *sinks]
     ids = {node: f"n{i}" for i, node in enumerate(shown)}
-    small = nx.DiGraph()
+    small: nx.DiGraph = nx.DiGraph()
     for node in shown:
         a = attrs[node]
         small.add_node(ids[node], kind=a.get("kind", "call"), label=str(a.get("label", node)),

@@ -156,6 +156,7 @@ def lineage(steps: Sequence[Step]) -> Lineage | None:
                 path = f"M{x1 + 7:.1f} {mid:.1f} L{x2 - 7:.1f} {mid:.1f}"
             else:  # back to an earlier step: an arc above the line
                 lift = min(60.0, 12.0 + (x2 - x1) / 6)
-                path = f"M{x1:.1f} {mid - 7:.1f} C{x1:.1f} {mid - lift:.1f} {x2:.1f} {mid - lift:.1f} {x2:.1f} {mid - 7:.1f}"
+                path = (f"M{x1:.1f} {mid - 7:.1f} C{x1:.1f} {mid - lift:.1f} {x2:.1f} {mid - lift:.1f}"
+                        f" {x2:.1f} {mid - 7:.1f}")
             edges.append(LineageEdge(path, len(s.parents) > 1))
     return Lineage(max(WIDTH, 40 + len(steps) * gap), 100.0, nodes, tuple(edges))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Lint and type-check: install autotrace with its dev extra into .venv (idempotent, as scripts/test.sh
+# does), then run ruff over the package and its tests and mypy over the package. Exits non-zero on a finding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv 2>/dev/null || true
+[ -x .venv/bin/python ] || { echo "lint: python3 -m venv failed" >&2; exit 2; }
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+
+status=0
+echo "== ruff"
+.venv/bin/ruff check . || status=1
+
+# mypy cannot follow the editable install's package-dir mapping (transforms/ is autotrace.transforms,
+# runners/ is autotrace.runners), so it reads the package from a tree of links laid out as installed;
+# its paths are mapped back to the repository's in the report.
+echo "== mypy"
+tree=.mypy_cache/tree
+rm -rf "$tree" && mkdir -p "$tree/autotrace"
+for entry in autotrace/*; do
+    ln -s "$PWD/$entry" "$tree/autotrace/${entry#autotrace/}"
+done
+ln -s "$PWD/transforms" "$tree/autotrace/transforms"
+ln -s "$PWD/runners" "$tree/autotrace/runners"
+(cd "$tree" && "$OLDPWD/.venv/bin/mypy" --config-file "$OLDPWD/pyproject.toml" --cache-dir "$OLDPWD/.mypy_cache" \
+    --python-executable "$OLDPWD/.venv/bin/python" -p autotrace) \
+    | sed -e 's#^autotrace/transforms/#transforms/#' -e 's#^autotrace/runners/#runners/#' \
+    || status=1
+exit "$status"
