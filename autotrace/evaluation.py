@@ -71,7 +71,8 @@ class ExampleResult:
     def from_dict(cls, data: Mapping[str, Any]) -> ExampleResult:
         """Read :meth:`to_dict`'s form back; a key a store written before it was added may lack takes
         its default."""
-        return cls(score=data.get("score"), failed=bool(data.get("failed", False)), message=str(data.get("message") or ""),
+        return cls(score=data.get("score"), failed=bool(data.get("failed", False)),
+                   message=str(data.get("message") or ""),
                    example=None if data.get("example") is None else str(data["example"]),
                    output=str(data.get("output") or ""), graph=data.get("graph") or None,
                    held_out=bool(data.get("held_out", False)),
@@ -142,7 +143,8 @@ class Evaluation:
 
     def judged(self) -> list[float]:
         """Every score the judge gave, validation examples and every draw included."""
-        return [d.score for e in (*self.examples, *self.holdout) for d in e.draws if d.score is not None and not d.failed]
+        return [d.score for e in (*self.examples, *self.holdout) for d in e.draws
+                if d.score is not None and not d.failed]
 
     @classmethod
     def combine(cls, draws: Sequence[Evaluation]) -> Evaluation:
@@ -153,7 +155,8 @@ class Evaluation:
         if first.problem or len(draws) == 1:
             return first
 
-        def merged(results: tuple[ExampleResult, ...], others: list[tuple[ExampleResult, ...]]) -> tuple[ExampleResult, ...]:
+        def merged(results: tuple[ExampleResult, ...],
+                   others: list[tuple[ExampleResult, ...]]) -> tuple[ExampleResult, ...]:
             out = []
             for i, result in enumerate(results):
                 more = [*result.more]
@@ -184,7 +187,7 @@ class Evaluation:
             return {}
         failure = self.failure_score
         return {label: _mean([d.value(failure) or 0.0 for d in e.draws])
-                for label, e in zip(example_labels(self.examples), self.examples)}
+                for label, e in zip(example_labels(self.examples), self.examples, strict=False)}
 
     @property
     def raised(self) -> int:

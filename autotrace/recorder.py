@@ -792,7 +792,7 @@ def _arguments(call: list, facts: CodeFacts) -> tuple[dict[str, Any], set[str]]:
     named: dict[str, Any] = {}
     explicit: set[str] = set()
     defaulted = call[KWARGS]
-    for (name, kind), held in zip(meta.params, call[ARGS]):
+    for (name, kind), held in zip(meta.params, call[ARGS], strict=False):
         if kind == VAR_POSITIONAL:
             named.update({f"{name}[{i}]": _resolve(v, kinds) for i, v in enumerate(held)})
         elif kind == VAR_KEYWORD:

@@ -192,7 +192,9 @@ SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--
 
 
 def _said(option: str, value: Any) -> str:
-    return f"no {option}" if value is None else f"{option} {value!r}" if isinstance(value, str) else f"{option} {value:g}"
+    if value is None:
+        return f"no {option}"
+    return f"{option} {value!r}" if isinstance(value, str) else f"{option} {value:g}"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def _lookup(dicts: list, name: str) -> Any:
 
 def _slot_names(mro: tuple, dicts: list) -> list[str]:
     names = []
-    for kind, namespace in zip(mro, dicts):
+    for kind, namespace in zip(mro, dicts, strict=False):
         declared = namespace.get("__slots__", ())
         if type(declared) is str:
             declared = (declared,)
@@ -216,7 +216,7 @@ class ValueTexts:
         parts = []
         content = plan.content
         if plan.fields:
-            parts.append(self._named(zip(plan.fields, tuple.__iter__(value)), level, left))
+            parts.append(self._named(zip(plan.fields, tuple.__iter__(value), strict=False), level, left))
         elif content is dict:
             parts.append(self._mapping(value, level, left))
         elif content in (list, tuple, set, frozenset, deque):

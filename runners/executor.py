@@ -47,7 +47,8 @@ class Executor:
     fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time; ``root`` is
     the project's root, the folder Ray ships to its nodes."""
 
-    def __init__(self, limits: Limits, *, kind: str = DEFAULTS["executor"], jobs: int | None = None, isolated: bool = True,
+    def __init__(self, limits: Limits, *, kind: str = DEFAULTS["executor"], jobs: int | None = None,
+                 isolated: bool = True,
                  ray_address: str | None = None, root: Path | None = None,
                  say: Callable[[str], None] = _say_on_stderr) -> None:
         if kind not in EXECUTORS:
@@ -114,7 +115,7 @@ class Executor:
         if self._ray is not None:
             self._ray.close()
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,21 +10,23 @@ process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with its parent, a wall-c
 the server, its whole tree killed on a timeout), then runs :func:`.worker.main` as a spawned worker
 does: a subreaper that forks the confined process (:func:`.confine.enter`: Landlock, no network when
 asked; the attempts hook), which imports the candidate's modules fresh through the import hook, kills
-its descendants and writes the result; the subreaper kills whatever is left. The server never imports a module of the project's own code: the judge is imported once (for
-its library imports) and every module under the project's search roots is dropped again before the
-first fork, so each child imports the judge and the program itself, as a spawned worker does.
+its descendants and writes the result; the subreaper kills whatever is left. The server never imports
+a module of the project's own code: the judge is imported once (for its library imports) and every
+module under the project's search roots is dropped again before the first fork, so each child imports
+the judge and the program itself, as a spawned worker does.
 
 Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...], "judge": path, "rewrites":
 bool}`` (LibCST is imported only when evaluations rewrite source: code parameters, no bytecode cache),
 the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge started a thread: a fork
 would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
-"cwd", "timeout", "memory", "output"}`` (``folder`` holds ``job.json`` and ``policy.json``) is answered ``{"id", "returncode",
-"timed_out"}`` when its child ended. The server exits when its stdin closes (autotrace ended, even
-killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended) or SIGINT, and kills its children's trees
-first; being a subreaper, it also kills whatever a child that ended abruptly left behind. A signal only
-wakes the main loop (:func:`_wake_on_signals`): an exception raised from a signal handler lands wherever the
-server happens to be, and inside ``os.fork``'s at-fork callbacks (logging's ``_releaseLock``) Python
-prints it as "Exception ignored in ..." with a traceback into the user's terminal and carries on.
+"cwd", "timeout", "memory", "output"}`` (``folder`` holds ``job.json`` and ``policy.json``) is answered
+``{"id", "returncode", "timed_out"}`` when its child ended. The server exits when its stdin closes
+(autotrace ended, even killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended) or SIGINT, and
+kills its children's trees first; being a subreaper, it also kills whatever a child that ended abruptly
+left behind. A signal only wakes the main loop (:func:`_wake_on_signals`): an exception raised from a
+signal handler lands wherever the server happens to be, and inside ``os.fork``'s at-fork callbacks
+(logging's ``_releaseLock``) Python prints it as "Exception ignored in ..." with a traceback into the
+user's terminal and carries on.
 """
 
 from __future__ import annotations

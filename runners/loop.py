@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,19 @@ from autotrace.params import ParamSpec, text_to_value, value_to_text, written_wh
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
 from autotrace.pool import Candidate, Origin, Pool, example_labels
 from autotrace.project import Project
+from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.records import SCORING_OPTIONS, MergeNote, OtherAnswer, Scoring, StepRecord
 from autotrace.report import write_run_report
 from autotrace.scoring import AUTO_REPEATS, ScoreRule, better, rises
 from autotrace.search import probe
 from autotrace.search.space import dimensions
 from autotrace.search.stages import Point, Search, score_of
-from autotrace.proposal_key import ProposalKey, proposal_key
 from autotrace.store import ResponseCache, RunStore
 from autotrace.text import truncate
 
 from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
-from .judge import judge_failure_score
 from .executor import Executor
+from .judge import judge_failure_score
 from .sandbox import Limits
 
 
@@ -118,6 +118,10 @@ class Settings:
     failure_score: float | None = None
 
 
+#: A step without measurements (the initial values, a resumed start): nothing to show the optimizer.
+_NO_SENSITIVITY = Sensitivity()
+#: A proposal, the values it gave (over the values the step started from) and their evaluation.
+_Evaluated = tuple[Proposal, dict[str, Any], Evaluation]
 #: The temperature of a step's sampled answers beyond the first (``Settings.candidates`` > 1).
 SAMPLE_TEMPERATURE = 0.8
 #: At most this many examples' feedback in one prompt: the parent's worst, the rest left out.
@@ -163,13 +167,14 @@ def state_dir(root: Path) -> Path:
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 def load_project(settings: Settings) -> Project:
     project = Project.load(settings.target, settings.selectors)
     if not project.params:
-        raise ValueError(f"{settings.target}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
+        raise ValueError(f"{settings.target}: no parameters: mark one with '# autotrace: param' "
+                         "or pass --param FILE::NAME")
     return project
 
 
@@ -248,7 +253,7 @@ class _Loop:
         """Evaluate each set of values of ``batch`` (up to ``jobs`` at once: a measured search's points, a
         step's candidates), the results, counted and pooled, in the batch's order whatever ``jobs`` is."""
         evaluations = self._run_many(batch)
-        for one, evaluation in zip(batch, evaluations):
+        for one, evaluation in zip(batch, evaluations, strict=False):
             self._count(one, evaluation, origin, parents)
         return evaluations
 
@@ -445,7 +450,8 @@ class _Loop:
         if not self.rule.noisy:
             if rises(best_eval, original):
                 return best, best_eval, ""
-            return initial, original, f"no candidate scored better than the original values ({original.describe()}) on the judge"
+            return initial, original, (f"no candidate scored better than the original values "
+                                       f"({original.describe()}) on the judge")
         repeats = self.rule.repeats
         fresh_best, fresh_initial = self._run_many([best, initial], draws=range(repeats, 2 * repeats))
         self.evaluations += 2
@@ -513,7 +519,7 @@ class _Loop:
                          for i in range(1, self.settings.candidates))]
 
     def _ask(self, step: int, current: dict[str, Any]) -> tuple[
-            list[Proposal], list[Proposal], list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
+            list[Proposal], list[Proposal], list[_Evaluated], tuple[int, Evaluation] | None]:
         """This step's answers (``Settings.candidates`` at once), evaluated; then, while none of them gave
         a new candidate, up to ``Settings.resample`` more, one at a time, sampled (:meth:`_ask_again`)
         and asked with what was wrong with the last one in #Problems. Returns every proposal, those
@@ -556,7 +562,7 @@ class _Loop:
                         derived_seed(self.seed, step, "again", again))
 
     def _evaluate_proposals(self, answered: Sequence[Proposal], current: dict[str, Any], step: int
-                            ) -> tuple[list[tuple[Proposal, dict[str, Any], Evaluation]], tuple[int, Evaluation] | None]:
+                            ) -> tuple[list[_Evaluated], tuple[int, Evaluation] | None]:
         """Evaluate the step's new candidates as one batch: each proposal's values over ``current``, once
         each, none evaluated before in this run. Returns them with their evaluations, and (step,
         evaluation) of an earlier candidate that an answer repeated, if any. A candidate this step
@@ -580,7 +586,7 @@ class _Loop:
                 repeat = (known.step, self.evaluated[known.id])
         batch = list(fresh.values())
         evaluations = self.evaluate_many([values for _, values in batch], "proposal", self._parents)
-        return [(p, v, e) for (p, v), e in zip(batch, evaluations)] + reused, repeat
+        return [(p, v, e) for (p, v), e in zip(batch, evaluations, strict=False)] + reused, repeat
 
     def _merge(self) -> _Merged | None:
         """Merge two front candidates right on different examples (:mod:`autotrace.merge`), once per pair:
@@ -616,14 +622,15 @@ class _Loop:
         reply = self.llm.complete_text(messages)
         merged = None if reply.error else parse_merged(reply.text, spec, a[spec.name])
         if merged is None:
-            return None, reply, f"no usable merged {spec.name} in the answer" + (f" ({reply.error})" if reply.error else "")
+            why = f" ({reply.error})" if reply.error else ""
+            return None, reply, f"no usable merged {spec.name} in the answer{why}"
         return {**a, spec.name: merged}, reply, "merged by the model"
 
     def _right(self, candidate: Candidate, other: Candidate) -> list[str]:
         """What ``candidate`` gets right and ``other`` does not: those examples' feedback, a few."""
         evaluation = self.evaluated[candidate.id]
         lines = []
-        for label, example in zip(example_labels(evaluation.examples), evaluation.examples):
+        for label, example in zip(example_labels(evaluation.examples), evaluation.examples, strict=False):
             if candidate.score_on(label) > other.score_on(label):
                 lines.append(truncate(" ".join(example.message.split()) or label, 300))
         return lines[:MINIBATCH]
@@ -804,7 +811,7 @@ class _Loop:
 
     def _save_step(self, run_id: str, step: int, proposal: Proposal | None, values: dict[str, Any],
                    evaluation: Evaluation, seconds: float, note: str,
-                   sensitivity: Sensitivity = Sensitivity(), candidate: Mapping[str, Any] | None = None,
+                   sensitivity: Sensitivity = _NO_SENSITIVITY, candidate: Mapping[str, Any] | None = None,
                    others: Sequence[Proposal] = (), merged: _Merged | None = None) -> None:
         """``candidate``: the changed values, when they came from a measurement rather than ``proposal``."""
         if proposal is not None:

@@ -39,10 +39,10 @@ from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.text import truncate
-from autotrace.values import TEXTS
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
 from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
+from autotrace.values import TEXTS
 
 REPORT_VERSION = 1
 #: A ``--autotrace-report`` file with one of these suffixes is written as an HTML page, any other as JSON.
@@ -140,7 +140,8 @@ class AutotraceSession:
         early = imported_already(targets)
         if not early:
             return
-        when = "before conftest.py files ran" if not late else "before the plugin was loaded (load it with -p autotrace)"
+        when = ("before conftest.py files ran" if not late
+                else "before the plugin was loaded (load it with -p autotrace)")
         names = ", ".join(sorted(early)[:_NAMES_SHOWN]) + (", ..." if len(early) > _NAMES_SHOWN else "")
         self.notes.append(f"{len(early)} module(s) were imported {when} and run uninstrumented "
                           f"(calls not recorded, parameters at their source values): {names}")
@@ -231,7 +232,8 @@ class AutotraceSession:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.collecting and report.failed:
-            self.errors.append({"nodeid": report.nodeid, "longrepr": truncate(report.longreprtext, _TEXT_LIMIT, "ends")})
+            self.errors.append({"nodeid": report.nodeid,
+                                "longrepr": truncate(report.longreprtext, _TEXT_LIMIT, "ends")})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -296,7 +298,8 @@ def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> 
     test.update(data.get("run", {}))
     test["held_out"] = data.get("held_out", test["held_out"])
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
-        test["stdout"], test["stderr"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail"), truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
+        test["stdout"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail")
+        test["stderr"] = truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
     if test["outcome"] in ("failed", "error"):
         return  # a later report (a passing subtest, a teardown) never undoes a failure
     expected_failure = hasattr(report, "wasxfail")

@@ -181,7 +181,8 @@ class LocalServer:
         return [
             sys.executable, "-m", "autotrace.llm.server",
             "--gguf", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
-            "--ctx", str(self.n_ctx), "--slots", str(self.slots), "--threads", str(self.threads), "--max-tokens", str(self.max_tokens),
+            "--ctx", str(self.n_ctx), "--slots", str(self.slots), "--threads", str(self.threads),
+            "--max-tokens", str(self.max_tokens),
             "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
             "--address-file", str(self.address_file),
         ]  # fmt: skip

@@ -5,7 +5,8 @@ output, which is the exception's node when the run raised. A parameter is implic
 that example when a call of it (a function's own call; a call reading a text or number) returned a
 value that flowed into the output: along an argument (``arg:``), into the exception its call raised,
 returned into its caller and returned on (:func:`carries`), or returned into the frame that raised
-the exception (``assert total() == 11`` in a test: a result, not None, the raising code had in hand). It is implicated *indirectly* when
+the exception (``assert total() == 11`` in a test: a result, not None, the raising code had in hand).
+It is implicated *indirectly* when
 the walk reaches it only further up: a call the output depends on in the graph (``nx.ancestors``:
 it ran inside a call on the path, or fed one) whose result is not seen in what reached the output,
 such as a method that changed an object's state (returning None) which a later method read; with

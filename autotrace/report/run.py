@@ -223,7 +223,7 @@ def heat_map(records: Sequence[StepRecord]) -> Heat | None:
     for record in records:
         cells: dict[str, float | None] = {}
         scores = record.evaluation.example_scores()  # a raising example at the run's failure score
-        for index, (example, score) in enumerate(zip(record.evaluation.examples, scores.values())):
+        for index, (example, score) in enumerate(zip(record.evaluation.examples, scores.values(), strict=False)):
             label = example.example if example.example is not None else f"run {index + 1}"
             cells[label] = _finite(score)
             order.setdefault(label, None)

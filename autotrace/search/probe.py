@@ -94,7 +94,7 @@ def probe(params: Sequence[ParamSpec], values: Mapping[str, Any], current: Evalu
     for first in range(0, len(tried), size):
         chunk = tried[first:first + size]
         batch_values = [{**values, dim.name: new} for dim, _, new in chunk]
-        for (dim, old, new), candidate, result in zip(chunk, batch_values, run_many(batch_values)):
+        for (dim, old, new), candidate, result in zip(chunk, batch_values, run_many(batch_values), strict=False):
             probed = result.score
             probes.append(Probe(dim.name, old, new, score, probed, candidate, result))
             if probed is not None and enough(result):

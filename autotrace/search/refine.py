@@ -8,8 +8,8 @@ CMA-ES (ask/tell, whole generations at once) solved 2 of 3 and came 0.6 away. Ne
 one point at a time, so this stage does not batch; the search's other stages do.
 
 It starts from a simplex sized by how far each number's line wanted to go (by the logarithm for a
-number marked ``log``), keeps inside the markers' bounds, and stops when the search is done (target reached, runs spent): a failed run is
-worse than every finite score.
+number marked ``log``), keeps inside the markers' bounds, and stops when the search is done (target
+reached, runs spent): a failed run is worse than every finite score.
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, fl
     from scipy.optimize import minimize
 
     values = [float(start[d.name]) for d in dims]
-    x0 = [_inside(d, v) for d, v in zip(dims, values)]
-    steps = [_edge(d, v, sizes.get(d.name) or abs(v) * 0.1 or 0.1) for d, v in zip(dims, values)]
+    x0 = [_inside(d, v) for d, v in zip(dims, values, strict=False)]
+    steps = [_edge(d, v, sizes.get(d.name) or abs(v) * 0.1 or 0.1) for d, v in zip(dims, values, strict=False)]
     simplex = [x0] + [[x + steps[i] if i == j else x for j, x in enumerate(x0)] for i in range(len(dims))]
     bounds = [(_finite(_inside(d, d.domain.low)), _finite(_inside(d, d.domain.high))) for d in dims]
 
     def minus_score(x: Sequence[float]) -> float:
         if done():
             raise _Done
-        (score,) = scores([{**start, **{d.name: d.value(_outside(d, v)) for d, v in zip(dims, x)}}])
+        (score,) = scores([{**start, **{d.name: d.value(_outside(d, v)) for d, v in zip(dims, x, strict=False)}}])
         if math.isnan(score):  # no run left
             raise _Done
         return -score if math.isfinite(score) else _FAILED

@@ -18,9 +18,9 @@ It works in stages, cheapest first, and stops as soon as the target is reached:
    (:meth:`Search._planes`); the first plane also tries the one number whose own line reaches the
    goal soonest. A linear model scored by its absolute errors is a cone whose every piece passes
    through the answer, so this recovers it exactly, where one number at a time stalls on the kinks;
-   on a smooth ridge (width and height for an area and a perimeter) it is Newton's method. When the sweep closed less than a tenth of
-   the gap, a library optimizer (:mod:`.refine`) then takes the remaining runs from the best point,
-   sized by how far each line wanted to go.
+   on a smooth ridge (width and height for an area and a perimeter) it is Newton's method. When the
+   sweep closed less than a tenth of the gap, a library optimizer (:mod:`.refine`) then takes the
+   remaining runs from the best point, sized by how far each line wanted to go.
 
 Every stage asks for a batch of points, has them evaluated together by ``evaluate_many`` (concurrently
 once the evaluator can), then reads their scores. Everything stays inside the markers' bounds
@@ -166,7 +166,7 @@ class Search:
         here = self.best.values
         if math.prod(len(d.domain.choices) for d in dims) <= _COMBINATIONS:
             combos = itertools.product(*(d.domain.choices for d in dims))
-            self._try_many([{**here, **{d.name: c for d, c in zip(dims, combo)}} for combo in combos])
+            self._try_many([{**here, **{d.name: c for d, c in zip(dims, combo, strict=False)}} for combo in combos])
             return
         for dim in dims:
             if self.done():
@@ -228,7 +228,8 @@ class Search:
                 nudges[name] = self._dims[name].nudged(x, max(step, abs(x) * 1e-9, 1e-12))
             asked = [n for n in names if nudges[n] is not None]
             points = self._try_many([{**here.values, n: nudges[n]} for n in asked])
-            slopes = {n: (p.score - here.score) / (nudges[n] - here.values[n]) for n, p in zip(asked, points)
+            slopes = {n: (p.score - here.score) / (nudges[n] - here.values[n])
+                      for n, p in zip(asked, points, strict=False)
                       if p is not None and math.isfinite(p.score)}
             if not any(slopes.values()) or self.done():
                 return
@@ -264,10 +265,10 @@ class Search:
                 return
             u = [here.values[n] / scale[n] for n in names]
             g = [slopes[n] * scale[n] for n in names]
-            planes.append((g, self.goal - here.score + sum(a * b for a, b in zip(g, u))))
+            planes.append((g, self.goal - here.score + sum(a * b for a, b in zip(g, u, strict=False))))
             del planes[:-len(names)]
             best_u = [self.best.values[n] / scale[n] for n in names]
-            move = _smallest_move([p[0] for p in planes], [p[1] - sum(a * b for a, b in zip(p[0], best_u))
+            move = _smallest_move([p[0] for p in planes], [p[1] - sum(a * b for a, b in zip(p[0], best_u, strict=False))
                                                           for p in planes])
             if move is None:
                 return
@@ -311,7 +312,7 @@ class Search:
                t: float) -> Values:
         """``here`` moved by ``t`` times ``move`` (in units of ``scale``)."""
         return {**here.values, **{n: self._dims[n].value(here.values[n] + t * m * scale[n])
-                                  for n, m in zip(names, move)}}
+                                  for n, m in zip(names, move, strict=False)}}
 
     def _slopes(self, dims: Sequence[Dimension], here: Point, step: Mapping[str, float], coarse: set[str],
                 first: bool = False) -> dict[str, float] | None:
@@ -334,7 +335,7 @@ class Search:
             return dim.nudged(x, way * max(size, abs(x) * _FINE, 1e-9))
 
         def run(asked: Mapping[str, Any]) -> dict[str, Point | None]:
-            return dict(zip(asked, self._try_many([{**here.values, n: v} for n, v in asked.items()])))
+            return dict(zip(asked, self._try_many([{**here.values, n: v} for n, v in asked.items()]), strict=False))
 
         def slope(name: str, point: Point | None) -> float:
             assert point is not None
@@ -418,7 +419,7 @@ class Search:
                 if value != last[way] and dim.domain.contains(value):
                     asked[way] = value
             points = self._try_many([{**here.values, dim.name: v} for v in asked.values()])
-            by_way = dict(zip(asked, points))  # a way missing from ``asked`` is at its bound
+            by_way = dict(zip(asked, points, strict=False))  # a way missing from ``asked`` is at its bound
             for way in list(sizes):
                 point = by_way.get(way)
                 if point is None:
@@ -501,7 +502,7 @@ class Search:
             points[k] = point
         if new:
             self.runs_left -= len(new)
-            for (k, values), evaluation in zip(new.items(), self._evaluate_many(list(new.values()))):
+            for (k, values), evaluation in zip(new.items(), self._evaluate_many(list(new.values())), strict=False):
                 points[k] = self._seen[k] = Point(values, score_of(evaluation), evaluation)
         for point in points.values():
             if point is not None and point.evaluation is not None and point.score > self.best.score:
