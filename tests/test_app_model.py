@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmserver import ScriptedLLMServer
+from runners.confine import network_unconfinable
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
@@ -143,10 +144,11 @@ def test_variables_the_user_set_reach_the_program_unchanged(app: Path, llm_serve
 
 
 def test_app_base_url_and_app_model_give_the_program_another_endpoint(app: Path, llm_server: ScriptedLLMServer) -> None:
+    """``--app-base-url`` on the command line, ``app_model`` from the project's table."""
+    (app / "pyproject.toml").write_text('[tool.autotrace]\napp_model = "small"\n')
     with ScriptedLLMServer() as program_server:
         program_server.script(*[dispatch] * 10)
-        result = optimize(app, llm_server, "--app-base-url", program_server.base_url, "--app-model", "small",
-                          "--steps", "1")
+        result = optimize(app, llm_server, "--app-base-url", program_server.base_url, "--steps", "1")
         on_program_server = program_requests(program_server)
 
     assert result.returncode == 0, result.stderr
@@ -192,3 +194,26 @@ def test_an_error_a_parameter_takes_part_in_is_feedback(app: Path, llm_server: S
 
     assert result.returncode == 0, result.stderr
     assert "ValueError: a vague prompt" in llm_server.chat_requests[0].json["messages"][-1]["content"]
+
+
+@pytest.mark.skipif(network_unconfinable() is not None, reason="needs Landlock ABI 4")
+def test_under_no_network_the_programs_model_is_the_one_endpoint_left(app: Path, llm_server: ScriptedLLMServer) -> None:
+    """The program reaches its model through the proxy; a direct connection to the same server (another
+    port) is refused."""
+    port = llm_server.base_url.split(":")[-1].split("/")[0]
+    (app / "app.py").write_text(PROGRAM.replace("    return reply.choices[0].message.content", f'''\
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+        direct = "open"
+    except OSError:
+        direct = "blocked"
+    return reply.choices[0].message.content + "|" + direct'''))
+
+    result = optimize(app, llm_server, "--no-network", "--steps", "0")
+
+    assert result.returncode == 1, result.stderr
+    assert len(program_requests(llm_server)) == 2
+    run_id = re.search(r"run: (\S+)", result.stderr).group(1)
+    shown = autotrace(app, "show", run_id, "--json", env=clean_env()).stdout
+    assert "'maybe|blocked'" in shown and "|open" not in shown
