@@ -24,6 +24,7 @@ from autotrace.llm.client import LLMConfig
 from autotrace.llm.proxy import RecordingProxy, Upstream
 
 from .confine import CONNECT_PORT_ENV
+from .model_calls import PROXY_ENV
 
 #: The variables every OpenAI client reads, which the program is given.
 BASE_URL_ENV, API_KEY_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY"
@@ -67,7 +68,8 @@ def program_model(app: AppModel, run_model: Callable[[], LLMConfig], store: Path
                         app.model or config.model)
 
     with RecordingProxy(upstream, store) as proxy, environment(
-            {BASE_URL_ENV: proxy.base_url, API_KEY_ENV: PROGRAM_KEY, CONNECT_PORT_ENV: str(proxy.port)}):
+            {BASE_URL_ENV: proxy.base_url, API_KEY_ENV: PROGRAM_KEY, CONNECT_PORT_ENV: str(proxy.port),
+             PROXY_ENV: proxy.base_url.removesuffix("/v1")}):
         yield proxy
 
 

@@ -26,7 +26,7 @@ _EXCLUDES = [".autotrace", ".venv", ".git", "__pycache__", ".bench", ".pytest_ca
 #: Variables a Ray worker is given from this process, set or not by the user: the program's model
 #: (:mod:`.app_model`) and the one port ``--no-network`` leaves open. Passed explicitly because a worker of
 #: a cluster started before the run does not inherit this process's environment.
-_PASSED_ENV = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AUTOTRACE_MODEL_PORT")
+_PASSED_ENV = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AUTOTRACE_MODEL_PORT", "AUTOTRACE_APP_PROXY")
 
 
 class RayRunner:

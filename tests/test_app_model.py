@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmserver import ScriptedLLMServer
-from runners.confine import network_unconfinable
+from autotrace.runners.confine import network_unconfinable
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
 
@@ -217,3 +217,31 @@ def test_under_no_network_the_programs_model_is_the_one_endpoint_left(app: Path,
     run_id = re.search(r"run: (\S+)", result.stderr).group(1)
     shown = autotrace(app, "show", run_id, "--json", env=clean_env()).stdout
     assert "'maybe|blocked'" in shown and "|open" not in shown
+
+
+def test_each_model_call_is_a_node_the_optimizer_sees_and_run_exports(app: Path, llm_server: ScriptedLLMServer) -> None:
+    """The request the prompt went into and the model's raw reply, in the optimizer's prompt and in the
+    exported graph: a node per call, read from the prompt, returning into the function that made it."""
+    (app / "app.py").write_text(PROGRAM.replace("    return reply.choices[0].message.content",
+                                                "    return reply.choices[0].message.content.upper()"))
+    result = optimize(app, llm_server, "--steps", "1")
+
+    asked = [r for r in llm_server.chat_requests if r not in program_requests(llm_server)][0]
+    prompt = asked.json["messages"][-1]["content"]
+    assert "chat.completions.create(" in prompt and "reads app.PROMPT" in prompt, prompt
+    assert "'maybe'" in prompt and "'MAYBE'" in prompt  # the raw reply, and the program's output made of it
+
+    llm_server.script(*[dispatch] * 3)
+    graph_file = app / "graph.json"
+    exported = autotrace(app, "run", "app.py", "--feedback", "judge.py", "--graph", str(graph_file),
+                         "--app-base-url", llm_server.base_url, env=clean_env())
+    assert exported.returncode == 0, exported.stderr
+    graph = json.loads(graph_file.read_text())
+    (model,) = [n for n in graph["nodes"] if n.get("model_call")]
+    assert model["func"] == "chat.completions.create" and model["value"] == "'maybe'"
+    assert "Say something." in model["args"]["messages"] and model["completion_tokens"] == 2
+    edges = {(e["source"], e["target"], e["role"]) for e in graph["edges"]}
+    assert ("param:app.PROMPT", model["id"], "reads") in edges
+    main = next(n["id"] for n in graph["nodes"] if n.get("func") == "app.main")
+    assert (model["id"], main, "nested") in edges
+    assert result.returncode in (0, 1), result.stderr

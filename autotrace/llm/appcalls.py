@@ -93,3 +93,30 @@ class AppUsageRecord:
     def from_json(cls, data: Mapping[str, Any]) -> AppUsageRecord:
         return cls(AppUsage.from_json(data.get("total") or {}),
                    {int(k): AppUsage.from_json(v) for k, v in (data.get("steps") or {}).items()})
+
+
+@dataclass(frozen=True)
+class AppCall:
+    """One model call of the program as the proxy saw it, for the example's graph: the endpoint path
+    (``/chat/completions``), the model that answered, what was asked (the messages, or the prompt or
+    input) and the reply's text, its tokens and seconds, and whether the cache answered it."""
+
+    path: str
+    model: str
+    request: Any  # the request's messages (or prompt, or input), JSON as sent
+    reply: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "model": self.model, "request": self.request, "reply": self.reply,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "seconds": round(self.seconds, 3), "cached": self.cached}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AppCall:
+        return cls(str(data["path"]), str(data.get("model") or ""), data.get("request"), str(data.get("reply") or ""),
+                   int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0),
+                   float(data.get("seconds") or 0.0), bool(data.get("cached")))

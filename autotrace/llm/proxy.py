@@ -15,6 +15,11 @@ through any client (``openai`` sync or async, streamed or not, ``httpx``, ``requ
 * **Meter.** Calls, cached calls, prompt and completion tokens (as the upstream reports them) and seconds
   spent waiting for the upstream, as an :class:`~autotrace.llm.appcalls.AppUsage`.
 
+* **Calls by evaluation.** A base URL of the form ``/r/<tag>/v1`` (the worker gives its evaluation one,
+  :mod:`runners.model_calls`) files each call under the tag; ``POST /autotrace/take/<tag>`` hands them
+  over (and forgets them) as :class:`~autotrace.llm.appcalls.AppCall` JSON, so that each example's graph
+  gets its model calls as nodes. The tag is not part of the cache key.
+
 The upstream is resolved on the first request (:class:`Upstream` from a callable), so that a run whose
 program never calls a model never starts one.
 """
@@ -34,13 +39,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from autotrace.llm.appcalls import AppUsage, CachedReply
+from autotrace.llm.appcalls import AppCall, AppUsage, CachedReply
 from autotrace.store import ResponseCache
 
 #: Seconds one forwarded request may take (the local model on a busy 2-core machine is slow).
 UPSTREAM_TIMEOUT = 900.0
 #: The cache's key prefix: the program's calls share the store's ``responses`` table with the optimizer's.
 KEY_PREFIX = "app:"
+#: Calls kept per tag until taken: a worker that died never takes its own.
+KEPT_PER_TAG = 200
+#: The path prefix that hands a tag's calls over.
+TAKE = "/autotrace/take/"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class RecordingProxy:
         self._cache_lock = threading.Lock()
         self._usage = AppUsage()
         self._seen: Counter[str] = Counter()
+        self._calls: dict[str, list[AppCall]] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -149,6 +159,17 @@ class RecordingProxy:
         with self._lock:
             self._usage = self._usage + usage
 
+    def remember(self, tag: str, call: AppCall) -> None:
+        with self._lock:
+            kept = self._calls.setdefault(tag, [])
+            if len(kept) < KEPT_PER_TAG:
+                kept.append(call)
+
+    def take(self, tag: str) -> list[AppCall]:
+        """The calls filed under ``tag`` since it was last taken."""
+        with self._lock:
+            return self._calls.pop(tag, [])
+
 
 def _samples(body: dict[str, Any]) -> bool:
     temperature = body.get("temperature", 1.0)
@@ -163,17 +184,23 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the program's output and autotrace's progress line are what the user reads."""
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        _, path = _untag(self.path)
         upstream = self._upstream()
         if upstream is None:
             return
-        if self.path.rstrip("/") == "/v1/models" and upstream.model:
+        if path.rstrip("/") == "/v1/models" and upstream.model:
             model = {"id": upstream.model, "object": "model", "created": 0, "owned_by": "autotrace"}
             self._send(CachedReply(200, "application/json", json.dumps({"object": "list", "data": [model]})))
             return
-        self._send(self._forward(upstream, "GET", self.path, None)[0])
+        self._send(self._forward(upstream, "GET", path, None)[0])
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith(TAKE):
+            calls = self.proxy.take(self.path[len(TAKE):])
+            self._send(CachedReply(200, "application/json", json.dumps([c.to_json() for c in calls])))
+            return
+        tag, path = _untag(self.path)
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
@@ -187,18 +214,23 @@ class _Handler(BaseHTTPRequestHandler):
         if upstream.model:
             body["model"] = upstream.model
         proxy = self.proxy
-        key = proxy.key(self.path, body)
+        key = proxy.key(path, body)
         cache = proxy.cache
         if cache is not None and (stored := cache.get(key)) is not None:
             proxy.count(AppUsage(calls=1, cached=1))
-            self._send(CachedReply.from_json(stored))
+            reply = CachedReply.from_json(stored)
+            if tag:
+                proxy.remember(tag, _call(path, body, reply, 0.0, cached=True))
+            self._send(reply)
             return
         started = time.perf_counter()
-        reply, streamed = self._forward(upstream, "POST", self.path, body)
+        reply, streamed = self._forward(upstream, "POST", path, body)
         seconds = time.perf_counter() - started
         proxy.count(AppUsage(1, 0, reply.prompt_tokens, reply.completion_tokens, seconds))
         if reply.status == 200 and cache is not None:
             cache.put(key, reply.to_json())
+        if tag:
+            proxy.remember(tag, _call(path, body, reply, seconds, cached=False))
         if not streamed:
             self._send(reply)
 
@@ -264,6 +296,54 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the program gave up on this request
+
+
+def _untag(path: str) -> tuple[str, str]:
+    """``/r/<tag>/v1/chat/completions`` -> (tag, ``/v1/chat/completions``); an untagged path has tag ""."""
+    if path.startswith("/r/"):
+        tag, _, rest = path[3:].partition("/")
+        return tag, "/" + rest
+    return "", path
+
+
+def _call(path: str, body: dict[str, Any], reply: CachedReply, seconds: float, *, cached: bool) -> AppCall:
+    asked = next((body[k] for k in ("messages", "prompt", "input") if k in body), None)
+    return AppCall(path.removeprefix("/v1"), str(body.get("model") or ""), asked, reply_text(reply),
+                   reply.prompt_tokens, reply.completion_tokens, seconds, cached)
+
+
+def reply_text(reply: CachedReply) -> str:
+    """The text a reply carries (a chat message's content, a completion's text, the responses API's
+    output text, a stream's deltas joined), or its error message."""
+    if reply.content_type.startswith("text/event-stream"):
+        parts = []
+        for line in reply.body.splitlines():
+            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                try:
+                    event = json.loads(line[5:])
+                except ValueError:
+                    continue
+                for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
+                    delta = choice.get("delta") or {}
+                    parts.append(str(delta.get("content") or choice.get("text") or ""))
+                if isinstance(event, dict) and event.get("type") == "response.output_text.delta":
+                    parts.append(str(event.get("delta") or ""))
+        return "".join(parts)
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return reply.body
+    if not isinstance(data, dict):
+        return reply.body
+    if "error" in data and reply.status != 200:
+        return f"error {reply.status}: {(data['error'] or {}).get('message', '')}"
+    choices = data.get("choices") or []
+    if choices and isinstance(choices[0], dict):
+        first = choices[0]
+        return str((first.get("message") or {}).get("content") or first.get("text") or "")
+    texts = [part.get("text", "") for item in data.get("output") or [] if isinstance(item, dict)
+             for part in item.get("content") or [] if isinstance(part, dict)]
+    return "".join(texts)
 
 
 def _lines(response: http.client.HTTPResponse) -> Iterator[bytes]:
