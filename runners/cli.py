@@ -149,7 +149,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"], help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
 @click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, --holdout, --holdout-tests are the stored ones; giving one another value is an error).")
-@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests from the response cache.")
+@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests (the optimizer's and the program's own) from the response cache.")
 @_TIMEOUT
 @click.option("--memory", type=Size(), default=DEFAULTS["memory"], help="Address-space limit of one evaluation, e.g. 2GiB or none.")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")

@@ -34,12 +34,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from autotrace.llm.appcalls import AppCall, AppUsage, CachedReply
+from autotrace.llm.replies import body_usage, reply_text, stream_usage
 from autotrace.store import ResponseCache
 
 #: Seconds one forwarded request may take (the local model on a busy 2-core machine is slow).
@@ -260,13 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = response.getheader("Content-Type") or "application/json"
             if response.status == 200 and content_type.startswith("text/event-stream"):
                 text = self._relay(response, content_type)
-                return CachedReply(200, content_type, text, *_stream_usage(text)), True
+                return CachedReply(200, content_type, text, *stream_usage(text)), True
             text = response.read().decode("utf-8", errors="replace")
         except (OSError, http.client.HTTPException) as exc:
             return _error(502, f"the program's model at {upstream.base_url} did not answer: {exc}"), False
         finally:
             connection.close()
-        return CachedReply(response.status, content_type, text, *_body_usage(text)), False
+        return CachedReply(response.status, content_type, text, *body_usage(text)), False
 
     def _relay(self, response: http.client.HTTPResponse, content_type: str) -> str:
         self.send_response(200)
@@ -312,40 +313,6 @@ def _call(path: str, body: dict[str, Any], reply: CachedReply, seconds: float, *
                    reply.prompt_tokens, reply.completion_tokens, seconds, cached)
 
 
-def reply_text(reply: CachedReply) -> str:
-    """The text a reply carries (a chat message's content, a completion's text, the responses API's
-    output text, a stream's deltas joined), or its error message."""
-    if reply.content_type.startswith("text/event-stream"):
-        parts = []
-        for line in reply.body.splitlines():
-            if line.startswith("data:") and line[5:].strip() != "[DONE]":
-                try:
-                    event = json.loads(line[5:])
-                except ValueError:
-                    continue
-                for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
-                    delta = choice.get("delta") or {}
-                    parts.append(str(delta.get("content") or choice.get("text") or ""))
-                if isinstance(event, dict) and event.get("type") == "response.output_text.delta":
-                    parts.append(str(event.get("delta") or ""))
-        return "".join(parts)
-    try:
-        data = json.loads(reply.body)
-    except ValueError:
-        return reply.body
-    if not isinstance(data, dict):
-        return reply.body
-    if "error" in data and reply.status != 200:
-        return f"error {reply.status}: {(data['error'] or {}).get('message', '')}"
-    choices = data.get("choices") or []
-    if choices and isinstance(choices[0], dict):
-        first = choices[0]
-        return str((first.get("message") or {}).get("content") or first.get("text") or "")
-    texts = [part.get("text", "") for item in data.get("output") or [] if isinstance(item, dict)
-             for part in item.get("content") or [] if isinstance(part, dict)]
-    return "".join(texts)
-
-
 def _lines(response: http.client.HTTPResponse) -> Iterator[bytes]:
     while line := response.readline():
         yield line
@@ -354,38 +321,3 @@ def _lines(response: http.client.HTTPResponse) -> Iterator[bytes]:
 def _error(status: int, message: str) -> CachedReply:
     return CachedReply(status, "application/json",
                        json.dumps({"error": {"message": message, "type": "autotrace_proxy_error", "code": status}}))
-
-
-def _tokens(usage: Any) -> tuple[int, int]:
-    """Prompt and completion tokens of a ``usage`` object (chat and completions, or the responses API's)."""
-    if not isinstance(usage, dict):
-        return 0, 0
-    prompt = usage.get("prompt_tokens", usage.get("input_tokens")) or 0
-    completion = usage.get("completion_tokens", usage.get("output_tokens")) or 0
-    return (int(prompt), int(completion)) if isinstance(prompt, int) and isinstance(completion, int) else (0, 0)
-
-
-def _body_usage(text: str) -> tuple[int, int]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return 0, 0
-    return _tokens(data.get("usage")) if isinstance(data, dict) else (0, 0)
-
-
-def _stream_usage(text: str) -> tuple[int, int]:
-    """The usage a stream reports (its last chunk with one: ``stream_options.include_usage``, or the
-    responses API's ``response.completed`` event); (0, 0) when it reports none."""
-    found = (0, 0)
-    for line in text.splitlines():
-        if not line.startswith("data:") or line[5:].strip() == "[DONE]":
-            continue
-        try:
-            event = json.loads(line[5:])
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            usage = event.get("usage") or (event.get("response") or {}).get("usage")
-            if usage:
-                found = _tokens(usage)
-    return found
