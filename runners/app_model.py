@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotrace.evaluation import Evaluation
 from autotrace.llm.client import LLMConfig
 from autotrace.llm.proxy import RecordingProxy, Upstream
 
@@ -86,3 +87,16 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+#: Seconds an evaluation may take once the program was seen waiting for its model past ``--timeout``'s
+#: default: on the local model and two busy cores, one example's call took 20 s (measured: the initial
+#: values of examples/prompt_app, 2 of 6 calls in 42 s, timed out at the default 60 s).
+APP_TIMEOUT = 900.0
+
+
+def timed_out_waiting(initial: Evaluation, proxy: RecordingProxy | None) -> bool:
+    """Whether the initial values' evaluation hit its timeout while the program called its model through
+    the proxy: then the time went to the model, not to a runaway program."""
+    return (proxy is not None and proxy.usage().calls > 0 and initial.problem is not None
+            and initial.problem.startswith("timed out after"))

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -196,7 +197,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     from autotrace.llm.select import choose_model
     from autotrace.records import Scoring
 
-    from .app_model import AppModel, program_model
+    from click.core import ParameterSource
+
+    from .app_model import APP_TIMEOUT, AppModel, program_model, timed_out_waiting
     from .cannot_run import cannot_run
     from .loop import Settings, optimize as run_optimize, prepare, state_dir
     from .sandbox import Limits
@@ -239,6 +242,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
+    timeout_is_default = click.get_current_context().get_parameter_source("timeout") is ParameterSource.DEFAULT
 
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
@@ -253,6 +257,11 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                 project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
             else:
                 project, initial = prepare(settings) if not settings.resume else (None, None)
+                if timeout_is_default and initial is not None and timed_out_waiting(initial, proxy):
+                    click.echo(f"the program waits for its model longer than --timeout {timeout:g}: evaluations may "
+                               f"now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
+                    settings.limits = replace(settings.limits, timeout=APP_TIMEOUT)
+                    project, initial = prepare(settings)  # the calls that were answered come from the cache
                 if project is not None and initial is not None and (why := cannot_run(project.params, initial, project.root)):
                     fail(why)
             what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
