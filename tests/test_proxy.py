@@ -111,3 +111,17 @@ def test_an_upstream_that_does_not_answer_is_an_error_the_program_sees(llm_serve
         with pytest.raises(openai.InternalServerError, match="did not answer"):
             client(proxy).chat.completions.create(model="m", messages=MESSAGES, temperature=0)
         assert proxy.usage().calls == 1
+
+
+def test_a_model_that_cannot_start_is_tried_once_and_each_request_told_why() -> None:
+    starts = []
+
+    def broken() -> Upstream:
+        starts.append(1)
+        raise RuntimeError("no model file")
+
+    with RecordingProxy(broken) as proxy:
+        for _ in range(2):
+            with pytest.raises(openai.APIStatusError, match="could not start the program's model: no model file"):
+                client(proxy).chat.completions.create(model="m", messages=MESSAGES, temperature=0)
+    assert len(starts) == 1

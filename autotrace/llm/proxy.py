@@ -74,6 +74,7 @@ class RecordingProxy:
         """``cache``: the run store's file, opened on the first request (None: nothing is cached)."""
         self._resolve = upstream
         self._upstream: Upstream | None = None
+        self._failed: Exception | None = None
         self._cache_path = cache
         self._cache: ResponseCache | None = None
         self._lock = threading.Lock()
@@ -140,10 +141,17 @@ class RecordingProxy:
             return self._cache
 
     def upstream(self) -> Upstream:
-        """The upstream, resolved once (the first request may start the local model)."""
+        """The upstream, resolved once (the first request may start the local model; a start that failed
+        is not tried again for every later request: each would wait as long to fail the same way)."""
         with self._resolve_lock:
+            if self._failed is not None:
+                raise self._failed
             if self._upstream is None:
-                self._upstream = self._resolve()
+                try:
+                    self._upstream = self._resolve()
+                except Exception as exc:
+                    self._failed = exc
+                    raise
             return self._upstream
 
     def key(self, path: str, body: dict[str, Any]) -> str:
