@@ -104,6 +104,8 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "entry": _TEXT,
     "model": _TEXT,
     "base_url": _TEXT,
+    "app_model": _TEXT,
+    "app_base_url": _TEXT,
     "ray_address": _TEXT,
     "holdout_tests": ("a pytest -k expression (a string)", lambda v: isinstance(v, str)),
     "optimizer": _one_of(OPTIMIZER_NAMES),

@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autotrace.llm.appcalls import AppUsageRecord
 from autotrace.records import RunRecord, StepRecord
 
-#: 2 added ``candidates`` (the pool of :mod:`autotrace.pool`); a version-1 file gains the table on open.
-SCHEMA_VERSION = 2
+#: 2 added ``candidates`` (the pool of :mod:`autotrace.pool`); 3 added ``app_usage`` (the program's own
+#: model calls, :mod:`autotrace.llm.appcalls`). An older file gains the tables on open.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,6 +51,10 @@ CREATE TABLE IF NOT EXISTS candidates (
     created REAL NOT NULL,
     record TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
+);
+CREATE TABLE IF NOT EXISTS app_usage (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -205,6 +211,17 @@ class RunStore:
         """The run's candidate records in the order they were evaluated."""
         rows = self._read("SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,))
         return [json.loads(r["record"]) for r in rows]
+
+    def set_app_usage(self, run_id: str, record: AppUsageRecord) -> None:
+        """Record what the program's own model calls of the run cost (replacing what was recorded: a
+        resumed run stores its sum)."""
+        self._write("INSERT OR REPLACE INTO app_usage (run_id, record) VALUES (?, ?)",
+                    (run_id, json.dumps(record.to_json())), conflict=f"app usage of run {run_id!r}")
+
+    def app_usage(self, run_id: str) -> AppUsageRecord | None:
+        """The program's model calls of the run; None when it made none through autotrace's proxy."""
+        rows = self._read("SELECT record FROM app_usage WHERE run_id = ?", (run_id,))
+        return AppUsageRecord.from_json(json.loads(rows[0]["record"])) if rows else None
 
     def finish_run(self, run_id: str, status: str, best: dict) -> None:
         """Close the run with a final ``status`` and its ``best`` result (``best["score"]`` is indexed)."""

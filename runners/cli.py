@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -144,10 +145,12 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--target", "target_score", type=float, default=None, help="Stop as soon as the mean score reaches this value (with --tests: 1, all passing).")
 @click.option("--model", default=None, help="Model name, or 'local' for the embedded model. [env: AUTOTRACE_MODEL]")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
+@click.option("--app-base-url", default=None, metavar="URL", help="The endpoint the program's own model calls (OpenAI() clients) go to, through autotrace's caching proxy. Default: the run's model, when OPENAI_BASE_URL and OPENAI_API_KEY are unset (else the program uses those, unchanged). [key: AUTOTRACE_APP_API_KEY]")
+@click.option("--app-model", default=None, metavar="NAME", help="The model name the program's requests are given, whatever they ask for. Default: the run's model's (on --app-base-url: the program's own).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"], help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
 @click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, --holdout, --holdout-tests are the stored ones; giving one another value is an error).")
-@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests from the response cache.")
+@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests (the optimizer's and the program's own) from the response cache.")
 @_TIMEOUT
 @click.option("--memory", type=Size(), default=DEFAULTS["memory"], help="Address-space limit of one evaluation, e.g. 2GiB or none.")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
@@ -171,7 +174,7 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"], help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
              selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
-             base_url: str | None, optimizer: str, apply_patch: bool, resume: str | None, no_cache: bool,
+             base_url: str | None, app_base_url: str | None, app_model: str | None, optimizer: str, apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
@@ -192,10 +195,15 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     feedback = "judge.py", ...); the defaults shown below are then the project's.
     """
     from autotrace.llm.client import LLMConfig
-    from autotrace.llm.select import choose_model, llm_endpoint
+    from autotrace.llm.lazy import LazyEndpoint
+    from autotrace.llm.select import choose_model
     from autotrace.records import Scoring
 
-    from .loop import Settings, optimize as run_optimize, prepare
+    from click.core import ParameterSource
+
+    from .app_model import APP_TIMEOUT, AppModel, program_model, timed_out_waiting
+    from .cannot_run import cannot_run
+    from .loop import Settings, optimize as run_optimize, prepare, state_dir
     from .sandbox import Limits
 
     if (target is None) == (tests is None):
@@ -237,20 +245,34 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         failure_score=failure_score,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
+    timeout_is_default = click.get_current_context().get_parameter_source("timeout") is ParameterSource.DEFAULT
 
     def body() -> int:
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
-        if tests is not None:  # the tests run once first: the baseline regressions are measured against
-            project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
-        else:
-            project, initial = prepare(settings) if not settings.resume else (None, None)
-        what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
-                                             + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
-        with llm_endpoint(settings.llm, gguf=str(gguf) if gguf else None,
-                          say=lambda text: click.echo(text, err=True), slots=settings.candidates) as ready:
-            settings.llm = ready
+        # The run's model starts when first asked for: by the program's own calls (through the proxy) or the loop.
+        root = _root_of(target, tests)
+        with LazyEndpoint(settings.llm, gguf=str(gguf) if gguf else None, say=lambda text: click.echo(text, err=True),
+                          slots=settings.candidates) as endpoint, \
+                program_model(AppModel(app_base_url, app_model), endpoint.get,
+                              None if no_cache else state_dir(root) / "autotrace.db") as proxy:
+            progress = _Progress(proxy)
+            if tests is not None:  # the tests run once first: the baseline regressions are measured against
+                project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
+            else:
+                project, initial = prepare(settings) if not settings.resume else (None, None)
+                if timeout_is_default and initial is not None and timed_out_waiting(initial, proxy):
+                    click.echo(f"the program waits for its model longer than --timeout {timeout:g}: evaluations may "
+                               f"now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
+                    settings.limits = replace(settings.limits, timeout=APP_TIMEOUT)
+                    project, initial = prepare(settings)  # the calls that were answered come from the cache
+                if project is not None and initial is not None and (why := cannot_run(project.params, initial, project.root)):
+                    fail(why)
+            what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
+                                                 + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
+            settings.llm = endpoint.get()
             click.echo(f"optimizing {what} with {settings.optimizer}, at most {settings.steps} steps", err=True)
-            result = run_optimize(settings, progress=_show_step, project=project, initial=initial)
+            result = run_optimize(settings, progress=progress.show, project=project, initial=initial)
+            progress.save(root, result.run_id)
         click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
         if result.patch.diff:
             click.echo(result.patch.diff, nl=False)
@@ -314,7 +336,55 @@ def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str
     return project, initial
 
 
-def _show_step(report: Any) -> None:
+def _root_of(target: Path | None, tests: Path | None) -> Path:
+    """The project root whose store the run writes to (as :class:`autotrace.project.Project` finds it)."""
+    from autotrace.config import find_root
+
+    if target is not None:
+        return find_root(target.resolve().parent)
+    assert tests is not None
+    return find_root(tests.resolve() if tests.is_dir() else tests.resolve().parent)
+
+
+class _Progress:
+    """The progress lines of a run, each with what the program's own model calls cost since the last one
+    (when they go through autotrace's proxy), and that cost stored with the run at its end."""
+
+    def __init__(self, proxy: Any) -> None:
+        from autotrace.llm.appcalls import AppUsage, AppUsageRecord
+
+        self.proxy = proxy
+        self.counted = AppUsage()
+        self.record = AppUsageRecord()
+
+    def show(self, report: Any) -> None:
+        app = ""
+        if self.proxy is not None:
+            usage = self.proxy.usage()
+            step, self.counted = usage - self.counted, usage
+            self.record = self.record.plus(report.step, step)
+            app = f"  app {step.describe()}" if step.calls else ""
+        _show_step(report, app)
+
+    def save(self, root: Path, run_id: str) -> None:
+        """Add this invocation's program calls to the run's (a resumed run has some already)."""
+        if self.proxy is None or not self.record.total.calls:
+            return
+        from autotrace.store import RunStore
+
+        from .loop import state_dir
+
+        with RunStore(state_dir(root) / "autotrace.db") as store:
+            record = store.app_usage(run_id)
+            if record is None:
+                record = self.record
+            else:
+                for step, usage in self.record.steps.items():
+                    record = record.plus(step, usage)
+            store.set_app_usage(run_id, record)
+
+
+def _show_step(report: Any, app: str = "") -> None:
     from .terminal import colour, paint, score_style
 
     on = colour(sys.stderr)
@@ -322,7 +392,8 @@ def _show_step(report: Any) -> None:
     click.echo(f"{paint(f'step {report.step:>3}/{report.steps}', on, bold=True)}  "
                f"score {paint(f'{report.score:<14}', on, **score_style(report.score))}  "
                f"best {paint(f'{report.best:<14}', on, fg='green')}  "
-               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}", err=True)
+               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}"
+               f"{paint(app, on, dim=True)}", err=True)
 
 
 @cli.command(cls=ProjectCommand)
@@ -332,16 +403,22 @@ def _show_step(report: Any) -> None:
 @click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None, help="Also judge the output (and run the judge's examples).")
 @click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None, help="Export the execution graph: out.dot (Graphviz) or out.json.")
 @_TIMEOUT
+@click.option("--app-base-url", default=None, metavar="URL", help="The endpoint the program's own model calls go to (see optimize --help).")
+@click.option("--app-model", default=None, metavar="NAME", help="The model name the program's requests are given (see optimize --help).")
 def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None,
-        timeout: float) -> None:
+        timeout: float, app_base_url: str | None, app_model: str | None) -> None:
     """Run TARGET once, instrumented, and summarise the execution graph.
 
     Shows the parameters found, the graph's size, the output (and the judge's verdict with
     --feedback). With several examples, --graph exports the first example's graph.
     """
     from autotrace import graph as g
+    from autotrace.llm.client import LLMConfig
+    from autotrace.llm.lazy import LazyEndpoint
+    from autotrace.llm.select import choose_model
     from autotrace.project import Project
 
+    from .app_model import AppModel, program_model
     from .evaluation import make_job, run_evaluation
     from .sandbox import Limits
 
@@ -350,7 +427,14 @@ def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None
         for spec in project.params:
             click.echo(f"param {spec.name} ({spec.kind}) at {spec.key}:{spec.line}")
         job = make_job(project, target, entry, judge, {})
-        evaluation = run_evaluation(job, Limits(timeout=timeout))
+        # The program's own model calls go to the run's model as under optimize (nothing is cached: a run
+        # writes nothing), started only if the program calls it.
+        llm = LLMConfig(model=choose_model(None, None), base_url=None, api_key=os.environ.get("OPENAI_API_KEY"))
+        with LazyEndpoint(llm, say=lambda text: click.echo(text, err=True)) as endpoint, \
+                program_model(AppModel(app_base_url, app_model), endpoint.get, None) as proxy:
+            evaluation = run_evaluation(job, Limits(timeout=timeout))
+        if proxy is not None and proxy.usage().calls:
+            click.echo(f"the program's model calls: {proxy.usage().describe()}", err=True)
         if evaluation.problem:
             click.echo(evaluation.problem, err=True)
             return EXIT_NOT_REACHED
@@ -419,10 +503,19 @@ def runs() -> None:
     store = _store()
     rows = [(run.id, run.status, run.best_describe or "–",
              str(max(run.steps - 1, 0)),  # the stored rows less the initial values' step 0
-             _when(run.created), str(run.config.get("target") or "tests"))
+             _app_calls(store.app_usage(run.id)), _when(run.created), str(run.config.get("target") or "tests"))
             for run in store.list_runs()]
-    for line in table(("RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"), rows, right=frozenset({3})):
+    for line in table(("RUN", "STATUS", "BEST", "STEPS", "APP CALLS", "STARTED", "TARGET"), rows,
+                      right=frozenset({3})):
         click.echo(line)
+
+
+def _app_calls(record: Any) -> str:
+    """The program's own model calls of a run, as ``runs`` lists them ("–": none through autotrace)."""
+    if record is None:
+        return "–"
+    total = record.total
+    return f"{total.calls} ({total.cached} cached)" if total.cached else str(total.calls)
 
 
 def _when(stamp: Any) -> str:
@@ -441,16 +534,22 @@ def show(run_id: str, as_json: bool) -> None:
     if run is None:
         fail(f"no run {run_id!r} (see 'autotrace runs')")
     steps = store.steps(run_id)
+    app = store.app_usage(run_id)
     if as_json:
         records = [{**step.to_record(), "step": step.step, "created": step.created} for step in steps]
-        click.echo(json.dumps({"run": run.to_json(), "steps": records}, indent=1, default=str))
+        click.echo(json.dumps({"run": run.to_json(), "steps": records, "app": app.to_json() if app else None},
+                              indent=1, default=str))
         return
     from .terminal import colour, paint, score_style
 
     on = colour()
     click.echo(f"run {run_id}: {json.dumps(dict(run.config), default=str)[:300]}")
+    if app is not None:
+        click.echo(f"the program's own model calls: {app.total.describe()}")
     for step in steps:
         cost = f"tokens {step.prompt_tokens}+{step.completion_tokens}  {step.seconds:.1f}s"
+        if app is not None and (usage := app.steps.get(step.step)) is not None and usage.calls:
+            cost += f"  app calls {usage.describe()}"
         header = f"--- step {step.step}:"
         click.echo(f"{paint(header, on, bold=True)} score "
                    f"{paint(step.describe, on, **score_style(step.describe))}  {paint(cost, on, dim=True)}  "

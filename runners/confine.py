@@ -47,6 +47,11 @@ _SCOPE_SIGNAL = 2  # ABI 6
 
 #: The environment switch that selects the private-copy protection instead of Landlock.
 MODE_ENV = "AUTOTRACE_CONFINE"
+#: The one TCP port a confined evaluation may still connect to with ``network=False``: the program's model
+#: proxy (:mod:`.app_model`), which sets it for the run. An environment variable because every way an
+#: evaluation starts (fork server, spawn, pytest) inherits the environment. Landlock rules name a port,
+#: not an address: the port is allowed on any host.
+CONNECT_PORT_ENV = "AUTOTRACE_MODEL_PORT"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ class Confinement:
 class _RulesetAttr(ctypes.Structure):
     _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
                 ("scoped", ctypes.c_uint64)]
+
+
+class _NetPortAttr(ctypes.Structure):
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -155,12 +164,22 @@ def confine(policy: Confinement) -> str:
                        f"allow writes beneath {folder}")
             finally:
                 os.close(fd)
+        if not policy.network and (port := connect_port()) is not None:
+            rule = _NetPortAttr(_NET_CONNECT_TCP, port)
+            _check(libc.syscall(ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(_RULE_NET_PORT),
+                                ctypes.byref(rule), ctypes.c_uint32(0)), f"allow connecting to port {port}")
         _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
         _check(libc.syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
                "restrict itself")
     finally:
         os.close(ruleset)
     return "landlock"
+
+
+def connect_port() -> int | None:
+    """The port :data:`CONNECT_PORT_ENV` names, if any and valid."""
+    text = os.environ.get(CONNECT_PORT_ENV, "")
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
 
 
 def _check(result: int, what: str) -> int:

@@ -23,6 +23,10 @@ from .sandbox import Limits, evaluate
 from .worker import Job
 
 _EXCLUDES = [".autotrace", ".venv", ".git", "__pycache__", ".bench", ".pytest_cache"]
+#: Variables a Ray worker is given from this process, set or not by the user: the program's model
+#: (:mod:`.app_model`) and the one port ``--no-network`` leaves open. Passed explicitly because a worker of
+#: a cluster started before the run does not inherit this process's environment.
+_PASSED_ENV = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AUTOTRACE_MODEL_PORT", "AUTOTRACE_APP_PROXY")
 
 
 class RayRunner:
@@ -36,7 +40,8 @@ class RayRunner:
         self._ray, self.root = ray, root.resolve()
         ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=False,
                  include_dashboard=False, logging_level=logging.WARNING,
-                 runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES})
+                 runtime_env={"working_dir": str(self.root), "excludes": _EXCLUDES,
+                              "env_vars": {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}})
         self._task = ray.remote(max_retries=0)(_evaluate_on_node)
 
     def run(self, job: Job, limits: Limits) -> WorkerOutcome:

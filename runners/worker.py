@@ -29,6 +29,7 @@ from autotrace.transforms.plan import ModulePlan
 
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
+from .model_calls import ModelCalls, add_model_calls
 from .judge import JudgeError, judge_examples, judge_output, load_judge
 from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 
@@ -77,6 +78,7 @@ def run_job(job: Job) -> WorkerOutcome:
         if root not in sys.path:
             sys.path.insert(0, root)
     finder = install(targets, runtime, cache=job.cache)
+    model_calls = ModelCalls.start()  # before the import: a client made at import takes this route too
     try:
         try:
             judge = load_judge(Path(job.judge)) if job.judge else None
@@ -97,6 +99,8 @@ def run_job(job: Job) -> WorkerOutcome:
         for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
             seed_draw(job.seed, index)
+            if model_calls is not None:
+                model_calls.take()  # calls made before the example (at import) are no example's
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
             score, message = None, ""
             if outcome.error is not None:
@@ -111,11 +115,21 @@ def run_job(job: Job) -> WorkerOutcome:
             results.append(ExampleResult(
                 score=score, failed=outcome.error is not None, message=message,
                 example=g.short_repr(example) if examples is not None else None, output=g.short_repr(outcome.output),
-                graph=g.to_json(build_graph(recorder, params, outcome)) if recorder is not None else None,
+                graph=g.to_json(_graph(recorder, params, outcome, model_calls)) if recorder is not None else None,
                 held_out=index >= train))
         return Examples(examples=tuple(results))
     finally:
         uninstall(finder)
+        if model_calls is not None:
+            model_calls.stop()
+
+
+def _graph(recorder: Recorder, params: list[ParamNode], outcome: RunOutcome, model_calls: ModelCalls | None) -> Any:
+    """The example's recorded run, with the model calls it made through autotrace's proxy as nodes."""
+    graph = build_graph(recorder, params, outcome)
+    if model_calls is not None:
+        add_model_calls(graph, model_calls.take(), params)
+    return graph
 
 
 def seed_draw(seed: int, index: int) -> None:

@@ -27,8 +27,8 @@ def environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def autotrace_run(folder: Path, target: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(AUTOTRACE), "run", target, "--feedback", "judge.py"], cwd=folder,
+def autotrace_run(folder: Path, target: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(AUTOTRACE), "run", target, "--feedback", "judge.py", *args], cwd=folder,
                           env=environment(**env), capture_output=True, text=True, timeout=120)
 
 
@@ -126,12 +126,13 @@ def test_prompt_app_runs_against_the_llm_server_and_is_judged(tmp_path: Path, ll
     folder = copy_example("prompt_app", tmp_path)
     llm_server.script("The message is about billing.", *[route] * 5)
 
-    result = autotrace_run(folder, "triage.py", OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="test",
-                           AUTOTRACE_MODEL="scripted")
+    # No variable set: the app's unmodified OpenAI() client reaches the model autotrace gives it.
+    result = autotrace_run(folder, "triage.py", "--app-base-url", llm_server.base_url, "--app-model", "scripted")
 
     assert result.returncode == 0, result.stderr
     assert "param triage.PROMPT (literal)" in result.stdout
-    # The app sent its prompt and each labelled message through the openai client.
+    # The app sent its prompt and each labelled message through the openai client; its "gpt-4o-mini" was
+    # answered by the model given.
     requests = [r.json for r in llm_server.chat_requests]
     assert len(requests) == 6
     assert {r["model"] for r in requests} == {"scripted"}

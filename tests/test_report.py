@@ -275,8 +275,9 @@ def test_pytest_writes_an_html_page_per_session_when_the_file_ends_in_html(sessi
 
 def test_runs_is_an_aligned_table(finished: Run) -> None:
     lines = autotrace("runs", cwd=finished.shop).stdout.splitlines()
-    assert lines[0].split() == ["RUN", "STATUS", "BEST", "STEPS", "STARTED", "TARGET"]
-    assert lines[1].split()[:4] == [finished.run_id, "done", "0", "2"]  # best score 0 after 2 steps
+    assert lines[0].split() == ["RUN", "STATUS", "BEST", "STEPS", "APP", "CALLS", "STARTED", "TARGET"]
+    # best score 0 after 2 steps; the program calls no model
+    assert lines[1].split()[:5] == [finished.run_id, "done", "0", "2", "–"]
     for column in ("STATUS", "BEST", "STARTED", "TARGET"):  # left-aligned columns start where their header does
         assert lines[1][lines[0].index(column) - 1] == " " and lines[1][lines[0].index(column)] != " "
 

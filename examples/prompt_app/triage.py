@@ -1,11 +1,10 @@
 """A small LLM app: route a customer message to a team. The system prompt is the parameter.
 
-It talks to any OpenAI-compatible server through the ``openai`` client, configured the usual way:
-OPENAI_BASE_URL and OPENAI_API_KEY (for the local model: ``autotrace model serve``), and
-AUTOTRACE_MODEL for the model name.
+It is written for OpenAI, as such apps are: an ``OpenAI()`` client configured by the environment alone
+(``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) and a model name. Under ``autotrace optimize`` with neither
+variable set, autotrace points them at the run's model (the embedded local one by default), which answers
+whatever model name the app asks for.
 """
-
-import os
 
 from openai import OpenAI
 
@@ -14,9 +13,9 @@ Tell us what the message is about."""  # autotrace: param system prompt of the m
 
 
 def ask(text):
-    client = OpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "not-needed")
+    client = OpenAI()
     reply = client.chat.completions.create(
-        model=os.environ.get("AUTOTRACE_MODEL") or "gpt-4o-mini",
+        model="gpt-4o-mini",
         messages=[{"role": "system", "content": PROMPT}, {"role": "user", "content": text}],
         temperature=0,
         max_tokens=20,

@@ -1,0 +1,102 @@
+"""The program's own model: what an evaluated program that calls an LLM through ``OpenAI()`` talks to.
+
+When the user set no endpoint for the program (neither ``OPENAI_BASE_URL`` nor ``OPENAI_API_KEY`` in the
+environment) or asked for one (``--app-base-url``), the run starts a recording proxy
+(:mod:`autotrace.llm.proxy`) in front of that model and points the standard variables at it in this
+process's environment for the length of the run, so that every way an evaluation is started (the fork
+server, a spawned worker, a local Ray worker, a ``--tests`` pytest process) inherits them: an unmodified
+``OpenAI()`` program reaches the run's model, any model name it asks for is answered by it, and its calls
+are cached and counted. Variables the user did set reach the program unchanged (and go uncounted).
+
+Under ``--no-network`` the proxy's port is the one TCP port a confined evaluation may still connect to
+(:data:`runners.confine.CONNECT_PORT_ENV`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from autotrace.evaluation import Evaluation
+from autotrace.llm.client import LLMConfig
+from autotrace.llm.proxy import RecordingProxy, Upstream
+
+from .confine import CONNECT_PORT_ENV
+from .model_calls import PROXY_ENV
+
+#: The variables every OpenAI client reads, which the program is given.
+BASE_URL_ENV, API_KEY_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY"
+#: The key the program is given: the proxy ignores it (it holds the upstream's own).
+PROGRAM_KEY = "autotrace-proxy"
+#: The upstream key for ``--app-base-url`` (else the user's ``OPENAI_API_KEY``, else none needed).
+APP_KEY_ENV = "AUTOTRACE_APP_API_KEY"
+
+
+@dataclass(frozen=True)
+class AppModel:
+    """``--app-base-url`` and ``--app-model``: another endpoint for the program than the optimizer's, and
+    the model name its requests are given (None: the run's model's on the run's endpoint, the program's
+    own on ``base_url``)."""
+
+    base_url: str | None = None
+    model: str | None = None
+
+
+def user_endpoint(environ: Mapping[str, str]) -> bool:
+    """Whether the user set an endpoint for the program (then it is left alone)."""
+    return bool(environ.get(BASE_URL_ENV) or environ.get(API_KEY_ENV))
+
+
+@contextlib.contextmanager
+def program_model(app: AppModel, run_model: Callable[[], LLMConfig], store: Path | None) -> Iterator[RecordingProxy | None]:
+    """For the block, the program's model behind a recording proxy (yielded) and the variables pointing at
+    it; None (and the environment untouched) when the user set an endpoint for the program and gave no
+    ``--app-base-url``. ``run_model``: the run's model, started on the first call; ``store``: the run
+    store's file the proxy caches replies in (None: ``--no-cache``)."""
+    if app.base_url is None and user_endpoint(os.environ):
+        yield None
+        return
+    user_key = os.environ.get(APP_KEY_ENV) or os.environ.get(API_KEY_ENV) or "not-needed"
+
+    def upstream() -> Upstream:
+        if app.base_url is not None:
+            return Upstream(app.base_url.rstrip("/"), user_key, app.model)
+        config = run_model()
+        return Upstream((config.base_url or "https://api.openai.com/v1").rstrip("/"), config.api_key or "not-needed",
+                        app.model or config.model)
+
+    with RecordingProxy(upstream, store) as proxy, environment(
+            {BASE_URL_ENV: proxy.base_url, API_KEY_ENV: PROGRAM_KEY, CONNECT_PORT_ENV: str(proxy.port),
+             PROXY_ENV: proxy.base_url.removesuffix("/v1")}):
+        yield proxy
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` for the block, each variable restored (or removed) after it."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+#: Seconds an evaluation may take once the program was seen waiting for its model past ``--timeout``'s
+#: default: on the local model and two busy cores, one example's call took 20 s (measured: the initial
+#: values of examples/prompt_app, 2 of 6 calls in 42 s, timed out at the default 60 s).
+APP_TIMEOUT = 900.0
+
+
+def timed_out_waiting(initial: Evaluation, proxy: RecordingProxy | None) -> bool:
+    """Whether the initial values' evaluation hit its timeout while the program called its model through
+    the proxy: then the time went to the model, not to a runaway program."""
+    return (proxy is not None and proxy.usage().calls > 0 and initial.problem is not None
+            and initial.problem.startswith("timed out after"))
