@@ -51,7 +51,8 @@ def user_endpoint(environ: Mapping[str, str]) -> bool:
 
 
 @contextlib.contextmanager
-def program_model(app: AppModel, run_model: Callable[[], LLMConfig], store: Path | None) -> Iterator[RecordingProxy | None]:
+def program_model(app: AppModel, run_model: Callable[[], LLMConfig],
+                  store: Path | None) -> Iterator[RecordingProxy | None]:
     """For the block, the program's model behind a recording proxy (yielded) and the variables pointing at
     it; None (and the environment untouched) when the user set an endpoint for the program and gave no
     ``--app-base-url``. ``run_model``: the run's model, started on the first call; ``store``: the run

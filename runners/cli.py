@@ -136,49 +136,113 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 
 @cli.command(cls=ProjectCommand)
 @click.argument("target", required=False, type=click.Path(path_type=Path))
-@click.option("--feedback", "judge", type=click.Path(path_type=Path), help="judge.py with feedback(output[, example]) and optionally examples().")
-@click.option("--tests", "tests", is_flag=False, flag_value=".", default=None, metavar="[PATH]", type=click.Path(path_type=Path), help="Instead of TARGET and a judge: optimize until the tests in PATH pass (default: the current folder).")
-@click.option("-k", "keyword", default=None, metavar="EXPR", help="With --tests: only the tests matching this pytest -k expression.")
+@click.option("--feedback", "judge", type=click.Path(path_type=Path),
+              help="judge.py with feedback(output[, example]) and optionally examples().")
+@click.option("--tests", "tests", is_flag=False, flag_value=".", default=None, metavar="[PATH]",
+              type=click.Path(path_type=Path),
+              help="Instead of TARGET and a judge: optimize until the tests in PATH pass (default: the current "
+                   "folder).")
+@click.option("-k", "keyword", default=None, metavar="EXPR",
+              help="With --tests: only the tests matching this pytest -k expression.")
 @_ENTRY
-@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
+@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME",
+              help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
 @click.option("--steps", type=click.IntRange(0), default=DEFAULTS["steps"], help=_STEPS_HELP)
-@click.option("--target", "target_score", type=float, default=None, help="Stop as soon as the mean score reaches this value (with --tests: 1, all passing).")
+@click.option("--target", "target_score", type=float, default=None,
+              help="Stop as soon as the mean score reaches this value (with --tests: 1, all passing).")
 @click.option("--model", default=None, help="Model name, or 'local' for the embedded model. [env: AUTOTRACE_MODEL]")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
-@click.option("--app-base-url", default=None, metavar="URL", help="The endpoint the program's own model calls (OpenAI() clients) go to, through autotrace's caching proxy. Default: the run's model, when OPENAI_BASE_URL and OPENAI_API_KEY are unset (else the program uses those, unchanged). [key: AUTOTRACE_APP_API_KEY]")
-@click.option("--app-model", default=None, metavar="NAME", help="The model name the program's requests are given, whatever they ask for. Default: the run's model's (on --app-base-url: the program's own).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"], help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
-@click.option("--apply", "apply_patch", is_flag=True, help="Write the best values into the source files (atomically). Without it, only a patch is written.")
-@click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, --holdout, --holdout-tests are the stored ones; giving one another value is an error).")
-@click.option("--no-cache", is_flag=True, help="Do not answer repeated LLM requests (the optimizer's and the program's own) from the response cache.")
+@click.option("--base-url", default=None,
+              help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
+@click.option("--app-base-url", default=None, metavar="URL",
+              help="The endpoint the program's own model calls (OpenAI() clients) go to, through autotrace's caching "
+                   "proxy. Default: the run's model, when OPENAI_BASE_URL and OPENAI_API_KEY are unset (else the "
+                   "program uses those, unchanged). [key: AUTOTRACE_APP_API_KEY]")
+@click.option("--app-model", default=None, metavar="NAME",
+              help="The model name the program's requests are given, whatever they ask for. Default: the run's model's"
+                   " (on --app-base-url: the program's own).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"],
+              help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
+@click.option("--apply", "apply_patch", is_flag=True,
+              help="Write the best values into the source files (atomically). Without it, only a patch is written.")
+@click.option("--resume", metavar="RUN_ID", default=None,
+              help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, "
+                   "--holdout, --holdout-tests are the stored ones; giving one another value is an error).")
+@click.option("--no-cache", is_flag=True,
+              help="Do not answer repeated LLM requests (the optimizer's and the program's own) from the response "
+                   "cache.")
 @_TIMEOUT
-@click.option("--memory", type=Size(), default=DEFAULTS["memory"], help="Address-space limit of one evaluation, e.g. 2GiB or none.")
+@click.option("--memory", type=Size(), default=DEFAULTS["memory"],
+              help="Address-space limit of one evaluation, e.g. 2GiB or none.")
 @click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
-@click.option("--no-network", is_flag=True, default=DEFAULTS["no_network"], help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+).")
-@click.option("--budget-tokens", type=click.IntRange(500), default=None, help="Prompt size limit; default fits the model's context.")
-@click.option("--gguf", type=click.Path(path_type=Path), default=None, help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-@click.option("--probe/--no-probe", default=DEFAULTS["probe"], help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved (one extra evaluation per numeric parameter and step), within the bounds the markers give.")
-@click.option("--measured-step/--no-measured-step", default=DEFAULTS["measured_step"], help="After the probes, search the numbers, booleans and choices by running the program (choices, line estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats the best so far without asking the LLM.")
-@click.option("--measured-runs", type=click.IntRange(0), default=DEFAULTS["measured_runs"], metavar="N", help="Program runs one measured search may make, besides the probes.")
-@click.option("--max-unchanged", type=click.IntRange(0), default=DEFAULTS["max_unchanged"], metavar="N", help="Stop when N steps in a row give nothing new to evaluate (no change, only rejected values, or values run before; answers asked again by --resample included) while the best score stands still; 0 never stops.")
-@click.option("--jobs", type=click.IntRange(1), default=None, show_default="the number of cores", metavar="N", help="Evaluations at once (probes, search points, a step's candidates, --tests runs); the run is the same whatever N.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default=DEFAULTS["executor"], help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks (pip install 'autotrace[ray]').")
-@click.option("--ray-address", default=None, metavar="ADDR", help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
-@click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N", help="Answers asked for per step, concurrently: the first at the configured temperature, the others sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache replays a run); the new ones are evaluated as one batch.")
-@click.option("--resample", type=click.IntRange(0), default=DEFAULTS["resample"], metavar="N", help="When a step's answers give nothing new to run (no change, only rejected values, or values run before), ask again up to N times, one sampled answer at a time (temperature 0.8, a seed from the run's seed and the step), each told what was wrong with the last; every other one asks about one function or text the run used alone (its value, its calls and the feedback); 0: the step ends there.")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION", help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose examples() returns {'train': [...], 'val': [...]} splits them itself.")
-@click.option("--holdout-tests", default=None, metavar="EXPR", help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees them, candidates are chosen on the others, the patch is the best on these; progress shows both scores ('val').")
-@click.option("--merge/--no-merge", default=DEFAULTS["merge"], help="Merge two candidates that are right on different examples: their changed parameters combined with no LLM call, or two versions of one function or text merged by the model.")
-@click.option("--repeats", type=click.IntRange(1), default=DEFAULTS["repeats"], metavar="K", show_default="1, or 5 when the original values run twice disagree", help="Run each example K times with other seeds for random (and numpy's): the score is the mean with its standard error, and a candidate replaces the best only when a paired t-test over the examples' draws says it is better (one-sided, p < 0.01); a noisy run's best must beat the original again on K fresh draws to become the patch. 1: the program is deterministic, no check.")
-@click.option("--failure-score", type=float, default=DEFAULTS["failure_score"], metavar="SCORE", show_default="the lowest score the judge gave so far, or 0 for scores in [0, 1]", help="What an example that raised or timed out scores in the mean (a judge may set failure_score = SCORE itself).")
-@click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"], help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
+@click.option("--no-network", is_flag=True, default=DEFAULTS["no_network"],
+              help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+).")
+@click.option("--budget-tokens", type=click.IntRange(500), default=None,
+              help="Prompt size limit; default fits the model's context.")
+@click.option("--gguf", type=click.Path(path_type=Path), default=None,
+              help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
+@click.option("--probe/--no-probe", default=DEFAULTS["probe"],
+              help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved "
+                   "(one extra evaluation per numeric parameter and step), within the bounds the markers give.")
+@click.option("--measured-step/--no-measured-step", default=DEFAULTS["measured_step"],
+              help="After the probes, search the numbers, booleans and choices by running the program (choices, line "
+                   "estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats "
+                   "the best so far without asking the LLM.")
+@click.option("--measured-runs", type=click.IntRange(0), default=DEFAULTS["measured_runs"], metavar="N",
+              help="Program runs one measured search may make, besides the probes.")
+@click.option("--max-unchanged", type=click.IntRange(0), default=DEFAULTS["max_unchanged"], metavar="N",
+              help="Stop when N steps in a row give nothing new to evaluate (no change, only rejected values, or "
+                   "values run before; answers asked again by --resample included) while the best score stands still; "
+                   "0 never stops.")
+@click.option("--jobs", type=click.IntRange(1), default=None, show_default="the number of cores", metavar="N",
+              help="Evaluations at once (probes, search points, a step's candidates, --tests runs); the run is the "
+                   "same whatever N.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default=DEFAULTS["executor"],
+              help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks"
+                   " (pip install 'autotrace[ray]').")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
+@click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N",
+              help="Answers asked for per step, concurrently: the first at the configured temperature, the others "
+                   "sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache"
+                   " replays a run); the new ones are evaluated as one batch.")
+@click.option("--resample", type=click.IntRange(0), default=DEFAULTS["resample"], metavar="N",
+              help="When a step's answers give nothing new to run (no change, only rejected values, or values run "
+                   "before), ask again up to N times, one sampled answer at a time (temperature 0.8, a seed from the "
+                   "run's seed and the step), each told what was wrong with the last; every other one asks about one "
+                   "function or text the run used alone (its value, its calls and the feedback); 0: the step ends "
+                   "there.")
+@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION",
+              help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen "
+                   "on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose "
+                   "examples() returns {'train': [...], 'val': [...]} splits them itself.")
+@click.option("--holdout-tests", default=None, metavar="EXPR",
+              help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees"
+                   " them, candidates are chosen on the others, the patch is the best on these; progress shows both "
+                   "scores ('val').")
+@click.option("--merge/--no-merge", default=DEFAULTS["merge"],
+              help="Merge two candidates that are right on different examples: their changed parameters combined with "
+                   "no LLM call, or two versions of one function or text merged by the model.")
+@click.option("--repeats", type=click.IntRange(1), default=DEFAULTS["repeats"], metavar="K",
+              show_default="1, or 5 when the original values run twice disagree",
+              help="Run each example K times with other seeds for random (and numpy's): the score is the mean with its"
+                   " standard error, and a candidate replaces the best only when a paired t-test over the examples' "
+                   "draws says it is better (one-sided, p < 0.01); a noisy run's best must beat the original again on "
+                   "K fresh draws to become the patch. 1: the program is deterministic, no check.")
+@click.option("--failure-score", type=float, default=DEFAULTS["failure_score"], metavar="SCORE",
+              show_default="the lowest score the judge gave so far, or 0 for scores in [0, 1]",
+              help="What an example that raised or timed out scores in the mean (a judge may set failure_score = SCORE"
+                   " itself).")
+@click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"],
+              help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
              selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
-             base_url: str | None, app_base_url: str | None, app_model: str | None, optimizer: str, apply_patch: bool, resume: str | None, no_cache: bool,
+             base_url: str | None, app_base_url: str | None, app_model: str | None, optimizer: str,
+             apply_patch: bool, resume: str | None, no_cache: bool,
              timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
-             ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float, holdout_tests: str | None,
+             ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float,
+             holdout_tests: str | None,
              repeats: int | None, failure_score: float | None, code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
@@ -194,16 +258,17 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     The project's pyproject.toml may set any option's default in [tool.autotrace] (steps = 20,
     feedback = "judge.py", ...); the defaults shown below are then the project's.
     """
+    from click.core import ParameterSource
+
     from autotrace.llm.client import LLMConfig
     from autotrace.llm.lazy import LazyEndpoint
     from autotrace.llm.select import choose_model
     from autotrace.records import Scoring
 
-    from click.core import ParameterSource
-
     from .app_model import APP_TIMEOUT, AppModel, program_model, timed_out_waiting
     from .cannot_run import cannot_run
-    from .loop import Settings, optimize as run_optimize, prepare, state_dir
+    from .loop import Settings, prepare, state_dir
+    from .loop import optimize as run_optimize
     from .sandbox import Limits
 
     if (target is None) == (tests is None):
@@ -211,7 +276,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     if keyword is not None and tests is None:
         fail("-k selects tests: it needs --tests")
     if tests is not None and holdout:
-        fail("--holdout splits a judge's examples; it does not apply to --tests (hold tests out with --holdout-tests EXPR)")
+        fail("--holdout splits a judge's examples; it does not apply to --tests "
+             "(hold tests out with --holdout-tests EXPR)")
     if holdout_tests is not None and tests is None:
         fail("--holdout-tests holds tests out: it needs --tests")
     if tests is not None and in_process:
@@ -265,8 +331,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                                f"now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
                     settings.limits = replace(settings.limits, timeout=APP_TIMEOUT)
                     project, initial = prepare(settings)  # the calls that were answered come from the cache
-                if project is not None and initial is not None and (why := cannot_run(project.params, initial, project.root)):
-                    fail(why)
+                if project is not None and initial is not None:
+                    if why := cannot_run(project.params, initial, project.root):
+                        fail(why)
             what = target if tests is None else (f"the tests in {tests}" + (f" -k {keyword!r}" if keyword else "")
                                                  + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
             settings.llm = endpoint.get()
@@ -332,7 +399,8 @@ def _prepare_tests(settings: Any, tests: Path, keyword: str | None, holdout: str
     settings.evaluator = evaluator
     project, initial = evaluator.prepare()
     if not project.params:
-        raise ValueError(f"{project.root}: no parameters: mark one with '# autotrace: param' or pass --param FILE::NAME")
+        raise ValueError(f"{project.root}: no parameters: mark one with '# autotrace: param' "
+                         "or pass --param FILE::NAME")
     return project, initial
 
 
@@ -399,12 +467,17 @@ def _show_step(report: Any, app: str = "") -> None:
 @cli.command(cls=ProjectCommand)
 @click.argument("target", type=click.Path(path_type=Path))
 @_ENTRY
-@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME", help="Select a parameter without a marker (repeatable).")
-@click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None, help="Also judge the output (and run the judge's examples).")
-@click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None, help="Export the execution graph: out.dot (Graphviz) or out.json.")
+@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME",
+              help="Select a parameter without a marker (repeatable).")
+@click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None,
+              help="Also judge the output (and run the judge's examples).")
+@click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None,
+              help="Export the execution graph: out.dot (Graphviz) or out.json.")
 @_TIMEOUT
-@click.option("--app-base-url", default=None, metavar="URL", help="The endpoint the program's own model calls go to (see optimize --help).")
-@click.option("--app-model", default=None, metavar="NAME", help="The model name the program's requests are given (see optimize --help).")
+@click.option("--app-base-url", default=None, metavar="URL",
+              help="The endpoint the program's own model calls go to (see optimize --help).")
+@click.option("--app-model", default=None, metavar="NAME",
+              help="The model name the program's requests are given (see optimize --help).")
 def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None,
         timeout: float, app_base_url: str | None, app_model: str | None) -> None:
     """Run TARGET once, instrumented, and summarise the execution graph.
@@ -521,7 +594,9 @@ def _app_calls(record: Any) -> str:
 def _when(stamp: Any) -> str:
     from datetime import datetime
 
-    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if isinstance(stamp, (int, float)) else str(stamp or "")
+    if isinstance(stamp, (int, float)):
+        return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+    return str(stamp or "")
 
 
 @cli.command()

@@ -65,7 +65,7 @@ class Confinement:
         return json.dumps({"writable": [str(p) for p in self.writable], "network": self.network})
 
     @classmethod
-    def from_json(cls, text: str) -> "Confinement":
+    def from_json(cls, text: str) -> Confinement:
         data = json.loads(text)
         return cls(tuple(Path(p) for p in data["writable"]), bool(data["network"]))
 

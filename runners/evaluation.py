@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from autotrace.evaluation import Evaluation
-from autotrace.text import truncate
 from autotrace.params import ParamKind, value_to_text
 from autotrace.project import ConfigError, Project
+from autotrace.text import truncate
 from autotrace.transforms.plan import ModulePlan
 
 from .judge import JudgeError

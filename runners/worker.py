@@ -29,8 +29,8 @@ from autotrace.transforms.plan import ModulePlan
 
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
-from .model_calls import ModelCalls, add_model_calls
 from .judge import JudgeError, judge_examples, judge_output, load_judge
+from .model_calls import ModelCalls, add_model_calls
 from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 
 
@@ -58,7 +58,7 @@ class Job:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Job":
+    def from_json(cls, text: str) -> Job:
         return cls(**json.loads(text))
 
 

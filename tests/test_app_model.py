@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from llmserver import ScriptedLLMServer
+
 from autotrace.runners.confine import network_unconfinable
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")

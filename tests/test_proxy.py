@@ -9,10 +9,10 @@ from pathlib import Path
 
 import openai
 import pytest
+from llmserver import ScriptedLLMServer
 
 from autotrace.llm.appcalls import AppUsage
 from autotrace.llm.proxy import RecordingProxy, Upstream
-from llmserver import ScriptedLLMServer
 
 MESSAGES = [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "Sky colour?"}]
 
