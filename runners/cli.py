@@ -511,14 +511,14 @@ def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None
         if evaluation.problem:
             click.echo(evaluation.problem, err=True)
             return EXIT_NOT_REACHED
-        for i, example in enumerate(evaluation.examples):
-            graph = g.from_json(example.graph)
+        graphs = [g.from_json(e.graph) for e in evaluation.examples if e.graph is not None]  # run records each one
+        for i, (example, graph) in enumerate(zip(evaluation.examples, graphs, strict=True)):
             click.echo(f"run {i + 1}: {g.summary(graph)}")
             click.echo(f"  output: {example.output}")
             if example.failed or judge:
                 click.echo("  " + example.message.strip().replace("\n", "\n  "))
-        if graph_path is not None and evaluation.examples:
-            g.export(g.from_json(evaluation.examples[0].graph), graph_path)
+        if graph_path is not None and graphs:
+            g.export(graphs[0], graph_path)
             click.echo(f"graph written to {graph_path}")
         return EXIT_NOT_REACHED if evaluation.failures else 0
 

@@ -165,9 +165,9 @@ def confine(policy: Confinement) -> str:
             finally:
                 os.close(fd)
         if not policy.network and (port := connect_port()) is not None:
-            rule = _NetPortAttr(_NET_CONNECT_TCP, port)
+            port_rule = _NetPortAttr(_NET_CONNECT_TCP, port)
             _check(libc.syscall(ctypes.c_long(_SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(_RULE_NET_PORT),
-                                ctypes.byref(rule), ctypes.c_uint32(0)), f"allow connecting to port {port}")
+                                ctypes.byref(port_rule), ctypes.c_uint32(0)), f"allow connecting to port {port}")
         _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
         _check(libc.syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
                "restrict itself")
@@ -292,7 +292,7 @@ def _children(parents: set[int]) -> list[int]:
 
 
 def _scan(parents: set[int]) -> list[int]:
-    found = []
+    found: list[int] = []
     try:
         names = os.listdir("/proc")
     except OSError:

@@ -71,8 +71,8 @@ def hold_out(evaluation: Evaluation, fraction: float, seed: object) -> Evaluatio
     if evaluation.holdout or evaluation.problem or count < 2 or fraction <= 0:
         return evaluation
     held = set(random.Random(f"{seed}:holdout").sample(range(count), min(count - 1, max(1, round(count * fraction)))))
-    return replace(evaluation, examples=[e for i, e in enumerate(evaluation.examples) if i not in held],
-                   holdout=[e for i, e in enumerate(evaluation.examples) if i in held])
+    return replace(evaluation, examples=tuple(e for i, e in enumerate(evaluation.examples) if i not in held),
+                   holdout=tuple(e for i, e in enumerate(evaluation.examples) if i in held))
 
 
 def run_evaluation(job: Job, limits: Limits, *, isolated: bool = True) -> Evaluation:

@@ -94,7 +94,8 @@ def run_job(job: Job) -> WorkerOutcome:
         entry = getattr(module, job.entry, None)
         if not callable(entry):
             return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
-        params = [ParamNode(p["name"], values[p["name"]], p["kind"], p.get("description", "")) for p in job.params]
+        params = [ParamNode(p["name"], values[p["name"]], ParamKind(p["kind"]), p.get("description", ""))
+                  for p in job.params]
         results = []
         for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
