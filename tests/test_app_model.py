@@ -97,20 +97,21 @@ def test_an_openai_program_reaches_the_runs_model_with_nothing_set_cached_and_co
     # Any model name the program asks for is answered by the run's model; the key is the run's, not a secret.
     assert {r.json["model"] for r in requests} == {"scripted"}
     assert {r.headers["authorization"] for r in requests} == {"Bearer not-needed"}
-    step0 = re.search(r"^step +0/2 .*app (3 calls \(1 cached\), [\d,]+\+[\d,]+ tok)", result.stderr, re.MULTILINE)
+    # Step 0 runs the original values twice (the noise check): the second run is all answered from the cache.
+    step0 = re.search(r"^step +0/2 .*app (6 calls \(4 cached\), [\d,]+\+[\d,]+ tok)", result.stderr, re.MULTILINE)
     assert step0, result.stderr
 
     run_id = re.search(r"run: (\S+)", result.stderr).group(1)
     shown = json.loads(autotrace(app, "show", run_id, "--json", env=clean_env()).stdout)
     app_usage = shown["app"]
-    assert app_usage["total"]["calls"] == 6 and app_usage["total"]["cached"] == 2
+    assert app_usage["total"]["calls"] == 9 and app_usage["total"]["cached"] == 5
     # The scripted server counts about four characters a token, plus four per message.
     assert app_usage["total"]["completion_tokens"] == 2 * 2 + 2 * 1  # "maybe" (2 tokens) twice, "yes" (1) twice
     assert app_usage["total"]["prompt_tokens"] > 0
     assert set(app_usage["steps"]) == {"0", "1"}
     assert "app calls" in autotrace(app, "show", run_id, env=clean_env()).stdout
     runs = autotrace(app, "runs", env=clean_env()).stdout
-    assert "APP CALLS" in runs and re.search(r"\b6 \(2 cached\)", runs), runs
+    assert "APP CALLS" in runs and re.search(r"\b9 \(5 cached\)", runs), runs
 
 
 def test_a_second_run_replays_the_programs_calls_from_the_cache(app: Path, llm_server: ScriptedLLMServer) -> None:
@@ -127,7 +128,7 @@ def test_no_cache_sends_every_request(app: Path, llm_server: ScriptedLLMServer) 
     result = optimize(app, llm_server, "--no-cache")
 
     assert result.returncode == 0, result.stderr
-    assert len(program_requests(llm_server)) == 6
+    assert len(program_requests(llm_server)) == 9  # the original values twice (the noise check), the new prompt once
 
 
 def test_variables_the_user_set_reach_the_program_unchanged(app: Path, llm_server: ScriptedLLMServer) -> None:
@@ -137,7 +138,7 @@ def test_variables_the_user_set_reach_the_program_unchanged(app: Path, llm_serve
 
     assert result.returncode == 0, result.stderr
     requests = program_requests(llm_server)
-    assert len(requests) == 6  # straight to the user's endpoint: no proxy, no cache
+    assert len(requests) == 9  # straight to the user's endpoint: no proxy, no cache (the original values run twice)
     assert {r.json["model"] for r in requests} == {"gpt-4o-mini"}
     assert {r.headers["authorization"] for r in requests} == {"Bearer users-own-key"}
     assert " app " not in result.stderr

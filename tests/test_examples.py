@@ -52,11 +52,24 @@ TEST_SUITES = ("pytest_project", "threshold_tests")
 
 def test_every_example_has_a_readme_a_program_and_a_judge() -> None:
     folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in TEST_SUITES)
-    assert folders == ["fit_constants", "fix_bug", "prompt_app"]
+    assert folders == ["fit_constants", "fix_bug", "inventory", "prompt_app"]
     for name in folders:
         assert (EXAMPLES / name / "judge.py").is_file()
         readme = (EXAMPLES / name / "README.md").read_text()
         assert "autotrace optimize" in readme and "--feedback judge.py" in readme
+
+
+def test_inventory_is_noisy_and_a_policy_that_orders_more_costs_less(tmp_path: Path) -> None:
+    """The noisy example: two seeds give two scores for the same values (what autotrace detects), and
+    over many seeds ordering earlier and more beats the marked start on the judge."""
+    folder = copy_example("inventory", tmp_path)
+    mean = ("import random, judge, shop\n"
+            "def score(seed):\n    random.seed(seed)\n"
+            "    return sum(judge.feedback(shop.main(d), d)[0] for d in judge.examples()) / 4\n")
+    assert python(folder, mean + "print(score(1) != score(2))") == "True"
+    assert python(folder, mean + "start = sum(map(score, range(30)))\n"
+                          "shop.REORDER_POINT, shop.ORDER_SIZE = 30, 60\n"
+                          "print(sum(map(score, range(30))) > start)") == "True"
 
 
 def test_fit_constants_runs_and_is_judged(tmp_path: Path) -> None:

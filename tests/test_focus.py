@@ -105,8 +105,8 @@ def test_the_reflective_questions_follow_the_credit_and_move_on_after_a_repeat(t
     implicated = requests[0][-1]["content"].split("#Implicated\n", 1)[1]
     assert re.match(r"\(the variables the wrong outputs came from, most implicated first\)\n"
                     r"shop\.Cart\.total: its result reached the wrong output in 1 of 1 failing example\n"
-                    r"  shop\.Cart\.total\(self=<shop\.Cart object at 0x\w+>\) returned 7 -> output \[7, 4\]\n"
-                    r"  shop\.Cart\.total\(self=<shop\.Cart object at 0x\w+>\) returned 4 -> output \[7, 4\]\n"
+                    r"  shop\.Cart\.total\(self=<shop\.Cart object at 0x\w+: items=\[2, 5\]>\) returned 7 -> output \[7, 4\]\n"
+                    r"  shop\.Cart\.total\(self=<shop\.Cart object at 0x\w+: items=\[4\]>\) returned 4 -> output \[7, 4\]\n"
                     r"shop\.Cart\.add: only further up \(through state it changed, or a call the output depends on\), "
                     r"in 1 of 1 failing example\n\n", implicated)
     reflective = [m[1]["content"] for m in requests if m[0]["content"].startswith("You fix one function")]
