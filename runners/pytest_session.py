@@ -323,8 +323,8 @@ def keyword_expression(text: str) -> keyword_expressions.Expression:
     try:
         return keyword_expressions.Expression.compile(text)
     except _PARSE_ERRORS as exc:
-        where = f" at column {exc.offset}" if getattr(exc, "offset", None) else \
-            f" at column {exc.column}" if getattr(exc, "column", None) else ""
+        column = getattr(exc, "offset", None) or getattr(exc, "column", None)  # SyntaxError's, ParseError's
+        where = f" at column {column}" if column else ""
         reason = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
         raise ValueError(f"{text!r} is not a -k expression{where}: {reason}") from None
 
