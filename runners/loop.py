@@ -208,6 +208,8 @@ def open_executor(settings: Settings, root: Path) -> Executor:
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
+    if settings.target is None:
+        raise ValueError("a run without an evaluator needs a target to run")
     job = make_job(project, settings.target, settings.entry, settings.judge, values,
                    seed=draw_seed(settings.llm.seed or 0, 0))
     evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
@@ -599,6 +601,7 @@ class _Loop:
         self._merged.add(plan.parents)
         which = f"candidates {plan.a.id} and {plan.b.id}"
         reply = None
+        values: dict[str, Any] | None
         if plan.values is not None:
             values, how = self._values(plan.values), "no LLM call"
         else:
@@ -613,6 +616,8 @@ class _Loop:
 
     def _ask_merge(self, plan: MergePlan) -> tuple[dict[str, Any] | None, LLMReply | None, str]:
         """Ask the model for one version of ``plan.conflict`` that keeps what each candidate gets right."""
+        if plan.conflict is None:
+            raise ValueError(f"the merge of candidates {plan.a.id} and {plan.b.id} has no parameter to ask about")
         spec = self.project.param(plan.conflict)
         a, b = self._values(plan.a.values), self._values(plan.b.values)
         right = {plan.a.id: self._right(plan.a, plan.b), plan.b.id: self._right(plan.b, plan.a)}
@@ -821,10 +826,10 @@ class _Loop:
         self.store.add_step(run_id, step, StepRecord(
             values=self._texts(values), evaluation=evaluation, candidate=self._texts_of(candidate or {}),
             rejected=proposal.rejected if proposal else {}, reasoning=proposal.reasoning if proposal else "",
-            prompt=proposal.messages if proposal else (), response=proposal.response if proposal else "",
+            prompt=tuple(proposal.messages) if proposal else (), response=proposal.response if proposal else "",
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cached=proposal.cached if proposal else False, seconds=seconds, note=note,
-            sensitivity=sensitivity.text, evaluated=evaluated, parent=self._parents,
+            sensitivity=sensitivity.text, evaluated=tuple(evaluated), parent=self._parents,
             front=tuple(c.id for c in self.pool.front()),
             other_answers=tuple(OtherAnswer(p.response, p.error, self._texts_of(p.values)) for p in others),
             merge=MergeNote(merged.note, merged.reply.text if merged.reply else "") if merged else None,
