@@ -205,12 +205,17 @@ def open_executor(settings: Settings, root: Path) -> Executor:
                     ray_address=settings.ray_address, root=root)
 
 
+def _target(settings: Settings) -> Path:
+    """The program a run without an evaluator runs (the CLI asks for one unless ``--tests`` gives an evaluator)."""
+    if settings.target is None:
+        raise ValueError("a run without an evaluator needs a target to run")
+    return settings.target
+
+
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
-    if settings.target is None:
-        raise ValueError("a run without an evaluator needs a target to run")
-    job = make_job(project, settings.target, settings.entry, settings.judge, values,
+    job = make_job(project, _target(settings), settings.entry, settings.judge, values,
                    seed=draw_seed(settings.llm.seed or 0, 0))
     evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
     return hold_out(evaluation, settings.holdout, settings.llm.seed or 0)
@@ -269,8 +274,9 @@ class _Loop:
             evaluator = s.evaluator
             results = self.executor.map(lambda run: evaluator(self.project, run[0]), runs)
         else:
-            jobs = [make_job(self.project, s.target, s.entry, s.judge, one,  # type: ignore[arg-type]
-                             seed=draw_seed(self.seed, draw)) for one, draw in runs]
+            target = _target(s)
+            jobs = [make_job(self.project, target, s.entry, s.judge, one, seed=draw_seed(self.seed, draw))
+                    for one, draw in runs]
             results = [hold_out(evaluation_of(outcome), s.holdout, self.seed)
                        for outcome in self.executor.run_many(jobs)]
         n = len(draws)
@@ -647,11 +653,12 @@ class _Loop:
         # uncounted, so the run is the same whatever the number of jobs.
         probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached,
                              evaluate_many=self._run_many, batch=self.executor.jobs)
-        for p in probes:
-            self._count(p.values, p.evaluation)  # type: ignore[arg-type]
-        gains = [p for p in probes if p.evaluation is not None and self._better(p.evaluation, best)]
-        top = max(gains, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
-        return probes, top
+        results = [(p, p.evaluation) for p in probes if p.evaluation is not None]  # all: probe() evaluates each
+        for p, result in results:
+            self._count(p.values, result)
+        gains = [(p, result) for p, result in results if self._better(result, best)]
+        top = max(gains, key=lambda gain: gain[1].rank, default=None)
+        return probes, top[0] if top is not None else None
 
     def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], current_eval: Evaluation,
                        best: Evaluation) -> tuple[Sensitivity, str, Point | None]:
