@@ -467,7 +467,8 @@ def _test_name(item: pytest.Function) -> str:
 
 def _source(item: pytest.Item) -> str:
     try:
-        return inspect.getsource(getattr(item, "function", None) or item.obj)  # type: ignore[attr-defined]
+        target = getattr(item, "function", None) or getattr(item, "obj", None)
+        return inspect.getsource(target) if target is not None else ""
     except (OSError, TypeError, AttributeError):
         return ""
 
