@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Self
 
 import networkx as nx
 
@@ -114,7 +114,7 @@ class Evaluation:
         object.__setattr__(self, "holdout", tuple(self.holdout))
 
     @classmethod
-    def split(cls, examples: Iterable[ExampleResult], problem: str | None = None) -> Evaluation:
+    def split(cls, examples: Iterable[ExampleResult], problem: str | None = None) -> Self:
         """The examples the worker marked ``held_out`` as :attr:`holdout`, the others as :attr:`examples`."""
         examples = tuple(examples)
         return cls(tuple(e for e in examples if not e.held_out), problem, tuple(e for e in examples if e.held_out))
@@ -125,7 +125,7 @@ class Evaluation:
                 "holdout": [e.to_dict() for e in self.holdout]}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Evaluation:
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
         """Read :meth:`to_record`'s keys back from a stored record (``holdout`` absent in older stores)."""
         return cls(examples_from_dicts(record["examples"]), record.get("problem"),
                    examples_from_dicts(record.get("holdout", ())))

@@ -184,7 +184,8 @@ def _dominates(a: Candidate, b: Candidate, labels: Iterable[str]) -> bool:
 def example_labels(examples: Sequence[ExampleResult]) -> list[str]:
     """A label per example that stays the same from one evaluation to the next: its ``example``
     field (a test's node id, the judge's example as text), numbered when two are the same."""
-    labels, seen = [], {}
+    labels: list[str] = []
+    seen: dict[str, int] = {}
     for example in examples:
         text = str(example.example)
         seen[text] = seen.get(text, 0) + 1

@@ -92,7 +92,7 @@ def _hidden_dirs() -> tuple[str, ...]:
     examples) and the test runner's (pytest, pluggy), located without importing them."""
     import importlib.util
 
-    dirs = []
+    dirs: list[str] = []
     for name in ("autotrace", "autotrace.transforms", "autotrace.runners", "_pytest", "pluggy"):
         spec = importlib.util.find_spec(name)
         dirs.extend((spec.submodule_search_locations or ()) if spec is not None else ())
@@ -175,6 +175,9 @@ class Detached:
     """
 
     __slots__ = ("key", "copy", "_text", "items")
+    copy: list[Any] | dict[Any, Any] | set[Any] | None  # the shallow copy of a small container of plain values
+    _text: str | None
+    items: tuple[Any, ...]
 
     def __init__(self, value: Any, kinds: dict[int, str]) -> None:
         self.key = id(value)
@@ -183,7 +186,7 @@ class Detached:
             self.copy, self._text, self.items = value.copy(), None, ()
             return
         self.copy, self._text = None, _snapshot_text(value)
-        self.items: tuple = ()
+        self.items = ()
         if kind in _CONTAINER_TYPES:
             values = value.values() if kind is dict else value
             self.items = tuple([_held_item(v, kinds) for v in itertools.islice(values, _ITEMS_KEPT)])
@@ -537,13 +540,16 @@ class Recorder:
                     pinned = _any_pinned(held)
                     break
             if var_params:  # its *args tuple and **kwargs dict are held item by item
-                held = list(held)
+                listed: list[Any] = list(held)
                 for i, kind in var_params:
                     value = values[i]
-                    items = held[i] = hold_all(value, kinds) if kind == VAR_POSITIONAL else {
-                        k: hold(v, kinds) for k, v in value.items()}
-                    pinned = pinned or _any_pinned(items.values() if kind == VAR_KEYWORD else items)
-                held = tuple(held)
+                    if kind == VAR_POSITIONAL:
+                        held_args = listed[i] = hold_all(value, kinds)
+                        pinned = pinned or _any_pinned(held_args)
+                    else:
+                        held_kwargs = listed[i] = {k: hold(v, kinds) for k, v in value.items()}
+                        pinned = pinned or _any_pinned(held_kwargs.values())
+                held = tuple(listed)
             call = [meta, code, None, held, _defaulted(meta, code, values, self._functions) if has_defaults else (),
                     parent, next(clock), None, PENDING, None, None, _get_ident(), None, kinds, pinned]
             self.calls.append(call)
@@ -558,7 +564,7 @@ class Recorder:
 
 def _unkept_record() -> list:
     """A record that is filled in like any other and never kept (past the limit, or a quiet call)."""
-    call = [None] * _SIZE
+    call: list[Any] = [None] * _SIZE
     call[KINDS], call[PINNED] = {}, False
     return call
 
@@ -584,17 +590,18 @@ def _defaulted(meta: FunctionMeta, code: CodeType, values: tuple,
     parameter as passed."""
     found = functions.get(id(code))  # CodeFacts.function_of(code), inlined: one frame less near the recursion limit
     fn = found[1]() if found is not None and found[0] is code else None
-    if fn is None:
+    params = meta.params  # None only for a wrapped function, recorded outside its frame: never here
+    if fn is None or params is None:
         return ()
     names = []
     defaults = fn.__defaults__ or ()
     first = meta.positional - len(defaults)
     for i, default in enumerate(defaults):
         if first + i >= 0 and values[first + i] is default:
-            names.append(meta.params[first + i][0])
+            names.append(params[first + i][0])
     kwdefaults = fn.__kwdefaults__
     if kwdefaults:
-        for i, (name, kind) in enumerate(meta.params):
+        for i, (name, kind) in enumerate(params):
             if kind == KEYWORD_ONLY and name in kwdefaults and values[i] is kwdefaults[name]:
                 names.append(name)
     return tuple(names)
@@ -625,8 +632,9 @@ def _bind_positional(target: Any, args: tuple, kwargs: dict, shapes: dict[CodeTy
     if type(target) is not FunctionType or "__signature__" in target.__dict__:
         return None
     code = target.__code__
-    shape = shapes.get(code, PENDING)
-    if shape is PENDING:
+    try:
+        shape = shapes[code]
+    except KeyError:
         shape = None if code.co_flags & _SPECIAL_FLAGS or code.co_kwonlyargcount else (
             code.co_varnames[:code.co_argcount], code.co_posonlyargcount)
         shapes[code] = shape

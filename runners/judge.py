@@ -53,12 +53,17 @@ def judge_failure_score(path: Path) -> float | None:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     except (OSError, SyntaxError, ValueError):
         return None  # the worker reports an unreadable judge with its own message
+    target: ast.expr
     for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else \
-            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-        if isinstance(target, ast.Name) and target.id == "failure_score" and node.value is not None:
+        if isinstance(node, ast.AnnAssign):
+            target, assigned = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, assigned = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "failure_score" and assigned is not None:
             try:
-                value = ast.literal_eval(node.value)
+                value = ast.literal_eval(assigned)
             except ValueError:
                 value = None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -205,10 +205,17 @@ def open_executor(settings: Settings, root: Path) -> Executor:
                     ray_address=settings.ray_address, root=root)
 
 
+def _target(settings: Settings) -> Path:
+    """The program a run without an evaluator runs (the CLI asks for one unless ``--tests`` gives an evaluator)."""
+    if settings.target is None:
+        raise ValueError("a run without an evaluator needs a target to run")
+    return settings.target
+
+
 def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
-    job = make_job(project, settings.target, settings.entry, settings.judge, values,
+    job = make_job(project, _target(settings), settings.entry, settings.judge, values,
                    seed=draw_seed(settings.llm.seed or 0, 0))
     evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
     return hold_out(evaluation, settings.holdout, settings.llm.seed or 0)
@@ -267,8 +274,9 @@ class _Loop:
             evaluator = s.evaluator
             results = self.executor.map(lambda run: evaluator(self.project, run[0]), runs)
         else:
-            jobs = [make_job(self.project, s.target, s.entry, s.judge, one,  # type: ignore[arg-type]
-                             seed=draw_seed(self.seed, draw)) for one, draw in runs]
+            target = _target(s)
+            jobs = [make_job(self.project, target, s.entry, s.judge, one, seed=draw_seed(self.seed, draw))
+                    for one, draw in runs]
             results = [hold_out(evaluation_of(outcome), s.holdout, self.seed)
                        for outcome in self.executor.run_many(jobs)]
         n = len(draws)
@@ -599,6 +607,7 @@ class _Loop:
         self._merged.add(plan.parents)
         which = f"candidates {plan.a.id} and {plan.b.id}"
         reply = None
+        values: dict[str, Any] | None
         if plan.values is not None:
             values, how = self._values(plan.values), "no LLM call"
         else:
@@ -613,6 +622,8 @@ class _Loop:
 
     def _ask_merge(self, plan: MergePlan) -> tuple[dict[str, Any] | None, LLMReply | None, str]:
         """Ask the model for one version of ``plan.conflict`` that keeps what each candidate gets right."""
+        if plan.conflict is None:
+            raise ValueError(f"the merge of candidates {plan.a.id} and {plan.b.id} has no parameter to ask about")
         spec = self.project.param(plan.conflict)
         a, b = self._values(plan.a.values), self._values(plan.b.values)
         right = {plan.a.id: self._right(plan.a, plan.b), plan.b.id: self._right(plan.b, plan.a)}
@@ -642,11 +653,12 @@ class _Loop:
         # uncounted, so the run is the same whatever the number of jobs.
         probes = probe.probe(self.project.params, values, evaluation, self.evaluate, self._reached,
                              evaluate_many=self._run_many, batch=self.executor.jobs)
-        for p in probes:
-            self._count(p.values, p.evaluation)  # type: ignore[arg-type]
-        gains = [p for p in probes if p.evaluation is not None and self._better(p.evaluation, best)]
-        top = max(gains, key=lambda p: p.evaluation.rank, default=None)  # type: ignore[union-attr]
-        return probes, top
+        results = [(p, p.evaluation) for p in probes if p.evaluation is not None]  # all: probe() evaluates each
+        for p, result in results:
+            self._count(p.values, result)
+        gains = [(p, result) for p, result in results if self._better(result, best)]
+        top = max(gains, key=lambda gain: gain[1].rank, default=None)
+        return probes, top[0] if top is not None else None
 
     def _measured_step(self, probes: list[probe.Probe], current: dict[str, Any], current_eval: Evaluation,
                        best: Evaluation) -> tuple[Sensitivity, str, Point | None]:
@@ -821,10 +833,10 @@ class _Loop:
         self.store.add_step(run_id, step, StepRecord(
             values=self._texts(values), evaluation=evaluation, candidate=self._texts_of(candidate or {}),
             rejected=proposal.rejected if proposal else {}, reasoning=proposal.reasoning if proposal else "",
-            prompt=proposal.messages if proposal else (), response=proposal.response if proposal else "",
+            prompt=tuple(proposal.messages) if proposal else (), response=proposal.response if proposal else "",
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cached=proposal.cached if proposal else False, seconds=seconds, note=note,
-            sensitivity=sensitivity.text, evaluated=evaluated, parent=self._parents,
+            sensitivity=sensitivity.text, evaluated=tuple(evaluated), parent=self._parents,
             front=tuple(c.id for c in self.pool.front()),
             other_answers=tuple(OtherAnswer(p.response, p.error, self._texts_of(p.values)) for p in others),
             merge=MergeNote(merged.note, merged.reply.text if merged.reply else "") if merged else None,

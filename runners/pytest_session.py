@@ -323,8 +323,8 @@ def keyword_expression(text: str) -> keyword_expressions.Expression:
     try:
         return keyword_expressions.Expression.compile(text)
     except _PARSE_ERRORS as exc:
-        where = f" at column {exc.offset}" if getattr(exc, "offset", None) else \
-            f" at column {exc.column}" if getattr(exc, "column", None) else ""
+        column = getattr(exc, "offset", None) or getattr(exc, "column", None)  # SyntaxError's, ParseError's
+        where = f" at column {column}" if column else ""
         reason = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
         raise ValueError(f"{text!r} is not a -k expression{where}: {reason}") from None
 
@@ -467,7 +467,8 @@ def _test_name(item: pytest.Function) -> str:
 
 def _source(item: pytest.Item) -> str:
     try:
-        return inspect.getsource(getattr(item, "function", None) or item.obj)  # type: ignore[attr-defined]
+        target = getattr(item, "function", None) or getattr(item, "obj", None)
+        return inspect.getsource(target) if target is not None else ""
     except (OSError, TypeError, AttributeError):
         return ""
 

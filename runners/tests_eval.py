@@ -56,7 +56,7 @@ class SuiteEvaluation(Evaluation):
         if self.problem:
             return super().feedbacks()
         feedback = [Feedback(g.from_json(e.graph) if e.graph else None, e.message, e.score)
-                    for e in self.examples if e.score < 1]
+                    for e in self.examples if _score(e) < 1]
         passing = self._passing()
         if passing:
             named = ", ".join(passing[:_PASSING_NAMED]) + (", ..." if len(passing) > _PASSING_NAMED else "")
@@ -67,21 +67,21 @@ class SuiteEvaluation(Evaluation):
         if self.problem:
             return self.problem
         lines = [f"{len(self._passing())}/{len(self.examples)} tests pass"]
-        lines += [f"{'REGRESSION ' if e.score < 0 else ''}{e.example}: {e.output}"
-                  for e in self.examples if e.score < 1]
+        lines += [f"{'REGRESSION ' if _score(e) < 0 else ''}{e.example}: {e.output}"
+                  for e in self.examples if _score(e) < 1]
         return "\n".join(lines)
 
     def describe(self) -> str:
         if self.problem:
             return "failed"
-        regressions = sum(1 for e in self.examples if e.score < 0)
+        regressions = sum(1 for e in self.examples if _score(e) < 0)
         score = self.score if self.score is not None else 0.0
         return (f"{score:.3g} ({len(self._passing())}/{len(self.examples)} pass"
                 + (f", {regressions} regressed)" if regressions else ")")
                 + (f", val {self.validation.describe()}" if self.holdout else ""))
 
     def _passing(self) -> list[str]:
-        return [e.example for e in self.examples if e.score >= 1]
+        return [_nodeid(e) for e in self.examples if _score(e) >= 1]
 
 
 class SuiteEvaluator:
@@ -135,10 +135,10 @@ class SuiteEvaluator:
         evaluation = self.evaluation(report)
         if self.holdout is not None:
             self._check_holdout(evaluation)
-        self.held_out = frozenset(e.example for e in evaluation.holdout)
-        visible_files = {_file(e.example) for e in evaluation.examples}
+        self.held_out = frozenset(_nodeid(e) for e in evaluation.holdout)
+        visible_files = {_file(_nodeid(e)) for e in evaluation.examples}
         self.held_out_files = frozenset(_file(nodeid) for nodeid in self.held_out) - visible_files
-        self.baseline = frozenset(e.example for e in (*evaluation.examples, *evaluation.holdout) if e.score >= 1)
+        self.baseline = frozenset(_nodeid(e) for e in (*evaluation.examples, *evaluation.holdout) if _score(e) >= 1)
         self._initial = (report["values"], evaluation)
         return project, evaluation
 
@@ -159,7 +159,7 @@ class SuiteEvaluator:
         if self._initial is not None and texts == self._initial[0]:
             return self._initial[1]
         report, failure = self._run(texts)
-        return self.evaluation(report) if report is not None else SuiteEvaluation([], problem=self._unnamed(failure))
+        return self.evaluation(report) if report is not None else SuiteEvaluation((), problem=self._unnamed(failure))
 
     def evaluation(self, report: Mapping[str, Any]) -> SuiteEvaluation:
         """The plugin's report as an evaluation, regressions measured against :attr:`baseline`. A
@@ -170,15 +170,15 @@ class SuiteEvaluator:
             text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
                                + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
                                for e in errors)
-            return SuiteEvaluation([], problem=text)
+            return SuiteEvaluation((), problem=text)
         tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
         if not tests:
-            return SuiteEvaluation([], problem=f"no test ran in {self._what()} (all skipped or deselected)")
+            return SuiteEvaluation((), problem=f"no test ran in {self._what()} (all skipped or deselected)")
         examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
         ran = {t["nodeid"] for t in tests}
         examples += [_vanished(nodeid, nodeid in self.held_out, nodeid in self.baseline)
                      for nodeid in sorted((self.baseline | self.held_out) - ran)]
-        examples.sort(key=lambda e: e.score)  # regressions first, then failures, then passes
+        examples.sort(key=_score)  # regressions first, then failures, then passes
         if report.get("undone"):  # what the run did to the project, undone: the candidate should know
             said = "the tests' run " + "; ".join(report["undone"])
             examples = [e.with_note(said) for e in examples]
@@ -266,6 +266,20 @@ def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
     return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test["outcome"],
                          score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"],
                          held_out=held_out)
+
+
+def _score(test: ExampleResult) -> float:
+    """A test's score: 1 passed, 0 failed, -1 a regression (:func:`_example` and :func:`_vanished` set it)."""
+    if test.score is None:
+        raise TypeError(f"{test.example}: a test's result without a score")
+    return test.score
+
+
+def _nodeid(test: ExampleResult) -> str:
+    """A test's node id (its result's ``example``, which :func:`_example` and :func:`_vanished` set)."""
+    if test.example is None:
+        raise TypeError("a test's result without a node id")
+    return test.example
 
 
 def _vanished(nodeid: str, held_out: bool, passed_before: bool) -> ExampleResult:

@@ -25,7 +25,7 @@ import linecache
 import marshal
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -70,7 +70,8 @@ class AutotraceFinder(importlib.abc.MetaPathFinder):
         #: file name -> the text that ran, for the modules with candidates imported through this finder
         self.sources: dict[str, str] = {}
 
-    def find_spec(self, fullname: str, path=None, target=None):  # type: ignore[override]
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname.rpartition(".")[2] not in self._names:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
@@ -132,7 +133,8 @@ class AutotraceLoader(importlib.machinery.SourceFileLoader):
             if compiled is not None:
                 _debug(f"cache hit {cache_path}")
                 for code in compiled[:2]:  # cached from the same source elsewhere (a project's private copy)
-                    _imp._fix_co_filename(code, self.origin)
+                    # CPython's (importlib's own loaders call it); typeshed's _imp stub leaves it out
+                    _imp._fix_co_filename(code, self.origin)  # type: ignore[attr-defined]
                 return compiled
         original = importlib.util.decode_source(data)
         from .compile import compile_instrumented, place_candidates  # LibCST is loaded only on a cache miss

@@ -153,9 +153,10 @@ class LLM:
                   sampling: Sampling | None = None) -> LLMReply:
         """``sampling``: this request's temperature and seed instead of the configured ones."""
         started = time.monotonic()
+        cache = self._cache
         key = (self.question_key(messages, schema, schema_name, text=text, sampling=sampling)
-               if self._cache is not None else None)
-        if key is not None and (hit := self._cache.get(key)) is not None:
+               if cache is not None else None)
+        if cache is not None and key is not None and (hit := cache.get(key)) is not None:
             return LLMReply(
                 text=hit["text"],
                 data=hit["data"],
@@ -184,11 +185,11 @@ class LLM:
             error=error,
             truncated=choice.finish_reason == "length",
         )
-        if key is not None and error is None:
+        if cache is not None and key is not None and error is None:
             entry = {"text": answer, "data": data, "prompt_tokens": reply.prompt_tokens}
             entry["completion_tokens"] = reply.completion_tokens
             entry["truncated"] = reply.truncated
-            self._cache.put(key, self._redact_value(entry))
+            cache.put(key, self._redact_value(entry))
         return reply
 
     @property

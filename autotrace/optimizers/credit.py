@@ -97,11 +97,12 @@ def failing(feedback: Sequence[Feedback]) -> list[int]:
     """The numbers (from 1) of the recorded examples that raised, were not scored, or scored below the
     best example; all recorded ones when they scored alike (the loop asks only while the values fall
     short, so equal scores are equally wrong)."""
-    recorded = [(i, f) for i, f in enumerate(feedback, 1) if f.graph is not None and OUTPUT in f.graph]
-    scores = [f.score for _, f in recorded if f.score is not None]
+    recorded = [(i, f.score, f.graph) for i, f in enumerate(feedback, 1) if f.graph is not None and OUTPUT in f.graph]
+    scores = [score for _, score, _ in recorded if score is not None]
     best = max(scores, default=None)
-    below = [i for i, f in recorded if f.score is None or (best is not None and f.score < best) or _raised(f.graph)]
-    return below or [i for i, _ in recorded]
+    below = [i for i, score, graph in recorded
+             if score is None or (best is not None and score < best) or _raised(graph)]
+    return below or [i for i, _, _ in recorded]
 
 
 def carries(inner: str, outer: str) -> bool:
@@ -134,7 +135,7 @@ def _walk(graph: nx.DiGraph) -> tuple[list[str], list[str], dict[str, list[str]]
     attrs: Mapping[Hashable, Mapping] = graph.nodes
     parent: dict[Hashable, Hashable] = {}
     children: dict[Hashable, list[Hashable]] = {}
-    for source, target, role in graph.edges(data="role"):
+    for source, target, role in graph.edges(data="role", default=""):
         if role == "nested":
             parent[source] = target
             children.setdefault(target, []).append(source)
@@ -168,9 +169,9 @@ def _flowed(graph: nx.DiGraph, parent: Mapping[Hashable, Hashable],
     (a result other than None), and earlier calls of the same caller whose result is, by its repr,
     an argument of a call that flowed."""
     attrs = graph.nodes
-    raisers = {source for source, _, role in graph.edges(data="role") if role == "raised"}
+    raisers = {source for source, _, role in graph.edges(data="role", default="") if role == "raised"}
     by_value: dict[Hashable, dict[str, list[Hashable]]] = {}  # caller -> its calls' results by repr, built once
-    seen = {OUTPUT}
+    seen: set[Hashable] = {OUTPUT}
     queue = deque(seen)
     while queue:
         node = queue.popleft()

@@ -240,28 +240,28 @@ def heat_map(records: Sequence[StepRecord]) -> Heat | None:
         keep = set(sorted(rows, key=spread, reverse=True)[:HEATMAP_ROWS])
         hidden = len(rows) - len(keep)
         rows = [r for r in rows if r in keep]
-    scores = [s for c in columns for s in c.values() if s is not None]
+    shown = [s for c in columns for s in c.values() if s is not None]
     return Heat(rows=tuple(truncate(r, 80) for r in rows),
                 steps=tuple(r.step for r in records),
                 cells=tuple(tuple(c.get(r) for c in columns) for r in rows),
-                low=min(scores, default=0.0), high=max(scores, default=1.0), hidden=hidden)
+                low=min(shown, default=0.0), high=max(shown, default=1.0), hidden=hidden)
 
 
 def _best_dag(examples: Sequence[ExampleResult], use_graphviz: bool) -> tuple[dag.Drawing | None, str]:
     """The best values' DAG, from the example that taught the most (the first that failed, else the
     lowest-scoring), as the prompt shows it."""
-    with_graph = [(i, e) for i, e in enumerate(examples) if e.graph]
+    with_graph = [(i, e, e.graph) for i, e in enumerate(examples) if e.graph]
     if not with_graph:
         return None, ""
 
-    def badness(item: tuple[int, ExampleResult]) -> tuple[int, float]:
+    def badness(item: tuple[int, ExampleResult, dict[str, Any]]) -> tuple[int, float]:
         score = item[1].score
         return (0 if item[1].failed else 1, score if isinstance(score, (int, float)) else math.inf)
 
-    index, example = min(with_graph, key=badness)
+    index, example, graph = min(with_graph, key=badness)
     label = example.example or ""
     where = f"example {index + 1}" + (f": {truncate(label, 80)}" if label else "") if len(examples) > 1 else ""
-    return dag.draw(g.from_json(example.graph), use_graphviz=use_graphviz), where
+    return dag.draw(g.from_json(graph), use_graphviz=use_graphviz), where
 
 
 def _finite(value: Any) -> float | None:

@@ -144,8 +144,8 @@ def measured(probes: Sequence[Probe], target: float | None, estimate: bool = Tru
         if p.name != chosen:
             lines.append(f"- {p.name}: {measurement}.")
             continue
-        estimate = guesses[p.name][0]
-        estimates[p.name] = round(estimate) if type(p.old) is int else float(f"{estimate:.4g}")
+        best = guesses[p.name][0]
+        estimates[p.name] = round(best) if type(p.old) is int else float(f"{best:.4g}")
         lines.append(f"- {p.name}: estimated best value {number_text(estimates[p.name])} (measured: {measurement}).")
     if estimates:
         lines.append(f"The estimated best value is where a straight line through the two measurements reaches score "

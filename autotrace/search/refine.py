@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .space import Dimension
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Values = dict[str, Any]
 #: A refiner: (numbers to move, values to start from, a step size per number, a batch's scores, done?).
@@ -44,7 +47,7 @@ def nelder_mead(dims: Sequence[Dimension], start: Values, sizes: Mapping[str, fl
     simplex = [x0] + [[x + steps[i] if i == j else x for j, x in enumerate(x0)] for i in range(len(dims))]
     bounds = [(_finite(_inside(d, d.domain.low)), _finite(_inside(d, d.domain.high))) for d in dims]
 
-    def minus_score(x: Sequence[float]) -> float:
+    def minus_score(x: np.ndarray[tuple[int], np.dtype[np.float64]]) -> float:
         if done():
             raise _Done
         (score,) = scores([{**start, **{d.name: d.value(_outside(d, v)) for d, v in zip(dims, x, strict=False)}}])
