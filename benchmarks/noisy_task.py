@@ -67,7 +67,8 @@ def one_run(steps: int, seeds: list[int], extra: list[str]) -> dict:
     lines = done.stderr.splitlines()
     return {"benchmark": "noisy_task", "exit": done.returncode, "values": values,
             "noisy_detected": any("noisy:" in line for line in lines),
-            "llm_steps": sum(1 for line in lines if line.startswith("step") and "changed" in line),
+            "llm_steps": sum(1 for line in lines if line.startswith("step") and not line.startswith("step   0/")
+                             and " tok " in line and " 0+0 tok " not in line),  # steps that asked the model
             "measured_steps": sum(1 for line in lines if "measured step:" in line),
             "best_line": next((line for line in lines if line.startswith("best score:")), ""),
             "no_patch": next((line for line in lines if line.startswith("no patch:")), ""),

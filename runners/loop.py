@@ -245,6 +245,8 @@ class _Loop:
                               else judge_failure_score(settings.judge) if settings.judge else None,
                               repeats=settings.repeats or 1, noisy=(settings.repeats or 1) > 1)
         self._rule_version = self.rule.version
+        #: What step 0's progress line says: the initial values, and that the program is noisy when it is.
+        self._start_note = "initial values"
         cache = ResponseCache(state_dir(project.root) / "autotrace.db") if settings.cache else None
         self.llm = LLM(settings.llm, cache)
         self.optimizer = OPTIMIZERS[settings.optimizer](project.params, self.llm, budget_tokens=settings.budget_tokens,
@@ -344,7 +346,7 @@ class _Loop:
         run_dir = state_dir(self.project.root) / "runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         progress(StepReport(first_step - 1, s.steps, current_eval.describe(), best_eval.describe(), 0, 0, 0.0,
-                            "initial values" if first_step == 1 else "resumed"))
+                            self._start_note if first_step == 1 else "resumed"))
         stopped = ""
         stall = _Stall(best_eval.rank)
         for step in range(first_step, s.steps + 1):
@@ -743,7 +745,8 @@ class _Loop:
             self._count(initial, evaluation, "initial", ())
         else:
             self._record(initial, evaluation, "initial", ())
-        self._save_step(run_id, 0, None, initial, evaluation, 0.0, "; ".join(filter(None, ["initial values", noise])))
+        self._start_note = "; ".join(filter(None, ["initial values", noise]))
+        self._save_step(run_id, 0, None, initial, evaluation, 0.0, self._start_note)
         # As a resumed run does: a model whose first change did worse must see what it started from.
         self._remember(initial, evaluation)
         return run_id, 1, initial, initial, evaluation, evaluation

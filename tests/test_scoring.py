@@ -5,7 +5,9 @@ the rule alone and through whole runs against the scripted model."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from llmserver import ScriptedLLMServer
@@ -14,7 +16,7 @@ from autotrace.evaluation import Draw, Evaluation, ExampleResult
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
 from autotrace.runners.judge import JudgeError, judge_failure_score
-from autotrace.runners.loop import Settings, draw_seed, optimize, pooled_best
+from autotrace.runners.loop import RunResult, Settings, StepReport, draw_seed, optimize, pooled_best
 from autotrace.runners.worker import seed_draw
 from autotrace.scoring import ALPHA, ScoreRule, better
 
@@ -147,11 +149,12 @@ def feedback(output, example):
 '''
 
 
-def run(folder: Path, server: ScriptedLLMServer, **options) -> object:
+def run(folder: Path, server: ScriptedLLMServer, progress: Callable[[StepReport], None] = lambda report: None,
+        **options: Any) -> RunResult:
     settings = Settings(target=folder / "app.py", judge=folder / "judge.py",
                         llm=LLMConfig(model="scripted", base_url=server.base_url, api_key="test"),
                         cache=False, jobs=2, **options)
-    return optimize(settings)
+    return optimize(settings, progress)
 
 
 def test_a_candidate_that_trades_right_answers_for_no_exceptions_is_no_patch(tmp_path: Path,
@@ -187,7 +190,10 @@ def test_a_noisy_program_is_detected_and_a_lucky_candidate_does_not_become_the_p
     lucky = [(draw_seed(0, k) * 1_000_003) % 2**32 for k in range(5)]
     (tmp_path / "judge.py").write_text(noisy_judge(0.3, lucky))
     llm_server.script({"reasoning": "raise it", "suggestion": {"app.KNOB": 2.0}})
-    result = run(tmp_path, llm_server, steps=1, probe=False, measured_step=False, resample=0, merge=False)
+    said: list[StepReport] = []
+    result = run(tmp_path, llm_server, steps=1, probe=False, measured_step=False, resample=0, merge=False,
+                 progress=said.append)
+    assert said[0].note.startswith("initial values; noisy: the original values scored ")  # the progress line says so
     assert result.best_values["app.KNOB"] == 1.0 and result.patch.diff == ""
     assert "did not beat the original values on 5 fresh draws" in result.no_patch
     from autotrace.store import RunStore
