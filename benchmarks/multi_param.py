@@ -34,12 +34,14 @@ visible and hidden case and that the original values do not, so a task is solvab
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -181,8 +183,22 @@ def lay_out(task: str, folder: Path) -> None:
 
 
 def _short(name: str) -> str:
-    """A parameter's name without its file part (``program.py::Cart.add`` -> ``Cart.add``)."""
-    return name.split("::")[-1]
+    """A parameter's name without its file or module part (``program.Cart.add`` -> ``Cart.add``)."""
+    name = name.split("::")[-1]
+    return name[len("program."):] if name.startswith("program.") else name
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Two values' texts are the same value: equal, or code with equal ASTs (an answer that only drops
+    the marker comment or re-indents the docstring changed nothing)."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        return ast.dump(ast.parse(textwrap.dedent(a))) == ast.dump(ast.parse(textwrap.dedent(b)))
+    except SyntaxError:
+        return False
 
 
 def answers_of(step: dict[str, Any]) -> list[dict[str, str]]:
@@ -207,13 +223,13 @@ def step_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         answers = answers_of(step)
         new = 0
         for answer in answers:
-            differs = {name for name, text in answer.items() if base.get(name) != text}
+            differs = {name for name, text in answer.items() if not _same(base.get(name), text)}
             changed |= differs
-            values = {**base, **answer}
-            if differs and values not in seen:
+            values = {**base, **{name: answer[name] for name in differs}}
+            if differs and not any(_same_values(values, other) for other in seen):
                 new += 1
                 seen.append(values)
-        if dict(step["values"]) not in seen:
+        if not any(_same_values(dict(step["values"]), other) for other in seen):
             seen.append(dict(step["values"]))
         note = step.get("note") or ""
         out.append({"step": step["step"], "score": step.get("score"), "answers": len(answers), "new": new,
@@ -222,6 +238,10 @@ def step_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "seconds": round(step.get("seconds") or 0.0, 1), "note": note,
                     "measured": note.startswith("measured step")})
     return out
+
+
+def _same_values(a: dict[str, str], b: dict[str, str]) -> bool:
+    return a.keys() == b.keys() and all(_same(a[name], b[name]) for name in a)
 
 
 def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict[str, Any]:
@@ -241,17 +261,27 @@ def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict
     seconds = time.perf_counter() - started
     result: dict[str, Any] = {"task": task, "arm": arm, "seed": 0, "steps_budget": steps, "exit_code": exit_code,
                               "seconds": round(seconds, 1), "command": " ".join(command), "folder": str(folder)}
+    result["stderr_tail"] = stderr.strip().splitlines()[-4:]
+    return describe(result, task, arm, folder)
+
+
+def describe(result: dict[str, Any], task: str, arm: str, folder: Path) -> dict[str, Any]:
+    """What the run stored in ``folder`` gave: its patch applied (once: a program already patched is
+    left as it is), the patched program scored, and the steps read from ``autotrace show --json``."""
+    binary = ARMS[arm]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     runs = sorted((folder / ".autotrace" / "runs").glob("*")) if (folder / ".autotrace" / "runs").is_dir() else []
     if not runs:
-        result.update(error="no run stored", stderr_tail=stderr.strip().splitlines()[-5:])
+        result.update(error="no run stored")
         return result
     run_id = runs[-1].name
     shown = subprocess.run([str(binary), "show", run_id, "--json"], cwd=folder, env=env, capture_output=True, text=True)
     record = json.loads(shown.stdout) if shown.returncode == 0 else {"steps": []}
     steps_done = record["steps"]
     patch = runs[-1] / "patch.diff"
-    applied = ""
-    if patch.is_file() and patch.read_text().strip():
+    applied = result.get("applied") or ""
+    original = (TASKS_DIR / task / "program.py").read_text() == (folder / "program.py").read_text()
+    if original and patch.is_file() and patch.read_text().strip():
         done = subprocess.run([str(binary), "apply", run_id], cwd=folder, env=env, capture_output=True, text=True)
         applied = (done.stdout + done.stderr).strip()
     scored = score_folder(folder, task)
@@ -273,7 +303,6 @@ def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict
         best_step=best_step,
         best_from=(None if best_step is None else "initial" if best_step == 0
                    else "measured" if per_step[best_step - 1]["measured"] else "llm"),
-        stderr_tail=stderr.strip().splitlines()[-4:],
     )
     return result
 
@@ -310,7 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds one optimization may take")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--redescribe", action="store_true",
+                        help="no new run: describe again the stored run of every line of --out (after a fix of "
+                             "this script's reading), rewriting the file")
     args = parser.parse_args(argv)
+    if args.redescribe:
+        rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
+        rows = [{**describe(row, row["task"], row["arm"], Path(row["folder"])), "redescribed": True} for row in rows]
+        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        print(table(rows))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="multi_param-"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []

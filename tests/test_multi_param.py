@@ -56,14 +56,16 @@ def test_marked_parameters_and_no_hidden_cases_in_the_copy(tmp_path: Path) -> No
 
 
 def test_step_summary_counts_changed_parameters_and_new_answers() -> None:
-    """Hand-made ``autotrace show --json`` steps: a repeated answer is not new; a changed parameter is
-    named without its file part."""
+    """Hand-made ``autotrace show --json`` steps: a repeated answer is not new, nor is code that
+    differs only in a comment; a changed parameter is named without its module part."""
+    f = "def f(x):  # autotrace: param\n    return x\n"
     steps = [
-        {"step": 0, "values": {"p.py::a": "1", "p.py::b": "2"}},
-        {"step": 1, "values": {"p.py::a": "3", "p.py::b": "2"}, "candidate": {"p.py::a": "3"}, "response": "x",
-         "other_answers": [{"candidate": {"p.py::a": "3"}}, {"candidate": {}}], "note": ""},
-        {"step": 2, "values": {"p.py::a": "3", "p.py::b": "2"}, "candidate": {"p.py::a": "3"}, "response": "x",
-         "other_answers": [{"candidate": {"p.py::b": "5"}}], "note": ""},
+        {"step": 0, "values": {"program.a": "1", "program.f": f}},
+        {"step": 1, "values": {"program.a": "3", "program.f": f}, "candidate": {"program.a": "3"}, "response": "x",
+         "other_answers": [{"candidate": {"program.a": "3"}}, {"candidate": {}},
+                           {"candidate": {"program.f": "def f(x):\n    return x\n"}}], "note": ""},
+        {"step": 2, "values": {"program.a": "3", "program.f": f}, "candidate": {"program.a": "3"}, "response": "x",
+         "other_answers": [{"candidate": {"program.f": "def f(x):\n    return x + 1\n"}}], "note": ""},
     ]
     summary = multi_param.step_summary(steps)
-    assert [(s["changed"], s["new"], s["answers"]) for s in summary] == [(["a"], 1, 3), (["b"], 1, 2)]
+    assert [(s["changed"], s["new"], s["answers"]) for s in summary] == [(["a"], 1, 4), (["f"], 1, 2)]
