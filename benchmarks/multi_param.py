@@ -284,10 +284,15 @@ def describe(result: dict[str, Any], task: str, arm: str, folder: Path) -> dict[
     if original and patch.is_file() and patch.read_text().strip():
         done = subprocess.run([str(binary), "apply", run_id], cwd=folder, env=env, capture_output=True, text=True)
         applied = (done.stdout + done.stderr).strip()
-    scored = score_folder(folder, task)
+    best_step = _best_step(steps_done)
+    if result.get("partial") and best_step:
+        # a run stopped before its end wrote no patch: score the best values it had stored
+        start, best = steps_done[0]["values"], steps_done[best_step]["values"]
+        scored = score_folder(folder, task, {_short(n): t for n, t in best.items() if not _same(start.get(n), t)})
+    else:
+        scored = score_folder(folder, task)
     per_step = step_summary(steps_done)
     first3 = set().union(*[set(s["changed"]) for s in per_step[:3]]) if per_step else set()
-    best_step = _best_step(steps_done)
     result.update(
         run_id=run_id, applied=applied or "no patch",
         visible=scored.get("visible"), solved=bool(scored.get("visible")) and all(v == 1 for v in scored["visible"]),
@@ -300,6 +305,7 @@ def describe(result: dict[str, Any], task: str, arm: str, folder: Path) -> dict[
         steps=per_step,
         new_per_step=[f"{s['new']}/{s['answers']}" for s in per_step],
         tokens=sum(s["tokens"] for s in per_step),
+        seconds=result.get("seconds") or round(sum(s["seconds"] for s in per_step), 1),
         best_step=best_step,
         best_from=(None if best_step is None else "initial" if best_step == 0
                    else "measured" if per_step[best_step - 1]["measured"] else "llm"),
@@ -342,7 +348,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redescribe", action="store_true",
                         help="no new run: describe again the stored run of every line of --out (after a fix of "
                              "this script's reading), rewriting the file")
+    parser.add_argument("--partial", nargs=3, metavar=("FOLDER", "TASK", "ARM"),
+                        help="no new run: describe a run still under way (or killed) from what its store holds")
     args = parser.parse_args(argv)
+    if args.partial:
+        folder, task, arm = Path(args.partial[0]), args.partial[1], args.partial[2]
+        steps_stored = len(json.loads(subprocess.run(
+            [str(ARMS[arm]), "show", sorted((folder / ".autotrace" / "runs").glob("*"))[-1].name, "--json"],
+            cwd=folder, capture_output=True, text=True).stdout)["steps"]) - 1
+        row = describe({"task": task, "arm": arm, "seed": 0, "steps_budget": args.steps, "folder": str(folder),
+                        "partial": f"stopped at the deadline after {steps_stored} of {args.steps} steps: no patch; "
+                                   "visible and hidden are the best stored values'"}, task, arm, folder)
+        row["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        with args.out.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+        print(table([row]))
+        return 0
     if args.redescribe:
         rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
         rows = [{**describe(row, row["task"], row["arm"], Path(row["folder"])), "redescribed": True} for row in rows]
