@@ -176,8 +176,9 @@ class Evaluation:
         """What an example that raised scores (:class:`autotrace.scoring.ScoreRule`)."""
         if self.rule is not None:
             return self.rule.failure_score
-        own = self.judged()
-        return 0.0 if all(0.0 <= s <= 1.0 for s in own) else min(own)
+        own = ScoreRule()  # the same rule over this evaluation's scores alone
+        own.see(self.judged())
+        return own.failure_score
 
     def example_scores(self) -> dict[str, float | None]:
         """Each example's score by its label (:func:`autotrace.pool.example_labels`), for the pool's

@@ -435,7 +435,7 @@ class _Loop:
         best, best_eval, unpatched = self._confirmed(initial, best, best_eval)
         changes = [(p, best[p.name]) for p in self.project.params if best[p.name] != p.initial]
         if not changes and not unpatched:
-            unpatched = f"no candidate scored better than the original values ({best_eval.describe()}) on the judge"
+            unpatched = _no_gain(best_eval)
         patch = make_patch(self.project.root, changes)
         save_patch(run_dir, patch)
         applied = apply_saved(self.project.root, run_dir) if s.apply and patch.files else []
@@ -460,8 +460,7 @@ class _Loop:
         if not self.rule.noisy:
             if rises(best_eval, original):
                 return best, best_eval, ""
-            return initial, original, (f"no candidate scored better than the original values "
-                                       f"({original.describe()}) on the judge")
+            return initial, original, _no_gain(original)
         repeats = self.rule.repeats
         fresh_best, fresh_initial = self._run_many([best, initial], draws=range(repeats, 2 * repeats))
         self.evaluations += 2
@@ -880,6 +879,11 @@ def pooled_best(candidates: Sequence[Candidate], evaluated: Mapping[int, Evaluat
                 continue
         best = candidate
     return best
+
+
+def _no_gain(original: Evaluation) -> str:
+    """Why a run writes no patch when nothing beat the original values (``original``: their evaluation)."""
+    return f"no candidate scored better than the original values ({original.describe()}) on the judge"
 
 
 def _same_draws(a: Evaluation, b: Evaluation) -> bool:
