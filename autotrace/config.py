@@ -43,6 +43,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "code_format": CODE_FORMATS[0],
     "repeats": None,
     "failure_score": None,
+    # run budgets in tokens (the optimizer's and the program's model calls together, or each): None is no limit
+    "max_run_tokens": None,
+    "max_optimizer_tokens": None,
+    "max_program_tokens": None,
     # recorded values shown by their own __repr__ (runs the program's code); read by the pytest plugin
     "user_repr": False,
 })
@@ -89,6 +93,9 @@ _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "max_unchanged": _whole(0),
     "measured_runs": _whole(0),
     "budget_tokens": _whole(500),
+    "max_run_tokens": _whole(1),
+    "max_optimizer_tokens": _whole(1),
+    "max_program_tokens": _whole(1),
     "candidates": _whole(1),
     "resample": _whole(0),
     "target": ("a number", _number),

@@ -80,6 +80,11 @@ class StoreError(RuntimeError):
     """The run store cannot be used; the message is one line and names the file."""
 
 
+def state_dir(root: Path) -> Path:
+    """Where a project keeps autotrace's state: the run store, the response cache and each run's folder."""
+    return root / ".autotrace"
+
+
 def scrub(value: Any) -> Any:
     """A copy of ``value`` (JSON-able data) with credentials replaced by ``[redacted]``."""
     if isinstance(value, dict):

@@ -1,5 +1,5 @@
 """Optimize one benchmark task with autotrace through its public Python entry point,
-``autotrace.runners.loop.optimize`` (what ``autotrace optimize`` runs), in a process of its own.
+``autotrace.runners.optimize.optimize`` (what ``autotrace optimize`` runs), in a process of its own.
 
     python -m benchmarks.autotrace_side RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from autotrace.config import CODE_FORMATS, DEFAULTS, OPTIMIZER_NAMES
 from autotrace.llm.client import LLMConfig
 from autotrace.runners.judge import JudgeError
-from autotrace.runners.loop import Settings, StepReport, optimize, state_dir
+from autotrace.runners.optimize import Settings, StepReport, optimize, state_dir
 from autotrace.runners.sandbox import Limits
 from autotrace.store import RunStore
 

@@ -21,7 +21,7 @@ from autotrace.llm.client import LLM, LLMConfig, Sampling, derived_seed
 from autotrace.llm.provision import resolve_gguf
 from autotrace.llm.server import LocalServer
 from autotrace.optimizers import OPTIMIZERS
-from autotrace.runners.loop import SAMPLE_TEMPERATURE, Settings, prepare
+from autotrace.runners.optimize import SAMPLE_TEMPERATURE, Settings, prepare
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fix_bug"
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from autotrace.llm.client import LLMConfig
-from autotrace.runners.loop import Settings, optimize
+from autotrace.runners.optimize import Settings, optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from llmserver import ScriptedLLMServer  # noqa: E402  (the tests' scripted server: real sockets)

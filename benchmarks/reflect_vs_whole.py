@@ -26,7 +26,7 @@ from autotrace.optimizers.reflect import reflect
 from autotrace.params import ParamKind
 from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
-from autotrace.runners.loop import SAMPLE_TEMPERATURE, Settings, prepare
+from autotrace.runners.optimize import SAMPLE_TEMPERATURE, Settings, prepare
 
 from .harness import model_server
 from .hidden_cases import check_function

@@ -168,7 +168,7 @@ def _quality(results: dict[str, Any]) -> list[str]:
         "numeric parameters by program runs alone (line searches, then a simplex; `autotrace/search/stages.py`) and, if "
         "that beats the best so far, the result is the step's without an LLM call (`--no-measured-step` turns "
         "this off); the per-run note counts them and `LLM calls` counts the calls. "
-        "autotrace runs through `autotrace.runners.loop.optimize` (what `autotrace optimize` runs) with "
+        "autotrace runs through `autotrace.runners.optimize.optimize` (what `autotrace optimize` runs) with "
         "`optimizer=optoprime`; trace-opt through `OptoPrime` with its defaults (memory_size 0), in the loop of "
         "its own examples (forward, `backward(output, feedback)`, `step()`; forward runs every step, since a "
         "graph can be backwarded once). Both get the judge's message as the feedback text; autotrace's prompt "

@@ -234,6 +234,13 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
                    " itself).")
 @click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"],
               help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
+@click.option("--max-run-tokens", type=click.IntRange(1), default=DEFAULTS["max_run_tokens"], metavar="N",
+              help="Stop between steps once the run has spent N tokens, the optimizer's and the program's model calls "
+                   "together (a resumed run's earlier ones included); the patch is the best so far, the exit status 1.")
+@click.option("--max-optimizer-tokens", type=click.IntRange(1), default=DEFAULTS["max_optimizer_tokens"], metavar="N",
+              help="The same for the optimizer's tokens alone.")
+@click.option("--max-program-tokens", type=click.IntRange(1), default=DEFAULTS["max_program_tokens"], metavar="N",
+              help="The same for the program's own model calls alone (those through autotrace's proxy).")
 def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
              selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
              base_url: str | None, app_base_url: str | None, app_model: str | None, optimizer: str,
@@ -243,7 +250,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
              ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float,
              holdout_tests: str | None,
-             repeats: int | None, failure_score: float | None, code_format: str) -> None:
+             repeats: int | None, failure_score: float | None, code_format: str, max_run_tokens: int | None,
+             max_optimizer_tokens: int | None, max_program_tokens: int | None) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -267,8 +275,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
 
     from .app_model import APP_TIMEOUT, AppModel, program_model, timed_out_waiting
     from .cannot_run import cannot_run
-    from .loop import Settings, prepare, state_dir
-    from .loop import optimize as run_optimize
+    from .optimize import Settings, prepare, state_dir
+    from .optimize import optimize as run_optimize
     from .sandbox import Limits
 
     if (target is None) == (tests is None):
@@ -308,7 +316,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
         jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
         resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring, repeats=repeats,
-        failure_score=failure_score,
+        failure_score=failure_score, max_run_tokens=max_run_tokens, max_optimizer_tokens=max_optimizer_tokens,
+        max_program_tokens=max_program_tokens,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
     timeout_is_default = click.get_current_context().get_parameter_source("timeout") is ParameterSource.DEFAULT
@@ -338,7 +347,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
                                                  + (f", holding out {holdout_tests!r}" if holdout_tests else ""))
             settings.llm = endpoint.get()
             click.echo(f"optimizing {what} with {settings.optimizer}, at most {settings.steps} steps", err=True)
-            result = run_optimize(settings, progress=progress.show, project=project, initial=initial)
+            result = run_optimize(settings, progress=progress.show, project=project, initial=initial,
+                                  program_tokens=progress.program_tokens)
             progress.save(root, result.run_id)
         click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
         if result.patch.diff:
@@ -352,6 +362,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
             click.echo(f"no patch: {result.no_patch or 'no change improved on the original values'}", err=True)
         if result.report is not None:
             click.echo(f"report: {result.report}  (open it in a browser; works offline)", err=True)
+        if result.stopped_by == "budget":
+            return EXIT_NOT_REACHED
         return 0 if settings.target_score is None or result.reached_target else EXIT_NOT_REACHED
 
     sys.exit(guarded(body))
@@ -366,9 +378,7 @@ def _resumed_scoring(run_id: str, target: Path | None, tests: Path | None, given
 
     from autotrace.config import find_root
     from autotrace.records import SCORING_OPTIONS
-    from autotrace.store import RunStore
-
-    from .loop import state_dir
+    from autotrace.store import RunStore, state_dir
 
     ctx = click.get_current_context()
     explicit = {name for name in SCORING_OPTIONS
@@ -434,13 +444,18 @@ class _Progress:
             app = f"  app {step.describe()}" if step.calls else ""
         _show_step(report, app)
 
+    def program_tokens(self) -> int:
+        """The tokens the program's own model calls spent so far in this invocation (the run budgets)."""
+        if self.proxy is None:
+            return 0
+        usage = self.proxy.usage()
+        return int(usage.prompt_tokens + usage.completion_tokens)
+
     def save(self, root: Path, run_id: str) -> None:
         """Add this invocation's program calls to the run's (a resumed run has some already)."""
         if self.proxy is None or not self.record.total.calls:
             return
-        from autotrace.store import RunStore
-
-        from .loop import state_dir
+        from autotrace.store import RunStore, state_dir
 
         with RunStore(state_dir(root) / "autotrace.db") as store:
             record = store.app_usage(run_id)

@@ -6,9 +6,9 @@ import re
 
 from helpers import answer, optimize, shop
 
+from autotrace.engine.state import Stall as _Stall
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.llm.client import derived_seed
-from autotrace.runners.loop import _Stall
 from autotrace.scoring import better as _better
 
 

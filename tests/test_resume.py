@@ -161,9 +161,9 @@ def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
 
 
 def test_the_pooled_best_is_chosen_as_the_loop_chose_it():
+    from autotrace.engine import pooled_best
     from autotrace.evaluation import Evaluation, ExampleResult
     from autotrace.pool import Candidate
-    from autotrace.runners.loop import pooled_best
 
     def scored(score: float) -> Evaluation:
         return Evaluation((ExampleResult(score=score),))

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from llmserver import ScriptedLLMServer
 
+from autotrace.engine import pooled_best
 from autotrace.evaluation import Draw, Evaluation, ExampleResult
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
 from autotrace.runners.judge import JudgeError, judge_failure_score
-from autotrace.runners.loop import RunResult, Settings, StepReport, draw_seed, optimize, pooled_best
+from autotrace.runners.optimize import RunResult, Settings, StepReport, draw_seed, optimize
 from autotrace.runners.worker import seed_draw
 from autotrace.scoring import ALPHA, ScoreRule, better
 

@@ -272,6 +272,30 @@ class Optimizer(ABC):
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}
         return proposals
 
+    def measured(self, sensitivity: Sensitivity) -> None:
+        """What this step's probes measured about the current values: shown in every prompt until the next step's."""
+        self.sensitivity = sensitivity
+
+    def tell(self, problem: str) -> None:
+        """A problem with the last answer that its values do not show (it repeated a candidate run
+        before): said in the next prompt's #Problems."""
+        self.last_problems[""] = problem
+
+    def reflect(self, sampling: Sampling) -> Proposal | None:
+        """The reflective question (:mod:`.reflect`) about the one parameter the feedback implicates most
+        (:meth:`implicated_target`), or None when no parameter can be asked about alone. What it rejects
+        is said in the next whole prompt's #Problems."""
+        from autotrace.optimizers.reflect import reflect, reflect_targets
+
+        targets = reflect_targets(self.params, self.values, self.feedback)
+        if not targets:
+            return None
+        spec = self.implicated_target(targets)
+        proposal = reflect(self.llm, spec, self.values[spec.name], self.feedback, self.budget_tokens, sampling,
+                           self.tried(spec.name))
+        self.last_problems.update(proposal.rejected)
+        return proposal
+
     def tried(self, name: str) -> list[Tried]:
         """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
         once with the score of the last attempt that ran it, oldest first: what an answer about this
