@@ -72,10 +72,12 @@ class Engine:
         self.merging = Merging(self.ledger, self.optimizer)
         self.stoppers = stopping.stoppers(options, self.done)
         self._program_before = 0
+        #: The run's state once it started (for callers that look at it after :meth:`run`).
+        self.state: RunState | None = None
 
     def run(self) -> RunResult:
         """Run the steps (a resumed run's remaining ones) and write the patch of the best values."""
-        state = start(self)
+        state = self.state = start(self)
         self._program_before = state.usage.program
         run_dir = state_dir(self.project.root) / "runs" / state.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
