@@ -1,0 +1,92 @@
+"""Run budgets in tokens (``--max-run-tokens``, ``--max-optimizer-tokens``, ``--max-program-tokens`` and
+their ``[tool.autotrace]`` keys) through ``autotrace optimize`` and the scripted server on real sockets:
+the run stops between steps with the best patch so far, exit status 1 and one line saying why."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import answer, optimize, shop
+from llmserver import ScriptedLLMServer
+
+AUTOTRACE = Path(sys.executable).with_name("autotrace")
+
+PROGRAM = '''\
+from openai import OpenAI
+
+PROMPT = "Say something."  # autotrace: param the system prompt
+
+client = OpenAI()
+
+
+def main(text):
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", temperature=0,
+        messages=[{"role": "system", "content": PROMPT}, {"role": "user", "content": text}])
+    return reply.choices[0].message.content
+'''
+JUDGE = '''\
+def examples():
+    return ["hello", "bye"]
+
+
+def feedback(output, text):
+    return (1.0, "right") if output == "yes" else (0.0, f"answered {output!r}, wanted 'yes'")
+'''
+
+
+def budget_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "token budget" in line]
+
+
+def test_the_optimizer_budget_stops_the_run_with_the_best_patch_so_far(tmp_path: Path,
+                                                                      llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(answer(MARKUP=2.5), answer(MARKUP=2.6))
+    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-probe", "--max-optimizer-tokens", "1")
+    assert result.returncode == 1, result.stderr
+    assert len(budget_lines(result.stderr)) == 1, result.stderr
+    assert re.search(r"^step +2/3 .*stopped before step 2: the run's optimizer token budget is spent",
+                     result.stderr, re.MULTILINE)
+    assert len(llm_server.chat_requests) == 1 and llm_server.pending == 1
+    assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
+
+
+def test_the_run_budget_is_read_from_the_project_table(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = shop(tmp_path)
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\nmax_run_tokens = 1\n")
+    llm_server.script(answer(MARKUP=2.5), answer(MARKUP=2.6))
+    result = optimize(folder, llm_server, "--steps", "3", "--no-probe")
+    assert result.returncode == 1, result.stderr
+    assert len(budget_lines(result.stderr)) == 1 and len(llm_server.chat_requests) == 1
+
+
+def test_a_budget_that_is_no_whole_number_is_one_line(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = shop(tmp_path)
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\nmax_program_tokens = 0\n")
+    result = optimize(folder, llm_server, "--steps", "1", "--no-probe")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("max_program_tokens must be a whole number of at least 1, not 0")
+    assert llm_server.chat_requests == []
+
+
+def test_the_program_budget_counts_the_programs_own_model_calls(tmp_path: Path,
+                                                                llm_server: ScriptedLLMServer) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "judge.py").write_text(JUDGE)
+    llm_server.script(*["maybe"] * 10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "2",
+                             "--no-probe", "--base-url", llm_server.base_url, "--model", "scripted",
+                             "--max-program-tokens", "1"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 1, result.stderr
+    # The original values' evaluation spent the program's budget: no question reached the optimizer.
+    assert re.search(r"^step +1/2 .*stopped before step 1: the run's program token budget is spent",
+                     result.stderr, re.MULTILINE), result.stderr
+    assert all(len(r.json["messages"]) == 2 for r in llm_server.chat_requests)
+    assert "no patch:" in result.stderr
