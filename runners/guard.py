@@ -21,13 +21,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autotrace.atomic import atomic_write
 
 from .confine import Confinement, bytecode_cache, mechanism
-from .worker import Job
+from .job import Job, PathMap
 
 #: Folder names never copied, checked or restored (version control, environments, caches, autotrace's store).
 SKIPPED = frozenset({".git", ".hg", ".svn", ".autotrace", "__pycache__", ".venv", "venv", "node_modules",
@@ -194,22 +194,10 @@ def guarded(project: Path, scratch: Path, *, network: bool = True,
 def relocated(job: Job, guard: Guarded) -> Job:
     """``job`` with its project paths pointing into ``guard.root`` (the same job when that is the project);
     its ``root`` stays the project's, the one the feedback names paths from."""
-    if guard.root == guard.project:
-        return job
-
-    def moved(path: str) -> str:
-        return relocate(path, guard.project, guard.root)
-
-    return replace(job, judge=moved(job.judge) if job.judge else None,
-                   search_roots=[moved(p) for p in job.search_roots],
-                   plans={moved(path): fields for path, fields in job.plans.items()},
-                   candidates={moved(path): found for path, found in job.candidates.items()})
+    return job.moved(PathMap(guard.project, guard.root))
 
 
 def relocate(path: str, project: Path, root: Path) -> str:
     """``path`` as seen from ``root`` (the project's private copy) when it lies in ``project``."""
-    if project == root:
-        return path
-    resolved = Path(path).resolve()
-    return str(root / resolved.relative_to(project)) if resolved.is_relative_to(project) else path
+    return path if project == root else PathMap(project, root).path(path)
 

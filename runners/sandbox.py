@@ -21,9 +21,10 @@ from autotrace.project import find_root
 
 from .confine import kill_tree
 from .guard import Baseline, guarded, relocated
+from .job import Job
 from .outcome import Crashed, WorkerOutcome, outcome_from_json
 from .scratch import scratch_folder
-from .worker import Job, run_job
+from .worker import run_job
 
 _OUTPUT_TAIL = 4000
 
