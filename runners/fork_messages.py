@@ -20,12 +20,14 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Warm:
     """Import what every evaluation imports: the judge's libraries with the project's ``search_roots``
-    on the path, and LibCST when evaluations ``rewrite`` source (code parameters, no bytecode cache)."""
+    on the path, the libraries the program's ``files`` import, and LibCST when evaluations ``rewrite``
+    source (code parameters, no bytecode cache)."""
 
     tag: ClassVar[str] = "warm"
     search_roots: tuple[str, ...]
     judge: str | None
     rewrites: bool
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

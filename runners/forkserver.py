@@ -31,7 +31,10 @@ user's terminal and carries on.
 
 from __future__ import annotations
 
+import ast
 import gc
+import importlib
+import importlib.util
 import inspect
 import os
 import selectors
@@ -109,7 +112,7 @@ class ForkServer:
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
                                         name="autotrace-forkserver-reader")
         self._reader.start()
-        self._send(Warm(tuple(warm.search_roots), warm.judge, warm.rewrites))
+        self._send(Warm(tuple(warm.search_roots), warm.judge, warm.rewrites, tuple(warm.plans)))
         try:
             answer = ready.result(timeout=120)
         except Exception as exc:
@@ -193,9 +196,10 @@ class _Child:
     deadline: float
 
 
-def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str | None:
+def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files: Sequence[str] = ()) -> str | None:
     """Import what every evaluation imports; None when forking is safe afterwards, else why not.
-    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST."""
+    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST;
+    ``files``: the program's files, whose installed libraries (``import numpy``) are imported here once."""
     from .judge import JudgeError, load_judge
 
     if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
@@ -214,23 +218,59 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str
     for root in reversed(search_roots):
         if root not in sys.path:
             sys.path.insert(0, root)
+    before = set(sys.modules)
+    for name in _library_imports(files, search_roots):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: B036 -- a child meets the same failure and reports it
+            pass
+    if threading.active_count() > 1:
+        return "a library the program imports started a thread, and forking a process with threads is unsafe"
     if judge:
-        before = set(sys.modules)
         try:
             load_judge(Path(judge))
         except JudgeError:
             pass  # each child loads the judge itself and reports this error as a spawned worker does
         if threading.active_count() > 1:
             return "the judge started a thread when imported, and forking a process with threads is unsafe"
-        _forget_project_modules(set(sys.modules) - before, search_roots)
+    _forget_project_modules(set(sys.modules) - before, search_roots)
     sys.path[:] = path  # each child puts its job's roots (the project's, or its private copy's) first
     gc.collect()
     gc.freeze()  # the children's garbage collector leaves the warm objects (and their pages) alone
     return None
 
 
+def _library_imports(files: Sequence[str], search_roots: Sequence[str]) -> list[str]:
+    """The installed libraries (and standard modules) the program's ``files`` import at their top level,
+    read from their source, not run: the program's own modules are imported by each child alone."""
+    roots = [Path(r).resolve() for r in search_roots]
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    names: list[str] = []
+    for file in files:
+        try:
+            tree = ast.parse(Path(file).read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            found = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in found:
+                top = name.partition(".")[0]
+                if top in sys.modules or top in names:
+                    continue
+                try:
+                    spec = importlib.util.find_spec(top)
+                except (ImportError, ValueError):
+                    continue
+                origin = spec.origin if spec is not None else None
+                if origin and origin not in ("built-in", "frozen") and \
+                        not _is_project_file(Path(origin).resolve(), roots, installed):
+                    names.append(top)
+    return names
+
+
 def _forget_project_modules(names: set[str], search_roots: Sequence[str]) -> None:
-    """Of the modules the judge imported (``names``), drop the judge and those of the project's own code:
+    """Of the modules the warm-up imported (``names``), drop the judge and those of the project's own code:
     a child imports them afresh, so the import hook instruments the program and a changed file is read
     again. Libraries (installed, or imported before the judge, as autotrace itself) stay warm."""
     roots = [Path(r).resolve() for r in search_roots]
@@ -265,7 +305,7 @@ def serve() -> int:
     warm = decode(first)
     if not isinstance(warm, Warm):
         raise ProtocolError(f"the fork server's first message must be {Warm.tag!r}, not {warm.tag!r}")
-    unsafe = _warm(warm.search_roots, warm.judge, warm.rewrites)
+    unsafe = _warm(warm.search_roots, warm.judge, warm.rewrites, warm.files)
     os.dup2(saved_err, 2)
     os.close(saved_err)
     answers.write(encode(Unsafe(unsafe) if unsafe else Ready()))

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from autotrace.config import DEFAULTS, parse_size
-from autotrace.project import find_root
+from autotrace.config import DEFAULTS, find_root, parse_size
 
 from .confine import kill_tree
 from .guard import Baseline, guarded, relocated
