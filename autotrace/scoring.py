@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scipy import stats
-
 from autotrace.pool import example_labels
 
 if TYPE_CHECKING:
@@ -104,6 +102,8 @@ def better(candidate: Evaluation, best: Evaluation, noisy: bool = False, alpha: 
         return mean > 0 or (mean == 0 and candidate.raised < best.raised)
     if mean <= 0:
         return False
+    from scipy import stats  # imported when a test is made: the fork server and its children never need it
+
     p_value = stats.ttest_1samp(differences, 0.0, alternative="greater").pvalue
     return bool(math.isfinite(p_value) and p_value < alpha)
 

@@ -30,11 +30,11 @@ result = {}
 if plans != "plain":  # what the worker does: install the hook from the job's plans, then import
     started = time.perf_counter()
     from pathlib import Path
-    from autotrace.runners.worker import _plan
+    from autotrace.runners.job import plan_from_dict
     from autotrace.runtime import Runtime
     from autotrace.transforms.hook import Target, install
     fields = json.loads(Path(plans).read_text())
-    install({Path(p): Target(_plan(f)) for p, f in fields.items()}, Runtime({}))
+    install({Path(p): Target(plan_from_dict(f)) for p, f in fields.items()}, Runtime({}))
     result["hook_ms"] = (time.perf_counter() - started) * 1000
 started = time.perf_counter()
 module = importlib.import_module(name)
@@ -57,11 +57,11 @@ def _probe(folder: Path, name: str, plans: str) -> dict[str, Any]:
 def _plans(path: Path) -> tuple[str, float]:
     """The project's plans as the worker gets them (a JSON file), and how long finding them took."""
     from autotrace.project import Project
-    from autotrace.runners.evaluation import plan_fields
+    from autotrace.runners.job import plan_to_dict
 
     started = time.perf_counter()
     project = Project.load(path)
-    plans = {str(p): plan_fields(plan) for p, plan in project.plans().items()}
+    plans = {str(p): plan_to_dict(plan) for p, plan in project.plans().items()}
     seconds = time.perf_counter() - started
     out = path.parent / "plans.json"
     out.write_text(json.dumps(plans))

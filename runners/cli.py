@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from autotrace import __version__
-from autotrace.config import CODE_FORMATS, DEFAULTS, EXECUTORS, OPTIMIZER_NAMES, parse_size
+from autotrace.config import DEFAULTS, EXECUTORS
+from autotrace.options import OptimizeOptions
+
+from .options import optimize_options, shared_option
 
 if TYPE_CHECKING:
     from autotrace.records import Scoring
@@ -59,22 +62,6 @@ def guarded(action: Callable[[], Any]) -> Any:
         raise
 
 
-class Size(click.ParamType):
-    """A size in bytes, given as ``2GiB``, ``512M``, ``1000000`` or ``none`` (no limit)."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        try:
-            return parse_size(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-#: The ``[tool.autotrace]`` keys that name an option by another parameter name.
-_OPTION_NAMES = {"feedback": "judge", "target": "target_score"}
-
-
 class ProjectCommand(click.Command):
     """A command whose defaults the project's ``[tool.autotrace]`` table overrides, as click's
     ``default_map`` (and so ``--help`` shows them). Which project it is follows from the arguments
@@ -99,12 +86,8 @@ def _default_map(target: Path | None) -> dict[str, Any]:
         fail(f"config: jobs must be a whole number of at least 1 (got {jobs!r})")
     if config.get("executor", DEFAULTS["executor"]) not in EXECUTORS:
         fail(f"config: executor must be one of {', '.join(EXECUTORS)} (got {config['executor']!r})")
-    return {_OPTION_NAMES.get(key, key): value for key, value in config.items()}
-
-
-_ENTRY = click.option("--entry", default=DEFAULTS["entry"], help="Function of TARGET to call.")
-_TIMEOUT = click.option("--timeout", type=click.FloatRange(0, min_open=True), default=DEFAULTS["timeout"],
-                        help="Seconds one evaluation may run before it is killed.")
+    names = {row.config: row.name for row in OptimizeOptions.rows() if row.config}
+    return {names[key]: value for key, value in config.items() if key in names}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
@@ -131,127 +114,10 @@ def cli() -> None:
     """
 
 
-_STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured step)."
-
-
 @cli.command(cls=ProjectCommand)
 @click.argument("target", required=False, type=click.Path(path_type=Path))
-@click.option("--feedback", "judge", type=click.Path(path_type=Path),
-              help="judge.py with feedback(output[, example]) and optionally examples().")
-@click.option("--tests", "tests", is_flag=False, flag_value=".", default=None, metavar="[PATH]",
-              type=click.Path(path_type=Path),
-              help="Instead of TARGET and a judge: optimize until the tests in PATH pass (default: the current "
-                   "folder).")
-@click.option("-k", "keyword", default=None, metavar="EXPR",
-              help="With --tests: only the tests matching this pytest -k expression.")
-@_ENTRY
-@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME",
-              help="Select a parameter without a marker comment (repeatable): rates.py::BASE_FEE, app.py::Cart.total.")
-@click.option("--steps", type=click.IntRange(0), default=DEFAULTS["steps"], help=_STEPS_HELP)
-@click.option("--target", "target_score", type=float, default=None,
-              help="Stop as soon as the mean score reaches this value (with --tests: 1, all passing).")
-@click.option("--model", default=None, help="Model name, or 'local' for the embedded model. [env: AUTOTRACE_MODEL]")
-@click.option("--base-url", default=None,
-              help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). [env: OPENAI_BASE_URL]")
-@click.option("--app-base-url", default=None, metavar="URL",
-              help="The endpoint the program's own model calls (OpenAI() clients) go to, through autotrace's caching "
-                   "proxy. Default: the run's model, when OPENAI_BASE_URL and OPENAI_API_KEY are unset (else the "
-                   "program uses those, unchanged). [key: AUTOTRACE_APP_API_KEY]")
-@click.option("--app-model", default=None, metavar="NAME",
-              help="The model name the program's requests are given, whatever they ask for. Default: the run's model's"
-                   " (on --app-base-url: the program's own).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default=DEFAULTS["optimizer"],
-              help="OptoPrime reads the execution graph; OPRO only the history of values and scores.")
-@click.option("--apply", "apply_patch", is_flag=True,
-              help="Write the best values into the source files (atomically). Without it, only a patch is written.")
-@click.option("--resume", metavar="RUN_ID", default=None,
-              help="Continue an interrupted run from its last completed step, scored as it was started (--tests, -k, "
-                   "--holdout, --holdout-tests are the stored ones; giving one another value is an error).")
-@click.option("--no-cache", is_flag=True,
-              help="Do not answer repeated LLM requests (the optimizer's and the program's own) from the response "
-                   "cache.")
-@_TIMEOUT
-@click.option("--memory", type=Size(), default=DEFAULTS["memory"],
-              help="Address-space limit of one evaluation, e.g. 2GiB or none.")
-@click.option("--in-process", is_flag=True, help="Evaluate in this process (faster, no isolation from candidate code).")
-@click.option("--no-network", is_flag=True, default=DEFAULTS["no_network"],
-              help="Candidates may not open TCP connections or listen (Linux Landlock ABI 4+, kernel 6.7+).")
-@click.option("--budget-tokens", type=click.IntRange(500), default=None,
-              help="Prompt size limit; default fits the model's context.")
-@click.option("--gguf", type=click.Path(path_type=Path), default=None,
-              help="Serve this GGUF file as the local model. [env: AUTOTRACE_GGUF]")
-@click.option("--probe/--no-probe", default=DEFAULTS["probe"],
-              help="Before each step, nudge every numeric parameter by 10% alone and show the LLM how the score moved "
-                   "(one extra evaluation per numeric parameter and step), within the bounds the markers give.")
-@click.option("--measured-step/--no-measured-step", default=DEFAULTS["measured_step"],
-              help="After the probes, search the numbers, booleans and choices by running the program (choices, line "
-                   "estimates, bracketing, then scipy's Nelder-Mead), within the markers' bounds, and keep what beats "
-                   "the best so far without asking the LLM.")
-@click.option("--measured-runs", type=click.IntRange(0), default=DEFAULTS["measured_runs"], metavar="N",
-              help="Program runs one measured search may make, besides the probes.")
-@click.option("--max-unchanged", type=click.IntRange(0), default=DEFAULTS["max_unchanged"], metavar="N",
-              help="Stop when N steps in a row give nothing new to evaluate (no change, only rejected values, or "
-                   "values run before; answers asked again by --resample included) while the best score stands still; "
-                   "0 never stops.")
-@click.option("--jobs", type=click.IntRange(1), default=None, show_default="the number of cores", metavar="N",
-              help="Evaluations at once (probes, search points, a step's candidates, --tests runs); the run is the "
-                   "same whatever N.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default=DEFAULTS["executor"],
-              help="fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh Python each; ray: Ray tasks"
-                   " (pip install 'autotrace[ray]').")
-@click.option("--ray-address", default=None, metavar="ADDR",
-              help="With --executor ray: the cluster to join (default: RAY_ADDRESS, else a local one).")
-@click.option("--candidates", type=click.IntRange(1), default=DEFAULTS["candidates"], metavar="N",
-              help="Answers asked for per step, concurrently: the first at the configured temperature, the others "
-                   "sampled (temperature 0.8, seeds from the run's seed, the step and the index, so the response cache"
-                   " replays a run); the new ones are evaluated as one batch.")
-@click.option("--resample", type=click.IntRange(0), default=DEFAULTS["resample"], metavar="N",
-              help="When a step's answers give nothing new to run (no change, only rejected values, or values run "
-                   "before), ask again up to N times, one sampled answer at a time (temperature 0.8, a seed from the "
-                   "run's seed and the step), each told what was wrong with the last; every other one asks about one "
-                   "function or text the run used alone (its value, its calls and the feedback); 0: the step ends "
-                   "there.")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["holdout"], metavar="FRACTION",
-              help="Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are chosen "
-                   "on the others, the patch is the best on these; progress shows both scores ('val'). A judge whose "
-                   "examples() returns {'train': [...], 'val': [...]} splits them itself.")
-@click.option("--holdout-tests", default=None, metavar="EXPR",
-              help="With --tests: hold the tests this pytest -k style expression matches out: the optimizer never sees"
-                   " them, candidates are chosen on the others, the patch is the best on these; progress shows both "
-                   "scores ('val').")
-@click.option("--merge/--no-merge", default=DEFAULTS["merge"],
-              help="Merge two candidates that are right on different examples: their changed parameters combined with "
-                   "no LLM call, or two versions of one function or text merged by the model.")
-@click.option("--repeats", type=click.IntRange(1), default=DEFAULTS["repeats"], metavar="K",
-              show_default="1, or 5 when the original values run twice disagree",
-              help="Run each example K times with other seeds for random (and numpy's): the score is the mean with its"
-                   " standard error, and a candidate replaces the best only when a paired t-test over the examples' "
-                   "draws says it is better (one-sided, p < 0.01); a noisy run's best must beat the original again on "
-                   "K fresh draws to become the patch. 1: the program is deterministic, no check.")
-@click.option("--failure-score", type=float, default=DEFAULTS["failure_score"], metavar="SCORE",
-              show_default="the lowest score the judge gave so far, or 0 for scores in [0, 1]",
-              help="What an example that raised or timed out scores in the mean (a judge may set failure_score = SCORE"
-                   " itself).")
-@click.option("--code-format", type=click.Choice(CODE_FORMATS), default=DEFAULTS["code_format"],
-              help="How a function's new version is asked for: in a fenced ```python block, or as a JSON string.")
-@click.option("--max-run-tokens", type=click.IntRange(1), default=DEFAULTS["max_run_tokens"], metavar="N",
-              help="Stop between steps once the run has spent N tokens, the optimizer's and the program's model calls "
-                   "together (a resumed run's earlier ones included); the patch is the best so far, the exit status 1.")
-@click.option("--max-optimizer-tokens", type=click.IntRange(1), default=DEFAULTS["max_optimizer_tokens"], metavar="N",
-              help="The same for the optimizer's tokens alone.")
-@click.option("--max-program-tokens", type=click.IntRange(1), default=DEFAULTS["max_program_tokens"], metavar="N",
-              help="The same for the program's own model calls alone (those through autotrace's proxy).")
-def optimize(target: Path | None, judge: Path | None, tests: Path | None, keyword: str | None, entry: str,
-             selectors: tuple[str, ...], steps: int, target_score: float | None, model: str | None,
-             base_url: str | None, app_base_url: str | None, app_model: str | None, optimizer: str,
-             apply_patch: bool, resume: str | None, no_cache: bool,
-             timeout: float, memory: int | None, in_process: bool, budget_tokens: int | None,
-             gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
-             max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
-             ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float,
-             holdout_tests: str | None,
-             repeats: int | None, failure_score: float | None, code_format: str, max_run_tokens: int | None,
-             max_optimizer_tokens: int | None, max_program_tokens: int | None) -> None:
+@optimize_options
+def optimize(target: Path | None, **given: Any) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
     Each step runs TARGET's entry (on each example of the judge), records the execution graph,
@@ -263,8 +129,9 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     values are written as a patch to .autotrace/runs/<run-id>/patch.diff (paths relative to the
     project root; 'git apply' and 'patch -p1' take it). Nothing in your files changes unless --apply.
 
-    The project's pyproject.toml may set any option's default in [tool.autotrace] (steps = 20,
-    feedback = "judge.py", ...); the defaults shown below are then the project's.
+    The project's pyproject.toml may set any option's default in [tool.autotrace], by the option's
+    name with _ for - (steps = 20, feedback = "judge.py", max_unchanged = 3, probe = false, ...); the
+    defaults shown below are then the project's.
     """
     from click.core import ParameterSource
 
@@ -279,6 +146,8 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
     from .optimize import optimize as run_optimize
     from .sandbox import Limits
 
+    options = OptimizeOptions(**given)
+    tests, keyword, holdout, holdout_tests = options.tests, options.keyword, options.holdout, options.holdout_tests
     if (target is None) == (tests is None):
         fail("give TARGET (a program, judged by --feedback JUDGE.py) or --tests [PATH], one of the two")
     if keyword is not None and tests is None:
@@ -288,36 +157,33 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              "(hold tests out with --holdout-tests EXPR)")
     if holdout_tests is not None and tests is None:
         fail("--holdout-tests holds tests out: it needs --tests")
-    if tests is not None and in_process:
+    if tests is not None and options.in_process:
         fail("--in-process does not apply to --tests: each candidate runs in a fresh pytest process")
-    if tests is not None and executor == "ray":
+    if tests is not None and options.executor == "ray":
         fail("--executor ray does not apply to --tests: each candidate runs the tests in a local pytest process")
-    if no_network:
+    if options.no_network:
         from .confine import network_unconfinable
 
-        if in_process:
+        if options.in_process:
             fail("--no-network needs the candidates in a confined process: drop --in-process")
         if (why := network_unconfinable()) is not None:
             fail(why)
     if target is not None:
-        if judge is None:
+        if options.judge is None:
             fail("--feedback JUDGE.py is required (a file defining feedback(output))")
         if not target.is_file():
             fail(f"{target}: no such file")
-    given = Scoring(holdout=holdout, tests=str(tests.resolve()) if tests is not None else None, keyword=keyword,
+    asked = Scoring(holdout=holdout, tests=str(tests.resolve()) if tests is not None else None, keyword=keyword,
                     holdout_tests=holdout_tests)
-    scoring = guarded(lambda: _resumed_scoring(resume, target, tests, given)) if resume else given
-    llm = LLMConfig(model=choose_model(model, base_url), base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"))
+    resume = options.resume
+    scoring = guarded(lambda: _resumed_scoring(resume, target, tests, asked)) if resume else asked
+    llm = LLMConfig(model=choose_model(options.model, options.base_url), base_url=options.base_url,
+                    api_key=os.environ.get("OPENAI_API_KEY"))
     settings = Settings(
-        target=target, judge=judge, entry=entry, selectors=selectors, steps=steps,
-        target_score=1.0 if target_score is None and tests is not None else target_score,
-        optimizer=optimizer, llm=llm, limits=Limits(timeout=timeout, memory=memory, network=not no_network),
-        isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
-        probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
-        jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
-        resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring, repeats=repeats,
-        failure_score=failure_score, max_run_tokens=max_run_tokens, max_optimizer_tokens=max_optimizer_tokens,
-        max_program_tokens=max_program_tokens,
+        target=target, **options.settings(),
+        target_score=1.0 if options.target_score is None and tests is not None else options.target_score,
+        llm=llm, limits=Limits(timeout=options.timeout, memory=options.memory, network=not options.no_network),
+        isolated=not options.in_process, cache=not options.no_cache, holdout=scoring.holdout, scoring=scoring,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests
     timeout_is_default = click.get_current_context().get_parameter_source("timeout") is ParameterSource.DEFAULT
@@ -326,18 +192,19 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         # Bad input fails here, before a model starts or anything is written; a resumed run was checked before.
         # The run's model starts when first asked for: by the program's own calls (through the proxy) or the loop.
         root = _root_of(target, tests)
-        with LazyEndpoint(settings.llm, gguf=str(gguf) if gguf else None, say=lambda text: click.echo(text, err=True),
+        gguf = str(options.gguf) if options.gguf else None
+        with LazyEndpoint(settings.llm, gguf=gguf, say=lambda text: click.echo(text, err=True),
                           slots=settings.candidates) as endpoint, \
-                program_model(AppModel(app_base_url, app_model), endpoint.get,
-                              None if no_cache else state_dir(root) / "autotrace.db") as proxy:
+                program_model(AppModel(options.app_base_url, options.app_model), endpoint.get,
+                              None if options.no_cache else state_dir(root) / "autotrace.db") as proxy:
             progress = _Progress(proxy)
             if tests is not None:  # the tests run once first: the baseline regressions are measured against
                 project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
             else:
                 project, initial = prepare(settings) if not settings.resume else (None, None)
                 if timeout_is_default and initial is not None and timed_out_waiting(initial, proxy):
-                    click.echo(f"the program waits for its model longer than --timeout {timeout:g}: evaluations may "
-                               f"now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
+                    click.echo(f"the program waits for its model longer than --timeout {options.timeout:g}: "
+                               f"evaluations may now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
                     settings.limits = replace(settings.limits, timeout=APP_TIMEOUT)
                     project, initial = prepare(settings)  # the calls that were answered come from the cache
                 if project is not None and initial is not None:
@@ -481,18 +348,14 @@ def _show_step(report: Any, app: str = "") -> None:
 
 @cli.command(cls=ProjectCommand)
 @click.argument("target", type=click.Path(path_type=Path))
-@_ENTRY
-@click.option("--param", "selectors", multiple=True, metavar="FILE::NAME",
-              help="Select a parameter without a marker (repeatable).")
-@click.option("--feedback", "judge", type=click.Path(path_type=Path), default=None,
-              help="Also judge the output (and run the judge's examples).")
+@shared_option("entry")
+@shared_option("selectors", help="Select a parameter without a marker (repeatable).")
+@shared_option("judge", help="Also judge the output (and run the judge's examples).")
 @click.option("--graph", "graph_path", type=click.Path(path_type=Path), default=None,
               help="Export the execution graph: out.dot (Graphviz) or out.json.")
-@_TIMEOUT
-@click.option("--app-base-url", default=None, metavar="URL",
-              help="The endpoint the program's own model calls go to (see optimize --help).")
-@click.option("--app-model", default=None, metavar="NAME",
-              help="The model name the program's requests are given (see optimize --help).")
+@shared_option("timeout")
+@shared_option("app_base_url", help="The endpoint the program's own model calls go to (see optimize --help).")
+@shared_option("app_model", help="The model name the program's requests are given (see optimize --help).")
 def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None,
         timeout: float, app_base_url: str | None, app_model: str | None) -> None:
     """Run TARGET once, instrumented, and summarise the execution graph.

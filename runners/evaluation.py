@@ -13,12 +13,11 @@ from autotrace.evaluation import Evaluation
 from autotrace.params import ParamKind, value_to_text
 from autotrace.project import ConfigError, Project
 from autotrace.text import truncate
-from autotrace.transforms.plan import ModulePlan
 
+from .job import Job, ParamInfo
 from .judge import JudgeError
 from .outcome import Crashed, EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome
 from .sandbox import Limits, evaluate
-from .worker import Job
 
 
 def make_job(project: Project, target: Path, entry: str, judge: Path | None,
@@ -33,9 +32,9 @@ def make_job(project: Project, target: Path, entry: str, judge: Path | None,
         target_module=plans[target.resolve()].module,
         entry=entry,
         judge=str(judge.resolve()) if judge else None,
-        search_roots=[str(p) for p in project.search_roots],
-        plans={str(path): plan_fields(plan) for path, plan in plans.items()},
-        params=[{"name": p.name, "kind": p.kind.value, "description": p.description} for p in project.params],
+        search_roots=tuple(str(p) for p in project.search_roots),
+        plans={str(path): plan for path, plan in plans.items()},
+        params=tuple(ParamInfo(p.name, p.kind, p.description) for p in project.params),
         values={p.name: value_to_text(p.kind, values.get(p.name, p.initial)) for p in project.params},
         candidates=candidates,
         record=record,
@@ -55,12 +54,6 @@ def with_attempts(outcome: WorkerOutcome) -> WorkerOutcome:
     if isinstance(outcome, Examples):
         return replace(outcome, examples=tuple(e.with_note(text) for e in outcome.examples))
     return outcome
-
-
-def plan_fields(plan: ModulePlan) -> dict[str, Any]:
-    """A :class:`ModulePlan` as JSON-able fields (the worker's ``Job.plans`` entries)."""
-    return {"module": plan.module, "literals": dict(plan.literals), "functions": dict(plan.functions),
-            "param_names": sorted(plan.param_names), "derived": {k: list(v) for k, v in plan.derived.items()}}
 
 
 def hold_out(evaluation: Evaluation, fraction: float, seed: object) -> Evaluation:

@@ -21,10 +21,10 @@ from autotrace.config import DEFAULTS, EXECUTORS
 
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
 from .guard import Baseline
+from .job import Job
 from .outcome import WorkerOutcome
 from .sandbox import Limits, evaluate
 from .scratch import sweep
-from .worker import Job
 
 T = TypeVar("T")
 R = TypeVar("R")

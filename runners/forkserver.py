@@ -7,20 +7,20 @@ starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each evaluat
 process exactly as a spawned one (:func:`.sandbox.confined`: the project's modes restored, or a private
 copy verified by hash); its child is limited and isolated as a spawned worker is (its own session and
 process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with its parent, a wall-clock timeout enforced by
-the server, its whole tree killed on a timeout), then runs :func:`.worker.main` as a spawned worker
-does: a subreaper that forks the confined process (:func:`.confine.enter`: Landlock, no network when
-asked; the attempts hook), which imports the candidate's modules fresh through the import hook, kills
-its descendants and writes the result; the subreaper kills whatever is left. The server never imports
+the server, its whole tree killed on a timeout), then becomes the confined process a spawned worker
+forks (:func:`.worker.run_confined`: Landlock, no network when asked; the attempts hook), which imports
+the candidate's modules fresh through the import hook, kills its descendants and writes the result; the
+server, a subreaper, kills whatever is left before it answers. The server never imports
 a module of the project's own code: the judge is imported once (for its library imports) and every
 module under the project's search roots is dropped again before the first fork, so each child imports
 the judge and the program itself, as a spawned worker does.
 
-Protocol (JSON lines): the client writes a warm-up line ``{"search_roots": [...], "judge": path, "rewrites":
-bool}`` (LibCST is imported only when evaluations rewrite source: code parameters, no bytecode cache),
-the server answers ``{"ready": true}`` or ``{"unsafe": reason}`` (the judge started a thread: a fork
-would copy a process whose other threads may hold locks); then each request ``{"id", "folder",
-"cwd", "timeout", "memory", "output"}`` (``folder`` holds ``job.json`` and ``policy.json``) is answered
-``{"id", "returncode", "timed_out"}`` when its child ended. The server exits when its stdin closes
+Protocol (:mod:`.fork_messages`, JSON lines): the client writes :class:`~.fork_messages.Warm` (LibCST is
+imported only when evaluations rewrite source: code parameters, no bytecode cache), the server answers
+:class:`~.fork_messages.Ready` or :class:`~.fork_messages.Unsafe` (the judge started a thread: a fork
+would copy a process whose other threads may hold locks); then each :class:`~.fork_messages.Fork`
+(its ``folder`` holds ``job.json`` and ``policy.json``) is answered :class:`~.fork_messages.Ended` when
+its child ended. The server exits when its stdin closes
 (autotrace ended, even killed) or it receives SIGTERM (``PDEATHSIG``: autotrace ended) or SIGINT, and
 kills its children's trees first; being a subreaper, it also kills whatever a child that ended abruptly
 left behind. A signal only wakes the main loop (:func:`_wake_on_signals`): an exception raised from a
@@ -31,9 +31,11 @@ user's terminal and carries on.
 
 from __future__ import annotations
 
+import ast
 import gc
+import importlib
+import importlib.util
 import inspect
-import json
 import os
 import selectors
 import signal
@@ -49,13 +51,12 @@ from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
-from autotrace.params import ParamKind
-
-from .confine import become_subreaper, children, die_with_parent, kill_tree
+from .confine import Confinement, become_subreaper, children, die_with_parent, kill_tree
+from .fork_messages import Ended, Fork, Message, ProtocolError, Ready, Unsafe, Warm, decode, encode
 from .guard import Baseline
+from .job import Job
 from .outcome import WorkerOutcome
 from .sandbox import Finished, Limits, _limiter, _tail, confined
-from .worker import Job
 
 #: How often the server checks that autotrace is still its parent (besides stdin's end and PDEATHSIG).
 _PARENT_CHECK = 1.0
@@ -94,7 +95,7 @@ class ForkServer:
 
     def __init__(self, warm: Job) -> None:
         self._ids = count(1)
-        self._waiting: dict[int, Future[dict[str, Any]]] = {}
+        self._waiting: dict[int, Future[Message]] = {}
         self._lock = threading.Lock()
         self._gone: str | None = None
         self._proc = subprocess.Popen(
@@ -106,21 +107,23 @@ class ForkServer:
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin
-        ready: Future[dict[str, Any]] = Future()
+        ready: Future[Message] = Future()
         self._waiting[0] = ready
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
                                         name="autotrace-forkserver-reader")
         self._reader.start()
-        self._send({"search_roots": warm.search_roots, "judge": warm.judge,
-                    "rewrites": any(ParamKind(p["kind"]) is ParamKind.CODE for p in warm.params) or not warm.cache})
+        self._send(Warm(tuple(warm.search_roots), warm.judge, warm.rewrites, tuple(warm.plans)))
         try:
             answer = ready.result(timeout=120)
         except Exception as exc:
             self.close()
             raise ForkServerGone(f"the fork server did not start: {exc}") from None
-        if "unsafe" in answer:
+        if isinstance(answer, Unsafe):
             self.close()
-            raise ForkUnsafe(answer["unsafe"])
+            raise ForkUnsafe(answer.reason)
+        if not isinstance(answer, Ready):
+            self.close()
+            raise ForkServerGone(f"the fork server answered its start with {answer}")
 
     def run(self, job: Job, limits: Limits, baseline: Baseline | None = None) -> WorkerOutcome:
         """Evaluate ``job`` in a forked child under the same guard and confinement as a spawned worker
@@ -129,19 +132,20 @@ class ForkServer:
 
     def _started_child(self, folder: Path, cwd: Path, limits: Limits) -> Finished:
         """Have the server fork a worker for the job prepared in ``folder``, and wait for its end."""
-        answer: Future[dict[str, Any]] = Future()
+        answer: Future[Message] = Future()
         with self._lock:
             if self._gone:
                 raise ForkServerGone(self._gone)
             ident = next(self._ids)
             self._waiting[ident] = answer
-        self._send({"id": ident, "folder": str(folder), "cwd": str(cwd), "timeout": limits.timeout,
-                    "memory": limits.memory, "output": limits.output})
+        self._send(Fork(ident, str(folder), str(cwd), limits.timeout, limits.memory, limits.output))
         try:
             reply = answer.result(timeout=limits.timeout + _ANSWER_GRACE)
         except TimeoutError:
             raise ForkServerGone("the fork server stopped answering") from None
-        return Finished(reply["returncode"], reply["timed_out"], _tail(folder / "output.log"))
+        if not isinstance(reply, Ended):
+            raise ForkServerGone(f"the fork server answered a fork with {reply}")
+        return Finished(reply.returncode, reply.timed_out, _tail(folder / "output.log"))
 
     def close(self) -> None:
         """Stop the server (it kills any child still running) and wait for it."""
@@ -157,19 +161,22 @@ class ForkServer:
         self._reader.join(timeout=10)
         self._proc.stdout.close()  # type: ignore[union-attr]
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: Message) -> None:
         try:
             with self._lock:
-                self._stdin.write(json.dumps(message).encode() + b"\n")
+                self._stdin.write(encode(message))
                 self._stdin.flush()
         except (OSError, ValueError):
             raise ForkServerGone("the fork server ended") from None
 
     def _read(self, stdout: IO[bytes]) -> None:
         for line in stdout:
-            message = json.loads(line)
+            try:
+                message = decode(line)
+            except ProtocolError:
+                break  # the server is broken: what waits is told it is gone
             with self._lock:
-                waiting = self._waiting.pop(message.get("id", 0), None)
+                waiting = self._waiting.pop(message.id if isinstance(message, Ended) else 0, None)
             if waiting is not None:
                 waiting.set_result(message)
         with self._lock:
@@ -189,9 +196,10 @@ class _Child:
     deadline: float
 
 
-def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str | None:
+def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files: Sequence[str] = ()) -> str | None:
     """Import what every evaluation imports; None when forking is safe afterwards, else why not.
-    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST."""
+    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST;
+    ``files``: the program's files, whose installed libraries (``import numpy``) are imported here once."""
     from .judge import JudgeError, load_judge
 
     if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
@@ -201,27 +209,68 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool) -> str
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions
     # inspect and tokenize compile on first use are compiled here once, not in each child (~40 ms each).
     inspect.getsourcelines(_warm)
+    # ... and builds graphs: networkx compiles its decorated functions on their first call.
+    from autotrace import graph
+    from autotrace.recorder import Recorder, RunOutcome, build_graph
+
+    graph.to_json(build_graph(Recorder(), [], RunOutcome(None, None)))
     path = list(sys.path)
     for root in reversed(search_roots):
         if root not in sys.path:
             sys.path.insert(0, root)
+    before = set(sys.modules)
+    for name in _library_imports(files, search_roots):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: B036 -- a child meets the same failure and reports it
+            pass
+    if threading.active_count() > 1:
+        return "a library the program imports started a thread, and forking a process with threads is unsafe"
     if judge:
-        before = set(sys.modules)
         try:
             load_judge(Path(judge))
         except JudgeError:
             pass  # each child loads the judge itself and reports this error as a spawned worker does
         if threading.active_count() > 1:
             return "the judge started a thread when imported, and forking a process with threads is unsafe"
-        _forget_project_modules(set(sys.modules) - before, search_roots)
+    _forget_project_modules(set(sys.modules) - before, search_roots)
     sys.path[:] = path  # each child puts its job's roots (the project's, or its private copy's) first
     gc.collect()
     gc.freeze()  # the children's garbage collector leaves the warm objects (and their pages) alone
     return None
 
 
+def _library_imports(files: Sequence[str], search_roots: Sequence[str]) -> list[str]:
+    """The installed libraries (and standard modules) the program's ``files`` import at their top level,
+    read from their source, not run: the program's own modules are imported by each child alone."""
+    roots = [Path(r).resolve() for r in search_roots]
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    names: list[str] = []
+    for file in files:
+        try:
+            tree = ast.parse(Path(file).read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            found = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in found:
+                top = name.partition(".")[0]
+                if top in sys.modules or top in names:
+                    continue
+                try:
+                    spec = importlib.util.find_spec(top)
+                except (ImportError, ValueError):
+                    continue
+                origin = spec.origin if spec is not None else None
+                if origin and origin not in ("built-in", "frozen") and \
+                        not _is_project_file(Path(origin).resolve(), roots, installed):
+                    names.append(top)
+    return names
+
+
 def _forget_project_modules(names: set[str], search_roots: Sequence[str]) -> None:
-    """Of the modules the judge imported (``names``), drop the judge and those of the project's own code:
+    """Of the modules the warm-up imported (``names``), drop the judge and those of the project's own code:
     a child imports them afresh, so the import hook instruments the program and a changed file is read
     again. Libraries (installed, or imported before the judge, as autotrace itself) stay warm."""
     roots = [Path(r).resolve() for r in search_roots]
@@ -250,11 +299,16 @@ def serve() -> int:
     saved_err = os.dup(2)
     os.dup2(quiet, 2)
     requests = _Lines(0)
-    warm = json.loads(requests.next_line() or b"{}")
-    unsafe = _warm(warm.get("search_roots", []), warm.get("judge"), warm.get("rewrites", True))
+    first = requests.next_line()
+    if first is None:
+        return 0  # autotrace ended before the warm-up
+    warm = decode(first)
+    if not isinstance(warm, Warm):
+        raise ProtocolError(f"the fork server's first message must be {Warm.tag!r}, not {warm.tag!r}")
+    unsafe = _warm(warm.search_roots, warm.judge, warm.rewrites, warm.files)
     os.dup2(saved_err, 2)
     os.close(saved_err)
-    answers.write(json.dumps({"unsafe": unsafe} if unsafe else {"ready": True}).encode() + b"\n")
+    answers.write(encode(Unsafe(unsafe) if unsafe else Ready()))
     if unsafe:
         return 0
     running: dict[int, _Child] = {}
@@ -266,7 +320,11 @@ def serve() -> int:
         while True:
             now = time.monotonic()
             for line in requests.take():
-                pid, child = _start(json.loads(line), private | {c.pidfd for c in running.values()})
+                request = decode(line)
+                if not isinstance(request, Fork):
+                    raise ProtocolError(f"the fork server takes {Fork.tag!r} messages after the first, not "
+                                        f"{request.tag!r}")
+                pid, child = _start(request, private | {c.pidfd for c in running.values()})
                 running[pid] = child
                 selector.register(child.pidfd, selectors.EVENT_READ)
             wait = min([c.deadline - now for c in running.values()] + [_PARENT_CHECK])
@@ -278,11 +336,11 @@ def serve() -> int:
                         return 0
                 else:
                     pid = next(p for p, c in running.items() if c.pidfd == key.fd)
-                    _finish(pid, running.pop(pid), selector, answers, timed_out=False)
+                    _finish(pid, running.pop(pid), selector, answers, set(running), timed_out=False)
             now = time.monotonic()
             for pid, child in list(running.items()):
                 if child.deadline <= now:
-                    _finish(pid, running.pop(pid), selector, answers, timed_out=True)
+                    _finish(pid, running.pop(pid), selector, answers, set(running), timed_out=True)
             _end_orphans(set(running))
             if os.getppid() != parent:
                 return 0
@@ -318,26 +376,27 @@ def _quiet_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _start(request: dict[str, Any], private: set[int]) -> tuple[int, _Child]:
-    folder = Path(request["folder"])
-    limits = Limits(timeout=request["timeout"], memory=request["memory"], output=request["output"])
+def _start(request: Fork, private: set[int]) -> tuple[int, _Child]:
+    folder = Path(request.folder)
+    limits = Limits(timeout=request.timeout, memory=request.memory, output=request.output)
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:
-            code = _child(folder, Path(request["cwd"]), limits, private)
+            code = _child(folder, Path(request.cwd), limits, private)
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(code)
-    return pid, _Child(request["id"], os.pidfd_open(pid), time.monotonic() + limits.timeout)
+    return pid, _Child(request.id, os.pidfd_open(pid), time.monotonic() + limits.timeout)
 
 
 def _child(folder: Path, cwd: Path, limits: Limits, private: set[int]) -> int:
     """Become a spawned worker's twin: isolated as :func:`.sandbox.run_limited` makes one (session,
-    limits, output to ``output.log``, current folder), then :func:`.worker.main` exactly as a spawned
-    worker runs it: a subreaper that forks the confined process (:func:`.confine.enter`, the attempts
-    hook), reaps it and kills every descendant it left."""
+    limits, output to ``output.log``, current folder), then the confined process a spawned worker forks
+    (:func:`.worker.run_confined`: :func:`.confine.enter`, the attempts hook, a subreaper that kills every
+    descendant the program left). One process, not a spawned worker's two: the server, a subreaper, is
+    the parent that outlives it, and kills what an abrupt end of it left before answering."""
     _quiet_signals()
     os.setsid()
     _limiter(limits)()
@@ -351,15 +410,16 @@ def _child(folder: Path, cwd: Path, limits: Limits, private: set[int]) -> int:
     os.chdir(cwd)
     from . import worker
 
-    argv = [str(folder / "job.json"), str(folder / "result.json"), str(folder / "policy.json")]
-    sys.argv = [worker.__file__ or "", *argv]  # as a spawned worker's
-    code = worker.main(argv)
+    folder_job, result = folder / "job.json", folder / "result.json"
+    sys.argv = [worker.__file__ or "", str(folder_job), str(result), str(folder / "policy.json")]  # a spawned one's
+    job = worker.Job.from_json(folder_job.read_text(encoding="utf-8"))
+    worker.run_confined(job, result, Confinement.from_json((folder / "policy.json").read_text(encoding="utf-8")))
     sys.stdout.flush()
     sys.stderr.flush()
-    return code
+    return 0
 
 
-def _finish(pid: int, child: _Child, selector: selectors.BaseSelector, answers: IO[bytes], *,
+def _finish(pid: int, child: _Child, selector: selectors.BaseSelector, answers: IO[bytes], running: set[int], *,
             timed_out: bool) -> None:
     """Kill what is left of the child: on a timeout its whole tree (sessions of their own included: the
     child is their subreaper), and its process group (the leader is not yet reaped, so its group id
@@ -370,8 +430,8 @@ def _finish(pid: int, child: _Child, selector: selectors.BaseSelector, answers: 
     _, status = os.waitpid(pid, 0)
     selector.unregister(child.pidfd)
     os.close(child.pidfd)
-    answers.write(json.dumps({"id": child.ident, "returncode": os.waitstatus_to_exitcode(status),
-                              "timed_out": timed_out}).encode() + b"\n")
+    _end_orphans(running)  # what the child left when the program ended it abruptly
+    answers.write(encode(Ended(child.ident, os.waitstatus_to_exitcode(status), timed_out)))
 
 
 def _end_orphans(running: set[int]) -> None:

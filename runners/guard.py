@@ -21,13 +21,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autotrace.atomic import atomic_write
 
 from .confine import Confinement, bytecode_cache, mechanism
-from .worker import Job
+from .job import Job, PathMap
 
 #: Folder names never copied, checked or restored (version control, environments, caches, autotrace's store).
 SKIPPED = frozenset({".git", ".hg", ".svn", ".autotrace", "__pycache__", ".venv", "venv", "node_modules",
@@ -41,27 +41,80 @@ class FileState:
     data: bytes | None = field(default=None, repr=False)
 
 
-def project_files(root: Path) -> Iterator[Path]:
-    """Every regular file beneath ``root`` that is the user's (symlinks and :data:`SKIPPED` folders left out)."""
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIPPED and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))]
-        for name in files:
-            path = Path(folder, name)
-            if stat.S_ISREG(path.lstat().st_mode):
-                yield path
+def project_files(root: Path, folders: dict[str, int] | None = None) -> Iterator[Path]:
+    """Every regular file beneath ``root`` that is the user's (symlinks and :data:`SKIPPED` folders left out),
+    folder by folder from the top; ``folders`` receives each folder walked with its modification time, read
+    before the folder is listed (so an entry added meanwhile changes it)."""
+    yield from (path for path, _ in _entries(str(root), folders))
+
+
+def _entries(folder: str, folders: dict[str, int] | None) -> Iterator[tuple[Path, os.DirEntry[str]]]:
+    below, files = [], []
+    try:  # a folder that cannot be read is left out, as os.walk leaves it
+        if folders is not None:
+            folders[folder] = os.lstat(folder).st_mtime_ns
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIPPED and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                        below.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(entry)
+    except OSError:
+        return
+    for entry in files:
+        yield Path(entry.path), entry
+    for path in below:
+        yield from _entries(path, folders)
 
 
 def snapshot(root: Path, *, contents: bool) -> dict[Path, FileState]:
     """Each project file's mode, and with ``contents`` its bytes and their hash."""
+    return _snapshot(root, contents, None)
+
+
+def _snapshot(root: Path, contents: bool, folders: dict[str, int] | None) -> dict[Path, FileState]:
     states = {}
-    for path in project_files(root):
-        mode = stat.S_IMODE(path.lstat().st_mode)
+    for path, entry in _entries(str(root), folders):
+        mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
         if contents:
             data = path.read_bytes()
             states[path.relative_to(root)] = FileState(mode, hashlib.sha256(data).digest(), data)
         else:
             states[path.relative_to(root)] = FileState(mode)
     return states
+
+
+@dataclass(frozen=True)
+class Modes:
+    """The project's file modes, with the modification time of each of its folders: adding, removing or
+    renaming an entry changes its folder's time, so while no folder's changed the files are the same ones
+    and taking the modes again is a stat of each (:meth:`refreshed`), not a walk of the tree."""
+
+    root: Path
+    states: dict[Path, FileState]
+    folders: dict[str, int]
+
+    @classmethod
+    def taken(cls, root: Path) -> Modes:
+        folders: dict[str, int] = {}
+        return cls(root, _snapshot(root, False, folders), folders)
+
+    def refreshed(self) -> Modes:
+        """The modes as they are now (the user may have changed one since): read file by file while no
+        folder changed, else taken again by a walk."""
+        try:
+            if any(os.lstat(folder).st_mtime_ns != time for folder, time in self.folders.items()):
+                return Modes.taken(self.root)
+            states = {}
+            for rel in self.states:
+                info = os.lstat(self.root / rel)
+                if not stat.S_ISREG(info.st_mode):
+                    return Modes.taken(self.root)
+                states[rel] = FileState(stat.S_IMODE(info.st_mode))
+        except OSError:  # a folder or a file gone
+            return Modes.taken(self.root)
+        return Modes(self.root, states, self.folders)
 
 
 def restore(root: Path, before: dict[Path, FileState]) -> list[str]:
@@ -122,14 +175,17 @@ def writable_folders(scratch: Path, project: Path) -> tuple[Path, ...]:
 
 class Baseline:
     """The project's state shared by the evaluations that run at the same time (``--jobs``): taken when the
-    first of them starts, while none runs (so it is the project as the user left it), and restored by
-    each when it ends. Separate snapshots would not do: one taken while another evaluation's change was
-    still there (a chmod through a subprocess, a write past the private copy) would put it back."""
+    first of them starts, while none runs (so it is the project as the user left it; the modes are
+    refreshed from the last evaluation's by change, :class:`Modes`), and restored by each when it ends.
+    Separate snapshots would not do: one taken while another evaluation's change was still there (a chmod
+    through a subprocess, a write past the private copy) would put it back."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running = 0
         self._states: dict[tuple[Path, bool], dict[Path, FileState]] = {}
+        #: The modes of each project, kept from one evaluation to the next and refreshed by change.
+        self._modes: dict[Path, Modes] = {}
         #: Held while one evaluation puts the project back, so that two never restore the same file at once.
         self.restoring = threading.Lock()
 
@@ -143,7 +199,7 @@ class Baseline:
             try:
                 states = self._states.get((project, contents))
                 if states is None:
-                    states = self._states[(project, contents)] = snapshot(project, contents=contents)
+                    states = self._states[(project, contents)] = self._taken(project, contents)
             except BaseException:
                 self._running -= 1
                 raise
@@ -152,6 +208,13 @@ class Baseline:
         finally:
             with self._lock:
                 self._running -= 1
+
+    def _taken(self, project: Path, contents: bool) -> dict[Path, FileState]:
+        if contents:
+            return snapshot(project, contents=True)
+        kept = self._modes.get(project)
+        kept = self._modes[project] = kept.refreshed() if kept is not None else Modes.taken(project)
+        return kept.states
 
     def shared(self) -> bool:
         """Whether another evaluation holds the snapshot now: a change undone then may be that one's."""
@@ -194,22 +257,10 @@ def guarded(project: Path, scratch: Path, *, network: bool = True,
 def relocated(job: Job, guard: Guarded) -> Job:
     """``job`` with its project paths pointing into ``guard.root`` (the same job when that is the project);
     its ``root`` stays the project's, the one the feedback names paths from."""
-    if guard.root == guard.project:
-        return job
-
-    def moved(path: str) -> str:
-        return relocate(path, guard.project, guard.root)
-
-    return replace(job, judge=moved(job.judge) if job.judge else None,
-                   search_roots=[moved(p) for p in job.search_roots],
-                   plans={moved(path): fields for path, fields in job.plans.items()},
-                   candidates={moved(path): found for path, found in job.candidates.items()})
+    return job.moved(PathMap(guard.project, guard.root))
 
 
 def relocate(path: str, project: Path, root: Path) -> str:
     """``path`` as seen from ``root`` (the project's private copy) when it lies in ``project``."""
-    if project == root:
-        return path
-    resolved = Path(path).resolve()
-    return str(root / resolved.relative_to(project)) if resolved.is_relative_to(project) else path
+    return path if project == root else PathMap(project, root).path(path)
 

@@ -2,25 +2,26 @@
 slow for one machine. Each task runs the same spawned, limited worker as a local evaluation
 (:func:`.sandbox.evaluate`), on whichever node Ray picks; the project's files travel with Ray's
 ``runtime_env`` ``working_dir`` (the project root, less its .autotrace, .venv and .git folders), so a
-job's paths are moved from the project root here to that folder on the node, and back in the result.
+job's paths are moved from the project root here to that folder on the node (:meth:`.job.Job.moved`),
+and the result's tracebacks back (:func:`moved_back`); the candidates' source, the values and what the
+program printed or returned are never rewritten.
 autotrace itself must be installed in the nodes' Python (on a local cluster it is the same Python).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from autotrace.project import ConfigError
 
-from .outcome import WorkerOutcome, outcome_from_json, outcome_to_json
+from .job import Job, PathMap
+from .outcome import Examples, SetupFailed, WorkerOutcome, outcome_from_json, outcome_to_json
 from .sandbox import Limits, evaluate
-from .worker import Job
 
 _EXCLUDES = [".autotrace", ".venv", ".git", "__pycache__", ".bench", ".pytest_cache"]
 #: Variables a Ray worker is given from this process, set or not by the user: the program's model
@@ -64,14 +65,21 @@ def _portable(job: Job, root: Path) -> str:
     return job.to_json()
 
 
-def _moved(text: str, old: Path | str, new: Path | str) -> str:
-    """JSON text with every path under ``old`` moved under ``new`` (both escaped as JSON strings are)."""
-    return text.replace(json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1])
+def moved_back(outcome: WorkerOutcome, paths: PathMap) -> WorkerOutcome:
+    """``outcome`` with the files its tracebacks name seen through ``paths`` (the node's copy of the project
+    back to the driver's): the crash's or setup's reason and traceback, and each failed example's
+    message (its traceback). The examples' outputs and graphs are the program's own: left as they are."""
+    if isinstance(outcome, Examples):
+        return replace(outcome, examples=tuple(replace(e, message=paths.traceback(e.message)) if e.failed else e
+                                               for e in outcome.examples))
+    if isinstance(outcome, SetupFailed):
+        return replace(outcome, reason=paths.traceback(outcome.reason), traceback=paths.traceback(outcome.traceback))
+    return outcome
 
 
 def _evaluate_on_node(job_json: str, driver_root: str, limits: dict[str, Any]) -> str:
     """Runs on a Ray worker, whose current folder is the project's copy (``working_dir``); the outcome
-    travels back in its one codec (:mod:`.outcome`), paths moved back under the driver's root."""
-    here = Path.cwd().resolve()
-    job = Job.from_json(_moved(job_json, driver_root, here))
-    return _moved(outcome_to_json(evaluate(job, Limits(**limits))), here, driver_root)
+    travels back in its one codec (:mod:`.outcome`), its tracebacks' paths moved back under the driver's root."""
+    paths = PathMap(Path(driver_root), Path.cwd().resolve())
+    job = Job.from_json(job_json).moved(paths, root=True)
+    return outcome_to_json(moved_back(evaluate(job, Limits(**limits)), paths.inverse()))

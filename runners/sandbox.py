@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from autotrace.config import DEFAULTS, parse_size
-from autotrace.project import find_root
+from autotrace.config import DEFAULTS, find_root, parse_size
 
 from .confine import kill_tree
 from .guard import Baseline, guarded, relocated
+from .job import Job
 from .outcome import Crashed, WorkerOutcome, outcome_from_json
 from .scratch import scratch_folder
-from .worker import Job, run_job
+from .worker import run_job
 
 _OUTPUT_TAIL = 4000
 

@@ -2,19 +2,19 @@
 example under the recorder, judge each output.
 
 ``python -m autotrace.runners.worker JOB.json RESULT.json`` does it in a child process (the default:
-see :mod:`.sandbox`); :func:`run_job` does it in the current one. Only JSON crosses the boundary.
+see :mod:`.sandbox`); :func:`run_job` does it in the current one. Only JSON crosses the boundary: the
+job's (:mod:`.job`) and the outcome's (:mod:`.outcome`).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import random
 import signal
 import sys
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,55 +25,21 @@ from autotrace.params import ParamKind, text_to_value
 from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.transforms.hook import Target, install, uninstall
-from autotrace.transforms.plan import ModulePlan
 
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
+from .job import Job
 from .judge import JudgeError, judge_examples, judge_output, load_judge
 from .model_calls import ModelCalls, add_model_calls
 from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 
 
-@dataclass
-class Job:
-    """Everything a worker needs; JSON-able."""
-
-    target_module: str
-    entry: str
-    judge: str | None
-    search_roots: list[str]
-    plans: dict[str, dict[str, Any]]  # file -> ModulePlan fields
-    params: list[dict[str, str]]  # name, kind, description
-    values: dict[str, str]  # literal parameter name -> repr text; code parameter name -> source
-    candidates: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> qualname -> source
-    record: bool = True
-    cache: bool = True
-    root: str = ""  # the project's root: writes beneath it are named relative to it in the feedback
-    #: The draw's seed: ``random`` (and numpy's global generator, when the program imported numpy) is
-    #: seeded with it and the example's index before each example, so that every candidate of a run
-    #: meets the same draws (``--repeats``), and a forked worker does not inherit its parent's state.
-    seed: int = 0
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Job:
-        return cls(**json.loads(text))
-
-
-def _plan(fields: dict[str, Any]) -> ModulePlan:
-    return ModulePlan(module=fields["module"], literals=fields["literals"], functions=fields["functions"],
-                      param_names=frozenset(fields["param_names"]),
-                      derived={name: tuple(params) for name, params in fields.get("derived", {}).items()})
-
-
 def run_job(job: Job) -> WorkerOutcome:
     """Run the job here: :class:`.outcome.Examples`, or why the run could not be judged at all."""
-    kinds = {p["name"]: ParamKind(p["kind"]) for p in job.params}
+    kinds = {p.name: p.kind for p in job.params}
     values = {name: text_to_value(kinds.get(name, ParamKind.LITERAL), text) for name, text in job.values.items()}
     runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) is not ParamKind.CODE})
-    targets = {Path(path): Target(_plan(fields), job.candidates.get(path, {})) for path, fields in job.plans.items()}
+    targets = {Path(path): Target(plan, dict(job.candidates.get(path, {}))) for path, plan in job.plans.items()}
     for root in reversed(job.search_roots):
         if root not in sys.path:
             sys.path.insert(0, root)
@@ -94,8 +60,7 @@ def run_job(job: Job) -> WorkerOutcome:
         entry = getattr(module, job.entry, None)
         if not callable(entry):
             return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
-        params = [ParamNode(p["name"], values[p["name"]], ParamKind(p["kind"]), p.get("description", ""))
-                  for p in job.params]
+        params = [ParamNode(p.name, values[p.name], p.kind, p.description) for p in job.params]
         results = []
         for index, example in enumerate(examples if examples is not None else [None]):
             args = () if examples is None else (example,)
@@ -175,25 +140,46 @@ def main(argv: list[str]) -> int:
     job_path, result_path = map(Path, argv[:2])
     job = Job.from_json(job_path.read_text(encoding="utf-8"))
     policy = Confinement.from_json(Path(argv[2]).read_text(encoding="utf-8")) if len(argv) > 2 else None
-    if policy is not None:
-        become_subreaper()
-        child = os.fork()
-        if child:
-            return _reap(child)
-        die_with_parent()
+    if policy is None:
+        _report(result_path, _guarded_run(job))
+        return 0
+    become_subreaper()
+    child = os.fork()
+    if child:
+        return _reap(child)
+    die_with_parent()
+    run_confined(job, result_path, policy)
+    return 0
+
+
+def run_confined(job: Job, result_path: Path, policy: Confinement) -> None:
+    """Confine this process (:func:`.confine.enter`, the attempts hook), run the job, kill every process
+    the program left (its orphans re-parent here: this process is a subreaper), write the result. The
+    caller makes sure that what an abrupt end of this process leaves is killed too: :func:`main`'s
+    subreaper parent, or the fork server (a subreaper itself, which runs this in its forked child)."""
+    become_subreaper()
     attempts = None
     try:
-        if policy is not None:
-            enter(policy, result_path.parent)
-            attempts = watch(policy.writable, Path(job.root or os.getcwd()))
+        enter(policy, result_path.parent)
+        attempts = watch(policy.writable, Path(job.root or os.getcwd()))
         result = run_job(job)
     except BaseException as exc:  # a worker bug or a candidate escaping every guard: report, don't vanish
         result = SetupFailed(f"worker failed: {type(exc).__name__}: {exc}", traceback.format_exc())
-    if policy is not None:
-        kill_descendants()
-        result = replace(result, attempts=tuple(attempts.notes) if attempts is not None else ())
-    atomic_write(result_path, outcome_to_json(result).encode("utf-8"))
-    return 0
+    kill_descendants()
+    _report(result_path, replace(result, attempts=tuple(attempts.notes) if attempts is not None else ()))
+
+
+def _guarded_run(job: Job) -> WorkerOutcome:
+    try:
+        return run_job(job)
+    except BaseException as exc:  # a worker bug: report, don't vanish
+        return SetupFailed(f"worker failed: {type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def _report(result_path: Path, result: WorkerOutcome) -> None:
+    """Write the result for the parent, which reads it once this process has ended: the rename keeps a
+    half-written file from being read, and no sync is needed (the scratch folder is gone after the read)."""
+    atomic_write(result_path, outcome_to_json(result).encode("utf-8"), durable=False)
 
 
 def _reap(child: int) -> int:

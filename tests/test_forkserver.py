@@ -31,7 +31,7 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.runners.evaluation import evaluation_of
 from autotrace.runners.executor import Executor
-from autotrace.runners.forkserver import fork_supported
+from autotrace.runners.forkserver import _library_imports, fork_supported
 from autotrace.runners.outcome import outcome_to_json
 from autotrace.runners.sandbox import Limits, evaluate
 
@@ -232,3 +232,22 @@ def test_autotrace_killed_while_the_server_forks_leaves_no_traceback(tmp_path):
         result = optimize(tmp_path, server, "--steps", "2")
     assert result.returncode == -signal.SIGTERM
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+
+
+def test_the_programs_libraries_are_imported_once_in_the_warm_up_and_its_own_modules_never(tmp_path, monkeypatch):
+    """A library the program imports is imported by the server before it forks: each child finds it warm
+    (here its import writes outside the project, which a confined child may not). The program's own
+    modules are left to each child."""
+    lib, imports = tmp_path / "lib", tmp_path / "imports.log"
+    lib.mkdir()
+    (lib / "warmlib.py").write_text(f"import os\nwith open({str(imports)!r}, 'a') as log:\n"
+                                    "    log.write(f'{os.getpid()}\\n')\nVALUE = 42\n")
+    monkeypatch.setenv("PYTHONPATH", str(lib))
+    (tmp_path / "project").mkdir()
+    project = project_at(tmp_path / "project", "import warmlib\nimport helper\n\ndef main():\n    return warmlib.VALUE\n")
+    with Executor(Limits(timeout=30), kind="fork", jobs=1, say=pytest.fail) as executor:
+        scores = [evaluation_of(executor.run(job_for(tmp_path / "project", project))).score for _ in range(2)]
+    assert scores == [1.0, 1.0] and len(imports.read_text().splitlines()) == 1
+    monkeypatch.syspath_prepend(str(lib))
+    monkeypatch.syspath_prepend(str(tmp_path / "project"))
+    assert _library_imports([str(tmp_path / "project" / "app.py")], [str(tmp_path / "project")]) == ["warmlib"]
