@@ -50,6 +50,15 @@ def user_endpoint(environ: Mapping[str, str]) -> bool:
     return bool(environ.get(BASE_URL_ENV) or environ.get(API_KEY_ENV))
 
 
+def run_model_slots(app: AppModel, candidates: int, jobs: int, environ: Mapping[str, str]) -> int:
+    """Requests the run's model should decode side by side: a step's ``candidates`` answers, or, when the
+    program's own calls go to the run's model too (no ``--app-base-url``, no endpoint of the user's), one
+    per evaluation running at once (``jobs``). The optimizer and the evaluations never ask at the same
+    time (the engine evaluates between answers), so the larger of the two is enough."""
+    shares = app.base_url is None and not user_endpoint(environ)
+    return max(candidates, jobs if shares else 1)
+
+
 @contextlib.contextmanager
 def program_model(app: AppModel, run_model: Callable[[], LLMConfig],
                   store: Path | None) -> Iterator[RecordingProxy | None]:

@@ -140,8 +140,9 @@ def optimize(target: Path | None, **given: Any) -> None:
     from autotrace.llm.select import choose_model
     from autotrace.records import Scoring
 
-    from .app_model import APP_TIMEOUT, AppModel, program_model, timed_out_waiting
+    from .app_model import APP_TIMEOUT, AppModel, program_model, run_model_slots, timed_out_waiting
     from .cannot_run import cannot_run
+    from .executor import default_jobs
     from .optimize import Settings, prepare, state_dir
     from .optimize import optimize as run_optimize
     from .sandbox import Limits
@@ -193,9 +194,11 @@ def optimize(target: Path | None, **given: Any) -> None:
         # The run's model starts when first asked for: by the program's own calls (through the proxy) or the loop.
         root = _root_of(target, tests)
         gguf = str(options.gguf) if options.gguf else None
-        with LazyEndpoint(settings.llm, gguf=gguf, say=lambda text: click.echo(text, err=True),
-                          slots=settings.candidates) as endpoint, \
-                program_model(AppModel(options.app_base_url, options.app_model), endpoint.get,
+        app = AppModel(options.app_base_url, options.app_model)
+        slots = run_model_slots(app, settings.candidates, settings.jobs or default_jobs(), os.environ)
+        say = lambda text: click.echo(text, err=True)  # noqa: E731 - one line, passed once
+        with LazyEndpoint(settings.llm, gguf=gguf, say=say, slots=slots) as endpoint, \
+                program_model(app, endpoint.get,
                               None if options.no_cache else state_dir(root) / "autotrace.db") as proxy:
             progress = _Progress(proxy)
             if tests is not None:  # the tests run once first: the baseline regressions are measured against

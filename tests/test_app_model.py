@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from llmserver import ScriptedLLMServer
 
+from autotrace.runners.app_model import AppModel, run_model_slots
 from autotrace.runners.confine import network_unconfinable
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
@@ -246,3 +247,15 @@ def test_each_model_call_is_a_node_the_optimizer_sees_and_run_exports(app: Path,
     main = next(n["id"] for n in graph["nodes"] if n.get("func") == "app.main")
     assert (model["id"], main, "nested") in edges
     assert result.returncode in (0, 1), result.stderr
+
+
+@pytest.mark.parametrize(("app_base_url", "environ", "jobs", "slots"), [
+    (None, {}, 3, 3),  # the program shares the run's model: one slot per evaluation at once
+    (None, {}, 1, 2),  # ... and never fewer than a step's candidates
+    ("http://elsewhere/v1", {}, 3, 2),  # the program has its own endpoint
+    (None, {"OPENAI_BASE_URL": "http://users/v1"}, 3, 2),  # ... or the user's, left alone
+])
+def test_the_runs_model_gets_a_slot_per_concurrent_evaluation_when_the_program_shares_it(
+        app_base_url: str | None, environ: dict[str, str], jobs: int, slots: int) -> None:
+    assert run_model_slots(AppModel(app_base_url), candidates=2, jobs=jobs, environ=environ) == slots
+
