@@ -96,6 +96,7 @@ class Runtime:
         #: :meth:`_swap`, or when their number has doubled since the last time (:meth:`function`).
         self._swappable: dict[int, weakref.ref[FunctionType]] = {}
         self._prune_at = 1024
+        self._sticky = False  # keep_recording_code: the recording code stays on between recorders
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -128,7 +129,7 @@ class Runtime:
         swappable[id(fn)] = _weak(fn)
         if len(swappable) >= self._prune_at:
             self._live_functions()
-        fn.__code__ = quiet if self.recorder is None else recording
+        fn.__code__ = quiet if self.recorder is None and not self._sticky else recording
         return fn
 
     @staticmethod
@@ -184,6 +185,14 @@ class Runtime:
     def recording(self, recorder: Recorder) -> _Recording:
         return _Recording(self, recorder)
 
+    def keep_recording_code(self, keep: bool) -> None:
+        """Whether the program's functions run their recording code even while no recorder is active
+        (it then checks for one on each call and records nothing). For a caller that records many short
+        runs one after another, as the pytest plugin records each test: switching every live function's
+        code at each start and end of a recording costs more than the check."""
+        self._sticky = keep
+        self._swap(recording=keep or self.recorder is not None)
+
     def _live_functions(self) -> list[FunctionType]:
         """The functions with twins that are still alive (the dead ones' entries are dropped)."""
         live, dead = [], []
@@ -223,7 +232,8 @@ class _Recording:
     def __enter__(self) -> Recorder:
         self.recorder.use(self.runtime.facts)
         self.runtime.recorder = self.recorder
-        self.runtime._swap(recording=True)
+        if not self.runtime._sticky:
+            self.runtime._swap(recording=True)
         young, middle, full = self.thresholds = gc.get_threshold()
         if young:  # 0: the program turned automatic collection off
             gc.set_threshold(young, middle, full * GC_FULL_DELAY)
@@ -231,7 +241,8 @@ class _Recording:
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.recorder = None
-        self.runtime._swap(recording=False)
+        if not self.runtime._sticky:
+            self.runtime._swap(recording=False)
         young, middle, full = self.thresholds
         if young and gc.get_threshold() == (young, middle, full * GC_FULL_DELAY):  # not changed meanwhile
             gc.set_threshold(young, middle, full)
