@@ -583,3 +583,37 @@ def test_a_values_own_text_when_the_user_asks_for_it(tmp_path, monkeypatch):
     assert graph.nodes["error:4"]["message"] == "odd"
     assert graph.nodes["error:4"]["traceback"].splitlines()[-1] == "m.Odd: odd"
     assert not any(d["func"].endswith(("__repr__", "__str__")) for d in calls.values())
+
+
+@pytest.mark.parametrize("main", ["return add(1, k=2)", "return add(1)", "return add(1, k=2), twice(3)",
+                                  "return twice(add(1, k=2))"])
+def test_what_a_run_called_is_read_from_its_records_as_its_dag_says(tmp_path, main):
+    """A test whose DAG nobody reads is reported by what it called and the parameters those calls read,
+    counted from the raw records: the same functions, counts and parameters as the DAG's."""
+    from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph
+
+    src = f"""
+        K = 7  # autotrace: param
+        SCALE = 2  # autotrace: param
+        def add(x, k=K):
+            return x + k
+        def twice(x):
+            return x * SCALE
+        def main():
+            {main}
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder()
+        with p.runtime.recording(recorder):
+            p.module("m").main()
+        params = [ParamNode(s.name, s.initial, s.kind) for s in p.project.params]
+        graph = build_graph(recorder, params, RunOutcome(0))
+        records = recorder.records()
+    funcs = [attrs["func"] for _, attrs in graph.nodes(data=True) if attrs["kind"] == "call"]
+    assert recorder.called() == sorted(((f, funcs.count(f)) for f in set(funcs)), key=lambda c: (-c[1], c[0]))
+    read = sorted(attrs["param"] for node, attrs in graph.nodes(data=True)
+                  if attrs["kind"] == "param" and graph.out_degree(node))
+    assert recorder.params_read(s.name for s in p.project.params) == read
+    assert [(r.index, r.meta.func, r.depth) for r in records] == \
+        [(i, graph.nodes[f"call:{i}"]["func"], graph.nodes[f"call:{i}"]["depth"]) for i in range(len(records))]
+    assert all(r.parent == (0 if r.index else None) for r in records)
