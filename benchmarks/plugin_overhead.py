@@ -41,7 +41,8 @@ RESULTS = REPO / "benchmarks" / "results" / "plugin_overhead.json"
 GOALS = {"hook": 1.3, "report": 2.0}  # the ratios to the plain suite's CPU this benchmark checks
 
 
-def _modes(pkg: Package, tree: Path, out: Path, before: Path | None, nobc: bool) -> dict[str, tuple[list[str], dict]]:
+def _modes(pkg: Package, tree: Path, out: Path, before: Path | None,
+           nobc: bool) -> dict[str, tuple[list[str], dict]]:
     """mode -> (extra pytest arguments, extra environment)."""
     source = (tree / pkg.source).resolve()
     rootdir = [f"--rootdir={tree}"]  # the package's own folder, not this checkout above it (plugin's root)
@@ -79,7 +80,8 @@ def run_package(pkg: Package, workdir: Path, runs: int, before: Path | None, nob
     out = workdir / "results" / f"overhead-{pkg.key}"
     out.mkdir(parents=True, exist_ok=True)
     base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "HYPOTHESIS_", "AUTOTRACE_", "COV_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"))}
+            if not k.startswith(("PYTEST_", "HYPOTHESIS_", "AUTOTRACE_", "COV_", "PYTHONPATH",
+                                 "PYTHONDONTWRITEBYTECODE"))}
     base.update(PYTHONHASHSEED=HASHSEED)
     tests = [*(pkg.quick if quick else pkg.tests), *pkg.extra]
     modes = _modes(pkg, tree, out, before, nobc)
@@ -87,15 +89,17 @@ def run_package(pkg: Package, workdir: Path, runs: int, before: Path | None, nob
     for mode, (_, extra) in modes.items():
         older = extra.get("AUTOTRACE_BENCH_BEFORE")
         path = os.pathsep.join([*([older] if older else []), str(plugins)])
-        envs[mode] = {**base, **{k: v for k, v in extra.items() if k != "AUTOTRACE_BENCH_BEFORE"}, "PYTHONPATH": path}
+        own = {k: v for k, v in extra.items() if k != "AUTOTRACE_BENCH_BEFORE"}
+        envs[mode] = {**base, **own, "PYTHONPATH": path}
     outcomes: dict[str, dict[str, list[str]]] = {}
+    messages: dict[str, dict[str, str]] = {}
     cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     codes: dict[str, int] = {}
     for mode, (args, _) in modes.items():  # warm-up, with the outcomes
         junit = out / f"{mode}.xml"
         junit.unlink(missing_ok=True)
         _, codes[mode] = _run(python, tree, [*tests, *args], envs[mode], junit, timeout)
-        outcomes[mode] = parse_junit(junit)[0] if junit.is_file() else {}
+        outcomes[mode], messages[mode] = parse_junit(junit) if junit.is_file() else ({}, {})
     for _ in range(runs):
         for mode, (args, _) in modes.items():
             cpu[mode].append(_run(python, tree, [*tests, *args], envs[mode], None, timeout)[0])
@@ -110,13 +114,17 @@ def run_package(pkg: Package, workdir: Path, runs: int, before: Path | None, nob
         "cpu_seconds": cpu, "best": best,
         "ratio": {mode: round(best[mode] / max(best["plain"], 1e-9), 3) for mode in modes},
         "nobc_ratio": round(best["hook-nobc"] / best["hook"], 3) if "hook-nobc" in best else None,
-        "exit_codes": codes, "differ": {mode: tests[:20] for mode, tests in differ.items()},
+        "exit_codes": codes,
+        "differ": {mode: [(t, plain.get(t), outcomes[mode].get(t),
+                           messages[mode].get(t) or messages["plain"].get(t, "")) for t in found[:20]]
+                   for mode, found in differ.items()},
         "identical": not any(differ.values()) and bool(plain), "report_mb": report_mb,
     }
 
 
 def table(rows: list[dict]) -> list[str]:
-    modes = [m for m in ("hook", "report", "hook-nobc", "before-hook", "before-report") if any(m in r["best"] for r in rows)]
+    modes = [m for m in ("hook", "report", "hook-nobc", "before-hook", "before-report")
+             if any(m in r["best"] for r in rows)]
     lines = ["| package | tests | plain CPU s | " + " | ".join(f"{m} (ratio)" for m in modes) + " | identical |",
              "|---|---|---|" + "---|" * len(modes) + "---|"]
     for r in rows:
@@ -144,16 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown package(s) {unknown}; known: {', '.join(PACKAGES)}")
     rows = []
     for name in names:
-        row = run_package(PACKAGES[name], args.workdir.resolve(), args.runs, args.before, args.nobc_all or name == "toolz",
-                          args.quick, args.timeout)
+        row = run_package(PACKAGES[name], args.workdir.resolve(), args.runs, args.before,
+                          args.nobc_all or name == "toolz", args.quick, args.timeout)
         rows.append(row)
         print("\n".join(table([row])[2:]), flush=True)
-    command = shlex.join([".venv/bin/python", "benchmarks/plugin_overhead.py", *(argv if argv is not None else sys.argv[1:])])
+    given = argv if argv is not None else sys.argv[1:]
+    command = shlex.join([".venv/bin/python", "benchmarks/plugin_overhead.py", *given])
     print("\n".join(table(rows)))
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({
         "command": command, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(), "cores": os.cpu_count(), "goals": GOALS, "packages": rows}, indent=1) + "\n")
+        "python": platform.python_version(), "cores": os.cpu_count(), "goals": GOALS, "packages": rows},
+        indent=1) + "\n")
     print(f"wrote {args.results}")
     return 0 if all(r["identical"] for r in rows) else 1
 
