@@ -168,6 +168,20 @@ _NO_NESTED: dict[int, int] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
 
 
+class Kinds(dict[int, str]):
+    """A recorder's type names of the values it holds weakly (``id(ref)`` -> the type's name, for showing
+    a collected value), carrying how many values detached in its run may still be given their full
+    text (``texts``). Past that budget a detached value keeps its brief text (type and identity, a
+    container's plain items): taking the full text of an object each time one of its methods ends is
+    most of the cost of recording a long loop over it, and a run's DAG shows its first calls in full."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: int) -> None:
+        super().__init__()
+        self.texts = texts
+
+
 class Detached:
     """What a record keeps of a value once its call has ended, if holding the value itself could keep
     other objects alive: its id, its text at that moment and, for a container, its first items.
@@ -182,13 +196,13 @@ class Detached:
     _text: str | None
     items: tuple[Any, ...]
 
-    def __init__(self, value: Any, kinds: dict[int, str]) -> None:
+    def __init__(self, value: Any, kinds: Kinds) -> None:
         self.key = id(value)
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
         if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
             return
-        self.copy, self._text = None, _snapshot_text(value)
+        self.copy, self._text = None, _snapshot_text(value, kinds)
         self.items = ()
         if kind in _CONTAINER_TYPES:
             values = value.values() if kind is dict else value
@@ -219,10 +233,14 @@ def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     return _Key(id(value))
 
 
-def _snapshot_text(value: Any) -> str:
+def _snapshot_text(value: Any, kinds: Kinds) -> str:
     """The text of a value being detached (:data:`TEXTS`: bounded, so detaching costs no more than a
-    container's first items). It runs none of the program's code, unless the user asked for its own
-    ``__repr__``: those calls run unrecorded, since the program did not make them."""
+    container's first items; brief once the run's budget, ``kinds.texts``, is spent). It runs none of
+    the program's code, unless the user asked for its own ``__repr__``: those calls run unrecorded,
+    since the program did not make them."""
+    if kinds.texts <= 0:
+        return TEXTS.brief(value)
+    kinds.texts -= 1
     if not TEXTS.user_repr:
         return TEXTS.text(value)
     token = current_call.set(_QUIET)
@@ -278,7 +296,7 @@ def _plain_tuple(value: Any, budget: list[int]) -> bool:
     return True
 
 
-def _detached(held: Any, kinds: dict[int, str]) -> Any:
+def _detached(held: Any, kinds: Kinds) -> Any:
     """What a record keeps of a held value after its call: a :class:`Pinned` one detached (a tuple
     of plain values, which cannot keep anything alive, is kept as it is)."""
     if type(held) is not Pinned:
@@ -475,14 +493,16 @@ class Recorder:
 
     With a ``limit``, only the first ``limit`` calls are kept (a loop of millions of calls must not
     hold millions of argument tuples); a later call gets a record that is filled in and dropped, and
-    ``dropped`` counts them.
+    ``dropped`` counts them. With ``texts``, only that many values detached during the run get their
+    full text (:class:`Kinds`); later ones their brief text.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, texts: int | None = None) -> None:
         self.calls: list[list] = []
         self.limit = limit
         self.dropped = 0
-        self.kinds: dict[int, str] = {}  # id(weak ref held) -> the type name of its object
+        #: id(weak ref held) -> the type name of its object; and the full texts of detached values left
+        self.kinds = Kinds(texts if texts is not None else sys.maxsize)
         self.use(CodeFacts())
 
     def use(self, facts: CodeFacts) -> None:
@@ -581,7 +601,8 @@ class Recorder:
             call[TOKEN] = current_call.set(_QUIET)
             return call
         if self.limit is not None and len(self.calls) >= self.limit:
-            call = self._dropped()
+            self.dropped += 1
+            return PAST_LIMIT  # the current call stays the enclosing one: every later call is past the limit too
         else:
             kinds = self.kinds
             held = values
@@ -617,8 +638,13 @@ class Recorder:
 def _unkept_record() -> list:
     """A record that is filled in like any other and never kept (past the limit, or a quiet call)."""
     call: list[Any] = [None] * _SIZE
-    call[KINDS], call[PINNED] = {}, False
+    call[KINDS], call[PINNED] = Kinds(0), False
     return call
+
+
+#: The one record of every own-frame call past a recorder's limit: it is never made the current call
+#: (its TOKEN stays None), and :meth:`~autotrace.runtime.Runtime.leave` empties what the call wrote into it.
+PAST_LIMIT = _unkept_record()
 
 
 _meta_of = operator.itemgetter(META)

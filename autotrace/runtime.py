@@ -67,6 +67,7 @@ from .recorder import (
     clock,
 )
 
+_PAST_LIMIT = _recorder.PAST_LIMIT
 _RUNTIMES: weakref.WeakValueDictionary[str, Runtime] = weakref.WeakValueDictionary()
 _weak = weakref.ref
 
@@ -152,6 +153,10 @@ class Runtime:
     @staticmethod
     def leave(call: list) -> None:
         """A recorded call ends (from the ``finally`` around its body)."""
+        if call is _PAST_LIMIT:  # shared by the calls past the limit: hold nothing of theirs
+            call[RESULT] = call[ERROR] = None
+            call[PINNED] = False
+            return
         call[END] = next(clock)
         token, call[TOKEN] = call[TOKEN], None
         _recorder.current_call.reset(token)

@@ -57,6 +57,10 @@ HTML_SUFFIXES = (".html", ".htm")
 #: Calls kept per test. Later calls run unrecorded: recording keeps every argument and result alive
 #: until the test ends, so a test calling an instrumented function millions of times would exhaust memory.
 CALLS_KEPT = 10_000
+#: Values detached per test that keep their full text (a test's DAG shows its first calls in full; later
+#: ones show their values' type and identity): a loop over one large object pays for its text once per
+#: call otherwise, most of the cost of recording such a test.
+TEXTS_KEPT = 1_000
 _TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
 _OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
 _NAMES_SHOWN = 8  # module names listed in a note
@@ -170,7 +174,7 @@ class AutotraceSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         if self.report_path is None:
             return (yield)
-        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT)
+        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT, texts=TEXTS_KEPT)
         with self.runtime.recording(recorder):
             return (yield)
 
