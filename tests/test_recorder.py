@@ -480,6 +480,66 @@ def test_a_recorder_with_a_limit_keeps_the_first_calls_and_counts_the_rest(tmp_p
     assert len(recorder.calls) == 4 and recorder.dropped == 7
 
 
+def test_calls_past_the_limit_keep_nothing_alive_and_raise_as_before(tmp_path):
+    """The calls past the limit share one record: it holds none of their results or exceptions once
+    they end, and each still returns or raises as it would."""
+    import gc
+    import weakref
+
+    from autotrace.recorder import RESULT, Recorder
+
+    src = """
+        class Box:
+            pass
+        def make():
+            return Box()
+        def fail():
+            raise ValueError("no")
+        def main():
+            made = [make() for _ in range(3)]
+            return made
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        m = p.module("m")
+        recorder = Recorder(limit=1)
+        with p.runtime.recording(recorder):
+            made = m.main()
+            with pytest.raises(ValueError, match="no"):
+                m.fail()
+            past = [weakref.ref(box) for box in made]
+            del made
+            gc.collect()
+            assert [ref() for ref in past] == [None, None, None]
+    assert recorder.dropped == 4 and [c[RESULT] for c in recorder.calls if c is not recorder.calls[0]] == []
+    from autotrace.recorder import PAST_LIMIT
+    assert PAST_LIMIT[RESULT] is None
+
+
+def test_a_long_run_gives_its_first_detached_values_their_full_text(tmp_path):
+    """Past the run's budget of full texts, a detached object keeps its type and identity only."""
+    from autotrace.recorder import Recorder
+
+    src = """
+        class Box:
+            def __init__(self, n):
+                self.n = n
+        def size(box):
+            return box.n
+        def main():
+            return [size(Box(n)) for n in range(4)]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder(texts=4)  # each Box is detached twice: when __init__ ends and when size does
+        with p.runtime.recording(recorder):
+            p.module("m").main()
+        from autotrace.recorder import RunOutcome, build_graph
+
+        graph = build_graph(recorder, [], RunOutcome(0))
+    boxes = [unplaced(attrs["args"]["box"]) for _, attrs in graph.nodes(data=True) if attrs.get("func") == "m.size"]
+    assert boxes == ["<m.Box object at ADDR: n=0>", "<m.Box object at ADDR: n=1>",
+                     "<m.Box object at ADDR>", "<m.Box object at ADDR>"]
+
+
 WATCHED_SRC = """
     CALLS = []
 
