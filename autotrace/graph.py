@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from autotrace.text import truncate
+
+if TYPE_CHECKING:  # networkx is imported where a graph is made: a test suite with no DAG to build never loads it
+    import networkx as nx
 
 OUTPUT = "output"
 #: Characters kept of a value's repr, and of an argument's. Room for the data a model must read (a
@@ -53,6 +54,8 @@ def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
 
 
 def new_graph() -> nx.DiGraph:
+    import networkx as nx
+
     return nx.DiGraph(functions={}, output=None)
 
 
@@ -66,6 +69,8 @@ def to_json(graph: nx.DiGraph) -> dict[str, Any]:
 
 
 def from_json(data: dict[str, Any]) -> nx.DiGraph:
+    import networkx as nx
+
     graph: nx.DiGraph = nx.DiGraph(**data.get("graph", {}))
     for node in data["nodes"]:
         attrs = dict(node)

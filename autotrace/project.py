@@ -10,7 +10,6 @@ from typing import Any
 
 from autotrace.config import ConfigError, find_root, load_config
 from autotrace.params import ParamKind, ParamSpec
-from autotrace.transforms.analysis import analyze
 from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
 from autotrace.transforms.plan import ModulePlan
 
@@ -65,6 +64,8 @@ class Project:
             derived: dict[str, tuple[str, ...]] = {}
             for path, plan in plans.items():
                 if plan.literals:
+                    from autotrace.transforms.analysis import analyze  # LibCST: only for a parameter's module
+
                     derived.update(analyze(read_source(path), plan).derived)
             self._plans = {path: replace(plan, derived=derived) for path, plan in plans.items()}
         return self._plans

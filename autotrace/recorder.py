@@ -40,22 +40,25 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import operator
 import os
 import sys
 import threading
 import traceback
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from . import graph as g
 from .params import ParamKind
 from .values import ATOMS, TEXTS, plain_items
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Layout of one recorded call (a list, because it is built on the hot path):
 #   META      the FunctionMeta of the definition
@@ -165,6 +168,20 @@ _NO_NESTED: dict[int, int] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
 
 
+class Kinds(dict[int, str]):
+    """A recorder's type names of the values it holds weakly (``id(ref)`` -> the type's name, for showing
+    a collected value), carrying how many values detached in its run may still be given their full
+    text (``texts``). Past that budget a detached value keeps its brief text (type and identity, a
+    container's plain items): taking the full text of an object each time one of its methods ends is
+    most of the cost of recording a long loop over it, and a run's DAG shows its first calls in full."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: int) -> None:
+        super().__init__()
+        self.texts = texts
+
+
 class Detached:
     """What a record keeps of a value once its call has ended, if holding the value itself could keep
     other objects alive: its id, its text at that moment and, for a container, its first items.
@@ -179,13 +196,13 @@ class Detached:
     _text: str | None
     items: tuple[Any, ...]
 
-    def __init__(self, value: Any, kinds: dict[int, str]) -> None:
+    def __init__(self, value: Any, kinds: Kinds) -> None:
         self.key = id(value)
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
         if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
             return
-        self.copy, self._text = None, _snapshot_text(value)
+        self.copy, self._text = None, _snapshot_text(value, kinds)
         self.items = ()
         if kind in _CONTAINER_TYPES:
             values = value.values() if kind is dict else value
@@ -216,10 +233,14 @@ def _held_item(value: Any, kinds: dict[int, str]) -> Any:
     return _Key(id(value))
 
 
-def _snapshot_text(value: Any) -> str:
+def _snapshot_text(value: Any, kinds: Kinds) -> str:
     """The text of a value being detached (:data:`TEXTS`: bounded, so detaching costs no more than a
-    container's first items). It runs none of the program's code, unless the user asked for its own
-    ``__repr__``: those calls run unrecorded, since the program did not make them."""
+    container's first items; brief once the run's budget, ``kinds.texts``, is spent). It runs none of
+    the program's code, unless the user asked for its own ``__repr__``: those calls run unrecorded,
+    since the program did not make them."""
+    if kinds.texts <= 0:
+        return TEXTS.brief(value)
+    kinds.texts -= 1
     if not TEXTS.user_repr:
         return TEXTS.text(value)
     token = current_call.set(_QUIET)
@@ -275,7 +296,7 @@ def _plain_tuple(value: Any, budget: list[int]) -> bool:
     return True
 
 
-def _detached(held: Any, kinds: dict[int, str]) -> Any:
+def _detached(held: Any, kinds: Kinds) -> Any:
     """What a record keeps of a held value after its call: a :class:`Pinned` one detached (a tuple
     of plain values, which cannot keep anything alive, is kept as it is)."""
     if type(held) is not Pinned:
@@ -343,7 +364,7 @@ class Collected:
 TEXTS.trust(Detached, Collected)
 
 
-def _resolve(held: Any, kinds: dict[int, str]) -> Any:
+def _resolve(held: Any, kinds: Mapping[int, str]) -> Any:
     """The value a record held: the object itself, or :class:`Collected` when it is gone."""
     kind = type(held)
     if kind is _ref:
@@ -472,14 +493,16 @@ class Recorder:
 
     With a ``limit``, only the first ``limit`` calls are kept (a loop of millions of calls must not
     hold millions of argument tuples); a later call gets a record that is filled in and dropped, and
-    ``dropped`` counts them.
+    ``dropped`` counts them. With ``texts``, only that many values detached during the run get their
+    full text (:class:`Kinds`); later ones their brief text.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, texts: int | None = None) -> None:
         self.calls: list[list] = []
         self.limit = limit
         self.dropped = 0
-        self.kinds: dict[int, str] = {}  # id(weak ref held) -> the type name of its object
+        #: id(weak ref held) -> the type name of its object; and the full texts of detached values left
+        self.kinds = Kinds(texts if texts is not None else sys.maxsize)
         self.use(CodeFacts())
 
     def use(self, facts: CodeFacts) -> None:
@@ -493,6 +516,55 @@ class Recorder:
         target = inspect.unwrap(func)
         return call[FUNC] is func or call[CODE] is getattr(target, "__code__", False) or (
             call[CODE] is not None and self.facts.function_of(call[CODE]) is target)
+
+    def records(self) -> list[CallRecord]:
+        """The kept calls as frozen records, in the order they started."""
+        index = {id(call): i for i, call in enumerate(self.calls)}
+        depths: list[int] = []
+        records = []
+        for i, call in enumerate(self.calls):
+            parent = index.get(id(call[PARENT])) if call[PARENT] is not None else None
+            depth = depths[parent] + 1 if parent is not None else _depth(call)
+            depths.append(depth)
+            wrapped = call[META].params is None
+            records.append(CallRecord(
+                index=i, meta=call[META], code=call[CODE], func=call[FUNC], args=call[ARGS],
+                kwargs=call[KWARGS] if wrapped else {}, defaulted=() if wrapped else call[KWARGS],
+                parent=parent, depth=depth, start=call[START], end=call[END], result=call[RESULT],
+                error=call[ERROR], yields=tuple(call[YIELDS] or ()), thread=call[THREAD], kinds=call[KINDS]))
+        return records
+
+    def first_call_of(self, func: Callable) -> int | None:
+        """The index of the first kept call that a wrapper recorded for ``func`` (a test function)."""
+        return next((i for i, call in enumerate(self.calls) if call[FUNC] is func), None)
+
+    def called(self) -> list[tuple[str, int]]:
+        """Each recorded function (``module.qualname``) with its number of kept calls, most called first
+        (then by name): what a run called, read without building its DAG."""
+        metas = {id(meta): meta for meta in map(_meta_of, self.calls)}  # one per definition: counted by identity
+        by_name: Counter[str] = Counter()
+        for key, count in Counter(map(id, map(_meta_of, self.calls))).items():
+            by_name[metas[key].func] += count
+        return sorted(by_name.items(), key=lambda item: (-item[1], item[0]))
+
+    def params_read(self, known: Iterable[str]) -> list[str]:
+        """The parameters among ``known`` that the recorded calls read (the DAG's ``reads`` edges), without
+        building the DAG. A default value's reads count when the caller left that argument out; for a
+        call recorded by a wrapper (not bound here) they always count."""
+        wanted = set(known)
+        found: set[str] = set()
+        for meta in {id(meta): meta for meta in map(_meta_of, self.calls)}.values():
+            found.update(wanted.intersection(meta.reads))
+            if meta.param in wanted:
+                found.add(meta.param)
+        for call in self.calls:
+            meta = call[META]
+            if meta.default_reads:
+                left_out = meta.default_reads if meta.params is None else {
+                    arg: names for arg, names in meta.default_reads.items() if arg in call[KWARGS]}
+                for names in left_out.values():
+                    found.update(wanted.intersection(names))
+        return sorted(found)
 
     def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple,
                  kwargs: dict) -> list | None:
@@ -529,7 +601,8 @@ class Recorder:
             call[TOKEN] = current_call.set(_QUIET)
             return call
         if self.limit is not None and len(self.calls) >= self.limit:
-            call = self._dropped()
+            self.dropped += 1
+            return PAST_LIMIT  # the current call stays the enclosing one: every later call is past the limit too
         else:
             kinds = self.kinds
             held = values
@@ -565,10 +638,16 @@ class Recorder:
 def _unkept_record() -> list:
     """A record that is filled in like any other and never kept (past the limit, or a quiet call)."""
     call: list[Any] = [None] * _SIZE
-    call[KINDS], call[PINNED] = {}, False
+    call[KINDS], call[PINNED] = Kinds(0), False
     return call
 
 
+#: The one record of every own-frame call past a recorder's limit: it is never made the current call
+#: (its TOKEN stays None), and :meth:`~autotrace.runtime.Runtime.leave` empties what the call wrote into it.
+PAST_LIMIT = _unkept_record()
+
+
+_meta_of = operator.itemgetter(META)
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 
@@ -699,6 +778,29 @@ class ParamNode:
         object.__setattr__(self, "kind", ParamKind(self.kind))  # accepts the wire word too
 
 
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One recorded call as the DAG reads it: made once from the recorder's raw record (a list, built
+    on the hot path) by :meth:`Recorder.records`, when a graph is built or a test's calls are read."""
+
+    index: int  # its place in the recorder's calls: the graph's ``call:{index}`` node
+    meta: FunctionMeta
+    code: CodeType | None  # the code object that ran (the user's function's, also for wrapped calls)
+    func: Callable | None  # the function, for a call recorded by a wrapper; None for an own-frame call
+    args: tuple[Any, ...]  # held values (see the raw layout's ARGS)
+    kwargs: Mapping[str, Any]  # a wrapped call's held keyword arguments (empty for an own-frame call)
+    defaulted: tuple[str, ...]  # an own-frame call's parameters whose value is the function's default
+    parent: int | None  # the enclosing call's index among the records (None: a top-level call)
+    depth: int  # how many recorded calls enclose it
+    start: int  # clock ticks of its start and end (None: it had not ended)
+    end: int | None
+    result: Any  # held, or PENDING
+    error: BaseException | None
+    yields: tuple[tuple[int, Any], ...]  # (clock, held value) for each item a generator yielded
+    thread: int
+    kinds: Mapping[int, str]  # the recorder's type names of the weakly held values
+
+
 @dataclass
 class RunOutcome:
     """How the entry call ended: ``entry`` is its index in ``Recorder.calls`` (None if not recorded)."""
@@ -712,8 +814,8 @@ class RunOutcome:
 def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOutcome) -> nx.DiGraph:
     """The DAG of one run (schema in :mod:`autotrace.graph`)."""
     G = g.new_graph()
-    calls, facts = recorder.calls, recorder.facts
-    index = {id(call): i for i, call in enumerate(calls)}
+    facts = recorder.facts
+    records = recorder.records()
     known_params = {p.name for p in params}
     for p in params:
         G.add_node(f"param:{p.name}", kind="param", label=p.name, param=p.name, param_kind=p.kind.value,
@@ -724,19 +826,18 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     children_errors: set[tuple[int, int]] = set()  # (parent index, id(exc)) seen in a child
     functions: dict[str, dict[str, Any]] = G.graph["functions"]
     inputs = 0
-    for i, call in enumerate(calls):
-        meta: FunctionMeta = call[META]
-        kinds = call[KINDS]
+    for call in records:
+        i, meta, kinds, parent = call.index, call.meta, call.kinds, call.parent
         node = f"call:{i}"
         named, explicit = _arguments(call, facts)
-        parent = index.get(id(call[PARENT])) if call[PARENT] is not None else None
-        result = _resolve(call[RESULT], kinds)
-        G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call[THREAD],
-                   depth=_depth(call), error=call[ERROR] is not None,
+        result = _resolve(call.result, kinds)
+        G.add_node(node, kind="call", label=meta.func, func=meta.func, seq=i, thread=call.thread,
+                   depth=call.depth, error=call.error is not None,
                    args={k: TEXTS.text(v, g.ARG_REPR_LIMIT) for k, v in named.items()},
                    value=TEXTS.text(result) if result is not PENDING else "<no result>")
         if meta.func not in functions:
-            functions[meta.func] = facts.function_info(call[FUNC] or call[CODE])
+            target = call.func if call.func is not None else call.code
+            functions[meta.func] = facts.function_info(target) if target is not None else dict(_NO_INFO)
         reads = set(meta.reads)
         for arg, names in meta.default_reads.items():
             if arg not in explicit:
@@ -748,7 +849,7 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
         if parent is not None:
             G.add_edge(node, f"call:{parent}", role="nested")
         for arg, value in named.items():
-            producer = _producer(producers, value, call[START], keep)
+            producer = _producer(producers, value, call.start, keep)
             if producer is not None:
                 G.add_edge(f"call:{producer}", node, role=f"arg:{arg}")
             elif parent is None and arg in explicit:
@@ -756,22 +857,22 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
                 G.add_edge(f"input:{inputs}", node, role=f"arg:{arg}")
                 inputs += 1
         # (clock, value) for each item a generator yielded, then the result
-        produced = [(clock, _resolve(item, kinds)) for clock, item in call[YIELDS] or ()]
-        if result is not PENDING and call[END] is not None:
-            produced.append((call[END], result))
-        if produced:
-            constants = facts.constant_ids(call[CODE])
+        produced = [(clock, _resolve(item, kinds)) for clock, item in call.yields]
+        if result is not PENDING and call.end is not None:
+            produced.append((call.end, result))
+        if produced and call.code is not None:
+            constants = facts.constant_ids(call.code)
             for clock, value in produced:
                 for item in _values_in(value):
                     if not _shared_identity(item) and (item.key if type(item) is _Key else id(item)) not in constants:
                         producers.setdefault(_identity(item, keep), []).append((clock, i))
-        exc = call[ERROR]
-        if exc is not None and parent is not None:
-            children_errors.add((parent, id(exc)))
+        if call.error is not None and parent is not None:
+            children_errors.add((parent, id(call.error)))
 
-    for i, call in enumerate(calls):
-        exc = call[ERROR]
-        if exc is not None and (i, id(exc)) not in children_errors:
+    for call in records:
+        exc = call.error
+        if exc is not None and (call.index, id(exc)) not in children_errors:
+            i = call.index
             G.add_node(f"error:{i}", kind="error", label=type(exc).__name__, exc_type=type(exc).__name__,
                        message=TEXTS.message(exc)[:500], traceback=user_traceback(exc), value=TEXTS.text(exc))
             G.add_edge(f"call:{i}", f"error:{i}", role="raised")
@@ -780,27 +881,28 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
                value=TEXTS.text(outcome.output) if outcome.error is None else f"raised {TEXTS.text(outcome.error)}")
     G.graph["output"] = g.OUTPUT
     if outcome.entry is not None:
-        origin = _error_origin(G, calls, outcome) if outcome.error is not None else None
+        origin = _error_origin(G, records, outcome) if outcome.error is not None else None
         G.add_edge(origin or f"call:{outcome.entry}", g.OUTPUT, role="output")
     return G
 
 
-def _arguments(call: list, facts: CodeFacts) -> tuple[dict[str, Any], set[str]]:
+def _arguments(call: CallRecord, facts: CodeFacts) -> tuple[dict[str, Any], set[str]]:
     """A call's arguments by parameter name (held values resolved), and the names the caller passed.
 
     A call recorded in its own frame captured its parameters by name; a parameter counts as passed
     unless its value *is* the function's default object (see :func:`_defaulted`). A wrapped call kept
     its positional and keyword arguments, bound to the signature here."""
-    meta: FunctionMeta = call[META]
-    kinds = call[KINDS]
-    if meta.params is None:
-        args = tuple([_resolve(v, kinds) for v in call[ARGS]])
-        kwargs = {k: _resolve(v, kinds) for k, v in call[KWARGS].items()}
-        return facts.bind_arguments(call[FUNC], args, kwargs)
+    meta, kinds = call.meta, call.kinds
+    if meta.params is None:  # a wrapped call: it kept its function
+        if call.func is None:
+            raise TypeError(f"{meta.func}: a wrapped call recorded without its function")
+        args = tuple([_resolve(v, kinds) for v in call.args])
+        kwargs = {k: _resolve(v, kinds) for k, v in call.kwargs.items()}
+        return facts.bind_arguments(call.func, args, kwargs)
     named: dict[str, Any] = {}
     explicit: set[str] = set()
-    defaulted = call[KWARGS]
-    for (name, kind), held in zip(meta.params, call[ARGS], strict=False):
+    defaulted = call.defaulted
+    for (name, kind), held in zip(meta.params, call.args, strict=False):
         if kind == VAR_POSITIONAL:
             named.update({f"{name}[{i}]": _resolve(v, kinds) for i, v in enumerate(held)})
         elif kind == VAR_KEYWORD:
@@ -815,10 +917,10 @@ def _arguments(call: list, facts: CodeFacts) -> tuple[dict[str, Any], set[str]]:
     return named, explicit
 
 
-def _error_origin(G: nx.DiGraph, calls: list[list], outcome: RunOutcome) -> str | None:
-    for i, call in enumerate(calls):
-        if call[ERROR] is outcome.error and G.has_node(f"error:{i}"):
-            return f"error:{i}"
+def _error_origin(G: nx.DiGraph, records: Sequence[CallRecord], outcome: RunOutcome) -> str | None:
+    for call in records:
+        if call.error is outcome.error and G.has_node(f"error:{call.index}"):
+            return f"error:{call.index}"
     return None
 
 
@@ -840,6 +942,9 @@ def _depth(call: list) -> int:
         depth += 1
         call = call[PARENT]
     return depth
+
+
+_NO_INFO: Mapping[str, Any] = {"source": "", "doc": "", "file": "", "line": 0}
 
 
 def _function_info_uncached(target: Any) -> dict[str, Any]:

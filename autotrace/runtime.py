@@ -67,6 +67,7 @@ from .recorder import (
     clock,
 )
 
+_PAST_LIMIT = _recorder.PAST_LIMIT
 _RUNTIMES: weakref.WeakValueDictionary[str, Runtime] = weakref.WeakValueDictionary()
 _weak = weakref.ref
 
@@ -96,6 +97,7 @@ class Runtime:
         #: :meth:`_swap`, or when their number has doubled since the last time (:meth:`function`).
         self._swappable: dict[int, weakref.ref[FunctionType]] = {}
         self._prune_at = 1024
+        self._sticky = False  # keep_recording_code: the recording code stays on between recorders
         self._key = _key or uuid.uuid4().hex
         _RUNTIMES[self._key] = self
 
@@ -128,7 +130,7 @@ class Runtime:
         swappable[id(fn)] = _weak(fn)
         if len(swappable) >= self._prune_at:
             self._live_functions()
-        fn.__code__ = quiet if self.recorder is None else recording
+        fn.__code__ = quiet if self.recorder is None and not self._sticky else recording
         return fn
 
     @staticmethod
@@ -151,6 +153,10 @@ class Runtime:
     @staticmethod
     def leave(call: list) -> None:
         """A recorded call ends (from the ``finally`` around its body)."""
+        if call is _PAST_LIMIT:  # shared by the calls past the limit: hold nothing of theirs
+            call[RESULT] = call[ERROR] = None
+            call[PINNED] = False
+            return
         call[END] = next(clock)
         token, call[TOKEN] = call[TOKEN], None
         _recorder.current_call.reset(token)
@@ -183,6 +189,14 @@ class Runtime:
 
     def recording(self, recorder: Recorder) -> _Recording:
         return _Recording(self, recorder)
+
+    def keep_recording_code(self, keep: bool) -> None:
+        """Whether the program's functions run their recording code even while no recorder is active
+        (it then checks for one on each call and records nothing). For a caller that records many short
+        runs one after another, as the pytest plugin records each test: switching every live function's
+        code at each start and end of a recording costs more than the check."""
+        self._sticky = keep
+        self._swap(recording=keep or self.recorder is not None)
 
     def _live_functions(self) -> list[FunctionType]:
         """The functions with twins that are still alive (the dead ones' entries are dropped)."""
@@ -223,7 +237,8 @@ class _Recording:
     def __enter__(self) -> Recorder:
         self.recorder.use(self.runtime.facts)
         self.runtime.recorder = self.recorder
-        self.runtime._swap(recording=True)
+        if not self.runtime._sticky:
+            self.runtime._swap(recording=True)
         young, middle, full = self.thresholds = gc.get_threshold()
         if young:  # 0: the program turned automatic collection off
             gc.set_threshold(young, middle, full * GC_FULL_DELAY)
@@ -231,7 +246,8 @@ class _Recording:
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.recorder = None
-        self.runtime._swap(recording=False)
+        if not self.runtime._sticky:
+            self.runtime._swap(recording=False)
         young, middle, full = self.thresholds
         if young and gc.get_threshold() == (young, middle, full * GC_FULL_DELAY):  # not changed meanwhile
             gc.set_threshold(young, middle, full)

@@ -136,6 +136,16 @@ class ValueTexts:
             text = f"<{_type_name(type(value))} (no text: {type(exc).__name__})>"
         return truncate(text, limit)
 
+    def brief(self, value: Any, limit: int = REPR_LIMIT) -> str:
+        """The value's text without looking inside it: a plain value, or a builtin container of plain
+        values, as :meth:`text` gives it; any other container as ``[...]``; an object by its type and
+        identity. Cheap whatever the value holds; never raises."""
+        try:
+            text = self._text(value, 0, [limit]) if not self.user_repr else f"<{_type_name(type(value))} object>"
+        except Exception as exc:
+            text = f"<{_type_name(type(value))} (no text: {type(exc).__name__})>"
+        return truncate(text, limit)
+
     def message(self, exc: BaseException) -> str:
         """What ``str(exc)`` gives, when that runs none of the program's code (a builtin exception with
         plain arguments); else its arguments' texts."""

@@ -94,6 +94,11 @@ PACKAGES: dict[str, Package] = {p.name: p for p in (
                "tests/test_tbutils.py", "tests/test_cacheutils.py", "tests/test_iterutils.py"),
     ),
     Package(
+        # one module of regular expressions applied in loops: many small calls per test
+        "inflection", "0.5.1", source="inflection", tests=("test_inflection.py",), deps=(),
+        quick=("test_inflection.py",),
+    ),
+    Package(
         # curry inspects signatures (has_args, num_required_args, is_partial_args) of every kind of callable
         "toolz", "1.0.0", source="toolz", tests=("toolz/tests",), deps=(),
         quick=("toolz/tests/test_functoolz.py", "toolz/tests/test_inspect_args.py", "toolz/tests/test_curried.py"),

@@ -37,13 +37,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(a literal's repr, a function's whole source).")
     group.addoption("--autotrace-report", default=None, metavar="FILE",
                     help="Record each test and write its outcome, assertion message, traceback, captured "
-                         "output, source and DAG to FILE: an HTML page that opens offline when FILE ends in "
-                         ".html, else JSON. Recording keeps each call's arguments "
-                         "and results alive until the test ends (a test asserting that an object was "
+                         "output, the functions it called and the parameters they read to FILE, with the source "
+                         "and DAG of each failing test (see --autotrace-graphs, --autotrace-keep): an HTML page "
+                         "that opens offline when FILE ends in .html, else JSON. Recording keeps each call's "
+                         "arguments and results alive until the test ends (a test asserting that an object was "
                          "garbage-collected can fail), so nothing is recorded without a report.")
-    group.addoption("--autotrace-graphs", choices=("all", "failed"), default="all",
-                    help="Whose DAG the report holds: every test's (default) or only the failing tests' "
-                         "(much faster on large suites).")
+    group.addoption("--autotrace-graphs", choices=("all", "failed"), default="failed",
+                    help="Whose DAG the report holds: only the failing tests' (default; a passing test's entry "
+                         "says what it called) or every test's (slower: a DAG per test).")
+    group.addoption("--autotrace-keep", default=None, metavar="EXPR",
+                    help="Also keep the source and DAG of the tests this -k style expression matches, passing "
+                         "or not.")
     group.addoption("--autotrace-holdout", default=None, metavar="EXPR",
                     help="Mark the tests this -k style expression matches as held out in the report "
                          "(what 'autotrace optimize --holdout-tests' keeps from the optimizer).")
@@ -61,6 +65,7 @@ def requested(options: Namespace) -> bool:
     """Whether any ``--autotrace*`` option was given."""
     return bool(options.autotrace or options.autotrace_param or options.autotrace_values
                 or options.autotrace_report or options.autotrace_all or options.autotrace_holdout
+                or options.autotrace_keep
                 or options.autotrace_user_repr)
 
 

@@ -7,9 +7,16 @@ conftest.py never are: they keep pytest's assertion rewriting.
 
 With ``--autotrace-report``, each test runs under its own recorder (setup and call phases) and the
 test function itself is recorded as the run's entry, so the test's DAG leads from the parameters,
-through the calls that read them, into the test and on to its outcome. Without a report nothing is
-recorded: the DAGs would go nowhere, and recording keeps every argument and result alive until the
-test ends, which a test about garbage collection (a weak reference expected to die) can notice.
+through the calls that read them, into the test and on to its outcome. The DAG is built only for the
+tests whose DAG is read: failing ones, those ``--autotrace-keep`` names, or all with
+``--autotrace-graphs=all``; any other test's report says which functions it called, how often, and
+which parameters they read, counted from the raw records. Without a report nothing is recorded: the
+DAGs would go nowhere, and recording keeps every argument and result alive until the test ends, which
+a test about garbage collection (a weak reference expected to die) can notice.
+
+While a report is written, the program's functions run their recording code for the whole session
+(it checks for an active recorder on each call) instead of being switched to it and back around
+every test phase.
 
 Under pytest-xdist every worker installs its own hook and attaches its per-test results to the
 reports it sends; the controller sees every report, so it alone writes ``--autotrace-report``.
@@ -24,6 +31,7 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +39,28 @@ import pytest
 from _pytest.mark import KeywordMatcher
 from _pytest.mark import expression as keyword_expressions
 
-from autotrace import graph as g
 from autotrace.atomic import atomic_write
 from autotrace.config import DEFAULTS
 from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
-from autotrace.recorder import FUNC, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
+from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
+from autotrace.suite_report import CollectError, ReportParam, SuiteReport, TestResult, report_to_json
 from autotrace.text import truncate
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
 from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
 from autotrace.values import TEXTS
 
-REPORT_VERSION = 1
 #: A ``--autotrace-report`` file with one of these suffixes is written as an HTML page, any other as JSON.
 HTML_SUFFIXES = (".html", ".htm")
 #: Calls kept per test. Later calls run unrecorded: recording keeps every argument and result alive
 #: until the test ends, so a test calling an instrumented function millions of times would exhaust memory.
 CALLS_KEPT = 10_000
+#: Values detached per test that keep their full text (a test's DAG shows its first calls in full; later
+#: ones show their values' type and identity): a loop over one large object pays for its text once per
+#: call otherwise, most of the cost of recording such a test.
+TEXTS_KEPT = 1_000
 _TEXT_LIMIT = 4000  # characters kept of a test's source, or of pytest's failure report
 _OUTPUT_LIMIT = 2000  # characters kept of the end of captured stdout and stderr
 _NAMES_SHOWN = 8  # module names listed in a note
@@ -71,6 +82,10 @@ class AutotraceSession:
             self.holdout = keyword_expression(options.autotrace_holdout) if options.autotrace_holdout else None
         except ValueError as exc:
             raise pytest.UsageError(f"autotrace: --autotrace-holdout: {exc}") from None
+        try:
+            self.keep = keyword_expression(options.autotrace_keep) if options.autotrace_keep else None
+        except ValueError as exc:
+            raise pytest.UsageError(f"autotrace: --autotrace-keep: {exc}") from None
         self.root = find_root(config.rootpath)
         self.search_roots = search_roots(self.root)
         try:
@@ -94,14 +109,17 @@ class AutotraceSession:
         self.instrumented = len(targets)
         self.finder = TolerantFinder(targets, self.runtime, self.notes.append)
         sys.meta_path.insert(0, self.finder)
-        self.tests: dict[str, dict[str, Any]] = {}
-        self.errors: list[dict[str, str]] = []
+        if self.report_path is not None:
+            self.runtime.keep_recording_code(True)
+        self.tests: dict[str, TestResult] = {}
+        self.errors: list[CollectError] = []
         if not self.project.params and not options.autotrace_all:
             self.notes.append(f"no parameters under {self.root}: mark one with '# autotrace: param' "
                               "or pass --autotrace-param FILE::NAME")
 
     def close(self) -> None:
         uninstall(self.finder)
+        self.runtime.keep_recording_code(False)
         TEXTS.user_repr = DEFAULTS["user_repr"]
         TEXTS.reset()
 
@@ -156,7 +174,7 @@ class AutotraceSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         if self.report_path is None:
             return (yield)
-        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT)
+        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT, texts=TEXTS_KEPT)
         with self.runtime.recording(recorder):
             return (yield)
 
@@ -195,7 +213,9 @@ class AutotraceSession:
                 data["failure"] = {"message": truncate(call.excinfo.exconly(), _TEXT_LIMIT, "ends"),
                                    "traceback": truncate(user_traceback(call.excinfo.value), _TEXT_LIMIT, "ends")}
             if ran:
-                data["run"] = self._run_data(item, call, graph=self.all_graphs or not report.passed)
+                read = (self.all_graphs or report.failed
+                        or (self.keep is not None and self.keep.evaluate(KeywordMatcher.from_item(item))))
+                data["run"] = self._run_data(item, call, graph=read)
             if self.holdout is not None:
                 data["held_out"] = self.holdout.evaluate(KeywordMatcher.from_item(item))
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
@@ -204,22 +224,27 @@ class AutotraceSession:
         return report
 
     def _run_data(self, item: pytest.Item, call: pytest.CallInfo[None], *, graph: bool) -> dict[str, Any]:
-        data: dict[str, Any] = {"source": truncate(_source(item), _TEXT_LIMIT, "ends")}
+        """A finished test's recording: what it called and the parameters those calls read, and, when its
+        DAG is read (``graph``), its source and DAG."""
+        data: dict[str, Any] = {"source": truncate(_source(item), _TEXT_LIMIT, "ends")} if graph else {}
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return data
-        calls = recorder.calls
-        data["calls"] = len(calls) + recorder.dropped
+        data["calls"] = len(recorder.calls) + recorder.dropped
+        data["called"] = recorder.called()
+        data["params"] = recorder.params_read(node.name for node in self.param_nodes)
         if not graph:
             return data
         test = item.stash.get(_TEST, None)
-        entry = next((i for i, c in enumerate(calls) if test is not None and c[FUNC] is test), None)
+        entry = recorder.first_call_of(test) if test is not None else None
         error = call.excinfo.value if call.excinfo is not None else None
         try:
             dag = build_graph(recorder, self.param_nodes, RunOutcome(entry, error=error))
         except Exception as exc:  # a recording problem must never change the test's outcome
             self.notes.append(f"{item.nodeid}: no DAG ({type(exc).__name__}: {exc})")
             return data
+        from autotrace import graph as g  # networkx: loaded only when a DAG is kept
+
         data["params"] = sorted(attrs["param"] for node, attrs in dag.nodes(data=True)
                                 if attrs["kind"] == "param" and dag.out_degree(node))
         data["graph"] = g.to_json(dag)
@@ -232,8 +257,7 @@ class AutotraceSession:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.collecting and report.failed:
-            self.errors.append({"nodeid": report.nodeid,
-                                "longrepr": truncate(report.longreprtext, _TEXT_LIMIT, "ends")})
+            self.errors.append(CollectError(report.nodeid, truncate(report.longreprtext, _TEXT_LIMIT, "ends")))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -249,14 +273,12 @@ class AutotraceSession:
         elif self.report_path is not None:
             atomic_write(self.report_path, report_bytes(self.report_path, self.report(int(exitstatus))))
 
-    def report(self, exitstatus: int) -> dict[str, Any]:
-        return {
-            "version": REPORT_VERSION, "root": str(self.root), "search_roots": [str(p) for p in self.search_roots],
-            "params": [{"name": p.name, "key": p.key, "kind": p.kind.value, "description": p.description}
-                       for p in self.project.params],
-            "values": self.values, "instrumented": self.instrumented, "exitstatus": exitstatus,
-            "tests": list(self.tests.values()), "errors": self.errors, "notes": self.notes,
-        }
+    def report(self, exitstatus: int) -> SuiteReport:
+        return SuiteReport(
+            root=str(self.root), search_roots=tuple(str(p) for p in self.search_roots),
+            params=tuple(ReportParam(p.name, p.key, p.kind.value, p.description) for p in self.project.params),
+            values=dict(self.values), instrumented=self.instrumented, exitstatus=exitstatus,
+            tests=tuple(self.tests.values()), errors=tuple(self.errors), notes=tuple(self.notes))
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         return (f"autotrace: {len(self.project.params)} parameter(s), {self.instrumented} module(s) to instrument, "
@@ -270,46 +292,47 @@ class AutotraceSession:
                 terminalreporter.write_line(line)
 
 
-def report_bytes(path: Path, report: dict[str, Any]) -> bytes:
+def report_bytes(path: Path, report: SuiteReport) -> bytes:
     """The report as ``path``'s suffix asks: an HTML page for ``.html``/``.htm``, else JSON (what
     ``autotrace optimize --tests`` reads)."""
+    text = report_to_json(report)
     if path.suffix.lower() in HTML_SUFFIXES:
         from autotrace.report.page import session_html
         from autotrace.report.session import session_view
+        from autotrace.suite_report import report_from_json
 
-        return session_html(session_view(json.loads(json.dumps(report, default=str)))).encode("utf-8")
-    return json.dumps(report, default=str).encode()
+        return session_html(session_view(report_from_json(text))).encode("utf-8")  # graph values as JSON has them
+    return text.encode()
 
 
 # -- the per-test results ----------------------------------------------------------------------------
 
 
-def merge_phase(tests: dict[str, dict[str, Any]], report: pytest.TestReport) -> None:
+def merge_phase(tests: dict[str, TestResult], report: pytest.TestReport) -> None:
     """Fold one phase's report (setup, call, teardown) into its test's entry. A test's outcome is
     pytest's: failed (in the call), error (in setup or teardown), passed, skipped, xfailed, xpassed;
     its message comes from the first phase that failed."""
-    test = tests.setdefault(report.nodeid, {
-        "nodeid": report.nodeid, "outcome": "not run", "when": "", "duration": 0.0, "message": "",
-        "traceback": "", "longrepr": "", "stdout": "", "stderr": "", "source": "", "params": [], "calls": 0,
-        "graph": None, "held_out": False,
-    })
-    test["duration"] += report.duration
+    test = tests.get(report.nodeid) or TestResult(report.nodeid)
     data = getattr(report, "autotrace", None) or {}
-    test.update(data.get("run", {}))
-    test["held_out"] = data.get("held_out", test["held_out"])
+    run = data.get("run", {})
+    changes: dict[str, Any] = {"duration": test.duration + report.duration,
+                               "held_out": data.get("held_out", test.held_out)}
+    if run:
+        changes.update(run, params=tuple(run.get("params", test.params)),
+                       called=tuple((name, count) for name, count in run.get("called", test.called)))
     if report.capstdout or report.capstderr:  # later phases' reports repeat the earlier phases' output
-        test["stdout"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail")
-        test["stderr"] = truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
-    if test["outcome"] in ("failed", "error"):
-        return  # a later report (a passing subtest, a teardown) never undoes a failure
-    expected_failure = hasattr(report, "wasxfail")
-    if report.failed:
-        test.update(outcome="failed" if report.when == "call" else "error", when=report.when,
-                    longrepr=truncate(report.longreprtext, _TEXT_LIMIT, "ends"), **data.get("failure", {}))
-    elif report.skipped:
-        test["outcome"] = "xfailed" if expected_failure else "skipped"
-    elif report.when == "call":
-        test["outcome"] = "xpassed" if expected_failure else "passed"
+        changes["stdout"] = truncate(report.capstdout, _OUTPUT_LIMIT, "tail")
+        changes["stderr"] = truncate(report.capstderr, _OUTPUT_LIMIT, "tail")
+    if test.outcome not in ("failed", "error"):  # a later report (a passing subtest, a teardown) never undoes a failure
+        expected_failure = hasattr(report, "wasxfail")
+        if report.failed:
+            changes.update(outcome="failed" if report.when == "call" else "error", when=report.when,
+                           longrepr=truncate(report.longreprtext, _TEXT_LIMIT, "ends"), **data.get("failure", {}))
+        elif report.skipped:
+            changes["outcome"] = "xfailed" if expected_failure else "skipped"
+        elif report.when == "call":
+            changes["outcome"] = "xpassed" if expected_failure else "passed"
+    tests[report.nodeid] = replace(test, **changes)
 
 
 #: What pytest's expression parser raises: SyntaxError from pytest 9, its own ParseError before.

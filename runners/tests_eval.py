@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult, Feedback
 from autotrace.params import value_to_text
 from autotrace.project import Project, find_root
+from autotrace.suite_report import ReportError, SuiteReport, TestResult, report_from_json
 from autotrace.text import truncate
 from autotrace.transforms.markers import Selector
 
@@ -119,7 +121,7 @@ class SuiteEvaluator:
         self.held_out: frozenset[str] = frozenset()  # the held-out tests of the initial run
         #: The test files whose every test is held out: their collection errors are held-out failures.
         self.held_out_files: frozenset[str] = frozenset()
-        self._initial: tuple[dict[str, str], SuiteEvaluation] | None = None
+        self._initial: tuple[Mapping[str, str], SuiteEvaluation] | None = None
         #: The project's state shared by the candidates tested at the same time (``--jobs``).
         self._project_state = Baseline()
 
@@ -128,10 +130,10 @@ class SuiteEvaluator:
         report, failure = self._run(None)
         if report is None:
             raise ValueError(f"pytest could not run {self._what()}: {failure}")
-        if not report["tests"] and not report["errors"]:
+        if not report.tests and not report.errors:
             raise ValueError(f"no test ran in {self._what()}: check the path and -k")
-        project = Project.load(None, self.selectors, root=Path(report["root"]),
-                               search_roots=[Path(p) for p in report["search_roots"]])
+        project = Project.load(None, self.selectors, root=Path(report.root),
+                               search_roots=[Path(p) for p in report.search_roots])
         evaluation = self.evaluation(report)
         if self.holdout is not None:
             self._check_holdout(evaluation)
@@ -139,7 +141,7 @@ class SuiteEvaluator:
         visible_files = {_file(_nodeid(e)) for e in evaluation.examples}
         self.held_out_files = frozenset(_file(nodeid) for nodeid in self.held_out) - visible_files
         self.baseline = frozenset(_nodeid(e) for e in (*evaluation.examples, *evaluation.holdout) if _score(e) >= 1)
-        self._initial = (report["values"], evaluation)
+        self._initial = (report.values, evaluation)
         return project, evaluation
 
     def _check_holdout(self, evaluation: SuiteEvaluation) -> None:
@@ -161,26 +163,26 @@ class SuiteEvaluator:
         report, failure = self._run(texts)
         return self.evaluation(report) if report is not None else SuiteEvaluation((), problem=self._unnamed(failure))
 
-    def evaluation(self, report: Mapping[str, Any]) -> SuiteEvaluation:
+    def evaluation(self, report: SuiteReport) -> SuiteEvaluation:
         """The plugin's report as an evaluation, regressions measured against :attr:`baseline`. A
         held-out test file that fails to collect is no problem of the candidate's visible tests: its
         tests are held-out failures, unnamed in the feedback."""
-        errors = [e for e in report["errors"] if e["nodeid"] not in self.held_out_files]
+        errors = [e for e in report.errors if e.nodeid not in self.held_out_files]
         if errors:
-            text = "\n\n".join(f"collecting {e['nodeid'] or 'the tests'} failed:\n"
-                               + truncate(e["longrepr"].strip(), _COLLECT_CHARS, "tail")  # the error is at the end
+            text = "\n\n".join(f"collecting {e.nodeid or 'the tests'} failed:\n"
+                               + truncate(e.longrepr.strip(), _COLLECT_CHARS, "tail")  # the error is at the end
                                for e in errors)
             return SuiteEvaluation((), problem=text)
-        tests = [t for t in report["tests"] if t["outcome"] in _COUNTED]
+        tests = [t for t in report.tests if t.outcome in _COUNTED]
         if not tests:
             return SuiteEvaluation((), problem=f"no test ran in {self._what()} (all skipped or deselected)")
-        examples = [_example(t, t["nodeid"] in self.baseline) for t in tests]
-        ran = {t["nodeid"] for t in tests}
+        examples = [_example(t, t.nodeid in self.baseline) for t in tests]
+        ran = {t.nodeid for t in tests}
         examples += [_vanished(nodeid, nodeid in self.held_out, nodeid in self.baseline)
                      for nodeid in sorted((self.baseline | self.held_out) - ran)]
         examples.sort(key=_score)  # regressions first, then failures, then passes
-        if report.get("undone"):  # what the run did to the project, undone: the candidate should know
-            said = "the tests' run " + "; ".join(report["undone"])
+        if report.undone:  # what the run did to the project, undone: the candidate should know
+            said = "the tests' run " + "; ".join(report.undone)
             examples = [e.with_note(said) for e in examples]
         return SuiteEvaluation.split(examples)
 
@@ -191,7 +193,7 @@ class SuiteEvaluator:
             return failure
         return "\n".join(line for line in failure.splitlines() if not any(name in line for name in names))
 
-    def _run(self, texts: Mapping[str, str] | None) -> tuple[dict[str, Any] | None, str]:
+    def _run(self, texts: Mapping[str, str] | None) -> tuple[SuiteReport | None, str]:
         """The plugin's report, or None and why there is none. pytest runs confined (:mod:`.guard`): under
         Landlock in the project, else in a private copy of it; what it changed in the project is undone
         and said in each test's message."""
@@ -200,11 +202,11 @@ class SuiteEvaluator:
                         baseline=self._project_state) as (guard, undone):
             report, failure = self._run_guarded(texts, folder, guard)
         if report is not None and undone:
-            report["undone"] = undone
+            report = replace(report, undone=tuple(undone))
         return report, failure
 
     def _run_guarded(self, texts: Mapping[str, str] | None, folder: Path,
-                     guard: Guarded) -> tuple[dict[str, Any] | None, str]:
+                     guard: Guarded) -> tuple[SuiteReport | None, str]:
         def moved(path: str) -> str:
             return relocate(path, guard.project, guard.root)
 
@@ -232,39 +234,41 @@ class SuiteEvaluator:
         if not report_path.is_file():
             return None, (f"pytest ended ({describe_exit(done.returncode)}) without a report: "
                           f"{_error_line(done.output_tail)}\n{done.output_tail}")
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        try:
+            report = report_from_json(report_path.read_bytes())
+        except ReportError as exc:
+            return None, f"pytest wrote a report autotrace cannot read: {exc}"
         # the project as the tests import it, named by its real paths (a copy's are gone after this run)
-        report["root"] = relocate(report["root"], guard.root, guard.project)
-        report["search_roots"] = [relocate(p, guard.root, guard.project) for p in report["search_roots"]]
-        return report, ""
+        return replace(report, root=relocate(report.root, guard.root, guard.project),
+                       search_roots=tuple(relocate(p, guard.root, guard.project) for p in report.search_roots)), ""
 
     def _what(self) -> str:
         paths = " ".join(str(p) for p in self.paths)
         return paths + (f" -k {self.keyword!r}" if self.keyword else "")
 
 
-def _example(test: Mapping[str, Any], passed_before: bool) -> ExampleResult:
+def _example(test: TestResult, passed_before: bool) -> ExampleResult:
     """One test as an example. ``failed`` stays False: in an Evaluation it means "could not be judged",
     and a failing test is judged (score 0, or -1 for a regression)."""
-    nodeid, held_out = test["nodeid"], bool(test.get("held_out", False))
-    if test["outcome"] == "passed":
+    nodeid, held_out = test.nodeid, test.held_out
+    if test.outcome == "passed":
         return ExampleResult(example=nodeid, output="passed", score=1.0, message=f"PASSED {nodeid}", held_out=held_out)
-    where = " in setup" if test["when"] == "setup" else " in teardown" if test["when"] == "teardown" else ""
+    where = " in setup" if test.when == "setup" else " in teardown" if test.when == "teardown" else ""
     header = (f"REGRESSION: {nodeid} passed with the initial values and fails now{where}" if passed_before
               else f"FAILED {nodeid}{where}")
     # The prompt draws one test's graph; naming each failing test's parameters links every failure to them.
-    reached = "parameters its run reached: " + ", ".join(test["params"]) if test["params"] else \
+    reached = "parameters its run reached: " + ", ".join(test.params) if test.params else \
         "its run reached no parameter"
-    body = test["traceback"] or test["message"] or test["longrepr"]
+    body = test.traceback or test.message or test.longrepr
     parts = [f"{header} ({reached})", truncate(body.strip(), _TRACEBACK_CHARS, "tail")]
-    if test["source"]:
-        parts.append("test source:\n" + truncate(test["source"].rstrip(), _SOURCE_CHARS))
-    for stream in ("stdout", "stderr"):
-        if test[stream].strip():
-            parts.append(f"captured {stream} (end):\n" + truncate(test[stream].rstrip(), _OUTPUT_CHARS, "tail"))
-    summary = (test["message"] or test["outcome"]).strip().splitlines()
-    return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test["outcome"],
-                         score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test["graph"],
+    if test.source:
+        parts.append("test source:\n" + truncate(test.source.rstrip(), _SOURCE_CHARS))
+    for stream, text in (("stdout", test.stdout), ("stderr", test.stderr)):
+        if text.strip():
+            parts.append(f"captured {stream} (end):\n" + truncate(text.rstrip(), _OUTPUT_CHARS, "tail"))
+    summary = (test.message or test.outcome).strip().splitlines()
+    return ExampleResult(example=nodeid, output=summary[0][:200] if summary else test.outcome,
+                         score=-1.0 if passed_before else 0.0, message="\n".join(parts), graph=test.graph,
                          held_out=held_out)
 
 

@@ -165,12 +165,31 @@ def test_xdist_workers_instrument_and_the_controller_merges_the_report(shop: Pat
 def test_values_reach_every_from_import_of_the_constant(shop: Path, tmp_path: Path) -> None:
     values = tmp_path / "values.json"
     values.write_text(json.dumps({"shop.rates.FEE": "3.0"}))
-    session = run(shop, f"--autotrace-values={values}", "--autotrace-graphs=failed")  # implies --autotrace
+    session = run(shop, f"--autotrace-values={values}")  # implies --autotrace
     assert session.outcomes() == {**EXPECTED, "test_total": "passed"}, session.output
     assert session.report["values"] == {"shop.rates.FEE": "3.0"}
     passed, failed = session.test("test_total"), session.test("test_average_of_nothing")
-    assert passed["graph"] is None and passed["calls"] == 4  # recorded, but no DAG for a passing test
+    # recorded, but no DAG for a passing test: what it called and the parameter those calls read
+    assert passed["graph"] is None and passed["calls"] == 4 and passed["source"] == ""
+    assert passed["called"] == [["shop.cart.price", 2], ["shop.cart.total", 1], ["test_cart.test_total", 1]]
+    assert passed["params"] == ["shop.rates.FEE"]
     assert g.from_json(failed["graph"]).nodes["param:shop.rates.FEE"]["value"] == "3.0"
+
+
+def test_a_passing_test_keeps_its_dag_when_asked(shop: Path) -> None:
+    """--autotrace-keep names passing tests whose source and DAG the report keeps; --autotrace-graphs=all
+    keeps every test's. The DAG says what the call summary says."""
+    kept = run(shop, "--autotrace-keep=instrumented or fee_seen")
+    every = run(shop, "--autotrace-graphs=all")
+    for session in (kept, every):
+        assert session.outcomes() == EXPECTED, session.output
+        test = session.test("test_fee_seen_through_from_import")
+        graph = g.from_json(test["graph"])
+        assert test["source"].startswith("def test_fee_seen_through_from_import")
+        funcs = [attrs["func"] for _, attrs in graph.nodes(data=True) if attrs["kind"] == "call"]
+        assert sorted((f, funcs.count(f)) for f in set(funcs)) == sorted(tuple(c) for c in test["called"])
+    assert kept.test("test_plugin_state")["graph"] is None
+    assert every.test("test_plugin_state")["graph"] is not None
 
 
 def test_a_code_value_replaces_the_function(tmp_path: Path) -> None:
@@ -394,7 +413,8 @@ def test_a_recorded_value_is_shown_by_its_own_repr_only_when_asked(tmp_path: Pat
     write(tmp_path, COUNTED)
     if asked.startswith("user_repr"):
         (tmp_path / "pyproject.toml").write_text(f"[tool.autotrace]\n{asked}\n")
-    session = run(tmp_path, f"--autotrace-all={tmp_path}", *([asked] if asked.startswith("--") else []))
+    session = run(tmp_path, f"--autotrace-all={tmp_path}", "--autotrace-graphs=all",
+                  *([asked] if asked.startswith("--") else []))
     made = next(n for n in session.test("test_nothing_shows_the_value")["graph"]["nodes"]
                 if n.get("func") == "counted.make")
     if not asked:

@@ -480,6 +480,66 @@ def test_a_recorder_with_a_limit_keeps_the_first_calls_and_counts_the_rest(tmp_p
     assert len(recorder.calls) == 4 and recorder.dropped == 7
 
 
+def test_calls_past_the_limit_keep_nothing_alive_and_raise_as_before(tmp_path):
+    """The calls past the limit share one record: it holds none of their results or exceptions once
+    they end, and each still returns or raises as it would."""
+    import gc
+    import weakref
+
+    from autotrace.recorder import RESULT, Recorder
+
+    src = """
+        class Box:
+            pass
+        def make():
+            return Box()
+        def fail():
+            raise ValueError("no")
+        def main():
+            made = [make() for _ in range(3)]
+            return made
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        m = p.module("m")
+        recorder = Recorder(limit=1)
+        with p.runtime.recording(recorder):
+            made = m.main()
+            with pytest.raises(ValueError, match="no"):
+                m.fail()
+            past = [weakref.ref(box) for box in made]
+            del made
+            gc.collect()
+            assert [ref() for ref in past] == [None, None, None]
+    assert recorder.dropped == 4 and [c[RESULT] for c in recorder.calls if c is not recorder.calls[0]] == []
+    from autotrace.recorder import PAST_LIMIT
+    assert PAST_LIMIT[RESULT] is None
+
+
+def test_a_long_run_gives_its_first_detached_values_their_full_text(tmp_path):
+    """Past the run's budget of full texts, a detached object keeps its type and identity only."""
+    from autotrace.recorder import Recorder
+
+    src = """
+        class Box:
+            def __init__(self, n):
+                self.n = n
+        def size(box):
+            return box.n
+        def main():
+            return [size(Box(n)) for n in range(4)]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder(texts=4)  # each Box is detached twice: when __init__ ends and when size does
+        with p.runtime.recording(recorder):
+            p.module("m").main()
+        from autotrace.recorder import RunOutcome, build_graph
+
+        graph = build_graph(recorder, [], RunOutcome(0))
+    boxes = [unplaced(attrs["args"]["box"]) for _, attrs in graph.nodes(data=True) if attrs.get("func") == "m.size"]
+    assert boxes == ["<m.Box object at ADDR: n=0>", "<m.Box object at ADDR: n=1>",
+                     "<m.Box object at ADDR>", "<m.Box object at ADDR>"]
+
+
 WATCHED_SRC = """
     CALLS = []
 
@@ -583,3 +643,37 @@ def test_a_values_own_text_when_the_user_asks_for_it(tmp_path, monkeypatch):
     assert graph.nodes["error:4"]["message"] == "odd"
     assert graph.nodes["error:4"]["traceback"].splitlines()[-1] == "m.Odd: odd"
     assert not any(d["func"].endswith(("__repr__", "__str__")) for d in calls.values())
+
+
+@pytest.mark.parametrize("main", ["return add(1, k=2)", "return add(1)", "return add(1, k=2), twice(3)",
+                                  "return twice(add(1, k=2))"])
+def test_what_a_run_called_is_read_from_its_records_as_its_dag_says(tmp_path, main):
+    """A test whose DAG nobody reads is reported by what it called and the parameters those calls read,
+    counted from the raw records: the same functions, counts and parameters as the DAG's."""
+    from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph
+
+    src = f"""
+        K = 7  # autotrace: param
+        SCALE = 2  # autotrace: param
+        def add(x, k=K):
+            return x + k
+        def twice(x):
+            return x * SCALE
+        def main():
+            {main}
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder()
+        with p.runtime.recording(recorder):
+            p.module("m").main()
+        params = [ParamNode(s.name, s.initial, s.kind) for s in p.project.params]
+        graph = build_graph(recorder, params, RunOutcome(0))
+        records = recorder.records()
+    funcs = [attrs["func"] for _, attrs in graph.nodes(data=True) if attrs["kind"] == "call"]
+    assert recorder.called() == sorted(((f, funcs.count(f)) for f in set(funcs)), key=lambda c: (-c[1], c[0]))
+    read = sorted(attrs["param"] for node, attrs in graph.nodes(data=True)
+                  if attrs["kind"] == "param" and graph.out_degree(node))
+    assert recorder.params_read(s.name for s in p.project.params) == read
+    assert [(r.index, r.meta.func, r.depth) for r in records] == \
+        [(i, graph.nodes[f"call:{i}"]["func"], graph.nodes[f"call:{i}"]["depth"]) for i in range(len(records))]
+    assert all(r.parent == (0 if r.index else None) for r in records)

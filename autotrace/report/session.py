@@ -7,17 +7,17 @@ and its DAG. Failing tests come first, and their DAGs are the ones drawn when th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from autotrace import graph as g
+from autotrace.suite_report import SuiteReport
 from autotrace.text import truncate
 
 from . import dag
 
 #: DAGs drawn at most (failing tests first): a suite of thousands of tests stays a page that opens.
 DAGS_DRAWN = 50
+_CALLED_SHOWN = 8  # functions named in a passing test's note
 _ORDER = {"failed": 0, "error": 1, "xpassed": 2, "not run": 3, "skipped": 4, "xfailed": 5, "passed": 6}
 
 
@@ -49,35 +49,32 @@ class SessionView:
     notes: tuple[str, ...]
 
 
-def session_view(report: Mapping[str, Any], *, use_graphviz: bool = True) -> SessionView:
-    tests = sorted(report.get("tests", []), key=lambda t: (_ORDER.get(t.get("outcome", ""), 9), t.get("nodeid", "")))
+def session_view(report: SuiteReport, *, use_graphviz: bool = True) -> SessionView:
+    tests = sorted(report.tests, key=lambda t: (_ORDER.get(t.outcome, 9), t.nodeid))
     drawn = 0
     views = []
     for test in tests:
         drawing, note = None, "not recorded"
-        if test.get("graph"):
+        if test.graph:
             if drawn < DAGS_DRAWN:
-                drawing, note = dag.draw(g.from_json(test["graph"]), use_graphviz=use_graphviz), ""
+                drawing, note = dag.draw(g.from_json(test.graph), use_graphviz=use_graphviz), ""
                 drawn += 1
             else:
                 note = f"not drawn: the page draws {DAGS_DRAWN} DAGs at most (failing tests first)"
-        elif test.get("outcome") == "passed" and test.get("calls"):
-            note = "recorded for failing tests only (--autotrace-graphs=failed)"
+        elif test.calls:
+            note = ("kept for failing tests only (--autotrace-graphs=all or --autotrace-keep for others); it called "
+                    + ", ".join(f"{name} ×{count}" for name, count in test.called[:_CALLED_SHOWN])
+                    + (", ..." if len(test.called) > _CALLED_SHOWN else ""))
         views.append(TestView(
-            nodeid=str(test.get("nodeid", "")), outcome=str(test.get("outcome", "")),
-            duration=float(test.get("duration") or 0.0), message=str(test.get("message") or ""),
-            traceback=str(test.get("traceback") or ""), longrepr=str(test.get("longrepr") or ""),
-            stdout=str(test.get("stdout") or ""), stderr=str(test.get("stderr") or ""),
-            source=str(test.get("source") or ""), params=tuple(test.get("params") or ()),
-            calls=int(test.get("calls") or 0), dag=drawing, dag_note=note))
-    values = report.get("values") or {}
+            nodeid=test.nodeid, outcome=test.outcome, duration=test.duration, message=test.message,
+            traceback=test.traceback, longrepr=test.longrepr, stdout=test.stdout, stderr=test.stderr,
+            source=test.source, params=test.params, calls=test.calls, dag=drawing, dag_note=note))
     counts = Counter(v.outcome for v in views)
     return SessionView(
-        root=str(report.get("root", "")), exitstatus=int(report.get("exitstatus") or 0),
+        root=report.root, exitstatus=report.exitstatus,
         counts=tuple(sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))),
-        params=tuple((str(p.get("name")), str(p.get("kind")), truncate(str(values.get(p.get("name"), "")), 400))
-                     for p in report.get("params", [])),
+        params=tuple((p.name, p.kind, truncate(report.values.get(p.name, ""), 400)) for p in report.params),
         tests=tuple(views),
-        errors=tuple((str(e.get("nodeid", "")), str(e.get("longrepr", ""))) for e in report.get("errors", [])),
-        notes=tuple(str(n) for n in report.get("notes", [])),
+        errors=tuple((e.nodeid, e.longrepr) for e in report.errors),
+        notes=report.notes,
     )
