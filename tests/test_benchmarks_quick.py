@@ -20,9 +20,8 @@ _HELPERS = ("program", "judge", "scoring", "checks", "bigbench", "app_llm")
 
 
 @pytest.mark.parametrize("task", tasks.TASKS, ids=lambda t: t.name)
-def test_task_has_both_forms_and_starts_unsolved(task, tmp_path, monkeypatch):
-    for name in ("program.py", "program_trace.py", "judge.py"):
-        assert (task.folder / name).is_file()
+def test_task_lays_out_one_form_per_side_and_starts_unsolved(task, tmp_path, monkeypatch):
+    assert not (task.folder / "program_trace.py").exists(), "trace-opt's form is generated, never kept"
     program = task.lay_out("autotrace", tmp_path)
     assert (tmp_path / "pyproject.toml").is_file() and not (tmp_path / "program_trace.py").exists()
     assert Project.load(program).params, "the autotrace form must mark at least one parameter"
@@ -41,16 +40,20 @@ def test_task_has_both_forms_and_starts_unsolved(task, tmp_path, monkeypatch):
     assert 0.0 <= score < task.target and message
 
 
-def test_trace_form_mirrors_the_autotrace_form():
-    """Same functions in both forms (trace-opt's adds parameters()): no task is written for one side."""
+@pytest.mark.parametrize("task", tasks.TASKS, ids=lambda t: t.name)
+def test_trace_form_mirrors_the_autotrace_form(task, tmp_path):
+    """The generated trace-opt form has the same functions (plus parameters()) and trains every marked name."""
     import ast
 
     def functions(path):
         return {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
 
-    for task in tasks.TASKS:
-        assert functions(task.folder / "program_trace.py") - {"parameters"} == functions(task.folder / "program.py"), \
-            task.name
+    trace = task.lay_out("trace", tmp_path)
+    assert trace.name == "program_trace.py" and not (tmp_path / "program.py").exists()
+    assert functions(trace) - {"parameters"} == functions(task.folder / "program.py")
+    marked = {p.qualname for p in Project.load(task.lay_out("autotrace", tmp_path / "a")).params}
+    returned = ast.parse(trace.read_text()).body[-1].body[0].value.elts
+    assert {ast.unparse(e).removesuffix(".parameter") for e in returned} == marked
 
 
 def test_report_renders_from_results():
