@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autotrace.config import DEFAULTS
 
-from . import harness, report, tasks
+from . import harness, report, rows, tasks
 
 SECTIONS = ("quality", "overhead", "prompt", "import")
 
@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
     parser.add_argument("--rounds", type=int, default=None, help="overhead rounds (default 5, quick 3)")
     parser.add_argument("--report", type=Path, default=harness.ROOT / "BENCHMARKS-vs-trace.md")
+    parser.add_argument("--record", type=Path, default=rows.QUALITY, metavar="ROWS.jsonl",
+                        help="where each quality run's row is appended (default benchmarks/results/quality.jsonl, "
+                             "which BENCHMARKS.md is generated from)")
+    parser.add_argument("--no-record", dest="record", action="store_const", const=None,
+                        help="append no rows (a run for iterating, not for the summary)")
     parser.add_argument("--render", type=Path, nargs="+", metavar="RESULTS.json", default=None,
                         help="only rewrite the report from earlier runs' results.json (several: each section "
                              "from the last run that measured it)")
@@ -142,14 +147,31 @@ def main(argv: list[str] | None = None) -> int:
             results["tasks"] = {t.name: {"kind": t.kind, "steps": steps or t.steps, "target": t.target,
                                          "summary": t.summary} for t in chosen}
             for task in chosen:
-                results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
-                                                          args.run_timeout, args.max_tokens, say, args.sides,
-                                                          candidates=args.candidates, holdout=args.holdout,
-                                                          resample=args.resample)
+                runs = harness.run_quality([task], seeds, steps, server, out_dir, trace_py, args.run_timeout,
+                                           args.max_tokens, say, args.sides, candidates=args.candidates,
+                                           holdout=args.holdout, resample=args.resample)
+                results["quality"] += runs
                 save()
+                if args.record is not None:
+                    rows.append([_row(run, args, server) for run in runs], args.record)
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")
     return 0
+
+
+def _row(run: dict, args: argparse.Namespace, server: dict) -> rows.Row:
+    """The committed row of one quality run, with the command that repeats that run alone."""
+    side = "trace" if run.get("side") == "trace-opt" else "autotrace"
+    command = ["python", "-m", "benchmarks", "--sections", "quality", "--tasks", run["task"], "--seeds", "1",
+               "--first-seed", str(run["seed"]), "--sides", side, "--steps", str(run["steps_budget"])]
+    if side == "autotrace":
+        command += [*(["--candidates", str(args.candidates)] if args.candidates != 1 else []),
+                    *(["--resample", str(args.resample)] if args.resample != DEFAULTS["resample"] else []),
+                    *(["--holdout", f"{args.holdout:g}"] if args.holdout else [])]
+    if args.base_url:
+        command += ["--base-url", "URL", "--model", server["model"]]
+    return rows.from_harness(run, commit=rows.head_commit(), model=server["model"], load=run.get("load"),
+                             command=shlex.join(command), date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"))
 
 
 class _no_server:
