@@ -1,10 +1,14 @@
-"""autotrace against Trace (trace-opt): one command runs every measurement and rewrites the report.
+"""The benchmarks' one command: task runs against Trace (trace-opt), the registry, the performance suite.
 
-    python -m benchmarks            # everything (about an hour on an idle 2-core machine)
-    python -m benchmarks --quick    # overhead, prompt size, import, 2 small tasks x 1 seed x 3 steps
+    python -m benchmarks list       # the registered tasks and the performance benchmarks
+    python -m benchmarks perf [--compare]   # the performance suite (benchmarks/commands.py)
+    python -m benchmarks summary > BENCHMARKS.md
+    python -m benchmarks            # every task run and measurement (about an hour on an idle 2-core machine)
+    python -m benchmarks --quick    # overhead, prompt size, import, the quick tasks x 1 seed x 3 steps
 
-Sections: ``--sections quality overhead prompt import`` (default: all). The report goes to
-BENCHMARKS-vs-trace.md (``--report``) and the raw figures to .bench/results/<stamp>/results.json.
+Sections: ``--sections quality overhead prompt import`` (default: all). Each quality run's row is appended to
+benchmarks/results/quality.jsonl (what BENCHMARKS.md is generated from); the run's detailed report goes to
+.bench/results/<stamp>/report.md (``--report``) and the raw figures beside it, results.json.
 The local model server is started once for the whole run (autotrace's LocalServer, the 1.5B
 model), unless ``--base-url``/``--model`` name one that is already up.
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from autotrace.config import DEFAULTS
 
-from . import harness, report, rows, tasks
+from . import commands, harness, report, rows, tasks
 
 SECTIONS = ("quality", "overhead", "prompt", "import")
 
@@ -61,7 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-timeout", type=float, default=3600.0, help="seconds one optimization run may take")
     parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
     parser.add_argument("--rounds", type=int, default=None, help="overhead rounds (default 5, quick 3)")
-    parser.add_argument("--report", type=Path, default=harness.ROOT / "BENCHMARKS-vs-trace.md")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="the detailed report (default .bench/results/<stamp>/report.md; with --render "
+                             ".bench/report.md)")
     parser.add_argument("--record", type=Path, default=rows.QUALITY, metavar="ROWS.jsonl",
                         help="where each quality run's row is appended (default benchmarks/results/quality.jsonl, "
                              "which BENCHMARKS.md is generated from)")
@@ -81,8 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given and given[0] in commands.SUBCOMMANDS:  # list | perf | summary (benchmarks/commands.py)
+        return commands.main(given)
     args = parse_args(argv)
     if args.render is not None:
+        args.report = args.report or harness.BENCH / "report.md"
         runs = [json.loads(path.read_text()) for path in args.render]
         args.report.write_text(report.render(runs[0] if len(runs) == 1 else report.merge(runs)))
         print(f"report: {args.report}")
@@ -92,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out_dir = harness.BENCH / "results" / stamp
     out_dir.mkdir(parents=True, exist_ok=True)
+    args.report = args.report or out_dir / "report.md"
     say = lambda text: print(text, flush=True)  # noqa: E731
     results: dict = {"command": command, "stamp": stamp, "quick": args.quick, "sections": args.sections,
                      "max_tokens": args.max_tokens, "candidates": args.candidates, "holdout": args.holdout,

@@ -129,12 +129,18 @@ def append(rows: Iterable[Row], path: Path = QUALITY) -> None:
         raise
 
 
+#: The code a task run measures: a change to these makes a row's commit ``+dirty``.
+MEASURED = ("autotrace", "transforms", "runners", "benchmarks/tasks", "benchmarks/harness.py",
+            "benchmarks/autotrace_side.py", "benchmarks/trace_side", "benchmarks/multi_param.py")
+
+
 def head_commit(root: Path | None = None) -> str:
-    """The checkout's short commit, with ``+dirty`` when it has uncommitted changes to tracked files."""
+    """The checkout's short commit, with ``+dirty`` when the measured code (:data:`MEASURED`) has
+    uncommitted changes."""
     cwd = root or Path(__file__).resolve().parent.parent
     run = lambda *args: subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)  # noqa: E731
     commit = run("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
-    dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    dirty = run("status", "--porcelain", "--untracked-files=no", "--", *MEASURED).stdout.strip()
     return commit + ("+dirty" if dirty else "")
 
 
@@ -173,3 +179,18 @@ def from_harness(result: Mapping[str, Any], *, commit: str, model: str, load: fl
                llm_driven=llm_driven, program_runs=runs, optimizer_tokens=tokens if steps else None,
                program_tokens=None, seconds=result.get("wall_seconds") or result.get("process_seconds"),
                load=load, command=command, date=date, note=str(result.get("error") or ""))
+
+
+def from_multi_param(line: Mapping[str, Any], *, commit: str, model: str, command: str, load: float | None) -> Row:
+    """The row of one ``benchmarks.multi_param`` line (autotrace's CLI run in a copy of the task)."""
+    solved = bool(line.get("solved"))
+    best_from = line.get("best_from")
+    hidden_total = line.get("hidden_total")
+    return Row(commit=commit, side="autotrace", arm="default", model=model, seed=int(line.get("seed", 0)),
+               task=str(line["task"]), steps=int(line["steps_budget"]), solved=solved,
+               visible_score=line.get("visible_score"),
+               hidden_score=line["hidden_passed"] / hidden_total if hidden_total else None,
+               llm_driven=(best_from == "llm") if solved and best_from in ("llm", "measured") else None,
+               program_runs=None, optimizer_tokens=line.get("tokens"), program_tokens=None,
+               seconds=line.get("seconds"), load=load, command=command,
+               date=str(line.get("finished", ""))[:16], note=str(line.get("partial") or line.get("error") or ""))
