@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autotrace.config import DEFAULTS
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
         argv if argv is not None else sys.argv[1:]))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = harness.BENCH / "results" / stamp
     out_dir.mkdir(parents=True, exist_ok=True)
     args.report = args.report or out_dir / "report.md"
@@ -182,7 +182,7 @@ def _row(run: dict, args: argparse.Namespace, server: dict) -> rows.Row:
     if args.base_url:
         command += ["--base-url", "URL", "--model", server["model"]]
     return rows.from_harness(run, commit=rows.head_commit(), model=server["model"], load=run.get("load"),
-                             command=shlex.join(command), date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"))
+                             command=shlex.join(command), date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"))
 
 
 class _no_server:

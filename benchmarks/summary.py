@@ -78,7 +78,8 @@ def _solves(group: Sequence[Row]) -> str:
     by_model = sum(1 for r in solved if r.llm_driven is True)
     by_search = sum(1 for r in solved if r.llm_driven is False)
     unknown = len(solved) - by_model - by_search
-    parts = [f"{by_model} by the model", f"{by_search} by the search alone"] + ([f"{unknown} not known"] if unknown else [])
+    parts = [f"{by_model} by the model", f"{by_search} by the search alone"]
+    parts += [f"{unknown} not known"] if unknown else []
     return f"{len(solved)}/{len(group)} ({', '.join(parts)})"
 
 
@@ -102,13 +103,15 @@ def runs_section(title: str, chosen: Sequence[Row], registry: dict[str, tasks.Ta
     per_task: dict[tuple[str, str, str, str], list[Row]] = {}
     for row in chosen:
         per_task.setdefault((row.task, row.side, row.arm, row.model), []).append(row)
-    for (task, side, arm, model), group in sorted(per_task.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0])):
+    for (task, side, arm, model), group in sorted(per_task.items(),
+                                                  key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0])):
         kind = registry[task].kind if task in registry else "not registered"
         seconds = [r.seconds for r in group if r.seconds is not None]
+        median = _fmt(statistics.median(seconds), 1) if seconds else "—"
         out.append(f"| {task} | {kind} | {side} · {arm} | {model} | {_seeds([r.seed for r in group])} | "
                    f"{_solves(group)} | {_fmt(_mean(r.visible_score for r in group))} | "
                    f"{_fmt(_mean(r.hidden_score for r in group))} | {_sum(r.optimizer_tokens for r in group)} | "
-                   f"{_sum(r.program_runs for r in group)} | {_fmt(statistics.median(seconds), 1) if seconds else '—'} | "
+                   f"{_sum(r.program_runs for r in group)} | {median} | "
                    f"{_fmt(_mean(r.load for r in group), 1)} | {', '.join(sorted({r.commit for r in group}))} | "
                    f"`{group_command(group)}` |")
     notes = sorted({f"{r.task} ({r.side}, seed {r.seed}): {r.note}" for r in chosen if r.note})
@@ -131,26 +134,27 @@ def registry_section(registry: Sequence[tasks.Task]) -> list[str]:
 
 def perf_section() -> list[str]:
     out = ["## Performance", "",
-           "pytest-benchmark over `benchmarks/perf/` (why this tool: `docs/decisions/benchmark-tool.md`). "
-           f"Saved per commit under `{perf_data.STORAGE_REL}`; `{perf_data.COMPARE_COMMAND}` (the slow check "
-           "`tests/test_perf_regression.py`) fails when a benchmark's minimum, read as a multiple of the reference "
-           f"loop's minimum in the same run, grew by more than {perf_data.THRESHOLD_PERCENT} % over the last saved "
-           "run's.", ""]
+           "pytest-benchmark over `benchmarks/perf/` (why this tool: `docs/decisions/benchmark-tool.md`), saved per "
+           f"commit under `{perf_data.STORAGE_REL}`. `{perf_data.COMPARE_COMMAND}` (the slow check "
+           "`tests/test_perf_regression.py`) fails when a CPU-timed benchmark's minimum, read as a multiple of the "
+           f"reference loop's in the same run, grew by more than {perf_data.THRESHOLD_PERCENT} % over the last saved "
+           "run's; wall-clock benchmarks (child processes) are shown, not checked.", ""]
     baseline = perf_data.latest()
     if baseline is None:
         return out + ["No performance run is saved yet.", ""]
-    out += [f"Latest saved run: commit {baseline.commit}, {baseline.machine}; "
-            f"`{perf_data.RUN_COMMAND}` repeats it.", "",
-            "| benchmark | median | min | rounds | what |", "| --- | --- | --- | --- | --- |"]
+    out += [f"Last saved run: commit {baseline.commit}, {baseline.machine}; `{perf_data.RUN_COMMAND}` repeats it.",
+            "", "| benchmark | timer | min | median | rounds | × reference | what |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for bench in baseline.benchmarks:
-        out.append(f"| {bench.name} | {perf_data.human(bench.median)} | {perf_data.human(bench.min)} | {bench.rounds} | "
-                   f"{bench.doc} |")
+        ratio = baseline.ratio(bench.name) if bench.timer == "cpu" else None
+        out.append(f"| {bench.name} | {bench.timer} | {perf_data.human(bench.min)} | {perf_data.human(bench.median)} | "
+                   f"{bench.rounds} | {'—' if ratio is None else f'{ratio:,.1f}'} | {bench.doc} |")
     return out + [""]
 
 
 def missing_section() -> list[str]:
     decisions = sorted(p.name for p in DECISIONS.glob("*.md")) if DECISIONS.is_dir() else []
-    studies = sorted(p.name for p in EXPERIMENTS.glob("*.py") if p.name != "__init__.py") if EXPERIMENTS.is_dir() else []
+    studies = sorted(p.name for p in EXPERIMENTS.glob("*.py") if p.name != "__init__.py")
     return ["## What is not here", "",
             "The earlier hand-written log cited runs under `.bench/results/` (never committed, and absent where this "
             "file was first generated), so its figures could not be turned into rows and are not repeated here; git "

@@ -160,7 +160,7 @@ def test_quality_runs_the_chosen_sides_and_alternates_which_goes_first(monkeypat
 
 
 def test_the_unchanged_stop_replay_counts_calls_after_two_idle_answers_and_solves_lost():
-    from benchmarks.unchanged_stop import replay
+    from experiments.unchanged_stop import replay
 
     def step(score, note, tokens=100):
         return {"score": score, "note": note, "asked": True, "prompt_tokens": tokens, "completion_tokens": 10}

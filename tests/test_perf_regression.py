@@ -23,7 +23,7 @@ def run(reference: float, recording: float, commit: str = "abc1234") -> PerfRun:
 
 
 def test_a_slower_recording_is_a_regression():
-    lines, failed = perf_data.compare(run(1e-3, 0.25 * 1.2), run(1e-3, 0.25))
+    lines, failed = perf_data.compare(run(1e-3, 0.25 * 1.2), run(1e-3, 0.25), threshold=15)
     assert failed and "test_recording" in lines[-1] and "REGRESSION" in lines[-1] and "+20.0 %" in lines[-1]
 
 
@@ -35,19 +35,26 @@ def test_a_machine_slower_as_a_whole_is_not():
 def test_growth_within_the_threshold_passes_and_a_new_benchmark_is_named():
     current = PerfRun("c", "m", run(1e-3, 0.25 * 1.05).benchmarks + (Bench("test_new", 1.0, 1.0, 1, ""),))
     lines, failed = perf_data.compare(current, run(1e-3, 0.25))
-    assert not failed and "test_new: not in the baseline" in lines
+    assert not failed and "  test_new: not in the baseline" in lines
 
 
-def test_the_saved_runs_read_as_runs():
-    for path in perf_data.saved():
-        saved = perf_data.read(path)
-        assert saved.ratio("test_recording") is not None and all(b.doc for b in saved.benchmarks)
+def test_a_wall_clock_figure_is_shown_and_never_fails():
+    wall = Bench("test_pytest_plugin", 20.0, 20.0, 2, "", timer="wall")
+    before = PerfRun("b", "m", run(1e-3, 0.25).benchmarks + (Bench("test_pytest_plugin", 10.0, 10.0, 2, "", "wall"),))
+    lines, failed = perf_data.compare(PerfRun("c", "m", run(1e-3, 0.25).benchmarks + (wall,)), before)
+    assert not failed and "  test_pytest_plugin: 10 s -> 20 s wall (+100.0 %) shown, not checked" in lines
+
+
+def test_the_saved_baseline_reads_as_one_run_of_both_timers():
+    saved = perf_data.latest()
+    assert saved is not None, "no saved performance run: `python -m benchmarks perf` saves one"
+    assert {b.timer for b in saved.benchmarks} == {"cpu", "wall"} and all(b.doc for b in saved.benchmarks)
+    assert saved.ratio("test_recording") is not None
 
 
 @pytest.mark.slow
 def test_this_commit_is_within_the_threshold_of_the_saved_baseline():
     """The real suite, compared with the last saved run (exit 1 names the benchmark that regressed)."""
-    assert perf_data.saved(), "no saved performance run: `python -m benchmarks perf` saves one"
     done = subprocess.run([sys.executable, "-m", "benchmarks", "perf", "--compare"], cwd=ROOT, capture_output=True,
                           text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -24,7 +24,7 @@ import ast
 import shutil
 import tomllib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ SHARED = HERE / "_shared"
 ROOTS = (HERE, REPO / "benchmarks" / "multi_tasks", REPO / "examples")
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a task's parameters are: how it is searched and which figures mean something for it."""
 
     NUMERIC = "numeric"  # constants a program's output depends on (the measured search applies)
@@ -45,7 +45,7 @@ class Kind(str, Enum):
     PAPER_EXPERIMENT = "paper_experiment"  # a reproduction of an experiment of the Trace paper
 
 
-class Runner(str, Enum):
+class Runner(StrEnum):
     """How a task is run: the harness (both sides, ``benchmarks.harness.run_task``) or the CLI in a copy."""
 
     HARNESS = "harness"  # program.main() judged by feedback(output): autotrace and trace-opt

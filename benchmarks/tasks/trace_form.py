@@ -126,7 +126,8 @@ class _Handlers(cst.CSTTransformer):
         alias = original.name.name if original.name is not None else None
         if not isinstance(alias, cst.Name):
             raise TraceFormError("an `except Exception` without `as NAME`: the exception node has no name to return")
-        body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(cst.Attribute(alias, cst.Name("exception_node")))])])
+        node = cst.Attribute(alias, cst.Name("exception_node"))
+        body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(node)])])
         return updated.with_changes(type=cst.Name("ExecutionError"), body=body)
 
 

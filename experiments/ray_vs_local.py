@@ -2,7 +2,7 @@
 server with ``--jobs 2`` and by a local Ray cluster (``--executor ray``, ``ray.init()``), side by side in one
 run. Needs ``pip install 'autotrace[ray]'``.
 
-    python -m benchmarks.ray_vs_local [--candidates 8] [--examples 1000] [--rounds 2]
+    python -m experiments.ray_vs_local [--candidates 8] [--examples 1000] [--rounds 2]
 
 Each round evaluates the same ``--candidates`` sets of values through each executor (``run_many``: all at
 once, results in order); both must give the same scores. The Ray cluster's start (once per optimization

@@ -1,6 +1,6 @@
 """What would stopping after answers that change nothing have cost and saved? Counted from stored runs.
 
-    python -m benchmarks.unchanged_stop .bench/results/*/
+    python -m experiments.unchanged_stop .bench/results/*/
 
 For every autotrace run in each ``results.json`` this replays the rule of ``Settings.max_unchanged``
 over the run's recorded steps: a step that asked the model and got nothing to evaluate (a note that
@@ -48,7 +48,7 @@ def _asked(step: dict[str, Any]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.unchanged_stop", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiments.unchanged_stop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", type=Path, help="result folders (.bench/results/<stamp>/)")
     parser.add_argument("--after", type=int, default=2, help="answers in a row that change nothing (default 2)")

@@ -1,6 +1,6 @@
 """Which answer format for code, measured: fenced blocks against code in a JSON string, side by side.
 
-    python -m benchmarks.code_format [--tasks ...] [--seeds 2] [--steps 4] [--stop-at 15:10] [--out DIR]
+    python -m experiments.code_format [--tasks ...] [--seeds 2] [--steps 4] [--stop-at 15:10] [--out DIR]
 
 Both arms are autotrace (``benchmarks.autotrace_side``, the same settings) with only
 ``Settings.code_format`` differing: "fenced" (the function in a ```python block, a free-text answer) or
@@ -25,7 +25,7 @@ from typing import Any
 
 from autotrace.config import CODE_FORMATS
 
-from . import harness, tasks
+from benchmarks import harness, tasks
 
 ARMS = CODE_FORMATS
 CODE_TASKS = tuple(t.name for t in tasks.TASKS if t.kind == "code")
@@ -102,7 +102,7 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.code_format", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiments.code_format", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(CODE_TASKS), choices=CODE_TASKS)
     parser.add_argument("--seeds", type=int, default=2)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or harness.BENCH / "results" / f"{stamp}-code-format"
     out_dir.mkdir(parents=True, exist_ok=True)
     say = lambda text: print(text, flush=True)  # noqa: E731
-    command = "python -m benchmarks.code_format " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = "python -m experiments.code_format " + shlex.join(argv if argv is not None else sys.argv[1:])
     results: dict[str, Any] = {"command": command, "stamp": stamp, "runs": []}
     stop = None
     if args.stop_at:

@@ -1,7 +1,7 @@
 """What importing instrumented modules costs: the first import (LibCST rewrite), the cached import
 (autotrace's hash-checked bytecode in ``__pycache__``) and a plain import, each in a fresh interpreter.
 
-    .venv/bin/python benchmarks/import_cache.py [--runs 7]
+    .venv/bin/python experiments/import_cache.py [--runs 7]
 
 The modules are renamed copies of pure-Python standard-library modules (real code of some size), so
 nothing has imported them before. In each child the originals are imported first, which loads their

@@ -1,6 +1,6 @@
 """How often does a program whose score is pure noise get a patch? (issue #31)
 
-    python -m benchmarks.noise_patch [--runs 40] [--steps 3] [--out benchmarks/results/noise_patch.jsonl]
+    python -m experiments.noise_patch [--runs 40] [--steps 3] [--out experiments/results/noise_patch.jsonl]
 
 The program has one numeric knob that changes nothing; the judge returns a random number. Every run is a
 whole ``optimize`` with the default settings (probes, the measured search, answers asked again, merges),
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--noise", nargs="+", default=list(JUDGES), choices=list(JUDGES))
     parser.add_argument("--arms", nargs="+", default=["default", "repeats1"], choices=["default", "repeats1"])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/noise_patch.jsonl"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/results/noise_patch.jsonl"))
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip()

@@ -1,6 +1,6 @@
 """The measured search alone, today's and the new one side by side, on score functions written in Python.
 
-    python -m benchmarks.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before main scipy-nm cma optuna-tpe]
+    python -m experiments.search_alone [--seeds 3] [--steps 10] [--runs 30] [--sides before main scipy-nm cma optuna-tpe]
 
 No program and no model: each score function stands in for a program and its judge, and each call of
 it counts as one program run. Every side is driven as the loop drives the search: each step probes

@@ -7,7 +7,7 @@ first question shows it) and the reflective question about the task's function
 (:mod:`autotrace.optimizers.reflect`). Each answer's function is run on the task's visible cases
 (the judge, through autotrace's evaluation) and on its hidden cases. Printed side by side::
 
-    python -m benchmarks.reflect_vs_whole --tasks roman slugify --samples 3 [--base-url URL --model M]
+    python -m experiments.reflect_vs_whole --tasks roman slugify --samples 3 [--base-url URL --model M]
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from autotrace.project import Project
 from autotrace.runners.evaluation import make_job, run_evaluation
 from autotrace.runners.loop import SAMPLE_TEMPERATURE, Settings, prepare
 
-from .harness import model_server
-from .hidden_cases import check_function
-from .tasks import Task, get
+from benchmarks.harness import model_server
+from benchmarks.hidden_cases import check_function
+from benchmarks.tasks import Task, get
 
 
 def answers(task_name: str, seed: int, samples: int, server: dict, out: Path) -> dict[str, list[dict]]:

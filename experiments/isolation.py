@@ -1,7 +1,7 @@
 """Cost of process isolation per evaluation: the same trivial program evaluated in a child process
 (the default) and in-process (``--in-process``), alternating, in one run.
 
-    python benchmarks/isolation.py [--rounds 10]
+    python experiments/isolation.py [--rounds 10]
 """
 
 from __future__ import annotations

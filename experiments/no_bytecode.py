@@ -15,7 +15,7 @@ section, so with the default work dir (inside this checkout) pytest would take t
 project and the plugin would look for markers in autotrace's own files. CPU seconds (user + system) of each pytest process, best of
 ``--runs``; the ratio is to the ``bytecode`` mode.
 
-    .venv/bin/python benchmarks/no_bytecode.py [--runs 3]
+    .venv/bin/python experiments/no_bytecode.py [--runs 3]
 
 Measured 2026-12-07 on the shared 2-core machine (toolz 1.0.0, 180 tests), CPU s best of 3:
 bytecode 0.84, no-bytecode 0.85 (1.01x), no-cache 2.76 (3.27x).
@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from real_suites import PACKAGES, REPO, prepare  # noqa: E402
 
 MODES = ("bytecode", "no-bytecode", "no-cache")

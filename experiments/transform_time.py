@@ -3,7 +3,7 @@ imported, as in the fork server's workers): the analysis, the rewrite and both c
 module as it is and with a candidate function substituted (each candidate of a code parameter is a
 cache miss). CPU time beside wall time, because a shared machine makes wall time noisy.
 
-    .venv/bin/python benchmarks/transform_time.py [--rounds 5] [--against OTHER/.venv/bin/python]
+    .venv/bin/python experiments/transform_time.py [--rounds 5] [--against OTHER/.venv/bin/python]
 
 Measured through the import hook's public API (``install(..., cache=False)`` and an import), which
 every version has, so ``--against`` runs the same measurement with another checkout's interpreter,

@@ -5,7 +5,7 @@ slots, each with today's context), warmed with one request, then asked for one o
 examples/fix_bug (its real first prompt) with N samplings, concurrently as the loop asks them, with
 no response cache. Startup is not timed. Printed side by side, with the ratio to N = 1::
 
-    python -m benchmarks.candidates_walltime --n 1 2 4 --repeats 2
+    python -m experiments.candidates_walltime --n 1 2 4 --repeats 2
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 run (what autotrace did before the fork server), a fork of the warm server one at a time, and the fork
 server with two jobs at once; then ``--tests`` candidates per minute one at a time and two at once.
 
-    python -m benchmarks.fork_speed [--tasks linear fahrenheit ...] [--runs 12] [--rounds 3] [--tests-runs 4]
+    python -m experiments.fork_speed [--tasks linear fahrenheit ...] [--runs 12] [--rounds 3] [--tests-runs 4]
 
 Each task (a benchmark task's program and judge, seed 0, laid out as the quality section does) is
 evaluated ``--runs`` times per way and round; the ways alternate round by round, so a change in the
@@ -28,8 +28,8 @@ from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits, evaluate
 from autotrace.runners.worker import Job
 
-from .harness import ROOT
-from .tasks import get as find_task
+from benchmarks.harness import ROOT
+from benchmarks.tasks import get as find_task
 
 NUMERIC = ("linear", "fahrenheit", "rectangle", "budget", "ranking", "savings_sim")
 WAYS = ("spawn", "fork", "fork, --jobs 2")

@@ -14,7 +14,7 @@ below is run as the task's program runs it (the same ``chat`` call: temperature 
 
 ::
 
-    python -m benchmarks.prompt_ceiling [--seeds 0 1 2] [--base-url URL --model M] [--threads 1]
+    python -m experiments.prompt_ceiling [--seeds 0 1 2] [--base-url URL --model M] [--threads 1]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .harness import model_server
-from .tasks import HERE, get
+from benchmarks.harness import model_server
+from benchmarks.tasks import HERE, get
 
 RULES = {
     "sports_understanding": (

@@ -9,7 +9,7 @@ run's final function), in the program's own globals, where a missing import fail
 the run. An answer with imports above its ``def`` was rejected before the repair, so it counts as
 passing none.
 
-    python -m benchmarks.import_repair .bench/results/*      # prints a table of the changed answers
+    python -m experiments.import_repair .bench/results/*      # prints a table of the changed answers
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from autotrace.optimizers.code_imports import with_imports
 
-from .hidden_cases import check_function, function_name
-from .tasks import get
+from benchmarks.hidden_cases import check_function, function_name
+from benchmarks.tasks import get
 
 _BLOCK = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
 

@@ -1,6 +1,6 @@
 """Did the model use the sensitivity estimate it was told to use? Counted from stored benchmark runs.
 
-    python -m benchmarks.estimate_use .bench/results/*/
+    python -m experiments.estimate_use .bench/results/*/
 
 For every autotrace step that asked the model while its #Sensitivity section gave an estimated value,
 this counts the answers that changed exactly that one parameter to exactly that value, and how many of
@@ -55,7 +55,7 @@ def _number(text: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.estimate_use", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiments.estimate_use", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", type=Path, help="result folders (.bench/results/<stamp>/)")
     args = parser.parse_args(argv)

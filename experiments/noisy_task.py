@@ -1,6 +1,6 @@
 """A noisy real task: does the patch beat the original on draws the run never saw? (issue #31)
 
-    python -m benchmarks.noisy_task [--steps 6] [--fresh 200] [-- extra optimize options]
+    python -m experiments.noisy_task [--steps 6] [--fresh 200] [-- extra optimize options]
 
 Copies ``examples/inventory`` (a stock policy simulated under random demand), runs ``autotrace optimize
 --apply`` on the copy with the default settings (the embedded model unless OPENAI_* say otherwise), then
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--fresh", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/noisy_task.jsonl"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/results/noisy_task.jsonl"))
     parser.add_argument("extra", nargs="*", help="more autotrace optimize options (after --)")
     args = parser.parse_args(argv)
     seeds = list(range(1_000_000, 1_000_000 + args.fresh))

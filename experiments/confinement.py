@@ -3,7 +3,7 @@ recorded) run the way autotrace ran it before confinement (the worker alone in a
 policy), confined with Landlock (the default where the kernel has it), and in the private-copy fallback
 (``AUTOTRACE_CONFINE=copy``), alternating, in one run.
 
-    python benchmarks/confinement.py [--rounds 20]
+    python experiments/confinement.py [--rounds 20]
 """
 
 from __future__ import annotations
