@@ -91,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     if given and given[0] in commands.SUBCOMMANDS:  # list | perf | summary (benchmarks/commands.py)
         return commands.main(given)
     args = parse_args(argv)
+    try:  # the registry and the task names, checked before anything starts
+        for name in args.tasks or ():
+            tasks.get(name)
+        tasks.__getattr__("ALL")
+    except (KeyError, tasks.TaskError) as exc:
+        print(f"benchmarks: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
     if args.render is not None:
         args.report = args.report or harness.BENCH / "report.md"
         runs = [json.loads(path.read_text()) for path in args.render]

@@ -15,6 +15,7 @@ import ast
 import sys
 
 from . import perf_data, summary, tasks
+from .rows import RowError
 
 SUBCOMMANDS = ("list", "perf", "summary")
 
@@ -57,8 +58,12 @@ def perf(argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
-    if command == "list":
-        return list_all()
-    if command == "perf":
-        return perf(rest)
-    return summary.main()
+    try:
+        if command == "list":
+            return list_all()
+        if command == "perf":
+            return perf(rest)
+        return summary.main()
+    except (tasks.TaskError, RowError) as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 2

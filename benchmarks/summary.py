@@ -138,7 +138,8 @@ def perf_section() -> list[str]:
            f"commit under `{perf_data.STORAGE_REL}`. `{perf_data.COMPARE_COMMAND}` (the slow check "
            "`tests/test_perf_regression.py`) fails when a CPU-timed benchmark's minimum, read as a multiple of the "
            f"reference loop's in the same run, grew by more than {perf_data.THRESHOLD_PERCENT} % over the last saved "
-           "run's; wall-clock benchmarks (child processes) are shown, not checked.", ""]
+           "run's (" + ", ".join(f"{name} {limit} %" for name, limit in sorted(perf_data.WIDER.items()))
+           + ": they spread more); wall-clock benchmarks (child processes) are shown, not checked.", ""]
     baseline = perf_data.latest()
     if baseline is None:
         return out + ["No performance run is saved yet.", ""]
@@ -159,7 +160,8 @@ def missing_section() -> list[str]:
             "The earlier hand-written log cited runs under `.bench/results/` (never committed, and absent where this "
             "file was first generated), so its figures could not be turned into rows and are not repeated here; git "
             "history keeps that log. What those runs decided is in `docs/decisions/`: "
-            + ", ".join(f"`{name}`" for name in decisions) + ".",
+            + ", ".join(f"`{name}`" for name in decisions) + "; one-off measurements the design relies on (the "
+            "local model, real third-party suites, the examples) are in `docs/measurements.md`.",
             "",
             "Studies that answered one past question are in `experiments/` (" + ", ".join(f"`{s}`" for s in studies)
             + "); they are not benchmarks and write no rows here.", ""]
@@ -189,7 +191,12 @@ def render(all_rows: Sequence[Row], registry: Sequence[tasks.Task]) -> str:
 
 
 def main() -> int:
-    sys.stdout.write(render(rows.load(), tasks.ALL))
+    try:
+        text = render(rows.load(), tasks.ALL)
+    except (tasks.TaskError, rows.RowError) as exc:
+        print(f"benchmarks.summary: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 

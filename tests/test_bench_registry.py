@@ -121,3 +121,15 @@ def test_what_the_trace_form_cannot_express_is_said():
         trace_source("def main():\n    return 1\n")
     with pytest.raises(TraceFormError, match="only NAME = VALUE"):
         trace_source("A, B = 1, 2  # autotrace: param\n")
+
+
+def test_the_command_lists_every_task_and_performance_benchmark_and_refuses_an_unknown_task():
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "list"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    names = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
+    assert {t.name for t in tasks.ALL} <= set(names) and {"test_recording", "test_pytest_plugin"} <= set(names)
+    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--tasks", "nope", "--sections", "quality"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("benchmarks: no task 'nope'") and bad.stderr.count("\n") == 1

@@ -38,6 +38,21 @@ def test_growth_within_the_threshold_passes_and_a_new_benchmark_is_named():
     assert not failed and "  test_new: not in the baseline" in lines
 
 
+def test_a_noisier_benchmark_has_its_own_wider_threshold():
+    def runs(report: float) -> PerfRun:
+        return PerfRun("c", "m", (Bench(perf_data.REFERENCE, 1e-3, 1e-3, 9, ""), Bench("test_report", report, report, 7, "")))
+
+    assert not perf_data.compare(runs(0.12), runs(0.1), wider={"test_report": 25})[1]
+    assert perf_data.compare(runs(0.13), runs(0.1), wider={"test_report": 25})[1]
+    assert perf_data.compare(runs(0.12), runs(0.1), wider={})[1]
+
+
+def test_session_files_are_named_by_commit_and_timer():
+    assert perf_data._name(Path("0003_1374484-wall.json")) == ("1374484", "wall")
+    assert perf_data._name(Path("0001_1374484-cpu.json")) == ("1374484", "cpu")
+    assert perf_data._name(Path("wall.json")) == ("", "wall")
+
+
 def test_a_wall_clock_figure_is_shown_and_never_fails():
     wall = Bench("test_pytest_plugin", 20.0, 20.0, 2, "", timer="wall")
     before = PerfRun("b", "m", run(1e-3, 0.25).benchmarks + (Bench("test_pytest_plugin", 10.0, 10.0, 2, "", "wall"),))

@@ -208,16 +208,21 @@ def discover(roots: tuple[Path, ...] = ROOTS) -> tuple[Task, ...]:
     return tuple(found)
 
 
-#: Every registered task.
-ALL: tuple[Task, ...] = discover()
-#: The tasks both sides run through the harness (the autotrace vs trace-opt comparison).
-TASKS: tuple[Task, ...] = tuple(t for t in ALL if t.runner == Runner.HARNESS.value)
-#: What ``--quick`` runs: the tasks marked ``quick``.
-QUICK: tuple[str, ...] = tuple(t.name for t in ALL if t.quick)
+def __getattr__(name: str) -> Any:
+    """``ALL`` (every registered task), ``TASKS`` (the ones the harness runs on both sides: the autotrace vs
+    trace-opt comparison) and ``QUICK`` (the names ``--quick`` runs), found on first use, so that a broken
+    task.toml is a one-line error where a command reads the registry, not an import failure."""
+    if name not in ("ALL", "TASKS", "QUICK"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = discover()
+    globals().update(ALL=found, TASKS=tuple(t for t in found if t.runner == Runner.HARNESS.value),
+                     QUICK=tuple(t.name for t in found if t.quick))
+    return globals()[name]
 
 
 def get(name: str) -> Task:
-    for task in ALL:
+    registered: tuple[Task, ...] = __getattr__("ALL")
+    for task in registered:
         if task.name == name:
             return task
-    raise KeyError(f"no task {name!r}; known: {', '.join(t.name for t in ALL)}")
+    raise KeyError(f"no task {name!r}; known: {', '.join(t.name for t in registered)}")
