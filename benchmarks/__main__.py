@@ -92,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         return commands.main(given)
     args = parse_args(argv)
     try:  # the registry and the task names, checked before anything starts
-        for name in args.tasks or ():
-            tasks.get(name)
+        chosen = [tasks.get(name) for name in args.tasks or ()]
         tasks.__getattr__("ALL")
     except (KeyError, tasks.TaskError) as exc:
         print(f"benchmarks: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    elsewhere = [t.name for t in chosen if t.runner != tasks.Runner.HARNESS]
+    if elsewhere:
+        print(f"benchmarks: {', '.join(elsewhere)} run(s) through the CLI in a copy: "
+              f"python -m benchmarks.multi_param --tasks {','.join(elsewhere)}", file=sys.stderr)
         return 2
     if args.render is not None:
         args.report = args.report or harness.BENCH / "report.md"

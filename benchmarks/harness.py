@@ -98,7 +98,8 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
               "--base-url", server["base_url"], "--seed", str(seed), "--max-tokens", str(max_tokens),
               "--out", str(result_path)]
     if side == "autotrace":
-        command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common]
+        command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common,
+                   "--program", task.program, "--judge", task.judge]
         command += ["--code-format", code_format] if code_format else []
         command += ["--candidates", str(candidates), "--holdout", str(holdout), "--resample", str(resample)]
     else:

@@ -133,3 +133,45 @@ def test_the_command_lists_every_task_and_performance_benchmark_and_refuses_an_u
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "--tasks", "nope", "--sections", "quality"], cwd=ROOT,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("benchmarks: no task 'nope'") and bad.stderr.count("\n") == 1
+
+
+_PROBE = """
+import importlib, json, os, sys
+for folder in sys.argv[2:]:
+    os.chdir(folder)
+    sys.path.insert(0, folder)
+    for name in ("program", "program_trace", "judge", "scoring", "checks"):
+        sys.modules.pop(name, None)
+    module = importlib.import_module(sys.argv[1])
+    output = module.main()
+    output = getattr(output, "data", output)
+    names = [p.py_name for p in module.parameters()] if hasattr(module, "parameters") else []
+    print(json.dumps({"score": importlib.import_module("judge").feedback(output)[0], "params": names}))
+    sys.path.remove(folder)
+"""
+
+
+@pytest.mark.slow
+def test_the_generated_trace_forms_score_as_the_programs_do_under_trace_opt(tmp_path):
+    """The real trace-opt (its venv, made by the harness) runs each generated form: the same output, judged the
+    same, as the autotrace form in this interpreter, and every marked name trainable."""
+    import json
+    import os
+    import subprocess
+
+    from benchmarks import harness
+
+    trace_python = harness.trace_python(create=True, say=lambda _: None)
+    assert trace_python is not None, "the trace-opt venv could not be made"
+    chosen = [t for t in tasks.TASKS if "trace" in t.sides and not t.llm_in_program]
+    env = {**os.environ, "BENCH_SEED": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    results = {}
+    for side, python, module in (("autotrace", sys.executable, "program"), ("trace", str(trace_python), "program_trace")):
+        folders = [str(t.lay_out(side, tmp_path / side / t.name).parent) for t in chosen]
+        done = subprocess.run([python, "-c", _PROBE, module, *folders], env=env, capture_output=True, text=True,
+                              timeout=1200)
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[side] = [json.loads(line) for line in done.stdout.strip().splitlines()[-len(chosen):]]
+    for task, mine, theirs in zip(chosen, results["autotrace"], results["trace"], strict=True):
+        returned = ast.parse(task.trace_source()).body[-1].body[0].value.elts
+        assert (theirs["score"], len(theirs["params"])) == (mine["score"], len(returned)), task.name
