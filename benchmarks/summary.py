@@ -20,8 +20,6 @@ from . import perf_data, rows, tasks
 from .rows import Row
 
 COMMAND = "python -m benchmarks.summary > BENCHMARKS.md"
-DECISIONS = Path(__file__).resolve().parent.parent / "docs" / "decisions"
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def current(all_rows: Sequence[Row]) -> list[Row]:
@@ -154,17 +152,13 @@ def perf_section() -> list[str]:
 
 
 def missing_section() -> list[str]:
-    decisions = sorted(p.name for p in DECISIONS.glob("*.md")) if DECISIONS.is_dir() else []
-    studies = sorted(p.name for p in EXPERIMENTS.glob("*.py") if p.name != "__init__.py")
     return ["## What is not here", "",
             "The earlier hand-written log cited runs under `.bench/results/` (never committed, and absent where this "
             "file was first generated), so its figures could not be turned into rows and are not repeated here; git "
-            "history keeps that log. What those runs decided is in `docs/decisions/`: "
-            + ", ".join(f"`{name}`" for name in decisions) + "; one-off measurements the design relies on (the "
-            "local model, real third-party suites, the examples) are in `docs/measurements.md`.",
-            "",
-            "Studies that answered one past question are in `experiments/` (" + ", ".join(f"`{s}`" for s in studies)
-            + "); they are not benchmarks and write no rows here.", ""]
+            "history keeps that log. What those runs decided is in `docs/decisions/`; one-off measurements the design "
+            "relies on (the local model, real third-party suites, the examples) are in `docs/measurements.md`. "
+            "Studies that answered one past question are in `experiments/` (its README lists them); they are not "
+            "benchmarks and write no rows here.", ""]
 
 
 def render(all_rows: Sequence[Row], registry: Sequence[tasks.Task]) -> str:
