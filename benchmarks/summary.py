@@ -14,7 +14,6 @@ import re
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from . import perf_data, rows, tasks
 from .rows import Row
