@@ -1,10 +1,14 @@
-"""autotrace against Trace (trace-opt): one command runs every measurement and rewrites the report.
+"""The benchmarks' one command: task runs against Trace (trace-opt), the registry, the performance suite.
 
-    python -m benchmarks            # everything (about an hour on an idle 2-core machine)
-    python -m benchmarks --quick    # overhead, prompt size, import, 2 small tasks x 1 seed x 3 steps
+    python -m benchmarks list       # the registered tasks and the performance benchmarks
+    python -m benchmarks perf [--compare]   # the performance suite (benchmarks/commands.py)
+    python -m benchmarks summary > BENCHMARKS.md
+    python -m benchmarks            # every task run and measurement (about an hour on an idle 2-core machine)
+    python -m benchmarks --quick    # overhead, prompt size, import, the quick tasks x 1 seed x 3 steps
 
-Sections: ``--sections quality overhead prompt import`` (default: all). The report goes to
-BENCHMARKS-vs-trace.md (``--report``) and the raw figures to .bench/results/<stamp>/results.json.
+Sections: ``--sections quality overhead prompt import`` (default: all). Each quality run's row is appended to
+benchmarks/results/quality.jsonl (what BENCHMARKS.md is generated from); the run's detailed report goes to
+.bench/results/<stamp>/report.md (``--report``) and the raw figures beside it, results.json.
 The local model server is started once for the whole run (autotrace's LocalServer, the 1.5B
 model), unless ``--base-url``/``--model`` name one that is already up.
 """
@@ -17,12 +21,12 @@ import os
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autotrace.config import DEFAULTS
 
-from . import harness, report, tasks
+from . import commands, harness, report, rows, tasks
 
 SECTIONS = ("quality", "overhead", "prompt", "import")
 
@@ -61,7 +65,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-timeout", type=float, default=3600.0, help="seconds one optimization run may take")
     parser.add_argument("--calls", type=int, default=100_000, help="calls per overhead measurement")
     parser.add_argument("--rounds", type=int, default=None, help="overhead rounds (default 5, quick 3)")
-    parser.add_argument("--report", type=Path, default=harness.ROOT / "BENCHMARKS-vs-trace.md")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="the detailed report (default .bench/results/<stamp>/report.md; with --render "
+                             ".bench/report.md)")
+    parser.add_argument("--record", type=Path, default=rows.QUALITY, metavar="ROWS.jsonl",
+                        help="where each quality run's row is appended (default benchmarks/results/quality.jsonl, "
+                             "which BENCHMARKS.md is generated from)")
+    parser.add_argument("--no-record", dest="record", action="store_const", const=None,
+                        help="append no rows (a run for iterating, not for the summary)")
     parser.add_argument("--render", type=Path, nargs="+", metavar="RESULTS.json", default=None,
                         help="only rewrite the report from earlier runs' results.json (several: each section "
                              "from the last run that measured it)")
@@ -76,17 +87,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given and given[0] in commands.SUBCOMMANDS:  # list | perf | summary (benchmarks/commands.py)
+        return commands.main(given)
     args = parse_args(argv)
+    try:  # the registry and the task names, checked before anything starts
+        chosen = [tasks.get(name) for name in args.tasks or ()]
+        tasks.__getattr__("ALL")
+    except (KeyError, tasks.TaskError) as exc:
+        print(f"benchmarks: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    elsewhere = [t.name for t in chosen if t.runner != tasks.Runner.HARNESS]
+    if elsewhere:
+        print(f"benchmarks: {', '.join(elsewhere)} run(s) through the CLI in a copy: "
+              f"python -m benchmarks.multi_param --tasks {','.join(elsewhere)}", file=sys.stderr)
+        return 2
     if args.render is not None:
+        args.report = args.report or harness.BENCH / "report.md"
         runs = [json.loads(path.read_text()) for path in args.render]
         args.report.write_text(report.render(runs[0] if len(runs) == 1 else report.merge(runs)))
         print(f"report: {args.report}")
         return 0
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
         argv if argv is not None else sys.argv[1:]))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = harness.BENCH / "results" / stamp
     out_dir.mkdir(parents=True, exist_ok=True)
+    args.report = args.report or out_dir / "report.md"
     say = lambda text: print(text, flush=True)  # noqa: E731
     results: dict = {"command": command, "stamp": stamp, "quick": args.quick, "sections": args.sections,
                      "max_tokens": args.max_tokens, "candidates": args.candidates, "holdout": args.holdout,
@@ -142,14 +169,31 @@ def main(argv: list[str] | None = None) -> int:
             results["tasks"] = {t.name: {"kind": t.kind, "steps": steps or t.steps, "target": t.target,
                                          "summary": t.summary} for t in chosen}
             for task in chosen:
-                results["quality"] += harness.run_quality([task], seeds, steps, server, out_dir, trace_py,
-                                                          args.run_timeout, args.max_tokens, say, args.sides,
-                                                          candidates=args.candidates, holdout=args.holdout,
-                                                          resample=args.resample)
+                runs = harness.run_quality([task], seeds, steps, server, out_dir, trace_py, args.run_timeout,
+                                           args.max_tokens, say, args.sides, candidates=args.candidates,
+                                           holdout=args.holdout, resample=args.resample)
+                results["quality"] += runs
                 save()
+                if args.record is not None:
+                    rows.append([_row(run, args, server) for run in runs], args.record)
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")
     return 0
+
+
+def _row(run: dict, args: argparse.Namespace, server: dict) -> rows.Row:
+    """The committed row of one quality run, with the command that repeats that run alone."""
+    side = "trace" if run.get("side") == "trace-opt" else "autotrace"
+    command = ["python", "-m", "benchmarks", "--sections", "quality", "--tasks", run["task"], "--seeds", "1",
+               "--first-seed", str(run["seed"]), "--sides", side, "--steps", str(run["steps_budget"])]
+    if side == "autotrace":
+        command += [*(["--candidates", str(args.candidates)] if args.candidates != 1 else []),
+                    *(["--resample", str(args.resample)] if args.resample != DEFAULTS["resample"] else []),
+                    *(["--holdout", f"{args.holdout:g}"] if args.holdout else [])]
+    if args.base_url:
+        command += ["--base-url", "URL", "--model", server["model"]]
+    return rows.from_harness(run, commit=rows.head_commit(), model=server["model"], load=run.get("load"),
+                             command=shlex.join(command), date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"))
 
 
 class _no_server:

@@ -43,13 +43,15 @@ def main() -> int:
                         "(Settings.resample)")
     parser.add_argument("--holdout", type=float, default=0.0,
                         help="fraction of the judge's examples held out (Settings.holdout)")
+    parser.add_argument("--program", default="program.py", help="the program's file in RUN_DIR")
+    parser.add_argument("--judge", default="judge.py", help="the judge's file in RUN_DIR")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
     run_dir = args.run_dir.resolve()
     llm = LLMConfig(model=args.model, base_url=args.base_url, api_key="local", temperature=0.0, seed=args.seed,
                     max_tokens=args.max_tokens, context_tokens=args.context_tokens, timeout=600.0)
-    settings = Settings(target=run_dir / "program.py", judge=run_dir / "judge.py", steps=args.steps,
+    settings = Settings(target=run_dir / args.program, judge=run_dir / args.judge, steps=args.steps,
                         target_score=args.target, optimizer=args.optimizer, llm=llm, cache=False,
                         limits=Limits(timeout=args.timeout), candidates=args.candidates, holdout=args.holdout,
                         resample=args.resample)

@@ -1,6 +1,6 @@
 """Step latency and prompt tokens of ``autotrace optimize`` on the examples, on the embedded local model.
 
-    python benchmarks/examples_local.py                 # examples a to d, writes BENCHMARKS-examples.md
+    python benchmarks/examples_local.py                 # examples a to d, writes .bench/examples.md
     python benchmarks/examples_local.py --only a --runs 3
 
 Each example runs exactly as its README says (``--model local``: autotrace starts, uses and stops
@@ -24,7 +24,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--only", choices=[e.key for e in EXAMPLES], action="append")
     parser.add_argument("--runs", type=int, default=1, help="runs per example (the model is deterministic at "
                                                             "temperature 0, up to server scheduling)")
-    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS-examples.md")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "examples.md")
     args = parser.parse_args()
     chosen = [e for e in EXAMPLES if not args.only or e.key in args.only]
     runs = []
@@ -131,7 +131,7 @@ def main() -> None:
         "# The examples on the embedded local model",
         "",
         f"Command: `python benchmarks/examples_local.py{' --runs ' + str(args.runs) if args.runs > 1 else ''}"
-        f"{''.join(' --only ' + k for k in args.only or ())}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; "
+        f"{''.join(' --only ' + k for k in args.only or ())}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
         f"Qwen2.5-Coder-1.5B-Instruct Q4_K_M on xllamacpp, 2 CPU cores; load average at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). Response cache off.",
         "",
@@ -150,7 +150,7 @@ def main() -> None:
     for run in runs:
         lines += [f"({run['example']}) {run['folder']}, exit {run['exit']}:", "", "```", *run["progress"], "```", ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
-    raw = ROOT / ".bench" / f"examples-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.json"
+    raw = ROOT / ".bench" / f"examples-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     raw.parent.mkdir(exist_ok=True)
     raw.write_text(json.dumps(runs, indent=1), encoding="utf-8")
     print(f"wrote {args.out} (raw figures: {raw})", file=sys.stderr)

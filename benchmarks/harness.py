@@ -98,7 +98,8 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
               "--base-url", server["base_url"], "--seed", str(seed), "--max-tokens", str(max_tokens),
               "--out", str(result_path)]
     if side == "autotrace":
-        command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common]
+        command = [sys.executable, "-m", "benchmarks.autotrace_side", str(run_dir), *common,
+                   "--program", task.program, "--judge", task.judge]
         command += ["--code-format", code_format] if code_format else []
         command += ["--candidates", str(candidates), "--holdout", str(holdout), "--resample", str(resample)]
     else:
@@ -110,6 +111,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
     env = {k: val for k, val in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": server["base_url"],
            "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    load = os.getloadavg()[0]  # the machine's load when the run starts: what its seconds were measured under
     started = time.perf_counter()
     with open(run_dir / "run.log", "wb") as log:
         try:
@@ -125,7 +127,8 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         tail = (run_dir / "run.log").read_text(errors="replace").strip().splitlines()[-3:]
         result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
                   "error": f"no result (exit {code}): {' | '.join(tail)}"}
-    result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir))
+    result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir),
+                  load=load)
     if code_format:
         result["code_format"] = code_format
     if side == "autotrace":  # also when the run left no result

@@ -251,6 +251,7 @@ def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict
     lay_out(task, folder)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     command = [str(binary), "optimize", "program.py", "--feedback", "judge.py", "--steps", str(steps), "--no-cache"]
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     try:
         proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
@@ -260,7 +261,8 @@ def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict
         exit_code, stderr = None, raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     seconds = time.perf_counter() - started
     result: dict[str, Any] = {"task": task, "arm": arm, "seed": 0, "steps_budget": steps, "exit_code": exit_code,
-                              "seconds": round(seconds, 1), "command": " ".join(command), "folder": str(folder)}
+                              "seconds": round(seconds, 1), "command": " ".join(command), "folder": str(folder),
+                              "load": load}
     result["stderr_tail"] = stderr.strip().splitlines()[-4:]
     return describe(result, task, arm, folder)
 
@@ -338,6 +340,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)
 
 
+def _record(line: dict[str, Any], steps: int) -> None:
+    """Append the run's typed row to benchmarks/results/quality.jsonl (what BENCHMARKS.md is made from)."""
+    from benchmarks import rows as quality
+
+    model = next((text.split()[2] for text in line.get("stderr_tail", []) if text.startswith("model: ")), "unknown")
+    command = f"python -m benchmarks.multi_param --arms {line['arm']} --tasks {line['task']} --steps {steps}"
+    commit = quality.head_commit() if line["arm"] == "after" else f"before ({ARMS['before'].parents[2]})"
+    quality.append([quality.from_multi_param(line, commit=commit, model=model, command=command,
+                                             load=line.get("load"))])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", default="after,before")
@@ -381,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             with args.out.open("a") as out:
                 out.write(json.dumps(row) + "\n")
             rows.append(row)
+            _record(row, args.steps)
             print(table([row]).splitlines()[1], file=sys.stderr, flush=True)
     print(table(rows))
     return 0

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-MARKDOWN = REPO / "BENCHMARKS-real-suites.md"
+MARKDOWN = REPO / ".bench" / "real-suites.md"  # a run's table (not committed; docs/measurements.md sums it up)
 BEGIN, END = "<!-- real-suites:begin -->", "<!-- real-suites:end -->"
 HASHSEED = "0"
 

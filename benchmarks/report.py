@@ -158,9 +158,10 @@ def _quality(results: dict[str, Any]) -> list[str]:
     out = [
         "## 1. Quality: same tasks, same budget",
         "",
-        f"Command: `{_command(results, 'quality')}`. Each task is written twice (`benchmarks/tasks/<task>/program.py` with "
-        "`# autotrace: param` markers, `program_trace.py` with trace-opt's `node(..., trainable=True)` / "
-        "`@bundle(trainable=True)`), with one shared `judge.py`: the same logic, feedback text, step budget and "
+        f"Command: `{_command(results, 'quality')}`. Each task is written once (`benchmarks/tasks/<task>/program.py` with "
+        "`# autotrace: param` markers); trace-opt's form, with `node(..., trainable=True)` / "
+        "`@bundle(trainable=True)`, is generated from it (`benchmarks/tasks/trace_form.py`), with one shared "
+        "`judge.py`: the same logic, feedback text, step budget and "
         f"seeds ({', '.join(map(str, seeds))}). A seed picks the task instance (target values, test inputs, "
         "labelled items) and is passed to the model; at temperature 0 the model itself is greedy. A step is one "
         "optimizer proposal (one LLM call) followed by evaluating it; step 0 evaluates the initial values. "

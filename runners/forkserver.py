@@ -3,7 +3,7 @@ runtime, the worker, the judge's own imports (and LibCST when code is optimized)
 each evaluation.
 
 A spawned worker spends most of its 0.17-0.3 s starting Python and importing; a fork of a warm process
-starts in a few milliseconds (``python -m benchmarks.fork_speed``). Each evaluation is guarded in autotrace's
+starts in a few milliseconds (``python -m experiments.fork_speed``). Each evaluation is guarded in autotrace's
 process exactly as a spawned one (:func:`.sandbox.confined`: the project's modes restored, or a private
 copy verified by hash); its child is limited and isolated as a spawned worker is (its own session and
 process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with its parent, a wall-clock timeout enforced by

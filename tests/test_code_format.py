@@ -92,7 +92,7 @@ def test_a_cut_off_answer_is_one_whose_last_code_block_is_open_or_missing():
 def test_the_format_comparison_totals_only_pairs_run_in_both_formats():
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from benchmarks import code_format
+    from experiments import code_format
 
     counts = {"answers": 2, "at_limit": 1, "code_cut_off": 0, "syntax": 1, "syntax_from_json": 1}
     run = {"task": "median", "seed": 0, "solved": True, "best_score": 1.0, "steps": [], "counts": counts,

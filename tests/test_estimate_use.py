@@ -1,4 +1,4 @@
-"""benchmarks.estimate_use counts, from stored runs, how often the model used the estimate it was shown."""
+"""experiments.estimate_use counts, from stored runs, how often the model used the estimate it was shown."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
 from autotrace.evaluation import Evaluation, ExampleResult  # noqa: E402
 from autotrace.records import StepRecord  # noqa: E402
 from autotrace.store import RunStore  # noqa: E402
-from benchmarks import estimate_use  # noqa: E402
+from experiments import estimate_use  # noqa: E402
 
 SHOWN = "- m.X: estimated best value 6 (measured: raising it by 10% raised the score by 0.3).\n- m.Y: raising it..."
 

@@ -1,5 +1,5 @@
 """Reduced tests for what running real third-party suites under ``--autotrace-all`` found
-(``benchmarks/real_suites.py``, figures in ``BENCHMARKS-real-suites.md``).
+(``benchmarks/real_suites.py``, figures in ``docs/measurements.md``).
 
 Each test writes a tiny module reproducing the construct, imports it plainly and through the import
 hook (every function a recorded call), and checks that it behaves the same: without an active

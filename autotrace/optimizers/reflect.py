@@ -4,7 +4,7 @@ shows one parameter, what the recorded runs did with it, and the feedback, and a
 The whole-problem prompt (:mod:`.render`) shows every call of the run, and on the embedded 1.5B model
 one parameter can drown in it. Sampled three times each at temperature 0.8 on the first step of four
 code tasks, the two questions were right on every case equally often (3 of 12 each), this one at
-0.40x the tokens (``python -m benchmarks.reflect_vs_whole``; once on roman alone it was 3 of 3 against
+0.40x the tokens (``python -m experiments.reflect_vs_whole``; once on roman alone it was 3 of 3 against
 1 of 3). Being different questions, they fail differently, so a step that asks again alternates
 them: the loop asks this one for every other answer asked again (``--resample``), about a function
 the run called or a text it passed on. The answer is a fenced block, as a merge's is

@@ -2,8 +2,8 @@
 
     python run_task.py RUN_DIR --steps N --target S --model NAME --base-url URL --seed S --out result.json
 
-RUN_DIR holds ``program_trace.py`` (trainable ``node``/``bundle``), ``judge.py`` and its helpers. The
-loop is the one in trace-opt's own examples: run the program (every step: a graph is backwarded once),
+RUN_DIR holds ``program_trace.py`` (trainable ``node``/``bundle``, generated from the task's program by
+``benchmarks/tasks/trace_form.py``), ``judge.py`` and its helpers. The loop is the one in trace-opt's own examples: run the program (every step: a graph is backwarded once),
 judge ``output.data``, then ``zero_feedback()`` / ``backward(output, feedback)`` / ``step()``; an ``ExecutionError`` gives its
 exception node and its message as the output and feedback. The LLM is LiteLLM's ``openai/<model>`` at
 ``--base-url``, greedy (temperature 0) with ``seed``; each reply's token usage is recorded.
