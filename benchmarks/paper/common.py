@@ -26,9 +26,8 @@ TRACE_SCRIPT_DIR = Path(__file__).resolve().parent / "trace_opt"
 def commit() -> str:
     """The checked-out commit (``+dirty`` when the tree has changes), so a result says what it measured."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "benchmarks", "examples", "autotrace", "runners",
-                            "transforms"], cwd=ROOT,
-                           capture_output=True, text=True)
+    measured = ["benchmarks", "examples", "autotrace", "runners", "transforms", ":(exclude)benchmarks/results"]
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *measured], cwd=ROOT, capture_output=True, text=True)
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
