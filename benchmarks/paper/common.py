@@ -94,14 +94,18 @@ def _last_run(run_dir: Path) -> str:
 
 
 def run_trace_opt(script: str, args: list[str], server: dict[str, Any], env: dict[str, str] | None = None,
-                  timeout: float = 6 * 3600) -> dict[str, Any]:
-    """Run ``trace_opt/<script>`` in trace-opt's venv (``pip install trace-opt``); its last stdout line is JSON."""
+                  timeout: float = 6 * 3600, needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``trace_opt/<script>`` in trace-opt's venv (``pip install trace-opt``); its last stdout line is JSON.
+    ``needs``: packages the script imports besides trace-opt, installed into that venv when missing."""
     sys.path.insert(0, str(ROOT))
     from benchmarks.harness import trace_python
 
     python = trace_python(create=True, say=lambda text: print(text, file=sys.stderr))
     if python is None:
         return {"error": "trace-opt venv unavailable"}
+    for package in needs:
+        if subprocess.run([str(python), "-c", f"import {package}"], capture_output=True).returncode != 0:
+            subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
     command = [str(python), str(TRACE_SCRIPT_DIR / script), "--model", server["model"], "--base-url",
                server["base_url"], *args]
     full_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}

@@ -94,10 +94,10 @@ def run(side: str, seed: int, graphs: list[int], steps: int, server: dict[str, A
         if "error" in result:
             records.append({"task": f"graph{index}", **result})
             continue
-        records.append({"task": f"graph{index}", "score": -result["best"] if result["best"] is not None else None,
+        records.append({"task": f"graph{index}", "score": abs(result["best"]) if result["best"] is not None else None,
                         "program_runs": result["program_runs"], "tokens": result["tokens"],
                         "seconds": result["seconds"], "values": result["values"], "command": result["command"],
-                        "curve": [{**c, "best": -c["best"] if c["best"] is not None else None} for c in result["curve"]]})
+                        "curve": [{**c, "best": abs(c["best"]) if c["best"] is not None else None} for c in result["curve"]]})
     return records
 
 

@@ -122,7 +122,7 @@ def run_side(side: str, seed: int, steps: int, server: dict[str, Any] | None, qu
         return records
     assert server is not None
     if side == "trace-opt":
-        result = run_trace_opt("traffic.py", ["--steps", str(steps), "--seed", str(seed)], server)
+        result = run_trace_opt("traffic.py", ["--steps", str(steps), "--seed", str(seed)], server, needs=("uxsim",))
         if "error" in result:
             return [{"task": "intersection", "error": result["error"]}]
         return [{"task": "intersection", "score": result["best"], "final": result["final"],
@@ -137,7 +137,7 @@ def run_side(side: str, seed: int, steps: int, server: dict[str, Any] | None, qu
     result = run_autotrace(run_dir, "signals.py", autotrace_steps, server, extra)
     if "error" in result:
         return [{"task": "intersection", **result}]
-    return [{"task": "intersection", "score": -result["best"], "program_runs": result["program_runs"],
+    return [{"task": "intersection", "score": abs(result["best"]), "program_runs": result["program_runs"],
              "tokens": result["tokens"], "seconds": result["seconds"], "values": result["values"],
              "command": result["command"],
-             "curve": [{**c, "best": -c["best"] if c["best"] is not None else None} for c in result["curve"]]}]
+             "curve": [{**c, "best": abs(c["best"]) if c["best"] is not None else None} for c in result["curve"]]}]
