@@ -46,14 +46,28 @@ def fresh_copy(example: str, run_dir: Path) -> Path:
     return run_dir
 
 
+#: ``autotrace`` itself, with one difference: its LLM requests may wait LLM_TIMEOUT seconds instead of the
+#: client's 120 s. On a loaded 2-core machine with one model server shared by both sides, the embedded
+#: model's answer to a whole-run prompt takes longer than that (trace-opt's side is given the same wait).
+LLM_TIMEOUT = 1800.0
+AUTOTRACE = (
+    "import functools, sys\n"
+    "from autotrace.llm.client import LLMConfig\n"
+    "from autotrace.runners import cli\n"
+    f"cli.LLMConfig = functools.partial(LLMConfig, timeout={LLM_TIMEOUT})\n"
+    "sys.argv[0] = 'autotrace'\n"
+    "cli.main()\n"
+)
+
+
 def run_autotrace(run_dir: Path, target: str, steps: int, server: dict[str, Any], extra: list[str],
                   env: dict[str, str] | None = None, timeout: float = 6 * 3600) -> dict[str, Any]:
     """``autotrace optimize TARGET --feedback judge.py`` as a user runs it, then ``autotrace show --json``.
 
     Returns the run's best score, program runs, tokens, seconds and per-step curve (or ``error``).
     """
-    exe = str(Path(sys.executable).parent / "autotrace")
-    command = [exe, "optimize", target, "--feedback", "judge.py", "--steps", str(steps), "--no-cache",
+    command = [sys.executable, "-c", AUTOTRACE, "optimize", target, "--feedback", "judge.py", "--steps", str(steps),
+               "--no-cache",
                "--model", server["model"], "--base-url", server["base_url"], *extra]
     full_env = {**os.environ, "OPENAI_API_KEY": "local", **(env or {})}
     started = time.perf_counter()
@@ -65,12 +79,13 @@ def run_autotrace(run_dir: Path, target: str, steps: int, server: dict[str, Any]
         except subprocess.TimeoutExpired:
             code = f"killed after {timeout:.0f} s"
     seconds = time.perf_counter() - started
+    exe = str(Path(sys.executable).parent / "autotrace")
     listing = subprocess.run([exe, "show", "--json", _last_run(run_dir)], cwd=run_dir, capture_output=True,
                              text=True) if (run_dir / ".autotrace").is_dir() else None
     if listing is None or listing.returncode != 0:
         tail = (run_dir / "run.log").read_text(errors="replace").strip().splitlines()[-3:]
         return {"error": f"no run stored (exit {code}): {' | '.join(tail)}", "seconds": seconds,
-                "command": " ".join(command[1:])}
+                "command": "autotrace " + " ".join(command[3:])}
     shown = json.loads(listing.stdout)
     curve, runs, tokens, best = [], 0, 0, None
     for step in shown["steps"]:
@@ -83,7 +98,7 @@ def run_autotrace(run_dir: Path, target: str, steps: int, server: dict[str, Any]
     best_run = shown["run"].get("best") or {}
     return {"best": shown["run"].get("best_score"), "values": best_run.get("values"),
             "program_runs": best_run.get("evaluations") or runs, "tokens": tokens, "seconds": seconds,
-            "curve": curve, "exit": code, "run_id": shown["run"]["id"], "command": " ".join(command[1:])}
+            "curve": curve, "exit": code, "run_id": shown["run"]["id"], "command": "autotrace " + " ".join(command[3:])}
 
 
 def _last_run(run_dir: Path) -> str:
