@@ -96,6 +96,10 @@ def run_autotrace(run_dir: Path, target: str, steps: int, server: dict[str, Any]
         curve.append({"step": step["step"], "program_runs": runs, "tokens": tokens, "best": best,
                       "score": step.get("score"), "note": (step.get("note") or "")[:200]})
     best_run = shown["run"].get("best") or {}
+    if code not in (0, 1):  # 0: done, 1: the steps ran out before --target; else the run stopped on an error
+        tail = (run_dir / "run.log").read_text(errors="replace").strip().splitlines()[-1:]
+        return {"error": f"exit {code}: {' | '.join(tail)}", "seconds": seconds, "curve": curve,
+                "command": "autotrace " + " ".join(command[3:])}
     return {"best": shown["run"].get("best_score"), "values": best_run.get("values"),
             "program_runs": best_run.get("evaluations") or runs, "tokens": tokens, "seconds": seconds,
             "curve": curve, "exit": code, "run_id": shown["run"]["id"], "command": "autotrace " + " ".join(command[3:])}
