@@ -51,10 +51,13 @@ def fresh_copy(example: str, run_dir: Path) -> Path:
 #: model's answer to a whole-run prompt takes longer than that (trace-opt's side is given the same wait).
 LLM_TIMEOUT = 1800.0
 AUTOTRACE = (
-    "import functools, sys\n"
-    "from autotrace.llm.client import LLMConfig\n"
+    "import dataclasses, sys\n"
+    "from autotrace.llm import client\n"
     "from autotrace.runners import cli\n"
-    f"cli.LLMConfig = functools.partial(LLMConfig, timeout={LLM_TIMEOUT})\n"
+    "@dataclasses.dataclass(frozen=True)\n"
+    "class PatientConfig(client.LLMConfig):\n"
+    f"    timeout: float = {LLM_TIMEOUT}\n"
+    "client.LLMConfig = PatientConfig\n"
     "sys.argv[0] = 'autotrace'\n"
     "cli.main()\n"
 )
