@@ -52,7 +52,7 @@ TEST_SUITES = ("pytest_project", "threshold_tests")
 
 def test_every_example_has_a_readme_a_program_and_a_judge() -> None:
     folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in TEST_SUITES)
-    assert folders == ["fit_constants", "fix_bug", "inventory", "prompt_app"]
+    assert folders == ["battleship", "fit_constants", "fix_bug", "inventory", "numeric_graphs", "prompt_app", "traffic"]
     for name in folders:
         assert (EXAMPLES / name / "judge.py").is_file()
         readme = (EXAMPLES / name / "README.md").read_text()
