@@ -222,6 +222,10 @@ _STEPS_HELP = "Optimization steps at most (each one LLM proposal, or a measured 
 @click.option("--merge/--no-merge", default=DEFAULTS["merge"],
               help="Merge two candidates that are right on different examples: their changed parameters combined with "
                    "no LLM call, or two versions of one function or text merged by the model.")
+@click.option("--induce/--no-induce", default=DEFAULTS["induce"],
+              help="Also propose each text parameter (a system prompt) by instruction induction: the model is shown"
+                   " the examples' inputs with the outputs the judge wanted and asked what the instruction was, "
+                   "several times; each answer, and each with a sentence stating the output form, is run.")
 @click.option("--repeats", type=click.IntRange(1), default=DEFAULTS["repeats"], metavar="K",
               show_default="1, or 5 when the original values run twice disagree",
               help="Run each example K times with other seeds for random (and numpy's): the score is the mean with its"
@@ -242,7 +246,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
              gguf: Path | None, probe: bool, measured_step: bool, measured_runs: int,
              max_unchanged: int, no_network: bool, jobs: int | None, executor: str,
              ray_address: str | None, candidates: int, resample: int, merge: bool, holdout: float,
-             holdout_tests: str | None,
+             holdout_tests: str | None, induce: bool,
              repeats: int | None, failure_score: float | None, code_format: str) -> None:
     """Optimize the marked parameters of TARGET until JUDGE is satisfied, or until tests pass (--tests).
 
@@ -307,7 +311,7 @@ def optimize(target: Path | None, judge: Path | None, tests: Path | None, keywor
         isolated=not in_process, apply=apply_patch, resume=resume, cache=not no_cache, budget_tokens=budget_tokens,
         probe=probe, measured_step=measured_step, measured_runs=measured_runs, max_unchanged=max_unchanged,
         jobs=jobs, executor=executor, ray_address=ray_address, code_format=code_format, candidates=candidates,
-        resample=resample, merge=merge, holdout=scoring.holdout, scoring=scoring, repeats=repeats,
+        resample=resample, merge=merge, induce=induce, holdout=scoring.holdout, scoring=scoring, repeats=repeats,
         failure_score=failure_score,
     )
     keyword, holdout_tests = scoring.keyword, scoring.holdout_tests

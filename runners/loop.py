@@ -22,6 +22,7 @@ from autotrace.llm.client import LLM, LLMConfig, LLMReply, Sampling, derived_see
 from autotrace.merge import MergePlan, merge_messages, parse_merged, plan_merge
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Proposal, Sensitivity, number_text, prompt_tokens
+from autotrace.optimizers.induce import induce
 from autotrace.optimizers.reflect import reflect, reflect_targets
 from autotrace.params import ParamSpec, text_to_value, value_to_text, written_whole
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
@@ -99,6 +100,8 @@ class Settings:
     resample: int = DEFAULTS["resample"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
     merge: bool = DEFAULTS["merge"]
+    #: Also propose texts by instruction induction and the output form (:mod:`autotrace.optimizers.induce`).
+    induce: bool = DEFAULTS["induce"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
     holdout: float = DEFAULTS["holdout"]
@@ -535,6 +538,8 @@ class _Loop:
         actually answered (not repeats of a question asked before), the new candidates with their
         evaluations, and an earlier candidate an answer repeated (see :meth:`_evaluate_proposals`)."""
         proposals = self.optimizer.step_many(self._samplings(step))
+        if self.settings.induce:  # prompts: texts induced from the outputs wanted (autotrace/optimizers/induce.py)
+            proposals += induce(self.llm, self.optimizer, self.seed, step)
         answered = [p for p in proposals if not p.repeated]
         new, repeat = self._evaluate_proposals(answered, current, step)
         for again in range(1, self.settings.resample + 1):
