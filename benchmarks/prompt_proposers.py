@@ -1,13 +1,14 @@
-"""Prompt tasks on one model server: autotrace without and with the instruction-induction proposer, and
+"""Prompt tasks on the embedded model: autotrace without and with the instruction-induction proposer, and
 GEPA (its default adapter, the same model as task and reflection model), each with its final prompt
 judged on the task's hidden cases.
 
-    python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --sides autotrace,induce \
-        --tasks topic_code,date_extract,camel_case --steps 4 --out benchmarks/results/prompt_proposers.jsonl
+    python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --sides autotrace,induce,gepa \
+        --tasks topic_code,date_extract,camel_case --steps 3 --out benchmarks/results/prompt_proposers.jsonl
 
-A task is a folder of :mod:`benchmarks.fresh_prompts` (``program.py`` with a marked ``PROMPT`` and an
-``OpenAI()`` client, ``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each run works on a
-copy of the folder in a scratch directory; one JSON line per task and side is appended to ``--out``:
+Each autotrace run sets nothing (the embedded model serves the optimizer and the program, as for a
+user); ``--base-url`` (``autotrace model serve``) serves the hidden cases and GEPA. A task is a folder of
+:mod:`benchmarks.fresh_prompts` (``program.py`` with a marked ``PROMPT`` and an ``OpenAI()`` client,
+``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each run works on a copy of the folder in a scratch directory; one JSON line per task and side is appended to ``--out``:
 the score before (the original prompt) and after on the judge's examples, the hidden pass rate of the
 final prompt, the optimizer's and the program's tokens, the program runs, and which proposer wrote the
 winning prompt. GEPA is given as many program runs (metric calls) as the autotrace run on the same
@@ -72,9 +73,8 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace) -> dict[str, A
         folder = Path(scratch) / task
         shutil.copytree(task_dir(task), folder, ignore=shutil.ignore_patterns("hidden.py", "__pycache__"))
         command = [str(Path(sys.executable).with_name("autotrace")), "optimize", "program.py", "--feedback",
-                   "judge.py", "--steps", str(args.steps), "--target", "1", "--base-url", args.base_url,
-                   "--model", "local", "--app-base-url", args.base_url, "--timeout", "900", "--jobs", "1",
-                   *SIDES[side]]
+                   "judge.py", "--steps", str(args.steps), "--target", "1", "--timeout", "900", "--jobs", "1",
+                   *SIDES[side]]  # nothing else set: the embedded model serves the optimizer and the program
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
         if args.pythonpath:
             env["PYTHONPATH"] = args.pythonpath
@@ -86,7 +86,8 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace) -> dict[str, A
         log.write_text(" ".join(command) + "\n" + done.stdout + "\n--- stderr\n" + done.stderr)
         run_id = _last_run_id(folder)
         if run_id is None:
-            return {"task": task, "side": side, "error": (done.stderr or done.stdout).strip()[-400:], "seconds": seconds}
+            return {"task": task, "side": side, "error": (done.stderr or done.stdout).strip()[-400:],
+                    "seconds": seconds}
         shown = subprocess.run([str(Path(sys.executable).with_name("autotrace")), "show", "--json", run_id],
                                cwd=folder, env=env, capture_output=True, text=True, check=True)
         data = json.loads(shown.stdout)
