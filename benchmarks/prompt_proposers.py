@@ -8,11 +8,12 @@ judged on the task's hidden cases.
 Each autotrace run sets nothing (the embedded model serves the optimizer and the program, as for a
 user); ``--base-url`` (``autotrace model serve``) serves the hidden cases and GEPA. A task is a folder of
 :mod:`benchmarks.fresh_prompts` (``program.py`` with a marked ``PROMPT`` and an ``OpenAI()`` client,
-``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each run works on a copy of the folder in a scratch directory; one JSON line per task and side is appended to ``--out``:
-the score before (the original prompt) and after on the judge's examples, the hidden pass rate of the
-final prompt, the optimizer's and the program's tokens, the program runs, and which proposer wrote the
-winning prompt. GEPA is given as many program runs (metric calls) as the autotrace run on the same
-task made, or ``--gepa-calls``.
+``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each run works on a copy of the folder
+in a scratch directory; one JSON line per task and side is appended to ``--out``: the score before (the
+original prompt) and after on the judge's examples, the hidden pass rate of the final prompt, the
+optimizer's and the program's tokens, the program runs, and which proposer wrote the winning prompt.
+GEPA is given as many program runs (metric calls) as the autotrace run on the same task made, or
+``--gepa-calls``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from typing import Any
 FRESH = Path(__file__).resolve().parent / "fresh_prompts"
 ROOT = Path(__file__).resolve().parent.parent
 #: The extra options of each autotrace side.
-#: "baseline": autotrace as it was before the proposer (run it with ``--pythonpath`` at that commit's tree).
-SIDES = {"baseline": [], "autotrace": ["--no-induce"], "induce": ["--induce"]}
+SIDES = {"autotrace": ["--no-induce"], "induce": ["--induce"]}
 
 
 def task_dir(name: str) -> Path:
@@ -76,8 +76,6 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace) -> dict[str, A
                    "judge.py", "--steps", str(args.steps), "--target", "1", "--timeout", "900", "--jobs", "1",
                    *SIDES[side]]  # nothing else set: the embedded model serves the optimizer and the program
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-        if args.pythonpath:
-            env["PYTHONPATH"] = args.pythonpath
         started = time.time()
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
         seconds = time.time() - started
@@ -198,7 +196,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sides", default="autotrace,induce")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--gepa-calls", type=int, default=0, help="GEPA's metric calls (0: the autotrace run's)")
-    parser.add_argument("--pythonpath", default="", help="autotrace's source tree to run (default: installed)")
     parser.add_argument("--out", default="benchmarks/results/prompt_proposers.jsonl")
     parser.add_argument("--logs", default=tempfile.gettempdir() + "/prompt_proposers_logs")
     args = parser.parse_args(argv)
