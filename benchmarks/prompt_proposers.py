@@ -130,13 +130,22 @@ def _summary(data: dict[str, Any], task: str, base_url: str) -> dict[str, Any]:
 
 
 def proposer_of(step: dict[str, Any]) -> str:
-    """Which question wrote a step's kept candidate, read from the stored prompt's system message."""
+    """Which question wrote a step's kept candidate: read from its reasoning (this module's proposals say
+    so) or the stored prompt's system message."""
+    from autotrace.optimizers.base import load_prompt
+    from autotrace.optimizers.induce import FORM_ONLY, INDUCED, WITH_FORM
+
     reasoning = step.get("reasoning") or ""
-    if reasoning.startswith("instruction induction"):
-        return "induce" + ("+form" if "output form" in reasoning else "")
+    for start, name in ((WITH_FORM, "induce+form"), (INDUCED, "induce"), (FORM_ONLY, "form")):
+        if reasoning.startswith(start):
+            return name
     system = next((m.get("content", "") for m in step.get("prompt") or () if m.get("role") == "system"), "")
-    if "one text" in system or "reflect" in system.lower():
-        return "reflect"
+    for prompt, name in (("reflect_system_text.txt", "reflect"), ("reflect_system_code.txt", "reflect"),
+                         ("merge_system.txt", "merge")):
+        if system.startswith(load_prompt(prompt).strip()[:60]):
+            return name
+    if "merge" in (step.get("note") or "") and not system:
+        return "merge"
     return "whole" if system else "measured"
 
 
