@@ -19,6 +19,7 @@ GEPA is given as many program runs (metric calls) as the autotrace run on the sa
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import runpy
@@ -111,10 +112,10 @@ def _summary(data: dict[str, Any], task: str, base_url: str) -> dict[str, Any]:
     run = data["run"]
     best = run.get("best") or {}
     values = best.get("values") or steps[-1]["values"]
-    prompt = next(iter(values.values()))
+    prompt = prompt_text(next(iter(values.values())))
     writer = "original"
     for step in steps[1:]:
-        if step.get("candidate") and prompt in step["candidate"].values():
+        if step.get("candidate") and prompt in map(prompt_text, step["candidate"].values()):
             writer = proposer_of(step)
             break
     app = (data.get("app") or {}).get("total") or {}
@@ -127,6 +128,15 @@ def _summary(data: dict[str, Any], task: str, base_url: str) -> dict[str, Any]:
         "stopped": best.get("stopped"), "prompt": prompt, "writer": writer,
         "hidden": hidden_score(task_dir(task), prompt, base_url),
     }
+
+
+def prompt_text(stored: str) -> str:
+    """A text parameter's value from its stored form (a Python literal)."""
+    try:
+        value = ast.literal_eval(stored)
+    except (ValueError, SyntaxError):
+        return stored
+    return value if isinstance(value, str) else stored
 
 
 def proposer_of(step: dict[str, Any]) -> str:

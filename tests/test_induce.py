@@ -14,10 +14,10 @@ from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Feedback
-from autotrace.optimizers.induce import Demo, demonstrations, output_form, wanted_in, with_form
+from autotrace.optimizers.induce import Demo, _fenced, demonstrations, output_form, wanted_in, with_form
 from autotrace.params import ParamKind, ParamSpec
 
-INDUCE_SYSTEM = "You find the instruction that turns inputs into outputs"
+INDUCE_SYSTEM = "You write short, exact instructions for a language model."
 CODES = {
     "Striker scores twice as the home side wins the final": "SPT",
     "Chip maker unveils a faster processor for laptops": "TEC",
@@ -79,7 +79,7 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
     headline = next(iter(CODES))
     llm_server.script(*[scripted([
         f"```text\nFor '{headline}' answer SPT.\n```",  # quotes an input: rejected
-        "The instruction was:\n```text\nGive the desk code of the headline.\n```",  # runs, scores 0; its form wins
+        "Give the desk code of the headline.",  # a bare sentence is read too; it scores 0, its form wins
         "```text\nGive the desk code of the headline: SPT, TEC or POL, alone.\n```",  # runs, scores 1
     ])] * 4)
     result = optimize(desk_app(tmp_path), llm_server, "--steps", "1", "--induce")
@@ -91,7 +91,7 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
     user = asked[0]["messages"][1]["content"]
     for text, code in CODES.items():  # every example's input with the output the judge's message wanted
         assert f"Input: {text}\nOutput: {code}\n" in user + "\n"
-    assert "What was the instruction?" in user
+    assert "Write that instruction" in user and "do not mention these inputs" in user
     # the quoting answer never ran; of the others, the first that scored 1: an induced text with the form
     shown = subprocess.run([str(AUTOTRACE), "runs"], cwd=tmp_path, capture_output=True, text=True, check=True)
     run_id = shown.stdout.splitlines()[1].split()[0]
@@ -160,3 +160,10 @@ def test_the_output_form_names_labels_or_shows_one_output() -> None:
                                   "the form of this example: 2021-03-03")
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
+
+
+def test_a_bare_instruction_is_read_and_a_method_is_not() -> None:
+    assert _fenced("Give the desk code of the headline.") == "```text\nGive the desk code of the headline.\n```"
+    method = "To do it:\n1. Read the input.\n2. Answer."
+    assert _fenced(method) == method  # no block: parse_one_value rejects it
+    assert _fenced("Say it.\n```text\nAnswer yes.\n```") == "Say it.\n```text\nAnswer yes.\n```"

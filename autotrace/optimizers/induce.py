@@ -52,6 +52,9 @@ _WANTED = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(?:expected|wanted|should (?:have )?be(?:en)?|correct answer (?:is|was)|the answer is|here)\b:?\s*"
     r"(?P<v>[^\s,;)'\"]+)",
 )]
+#: The longest reply read as an instruction when it holds no fenced block (the 1.5B mostly answers
+#: "Reply with the instruction only" with the bare sentence; a longer reply is a method, not an instruction).
+BARE_CHARS = 400
 #: The reasoning a proposal of this module carries (the run store keeps it: which question wrote a text).
 INDUCED, WITH_FORM, FORM_ONLY = "instruction induction", "instruction induction with the output form", "output form"
 
@@ -180,7 +183,7 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         values: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         if reply.error is None:
-            new, reason = parse_one_value(reply.text, spec, value, inputs)
+            new, reason = parse_one_value(_fenced(reply.text), spec, value, inputs)
             if reason is not None:
                 rejected[spec.name] = reason
             elif new is not None:
@@ -190,6 +193,16 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         if values and (formed := with_form(values[spec.name], form)) is not None:
             proposals.append(_given(spec, value, formed, inputs, f"{WITH_FORM}: {formed}"))
     return proposals
+
+
+def _fenced(reply: str) -> str:
+    """The reply with its instruction in a fenced block: as it is when it has one, else its bare text
+    when that is short prose (no code, no list)."""
+    text = reply.strip()
+    if "```" in text or len(text) > BARE_CHARS or any(line.lstrip()[:2] in ("1.", "- ", "* ", "# ")
+                                                      for line in text.splitlines()):
+        return reply
+    return f"```text\n{text.strip(chr(34) + chr(39))}\n```"
 
 
 def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], reasoning: str) -> Proposal:
