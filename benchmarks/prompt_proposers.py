@@ -216,10 +216,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--gepa-calls", type=int, default=0, help="GEPA's metric calls (0: the autotrace run's)")
     parser.add_argument("--out", default="benchmarks/results/prompt_proposers.jsonl")
+    parser.add_argument("--rescore", action="store_true",
+                        help="Judge each result's final prompt on its task's hidden cases again, in --out")
     parser.add_argument("--logs", default=tempfile.gettempdir() + "/prompt_proposers_logs")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.rescore:
+        rescore(out, args.base_url)
+        return
     for task in args.tasks.split(","):
         for side in args.sides.split(","):
             if side == "gepa":
@@ -231,6 +236,18 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(result), flush=True)
             with out.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
+
+
+def rescore(out: Path, base_url: str) -> None:
+    """Each line's ``hidden`` judged again from its ``prompt`` (the file rewritten atomically)."""
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    for result in lines:
+        if "prompt" in result:
+            result["prompt"] = prompt_text(result["prompt"])
+            result["hidden"] = hidden_score(task_dir(result["task"]), result["prompt"], base_url)
+    partial = out.with_suffix(".partial")
+    partial.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    partial.replace(out)
 
 
 def _autotrace_runs(out: Path, task: str) -> int:
