@@ -241,10 +241,13 @@ def main(argv: list[str] | None = None) -> None:
 def rescore(out: Path, base_url: str) -> None:
     """Each line's ``hidden`` judged again from its ``prompt`` (the file rewritten atomically)."""
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    judged: dict[tuple[str, str], dict[str, Any]] = {}
     for result in lines:
         if "prompt" in result:
-            result["prompt"] = prompt_text(result["prompt"])
-            result["hidden"] = hidden_score(task_dir(result["task"]), result["prompt"], base_url)
+            result["prompt"] = key = prompt_text(result["prompt"])
+            if (result["task"], key) not in judged:
+                judged[result["task"], key] = hidden_score(task_dir(result["task"]), key, base_url)
+            result["hidden"] = judged[result["task"], key]
     partial = out.with_suffix(".partial")
     partial.write_text("".join(json.dumps(r) + "\n" for r in lines))
     partial.replace(out)
