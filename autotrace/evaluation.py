@@ -94,6 +94,10 @@ class Feedback:
     graph: nx.DiGraph | None
     text: str
     score: float | None
+    #: The example's input and the program's output as the worker recorded them (``repr`` texts; the
+    #: input is None when the judge gives no examples): what instruction induction reads.
+    example: str | None = None
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,8 @@ class Evaluation:
         if self.problem:
             return [Feedback(graph=None, text=self.problem, score=None)]
         return [Feedback(graph=g.from_json(e.graph) if e.graph else None,
-                         text=truncate(e.message, _MESSAGE_LIMIT * 3, "ends"), score=e.score)
+                         text=truncate(e.message, _MESSAGE_LIMIT * 3, "ends"), score=e.score,
+                         example=e.example, output=e.output)
                 for e in self.examples]
 
     def describe(self) -> str:

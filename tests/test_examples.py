@@ -3,6 +3,7 @@ known-correct values (written into a copy of the example and run as plain Python
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import shutil
@@ -52,7 +53,8 @@ TEST_SUITES = ("pytest_project", "threshold_tests")
 
 def test_every_example_has_a_readme_a_program_and_a_judge() -> None:
     folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in TEST_SUITES)
-    assert folders == ["battleship", "fit_constants", "fix_bug", "inventory", "numeric_graphs", "prompt_app", "traffic"]
+    assert folders == ["battleship", "bbh", "fit_constants", "fix_bug", "inventory", "numeric_graphs", "prompt_app",
+                       "traffic"]
     for name in folders:
         assert (EXAMPLES / name / "judge.py").is_file()
         readme = (EXAMPLES / name / "README.md").read_text()
@@ -154,3 +156,39 @@ def test_prompt_app_runs_against_the_llm_server_and_is_judged(tmp_path: Path, ll
     # The judge: a sentence is no label; a label word is right (5 of 6 here).
     assert "answered 'the', which is no label: the answer must be exactly one word" in result.stdout
     assert result.stdout.count("  correct") == 5
+
+
+def bbh_answer(request: dict) -> str:
+    """A model that knows every BIG-Bench-Hard answer, written as the template's format asks."""
+    targets = runpy.run_path(str(EXAMPLES / "bbh" / "judge.py"))["TARGETS"]
+    question = request["messages"][-1]["content"].rsplit("Question: ", 1)[1].rsplit("\nAnswer:", 1)[0]
+    return f"Answer: {targets[question]}"
+
+
+def test_bbh_puts_the_question_in_the_template_calls_the_model_and_extracts_the_answer(
+        tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    folder = copy_example("bbh", tmp_path)
+    llm_server.script("False", *[bbh_answer] * 19)  # the first reply lacks "Answer:": extract_answer raises
+
+    result = autotrace_run(folder, "program.py", "--app-base-url", llm_server.base_url, "--app-model", "scripted")
+
+    assert result.returncode == 1, result.stderr  # one example raised
+    for name in ("program.PROMPT_TEMPLATE (literal)", "program.create_prompt (code)", "program.extract_answer (code)"):
+        assert f"param {name}" in result.stdout
+    requests = [r.json for r in llm_server.chat_requests]
+    assert len(requests) == 20  # the 15 train and 5 validation examples of the paper's split
+    first = requests[0]["messages"][-1]["content"]
+    assert first.startswith("Given the fields `question`, produce the fields `answer`.") and "\nQuestion: " in first
+    # (it shows the 15 train examples; the 5 validation ones ran too)
+    assert "IndexError" in result.stdout and result.stdout.count("  correct") == 14
+
+
+def test_bbh_splits_each_task_15_5_and_the_rest() -> None:
+    for task in ("boolean_expressions", "sports_understanding", "word_sorting"):
+        env = environment(BBH_TASK=task)
+        code = ("import judge, json; s = judge.SPLITS; print(json.dumps([len(s['train']), len(s['val']), "
+                "len(s['test']), len({e['input'] for part in s.values() for e in part}), len(judge.DATA)]))")
+        result = subprocess.run([sys.executable, "-c", code], cwd=EXAMPLES / "bbh", env=env, capture_output=True,
+                                text=True, timeout=60, check=True)
+        train, val, test, distinct, total = json.loads(result.stdout)
+        assert (train, val) == (15, 5) and test == total - 20 >= 200 and distinct == total  # no question twice

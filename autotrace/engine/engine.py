@@ -17,6 +17,7 @@ from autotrace.evaluation import Evaluation
 from autotrace.llm.client import LLM
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Sensitivity
+from autotrace.optimizers.induce import induce
 from autotrace.project import Project
 from autotrace.scoring import ScoreRule
 from autotrace.search.stages import score_of
@@ -66,7 +67,8 @@ class Engine:
         self.write = StoreWriter(store, self.ledger)
         self.callbacks: list[StepCallback] = [self.write, progress_of(progress, options.steps)]
         self.measured = Measured(options, self.ledger, self.optimizer, acceptance, self.reached)
-        whole = WholeProgram(self.optimizer)
+        induced = (lambda n: induce(self.llm, self.optimizer, options.seed, n)) if options.induce else None
+        whole = WholeProgram(self.optimizer, induced)
         self.asking = Asking(self.optimizer, self.ledger, options.seed, options.resample, whole,
                              [make(self.optimizer) for make in rotation])
         self.merging = Merging(self.ledger, self.optimizer)

@@ -54,6 +54,8 @@ class Options:
     resample: int = DEFAULTS["resample"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
     merge: bool = DEFAULTS["merge"]
+    #: Also propose texts by instruction induction and the output form (:mod:`autotrace.optimizers.induce`).
+    induce: bool = DEFAULTS["induce"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
     holdout: float = DEFAULTS["holdout"]

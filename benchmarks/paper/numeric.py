@@ -88,7 +88,8 @@ def run(side: str, seed: int, graphs: list[int], steps: int, server: dict[str, A
                             "method": f"Adam lr {LR} (autograd)"})
             continue
         assert server is not None
-        extra = ["--max-unchanged", "0", "--target", "0"] + (["--no-probe", "--no-measured-step"] if side == "autotrace-llm" else [])
+        llm_only = ["--no-probe", "--no-measured-step"] if side == "autotrace-llm" else []
+        extra = ["--max-unchanged", "0", "--target", "0", *llm_only]
         run_dir = fresh_copy("numeric_graphs", WORK / "runs" / f"numeric-graph{index}-seed{seed}-{side}")
         result = run_autotrace(run_dir, "program.py", steps, server, extra, env={"GRAPH": str(index)})
         if "error" in result:
@@ -97,7 +98,8 @@ def run(side: str, seed: int, graphs: list[int], steps: int, server: dict[str, A
         records.append({"task": f"graph{index}", "score": abs(result["best"]) if result["best"] is not None else None,
                         "program_runs": result["program_runs"], "tokens": result["tokens"],
                         "seconds": result["seconds"], "values": result["values"], "command": result["command"],
-                        "curve": [{**c, "best": abs(c["best"]) if c["best"] is not None else None} for c in result["curve"]]})
+                        "curve": [{**c, "best": abs(c["best"]) if c["best"] is not None else None}
+                                  for c in result["curve"]]})
     return records
 
 

@@ -69,7 +69,7 @@ def plot(records: list[dict], experiment: str, out: Path) -> Path | None:
     drawn = False
     drew_tokens = [False]
     colors: list[str] = []
-    for (exp, side, method, steps, quick, _), rs in sorted(groups(records).items(), key=lambda kv: str(kv[0])):
+    for (exp, side, method, _steps, quick, _), rs in sorted(groups(records).items(), key=lambda kv: str(kv[0])):
         if exp != experiment or quick:
             continue
         curves = [r["curve"] for r in rs if r.get("curve") and not r.get("error")]

@@ -1,0 +1,212 @@
+"""New texts for a text parameter (a system prompt, a template) from what its outputs should have been:
+instruction induction ("Large Language Models Are Human-Level Prompt Engineers", Zhou et al. 2022),
+and the output form the judge asks for.
+
+"Improve this prompt given this feedback" is a hard question for a small model: the 1.5B pasted an
+input into the prompt or described the task without the exact output form. "Here are inputs and the
+outputs wanted: what was the instruction?" is an easier one. The examples shown are the step's own
+(never held-out ones): each one's input as the program got it, and the output wanted: the program's own
+output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
+instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
+comes once more with a sentence stating the output form: the labels the wanted outputs take, or one of
+them as a model of the form. The current text with that sentence is a candidate too (no LLM call).
+
+Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
+one that quotes an input shown, or one the program sent with it, is rejected.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from autotrace.evaluation import Feedback
+from autotrace.graph import ARG_REPR_LIMIT, short_repr
+from autotrace.llm.client import Sampling, derived_seed
+from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
+from autotrace.optimizers.reflect import parse_one_value
+from autotrace.optimizers.uses import MIN_QUOTE, QUOTE_CHARS, _calls_given, inputs_beside
+from autotrace.optimizers.validate import validate
+from autotrace.params import ParamKind, ParamSpec
+from autotrace.text import truncate
+
+if TYPE_CHECKING:
+    from autotrace.llm.client import LLM
+    from autotrace.optimizers.base import Optimizer
+
+#: Instructions sampled per step, and their temperature (different seeds must give different ones).
+SAMPLES, TEMPERATURE = 3, 0.8
+#: Examples shown at most, and characters of an input or an output shown.
+DEMOS, INPUT_CHARS, OUTPUT_CHARS = 8, 400, 200
+#: At most this many distinct wanted outputs, each at most this long, and some repeated: they are labels.
+LABELS, LABEL_CHARS = 8, 24
+#: Where a judge's message names the output it wanted: ``expected 'x'``, ``should be x``, ``(here: x)``.
+_WANTED = [re.compile(p, re.IGNORECASE) for p in (
+    r"\b(?:expected|wanted|should (?:have )?be(?:en)?|correct answer (?:is|was)|the answer is)\b:?\s*"
+    r"(?P<q>['\"])(?P<v>.+?)(?P=q)",
+    r"\b(?:expected|wanted|should (?:have )?be(?:en)?|correct answer (?:is|was)|the answer is|here)\b:?\s*"
+    r"(?P<v>[^\s,;)'\"]+)",
+)]
+#: The longest reply read as an instruction when it holds no fenced block (the 1.5B mostly answers
+#: "Reply with the instruction only" with the bare sentence; a longer reply is a method, not an instruction).
+BARE_CHARS = 400
+#: The reasoning a proposal of this module carries (the run store keeps it: which question wrote a text).
+INDUCED, WITH_FORM, FORM_ONLY = "instruction induction", "instruction induction with the output form", "output form"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One example as instruction induction shows it: the input and the output wanted."""
+
+    input: str
+    wanted: str
+
+
+def induce_targets(params: Sequence[ParamSpec], values: dict[str, Any]) -> list[ParamSpec]:
+    """The text parameters (strings with words) the questions of this module can be about."""
+    return [p for p in params if p.kind is not ParamKind.CODE and isinstance(values[p.name], str)
+            and values[p.name].strip() and " " in values[p.name].strip()]
+
+
+def demonstrations(spec: ParamSpec, value: str, feedback: Sequence[Feedback]) -> list[Demo]:
+    """The examples' inputs with the outputs wanted, as the feedback states them (at most :data:`DEMOS`).
+
+    With one example per input (the judge's ``examples()``): its input and, when the judge gave it full
+    marks, the program's output, else the output the judge's message names. A judge of one run over all
+    inputs: the inputs the recorded calls passed together with the text, each with what the message says
+    after naming it."""
+    demos: list[Demo] = []
+    for item in feedback:
+        if item.example is not None:
+            wanted = _plain(item.output) if item.score is not None and item.score >= 1 else wanted_in(item.text)
+            if wanted is not None and wanted.strip():
+                demos.append(Demo(_plain(item.example), wanted))
+        elif item.graph is not None:
+            demos += _demos_in_run(item.graph, spec, value, item.text)
+    unique = list(dict.fromkeys(demos))
+    return [Demo(truncate(d.input, INPUT_CHARS), truncate(d.wanted, OUTPUT_CHARS)) for d in unique[:DEMOS]]
+
+
+def wanted_in(message: str) -> str | None:
+    """The output a judge's message says it wanted (``answered 'x', expected 'billing'`` → billing)."""
+    for pattern in _WANTED:
+        match = pattern.search(message)
+        if match:
+            return match.group("v").strip()
+    return None
+
+
+def _demos_in_run(graph: nx.DiGraph, spec: ParamSpec, value: str, message: str) -> list[Demo]:
+    """The inputs a run's calls passed with the text, each paired with what the judge's message says
+    after quoting it (an input it does not name has no wanted output it states, and is left out)."""
+    passed = short_repr(value, ARG_REPR_LIMIT)
+    demos = []
+    for call in _calls_given(graph, passed):
+        for arg in graph.nodes[call]["args"].values():
+            if arg == passed or (text := _plain(arg)) == arg:
+                continue
+            at = message.find(arg)
+            wanted = wanted_in(message[at + len(arg):at + len(arg) + 200]) if at >= 0 else None
+            if wanted is not None:
+                demos.append(Demo(text, wanted))
+    return demos
+
+
+def _plain(text: str) -> str:
+    """A recorded ``repr`` of a string as the string itself; any other text as it is."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value if isinstance(value, str) else text
+
+
+def induce_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
+    """The question "what was the instruction?" about ``demos``, within ``budget`` tokens (fewer demos
+    while it does not fit; None when not even one does)."""
+    for count in range(len(demos), 0, -1):
+        shown = "\n\n".join(f"Input: {d.input}\nOutput: {d.wanted}" for d in demos[:count])
+        messages = [{"role": "system", "content": load_prompt("induce_system.txt").strip()},
+                    {"role": "user", "content": fill("induce.txt", demos=shown)}]
+        if prompt_tokens(messages) <= budget:
+            return messages
+    return None
+
+
+def output_form(demos: Sequence[Demo]) -> str | None:
+    """One sentence stating the form of the wanted outputs: the labels they take (a few short ones, some
+    repeated), else one of them as a model; None without demos."""
+    if not demos:
+        return None
+    wanted = list(dict.fromkeys(d.wanted for d in demos))
+    if len(wanted) < len(demos) and len(wanted) <= LABELS and all(len(w) <= LABEL_CHARS for w in wanted):
+        return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
+    return fill("output_form_example.txt", example=demos[0].wanted).strip()
+
+
+def with_form(text: str, form: str | None) -> str | None:
+    """``text`` followed by the ``form`` sentence; None when there is none or the text says it already."""
+    if form is None or form in text:
+        return None
+    return f"{text.rstrip()}\n{form}"
+
+
+def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES) -> list[Proposal]:
+    """This step's proposals for the most implicated text parameter: ``samples`` induced instructions
+    (sampled with seeds from the run's ``seed`` and the ``step``), each also with the output form, and
+    the current text with the output form. [] when there is no text parameter or no example states the
+    output it wanted."""
+    targets = induce_targets(optimizer.params, optimizer.values)
+    if not targets or not optimizer.feedback:
+        return []
+    spec = optimizer.implicated_target(targets) if len(targets) > 1 else targets[0]
+    value = optimizer.values[spec.name]
+    demos = demonstrations(spec, value, optimizer.feedback)
+    if not demos:
+        return []
+    inputs = list(dict.fromkeys([*inputs_beside(spec, value, optimizer.feedback),
+                                 *(d.input[:QUOTE_CHARS] for d in demos if len(d.input) >= MIN_QUOTE)]))
+    form = output_form(demos)
+    proposals = []
+    if (formed := with_form(value, form)) is not None:
+        proposals.append(_given(spec, value, formed, inputs, FORM_ONLY))
+    messages = induce_messages(demos, optimizer.budget_tokens)
+    if messages is None:
+        return proposals
+    for i in range(samples):
+        reply = llm.complete_text(messages, sampling=Sampling(TEMPERATURE, derived_seed(seed, step, "induce", i)))
+        values: dict[str, Any] = {}
+        rejected: dict[str, str] = {}
+        if reply.error is None:
+            new, reason = parse_one_value(_fenced(reply.text), spec, value, inputs)
+            if reason is not None:
+                rejected[spec.name] = reason
+            elif new is not None:
+                values[spec.name] = new
+        proposals.append(Proposal.from_reply(messages, reply, values, rejected, f"{INDUCED}: {reply.text[:1500]}",
+                                             reply.error))
+        if values and (formed := with_form(values[spec.name], form)) is not None:
+            proposals.append(_given(spec, value, formed, inputs, f"{WITH_FORM}: {formed}"))
+    return proposals
+
+
+def _fenced(reply: str) -> str:
+    """The reply with its instruction in a fenced block: as it is when it has one, else its bare text
+    when that is short prose (no code, no list)."""
+    text = reply.strip()
+    if "```" in text or len(text) > BARE_CHARS or any(line.lstrip()[:2] in ("1.", "- ", "* ", "# ")
+                                                      for line in text.splitlines()):
+        return reply
+    return f"```text\n{text.strip(chr(34) + chr(39))}\n```"
+
+
+def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], reasoning: str) -> Proposal:
+    """A proposal made without an LLM call (``text`` as the new value), validated as an answer's."""
+    accepted, rejected = validate({spec.name: text}, [spec], {spec.name: value}, {spec.name: inputs})
+    return Proposal(values=accepted, rejected=rejected, reasoning=reasoning, messages=[], response=text,
+                    prompt_tokens=0, completion_tokens=0, seconds=0.0, cached=False, error=None)

@@ -1,0 +1,169 @@
+"""Instruction induction and the output form (`autotrace optimize --induce`, against the scripted model):
+what the question shows (the examples' inputs with the outputs the judge wanted, never a held-out one),
+what it keeps out of the prompt (a text quoting an input), and that the best induced text wins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import networkx as nx
+from helpers import AUTOTRACE
+from llmserver import ScriptedLLMServer
+
+from autotrace.evaluation import Feedback
+from autotrace.optimizers.induce import Demo, _fenced, demonstrations, output_form, wanted_in, with_form
+from autotrace.params import ParamKind, ParamSpec
+
+INDUCE_SYSTEM = "You write short, exact instructions for a language model."
+CODES = {
+    "Striker scores twice as the home side wins the final": "SPT",
+    "Chip maker unveils a faster processor for laptops": "TEC",
+    "Parliament passes the budget after a late-night vote": "POL",
+    "Marathon runner breaks the course record in the rain": "SPT",
+}
+
+
+def desk_app(folder: Path) -> Path:
+    """A stand-in for an LLM app: ``ask`` answers a headline's code when the prompt asks for the desk code
+    and names the codes."""
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "app.py").write_text(
+        f"CODES = {CODES!r}\n"
+        'PROMPT = "Talk about the headline."  # autotrace: param system prompt given with each headline\n\n\n'
+        "def ask(prompt, headline):\n"
+        '    if "desk code" in prompt and all(code in prompt for code in ("SPT", "TEC", "POL")):\n'
+        "        return CODES[headline]\n"
+        '    return "This headline is about " + headline.lower()\n\n\n'
+        "def main(headline):\n"
+        "    return ask(PROMPT, headline).split()[0]\n")
+    (folder / "judge.py").write_text(
+        "from app import CODES\n\n\n"
+        "def examples():\n"
+        "    return list(CODES)\n\n\n"
+        "def feedback(output, headline):\n"
+        "    expected = CODES[headline]\n"
+        "    return (1.0, 'correct') if output == expected else (0.0, f'answered {output!r}, expected {expected!r}')\n")
+    return folder
+
+
+def scripted(induced: list[str]):
+    """A reply for each request: the whole-problem question keeps everything, the induction question
+    takes the next of ``induced``."""
+    answers = iter(induced)
+
+    def reply(body: dict) -> str | dict:
+        if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
+            return next(answers)
+        return {"reasoning": "the prompt is fine", "suggestion": {"app.PROMPT": None}}
+    return reply
+
+
+def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--target", "1",
+                           "--no-probe", "--resample", "0", "--no-merge", *args,
+                           "--base-url", server.base_url, "--model", "scripted"],
+                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def induce_requests(server: ScriptedLLMServer) -> list[dict]:
+    return [r.json for r in server.chat_requests
+            if r.json is not None and r.json["messages"][0]["content"].startswith(INDUCE_SYSTEM)]
+
+
+def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_kept(tmp_path, llm_server):
+    headline = next(iter(CODES))
+    llm_server.script(*[scripted([
+        f"```text\nFor '{headline}' answer SPT.\n```",  # quotes an input: rejected
+        "Give the desk code of the headline.",  # a bare sentence is read too; it scores 0, its form wins
+        "```text\nGive the desk code of the headline: SPT, TEC or POL, alone.\n```",  # runs, scores 1
+    ])] * 4)
+    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1", "--induce")
+    assert result.returncode == 0, result.stderr
+    asked = induce_requests(llm_server)
+    assert len(asked) == 3  # three samples of one question, each with a seed of its own
+    assert len({r["seed"] for r in asked}) == 3 and {r["temperature"] for r in asked} == {0.8}
+    assert asked[0]["messages"] == asked[1]["messages"]
+    user = asked[0]["messages"][1]["content"]
+    for text, code in CODES.items():  # every example's input with the output the judge's message wanted
+        assert f"Input: {text}\nOutput: {code}\n" in user + "\n"
+    assert "Write that instruction" in user and "do not mention these inputs" in user
+    # the quoting answer never ran; of the others, the first that scored 1: an induced text with the form
+    shown = subprocess.run([str(AUTOTRACE), "runs"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    run_id = shown.stdout.splitlines()[1].split()[0]
+    steps = json.loads(subprocess.run([str(AUTOTRACE), "show", "--json", run_id], cwd=tmp_path,
+                                      capture_output=True, text=True, check=True).stdout)["steps"]
+    assert steps[1]["describe"] == "1"
+    assert steps[1]["reasoning"].startswith("instruction induction with the output form")
+    assert steps[1]["values"]["app.PROMPT"] == repr("Give the desk code of the headline.\nAnswer with exactly one "
+                                                    "of: SPT, TEC, POL. Write that alone, with nothing before or after "
+                                                    "it.")
+    # the whole question, the current text with the form, three induced (one rejected: it ran nothing), two forms
+    assert "7 proposed (6 sampled again), 5 new, best 1" in result.stderr
+    assert '+PROMPT = "Give the desk code of the headline.\\nAnswer with exactly one of: SPT, TEC, POL.' in result.stdout
+
+
+def test_held_out_examples_are_never_shown(tmp_path, llm_server):
+    llm_server.script(*[scripted(["```text\nName the topic.\n```"] * 6)] * 12)
+    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1", "--induce", "--holdout", "0.5")
+    assert result.returncode in (0, 1) and "best score" in result.stderr, result.stderr
+    user = induce_requests(llm_server)[0]["messages"][1]["content"]
+    shown = [text for text in CODES if f"Input: {text}\n" in user]
+    assert len(shown) == 2  # the two examples the run trains on; the two validation ones stay out
+
+
+def test_without_induce_the_question_is_not_asked(tmp_path, llm_server):
+    llm_server.script(*[scripted([])] * 3)
+    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1")
+    assert result.returncode == 1 and "best score: 0" in result.stderr, result.stderr
+    assert induce_requests(llm_server) == [] and len(llm_server.chat_requests) == 1
+
+
+PROMPT = ParamSpec("app.py::PROMPT", Path("app.py"), "app", "PROMPT", ParamKind.LITERAL, "", "Read it.", 1)
+
+
+def test_the_outputs_wanted_are_the_right_outputs_and_those_the_judge_names() -> None:
+    feedback = [Feedback(None, "correct", 1.0, example="'first input'", output="'yes'"),
+                Feedback(None, "answered 'maybe', expected 'no'", 0.0, example="'second input'", output="'maybe'"),
+                Feedback(None, "wrong", 0.0, example="'third input'", output="'x'")]  # names no output: left out
+    assert demonstrations(PROMPT, "Read it.", feedback) == [Demo("first input", "yes"), Demo("second input", "no")]
+
+
+def test_a_judge_of_the_whole_run_is_read_by_the_inputs_its_message_quotes() -> None:
+    graph = nx.DiGraph()
+    for i, dialogue in enumerate(("Speaker 1: 'Coming?' Speaker 2: 'I am tired.'", "Speaker 1: 'Tea?' Speaker 2: 'Yes'")):
+        graph.add_node(f"call:{i}", kind="call", func="app.ask", seq=i,
+                       args={"prompt": repr("Read it."), "dialogue": repr(dialogue)})
+    message = "1/2 right. Wrong: " + repr("Speaker 1: 'Coming?' Speaker 2: 'I am tired.'") + ": answered 'yes', " \
+              "expected 'no'."
+    demos = demonstrations(PROMPT, "Read it.", [Feedback(graph, message, 0.5)])
+    assert demos == [Demo("Speaker 1: 'Coming?' Speaker 2: 'I am tired.'", "no")]
+
+
+def test_what_a_judge_says_it_wanted() -> None:
+    assert wanted_in("answered 'the', expected 'billing'") == "billing"
+    assert wanted_in('got "x" but the correct answer is "2021-03-03"') == "2021-03-03"
+    assert wanted_in("which is no label (here: bug)") == "bug"
+    assert wanted_in("Expected: maximumRetryCount") == "maximumRetryCount"
+    assert wanted_in("wrong answer") is None
+
+
+def test_the_output_form_names_labels_or_shows_one_output() -> None:
+    labels = [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]
+    assert output_form(labels) == "Answer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
+    dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14")]
+    assert output_form(dates) == ("Answer with the output alone, with nothing before or after it, written exactly in "
+                                  "the form of this example: 2021-03-03")
+    assert output_form([]) is None
+    assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
+
+
+def test_a_bare_instruction_is_read_and_a_method_is_not() -> None:
+    assert _fenced("Give the desk code of the headline.") == "```text\nGive the desk code of the headline.\n```"
+    method = "To do it:\n1. Read the input.\n2. Answer."
+    assert _fenced(method) == method  # no block: parse_one_value rejects it
+    assert _fenced("Say it.\n```text\nAnswer yes.\n```") == "Say it.\n```text\nAnswer yes.\n```"
