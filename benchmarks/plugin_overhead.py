@@ -150,20 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in PACKAGES]
     if unknown:
         parser.error(f"unknown package(s) {unknown}; known: {', '.join(PACKAGES)}")
+    given = argv if argv is not None else sys.argv[1:]
+    command = shlex.join([".venv/bin/python", "benchmarks/plugin_overhead.py", *given])
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in names:
         row = run_package(PACKAGES[name], args.workdir.resolve(), args.runs, args.before,
                           args.nobc_all or name == "toolz", args.quick, args.timeout)
         rows.append(row)
         print("\n".join(table([row])[2:]), flush=True)
-    given = argv if argv is not None else sys.argv[1:]
-    command = shlex.join([".venv/bin/python", "benchmarks/plugin_overhead.py", *given])
+        args.results.write_text(json.dumps({  # after each package: a run stopped early keeps what it measured
+            "command": command, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "python": platform.python_version(), "cores": os.cpu_count(), "goals": GOALS, "packages": rows},
+            indent=1) + "\n")
     print("\n".join(table(rows)))
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({
-        "command": command, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(), "cores": os.cpu_count(), "goals": GOALS, "packages": rows},
-        indent=1) + "\n")
     print(f"wrote {args.results}")
     return 0 if all(r["identical"] for r in rows) else 1
 
