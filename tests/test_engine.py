@@ -183,3 +183,11 @@ def test_a_proposer_in_the_resampling_rotation_is_asked_when_the_answers_give_no
     engine = run(project, options(llm_server, steps=1, resample=1), rotation=[fixed])
     assert made[0].asked == 1 and len(llm_server.chat_requests) == 1
     assert engine.state.best.values["shop.MARKUP"] == 2.5
+
+
+def test_a_resumed_run_counts_its_earlier_tokens_against_the_budget(project, llm_server):
+    llm_server.script(answer(MARKUP=2.5), answer(MARKUP=2.6))
+    first = run(project, options(llm_server, steps=1))
+    resumed = run(project, options(llm_server, steps=3, resume=first.result.run_id, max_optimizer_tokens=1))
+    assert resumed.result.stopped_by == "budget" and len(llm_server.chat_requests) == 1
+    assert resumed.result.best_values["shop.MARKUP"] == 2.5
