@@ -11,8 +11,6 @@ import sys
 
 import pytest
 
-from autotrace.llm.provision import installed_model
-
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 PROGRAM = '''"""Solve 3x + 2 = 20 for x."""
@@ -29,14 +27,6 @@ JUDGE = '''def feedback(output):
         return 0.0, "correct: the output is 20"
     return -abs(error), f"the output is {output} but it must be 20 ({'too high' if error > 0 else 'too low'} by {abs(error):g})"
 '''
-
-
-@pytest.fixture(scope="module")
-def model_ready() -> None:
-    if installed_model("1.5b") is None:
-        done = subprocess.run([sys.executable, "-m", "autotrace", "model", "install"], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"the local model cannot be installed here: {done.stderr.strip()[-300:]}")
 
 
 def test_local_model_solves_a_linear_equation_and_writes_a_patch(tmp_path, model_ready):

@@ -16,19 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from autotrace.llm.provision import installed_model
-
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def model_ready() -> None:
-    if installed_model("1.5b") is None:
-        done = subprocess.run([sys.executable, "-m", "autotrace", "model", "install"], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"the local model cannot be installed here: {done.stderr.strip()[-300:]}")
 
 
 def run_quick(experiment: str, tmp_path: Path) -> list[dict]:
