@@ -52,6 +52,6 @@ def test_traffic_quick_lowers_the_loss(tmp_path, model_ready):
 def test_battleship_quick_hits_ships(tmp_path, model_ready):
     (record,) = run_quick("battleship", tmp_path)
     assert record["curve"][0]["best"] == 0.0  # both functions start empty: no valid shot
-    if record["score"] == 0.0:  # measured: 0 after each of the 3 quick steps on the 1.5B (docs/paper.md)
+    if record["score"] == 0.0:  # measured: 0 after the 3 quick steps on the 1.5B (docs/paper.md)
         pytest.xfail("the embedded model wrote no policy that hits a ship within the quick form's steps")
     assert record["score"] > 0.0, record
