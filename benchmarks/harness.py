@@ -77,6 +77,20 @@ def model_server(base_url: str | None, model: str | None, threads: int | None,
                "n_ctx": server.n_ctx, "gguf": str(server.gguf), "started_by": "autotrace.llm.server.LocalServer"}
 
 
+def run_logged(command: list[str], cwd: Path, env: dict[str, str], log_path: Path,
+               timeout: float) -> tuple[int | str, float]:
+    """Run ``command`` with its output in ``log_path``: its exit code (or ``killed after N s``) and the
+    wall seconds it took."""
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        try:
+            code: int | str = subprocess.run(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                             timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = f"killed after {timeout:.0f} s"
+    return code, time.perf_counter() - started
+
+
 def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
              trace_py: Path | None, run_timeout: float, max_tokens: int, code_format: str | None = None,
              candidates: int = 1, holdout: float = 0.0, resample: int = 0) -> dict[str, Any]:
@@ -112,15 +126,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
     env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": server["base_url"],
            "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     load = os.getloadavg()[0]  # the machine's load when the run starts: what its seconds were measured under
-    started = time.perf_counter()
-    with open(run_dir / "run.log", "wb") as log:
-        try:
-            proc = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=run_timeout)
-            code: int | str = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = f"killed after {run_timeout:.0f} s"
-    wall = time.perf_counter() - started
+    code, wall = run_logged(command, ROOT, env, run_dir / "run.log", run_timeout)
     if result_path.is_file():
         result = json.loads(result_path.read_text())
     else:

@@ -73,15 +73,9 @@ def run_autotrace(run_dir: Path, target: str, steps: int, server: dict[str, Any]
                "--no-cache",
                "--model", server["model"], "--base-url", server["base_url"], *extra]
     full_env = {**os.environ, "OPENAI_API_KEY": "local", **(env or {})}
-    started = time.perf_counter()
-    with open(run_dir / "run.log", "wb") as log:
-        try:
-            proc = subprocess.run(command, cwd=run_dir, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=timeout)
-            code: int | str = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = f"killed after {timeout:.0f} s"
-    seconds = time.perf_counter() - started
+    from benchmarks.harness import run_logged
+
+    code, seconds = run_logged(command, run_dir, full_env, run_dir / "run.log", timeout)
     exe = str(Path(sys.executable).parent / "autotrace")
     listing = subprocess.run([exe, "show", "--json", _last_run(run_dir)], cwd=run_dir, capture_output=True,
                              text=True) if (run_dir / ".autotrace").is_dir() else None
