@@ -1,13 +1,12 @@
-"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`, with the
-:class:`Scoring` it was started with) and its steps (:class:`StepRecord`).
+"""What the run store (:mod:`autotrace.store`) holds: a run's row (:class:`RunRecord`: how it was started,
+:class:`RunConfig` with its :class:`Scoring`, and how it ended, :class:`RunSummary`), its steps
+(:class:`StepRecord`) and its pool's candidates (:class:`CandidateRecord`).
 
-The loop writes a step, and ``autotrace show``, the report, resume and the benchmarks read it back;
-with the record typed here, each of them names a field instead of spelling a key, and
-:meth:`StepRecord.to_record` / :meth:`StepRecord.from_record` are the one JSON codec between them and the
-``steps.record`` column. The JSON keeps the layout autotrace wrote before these types existed (score,
-describe, feedback and status are written beside the evaluation they follow from; describe and feedback
-are read back as written), so stores written by
-earlier versions open unchanged and no schema version was needed.
+The engine writes them, and ``autotrace show``, ``runs``, the report, resume and the benchmarks read them
+back; each of them names a field instead of spelling a key, and each type's ``to_…``/``from_…`` pair is
+the one JSON codec between it and its column. The JSON keeps the layout autotrace wrote before these
+types existed, so older stores open unchanged; the run's config, summary and pool rows carry a
+:data:`RECORD_VERSION`, and one written by a newer autotrace is refused with one line.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autotrace.evaluation import Evaluation
+from autotrace.pool import Candidate
 
 
 @dataclass(frozen=True)
@@ -197,10 +197,130 @@ def _said(option: str, value: Any) -> str:
     return f"{option} {value!r}" if isinstance(value, str) else f"{option} {value:g}"
 
 
+#: The layout version of the JSON written for a run's config (:class:`RunConfig`), its summary
+#: (:class:`RunSummary`) and its pool's rows (:class:`CandidateRecord`). A record without one has the
+#: layout written before versions were (the same keys, some missing: they take their defaults); a record
+#: of a higher version was written by a newer autotrace and is not read (:class:`RecordError`).
+RECORD_VERSION = 1
+
+
+class RecordError(ValueError):
+    """A stored record this autotrace cannot read (a newer version's, or not a record); one line."""
+
+
+def _checked(data: Any, what: str) -> Mapping[str, Any]:
+    """``data`` as a record of a version this autotrace reads, or :class:`RecordError`."""
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{what} is not a record ({type(data).__name__})")
+    version = data.get("version", RECORD_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version > RECORD_VERSION:
+        raise RecordError(f"{what} has record version {version!r}, written by a newer autotrace (this one reads up "
+                          f"to {RECORD_VERSION}): upgrade autotrace to read it")
+    return data
+
+
+@dataclass(frozen=True)
+class RunSubject:
+    """What a run optimizes: the program (``target``, None for a test suite's run), its judge, the entry
+    function called and the selectors that named parameters besides the markers."""
+
+    target: str | None = None
+    judge: str | None = None
+    entry: str | None = None
+    selectors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a run was started (the ``runs.config`` column): what it optimizes, with which optimizer and
+    model, over which parameters in which project, and what its scores mean."""
+
+    subject: RunSubject = RunSubject()
+    steps: int = 0
+    optimizer: str = ""
+    model: str = ""
+    params: tuple[str, ...] = ()  # the parameters' names
+    root: str | None = None  # the project's folder
+    candidates: int = 1  # answers asked for per step
+    scoring: Scoring | None = None  # None: a run stored before the scoring was
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of the column (flat: the subject's fields beside the others); :meth:`from_json`."""
+        return {"version": RECORD_VERSION, **asdict(self.subject), "selectors": list(self.subject.selectors),
+                "steps": self.steps, "optimizer": self.optimizer, "model": self.model, "params": list(self.params),
+                "root": self.root, "candidates": self.candidates,
+                "scoring": self.scoring.to_json() if self.scoring else None}
+
+    @classmethod
+    def from_json(cls, data: Any, what: str = "the run's config") -> RunConfig:
+        """Read :meth:`to_json`'s form back (a key missing takes its default); :class:`RecordError` for a
+        newer version's record."""
+        data = _checked(data, what)
+        scoring = data.get("scoring")
+        return cls(subject=RunSubject(target=_text(data, "target"), judge=_text(data, "judge"),
+                                      entry=_text(data, "entry"),
+                                      selectors=tuple(str(s) for s in data.get("selectors") or ())),
+                   steps=int(data.get("steps") or 0), optimizer=str(data.get("optimizer") or ""),
+                   model=str(data.get("model") or ""), params=tuple(str(p) for p in data.get("params") or ()),
+                   root=_text(data, "root"), candidates=int(data.get("candidates") or 1),
+                   scoring=Scoring.from_json(scoring) if isinstance(scoring, Mapping) else None)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How a finished run ended (the ``runs.best`` column): its best values and their evaluation, whether
+    it reached the target, how many programs it ran, why it stopped early and why it wrote no patch."""
+
+    score: float | None = None
+    describe: str = ""  # the best evaluation in words, as the progress line says it
+    validation: float | None = None  # the best values' score on the held-out examples (None: none held out)
+    values: Mapping[str, str] = field(default_factory=dict)  # every parameter's best value, as text
+    reached_target: bool = False
+    evaluations: int = 0
+    stopped: str = ""  # why the run ended before its last step ("" for none)
+    no_patch: str = ""  # why no patch was written ("" when one was)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of the column; :meth:`from_json` reads it."""
+        return {"version": RECORD_VERSION, **asdict(self), "values": dict(self.values)}
+
+    @classmethod
+    def from_json(cls, data: Any, what: str = "the run's summary") -> RunSummary:
+        """Read :meth:`to_json`'s form back (a key missing takes its default); :class:`RecordError` for a
+        newer version's record."""
+        data = _checked(data, what)
+        return cls(score=_number(data.get("score")), describe=str(data.get("describe") or ""),
+                   validation=_number(data.get("validation")), values=_texts(data.get("values")),
+                   reached_target=bool(data.get("reached_target")), evaluations=int(data.get("evaluations") or 0),
+                   stopped=str(data.get("stopped") or ""), no_patch=str(data.get("no_patch") or ""))
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """One row of a run's pool (the ``candidates`` table): the candidate and its evaluation."""
+
+    candidate: Candidate
+    evaluation: Evaluation
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form of the row (the evaluation's keys beside ``candidate``); :meth:`from_record`."""
+        return {"version": RECORD_VERSION, "candidate": self.candidate.to_json(), **self.evaluation.to_record()}
+
+    @classmethod
+    def from_record(cls, data: Any, what: str = "a pool's candidate") -> CandidateRecord:
+        """Read :meth:`to_record`'s form back; :class:`RecordError` for a newer version's record."""
+        data = _checked(data, what)
+        try:
+            candidate = Candidate.from_json(data["candidate"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordError(f"{what} is not a candidate record ({type(exc).__name__}: {exc})") from None
+        return cls(candidate, Evaluation.from_record(data))
+
+
 @dataclass(frozen=True)
 class RunRecord:
-    """One run's row: when and how it was started (``config``: what the loop was given, JSON), how it
-    ended (``best``: the best result's summary, None while it runs) and how many steps it stored."""
+    """One run's row: when and how it was started (:class:`RunConfig`), how it ended (:class:`RunSummary`,
+    None while it runs) and how many steps it stored."""
 
     id: str
     created: float
@@ -208,23 +328,24 @@ class RunRecord:
     status: str
     best_score: float | None
     steps: int  # stored steps, the initial values' step 0 included
-    config: Mapping[str, Any]
-    best: Mapping[str, Any] | None
+    config: RunConfig
+    best: RunSummary | None
 
     @property
     def scoring(self) -> Scoring | None:
         """What the run's scores mean (:class:`Scoring`); None for a run stored before it was recorded."""
-        data = self.config.get("scoring")
-        return Scoring.from_json(data) if isinstance(data, Mapping) else None
+        return self.config.scoring
 
     @property
     def best_describe(self) -> str:
         """The best result as the progress line says it ("" while the run has none)."""
-        return str((self.best or {}).get("describe") or "")
+        return self.best.describe if self.best else ""
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON (``autotrace show --json``)."""
-        return asdict(self)
+        return {"id": self.id, "created": self.created, "finished": self.finished, "status": self.status,
+                "best_score": self.best_score, "steps": self.steps, "config": self.config.to_json(),
+                "best": self.best.to_json() if self.best else None}
 
 
 @dataclass(frozen=True)
@@ -237,6 +358,14 @@ class MergeNote:
 
 def _texts(data: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (data or {}).items()}
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else str(data[key])
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _ids(data: Sequence[Any] | None) -> tuple[int, ...]:

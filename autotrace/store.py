@@ -13,11 +13,12 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from autotrace.llm.appcalls import AppUsageRecord
-from autotrace.records import RunRecord, StepRecord
+from autotrace.records import CandidateRecord, RecordError, RunConfig, RunRecord, RunSummary, StepRecord
 
 #: 2 added ``candidates`` (the pool of :mod:`autotrace.pool`); 3 added ``app_usage`` (the program's own
 #: model calls, :mod:`autotrace.llm.appcalls`). An older file gains the tables on open.
@@ -74,6 +75,7 @@ _SECRET_KEY = re.compile(
 #: match, so code that merely builds a header (``f"Bearer {token}"``) is stored unchanged.
 _SECRET_TEXT = re.compile(r"((?i:bearer)\s+)[A-Za-z0-9._~+/=-]{16,}|\bsk-[A-Za-z0-9_-]{20,}")
 REDACTED = "[redacted]"
+_T = TypeVar("_T")
 
 
 class StoreError(RuntimeError):
@@ -158,11 +160,11 @@ class RunStore:
         self._conn = connect(self.path)
         self._lock = threading.Lock()
 
-    def create_run(self, run_id: str, config: dict) -> None:
-        """Start a run in status ``running``; ``config`` is JSON-able (target, entry, params, model …)."""
+    def create_run(self, run_id: str, config: RunConfig) -> None:
+        """Start a run in status ``running``, started as ``config`` says."""
         self._write(
             "INSERT INTO runs (id, created, status, config) VALUES (?, ?, 'running', ?)",
-            (run_id, time.time(), _dumps(config)),
+            (run_id, time.time(), _dumps(config.to_json())),
             conflict=f"run {run_id!r} already exists",
         )
 
@@ -202,20 +204,22 @@ class RunStore:
         rows = self._read("SELECT step, created, record FROM steps WHERE run_id = ? ORDER BY step", (run_id,))
         return [StepRecord.from_record(json.loads(r["record"]), r["step"], r["created"]) for r in rows]
 
-    def add_candidate(self, run_id: str, candidate_id: int, record: dict) -> None:
-        """Record one evaluated candidate of the run's pool (:class:`autotrace.pool.Candidate` with its
-        evaluation); it is on disk when this returns, so a killed run resumes with its whole pool.
-        Recording it again replaces the record (a probe's values kept as a measured step's result)."""
+    def add_candidate(self, run_id: str, record: CandidateRecord) -> None:
+        """Record one evaluated candidate of the run's pool; it is on disk when this returns, so a killed
+        run resumes with its whole pool. Recording it again replaces the record (a probe's values kept as
+        a measured step's result)."""
+        candidate_id = record.candidate.id
         self._write(
             "INSERT OR REPLACE INTO candidates (run_id, id, created, record) VALUES (?, ?, ?, ?)",
-            (run_id, candidate_id, time.time(), _dumps(record)),
+            (run_id, candidate_id, time.time(), _dumps(record.to_record())),
             conflict=f"candidate {candidate_id} of run {run_id!r} is already recorded",
         )
 
-    def candidates(self, run_id: str) -> list[dict]:
-        """The run's candidate records in the order they were evaluated."""
-        rows = self._read("SELECT record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,))
-        return [json.loads(r["record"]) for r in rows]
+    def candidates(self, run_id: str) -> list[CandidateRecord]:
+        """The run's pool in the order its candidates were evaluated."""
+        rows = self._read("SELECT id, record FROM candidates WHERE run_id = ? ORDER BY id", (run_id,))
+        return [self._typed(CandidateRecord.from_record, r["record"], f"candidate {r['id']} of run {run_id!r}")
+                for r in rows]
 
     def set_app_usage(self, run_id: str, record: AppUsageRecord) -> None:
         """Record what the program's own model calls of the run cost (replacing what was recorded: a
@@ -228,12 +232,12 @@ class RunStore:
         rows = self._read("SELECT record FROM app_usage WHERE run_id = ?", (run_id,))
         return AppUsageRecord.from_json(json.loads(rows[0]["record"])) if rows else None
 
-    def finish_run(self, run_id: str, status: str, best: dict) -> None:
-        """Close the run with a final ``status`` and its ``best`` result (``best["score"]`` is indexed)."""
+    def finish_run(self, run_id: str, status: str, summary: RunSummary) -> None:
+        """Close the run with a final ``status`` and how it ended (its best score is also a column)."""
         with self._lock:
             cursor = self._conn.execute(
                 "UPDATE runs SET status = ?, finished = ?, best_score = ?, best = ? WHERE id = ?",
-                (status, time.time(), _number(best.get("score")), _dumps(best), run_id),
+                (status, time.time(), _number(summary.score), _dumps(summary.to_json()), run_id),
             )
         if cursor.rowcount == 0:
             raise StoreError(f"no run {run_id!r} in {self.path}")
@@ -255,10 +259,22 @@ class RunStore:
         )
         return [
             RunRecord(id=r["id"], created=r["created"], finished=r["finished"], status=r["status"],
-                      best_score=r["best_score"], steps=r["steps"], config=json.loads(r["config"]),
-                      best=json.loads(r["best"]) if r["best"] else None)
+                      best_score=r["best_score"], steps=r["steps"],
+                      config=self._typed(RunConfig.from_json, r["config"], f"the config of run {r['id']!r}"),
+                      best=self._typed(RunSummary.from_json, r["best"], f"the summary of run {r['id']!r}")
+                      if r["best"] else None)
             for r in self._read(query, args)
         ]
+
+    def _typed(self, read: Callable[[Any, str], _T], text: str, what: str) -> _T:
+        """``text`` (a column's JSON) read by ``read``; a record this autotrace cannot read is a
+        :class:`StoreError` naming the file."""
+        try:
+            return read(json.loads(text), what)
+        except json.JSONDecodeError:
+            raise StoreError(f"{self.path}: {what} is not JSON") from None
+        except RecordError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def _read(self, sql: str, args: tuple) -> list[sqlite3.Row]:
         with self._lock:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from autotrace.project import Project
-from autotrace.records import StepRecord
+from autotrace.records import RunConfig, RunSubject, RunSummary, StepRecord
 from autotrace.report.page import run_html
 from autotrace.report.run import run_view
 from autotrace.runners.evaluation import make_job, run_evaluation
@@ -39,8 +39,8 @@ def build_run(folder: Path, calls: int, steps: int) -> tuple[RunStore, str]:
     project = Project.load(folder / "chain.py")
     store = RunStore(folder / ".autotrace" / "autotrace.db")
     run_id = f"bench-{calls}"
-    store.create_run(run_id, {"target": "chain.py", "judge": "judge.py", "optimizer": "optoprime",
-                              "model": "none", "params": ["chain.RATE"], "root": str(folder)})
+    store.create_run(run_id, RunConfig(RunSubject(target="chain.py", judge="judge.py"), optimizer="optoprime",
+                                       model="none", params=("chain.RATE",), root=str(folder)))
     for step in range(steps + 1):
         rate = 1.001 + step * 0.0005
         job = make_job(project, folder / "chain.py", "main", folder / "judge.py", {"chain.RATE": rate})
@@ -53,7 +53,7 @@ def build_run(folder: Path, calls: int, steps: int) -> tuple[RunStore, str]:
             prompt_tokens=1500 if step else 0, completion_tokens=80 if step else 0, seconds=10.0,
             note="changed chain.RATE" if step else "initial values", evaluated=(evaluation.score,),
         ))
-    store.finish_run(run_id, "done", {"score": None})
+    store.finish_run(run_id, "done", RunSummary())
     return store, run_id
 
 

@@ -457,8 +457,8 @@ def runs() -> None:
     store = _store()
     rows = [(run.id, run.status, run.best_describe or "–",
              str(max(run.steps - 1, 0)),  # the stored rows less the initial values' step 0
-             _app_calls(store.app_usage(run.id)), _when(run.created), str(run.config.get("target") or "tests"))
-            for run in store.list_runs()]
+             _app_calls(store.app_usage(run.id)), _when(run.created), run.config.subject.target or "tests")
+            for run in guarded(store.list_runs)]
     for line in table(("RUN", "STATUS", "BEST", "STEPS", "APP CALLS", "STARTED", "TARGET"), rows,
                       right=frozenset({3})):
         click.echo(line)
@@ -486,7 +486,7 @@ def _when(stamp: Any) -> str:
 def show(run_id: str, as_json: bool) -> None:
     """Show a run step by step: values, score, feedback, tokens, time."""
     store = _store()
-    run = store.get_run(run_id)
+    run = guarded(lambda: store.get_run(run_id))
     if run is None:
         fail(f"no run {run_id!r} (see 'autotrace runs')")
     steps = store.steps(run_id)
@@ -499,7 +499,7 @@ def show(run_id: str, as_json: bool) -> None:
     from .terminal import colour, paint, score_style
 
     on = colour()
-    click.echo(f"run {run_id}: {json.dumps(dict(run.config), default=str)[:300]}")
+    click.echo(f"run {run_id}: {json.dumps(run.config.to_json(), default=str)[:300]}")
     if app is not None:
         click.echo(f"the program's own model calls: {app.total.describe()}")
     for step in steps:

@@ -15,6 +15,7 @@ from autotrace.engine.options import SAMPLE_TEMPERATURE
 from autotrace.evaluation import Evaluation
 from autotrace.llm.client import derived_seed
 from autotrace.project import Project
+from autotrace.records import RunSubject
 from autotrace.store import RunStore, state_dir
 
 from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
@@ -82,11 +83,11 @@ def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda
     store = RunStore(state_dir(project.root) / "autotrace.db")
     try:
         with open_executor(settings, project.root) as executor:
-            described = {"target": str(settings.target) if settings.target else None,
-                         "judge": str(settings.judge) if settings.judge else None, "entry": settings.entry,
-                         "selectors": list(settings.selectors)}
+            subject = RunSubject(target=str(settings.target) if settings.target else None,
+                                 judge=str(settings.judge) if settings.judge else None, entry=settings.entry,
+                                 selectors=tuple(settings.selectors))
             engine = Engine(settings, project, ProgramEvaluator(settings, project, executor), store, initial=initial,
-                            described=described, progress=progress, program_tokens=program_tokens)
+                            subject=subject, progress=progress, program_tokens=program_tokens)
             return engine.run()
     finally:
         store.close()

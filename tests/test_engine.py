@@ -15,6 +15,7 @@ from autotrace.engine import Engine, Offer, Options, Run, Step, pooled_best, tak
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.llm.client import LLMConfig
 from autotrace.optimizers.base import Optimizer, Proposal
+from autotrace.pool import Candidate
 from autotrace.project import Project
 from autotrace.store import RunStore, state_dir
 
@@ -62,9 +63,9 @@ def steps_of(project: Project, run_id: str) -> list[Any]:
         return store.steps(run_id)
 
 
-def candidates_of(project: Project, run_id: str) -> list[dict[str, Any]]:
+def candidates_of(project: Project, run_id: str) -> list[Candidate]:
     with RunStore(state_dir(project.root) / "autotrace.db") as store:
-        return [row["candidate"] for row in store.candidates(run_id)]
+        return [row.candidate for row in store.candidates(run_id)]
 
 
 def test_a_better_answer_becomes_the_best_and_the_patch(project, llm_server):
@@ -77,7 +78,7 @@ def test_a_better_answer_becomes_the_best_and_the_patch(project, llm_server):
     assert [r.step for r in records] == [0, 1]
     assert records[1].candidate == {"shop.MARKUP": "2.5"} and records[1].parent == (0,)
     assert records[1].prompt_tokens > 0 and state.usage.optimizer == records[1].prompt_tokens + records[1].completion_tokens
-    assert [c["origin"] for c in candidates_of(project, result.run_id)] == ["initial", "proposal"]
+    assert [c.origin for c in candidates_of(project, result.run_id)] == ["initial", "proposal"]
 
 
 def test_a_worse_answer_is_shown_once_then_the_run_goes_back_to_the_best(project, llm_server):
@@ -157,7 +158,7 @@ def test_the_measured_step_takes_a_better_point_without_asking_the_model(project
     assert llm_server.chat_requests == []
     record = steps_of(project, engine.result.run_id)[1]
     assert record.prompt == () and record.candidate and record.evaluation.score > -16.8
-    origins = [c["origin"] for c in candidates_of(project, engine.result.run_id)]
+    origins = [c.origin for c in candidates_of(project, engine.result.run_id)]
     assert origins[0] == "initial" and "measured" in origins and "probe" in origins
 
 

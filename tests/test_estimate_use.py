@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from autotrace.evaluation import Evaluation, ExampleResult  # noqa: E402
-from autotrace.records import StepRecord  # noqa: E402
+from autotrace.records import RunConfig, StepRecord  # noqa: E402
 from autotrace.store import RunStore  # noqa: E402
 from experiments import estimate_use  # noqa: E402
 
@@ -22,7 +22,7 @@ def store(folder: Path, *steps: dict) -> None:
     database.parent.mkdir(parents=True)
     runs = RunStore(database)
     try:
-        runs.create_run("r1", {})
+        runs.create_run("r1", RunConfig())
         for number, step in enumerate(steps):
             evaluation = Evaluation((ExampleResult(score=step.pop("score")),))
             prompt = [{"role": "user", "content": "..."}] if number else []

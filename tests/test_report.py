@@ -28,7 +28,7 @@ from markupsafe import escape
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.pool import Candidate
-from autotrace.records import RunRecord, StepRecord
+from autotrace.records import RunConfig, RunRecord, StepRecord
 from autotrace.report import dag
 from autotrace.report.page import run_html
 from autotrace.report.run import HEATMAP_ROWS, heat_map, lineage, run_view, started_from
@@ -211,7 +211,7 @@ def test_a_run_page_from_records_marks_failures_and_the_best_step() -> None:
     failed = _record(1, {"a": "2"}, 0.0)
     failed = replace(failed, evaluation=replace(failed.evaluation, problem="SyntaxError: bad"))
     records = [_record(0, {"a": "1"}, 0.0), failed, _record(2, {"a": "3"}, 2.0, evaluated=[1.0, None, 2.0])]
-    view = run_view(RunRecord("r1", 0.0, None, "done", None, 3, {}, None), records, None, use_graphviz=False)
+    view = run_view(RunRecord("r1", 0.0, None, "done", None, 3, RunConfig(), None), records, None, use_graphviz=False)
     assert [s.failed for s in view.steps] == [False, True, False] and view.best_step == 2
     assert view.steps[2].runs == 3 and view.steps[0].runs is None  # not recorded: shown as "–"
     page = run_html(view)
@@ -226,7 +226,7 @@ def test_the_page_draws_the_judges_mean_with_raising_examples_at_the_failure_sco
         return StepRecord({"a": str(step)}, Evaluation(examples), step=step)
 
     records = [parsed(0, 1.0, 1.0, 1.0, None, None, None), parsed(1, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)]
-    view = run_view(RunRecord("r1", 0.0, None, "done", None, 2, {}, None), records, None, use_graphviz=False)
+    view = run_view(RunRecord("r1", 0.0, None, "done", None, 2, RunConfig(), None), records, None, use_graphviz=False)
     assert [s.score for s in view.steps] == [0.5, pytest.approx(1 / 6)]
     assert view.best_step == 0 and [s.best_score for s in view.steps] == [0.5, 0.5]
     assert view.steps[0].describe == "0.5, 3 of 6 raised"

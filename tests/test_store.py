@@ -15,7 +15,19 @@ from pathlib import Path
 import pytest
 
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.records import MergeNote, OtherAnswer, RunRecord, Scoring, StepRecord
+from autotrace.pool import Candidate
+from autotrace.records import (
+    RECORD_VERSION,
+    CandidateRecord,
+    MergeNote,
+    OtherAnswer,
+    RunConfig,
+    RunRecord,
+    RunSubject,
+    RunSummary,
+    Scoring,
+    StepRecord,
+)
 from autotrace.store import SCHEMA_VERSION, ResponseCache, RunStore, StoreError
 
 SECRET = "hunter2-not-an-sk-style-key"
@@ -42,16 +54,21 @@ def step_record(i: int, prompt: str | None = None) -> StepRecord:
 
 def test_run_lifecycle(db: Path) -> None:
     with RunStore(db) as store:
-        store.create_run("r1", {"target": "app", "model": "m"})
-        store.create_run("r2", {"target": "app"})
+        config = RunConfig(RunSubject(target="app", entry="main", selectors=("app.py::f",)), steps=3,
+                           optimizer="optoprime", model="m", params=("app.rates.BASE_FEE",), root="/p", candidates=2,
+                           scoring=Scoring(holdout=0.25))
+        store.create_run("r1", config)
+        store.create_run("r2", RunConfig(RunSubject(target="app")))
         for i in range(3):
             store.add_step("r1", i, step_record(i))
-        store.finish_run("r1", "done", {"score": 0.2, "values": {"app.rates.BASE_FEE": "2"}})
+        summary = RunSummary(score=0.2, describe="0.2", values={"app.rates.BASE_FEE": "2"}, evaluations=4,
+                             stopped="budget")
+        store.finish_run("r1", "done", summary)
 
         run = store.get_run("r1")
         assert run.status == "done" and run.best_score == 0.2 and run.steps == 3
-        assert run.config == {"target": "app", "model": "m"}
-        assert run.best["values"] == {"app.rates.BASE_FEE": "2"}
+        assert (run.config, run.best, run.best_describe) == (config, summary, "0.2")
+        assert store.get_run("r2").best is None
         assert [(r.id, r.steps) for r in store.list_runs()] == [("r2", 0), ("r1", 3)]
         assert store.get_run("missing") is None
 
@@ -67,16 +84,16 @@ def test_run_lifecycle(db: Path) -> None:
 
 def test_bad_writes_raise_store_error(db: Path) -> None:
     with RunStore(db) as store:
-        store.create_run("r", {})
+        store.create_run("r", RunConfig())
         store.add_step("r", 0, step_record(0))
         with pytest.raises(StoreError, match="already recorded"):
             store.add_step("r", 0, step_record(0))
         with pytest.raises(StoreError, match="no run 'ghost'"):
             store.add_step("ghost", 0, step_record(0))
         with pytest.raises(StoreError, match="already exists"):
-            store.create_run("r", {})
+            store.create_run("r", RunConfig())
         with pytest.raises(StoreError, match="no run 'ghost'"):
-            store.finish_run("ghost", "done", {})
+            store.finish_run("ghost", "done", RunSummary())
 
 
 def test_newer_schema_is_refused(db: Path) -> None:
@@ -90,10 +107,10 @@ def test_newer_schema_is_refused(db: Path) -> None:
 WRITER = """
 import os, signal, sys, time
 from autotrace.evaluation import Evaluation, ExampleResult
-from autotrace.records import MergeNote, OtherAnswer, StepRecord
+from autotrace.records import RunConfig, RunSubject, StepRecord
 from autotrace.store import RunStore
 store = RunStore(sys.argv[1])
-store.create_run("killed", {"target": "app"})
+store.create_run("killed", RunConfig(RunSubject(target="app")))
 for i in range(int(sys.argv[2])):
     store.add_step("killed", i, StepRecord({}, Evaluation((ExampleResult(score=i),))))
     if sys.argv[3] == "pace":
@@ -165,16 +182,16 @@ def test_path_under_a_file_is_a_store_error(tmp_path: Path) -> None:
 def test_secrets_never_reach_the_database(db: Path) -> None:
     store = RunStore(db)
     cache = ResponseCache(db)
-    store.create_run("r", {"model": "m", "api_key": SECRET, "headers": {"Authorization": f"Bearer {SECRET}"}})
+    store.create_run("r", RunConfig(RunSubject(entry=f"Bearer {SECRET}"), model="m"))
     record = step_record(0, prompt=f"curl -H 'Authorization: Bearer {SECRET}'")
     record.values["app.settings.API_KEY"] = "'kept: a parameter value'"
     code = 'def headers(token):\n    return {"Authorization": f"Bearer {token}"}'
     record.candidate["app.client.headers"] = code
     store.add_step("r", 0, record)
-    store.finish_run("r", "done", {"score": 1, "token": SECRET})
+    store.finish_run("r", "done", RunSummary(score=1, describe=f"sk-{SECRET}"))
     cache.put("k", {"text": "ok", "data": {"api_key": SECRET}, "prompt_tokens": 1, "completion_tokens": 1})
 
-    assert store.get_run("r").config["api_key"] == "[redacted]"
+    assert store.get_run("r").config.subject.entry == "Bearer [redacted]"
     stored = store.steps("r")[0]
     assert stored.values["app.settings.API_KEY"] == "'kept: a parameter value'"
     assert stored.candidate["app.client.headers"] == code
@@ -188,7 +205,7 @@ def test_secrets_never_reach_the_database(db: Path) -> None:
 
 def test_response_cache_shares_the_file(db: Path) -> None:
     with RunStore(db) as store:
-        store.create_run("r", {})
+        store.create_run("r", RunConfig())
     cache = ResponseCache(db)
     assert cache.get("k") is None
     cache.put("k", {"text": "{}", "data": {}, "prompt_tokens": 3, "completion_tokens": 1})
@@ -242,17 +259,50 @@ def test_a_store_written_before_the_typed_records_opens_and_reads_back_unchanged
                          (step, json.dumps(record)))
     with RunStore(db) as store:
         run = store.get_run("old")
-        assert (run.status, run.steps, run.best_describe, run.config["target"]) == ("done", 2, "-4.8", "main.py")
+        assert (run.status, run.steps, run.best_describe, run.config.subject.target) == ("done", 2, "-4.8", "main.py")
+        assert (run.config.scoring, run.config.candidates, run.best.values) == (None, 1, {})
         first, second = store.steps("old")
         assert second.to_record() == STEP_BEFORE_RECORDS  # the JSON layout is the one written before
         assert (second.step, second.score, second.runs, second.parent, second.other_answers[0].candidate) == (
             1, -4.8, 5, (0,), {"main.MARKUP": "2.0"})
         assert (first.status, first.feedback, first.runs, first.parent, first.rejected) == (
             "failed", "SyntaxError", None, (), {"main.MARKUP": "not a number"})
-        store.add_candidate("old", 0, {"candidate": {}})  # the table version 2 added
-        assert store.candidates("old") == [{"candidate": {}}]
+        row = CandidateRecord(Candidate(0, {"main.MARKUP": "1.2"}, (), 0, {"a": 0.5}, "initial", (0.5, 0.0)),
+                              first.evaluation)
+        store.add_candidate("old", row)  # the table version 2 added
+        assert store.candidates("old") == [row]
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("column", ["config", "best", "candidate"])
+def test_a_record_written_by_a_newer_autotrace_is_refused_with_one_line(db: Path, column: str) -> None:
+    with RunStore(db) as store:
+        store.create_run("r", RunConfig(RunSubject(target="app.py")))
+        store.finish_run("r", "done", RunSummary(score=1.0))
+        store.add_candidate("r", CandidateRecord(Candidate(0, {}, (), 0, {}, "initial"), Evaluation(())))
+    newer = RECORD_VERSION + 1
+    with sqlite3.connect(db) as conn:
+        if column == "candidate":
+            conn.execute("UPDATE candidates SET record = json_set(record, '$.version', ?)", (newer,))
+        else:
+            conn.execute(f"UPDATE runs SET {column} = json_set({column}, '$.version', ?)", (newer,))
+    with RunStore(db) as store, pytest.raises(StoreError) as raised:
+        store.candidates("r") if column == "candidate" else store.get_run("r")
+    message = str(raised.value)
+    assert "\n" not in message and str(db) in message and f"record version {newer}" in message
+    assert "newer autotrace" in message
+
+
+def test_run_config_summary_and_candidate_rows_read_back_equal_through_their_json() -> None:
+    config = RunConfig(RunSubject("app.py", "judge.py", "main", ("a.py::f",)), 4, "opro", "m", ("app.X",), "/p", 3,
+                       Scoring(tests="/p/tests", repeats=5, noisy=True))
+    summary = RunSummary(-1.5, "-1.5", 0.5, {"app.X": "2"}, True, 9, "budget", "no gain")
+    row = CandidateRecord(Candidate(3, {"app.X": "2"}, (0, 1), 2, {"a": 1.0, "b": None}, "merge", (0.5, -1.0)),
+                          Evaluation((ExampleResult(score=1.0, example="a"), ExampleResult(failed=True, example="b"))))
+    assert RunConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    assert RunSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+    assert CandidateRecord.from_record(json.loads(json.dumps(row.to_record()))) == row
 
 
 def test_a_step_record_reads_back_equal_through_its_json() -> None:
@@ -271,9 +321,9 @@ def test_a_step_record_reads_back_equal_through_its_json() -> None:
 def test_a_runs_scoring_reads_back_and_a_run_stored_before_it_has_none() -> None:
     scoring = Scoring(holdout=0.25, tests="/p/tests", keyword="fast", holdout_tests="slow")
     assert Scoring.from_json(json.loads(json.dumps(scoring.to_json()))) == scoring
-    run = RunRecord("r", 0.0, None, "done", None, 1, {"scoring": scoring.to_json()}, None)
+    run = RunRecord("r", 0.0, None, "done", None, 1, RunConfig.from_json({"scoring": scoring.to_json()}), None)
     assert run.scoring == scoring
-    assert replace(run, config={"target": "app.py"}).scoring is None  # an older store's run
+    assert RunConfig.from_json({"target": "app.py"}).scoring is None  # an older store's run
 
 
 def test_a_resume_keeps_the_stored_scoring_and_refuses_another_typed_value() -> None:

@@ -10,7 +10,7 @@ completed step (and the LLM response cache answers again for free what was alrea
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from autotrace.evaluation import Evaluation
@@ -19,6 +19,7 @@ from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Sensitivity
 from autotrace.optimizers.induce import induce
 from autotrace.project import Project
+from autotrace.records import RunSubject
 from autotrace.scoring import ScoreRule
 from autotrace.search.stages import score_of
 from autotrace.store import ResponseCache, RunStore, state_dir
@@ -41,19 +42,19 @@ from .state import Held, RunState
 class Engine:
     """One run of the optimization loop over ``project``'s parameters, its programs run by ``evaluator``.
 
-    ``initial``: the original values' evaluation when the caller made it already; ``described``: what
-    the run optimizes (target, judge, entry, selectors), stored first in the run's config; ``progress``:
+    ``initial``: the original values' evaluation when the caller made it already; ``subject``: what
+    the run optimizes (target, judge, entry, selectors), stored in the run's config; ``progress``:
     shown each step's line; ``program_tokens``: the tokens the program's own model calls spent so far in
     this invocation (for the budgets); ``acceptance``: what becomes the best; ``rotation``: the
     proposers asked in turn when a step's answers gave nothing new."""
 
     def __init__(self, options: Options, project: Project, evaluator: Evaluator, store: RunStore, *,
-                 initial: Evaluation | None = None, described: Mapping[str, Any] | None = None,
+                 initial: Evaluation | None = None, subject: RunSubject | None = None,
                  progress: Callable[[StepReport], None] = lambda report: None,
                  program_tokens: Callable[[], int] = lambda: 0, acceptance: Acceptance = takes,
                  rotation: Sequence[ProposerFactory] = ROTATION, llm: LLM | None = None) -> None:
         self.options, self.project, self.store, self.initial = options, project, store, initial
-        self.described = dict(described or {})
+        self.subject = subject or RunSubject()
         self.acceptance, self.progress, self.program_tokens = acceptance, progress, program_tokens
         rule = ScoreRule(failure=options.failure_score, repeats=options.repeats or 1,
                          noisy=(options.repeats or 1) > 1)

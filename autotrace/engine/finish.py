@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotrace.evaluation import Evaluation
 from autotrace.patches import Patch, apply_saved, make_patch, save_patch
+from autotrace.records import RunSummary
 from autotrace.report import write_run_report
 from autotrace.scoring import rises
 
@@ -47,11 +48,11 @@ def finish(engine: Engine, state: RunState, run_dir: Path) -> RunResult:
     save_patch(run_dir, patch)
     applied = apply_saved(root, run_dir) if options.apply and patch.files else []
     evaluation = best.evaluation
-    engine.store.finish_run(state.run_id, "done", {
-        "score": evaluation.score, "describe": evaluation.describe(),
-        "validation": evaluation.validation.score if evaluation.holdout else None,
-        "values": ledger.texts(best.values), "reached_target": reached, "evaluations": ledger.count,
-        "stopped": state.stopped, "no_patch": unpatched})
+    engine.store.finish_run(state.run_id, "done", RunSummary(
+        score=evaluation.score, describe=evaluation.describe(),
+        validation=evaluation.validation.score if evaluation.holdout else None,
+        values=ledger.texts(best.values), reached_target=reached, evaluations=ledger.count,
+        stopped=state.stopped, no_patch=unpatched))
     report = write_run_report(engine.store, state.run_id, run_dir)
     return RunResult(state.run_id, run_dir, evaluation.describe(), best.values, patch, applied, reached, ledger.count,
                      state.stopped, report, unpatched, state.stopped_by)

@@ -13,6 +13,7 @@ from autotrace.params import ParamSpec, text_to_value, value_to_text
 from autotrace.pool import Candidate, Origin, Pool
 from autotrace.project import Project
 from autotrace.proposal_key import ProposalKey, proposal_key
+from autotrace.records import CandidateRecord
 from autotrace.scoring import ScoreRule
 from autotrace.search.stages import score_of
 from autotrace.store import RunStore
@@ -111,16 +112,15 @@ class Ledger:
 
     def _store(self, candidate: Candidate) -> None:
         assert self.run_id is not None, "a candidate is evaluated before its run is stored"
-        self.store.add_candidate(self.run_id, candidate.id, {"candidate": candidate.to_json(),
-                                                            **self.evaluated[candidate.id].to_record()})
+        self.store.add_candidate(self.run_id, CandidateRecord(candidate, self.evaluated[candidate.id]))
 
     def load(self, run_id: str) -> None:
         """The pool of a resumed run as its store holds it: every candidate evaluated before the run
         stopped, a killed step's included (so none is run again), and the merges already made."""
         for row in self.store.candidates(run_id):
-            candidate = Candidate.from_json(row["candidate"])
+            candidate = row.candidate
             self.pool.add(self.key(self.values(candidate.values)), candidate)
-            self.evaluated[candidate.id] = Evaluation.from_record(row).under(self.rule)
+            self.evaluated[candidate.id] = row.evaluation.under(self.rule)
             if candidate.origin == "merge" and len(candidate.parents) == 2:
                 self.merged.add((candidate.parents[0], candidate.parents[1]))
 

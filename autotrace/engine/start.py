@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotrace.evaluation import Evaluation
 from autotrace.optimizers.base import Attempt
-from autotrace.records import SCORING_OPTIONS
+from autotrace.records import SCORING_OPTIONS, RunConfig
 from autotrace.scoring import AUTO_REPEATS
 
 from .acceptance import pooled_best
@@ -38,11 +38,10 @@ def new_run(engine: Engine) -> RunState:
     evaluation, noise = _draw_original(engine, initial, first)
     run_id = ledger.run_id = new_run_id()
     scoring = replace(options.the_scoring(), repeats=rule.repeats, noisy=rule.noisy, failure_score=rule.failure)
-    engine.store.create_run(run_id, {
-        **engine.described, "steps": options.steps, "optimizer": options.optimizer, "model": options.llm.model,
-        "params": [p.name for p in engine.project.params], "root": str(engine.project.root),
-        "candidates": options.candidates, "scoring": scoring.to_json(),
-    })
+    engine.store.create_run(run_id, RunConfig(
+        subject=engine.subject, steps=options.steps, optimizer=options.optimizer, model=options.llm.model,
+        params=tuple(p.name for p in engine.project.params), root=str(engine.project.root),
+        candidates=options.candidates, scoring=scoring))
     if engine.initial is None:
         ledger.counted(initial, evaluation, "initial", ())
     else:

@@ -17,7 +17,7 @@ from typing import Any
 from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate
-from autotrace.records import RunRecord, StepRecord
+from autotrace.records import RunConfig, RunRecord, StepRecord
 from autotrace.scoring import ScoreRule, better
 from autotrace.text import truncate
 
@@ -84,7 +84,7 @@ class RunView:
     status: str
     created: float | None
     finished: float | None
-    config: Mapping[str, Any]
+    config: RunConfig
     params: tuple[str, ...]
     steps: tuple[Step, ...]
     best_step: int | None
@@ -141,10 +141,10 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
         drawing, example = _best_dag(evaluations[best_index].examples, use_graphviz)
     patch_file = run_dir / "patch.diff" if run_dir is not None else None
     patch = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file and patch_file.is_file() else ""
-    root = Path(str(run.config.get("root") or "."))
+    root = Path(run.config.root or ".")
     patch_path = _relative(patch_file, root) if patch_file is not None else ""
     return RunView(
-        run_id=run.id, status=run.status, created=run.created, finished=run.finished, config=dict(run.config),
+        run_id=run.id, status=run.status, created=run.created, finished=run.finished, config=run.config,
         params=tuple(original), steps=tuple(steps),
         best_step=steps[best_index].step if best_index is not None else None,
         best_describe=evaluations[best_index].describe() if best_index is not None else "",
