@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from autotrace.config import ConfigError, find_root, load_config
+from autotrace.markers import MarkerError, Selector, discover, module_name, read_source
 from autotrace.params import ParamKind, ParamSpec
-from autotrace.transforms.markers import MarkerError, Selector, discover, module_name, read_source
 from autotrace.transforms.plan import ModulePlan
 
 

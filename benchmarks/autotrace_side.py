@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from autotrace.config import CODE_FORMATS, DEFAULTS, OPTIMIZER_NAMES
+from autotrace.judge import JudgeError
 from autotrace.llm.client import LLMConfig
-from autotrace.runners.judge import JudgeError
 from autotrace.runners.optimize import Settings, StepReport, optimize, state_dir
 from autotrace.runners.sandbox import Limits
 from autotrace.store import RunStore

@@ -35,8 +35,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from autotrace.project import Project
-from autotrace.runners.evaluation import evaluation_of, make_job
 from autotrace.runners.executor import Executor, default_jobs
+from autotrace.runners.program_runs import evaluation_of, make_job
 from autotrace.runners.sandbox import Limits, evaluate
 from autotrace.runners.worker import Job
 

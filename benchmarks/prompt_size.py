@@ -20,7 +20,7 @@ from autotrace.optimizers import OptoPrime, estimate_tokens
 from autotrace.optimizers.base import prompt_tokens
 from autotrace.optimizers.validate import answer_schema
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 
 from . import tokens

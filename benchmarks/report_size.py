@@ -23,7 +23,7 @@ from autotrace.project import Project
 from autotrace.records import RunConfig, RunSubject, RunSummary, StepRecord
 from autotrace.report.page import run_html
 from autotrace.report.run import run_view
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 from autotrace.store import RunStore
 

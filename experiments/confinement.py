@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, mechanism
-from autotrace.runners.evaluation import make_job
+from autotrace.runners.program_runs import make_job
 from autotrace.runners.outcome import WorkerOutcome, outcome_from_json
 from autotrace.runners.sandbox import Limits, evaluate, run_limited
 from autotrace.runners.worker import Job

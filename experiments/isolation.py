@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 
 PROGRAM = "RATE = 0.5  # autotrace: param\n\ndef price(q):\n    return q * RATE\n\ndef main():\n    return price(4)\n"

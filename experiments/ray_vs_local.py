@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from autotrace.project import Project
-from autotrace.runners.evaluation import evaluation_of, make_job
+from autotrace.runners.program_runs import evaluation_of, make_job
 from autotrace.runners.executor import Executor
 from autotrace.runners.sandbox import Limits
 

@@ -25,7 +25,7 @@ from autotrace.optimizers.base import Proposal
 from autotrace.optimizers.reflect import reflect
 from autotrace.params import ParamKind
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.optimize import SAMPLE_TEMPERATURE, Settings, prepare
 
 from benchmarks.harness import model_server

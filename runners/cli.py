@@ -37,13 +37,12 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
 def _errors() -> dict[type, int]:
     """Known failures and their exit codes; each carries a one-line message for the user."""
     from autotrace.config import ConfigError
+    from autotrace.judge import JudgeError
     from autotrace.llm.client import LLMError
     from autotrace.llm.provision import ModelError
+    from autotrace.markers import MarkerError
     from autotrace.patches import PatchError
     from autotrace.store import StoreError
-    from autotrace.transforms.markers import MarkerError
-
-    from .judge import JudgeError
 
     return {MarkerError: EXIT_INPUT, ConfigError: EXIT_INPUT, JudgeError: EXIT_INPUT, PatchError: EXIT_INPUT,
             StoreError: EXIT_INPUT, LLMError: EXIT_LLM, ModelError: EXIT_LLM, ValueError: EXIT_INPUT}
@@ -373,7 +372,7 @@ def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None
     from autotrace.project import Project
 
     from .app_model import AppModel, program_model
-    from .evaluation import make_job, run_evaluation
+    from .program_runs import make_job, run_evaluation
     from .sandbox import Limits
 
     def body() -> int:

@@ -200,10 +200,10 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files:
     """Import what every evaluation imports; None when forking is safe afterwards, else why not.
     ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST;
     ``files``: the program's files, whose installed libraries (``import numpy``) are imported here once."""
-    from .judge import JudgeError, load_judge
+    from autotrace.judge import JudgeError, load_judge
 
     if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
-        import autotrace.patches  # noqa: F401
+        import autotrace.transforms.rewrite  # noqa: F401
         import autotrace.transforms.compile  # noqa: F401
 
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions

@@ -13,14 +13,14 @@ from autotrace.config import DEFAULTS
 from autotrace.engine import Engine, Options, Run, RunResult, StepReport
 from autotrace.engine.options import SAMPLE_TEMPERATURE
 from autotrace.evaluation import Evaluation
+from autotrace.judge import judge_failure_score
 from autotrace.llm.client import derived_seed
 from autotrace.project import Project
 from autotrace.records import RunSubject
 from autotrace.store import RunStore, state_dir
 
-from .evaluation import evaluation_of, hold_out, make_job, run_evaluation
 from .executor import Executor
-from .judge import judge_failure_score
+from .program_runs import evaluation_of, hold_out, make_job, run_evaluation
 from .sandbox import Limits
 
 __all__ = ["SAMPLE_TEMPERATURE", "RunResult", "Settings", "StepReport", "draw_seed", "load_project", "open_executor",

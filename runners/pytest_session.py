@@ -41,6 +41,7 @@ from _pytest.mark import expression as keyword_expressions
 
 from autotrace.atomic import atomic_write
 from autotrace.config import DEFAULTS
+from autotrace.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
 from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
@@ -48,7 +49,6 @@ from autotrace.runtime import Runtime
 from autotrace.suite_report import CollectError, ReportParam, SuiteReport, TestResult, report_to_json
 from autotrace.text import truncate
 from autotrace.transforms.hook import AutotraceFinder, AutotraceLoader, Target, uninstall
-from autotrace.transforms.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.transforms.plan import ModulePlan
 from autotrace.values import TEXTS
 

@@ -31,11 +31,11 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import Evaluation, ExampleResult, Feedback
+from autotrace.markers import Selector
 from autotrace.params import value_to_text
 from autotrace.project import Project, find_root
 from autotrace.suite_report import ReportError, SuiteReport, TestResult, report_from_json
 from autotrace.text import truncate
-from autotrace.transforms.markers import Selector
 
 from .guard import Baseline, Guarded, guarded, relocate
 from .sandbox import Limits, describe_exit, run_limited

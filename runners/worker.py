@@ -21,6 +21,7 @@ from typing import Any
 from autotrace import graph as g
 from autotrace.atomic import atomic_write
 from autotrace.evaluation import ExampleResult
+from autotrace.judge import JudgeError, judge_examples, judge_output, load_judge
 from autotrace.params import ParamKind, text_to_value
 from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
@@ -29,7 +30,6 @@ from autotrace.transforms.hook import Target, install, uninstall
 from .attempts import watch
 from .confine import Confinement, become_subreaper, die_with_parent, enter, kill_descendants
 from .job import Job
-from .judge import JudgeError, judge_examples, judge_output, load_judge
 from .model_calls import ModelCalls, add_model_calls
 from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome, outcome_to_json
 

@@ -18,8 +18,8 @@ import pytest
 from llmserver import ScriptedLLMServer
 
 from autotrace.project import Project
-from autotrace.runners.evaluation import evaluation_of, make_job
 from autotrace.runners.executor import Executor
+from autotrace.runners.program_runs import evaluation_of, make_job
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.worker import Job
 
@@ -146,7 +146,7 @@ def evaluating(root: Path) -> subprocess.Popen[bytes]:
     driver = textwrap.dedent(f'''
         from pathlib import Path
         from autotrace.project import Project
-        from autotrace.runners.evaluation import make_job, run_evaluation
+        from autotrace.runners.program_runs import make_job, run_evaluation
         from autotrace.runners.sandbox import Limits
         root = Path({str(root)!r})
         project = Project.load(root / "app.py")

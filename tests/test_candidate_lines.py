@@ -16,7 +16,7 @@ import pytest
 
 from autotrace.optimizers.render import render_problem
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.tests_eval import SuiteEvaluator
 from autotrace.runtime import Runtime

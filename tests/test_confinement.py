@@ -26,10 +26,10 @@ from llmserver import ScriptedLLMServer
 from autotrace.evaluation import Evaluation
 from autotrace.project import Project
 from autotrace.runners.confine import MODE_ENV, landlock_abi
-from autotrace.runners.evaluation import evaluation_of, make_job, run_evaluation
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import fork_supported
 from autotrace.runners.guard import Baseline, guarded
+from autotrace.runners.program_runs import evaluation_of, make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 from autotrace.runners.worker import Job
 

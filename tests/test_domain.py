@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from autotrace.domain import Domain, DomainError, parse
+from autotrace.markers import MarkerError, find_params
 from autotrace.optimizers.validate import validate
 from autotrace.params import ParamSpec
 from autotrace.search.space import Dimension
-from autotrace.transforms.markers import MarkerError, find_params
 
 
 @pytest.mark.parametrize("text, expected, rest", [

@@ -29,10 +29,10 @@ from helpers import (
 )
 from llmserver import ScriptedLLMServer
 
-from autotrace.runners.evaluation import evaluation_of
 from autotrace.runners.executor import Executor
 from autotrace.runners.forkserver import _library_imports, fork_supported
 from autotrace.runners.outcome import outcome_to_json
+from autotrace.runners.program_runs import evaluation_of
 from autotrace.runners.sandbox import Limits, evaluate
 
 pytestmark = pytest.mark.skipif(fork_supported() is not None, reason=str(fork_supported()))
@@ -173,7 +173,7 @@ def test_the_server_and_its_children_die_when_autotrace_is_killed(tmp_path, outs
     driver = textwrap.dedent(f'''
         from pathlib import Path
         from autotrace.project import Project
-        from autotrace.runners.evaluation import make_job
+        from autotrace.runners.program_runs import make_job
         from autotrace.runners.executor import Executor
         from autotrace.runners.sandbox import Limits
         root = Path({str(tmp_path)!r})

@@ -1,4 +1,4 @@
-"""The judge contract (runners/judge.py): what ``feedback`` may return, ``examples()``, and a judge that fails."""
+"""The judge contract (autotrace/judge.py): what ``feedback`` may return, ``examples()``, and a judge that fails."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from textwrap import dedent
 
 import pytest
 
+from autotrace.judge import JudgeError, Verdict, examples_of, judge_output, load_judge, normalize
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
-from autotrace.runners.judge import JudgeError, Verdict, examples_of, judge_output, load_judge, normalize
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 
 

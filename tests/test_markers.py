@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from autotrace.transforms.markers import MarkerError, Selector, discover, find_params, marker_text
+from autotrace.markers import MarkerError, Selector, discover, find_params, marker_text
 
 
 def params_of(tmp_path, source, selected=()):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from autotrace.evaluation import Evaluation, ExampleResult, examples_from_dicts
-from autotrace.runners.evaluation import with_attempts
 from autotrace.runners.outcome import (
     Crashed,
     EntryMissing,
@@ -15,6 +14,7 @@ from autotrace.runners.outcome import (
     outcome_from_json,
     outcome_to_json,
 )
+from autotrace.runners.program_runs import with_attempts
 
 GRAPH = {"graph": {"output": "output"}, "nodes": [{"id": "output", "kind": "output", "value": "3"}], "edges": []}
 RESULT = ExampleResult(score=0.5, failed=False, message="close", example="2", output="3", graph=GRAPH)

@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -15,19 +16,17 @@ from typing import Any
 import pytest
 
 from autotrace import atomic, patches
+from autotrace.markers import find_params
 from autotrace.params import ParamSpec
-from autotrace.patches import (
+from autotrace.patches import PatchError, apply_saved, make_patch, revert_saved, save_patch
+from autotrace.transforms.rewrite import (
     CodeValue,
     LiteralValue,
-    PatchError,
-    apply_saved,
-    make_patch,
-    revert_saved,
+    Replacement,
+    RewriteError,
     rewrite_file,
     rewrite_source,
-    save_patch,
 )
-from autotrace.transforms.markers import find_params
 
 
 def check(before: str, changes: dict[str, Any], after: str) -> None:
@@ -417,8 +416,8 @@ async def g():
         ("f", CodeValue("async def f(x):\n    return x\n"), "f: candidate turns a plain function into `async def`"),
     ],
 )
-def test_errors_name_file_and_parameter(key: str, value: patches.Replacement, message: str) -> None:
-    with pytest.raises(PatchError) as excinfo:
+def test_errors_name_file_and_parameter(key: str, value: Replacement, message: str) -> None:
+    with pytest.raises(RewriteError) as excinfo:
         rewrite_source(ERROR_SOURCE, {key: value}, filename="pkg/mod.py")
     text = str(excinfo.value)
     assert text.startswith(f"pkg/mod.py: parameter {message}")
@@ -426,7 +425,7 @@ def test_errors_name_file_and_parameter(key: str, value: patches.Replacement, me
 
 
 def test_unparsable_file_is_a_patch_error() -> None:
-    with pytest.raises(PatchError, match=r"^broken.py: does not parse"):
+    with pytest.raises(RewriteError, match=r"^broken.py: does not parse"):
         rewrite_source("X = (\n", {"X": LiteralValue(1)}, filename="broken.py")
 
 
@@ -469,7 +468,7 @@ def test_latin1_with_cookie_kept_and_unencodable_characters_escaped() -> None:
 def test_latin1_code_that_cannot_be_encoded_is_an_error() -> None:
     old = b"# coding: latin-1\ndef f():  # autotrace: param\n    return 1\n"
     with pytest.raises(
-        PatchError, match=r"^m.py: parameter f: candidate has characters iso-8859-1 cannot encode: '€'$"
+        RewriteError, match=r"^m.py: parameter f: candidate has characters iso-8859-1 cannot encode: '€'$"
     ):
         rewrite_file(old, {"f": CodeValue("def f():\n    return '\u20ac'\n")}, filename="m.py")
 
@@ -706,3 +705,15 @@ def test_atomic_write_removes_temp_file_on_error(tmp_path: Path, monkeypatch: py
         atomic.atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.py"]
+
+
+def test_the_import_hook_places_a_candidate_without_the_patch_module() -> None:
+    code = (
+        "import sys\n"
+        "from autotrace.transforms import hook\n"
+        "new = hook._substitute('def f():\\n    return 1\\n', {'f': 'def f():\\n    return 2\\n'})\n"
+        "assert 'return 2' in new, new\n"
+        "print(sorted(m for m in sys.modules if m in ('autotrace.patches', 'autotrace.transforms.rewrite')))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "['autotrace.transforms.rewrite']"

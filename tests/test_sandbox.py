@@ -8,7 +8,7 @@ import pytest
 from helpers import JUDGE, evaluating, gone, pid_in, running
 
 from autotrace.project import Project
-from autotrace.runners.evaluation import make_job, run_evaluation
+from autotrace.runners.program_runs import make_job, run_evaluation
 from autotrace.runners.sandbox import Limits
 
 

@@ -14,9 +14,9 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.engine import pooled_best
 from autotrace.evaluation import Draw, Evaluation, ExampleResult
+from autotrace.judge import JudgeError, judge_failure_score
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
-from autotrace.runners.judge import JudgeError, judge_failure_score
 from autotrace.runners.optimize import RunResult, Settings, StepReport, draw_seed, optimize
 from autotrace.runners.worker import seed_draw
 from autotrace.scoring import ALPHA, ScoreRule, better

@@ -180,7 +180,7 @@ def own_cache() -> Path:
 
 
 def _substitute(source: str, candidates: Mapping[str, str]) -> str:
-    from autotrace.patches import CodeValue, rewrite_source
+    from .rewrite import CodeValue, rewrite_source
 
     return rewrite_source(source, {qualname: CodeValue(code) for qualname, code in candidates.items()})
 

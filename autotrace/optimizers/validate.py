@@ -167,7 +167,7 @@ def check_code(spec: ParamSpec, source: Any) -> str:
     if new is None:
         found = ", ".join(type(node).__name__ for node in tree.body[:4]) or "nothing"
         raise Invalid(f"expected exactly one function definition, found: {found}")
-    if original is None:  # the original is always one def (see transforms.markers); be lenient if not
+    if original is None:  # the original is always one def (see autotrace.markers); be lenient if not
         return source
     if new.name != original.name:
         raise Invalid(f"the function must keep its name {original.name!r}, not {new.name!r}")

@@ -130,7 +130,7 @@ def test_transform(benchmark: Any, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def linear_job(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One evaluation of the registered task ``linear`` (program, judge), its bytecode cache written."""
-    from autotrace.runners.evaluation import evaluation_of, make_job
+    from autotrace.runners.program_runs import evaluation_of, make_job
     from autotrace.runners.sandbox import Limits, evaluate
     from benchmarks.tasks import get
 

@@ -23,7 +23,7 @@ import json
 
 import libcst as cst
 
-from autotrace.transforms.markers import marker_text
+from autotrace.markers import marker_text
 
 OPTO = "opto.trace"
 

@@ -1,5 +1,6 @@
-"""Evaluating one set of parameter values in a worker: the job that says what to run, and the
-worker's outcome read as an :class:`~autotrace.evaluation.Evaluation` (or as the error it means)."""
+"""Running the program with one set of parameter values in a worker: the job made from the project and
+the values, and the worker's outcome read as an :class:`~autotrace.evaluation.Evaluation` (or as the
+error it means)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from autotrace.evaluation import Evaluation
+from autotrace.judge import JudgeError
 from autotrace.params import ParamKind, value_to_text
 from autotrace.project import ConfigError, Project
 from autotrace.text import truncate
 
 from .job import Job, ParamInfo
-from .judge import JudgeError
 from .outcome import Crashed, EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOutcome
 from .sandbox import Limits, evaluate
 

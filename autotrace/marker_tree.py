@@ -1,6 +1,6 @@
 """The LibCST side of marker discovery: marked assignments and functions in one file's concrete tree.
 
-Only :func:`autotrace.transforms.markers.find_params` imports this module, when a file may hold a
+Only :func:`autotrace.markers.find_params` imports this module, when a file may hold a
 marker or a selector names it.
 """
 
