@@ -203,8 +203,8 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files:
     from autotrace.judge import JudgeError, load_judge
 
     if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
-        import autotrace.transforms.rewrite  # noqa: F401
         import autotrace.transforms.compile  # noqa: F401
+        import autotrace.transforms.rewrite  # noqa: F401
 
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions
     # inspect and tokenize compile on first use are compiled here once, not in each child (~40 ms each).
