@@ -1,10 +1,10 @@
 """Every candidate a run evaluated, with its score on each example, and the per-example Pareto front.
 
-One greedy candidate per step forgets a version that was right where the best one is wrong
-(examples/fix_bug: step 1 fixed the even-length lists and broke the odd ones, which the initial
-version got right). The pool keeps them all; the *front* is the candidates that are best on at least
-one example (GEPA's selection: ties kept, a candidate another one matches or beats everywhere and
-beats somewhere is out), and the next parent is drawn from it with the run's seed, so a run replays.
+One greedy candidate per step forgets a version that was right where the best one is wrong (a fix for
+even-length lists that breaks the odd ones the original got right). The pool keeps them all; the *front*
+is the candidates that are best on at least one example (GEPA's selection: ties kept, a candidate
+another one matches or beats everywhere and beats somewhere is out), and the next parent is drawn from
+it with the run's seed, so a run replays.
 
 The pool also is the run's record of what was evaluated: a set of values it holds (by
 :func:`autotrace.proposal_key.proposal_key`, given by the caller) is never run again.

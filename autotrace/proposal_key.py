@@ -1,10 +1,11 @@
 """When two sets of values are the same proposal: code compared by its normalised syntax tree, other
 values by value (and type: ``1`` is not ``1.0``).
 
-A model that cycles between two answers (issue 23: a candidate and the original, five steps long)
-writes them with different comments, blank lines or docstrings each time; the normalised key sees
-through that, so the loop can say "tried already" instead of running the same program again. One
-place for the rule, for every part that needs to recognise a repeat.
+A model that cycles between two answers (a candidate and the original, step after step:
+docs/decisions/answers-and-questions.md) writes them with different comments, blank lines or
+docstrings each time; the normalised key sees through that, so the loop can say "tried already"
+instead of running the same program again. One place for the rule, for every part that needs to
+recognise a repeat.
 """
 
 from __future__ import annotations

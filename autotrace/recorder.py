@@ -706,8 +706,8 @@ _SPECIAL_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 def _bind_positional(target: Any, args: tuple, kwargs: dict, shapes: dict[CodeType, tuple[tuple[str, ...], int] | None]
                      ) -> tuple[dict[str, Any], set[str]] | None:
     """What :meth:`CodeFacts.bind_arguments` gives, computed from the code object alone when every parameter is
-    positional (no ``*args``, ``**kwargs`` or keyword-only ones): ``Signature.bind`` costs ~10x more
-    and was most of the DAG-building time on real suites. None when this shortcut does not apply."""
+    positional (no ``*args``, ``**kwargs`` or keyword-only ones), since ``Signature.bind`` is the slow part
+    of building a DAG (docs/decisions/pytest-plugin-cost.md). None when this shortcut does not apply."""
     if type(target) is not FunctionType or "__signature__" in target.__dict__:
         return None
     code = target.__code__

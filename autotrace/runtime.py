@@ -223,8 +223,8 @@ class Runtime:
 
 #: While recording, full (generation 2) collections wait this many times longer. Every recorded call
 #: leaves a record that lives until the run ends, so the records alone push the collector into full
-#: collections, which traverse every object of the process and find nothing to free among them: on
-#: 100,000 recorded calls that doubled the cost per call (``python -m benchmarks --sections overhead``).
+#: collections, which traverse every object of the process and find nothing to free among them (what
+#: that costs: docs/decisions/recording-overhead.md).
 #: Young garbage is still collected as usual, and an explicit ``gc.collect()`` is a full collection.
 GC_FULL_DELAY = 10
 

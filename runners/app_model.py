@@ -100,8 +100,8 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 #: Seconds an evaluation may take once the program was seen waiting for its model past ``--timeout``'s
-#: default: on the local model and two busy cores, one example's call took 20 s (measured: the initial
-#: values of examples/prompt_app, 2 of 6 calls in 42 s, timed out at the default 60 s).
+#: default: a program calling the local model on busy cores needs more than that default
+#: (docs/decisions/evaluation-executor.md).
 APP_TIMEOUT = 900.0
 
 

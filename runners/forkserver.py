@@ -2,8 +2,8 @@
 runtime, the worker, the judge's own imports (and LibCST when code is optimized), and forks a child for
 each evaluation.
 
-A spawned worker spends most of its 0.17-0.3 s starting Python and importing; a fork of a warm process
-starts in a few milliseconds (``python -m experiments.fork_speed``). Each evaluation is guarded in autotrace's
+A spawned worker spends most of its time starting Python and importing; a fork of a warm process skips
+both (docs/decisions/evaluation-executor.md). Each evaluation is guarded in autotrace's
 process exactly as a spawned one (:func:`.sandbox.confined`: the project's modes restored, or a private
 copy verified by hash); its child is limited and isolated as a spawned worker is (its own session and
 process group, ``RLIMIT_AS``/``FSIZE``/``CPU``, killed with its parent, a wall-clock timeout enforced by
@@ -207,7 +207,7 @@ def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files:
         import autotrace.transforms.rewrite  # noqa: F401
 
     # Every child reads the program's functions' source (the recorder's graph): the regular expressions
-    # inspect and tokenize compile on first use are compiled here once, not in each child (~40 ms each).
+    # inspect and tokenize compile on first use are compiled here once, not in each child.
     inspect.getsourcelines(_warm)
     # ... and builds graphs: networkx compiles its decorated functions on their first call.
     from autotrace import graph

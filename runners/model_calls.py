@@ -1,4 +1,4 @@
-"""The program's model calls as nodes of each example's graph (issue #34, item 2).
+"""The program's model calls as nodes of each example's graph.
 
 The evaluation's worker gives the program a base URL of its own on the recording proxy
 (``/r/<tag>/v1``, :mod:`autotrace.llm.proxy`), so that every call the program makes, through whatever

@@ -5,10 +5,8 @@ Even with ``response_format`` many servers (or the fallback without one) give ba
 ``True``/``False``/``None``. The optimizer needs the object, or else a short reason it can show the
 model on the next step, so :func:`extract_json` never raises.
 
-Kept rather than json-repair (0.64.6, PyPI): on the answer table of tests/test_llm_client.py it gets
-7 of 10 right against 10 here, since it completes a truncated answer as if whole (a cut-off code value
-would be applied), turns ``{"a": nope}`` into a string and takes ``Set {x} first, then: {...}`` for a
-key ``then``; on the 9 distinct answers stored by the benchmark runs both give the same objects.
+Kept rather than json-repair, which completes a truncated answer as if it were whole (a cut-off code
+value would be applied): the comparison is in docs/decisions/answers-and-questions.md.
 """
 
 from __future__ import annotations

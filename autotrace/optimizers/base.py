@@ -264,9 +264,9 @@ class Optimizer(ABC):
             self.last_problems = problems
         if answered and not any(p.values or p.rejected or p.error for p in answered):
             # Small models often answer "keep everything" although the feedback says the output is wrong.
-            # Asking again in the same conversation re-sends the whole prompt and, measured on the
-            # benchmark tasks with the 1.5B model, changed the answer once in 17 tries; saying so in the
-            # next step's #Problems costs a line, and makes that prompt differ from this one.
+            # Asking again in the same conversation re-sends the whole prompt and seldom changes the
+            # answer (docs/decisions/answers-and-questions.md); saying so in the next step's #Problems
+            # costs a line, and makes that prompt differ from this one.
             # With a function among the variables, "how far to move it" is no help: say how code changes.
             code = any(p.kind is ParamKind.CODE for p in self.params)
             self.last_problems = {"": load_prompt("unchanged_code.txt" if code else "unchanged.txt").strip()}

@@ -1,13 +1,13 @@
 """Answers that hold code as code: each changed (code) variable in a fenced block, or as SEARCH/REPLACE
 edits of its current source, outside any JSON; the other variables' values in one JSON object.
 
-Code inside a JSON string is where small models fail most: issue 23's duration parser was written
-with its docstring's closing quotes escaped as ``\\"\\"`` and rejected twice for a syntax error. A
-fenced block needs no escaping (OpenEvolve and Aider ask for code this way), so a problem with a
-(code) variable is asked for a free-form answer and :func:`parse_code_answer` turns it into the
-``{"reasoning": ..., "suggestion": {...}}`` object a JSON answer gives, for the same validation.
-Code the model still writes inside the JSON is accepted too; when it does not parse, the reason
-says so (:data:`ESCAPING_HINT`) and the loop does not count that answer as one that changed nothing.
+Code inside a JSON string is where small models fail most (quotes and newlines escaped wrongly:
+docs/decisions/answers-and-questions.md). A fenced block needs no escaping (OpenEvolve and Aider ask for
+code this way), so a problem with a (code) variable is asked for a free-form answer and
+:func:`parse_code_answer` turns it into the ``{"reasoning": ..., "suggestion": {...}}`` object a JSON
+answer gives, for the same validation. Code the model still writes inside the JSON is accepted too; when
+it does not parse, the reason says so (:data:`ESCAPING_HINT`) and the loop does not count that answer as
+one that changed nothing.
 """
 
 from __future__ import annotations

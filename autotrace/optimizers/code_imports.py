@@ -2,8 +2,7 @@
 
 A small model writes ``re.sub(...)`` in a function whose module never imported ``re``, or answers
 with ``import re`` above the ``def``. The first fails every case with a ``NameError``; the second is
-not one function, so it was rejected unseen (7 of the 156 distinct code answers the benchmark runs
-of 2026-12-04 recorded, all slugify's: ``python -m experiments.import_repair``). Both are the right
+not one function, so it was rejected unseen (how often: docs/decisions/answers-and-questions.md). Both are the right
 idea with a loose end, and the fix is mechanical, so it is made here rather than spent a step on:
 the answer's leading imports, and an ``import M`` for each standard-library module ``M`` the function
 uses as ``M.attr`` without it being bound anywhere, become the first statements of the function's

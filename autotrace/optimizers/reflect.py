@@ -1,14 +1,13 @@
 """A reflective question about one function or text (GEPA's reflective mutation): a short prompt that
 shows one parameter, what the recorded runs did with it, and the feedback, and asks for its new value.
 
-The whole-problem prompt (:mod:`.render`) shows every call of the run, and on the embedded 1.5B model
-one parameter can drown in it. Sampled three times each at temperature 0.8 on the first step of four
-code tasks, the two questions were right on every case equally often (3 of 12 each), this one at
-0.40x the tokens (``python -m experiments.reflect_vs_whole``; once on roman alone it was 3 of 3 against
-1 of 3). Being different questions, they fail differently, so a step that asks again alternates
-them: the loop asks this one for every other answer asked again (``--resample``), about a function
-the run called or a text it passed on. The answer is a fenced block, as a merge's is
-(:mod:`autotrace.merge`), read by :func:`parse_one_value` and validated as any proposal is.
+The whole-problem prompt (:mod:`.render`) shows every call of the run, and on a small model one
+parameter can drown in it. The two questions were right equally often, this one for fewer tokens
+(docs/decisions/answers-and-questions.md). Being different questions, they fail differently, so a step
+that asks again alternates them: the loop asks this one for every other answer asked again
+(``--resample``), about a function the run called or a text it passed on. The answer is a fenced block,
+as a merge's is (:mod:`autotrace.merge`), read by :func:`parse_one_value` and validated as any proposal
+is.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
     """The chat messages asking for a new value of ``spec`` (currently ``value``), at most ``budget``
     tokens; None when even the tersest version does not fit. ``tried``: its values earlier attempts
     ran, with their scores, shown (the latest) so that the answer is not one of them: an answer
-    repeating a value already run gives the step nothing (issue 33)."""
+    repeating a value already run gives the step nothing."""
     code = spec.kind is ParamKind.CODE
     ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
     recorded = [line for item in ranked if item.graph is not None for line in uses_of(item.graph, spec, value)]

@@ -41,8 +41,8 @@ def validate(
     (``"3.5"`` → 3.5 for a number, a JSON array → tuple for a tuple); code comes back as clean source.
     ``inputs`` holds, per text parameter, the inputs the run passed together with it
     (:func:`autotrace.optimizers.uses.inputs_beside`): a new text quoting one is rejected. It is
-    sent with every input, so one written around the inputs at hand fits them alone (the 1.5B model
-    pasted the judged dialogues into a system prompt, and scored 0 of 8 with it).
+    sent with every input, so one written around the inputs at hand fits them alone (a small model
+    does paste them in: docs/decisions/answers-and-questions.md).
     """
     specs = {p.name: p for p in params}
     accepted: dict[str, Any] = {}
@@ -240,9 +240,9 @@ def _json_type(value: Any) -> str | None:
 
 
 #: Longest reasoning the answer schema allows. A small model at temperature 0 can repeat a few
-#: sentences until max_tokens cuts the answer off before any value (18 of 529 answers in the benchmark
-#: runs of 2026-11-27, 1,024 tokens each); a grammar-enforcing server closes the string here instead,
-#: and the values still come. Normal reasoning stayed far below (99% under 550 characters).
+#: sentences until max_tokens cuts the answer off before any value; a grammar-enforcing server closes
+#: the string here instead, and the values still come. Normal reasoning stays far below (how often and
+#: how long: docs/decisions/answers-and-questions.md).
 REASONING_CHARS = 1000
 
 

@@ -2,9 +2,7 @@
 
 When the one-number-at-a-time estimates of :mod:`.search` gain little, the best values lie on a
 ridge no axis follows (width and height both set an area and a perimeter). scipy's Nelder–Mead was
-picked by measurement (``python -m experiments.search_alone``, docs/decisions/measured-search.md): with the same runs it
-solved the interacting problem on every seed and came closest on a Rosenbrock valley, where pycma's
-CMA-ES (ask/tell, whole generations at once) solved 2 of 3 and came 0.6 away. Nelder–Mead asks for
+picked over CMA-ES and TPE by measurement (docs/decisions/measured-search.md). Nelder–Mead asks for
 one point at a time, so this stage does not batch; the search's other stages do.
 
 It starts from a simplex sized by how far each number's line wanted to go (by the logarithm for a

@@ -321,8 +321,8 @@ class Search:
 
         A nudge is fine (a hundred-thousandth of the value) unless the number is in ``coarse``: on a
         cone of absolute errors a nudge longer than the distance to the nearest kink measures a mix
-        of two pieces, and the planes then meet away from the answer (measured: the 3-constant fit
-        ended up to 76% off on 5 of 30 seeds with nudges a tenth of the last move). A rounded output
+        of two pieces, and the planes then meet away from the answer (docs/decisions/measured-search.md).
+        A rounded output
         has no slope that fine: a fine nudge that changes nothing is run again at ``step``, and the
         number stays in ``coarse`` for the rest of the search. The ``first`` plane is measured at the
         sweep's best, which sits on kinks, rounding edges among them: there a fine nudge that raised
