@@ -311,10 +311,9 @@ class CandidateRecord:
         """Read :meth:`to_record`'s form back; :class:`RecordError` for a newer version's record."""
         data = _checked(data, what)
         try:
-            candidate = Candidate.from_json(data["candidate"])
+            return cls(Candidate.from_json(data["candidate"]), Evaluation.from_record(data))
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(f"{what} is not a candidate record ({type(exc).__name__}: {exc})") from None
-        return cls(candidate, Evaluation.from_record(data))
 
 
 @dataclass(frozen=True)
