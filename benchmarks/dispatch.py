@@ -51,6 +51,7 @@ def run(task: Task, args: argparse.Namespace, seeds: Sequence[int], steps: int |
         argv = ["--arms", "after", "--tasks", task.name, "--steps", str(steps or task.steps),
                 "--timeout", str(args.run_timeout)]
         argv += ["--base-url", server["base_url"], "--model", server["model"]] if server else []
+        argv += ["--record", str(args.record)] if args.record is not None else ["--no-record"]
         return multi_param.main(argv)
     if task.runner == Runner.PAPER:
         from .paper import run as paper_run

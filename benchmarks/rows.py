@@ -177,7 +177,8 @@ def from_harness(result: Mapping[str, Any], *, commit: str, model: str, load: fl
                seed=int(result["seed"]), task=str(result["task"]), steps=int(result.get("steps_budget", 0)),
                solved=solved, visible_score=result.get("best_score"), hidden_score=hidden_score,
                llm_driven=llm_driven, program_runs=runs, optimizer_tokens=tokens if steps else None,
-               program_tokens=None, seconds=result.get("wall_seconds") or result.get("process_seconds"),
+               program_tokens=result.get("program_tokens"),
+               seconds=result.get("wall_seconds") or result.get("process_seconds"),
                load=load, command=command, date=date, note=str(result.get("error") or ""))
 
 
@@ -191,6 +192,7 @@ def from_multi_param(line: Mapping[str, Any], *, commit: str, model: str, comman
                visible_score=line.get("visible_score"),
                hidden_score=line["hidden_passed"] / hidden_total if hidden_total else None,
                llm_driven=(best_from == "llm") if solved and best_from in ("llm", "measured") else None,
-               program_runs=None, optimizer_tokens=line.get("tokens"), program_tokens=None,
+               program_runs=None, optimizer_tokens=line.get("tokens"),
+               program_tokens=0,  # the multi-parameter tasks' programs make no model call
                seconds=line.get("seconds"), load=load, command=command,
                date=str(line.get("finished", ""))[:16], note=str(line.get("partial") or line.get("error") or ""))

@@ -6,6 +6,7 @@ reflection's prompt to solve the task."""
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import __main__ as bench_main  # noqa: E402
 from benchmarks import dispatch, gepa_side, prompt_proposers, rows, tasks  # noqa: E402
+from tests.llmserver import ScriptedLLMServer  # noqa: E402
 
 pytest.importorskip("gepa")
 
@@ -99,3 +101,60 @@ def test_run_without_a_name_is_one_line_and_exit_2(capsys):
     assert bench_main.main(["run", "no_such_task"]) == 2
     assert "no task 'no_such_task'" in capsys.readouterr().err
 
+
+
+def test_the_harness_counts_the_programs_own_tokens_of_a_prompt_task_and_none_of_a_numeric_one(tmp_path):
+    """sports_prompt's program calls the model through app_llm (8 sentences a run): every call the server
+    answered is counted by the harness's proxy, its tokens summed into the row; a numeric task's program
+    calls none."""
+    from benchmarks import harness
+
+    def answer(body: dict[str, Any]) -> str:
+        is_program = body["messages"][0]["role"] == "system" and body.get("max_tokens") == 12
+        return "plausible" if is_program else "The prompt looks right to me; I would leave it as it is."
+
+    with ScriptedLLMServer() as llm:
+        llm.script(*[answer] * 400)
+        server = {"base_url": llm.base_url, "model": "m"}
+        result = harness.run_task(tasks.get("sports_prompt"), "autotrace", 0, 1, server, tmp_path, None, 300.0, 256)
+        program_calls = [r for r in llm.chat_requests if r.json.get("max_tokens") == 12]
+        numeric = harness.run_task(tasks.get("linear"), "autotrace", 0, 1, server, tmp_path, None, 300.0, 256)
+    assert result.get("error") is None, result
+    assert "Traceback" not in result["steps"][0]["feedback"] and len(program_calls) >= 8
+    assert result["program_calls"] == len(program_calls) and result["program_tokens"] > len(program_calls)
+    assert rows.from_harness(result, commit="c", model="m", load=None, command="c", date="d").program_tokens == \
+        result["program_tokens"]
+    assert numeric["program_tokens"] == 0
+
+
+def test_a_cli_task_runs_from_python_m_benchmarks_into_a_row(tmp_path, monkeypatch):
+    """word_pipeline (runner cli) through the one entry point: benchmarks.multi_param runs autotrace's CLI in a
+    copy against the given server; its line goes to multi_param's file, its typed row to --record."""
+    from benchmarks import multi_param
+
+    monkeypatch.setattr(multi_param, "RESULTS", tmp_path / "multi_param.jsonl")
+    out = tmp_path / "rows.jsonl"
+    with ScriptedLLMServer() as llm:
+        llm.script(*["The functions look right to me; I would leave them as they are."] * 20)
+        code = bench_main.main(["run", "word_pipeline", "--steps", "1", "--base-url", llm.base_url, "--model", "m",
+                                "--record", str(out)])
+        asked = len(llm.chat_requests)
+    assert code == 0 and asked >= 1
+    (row,) = rows.load(out)
+    assert (row.task, row.side, row.model, row.steps, row.solved, row.program_tokens) == (
+        "word_pipeline", "autotrace", "m", 1, False, 0)
+    assert row.command.startswith("python -m benchmarks --sections quality --tasks word_pipeline")
+    assert (tmp_path / "multi_param.jsonl").is_file()
+
+
+def test_a_paper_experiment_runs_from_python_m_benchmarks(tmp_path, monkeypatch):
+    """battleship's baseline (enumeration; no model, so no server is started) through the one entry point:
+    its lines go to the paper runner's file."""
+    from benchmarks.paper import run as paper_run
+
+    monkeypatch.setattr(paper_run, "RESULTS", tmp_path / "paper.jsonl")
+    assert bench_main.main(["run", "battleship", "--sides", "baseline", "--no-record"]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "paper.jsonl").read_text().splitlines()]
+    assert {(line["experiment"], line["side"], line["task"]) for line in lines} == {
+        ("battleship", "baseline", "boards0-2"), ("battleship", "baseline", "boards0-99")}
+    assert all(0 < line["score"] < 1 for line in lines)
