@@ -15,14 +15,12 @@ the task's hidden cases (through the same proxy, not counted as the run's).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import runpy
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from autotrace.llm.proxy import RecordingProxy, Upstream
+from autotrace.runners.app_model import environment
 
 from .tasks import Task
 
@@ -67,21 +65,6 @@ def default_budget(task: Task) -> int:
     return (task.steps + 1) * len(examples(task))
 
 
-@contextlib.contextmanager
-def _program_env(base_url: str) -> Iterator[None]:
-    """The program's ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` pointed at ``base_url`` while inside."""
-    saved = {name: os.environ.get(name) for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
-    os.environ.update(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="local")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run(task: Task, seed: int, metric_calls: int, server: dict[str, Any]) -> dict[str, Any]:
     """One GEPA run on ``task``: best prompt, scores, metric calls made, the optimizer's and the program's
     tokens, seconds and the hidden cases passed."""
@@ -95,7 +78,8 @@ def run(task: Task, seed: int, metric_calls: int, server: dict[str, Any]) -> dic
     upstream = Upstream(server["base_url"], "local", server["model"])
     client = OpenAI(base_url=server["base_url"], api_key="local", max_retries=0, timeout=1800)
     reflection = {"prompt": 0, "completion": 0, "calls": 0}
-    with RecordingProxy(lambda: upstream) as proxy, _program_env(proxy.base_url):
+    with RecordingProxy(lambda: upstream) as proxy, \
+            environment({"OPENAI_BASE_URL": proxy.base_url, "OPENAI_API_KEY": "local"}):
         program = runpy.run_path(str(task.folder / task.program), run_name="gepa_task")
         space = program["main"].__globals__  # run_path returns a copy: main reads its own globals
 

@@ -4,9 +4,10 @@ A row says which code (``commit``), which optimizer (``side`` and its ``arm``), 
 on which registered ``task``, and what came of it: ``solved``, the best ``visible_score`` (the judge's) and
 the ``hidden_score`` (the final program on the task's hidden cases), whether the solving step asked the
 model (``llm_driven``: False for a solve the measured search found by program runs alone, None for a run
-that did not solve), the cost (``program_runs``, ``optimizer_tokens``, ``program_tokens``, ``seconds``) and the
-machine's ``load`` (1-minute load average at the start). ``command`` reproduces the run. Every field is
-typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file that loads is
+that did not solve), the cost (``program_runs``, ``optimizer_tokens``, ``program_tokens``: what the program's
+own model calls spent, counted by autotrace's recording proxy on every side, 0 for a program that calls none;
+``seconds``) and the machine's ``load`` (1-minute load average at the start). ``command`` reproduces the run.
+Every field is typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file that loads is
 a file the summary can read.
 """
 

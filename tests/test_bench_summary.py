@@ -38,7 +38,7 @@ def test_model_solves_search_solves_and_fresh_tasks_are_reported_apart():
     fresh = replace(ROW, task="cart", solved=False, llm_driven=None, note="stopped early")
     text = summary.render([*search, model, unsolved, fresh], tasks.ALL)
     tuned, fresh_part = text.split("## Task runs: tasks tuned on")[1].split("## Task runs: fresh held-out tasks")
-    assert "| autotrace · default | m | 2 | 3/4 (1 by the model, 2 by the search alone) | 1,200 | abc1234 |" in tuned
+    assert "| autotrace · default | m | 2 | 3/4 (1 by the model, 2 by the search alone) | 1,200 | — | abc1234 |" in tuned
     assert "| linear | numeric | autotrace · default | m | 0–1 | 2/2 (0 by the model, 2 by the search alone) |" in tuned
     assert "`python -m benchmarks --tasks linear --seeds 2 --first-seed 0 --x`" in tuned
     assert "| median | code | autotrace · default | m | 1–2 | 1/2 (1 by the model, 0 by the search alone) | 1.00 | 0.75 |" \
