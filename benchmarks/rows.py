@@ -7,8 +7,8 @@ model (``llm_driven``: False for a solve the measured search found by program ru
 that did not solve), the cost (``program_runs``, ``optimizer_tokens``, ``program_tokens``: what the program's
 own model calls spent, counted by autotrace's recording proxy on every side, 0 for a program that calls none;
 ``seconds``) and the machine's ``load`` (1-minute load average at the start). ``command`` reproduces the run.
-Every field is typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file that loads is
-a file the summary can read.
+Every field is typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file
+that loads is a file the summary can read.
 """
 
 from __future__ import annotations
