@@ -4,7 +4,8 @@
     python -m benchmarks run NAME... [options]   # those tasks on their sides (= --sections quality --tasks NAME...)
     python -m benchmarks perf [--compare]   # the performance suite (benchmarks/commands.py)
     python -m benchmarks summary > BENCHMARKS.md
-    python -m benchmarks            # every task run and measurement (about an hour on an idle 2-core machine)
+    python -m benchmarks            # the harness's tasks on both sides and every measurement (about an hour on an
+                                    # idle 2-core machine); --tasks / run NAME selects any registered task
     python -m benchmarks --quick    # overhead, prompt size, import, the quick tasks x 1 seed x 3 steps
 
 Sections: ``--sections quality overhead prompt import`` (default: all). Every registered task runs from here,
