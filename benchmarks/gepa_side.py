@@ -104,12 +104,14 @@ def run(task: Task, seed: int, metric_calls: int, server: dict[str, Any]) -> dic
         dataset = [{"input": str(example), "additional_context": {"example": example}, "answer": ""}
                    for example in items]
         started = time.perf_counter()
+        callbacks: dict[str, Any] = {"evaluator": evaluator, "reflection_lm": reflection_lm}  # GEPA's protocols
         result = gepa.optimize(seed_candidate={name: str(program[name])}, trainset=dataset, valset=dataset,
-                               task_lm=task_lm, evaluator=evaluator, reflection_lm=reflection_lm,
+                               task_lm=task_lm, **callbacks,
                                max_metric_calls=metric_calls, seed=seed, display_progress_bar=False, run_dir=None)
         seconds = time.perf_counter() - started
         spent = proxy.usage()
-        best = result.best_candidate[name]
+        chosen = result.best_candidate  # a dict of the components (a str only for optimize_anything's runs)
+        best = chosen[name] if isinstance(chosen, dict) else str(chosen)
         hidden = _hidden(task, space, program["main"], name, best)
     scores = result.val_aggregate_scores
     return {"task": task.name, "side": "gepa", "seed": seed, "metric_calls": metric_calls,
