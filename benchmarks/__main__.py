@@ -1,12 +1,16 @@
 """The benchmarks' one command: task runs against Trace (trace-opt), the registry, the performance suite.
 
     python -m benchmarks list       # the registered tasks and the performance benchmarks
+    python -m benchmarks run NAME... [options]   # those tasks on their sides (= --sections quality --tasks NAME...)
     python -m benchmarks perf [--compare]   # the performance suite (benchmarks/commands.py)
     python -m benchmarks summary > BENCHMARKS.md
-    python -m benchmarks            # every task run and measurement (about an hour on an idle 2-core machine)
+    python -m benchmarks            # the harness's tasks on both sides and every measurement (about an hour on an
+                                    # idle 2-core machine); --tasks / run NAME selects any registered task
     python -m benchmarks --quick    # overhead, prompt size, import, the quick tasks x 1 seed x 3 steps
 
-Sections: ``--sections quality overhead prompt import`` (default: all). Each quality run's row is appended to
+Sections: ``--sections quality overhead prompt import`` (default: all). Every registered task runs from here,
+each by its kind's runner (``benchmarks/dispatch.py``): the harness's tasks, the prompt tasks (autotrace and
+GEPA), the multi-parameter CLI tasks, the paper experiments. Each quality run's row is appended to
 benchmarks/results/quality.jsonl (what BENCHMARKS.md is generated from); the run's detailed report goes to
 .bench/results/<stamp>/report.md (``--report``) and the raw figures beside it, results.json.
 The local model server is started once for the whole run (autotrace's LocalServer, the 1.5B
@@ -16,6 +20,7 @@ model), unless ``--base-url``/``--model`` name one that is already up.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shlex
@@ -26,7 +31,7 @@ from pathlib import Path
 
 from autotrace.config import DEFAULTS
 
-from . import commands, harness, report, rows, tasks
+from . import commands, dispatch, harness, report, rows, tasks
 
 SECTIONS = ("quality", "overhead", "prompt", "import")
 
@@ -41,9 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds run are K..K+N-1 (default 0: a later run can add seeds to an earlier one, "
                              "merged with --render)")
-    parser.add_argument("--sides", nargs="+", choices=("autotrace", "trace"), default=["autotrace", "trace"],
-                        help="optimizers the quality section runs (default both; one alone is for iterating on it, "
-                             "and its report has no comparison)")
+    parser.add_argument("--sides", nargs="+", choices=tasks.SIDES, default=None,
+                        help="optimizers the quality section runs, on the tasks that have them (default: each "
+                             "task's own sides; one alone is for iterating on it, and its report has no comparison)")
+    parser.add_argument("--metric-calls", type=int, default=None, metavar="N",
+                        help="GEPA's budget on a prompt task: program runs on one example each (default: "
+                             "(steps + 1) x the judge's examples, an autotrace run's at one evaluation a step)")
     parser.add_argument("--steps", type=int, default=None, help="step budget for every task (default: each task's)")
     parser.add_argument("--base-url", default=None, help="use this OpenAI-compatible server instead of starting one")
     parser.add_argument("--model", default=None, help="model name at --base-url")
@@ -90,17 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     if given and given[0] in commands.SUBCOMMANDS:  # list | perf | summary (benchmarks/commands.py)
         return commands.main(given)
+    if given and given[0] == "run":  # run NAME... [options]: the quality section on those tasks
+        names = [arg for arg in itertools.takewhile(lambda arg: not arg.startswith("-"), given[1:])]
+        if not names:
+            print("benchmarks: run NAME... [options]: name at least one task (python -m benchmarks list)",
+                  file=sys.stderr)
+            return 2
+        argv = given = ["--sections", "quality", "--tasks", *names, *given[1 + len(names):]]
     args = parse_args(argv)
     try:  # the registry and the task names, checked before anything starts
         chosen = [tasks.get(name) for name in args.tasks or ()]
         tasks.__getattr__("ALL")
     except (KeyError, tasks.TaskError) as exc:
         print(f"benchmarks: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-        return 2
-    elsewhere = [t.name for t in chosen if t.runner != tasks.Runner.HARNESS]
-    if elsewhere:
-        print(f"benchmarks: {', '.join(elsewhere)} run(s) through the CLI in a copy: "
-              f"python -m benchmarks.multi_param --tasks {','.join(elsewhere)}", file=sys.stderr)
         return 2
     if args.render is not None:
         args.report = args.report or harness.BENCH / "report.md"
@@ -120,8 +130,13 @@ def main(argv: list[str] | None = None) -> int:
                      "resample": args.resample,
                      "machine": report.machine_info(), "load_before": os.getloadavg()}
     started = time.perf_counter()
+    code = 0
     # trace-opt's venv is made only for what runs it: its quality side, and the other sections' comparisons
-    needs_trace = "trace" in args.sides or any(section != "quality" for section in args.sections)
+    names = args.tasks or (list(tasks.QUICK) if args.quick else [t.name for t in tasks.TASKS])
+    chosen = [tasks.get(n) for n in names]
+    on_harness = [t for t in chosen if t.runner == tasks.Runner.HARNESS]
+    needs_trace = any(section != "quality" for section in args.sections) or (
+        "quality" in args.sections and any("trace" in dispatch.sides_of(t, args.sides) for t in on_harness))
     trace_py = harness.trace_python(create=needs_trace, say=say)
     results["versions"] = report.versions(trace_py)
     if trace_py is None and needs_trace:
@@ -133,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
         args.report.write_text(report.render(results))
 
-    needs_server = "quality" in args.sections or "prompt" in args.sections
+    needs_server = "prompt" in args.sections or (
+        "quality" in args.sections and dispatch.needs_server(chosen, args.sides))
     with harness.model_server(args.base_url, args.model, args.threads, say) if needs_server else \
             _no_server() as server:
         results["server"] = server
@@ -159,18 +175,23 @@ def main(argv: list[str] | None = None) -> int:
                                  "trace": import_time.trace_import(trace_py) if trace_py else None}
             save()
         if "quality" in args.sections:
-            names = args.tasks or (list(tasks.QUICK) if args.quick else [t.name for t in tasks.TASKS])
-            chosen = [tasks.get(n) for n in names]
             count = args.seeds if args.seeds is not None else (1 if args.quick else 3)
             seeds = range(args.first_seed, args.first_seed + count)
             steps = args.steps if args.steps is not None else (3 if args.quick else None)
-            say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x {' and '.join(args.sides)} ...")
+            sides_said = " and ".join(args.sides or ["their sides"])
+            say(f"quality: {len(chosen)} tasks x {len(seeds)} seeds x {sides_said} ...")
             results["quality"] = []
             results["tasks"] = {t.name: {"kind": t.kind, "steps": steps or t.steps, "target": t.target,
-                                         "summary": t.summary} for t in chosen}
+                                         "summary": t.summary} for t in on_harness}
             for task in chosen:
+                if task.runner != tasks.Runner.HARNESS:
+                    code = max(code, dispatch.run(task, args, seeds, steps, server, say))
+                    continue
+                sides = dispatch.sides_of(task, args.sides)
+                if not sides:
+                    continue
                 runs = harness.run_quality([task], seeds, steps, server, out_dir, trace_py, args.run_timeout,
-                                           args.max_tokens, say, args.sides, candidates=args.candidates,
+                                           args.max_tokens, say, sides, candidates=args.candidates,
                                            holdout=args.holdout, resample=args.resample)
                 results["quality"] += runs
                 save()
@@ -178,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append([_row(run, args, server) for run in runs], args.record)
     save()
     say(f"report: {args.report}   raw: {out_dir / 'results.json'}   ({results['seconds']:.0f} s)")
-    return 0
+    return code
 
 
 def _row(run: dict, args: argparse.Namespace, server: dict) -> rows.Row:

@@ -21,9 +21,9 @@ SUBCOMMANDS = ("list", "perf", "summary")
 
 
 def list_all() -> int:
-    print(f"{'task':<20} {'kind':<17} {'fresh':<6} {'runner':<8} {'sides':<16} summary")
+    print(f"{'task':<20} {'kind':<17} {'fresh':<6} {'runner':<8} {'sides':<25} summary")
     for t in tasks.ALL:
-        print(f"{t.name:<20} {t.kind:<17} {'yes' if t.fresh else 'no':<6} {t.runner:<8} {','.join(t.sides):<16} "
+        print(f"{t.name:<20} {t.kind:<17} {'yes' if t.fresh else 'no':<6} {t.runner:<8} {','.join(t.sides):<25} "
               f"{t.summary}")
     print("\nperformance benchmarks (python -m benchmarks perf):")
     for node in ast.parse(perf_data.SUITE.read_text()).body:

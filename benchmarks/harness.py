@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from autotrace.llm.proxy import RecordingProxy, Upstream
 from autotrace.records import StepRecord
 from autotrace.store import RunStore
 
@@ -123,10 +124,14 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
     # This machine sets PYTHONDONTWRITEBYTECODE, which a user's shell rarely does; it would also turn off
     # autotrace's rewritten-bytecode cache, so both sides run without it.
     env = {k: val for k, val in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": server["base_url"],
-           "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     load = os.getloadavg()[0]  # the machine's load when the run starts: what its seconds were measured under
-    code, wall = run_logged(command, ROOT, env, run_dir / "run.log", run_timeout)
+    # The program's own calls (app_llm, to BENCH_APP_BASE_URL) go through autotrace's recording proxy, which
+    # counts their tokens alike on both sides (it forwards each request unchanged, and caches nothing).
+    with RecordingProxy(lambda: Upstream(server["base_url"], "local", server["model"])) as app_proxy:
+        env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": app_proxy.base_url,
+               "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        code, wall = run_logged(command, ROOT, env, run_dir / "run.log", run_timeout)
+        app = app_proxy.usage()
     if result_path.is_file():
         result = json.loads(result_path.read_text())
     else:
@@ -134,7 +139,7 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
                   "error": f"no result (exit {code}): {' | '.join(tail)}"}
     result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir),
-                  load=load)
+                  load=load, program_tokens=app.prompt_tokens + app.completion_tokens, program_calls=app.calls)
     if code_format:
         result["code_format"] = code_format
     if side == "autotrace":  # also when the run left no result

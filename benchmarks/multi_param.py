@@ -244,13 +244,18 @@ def _same_values(a: dict[str, str], b: dict[str, str]) -> bool:
     return a.keys() == b.keys() and all(_same(a[name], b[name]) for name in a)
 
 
-def run_one(task: str, arm: str, steps: int, work: Path, timeout: float) -> dict[str, Any]:
-    """One optimization of ``task`` with ``arm``'s autotrace, and what it gave."""
+def run_one(task: str, arm: str, steps: int, work: Path, timeout: float,
+            server: dict[str, str] | None = None) -> dict[str, Any]:
+    """One optimization of ``task`` with ``arm``'s autotrace, and what it gave. ``server`` (its base_url and
+    model): the model the run asks, instead of the embedded one autotrace starts itself."""
     binary = ARMS[arm]
     folder = work / f"{task}-{arm}"
     lay_out(task, folder)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     command = [str(binary), "optimize", "program.py", "--feedback", "judge.py", "--steps", str(steps), "--no-cache"]
+    if server is not None:
+        command += ["--model", server["model"], "--base-url", server["base_url"]]
+        env["OPENAI_API_KEY"] = "local"
     load = os.getloadavg()[0]
     started = time.perf_counter()
     try:
@@ -340,15 +345,21 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)
 
 
-def _record(line: dict[str, Any], steps: int) -> None:
-    """Append the run's typed row to benchmarks/results/quality.jsonl (what BENCHMARKS.md is made from)."""
+def _record(line: dict[str, Any], steps: int, record: Path, model: str | None) -> None:
+    """Append the run's typed row to ``record`` (benchmarks/results/quality.jsonl: what BENCHMARKS.md is
+    made from). ``model``: the one the run was given (None: the embedded one its log names)."""
     from benchmarks import rows as quality
 
-    model = next((text.split()[2] for text in line.get("stderr_tail", []) if text.startswith("model: ")), "unknown")
-    command = f"python -m benchmarks.multi_param --arms {line['arm']} --tasks {line['task']} --steps {steps}"
+    model = model or next((text.split()[2] for text in line.get("stderr_tail", []) if text.startswith("model: ")),
+                          "unknown")
+    if line["arm"] == "after":
+        command = (f"python -m benchmarks --sections quality --tasks {line['task']} --seeds 1 --first-seed 0 "
+                   f"--sides autotrace --steps {steps}")
+    else:
+        command = f"python -m benchmarks.multi_param --arms {line['arm']} --tasks {line['task']} --steps {steps}"
     commit = quality.head_commit() if line["arm"] == "after" else f"before ({ARMS['before'].parents[2]})"
     quality.append([quality.from_multi_param(line, commit=commit, model=model, command=command,
-                                             load=line.get("load"))])
+                                             load=line.get("load"))], record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds one optimization may take")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--base-url", default=None, help="an OpenAI-compatible server the runs ask (default: the "
+                        "embedded model, which each run starts)")
+    parser.add_argument("--model", default="local", help="its model name")
+    parser.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "results" / "quality.jsonl",
+                        help="where each run's typed row is appended")
+    parser.add_argument("--no-record", dest="record", action="store_const", const=None, help="append no rows")
     parser.add_argument("--redescribe", action="store_true",
                         help="no new run: describe again the stored run of every line of --out (after a fix of "
                              "this script's reading), rewriting the file")
@@ -389,12 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     for arm in args.arms.split(","):
         for task in args.tasks.split(","):
             print(f"{time.strftime('%H:%M:%S')} {task} {arm} ...", file=sys.stderr, flush=True)
-            row = run_one(task, arm, args.steps, work, args.timeout)
+            server = {"base_url": args.base_url, "model": args.model} if args.base_url else None
+            row = run_one(task, arm, args.steps, work, args.timeout, server)
             row["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
             with args.out.open("a") as out:
                 out.write(json.dumps(row) + "\n")
             rows.append(row)
-            _record(row, args.steps)
+            if args.record is not None:
+                _record(row, args.steps, args.record, args.model if args.base_url else None)
             print(table([row]).splitlines()[1], file=sys.stderr, flush=True)
     print(table(rows))
     return 0

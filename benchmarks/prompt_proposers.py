@@ -1,19 +1,20 @@
-"""Prompt tasks on the embedded model: autotrace without and with the instruction-induction proposer, and
-GEPA (its default adapter, the same model as task and reflection model), each with its final prompt
-judged on the task's hidden cases.
+"""The runner of the prompt tasks (``runner = "prompt"``, :mod:`benchmarks.fresh_prompts`): autotrace's CLI
+without and with the instruction-induction proposer, and GEPA (:mod:`benchmarks.gepa_side`), each with its
+final prompt judged on the task's hidden cases.
 
+    python -m benchmarks --sections quality --tasks topic_code --sides autotrace gepa --seeds 1
     python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --sides autotrace,induce,gepa \
         --tasks topic_code,date_extract,camel_case --steps 3 --out benchmarks/results/prompt_proposers.jsonl
 
-Each autotrace run sets nothing (the embedded model serves the optimizer and the program, as for a
-user); ``--base-url`` (``autotrace model serve``) serves the hidden cases and GEPA. A task is a folder of
-:mod:`benchmarks.fresh_prompts` (``program.py`` with a marked ``PROMPT`` and an ``OpenAI()`` client,
-``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each run works on a copy of the folder
-in a scratch directory; one JSON line per task and side is appended to ``--out``: the score before (the
-original prompt) and after on the judge's examples, the hidden pass rate of the final prompt, the
-optimizer's and the program's tokens, the program runs, and which proposer wrote the winning prompt.
-GEPA is given as many program runs (metric calls) as the autotrace run on the same task made, or
-``--gepa-calls``.
+A task is a registered folder (``program.py`` with one marked prompt constant and an ``OpenAI()``
+client, ``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each autotrace run works on a
+copy of the folder without its hidden cases: given a server (``python -m benchmarks`` starts one), the
+optimizer and the program's calls go to it (``--base-url``, ``--app-base-url``); given none, nothing is
+set and the embedded model serves both, as for a user. Through ``python -m benchmarks`` each run is one
+typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own ``main`` writes its richer
+lines (the prompts, the hidden cases each failed, which proposer wrote the winner) to ``--out``.
+GEPA is given ``--gepa-calls`` metric calls, or as many program runs as the autotrace run on the
+same task made.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import argparse
 import ast
 import json
 import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -31,17 +31,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-FRESH = Path(__file__).resolve().parent / "fresh_prompts"
+from . import gepa_side, rows, tasks
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The extra options of each autotrace side.
 SIDES = {"autotrace": ["--no-induce"], "induce": ["--induce"]}
 
 
 def task_dir(name: str) -> Path:
-    folder = FRESH / name
-    if not (folder / "program.py").is_file():
-        raise SystemExit(f"no task {name!r} in {FRESH}")
-    return folder
+    try:
+        task = tasks.get(name)
+    except KeyError as exc:
+        raise SystemExit(exc.args[0]) from None
+    if task.runner != tasks.Runner.PROMPT:
+        raise SystemExit(f"task {name!r} is not a prompt task (its runner: {task.runner})")
+    return task.folder
 
 
 def _env(base_url: str) -> dict[str, str]:
@@ -68,15 +72,23 @@ def hidden_score(folder: Path, prompt: str, base_url: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_autotrace(task: str, side: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One ``autotrace optimize`` run on a copy of the task; what it reached."""
+def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """One ``autotrace optimize`` run on a copy of the task; what it reached. With ``server``, the
+    optimizer and the program's own calls go to it; without, nothing is set (the embedded model)."""
     with tempfile.TemporaryDirectory(prefix=f"pp-{task}-") as scratch:
         folder = Path(scratch) / task
-        shutil.copytree(task_dir(task), folder, ignore=shutil.ignore_patterns("hidden.py", "__pycache__"))
+        shutil.copytree(task_dir(task), folder,
+                        ignore=shutil.ignore_patterns("hidden.py", "task.toml", "__pycache__"))
+        (folder / "pyproject.toml").write_text("# one benchmark task: its own autotrace project\n[tool.autotrace]\n")
         command = [str(Path(sys.executable).with_name("autotrace")), "optimize", "program.py", "--feedback",
                    "judge.py", "--steps", str(args.steps), "--target", "1", "--timeout", "900", "--jobs", "1",
-                   *SIDES[side]]  # nothing else set: the embedded model serves the optimizer and the program
+                   "--no-cache", *SIDES[side]]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+        if server is not None:
+            command += ["--model", server["model"], "--base-url", server["base_url"],
+                        "--app-base-url", server["base_url"]]
+            env.update(OPENAI_API_KEY="local", AUTOTRACE_APP_API_KEY="local")
         started = time.time()
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
         seconds = time.time() - started
@@ -90,8 +102,9 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace) -> dict[str, A
         shown = subprocess.run([str(Path(sys.executable).with_name("autotrace")), "show", "--json", run_id],
                                cwd=folder, env=env, capture_output=True, text=True, check=True)
         data = json.loads(shown.stdout)
+    hidden_url = server["base_url"] if server is not None else args.base_url
     return {"task": task, "side": side, "seconds": round(seconds), "exit": done.returncode,
-            **_summary(data, task, args.base_url)}
+            **_summary(data, task, hidden_url)}
 
 
 def _last_run_id(folder: Path) -> str | None:
@@ -120,7 +133,8 @@ def _summary(data: dict[str, Any], task: str, base_url: str) -> dict[str, Any]:
             break
     app = (data.get("app") or {}).get("total") or {}
     return {
-        "before": steps[0]["describe"], "after": best.get("describe"), "solved": bool(best.get("reached_target")),
+        "before": steps[0]["describe"], "after": best.get("describe"), "best_score": run.get("best_score"),
+        "solved": bool(best.get("reached_target")),
         "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
         "completion_tokens": sum(s["completion_tokens"] for s in steps),
         "app_prompt_tokens": app.get("prompt_tokens"), "app_completion_tokens": app.get("completion_tokens"),
@@ -160,52 +174,51 @@ def proposer_of(step: dict[str, Any]) -> str:
 
 
 def run_gepa(task: str, args: argparse.Namespace, calls: int) -> dict[str, Any]:
-    """GEPA's default adapter on the task: the system prompt as its one component, the program itself
-    as the task model (so the same post-processing and judge score its answers), the served model as
-    the reflection model."""
-    import gepa
-    from gepa.adapters.default_adapter.default_adapter import EvaluationResult
-    from openai import OpenAI
+    """GEPA on the task (:mod:`benchmarks.gepa_side`) against ``--base-url``, as one line of ``--out``."""
+    result = gepa_side.run(tasks.get(task), 0, calls, {"base_url": args.base_url, "model": "local"})
+    return {**result, "seconds": round(result["seconds"]), "writer": "gepa"}
 
-    folder = task_dir(task)
-    os.environ.update(OPENAI_BASE_URL=args.base_url, OPENAI_API_KEY="local")
-    program = runpy.run_path(str(folder / "program.py"), run_name="gepa_task")
-    judge = runpy.run_path(str(folder / "judge.py"), run_name="gepa_judge")
-    client = OpenAI(base_url=args.base_url, api_key="local")
-    usage = {"prompt": 0, "completion": 0, "app_calls": 0}
 
-    def task_lm(messages: Any) -> str:
-        program["main"].__globals__["PROMPT"] = messages[0]["content"]
-        usage["app_calls"] += 1
-        return str(program["main"](messages[-1]["content"]))
+def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, load: float | None, command: str,
+        date: str) -> rows.Row:
+    """The typed row of one run of either side (:func:`run_autotrace`'s or :func:`gepa_side.run`'s result).
+    ``program_runs`` counts the program's runs on one example each (GEPA's metric calls)."""
+    hidden = result.get("hidden") or {}
+    solved = bool(result.get("solved"))
+    if result["side"] == "gepa":
+        arm, runs = f"calls{result['metric_calls']}", result.get("metric_calls_made")
+        optimizer, program = result.get("optimizer_tokens"), result.get("program_tokens")
+        driven = (result.get("before", 0.0) < task.target) if solved else None  # the seed prompt, or a reflection's
+    else:
+        arm = "default" if result["side"] == "autotrace" else result["side"]
+        runs = result.get("app_calls")
+        optimizer = (result.get("prompt_tokens") or 0) + (result.get("completion_tokens") or 0) \
+            if "prompt_tokens" in result else None
+        program = (result.get("app_prompt_tokens") or 0) + (result.get("app_completion_tokens") or 0) \
+            if result.get("app_prompt_tokens") is not None else None
+        driven = (result.get("writer") not in ("original", "measured")) if solved else None
+    note = str(result.get("error") or "")
+    if result["side"] == "gepa" and not result.get("accepted"):
+        note = note or "GEPA accepted no candidate: the seed prompt stayed the best"
+    return rows.Row(commit=commit, side="gepa" if result["side"] == "gepa" else "autotrace", arm=arm, model=model,
+                    seed=int(result.get("seed", 0)), task=task.name, steps=task.steps, solved=solved,
+                    visible_score=result.get("best_score"),
+                    hidden_score=hidden["passed"] / hidden["total"] if hidden.get("total") else None,
+                    llm_driven=driven, program_runs=runs, optimizer_tokens=optimizer, program_tokens=program,
+                    seconds=result.get("seconds"), load=load, command=command, date=date, note=note)
 
-    def reflection_lm(prompt: str) -> str:
-        reply = client.chat.completions.create(model="local", messages=[{"role": "user", "content": prompt}],
-                                               temperature=0.8, max_tokens=1024)
-        if reply.usage is not None:
-            usage["prompt"] += reply.usage.prompt_tokens
-            usage["completion"] += reply.usage.completion_tokens
-        return reply.choices[0].message.content or ""
 
-    def evaluator(data: dict[str, Any], response: str) -> Any:
-        score, message = judge["feedback"](response, data["input"])
-        return EvaluationResult(score=float(score), feedback=message)
-
-    items = [{"input": text, "additional_context": {}, "answer": str(judge["LABELLED"][text])}
-             for text in judge["examples"]()]
-    seed_prompt = program["PROMPT"]
-    started = time.time()
-    result = gepa.optimize(seed_candidate={"system_prompt": seed_prompt}, trainset=items, valset=items,
-                           task_lm=task_lm, evaluator=evaluator, reflection_lm=reflection_lm,
-                           max_metric_calls=calls, seed=0, display_progress_bar=False,
-                           run_dir=None)
-    best = result.best_candidate["system_prompt"]
-    scores = result.val_aggregate_scores
-    return {"task": task, "side": "gepa", "seconds": round(time.time() - started), "before": f"{scores[0]:.4g}",
-            "after": f"{max(scores):.4g}", "solved": max(scores) >= 1.0, "prompt_tokens": usage["prompt"],
-            "completion_tokens": usage["completion"], "app_calls": usage["app_calls"], "metric_calls": calls,
-            "candidates": len(result.candidates), "prompt": best, "writer": "gepa",
-            "hidden": hidden_score(folder, best, args.base_url)}
+def run_task(task: tasks.Task, side: str, seed: int, server: dict[str, Any], *, steps: int | None = None,
+             metric_calls: int | None = None) -> dict[str, Any]:
+    """One run of ``side`` ("autotrace", "induce" or "gepa") on a prompt task, against ``server``.
+    autotrace's CLI has no seed: its runs are seed 0 (``seed`` must be 0 there)."""
+    if side == "gepa":
+        return gepa_side.run(task, seed, metric_calls or gepa_side.default_budget(task), server)
+    if seed != 0:
+        raise ValueError(f"{task.name}: autotrace's CLI run has no seed option; only seed 0 runs on that side")
+    args = argparse.Namespace(steps=steps or task.steps, logs=tempfile.gettempdir() + "/prompt_proposers_logs",
+                              base_url=server["base_url"])
+    return {**run_autotrace(task.name, side, args, server), "seed": seed}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,10 +4,11 @@ A row says which code (``commit``), which optimizer (``side`` and its ``arm``), 
 on which registered ``task``, and what came of it: ``solved``, the best ``visible_score`` (the judge's) and
 the ``hidden_score`` (the final program on the task's hidden cases), whether the solving step asked the
 model (``llm_driven``: False for a solve the measured search found by program runs alone, None for a run
-that did not solve), the cost (``program_runs``, ``optimizer_tokens``, ``program_tokens``, ``seconds``) and the
-machine's ``load`` (1-minute load average at the start). ``command`` reproduces the run. Every field is
-typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file that loads is
-a file the summary can read.
+that did not solve), the cost (``program_runs``, ``optimizer_tokens``, ``program_tokens``: what the program's
+own model calls spent, counted by autotrace's recording proxy on every side, 0 for a program that calls none;
+``seconds``) and the machine's ``load`` (1-minute load average at the start). ``command`` reproduces the run.
+Every field is typed; :func:`decode` rejects a line with a missing, unknown or wrongly typed field, so a file
+that loads is a file the summary can read.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ def from_harness(result: Mapping[str, Any], *, commit: str, model: str, load: fl
                seed=int(result["seed"]), task=str(result["task"]), steps=int(result.get("steps_budget", 0)),
                solved=solved, visible_score=result.get("best_score"), hidden_score=hidden_score,
                llm_driven=llm_driven, program_runs=runs, optimizer_tokens=tokens if steps else None,
-               program_tokens=None, seconds=result.get("wall_seconds") or result.get("process_seconds"),
+               program_tokens=result.get("program_tokens"),
+               seconds=result.get("wall_seconds") or result.get("process_seconds"),
                load=load, command=command, date=date, note=str(result.get("error") or ""))
 
 
@@ -191,6 +193,7 @@ def from_multi_param(line: Mapping[str, Any], *, commit: str, model: str, comman
                visible_score=line.get("visible_score"),
                hidden_score=line["hidden_passed"] / hidden_total if hidden_total else None,
                llm_driven=(best_from == "llm") if solved and best_from in ("llm", "measured") else None,
-               program_runs=None, optimizer_tokens=line.get("tokens"), program_tokens=None,
+               program_runs=None, optimizer_tokens=line.get("tokens"),
+               program_tokens=0,  # the multi-parameter tasks' programs make no model call
                seconds=line.get("seconds"), load=load, command=command,
                date=str(line.get("finished", ""))[:16], note=str(line.get("partial") or line.get("error") or ""))

@@ -89,13 +89,14 @@ def runs_section(title: str, chosen: Sequence[Row], registry: dict[str, tasks.Ta
     for row in chosen:
         groups.setdefault((row.side, row.arm, row.model), []).append(row)
     out += ["| side · arm | model | tasks | runs solved (by the model, by the measured search alone) | "
-            "optimizer tokens | commits |", "| --- | --- | --- | --- | --- | --- |"]
+            "optimizer tokens | program tokens | commits |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for (side, arm, model), group in sorted(groups.items()):
         out.append(f"| {side} · {arm} | {model} | {len({r.task for r in group})} | {_solves(group)} | "
-                   f"{_sum(r.optimizer_tokens for r in group)} | {', '.join(sorted({r.commit for r in group}))} |")
+                   f"{_sum(r.optimizer_tokens for r in group)} | {_sum(r.program_tokens for r in group)} | "
+                   f"{', '.join(sorted({r.commit for r in group}))} |")
     out += ["", "| task | kind | side · arm | model | seeds | solved | visible | hidden | optimizer tokens | "
-            "program runs | seconds (median) | load | commit | reproduce |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "program tokens | program runs | seconds (median) | load | commit | reproduce |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = {name: i for i, name in enumerate(registry)}
     per_task: dict[tuple[str, str, str, str], list[Row]] = {}
     for row in chosen:
@@ -108,7 +109,7 @@ def runs_section(title: str, chosen: Sequence[Row], registry: dict[str, tasks.Ta
         out.append(f"| {task} | {kind} | {side} · {arm} | {model} | {_seeds([r.seed for r in group])} | "
                    f"{_solves(group)} | {_fmt(_mean(r.visible_score for r in group))} | "
                    f"{_fmt(_mean(r.hidden_score for r in group))} | {_sum(r.optimizer_tokens for r in group)} | "
-                   f"{_sum(r.program_runs for r in group)} | {median} | "
+                   f"{_sum(r.program_tokens for r in group)} | {_sum(r.program_runs for r in group)} | {median} | "
                    f"{_fmt(_mean(r.load for r in group), 1)} | {', '.join(sorted({r.commit for r in group}))} | "
                    f"`{group_command(group)}` |")
     notes = sorted({f"{r.task} ({r.side}, seed {r.seed}): {r.note}" for r in chosen if r.note})
@@ -121,11 +122,15 @@ def registry_section(registry: Sequence[tasks.Task]) -> list[str]:
     out = ["## Tasks", "",
            f"{len(registry)} tasks are registered ({sum(t.fresh for t in registry)} fresh: held out, never used to "
            "choose a setting). Each is a folder with a `task.toml` (`benchmarks/tasks/README.md`); "
-           "`python -m benchmarks list` prints them.", "",
-           "| task | kind | fresh | sides | steps | target | what |", "| --- | --- | --- | --- | --- | --- | --- |"]
+           "`python -m benchmarks list` prints them and `python -m benchmarks run NAME` runs one on its sides, by its "
+           "kind's runner (`benchmarks/dispatch.py`). The paper experiments' figures are the experiments' own "
+           "measures with per-step curves, not a judge's solved or not: they are lines of "
+           "`benchmarks/results/paper.jsonl`, tabled in `docs/paper.md`, not rows of the tables below.", "",
+           "| task | kind | fresh | runner | sides | steps | target | what |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for t in registry:
-        out.append(f"| {t.name} | {t.kind} | {'yes' if t.fresh else 'no'} | {', '.join(t.sides)} | {t.steps} | "
-                   f"{t.target:g} | {t.summary} |")
+        out.append(f"| {t.name} | {t.kind} | {'yes' if t.fresh else 'no'} | {t.runner} | {', '.join(t.sides)} | "
+                   f"{t.steps} | {t.target:g} | {t.summary} |")
     return out + [""]
 
 
@@ -172,7 +177,9 @@ def render(all_rows: Sequence[Row], registry: Sequence[tasks.Task]) -> str:
            "it; the file keeps every earlier row. A run is *solved* when its best score reaches the task's target; "
            "a solve counts as *by the measured search alone* when the solving step asked no model (numeric "
            "parameters searched by program runs), and as *by the model* otherwise. *visible*: the best judge "
-           "score, mean over seeds; *hidden*: the final program on the task's hidden cases (fraction passed). "
+           "score, mean over seeds; *hidden*: the final program on the task's hidden cases (fraction passed); "
+           "*program tokens*: what the program's own model calls spent during the run (0: it calls none; — not "
+           "counted). "
            "Seconds are wall time on a shared machine: read them with the load average beside them.", ""]
     out += registry_section(registry)
     out += runs_section("Task runs: tasks tuned on", tuned, by_name, "No runs recorded.")

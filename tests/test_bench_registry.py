@@ -175,3 +175,13 @@ def test_the_generated_trace_forms_score_as_the_programs_do_under_trace_opt(tmp_
     for task, mine, theirs in zip(chosen, results["autotrace"], results["trace"], strict=True):
         returned = ast.parse(task.trace_source()).body[-1].body[0].value.elts
         assert (theirs["score"], len(theirs["params"])) == (mine["score"], len(returned)), task.name
+
+
+def test_the_paper_experiments_and_the_fresh_prompt_tasks_are_registered_with_their_runner_and_held_out_mark():
+    paper = {t.name: t for t in tasks.ALL if t.kind == "paper_experiment"}
+    assert set(paper) == {"numeric_graphs", "battleship", "traffic"}
+    assert all(t.runner == "paper" and not t.fresh and "baseline" in t.sides for t in paper.values())
+    prompts = {t.name: t for t in tasks.ALL if t.runner == "prompt"}
+    assert set(prompts) == {"topic_code", "date_extract", "camel_case"}
+    assert all(t.fresh and t.kind == "prompt" and t.sides == ("autotrace", "gepa") and t.hidden_cases()
+               for t in prompts.values())

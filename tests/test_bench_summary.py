@@ -38,7 +38,7 @@ def test_model_solves_search_solves_and_fresh_tasks_are_reported_apart():
     fresh = replace(ROW, task="cart", solved=False, llm_driven=None, note="stopped early")
     text = summary.render([*search, model, unsolved, fresh], tasks.ALL)
     tuned, fresh_part = text.split("## Task runs: tasks tuned on")[1].split("## Task runs: fresh held-out tasks")
-    assert "| autotrace · default | m | 2 | 3/4 (1 by the model, 2 by the search alone) | 1,200 | abc1234 |" in tuned
+    assert "| autotrace · default | m | 2 | 3/4 (1 by the model, 2 by the search alone) | 1,200 | — | abc1234 |" in tuned
     assert "| linear | numeric | autotrace · default | m | 0–1 | 2/2 (0 by the model, 2 by the search alone) |" in tuned
     assert "`python -m benchmarks --tasks linear --seeds 2 --first-seed 0 --x`" in tuned
     assert "| median | code | autotrace · default | m | 1–2 | 1/2 (1 by the model, 0 by the search alone) | 1.00 | 0.75 |" \
@@ -49,3 +49,13 @@ def test_model_solves_search_solves_and_fresh_tasks_are_reported_apart():
 def test_without_rows_each_part_says_so():
     text = summary.render([], tasks.ALL)
     assert "No runs recorded." in text and "No runs recorded on the fresh tasks." in text
+
+
+def test_a_fresh_prompt_tasks_gepa_row_is_reported_with_the_fresh_tasks_and_its_program_tokens():
+    gepa = replace(ROW, task="topic_code", side="gepa", arm="calls12", solved=False, llm_driven=None,
+                   optimizer_tokens=900, program_tokens=450, program_runs=12)
+    text = summary.render([ROW, gepa], tasks.ALL)
+    tuned, fresh_part = text.split("## Task runs: tasks tuned on")[1].split("## Task runs: fresh held-out tasks")
+    assert "| topic_code |" not in tuned and "| linear |" in tuned
+    assert "| gepa · calls12 | m | 1 | 0/1 (0 by the model, 0 by the search alone) | 900 | 450 | abc1234 |" in fresh_part
+    assert "| topic_code | prompt | gepa · calls12 | m | 1 | 0/1 " in fresh_part and "| 900 | 450 | 12 |" in fresh_part

@@ -1,8 +1,8 @@
 """The benchmark task registry: every task is a folder with a ``task.toml`` (its data) beside its program.
 
 A folder is a task when it holds ``task.toml``; the registry looks in :data:`ROOTS` (this folder,
-``benchmarks/multi_tasks`` and ``examples``), so registering a task is adding its folder with that file
-(``benchmarks/tasks/README.md`` lists the keys). Each task holds:
+``benchmarks/multi_tasks``, ``benchmarks/fresh_prompts`` and ``examples``), so registering a task is adding its
+folder with that file (``benchmarks/tasks/README.md`` lists the keys). Each task holds:
 
 * ``program.py``: the program as a user writes it, with ``# autotrace: param`` marks. trace-opt's form is
   generated from it (:mod:`benchmarks.tasks.trace_form`) when a run lays the task out, never kept by hand;
@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SHARED = HERE / "_shared"
 #: Where task folders are looked for, in this order (a folder's tasks sort by their ``order`` key).
-ROOTS = (HERE, REPO / "benchmarks" / "multi_tasks", REPO / "examples")
+ROOTS = (HERE, REPO / "benchmarks" / "multi_tasks", REPO / "benchmarks" / "fresh_prompts", REPO / "examples")
 
 
 class Kind(StrEnum):
@@ -46,13 +46,16 @@ class Kind(StrEnum):
 
 
 class Runner(StrEnum):
-    """How a task is run: the harness (both sides, ``benchmarks.harness.run_task``) or the CLI in a copy."""
+    """How a task is run, each by its own module; ``python -m benchmarks --tasks NAME`` picks it."""
 
-    HARNESS = "harness"  # program.main() judged by feedback(output): autotrace and trace-opt
+    HARNESS = "harness"  # program.main() judged by feedback(output): autotrace and trace-opt (benchmarks.harness)
     CLI = "cli"  # `autotrace optimize program.py --feedback judge.py` in a copy (benchmarks.multi_param)
+    PROMPT = "prompt"  # an OpenAI app's marked prompt: autotrace's CLI and GEPA (benchmarks.prompt_proposers)
+    PAPER = "paper"  # a paper experiment: autotrace, trace-opt and its classic baselines (benchmarks.paper.run)
 
 
-SIDES = ("autotrace", "trace")
+#: Every side a task may name; a task's default is the first two (the autotrace vs trace-opt comparison).
+SIDES = ("autotrace", "trace", "gepa", "baseline")
 _KEYS = {"kind", "summary", "steps", "target", "order", "shared", "data", "files", "program", "judge", "visible",
          "tags", "quick", "fresh", "sides", "runner"}
 
@@ -74,7 +77,7 @@ class Task:
     summary: str = ""
     root: Path = HERE
     fresh: bool = False
-    sides: tuple[str, ...] = SIDES
+    sides: tuple[str, ...] = SIDES[:2]
     runner: str = Runner.HARNESS.value
     program: str = "program.py"
     judge: str = "judge.py"
@@ -174,7 +177,7 @@ def load(folder: Path, root: Path | None = None) -> Task:
         runner = Runner(data.get("runner", Runner.HARNESS.value)).value
     except ValueError as exc:
         raise TaskError(f"{path}: {exc}") from None
-    sides = _strings(data.get("sides", list(SIDES)), "sides", path)
+    sides = _strings(data.get("sides", list(SIDES[:2])), "sides", path)
     if not sides or set(sides) - set(SIDES):
         raise TaskError(f"{path}: sides must be some of {', '.join(SIDES)}")
     if not isinstance(data["steps"], int) or data["steps"] < 1:
