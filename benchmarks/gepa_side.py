@@ -37,7 +37,7 @@ def marked_prompt(task: Task) -> str:
     """The name of the task program's one marked string constant (GEPA's one component)."""
     import ast
 
-    from autotrace.transforms.markers import marker_text
+    from autotrace.markers import marker_text
 
     source = (task.folder / task.program).read_text()
     lines = source.splitlines()
