@@ -16,6 +16,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
+from autotrace.llm.timings import UNREPORTED, ServerTimings
 from autotrace.pool import Candidate
 from autotrace.records import RunRecord, StepRecord
 from autotrace.scoring import ScoreRule, better
@@ -64,6 +65,8 @@ class Step:
     feedback: str
     sensitivity: str
     evaluated: tuple[float | None, ...]  # the score of every program run of the step
+    #: What the server said the step's model calls cost (prompt tokens reused from its cache, seconds).
+    timings: ServerTimings = UNREPORTED
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
             feedback=truncate(evaluation.message(), _TEXT_LIMIT),
             sensitivity=truncate(record.sensitivity, _TEXT_LIMIT),
             evaluated=tuple(_finite(s) for s in record.evaluated or ()),
+            timings=record.timings,
         ))
     best_values: dict[str, str] = {}
     if best_index is not None:

@@ -1,0 +1,119 @@
+"""The server's own account of each model call (prompt tokens evaluated and taken from its prefix cache,
+seconds of prompt evaluation and generation), read through the real client from the scripted server,
+summed per step into the step record, the progress line and ``autotrace show --json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from helpers import answer, shop
+from llmserver import PREDICTED_MS_PER_TOKEN, PROMPT_MS_PER_TOKEN, ScriptedLLMServer
+
+from autotrace.engine import Engine, Options
+from autotrace.engine.callbacks import StepReport
+from autotrace.llm.client import LLM, LLMConfig
+from autotrace.llm.timings import ServerTimings, read_timings
+from autotrace.project import Project
+from autotrace.store import RunStore, state_dir
+
+SHARED = "You improve programs. " * 40  # a long system message both questions begin with
+
+
+def ask(server: ScriptedLLMServer, questions: list[str]) -> list[Any]:
+    with LLM(LLMConfig(model="m", base_url=server.base_url, api_key="k")) as llm:
+        return [llm.complete_text([{"role": "system", "content": SHARED}, {"role": "user", "content": q}])
+                for q in questions]
+
+
+def test_llama_timings_say_how_much_of_the_prompt_came_from_the_cache():
+    with ScriptedLLMServer(prefix_cache="llama") as server:
+        server.script("first answer", "second answer")
+        first, second = ask(server, ["What is 2 + 2?", "What is 3 + 3?"])
+    assert first.timings.reported and first.timings.reused == 0
+    assert first.timings.evaluated == first.prompt_tokens
+    # the second question repeats the system message: that much is taken from the cache, the rest evaluated
+    assert second.timings.reused >= len(SHARED) // 4 - 1
+    assert second.timings.reused + second.timings.evaluated == second.prompt_tokens
+    assert second.timings.cache_share is not None and second.timings.cache_share > 0.8
+    assert second.timings.prompt_seconds == pytest.approx(second.timings.evaluated * PROMPT_MS_PER_TOKEN / 1000)
+    assert second.timings.generated == second.completion_tokens
+    assert second.timings.generation_seconds == pytest.approx(second.completion_tokens * PREDICTED_MS_PER_TOKEN / 1000)
+
+
+def test_openai_cached_tokens_are_read_without_seconds():
+    with ScriptedLLMServer(prefix_cache="openai") as server:
+        server.script("first answer", "second answer")
+        _, second = ask(server, ["What is 2 + 2?", "What is 3 + 3?"])
+    timings = second.timings
+    assert timings.reported and timings.reused > 0 and timings.reused + timings.evaluated == second.prompt_tokens
+    assert timings.prompt_seconds == 0 and timings.generation_seconds == 0
+
+
+def test_a_server_that_says_nothing_has_no_cache_share():
+    with ScriptedLLMServer() as server:
+        server.script("first answer", "second answer")
+        _, second = ask(server, ["What is 2 + 2?", "What is 3 + 3?"])
+    assert not second.timings.reported and second.timings.cache_share is None
+    assert second.timings.describe() == ""
+
+
+def test_an_older_llama_without_cache_n_reuses_what_usage_counts_beyond_the_evaluated():
+    timings = read_timings({"timings": {"prompt_n": 30, "prompt_ms": 600.0, "predicted_n": 5, "predicted_ms": 250.0}},
+                           100, 5)
+    assert (timings.evaluated, timings.reused, timings.generated) == (30, 70, 5)
+    assert timings.prompt_seconds == pytest.approx(0.6) and timings.describe() == "cache 70%"
+
+
+def test_sums_keep_whether_anything_was_reported():
+    reported = ServerTimings(10, 30, 5, 0.5, 2.0, True)
+    both = reported + ServerTimings(20, 0, 5)
+    assert both == ServerTimings(30, 30, 10, 0.5, 2.0, True) and both.cache_share == 0.5
+    assert ServerTimings.from_json(both.to_json()) == both
+
+
+class ShopEvaluator:
+    jobs = 1
+
+    def run(self, runs: Any) -> list[Any]:
+        from autotrace.evaluation import Evaluation, ExampleResult
+
+        results = []
+        for values, _draw in runs:
+            quote = round((1 + 200 * values["shop.PRICE"]) * values["shop.MARKUP"], 2)
+            results.append(Evaluation((ExampleResult(score=-abs(round(quote - 30, 2)),
+                                                     message=f"output {quote}, wanted 30", output=str(quote)),)))
+        return results
+
+
+def test_each_step_records_its_cache_share_and_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    project = Project.load(shop(tmp_path) / "shop.py")
+    reports: list[StepReport] = []
+    with ScriptedLLMServer(prefix_cache="llama") as server:
+        server.script(answer(MARKUP=2.0), answer(MARKUP=2.5))
+        llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
+        options = Options(llm=llm, probe=False, merge=False, repeats=1, steps=2)
+        with RunStore(state_dir(project.root) / "autotrace.db") as store:
+            engine = Engine(options, project, ShopEvaluator(), store, progress=reports.append)
+            run_id = engine.run().run_id
+            records = store.steps(run_id)
+    first, second = records[1].timings, records[2].timings
+    assert first.reported and first.reused == 0 and first.evaluated == records[1].prompt_tokens
+    # the second step's question begins as the first's did: its system message and static sections
+    assert second.reused > 0 and second.reused + second.evaluated == records[2].prompt_tokens
+    assert second.prompt_seconds == pytest.approx(second.evaluated * PROMPT_MS_PER_TOKEN / 1000)
+    assert [r.cache for r in reports if r.step > 0] == [first.describe(), second.describe()]
+    assert reports[-1].cache == f"cache {second.cache_share:.0%}"
+
+    from autotrace.runners.cli import cli
+
+    monkeypatch.chdir(project.root)
+    shown = CliRunner().invoke(cli, ["show", run_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    steps = json.loads(shown.output)["steps"]
+    assert steps[2]["timings"]["reused"] == second.reused
+    assert steps[2]["timings"]["cache_share"] == pytest.approx(second.cache_share, abs=1e-4)
+    assert steps[0]["timings"]["reported"] is False
