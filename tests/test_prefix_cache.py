@@ -5,6 +5,7 @@ summed per step into the step record, the progress line and ``autotrace show --j
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,59 @@ def test_each_step_records_its_cache_share_and_shows_it(tmp_path: Path, monkeypa
     assert steps[2]["timings"]["reused"] == second.reused
     assert steps[2]["timings"]["cache_share"] == pytest.approx(second.cache_share, abs=1e-4)
     assert steps[0]["timings"]["reported"] is False
+
+
+# -- the prompts put what stays the same first ---------------------------------------------------------
+
+
+def _shop_run(rate: str, total: str):  # the run of tests/run_graphs.py's shop with the given rate and result
+    from run_graphs import RATE, TOTAL, Run
+
+    run = Run()
+    order = run.input("in0", "{'qty': 3}")
+    main = run.call("shop.main", {"order": "{'qty': 3}"}, value=total, arg_from={"order": order})
+    run.call("shop.pricing.total", {"qty": "3", "rate": rate}, value=total, reads=(RATE.name, TOTAL.name), into=main)
+    return run.output(main)
+
+
+def test_two_steps_problems_share_their_static_sections_before_what_changed():
+    from run_graphs import PARAMS, RATE, VALUES
+
+    from autotrace.evaluation import Feedback
+    from autotrace.optimizers.render import render_problem
+
+    def problem(rate: float, total: str, verdict: str) -> str:
+        return render_problem([Feedback(_shop_run(str(rate), total), verdict, 0.25)], PARAMS,
+                              {**VALUES, RATE.name: rate}, instruction="Price orders right.", budget_tokens=6000)
+
+    first, second = problem(0.2, "6.0", "expected 0.66, got 6.0"), problem(0.3, "9.0", "expected 0.66, got 9.0")
+    shared = os.path.commonprefix([first, second])
+    assert "#Constraints\nshop.rates.RATE: a tax rate between 0 and 1" in shared
+    assert "#Documentation\nshop.main(order): Price an order.\n\n#Code\n" in shared
+    assert "#Feedback" not in shared
+
+
+def test_the_reflective_question_says_its_task_before_the_value_and_the_feedback():
+    from run_graphs import TOTAL, TOTAL_SOURCE
+
+    from autotrace.evaluation import Feedback
+    from autotrace.optimizers.reflect import reflect_messages
+
+    def question(source: str, total: str) -> str:
+        messages = reflect_messages(TOTAL, source, [Feedback(_shop_run("0.2", total), f"got {total}", 0.25)], 6000)
+        assert messages is not None
+        return messages[1]["content"]
+
+    first = question(TOTAL_SOURCE, "6.0")
+    second = question(TOTAL_SOURCE.replace("* 10", "* 11"), "6.6")
+    shared = os.path.commonprefix([first, second])
+    assert "Write the function again with the fix" in shared and "\n#Feedback\n" not in shared
+
+
+def test_the_induction_question_says_what_to_write_before_the_examples():
+    from autotrace.optimizers.induce import Demo, induce_messages
+
+    first = induce_messages([Demo("good film", "positive")], 6000)
+    second = induce_messages([Demo("dull film", "negative")], 6000)
+    assert first is not None and second is not None
+    assert "Reply with the instruction only." in os.path.commonprefix([first[1]["content"], second[1]["content"]])

@@ -1,14 +1,16 @@
 """OptoPrime's problem text: recorded runs written as code-like sections that fit a token budget.
 
 The sections, in this order (one with nothing to show, such as #Inputs of a run without inputs, is
-left out: "(none)" would only cost tokens)::
+left out: "(none)" would only cost tokens): what stays the same from step to step first, then what
+changes, so that a server's prefix cache (llama.cpp's ``cache_prompt``, OpenAI's cached tokens) reuses
+the start of each step's prompt::
 
     #Instruction    what the program should achieve
+    #Constraints    the description written after each parameter's marker
+    #Documentation  each function in #Code: its source when short, else signature and docstring
     #Code           one line per recorded call, e.g. ``eval3 = pricing.total(qty=input0, rate=0.2)  # reads rates.RATE``
                     (a call of a code parameter is not said to read it: its name says so)
-    #Documentation  each function in #Code: its source when short, else signature and docstring
     #Variables      the parameters with their current values (code parameters as source)
-    #Constraints    the description written after each parameter's marker
     #Inputs         values that entered the run from outside
     #Others         intermediate call results
     #Outputs        the run's result, or the errors it raised
@@ -47,7 +49,7 @@ from autotrace.optimizers.credit import Implicated, failing, implicated
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.text import truncate
 
-SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
+SECTIONS = ("#Instruction", "#Constraints", "#Documentation", "#Code", "#Variables", "#Inputs", "#Others",
             "#Outputs", "#Feedback", "#Implicated")
 
 _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level be skipped unrendered
