@@ -174,3 +174,20 @@ def test_the_induction_question_says_what_to_write_before_the_examples():
     second = induce_messages([Demo("dull film", "negative")], 6000)
     assert first is not None and second is not None
     assert "Reply with the instruction only." in os.path.commonprefix([first[1]["content"], second[1]["content"]])
+
+
+def test_a_step_cost_row_splits_the_step_time_by_the_servers_timings():
+    from autotrace.evaluation import Evaluation, ExampleResult
+    from autotrace.records import StepRecord
+    from benchmarks.rows import encode
+    from benchmarks.step_cost import decode, rows_of
+
+    evaluation = Evaluation((ExampleResult(score=0.5, message="half"),))
+    steps = [StepRecord(values={}, evaluation=evaluation, step=0),
+             StepRecord(values={}, evaluation=evaluation, step=1, prompt_tokens=400, seconds=30.0,
+                        timings=ServerTimings(100, 300, 50, 4.0, 20.0, True))]
+    (row,) = rows_of(steps, commit="abc", arm="after", task="roman", seed=0, model="m", command="cmd")
+    assert (row.step, row.evaluated, row.reused, row.cache_share) == (1, 100, 300, 0.75)
+    assert (row.prompt_seconds, row.generation_seconds, row.other_seconds) == (4.0, 20.0, 6.0)
+    assert row.reuse_saved_seconds == 12.0  # 300 tokens at the step's 0.04 s a token
+    assert decode(encode(row)) == row  # type: ignore[arg-type]
