@@ -191,3 +191,24 @@ def test_a_step_cost_row_splits_the_step_time_by_the_servers_timings():
     assert (row.prompt_seconds, row.generation_seconds, row.other_seconds) == (4.0, 20.0, 6.0)
     assert row.reuse_saved_seconds == 12.0  # 300 tokens at the step's 0.04 s a token
     assert decode(encode(row)) == row  # type: ignore[arg-type]
+
+
+LLAMA_LOG = """\
+1.43.908.049 I slot print_timing: id  0 | task 0 | prompt eval time =   48486.45 ms /  3128 tokens (   15.50 ms per token,    64.51 tokens per second)
+1.43.908.103 I slot print_timing: id  0 | task 0 |        eval time =   52222.45 ms /   529 tokens (   98.91 ms per token,    10.11 tokens per second)
+1.43.908.357 I slot      release: id  0 | task 0 | stop processing: n_tokens = 3656, truncated = 0
+6.10.000.000 I slot print_timing: id  0 | task 1880 | n_gen =    200, tg =   0.33 t/s, tg_3s =   0.14 t/s
+6.59.847.671 I slot print_timing: id  0 | task 1880 | prompt eval time =    3694.28 ms /   137 tokens (   26.97 ms per token,    37.08 tokens per second)
+6.59.847.757 I slot print_timing: id  0 | task 1880 |        eval time =   61682.21 ms /   530 tokens (  116.60 ms per token,     8.58 tokens per second)
+6.59.848.047 I slot      release: id  0 | task 1880 | stop processing: n_tokens = 5319, truncated = 0
+7.00.000.000 I slot print_timing: id  0 | task 2411 | prompt eval time =    2324.46 ms /   100 tokens (   23.24 ms per token,    43.02 tokens per second)
+"""
+
+
+def test_the_server_log_tells_each_requests_reuse():
+    from benchmarks.server_log import requests
+
+    first, second = requests(LLAMA_LOG)  # the third request has not ended: left out
+    assert (first.prompt, first.evaluated, first.reused, first.generated) == (3128, 3128, 0, 529)
+    assert (second.prompt, second.evaluated, second.reused) == (4790, 137, 4653)
+    assert second.prompt_seconds == pytest.approx(3.69428) and second.generation_seconds == pytest.approx(61.68221)
