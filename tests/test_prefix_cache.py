@@ -101,6 +101,9 @@ def test_each_step_records_its_cache_share_and_shows_it(tmp_path: Path, monkeypa
             engine = Engine(options, project, ShopEvaluator(), store, progress=reports.append)
             run_id = engine.run().run_id
             records = store.steps(run_id)
+            from autotrace.report import write_run_report
+
+            page = write_run_report(store, run_id, tmp_path / "report-dir", tmp_path / "report.html").read_text()
     first, second = records[1].timings, records[2].timings
     assert first.reported and first.reused == 0 and first.evaluated == records[1].prompt_tokens
     # the second step's question begins as the first's did: its system message and static sections
@@ -108,6 +111,9 @@ def test_each_step_records_its_cache_share_and_shows_it(tmp_path: Path, monkeypa
     assert second.prompt_seconds == pytest.approx(second.evaluated * PROMPT_MS_PER_TOKEN / 1000)
     assert [r.cache for r in reports if r.step > 0] == [first.describe(), second.describe()]
     assert reports[-1].cache == f"cache {second.cache_share:.0%}"
+    whole = (second + first).cache_share
+    assert whole is not None and f"prompt from the cache<b>{100 * whole:.0f}%</b>" in page
+    assert f"{100 * second.cache_share:.0f}% ({second.reused:,} of {records[2].prompt_tokens:,})" in page
 
     from autotrace.runners.cli import cli
 

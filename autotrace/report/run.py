@@ -16,7 +16,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
-from autotrace.llm.timings import UNREPORTED, ServerTimings
+from autotrace.llm.timings import UNREPORTED, ServerTimings, total
 from autotrace.pool import Candidate
 from autotrace.records import RunRecord, StepRecord
 from autotrace.scoring import ScoreRule, better
@@ -98,7 +98,7 @@ class RunView:
     patch: str  # the final patch (empty: none)
     patch_path: str  # the patch file, relative to the project root
     values: tuple[tuple[str, str, str], ...]  # (parameter, original, best) of each parameter
-    totals: Mapping[str, float] = field(default_factory=dict)
+    totals: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None,
@@ -158,7 +158,8 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
         totals={"prompt_tokens": sum(s.prompt_tokens for s in steps),
                 "completion_tokens": sum(s.completion_tokens for s in steps),
                 "seconds": sum(s.seconds for s in steps),
-                "runs": sum(s.runs or 0 for s in steps)},
+                "runs": sum(s.runs or 0 for s in steps),
+                "cache_share": total(s.timings for s in steps).cache_share},
     )
 
 
