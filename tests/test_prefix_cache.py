@@ -140,7 +140,7 @@ def _shop_run(rate: str, total: str):  # the run of tests/run_graphs.py's shop w
 
 
 def test_two_steps_problems_share_their_static_sections_before_what_changed():
-    from run_graphs import PARAMS, RATE, VALUES
+    from run_graphs import PARAMS, RATE, TOTAL, TOTAL_SOURCE, VALUES
 
     from autotrace.evaluation import Feedback
     from autotrace.optimizers.render import render_problem
@@ -154,6 +154,12 @@ def test_two_steps_problems_share_their_static_sections_before_what_changed():
     assert "#Constraints\nshop.rates.RATE: a tax rate between 0 and 1" in shared
     assert "#Documentation\nshop.main(order): Price an order.\n\n#Code\n" in shared
     assert "#Feedback" not in shared
+    # a candidate whose outputs are the old ones (a function written otherwise) changes only #Variables
+    same_outputs = render_problem([Feedback(_shop_run("0.2", "6.0"), "expected 0.66, got 6.0", 0.25)], PARAMS,
+                                  {**VALUES, TOTAL.name: TOTAL_SOURCE.replace("qty * rate", "rate * qty")},
+                                  instruction="Price orders right.", budget_tokens=6000)
+    assert os.path.commonprefix([first, same_outputs]).endswith("(code) shop.pricing.total =\ndef total(qty, rate):\n"
+                                                                '    """Price of qty items."""\n    return ')
 
 
 def test_the_reflective_question_says_its_task_before_the_value_and_the_feedback():
