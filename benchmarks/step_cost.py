@@ -96,17 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm", required=True)
     parser.add_argument("--command", required=True, help="the command that made the run")
     parser.add_argument("--model", default="qwen2.5-coder-1.5b-instruct-q4_k_m", help="the model the run asked")
+    parser.add_argument("--task", help="the task (default: the run's result.json says; needed while it runs)")
+    parser.add_argument("--seed", type=int, help="the seed (as --task)")
     parser.add_argument("--note", default="")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     result_path = args.run_dir / "result.json"
-    if not result_path.is_file():
-        print(f"error: {result_path}: no such file (is {args.run_dir} a harness run's folder?)", file=sys.stderr)
+    result = json.loads(result_path.read_text()) if result_path.is_file() else {"task": args.task, "seed": args.seed}
+    if result.get("task") is None or result.get("seed") is None:
+        print(f"error: {result_path}: no such file; give --task and --seed for a run still running", file=sys.stderr)
         return 2
-    result = json.loads(result_path.read_text())
     root = args.run_dir.resolve().parents[3]  # <worktree>/.bench/results/STAMP/runs/RUN
-    rows = rows_of(stored_steps(args.run_dir), commit=head_commit(root), arm=args.arm, task=str(result["task"]),
-                   seed=int(result["seed"]), model=args.model,
+    seed = int(args.seed if args.seed is not None else result["seed"])
+    rows = rows_of(stored_steps(args.run_dir), commit=head_commit(root), arm=args.arm,
+                   task=str(args.task or result["task"]), seed=seed, model=args.model,
                    command=args.command, note=args.note)
     append(rows, args.out)  # type: ignore[arg-type]  # append writes any dataclass row as JSON
     for row in rows:
