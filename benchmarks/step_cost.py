@@ -96,20 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm", required=True)
     parser.add_argument("--command", required=True, help="the command that made the run")
     parser.add_argument("--model", default="qwen2.5-coder-1.5b-instruct-q4_k_m", help="the model the run asked")
-    parser.add_argument("--task", help="the task (default: the run's result.json says; needed while it runs)")
+    parser.add_argument("--task", help="the task (default: from the run folder's name)")
     parser.add_argument("--seed", type=int, help="the seed (as --task)")
     parser.add_argument("--note", default="")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    result_path = args.run_dir / "result.json"
-    result = json.loads(result_path.read_text()) if result_path.is_file() else {"task": args.task, "seed": args.seed}
-    if result.get("task") is None or result.get("seed") is None:
-        print(f"error: {result_path}: no such file; give --task and --seed for a run still running", file=sys.stderr)
+    # the harness's run folder is named TASK-seedN-SIDE...
+    task, _, rest = args.run_dir.name.partition("-seed")
+    seed_text = rest.split("-", 1)[0]
+    if args.task is None and not (task and seed_text.isdigit()):
+        print(f"error: {args.run_dir}: not named TASK-seedN-...; give --task and --seed", file=sys.stderr)
         return 2
     root = args.run_dir.resolve().parents[3]  # <worktree>/.bench/results/STAMP/runs/RUN
-    seed = int(args.seed if args.seed is not None else result["seed"])
+    seed = args.seed if args.seed is not None else int(seed_text)
     rows = rows_of(stored_steps(args.run_dir), commit=head_commit(root), arm=args.arm,
-                   task=str(args.task or result["task"]), seed=seed, model=args.model,
+                   task=args.task or task, seed=seed, model=args.model,
                    command=args.command, note=args.note)
     append(rows, args.out)  # type: ignore[arg-type]  # append writes any dataclass row as JSON
     for row in rows:
