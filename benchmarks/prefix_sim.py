@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         commit = head_commit(ROOT)
         rows = rows_of(stored_steps(run_dir), commit=commit, arm=args.arm or commit, task=args.task, seed=0,
                        model="scripted (llama.cpp's slot at 4 characters a token)", command=command,
-                       note="the prompt's order without a model: every answer a new function with the same outputs")
+                       note="the prompt's order without a model: every answer a new function with the same outputs; "
+                            "seconds are the scripted server's made-up rates")
     if args.record:
         append(rows, OUT)  # type: ignore[arg-type]  # append writes any dataclass row as JSON
     for row in rows:
