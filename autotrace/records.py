@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autotrace.evaluation import Evaluation
+from autotrace.llm.timings import UNREPORTED, ServerTimings
 from autotrace.pool import Candidate
 
 
@@ -61,6 +62,9 @@ class StepRecord:
     #: itself in tests ("0.667 (2/3 pass)"), which the stored examples alone do not say.
     describe: str = ""
     feedback: str = ""
+    #: What the server said the step's model calls cost: prompt tokens evaluated and taken from its cache,
+    #: tokens generated, and the seconds of each (:mod:`autotrace.llm.timings`).
+    timings: ServerTimings = UNREPORTED
 
     def __post_init__(self) -> None:
         if not self.describe:
@@ -94,6 +98,7 @@ class StepRecord:
             "reasoning": self.reasoning, "prompt": [dict(m) for m in self.prompt], "response": self.response,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "cached": self.cached,
             "seconds": self.seconds, "note": self.note, "sensitivity": self.sensitivity,
+            "timings": self.timings.to_json(),
         }
         if self.evaluated is not None:
             record.update(runs=len(self.evaluated), evaluated=list(self.evaluated))
@@ -124,6 +129,7 @@ class StepRecord:
             merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
             step=step, created=created,
             describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
+            timings=ServerTimings.from_json(data.get("timings")),
         )
 
 

@@ -341,10 +341,11 @@ def _show_step(report: Any, app: str = "") -> None:
 
     on = colour(sys.stderr)
     tokens = f"{report.prompt_tokens:,}+{report.completion_tokens:,} tok"
+    cache = f"  {report.cache}" if getattr(report, "cache", "") else ""
     click.echo(f"{paint(f'step {report.step:>3}/{report.steps}', on, bold=True)}  "
                f"score {paint(f'{report.score:<14}', on, **score_style(report.score))}  "
                f"best {paint(f'{report.best:<14}', on, fg='green')}  "
-               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s', on, dim=True)}  {report.note}"
+               f"{paint(f'{tokens:<18} {report.seconds:6.1f}s{cache}', on, dim=True)}  {report.note}"
                f"{paint(app, on, dim=True)}", err=True)
 
 
@@ -503,6 +504,8 @@ def show(run_id: str, as_json: bool) -> None:
         click.echo(f"the program's own model calls: {app.total.describe()}")
     for step in steps:
         cost = f"tokens {step.prompt_tokens}+{step.completion_tokens}  {step.seconds:.1f}s"
+        if step.timings.reported:
+            cost += f"  {step.timings.describe()}"
         if app is not None and (usage := app.steps.get(step.step)) is not None and usage.calls:
             cost += f"  app calls {usage.describe()}"
         header = f"--- step {step.step}:"

@@ -13,12 +13,19 @@ Usage::
 
 Replies are consumed one per chat-completion request, in order. An empty queue answers HTTP 500
 "script exhausted" so a test that makes more calls than it scripted fails loudly.
+
+``prefix_cache="llama"`` keeps the last prompt as llama.cpp's single slot does and reports, as its
+server does, ``timings`` (``prompt_n`` evaluated, ``cache_n`` reused: the prompt's common prefix with the
+previous request's, at four characters a token; ``prompt_ms``, ``predicted_n``, ``predicted_ms`` at
+:data:`PROMPT_MS_PER_TOKEN` and :data:`PREDICTED_MS_PER_TOKEN`); ``prefix_cache="openai"`` reports the same
+reuse as ``usage.prompt_tokens_details.cached_tokens``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -30,6 +37,9 @@ from typing import Any
 
 #: Prompt-side overhead per message, roughly what chat templates add.
 _TOKENS_PER_MESSAGE = 4
+#: Milliseconds the ``prefix_cache="llama"`` server reports per prompt token evaluated and per token generated.
+PROMPT_MS_PER_TOKEN = 2.0
+PREDICTED_MS_PER_TOKEN = 50.0
 
 
 @dataclass(frozen=True)
@@ -96,8 +106,13 @@ class ScriptedLLMServer:
         supports_json_schema: bool = True,
         supports_json_object: bool = True,
         supports_length_limits: bool = True,
+        prefix_cache: str | None = None,
     ) -> None:
+        if prefix_cache not in (None, "llama", "openai"):
+            raise ValueError(f"prefix_cache must be None, 'llama' or 'openai', not {prefix_cache!r}")
         self.model = model
+        self.prefix_cache = prefix_cache
+        self._last_prompt = ""  # the prompt text of the previous chat request (the cached slot)
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
         self.supports_length_limits = supports_length_limits
@@ -283,7 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _completion(self, body: dict, content: str) -> dict:
         content, finish, usage = self._generate(body, content)
-        return {
+        extra = self._cache_report(body, usage)
+        return {**extra,
             "id": f"chatcmpl-{len(self.owner.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -302,6 +318,24 @@ class _Handler(BaseHTTPRequestHandler):
         completion = estimate_tokens(content)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
         return content, finish, usage
+
+    def _cache_report(self, body: dict, usage: dict) -> dict:
+        """``timings`` (llama) or ``usage.prompt_tokens_details`` (openai) for this prompt, given the last."""
+        text = "".join(f"<{m.get('role')}>{_text_of(m.get('content'))}" for m in body["messages"])
+        with self.owner._lock:
+            last, self.owner._last_prompt = self.owner._last_prompt, text
+        if self.owner.prefix_cache is None:
+            return {}
+        common = len(os.path.commonprefix([last, text]))
+        # at least one token is always evaluated, as a real server re-reads the last one to generate
+        reused = min(common // 4, usage["prompt_tokens"] - 1)
+        evaluated = usage["prompt_tokens"] - reused
+        if self.owner.prefix_cache == "openai":
+            usage["prompt_tokens_details"] = {"cached_tokens": reused}
+            return {}
+        generated = usage["completion_tokens"]
+        return {"timings": {"cache_n": reused, "prompt_n": evaluated, "prompt_ms": evaluated * PROMPT_MS_PER_TOKEN,
+                            "predicted_n": generated, "predicted_ms": generated * PREDICTED_MS_PER_TOKEN}}
 
     def _send_stream(self, body: dict, content: str) -> None:
         content, finish, usage = self._generate(body, content)

@@ -34,13 +34,12 @@ def test_small_run_renders_every_section_exactly() -> None:
     text = render([(small_run(), "expected 0.66, got 6.0", 0.25)])
     assert text == (
         "#Instruction\nPrice orders right.\n\n"
+        "#Constraints\nshop.rates.RATE: a tax rate between 0 and 1\n\n"
+        "#Documentation\nshop.main(order): Price an order.\n\n"
         "#Code\n"
         "eval0 = shop.main(order=input0)  # calls eval1\n"
         "eval1 = shop.pricing.total(qty=3, rate=0.2)  # reads shop.rates.RATE\n"
         "output = eval0\n\n"
-        "#Documentation\nshop.main(order): Price an order.\n\n"
-        "#Variables\n(float) shop.rates.RATE = 0.2\n(code) shop.pricing.total =\n" + TOTAL_SOURCE + "\n"
-        "#Constraints\nshop.rates.RATE: a tax rate between 0 and 1\n\n"
         "#Inputs\ninput0 = {'qty': 3}\n\n"
         "#Others\neval1 = 6.0\n\n"
         "#Outputs\noutput = 6.0\n\n"
@@ -49,7 +48,8 @@ def test_small_run_renders_every_section_exactly() -> None:
         "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 1 failing example\n"
         "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
         "shop.pricing.total: its result reached the wrong output in 1 of 1 failing example\n"
-        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "  shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n\n"
+        "#Variables\n(float) shop.rates.RATE = 0.2\n(code) shop.pricing.total =\n" + TOTAL_SOURCE
     )
 
 

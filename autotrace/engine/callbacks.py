@@ -9,6 +9,7 @@ from typing import Any
 
 from autotrace.evaluation import Evaluation
 from autotrace.llm.client import LLMReply
+from autotrace.llm.timings import ServerTimings, total
 from autotrace.optimizers.base import Proposal, Sensitivity
 from autotrace.records import MergeNote, OtherAnswer, StepRecord
 from autotrace.store import RunStore
@@ -28,6 +29,7 @@ class StepReport:
     completion_tokens: int
     seconds: float
     note: str = ""
+    cache: str = ""  # the share of the prompt tokens the server took from its cache ("cache 72%"), if it said
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ class StepDone:
         replies = [r for r in (self.proposal, *self.others, merge) if r is not None]
         return sum(r.prompt_tokens for r in replies), sum(r.completion_tokens for r in replies)
 
+    @property
+    def timings(self) -> ServerTimings:
+        """What the server said the step's calls cost (:mod:`autotrace.llm.timings`), summed."""
+        merge = self.merged.reply if self.merged else None
+        return total(r.timings for r in (self.proposal, *self.others, merge) if r is not None)
+
 
 #: Called with each completed step.
 StepCallback = Callable[[StepDone], None]
@@ -72,7 +80,7 @@ def progress_of(report: Callable[[StepReport], None], steps: int) -> StepCallbac
     """A step callback that shows each step as a :class:`StepReport` (``steps``: the run's number of steps)."""
     def show(done: StepDone) -> None:
         report(StepReport(done.step, steps, done.evaluation.describe(), done.best.describe(), *done.tokens,
-                          done.seconds, done.note))
+                          done.seconds, done.note, done.timings.describe()))
     return show
 
 
@@ -93,7 +101,7 @@ class StoreWriter:
             values=ledger.texts(done.values), evaluation=done.evaluation, candidate=ledger.texts_of(candidate or {}),
             rejected=proposal.rejected if proposal else {}, reasoning=proposal.reasoning if proposal else "",
             prompt=tuple(proposal.messages) if proposal else (), response=proposal.response if proposal else "",
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, timings=done.timings,
             cached=proposal.cached if proposal else False, seconds=done.seconds, note=done.note,
             sensitivity=done.sensitivity.text, evaluated=tuple(evaluated), parent=ledger.parents,
             front=tuple(c.id for c in ledger.pool.front()),

@@ -31,6 +31,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from autotrace.llm.jsonfix import extract_json
+from autotrace.llm.timings import UNREPORTED, ServerTimings, read_timings
 
 if TYPE_CHECKING:
     from autotrace.store import ResponseCache
@@ -111,6 +112,8 @@ class LLMReply:
     error: str | None = None
     #: The answer stopped at the max_tokens limit (finish_reason "length"): its end may be missing.
     truncated: bool = False
+    #: What the server said the call cost: prompt tokens evaluated and reused from its cache, seconds.
+    timings: ServerTimings = UNREPORTED
 
 
 class _MalformedCompletion(Exception):
@@ -176,14 +179,18 @@ class LLM:
         if error is not None and choice.finish_reason == "length":
             error = f"{error}; the answer stopped at the max_tokens limit ({self.config.max_tokens})"
         usage = completion.usage
+        prompt_tokens = (usage.prompt_tokens or 0) if usage else 0
+        completion_tokens = (usage.completion_tokens or 0) if usage else 0
+        body = {**(completion.model_extra or {}), "usage": usage.model_dump() if usage else None}
         reply = LLMReply(
             text=answer,
             data=data,
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             seconds=time.monotonic() - started,
             error=error,
             truncated=choice.finish_reason == "length",
+            timings=read_timings(body, prompt_tokens, completion_tokens),
         )
         if cache is not None and key is not None and error is None:
             entry = {"text": answer, "data": data, "prompt_tokens": reply.prompt_tokens}

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
+from autotrace.llm.timings import UNREPORTED, ServerTimings
 from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
 from autotrace.optimizers.credit import implicated
 from autotrace.optimizers.focus import Focus
@@ -131,6 +132,8 @@ class Proposal:
     #: string (its escaping), or code cut off by the max_tokens limit. The loop does not count it as an
     #: answer that changed nothing.
     escaping: bool = False
+    #: What the server said the answer cost (prompt tokens evaluated and reused from its cache, seconds).
+    timings: ServerTimings = UNREPORTED
 
     @classmethod
     def from_reply(cls, messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str],
@@ -138,7 +141,7 @@ class Proposal:
         """The proposal an answer gave: ``values`` and ``rejected`` as read from it, the reply's costs."""
         return cls(values=values, rejected=rejected, reasoning=reasoning, messages=messages, response=reply.text,
                    prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
-                   seconds=reply.seconds, cached=reply.cached, error=error)
+                   seconds=reply.seconds, cached=reply.cached, error=error, timings=reply.timings)
 
     @classmethod
     def failed(cls, messages: list[dict], error: str) -> Proposal:

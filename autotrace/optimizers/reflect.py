@@ -78,7 +78,7 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
                     task=_TASK_CODE if code else _TASK_TEXT.format(name=spec.name))
         system = load_prompt("reflect_system_code.txt" if code else "reflect_system_text.txt").strip()
         messages = [{"role": "system", "content": system},
-                    {"role": "user", "content": user}]
+                    {"role": "user", "content": user.rstrip()}]
         if prompt_tokens(messages) <= budget:
             return messages
     return None

@@ -1,14 +1,16 @@
 """OptoPrime's problem text: recorded runs written as code-like sections that fit a token budget.
 
 The sections, in this order (one with nothing to show, such as #Inputs of a run without inputs, is
-left out: "(none)" would only cost tokens)::
+left out: "(none)" would only cost tokens): what stays the same from step to step first, then what
+changes, so that a server's prefix cache (llama.cpp's ``cache_prompt``, OpenAI's cached tokens) reuses
+the start of each step's prompt. #Variables comes last: it changes with every candidate taken, where
+the run's calls and outputs often stay as they were::
 
     #Instruction    what the program should achieve
+    #Constraints    the description written after each parameter's marker
+    #Documentation  each function in #Code: its source when short, else signature and docstring
     #Code           one line per recorded call, e.g. ``eval3 = pricing.total(qty=input0, rate=0.2)  # reads rates.RATE``
                     (a call of a code parameter is not said to read it: its name says so)
-    #Documentation  each function in #Code: its source when short, else signature and docstring
-    #Variables      the parameters with their current values (code parameters as source)
-    #Constraints    the description written after each parameter's marker
     #Inputs         values that entered the run from outside
     #Others         intermediate call results
     #Outputs        the run's result, or the errors it raised
@@ -16,6 +18,7 @@ left out: "(none)" would only cost tokens)::
                     numbered as the traceback numbers it)
     #Implicated     with several variables: those the failing examples' graphs implicate, most first
                     (:mod:`.credit`), each with its calls whose results reached a wrong output
+    #Variables      the parameters with their current values (code parameters as source)
 
 Names: a parameter is its own name, an input ``input<i>``, a call ``eval<seq>``; #Code ends with
 ``output = eval<seq>``. With several examples, #Code and #Others come from one of them (the first
@@ -47,8 +50,8 @@ from autotrace.optimizers.credit import Implicated, failing, implicated
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.text import truncate
 
-SECTIONS = ("#Instruction", "#Code", "#Documentation", "#Variables", "#Constraints", "#Inputs", "#Others",
-            "#Outputs", "#Feedback", "#Implicated")
+SECTIONS = ("#Instruction", "#Constraints", "#Documentation", "#Code", "#Inputs", "#Others", "#Outputs", "#Feedback",
+            "#Implicated", "#Variables")
 
 _MIN_LINE_TOKENS = 4  # no #Code line is shorter ("eval1 = f()"): lets a level be skipped unrendered
 _NAMES_SHOWN = 3  # callee names listed on a caller's line

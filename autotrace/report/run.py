@@ -16,6 +16,7 @@ from typing import Any
 
 from autotrace import graph as g
 from autotrace.evaluation import ExampleResult
+from autotrace.llm.timings import UNREPORTED, ServerTimings, total
 from autotrace.pool import Candidate
 from autotrace.records import RunConfig, RunRecord, StepRecord
 from autotrace.scoring import ScoreRule, better
@@ -64,6 +65,8 @@ class Step:
     feedback: str
     sensitivity: str
     evaluated: tuple[float | None, ...]  # the score of every program run of the step
+    #: What the server said the step's model calls cost (prompt tokens reused from its cache, seconds).
+    timings: ServerTimings = UNREPORTED
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class RunView:
     patch: str  # the final patch (empty: none)
     patch_path: str  # the patch file, relative to the project root
     values: tuple[tuple[str, str, str], ...]  # (parameter, original, best) of each parameter
-    totals: Mapping[str, float] = field(default_factory=dict)
+    totals: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None,
@@ -131,6 +134,7 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
             feedback=truncate(evaluation.message(), _TEXT_LIMIT),
             sensitivity=truncate(record.sensitivity, _TEXT_LIMIT),
             evaluated=tuple(_finite(s) for s in record.evaluated or ()),
+            timings=record.timings,
         ))
     best_values: dict[str, str] = {}
     if best_index is not None:
@@ -154,7 +158,8 @@ def run_view(run: RunRecord, records: Sequence[StepRecord], run_dir: Path | None
         totals={"prompt_tokens": sum(s.prompt_tokens for s in steps),
                 "completion_tokens": sum(s.completion_tokens for s in steps),
                 "seconds": sum(s.seconds for s in steps),
-                "runs": sum(s.runs or 0 for s in steps)},
+                "runs": sum(s.runs or 0 for s in steps),
+                "cache_share": total(s.timings for s in steps).cache_share},
     )
 
 
