@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autotrace.evaluation import Evaluation, ExampleResult
+from autotrace.llm.timings import UNREPORTED
 from autotrace.pool import Candidate
 from autotrace.records import (
     RECORD_VERSION,
@@ -262,7 +263,8 @@ def test_a_store_written_before_the_typed_records_opens_and_reads_back_unchanged
         assert (run.status, run.steps, run.best_describe, run.config.subject.target) == ("done", 2, "-4.8", "main.py")
         assert (run.config.scoring, run.config.candidates, run.best.values) == (None, 1, {})
         first, second = store.steps("old")
-        assert second.to_record() == STEP_BEFORE_RECORDS  # the JSON layout is the one written before
+        # the JSON layout is the one written before, plus the server's timings, unreported in an old store
+        assert second.to_record() == {**STEP_BEFORE_RECORDS, "timings": UNREPORTED.to_json()}
         assert (second.step, second.score, second.runs, second.parent, second.other_answers[0].candidate) == (
             1, -4.8, 5, (0,), {"main.MARKUP": "2.0"})
         assert (first.status, first.feedback, first.runs, first.parent, first.rejected) == (
