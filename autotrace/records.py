@@ -61,6 +61,11 @@ class StepRecord:
     #: itself in tests ("0.667 (2/3 pass)"), which the stored examples alone do not say.
     describe: str = ""
     feedback: str = ""
+    #: The model's answers the step had (those asked, not skipped as a repeated question) and how many
+    #: of them were new: changed something, and gave values not evaluated before in the run. None: a
+    #: step that asked nothing, or an autotrace that did not count them.
+    answers: int | None = None
+    new_answers: int | None = None
 
     def __post_init__(self) -> None:
         if not self.describe:
@@ -100,12 +105,15 @@ class StepRecord:
         record.update(status=self.status, parent=list(self.parent), front=list(self.front),
                       other_answers=[asdict(a) for a in self.other_answers],
                       merge=asdict(self.merge) if self.merge else None)
+        if self.answers is not None:
+            record.update(answers=self.answers, new_answers=self.new_answers)
         return record
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any], step: int = 0, created: float | None = None) -> StepRecord:
         """Read :meth:`to_record`'s form back. A key a store written before it was added may lack takes its
-        default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``)."""
+        default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``, ``answers``,
+        ``new_answers``)."""
         merge = data.get("merge")
         evaluated = data.get("evaluated")
         return cls(
@@ -124,6 +132,7 @@ class StepRecord:
             merge=MergeNote(str(merge.get("note") or ""), str(merge.get("response") or "")) if merge else None,
             step=step, created=created,
             describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
+            answers=_count(data.get("answers")), new_answers=_count(data.get("new_answers")),
         )
 
 
@@ -241,3 +250,7 @@ def _texts(data: Mapping[str, Any] | None) -> dict[str, str]:
 
 def _ids(data: Sequence[Any] | None) -> tuple[int, ...]:
     return tuple(int(i) for i in data or ())
+
+
+def _count(data: Any) -> int | None:
+    return None if data is None else int(data)

@@ -180,7 +180,7 @@ class Engine:
         self._done_step(state, StepDone(step, current.values, current.evaluation, state.best.evaluation,
                                         time.perf_counter() - started, "; ".join(filter(None, notes)), proposal,
                                         sensitivity, others=[p for p in asked.answered if p is not proposal],
-                                        merged=merged))
+                                        merged=merged, answers=len(asked.answered), new_answers=len(asked.new)))
         state.stall.after(bool(asked.new) or any(p.escaping for p in asked.answered), state.best.evaluation.rank)
 
     def _merge(self, state: RunState, step: int, notes: list[str]) -> MergeDone | None:

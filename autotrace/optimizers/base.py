@@ -131,6 +131,12 @@ class Proposal:
     #: string (its escaping), or code cut off by the max_tokens limit. The loop does not count it as an
     #: answer that changed nothing.
     escaping: bool = False
+    #: The parameter a one-parameter question was about (None: the whole problem), and how it was put
+    #: (:class:`autotrace.optimizers.focus.Way`'s value): what the next question varies when it collapsed.
+    about: str | None = None
+    way: str = ""
+    #: The parameters the answer gave again as they are (an answer rewriting a function unchanged).
+    unchanged: tuple[str, ...] = ()
 
     @classmethod
     def from_reply(cls, messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str],
@@ -193,8 +199,11 @@ class Optimizer(ABC):
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
         self._asked: set[str] = set()  # ``LLM.question_key`` of each question asked, to see one repeated
-        #: Which parameter the reflective question asks about next (:meth:`implicated_target`).
+        #: Which parameter the reflective question asks about next, and how (:meth:`reflect`).
         self.focus = Focus()
+        #: The answers that gave nothing new since the last one-parameter question, said in the next:
+        #: the parameters each was about and why (:meth:`collapsed`).
+        self.collapses: list[tuple[tuple[str, ...], str]] = []
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -283,18 +292,31 @@ class Optimizer(ABC):
 
     def reflect(self, sampling: Sampling) -> Proposal | None:
         """The reflective question (:mod:`.reflect`) about the one parameter the feedback implicates most
-        (:meth:`implicated_target`), or None when no parameter can be asked about alone. What it rejects
-        is said in the next whole prompt's #Problems."""
-        from autotrace.optimizers.reflect import reflect, reflect_targets
+        that was not tried without gain, put another way after answers about it collapsed (:mod:`.focus`),
+        or None when no parameter can be asked about alone. What it rejects is said in the next whole
+        prompt's #Problems."""
+        from autotrace.optimizers.reflect import reflect, reflect_targets, tried_scores
 
         targets = reflect_targets(self.params, self.values, self.feedback)
         if not targets:
             return None
-        spec = self.implicated_target(targets)
-        proposal = reflect(self.llm, spec, self.values[spec.name], self.feedback, self.budget_tokens, sampling,
-                           self.tried(spec.name))
+        best = max((a.score for a in self.attempts if a.score is not None), default=None)
+        ask = self.focus.ask(targets, implicated(self.feedback), best, self.values)
+        collapses, self.collapses = self.collapses[-3:], []
+        said = [f"- an answer{' about ' + ', '.join(names) if names else ''}: {why}" for names, why in collapses]
+        others = dict.fromkeys(name for names, _ in collapses for name in names if name != ask.spec.name)
+        said += [f"- {line}" for name in others if (line := tried_scores(name, self.tried(name)))]
+        proposal = reflect(self.llm, ask.spec, self.values[ask.spec.name], self.feedback, self.budget_tokens,
+                           sampling, self.tried(ask.spec.name), ask.way, ask.example, "\n".join(said))
         self.last_problems.update(proposal.rejected)
         return proposal
+
+    def collapsed(self, names: Sequence[str], why: str) -> None:
+        """An answer about ``names`` (the parameter a one-parameter question was about, or those it
+        changed; none for a whole answer that changed nothing) gave nothing new, ``why``: the next
+        one-parameter question moves on, or is put another way (:mod:`.focus`), and says so."""
+        self.focus.collapsed(names)
+        self.collapses.append((tuple(names), why))
 
     def tried(self, name: str) -> list[Tried]:
         """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
@@ -308,6 +330,12 @@ class Optimizer(ABC):
                 last.pop(text, None)
                 last[text] = attempt.score
         return [Tried(text, score) for text, score in last.items()]
+
+    def implicated_order(self) -> list[str]:
+        """The parameters this step's feedback implicates, most first, those tried without gain since the
+        last gain after the others (:mod:`.focus`): what a merge prefers to combine."""
+        names = [c.name for c in implicated(self.feedback)]
+        return [n for n in names if n not in self.focus.spent] + [n for n in names if n in self.focus.spent]
 
     def implicated_target(self, targets: Sequence[ParamSpec]) -> ParamSpec:
         """The one of ``targets`` (the parameters a reflective question can be about) to ask about now:
@@ -344,6 +372,7 @@ class Optimizer(ABC):
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         proposal = Proposal.from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
+        proposal.unchanged = tuple(k for k in accepted if k not in changed)
         proposal.escaping = not changed and bool(rejected) and all(
             ESCAPING_HINT in reason or reason.startswith(CUT_OFF[:40]) for reason in rejected.values())
         return proposal
@@ -362,7 +391,9 @@ class Optimizer(ABC):
         self.last_problems = dict(rejected)
         reasoning = data.get("reasoning")
         reasoning = reasoning if isinstance(reasoning, str) else ""
-        return Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
+        proposal = Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
+        proposal.unchanged = tuple(k for k in accepted if k not in changed)
+        return proposal
 
     def text_inputs(self) -> dict[str, list[str]]:
         """Per text parameter, the inputs this step's runs sent with it, which a new text may not quote."""
