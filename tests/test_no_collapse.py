@@ -146,16 +146,19 @@ def test_after_a_repeated_value_the_next_ask_moves_on_and_states_the_values_trie
         tmp_path, llm_server) -> None:
     """Step 1 changes ``total`` (no gain); step 2's answer gives the original ``total`` again, which was
     run: it is not run again, and the question asked next is about ``add``, naming ``total``'s values
-    tried with their scores."""
+    tried with their scores, as the whole question asked after it does."""
     project, evaluator = cart_run(tmp_path)
     llm_server.script(fenced("Count each item.", TOTAL_NEW.replace("for x in", "for y in")),
-                      fenced("Back to the sum.", TOTAL), fenced("Multiply.", ADD_FIXED))
-    engine = run(project, evaluator, llm_server, steps=2, resample=2)
-    assert [who for who, _ in asks(llm_server)] == ["whole", "whole", "shop.Cart.add"]
+                      fenced("Back to the sum.", TOTAL), UNCHANGED, fenced("Multiply.", ADD_FIXED))
+    engine = run(project, evaluator, llm_server, steps=2, resample=3)
+    questions = asks(llm_server)
+    assert [who for who, _ in questions] == ["whole", "whole", "shop.Cart.add", "whole"]
     assert ("- an answer about shop.Cart.total: it gave values run before again (the initial values, which "
-            "scored 0)\n- shop.Cart.total: 1 other value tried, scoring 0\n") in asks(llm_server)[2][1]
+            "scored 0)\n- shop.Cart.total: 1 other value tried, scoring 0\n") in questions[2][1]
+    assert ("- this is the initial values again; it scored 0, so it was not run again. Values tried before: "
+            "shop.Cart.total: 1 other value tried, scoring 0. Propose a change") in questions[3][1]
     records = steps_of(project, engine.result.run_id)
-    assert [(r.answers, r.new_answers) for r in records[1:]] == [(1, 1), (2, 1)]
+    assert [(r.answers, r.new_answers) for r in records[1:]] == [(1, 1), (3, 1)]
     assert len(evaluator.runs) == 3  # the initial values, step 1's total, step 2's add: the repeat was not run
 
 

@@ -161,7 +161,7 @@ class Engine:
             # The same program was run already: say so (the model cycling between two answers never
             # learns otherwise) and count it as an answer that changed nothing.
             notes.append(f"the values of step {asked.repeat[0]} again: not run again")
-            self.optimizer.tell(repeat_problem(*asked.repeat))
+            self.optimizer.tell(repeat_problem(*asked.repeat, asked.tried))
         if asked.new:
             proposal, values, evaluation = max(asked.new, key=lambda n: n[2].rank)  # the first of equals
             state.current = Held(values, evaluation)

@@ -96,12 +96,14 @@ Evaluated = tuple[Proposal, dict[str, Any], Evaluation]
 class Asked:
     """A step's answers: every proposal, those actually answered (not repeats of a question asked
     before), the new candidates with their evaluations, and (step, evaluation) of an earlier candidate
-    an answer repeated."""
+    an answer repeated, with the scores of the values tried for what it changed."""
 
     proposals: list[Proposal]
     answered: list[Proposal]
     new: list[Evaluated]
     repeat: tuple[int, Evaluation] | None
+    #: The scores of the values tried before for the parameters the repeating answer changed.
+    tried: str = ""
 
 
 class Asking:
@@ -130,7 +132,9 @@ class Asking:
             answered += fresh
             new, repeat_now = self.evaluate(fresh, step)
             repeat = repeat_now or repeat
-        return Asked(proposals, answered, new, repeat[:2] if repeat else None)
+        if repeat is None:
+            return Asked(proposals, answered, new, None)
+        return Asked(proposals, answered, new, (repeat[0], repeat[1]), self._tried_scores(repeat[2]))
 
     def _again(self, step: Step, again: int) -> list[Proposal]:
         """The step's ``again``-th extra answer, sampled: at temperature 0 the same question gets the
@@ -217,8 +221,8 @@ def repeat_problem(step: int, evaluation: Evaluation, tried: str = "") -> str:
     """What the model is told about an answer whose values were run before in this run; ``tried``: the
     scores of the values tried before for the parameters it changed (:func:`tried_scores`)."""
     when = "the initial values" if step == 0 else f"attempt {step} (step {step} of this run)"
-    return (f"this is {when} again; it scored {evaluation.describe()}, so it was not run again"
-            + (f" ({tried})" if tried else "") + ". Propose a change that was not tried before.")
+    return (f"this is {when} again; it scored {evaluation.describe()}, so it was not run again."
+            + (f" Values tried before: {tried}." if tried else "") + " Propose a change that was not tried before.")
 
 
 def answers_note(proposals: Sequence[Proposal], new: Sequence[Evaluated], asked: int) -> str:
