@@ -162,6 +162,23 @@ def test_after_a_repeated_value_the_next_ask_moves_on_and_states_the_values_trie
     assert len(evaluator.runs) == 3  # the initial values, step 1's total, step 2's add: the repeat was not run
 
 
+def test_answers_rewriting_the_same_function_without_gain_send_the_next_ask_to_the_next_parameter(
+        tmp_path, llm_server) -> None:
+    """Each step's answer gives ``total`` new values that gain nothing: the second time, the step asks
+    once more, about ``add``, the next implicated parameter; its answer gains, which makes ``total``
+    fresh again: step 3's answer rewriting it without gain is not asked about again."""
+    project, evaluator = cart_run(tmp_path)
+    llm_server.script(fenced("Count.", TOTAL_NEW.replace("for x in", "for y in")),
+                      fenced("Count.", TOTAL_NEW.replace("for x in", "for z in")), fenced("Multiply.", ADD_FIXED),
+                      fenced("Count.", TOTAL_NEW.replace("for x in", "for w in")))
+    engine = run(project, evaluator, llm_server, steps=3, resample=2)
+    assert [who for who, _ in asks(llm_server)] == ["whole", "whole", "shop.Cart.add", "whole"]
+    records = steps_of(project, engine.result.run_id)
+    assert [(r.answers, r.new_answers) for r in records[1:]] == [(1, 1), (2, 2), (1, 1)]
+    assert records[2].values["shop.Cart.add"].endswith("append(price * qty)\n")  # the step's best answer
+    assert engine.state.best.evaluation.score == 0.5 and llm_server.pending == 0
+
+
 def test_a_parameter_whose_answers_collapsed_is_asked_about_one_failing_example_at_a_time(tmp_path, llm_server) -> None:
     project, evaluator = cart_run(tmp_path)
     llm_server.script(UNCHANGED, fenced("Sum.", TOTAL), UNCHANGED, fenced("Append.", ADD_FIXED.replace(" * qty", "")),

@@ -121,8 +121,9 @@ class Asking:
         proposals = list(offer.answers) if offer else []
         answered = [p for p in proposals if not p.repeated]
         new, repeat = self.evaluate(answered, step)
+        found = list(new)
         for again in range(1, self.resample + 1):
-            if new:
+            if new and not self._stuck(new, step):
                 break
             if repeat is not None:
                 self.optimizer.tell(repeat_problem(repeat[0], repeat[1], self._tried_scores(repeat[2])))
@@ -131,10 +132,21 @@ class Asking:
             proposals += more
             answered += fresh
             new, repeat_now = self.evaluate(fresh, step)
+            found += new
             repeat = repeat_now or repeat
         if repeat is None:
-            return Asked(proposals, answered, new, None)
-        return Asked(proposals, answered, new, (repeat[0], repeat[1]), self._tried_scores(repeat[2]))
+            return Asked(proposals, answered, found, None)
+        return Asked(proposals, answered, found, (repeat[0], repeat[1]), self._tried_scores(repeat[2]))
+
+    def _stuck(self, new: Sequence[Evaluated], step: Step) -> bool:
+        """Whether the new candidates of an ask went round in circles: none beat the step's best, and
+        every parameter they changed had been changed before in the run by an answer without gain (the
+        model rewriting the same function again and again). Then the step asks once more, about the
+        next implicated parameter (:meth:`autotrace.optimizers.base.Optimizer.rewritten`)."""
+        best = step.best.evaluation.rank
+        gained = any(evaluation.rank > best for _, _, evaluation in new)
+        names = [name for proposal, _, _ in new for name in (proposal.about and [proposal.about] or proposal.values)]
+        return self.optimizer.rewritten(list(dict.fromkeys(names)), gained)
 
     def _again(self, step: Step, again: int) -> list[Proposal]:
         """The step's ``again``-th extra answer, sampled: at temperature 0 the same question gets the

@@ -318,6 +318,11 @@ class Optimizer(ABC):
         self.focus.collapsed(names)
         self.collapses.append((tuple(names), why))
 
+    def rewritten(self, names: Sequence[str], gained: bool) -> bool:
+        """New values of ``names`` were run (``gained``: one beat the best): True when they went round in
+        circles, every one of ``names`` changed before without gain (:meth:`.focus.Focus.rewrote`)."""
+        return self.focus.rewrote(names, gained)
+
     def tried(self, name: str) -> list[Tried]:
         """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
         once with the score of the last attempt that ran it, oldest first: what an answer about this

@@ -65,6 +65,23 @@ class Focus:
     best_then: float | None = None
     #: Per parameter, how many answers about it collapsed (repeated values run before, changed nothing).
     collapses: dict[str, int] = field(default_factory=dict)
+    #: The parameters new answers changed without gain since the last gain.
+    rewritten: set[str] = field(default_factory=set)
+
+    def rewrote(self, names: Sequence[str], gained: bool) -> bool:
+        """New values of ``names`` were run, ``gained``: whether they beat the best. True when they did not
+        and every one of ``names`` had been changed without gain before: each is spent (the next question
+        moves on); a gain makes every parameter fresh again."""
+        if gained:
+            self.rewritten.clear()
+            self.spent.clear()
+            self.collapses.clear()
+            return False
+        again = bool(names) and all(name in self.rewritten for name in names)
+        self.rewritten.update(names)
+        if again:
+            self.spent.update(names)
+        return again
 
     def collapsed(self, names: Iterable[str]) -> None:
         """Answers about ``names`` collapsed: each is spent, and its next question is put another way."""
