@@ -31,7 +31,7 @@ from autotrace.optimizers.credit import implicated
 from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.uses import inputs_beside
 from autotrace.optimizers.validate import answer_schema, validate
-from autotrace.params import ParamKind, ParamSpec, value_to_text
+from autotrace.params import ParamKind, ParamSpec, value_to_text, written_whole
 from autotrace.text import truncate
 
 if TYPE_CHECKING:
@@ -320,8 +320,13 @@ class Optimizer(ABC):
 
     def rewritten(self, names: Sequence[str], gained: bool) -> bool:
         """New values of ``names`` were run (``gained``: one beat the best): True when they went round in
-        circles, every one of ``names`` changed before without gain (:meth:`.focus.Focus.rewrote`)."""
-        return self.focus.rewrote(names, gained)
+        circles, every one of ``names`` changed before without gain (:meth:`.focus.Focus.rewrote`). Only
+        functions and texts count, and only with another one to move on to: numbers are tuned by the
+        measured search, and a lone function has no other parameter to ask about."""
+        whole = {p.name for p in self.params if written_whole(p, self.values[p.name])}
+        if len(whole) < 2:
+            return False
+        return self.focus.rewrote([name for name in names if name in whole], gained)
 
     def tried(self, name: str) -> list[Tried]:
         """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
