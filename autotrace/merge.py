@@ -37,11 +37,16 @@ class MergePlan:
         return (self.a.id, self.b.id)
 
 
-def plan_merge(pool: Pool, mergeable: Collection[str], done: Collection[tuple[int, int]] = ()) -> MergePlan | None:
-    """The first pair of front candidates (oldest first) not in ``done`` that win on different examples
-    and can be merged: by taking each one's changed parameters, or, when they differ in exactly one
-    parameter that is in ``mergeable`` (code and text parameters), by asking the model."""
+def plan_merge(pool: Pool, mergeable: Collection[str], done: Collection[tuple[int, int]] = (),
+               prefer: Sequence[str] = ()) -> MergePlan | None:
+    """The first pair of front candidates not in ``done`` that win on different examples and can be
+    merged: by taking each one's changed parameters, or, when they differ in exactly one parameter that
+    is in ``mergeable`` (code and text parameters), by asking the model. Pairs that differ in a
+    parameter earlier in ``prefer`` (the parameters the failing examples implicate, most first) come
+    first; among equals, the oldest first."""
     labels = pool.labels()
+    place = {name: i for i, name in enumerate(prefer)}
+    plans: list[tuple[int, MergePlan]] = []
     for a, b in combinations(pool.front(), 2):
         if (a.id, b.id) in done:
             continue
@@ -51,11 +56,12 @@ def plan_merge(pool: Pool, mergeable: Collection[str], done: Collection[tuple[in
         ancestor = pool.common_ancestor(a, b)
         differ = [name for name in a.values if a.values[name] != b.values.get(name)]
         combined = _combine(a, b, ancestor, differ) if ancestor is not None else None
+        rank = min((place.get(name, len(place)) for name in differ), default=len(place))
         if combined is not None:
-            return MergePlan(a, b, combined)
-        if len(differ) == 1 and differ[0] in mergeable:
-            return MergePlan(a, b, None, differ[0])
-    return None
+            plans.append((rank, MergePlan(a, b, combined)))
+        elif len(differ) == 1 and differ[0] in mergeable:
+            plans.append((rank, MergePlan(a, b, None, differ[0])))
+    return min(plans, key=lambda plan: plan[0])[1] if plans else None
 
 
 def _combine(a: Candidate, b: Candidate, ancestor: Candidate, differ: Sequence[str]) -> dict[str, str] | None:

@@ -65,6 +65,11 @@ class StepRecord:
     #: What the server said the step's model calls cost: prompt tokens evaluated and taken from its cache,
     #: tokens generated, and the seconds of each (:mod:`autotrace.llm.timings`).
     timings: ServerTimings = UNREPORTED
+    #: The model's answers the step had (those asked, not skipped as a repeated question) and how many
+    #: of them were new: changed something, and gave values not evaluated before in the run. None: a
+    #: step that asked nothing, or an autotrace that did not count them.
+    answers: int | None = None
+    new_answers: int | None = None
 
     def __post_init__(self) -> None:
         if not self.describe:
@@ -105,12 +110,15 @@ class StepRecord:
         record.update(status=self.status, parent=list(self.parent), front=list(self.front),
                       other_answers=[asdict(a) for a in self.other_answers],
                       merge=asdict(self.merge) if self.merge else None)
+        if self.answers is not None:
+            record.update(answers=self.answers, new_answers=self.new_answers)
         return record
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any], step: int = 0, created: float | None = None) -> StepRecord:
         """Read :meth:`to_record`'s form back. A key a store written before it was added may lack takes its
-        default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``)."""
+        default (``evaluated``, ``parent``, ``front``, ``other_answers``, ``merge``, ``holdout``, ``answers``,
+        ``new_answers``)."""
         merge = data.get("merge")
         evaluated = data.get("evaluated")
         return cls(
@@ -130,6 +138,7 @@ class StepRecord:
             step=step, created=created,
             describe=str(data.get("describe") or ""), feedback=str(data.get("feedback") or ""),
             timings=ServerTimings.from_json(data.get("timings")),
+            answers=_count(data.get("answers")), new_answers=_count(data.get("new_answers")),
         )
 
 
@@ -375,3 +384,7 @@ def _number(value: Any) -> float | None:
 
 def _ids(data: Sequence[Any] | None) -> tuple[int, ...]:
     return tuple(int(i) for i in data or ())
+
+
+def _count(data: Any) -> int | None:
+    return None if data is None else int(data)

@@ -211,8 +211,9 @@ def answers_of(step: dict[str, Any]) -> list[dict[str, str]]:
 
 def step_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per step after the initial values: the parameters its answers changed, how many answers it had
-    and how many were new (changed something and proposed a set of values not seen before in the run),
-    its score, tokens, seconds and note."""
+    and how many were new (changed something and proposed a set of values not seen before in the run:
+    as the engine counted them when the step record has them, else read from the stored answers), its
+    score, tokens, seconds and note."""
     if not steps:
         return []
     seen = [dict(steps[0]["values"])]
@@ -232,6 +233,8 @@ def step_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not any(_same_values(dict(step["values"]), other) for other in seen):
             seen.append(dict(step["values"]))
         note = step.get("note") or ""
+        if step.get("new_answers") is not None:  # counted by the engine as it evaluated them
+            new, answers = step["new_answers"], [{}] * step["answers"]
         out.append({"step": step["step"], "score": step.get("score"), "answers": len(answers), "new": new,
                     "changed": sorted(_short(n) for n in changed),
                     "tokens": (step.get("prompt_tokens") or 0) + (step.get("completion_tokens") or 0),

@@ -85,14 +85,14 @@ ADD_FIXED = "def add(self, price, qty):\n    self.items.append(price * qty)\n"
 def test_the_reflective_questions_follow_the_credit_and_move_on_after_a_repeat(tmp_path, llm_server) -> None:
     """``total`` returned the wrong totals (its results are the output), ``add`` only filled the cart:
     the whole-problem prompt names ``total`` first, and so does the first reflective question, which
-    follows an answer repeating the initial values and shows the values of ``total`` tried before;
-    its answer repeats them anyway, so the next one is about ``add``, whose answer solves it."""
+    follows an answer that changed nothing and shows the values of ``total`` tried before; its answer
+    repeats one anyway, so the next one is about ``add``, and says so; its answer solves it."""
     (tmp_path / "pyproject.toml").write_text("[tool.autotrace]\n")
     (tmp_path / "shop.py").write_text(SHOP)
     (tmp_path / "judge.py").write_text(JUDGE)
     llm_server.script(
         f"total may miss items.\n```python\n{TOTAL_AGAIN}```\n",  # step 1: a new total, no better
-        f"Back to the start.\n```python\n{TOTAL}```\n",  # step 2: the initial values again
+        "The totals look right.",  # step 2: no change
         f"Sum them.\n```python\n{TOTAL}```\n",  # reflective, about total: the initial values again
         "Nothing to change.",  # the whole problem again, sampled
         f"Multiply by the quantity.\n```python\n{ADD_FIXED}```\n",  # reflective, about add: solved
@@ -115,5 +115,8 @@ def test_the_reflective_questions_follow_the_credit_and_move_on_after_a_repeat(t
     assert ("#Tried before (each of these was run; an answer giving one of them again is not run)\n- score 0:\n"
             "    def total(self):  # autotrace: param\n        return sum(self.items)\n\n") in reflective[0]
     assert "#Tried before" not in reflective[1]  # add was never changed
+    assert ("#Answers that gave nothing new (since the last question about one variable)\n"
+            "- an answer about shop.Cart.total: it gave values run before again (the initial values, which scored 0)\n"
+            "- an answer: it changed nothing\n- shop.Cart.total: 1 other value tried, scoring 0\n\n") in reflective[1]
     assert re.search(r"^step +2/2 .* 4 proposed \(3 sampled again\), 1 new, best 1;", result.stderr, re.MULTILINE)
     assert "+        self.items.append(price * qty)" in result.stdout

@@ -69,3 +69,6 @@ def test_step_summary_counts_changed_parameters_and_new_answers() -> None:
     ]
     summary = multi_param.step_summary(steps)
     assert [(s["changed"], s["new"], s["answers"]) for s in summary] == [(["a"], 1, 4), (["f"], 1, 2)]
+    steps[2].update(answers=3, new_answers=2)  # as the engine counted them: taken as they are
+    summary = multi_param.step_summary(steps)
+    assert [(s["changed"], s["new"], s["answers"]) for s in summary] == [(["a"], 1, 4), (["f"], 2, 3)]

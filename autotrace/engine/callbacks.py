@@ -57,6 +57,9 @@ class StepDone:
     candidate: Mapping[str, Any] | None = None
     others: Sequence[Proposal] = ()
     merged: MergeDone | None = None
+    #: The model's answers the step had and how many were new (:attr:`autotrace.records.StepRecord.answers`).
+    answers: int | None = None
+    new_answers: int | None = None
 
     @property
     def tokens(self) -> tuple[int, int]:
@@ -107,4 +110,5 @@ class StoreWriter:
             front=tuple(c.id for c in ledger.pool.front()),
             other_answers=tuple(OtherAnswer(p.response, p.error, ledger.texts_of(p.values)) for p in done.others),
             merge=MergeNote(merged.note, merged.reply.text if merged.reply else "") if merged else None,
+            answers=done.answers, new_answers=done.new_answers,
         ))

@@ -162,7 +162,7 @@ class Engine:
             # The same program was run already: say so (the model cycling between two answers never
             # learns otherwise) and count it as an answer that changed nothing.
             notes.append(f"the values of step {asked.repeat[0]} again: not run again")
-            self.optimizer.tell(repeat_problem(*asked.repeat))
+            self.optimizer.tell(repeat_problem(*asked.repeat, asked.tried))
         if asked.new:
             proposal, values, evaluation = max(asked.new, key=lambda n: n[2].rank)  # the first of equals
             state.current = Held(values, evaluation)
@@ -181,7 +181,7 @@ class Engine:
         self._done_step(state, StepDone(step, current.values, current.evaluation, state.best.evaluation,
                                         time.perf_counter() - started, "; ".join(filter(None, notes)), proposal,
                                         sensitivity, others=[p for p in asked.answered if p is not proposal],
-                                        merged=merged))
+                                        merged=merged, answers=len(asked.answered), new_answers=len(asked.new)))
         state.stall.after(bool(asked.new) or any(p.escaping for p in asked.answered), state.best.evaluation.rank)
 
     def _merge(self, state: RunState, step: int, notes: list[str]) -> MergeDone | None:

@@ -19,7 +19,8 @@ from .proposers import Offer, Step
 
 
 class Merging:
-    """Offers a merge of two front candidates (``values`` None when nothing new was run)."""
+    """Offers a merge of two front candidates (``values`` None when nothing new was run): of those that
+    can be merged, a pair differing in the parameter the step's feedback implicates most comes first."""
 
     def __init__(self, ledger: Ledger, optimizer: Optimizer) -> None:
         self.ledger, self.optimizer = ledger, optimizer
@@ -27,7 +28,7 @@ class Merging:
     def propose(self, step: Step) -> Offer | None:
         ledger = self.ledger
         mergeable = {p.name for p in ledger.project.params if written_whole(p, p.initial)}
-        plan = plan_merge(ledger.pool, mergeable, ledger.merged)
+        plan = plan_merge(ledger.pool, mergeable, ledger.merged, self.optimizer.implicated_order())
         if plan is None:
             return None
         ledger.merged.add(plan.parents)

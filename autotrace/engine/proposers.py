@@ -17,7 +17,9 @@ from typing import Any, Protocol
 from autotrace.evaluation import Evaluation
 from autotrace.llm.client import LLMReply, Sampling, derived_seed
 from autotrace.optimizers.base import Optimizer, Proposal, Sensitivity
+from autotrace.optimizers.reflect import tried_scores
 from autotrace.proposal_key import ProposalKey
+from autotrace.text import truncate
 
 from .ledger import Ledger
 from .options import SAMPLE_TEMPERATURE
@@ -94,12 +96,14 @@ Evaluated = tuple[Proposal, dict[str, Any], Evaluation]
 class Asked:
     """A step's answers: every proposal, those actually answered (not repeats of a question asked
     before), the new candidates with their evaluations, and (step, evaluation) of an earlier candidate
-    an answer repeated."""
+    an answer repeated, with the scores of the values tried for what it changed."""
 
     proposals: list[Proposal]
     answered: list[Proposal]
     new: list[Evaluated]
     repeat: tuple[int, Evaluation] | None
+    #: The scores of the values tried before for the parameters the repeating answer changed.
+    tried: str = ""
 
 
 class Asking:
@@ -117,18 +121,32 @@ class Asking:
         proposals = list(offer.answers) if offer else []
         answered = [p for p in proposals if not p.repeated]
         new, repeat = self.evaluate(answered, step)
+        found = list(new)
         for again in range(1, self.resample + 1):
-            if new:
+            if new and not self._stuck(new, step):
                 break
             if repeat is not None:
-                self.optimizer.tell(repeat_problem(*repeat))
+                self.optimizer.tell(repeat_problem(repeat[0], repeat[1], self._tried_scores(repeat[2])))
             more = self._again(step, again)
             fresh = [p for p in more if not p.repeated]
             proposals += more
             answered += fresh
             new, repeat_now = self.evaluate(fresh, step)
+            found += new
             repeat = repeat_now or repeat
-        return Asked(proposals, answered, new, repeat)
+        if repeat is None:
+            return Asked(proposals, answered, found, None)
+        return Asked(proposals, answered, found, (repeat[0], repeat[1]), self._tried_scores(repeat[2]))
+
+    def _stuck(self, new: Sequence[Evaluated], step: Step) -> bool:
+        """Whether the new candidates of an ask went round in circles: none beat the step's best, and
+        every parameter they changed had been changed before in the run by an answer without gain (the
+        model rewriting the same function again and again). Then the step asks once more, about the
+        next implicated parameter (:meth:`autotrace.optimizers.base.Optimizer.rewritten`)."""
+        best = step.best.evaluation.rank
+        gained = any(evaluation.rank > best for _, _, evaluation in new)
+        names = [name for proposal, _, _ in new for name in (proposal.about and [proposal.about] or proposal.values)]
+        return self.optimizer.rewritten(list(dict.fromkeys(names)), gained)
 
     def _again(self, step: Step, again: int) -> list[Proposal]:
         """The step's ``again``-th extra answer, sampled: at temperature 0 the same question gets the
@@ -142,32 +160,67 @@ class Asking:
         return list(offer.answers) if offer else []
 
     def evaluate(self, answered: Sequence[Proposal], step: Step
-                 ) -> tuple[list[Evaluated], tuple[int, Evaluation] | None]:
+                 ) -> tuple[list[Evaluated], tuple[int, Evaluation, list[str]] | None]:
         """Evaluate the step's new candidates as one batch: each proposal's values over the step's
         current ones, once each, none evaluated before in this run. Returns them with their evaluations,
-        and (step, evaluation) of an earlier candidate that an answer repeated, if any. A candidate this
-        step evaluated before the run was killed counts as new (it is not run again)."""
+        and (step, evaluation, the parameters it changed) of an earlier candidate that an answer
+        repeated, if any. A candidate this step evaluated before the run was killed counts as new (it is
+        not run again). An answer that repeated values run before, or changed nothing, *collapsed*: the
+        optimizer is told (:meth:`autotrace.optimizers.base.Optimizer.collapsed`), so that the next
+        question moves on or is put another way."""
         ledger = self.ledger
         fresh: dict[ProposalKey, tuple[Proposal, dict[str, Any]]] = {}
         reused: list[Evaluated] = []
-        repeat: tuple[int, Evaluation] | None = None
+        repeat: tuple[int, Evaluation, list[str]] | None = None
         for proposal in answered:
             if not proposal.values:
+                if not proposal.escaping:
+                    self._collapsed(proposal, _nothing(proposal))
                 continue
             values = {**step.current.values, **proposal.values}
             key = ledger.key(values)
             known = ledger.pool.get(key)
             if key in fresh or any(v == values for _, v, _ in reused):
+                self._collapsed(proposal, "it gave the values another answer of this step gave")
                 continue
             if known is None:
                 fresh[key] = (proposal, values)
             elif known.step == step.number and known.origin == "proposal":
                 reused.append((proposal, values, ledger.evaluated[known.id]))
-            elif repeat is None:
-                repeat = (known.step, ledger.evaluated[known.id])
+            else:
+                evaluation = ledger.evaluated[known.id]
+                self._collapsed(proposal, f"it gave values run before again ({_when(known.step)}, which scored "
+                                          f"{evaluation.describe()})")
+                if repeat is None:
+                    repeat = (known.step, evaluation, list(proposal.values))
         batch = list(fresh.values())
         evaluations = ledger.evaluate_many([values for _, values in batch], "proposal", ledger.parents)
         return [(p, v, e) for (p, v), e in zip(batch, evaluations, strict=False)] + reused, repeat
+
+    def _collapsed(self, proposal: Proposal, why: str) -> None:
+        """Tell the optimizer an answer collapsed: about its one parameter, or those it changed or gave
+        again unchanged."""
+        names = [proposal.about] if proposal.about else list(proposal.values) or list(proposal.unchanged)
+        self.optimizer.collapsed(names, why)
+
+    def _tried_scores(self, names: Sequence[str]) -> str:
+        """For each of ``names``, the scores of its values tried before (:func:`tried_scores`)."""
+        return "; ".join(filter(None, (tried_scores(name, self.optimizer.tried(name)) for name in names)))
+
+
+def _when(step: int) -> str:
+    return "the initial values" if step == 0 else f"step {step}'s"
+
+
+def _nothing(proposal: Proposal) -> str:
+    """Why an answer without values gave nothing."""
+    if proposal.error:
+        return f"it was not usable ({truncate(proposal.error, 200)})"
+    if proposal.rejected:
+        return "it was rejected: " + "; ".join(truncate(r, 200) for r in proposal.rejected.values())
+    if proposal.unchanged:
+        return "it gave " + ", ".join(proposal.unchanged) + " again unchanged"
+    return "it changed nothing"
 
 
 def samplings(first: Sampling, seed: int, step: int, candidates: int) -> tuple[Sampling, ...]:
@@ -176,11 +229,12 @@ def samplings(first: Sampling, seed: int, step: int, candidates: int) -> tuple[S
     return (first, *(Sampling(temperature, derived_seed(seed, step, i)) for i in range(1, candidates)))
 
 
-def repeat_problem(step: int, evaluation: Evaluation) -> str:
-    """What the model is told about an answer whose values were run before in this run."""
+def repeat_problem(step: int, evaluation: Evaluation, tried: str = "") -> str:
+    """What the model is told about an answer whose values were run before in this run; ``tried``: the
+    scores of the values tried before for the parameters it changed (:func:`tried_scores`)."""
     when = "the initial values" if step == 0 else f"attempt {step} (step {step} of this run)"
-    return (f"this is {when} again; it scored {evaluation.describe()}, so it was not run again. Propose a "
-            "change that was not tried before.")
+    return (f"this is {when} again; it scored {evaluation.describe()}, so it was not run again."
+            + (f" Values tried before: {tried}." if tried else "") + " Propose a change that was not tried before.")
 
 
 def answers_note(proposals: Sequence[Proposal], new: Sequence[Evaluated], asked: int) -> str:

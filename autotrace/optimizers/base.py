@@ -32,7 +32,7 @@ from autotrace.optimizers.credit import implicated
 from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.uses import inputs_beside
 from autotrace.optimizers.validate import answer_schema, validate
-from autotrace.params import ParamKind, ParamSpec, value_to_text
+from autotrace.params import ParamKind, ParamSpec, value_to_text, written_whole
 from autotrace.text import truncate
 
 if TYPE_CHECKING:
@@ -134,6 +134,12 @@ class Proposal:
     escaping: bool = False
     #: What the server said the answer cost (prompt tokens evaluated and reused from its cache, seconds).
     timings: ServerTimings = UNREPORTED
+    #: The parameter a one-parameter question was about (None: the whole problem), and how it was put
+    #: (:class:`autotrace.optimizers.focus.Way`'s value): what the next question varies when it collapsed.
+    about: str | None = None
+    way: str = ""
+    #: The parameters the answer gave again as they are (an answer rewriting a function unchanged).
+    unchanged: tuple[str, ...] = ()
 
     @classmethod
     def from_reply(cls, messages: list[dict], reply: LLMReply, values: dict[str, Any], rejected: dict[str, str],
@@ -196,8 +202,11 @@ class Optimizer(ABC):
         #: shown to the model once so it can correct itself.
         self.last_problems: dict[str, str] = {}
         self._asked: set[str] = set()  # ``LLM.question_key`` of each question asked, to see one repeated
-        #: Which parameter the reflective question asks about next (:meth:`implicated_target`).
+        #: Which parameter the reflective question asks about next, and how (:meth:`reflect`).
         self.focus = Focus()
+        #: The answers that gave nothing new since the last one-parameter question, said in the next:
+        #: the parameters each was about and why (:meth:`collapsed`).
+        self.collapses: list[tuple[tuple[str, ...], str]] = []
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
@@ -286,18 +295,41 @@ class Optimizer(ABC):
 
     def reflect(self, sampling: Sampling) -> Proposal | None:
         """The reflective question (:mod:`.reflect`) about the one parameter the feedback implicates most
-        (:meth:`implicated_target`), or None when no parameter can be asked about alone. What it rejects
-        is said in the next whole prompt's #Problems."""
-        from autotrace.optimizers.reflect import reflect, reflect_targets
+        that was not tried without gain, put another way after answers about it collapsed (:mod:`.focus`),
+        or None when no parameter can be asked about alone. What it rejects is said in the next whole
+        prompt's #Problems."""
+        from autotrace.optimizers.reflect import reflect, reflect_targets, tried_scores
 
         targets = reflect_targets(self.params, self.values, self.feedback)
         if not targets:
             return None
-        spec = self.implicated_target(targets)
-        proposal = reflect(self.llm, spec, self.values[spec.name], self.feedback, self.budget_tokens, sampling,
-                           self.tried(spec.name))
+        best = max((a.score for a in self.attempts if a.score is not None), default=None)
+        ask = self.focus.ask(targets, implicated(self.feedback), best, self.values)
+        collapses, self.collapses = self.collapses[-3:], []
+        said = [f"- an answer{' about ' + ', '.join(names) if names else ''}: {why}" for names, why in collapses]
+        others = dict.fromkeys(name for names, _ in collapses for name in names if name != ask.spec.name)
+        said += [f"- {line}" for name in others if (line := tried_scores(name, self.tried(name)))]
+        proposal = reflect(self.llm, ask.spec, self.values[ask.spec.name], self.feedback, self.budget_tokens,
+                           sampling, self.tried(ask.spec.name), ask.way, ask.example, "\n".join(said))
         self.last_problems.update(proposal.rejected)
         return proposal
+
+    def collapsed(self, names: Sequence[str], why: str) -> None:
+        """An answer about ``names`` (the parameter a one-parameter question was about, or those it
+        changed; none for a whole answer that changed nothing) gave nothing new, ``why``: the next
+        one-parameter question moves on, or is put another way (:mod:`.focus`), and says so."""
+        self.focus.collapsed(names)
+        self.collapses.append((tuple(names), why))
+
+    def rewritten(self, names: Sequence[str], gained: bool) -> bool:
+        """New values of ``names`` were run (``gained``: one beat the best): True when they went round in
+        circles, every one of ``names`` changed before without gain (:meth:`.focus.Focus.rewrote`). Only
+        functions and texts count, and only with another one to move on to: numbers are tuned by the
+        measured search, and a lone function has no other parameter to ask about."""
+        whole = {p.name for p in self.params if written_whole(p, self.values[p.name])}
+        if len(whole) < 2:
+            return False
+        return self.focus.rewrote([name for name in names if name in whole], gained)
 
     def tried(self, name: str) -> list[Tried]:
         """The values of parameter ``name`` that earlier attempts ran, other than its current one, each
@@ -311,6 +343,12 @@ class Optimizer(ABC):
                 last.pop(text, None)
                 last[text] = attempt.score
         return [Tried(text, score) for text, score in last.items()]
+
+    def implicated_order(self) -> list[str]:
+        """The parameters this step's feedback implicates, most first, those tried without gain since the
+        last gain after the others (:mod:`.focus`): what a merge prefers to combine."""
+        names = [c.name for c in implicated(self.feedback)]
+        return [n for n in names if n not in self.focus.spent] + [n for n in names if n in self.focus.spent]
 
     def implicated_target(self, targets: Sequence[ParamSpec]) -> ParamSpec:
         """The one of ``targets`` (the parameters a reflective question can be about) to ask about now:
@@ -347,6 +385,7 @@ class Optimizer(ABC):
         changed = {k: v for k, v in accepted.items() if not _same(v, self.values[k])}
         self.last_problems = dict(rejected)
         proposal = Proposal.from_reply(messages, reply, changed, rejected, answer.data["reasoning"][:2000], None)
+        proposal.unchanged = tuple(k for k in accepted if k not in changed)
         proposal.escaping = not changed and bool(rejected) and all(
             ESCAPING_HINT in reason or reason.startswith(CUT_OFF[:40]) for reason in rejected.values())
         return proposal
@@ -365,7 +404,9 @@ class Optimizer(ABC):
         self.last_problems = dict(rejected)
         reasoning = data.get("reasoning")
         reasoning = reasoning if isinstance(reasoning, str) else ""
-        return Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
+        proposal = Proposal.from_reply(messages, reply, changed, rejected, reasoning, None)
+        proposal.unchanged = tuple(k for k in accepted if k not in changed)
+        return proposal
 
     def text_inputs(self) -> dict[str, list[str]]:
         """Per text parameter, the inputs this step's runs sent with it, which a new text may not quote."""

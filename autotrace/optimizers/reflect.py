@@ -20,6 +20,9 @@ from autotrace.evaluation import Feedback
 from autotrace.llm.jsonfix import extract_json
 from autotrace.optimizers.base import Proposal, Tried, fill, load_prompt, prompt_tokens, section
 from autotrace.optimizers.code_answer import parse_code_answer
+from autotrace.optimizers.credit import failing
+from autotrace.optimizers.edits import EDIT_FORMAT, apply_edits, parse_edits
+from autotrace.optimizers.focus import Way
 from autotrace.optimizers.uses import inputs_beside, uses_of
 from autotrace.optimizers.validate import validate
 from autotrace.params import ParamKind, ParamSpec, value_to_text, written_whole
@@ -31,10 +34,18 @@ if TYPE_CHECKING:
 #: (calls shown, characters per call line, examples' feedback shown, characters per feedback, values
 #: tried before shown, characters per value), from roomy to terse: the first that fits the budget is used.
 _DETAIL = ((8, 300, 5, 600, 4, 1200), (5, 200, 3, 300, 3, 400), (3, 120, 1, 200, 2, 150))
+_COLLAPSE = "#Answers that gave nothing new (since the last question about one variable)"
 _TRIED = "#Tried before (each of these was run; an answer giving one of them again is not run)"
 _TASK_CODE = ("Write the function again with the fix, so that it returns what #Feedback expects for every input, "
               "not only the ones shown. First say in one or two sentences what is wrong; then give the whole "
               "function in one ```python block: the whole def, with the same name and parameters.")
+_TASK_EXAMPLE = ("Write the function again so that it returns what the judge expects for this example, fixing the "
+                 "cause so that it does so for every other input too. First say in one or two sentences what goes "
+                 "wrong on this example; then give the whole function in one ```python block: the whole def, with "
+                 "the same name and parameters.")
+_TASK_EDIT = ("Change only the few lines that are wrong. First say in one or two sentences what is wrong; then give "
+              "each change as a block in this form (the SEARCH lines must occur once in #Current value, exactly):\n"
+              + EDIT_FORMAT)
 _TASK_TEXT = ("Write a new text for {name} that makes the outputs what #Feedback expects. The program passes the "
               "text on as it is, so the text must say everything needed: what the task is, and exactly what to "
               "answer, in the form #Feedback asks for. First say in one sentence what the new text must ask for; "
@@ -50,38 +61,88 @@ def reflect_targets(params: Sequence[ParamSpec], values: Mapping[str, Any],
 
 
 def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
-                     tried: Sequence[Tried] = ()) -> list[dict[str, str]] | None:
+                     tried: Sequence[Tried] = (), way: Way = Way.WHOLE, example: int = 0,
+                     collapse: str = "") -> list[dict[str, str]] | None:
     """The chat messages asking for a new value of ``spec`` (currently ``value``), at most ``budget``
     tokens; None when even the tersest version does not fit. ``tried``: its values earlier attempts
     ran, with their scores, shown (the latest) so that the answer is not one of them: an answer
-    repeating a value already run gives the step nothing."""
+    repeating a value already run gives the step nothing. ``way``: the question put whole (all the
+    feedback), about one failing example (the ``example``-th of :func:`failing_examples`, modulo
+    their number: its input, output and the judge's words), or asking a function for a small edit.
+    ``collapse``: the answers since the last such question that gave nothing new, and the scores of the
+    values tried for the other parameters they were about (shown before the values tried for this one)."""
     code = spec.kind is ParamKind.CODE
     ranked = sorted(feedback, key=lambda f: f.score if f.score is not None else float("-inf"))
+    one: Feedback | None = None
+    if way is Way.EXAMPLE:
+        fails = failing_examples(feedback)
+        one = fails[example % len(fails)] if fails else None
+        ranked = [one] if one is not None else ranked
     recorded = [line for item in ranked if item.graph is not None for line in uses_of(item.graph, spec, value)]
+    task = ((_TASK_EDIT if way is Way.EDIT else _TASK_EXAMPLE if one is not None else _TASK_CODE) if code
+            else _TASK_TEXT.format(name=spec.name))
     for calls, call_chars, examples, feedback_chars, values, value_chars in _DETAIL:
         uses: list[str] = []
         for line in recorded:
             line = truncate(line, call_chars)
             if line not in uses and len(uses) < calls:
                 uses.append(line)
-        said = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
-        said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
-                for head, f in zip(said, ranked[:examples], strict=True)]
-        if len(ranked) > examples:
-            said.append(f"- ... {len(ranked) - examples} more examples")
+        if one is not None:
+            said = _one_example(one, len(failing_examples(feedback)), feedback_chars)
+        else:
+            heads = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
+            said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
+                    for head, f in zip(heads, ranked[:examples], strict=True)]
+            if len(ranked) > examples:
+                said.append(f"- ... {len(ranked) - examples} more examples")
         user = fill("reflect.txt", variable=spec.name, kind="code" if code else "str",
                     fence="python" if code else "text",
                     description=f": {spec.description}" if spec.description else "",
                     value=(value_to_text(spec.kind, value) if code else str(value)).rstrip("\n"),
                     uses="\n".join(uses), feedback="\n".join(said) or "(none)",
-                    tried=section(_TRIED, "\n".join(_tried_line(t, value_chars) for t in tried[-values:])),
-                    task=_TASK_CODE if code else _TASK_TEXT.format(name=spec.name))
+                    tried=section(_COLLAPSE, collapse)
+                    + section(_TRIED, "\n".join(_tried_line(t, value_chars) for t in tried[-values:])),
+                    task=task)
         system = load_prompt("reflect_system_code.txt" if code else "reflect_system_text.txt").strip()
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": user.rstrip()}]
         if prompt_tokens(messages) <= budget:
             return messages
     return None
+
+
+def failing_examples(feedback: Sequence[Feedback]) -> list[Feedback]:
+    """The examples to ask about one at a time: the failing ones the credit walks
+    (:func:`autotrace.optimizers.credit.failing`), or, with no recorded graph, those scoring below the
+    best (all of them when they scored alike), lowest first."""
+    if any(f.graph is not None for f in feedback):
+        return [feedback[i - 1] for i in failing(feedback)]
+    scores = [f.score for f in feedback if f.score is not None]
+    best = max(scores, default=None)
+    below = [f for f in feedback if f.score is None or (best is not None and f.score < best)]
+    return sorted(below or list(feedback), key=lambda f: f.score if f.score is not None else float("-inf"))
+
+
+def _one_example(item: Feedback, failing_count: int, chars: int) -> list[str]:
+    """The #Feedback lines of a question about one failing example: what went in, what came out, what
+    the judge said of it."""
+    score = f" (score {item.score:g})" if item.score is not None else ""
+    lines = [f"One failing example of {failing_count}, asked about alone:"]
+    if item.example is not None:
+        lines.append(f"- input: {truncate(item.example, chars)}")
+    if item.output:
+        lines.append(f"- output: {truncate(item.output, chars)}")
+    lines.append(f"- the judge{score}: {truncate(' '.join(item.text.split()), chars) or '(no text)'}")
+    return lines
+
+
+def tried_scores(name: str, tried: Sequence[Tried]) -> str:
+    """``x: 2 other values tried, scoring 0.2 and 0.4`` ("" when none was)."""
+    if not tried:
+        return ""
+    scores = [f"{t.score:g}" if t.score is not None else "no score" for t in tried]
+    listed = scores[0] if len(scores) == 1 else ", ".join(scores[:-1]) + " and " + scores[-1]
+    return f"{name}: {len(tried)} other value{'s' if len(tried) > 1 else ''} tried, scoring {listed}"
 
 
 def _tried_line(tried: Tried, chars: int) -> str:
@@ -128,21 +189,46 @@ def _first_block(text: str) -> str | None:
 
 
 def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback], budget: int,
-            sampling: Sampling, tried: Sequence[Tried] = ()) -> Proposal:
-    """Ask the reflective question about ``spec`` once (``tried``: see :func:`reflect_messages`); the
-    answer as a :class:`Proposal` (its one changed value, or the reason it has none in ``rejected``/``error``)."""
-    messages = reflect_messages(spec, value, feedback, budget, tried)
+            sampling: Sampling, tried: Sequence[Tried] = (), way: Way = Way.WHOLE, example: int = 0,
+            collapse: str = "") -> Proposal:
+    """Ask the reflective question about ``spec`` once (``tried``, ``way``, ``example``, ``collapse``: see
+    :func:`reflect_messages`); the answer as a :class:`Proposal` (its one changed value, or the reason it
+    has none in ``rejected``/``error``), ``about`` the parameter. A small edit (:attr:`Way.EDIT`) is
+    applied to the current source exactly (:mod:`.edits`); an answer giving the whole function instead
+    is read as one."""
+    messages = reflect_messages(spec, value, feedback, budget, tried, way, example, collapse)
     if messages is None:
         return Proposal.failed([], f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
     reply = llm.complete_text(messages, sampling=sampling)
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
     if reply.error is None:
-        new, reason = parse_one_value(reply.text, spec, value, inputs_beside(spec, value, feedback))
+        if way is Way.EDIT and spec.kind is ParamKind.CODE:
+            new, reason = _edited(reply.text, spec, value)
+        else:
+            new, reason = parse_one_value(reply.text, spec, value, inputs_beside(spec, value, feedback))
         if reason is not None:
             rejected[spec.name] = reason
         elif new is not None:
             values[spec.name] = new
-    reasoning = reply.text.split("```", 1)[0].strip()[:2000]
-    return Proposal.from_reply(messages, reply, values, rejected, reasoning, reply.error)
+    reasoning = reply.text.split("```", 1)[0].split("<<<<<<<", 1)[0].strip()[:2000]
+    proposal = Proposal.from_reply(messages, reply, values, rejected, reasoning, reply.error)
+    proposal.about, proposal.way = spec.name, way.value
+    return proposal
 
+
+def _edited(text: str, spec: ParamSpec, current: str) -> tuple[Any | None, str | None]:
+    """The function after the answer's SEARCH/REPLACE edits, validated as any proposal is: ``(None,
+    reason)`` when an edit does not apply or the result is no valid function, ``(None, None)`` when it
+    is the current function; an answer with no edit but a whole function is read as that function."""
+    edits = parse_edits(text)
+    if not edits and "```" in text:
+        return parse_one_value(text, spec, current)
+    source, reason = apply_edits(current, edits)
+    if source is None:
+        return None, reason
+    accepted, rejected = validate({spec.name: source}, [spec], {spec.name: current})
+    if spec.name in rejected:
+        return None, f"the edited function: {rejected[spec.name]}"
+    value = accepted.get(spec.name)
+    return (None, None) if value is None or value == current else (value, None)
