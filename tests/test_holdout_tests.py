@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from helpers import AUTOTRACE
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.tests_eval import SuiteEvaluator
+from autotrace.store import RunStore
 
 MARK = "grading.rules.PASS_MARK"
 RULES = '''"""When an exam passes."""
@@ -120,12 +120,12 @@ def test_the_patch_is_the_best_on_the_held_out_tests_which_no_prompt_shows(tmp_p
     assert len(prompts) == 2 and "test_seventy_points_pass" in prompts[0]
     for prompt in prompts:  # step 2's prompt follows the regression of the held-out test: still unseen
         assert "sixty" not in prompt and "boundary" not in prompt and "HELD-OUT" not in prompt
-    run_id = result.stderr.split("run: ")[1].split()[0]
-    shown = subprocess.run([str(AUTOTRACE), "show", run_id], cwd=folder, capture_output=True, text=True, timeout=60)
-    assert re.search(r"--- step 2: score 0\.667 \(2/3 pass\), val 1 \(1/1 pass\)", shown.stdout)
-    with sqlite3.connect(folder / ".autotrace" / "autotrace.db") as conn:
-        steps = [json.loads(r[0]) for r in conn.execute("select record from steps order by rowid")]
-    assert all([e["example"] for e in s["holdout"]] == [HELD_OUT] for s in steps)
+    with RunStore(folder / ".autotrace" / "autotrace.db") as store:
+        steps = store.steps(result.stderr.split("run: ")[1].split()[0])
+    assert [s.describe for s in steps] == ["0.333 (1/3 pass), val 1 (1/1 pass)",
+                                           "0.667 (2/3 pass), val -1 (0/1 pass, 1 regressed)",
+                                           "0.667 (2/3 pass), val 1 (1/1 pass)"]
+    assert all([e.example for e in s.evaluation.holdout] == [HELD_OUT] for s in steps)
     assert (folder / "src" / "grading" / "rules.py").read_text() == RULES  # a patch only, without --apply
 
 
