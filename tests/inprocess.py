@@ -53,9 +53,10 @@ def stored(root: Path, run_id: str) -> tuple[list[StepRecord], list[Candidate], 
 
 def settings(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge: str = "judge.py",
              **options: Any) -> Settings:
-    """The settings ``autotrace optimize TARGET --feedback JUDGE --in-process`` makes, with ``options``."""
+    """The settings ``autotrace optimize TARGET --feedback JUDGE --in-process`` makes, with ``options``
+    (``isolated=True``: each evaluation in a confined worker process, as without ``--in-process``)."""
     llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
-    return Settings(target=folder / target, judge=folder / judge, llm=llm, isolated=False, **options)
+    return Settings(target=folder / target, judge=folder / judge, llm=llm, **{"isolated": False, **options})
 
 
 def run(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge: str = "judge.py",
