@@ -18,8 +18,9 @@ from llmserver import ScriptedLLMServer
 from autotrace.engine import RunResult, StepReport
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
-from autotrace.records import RunRecord, StepRecord
+from autotrace.records import RunRecord, Scoring, StepRecord
 from autotrace.runners.optimize import Settings, optimize, prepare
+from autotrace.runners.tests_eval import SuiteEvaluator
 from autotrace.store import RunStore, state_dir
 
 
@@ -69,3 +70,19 @@ def run(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge:
         project, initial = prepare(given) if given.resume is None else (None, None)
         result = optimize(given, progress=reports.append, project=project, initial=initial)
     return Ran(result, reports, *stored(folder, result.run_id))
+
+
+def run_tests(folder: Path, server: ScriptedLLMServer, tests: str = "tests", holdout_tests: str | None = None,
+              **options: Any) -> Ran:
+    """Optimize with ``folder``'s tests as ``autotrace optimize --tests TESTS [--holdout-tests EXPR]`` does
+    (each candidate's tests in a fresh pytest process), the run itself in this process."""
+    path = folder / tests
+    scoring = Scoring(tests=str(path.resolve()), holdout_tests=holdout_tests)
+    llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
+    given = Settings(target=None, judge=None, llm=llm, scoring=scoring, **{"target_score": 1.0, **options})
+    given.evaluator = evaluator = SuiteEvaluator([path], None, given.selectors, given.limits, holdout_tests)
+    reports: list[StepReport] = []
+    with contextlib.chdir(folder):
+        project, initial = evaluator.prepare()
+        result = optimize(given, progress=reports.append, project=project, initial=initial)
+    return Ran(result, reports, *stored(project.root, result.run_id))

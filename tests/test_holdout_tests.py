@@ -1,6 +1,7 @@
 """``autotrace optimize --tests --holdout-tests EXPR``: the tests a pytest ``-k`` style expression
-matches are held out, as a judge's validation examples are (real pytest runs, real ``autotrace
-optimize`` subprocesses against the scripted LLM server over HTTP).
+matches are held out, as a judge's validation examples are (real pytest runs against the scripted LLM
+server over HTTP; the run in this process, tests/inprocess.py, or through ``autotrace optimize`` for the
+option's own paths: bad input, the config key, resume).
 
 The project: a pass mark (``PASS_MARK = 90``) and three visible tests, of which one can never pass
 with the two candidates scripted (so neither reaches the target and the run goes on), and one
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from helpers import AUTOTRACE
+from inprocess import run_tests
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.tests_eval import SuiteEvaluator
@@ -213,11 +215,11 @@ def test_a_fit_to_the_visible_tests_alone_does_not_end_the_run(tmp_path: Path,
     moved = function.replace("celsius > FEVER_FROM_C", "celsius > 37.5")
     fixed = function.replace("celsius > FEVER_FROM_C", "celsius >= FEVER_FROM_C")
     llm_server.script(f"Move the threshold.\n```python\n{moved}```\n", f"Compare with >=.\n```python\n{fixed}```\n")
-    result = optimize(folder, llm_server, "--holdout-tests", "boundaries", "--steps", "3", "--no-probe")
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +1/3 +score 1 \(4/4 pass\), val 0\.333 ", result.stderr, re.MULTILINE)
-    assert re.search(r"^step +2/3 +score 1 \(4/4 pass\), val 1 \(3/3 pass\)", result.stderr, re.MULTILINE)
-    assert "+    if celsius >= FEVER_FROM_C:" in result.stdout and "37.5" not in result.stdout
+    ran = run_tests(folder, llm_server, holdout_tests="boundaries", steps=3, probe=False)
+    assert ran.result.reached_target and [s.step for s in ran.steps] == [0, 1, 2]
+    assert ran.steps[1].describe.startswith("1 (4/4 pass), val 0.333 ")
+    assert ran.steps[2].describe.startswith("1 (4/4 pass), val 1 (3/3 pass)")
+    assert "+    if celsius >= FEVER_FROM_C:" in ran.diff and "37.5" not in ran.diff
     assert len(llm_server.chat_requests) == 2
 
 
