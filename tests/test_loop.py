@@ -140,3 +140,20 @@ def test_a_worse_candidates_worse_child_is_not_the_next_parent(tmp_path, llm_ser
              for r in llm_server.chat_requests]
     assert shown == ["1.2", "2.5", "2.0", "2.5"]
     assert [s.parent for s in ran.steps[1:]] == [(0,), (1,), (2,), (1,)]
+
+
+def test_a_raising_entry_is_feedback_and_the_loop_goes_on(tmp_path, llm_server):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "calc.py").write_text("DIVISOR = 0  # autotrace: param\n\n\ndef main():\n    return 10 / DIVISOR\n")
+    (tmp_path / "judge.py").write_text(
+        "def feedback(output):\n    return -abs(output - 5), f'output {output}, wanted 5'\n")
+    llm_server.script({"reasoning": "no zero", "suggestion": {"calc.DIVISOR": 1}},
+                      {"reasoning": "halve it", "suggestion": {"calc.DIVISOR": 2}})
+    ran = run(tmp_path, llm_server, "calc.py", steps=2, target_score=0, probe=False)
+    assert ran.result.reached_target
+    # nothing judged yet: the raising example scores 0, and the count says it raised
+    assert ran.steps[0].describe == "0, 1 of 1 raised" and ran.steps[0].evaluation.examples[0].failed
+    first, second = (r.json["messages"][-1]["content"] for r in llm_server.chat_requests)
+    assert "ZeroDivisionError" in first and "return 10 / DIVISOR" in first
+    assert "output 10.0, wanted 5" in second
+    assert "+DIVISOR = 2  # autotrace: param" in ran.diff
