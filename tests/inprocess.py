@@ -9,6 +9,9 @@ the command line itself keeps a handful of end-to-end tests."""
 from __future__ import annotations
 
 import contextlib
+import os
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,20 @@ class Ran:
         return self.result.patch.diff
 
 
+@contextlib.contextmanager
+def here(folder: Path) -> Iterator[None]:
+    """In ``folder``, as the command runs there; the environment and the random generator as they were
+    afterwards (an in-process evaluation seeds them for the program, as a worker does for itself)."""
+    environ, state = dict(os.environ), random.getstate()
+    try:
+        with contextlib.chdir(folder):
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        random.setstate(state)
+
+
 def stored(root: Path, run_id: str) -> tuple[list[StepRecord], list[Candidate], RunRecord]:
     """A run's stored steps, pool and row."""
     with RunStore(state_dir(root) / "autotrace.db") as store:
@@ -66,7 +83,7 @@ def run(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge:
     line runs there), the optimizer asking ``server``; ``options`` are :class:`Settings` fields."""
     given = settings(folder, server, target, judge, **options)
     reports: list[StepReport] = []
-    with contextlib.chdir(folder):
+    with here(folder):
         project, initial = prepare(given) if given.resume is None else (None, None)
         result = optimize(given, progress=reports.append, project=project, initial=initial)
     return Ran(result, reports, *stored(folder, result.run_id))
@@ -82,7 +99,7 @@ def run_tests(folder: Path, server: ScriptedLLMServer, tests: str = "tests", hol
     given = Settings(target=None, judge=None, llm=llm, scoring=scoring, **{"target_score": 1.0, **options})
     given.evaluator = evaluator = SuiteEvaluator([path], None, given.selectors, given.limits, holdout_tests)
     reports: list[StepReport] = []
-    with contextlib.chdir(folder):
+    with here(folder):
         project, initial = evaluator.prepare()
         result = optimize(given, progress=reports.append, project=project, initial=initial)
     return Ran(result, reports, *stored(project.root, result.run_id))
