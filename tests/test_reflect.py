@@ -4,10 +4,13 @@ parser)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE
 from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
@@ -46,7 +49,16 @@ def calc_app(folder: Path) -> Path:
     return folder
 
 
-def optimize(folder: Path, target: str, server: ScriptedLLMServer, **options: object) -> Ran:
+def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """``autotrace optimize TARGET`` to target 1 (test_focus runs the command with it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
+                           "--base-url", server.base_url, "--model", "scripted"],
+                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def optimized(folder: Path, target: str, server: ScriptedLLMServer, **options: object) -> Ran:
     ran = run(folder, server, target, target_score=1, **options)
     assert ran.result.reached_target, ran.reports
     return ran
@@ -55,7 +67,7 @@ def optimize(folder: Path, target: str, server: ScriptedLLMServer, **options: ob
 def test_a_text_the_run_used_is_asked_about_alone_when_the_answer_changed_nothing(tmp_path, llm_server):
     keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
     llm_server.script(keep, "The text must ask for one word.\n```text\nAnswer with one word: YES or NO.\n```\n")
-    ran = optimize(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
+    ran = optimized(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
     first, again = llm_server.chat_requests
     assert again.json["temperature"] == 0.8 and again.json["seed"] == derived_seed(0, 1, "again", 1)
     system, user = (m["content"] for m in again.json["messages"])
@@ -70,7 +82,7 @@ def test_a_text_the_run_used_is_asked_about_alone_when_the_answer_changed_nothin
     assert ran.steps[1].note.startswith("2 proposed (1 sampled again), 1 new, best 1;")
     assert '+PROMPT = "Answer with one word: YES or NO."  # autotrace: param' in ran.diff
     # the same run replays from the response cache
-    replayed = optimize(tmp_path, "app.py", llm_server, steps=1, probe=False)
+    replayed = optimized(tmp_path, "app.py", llm_server, steps=1, probe=False)
     assert len(llm_server.chat_requests) == 2 and replayed.diff == ran.diff and replayed.steps[1].cached
 
 
@@ -78,7 +90,7 @@ def test_an_unusable_reflective_answer_is_told_to_the_next_question(tmp_path, ll
     keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
     fixed = {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Reply in one word.", "app.LIMIT": None}}
     llm_server.script(keep, "Ask for one word: YES or NO.", fixed)
-    ran = optimize(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
+    ran = optimized(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith(SYSTEM) and whole[0]["content"] == first[0]["content"]
     problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
@@ -92,7 +104,7 @@ def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server
     llm_server.script("half is right.\n```python\ndef half(x):\n    return x // 2\n```\n",  # no change
                       "half floors.\n```python\ndef half(x):\n    return x /\n```\n",  # reflective: syntax error
                       f"half must divide.\n```python\n{fixed}```\n")  # the whole problem, sampled
-    ran = optimize(calc_app(tmp_path), "calc.py", llm_server, steps=1)
+    ran = optimized(calc_app(tmp_path), "calc.py", llm_server, steps=1)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith("You fix one function of a Python program")
     user = reflective[1]["content"]
@@ -146,7 +158,7 @@ def test_the_whole_prompt_and_the_reflective_question_reject_a_text_pasting_the_
     pasted = {"reasoning": "show them", "suggestion": {"app.PROMPT": "The striker scored a hat trick today: SPORT"}}
     llm_server.script(pasted, "```text\nThe pitcher threw a perfect game. Say SPORT.\n```\n",
                       {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Answer in one word."}})
-    ran = optimize(tmp_path, "app.py", llm_server, steps=1, probe=False)
+    ran = optimized(tmp_path, "app.py", llm_server, steps=1, probe=False)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith(SYSTEM)
     problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
