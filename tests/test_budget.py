@@ -1,6 +1,8 @@
 """Run budgets in tokens (``--max-run-tokens``, ``--max-optimizer-tokens``, ``--max-program-tokens`` and
-their ``[tool.autotrace]`` keys) through ``autotrace optimize`` and the scripted server on real sockets:
-the run stops between steps with the best patch so far, exit status 1 and one line saying why."""
+their ``[tool.autotrace]`` keys) against the scripted server on real sockets: the run stops between steps
+with the best patch so far and one line saying why (in this process, tests/inprocess.py); through
+``autotrace optimize``: the project table's key, a bad value, the program's own calls (through the
+command's proxy) and the exit status 1."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 from helpers import answer, optimize, shop
+from inprocess import run
 from llmserver import ScriptedLLMServer
 
 AUTOTRACE = Path(sys.executable).with_name("autotrace")
@@ -46,13 +49,12 @@ def budget_lines(stderr: str) -> list[str]:
 def test_the_optimizer_budget_stops_the_run_with_the_best_patch_so_far(tmp_path: Path,
                                                                       llm_server: ScriptedLLMServer) -> None:
     llm_server.script(answer(MARKUP=2.5), answer(MARKUP=2.6))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "3", "--no-probe", "--max-optimizer-tokens", "1")
-    assert result.returncode == 1, result.stderr
-    assert len(budget_lines(result.stderr)) == 1, result.stderr
-    assert re.search(r"^step +2/3 .*stopped before step 2: the run's optimizer token budget is spent",
-                     result.stderr, re.MULTILINE)
+    ran = run(shop(tmp_path), llm_server, steps=3, probe=False, max_optimizer_tokens=1)
+    assert ran.result.stopped_by == "budget" and [s.step for s in ran.steps] == [0, 1]
+    assert [r.note for r in ran.reports if "token budget" in r.note] == [ran.note(2)]  # said once
+    assert ran.note(2).startswith("stopped before step 2: the run's optimizer token budget is spent")
     assert len(llm_server.chat_requests) == 1 and llm_server.pending == 1
-    assert "+MARKUP = 2.5  # autotrace: param" in result.stdout
+    assert "+MARKUP = 2.5  # autotrace: param" in ran.diff
 
 
 def test_the_run_budget_is_read_from_the_project_table(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:

@@ -1,5 +1,5 @@
 """The answer format for code (config ``code_format``), and fenced answers cut off at max_tokens
-(`autotrace optimize` against the scripted model)."""
+(runs in this process, tests/inprocess.py, against the scripted model; a bad format through the command)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import AUTOTRACE
+from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
 from autotrace.optimizers import OptoPrime
@@ -38,24 +39,28 @@ def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.
                           timeout=120)
 
 
+def optimized(folder: Path, server: ScriptedLLMServer, **options: object) -> Ran:
+    ran = run(folder, server, "calc.py", target_score=1, cache=False, **options)
+    assert ran.result.reached_target, ran.reports
+    return ran
+
+
 def test_code_is_answered_in_a_fenced_block_by_default(tmp_path, llm_server):
     llm_server.script(f"double adds one.\n```python\n{FIXED}```\n")
-    result = optimize(program(tmp_path), llm_server, "--steps", "1")
-    assert result.returncode == 0, result.stderr
+    result = optimized(program(tmp_path), llm_server, steps=1)
     body = llm_server.chat_requests[0].json
     assert "response_format" not in body and "```python block" in body["messages"][-1]["content"]
-    assert "-    return x + x + 1\n+    return x + x" in result.stdout
+    assert "-    return x + x + 1\n+    return x + x" in result.diff
 
 
 def test_code_format_json_asks_for_the_code_in_the_json_answer(tmp_path, llm_server):
     llm_server.script({"reasoning": "double adds one.", "suggestion": {"calc.double": FIXED}})
-    result = optimize(program(tmp_path, 'code_format = "json"\n'), llm_server, "--steps", "1")
-    assert result.returncode == 0, result.stderr
+    result = optimized(program(tmp_path), llm_server, steps=1, code_format="json")
     body = llm_server.chat_requests[0].json
     assert body["response_format"]["type"] == "json_schema"
     assert "```python block" not in body["messages"][-1]["content"]
     assert '"calc.double": <the complete new source of the function as a string' in body["messages"][-1]["content"]
-    assert "+    return x + x" in result.stdout
+    assert "+    return x + x" in result.diff
 
 
 def test_a_bad_code_format_is_a_one_line_error(tmp_path, llm_server):
@@ -72,14 +77,14 @@ def test_an_answer_cut_off_before_its_code_says_why_and_does_not_end_the_run(tmp
     --max-unchanged 1 an answer that changed nothing would end the run; this one does not, the next
     prompt says what happened, and the second answer fixes the function."""
     llm_server.script(f"{RAMBLING}\n```python\n{FIXED}```\n", f"double adds one.\n```python\n{FIXED}```\n")
-    result = optimize(program(tmp_path), llm_server, "--steps", "3", "--max-unchanged", "1", "--resample", "0")
-    assert result.returncode == 0, result.stderr
-    assert len(llm_server.chat_requests) == 2 and "changed nothing" not in result.stderr
+    result = optimized(program(tmp_path), llm_server, steps=3, max_unchanged=1, resample=0)
+    assert len(llm_server.chat_requests) == 2 and result.result.stopped_by == ""
+    assert result.steps[1].candidate == {} and result.steps[2].candidate  # the cut answer, then the fix
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
     problems = second[second.index("#Problems"):]
     assert "the answer stopped at the max_tokens limit (1024 tokens) before its code block was complete" in problems
     assert "write at most three short sentences" in problems
-    assert "+    return x + x" in result.stdout
+    assert "+    return x + x" in result.diff
 
 
 def test_a_cut_off_answer_is_one_whose_last_code_block_is_open_or_missing():

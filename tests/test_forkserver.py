@@ -24,9 +24,9 @@ from helpers import (
     project_at,
     running,
     shop,
-    steps_of,
     wait_until,
 )
+from inprocess import run
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.executor import Executor
@@ -127,23 +127,24 @@ def test_a_judge_that_starts_a_thread_falls_back_to_spawning_and_says_so_once(tm
     assert len(said) == 1 and "the judge started a thread" in said[0] and "freshly started process" in said[0]
 
 
-def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp_path, monkeypatch):
+def test_a_run_is_the_same_whatever_the_number_of_jobs_and_leaves_no_process(tmp_path, monkeypatch, capfd):
     # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 reaches the target: with two jobs the MARKUP probe
-    # ran beside it and is dropped uncounted.
+    # ran beside it and is dropped uncounted. The run in this process, its evaluations on the fork server.
     tag = f"AUTOTRACE_TEST_RUN={uuid.uuid4().hex}"
     monkeypatch.setenv(*tag.split("="))
     runs = {}
-    for jobs in ("1", "2"):
-        (tmp_path / jobs).mkdir()
+    for jobs in (1, 2):
+        (tmp_path / str(jobs)).mkdir()
         with ScriptedLLMServer() as server:
             server.script(answer(MARKUP=2.5), answer(MARKUP=9.0))
-            runs[jobs] = optimize(shop(tmp_path / jobs), server, "--steps", "5", "--target", "-0.5",
-                                  "--no-measured-step", "--jobs", jobs)
-        assert runs[jobs].returncode == 0, runs[jobs].stderr
-    assert steps_of(runs["1"]) == steps_of(runs["2"])
-    assert "probe shop.PRICE = 0.055 is the best so far" in steps_of(runs["2"])[-1]
-    assert runs["1"].stdout == runs["2"].stdout  # the same patch
-    assert "evaluating each candidate in a freshly started process" not in runs["2"].stderr
+            runs[jobs] = run(shop(tmp_path / str(jobs)), server, steps=5, target_score=-0.5, measured_step=False,
+                             jobs=jobs, isolated=True)
+        assert runs[jobs].result.reached_target
+    same = [(s.values, s.describe, s.candidate, s.note, s.evaluated) for s in runs[1].steps]
+    assert same == [(s.values, s.describe, s.candidate, s.note, s.evaluated) for s in runs[2].steps]
+    assert runs[2].steps[-1].note.endswith("probe shop.PRICE = 0.055 is the best so far")
+    assert runs[1].diff == runs[2].diff  # the same patch
+    assert "evaluating each candidate in a freshly started process" not in capfd.readouterr().err
     assert wait_until(lambda: processes_with(tag) == []), processes_with(tag)
 
 

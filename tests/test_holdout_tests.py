@@ -1,6 +1,7 @@
 """``autotrace optimize --tests --holdout-tests EXPR``: the tests a pytest ``-k`` style expression
-matches are held out, as a judge's validation examples are (real pytest runs, real ``autotrace
-optimize`` subprocesses against the scripted LLM server over HTTP).
+matches are held out, as a judge's validation examples are (real pytest runs against the scripted LLM
+server over HTTP; the run in this process, tests/inprocess.py, or through ``autotrace optimize`` for the
+option's own paths: bad input, the config key, resume).
 
 The project: a pass mark (``PASS_MARK = 90``) and three visible tests, of which one can never pass
 with the two candidates scripted (so neither reaches the target and the run goes on), and one
@@ -20,15 +21,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from helpers import AUTOTRACE
+from inprocess import run_tests
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.tests_eval import SuiteEvaluator
+from autotrace.store import RunStore
 
 MARK = "grading.rules.PASS_MARK"
 RULES = '''"""When an exam passes."""
@@ -120,12 +122,12 @@ def test_the_patch_is_the_best_on_the_held_out_tests_which_no_prompt_shows(tmp_p
     assert len(prompts) == 2 and "test_seventy_points_pass" in prompts[0]
     for prompt in prompts:  # step 2's prompt follows the regression of the held-out test: still unseen
         assert "sixty" not in prompt and "boundary" not in prompt and "HELD-OUT" not in prompt
-    run_id = result.stderr.split("run: ")[1].split()[0]
-    shown = subprocess.run([str(AUTOTRACE), "show", run_id], cwd=folder, capture_output=True, text=True, timeout=60)
-    assert re.search(r"--- step 2: score 0\.667 \(2/3 pass\), val 1 \(1/1 pass\)", shown.stdout)
-    with sqlite3.connect(folder / ".autotrace" / "autotrace.db") as conn:
-        steps = [json.loads(r[0]) for r in conn.execute("select record from steps order by rowid")]
-    assert all([e["example"] for e in s["holdout"]] == [HELD_OUT] for s in steps)
+    with RunStore(folder / ".autotrace" / "autotrace.db") as store:
+        steps = store.steps(result.stderr.split("run: ")[1].split()[0])
+    assert [s.describe for s in steps] == ["0.333 (1/3 pass), val 1 (1/1 pass)",
+                                           "0.667 (2/3 pass), val -1 (0/1 pass, 1 regressed)",
+                                           "0.667 (2/3 pass), val 1 (1/1 pass)"]
+    assert all([e.example for e in s.evaluation.holdout] == [HELD_OUT] for s in steps)
     assert (folder / "src" / "grading" / "rules.py").read_text() == RULES  # a patch only, without --apply
 
 
@@ -213,11 +215,11 @@ def test_a_fit_to_the_visible_tests_alone_does_not_end_the_run(tmp_path: Path,
     moved = function.replace("celsius > FEVER_FROM_C", "celsius > 37.5")
     fixed = function.replace("celsius > FEVER_FROM_C", "celsius >= FEVER_FROM_C")
     llm_server.script(f"Move the threshold.\n```python\n{moved}```\n", f"Compare with >=.\n```python\n{fixed}```\n")
-    result = optimize(folder, llm_server, "--holdout-tests", "boundaries", "--steps", "3", "--no-probe")
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +1/3 +score 1 \(4/4 pass\), val 0\.333 ", result.stderr, re.MULTILINE)
-    assert re.search(r"^step +2/3 +score 1 \(4/4 pass\), val 1 \(3/3 pass\)", result.stderr, re.MULTILINE)
-    assert "+    if celsius >= FEVER_FROM_C:" in result.stdout and "37.5" not in result.stdout
+    ran = run_tests(folder, llm_server, holdout_tests="boundaries", steps=3, probe=False)
+    assert ran.result.reached_target and [s.step for s in ran.steps] == [0, 1, 2]
+    assert ran.steps[1].describe.startswith("1 (4/4 pass), val 0.333 ")
+    assert ran.steps[2].describe.startswith("1 (4/4 pass), val 1 (3/3 pass)")
+    assert "+    if celsius >= FEVER_FROM_C:" in ran.diff and "37.5" not in ran.diff
     assert len(llm_server.chat_requests) == 2
 
 

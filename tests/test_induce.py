@@ -1,16 +1,13 @@
-"""Instruction induction and the output form (`autotrace optimize --induce`, against the scripted model):
+"""Instruction induction and the output form (runs in this process with ``induce``, against the scripted model):
 what the question shows (the examples' inputs with the outputs the judge wanted, never a held-out one),
 what it keeps out of the prompt (a text quoting an input), and that the best induced text wins."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import networkx as nx
-from helpers import AUTOTRACE
+from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Feedback
@@ -61,13 +58,8 @@ def scripted(induced: list[str]):
     return reply
 
 
-def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--target", "1",
-                           "--no-probe", "--resample", "0", "--no-merge", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
+def optimize(folder: Path, server: ScriptedLLMServer, **options: object) -> Ran:
+    return run(folder, server, "app.py", target_score=1, probe=False, resample=0, merge=False, **options)
 
 
 def induce_requests(server: ScriptedLLMServer) -> list[dict]:
@@ -82,8 +74,8 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
         "Give the desk code of the headline.",  # a bare sentence is read too; it scores 0, its form wins
         "```text\nGive the desk code of the headline: SPT, TEC or POL, alone.\n```",  # runs, scores 1
     ])] * 4)
-    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1", "--induce")
-    assert result.returncode == 0, result.stderr
+    ran = optimize(desk_app(tmp_path), llm_server, steps=1, induce=True)
+    assert ran.result.reached_target
     asked = induce_requests(llm_server)
     assert len(asked) == 3  # three samples of one question, each with a seed of its own
     assert len({r["seed"] for r in asked}) == 3 and {r["temperature"] for r in asked} == {0.8}
@@ -93,24 +85,21 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
         assert f"Input: {text}\nOutput: {code}\n" in user + "\n"
     assert "Write that instruction" in user and "do not mention these inputs" in user
     # the quoting answer never ran; of the others, the first that scored 1: an induced text with the form
-    shown = subprocess.run([str(AUTOTRACE), "runs"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    run_id = shown.stdout.splitlines()[1].split()[0]
-    steps = json.loads(subprocess.run([str(AUTOTRACE), "show", "--json", run_id], cwd=tmp_path,
-                                      capture_output=True, text=True, check=True).stdout)["steps"]
-    assert steps[1]["describe"] == "1"
-    assert steps[1]["reasoning"].startswith("instruction induction with the output form")
-    assert steps[1]["values"]["app.PROMPT"] == repr("Give the desk code of the headline.\nAnswer with exactly one "
+    step = ran.steps[1]
+    assert step.describe == "1"
+    assert step.reasoning.startswith("instruction induction with the output form")
+    assert step.values["app.PROMPT"] == repr("Give the desk code of the headline.\nAnswer with exactly one "
                                                     "of: SPT, TEC, POL. Write that alone, with nothing before or after "
                                                     "it.")
     # the whole question, the current text with the form, three induced (one rejected: it ran nothing), two forms
-    assert "7 proposed (6 sampled again), 5 new, best 1" in result.stderr
-    assert '+PROMPT = "Give the desk code of the headline.\\nAnswer with exactly one of: SPT, TEC, POL.' in result.stdout
+    assert step.note.startswith("7 proposed (6 sampled again), 5 new, best 1") and len(step.other_answers) == 6
+    assert '+PROMPT = "Give the desk code of the headline.\\nAnswer with exactly one of: SPT, TEC, POL.' in ran.diff
 
 
 def test_held_out_examples_are_never_shown(tmp_path, llm_server):
     llm_server.script(*[scripted(["```text\nName the topic.\n```"] * 6)] * 12)
-    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1", "--induce", "--holdout", "0.5")
-    assert result.returncode in (0, 1) and "best score" in result.stderr, result.stderr
+    ran = optimize(desk_app(tmp_path), llm_server, steps=1, induce=True, holdout=0.5)
+    assert [len(s.evaluation.holdout) for s in ran.steps] == [2, 2]
     user = induce_requests(llm_server)[0]["messages"][1]["content"]
     shown = [text for text in CODES if f"Input: {text}\n" in user]
     assert len(shown) == 2  # the two examples the run trains on; the two validation ones stay out
@@ -118,8 +107,8 @@ def test_held_out_examples_are_never_shown(tmp_path, llm_server):
 
 def test_without_induce_the_question_is_not_asked(tmp_path, llm_server):
     llm_server.script(*[scripted([])] * 3)
-    result = optimize(desk_app(tmp_path), llm_server, "--steps", "1")
-    assert result.returncode == 1 and "best score: 0" in result.stderr, result.stderr
+    ran = optimize(desk_app(tmp_path), llm_server, steps=1)
+    assert not ran.result.reached_target and ran.result.best_score == "0"
     assert induce_requests(llm_server) == [] and len(llm_server.chat_requests) == 1
 
 

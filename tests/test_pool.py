@@ -1,22 +1,19 @@
 """The candidate pool: the per-example Pareto front, the seeded parent choice, merges with and without
-the model, duplicates skipped, several answers per step (real ``autotrace optimize`` subprocesses
-against the scripted LLM server over HTTP)."""
+the model, duplicates skipped, several answers per step: runs in this process (tests/inprocess.py) against
+the scripted LLM server over HTTP, asserting on the stored steps and pool."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sqlite3
-import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE
+from inprocess import Ran
+from inprocess import run as run_here
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import ExampleResult
 from autotrace.pool import Candidate, Pool, example_labels
-from autotrace.records import StepRecord
 
 
 def cand(cid: int, **scores: float | None) -> Candidate:
@@ -96,29 +93,19 @@ def suggest(**values: str) -> dict:
                                                     **{f"app.{k}": v for k, v in values.items()}}}
 
 
-def run(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
-
-
-def stored(folder: Path, what: str) -> list[dict]:
-    with sqlite3.connect(folder / ".autotrace" / "autotrace.db") as conn:
-        return [json.loads(r[0]) for r in conn.execute(f"select record from {what} order by rowid")]
+def run(folder: Path, server: ScriptedLLMServer, **options: object) -> Ran:
+    return run_here(folder, server, "app.py", **options)
 
 
 def test_two_half_right_candidates_are_merged_into_a_right_one_without_an_llm_call(tmp_path, llm_server):
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"))
-    result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "3", "--target", "1")
-    assert result.returncode == 0, result.stderr
+    ran = run(two_parts(tmp_path), llm_server, candidates=2, steps=3, target_score=1)
+    assert ran.result.reached_target
     assert len(llm_server.chat_requests) == 2  # the two answers of step 1; the merge asked nothing
-    assert re.search(r"^step +1/3 .*2 proposed, 2 new, best 0\.5; merged candidates 1 and 2 \(no LLM call\): 1; "
-                     r"front 1$", result.stderr, re.MULTILINE)
-    assert "step   2/3" not in result.stderr  # the target was reached at step 1
-    assert '+GREETING = "Dear Sir"' in result.stdout and '+CLOSING = "Regards"' in result.stdout
-    pool = [Candidate.from_json(r["candidate"]) for r in stored(tmp_path, "candidates")]
+    assert ran.steps[1].note == "2 proposed, 2 new, best 0.5; merged candidates 1 and 2 (no LLM call): 1; front 1"
+    assert ran.steps[1].merge is not None and [s.step for s in ran.steps] == [0, 1]  # the target was reached at step 1
+    assert '+GREETING = "Dear Sir"' in ran.diff and '+CLOSING = "Regards"' in ran.diff
+    pool = ran.pool
     assert [(c.id, c.origin, c.parents) for c in pool] == [(0, "initial", ()), (1, "proposal", (0,)),
                                                            (2, "proposal", (0,)), (3, "merge", (1, 2))]
     assert pool[3].scores == {"'open'": 1.0, "'close'": 1.0}
@@ -132,13 +119,10 @@ def test_the_next_parent_is_drawn_from_the_front_and_shown_with_its_values(tmp_p
     # did); its answers change nothing, so step 3 starts from a parent drawn from the front
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"), suggest(), suggest(), suggest(),
                       suggest())
-    result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "3", "--no-merge",
-                 "--max-unchanged", "0", "--resample", "0")
-    assert result.returncode == 0, result.stderr
-    steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
+    ran = run(two_parts(tmp_path), llm_server, candidates=2, steps=3, merge=False, max_unchanged=0, resample=0)
+    steps = ran.steps
     pool = Pool()
-    for record in stored(tmp_path, "candidates"):
-        c = Candidate.from_json(record["candidate"])
+    for c in ran.pool:
         pool.add(tuple(sorted(c.values.items())), c)
     assert [c.id for c in pool.front()] == [1, 2]  # each right on one example; the initial values on none
     assert list(steps[1].front) == [1, 2] and list(steps[3].parent) == [pool.choose_parent(0, 3).id]
@@ -152,10 +136,10 @@ def test_the_next_parent_is_drawn_from_the_front_and_shown_with_its_values(tmp_p
 def test_duplicate_answers_are_evaluated_once(tmp_path, llm_server):
     # three answers, two of them the same value: two candidates are run, once each
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(GREETING="Dear Sir"), suggest(GREETING="Hi"))
-    result = run(two_parts(tmp_path), llm_server, "--candidates", "3", "--steps", "1", "--no-merge")
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +1/1 .*3 proposed, 2 new, best 0\.5", result.stderr, re.MULTILINE)
-    greetings = [r["candidate"]["values"]["app.GREETING"] for r in stored(tmp_path, "candidates")]
+    ran = run(two_parts(tmp_path), llm_server, candidates=3, steps=1, merge=False)
+    assert ran.steps[1].note.startswith("3 proposed, 2 new, best 0.5")
+    assert ran.steps[1].evaluated is not None and len(ran.steps[1].evaluated) == 2  # two program runs in the step
+    greetings = [c.values["app.GREETING"] for c in ran.pool]
     assert greetings[0] == "'hello'" and sorted(greetings[1:]) == ["'Dear Sir'", "'Hi'"]
 
 
@@ -198,22 +182,18 @@ def test_two_versions_of_one_function_right_on_different_examples_are_merged_by_
     (tmp_path / "judge.py").write_text(MEDIAN_JUDGE)
     llm_server.script(f"Even lists need the mean.\n```python\n{EVEN_ONLY}```\n",
                       f"A is right on odd lists, B on even ones.\n```python\n{BOTH}```\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    result = subprocess.run([str(AUTOTRACE), "optimize", "stats.py", "--feedback", "judge.py", "--steps", "3",
-                             "--target", "1", "--base-url", llm_server.base_url, "--model", "scripted"],
-                            cwd=tmp_path, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
+    ran = run_here(tmp_path, llm_server, "stats.py", steps=3, target_score=1)
+    assert ran.result.reached_target
     # step 1's candidate is right on the even list and wrong on the odd one, the initial version the other
     # way round: the model is asked to merge the two, told what each gets right
-    assert re.search(r"^step +1/3 .*changed stats\.median; merged candidates 0 and 1 \(merged by the model\): 1$",
-                     result.stderr, re.MULTILINE)
+    assert ran.steps[1].note.endswith("changed stats.median; merged candidates 0 and 1 (merged by the model): 1")
+    assert [(c.id, c.origin, c.parents) for c in ran.pool][-1] == (2, "merge", (0, 1))
     merge = llm_server.chat_requests[1].json["messages"][-1]["content"]
     assert "return ordered[len(ordered) // 2]" in merge and "(ordered[middle - 1] + ordered[middle]) / 2" in merge
     right_a = merge[merge.index("Version A is right"):merge.index("#Version B")]
     assert "median([3, 1, 2]) = 2, right" in right_a and "[4, 1, 3, 2]" not in right_a
     assert "median([4, 1, 3, 2]) = 2.5, right" in merge[merge.index("Version B is right"):]
-    assert len(llm_server.chat_requests) == 2 and "if len(ordered) % 2:" in result.stdout
+    assert len(llm_server.chat_requests) == 2 and "if len(ordered) % 2:" in ran.diff
 
 
 EXCLAIM = '''SUFFIX = ""  # autotrace: param
@@ -248,43 +228,33 @@ def test_the_patch_is_the_best_candidate_on_the_validation_examples(tmp_path, ll
     # Both answers are right on the train examples; only the second is right on the held-out one.
     llm_server.script(fit(SPECIAL={"a": "a!", "b": "b!"}), fit(SPECIAL={}, SUFFIX="!"))
     folder = exclaim(tmp_path, '{"train": ["a", "b"], "val": ["c"]}')
-    result = run(folder, llm_server, "--steps", "2", "--no-merge", "--max-unchanged", "0")
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +1/2 +score 1, val 0 .* best 1, val 0 ", result.stderr, re.MULTILINE)
-    assert re.search(r"^step +2/2 +score 1, val 1 .* best 1, val 0 ", result.stderr, re.MULTILINE)  # train ties
-    assert "best score: 1, val 1" in result.stderr
-    assert '+SUFFIX = "!"' in result.stdout and "+SPECIAL" not in result.stdout
+    ran = run(folder, llm_server, steps=2, merge=False, max_unchanged=0)
+    assert [(r.step, r.score, r.best) for r in ran.reports[1:]] == [(1, "1, val 0", "1, val 0"),
+                                                                    (2, "1, val 1", "1, val 0")]  # train ties
+    assert ran.result.best_score == "1, val 1" and ran.steps[2].describe == "1, val 1"
+    assert '+SUFFIX = "!"' in ran.diff and "+SPECIAL" not in ran.diff
     prompts = [r.json["messages"][-1]["content"] for r in llm_server.chat_requests]
     assert all("'c'" not in p for p in prompts)  # the validation example is never shown to the model
-    shown = subprocess.run([str(AUTOTRACE), "show", result.stderr.split("run: ")[1].split()[0]], cwd=folder,
-                           capture_output=True, text=True, timeout=60)
-    assert re.search(r"--- step 2: score 1, val 1", shown.stdout)
 
 
 def test_holdout_splits_the_examples_the_same_way_at_every_evaluation(tmp_path, llm_server):
     llm_server.script(fit(SUFFIX="?"), fit(SUFFIX="!"))
     folder = exclaim(tmp_path, '["a", "b", "c", "d"]')
-    result = run(folder, llm_server, "--steps", "2", "--holdout", "0.25", "--no-merge", "--target", "1")
-    assert result.returncode == 0, result.stderr  # the target (on the train score) is reached at step 2
-    steps = stored(folder, "steps")
-    held = {tuple(e["example"] for e in s["holdout"]) for s in steps}
+    ran = run(folder, llm_server, steps=2, holdout=0.25, merge=False, target_score=1)
+    assert ran.result.reached_target  # the target (on the train score) is reached at step 2
+    held = {tuple(e.example for e in s.evaluation.holdout) for s in ran.steps}
     assert len(held) == 1 and len(next(iter(held))) == 1  # one of four, the same one every time
-    assert all(len(s["examples"]) == 3 for s in steps)
-    assert re.search(r"^step +2/2 +score 1, val 1 ", result.stderr, re.MULTILINE)
-    bad = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "--holdout", "0.5", "--model", "scripted",
-                          "--base-url", llm_server.base_url], cwd=folder, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--holdout splits a judge's examples" in bad.stderr
+    assert all(len(s.evaluation.examples) == 3 for s in ran.steps)
+    assert ran.steps[2].describe == "1, val 1"
 
 
 def test_the_report_of_a_pooled_run_names_each_steps_parent_candidate(tmp_path, llm_server):
     # As above, one step more: step 4 starts from candidate 2, drawn from the front (the seed's draw),
     # the answer of step 1 that step 1 did not keep, not the values step 3 ended with.
     llm_server.script(suggest(GREETING="Dear Sir"), suggest(CLOSING="Regards"), *[suggest()] * 6)
-    result = run(two_parts(tmp_path), llm_server, "--candidates", "2", "--steps", "4", "--no-merge",
-                 "--max-unchanged", "0", "--resample", "0")
-    assert result.returncode == 0, result.stderr
-    steps = [StepRecord.from_record(r) for r in stored(tmp_path, "steps")]
-    pool = {c.id: c for c in (Candidate.from_json(r["candidate"]) for r in stored(tmp_path, "candidates"))}
+    ran = run(two_parts(tmp_path), llm_server, candidates=2, steps=4, merge=False, max_unchanged=0, resample=0)
+    steps = ran.steps
+    pool = {c.id: c for c in ran.pool}
     assert [s.parent for s in steps] == [(), (0,), (1,), (1,), (2,)]
     assert pool[2].step == 1 and dict(pool[2].values) != dict(steps[3].values)
     page = next((tmp_path / ".autotrace" / "runs").glob("*/report.html")).read_text()

@@ -1,14 +1,14 @@
 """Sensitivity probes: the finite differences themselves, the #Sensitivity text, and the loop using
-them (real ``autotrace optimize`` subprocesses against the scripted LLM server over HTTP)."""
+them (runs in this process, tests/inprocess.py, against the scripted LLM server over HTTP)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE, answer, optimize, shop
+from helpers import answer, shop
+from inprocess import run
 
 from autotrace.evaluation import Evaluation, ExampleResult
 from autotrace.optimizers.base import Sensitivity
@@ -114,8 +114,7 @@ def test_one_estimate_for_the_smallest_relative_change_and_no_nudged_values():
 # -- in the loop --------------------------------------------------------------------------------------
 def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0), answer(MARKUP=2.5))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "2", "--no-measured-step")
-    assert result.returncode == 0, result.stderr
+    ran = run(shop(tmp_path), llm_server, steps=2, measured_step=False)
     first = llm_server.chat_requests[0].json["messages"][-1]["content"]
     section = first[first.index("#Sensitivity"):first.index("Answer with")]
     assert "- shop.PRICE: raising it by 10% raised the score by 1.2." in section
@@ -126,42 +125,39 @@ def test_the_prompt_shows_the_measured_sensitivity(tmp_path, llm_server):
     assert "use it exactly" in llm_server.chat_requests[0].json["messages"][0]["content"]  # the system prompt's rule
     second = llm_server.chat_requests[1].json["messages"][-1]["content"]
     assert "- shop.MARKUP: estimated best value 2.727 (measured: raising it by 10% raised the score by 2.2)" in second
-    shown = subprocess.run([str(AUTOTRACE), "show", re.search(r"run: (\S+)", result.stderr)[1]], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60)
-    assert "  sensitivity (measured before asking):\n    - shop.PRICE: raising it by 10% raised" in shown.stdout
+    assert ran.steps[1].sensitivity.startswith("- shop.PRICE: raising it by 10% raised")  # stored with the step
 
 
 def test_a_probe_that_reaches_the_target_ends_the_run_and_is_the_patch(tmp_path, llm_server):
     # MARKUP 2.5 gives 27.5; then the probe PRICE 0.055 gives (1 + 11) * 2.5 = 30 exactly.
     llm_server.script(answer(MARKUP=2.5), answer(MARKUP=9.0))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5", "--no-measured-step")
-    assert result.returncode == 0, result.stderr
+    ran = run(shop(tmp_path), llm_server, steps=5, target_score=-0.5, measured_step=False)
+    assert ran.result.reached_target and [s.step for s in ran.steps] == [0, 1, 2]
     assert len(llm_server.chat_requests) == 1  # the second step's probe reached the target: no second question
-    assert re.search(r"^step +2/5 +score 0 +best 0 .*probe shop\.PRICE = 0\.055 is the best so far$",
-                     result.stderr, re.MULTILINE)
+    assert ran.steps[2].evaluation.score == 0 and ran.steps[2].note.endswith("probe shop.PRICE = 0.055 is the best so far")
     assert "-PRICE = 0.05  # autotrace: param\n-MARKUP = 1.2  # autotrace: param\n" \
-           "+PRICE = 0.055  # autotrace: param\n+MARKUP = 2.5  # autotrace: param" in result.stdout
+           "+PRICE = 0.055  # autotrace: param\n+MARKUP = 2.5  # autotrace: param" in ran.diff
     assert (tmp_path / "shop.py").read_text().startswith("PRICE = 0.05  # autotrace: param\nMARKUP = 1.2 ")
 
 
 def test_a_measured_step_takes_the_estimate_without_asking_the_model(tmp_path, llm_server):
     # The score is linear in MARKUP, so the line's estimate is exact: (1 + 10) * 2.727 = 30.0. Four runs: the
     # probes of PRICE and MARKUP, the estimate 2.72727, and its four-digit form 2.727, which scores as well.
-    result = optimize(shop(tmp_path), llm_server, "--steps", "5", "--target", "-0.5")
-    assert result.returncode == 0, result.stderr
-    assert llm_server.chat_requests == []
-    assert re.search(r"^step +1/5 +score 0 +best 0 +0\+0 tok .*measured step: shop\.MARKUP = 2\.727 "
-                     r"\(measured in 4 program runs\), no LLM call$", result.stderr, re.MULTILINE), result.stderr
-    assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in result.stdout
+    ran = run(shop(tmp_path), llm_server, steps=5, target_score=-0.5)
+    assert ran.result.reached_target and llm_server.chat_requests == []
+    step = ran.steps[1]
+    assert step.evaluation.score == 0 and (step.prompt_tokens, step.completion_tokens) == (0, 0)
+    assert step.candidate == {"shop.MARKUP": "2.727"} and len(step.evaluated or ()) == 4  # four program runs
+    assert step.note.endswith("measured step: shop.MARKUP = 2.727 (measured in 4 program runs), no LLM call")
+    assert "-MARKUP = 1.2  # autotrace: param\n+MARKUP = 2.727  # autotrace: param" in ran.diff
 
 
 def test_a_measured_step_finds_the_vertex_where_the_line_overshoots(tmp_path, llm_server):
     # Minus the error to the power 0.25: the probes barely move the score, so the line overshoots; the
     # search still lands within the target without a question.
-    result = optimize(shop(tmp_path, power=0.25), llm_server, "--steps", "3", "--target", "-0.5")
-    assert result.returncode == 0, result.stderr
-    assert llm_server.chat_requests == []
-    assert re.search(r"^step +1/3 .*measured step: shop\.\w+ = ", result.stderr, re.MULTILINE), result.stderr
+    ran = run(shop(tmp_path, power=0.25), llm_server, steps=3, target_score=-0.5)
+    assert ran.result.reached_target and llm_server.chat_requests == []
+    assert re.search(r"measured step: shop\.\w+ = ", ran.steps[1].note) and ran.steps[1].prompt == ()
 
 
 def flat(folder: Path) -> Path:
@@ -174,10 +170,9 @@ def flat(folder: Path) -> Path:
 
 def test_when_the_search_finds_nothing_better_the_model_is_asked_without_an_estimate(tmp_path, llm_server):
     llm_server.script(answer(NAME="Corner Shop"))
-    result = optimize(flat(tmp_path), llm_server, "--steps", "1", "--measured-runs", "12")
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +1/1 .*changed shop\.NAME; measured search: nothing better in 12 new program runs$",
-                     result.stderr, re.MULTILINE), result.stderr
+    ran = run(flat(tmp_path), llm_server, steps=1, measured_runs=12)
+    assert ran.steps[1].candidate == {"shop.NAME": "'Corner Shop'"}
+    assert ran.steps[1].note.endswith("changed shop.NAME; measured search: nothing better in 12 new program runs")
     prompt = llm_server.chat_requests[0].json["messages"][-1]["content"]
     assert "estimated best value" not in prompt and "measured estimate" not in prompt
     assert "estimate" not in llm_server.chat_requests[0].json["messages"][0]["content"]  # nor the rule for one
@@ -188,24 +183,19 @@ def test_a_second_search_from_the_same_values_runs_nothing_again(tmp_path, llm_s
     # The search ends on its own (the simplex shrinks) before its runs are spent; from the
     # same values it takes the same path the next step, and every point on it is known.
     llm_server.script(answer(), answer())
-    result = optimize(flat(tmp_path), llm_server, "--steps", "2", "--measured-runs", "100", "--resample", "0")
-    assert result.returncode == 0, result.stderr
-    first = re.search(r"^step +1/2 .*measured search: nothing better in (\d+) new program runs$", result.stderr,
-                      re.MULTILINE)
-    assert first and 0 < int(first[1]) < 100, result.stderr
-    assert re.search(r"^step +2/2 .*measured search: nothing better in 0 new program runs$", result.stderr,
-                     re.MULTILINE), result.stderr
+    ran = run(flat(tmp_path), llm_server, steps=2, measured_runs=100, resample=0)
+    first = re.search(r"measured search: nothing better in (\d+) new program runs$", ran.steps[1].note)
+    assert first and 0 < int(first[1]) < 100, ran.steps[1].note
+    assert ran.steps[2].note.endswith("measured search: nothing better in 0 new program runs")
 
 
 def test_no_probe_sends_no_sensitivity(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--no-probe")
-    assert result.returncode == 0, result.stderr
-    assert "#Sensitivity" not in llm_server.chat_requests[0].json["messages"][-1]["content"]
+    ran = run(shop(tmp_path), llm_server, steps=1, probe=False)
+    assert ran.steps[1].sensitivity == "" and "#Sensitivity" not in llm_server.chat_requests[0].json["messages"][-1]["content"]
 
 
 def test_opro_gets_the_sensitivity_too(tmp_path, llm_server):
     llm_server.script(answer(MARKUP=2.0))
-    result = optimize(shop(tmp_path), llm_server, "--steps", "1", "--optimizer", "opro", "--no-measured-step")
-    assert result.returncode == 0, result.stderr
+    run(shop(tmp_path), llm_server, steps=1, optimizer="opro", measured_step=False)
     assert "- shop.MARKUP: estimated best value 2.727" in llm_server.chat_requests[0].json["messages"][-1]["content"]

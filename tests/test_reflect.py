@@ -1,5 +1,6 @@
 """The reflective question about one function or text, asked when a step's answer gave nothing new
-(`autotrace optimize --resample`, against the scripted model; and its answer parser)."""
+(runs in this process with ``resample``, tests/inprocess.py, against the scripted model; and its answer
+parser)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import AUTOTRACE
+from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
 from autotrace.llm.client import derived_seed
@@ -48,6 +50,7 @@ def calc_app(folder: Path) -> Path:
 
 
 def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """``autotrace optimize TARGET`` to target 1 (test_focus runs the command with it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
     return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
                            "--base-url", server.base_url, "--model", "scripted"],
@@ -55,11 +58,16 @@ def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -
                           timeout=120)
 
 
+def optimized(folder: Path, target: str, server: ScriptedLLMServer, **options: object) -> Ran:
+    ran = run(folder, server, target, target_score=1, **options)
+    assert ran.result.reached_target, ran.reports
+    return ran
+
+
 def test_a_text_the_run_used_is_asked_about_alone_when_the_answer_changed_nothing(tmp_path, llm_server):
     keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
     llm_server.script(keep, "The text must ask for one word.\n```text\nAnswer with one word: YES or NO.\n```\n")
-    result = optimize(prompt_app(tmp_path), "app.py", llm_server, "--steps", "1", "--no-probe")
-    assert result.returncode == 0, result.stderr
+    ran = optimized(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
     first, again = llm_server.chat_requests
     assert again.json["temperature"] == 0.8 and again.json["seed"] == derived_seed(0, 1, "again", 1)
     system, user = (m["content"] for m in again.json["messages"])
@@ -71,25 +79,24 @@ def test_a_text_the_run_used_is_asked_about_alone_when_the_answer_changed_nothin
     assert "app.ask(prompt=app.PROMPT, word='no') returned 'Here is a word. no'" in user
     assert "- score 0: 0/2 right; answers must be YES or NO" in user
     assert "app.LIMIT" not in user  # a number, and unused: the question is about the text alone
-    assert re.search(r"^step +1/1 .* 2 proposed \(1 sampled again\), 1 new, best 1;", result.stderr, re.MULTILINE)
-    assert '+PROMPT = "Answer with one word: YES or NO."  # autotrace: param' in result.stdout
+    assert ran.steps[1].note.startswith("2 proposed (1 sampled again), 1 new, best 1;")
+    assert '+PROMPT = "Answer with one word: YES or NO."  # autotrace: param' in ran.diff
     # the same run replays from the response cache
-    again = optimize(tmp_path, "app.py", llm_server, "--steps", "1", "--no-probe")
-    assert again.returncode == 0 and len(llm_server.chat_requests) == 2 and again.stdout == result.stdout
+    replayed = optimized(tmp_path, "app.py", llm_server, steps=1, probe=False)
+    assert len(llm_server.chat_requests) == 2 and replayed.diff == ran.diff and replayed.steps[1].cached
 
 
 def test_an_unusable_reflective_answer_is_told_to_the_next_question(tmp_path, llm_server):
     keep = {"reasoning": "the output is correct", "suggestion": {"app.PROMPT": None, "app.LIMIT": None}}
     fixed = {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Reply in one word.", "app.LIMIT": None}}
     llm_server.script(keep, "Ask for one word: YES or NO.", fixed)
-    result = optimize(prompt_app(tmp_path), "app.py", llm_server, "--steps", "1", "--no-probe")
-    assert result.returncode == 0, result.stderr
+    ran = optimized(prompt_app(tmp_path), "app.py", llm_server, steps=1, probe=False)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith(SYSTEM) and whole[0]["content"] == first[0]["content"]
     problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
     assert "- app.PROMPT: the answer held no ```text block with the new text" in problems
     assert whole[-1]["content"] != first[-1]["content"]
-    assert '+PROMPT = "Reply in one word."' in result.stdout
+    assert '+PROMPT = "Reply in one word."' in ran.diff
 
 
 def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server):
@@ -97,8 +104,7 @@ def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server
     llm_server.script("half is right.\n```python\ndef half(x):\n    return x // 2\n```\n",  # no change
                       "half floors.\n```python\ndef half(x):\n    return x /\n```\n",  # reflective: syntax error
                       f"half must divide.\n```python\n{fixed}```\n")  # the whole problem, sampled
-    result = optimize(calc_app(tmp_path), "calc.py", llm_server, "--steps", "1")
-    assert result.returncode == 0, result.stderr
+    ran = optimized(calc_app(tmp_path), "calc.py", llm_server, steps=1)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith("You fix one function of a Python program")
     user = reflective[1]["content"]
@@ -108,7 +114,7 @@ def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server
     assert "calc.main" not in user and "whole function in one ```python block" in user
     assert whole[0]["content"] == first[0]["content"]  # then the whole-problem prompt again, told what was wrong
     assert re.search(r"#Problems with your previous answer\n(.*\n)*- calc\.half: syntax error", whole[-1]["content"])
-    assert "+    return x / 2" in result.stdout
+    assert "+    return x / 2" in ran.diff
 
 
 TEXT = ParamSpec("app.py::PROMPT", Path("app.py"), "app", "PROMPT", ParamKind.LITERAL, "", "Old.", 1)
@@ -152,12 +158,11 @@ def test_the_whole_prompt_and_the_reflective_question_reject_a_text_pasting_the_
     pasted = {"reasoning": "show them", "suggestion": {"app.PROMPT": "The striker scored a hat trick today: SPORT"}}
     llm_server.script(pasted, "```text\nThe pitcher threw a perfect game. Say SPORT.\n```\n",
                       {"reasoning": "ask for one word", "suggestion": {"app.PROMPT": "Answer in one word."}})
-    result = optimize(tmp_path, "app.py", llm_server, "--steps", "1", "--no-probe")
-    assert result.returncode == 0, result.stderr
+    ran = optimized(tmp_path, "app.py", llm_server, steps=1, probe=False)
     first, reflective, whole = (r.json["messages"] for r in llm_server.chat_requests)
     assert reflective[0]["content"].startswith(SYSTEM)
     problems = whole[-1]["content"][whole[-1]["content"].index("#Problems"):]
     assert "- app.PROMPT: the text quotes an input the program sends with it ('The pitcher threw a perfect game')" \
         in problems
-    assert re.search(r"^step +1/1 .* 3 proposed \(2 sampled again\), 1 new, best 1;", result.stderr, re.MULTILINE)
-    assert '+PROMPT = "Answer in one word."' in result.stdout
+    assert ran.steps[1].note.startswith("3 proposed (2 sampled again), 1 new, best 1;")
+    assert '+PROMPT = "Answer in one word."' in ran.diff

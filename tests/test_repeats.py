@@ -4,12 +4,9 @@ cannot make the loop cycle."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE
+from inprocess import run
 from llmserver import ScriptedLLMServer
 
 from autotrace.proposal_key import code_key, value_key
@@ -41,15 +38,11 @@ def test_a_model_alternating_between_two_answers_is_not_run_again(tmp_path: Path
     broken = f"It must strip the title.\n```python\n{BROKEN}```\n"
     back = "The original was better.\n```python\ndef slugify(title):\n    return title.lower().replace(' ', '-')\n```\n"
     llm_server.script(broken, back, broken, back, broken)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "5",
-                             "--resample", "0", "--base-url", llm_server.base_url, "--model", "scripted"],
-                            cwd=tmp_path, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                            timeout=180)
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^step +2/5 .*the values of step 0 again: not run again", result.stderr, re.MULTILINE)
-    assert re.search(r"^step +3/5 .*the values of step 1 again: not run again", result.stderr, re.MULTILINE)
-    assert "stopped before step 4: the last 2 answers changed nothing" in result.stderr
+    ran = run(tmp_path, llm_server, "app.py", steps=5, resample=0)
+    assert "the values of step 0 again: not run again" in ran.steps[2].note
+    assert "the values of step 1 again: not run again" in ran.steps[3].note
+    assert ran.result.stopped_by == "unchanged" and ran.note(4).startswith("stopped before step 4: the last 2 answers")
+    assert len(ran.pool) == 2 and [s.evaluated for s in ran.steps[2:]] == [(), ()]  # nothing run again
     prompts = [r.json["messages"][-1]["content"] for r in llm_server.chat_requests]
     assert len(prompts) == 3
     assert "- this is the initial values again; it scored 0.5, so it was not run again." in prompts[2]

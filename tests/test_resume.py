@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -14,6 +13,10 @@ from pathlib import Path
 from helpers import wait_until
 from llmserver import Fault
 
+from autotrace.pool import Candidate
+from autotrace.records import RunRecord, StepRecord
+from autotrace.store import RunStore
+
 PROGRAM = "X = 1.0  # autotrace: param\ndef main():\n    return X * 2\n"
 JUDGE = "def feedback(output):\n    return -abs(output - 10), f'output {output}, want 10'\n"
 
@@ -23,13 +26,18 @@ def suggestion(value: float) -> dict:
 
 
 def steps_done(db: Path) -> int:
+    """The steps the run in ``db`` stored so far (0 before the run is stored)."""
     if not db.exists():
         return 0
-    with sqlite3.connect(db) as conn:
-        try:
-            return conn.execute("select count(*) from steps").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
+    with RunStore(db) as store:
+        return sum(run.steps for run in store.list_runs())
+
+
+def the_run(db: Path) -> tuple[RunRecord, list[StepRecord], list[Candidate]]:
+    """The one run in ``db``: its row, its steps and its pool."""
+    with RunStore(db) as store:
+        (run,) = store.list_runs()
+        return run, store.steps(run.id), [Candidate.from_json(r["candidate"]) for r in store.candidates(run.id)]
 
 
 def autotrace(tmp_path: Path, base_url: str, *args: str) -> subprocess.Popen:
@@ -56,8 +64,7 @@ def test_kill_9_then_resume_continues_from_the_last_completed_step(tmp_path, llm
     asked_before = len(llm_server.chat_requests)
     assert asked_before == 3  # the third is hanging when the run dies
 
-    with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("select id from runs").fetchone()
+    run_id = the_run(db)[0].id
     llm_server.script(suggestion(4.0), suggestion(5.0), suggestion(6.0))
     resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "5", "--resume", run_id)
     out, err = resumed.communicate(timeout=120)
@@ -82,9 +89,8 @@ def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running
     assert wait_until(lambda: steps_done(db) >= 2 and len(llm_server.chat_requests) >= 4, 60)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("select id from runs").fetchone()
-        before = sorted(json.loads(r)["candidate"]["values"]["app.X"] for (r,) in conn.execute("select record from candidates"))
+    run, _, pool = the_run(db)
+    run_id, before = run.id, sorted(c.values["app.X"] for c in pool)
     assert before == ["1.0", "2.0", "3.0"]  # the initial values and step 1's two answers, on disk
 
     # step 2 repeats step 1's 3.0 (not run again); step 3 gives 5.0 twice (run once)
@@ -93,14 +99,11 @@ def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running
                         "--resume", run_id)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
-    with sqlite3.connect(db) as conn:
-        pool = [json.loads(r)["candidate"] for (r,) in conn.execute("select record from candidates order by id")]
-        (best,) = conn.execute("select best from runs").fetchone()
-    assert [c["id"] for c in pool] == [0, 1, 2, 3, 4]
-    assert sorted(c["values"]["app.X"] for c in pool) == ["1.0", "2.0", "3.0", "4.0", "5.0"]
-    assert json.loads(best)["evaluations"] == 2  # the resumed run ran 4.0 and 5.0 and nothing else
-    assert re.search(r"^step +2/3 .*2 proposed, 1 new", err, re.MULTILINE)
-    assert re.search(r"^step +3/3 .*2 proposed, 1 new, best 0", err, re.MULTILINE)
+    run, steps, pool = the_run(db)
+    assert [c.id for c in pool] == [0, 1, 2, 3, 4]
+    assert sorted(c.values["app.X"] for c in pool) == ["1.0", "2.0", "3.0", "4.0", "5.0"]
+    assert run.best is not None and run.best["evaluations"] == 2  # the resumed run ran 4.0 and 5.0 and nothing else
+    assert steps[2].note.startswith("2 proposed, 1 new") and steps[3].note.startswith("2 proposed, 1 new, best 0")
     assert "+X = 5.0" in out
 
 
@@ -119,11 +122,9 @@ def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server
     assert wait_until(lambda: steps_done(db) >= 2 and len(llm_server.chat_requests) >= 2, 60)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("select id from runs").fetchone()
-        stored = [json.loads(r)["values"]["app.X"] for (r,) in conn.execute("select record from steps order by step")]
-        pooled = {json.loads(r)["candidate"]["values"]["app.X"]: json.loads(r)["candidate"]["origin"]
-                  for (r,) in conn.execute("select record from candidates")}
+    run, steps, pool = the_run(db)
+    run_id, stored = run.id, [s.values["app.X"] for s in steps]
+    pooled = {c.values["app.X"]: c.origin for c in pool}
     assert stored == ["1.0", "0.5"]
     assert pooled["1.1"] == "probe"  # the best so far is on disk only in the pool
 
@@ -131,12 +132,11 @@ def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server
     resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "3", "--resume", run_id)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
-    assert re.search(r"^step +1/3 .*best -7\.8 .*resumed", err, re.MULTILINE), err
+    assert re.search(r"^step +1/3 .*best -7\.8 .*resumed", err, re.MULTILINE), err  # the command's resume line
     assert "best score: -7.8 " in err
     assert "+X = 1.1" in out
-    with sqlite3.connect(db) as conn:
-        (best,) = conn.execute("select best from runs").fetchone()
-    assert json.loads(best)["values"] == {"app.X": "1.1"}
+    run = the_run(db)[0]
+    assert run.best is not None and run.best["values"] == {"app.X": "1.1"}
 
 
 def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
@@ -148,10 +148,11 @@ def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
     llm_server.script(suggestion(2.0))
     first = autotrace(tmp_path, llm_server.base_url, "--steps", "1", "--no-probe")
     assert first.wait(timeout=120) == 0, first.stderr.read()
-    with sqlite3.connect(db) as conn:
-        (run_id, config) = conn.execute("select id, config from runs").fetchone()
-        assert json.loads(config)["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None,
-                                                "repeats": 1, "noisy": False, "failure_score": None}
+    run = the_run(db)[0]
+    run_id = run.id
+    assert run.config["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None,
+                                     "repeats": 1, "noisy": False, "failure_score": None}
+    with sqlite3.connect(db) as conn:  # what a store written before the scoring was recorded holds
         conn.execute("update runs set config = json_remove(config, '$.scoring')")
     llm_server.script(suggestion(5.0))
     resumed = autotrace(tmp_path, llm_server.base_url, "--steps", "2", "--no-probe", "--resume", run_id)

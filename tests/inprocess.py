@@ -1,0 +1,105 @@
+"""An optimization run in the test's own process: the runner's settings and evaluator as ``autotrace
+optimize`` builds them, the program run by the real worker code under its real judge (in this process,
+as ``--in-process`` does), the optimizer's questions to the scripted model on a real socket, and what
+the run stored read back through the store's typed records.
+
+The loop's behaviour (acceptance, stoppers, pool, merges, resume) is tested through :func:`run`;
+the command line itself keeps a handful of end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmserver import ScriptedLLMServer
+
+from autotrace.engine import RunResult, StepReport
+from autotrace.llm.client import LLMConfig
+from autotrace.pool import Candidate
+from autotrace.records import RunRecord, Scoring, StepRecord
+from autotrace.runners.optimize import Settings, optimize, prepare
+from autotrace.runners.tests_eval import SuiteEvaluator
+from autotrace.store import RunStore, state_dir
+
+
+@dataclass
+class Ran:
+    """One finished run: its result, the progress reports the display got, and its stored records."""
+
+    result: RunResult
+    reports: list[StepReport]
+    steps: list[StepRecord]
+    pool: list[Candidate]
+    run: RunRecord
+
+    def note(self, step: int) -> str:
+        """The note of ``step``'s last progress report (a stop before a step has no stored record)."""
+        return [r.note for r in self.reports if r.step == step][-1]
+
+    @property
+    def diff(self) -> str:
+        return self.result.patch.diff
+
+
+@contextlib.contextmanager
+def here(folder: Path) -> Iterator[None]:
+    """In ``folder``, as the command runs there; the environment and the random generator as they were
+    afterwards (an in-process evaluation seeds them for the program, as a worker does for itself)."""
+    environ, state = dict(os.environ), random.getstate()
+    try:
+        with contextlib.chdir(folder):
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        random.setstate(state)
+
+
+def stored(root: Path, run_id: str) -> tuple[list[StepRecord], list[Candidate], RunRecord]:
+    """A run's stored steps, pool and row."""
+    with RunStore(state_dir(root) / "autotrace.db") as store:
+        row = store.get_run(run_id)
+        assert row is not None, run_id
+        pool = [Candidate.from_json(r["candidate"]) for r in store.candidates(run_id)]
+        return store.steps(run_id), pool, row
+
+
+def settings(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge: str = "judge.py",
+             **options: Any) -> Settings:
+    """The settings ``autotrace optimize TARGET --feedback JUDGE --in-process`` makes, with ``options``
+    (``isolated=True``: each evaluation in a confined worker process, as without ``--in-process``)."""
+    llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
+    return Settings(target=folder / target, judge=folder / judge, llm=llm, **{"isolated": False, **options})
+
+
+def run(folder: Path, server: ScriptedLLMServer, target: str = "shop.py", judge: str = "judge.py",
+        **options: Any) -> Ran:
+    """Optimize ``folder``'s ``target`` under ``judge`` in this process (from ``folder``, as the command
+    line runs there), the optimizer asking ``server``; ``options`` are :class:`Settings` fields."""
+    given = settings(folder, server, target, judge, **options)
+    reports: list[StepReport] = []
+    with here(folder):
+        project, initial = prepare(given) if given.resume is None else (None, None)
+        result = optimize(given, progress=reports.append, project=project, initial=initial)
+    return Ran(result, reports, *stored(folder, result.run_id))
+
+
+def run_tests(folder: Path, server: ScriptedLLMServer, tests: str = "tests", holdout_tests: str | None = None,
+              **options: Any) -> Ran:
+    """Optimize with ``folder``'s tests as ``autotrace optimize --tests TESTS [--holdout-tests EXPR]`` does
+    (each candidate's tests in a fresh pytest process), the run itself in this process."""
+    path = folder / tests
+    scoring = Scoring(tests=str(path.resolve()), holdout_tests=holdout_tests)
+    llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
+    given = Settings(target=None, judge=None, llm=llm, scoring=scoring, **{"target_score": 1.0, **options})
+    given.evaluator = evaluator = SuiteEvaluator([path], None, given.selectors, given.limits, holdout_tests)
+    reports: list[StepReport] = []
+    with here(folder):
+        project, initial = evaluator.prepare()
+        result = optimize(given, progress=reports.append, project=project, initial=initial)
+    return Ran(result, reports, *stored(project.root, result.run_id))
