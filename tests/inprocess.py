@@ -65,7 +65,7 @@ def stored(root: Path, run_id: str) -> tuple[list[StepRecord], list[Candidate], 
     with RunStore(state_dir(root) / "autotrace.db") as store:
         row = store.get_run(run_id)
         assert row is not None, run_id
-        pool = [Candidate.from_json(r["candidate"]) for r in store.candidates(run_id)]
+        pool = [r.candidate for r in store.candidates(run_id)]
         return store.steps(run_id), pool, row
 
 

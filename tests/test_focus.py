@@ -3,10 +3,13 @@ moving on after an answer without gain; alone and in a run against the scripted 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
-from test_reflect import optimize
+from helpers import AUTOTRACE
+from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Feedback
 from autotrace.llm.client import LLM, LLMConfig
@@ -16,6 +19,15 @@ from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.optoprime import OptoPrime
 from autotrace.optimizers.reflect import reflect_messages
 from autotrace.params import ParamKind, ParamSpec
+
+
+def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """``autotrace optimize TARGET`` to target 1, against the scripted model."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
+                           "--base-url", server.base_url, "--model", "scripted"],
+                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
+                          timeout=120)
 
 
 def spec(name: str) -> ParamSpec:

@@ -4,13 +4,10 @@ parser)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE
 from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
@@ -47,15 +44,6 @@ def calc_app(folder: Path) -> Path:
         "def feedback(output):\n"
         "    return float(output == [1.5, 2.0]), f'returned {output}, expected [1.5, 2.0]'\n")
     return folder
-
-
-def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    """``autotrace optimize TARGET`` to target 1 (test_focus runs the command with it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
 
 
 def optimized(folder: Path, target: str, server: ScriptedLLMServer, **options: object) -> Ran:

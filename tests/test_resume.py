@@ -14,7 +14,7 @@ from helpers import wait_until
 from llmserver import Fault
 
 from autotrace.pool import Candidate
-from autotrace.records import RunRecord, StepRecord
+from autotrace.records import RunRecord, Scoring, StepRecord
 from autotrace.store import RunStore
 
 PROGRAM = "X = 1.0  # autotrace: param\ndef main():\n    return X * 2\n"
@@ -37,7 +37,7 @@ def the_run(db: Path) -> tuple[RunRecord, list[StepRecord], list[Candidate]]:
     """The one run in ``db``: its row, its steps and its pool."""
     with RunStore(db) as store:
         (run,) = store.list_runs()
-        return run, store.steps(run.id), [Candidate.from_json(r["candidate"]) for r in store.candidates(run.id)]
+        return run, store.steps(run.id), [r.candidate for r in store.candidates(run.id)]
 
 
 def autotrace(tmp_path: Path, base_url: str, *args: str) -> subprocess.Popen:
@@ -102,7 +102,7 @@ def test_a_pool_of_several_answers_per_step_resumes_after_kill_9_without_running
     run, steps, pool = the_run(db)
     assert [c.id for c in pool] == [0, 1, 2, 3, 4]
     assert sorted(c.values["app.X"] for c in pool) == ["1.0", "2.0", "3.0", "4.0", "5.0"]
-    assert run.best is not None and run.best["evaluations"] == 2  # the resumed run ran 4.0 and 5.0 and nothing else
+    assert run.best is not None and run.best.evaluations == 2  # the resumed run ran 4.0 and 5.0 and nothing else
     assert steps[2].note.startswith("2 proposed, 1 new") and steps[3].note.startswith("2 proposed, 1 new, best 0")
     assert "+X = 5.0" in out
 
@@ -136,7 +136,7 @@ def test_a_best_found_by_a_probe_survives_kill_9_and_resume(tmp_path, llm_server
     assert "best score: -7.8 " in err
     assert "+X = 1.1" in out
     run = the_run(db)[0]
-    assert run.best is not None and run.best["values"] == {"app.X": "1.1"}
+    assert run.best is not None and run.best.values == {"app.X": "1.1"}
 
 
 def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
@@ -150,8 +150,8 @@ def test_a_run_stored_without_its_scoring_still_resumes(tmp_path, llm_server):
     assert first.wait(timeout=120) == 0, first.stderr.read()
     run = the_run(db)[0]
     run_id = run.id
-    assert run.config["scoring"] == {"holdout": 0.0, "tests": None, "keyword": None, "holdout_tests": None,
-                                     "repeats": 1, "noisy": False, "failure_score": None}
+    assert run.config.scoring == Scoring(holdout=0.0, tests=None, keyword=None, holdout_tests=None, repeats=1,
+                                         noisy=False, failure_score=None)
     with sqlite3.connect(db) as conn:  # what a store written before the scoring was recorded holds
         conn.execute("update runs set config = json_remove(config, '$.scoring')")
     llm_server.script(suggestion(5.0))
