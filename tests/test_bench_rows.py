@@ -13,12 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import rows  # noqa: E402
+from sample_rows import ROW  # noqa: E402
 
-ROW = rows.Row(commit="abc1234", side="autotrace", arm="default", model="m", seed=1, task="linear", steps=5,
-               solved=True, visible_score=1.0, hidden_score=None, llm_driven=False, program_runs=4,
-               optimizer_tokens=0, program_tokens=None, seconds=10.5, load=1.2, command="python -m benchmarks",
-               date="2026-12-07 12:00")
+from benchmarks import rows  # noqa: E402
 
 
 def test_a_row_survives_the_round_trip_and_keeps_its_field_order():

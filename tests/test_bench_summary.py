@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sample_rows import ROW  # noqa: E402
+
 from benchmarks import rows, summary, tasks  # noqa: E402
-from tests.test_bench_rows import ROW  # noqa: E402
 
 
 def test_the_committed_benchmarks_md_is_the_generated_one():

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_examples import EXAMPLES, autotrace_run, copy_example, environment, python
+from example_runs import EXAMPLES, autotrace_run, copy_example, environment, python
 
 
 def test_numeric_graphs_judge_scores_the_hidden_input_perfectly_and_the_start_not(tmp_path):
