@@ -348,19 +348,40 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)
 
 
+def _run_model(line: dict[str, Any]) -> str:
+    """The model the run asked, from its stored config (a long run's log tail no longer names it)."""
+    from autotrace.store import RunStore, StoreError
+
+    db = Path(line.get("folder") or "/nonexistent") / ".autotrace" / "autotrace.db"
+    if not db.is_file() or not line.get("run_id"):
+        return "unknown"
+    try:
+        with RunStore(db) as store:
+            run = store.get_run(line["run_id"])
+    except (StoreError, OSError, KeyError):
+        run = None
+    return run.config.model if run is not None and run.config.model else "unknown"
+
+
+def _before_commit() -> str:
+    """The short commit the ``before`` arm's checkout is at."""
+    checkout = ARMS["before"].parents[2]
+    found = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return found.stdout.strip() or f"before ({checkout})"
+
+
 def _record(line: dict[str, Any], steps: int, record: Path, model: str | None) -> None:
     """Append the run's typed row to ``record`` (benchmarks/results/quality.jsonl: what BENCHMARKS.md is
     made from). ``model``: the one the run was given (None: the embedded one its log names)."""
     from benchmarks import rows as quality
 
-    model = model or next((text.split()[2] for text in line.get("stderr_tail", []) if text.startswith("model: ")),
-                          "unknown")
+    model = model or _run_model(line)
     if line["arm"] == "after":
         command = (f"python -m benchmarks --sections quality --tasks {line['task']} --seeds 1 --first-seed 0 "
                    f"--sides autotrace --steps {steps}")
     else:
         command = f"python -m benchmarks.multi_param --arms {line['arm']} --tasks {line['task']} --steps {steps}"
-    commit = quality.head_commit() if line["arm"] == "after" else f"before ({ARMS['before'].parents[2]})"
+    commit = quality.head_commit() if line["arm"] == "after" else _before_commit()
     quality.append([quality.from_multi_param(line, commit=commit, model=model, command=command,
                                              load=line.get("load"))], record)
 
