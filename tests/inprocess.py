@@ -18,7 +18,8 @@ from typing import Any
 
 from llmserver import ScriptedLLMServer
 
-from autotrace.engine import RunResult, StepReport
+from autotrace.engine import Engine, Options, RunResult, StepReport
+from autotrace.engine.ledger import Evaluator
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
 from autotrace.records import RunRecord, Scoring, StepRecord
@@ -103,3 +104,21 @@ def run_tests(folder: Path, server: ScriptedLLMServer, tests: str = "tests", hol
         project, initial = evaluator.prepare()
         result = optimize(given, progress=reports.append, project=project, initial=initial)
     return Ran(result, reports, *stored(project.root, result.run_id))
+
+
+def run_engine(project: Any, options: Options, evaluator: Evaluator, **kwargs: Any) -> Engine:
+    """The engine alone on ``project`` with ``evaluator`` (no program run unless it runs one), its store
+    the project's; the engine, with its ``result`` set."""
+    store = RunStore(state_dir(project.root) / "autotrace.db")
+    try:
+        engine = Engine(options, project, evaluator, store, **kwargs)
+        engine.result = engine.run()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    return engine
+
+
+def steps_of(project: Any, run_id: str) -> list[StepRecord]:
+    """The run's stored steps, read back through the store."""
+    with RunStore(state_dir(project.root) / "autotrace.db") as store:
+        return store.steps(run_id)

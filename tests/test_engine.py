@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from helpers import answer, shop
+from inprocess import run_engine, steps_of
 from llmserver import ScriptedLLMServer
 
 from autotrace.engine import Engine, Offer, Options, Run, Step, pooled_best, takes
@@ -49,18 +50,7 @@ def options(server: ScriptedLLMServer, **given: Any) -> Options:
 
 
 def run(project: Project, opts: Options, evaluator: ShopEvaluator | None = None, **kwargs: Any) -> Engine:
-    store = RunStore(state_dir(project.root) / "autotrace.db")
-    try:
-        engine = Engine(opts, project, evaluator or ShopEvaluator(), store, **kwargs)
-        engine.result = engine.run()  # type: ignore[attr-defined]
-    finally:
-        store.close()
-    return engine
-
-
-def steps_of(project: Project, run_id: str) -> list[Any]:
-    with RunStore(state_dir(project.root) / "autotrace.db") as store:
-        return store.steps(run_id)
+    return run_engine(project, opts, evaluator or ShopEvaluator(), **kwargs)
 
 
 def candidates_of(project: Project, run_id: str) -> list[Candidate]:

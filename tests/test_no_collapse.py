@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from inprocess import run_engine, steps_of
 from instrumented import program
 from llmserver import ScriptedLLMServer
 
@@ -28,7 +29,6 @@ from autotrace.optimizers.focus import Focus, Way, way_for
 from autotrace.params import ParamKind, ParamSpec
 from autotrace.pool import Candidate, Pool
 from autotrace.project import Project
-from autotrace.store import RunStore, state_dir
 
 SHOP = """\
 class Cart:
@@ -95,18 +95,7 @@ def run(project: Project, evaluator: Recorded, server: ScriptedLLMServer, **give
     llm = LLMConfig(model="scripted", base_url=server.base_url, api_key="test")
     options = Options(**{"llm": llm, "probe": False, "merge": False, "repeats": 1, "steps": 1, "cache": False,
                          "target_score": 1.0, **given})
-    store = RunStore(state_dir(project.root) / "autotrace.db")
-    try:
-        engine = Engine(options, project, evaluator, store)
-        engine.result = engine.run()  # type: ignore[attr-defined]
-    finally:
-        store.close()
-    return engine
-
-
-def steps_of(project: Project, run_id: str) -> list[Any]:
-    with RunStore(state_dir(project.root) / "autotrace.db") as store:
-        return store.steps(run_id)
+    return run_engine(project, options, evaluator)
 
 
 def asks(server: ScriptedLLMServer) -> list[tuple[str, str]]:
