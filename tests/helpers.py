@@ -28,6 +28,21 @@ AUTOTRACE = Path(sys.executable).with_name("autotrace")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit_constants"
 JUDGE = "def feedback(output):\n    return (1.0, 'ok') if output == 42 else (0.0, f'got {output!r}')\n"
 
+#: A program written for OpenAI: an unmodified ``OpenAI()`` client, one marked system prompt.
+OPENAI_APP = '''\
+from openai import OpenAI
+
+PROMPT = "Say something."  # autotrace: param the system prompt
+
+client = OpenAI()  # configured by the environment alone, as a program written for OpenAI is
+
+
+def main(text):
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", temperature=0,
+        messages=[{"role": "system", "content": PROMPT}, {"role": "user", "content": text}])
+    return reply.choices[0].message.content
+'''
 
 # -- waiting on a condition, processes --------------------------------------------------------------
 def wait_until(condition: Callable[[], object], timeout: float = 30) -> bool:

@@ -9,31 +9,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import AUTOTRACE, OPENAI_APP
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.app_model import AppModel, run_model_slots
 from autotrace.runners.confine import network_unconfinable
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
-
-PROGRAM = '''\
-from openai import OpenAI
-
-PROMPT = "Say something."  # autotrace: param the system prompt
-
-client = OpenAI()  # configured by the environment alone, as a program written for OpenAI is
-
-
-def main(text):
-    reply = client.chat.completions.create(
-        model="gpt-4o-mini", temperature=0,
-        messages=[{"role": "system", "content": PROMPT}, {"role": "user", "content": text}])
-    return reply.choices[0].message.content
-'''
 # Two identical examples: the second one's request is the first one's, answered from the cache.
 JUDGE = '''\
 def examples():
@@ -72,7 +56,7 @@ def autotrace(project: Path, *args: str, env: dict[str, str]) -> subprocess.Comp
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "app.py").write_text(OPENAI_APP)
     (tmp_path / "judge.py").write_text(JUDGE)
     return tmp_path
 
@@ -171,9 +155,9 @@ def test_autotrace_run_gives_the_program_the_model_too(app: Path, llm_server: Sc
 
 
 @pytest.mark.parametrize("program, error", [
-    ("import os\nKEY = os.environ['NO_SUCH_VARIABLE_FOR_TESTS']\n" + PROGRAM, "KeyError: 'NO_SUCH_VARIABLE_FOR_TESTS'"),
-    ("import no_such_module_for_tests\n" + PROGRAM, "ModuleNotFoundError: No module named 'no_such_module_for_tests'"),
-    (PROGRAM + "\n\ndef settings():\n    return {}['endpoint']\n\n\ndef main(text):\n    return settings()\n",
+    ("import os\nKEY = os.environ['NO_SUCH_VARIABLE_FOR_TESTS']\n" + OPENAI_APP, "KeyError: 'NO_SUCH_VARIABLE_FOR_TESTS'"),
+    ("import no_such_module_for_tests\n" + OPENAI_APP, "ModuleNotFoundError: No module named 'no_such_module_for_tests'"),
+    (OPENAI_APP + "\n\ndef settings():\n    return {}['endpoint']\n\n\ndef main(text):\n    return settings()\n",
      "KeyError: 'endpoint'"),  # on every example, in functions the prompt has no part in
 ])
 def test_a_program_that_cannot_run_stops_before_any_llm_call(app: Path, llm_server: ScriptedLLMServer,
@@ -190,7 +174,7 @@ def test_a_program_that_cannot_run_stops_before_any_llm_call(app: Path, llm_serv
 
 def test_an_error_a_parameter_takes_part_in_is_feedback(app: Path, llm_server: ScriptedLLMServer) -> None:
     """The prompt flows into the failing call: a new prompt may fix it, so the run goes on."""
-    (app / "app.py").write_text(PROGRAM.replace('    reply = client', '    if PROMPT == "Say something.":\n'
+    (app / "app.py").write_text(OPENAI_APP.replace('    reply = client', '    if PROMPT == "Say something.":\n'
                                                 '        raise ValueError("a vague prompt")\n    reply = client'))
     result = optimize(app, llm_server)
 
@@ -203,7 +187,7 @@ def test_under_no_network_the_programs_model_is_the_one_endpoint_left(app: Path,
     """The program reaches its model through the proxy; a direct connection to the same server (another
     port) is refused."""
     port = llm_server.base_url.split(":")[-1].split("/")[0]
-    (app / "app.py").write_text(PROGRAM.replace("    return reply.choices[0].message.content", f'''\
+    (app / "app.py").write_text(OPENAI_APP.replace("    return reply.choices[0].message.content", f'''\
     import socket
     try:
         socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
@@ -224,7 +208,7 @@ def test_under_no_network_the_programs_model_is_the_one_endpoint_left(app: Path,
 def test_each_model_call_is_a_node_the_optimizer_sees_and_run_exports(app: Path, llm_server: ScriptedLLMServer) -> None:
     """The request the prompt went into and the model's raw reply, in the optimizer's prompt and in the
     exported graph: a node per call, read from the prompt, returning into the function that made it."""
-    (app / "app.py").write_text(PROGRAM.replace("    return reply.choices[0].message.content",
+    (app / "app.py").write_text(OPENAI_APP.replace("    return reply.choices[0].message.content",
                                                 "    return reply.choices[0].message.content.upper()"))
     result = optimize(app, llm_server, "--steps", "1")
 

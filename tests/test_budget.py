@@ -9,29 +9,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-from helpers import answer, optimize, shop
+from helpers import AUTOTRACE, OPENAI_APP, answer, optimize, shop
 from inprocess import run
 from llmserver import ScriptedLLMServer
 
-AUTOTRACE = Path(sys.executable).with_name("autotrace")
-
-PROGRAM = '''\
-from openai import OpenAI
-
-PROMPT = "Say something."  # autotrace: param the system prompt
-
-client = OpenAI()
-
-
-def main(text):
-    reply = client.chat.completions.create(
-        model="gpt-4o-mini", temperature=0,
-        messages=[{"role": "system", "content": PROMPT}, {"role": "user", "content": text}])
-    return reply.choices[0].message.content
-'''
 JUDGE = '''\
 def examples():
     return ["hello", "bye"]
@@ -78,7 +61,7 @@ def test_a_budget_that_is_no_whole_number_is_one_line(tmp_path: Path, llm_server
 def test_the_program_budget_counts_the_programs_own_model_calls(tmp_path: Path,
                                                                 llm_server: ScriptedLLMServer) -> None:
     (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "app.py").write_text(PROGRAM)
+    (tmp_path / "app.py").write_text(OPENAI_APP)
     (tmp_path / "judge.py").write_text(JUDGE)
     llm_server.script(*["maybe"] * 10)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}

@@ -3,13 +3,10 @@ moving on after an answer without gain; alone and in a run against the scripted 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE
-from llmserver import ScriptedLLMServer
+from helpers import optimize
 
 from autotrace.evaluation import Feedback
 from autotrace.llm.client import LLM, LLMConfig
@@ -19,15 +16,6 @@ from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.optoprime import OptoPrime
 from autotrace.optimizers.reflect import reflect_messages
 from autotrace.params import ParamKind, ParamSpec
-
-
-def optimize(folder: Path, target: str, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    """``autotrace optimize TARGET`` to target 1, against the scripted model."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", target, "--feedback", "judge.py", "--target", "1", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
 
 
 def spec(name: str) -> ParamSpec:
@@ -110,7 +98,7 @@ def test_the_reflective_questions_follow_the_credit_and_move_on_after_a_repeat(t
         "Nothing to change.",  # the whole problem again, sampled
         f"Multiply by the quantity.\n```python\n{ADD_FIXED}```\n",  # reflective, about add: solved
     )
-    result = optimize(tmp_path, "shop.py", llm_server, "--steps", "2", "--resample", "3", "--no-probe",
+    result = optimize(tmp_path, llm_server, "--target", "1", "--steps", "2", "--resample", "3", "--no-probe",
                       "--no-merge")
     assert result.returncode == 0, result.stderr
     requests = [r.json["messages"] for r in llm_server.chat_requests]
