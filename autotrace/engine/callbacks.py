@@ -62,17 +62,20 @@ class StepDone:
     new_answers: int | None = None
 
     @property
+    def replies(self) -> list[Proposal | LLMReply]:
+        """The step's model answers: its proposals' and a merge's."""
+        merge = self.merged.reply if self.merged else None
+        return [r for r in (self.proposal, *self.others, merge) if r is not None]
+
+    @property
     def tokens(self) -> tuple[int, int]:
         """Prompt and completion tokens of the step: its answers' and a merge's."""
-        merge = self.merged.reply if self.merged else None
-        replies = [r for r in (self.proposal, *self.others, merge) if r is not None]
-        return sum(r.prompt_tokens for r in replies), sum(r.completion_tokens for r in replies)
+        return sum(r.prompt_tokens for r in self.replies), sum(r.completion_tokens for r in self.replies)
 
     @property
     def timings(self) -> ServerTimings:
         """What the server said the step's calls cost (:mod:`autotrace.llm.timings`), summed."""
-        merge = self.merged.reply if self.merged else None
-        return total(r.timings for r in (self.proposal, *self.others, merge) if r is not None)
+        return total(r.timings for r in self.replies)
 
 
 #: Called with each completed step.
