@@ -182,7 +182,8 @@ class OptimizeOptions:
     max_unchanged: int = option(
         2, whole(0), "Stop when N steps in a row give nothing new to evaluate (no change, only rejected values, or "
         "values run before; answers asked again by --resample included) while the best score stands still; "
-        "0 never stops.", metavar="N", setting=True)
+        "a step that asks about a function or text, or puts that question a way, not tried before does not "
+        "count; 0 never stops.", metavar="N", setting=True)
     jobs: int | None = option(
         None, whole(1), "Evaluations at once (probes, search points, a step's candidates, --tests runs); the run "
         "is the same whatever N.", metavar="N", show_default="the number of cores", setting=True,

@@ -104,3 +104,20 @@ def test_the_variables_function_is_taken_out_of_a_block_that_holds_more():
     suggestion, problems, _ = read(f"```python\n{block}```\n")
     assert suggestion["app.slugify"] == "def slugify(title):  # autotrace: param\n    return np.median(title)\n"
     assert problems == {}
+
+
+def test_one_block_holding_the_functions_of_several_variables_gives_each_its_own():
+    # as the 1.5B model answered a two-function agent: both functions in one block, each headed as in #Variables
+    new_clean = "def clean(text):\n    return text.strip()\n"
+    new_slug = "def slugify(title):\n    return title.lower()\n"
+    block = f"# (code) app.clean =\n{new_clean}\n# (code) app.slugify =\n{new_slug}"
+    suggestion, problems, _ = read(f"Both were wrong.\n```python\n{block}```\n")
+    assert suggestion == {"app.slugify": new_slug, "app.clean": new_clean, "app.LIMIT": None}
+    assert problems == {}
+
+
+def test_a_block_headed_as_in_the_variables_section_goes_to_that_variable():
+    params = [spec("a.f", "code", "def f():\n    return 1\n"), spec("b.f", "code", "def f():\n    return 2\n")]
+    answer = parse_code_answer("```python\n# (code) b.f =\ndef f():\n    return 3\n```", params,
+                               {p.name: p.initial for p in params})
+    assert answer.data["suggestion"] == {"a.f": None, "b.f": "def f():\n    return 3\n"} and answer.problems == {}

@@ -86,6 +86,15 @@ def test_a_gain_between_two_unchanged_answers_ends_their_streak():
     assert stall.after(True, (0, -3.0)) == 0  # an answer with values to evaluate ends the streak too
 
 
+def test_a_step_that_puts_a_question_a_new_way_is_no_stall():
+    stall = _Stall(best=(0, -4.0))
+    assert stall.after(False, (0, -4.0), [("p.reason", "whole")]) == 0  # first question about reason
+    assert stall.after(False, (0, -4.0), [("p.act", "whole")]) == 0  # then about act
+    assert stall.after(False, (0, -4.0), [("p.reason", "example")]) == 0  # reason, one example at a time
+    assert stall.after(False, (0, -4.0), [("p.reason", "example")]) == 1  # asked that way before: it counts
+    assert stall.after(False, (0, -4.0), [("p.act", "whole")]) == 2
+
+
 def test_an_answer_that_changes_nothing_is_asked_again_sampled_in_the_same_step(tmp_path, llm_server):
     llm_server.script(answer(), answer(MARKUP=2.5))
     ran = run(shop(tmp_path), llm_server, steps=1, probe=False)

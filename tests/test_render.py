@@ -61,9 +61,9 @@ def test_implicated_names_the_calls_whose_results_reached_the_wrong_outputs_of_t
         "(the variables the wrong outputs came from, most implicated first)\n"
         "shop.rates.RATE: the result of a call reading it reached the wrong output in 1 of 2 failing examples; "
         "further up in 1 more\n"
-        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0\n"
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0; the judge: too low\n"
         "shop.pricing.total: its result reached the wrong output in 1 of 2 failing examples; further up in 1 more\n"
-        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0")
+        "  [example 3] shop.pricing.total(qty=3, rate=0.2) returned 6.0 -> output 6.0; the judge: too low")
     one = render_problem([Feedback(small_run(), "x", 0.0)], [RATE], {RATE.name: 0.2}, instruction="",
                          budget_tokens=6000)
     assert "#Implicated" not in one  # one variable: nothing to choose between
@@ -75,6 +75,10 @@ def test_implicated_shows_fewer_variables_and_calls_at_the_terse_levels() -> Non
     roomy = blame.text(LEVELS[0], True, frozenset({"m.f0", "m.f1", "m.f2", "m.f3"}))
     assert roomy.count("its result reached the wrong output in 2 of 2 failing examples") == 4
     assert roomy.count("  [example 2] m.f2() returned 2 -> output [1, 2]") == 4 and "more" not in roomy
+    judged = Blame(blame.credit, 2, {1: "expected 3", 2: "expected  4\n(not 2)"}).text(LEVELS[0], True, frozenset())
+    # what the judge said of each example follows the first call of it shown, once per variable
+    assert judged.count("  [example 1] m.f1() returned 1 -> output [1, 2]; the judge: expected 3") == 4
+    assert judged.count("  [example 2] m.f2() returned 2 -> output [1, 2]; the judge: expected 4 (not 2)") == 4
     terse = blame.text(LEVELS[-1], True, frozenset())
     assert terse.splitlines()[1:] == [
         "m.f0: the result of a call reading it reached the wrong output in 2 of 2 failing examples",

@@ -182,7 +182,8 @@ class Engine:
                                         time.perf_counter() - started, "; ".join(filter(None, notes)), proposal,
                                         sensitivity, others=[p for p in asked.answered if p is not proposal],
                                         merged=merged, answers=len(asked.answered), new_answers=len(asked.new)))
-        state.stall.after(bool(asked.new) or any(p.escaping for p in asked.answered), state.best.evaluation.rank)
+        state.stall.after(bool(asked.new) or any(p.escaping for p in asked.answered), state.best.evaluation.rank,
+                          [(p.about, p.way) for p in asked.answered if p.about])
 
     def _merge(self, state: RunState, step: int, notes: list[str]) -> MergeDone | None:
         """A merge of two front candidates, when there is one to try; the merged values become the best

@@ -5,6 +5,7 @@ builds it again from there (:mod:`autotrace.engine.start`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,17 @@ class Stall:
 
     best: tuple[float, float]  # the best values' rank when the last answer was counted
     answers: int = 0
+    #: The one-parameter questions put so far (parameter, way): a step that put one a new way is no stall.
+    questions: set[tuple[str, str]] = field(default_factory=set)
 
-    def after(self, changed: bool, best: tuple[float, float]) -> int:
-        """Count one answer (``changed``: it gave values to evaluate); the streak so far."""
-        self.answers = 0 if changed or best > self.best else self.answers + 1
+    def after(self, changed: bool, best: tuple[float, float], questions: Iterable[tuple[str, str]] = ()) -> int:
+        """Count one step's answers (``changed``: they gave values to evaluate; ``questions``: the
+        one-parameter questions it put, as (parameter, way)); the streak so far. A step that asked about
+        a parameter, or put its question a way, not tried before in this run does not count: the
+        variations of :mod:`autotrace.optimizers.focus` get their turn before the run stops."""
+        new = set(questions) - self.questions
+        self.questions |= new
+        self.answers = 0 if changed or new or best > self.best else self.answers + 1
         self.best = best
         return self.answers
 

@@ -26,7 +26,7 @@ _EDIT = re.compile(r"^[ \t]*<{5,9} ?SEARCH[ \t]*\n(.*?)^[ \t]*={5,9}[ \t]*\n(.*?
                    re.DOTALL | re.MULTILINE)
 _EDIT_MARK = re.compile(r"^[ \t]*(<{5,9} ?SEARCH|>{5,9} ?REPLACE)", re.MULTILINE)
 _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
-_HEADER = re.compile(r"#\s*([A-Za-z_][\w.]*)\s*$")
+_HEADER = re.compile(r"#\s*(?:\(code\)\s*)?([A-Za-z_][\w.]*)\s*=?\s*$")
 #: Added to the reason for code from a JSON string that does not parse: almost always its escaping.
 ESCAPING_HINT = "(the code was inside a JSON string: write the function in a ```python block instead)"
 #: Said when an answer stopped at max_tokens before its code was complete (``{limit}``: the limit).
@@ -87,14 +87,18 @@ def parse_code_answer(text: str, params: Sequence[ParamSpec], values: Mapping[st
         if not _DEF.search(body):
             stray = True
             continue
-        owner = _block_target(body, before, code)
-        if owner is None:
+        owners = _block_targets(body, code)
+        if len(owners) < 2:
+            owner = _block_target(body, before, code)
+            owners = [owner] if owner is not None else []
+        if not owners:
             problems.setdefault("", "a code block must hold one whole function of a (code) variable"
                                     f" ({', '.join(code)})")
             continue
-        # a block that also holds other functions or stray lines: the variable's function out of it
-        found = _unfenced_functions(body, {owner: code[owner]})
-        suggestion[owner] = found[-1].rstrip("\n") + "\n" if found else body
+        for name in owners:
+            # a block that also holds other functions or stray lines: the variable's function out of it
+            found = _unfenced_functions(body, {name: code[name]})
+            suggestion[name] = found[-1].rstrip("\n") + "\n" if found else body
     if stray and not any(suggestion[name] is not None for name in code):
         problems.setdefault("", f"a code block must hold one whole function of a (code) variable ({', '.join(code)})")
 
@@ -155,6 +159,15 @@ def _block_target(body: str, before: str, code: Mapping[str, ParamSpec]) -> str 
     if len(matches) == 1:
         return matches[0]
     return next(iter(code)) if len(code) == 1 and len(defined) == 1 else None  # one def, renamed: validation says so
+
+
+def _block_targets(body: str, code: Mapping[str, ParamSpec]) -> list[str]:
+    """The (code) variables a block holding several functions is for: each whose function name the block
+    defines at its top level, when that name is no other variable's (a small model often writes every
+    changed function in one block)."""
+    defined = {m.group(1) for m in _DEF.finditer(body) if not m.group(0)[0].isspace()}
+    tails = [spec.qualname.rpartition(".")[2] for spec in code.values()]
+    return [name for name, tail in zip(code, tails, strict=True) if tail in defined and tails.count(tail) == 1]
 
 
 def _unfenced_functions(prose: str, code: Mapping[str, ParamSpec]) -> list[str]:

@@ -39,7 +39,7 @@ import re
 import textwrap
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -132,7 +132,8 @@ def render_problem(
     }
     code_params = frozenset(p.name for p in params if p.kind is ParamKind.CODE)
     # With one variable there is nothing to choose between, and #Code shows its calls already.
-    blame = Blame(implicated(feedback), len(failing(feedback))) if len(params) > 1 else Blame((), 0)
+    blame = (Blame(implicated(feedback), len(failing(feedback)), {i: f.text for i, f in enumerate(feedback, 1)})
+             if len(params) > 1 else Blame((), 0))
     focus = ranked[0].run
     text = ""
     for detail in LEVELS:
@@ -612,15 +613,18 @@ def _compose(
 
 @dataclass(frozen=True)
 class Blame:
-    """What #Implicated shows: the credit of the failing examples (:mod:`.credit`) and their number."""
+    """What #Implicated shows: the credit of the failing examples (:mod:`.credit`), their number, and
+    the judge's words on each example (by its number): what was expected downstream of the calls."""
 
     credit: tuple[Implicated, ...]
     failing: int
+    judged: Mapping[int, str] = field(default_factory=dict)
 
     def text(self, detail: Detail, many: bool, code_params: frozenset[str]) -> str:
         """A line per implicated variable (the first ``detail.credit_vars``) saying how, each followed
         by its first calls whose results reached a wrong output (``detail.credit_calls`` of them,
-        distinct), tagged with their example when there are several; "" when nothing is implicated."""
+        distinct), tagged with their example when there are several, the first of each example with
+        what the judge said of it (the feedback propagated to the call); "" when nothing is implicated."""
         if not self.credit:
             return ""
         lines = ["(the variables the wrong outputs came from, most implicated first)"]
@@ -634,10 +638,18 @@ class Blame:
                 line = (f"{credit.name}: only further up (through state it changed, or a call the output "
                         f"depends on), in {credit.indirect} {of}")
             lines.append(line)
-            shown = list(dict.fromkeys((r.example if many else None, r.call, r.output) for r in credit.reached))
-            for example, call, output in shown[:detail.credit_calls]:
+            shown: dict[tuple[int | None, str, str], int] = {}
+            for r in credit.reached:
+                shown.setdefault((r.example if many else None, r.call, r.output), r.example)
+            said: set[int] = set()
+            for (example, call, output), number in list(shown.items())[:detail.credit_calls]:
                 tag = f"[example {example}] " if example is not None else ""
-                lines.append("  " + truncate(f"{tag}{call} -> output {output}", detail.credit_chars))
+                line = "  " + truncate(f"{tag}{call} -> output {output}", detail.credit_chars)
+                judge = " ".join(self.judged.get(number, "").split())
+                if judge and many and number not in said:  # with one example, #Feedback says it just above
+                    line += "; the judge: " + truncate(judge, detail.credit_chars)
+                    said.add(number)
+                lines.append(line)
             if len(shown) > detail.credit_calls:
                 lines.append(f"  ... {len(shown) - detail.credit_calls:,} more calls")
         if len(self.credit) > detail.credit_vars:
