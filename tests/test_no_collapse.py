@@ -184,6 +184,20 @@ def test_a_parameter_whose_answers_collapsed_is_asked_about_one_failing_example_
     assert (record.answers, record.new_answers) == (8, 0)
 
 
+def test_the_run_stops_as_unchanged_only_after_each_question_was_put_each_way(tmp_path, llm_server) -> None:
+    """Every answer changes nothing. Two such steps in a row used to stop the run before any question was
+    put another way; now each step that asks about a parameter, or puts its question a way, not tried
+    before is no stall: total and add whole, then each one failing example at a time, and only the two
+    steps after those (the same questions again) stop it."""
+    project, evaluator = cart_run(tmp_path)
+    llm_server.script(*[UNCHANGED] * 12)
+    engine = run(project, evaluator, llm_server, steps=8, resample=1, max_unchanged=2)
+    alone = [(who, "One failing example" in user) for who, user in asks(llm_server) if who != "whole"]
+    assert alone == [("shop.Cart.total", False), ("shop.Cart.add", False)] + [
+        ("shop.Cart.total", True), ("shop.Cart.add", True)] * 2  # (a whole question asked before is not sent again)
+    assert engine.result.stopped_by == "unchanged" and len(steps_of(project, engine.result.run_id)) == 7
+
+
 LONG = ("def grade(marks):  # autotrace: param\n    total = 0\n"
         + "".join(f"    total += marks[{i}] * 0\n" for i in range(26))
         + "    return total\n\n\ndef main(marks):\n    return grade(marks)\n")
