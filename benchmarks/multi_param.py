@@ -325,7 +325,7 @@ def describe(result: dict[str, Any], task: str, arm: str, folder: Path) -> dict[
 
 def _best_step(steps: list[dict[str, Any]]) -> int | None:
     """The first step whose score is the run's best (0: the initial values were never beaten)."""
-    scored = [(s.get("score"), s["step"]) for s in steps if isinstance(s.get("score"), (int, float))]
+    scored = [(float(s["score"]), s["step"]) for s in steps if isinstance(s.get("score"), (int, float))]
     if not scored:
         return None
     top = max(score for score, _ in scored)
