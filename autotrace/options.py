@@ -204,6 +204,10 @@ class OptimizeOptions:
         "run's seed and the step), each told what was wrong with the last; every other one asks about one "
         "function or text the run used alone (its value, its calls and the feedback); 0: the step ends there.",
         metavar="N", setting=True)
+    seed: int = option(
+        0, whole(0), "The run's seed: the held-out examples, each draw's seed (random programs) and every sampled "
+        "answer's seed derive from it, so the same seed replays a run from the caches; another seed is another "
+        "sample of the same search.", metavar="N")
     holdout: float = option(
         0.0, FRACTION, "Hold this fraction of the judge's examples out, drawn with the run's seed: candidates are "
         "chosen on the others, the patch is the best on these; progress shows both scores ('val'). A judge "

@@ -163,6 +163,7 @@ class Scoring:
     repeats: int = 1
     noisy: bool = False
     failure_score: float | None = None
+    seed: int = 0  # the run's seed (``--seed``): which examples are held out, each draw's seed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,7 +177,8 @@ class Scoring:
         failure = data.get("failure_score")
         return cls(holdout=float(data.get("holdout") or 0.0), tests=text("tests"), keyword=text("keyword"),
                    holdout_tests=text("holdout_tests"), repeats=int(data.get("repeats") or 1),
-                   noisy=bool(data.get("noisy")), failure_score=None if failure is None else float(failure))
+                   noisy=bool(data.get("noisy")), failure_score=None if failure is None else float(failure),
+                   seed=int(data.get("seed") or 0))
 
     def resumed(self, given: Scoring, explicit: Collection[str], run_id: str) -> Scoring:
         """The scoring run ``run_id`` goes on with: this one, the stored. ValueError (one line) when ``given``
@@ -203,7 +205,7 @@ class Scoring:
 
 #: The options of :class:`Scoring` a resume may leave out, by field (the ``optimize`` command's parameter
 #: names are the field names).
-SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests"}
+SCORING_OPTIONS = {"holdout": "--holdout", "keyword": "-k", "holdout_tests": "--holdout-tests", "seed": "--seed"}
 
 
 def _said(option: str, value: Any) -> str:

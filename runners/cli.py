@@ -174,11 +174,11 @@ def optimize(target: Path | None, **given: Any) -> None:
         if not target.is_file():
             fail(f"{target}: no such file")
     asked = Scoring(holdout=holdout, tests=str(tests.resolve()) if tests is not None else None, keyword=keyword,
-                    holdout_tests=holdout_tests)
+                    holdout_tests=holdout_tests, seed=options.seed)
     resume = options.resume
     scoring = guarded(lambda: _resumed_scoring(resume, target, tests, asked)) if resume else asked
     llm = LLMConfig(model=choose_model(options.model, options.base_url), base_url=options.base_url,
-                    api_key=os.environ.get("OPENAI_API_KEY"))
+                    api_key=os.environ.get("OPENAI_API_KEY"), seed=scoring.seed)
     settings = Settings(
         target=target, **options.settings(),
         target_score=1.0 if options.target_score is None and tests is not None else options.target_score,

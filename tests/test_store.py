@@ -321,7 +321,7 @@ def test_a_step_record_reads_back_equal_through_its_json() -> None:
 
 
 def test_a_runs_scoring_reads_back_and_a_run_stored_before_it_has_none() -> None:
-    scoring = Scoring(holdout=0.25, tests="/p/tests", keyword="fast", holdout_tests="slow")
+    scoring = Scoring(holdout=0.25, tests="/p/tests", keyword="fast", holdout_tests="slow", seed=5)
     assert Scoring.from_json(json.loads(json.dumps(scoring.to_json()))) == scoring
     run = RunRecord("r", 0.0, None, "done", None, 1, RunConfig.from_json({"scoring": scoring.to_json()}), None)
     assert run.scoring == scoring

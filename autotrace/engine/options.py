@@ -79,7 +79,7 @@ class Options:
 
     def the_scoring(self) -> Scoring:
         """The scoring the run is stored with (``scoring``, or a judge's with ``holdout``)."""
-        return self.scoring or Scoring(holdout=self.holdout)
+        return self.scoring or Scoring(holdout=self.holdout, seed=self.seed)
 
     @property
     def seed(self) -> int:
