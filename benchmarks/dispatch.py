@@ -46,13 +46,14 @@ def run(task: Task, args: argparse.Namespace, seeds: Sequence[int], steps: int |
     if task.runner == Runner.CLI:
         from . import multi_param
 
-        if list(seeds) != [0]:
-            say(f"{task.name}: autotrace's CLI run has no seed option; seed 0 runs")
-        argv = ["--arms", "after", "--tasks", task.name, "--steps", str(steps or task.steps),
-                "--timeout", str(args.run_timeout)]
-        argv += ["--base-url", server["base_url"], "--model", server["model"]] if server else []
-        argv += ["--record", str(args.record)] if args.record is not None else ["--no-record"]
-        return multi_param.main(argv)
+        status = 0
+        for seed in seeds:
+            argv = ["--arms", "after", "--tasks", task.name, "--steps", str(steps or task.steps),
+                    "--timeout", str(args.run_timeout), "--seed", str(seed)]
+            argv += ["--base-url", server["base_url"], "--model", server["model"]] if server else []
+            argv += ["--record", str(args.record)] if args.record is not None else ["--no-record"]
+            status = multi_param.main(argv) or status
+        return status
     if task.runner == Runner.PAPER:
         from .paper import run as paper_run
 

@@ -15,7 +15,7 @@ never tuned on (their hidden cases are seen by no prompt, no judge and no one ch
 Each task is run as a user would: ``autotrace optimize program.py --feedback judge.py --steps 3
 --no-cache`` in a copy of its folder (``program.py`` and ``judge.py`` only), once per arm: ``after``
 (this checkout's ``.venv/bin/autotrace``) and ``before`` (``/work/wt-before``, the code before the
-credit), on the embedded model, seed 0 (the run's default seed: the CLI has no flag for it). Then the
+credit), on the embedded model, seed 0 (``--seed N`` runs the after arm with another). Then the
 run's patch is applied in the copy and a child Python imports the patched program and scores it on the
 judge's examples (solved: all 1) and on the hidden cases. From ``autotrace show RUN_ID --json`` come
 the parameters each step's answers changed, the share of new answers per step, tokens, and whether
@@ -248,14 +248,19 @@ def _same_values(a: dict[str, str], b: dict[str, str]) -> bool:
 
 
 def run_one(task: str, arm: str, steps: int, work: Path, timeout: float,
-            server: dict[str, str] | None = None) -> dict[str, Any]:
+            server: dict[str, str] | None = None, seed: int = 0) -> dict[str, Any]:
     """One optimization of ``task`` with ``arm``'s autotrace, and what it gave. ``server`` (its base_url and
-    model): the model the run asks, instead of the embedded one autotrace starts itself."""
+    model): the model the run asks, instead of the embedded one autotrace starts itself; ``seed``: the run's
+    ``--seed`` (the before arm predates the option and runs seed 0 only)."""
     binary = ARMS[arm]
-    folder = work / f"{task}-{arm}"
+    folder = work / f"{task}-{arm}-seed{seed}"
     lay_out(task, folder)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     command = [str(binary), "optimize", "program.py", "--feedback", "judge.py", "--steps", str(steps), "--no-cache"]
+    if seed:
+        if arm == "before":
+            raise ValueError("the before arm has no --seed option: it runs seed 0 only")
+        command += ["--seed", str(seed)]
     if server is not None:
         command += ["--model", server["model"], "--base-url", server["base_url"]]
         env["OPENAI_API_KEY"] = "local"
@@ -268,7 +273,7 @@ def run_one(task: str, arm: str, steps: int, work: Path, timeout: float,
         raw = exc.stderr or b""
         exit_code, stderr = None, raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"task": task, "arm": arm, "seed": 0, "steps_budget": steps, "exit_code": exit_code,
+    result: dict[str, Any] = {"task": task, "arm": arm, "seed": seed, "steps_budget": steps, "exit_code": exit_code,
                               "seconds": round(seconds, 1), "command": " ".join(command), "folder": str(folder),
                               "load": load}
     result["stderr_tail"] = stderr.strip().splitlines()[-4:]
@@ -377,8 +382,8 @@ def _record(line: dict[str, Any], steps: int, record: Path, model: str | None) -
 
     model = model or _run_model(line)
     if line["arm"] == "after":
-        command = (f"python -m benchmarks --sections quality --tasks {line['task']} --seeds 1 --first-seed 0 "
-                   f"--sides autotrace --steps {steps}")
+        command = (f"python -m benchmarks --sections quality --tasks {line['task']} --seeds 1 "
+                   f"--first-seed {line.get('seed', 0)} --sides autotrace --steps {steps}")
     else:
         command = f"python -m benchmarks.multi_param --arms {line['arm']} --tasks {line['task']} --steps {steps}"
     commit = quality.head_commit() if line["arm"] == "after" else _before_commit()
@@ -391,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default="after,before")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="the runs' --seed (the after arm only)")
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds one optimization may take")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--base-url", default=None, help="an OpenAI-compatible server the runs ask (default: the "
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         for task in args.tasks.split(","):
             print(f"{time.strftime('%H:%M:%S')} {task} {arm} ...", file=sys.stderr, flush=True)
             server = {"base_url": args.base_url, "model": args.model} if args.base_url else None
-            row = run_one(task, arm, args.steps, work, args.timeout, server)
+            row = run_one(task, arm, args.steps, work, args.timeout, server, args.seed)
             row["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
             with args.out.open("a") as out:
                 out.write(json.dumps(row) + "\n")
