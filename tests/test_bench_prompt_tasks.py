@@ -136,13 +136,14 @@ def test_a_cli_task_runs_from_python_m_benchmarks_into_a_row(tmp_path, monkeypat
     out = tmp_path / "rows.jsonl"
     with ScriptedLLMServer() as llm:
         llm.script(*["The functions look right to me; I would leave them as they are."] * 20)
-        code = bench_main.main(["run", "word_pipeline", "--steps", "1", "--base-url", llm.base_url, "--model", "m",
-                                "--record", str(out)])
+        code = bench_main.main(["run", "word_pipeline", "--steps", "1", "--seeds", "1", "--first-seed", "2",
+                                "--base-url", llm.base_url, "--model", "m", "--record", str(out)])
         asked = len(llm.chat_requests)
     assert code == 0 and asked >= 1
     (row,) = rows.load(out)
-    assert (row.task, row.side, row.model, row.steps, row.solved, row.program_tokens) == (
-        "word_pipeline", "autotrace", "m", 1, False, 0)
+    assert (row.task, row.side, row.model, row.steps, row.solved, row.program_tokens, row.seed) == (
+        "word_pipeline", "autotrace", "m", 1, False, 0, 2)
+    assert llm.chat_requests[0].json["seed"] == 2  # the run's --seed
     assert row.command.startswith("python -m benchmarks --sections quality --tasks word_pipeline")
     assert (tmp_path / "multi_param.jsonl").is_file()
 
