@@ -13,9 +13,10 @@ client, ``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each au
 copy of the folder without its hidden cases: given a server (``python -m benchmarks`` starts one), the
 optimizer and the program's calls go to it (``--base-url``, ``--app-base-url``); given none, nothing is
 set and the embedded model serves both, as for a user; ``--app-base-url`` gives the program another model
-(the optimizer's stays the embedded one), which then also answers the hidden cases. Through ``python -m benchmarks`` each run is one
-typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own ``main`` writes its richer
-lines (the prompts, the hidden cases each failed, which proposer wrote the winner) to ``--out``.
+(the optimizer's stays the embedded one), which then also answers the hidden cases. Through ``python -m
+benchmarks`` each run is one typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own
+``main`` writes its richer lines (the prompts, the hidden cases each failed, which proposer wrote the winner)
+to ``--out``.
 GEPA is given ``--gepa-calls`` metric calls, or as many program runs as the autotrace run on the
 same task made.
 """
