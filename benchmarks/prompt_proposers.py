@@ -203,7 +203,7 @@ def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, lo
         date: str) -> rows.Row:
     """The typed row of one run of either side (:func:`run_autotrace`'s or :func:`gepa_side.run`'s result).
     ``program_runs`` counts the program's runs on one example each (GEPA's metric calls); a run whose program
-    had a model of its own (``app_model``) is arm ``app NAME``."""
+    had a model of its own (``app_model``) is arm ``app NAME`` (``induce, app NAME``)."""
     hidden = result.get("hidden") or {}
     solved = bool(result.get("solved"))
     if result["side"] == "gepa":
@@ -212,7 +212,8 @@ def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, lo
         driven = (result.get("before", 0.0) < task.target) if solved else None  # the seed prompt, or a reflection's
     else:
         arm = "default" if result["side"] == "autotrace" else result["side"]
-        arm = f"app {result['app_model']}" if result.get("app_model") and arm == "default" else arm
+        if result.get("app_model"):
+            arm = f"app {result['app_model']}" if arm == "default" else f"{arm}, app {result['app_model']}"
         runs = result.get("app_calls")
         optimizer = (result.get("prompt_tokens") or 0) + (result.get("completion_tokens") or 0) \
             if "prompt_tokens" in result else None
