@@ -220,11 +220,12 @@ class OptimizeOptions:
         True, SWITCH, "Merge two candidates that are right on different examples: their changed parameters "
         "combined with no LLM call, or two versions of one function or text merged by the model.",
         flags=("--merge/--no-merge",), setting=True)
-    induce: bool = option(
-        False, SWITCH, "Also propose each text parameter (a system prompt) by instruction induction: the model is "
-        "shown the examples' inputs with the outputs the judge wanted and asked what the instruction was, several "
-        "times; each answer, and each with a sentence stating the output form, is run.",
-        flags=("--induce/--no-induce",), setting=True)
+    induce: bool | None = option(
+        None, SWITCH, "Also propose text parameters by instruction induction: the model is shown the examples' "
+        "inputs with the outputs the judge wanted and asked what the instruction was, several times; each answer, "
+        "and each with a sentence stating the output form, is run. Default: for the texts the program sends to its "
+        "model (prompts); --induce: for every text parameter; --no-induce: never.",
+        flags=("--induce/--no-induce",), setting=True, show_default="prompts")
     repeats: int | None = option(
         None, whole(1), "Run each example K times with other seeds for random (and numpy's): the score is the mean "
         "with its standard error, and a candidate replaces the best only when a paired t-test over the examples' "

@@ -5,14 +5,18 @@ final prompt judged on the task's hidden cases.
     python -m benchmarks --sections quality --tasks topic_code --sides autotrace gepa --seeds 1
     python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --sides autotrace,induce,gepa \
         --tasks topic_code,date_extract,camel_case --steps 3 --out benchmarks/results/prompt_proposers.jsonl
+    python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --app-base-url http://127.0.0.1:PORT2/v1 \
+        --sides autotrace --tasks camel_case --steps 1
 
 A task is a registered folder (``program.py`` with one marked prompt constant and an ``OpenAI()``
 client, ``judge.py`` with ``examples()``, ``hidden.py`` with ``CASES``). Each autotrace run works on a
 copy of the folder without its hidden cases: given a server (``python -m benchmarks`` starts one), the
 optimizer and the program's calls go to it (``--base-url``, ``--app-base-url``); given none, nothing is
-set and the embedded model serves both, as for a user. Through ``python -m benchmarks`` each run is one
-typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own ``main`` writes its richer
-lines (the prompts, the hidden cases each failed, which proposer wrote the winner) to ``--out``.
+set and the embedded model serves both, as for a user; ``--app-base-url`` gives the program another model
+(the optimizer's stays the embedded one), which then also answers the hidden cases. Through ``python -m
+benchmarks`` each run is one typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own
+``main`` writes its richer lines (the prompts, the hidden cases each failed, which proposer wrote the winner)
+to ``--out``.
 GEPA is given ``--gepa-calls`` metric calls, or as many program runs as the autotrace run on the
 same task made.
 """
@@ -89,10 +93,14 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
             command += ["--model", server["model"], "--base-url", server["base_url"],
                         "--app-base-url", server["base_url"]]
             env.update(OPENAI_API_KEY="local", AUTOTRACE_APP_API_KEY="local")
+        app_url = getattr(args, "app_base_url", None)
+        if server is None and app_url:
+            command += ["--app-base-url", app_url]
+            env.update(AUTOTRACE_APP_API_KEY="local")
         started = time.time()
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
         seconds = time.time() - started
-        log = Path(args.logs) / f"{task}-{side}.log"
+        log = Path(args.logs) / f"{task}-{side}{'-app' if app_url and server is None else ''}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(" ".join(command) + "\n" + done.stdout + "\n--- stderr\n" + done.stderr)
         run_id = _last_run_id(folder)
@@ -102,9 +110,21 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
         shown = subprocess.run([str(Path(sys.executable).with_name("autotrace")), "show", "--json", run_id],
                                cwd=folder, env=env, capture_output=True, text=True, check=True)
         data = json.loads(shown.stdout)
-    hidden_url = server["base_url"] if server is not None else args.base_url
-    return {"task": task, "side": side, "seconds": round(seconds), "exit": done.returncode,
+    if server is not None:
+        hidden_url, app = server["base_url"], {}
+    elif app_url:
+        hidden_url, app = app_url, {"app_model": served_model(app_url)}
+    else:
+        hidden_url, app = args.base_url, {}
+    return {"task": task, "side": side, **app, "seconds": round(seconds), "exit": done.returncode,
             **_summary(data, task, hidden_url)}
+
+
+def served_model(base_url: str) -> str:
+    """The model id an OpenAI-compatible server reports first (its ``/models``)."""
+    from openai import OpenAI
+
+    return OpenAI(base_url=base_url, api_key="local", max_retries=1, timeout=60).models.list().data[0].id
 
 
 def _last_run_id(folder: Path) -> str | None:
@@ -182,7 +202,8 @@ def run_gepa(task: str, args: argparse.Namespace, calls: int) -> dict[str, Any]:
 def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, load: float | None, command: str,
         date: str) -> rows.Row:
     """The typed row of one run of either side (:func:`run_autotrace`'s or :func:`gepa_side.run`'s result).
-    ``program_runs`` counts the program's runs on one example each (GEPA's metric calls)."""
+    ``program_runs`` counts the program's runs on one example each (GEPA's metric calls); a run whose program
+    had a model of its own (``app_model``) is arm ``app NAME`` (``induce, app NAME``)."""
     hidden = result.get("hidden") or {}
     solved = bool(result.get("solved"))
     if result["side"] == "gepa":
@@ -191,6 +212,8 @@ def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, lo
         driven = (result.get("before", 0.0) < task.target) if solved else None  # the seed prompt, or a reflection's
     else:
         arm = "default" if result["side"] == "autotrace" else result["side"]
+        if result.get("app_model"):
+            arm = f"app {result['app_model']}" if arm == "default" else f"{arm}, app {result['app_model']}"
         runs = result.get("app_calls")
         optimizer = (result.get("prompt_tokens") or 0) + (result.get("completion_tokens") or 0) \
             if "prompt_tokens" in result else None
@@ -227,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", default="topic_code,date_extract,camel_case")
     parser.add_argument("--sides", default="autotrace,induce")
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--app-base-url", default="",
+                        help="The program's model (autotrace's --app-base-url; it also answers the hidden cases)")
     parser.add_argument("--gepa-calls", type=int, default=0, help="GEPA's metric calls (0: the autotrace run's)")
     parser.add_argument("--out", default="benchmarks/results/prompt_proposers.jsonl")
     parser.add_argument("--rescore", action="store_true",

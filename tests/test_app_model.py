@@ -65,7 +65,8 @@ def optimize(project: Path, server: ScriptedLLMServer, *extra: str, env: dict[st
              ) -> subprocess.CompletedProcess[str]:
     server.script(*[dispatch] * 40)
     return autotrace(project, "optimize", "app.py", "--feedback", "judge.py", "--steps", "2", "--target", "1",
-                     "--no-probe", "--no-measured-step", "--base-url", server.base_url, "--model", "scripted", *extra,
+                     "--no-probe", "--no-measured-step", "--no-induce", "--base-url", server.base_url, "--model",
+                     "scripted", *extra,
                      env=clean_env() if env is None else env)
 
 

@@ -1,17 +1,29 @@
 """Instruction induction and the output form (runs in this process with ``induce``, against the scripted model):
 what the question shows (the examples' inputs with the outputs the judge wanted, never a held-out one),
-what it keeps out of the prompt (a text quoting an input), and that the best induced text wins."""
+what it keeps out of the prompt (a text quoting an input), that the best induced text wins, and that by
+default it is asked for a prompt the program sends to its model (through the command) and for no other text."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import networkx as nx
+from helpers import AUTOTRACE, OPENAI_APP
 from inprocess import Ran, run
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Feedback
-from autotrace.optimizers.induce import Demo, _fenced, demonstrations, output_form, wanted_in, with_form
+from autotrace.optimizers.induce import (
+    Demo,
+    _fenced,
+    demonstrations,
+    output_form,
+    sent_to_model,
+    wanted_in,
+    with_form,
+)
 from autotrace.params import ParamKind, ParamSpec
 
 INDUCE_SYSTEM = "You write short, exact instructions for a language model."
@@ -105,11 +117,62 @@ def test_held_out_examples_are_never_shown(tmp_path, llm_server):
     assert len(shown) == 2  # the two examples the run trains on; the two validation ones stay out
 
 
-def test_without_induce_the_question_is_not_asked(tmp_path, llm_server):
+def test_by_default_a_text_the_program_sends_to_no_model_is_not_induced(tmp_path, llm_server):
     llm_server.script(*[scripted([])] * 3)
-    ran = optimize(desk_app(tmp_path), llm_server, steps=1)
+    ran = optimize(desk_app(tmp_path), llm_server, steps=1)  # ask() stands in for a model: no model call
     assert not ran.result.reached_target and ran.result.best_score == "0"
     assert induce_requests(llm_server) == [] and len(llm_server.chat_requests) == 1
+
+
+APP_JUDGE = f"""CODES = {CODES!r}
+
+
+def examples():
+    return list(CODES)
+
+
+def feedback(output, headline):
+    expected = CODES[headline]
+    return (1.0, "correct") if output == expected else (0.0, f"answered {{output!r}}, expected {{expected!r}}")
+"""
+
+
+def desk_model(body: dict) -> str | dict:
+    """The program's requests get a headline's code when the system prompt asks for the desk code and names
+    the codes; the induction question gets an instruction without the codes; the whole question keeps all."""
+    messages = body["messages"]
+    if len(messages) == 2 and messages[1]["content"] in CODES:
+        prompt = messages[0]["content"]
+        asked = "desk code" in prompt and all(code in prompt for code in ("SPT", "TEC", "POL"))
+        return CODES[messages[1]["content"]] if asked else "This headline is news."
+    if messages[0]["content"].startswith(INDUCE_SYSTEM):
+        return "Give the desk code of the headline."
+    return {"reasoning": "the prompt is fine", "suggestion": {"app.PROMPT": None}}
+
+
+def optimize_app(folder: Path, server: ScriptedLLMServer, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``autotrace optimize`` on an unmodified OpenAI program whose calls reach the scripted model (nothing set;
+    test_app_model's runs, with ``--no-induce``, show that the flag keeps the question out)."""
+    (folder / "pyproject.toml").write_text("")
+    (folder / "app.py").write_text(OPENAI_APP)
+    (folder / "judge.py").write_text(APP_JUDGE)
+    server.script(*[desk_model] * 60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    return subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "1", "--target",
+                           "1", "--no-probe", "--no-measured-step", "--no-merge", "--base-url", server.base_url,
+                           "--model", "scripted", *extra], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_by_default_a_prompt_the_program_sends_to_its_model_is_induced(tmp_path, llm_server):
+    done = optimize_app(tmp_path, llm_server)
+    assert done.returncode == 0, done.stderr
+    asked = induce_requests(llm_server)
+    assert len(asked) == 3
+    user = asked[0]["messages"][1]["content"]
+    assert all(f"Input: {text}\nOutput: {code}" in user for text, code in CODES.items())
+    assert ('+PROMPT = "Give the desk code of the headline.\\nAnswer with exactly one of: SPT, TEC, POL.'
+            in done.stdout), done.stdout
 
 
 PROMPT = ParamSpec("app.py::PROMPT", Path("app.py"), "app", "PROMPT", ParamKind.LITERAL, "", "Read it.", 1)
@@ -156,3 +219,16 @@ def test_a_bare_instruction_is_read_and_a_method_is_not() -> None:
     method = "To do it:\n1. Read the input.\n2. Answer."
     assert _fenced(method) == method  # no block: parse_one_value rejects it
     assert _fenced("Say it.\n```text\nAnswer yes.\n```") == "Say it.\n```text\nAnswer yes.\n```"
+
+
+def test_a_prompt_is_a_text_a_model_call_reads() -> None:
+    def graph(model_call: bool) -> nx.DiGraph:
+        built = nx.DiGraph()
+        built.add_node("param:app.PROMPT", kind="param", param="app.PROMPT")
+        built.add_node("call:0", kind="call", func="chat.completions.create", model_call=model_call)
+        built.add_edge("param:app.PROMPT", "call:0", role="reads")
+        return built
+
+    assert sent_to_model(PROMPT, [Feedback(graph(True), "wrong", 0.0)])
+    assert not sent_to_model(PROMPT, [Feedback(graph(False), "wrong", 0.0)])
+    assert not sent_to_model(PROMPT, [Feedback(None, "wrong", 0.0)])

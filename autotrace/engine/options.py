@@ -54,8 +54,9 @@ class Options:
     resample: int = DEFAULTS["resample"]
     #: Merge two front candidates that are right on different examples (:mod:`autotrace.merge`).
     merge: bool = DEFAULTS["merge"]
-    #: Also propose texts by instruction induction and the output form (:mod:`autotrace.optimizers.induce`).
-    induce: bool = DEFAULTS["induce"]
+    #: Also propose texts by instruction induction and the output form (:mod:`autotrace.optimizers.induce`):
+    #: None for the texts the program sends to its model, True for every text parameter, False never.
+    induce: bool | None = DEFAULTS["induce"]
     #: The fraction of the judge's examples held out for validation (``--holdout``), drawn with the
     #: run's seed: candidates are selected on the others, the patch is the best on these.
     holdout: float = DEFAULTS["holdout"]

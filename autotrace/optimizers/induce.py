@@ -73,6 +73,17 @@ def induce_targets(params: Sequence[ParamSpec], values: dict[str, Any]) -> list[
             and values[p.name].strip() and " " in values[p.name].strip()]
 
 
+def sent_to_model(spec: ParamSpec, feedback: Sequence[Feedback]) -> bool:
+    """Whether a recorded run sent the text ``spec`` to the program's model: a prompt (a model call node
+    of an example's graph reads it), the kind of text instruction induction was measured to help."""
+    for graph in (f.graph for f in feedback if f.graph is not None):
+        for node, attrs in graph.nodes(data=True):
+            if attrs.get("kind") == "param" and attrs.get("param") == spec.name and any(
+                    graph.nodes[user].get("model_call") for user in graph.successors(node)):
+                return True
+    return False
+
+
 def demonstrations(spec: ParamSpec, value: str, feedback: Sequence[Feedback]) -> list[Demo]:
     """The examples' inputs with the outputs wanted, as the feedback states them (at most :data:`DEMOS`).
 
@@ -156,12 +167,15 @@ def with_form(text: str, form: str | None) -> str | None:
     return f"{text.rstrip()}\n{form}"
 
 
-def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES) -> list[Proposal]:
-    """This step's proposals for the most implicated text parameter: ``samples`` induced instructions
-    (sampled with seeds from the run's ``seed`` and the ``step``), each also with the output form, and
-    the current text with the output form. [] when there is no text parameter or no example states the
-    output it wanted."""
+def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES, *,
+           prompts_only: bool = False) -> list[Proposal]:
+    """This step's proposals for the most implicated text parameter (with ``prompts_only``, of those the
+    program sends to its model): ``samples`` induced instructions (sampled with seeds from the run's
+    ``seed`` and the ``step``), each also with the output form, and the current text with the output form.
+    [] when there is no such parameter or no example states the output it wanted."""
     targets = induce_targets(optimizer.params, optimizer.values)
+    if prompts_only:
+        targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
     if not targets or not optimizer.feedback:
         return []
     spec = optimizer.implicated_target(targets) if len(targets) > 1 else targets[0]
