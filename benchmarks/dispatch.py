@@ -73,9 +73,6 @@ def _prompt(task: Task, args: argparse.Namespace, sides: list[str], seeds: Seque
         raise ValueError(f"{task.name}: a prompt task needs a model server")
     for side in sides:
         for seed in seeds:
-            if side == "autotrace" and seed != 0:
-                say(f"{task.name} autotrace seed {seed}: skipped (autotrace's CLI run has no seed option)")
-                continue
             calls = (args.metric_calls or None) if side == "gepa" else None
             load = os.getloadavg()[0]
             say(f"{task.name} {side} seed {seed} ...")

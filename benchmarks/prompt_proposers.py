@@ -87,7 +87,7 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
         (folder / "pyproject.toml").write_text("# one benchmark task: its own autotrace project\n[tool.autotrace]\n")
         command = [str(Path(sys.executable).with_name("autotrace")), "optimize", "program.py", "--feedback",
                    "judge.py", "--steps", str(args.steps), "--target", "1", "--timeout", "900", "--jobs", "1",
-                   "--no-cache", *SIDES[side]]
+                   "--no-cache", "--seed", str(getattr(args, "seed", 0)), *SIDES[side]]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
         if server is not None:
             command += ["--model", server["model"], "--base-url", server["base_url"],
@@ -233,14 +233,12 @@ def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, lo
 
 def run_task(task: tasks.Task, side: str, seed: int, server: dict[str, Any], *, steps: int | None = None,
              metric_calls: int | None = None) -> dict[str, Any]:
-    """One run of ``side`` ("autotrace", "induce" or "gepa") on a prompt task, against ``server``.
-    autotrace's CLI has no seed: its runs are seed 0 (``seed`` must be 0 there)."""
+    """One run of ``side`` ("autotrace", "induce" or "gepa") on a prompt task, against ``server``, with
+    the run's ``seed`` (autotrace's ``--seed``)."""
     if side == "gepa":
         return gepa_side.run(task, seed, metric_calls or gepa_side.default_budget(task), server)
-    if seed != 0:
-        raise ValueError(f"{task.name}: autotrace's CLI run has no seed option; only seed 0 runs on that side")
     args = argparse.Namespace(steps=steps or task.steps, logs=tempfile.gettempdir() + "/prompt_proposers_logs",
-                              base_url=server["base_url"])
+                              base_url=server["base_url"], seed=seed)
     return {**run_autotrace(task.name, side, args, server), "seed": seed}
 
 

@@ -67,7 +67,7 @@ def run_side(side: str, seed: int, steps: int, server: dict[str, Any] | None, qu
     extra = ["--max-unchanged", "0", "--timeout", "120"] + (["--no-probe", "--no-measured-step"]
                                                              if side == "autotrace-llm" else [])
     run_dir = fresh_copy("battleship", WORK / "runs" / f"battleship-seed{seed}-{side}")
-    result = run_autotrace(run_dir, "policy.py", steps, server, extra)
+    result = run_autotrace(run_dir, "policy.py", steps, server, [*extra, "--seed", str(seed)])
     if "error" in result:
         return [{"task": "boards0-2", **result}]
     return [{"task": "boards0-2", "score": result["best"], "program_runs": result["program_runs"],

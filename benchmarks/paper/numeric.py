@@ -91,7 +91,8 @@ def run(side: str, seed: int, graphs: list[int], steps: int, server: dict[str, A
         llm_only = ["--no-probe", "--no-measured-step"] if side == "autotrace-llm" else []
         extra = ["--max-unchanged", "0", "--target", "0", *llm_only]
         run_dir = fresh_copy("numeric_graphs", WORK / "runs" / f"numeric-graph{index}-seed{seed}-{side}")
-        result = run_autotrace(run_dir, "program.py", steps, server, extra, env={"GRAPH": str(index)})
+        result = run_autotrace(run_dir, "program.py", steps, server, [*extra, "--seed", str(seed)],
+                               env={"GRAPH": str(index)})
         if "error" in result:
             records.append({"task": f"graph{index}", **result})
             continue

@@ -134,7 +134,7 @@ def run_side(side: str, seed: int, steps: int, server: dict[str, Any] | None, qu
         extra += ["--no-probe", "--no-measured-step"]
         autotrace_steps = steps
     run_dir = fresh_copy("traffic", WORK / "runs" / f"traffic-seed{seed}-{side}")
-    result = run_autotrace(run_dir, "signals.py", autotrace_steps, server, extra)
+    result = run_autotrace(run_dir, "signals.py", autotrace_steps, server, [*extra, "--seed", str(seed)])
     if "error" in result:
         return [{"task": "intersection", **result}]
     return [{"task": "intersection", "score": abs(result["best"]), "program_runs": result["program_runs"],
