@@ -131,6 +131,18 @@ def test_the_asks_follow_the_credit_and_move_on_after_an_answer_that_changed_not
     assert record.to_record()["new_answers"] == 1  # what `autotrace show --json` prints
 
 
+def test_a_whole_answer_copying_a_function_back_does_not_spend_it(tmp_path, llm_server) -> None:
+    """The whole question's answer gives ``total`` back as it was: the question about one function still
+    goes to ``total``, the most implicated (copying one function among several says nothing about the
+    question about it alone), and the next prompt says what that answer gave."""
+    project, evaluator = cart_run(tmp_path)
+    llm_server.script(fenced("It looks right.", TOTAL), fenced("Count.", TOTAL_NEW))
+    run(project, evaluator, llm_server, resample=1)
+    questions = asks(llm_server)
+    assert [who for who, _ in questions] == ["whole", "shop.Cart.total"]
+    assert "- an answer: it gave values run before again (the initial values, which scored 0)" in questions[1][1]
+
+
 def test_after_a_repeated_value_the_next_ask_moves_on_and_states_the_values_tried_and_their_scores(
         tmp_path, llm_server) -> None:
     """Step 1 changes ``total`` (no gain); step 2's answer gives the original ``total`` again, which was

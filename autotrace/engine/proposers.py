@@ -190,17 +190,20 @@ class Asking:
             else:
                 evaluation = ledger.evaluated[known.id]
                 self._collapsed(proposal, f"it gave values run before again ({_when(known.step)}, which scored "
-                                          f"{evaluation.describe()})")
+                                          f"{evaluation.describe()})", copied=key == ledger.key(step.current.values))
                 if repeat is None:
                     repeat = (known.step, evaluation, list(proposal.values))
         batch = list(fresh.values())
         evaluations = ledger.evaluate_many([values for _, values in batch], "proposal", ledger.parents)
         return [(p, v, e) for (p, v), e in zip(batch, evaluations, strict=False)] + reused, repeat
 
-    def _collapsed(self, proposal: Proposal, why: str) -> None:
-        """Tell the optimizer an answer collapsed: about its one parameter, or those it changed or gave
-        again unchanged."""
-        names = [proposal.about] if proposal.about else list(proposal.values) or list(proposal.unchanged)
+    def _collapsed(self, proposal: Proposal, why: str, copied: bool = False) -> None:
+        """Tell the optimizer an answer collapsed: about its one parameter, or those it changed. A whole
+        answer that gave functions back as they are (``copied``: its values are the step's current ones,
+        if not in the same text) is charged to none of them (it is still said in the next question):
+        copying a function among several is no sign the question about it alone was asked, and spending
+        it would send that question to a parameter the feedback implicates less."""
+        names = [proposal.about] if proposal.about else [] if copied else list(proposal.values)
         self.optimizer.collapsed(names, why)
 
     def _tried_scores(self, names: Sequence[str]) -> str:
