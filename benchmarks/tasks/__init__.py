@@ -116,10 +116,12 @@ class Task:
         return _literal(self.hidden, "CASES") if self.hidden is not None else None
 
     def trace_source(self) -> str:
-        """trace-opt's form of the program, generated (raises TraceFormError when it cannot be)."""
-        from .trace_form import trace_source
+        """trace-opt's form of the program, generated (raises TraceFormError when it cannot be); a prompt
+        task's app gets its marked prompt passed to the functions that read it (``prompt_trace_source``)."""
+        from .trace_form import prompt_trace_source, trace_source
 
-        return trace_source((self.folder / self.program).read_text())
+        source = (self.folder / self.program).read_text()
+        return prompt_trace_source(source) if self.runner == Runner.PROMPT else trace_source(source)
 
     def lay_out(self, side: str, dest: Path) -> Path:
         """Copy what one side runs into ``dest`` (its own project: a pyproject.toml marks the root);
