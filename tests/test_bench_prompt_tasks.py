@@ -88,7 +88,7 @@ def test_python_m_benchmarks_runs_the_gepa_side_of_a_fresh_prompt_task_into_rows
 
 
 def test_each_task_kind_goes_to_its_runner_with_its_own_sides():
-    assert dispatch.sides_of(TOPIC, None) == ["autotrace", "gepa"]
+    assert dispatch.sides_of(TOPIC, None) == ["autotrace", "trace", "gepa"]
     assert dispatch.sides_of(tasks.get("battleship"), ["trace", "gepa"]) == ["trace"]
     assert dispatch.sides_of(tasks.get("cart"), ["gepa"]) == []
     assert not dispatch.needs_server([tasks.get("traffic")], ["baseline"])

@@ -107,3 +107,25 @@ def test_python_m_benchmarks_runs_the_trace_side_of_a_fresh_prompt_task_into_a_r
         "topic_code", "trace-opt", 0, 1, False, 0.0)
     assert row.program_runs == 12 and row.command.endswith("--sides trace --steps 1")
     assert "visible 0.0 -> 0.0" in capsys.readouterr().out
+
+
+@needs_trace
+def test_the_harness_trace_side_of_sports_prompt_calls_the_model_through_the_proxy_only_for_the_program(tmp_path):
+    """The generated trace-opt form of sports_prompt (an ``OpenAI()`` app) runs under trace-opt with the
+    harness's variables: its 8 calls a run reach the proxy and are counted; OptoPrime's go to --base-url."""
+    from tests.llmserver import ScriptedLLMServer
+
+    def answer(body: dict[str, Any]) -> str:
+        is_program = body["messages"][0]["role"] == "system" and body.get("max_tokens") == 12
+        return "plausible" if is_program else json.dumps({"reasoning": "r", "answer": "", "suggestion": {}})
+
+    with ScriptedLLMServer() as llm:
+        llm.script(*[answer] * 100)
+        server = {"base_url": llm.base_url, "model": "m"}
+        result = harness.run_task(tasks.get("sports_prompt"), "trace", 0, 1, server, tmp_path,
+                                  harness.trace_python(create=False), 300.0, 256)
+        requests = list(llm.chat_requests)
+    program = [r for r in requests if r.json.get("max_tokens") == 12]
+    assert result.get("error") is None, result
+    assert result["best_score"] == 0.5 and len(program) == 16 and {r.json["model"] for r in program} == {"m"}
+    assert result["program_calls"] == 16 and result["llm_calls"] == len(requests) - 16 == 1
