@@ -1,7 +1,8 @@
 """The tasks the harness does not run, each handed to its kind's runner module by ``python -m benchmarks``.
 
 * ``runner = "prompt"`` (an OpenAI app's marked prompt): :mod:`benchmarks.prompt_proposers`, sides
-  autotrace (its CLI) and gepa; one typed row per run in benchmarks/results/quality.jsonl.
+  autotrace (its CLI) and gepa, and :mod:`benchmarks.trace_prompt_side`, side trace (trace-opt's OptoPrime);
+  one typed row per run in benchmarks/results/quality.jsonl.
 * ``runner = "cli"`` (``autotrace optimize`` in a copy, the multi-parameter tasks):
   :mod:`benchmarks.multi_param`, side autotrace; it writes its lines and their typed rows itself.
 * ``runner = "paper"`` (a paper experiment): :mod:`benchmarks.paper.run`, sides autotrace, trace
@@ -76,13 +77,22 @@ def _prompt(task: Task, args: argparse.Namespace, sides: list[str], seeds: Seque
             calls = (args.metric_calls or None) if side == "gepa" else None
             load = os.getloadavg()[0]
             say(f"{task.name} {side} seed {seed} ...")
-            result = prompt_proposers.run_task(task, side, seed, server, steps=steps, metric_calls=calls)
             command = ["python", "-m", "benchmarks", "--sections", "quality", "--tasks", task.name, "--seeds", "1",
                        "--first-seed", str(seed), "--sides", side]
-            command += ["--steps", str(steps)] if steps and side == "autotrace" else []
-            command += ["--metric-calls", str(result["metric_calls"])] if side == "gepa" else []
-            row = prompt_proposers.row(task, result, commit=rows.head_commit(), model=server["model"], load=load,
-                                       command=shlex.join(command), date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"))
+            command += ["--steps", str(steps)] if steps and side in ("autotrace", "trace") else []
+            date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+            if side == "trace":
+                from . import trace_prompt_side
+
+                result = trace_prompt_side.run(task, seed, server, steps=steps, timeout=args.run_timeout)
+                say(f"  {trace_prompt_side.progress(result)}")
+                row = trace_prompt_side.row(task, result, commit=rows.head_commit(), model=server["model"], load=load,
+                                            command=shlex.join(command), date=date)
+            else:
+                result = prompt_proposers.run_task(task, side, seed, server, steps=steps, metric_calls=calls)
+                command += ["--metric-calls", str(result["metric_calls"])] if side == "gepa" else []
+                row = prompt_proposers.row(task, result, commit=rows.head_commit(), model=server["model"], load=load,
+                                           command=shlex.join(command), date=date)
             say(f"  solved={row.solved} visible={row.visible_score} hidden={row.hidden_score} "
                 f"program runs={row.program_runs} tokens: optimizer {row.optimizer_tokens}, program "
                 f"{row.program_tokens}{' note: ' + row.note if row.note else ''}")

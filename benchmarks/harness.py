@@ -92,6 +92,21 @@ def run_logged(command: list[str], cwd: Path, env: dict[str, str], log_path: Pat
     return code, time.perf_counter() - started
 
 
+def side_env(program_base_url: str, seed: int) -> dict[str, str]:
+    """The environment of one side's run. The program's own model calls reach ``program_base_url`` (the
+    harness's recording proxy, which gives every request the served model's name and counts the calls alike
+    on both sides; it forwards each request unchanged and caches nothing) through the standard variables,
+    as for a user who set them: an ``OpenAI()`` program needs nothing else, and autotrace passes variables
+    the user set to the program unchanged. Neither optimizer reads them: each side is given the server by
+    ``--base-url``, so its own calls go there directly and only the program's are counted as the program's.
+    ``BENCH_SEED`` picks a numeric or code task's instance (a prompt task's program reads no such variable).
+    This machine sets PYTHONDONTWRITEBYTECODE, which a user's shell rarely does; it would also turn off
+    autotrace's rewritten-bytecode cache, so both sides run without it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("OPENAI_")}
+    return {**env, "OPENAI_BASE_URL": program_base_url, "OPENAI_API_KEY": "local", "BENCH_SEED": str(seed),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
 def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
              trace_py: Path | None, run_timeout: float, max_tokens: int, code_format: str | None = None,
              candidates: int = 1, holdout: float = 0.0, resample: int = 0) -> dict[str, Any]:
@@ -121,15 +136,9 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         if trace_py is None:
             return {"side": "trace-opt", "error": "trace-opt venv unavailable", "solved": False}
         command = [str(trace_py), str(TRACE_RUNNER), str(run_dir), *common]
-    # This machine sets PYTHONDONTWRITEBYTECODE, which a user's shell rarely does; it would also turn off
-    # autotrace's rewritten-bytecode cache, so both sides run without it.
-    env = {k: val for k, val in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     load = os.getloadavg()[0]  # the machine's load when the run starts: what its seconds were measured under
-    # The program's own calls (app_llm, to BENCH_APP_BASE_URL) go through autotrace's recording proxy, which
-    # counts their tokens alike on both sides (it forwards each request unchanged, and caches nothing).
     with RecordingProxy(lambda: Upstream(server["base_url"], "local", server["model"])) as app_proxy:
-        env = {**env, "BENCH_SEED": str(seed), "BENCH_APP_BASE_URL": app_proxy.base_url,
-               "BENCH_APP_MODEL": server["model"], "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        env = side_env(app_proxy.base_url, seed)
         code, wall = run_logged(command, ROOT, env, run_dir / "run.log", run_timeout)
         app = app_proxy.usage()
     if result_path.is_file():

@@ -132,7 +132,8 @@ def append(rows: Iterable[Row], path: Path = QUALITY) -> None:
 
 #: The code a task run measures: a change to these makes a row's commit ``+dirty``.
 MEASURED = ("autotrace", "transforms", "runners", "benchmarks/tasks", "benchmarks/harness.py",
-            "benchmarks/autotrace_side.py", "benchmarks/trace_side", "benchmarks/multi_param.py")
+            "benchmarks/autotrace_side.py", "benchmarks/trace_side", "benchmarks/multi_param.py",
+            "benchmarks/trace_prompt_side.py")
 
 
 def head_commit(root: Path | None = None) -> str:

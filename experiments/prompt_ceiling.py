@@ -3,8 +3,9 @@
 The prompt tasks (``sports_prompt``, ``implicature_prompt``) count as solved only with all 8 labels
 right, and the labels come from the embedded 1.5B model the app calls. Whether that is reachable at
 all is a property of the app's model, not of the optimizer; this script measures it. Each prompt
-below is run as the task's program runs it (the same ``chat`` call: temperature 0, the run's seed,
-12 tokens, the first word of the answer) on the 8 items of each seed:
+below is run by the task's own program (its ``ask``: an ``OpenAI()`` call for gpt-4o-mini, temperature 0,
+12 tokens, answered by the served model through a recording proxy as in the harness; then its
+``first_word``) on the 8 items each seed draws:
 
 * the task's initial prompt;
 * BIG-bench's own task prefix for the task, with the answer words spelt out;
@@ -21,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
+import runpy
 import shutil
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from autotrace.llm.proxy import RecordingProxy, Upstream
+from autotrace.runners.app_model import environment
 
 from benchmarks.harness import model_server
 from benchmarks.tasks import HERE, get
@@ -64,13 +68,6 @@ def prompts(data_name: str, judged: set[str]) -> dict[str, str]:
     }
 
 
-def _first_word(answer: str) -> str:
-    """The label a run reads from an answer: its first word, lower case, without punctuation (as
-    the tasks' ``first_word``)."""
-    words = answer.strip().lower().split()
-    return words[0].strip(".,:;!'\"*") if words else ""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -83,23 +80,22 @@ def main() -> None:
     for task in TASKS.values():  # the prompt tasks' shared modules and data, laid out as a run sees them
         get(task).lay_out("autotrace", folder)
     sys.path.insert(0, str(folder))
-    from app_llm import chat  # noqa: PLC0415 - the tasks' own modules, found on their path
-    from bigbench import labelled_items  # noqa: PLC0415
+    from bigbench import labelled_items  # noqa: PLC0415 - the tasks' own module, found on their path
 
     started = time.perf_counter()
     rows = []
-    with model_server(args.base_url, args.model, args.threads) as server:
-        os.environ["BENCH_APP_BASE_URL"] = server["base_url"]
-        os.environ["BENCH_APP_MODEL"] = server["model"]
+    with model_server(args.base_url, args.model, args.threads) as server, \
+            RecordingProxy(lambda: Upstream(server["base_url"], "local", server["model"])) as proxy, \
+            environment({"OPENAI_BASE_URL": proxy.base_url, "OPENAI_API_KEY": "local"}):
         for data_name, task in TASKS.items():
             if task not in args.tasks:
                 continue
+            program = runpy.run_path(str(get(task).folder / "program.py"), run_name="prompt_ceiling")
             scores: dict[str, list[int]] = {}
             for seed in args.seeds:
-                os.environ["BENCH_SEED"] = str(seed)
-                items = labelled_items(data_name)
+                items = labelled_items(data_name, seed=seed)
                 for name, prompt in prompts(data_name, {text for text, _ in items}).items():
-                    said = [_first_word(chat(prompt, text)) for text, _ in items]
+                    said = [program["first_word"](program["ask"](prompt, text)) for text, _ in items]
                     right = sum(word == label for word, (_, label) in zip(said, items))
                     scores.setdefault(name, []).append(right)
                     words = ", ".join(f"{w!r} x{n}" for w, n in Counter(said).most_common())

@@ -88,7 +88,7 @@ def test_python_m_benchmarks_runs_the_gepa_side_of_a_fresh_prompt_task_into_rows
 
 
 def test_each_task_kind_goes_to_its_runner_with_its_own_sides():
-    assert dispatch.sides_of(TOPIC, None) == ["autotrace", "gepa"]
+    assert dispatch.sides_of(TOPIC, None) == ["autotrace", "trace", "gepa"]
     assert dispatch.sides_of(tasks.get("battleship"), ["trace", "gepa"]) == ["trace"]
     assert dispatch.sides_of(tasks.get("cart"), ["gepa"]) == []
     assert not dispatch.needs_server([tasks.get("traffic")], ["baseline"])
@@ -104,9 +104,10 @@ def test_run_without_a_name_is_one_line_and_exit_2(capsys):
 
 
 def test_the_harness_counts_the_programs_own_tokens_of_a_prompt_task_and_none_of_a_numeric_one(tmp_path):
-    """sports_prompt's program calls the model through app_llm (8 sentences a run): every call the server
-    answered is counted by the harness's proxy, its tokens summed into the row; a numeric task's program
-    calls none."""
+    """sports_prompt's program is an unmodified ``OpenAI()`` app asking for gpt-4o-mini (8 sentences a run).
+    The harness gives it the standard variables pointing at its recording proxy: every program call reaches
+    the proxy, is answered by the served model (the name replaced) and counted, and none of the optimizer's
+    calls (autotrace is given the server by --base-url) goes through it; a numeric task's program calls none."""
     from benchmarks import harness
 
     def answer(body: dict[str, Any]) -> str:
@@ -117,14 +118,30 @@ def test_the_harness_counts_the_programs_own_tokens_of_a_prompt_task_and_none_of
         llm.script(*[answer] * 400)
         server = {"base_url": llm.base_url, "model": "m"}
         result = harness.run_task(tasks.get("sports_prompt"), "autotrace", 0, 1, server, tmp_path, None, 300.0, 256)
-        program_calls = [r for r in llm.chat_requests if r.json.get("max_tokens") == 12]
+        requests = list(llm.chat_requests)
         numeric = harness.run_task(tasks.get("linear"), "autotrace", 0, 1, server, tmp_path, None, 300.0, 256)
+    program_calls = [r for r in requests if r.json.get("max_tokens") == 12]
+    optimizer_calls = [r for r in requests if r.json.get("max_tokens") != 12]
     assert result.get("error") is None, result
     assert "Traceback" not in result["steps"][0]["feedback"] and len(program_calls) >= 8
+    assert {r.json["model"] for r in program_calls} == {"m"}  # asked for gpt-4o-mini, given the served model
+    assert optimizer_calls and result["llm_calls"] == len(optimizer_calls)
     assert result["program_calls"] == len(program_calls) and result["program_tokens"] > len(program_calls)
     assert rows.from_harness(result, commit="c", model="m", load=None, command="c", date="d").program_tokens == \
         result["program_tokens"]
     assert numeric["program_tokens"] == 0
+
+
+def test_a_side_runs_with_the_standard_variables_at_the_proxy_and_no_harness_variable_for_the_program():
+    from benchmarks import harness
+
+    env = harness.side_env("http://127.0.0.1:9/v1", 3)
+    assert (env["OPENAI_BASE_URL"], env["OPENAI_API_KEY"]) == ("http://127.0.0.1:9/v1", "local")
+    assert not any(name.startswith("BENCH_APP") for name in env)
+    for name in ("sports_prompt", "implicature_prompt"):
+        source = (tasks.get(name).folder / "program.py").read_text()
+        assert "OpenAI().chat.completions.create(" in source and "environ" not in source and "BENCH" not in source
+    assert not (tasks.SHARED / "app_llm.py").exists()
 
 
 def test_a_cli_task_runs_from_python_m_benchmarks_into_a_row(tmp_path, monkeypatch):

@@ -183,5 +183,5 @@ def test_the_paper_experiments_and_the_fresh_prompt_tasks_are_registered_with_th
     assert all(t.runner == "paper" and not t.fresh and "baseline" in t.sides for t in paper.values())
     prompts = {t.name: t for t in tasks.ALL if t.runner == "prompt"}
     assert set(prompts) == {"topic_code", "date_extract", "camel_case"}
-    assert all(t.fresh and t.kind == "prompt" and t.sides == ("autotrace", "gepa") and t.hidden_cases()
+    assert all(t.fresh and t.kind == "prompt" and t.sides == ("autotrace", "trace", "gepa") and t.hidden_cases()
                for t in prompts.values())

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 from autotrace.project import Project  # noqa: E402
 from benchmarks import report, tasks  # noqa: E402
 
-_HELPERS = ("program", "judge", "scoring", "checks", "bigbench", "app_llm")
+_HELPERS = ("program", "judge", "scoring", "checks", "bigbench")
 
 
 #: The harness tasks kept in benchmarks/tasks (tasks registered from examples/ run their own checks).

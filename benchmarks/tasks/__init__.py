@@ -8,8 +8,9 @@ folder with that file (``benchmarks/tasks/README.md`` lists the keys). Each task
   generated from it (:mod:`benchmarks.tasks.trace_form`) when a run lays the task out, never kept by hand;
 * ``judge.py``: ``feedback(output)`` returns ``(score, message)``, the score in [0, 1] (a judge with
   ``examples()`` takes ``feedback(output, example)``); a run counts as solved once the score reaches the
-  task's ``target``. ``BENCH_SEED`` picks the instance (targets, test inputs, labelled items), the same for
-  every side;
+  task's ``target``. ``BENCH_SEED`` picks a numeric or code task's instance (targets, test inputs), the
+  same for every side. A program that calls a model (a prompt task) reads no harness variable: it is an
+  ``OpenAI()`` app, given the standard ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` as a user sets them;
 * optionally ``hidden.py``: inputs (``CASES``) never laid out for a run, so neither the judge nor the prompt
   sees them; after the run :mod:`benchmarks.hidden_cases` judges the final function on them, and a fix that
   special-cases the visible inputs shows up there.
@@ -115,10 +116,12 @@ class Task:
         return _literal(self.hidden, "CASES") if self.hidden is not None else None
 
     def trace_source(self) -> str:
-        """trace-opt's form of the program, generated (raises TraceFormError when it cannot be)."""
-        from .trace_form import trace_source
+        """trace-opt's form of the program, generated (raises TraceFormError when it cannot be); a prompt
+        task's app gets its marked prompt passed to the functions that read it (``prompt_trace_source``)."""
+        from .trace_form import prompt_trace_source, trace_source
 
-        return trace_source((self.folder / self.program).read_text())
+        source = (self.folder / self.program).read_text()
+        return prompt_trace_source(source) if self.runner == Runner.PROMPT else trace_source(source)
 
     def lay_out(self, side: str, dest: Path) -> Path:
         """Copy what one side runs into ``dest`` (its own project: a pyproject.toml marks the root);

@@ -179,3 +179,105 @@ def trace_source(source: str) -> str:
     blank2 = [cst.EmptyLine(), cst.EmptyLine()]
     body = [*body[:at], import_line, *rest, params.with_changes(leading_lines=blank2)]
     return rewritten.with_changes(body=body).code
+
+
+#: The bundled function a prompt task's ``main`` is split into: what it does with the model's reply.
+ANSWER = "answer"
+REPLY = "reply"
+
+
+def _names(node: cst.CSTNode) -> set[str]:
+    """Every name ``node`` mentions."""
+    found: set[str] = set()
+
+    class _Visitor(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.add(name.value)
+
+    node.visit(_Visitor())
+    return found
+
+
+def _params(func: cst.FunctionDef) -> list[str]:
+    return [p.name.value for p in (*func.params.posonly_params, *func.params.params, *func.params.kwonly_params)]
+
+
+def _marked_constants(module: cst.Module) -> list[str]:
+    names = []
+    for line in module.body:
+        if isinstance(line, cst.SimpleStatementLine) and _marker(_trailing_comment(line)) is not None:
+            statement = line.body[0]
+            if isinstance(statement, cst.Assign) and isinstance(statement.targets[0].target, cst.Name):
+                names.append(statement.targets[0].target.value)
+    return names
+
+
+class _ReplyCall(cst.CSTTransformer):
+    """Replaces the one call of a function in ``readers`` by the name :data:`REPLY`, keeping the call."""
+
+    def __init__(self, readers: set[str]) -> None:
+        self.readers = readers
+        self.calls: list[cst.Call] = []
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if isinstance(original.func, cst.Name) and original.func.value in self.readers:
+            self.calls.append(updated)
+            return cst.Name(REPLY)
+        return updated
+
+
+def _prompt_as_argument(source: str) -> str:
+    """A prompt app rewritten so that trace-opt can see its prompt flow: each function that reads a marked
+    constant as a module global takes it as its first arguments instead (a bundle's inputs must be its
+    arguments), and ``main``, which calls one such function once, becomes a plain ``main`` returning
+    ``answer(that call)``, with ``answer(reply)`` (``main``'s body, the call replaced by ``reply``, under
+    ``main``'s docstring) what it does with the model's reply."""
+    module = cst.parse_module(source)
+    marked = _marked_constants(module)
+    if not marked:
+        raise TraceFormError("no marked constant at module level: nothing for trace-opt to train")
+    functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    if ANSWER in functions or "main" not in functions:
+        raise TraceFormError(f"a prompt app for trace-opt needs a main() and no function named {ANSWER}")
+    readers = {name: [m for m in marked if m in _names(func.body) and m not in _params(func)]
+               for name, func in functions.items() if name != "main"}
+    readers = {name: reads for name, reads in readers.items() if reads}
+    main = functions["main"]
+    if set(marked) & _names(main.body) or REPLY in _names(main):
+        raise TraceFormError(f"main reads a marked constant or a name {REPLY!r}: write the trace-opt form by hand")
+    finder = _ReplyCall(set(readers))
+    body = main.body.visit(finder)
+    if len(finder.calls) != 1:
+        raise TraceFormError(f"main calls the functions reading the prompt ({', '.join(sorted(readers)) or 'none'}) "
+                             f"{len(finder.calls)} times; the trace-opt form splits main at one such call")
+    call = finder.calls[0]
+    if not _names(call) - {call.func.value} <= set(_params(main)):  # type: ignore[attr-defined]
+        raise TraceFormError("the prompt-reading call in main takes more than main's own arguments")
+    prompt_args = [cst.Arg(cst.Name(m)) for m in readers[call.func.value]]  # type: ignore[attr-defined]
+    call = call.with_changes(args=[*prompt_args, *call.args])
+    assert isinstance(body, cst.IndentedBlock)
+    docstring = body.body[:1] if main.get_docstring() is not None else []
+    answer = main.with_changes(name=cst.Name(ANSWER), params=cst.Parameters([cst.Param(cst.Name(REPLY))]),
+                               leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    answer = answer.with_changes(body=body)
+    new_main = main.with_changes(body=body.with_changes(body=[
+        *docstring, cst.SimpleStatementLine([cst.Return(cst.Call(cst.Name(ANSWER), [cst.Arg(call)]))])]))
+    out: list[cst.BaseStatement] = []
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value in readers:
+            params = statement.params
+            added = [cst.Param(cst.Name(m)) for m in readers[statement.name.value]]
+            statement = statement.with_changes(params=params.with_changes(params=[*added, *params.params]))
+        if statement is main:
+            out += [answer, new_main]
+            continue
+        out.append(statement)
+    return module.with_changes(body=out).code
+
+
+def prompt_trace_source(source: str) -> str:
+    """trace-opt's form of a prompt task's app (an ``OpenAI()`` program whose functions read the marked
+    system prompt as a module global), the way trace-opt's examples write a prompt-optimization program:
+    the prompt a trainable ``node``, the model call and what is done with its reply ``bundle``\\ s taking it as
+    an argument (:func:`_prompt_as_argument`), then :func:`trace_source`. Raises TraceFormError."""
+    return trace_source(_prompt_as_argument(source))

@@ -24,7 +24,9 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
 
 
-def _llm(args: argparse.Namespace, usage: list):
+def litellm_model(args: argparse.Namespace, usage: list):
+    """trace-opt's model: LiteLLM's ``openai/<model>`` at ``--base-url``, greedy with ``--seed``; each reply's
+    token usage and seconds appended to ``usage``."""
     import litellm
     from opto.utils.llm import AbstractModel
 
@@ -97,7 +99,7 @@ def main() -> int:
     program = importlib.import_module("program_trace")
     judge = importlib.import_module("judge")
     usage: list = []
-    optimizer = OptoPrime(program.parameters(), llm=_llm(args, usage), max_tokens=args.max_tokens,
+    optimizer = OptoPrime(program.parameters(), llm=litellm_model(args, usage), max_tokens=args.max_tokens,
                           memory_size=args.memory_size)
 
     def values():

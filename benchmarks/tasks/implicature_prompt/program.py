@@ -1,14 +1,20 @@
 """An LLM app: the prompt tells the model how to read a short dialogue (BIG-bench implicatures)."""
 
-from app_llm import chat
 from bigbench import labelled_items
+from openai import OpenAI
 
 PROMPT = "Read the dialogue."  # autotrace: param system prompt given to the model with each dialogue
 
 
 def ask(prompt, dialogue):
     """The model's raw answer for one dialogue."""
-    return chat(prompt, dialogue)
+    reply = OpenAI().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": prompt}, {"role": "user", "content": dialogue}],
+        temperature=0,
+        max_tokens=12,
+    )
+    return reply.choices[0].message.content or ""
 
 
 def first_word(answer):

@@ -1,14 +1,20 @@
 """An LLM app: the prompt tells the model how to judge sports sentences (BIG-bench sports_understanding)."""
 
-from app_llm import chat
 from bigbench import labelled_items
+from openai import OpenAI
 
 PROMPT = "Here is a sentence about sports."  # autotrace: param system prompt given to the model with each sentence
 
 
 def ask(prompt, sentence):
     """The model's raw answer for one sentence."""
-    return chat(prompt, sentence)
+    reply = OpenAI().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": prompt}, {"role": "user", "content": sentence}],
+        temperature=0,
+        max_tokens=12,
+    )
+    return reply.choices[0].message.content or ""
 
 
 def first_word(answer):
