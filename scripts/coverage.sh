@@ -26,7 +26,7 @@ precision = 1
 EOF
 cd "$root"
 status=0
-.venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile --cov --cov-config="$out/coveragerc" \
+.venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile --no-loadscope-reorder --cov --cov-config="$out/coveragerc" \
     --cov-report= "$@" || status=$?
 .venv/bin/python -m coverage combine --quiet --rcfile="$out/coveragerc" 2>/dev/null || true
 .venv/bin/python -m coverage report --rcfile="$out/coveragerc" | tail -1
