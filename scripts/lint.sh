@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Lint and type-check: install autotrace with its dev extra into .venv (idempotent, as scripts/test.sh
+# Lint and type-check: install autotrace with its dev extra into .venv (scripts/venv.sh, as scripts/test.sh
 # does), then run ruff over the package and its tests and mypy over the package. Exits non-zero on a finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv 2>/dev/null || true
-[ -x .venv/bin/python ] || { echo "lint: python3 -m venv failed" >&2; exit 2; }
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+EXTRAS=local,dev
+source scripts/venv.sh
 
 status=0
 echo "== ruff"

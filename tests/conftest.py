@@ -39,3 +39,16 @@ def model_ready() -> None:
         done = subprocess.run([sys.executable, "-m", "autotrace", "model", "install"], capture_output=True, text=True)
         if done.returncode != 0:
             pytest.skip(f"the local model cannot be installed here: {done.stderr.strip()[-300:]}")
+
+
+#: The test files that take longest (each dozens of `autotrace optimize` or pytest processes), longest first:
+#: with ``--dist loadfile`` (scripts/test.sh) the workers take whole files in collection order, so these go
+#: first and the short files fill in behind them, instead of one long file running alone at the end.
+LONGEST_FIRST = ("test_app_model.py", "test_holdout_tests.py", "test_examples.py", "test_tests_eval.py",
+                 "test_cli.py", "test_confinement.py", "test_bench_prompt_tasks.py", "test_tests_search.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test files first (:data:`LONGEST_FIRST`), the others after them in their usual order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))

@@ -29,6 +29,7 @@ from helpers import AUTOTRACE
 from inprocess import run_tests
 from llmserver import ScriptedLLMServer
 
+from autotrace.runners.sandbox import Limits
 from autotrace.runners.tests_eval import SuiteEvaluator
 from autotrace.store import RunStore
 
@@ -131,17 +132,24 @@ def test_the_patch_is_the_best_on_the_held_out_tests_which_no_prompt_shows(tmp_p
     assert (folder / "src" / "grading" / "rules.py").read_text() == RULES  # a patch only, without --apply
 
 
+def test_an_expression_that_is_no_expression_is_bad_input_before_any_test_runs(
+        tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
+    result = optimize(grading(tmp_path), llm_server, "--holdout-tests", "boundary and (")
+    assert result.returncode == 2, result.stderr
+    assert re.fullmatch(r"autotrace: error: --holdout-tests 'boundary and \(' is not a -k expression at column \d+: .*\n",
+                        result.stderr), result.stderr  # one line
+    assert llm_server.requests == []  # before any LLM call
+
+
 @pytest.mark.parametrize(("expression", "said"), [
-    ("boundary and (", r"--holdout-tests 'boundary and \(' is not a -k expression at column \d+: "),
     ("no_test_is_called_this", r"--holdout-tests 'no_test_is_called_this' matches none of the 4 tests that ran"),
     ("test_rules", r"--holdout-tests 'test_rules' matches all 4 tests that ran: none would be left"),
 ])
-def test_an_expression_that_holds_out_nothing_everything_or_is_no_expression_is_bad_input(
-        tmp_path: Path, llm_server: ScriptedLLMServer, expression: str, said: str) -> None:
-    result = optimize(grading(tmp_path), llm_server, "--holdout-tests", expression)
-    assert result.returncode == 2, result.stderr
-    assert re.fullmatch(f"autotrace: error: {said}.*\n", result.stderr), result.stderr  # one line
-    assert llm_server.requests == []  # before any LLM call
+def test_an_expression_that_holds_out_nothing_or_everything_is_bad_input(
+        tmp_path: Path, expression: str, said: str) -> None:
+    # through the command (exit 2, one line, no LLM call): test_the_config_key_holds_tests_out_as_the_option_does
+    with pytest.raises(ValueError, match=f"^{said}"):
+        SuiteEvaluator([grading(tmp_path) / "tests"], holdout=expression, limits=Limits(timeout=300)).prepare()
 
 
 def test_the_config_key_holds_tests_out_as_the_option_does(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:

@@ -112,9 +112,10 @@ def test_optimize_tests_regression_feedback_then_a_fix_and_a_patch(tmp_path: Pat
     llm_server.script({"reasoning": "Ship everything free.", "suggestion": {THRESHOLD: 0.0, BILLABLE: None}},
                       {"reasoning": "Free from 50; round up.", "suggestion": {THRESHOLD: 50.0, BILLABLE: FIXED_BILLABLE}})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_", "PYTEST_"))}
-    # the measured search over the tests has its own test (test_tests_search): here every step asks
+    # the measured search and the probes over the tests have their own test (test_tests_search): here
+    # every step asks the model, and each step runs the tests once
     result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "tests/", "--steps", "4", "--no-measured-step",
-                             "--base-url", llm_server.base_url, "--model", "scripted"], cwd=project,
+                             "--no-probe", "--no-merge", "--timeout", "600", "--base-url", llm_server.base_url, "--model", "scripted"], cwd=project,
                             capture_output=True, text=True, env={**env, "OPENAI_API_KEY": "test"}, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "optimizing the tests in tests with optoprime" in result.stderr
