@@ -20,7 +20,7 @@ from autotrace.records import RunSubject
 from autotrace.store import RunStore, state_dir
 
 from .executor import Executor
-from .program_runs import evaluation_of, hold_out, make_job, run_evaluation
+from .program_runs import evaluation_of, hold_out, make_job
 from .sandbox import Limits
 
 __all__ = ["SAMPLE_TEMPERATURE", "RunResult", "Settings", "StepReport", "draw_seed", "load_project", "open_executor",
@@ -134,5 +134,8 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
         return settings.evaluator(project, values)
     job = make_job(project, _target(settings), settings.entry, settings.judge, values,
                    seed=draw_seed(settings.seed, 0))
-    evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
+    # Spawned workers, not the run's fork server (started later, by the run): its examples split over
+    # ``--jobs`` of them (:mod:`.shards`), as a single evaluation of the run's is.
+    with Executor(settings.limits, kind="spawn", jobs=settings.jobs, isolated=settings.isolated) as executor:
+        evaluation = evaluation_of(executor.run_many([job])[0])
     return hold_out(evaluation, settings.holdout, settings.seed)
