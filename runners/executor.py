@@ -47,17 +47,18 @@ def _say_on_stderr(text: str) -> None:
 class Executor:
     """Runs worker jobs for one optimization run; close it (or use it as a context manager) to stop the
     fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time; ``root`` is
-    the project's root, the folder Ray ships to its nodes."""
+    the project's root, the folder Ray ships to its nodes; ``split=False`` never splits one job's examples
+    over several workers (:meth:`run_many`)."""
 
     def __init__(self, limits: Limits, *, kind: str = DEFAULTS["executor"], jobs: int | None = None,
                  isolated: bool = True,
-                 ray_address: str | None = None, root: Path | None = None,
+                 ray_address: str | None = None, root: Path | None = None, split: bool = True,
                  say: Callable[[str], None] = _say_on_stderr) -> None:
         if kind not in EXECUTORS:
             raise ValueError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
         if jobs is not None and jobs < 1:
             raise ValueError(f"--jobs must be at least 1 (got {jobs})")
-        self.limits, self.isolated, self._say = limits, isolated, say
+        self.limits, self.isolated, self.split, self._say = limits, isolated, split, say
         self.jobs = (jobs or default_jobs()) if isolated else 1  # in-process runs share this interpreter
         self.kind = kind if isolated else "spawn"
         self._lock = threading.Lock()
@@ -96,7 +97,8 @@ class Executor:
         (:mod:`.shards`) and the shards' outcomes merged back, so that the outcome is the same."""
         if jobs:
             self._started(jobs[0])  # in the caller's thread: the fork server dies with it (PDEATHSIG)
-        counts = shards.shares(len(jobs), self.jobs, self._examples.get(jobs[0].judge) if jobs else None)
+        counts = shards.shares(len(jobs), self.jobs if self.split else 1,
+                               self._examples.get(jobs[0].judge) if jobs else None)
         parts = [shards.split(job, count) for job, count in zip(jobs, counts, strict=True)]
         flat = [part for split in parts for part in split]
         done = self._ray.run_many(flat, self.limits) if self._ray is not None else self.map(self.run, flat)

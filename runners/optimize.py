@@ -43,6 +43,9 @@ class Settings(Options):
     #: the same whatever the number. The local model and the evaluations do not compete for the cores:
     #: the engine evaluates only while no LLM answer is being generated.
     jobs: int | None = None
+    #: With fewer evaluations at once than ``jobs``, split one evaluation's examples over the free workers
+    #: (:mod:`.shards`); False keeps an evaluation's examples in one process.
+    split_examples: bool = DEFAULTS["split_examples"]
     #: The Ray cluster for ``executor="ray"`` (None: start a local one, or RAY_ADDRESS).
     ray_address: str | None = None
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
@@ -96,7 +99,7 @@ def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda
 def open_executor(settings: Settings, root: Path) -> Executor:
     """The run's executor (close it at the end of the run: it stops the fork server)."""
     return Executor(settings.limits, kind=settings.executor, jobs=settings.jobs, isolated=settings.isolated,
-                    ray_address=settings.ray_address, root=root)
+                    ray_address=settings.ray_address, root=root, split=settings.split_examples)
 
 
 class ProgramEvaluator:
@@ -136,6 +139,7 @@ def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> E
                    seed=draw_seed(settings.seed, 0))
     # Spawned workers, not the run's fork server (started later, by the run): its examples split over
     # ``--jobs`` of them (:mod:`.shards`), as a single evaluation of the run's is.
-    with Executor(settings.limits, kind="spawn", jobs=settings.jobs, isolated=settings.isolated) as executor:
+    with Executor(settings.limits, kind="spawn", jobs=settings.jobs, isolated=settings.isolated,
+                  split=settings.split_examples) as executor:
         evaluation = evaluation_of(executor.run_many([job])[0])
     return hold_out(evaluation, settings.holdout, settings.seed)

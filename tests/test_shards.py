@@ -223,6 +223,19 @@ def test_a_program_that_does_not_import_fails_the_same_split_or_not(tmp_path):
     assert problems[0] == problems[1] and "ModuleNotFoundError" in str(problems[0])
 
 
+def test_no_split_examples_keeps_an_evaluations_examples_in_one_process(tmp_path):
+    project = project_at(tmp_path, "import os\nRATE = 0.5  # autotrace: param\n\ndef main(x):\n"
+                         "    return os.getpid()\n", "def examples():\n    return [1, 2, 3, 4]\n\n"
+                         "def feedback(output, x):\n    return 0.0\n")
+    processes = {}
+    for split_examples in (True, False):
+        with Executor(Limits(timeout=60), kind="spawn", jobs=2, split=split_examples, say=pytest.fail) as executor:
+            evaluation = evaluation_of(executor.run_many([job_for(tmp_path, project)])[0])
+        processes[split_examples] = [e.output for e in evaluation.examples]
+    assert len(set(processes[True])) == 2 and processes[True][0] == processes[True][2]  # examples 1, 3 | 2, 4
+    assert len(set(processes[False])) == 1
+
+
 def result(n: int) -> ExampleResult:
     return ExampleResult(score=float(n), example=str(n))
 
