@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/shard_speed.jsonl"))
     parser.add_argument("--label", default="", help="what the code measured is (a record's 'label')")
     args = parser.parse_args()
+    out = args.out if args.out.is_absolute() else ROOT / args.out
     sys.path.insert(0, str(ROOT / "tests"))
     from llmserver import Fault, ScriptedLLMServer
 
@@ -102,14 +103,14 @@ def main() -> None:
         finally:
             for executor in executors.values():
                 executor.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(ROOT / args.out if not args.out.is_absolute() else args.out, "a", encoding="utf-8") as out:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as lines:
         for kind, by_jobs in times.items():
             record = {"benchmark": "shard_speed", "commit": commit, "label": args.label, "evaluation": kind,
                       "examples": args.examples, "delay": args.delay, "rounds": args.rounds,
                       "seconds": {f"jobs {n}": [round(t, 3) for t in by_jobs[n]] for n in JOBS},
                       "median": {f"jobs {n}": round(statistics.median(by_jobs[n]), 3) for n in JOBS}}
-            out.write(json.dumps(record) + "\n")
+            lines.write(json.dumps(record) + "\n")
             print(f"{kind}: " + ", ".join(f"--jobs {n} {statistics.median(by_jobs[n]):.2f} s" for n in JOBS)
                   + f" (median of {args.rounds}; {args.examples} examples, {args.delay:g} s a request)")
 
