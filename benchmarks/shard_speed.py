@@ -8,10 +8,11 @@ The program is an unmodified ``OpenAI()`` client asking a scripted OpenAI-compat
 (tests/llmserver.py, a real socket) that answers every request after ``--delay`` seconds, as a model
 would take that long; one request per example. Two evaluations are timed, each with both job counts, the
 counts alternating round by round so that a change in the machine's load reaches both alike: the initial
-values' evaluation as ``autotrace optimize`` runs it before the run (spawned workers: ``prepare``) and
-one candidate's evaluation in a step (``Executor.run_many`` on the warm fork server, started outside the
-timing, once per run). The program's model is its own endpoint (``OPENAI_BASE_URL``), not the run's
-caching proxy: every round pays every request. One JSON line per evaluation kind is appended to ``--out``.
+values' evaluation as ``autotrace optimize`` runs it (``prepare`` on the run's executor, the start of its
+fork server included) and one candidate's evaluation in a step (``Executor.run_many`` on a warm fork
+server, started outside the timing, once per run). The program's model is its own endpoint
+(``OPENAI_BASE_URL``), not the run's caching proxy: every round pays every request. One JSON line per
+evaluation kind is appended to ``--out``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from autotrace.project import Project
 from autotrace.runners.executor import Executor
-from autotrace.runners.optimize import Settings, prepare
+from autotrace.runners.optimize import Settings, open_executor, prepare
 from autotrace.runners.program_runs import evaluation_of, make_job
 from autotrace.runners.sandbox import Limits
 
@@ -93,7 +94,8 @@ def main() -> None:
                 for n in (JOBS if round_ % 2 == 0 else tuple(reversed(JOBS))):
                     settings = Settings(target=root / "app.py", judge=root / "judge.py", jobs=n, limits=limits)
                     started = time.perf_counter()
-                    _, initial = prepare(settings)
+                    with open_executor(settings, root) as run_executor:  # a run's: its fork server starts here
+                        _, initial = prepare(settings, run_executor)
                     times["initial"][n].append(time.perf_counter() - started)
                     assert initial.score == 1.0, initial.message()
                     started = time.perf_counter()
