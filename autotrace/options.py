@@ -188,6 +188,12 @@ class OptimizeOptions:
         None, whole(1), "Evaluations at once (probes, search points, a step's candidates, --tests runs); the run "
         "is the same whatever N.", metavar="N", show_default="the number of cores", setting=True,
         checked_on_load=False)
+    split_examples: bool = option(
+        True, SWITCH, "When fewer evaluations than --jobs run at once (the initial values, a step with one "
+        "candidate), run one evaluation's examples in several workers, merged back in their order: a program "
+        "that waits on its model for each example gets N answers at a time. --no-split-examples runs each "
+        "evaluation's examples in one process, for a program that carries state from one example to the next.",
+        flags=("--split-examples/--no-split-examples",), setting=True)
     executor: str = option(
         EXECUTORS[0], one_of(EXECUTORS), "fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh "
         "Python each; ray: Ray tasks (pip install 'autotrace[ray]').", setting=True, checked_on_load=False)

@@ -142,7 +142,7 @@ def optimize(target: Path | None, **given: Any) -> None:
     from .app_model import APP_TIMEOUT, AppModel, program_model, run_model_slots, timed_out_waiting
     from .cannot_run import cannot_run
     from .executor import default_jobs
-    from .optimize import Settings, prepare, state_dir
+    from .optimize import Settings, open_executor, prepare, state_dir
     from .optimize import optimize as run_optimize
     from .sandbox import Limits
 
@@ -198,17 +198,18 @@ def optimize(target: Path | None, **given: Any) -> None:
         say = lambda text: click.echo(text, err=True)  # noqa: E731 - one line, passed once
         with LazyEndpoint(settings.llm, gguf=gguf, say=say, slots=slots) as endpoint, \
                 program_model(app, endpoint.get,
-                              None if options.no_cache else state_dir(root) / "autotrace.db") as proxy:
+                              None if options.no_cache else state_dir(root) / "autotrace.db") as proxy, \
+                open_executor(settings, root) as executor:  # after the proxy: its workers inherit the variables
             progress = _Progress(proxy)
             if tests is not None:  # the tests run once first: the baseline regressions are measured against
                 project, initial = _prepare_tests(settings, tests, keyword, holdout_tests)
             else:
-                project, initial = prepare(settings) if not settings.resume else (None, None)
+                project, initial = prepare(settings, executor) if not settings.resume else (None, None)
                 if timeout_is_default and initial is not None and timed_out_waiting(initial, proxy):
                     click.echo(f"the program waits for its model longer than --timeout {options.timeout:g}: "
                                f"evaluations may now take {APP_TIMEOUT:g} s (give --timeout to choose)", err=True)
-                    settings.limits = replace(settings.limits, timeout=APP_TIMEOUT)
-                    project, initial = prepare(settings)  # the calls that were answered come from the cache
+                    settings.limits = executor.limits = replace(settings.limits, timeout=APP_TIMEOUT)
+                    project, initial = prepare(settings, executor)  # the answered calls come from the cache
                 if project is not None and initial is not None:
                     if why := cannot_run(project.params, initial, project.root):
                         fail(why)
@@ -217,7 +218,7 @@ def optimize(target: Path | None, **given: Any) -> None:
             settings.llm = endpoint.get()
             click.echo(f"optimizing {what} with {settings.optimizer}, at most {settings.steps} steps", err=True)
             result = run_optimize(settings, progress=progress.show, project=project, initial=initial,
-                                  program_tokens=progress.program_tokens)
+                                  program_tokens=progress.program_tokens, executor=executor)
             progress.save(root, result.run_id)
         click.echo(f"best score: {result.best_score}   run: {result.run_id}", err=True)
         if result.patch.diff:

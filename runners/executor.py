@@ -4,7 +4,8 @@ and how many at once (``--jobs``).
 
 Whatever the executor and the number of jobs, results come back in the order asked for, so a run is
 the same whatever N is: :meth:`Executor.run_many` is the entry point for anything that has several
-sets of values to evaluate at once (probes, a search's points, a pool of candidates).
+sets of values to evaluate at once (probes, a search's points, a pool of candidates), and for one set
+alone: with fewer sets than jobs, each set's examples are split over the free workers (:mod:`.shards`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any, TypeVar
 
 from autotrace.config import DEFAULTS, EXECUTORS
 
+from . import shards
 from .forkserver import ForkServer, ForkServerGone, ForkUnsafe, fork_supported
 from .guard import Baseline
 from .job import Job
-from .outcome import WorkerOutcome
+from .outcome import Examples, WorkerOutcome
 from .sandbox import Limits, evaluate
 from .scratch import sweep
 
@@ -45,17 +47,18 @@ def _say_on_stderr(text: str) -> None:
 class Executor:
     """Runs worker jobs for one optimization run; close it (or use it as a context manager) to stop the
     fork server and the threads. ``isolated=False`` runs jobs in this process, one at a time; ``root`` is
-    the project's root, the folder Ray ships to its nodes."""
+    the project's root, the folder Ray ships to its nodes; ``split=False`` never splits one job's examples
+    over several workers (:meth:`run_many`)."""
 
     def __init__(self, limits: Limits, *, kind: str = DEFAULTS["executor"], jobs: int | None = None,
                  isolated: bool = True,
-                 ray_address: str | None = None, root: Path | None = None,
+                 ray_address: str | None = None, root: Path | None = None, split: bool = True,
                  say: Callable[[str], None] = _say_on_stderr) -> None:
         if kind not in EXECUTORS:
             raise ValueError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
         if jobs is not None and jobs < 1:
             raise ValueError(f"--jobs must be at least 1 (got {jobs})")
-        self.limits, self.isolated, self._say = limits, isolated, say
+        self.limits, self.isolated, self.split, self._say = limits, isolated, split, say
         self.jobs = (jobs or default_jobs()) if isolated else 1  # in-process runs share this interpreter
         self.kind = kind if isolated else "spawn"
         self._lock = threading.Lock()
@@ -65,6 +68,8 @@ class Executor:
         self._ray: Any = None
         #: The project's state the evaluations running at the same time share (:class:`.guard.Baseline`).
         self._baseline = Baseline()
+        #: How many examples each judge gave (learnt from the first evaluation that ran them).
+        self._examples: dict[str | None, int] = {}
         # Once per run, not per evaluation: the scratch folders a killed autotrace left in the temp folder.
         sweep()
         if self.kind == "fork" and (reason := fork_supported()) is not None:
@@ -87,12 +92,24 @@ class Executor:
         return evaluate(job, self.limits, isolated=self.isolated, baseline=self._baseline)
 
     def run_many(self, jobs: Sequence[Job]) -> list[WorkerOutcome]:
-        """The outcomes of ``jobs``, in their order, up to :attr:`jobs` of them running at once."""
+        """The outcomes of ``jobs``, in their order, up to :attr:`jobs` workers running at once. Fewer
+        jobs than workers leave workers free: each job's examples are then split over its share of them
+        (:mod:`.shards`) and the shards' outcomes merged back, so that the outcome is the same."""
         if jobs:
             self._started(jobs[0])  # in the caller's thread: the fork server dies with it (PDEATHSIG)
-        if self._ray is not None:
-            return self._ray.run_many(jobs, self.limits)
-        return self.map(self.run, jobs)
+        counts = shards.shares(len(jobs), self.jobs if self.split else 1,
+                               self._examples.get(jobs[0].judge) if jobs else None)
+        parts = [shards.split(job, count) for job, count in zip(jobs, counts, strict=True)]
+        flat = [part for split in parts for part in split]
+        done = self._ray.run_many(flat, self.limits) if self._ray is not None else self.map(self.run, flat)
+        outcomes, start = [], 0
+        for split in parts:
+            outcomes.append(shards.merged(done[start:start + len(split)]))
+            start += len(split)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Examples):  # the judge's example count: no more shards than examples
+                self._examples[job.judge] = len(outcome.examples)
+        return outcomes
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``function`` over ``items`` on up to :attr:`jobs` threads, the results in the items' order."""

@@ -320,6 +320,8 @@ def serve() -> int:
         while True:
             now = time.monotonic()
             for line in requests.take():
+                if os.getppid() != parent:
+                    return 0  # autotrace ended (while the last child was forked, say): start no more
                 request = decode(line)
                 if not isinstance(request, Fork):
                     raise ProtocolError(f"the fork server takes {Fork.tag!r} messages after the first, not "

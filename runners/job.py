@@ -52,6 +52,13 @@ class Job:
     #: seeded with it and the example's index before each example, so that every candidate of a run
     #: meets the same draws (``--repeats``), and a forked worker does not inherit its parent's state.
     seed: int = 0
+    #: ``(k, n)``: this job runs only the examples whose index is ``k`` modulo ``n``, one shard of an
+    #: evaluation split over ``n`` workers (:mod:`.shards`); ``(0, 1)`` runs them all.
+    shard: tuple[int, int] = (0, 1)
+
+    def runs_example(self, index: int) -> bool:
+        """Whether the example at ``index`` is this job's to run (see :attr:`shard`)."""
+        return index % self.shard[1] == self.shard[0]
 
     @property
     def rewrites(self) -> bool:
@@ -77,6 +84,7 @@ class Job:
         data["candidates"] = {path: dict(found) for path, found in self.candidates.items()}
         data["values"] = dict(self.values)
         data["search_roots"] = list(self.search_roots)
+        data["shard"] = list(self.shard)
         return json.dumps(data)
 
     @classmethod
@@ -97,7 +105,7 @@ class Job:
             candidates={path: _strings(found, f"candidates[{path!r}]") for path, found in
                         read.mapping("candidates", lambda v: isinstance(v, dict), "an object", {}).items()},
             record=read.flag("record", True), cache=read.flag("cache", True), root=read.text("root", ""),
-            seed=read.whole("seed", 0),
+            seed=read.whole("seed", 0), shard=read.shard("shard"),
         )
 
 
@@ -187,6 +195,11 @@ class _Reader:
 
     def whole(self, key: str, default: int) -> int:
         return self._get(key, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number")
+
+    def shard(self, key: str) -> tuple[int, int]:
+        value = self._get(key, [0, 1], lambda v: isinstance(v, list) and len(v) == 2 and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v) and 0 <= v[0] < v[1], "[k, n] with 0 <= k < n")
+        return (value[0], value[1])
 
     def items(self, key: str) -> list[Any]:
         return self._get(key, _MISSING, lambda v: isinstance(v, list), "a list")

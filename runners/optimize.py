@@ -4,6 +4,7 @@ program's evaluation as the engine's :class:`~autotrace.engine.Evaluator`, and t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from autotrace.records import RunSubject
 from autotrace.store import RunStore, state_dir
 
 from .executor import Executor
-from .program_runs import evaluation_of, hold_out, make_job, run_evaluation
+from .program_runs import evaluation_of, hold_out, make_job
 from .sandbox import Limits
 
 __all__ = ["SAMPLE_TEMPERATURE", "RunResult", "Settings", "StepReport", "draw_seed", "load_project", "open_executor",
@@ -43,6 +44,9 @@ class Settings(Options):
     #: the same whatever the number. The local model and the evaluations do not compete for the cores:
     #: the engine evaluates only while no LLM answer is being generated.
     jobs: int | None = None
+    #: With fewer evaluations at once than ``jobs``, split one evaluation's examples over the free workers
+    #: (:mod:`.shards`); False keeps an evaluation's examples in one process.
+    split_examples: bool = DEFAULTS["split_examples"]
     #: The Ray cluster for ``executor="ray"`` (None: start a local one, or RAY_ADDRESS).
     ray_address: str | None = None
     #: How a set of values is evaluated; None runs ``target``'s entry under ``judge`` (the pytest
@@ -63,26 +67,30 @@ def load_project(settings: Settings) -> Project:
     return project
 
 
-def prepare(settings: Settings) -> tuple[Project, Evaluation]:
+def prepare(settings: Settings, executor: Executor | None = None) -> tuple[Project, Evaluation]:
     """Find the parameters and evaluate their initial values, writing nothing: bad input (a marker,
-    a selector, the judge, the entry) raises here, before a model is started or a run is stored."""
+    a selector, the judge, the entry) raises here, before a model is started or a run is stored.
+    ``executor``: the run's (:func:`open_executor`, then given to :func:`optimize` too, so that its fork
+    server starts once); None evaluates in spawned workers."""
     project = load_project(settings)
     if settings.judge is not None:
         judge_failure_score(settings.judge)  # a failure_score that is no number: one line, before anything runs
-    return project, _evaluate(settings, project, {p.name: p.initial for p in project.params})
+    return project, _evaluate(settings, project, {p.name: p.initial for p in project.params}, executor)
 
 
 def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda r: None,
              project: Project | None = None, initial: Evaluation | None = None,
-             program_tokens: Callable[[], int] = lambda: 0) -> RunResult:
+             program_tokens: Callable[[], int] = lambda: 0, executor: Executor | None = None) -> RunResult:
     """Run the engine; ``project`` and ``initial`` (the initial values' evaluation) may come from
-    :func:`prepare`; ``program_tokens``: what the program's own model calls spent so far (the budgets)."""
+    :func:`prepare`; ``program_tokens``: what the program's own model calls spent so far (the budgets);
+    ``executor``: the run's, left open (None: one opened and closed here)."""
     project = project or load_project(settings)
     if settings.failure_score is None and settings.judge is not None:
         settings = replace(settings, failure_score=judge_failure_score(settings.judge))
     store = RunStore(state_dir(project.root) / "autotrace.db")
     try:
-        with open_executor(settings, project.root) as executor:
+        with contextlib.nullcontext(executor) if executor is not None else \
+                open_executor(settings, project.root) as executor:
             subject = RunSubject(target=str(settings.target) if settings.target else None,
                                  judge=str(settings.judge) if settings.judge else None, entry=settings.entry,
                                  selectors=tuple(settings.selectors))
@@ -96,7 +104,7 @@ def optimize(settings: Settings, progress: Callable[[StepReport], None] = lambda
 def open_executor(settings: Settings, root: Path) -> Executor:
     """The run's executor (close it at the end of the run: it stops the fork server)."""
     return Executor(settings.limits, kind=settings.executor, jobs=settings.jobs, isolated=settings.isolated,
-                    ray_address=settings.ray_address, root=root)
+                    ray_address=settings.ray_address, root=root, split=settings.split_examples)
 
 
 class ProgramEvaluator:
@@ -129,10 +137,14 @@ def _target(settings: Settings) -> Path:
     return settings.target
 
 
-def _evaluate(settings: Settings, project: Project, values: dict[str, Any]) -> Evaluation:
+def _evaluate(settings: Settings, project: Project, values: dict[str, Any], executor: Executor | None) -> Evaluation:
     if settings.evaluator is not None:
         return settings.evaluator(project, values)
     job = make_job(project, _target(settings), settings.entry, settings.judge, values,
                    seed=draw_seed(settings.seed, 0))
-    evaluation = run_evaluation(job, settings.limits, isolated=settings.isolated)
+    # Its examples split over ``--jobs`` workers (:mod:`.shards`), as a single evaluation of the run's is.
+    with contextlib.nullcontext(executor) if executor is not None else \
+            Executor(settings.limits, kind="spawn", jobs=settings.jobs, isolated=settings.isolated,
+                     split=settings.split_examples) as running:
+        evaluation = evaluation_of(running.run_many([job])[0])
     return hold_out(evaluation, settings.holdout, settings.seed)

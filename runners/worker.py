@@ -35,7 +35,8 @@ from .outcome import EntryMissing, Examples, JudgeFailed, SetupFailed, WorkerOut
 
 
 def run_job(job: Job) -> WorkerOutcome:
-    """Run the job here: :class:`.outcome.Examples`, or why the run could not be judged at all."""
+    """Run the job here: :class:`.outcome.Examples` (of the examples of its :attr:`.job.Job.shard`), or why
+    the run could not be judged at all."""
     kinds = {p.name: p.kind for p in job.params}
     values = {name: text_to_value(kinds.get(name, ParamKind.LITERAL), text) for name, text in job.values.items()}
     runtime = Runtime({n: v for n, v in values.items() if kinds.get(n) is not ParamKind.CODE})
@@ -52,6 +53,10 @@ def run_job(job: Job) -> WorkerOutcome:
             examples, train = split if split is not None else (None, 1)
         except JudgeError as exc:
             return JudgeFailed(str(exc))
+        runs = [(index, example) for index, example in enumerate(examples if examples is not None else [None])
+                if job.runs_example(index)]
+        if not runs:  # a shard past the last example: nothing to import the program for
+            return Examples(examples=())
         try:
             module = importlib.import_module(job.target_module)
         except BaseException as exc:  # the program does not even import: that is the feedback
@@ -62,7 +67,7 @@ def run_job(job: Job) -> WorkerOutcome:
             return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
         params = [ParamNode(p.name, values[p.name], p.kind, p.description) for p in job.params]
         results = []
-        for index, example in enumerate(examples if examples is not None else [None]):
+        for index, example in runs:
             args = () if examples is None else (example,)
             seed_draw(job.seed, index)
             if model_calls is not None:

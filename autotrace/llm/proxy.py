@@ -11,7 +11,8 @@ through any client (``openai`` sync or async, streamed or not, ``httpx``, ``requ
 * **Cache.** A reply is kept under a hash of the whole request (path and JSON body after the model is
   replaced). A request that samples (``temperature`` > 0, or none given: OpenAI's default is 1) is keyed
   with the number of identical requests this proxy saw before it, so repeats within a run sample anew
-  while a re-run of the run replays. Only successful answers are kept.
+  while a re-run of the run replays. Only successful answers are kept. An identical request that arrives
+  while the first is still being answered waits for it and is answered from the cache.
 * **Meter.** Calls, cached calls, prompt and completion tokens (as the upstream reports them) and seconds
   spent waiting for the upstream, as an :class:`~autotrace.llm.appcalls.AppUsage`.
 
@@ -26,6 +27,7 @@ program never calls a model never starts one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -83,6 +85,7 @@ class RecordingProxy:
         self._usage = AppUsage()
         self._seen: Counter[str] = Counter()
         self._calls: dict[str, list[AppCall]] = {}
+        self._asking: dict[str, tuple[threading.Lock, list[int]]] = {}  # key -> its lock, its requests
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -164,6 +167,23 @@ class RecordingProxy:
             material += f"\nsample {index}"
         return KEY_PREFIX + hashlib.sha256(material.encode("utf-8")).hexdigest()
 
+    @contextlib.contextmanager
+    def alone(self, key: str) -> Iterator[None]:
+        """For the block, no other request with ``key`` is answered: an identical request that arrives
+        while the first is still asked waits for its answer and gets it from the cache, so that evaluations
+        running at once (``--jobs``) pay for a request once, as they do one after another."""
+        with self._lock:
+            entry = self._asking.setdefault(key, (threading.Lock(), [0]))
+            entry[1][0] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1][0] -= 1
+                if not entry[1][0]:
+                    del self._asking[key]
+
     def count(self, usage: AppUsage) -> None:
         with self._lock:
             self._usage = self._usage + usage
@@ -224,6 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
             body["model"] = upstream.model
         proxy = self.proxy
         key = proxy.key(path, body)
+        with proxy.alone(key) if proxy.cache is not None else contextlib.nullcontext():
+            self._answer(proxy, tag, path, body, upstream, key)
+
+    def _answer(self, proxy: RecordingProxy, tag: str, path: str, body: dict[str, Any], upstream: Upstream,
+                key: str) -> None:
+        """Answer from the cache, else from the upstream (and cache the answer)."""
         cache = proxy.cache
         if cache is not None and (stored := cache.get(key)) is not None:
             proxy.count(AppUsage(calls=1, cached=1))
