@@ -23,8 +23,10 @@ attrs' suite checks. When the user asks for the value's own text (``user_repr``:
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import decimal
+import itertools
 import traceback
 import weakref
 from collections import deque
@@ -43,6 +45,8 @@ _LEAVES = frozenset({FunctionType, BuiltinFunctionType, CodeType, range, bytearr
 #: builtin types whose content a subclass's instance shows, read with the builtin's own methods
 _CONTENT = (dict, list, tuple, set, frozenset, deque, str, bytes, int, float, complex)
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+#: plain values whose text is never cut inside a container (only strings are)
+_SHORT_ATOMS = ATOMS - {str}
 _LEVELS = 3  # containers shown inside containers
 _ITEMS = 64  # items shown of one container (as many fields of one object)
 _STRING = 200  # characters shown of a string inside a container
@@ -251,18 +255,48 @@ class ValueTexts:
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
-            parts.append(f"{name}={self._text(item, level - 1, left)}")
+            kind = type(item)
+            if kind in ATOMS:  # _text's first case, inlined: most fields are plain values
+                text = repr(item) if kind is not str or len(item) <= _STRING else repr(item[:_STRING]) + "..."
+                left[0] -= len(text)
+            else:
+                text = self._text(item, level - 1, left)
+            parts.append(f"{name}={text}")
         return ", ".join(parts)
 
     def _items(self, start: str, items: Any, end: str, level: int, left: list[int]) -> str:
         if level <= 0:
             return f"{start}...{end}"
+        head = list(itertools.islice(items, _ITEMS + 1))  # one item past the shown ones says "..." follows
+        more = len(head) > _ITEMS
+        if more:
+            del head[_ITEMS:]
+        if set(map(type, head)) <= _SHORT_ATOMS or (
+                set(map(type, head)) <= ATOMS and max(map(len, filter(_is_str, head)), default=0) <= _STRING):
+            # plain values only: their texts made by the interpreter in one pass, then cut where the
+            # item-by-item rendering below stops (an item is shown while characters are still wanted)
+            texts = list(map(repr, head))
+            ends = list(itertools.accumulate(map(len, texts)))
+            shown = min(len(texts), bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
+            if shown:
+                left[0] -= ends[shown - 1]
+            dots = ", ..." if shown and (more or shown < len(texts)) else "..." if more or shown < len(texts) else ""
+            return f"{start}{', '.join(texts[:shown])}{dots}{end}"
         parts = []
-        for i, item in enumerate(items):
-            if i == _ITEMS or left[0] <= 0:
+        for item in head:
+            if left[0] <= 0:
                 parts.append("...")
                 break
-            parts.append(self._text(item, level - 1, left))
+            kind = type(item)
+            if kind in ATOMS:  # _text's first case, inlined
+                text = repr(item) if kind is not str or len(item) <= _STRING else repr(item[:_STRING]) + "..."
+                left[0] -= len(text)
+                parts.append(text)
+            else:
+                parts.append(self._text(item, level - 1, left))
+        else:
+            if more:
+                parts.append("...")
         return f"{start}{', '.join(parts)}{end}"
 
     def _mapping(self, value: dict, level: int, left: list[int]) -> str:
@@ -273,7 +307,19 @@ class ValueTexts:
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
-            parts.append(f"{self._text(key, level - 1, left)}: {self._text(item, level - 1, left)}")
+            kind = type(key)
+            if kind in ATOMS:  # _text's first case, inlined, for the key and for the value
+                key_text = repr(key) if kind is not str or len(key) <= _STRING else repr(key[:_STRING]) + "..."
+                left[0] -= len(key_text)
+            else:
+                key_text = self._text(key, level - 1, left)
+            kind = type(item)
+            if kind in ATOMS:
+                text = repr(item) if kind is not str or len(item) <= _STRING else repr(item[:_STRING]) + "..."
+                left[0] -= len(text)
+            else:
+                text = self._text(item, level - 1, left)
+            parts.append(f"{key_text}: {text}")
         return "{" + ", ".join(parts) + "}"
 
 
@@ -282,6 +328,10 @@ def plain_items(value: Any, kind: type) -> bool:
     if kind is dict:
         return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
     return set(map(type, value)) <= ATOMS
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
 
 
 def _plain_args(args: tuple) -> bool:

@@ -69,3 +69,82 @@ def test_the_per_type_cache_keeps_no_class_alive():
     del Short
     gc.collect()
     assert gone() is None
+
+
+class _ItemByItem(ValueTexts):
+    """The reference: every item rendered through ``_text`` one at a time, as the rules say (an item is
+    shown while characters are still wanted, at most 64 of them, "..." when some are left out)."""
+
+    def _named(self, fields, level, left):
+        parts = []
+        for i, (name, item) in enumerate(fields):
+            if i == 64 or left[0] <= 0:
+                parts.append("...")
+                break
+            parts.append(f"{name}={self._text(item, level - 1, left)}")
+        return ", ".join(parts)
+
+    def _items(self, start, items, end, level, left):
+        if level <= 0:
+            return f"{start}...{end}"
+        parts = []
+        for i, item in enumerate(items):
+            if i == 64 or left[0] <= 0:
+                parts.append("...")
+                break
+            parts.append(self._text(item, level - 1, left))
+        return f"{start}{', '.join(parts)}{end}"
+
+    def _mapping(self, value, level, left):
+        if level <= 0:
+            return "{...}"
+        parts = []
+        for i, (key, item) in enumerate(dict.items(value)):
+            if i == 64 or left[0] <= 0:
+                parts.append("...")
+                break
+            parts.append(f"{self._text(key, level - 1, left)}: {self._text(item, level - 1, left)}")
+        return "{" + ", ".join(parts) + "}"
+
+
+class _Fields:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _random_value(rng, depth):
+    choice = rng.randrange(10 if depth else 5)
+    if choice == 0:
+        return rng.randrange(-10**rng.randrange(1, 30), 10**rng.randrange(1, 30))
+    if choice == 1:
+        return "x" * rng.choice((0, 1, 5, 199, 200, 201, 900))
+    if choice == 2:
+        return rng.choice((None, True, 1.5, b"ab", 2j))
+    if choice in (3, 4):
+        return rng.random()
+    size = rng.choice((0, 1, 2, 10, 63, 64, 65, 100))
+    items = [_random_value(rng, depth - 1) for _ in range(size)]
+    if choice == 5:
+        return items
+    if choice == 6:
+        return tuple(items)
+    if choice == 7:
+        return {i if rng.random() < 0.5 else f"k{i}": item for i, item in enumerate(items)}
+    if choice == 8:
+        return {x for x in items if type(x) in (int, str, float, bytes)}
+    return _Fields(**{f"f{i}": item for i, item in enumerate(items[:70])})
+
+
+def test_items_rendered_together_read_as_item_by_item():
+    import random
+
+    rng = random.Random(7)
+    fast, reference = ValueTexts(), _ItemByItem()
+    edges = [[7] * 70, (7,) * 64, [[7, 8]] * 70, ["ab"] * 65, {i: i for i in range(70)}, _Fields(a=7, b=[7] * 70)]
+    for value in edges:  # every limit, so that some item ends exactly where the characters run out
+        for limit in range(1, 200):
+            assert fast.text(value, limit) == reference.text(value, limit), (value, limit)
+    for _ in range(150):
+        value = _random_value(rng, 3)
+        for limit in (5, 40, 300, 1000):
+            assert fast.text(value, limit) == reference.text(value, limit)
