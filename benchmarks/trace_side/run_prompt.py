@@ -19,19 +19,17 @@ GEPA's runs of the task get. The best prompt seen (the first at the best score) 
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
 
-from run_task import litellm_model  # noqa: E402 - the harness script beside this one
+from run_task import arguments, litellm_model  # noqa: E402 - the harness script beside this one
 
 
 class _Timeout(Exception):
@@ -72,19 +70,7 @@ def run_all(program, judge, examples: list[Any], timeout: float) -> tuple[Any, s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--steps", type=int, required=True)
-    parser.add_argument("--target", type=float, required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-tokens", type=int, default=1024)
-    parser.add_argument("--memory-size", type=int, default=0, help="OptoPrime's memory_size (its default: 0)")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds one example's run may take")
-    parser.add_argument("--llm-timeout", type=float, default=900.0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = arguments(900.0, "seconds one example's run may take", 900.0)
 
     started = time.perf_counter()
     os.chdir(args.run_dir)

@@ -76,7 +76,8 @@ def evaluate(program, judge, timeout: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def main() -> int:
+def arguments(timeout: float, timeout_help: str, llm_timeout: float) -> argparse.Namespace:
+    """The command line the harness gives a trace-opt script (this one and ``run_prompt.py``)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--steps", type=int, required=True)
@@ -86,10 +87,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=1024)
     parser.add_argument("--memory-size", type=int, default=0, help="OptoPrime's memory_size (its default: 0)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds one evaluation may take")
-    parser.add_argument("--llm-timeout", type=float, default=600.0)
+    parser.add_argument("--timeout", type=float, default=timeout, help=timeout_help)
+    parser.add_argument("--llm-timeout", type=float, default=llm_timeout)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments(60.0, "seconds one evaluation may take", 600.0)
 
     started = time.perf_counter()
     os.chdir(args.run_dir)
