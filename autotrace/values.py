@@ -182,11 +182,8 @@ class ValueTexts:
     def _text(self, value: Any, level: int, left: list[int]) -> str:
         """``value``'s text, ``level`` containers deep at most; ``left[0]``: the characters still wanted."""
         kind = type(value)
-        if kind in ATOMS:
-            text = repr(value) if kind is not str or level == _LEVELS or len(value) <= _STRING else \
-                repr(value[:_STRING]) + "..."
-            left[0] -= len(text)
-            return text
+        if kind in ATOMS:  # a string is cut only inside a container or an object
+            return self._spent(repr(value), left) if level == _LEVELS else _inner_atom(value, kind, left)
         if kind in _CONTAINERS and len(value) <= _ITEMS and plain_items(value, kind):
             return self._spent(repr(value), left)  # the interpreter's repr: the same text, made in C
         if kind is list:
@@ -255,12 +252,8 @@ class ValueTexts:
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
-            kind = type(item)
-            if kind in ATOMS:  # _text's first case, inlined: most fields are plain values
-                text = repr(item) if kind is not str or len(item) <= _STRING else repr(item[:_STRING]) + "..."
-                left[0] -= len(text)
-            else:
-                text = self._text(item, level - 1, left)
+            kind = type(item)  # most fields are plain values: their text without _text's dispatch
+            text = _inner_atom(item, kind, left) if kind in ATOMS else self._text(item, level - 1, left)
             parts.append(f"{name}={text}")
         return ", ".join(parts)
 
@@ -271,8 +264,8 @@ class ValueTexts:
         more = len(head) > _ITEMS
         if more:
             del head[_ITEMS:]
-        if set(map(type, head)) <= _SHORT_ATOMS or (
-                set(map(type, head)) <= ATOMS and max(map(len, filter(_is_str, head)), default=0) <= _STRING):
+        kinds = set(map(type, head))
+        if kinds <= _SHORT_ATOMS or (kinds <= ATOMS and max(map(len, filter(_is_str, head)), default=0) <= _STRING):
             # plain values only: their texts made by the interpreter in one pass, then cut where the
             # item-by-item rendering below stops (an item is shown while characters are still wanted)
             texts = list(map(repr, head))
@@ -288,12 +281,7 @@ class ValueTexts:
                 parts.append("...")
                 break
             kind = type(item)
-            if kind in ATOMS:  # _text's first case, inlined
-                text = repr(item) if kind is not str or len(item) <= _STRING else repr(item[:_STRING]) + "..."
-                left[0] -= len(text)
-                parts.append(text)
-            else:
-                parts.append(self._text(item, level - 1, left))
+            parts.append(_inner_atom(item, kind, left) if kind in ATOMS else self._text(item, level - 1, left))
         else:
             if more:
                 parts.append("...")
@@ -307,8 +295,10 @@ class ValueTexts:
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
+            # _inner_atom written out for the key and the value: two calls an item measurably slow a
+            # mapping's text (docs/decisions/pytest-plugin-cost.md)
             kind = type(key)
-            if kind in ATOMS:  # _text's first case, inlined, for the key and for the value
+            if kind in ATOMS:
                 key_text = repr(key) if kind is not str or len(key) <= _STRING else repr(key[:_STRING]) + "..."
                 left[0] -= len(key_text)
             else:
@@ -328,6 +318,14 @@ def plain_items(value: Any, kind: type) -> bool:
     if kind is dict:
         return set(map(type, value)) <= ATOMS and set(map(type, value.values())) <= ATOMS
     return set(map(type, value)) <= ATOMS
+
+
+def _inner_atom(value: Any, kind: type, left: list[int]) -> str:
+    """The text of a plain value (of type ``kind``, one of :data:`ATOMS`) inside a container or an object: a
+    string cut after :data:`_STRING` characters; its length counted off ``left[0]``."""
+    text = repr(value) if kind is not str or len(value) <= _STRING else repr(value[:_STRING]) + "..."
+    left[0] -= len(text)
+    return text
 
 
 def _is_str(value: Any) -> bool:
