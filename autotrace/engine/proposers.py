@@ -169,6 +169,7 @@ class Asking:
         optimizer is told (:meth:`autotrace.optimizers.base.Optimizer.collapsed`), so that the next
         question moves on or is put another way."""
         ledger = self.ledger
+        current = ledger.key(step.current.values)  # an answer giving these back copied them
         fresh: dict[ProposalKey, tuple[Proposal, dict[str, Any]]] = {}
         reused: list[Evaluated] = []
         repeat: tuple[int, Evaluation, list[str]] | None = None
@@ -190,7 +191,7 @@ class Asking:
             else:
                 evaluation = ledger.evaluated[known.id]
                 self._collapsed(proposal, f"it gave values run before again ({_when(known.step)}, which scored "
-                                          f"{evaluation.describe()})", copied=key == ledger.key(step.current.values))
+                                          f"{evaluation.describe()})", copied=key == current)
                 if repeat is None:
                     repeat = (known.step, evaluation, list(proposal.values))
         batch = list(fresh.values())
