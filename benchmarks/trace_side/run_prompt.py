@@ -19,7 +19,6 @@ GEPA's runs of the task get. The best prompt seen (the first at the best score) 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -29,7 +28,7 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
 
-from run_task import arguments, litellm_model  # noqa: E402 - the harness script beside this one
+from run_task import arguments, set_up  # noqa: E402 - the harness script beside this one
 
 
 class _Timeout(Exception):
@@ -71,18 +70,9 @@ def run_all(program, judge, examples: list[Any], timeout: float) -> tuple[Any, s
 
 def main() -> int:
     args = arguments(900.0, "seconds one example's run may take", 900.0)
-
     started = time.perf_counter()
-    os.chdir(args.run_dir)
-    sys.path.insert(0, str(args.run_dir.resolve()))
-    from opto.optimizers import OptoPrime
-
-    program = importlib.import_module("program_trace")
-    judge = importlib.import_module("judge")
+    program, judge, optimizer, usage = set_up(args)
     examples = list(judge.examples())
-    usage: list = []
-    optimizer = OptoPrime(program.parameters(), llm=litellm_model(args, usage), max_tokens=args.max_tokens,
-                          memory_size=args.memory_size)
 
     def values() -> dict[str, Any]:
         return {p.py_name: p.data for p in program.parameters()}

@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
 
@@ -93,10 +94,9 @@ def arguments(timeout: float, timeout_help: str, llm_timeout: float) -> argparse
     return parser.parse_args()
 
 
-def main() -> int:
-    args = arguments(60.0, "seconds one evaluation may take", 600.0)
-
-    started = time.perf_counter()
+def set_up(args: argparse.Namespace) -> tuple[Any, Any, Any, list]:
+    """In the run's folder: its trace-opt program and judge imported, OptoPrime over the program's
+    parameters, and the list each of its model calls' usage is appended to."""
     os.chdir(args.run_dir)
     sys.path.insert(0, str(args.run_dir.resolve()))
     from opto.optimizers import OptoPrime
@@ -106,6 +106,13 @@ def main() -> int:
     usage: list = []
     optimizer = OptoPrime(program.parameters(), llm=litellm_model(args, usage), max_tokens=args.max_tokens,
                           memory_size=args.memory_size)
+    return program, judge, optimizer, usage
+
+
+def main() -> int:
+    args = arguments(60.0, "seconds one evaluation may take", 600.0)
+    started = time.perf_counter()
+    program, judge, optimizer, usage = set_up(args)
 
     def values():
         return {p.py_name: p.data for p in program.parameters()}
