@@ -191,8 +191,9 @@ class OptimizeOptions:
     split_examples: bool = option(
         True, SWITCH, "When fewer evaluations than --jobs run at once (the initial values, a step with one "
         "candidate), run one evaluation's examples in several workers, merged back in their order: a program "
-        "that waits on its model for each example gets N answers at a time. --no-split-examples runs each "
-        "evaluation's examples in one process, for a program that carries state from one example to the next.",
+        "that waits on its model for each example gets N answers at a time (not once its examples have shown "
+        "they run too fast for it to pay). --no-split-examples runs each evaluation's examples in one process, "
+        "for a program that carries state from one example to the next.",
         flags=("--split-examples/--no-split-examples",), setting=True)
     executor: str = option(
         EXECUTORS[0], one_of(EXECUTORS), "fork: from a warm process (Linux; spawns where unsafe); spawn: a fresh "

@@ -68,8 +68,8 @@ class Executor:
         self._ray: Any = None
         #: The project's state the evaluations running at the same time share (:class:`.guard.Baseline`).
         self._baseline = Baseline()
-        #: How many examples each judge gave (learnt from the first evaluation that ran them).
-        self._examples: dict[str | None, int] = {}
+        #: How many examples each judge gave and how long they ran, learnt from its last evaluation.
+        self._learnt: dict[str | None, shards.Learnt] = {}
         # Once per run, not per evaluation: the scratch folders a killed autotrace left in the temp folder.
         sweep()
         if self.kind == "fork" and (reason := fork_supported()) is not None:
@@ -94,11 +94,13 @@ class Executor:
     def run_many(self, jobs: Sequence[Job]) -> list[WorkerOutcome]:
         """The outcomes of ``jobs``, in their order, up to :attr:`jobs` workers running at once. Fewer
         jobs than workers leave workers free: each job's examples are then split over its share of them
-        (:mod:`.shards`) and the shards' outcomes merged back, so that the outcome is the same."""
+        (:mod:`.shards`), unless the judge's examples have shown they run too fast for it to pay, and the
+        shards' outcomes merged back, so that the outcome is the same."""
         if jobs:
             self._started(jobs[0])  # in the caller's thread: the fork server dies with it (PDEATHSIG)
-        counts = shards.shares(len(jobs), self.jobs if self.split else 1,
-                               self._examples.get(jobs[0].judge) if jobs else None)
+        learnt = self._learnt.get(jobs[0].judge) if jobs else None
+        workers = self.jobs if self.split and shards.pays(learnt) else 1
+        counts = shards.shares(len(jobs), workers, learnt.examples if learnt is not None else None)
         parts = [shards.split(job, count) for job, count in zip(jobs, counts, strict=True)]
         flat = [part for split in parts for part in split]
         done = self._ray.run_many(flat, self.limits) if self._ray is not None else self.map(self.run, flat)
@@ -107,8 +109,8 @@ class Executor:
             outcomes.append(shards.merged(done[start:start + len(split)]))
             start += len(split)
         for job, outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, Examples):  # the judge's example count: no more shards than examples
-                self._examples[job.judge] = len(outcome.examples)
+            if isinstance(outcome, Examples):  # no more shards than examples; none when they run fast
+                self._learnt[job.judge] = shards.Learnt.of(outcome)
         return outcomes
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:

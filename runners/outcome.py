@@ -31,6 +31,9 @@ class Examples(_Ended):
 
     tag: ClassVar[str] = "examples"
     examples: tuple[ExampleResult, ...]
+    #: The worker's seconds running the examples and judging them (not starting, not importing): what
+    #: splitting them over several workers can save (:mod:`runners.shards`).
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

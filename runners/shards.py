@@ -17,10 +17,35 @@ the :class:`~autotrace.evaluation.Evaluation` takes, so sharding leaves it whole
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .job import Job
 from .outcome import Examples, WorkerOutcome
+
+
+#: An evaluation whose examples ran for less than this many seconds (in the workers, summed) is not split:
+#: each shard is a worker that imports the program and the judge again, which costs more than the wait it saves
+#: (docs/decisions/split-examples.md).
+PAYS_FROM = 0.2
+
+
+@dataclass(frozen=True)
+class Learnt:
+    """What the last evaluation of a judge's examples showed: how many there are and their seconds."""
+
+    examples: int
+    seconds: float
+
+    @classmethod
+    def of(cls, outcome: Examples) -> Learnt:
+        return cls(len(outcome.examples), outcome.seconds)
+
+
+def pays(learnt: Learnt | None) -> bool:
+    """Whether splitting an evaluation of these examples saves more than it costs: yes until one evaluation
+    has shown their seconds (a program that waits on a model gains most on its first, longest, evaluation),
+    then only when they ran for at least :data:`PAYS_FROM` seconds."""
+    return learnt is None or learnt.seconds >= PAYS_FROM
 
 
 def shares(asked: int, jobs: int, examples: int | None) -> list[int]:
@@ -58,4 +83,5 @@ def merged(outcomes: Sequence[WorkerOutcome]) -> WorkerOutcome:
     count = sum(len(part) for part in parts)
     examples = tuple(parts[i % len(parts)][i // len(parts)] for i in range(count))
     tail = "".join(outcome.output_tail for outcome in outcomes)
-    return Examples(examples=examples, attempts=attempts, output_tail=tail)
+    return Examples(examples=examples, attempts=attempts, output_tail=tail,
+                    seconds=sum(outcome.seconds for outcome in outcomes if isinstance(outcome, Examples)))

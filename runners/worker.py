@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import sys
+import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -66,7 +67,7 @@ def run_job(job: Job) -> WorkerOutcome:
         if not callable(entry):
             return EntryMissing(f"{job.target_module} has no function {job.entry!r} (use --entry NAME)")
         params = [ParamNode(p.name, values[p.name], p.kind, p.description) for p in job.params]
-        results = []
+        results, started = [], time.perf_counter()
         for index, example in runs:
             args = () if examples is None else (example,)
             seed_draw(job.seed, index)
@@ -88,7 +89,7 @@ def run_job(job: Job) -> WorkerOutcome:
                 example=g.short_repr(example) if examples is not None else None, output=g.short_repr(outcome.output),
                 graph=g.to_json(_graph(recorder, params, outcome, model_calls)) if recorder is not None else None,
                 held_out=index >= train))
-        return Examples(examples=tuple(results))
+        return Examples(examples=tuple(results), seconds=time.perf_counter() - started)
     finally:
         uninstall(finder)
         if model_calls is not None:

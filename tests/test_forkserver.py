@@ -45,12 +45,12 @@ PROGRAM = ("import helper\nRATE = 0.5  # autotrace: param\n\n"
 
 
 def without_thread_ids(value: Any) -> Any:
-    """An outcome as its JSON (:mod:`autotrace.runners.outcome`) with the recorded thread ids left out:
-    the only field that differs between processes."""
+    """An outcome as its JSON (:mod:`autotrace.runners.outcome`) with the recorded thread ids and the
+    examples' seconds left out: the only fields that differ between processes."""
     if not isinstance(value, (dict, list)) and hasattr(value, "tag"):
         return without_thread_ids(json.loads(outcome_to_json(value)))
     if isinstance(value, dict):
-        return {k: without_thread_ids(v) for k, v in value.items() if k != "thread"}
+        return {k: without_thread_ids(v) for k, v in value.items() if k not in ("thread", "seconds")}
     if isinstance(value, list):
         return [without_thread_ids(v) for v in value]
     return value

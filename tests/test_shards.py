@@ -30,7 +30,7 @@ from autotrace.runners.optimize import Settings, prepare
 from autotrace.runners.outcome import Crashed, Examples, SetupFailed, WorkerOutcome, outcome_to_json
 from autotrace.runners.program_runs import evaluation_of
 from autotrace.runners.sandbox import Limits
-from autotrace.runners.shards import merged, shares, split
+from autotrace.runners.shards import PAYS_FROM, Learnt, merged, pays, shares, split
 from autotrace.store import ResponseCache, state_dir
 
 #: Seconds a request waits at the server for another one before the test fails: only a failing test waits.
@@ -195,8 +195,8 @@ SPLIT_JUDGE = ("def examples():\n    return {'train': [1, 2, 3, 4, 5], 'val': [6
 
 @pytest.mark.parametrize("kind, jobs", [("fork", 3), ("spawn", 8)])
 def test_shards_merge_into_the_one_workers_outcome(tmp_path, kind, jobs):
-    """Seven examples (five to train on, one raising, two held out) over three workers, or eight: one
-    worker with no example at first, then no more workers than examples once their number is known."""
+    """Seven examples (five to train on, one raising, two held out) over three workers, or eight (one worker
+    with no example); the second evaluation, having shown that the examples run fast, in one worker."""
     if kind == "fork" and fork_supported() is not None:
         pytest.skip(str(fork_supported()))
     project = project_at(tmp_path, PROGRAM, SPLIT_JUDGE)
@@ -236,6 +236,29 @@ def test_no_split_examples_keeps_an_evaluations_examples_in_one_process(tmp_path
     assert len(set(processes[False])) == 1
 
 
+PID_JUDGE = "def examples():\n    return [1, 2, 3, 4]\n\ndef feedback(output, x):\n    return 0.0\n"
+
+
+@pytest.mark.parametrize("pause, splits", [(0.0, [True, False, False]), (0.1, [True, True, True])])
+def test_an_evaluation_is_split_again_only_when_its_examples_took_long_enough(tmp_path, pause, splits):
+    """The first evaluation is split (nothing is known yet); after it, only examples that ran for
+    :data:`PAYS_FROM` seconds or more (four of 0.1 s) are, as a shard's worker would cost more than it saves."""
+    project = project_at(tmp_path, f"import os, time\nRATE = 0.5  # autotrace: param\n\ndef main(x):\n"
+                         f"    time.sleep({pause})\n    return os.getpid()\n", PID_JUDGE)
+    with Executor(Limits(timeout=60), kind="spawn", jobs=2, say=pytest.fail) as executor:
+        outcomes = [executor.run_many([job_for(tmp_path, project)])[0] for _ in splits]
+    assert all(isinstance(outcome, Examples) for outcome in outcomes)
+    processes = [len({e.output for e in evaluation_of(outcome).examples}) for outcome in outcomes]
+    assert processes == [2 if split else 1 for split in splits]
+    assert (outcomes[0].seconds >= PAYS_FROM) == (pause > 0)  # type: ignore[union-attr]
+
+
+def test_splitting_pays_until_the_examples_showed_they_run_fast():
+    assert pays(None)
+    assert not pays(Learnt(examples=4, seconds=PAYS_FROM / 2))
+    assert pays(Learnt(examples=4, seconds=PAYS_FROM))
+
+
 def result(n: int) -> ExampleResult:
     return ExampleResult(score=float(n), example=str(n))
 
@@ -253,11 +276,12 @@ def test_merged_interleaves_the_shards_and_a_failed_shard_fails_the_whole():
     job = Job("app", "main", None, (), {}, (), {})
     assert [part.shard for part in split(job, 3)] == [(0, 3), (1, 3), (2, 3)]
     assert split(job, 1) == [job]
-    shards = [Examples(examples=(result(0), result(3)), attempts=("wrote x",)),
-              Examples(examples=(result(1), result(4)), attempts=("wrote x", "wrote y")),
+    shards = [Examples(examples=(result(0), result(3)), attempts=("wrote x",), seconds=0.5),
+              Examples(examples=(result(1), result(4)), attempts=("wrote x", "wrote y"), seconds=0.25),
               Examples(examples=(result(2),))]
     whole = merged(shards)
     assert isinstance(whole, Examples) and [e.score for e in whole.examples] == [0, 1, 2, 3, 4]
+    assert whole.seconds == 0.75  # the examples' seconds in all workers: what one worker would have taken
     assert whole.attempts == ("wrote x", "wrote y")
     failed = merged([shards[0], Crashed("timed out after 5 s"), SetupFailed("worse")])
     assert failed == Crashed("timed out after 5 s", attempts=("wrote x",))
