@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from .job import Job
 from .outcome import Examples, WorkerOutcome
 
-
 #: An evaluation whose examples ran for less than this many seconds (in the workers, summed) is not split:
 #: each shard is a worker that imports the program and the judge again, which costs more than the wait it saves
 #: (docs/decisions/split-examples.md).
