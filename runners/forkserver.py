@@ -198,11 +198,11 @@ class _Child:
 
 def _warm(search_roots: Sequence[str], judge: str | None, rewrites: bool, files: Sequence[str] = ()) -> str | None:
     """Import what every evaluation imports; None when forking is safe afterwards, else why not.
-    ``rewrites``: evaluations rewrite source (code candidates, or no bytecode cache), which takes LibCST;
+    ``rewrites``: evaluations rewrite source (code candidates, or the cache turned off), which takes LibCST;
     ``files``: the program's files, whose installed libraries (``import numpy``) are imported here once."""
     from autotrace.judge import JudgeError, load_judge
 
-    if rewrites or sys.dont_write_bytecode:  # else the rewritten modules come from the bytecode cache
+    if rewrites:  # else the rewritten modules come from the cache (autotrace's own when Python writes no bytecode)
         import autotrace.transforms.compile  # noqa: F401
         import autotrace.transforms.rewrite  # noqa: F401
 

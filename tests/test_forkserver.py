@@ -4,6 +4,7 @@ process behind, and ``--jobs`` does not change a run."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -252,3 +253,15 @@ def test_the_programs_libraries_are_imported_once_in_the_warm_up_and_its_own_mod
     monkeypatch.syspath_prepend(str(lib))
     monkeypatch.syspath_prepend(str(tmp_path / "project"))
     assert _library_imports([str(tmp_path / "project" / "app.py")], [str(tmp_path / "project")]) == ["warmlib"]
+
+
+@pytest.mark.parametrize("rewrites", [False, True])
+def test_the_server_warms_libcst_only_for_evaluations_that_rewrite_source(rewrites):
+    """Without a rewrite (no code parameter, the cache on) the children read the rewritten modules from the
+    cache, autotrace's own when Python writes no bytecode: the server need not pay for LibCST's import."""
+    code = ("import sys\nfrom autotrace.runners.forkserver import _warm\n"
+            f"assert _warm([], None, {rewrites}) is None\nprint('libcst' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(rewrites)
