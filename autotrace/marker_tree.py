@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from autotrace import domain as domains
+from autotrace.cst_nodes import nodes_of
 from autotrace.params import ParamKind, ParamSpec
 
 from .markers import MARKER, MarkerError, marker_text, module_name, read_source, relpath
@@ -30,7 +30,7 @@ def is_literal(node: cst.BaseExpression) -> bool:
         return node.value in ("True", "False", "None")
     if isinstance(node, cst.ConcatenatedString):
         return is_literal(node.left) and is_literal(node.right)
-    if isinstance(node, cst.UnaryOperation) and m.matches(node.operator, m.Minus() | m.Plus()):
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
         return isinstance(node.expression, (cst.Integer, cst.Float, cst.Imaginary))
     if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
         return all(isinstance(el, cst.Element) and is_literal(el.value) for el in node.elements)
@@ -122,7 +122,7 @@ class _Finder(cst.CSTVisitor):
 
 
 def _comments_in(node: cst.CSTNode) -> list[str]:
-    return [c.value for c in m.findall(node, m.Comment()) if isinstance(c, cst.Comment)]
+    return [c.value for c in nodes_of(node, cst.Comment)]
 
 
 def _first_marker(comments: Iterable[str]) -> str | None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import libcst as cst
-import libcst.matchers as m
 
+from autotrace.cst_nodes import nodes_of
 from autotrace.markers import marker_text
 from autotrace.params import literal_to_text
 
@@ -167,8 +167,8 @@ class _Rewriter(cst.CSTTransformer):
 
     def _render(self, key: str, old: Any, old_node: cst.BaseExpression, new: Any) -> cst.BaseExpression:
         if isinstance(new, (str, bytes)):
-            strings = m.findall(old_node, m.SimpleString())
-            if type(old) is type(new) and strings and isinstance(strings[0], cst.SimpleString):
+            strings = nodes_of(old_node, cst.SimpleString)
+            if type(old) is type(new) and strings:
                 prefix, quote = strings[0].prefix, strings[0].quote
             else:
                 prefix, quote = ("b" if isinstance(new, bytes) else ""), '"'

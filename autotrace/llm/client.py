@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import openai
-from openai.types.chat import ChatCompletion
-
 from autotrace.llm.jsonfix import extract_json
 from autotrace.llm.timings import UNREPORTED, ServerTimings, read_timings
 
 if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion
+
     from autotrace.store import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -127,6 +126,8 @@ class LLM:
         self.config = config
         self._cache = cache
         self._unsupported: set[str] = set()
+        import openai  # here, not at the top: a run that never asks a model does not pay for its import
+
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "not-needed",
@@ -231,6 +232,9 @@ class LLM:
 
         Raises :class:`LLMError` when the SDK's retries run out or the endpoint refuses us (401/403/404).
         """
+        import openai
+        from openai.types.chat import ChatCompletion
+
         # The schema each mode sends, worked out once; without limits to drop, "json_schema_lengths"
         # would send what "json_schema" sends, so it is left out.
         sent: dict[str, dict | None] = {}
@@ -308,6 +312,8 @@ class LLM:
 
     def _describe(self, exc: Exception) -> str:
         """One redacted line saying what went wrong."""
+        import openai
+
         if isinstance(exc, openai.APITimeoutError):
             text = f"timed out after {self.config.timeout:g} s"
         elif isinstance(exc, openai.APIStatusError):
