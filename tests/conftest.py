@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import PLUGIN_AUTOLOAD
 from llmserver import ScriptedLLMServer
 
 from autotrace.llm.provision import installed_model
@@ -46,6 +48,14 @@ def model_ready() -> None:
 #: first and the short files fill in behind them, instead of one long file running alone at the end.
 LONGEST_FIRST = ("test_app_model.py", "test_holdout_tests.py", "test_examples.py", "test_tests_eval.py",
                  "test_cli.py", "test_confinement.py", "test_bench_prompt_tasks.py", "test_tests_search.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The pytest runs the tests start load only the plugins they name (``helpers.PLUGIN_AUTOLOAD``). Set in
+    the process that runs tests (an xdist worker, or this one without workers), never in a controller whose
+    workers are still to start: they need xdist's own plugin."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        os.environ[PLUGIN_AUTOLOAD] = "1"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

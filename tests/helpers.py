@@ -96,6 +96,19 @@ def steps_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [re.sub(r" +\d+\.\ds ", " ", line) for line in result.stderr.splitlines() if line.startswith("step")]
 
 
+# -- the environment of a child process -------------------------------------------------------------
+#: The one ``PYTEST_`` variable a child keeps: tests/conftest.py sets it, so that the pytest runs the tests
+#: start (``--tests`` evaluations, the plugin's sessions) load only the plugins they name, not the ones
+#: installed beside this suite (xdist, coverage, benchmark, anyio), which cost more than such a run itself.
+PLUGIN_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+
+
+def child_env(*prefixes: str, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment for a child, less the variables whose names start with ``prefixes`` (the
+    user's ``OPENAI_`` ones, this test run's ``PYTEST_`` ones) or are in ``drop``; :data:`PLUGIN_AUTOLOAD` stays."""
+    return {k: v for k, v in os.environ.items() if k == PLUGIN_AUTOLOAD or not (k.startswith(prefixes) or k in drop)}
+
+
 # -- the installed command --------------------------------------------------------------------------
 def autotrace(*args: str, cwd: Path, base_url: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed ``autotrace`` command; with ``base_url``, against that LLM server."""

@@ -25,7 +25,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE
+from helpers import AUTOTRACE, child_env
 from inprocess import run_tests
 from llmserver import ScriptedLLMServer
 
@@ -79,7 +79,7 @@ def grading(folder: Path) -> Path:
 
 
 def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_", "PYTEST_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
     return subprocess.run([str(AUTOTRACE), "optimize", "--tests", "tests/", *args, "--base-url", server.base_url,
                            "--model", "scripted"], cwd=folder, env={**env, "OPENAI_API_KEY": "test"},
                           capture_output=True, text=True, timeout=300)

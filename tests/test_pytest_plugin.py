@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from helpers import SHOP, write
+from helpers import SHOP, child_env, write
 
 from autotrace import graph as g
 
@@ -50,8 +50,7 @@ class Session:
 
 def run(root: Path, *args: str, report: bool = True, timeout: float = 180) -> Session:
     """``python -m pytest -p autotrace ARGS`` in ``root``, with the report in ``root/report.json``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "AUTOTRACE_")) and k != "PYTHONPATH"}
+    env = child_env("PYTEST_", "AUTOTRACE_", drop=("PYTHONPATH",))
     env["STATE_OUT"] = str(root / "state.json")
     report_path = root / "report.json"
     report_path.unlink(missing_ok=True)
@@ -149,7 +148,7 @@ def test_import_mode_importlib(shop: Path, active: Session) -> None:
 
 def test_xdist_workers_instrument_and_the_controller_merges_the_report(shop: Path, active: Session) -> None:
     pytest.importorskip("xdist")
-    session = run(shop, "--autotrace", "-n", "2")
+    session = run(shop, "--autotrace", "-p", "xdist", "-n", "2")  # by name: plugins are not autoloaded here
     assert session.outcomes() == EXPECTED, session.output
     assert sorted(t["nodeid"] for t in session.report["tests"]) == sorted(t["nodeid"] for t in active.report["tests"])
     for name in SHOP_TESTS:
@@ -366,7 +365,7 @@ def test_autotrace_all_gives_the_plain_outcomes(tmp_path: Path) -> None:
 def test_notes_from_xdist_workers_reach_the_controllers_report(tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     root = write(tmp_path, LIBRARY)
-    session = run(root, "--autotrace-all=pkg", "-n", "2")  # only the workers import pkg.odd
+    session = run(root, "--autotrace-all=pkg", "-p", "xdist", "-n", "2")  # only the workers import pkg.odd
     assert len(session.report["tests"]) == 10, session.output
     assert [n for n in session.report["notes"] if "odd.py" in n] == [
         f"{root / 'pkg' / 'odd.py'}: could not instrument (TypeError: {LIBCST_FAILS}); imported unchanged"]

@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 import pytest
 from browser import Chromium, Page, find_chromium
-from helpers import AUTOTRACE, SHOP, autotrace, make_shop, run_id_of, suggest, write
+from helpers import AUTOTRACE, SHOP, autotrace, child_env, make_shop, run_id_of, suggest, write
 from llmserver import ScriptedLLMServer
 from markupsafe import escape
 
@@ -250,7 +250,7 @@ def test_the_heat_map_of_many_tests_keeps_the_rows_that_changed() -> None:
 @pytest.fixture(scope="module")
 def session_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write(tmp_path_factory.mktemp("session"), SHOP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AUTOTRACE_")) and k != "PYTHONPATH"}
+    env = child_env("PYTEST_", "AUTOTRACE_", drop=("PYTHONPATH",))
     env["STATE_OUT"] = str(root / "state.json")
     page = root / "report.html"
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "autotrace", "-p", "no:cacheprovider",

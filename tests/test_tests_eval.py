@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE
+from helpers import AUTOTRACE, child_env
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.sandbox import Limits
@@ -111,7 +111,7 @@ def test_optimize_tests_regression_feedback_then_a_fix_and_a_patch(tmp_path: Pat
     before = {name: (project / "src" / "shipping" / name).read_bytes() for name in ("rates.py", "cost.py")}
     llm_server.script({"reasoning": "Ship everything free.", "suggestion": {THRESHOLD: 0.0, BILLABLE: None}},
                       {"reasoning": "Free from 50; round up.", "suggestion": {THRESHOLD: 50.0, BILLABLE: FIXED_BILLABLE}})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_", "PYTEST_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
     # the measured search and the probes over the tests have their own test (test_tests_search): here
     # every step asks the model, and each step runs the tests once
     result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "tests/", "--steps", "4", "--no-measured-step",

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE
+from helpers import AUTOTRACE, child_env
 from llmserver import ScriptedLLMServer
 
 
@@ -16,7 +16,7 @@ def test_an_integer_threshold_pinned_by_a_failing_test_is_found_without_the_mode
     (tmp_path / "limits.py").write_text("RETRIES = 10  # autotrace: param int in [1, 500] retries before giving up\n")
     (tmp_path / "test_limits.py").write_text(
         "import limits\n\n\ndef test_enough_retries():\n    assert limits.RETRIES >= 37\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_", "PYTEST_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
     result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", ".", "--steps", "2", "--base-url",
                              llm_server.base_url, "--model", "scripted"], cwd=tmp_path, capture_output=True,
                             text=True, env={**env, "OPENAI_API_KEY": "test"}, timeout=600)
