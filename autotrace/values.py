@@ -150,6 +150,15 @@ class ValueTexts:
             text = f"<{_type_name(type(value))} (no text: {type(exc).__name__})>"
         return truncate(text, limit)
 
+    def brief_token(self, kind: type) -> object | None:
+        """When :meth:`brief` shows every instance of ``kind`` by its type and identity alone, an object that
+        stands for the type (the same one while the type lives, and while this one is held no other type's);
+        None otherwise (a builtin container, an exception, a value shown by its own repr)."""
+        if self.user_repr or kind in ATOMS or kind in _CONTAINERS or kind is MethodType:
+            return None
+        plan = self._plan(kind)
+        return None if plan.leaf or plan.is_class or plan.exception else plan
+
     def message(self, exc: BaseException) -> str:
         """What ``str(exc)`` gives, when that runs none of the program's code (a builtin exception with
         plain arguments); else its arguments' texts."""
@@ -290,8 +299,20 @@ class ValueTexts:
     def _mapping(self, value: dict, level: int, left: list[int]) -> str:
         if level <= 0:
             return "{...}"
+        head = list(itertools.islice(dict.items(value), _ITEMS + 1))  # one item past the shown ones: "..." follows
+        keys, items = [key for key, _ in head], [item for _, item in head]
+        kinds = set(map(type, keys)) | set(map(type, items))
+        if kinds <= _SHORT_ATOMS or (kinds <= ATOMS and max(map(len, filter(_is_str, keys + items)), default=0)
+                                     <= _STRING):
+            # plain keys and values only: their texts made in one pass, cut as the loop below cuts them
+            texts = [f"{k}: {v}" for k, v in zip(map(repr, keys), map(repr, items), strict=True)]
+            ends = list(itertools.accumulate(len(t) - 2 for t in texts))  # ": " is not counted
+            shown = min(len(texts), _ITEMS, bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
+            if shown:
+                left[0] -= ends[shown - 1]
+            return "{" + ", ".join(texts[:shown] + (["..."] if shown < len(texts) else [])) + "}"
         parts = []
-        for i, (key, item) in enumerate(dict.items(value)):
+        for i, (key, item) in enumerate(head):
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
