@@ -27,6 +27,7 @@ import bisect
 import datetime
 import decimal
 import itertools
+import operator
 import traceback
 import weakref
 from collections import deque
@@ -299,20 +300,22 @@ class ValueTexts:
     def _mapping(self, value: dict, level: int, left: list[int]) -> str:
         if level <= 0:
             return "{...}"
-        head = list(itertools.islice(dict.items(value), _ITEMS + 1))  # one item past the shown ones: "..." follows
-        keys, items = [key for key, _ in head], [item for _, item in head]
+        # one item past the shown ones says "..." follows
+        keys, items = list(itertools.islice(dict.__iter__(value), _ITEMS + 1)), \
+            list(itertools.islice(dict.values(value), _ITEMS + 1))
         kinds = set(map(type, keys)) | set(map(type, items))
         if kinds <= _SHORT_ATOMS or (kinds <= ATOMS and max(map(len, filter(_is_str, keys + items)), default=0)
                                      <= _STRING):
             # plain keys and values only: their texts made in one pass, cut as the loop below cuts them
-            texts = [f"{k}: {v}" for k, v in zip(map(repr, keys), map(repr, items), strict=True)]
-            ends = list(itertools.accumulate(len(t) - 2 for t in texts))  # ": " is not counted
-            shown = min(len(texts), _ITEMS, bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
+            key_texts, item_texts = list(map(repr, keys)), list(map(repr, items))
+            ends = list(itertools.accumulate(map(operator.add, map(len, key_texts), map(len, item_texts))))
+            shown = min(len(ends), _ITEMS, bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
             if shown:
                 left[0] -= ends[shown - 1]
-            return "{" + ", ".join(texts[:shown] + (["..."] if shown < len(texts) else [])) + "}"
+            parts = list(map(": ".join, zip(key_texts[:shown], item_texts[:shown])))
+            return "{" + ", ".join(parts + ["..."] if shown < len(ends) else parts) + "}"
         parts = []
-        for i, (key, item) in enumerate(head):
+        for i, (key, item) in enumerate(zip(keys, items)):
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
