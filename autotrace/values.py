@@ -312,10 +312,10 @@ class ValueTexts:
             shown = min(len(ends), _ITEMS, bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
             if shown:
                 left[0] -= ends[shown - 1]
-            parts = list(map(": ".join, zip(key_texts[:shown], item_texts[:shown])))
+            parts = list(map(": ".join, zip(key_texts[:shown], item_texts[:shown], strict=True)))
             return "{" + ", ".join(parts + ["..."] if shown < len(ends) else parts) + "}"
         parts = []
-        for i, (key, item) in enumerate(zip(keys, items)):
+        for i, (key, item) in enumerate(zip(keys, items, strict=True)):
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break
