@@ -164,7 +164,6 @@ _CONTAINERS = (list, dict, set, tuple, frozenset)
 _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
 _NO_KINDS: dict[int, str] = {}
-_NO_NESTED: dict[int, int] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
 
 
@@ -173,13 +172,16 @@ class Kinds(dict[int, str]):
     a collected value), carrying how many values detached in its run may still be given their full
     text (``texts``). Past that budget a detached value keeps its brief text (type and identity, a
     container's plain items): taking the full text of an object each time one of its methods ends is
-    most of the cost of recording a long loop over it, and a run's DAG shows its first calls in full."""
+    most of the cost of recording a long loop over it, and a run's DAG shows its first calls in full.
+    ``briefs`` keeps, past the budget, the one :class:`Detached` of each object shown by its type and
+    identity alone (``id(value)`` -> (its type's token, the Detached)): detached again, it is the same."""
 
-    __slots__ = ("texts",)
+    __slots__ = ("texts", "briefs")
 
     def __init__(self, texts: int) -> None:
         super().__init__()
         self.texts = texts
+        self.briefs: dict[int, tuple[object, Detached]] = {}
 
 
 class Detached:
@@ -305,7 +307,24 @@ def _detached(held: Any, kinds: Kinds) -> Any:
     kind = type(value)
     if (kind is tuple or kind is frozenset) and _plain_tuple(value, [_SCAN_LIMIT]):
         return value
+    if kinds.texts <= 0 and kind not in _CONTAINER_TYPES:
+        return _brief(value, kind, kinds)
     return Detached(value, kinds)
+
+
+def _brief(value: Any, kind: type, kinds: Kinds) -> Detached:
+    """A value detached past the run's text budget: an object shown by its type and identity alone is
+    detached once, and the records of its later calls share that :class:`Detached` (same key, same text);
+    a loop over one object's methods detaches it at every call."""
+    token = TEXTS.brief_token(kind)
+    if token is None:
+        return Detached(value, kinds)
+    key = id(value)
+    found = kinds.briefs.get(key)
+    if found is not None and found[0] is token:
+        return found[1]
+    detached = kinds.briefs[key] = (token, Detached(value, kinds))
+    return detached[1]
 
 
 def hold_for(call: list, value: Any) -> Any:
@@ -325,26 +344,30 @@ def end(call: list) -> None:
 
 def detach(call: list) -> None:
     """A call that held :class:`Pinned` values has ended: keep them :class:`Detached` instead (the
-    arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded)."""
+    arguments, the items of its ``*args`` / ``**kwargs``, the result and the items it yielded, in that order)."""
     call[PINNED] = False
     meta: FunctionMeta = call[META]
     if meta is None:  # a dropped record (past the limit): nothing to keep
         return
     kinds = call[KINDS]
-    nested = dict(meta.var_params) if meta.var_params and meta.params is not None else _NO_NESTED
-    args = list(call[ARGS])
-    for i, held in enumerate(args):
-        kind = nested.get(i)
-        if kind == VAR_POSITIONAL:
-            args[i] = tuple([_detached(v, kinds) for v in held])
-        elif kind == VAR_KEYWORD:
-            args[i] = {k: _detached(v, kinds) for k, v in held.items()}
-        else:
-            args[i] = _detached(held, kinds)
-    call[ARGS] = tuple(args)
+    if not meta.var_params or meta.params is None:  # each argument is one held value
+        call[ARGS] = tuple([held if type(held) is not Pinned else _detached(held, kinds) for held in call[ARGS]])
+    else:
+        nested = dict(meta.var_params)
+        args = list(call[ARGS])
+        for i, held in enumerate(args):
+            kind = nested.get(i)
+            if kind == VAR_POSITIONAL:
+                args[i] = tuple([_detached(v, kinds) for v in held])
+            elif kind == VAR_KEYWORD:
+                args[i] = {k: _detached(v, kinds) for k, v in held.items()}
+            else:
+                args[i] = _detached(held, kinds)
+        call[ARGS] = tuple(args)
     if meta.params is None:
         call[KWARGS] = {k: _detached(v, kinds) for k, v in call[KWARGS].items()}
-    call[RESULT] = _detached(call[RESULT], kinds)
+    if type(call[RESULT]) is Pinned:
+        call[RESULT] = _detached(call[RESULT], kinds)
     if call[YIELDS]:
         call[YIELDS] = [(clock, _detached(item, kinds)) for clock, item in call[YIELDS]]
 
@@ -609,8 +632,8 @@ class Recorder:
             pinned = False
             for value in values:  # hold_all, inlined: this is the hot path
                 if type(value) not in ATOMS:
-                    held = tuple([hold(v, kinds) for v in values])
-                    pinned = _any_pinned(held)
+                    held = tuple([v if type(v) in ATOMS else hold(v, kinds) for v in values])
+                    pinned = Pinned in map(type, held)
                     break
             if var_params:  # its *args tuple and **kwargs dict are held item by item
                 listed: list[Any] = list(held)

@@ -27,6 +27,7 @@ import bisect
 import datetime
 import decimal
 import itertools
+import operator
 import traceback
 import weakref
 from collections import deque
@@ -149,6 +150,15 @@ class ValueTexts:
         except Exception as exc:
             text = f"<{_type_name(type(value))} (no text: {type(exc).__name__})>"
         return truncate(text, limit)
+
+    def brief_token(self, kind: type) -> object | None:
+        """When :meth:`brief` shows every instance of ``kind`` by its type and identity alone, an object that
+        stands for the type (the same one while the type lives, and while this one is held no other type's);
+        None otherwise (a builtin container, an exception, a value shown by its own repr)."""
+        if self.user_repr or kind in ATOMS or kind in _CONTAINERS or kind is MethodType:
+            return None
+        plan = self._plan(kind)
+        return None if plan.leaf or plan.is_class or plan.exception else plan
 
     def message(self, exc: BaseException) -> str:
         """What ``str(exc)`` gives, when that runs none of the program's code (a builtin exception with
@@ -290,8 +300,22 @@ class ValueTexts:
     def _mapping(self, value: dict, level: int, left: list[int]) -> str:
         if level <= 0:
             return "{...}"
+        # one item past the shown ones says "..." follows
+        keys, items = list(itertools.islice(dict.__iter__(value), _ITEMS + 1)), \
+            list(itertools.islice(dict.values(value), _ITEMS + 1))
+        kinds = set(map(type, keys)) | set(map(type, items))
+        if kinds <= _SHORT_ATOMS or (kinds <= ATOMS and max(map(len, filter(_is_str, keys + items)), default=0)
+                                     <= _STRING):
+            # plain keys and values only: their texts made in one pass, cut as the loop below cuts them
+            key_texts, item_texts = list(map(repr, keys)), list(map(repr, items))
+            ends = list(itertools.accumulate(map(operator.add, map(len, key_texts), map(len, item_texts))))
+            shown = min(len(ends), _ITEMS, bisect.bisect_left(ends, left[0]) + 1) if left[0] > 0 else 0
+            if shown:
+                left[0] -= ends[shown - 1]
+            parts = list(map(": ".join, zip(key_texts[:shown], item_texts[:shown], strict=True)))
+            return "{" + ", ".join(parts + ["..."] if shown < len(ends) else parts) + "}"
         parts = []
-        for i, (key, item) in enumerate(dict.items(value)):
+        for i, (key, item) in enumerate(zip(keys, items, strict=True)):
             if i == _ITEMS or left[0] <= 0:
                 parts.append("...")
                 break

@@ -540,6 +540,51 @@ def test_a_long_run_gives_its_first_detached_values_their_full_text(tmp_path):
                      "<m.Box object at ADDR>", "<m.Box object at ADDR>"]
 
 
+def test_past_the_budget_an_object_is_detached_once_for_all_its_calls(tmp_path):
+    """Past the budget of full texts, the calls of one object's methods share one detached value (its brief
+    text is its type and identity): what the DAG says of them is what a value detached at each call says.
+    A builtin container past the budget is detached at each call (its brief text shows its plain items)."""
+    from autotrace.recorder import Detached, Recorder, RunOutcome, build_graph
+
+    src = """
+        class Box:
+            def __init__(self):
+                self.items = []
+            def add(self, x):
+                self.items.append(x)
+                return len(self.items)
+        def push(items, x):
+            items.append(x)
+            return len(items)
+        def main():
+            box, other, items = Box(), Box(), []
+            for n in range(3):
+                box.add(n)
+                other.add(n)
+                push(items, n)
+            return box.add(9)
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        recorder = Recorder(texts=1)  # the first Box's __init__ takes the only full text
+        with p.runtime.recording(recorder):
+            p.module("m").main()
+        graph = build_graph(recorder, [], RunOutcome(0))
+        selves = {}
+        for call in recorder.calls:
+            if call[0].func == "m.Box.add":
+                selves.setdefault(call[3][0].key, set()).add(id(call[3][0]))
+        pushed = [call[3][0] for call in recorder.calls if call[0].func == "m.push"]
+    assert len(selves) == 2 and all(len(shared) == 1 for shared in selves.values())  # one Detached per object
+    assert len({id(items) for items in pushed}) == 3 and all(type(items) is Detached for items in pushed)
+    adds = [(unplaced(attrs["args"]["self"]), attrs["args"]["x"]) for _, attrs in graph.nodes(data=True)
+            if attrs.get("func") == "m.Box.add"]
+    assert adds == [("<m.Box object at ADDR>", x) for x in ("0", "0", "1", "1", "2", "2", "9")]
+    pushes = [attrs["args"]["items"] for _, attrs in graph.nodes(data=True) if attrs.get("func") == "m.push"]
+    assert pushes == ["[0]", "[0, 1]", "[0, 1, 2]"]
+    boxes = {attrs["args"]["self"] for _, attrs in graph.nodes(data=True) if attrs.get("func") == "m.Box.add"}
+    assert len(boxes) == 2  # the two Boxes' addresses stay apart
+
+
 WATCHED_SRC = """
     CALLS = []
 

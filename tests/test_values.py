@@ -140,7 +140,9 @@ def test_items_rendered_together_read_as_item_by_item():
 
     rng = random.Random(7)
     fast, reference = ValueTexts(), _ItemByItem()
-    edges = [[7] * 70, (7,) * 64, [[7, 8]] * 70, ["ab"] * 65, {i: i for i in range(70)}, _Fields(a=7, b=[7] * 70)]
+    edges = [[7] * 70, (7,) * 64, [[7, 8]] * 70, ["ab"] * 65, {i: i for i in range(70)}, _Fields(a=7, b=[7] * 70),
+             {f"k{i}": "x" * 150 for i in range(66)}, {i: "x" * (200 + i % 2) for i in range(66)}, {i: None for i in range(64)},
+             _Fields(m={i: [i] for i in range(70)})]
     for value in edges:  # every limit, so that some item ends exactly where the characters run out
         for limit in range(1, 200):
             assert fast.text(value, limit) == reference.text(value, limit), (value, limit)
