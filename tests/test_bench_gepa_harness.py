@@ -112,3 +112,28 @@ def test_gepa_takes_the_autotrace_runs_budget_and_spends_no_more(llm_server, tmp
     assert row.program_runs == 3 and len(program_requests(llm_server)) == 8 * 3
     assert len(asked) == 1 and row.visible_score == 0.0
     assert re.search(r"--sides gepa --steps 2 --metric-calls 4 ", row.command)
+
+
+def test_gepa_goes_last_with_the_program_runs_of_this_invocations_autotrace_run(monkeypatch, tmp_path):
+    from benchmarks import harness
+
+    ran = []
+
+    def run_task(task, side, seed, *rest, metric_calls, **settings):
+        ran.append((seed, side, metric_calls))
+        return {"task": task.name, "seed": seed, "side": side, "evaluations": 5 + seed if side == "autotrace" else 2}
+
+    monkeypatch.setattr(harness, "run_task", run_task)
+    earlier = [replace(ROW, task="sports_prompt", seed=1, model="m", program_runs=9)]
+    harness.run_quality([SPORTS], range(2), None, {"model": "m"}, tmp_path, None, 1.0, 16, say=lambda text: None,
+                        sides=("autotrace", "trace", "gepa"), earlier=earlier)
+    assert ran == [(0, "autotrace", None), (0, "trace", None), (0, "gepa", 5),
+                   (1, "trace", None), (1, "autotrace", None), (1, "gepa", 6)]
+    ran.clear()
+    harness.run_quality([SPORTS], range(2), None, {"model": "m"}, tmp_path, None, 1.0, 16, say=lambda text: None,
+                        sides=("gepa",), earlier=earlier)
+    assert ran == [(0, "gepa", None), (1, "gepa", 9)]  # none to take: run_task's default, (steps + 1) runs
+    ran.clear()
+    harness.run_quality([SPORTS], range(1), None, {"model": "m"}, tmp_path, None, 1.0, 16, say=lambda text: None,
+                        sides=("autotrace", "gepa"), metric_calls=7)
+    assert ran == [(0, "autotrace", None), (0, "gepa", 7)]
