@@ -50,8 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="optimizers the quality section runs, on the tasks that have them (default: each "
                              "task's own sides; one alone is for iterating on it, and its report has no comparison)")
     parser.add_argument("--metric-calls", type=int, default=None, metavar="N",
-                        help="GEPA's budget on a prompt task: program runs on one example each (default: "
-                             "(steps + 1) x the judge's examples, an autotrace run's at one evaluation a step)")
+                        help="GEPA's budget on a prompt task, in program runs (on one example each for a judge "
+                             "with examples(), else the program's whole run). Default: on a harness task, the "
+                             "runs of the autotrace run of the same task and seed (this invocation's, else the "
+                             "latest in --record); else (steps + 1) x the examples, an autotrace run's at one "
+                             "evaluation a step")
     parser.add_argument("--steps", type=int, default=None, help="step budget for every task (default: each task's)")
     parser.add_argument("--base-url", default=None, help="use this OpenAI-compatible server instead of starting one")
     parser.add_argument("--model", default=None, help="model name at --base-url")
@@ -192,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 runs = harness.run_quality([task], seeds, steps, server, out_dir, trace_py, args.run_timeout,
                                            args.max_tokens, say, sides, candidates=args.candidates,
-                                           holdout=args.holdout, resample=args.resample)
+                                           holdout=args.holdout, resample=args.resample,
+                                           metric_calls=args.metric_calls,
+                                           earlier=rows.load(args.record) if args.record is not None else ())
                 results["quality"] += runs
                 save()
                 if args.record is not None:
@@ -204,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row(run: dict, args: argparse.Namespace, server: dict) -> rows.Row:
     """The committed row of one quality run, with the command that repeats that run alone."""
-    side = "trace" if run.get("side") == "trace-opt" else "autotrace"
+    side = {"trace-opt": "trace", "gepa": "gepa"}.get(run.get("side", ""), "autotrace")
     command = ["python", "-m", "benchmarks", "--sections", "quality", "--tasks", run["task"], "--seeds", "1",
                "--first-seed", str(run["seed"]), "--sides", side, "--steps", str(run["steps_budget"])]
+    command += ["--metric-calls", str(run["metric_calls"])] if side == "gepa" else []
     if side == "autotrace":
         command += [*(["--candidates", str(args.candidates)] if args.candidates != 1 else []),
                     *(["--resample", str(args.resample)] if args.resample != DEFAULTS["resample"] else []),

@@ -2,8 +2,10 @@
 
 Each task run gets a fresh folder under ``.bench/results/<stamp>/runs/`` holding only what that side
 runs (its program form, the shared judge and helpers, a pyproject.toml marking the project root) and
-is run in a process of its own: ``benchmarks.autotrace_side`` (autotrace's ``optimize``) or
-``trace_side/run_task.py`` (trace-opt's ``OptoPrime``, in its venv). Both talk to the same server.
+is run in a process of its own: ``benchmarks.autotrace_side`` (autotrace's ``optimize``),
+``trace_side/run_task.py`` (trace-opt's ``OptoPrime``, in its venv) or, on a prompt task, ``benchmarks.gepa_side``
+(GEPA's default adapter, given as many program runs as the autotrace run beside it made). All talk to the same
+server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from autotrace.llm.proxy import RecordingProxy, Upstream
 from autotrace.records import StepRecord
 from autotrace.store import RunStore
 
+from .rows import Row
 from .tasks import Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +32,8 @@ BENCH = ROOT / ".bench"
 TRACE_VENV = BENCH / "trace-venv"
 TRACE_REQUIREMENT = "trace-opt==0.1.3.8"
 TRACE_RUNNER = Path(__file__).resolve().parent / "trace_side" / "run_task.py"
+#: A side's name in its result and row, where it differs from the one ``--sides`` takes.
+SIDE_NAMES = {"trace": "trace-opt"}
 
 
 def stored_steps(run_dir: Path) -> list[StepRecord]:
@@ -109,17 +114,24 @@ def side_env(program_base_url: str, seed: int) -> dict[str, str]:
 
 def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any], out_dir: Path,
              trace_py: Path | None, run_timeout: float, max_tokens: int, code_format: str | None = None,
-             candidates: int = 1, holdout: float = 0.0, resample: int = 0) -> dict[str, Any]:
+             candidates: int = 1, holdout: float = 0.0, resample: int = 0,
+             metric_calls: int | None = None) -> dict[str, Any]:
     """One optimization run of one side; the result dict of the side's script (or why there is none).
     ``code_format`` ("fenced" or "json"), ``candidates`` (answers per step), ``resample`` (sampled answers
     after one that gave nothing new) and ``holdout`` (the fraction of the judge's examples held out) are
     autotrace's alone: trace-opt's OptoPrime asks one answer per
-    step and sees every example. A task with hidden cases gets ``hidden``: its final function judged on
-    them after the run."""
+    step and sees every example. ``metric_calls`` is GEPA's budget (program runs; default
+    :func:`benchmarks.gepa_side.default_budget` of ``steps``). A task with hidden cases gets ``hidden``: its
+    final function judged on them after the run."""
     parts = [side, *([code_format] if code_format else [])]
     if side == "autotrace":
         parts += [*([f"n{candidates}"] if candidates != 1 else []), *([f"r{resample}"] if resample else []),
                   *([f"holdout{holdout:g}"] if holdout else [])]
+    if side == "gepa":
+        from . import gepa_side
+
+        metric_calls = metric_calls or gepa_side.default_budget(task, steps)
+        parts.append(f"calls{metric_calls}")
     label = "-".join(parts)
     run_dir = out_dir / "runs" / f"{task.name}-seed{seed}-{label}"
     task.lay_out(side, run_dir)
@@ -132,6 +144,10 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
                    "--program", task.program, "--judge", task.judge]
         command += ["--code-format", code_format] if code_format else []
         command += ["--candidates", str(candidates), "--holdout", str(holdout), "--resample", str(resample)]
+    elif side == "gepa":
+        command = [sys.executable, "-m", "benchmarks.gepa_side", str(run_dir), "--task", task.name,
+                   "--metric-calls", str(metric_calls), "--model", server["model"], "--base-url", server["base_url"],
+                   "--seed", str(seed), "--out", str(result_path)]
     else:
         if trace_py is None:
             return {"side": "trace-opt", "error": "trace-opt venv unavailable", "solved": False}
@@ -145,12 +161,14 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
         result = json.loads(result_path.read_text())
     else:
         tail = (run_dir / "run.log").read_text(errors="replace").strip().splitlines()[-3:]
-        result = {"side": "trace-opt" if side == "trace" else "autotrace", "solved": False,
+        result = {"side": SIDE_NAMES.get(side, side), "solved": False,
                   "error": f"no result (exit {code}): {' | '.join(tail)}"}
     result.update(task=task.name, seed=seed, steps_budget=steps, process_seconds=wall, run_dir=str(run_dir),
                   load=load, program_tokens=app.prompt_tokens + app.completion_tokens, program_calls=app.calls)
     if code_format:
         result["code_format"] = code_format
+    if side == "gepa":  # also when the run left no result
+        result.setdefault("metric_calls", metric_calls)
     if side == "autotrace":  # also when the run left no result
         result.setdefault("candidates", candidates)
         result.setdefault("resample", resample)
@@ -169,18 +187,30 @@ def run_task(task: Task, side: str, seed: int, steps: int, server: dict[str, Any
 def run_quality(tasks: Sequence[Task], seeds: Sequence[int], steps: int | None, server: dict[str, Any],
                 out_dir: Path, trace_py: Path | None, run_timeout: float, max_tokens: int,
                 say=print, sides: Sequence[str] = ("autotrace", "trace"), candidates: int = 1,
-                holdout: float = 0.0, resample: int = 0) -> list[dict[str, Any]]:
-    """Every task x seed x side; the side that goes first alternates by seed (the server's prompt
-    cache then favours neither). ``candidates``, ``holdout`` and ``resample``: autotrace's (see :func:`run_task`)."""
+                holdout: float = 0.0, resample: int = 0, metric_calls: int | None = None,
+                earlier: Sequence[Row] = ()) -> list[dict[str, Any]]:
+    """Every task x seed x side; the side that goes first of autotrace and trace alternates by seed (the
+    server's prompt cache then favours neither), GEPA goes last. ``candidates``, ``holdout`` and ``resample``:
+    autotrace's (see :func:`run_task`). GEPA's budget: ``metric_calls``, else the program runs of the autotrace
+    run of the same task and seed (this one's, else the latest of ``earlier`` on this model), else the default."""
+    from .gepa_side import autotrace_runs
+
     results = []
     for task in tasks:
         for seed in seeds:
-            order = ("autotrace", "trace") if seed % 2 == 0 else ("trace", "autotrace")
+            order = ("autotrace", "trace", "gepa") if seed % 2 == 0 else ("trace", "autotrace", "gepa")
             for side in (side for side in order if side in sides):
                 budget = steps if steps is not None else task.steps
-                say(f"  {task.name} seed {seed} {side} ({budget} steps) ...")
+                calls = None
+                if side == "gepa":
+                    done = [r.get("evaluations") for r in results if (r.get("task"), r.get("seed"), r.get("side"))
+                            == (task.name, seed, "autotrace") and r.get("evaluations")]
+                    calls = metric_calls or (done[-1] if done else None) or autotrace_runs(
+                        earlier, task.name, seed, server["model"])
+                say(f"  {task.name} seed {seed} {side} ({budget} steps"
+                    + (f", {calls} metric calls" if calls else "") + ") ...")
                 result = run_task(task, side, seed, budget, server, out_dir, trace_py, run_timeout, max_tokens,
-                                  candidates=candidates, holdout=holdout, resample=resample)
+                                  candidates=candidates, holdout=holdout, resample=resample, metric_calls=calls)
                 say(f"    solved={result.get('solved')} step={result.get('solved_step')} "
                     f"best={result.get('best_score')} hidden={_hidden_text(result)} tokens={result.get('prompt_tokens')}+"
                     f"{result.get('completion_tokens')} {result.get('wall_seconds', 0) or 0:.0f}s"

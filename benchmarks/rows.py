@@ -133,7 +133,7 @@ def append(rows: Iterable[Row], path: Path = QUALITY) -> None:
 #: The code a task run measures: a change to these makes a row's commit ``+dirty``.
 MEASURED = ("autotrace", "transforms", "runners", "benchmarks/tasks", "benchmarks/harness.py",
             "benchmarks/autotrace_side.py", "benchmarks/trace_side", "benchmarks/multi_param.py",
-            "benchmarks/trace_prompt_side.py")
+            "benchmarks/trace_prompt_side.py", "benchmarks/gepa_side.py")
 
 
 def head_commit(root: Path | None = None) -> str:
@@ -158,7 +158,7 @@ def _arm(result: Mapping[str, Any]) -> str:
 
 def from_harness(result: Mapping[str, Any], *, commit: str, model: str, load: float | None, command: str,
                  date: str) -> Row:
-    """The row of one ``benchmarks.harness.run_task`` result (either side)."""
+    """The row of one ``benchmarks.harness.run_task`` result (any side; GEPA's arm is its budget, ``calls12``)."""
     steps = result.get("steps") or []
     solved = bool(result.get("solved"))
     llm_driven: bool | None = None
@@ -175,7 +175,8 @@ def from_harness(result: Mapping[str, Any], *, commit: str, model: str, load: fl
     if runs is None and side == "trace-opt" and steps:
         runs = len(steps)  # trace-opt runs the program once per step, step 0 included
     tokens = (result.get("prompt_tokens") or 0) + (result.get("completion_tokens") or 0)
-    return Row(commit=commit, side=side, arm=_arm(result) if side == "autotrace" else "default", model=model,
+    arm = _arm(result) if side == "autotrace" else f"calls{result['metric_calls']}" if side == "gepa" else "default"
+    return Row(commit=commit, side=side, arm=arm, model=model,
                seed=int(result["seed"]), task=str(result["task"]), steps=int(result.get("steps_budget", 0)),
                solved=solved, visible_score=result.get("best_score"), hidden_score=hidden_score,
                llm_driven=llm_driven, program_runs=runs, optimizer_tokens=tokens if steps else None,

@@ -152,7 +152,7 @@ def test_quality_runs_the_chosen_sides_and_alternates_which_goes_first(monkeypat
     from benchmarks import harness
 
     ran = []
-    monkeypatch.setattr(harness, "run_task", lambda task, side, seed, *rest, candidates, holdout, resample: ran.append((seed, side))
+    monkeypatch.setattr(harness, "run_task", lambda task, side, seed, *rest, candidates, holdout, resample, metric_calls: ran.append((seed, side))
                         or {"candidates": candidates})
     task = tasks.get("linear")
     harness.run_quality([task], range(2), None, {}, tmp_path, None, 1.0, 16, say=lambda text: None)

@@ -125,11 +125,12 @@ class Task:
 
     def lay_out(self, side: str, dest: Path) -> Path:
         """Copy what one side runs into ``dest`` (its own project: a pyproject.toml marks the root);
-        return the program's path there. ``side`` is "autotrace" or "trace" (its program generated)."""
+        return the program's path there. ``side`` is "trace" (its program generated) or another side (the
+        program as it is)."""
         if side not in self.sides:
             raise ValueError(f"task {self.name} does not run on side {side!r} (its sides: {', '.join(self.sides)})")
         dest.mkdir(parents=True, exist_ok=True)
-        if side == "autotrace":
+        if side != "trace":
             program = dest / self.program
             shutil.copy(self.folder / self.program, program)
         else:
