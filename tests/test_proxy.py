@@ -94,6 +94,19 @@ def test_sampled_requests_sample_within_a_run_and_replay_in_the_next(llm_server:
     assert len(llm_server.chat_requests) == 2
 
 
+def test_the_users_endpoint_gets_the_programs_own_credentials_and_model(llm_server: ScriptedLLMServer,
+                                                                        store: Path) -> None:
+    """``forward_key``: the key and OpenAI headers the program sends go upstream, the model it names too."""
+    llm_server.script("blue")
+    with RecordingProxy(lambda: Upstream(llm_server.base_url, "users-key", forward_key=True), store) as proxy:
+        programs = openai.OpenAI(base_url=proxy.base_url, api_key="programs-key", organization="org-1", max_retries=0)
+        programs.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0)
+
+    request = llm_server.chat_requests[0]
+    assert request.headers["authorization"] == "Bearer programs-key"
+    assert request.headers["openai-organization"] == "org-1" and request.json["model"] == "gpt-4o-mini"
+
+
 def test_without_a_cache_every_request_is_sent(llm_server: ScriptedLLMServer) -> None:
     llm_server.script("a", "b")
     with proxy_for(llm_server, None, model=None) as uncached:

@@ -69,11 +69,14 @@ KEPT_TAGS = 4096
 @dataclass(frozen=True)
 class Upstream:
     """Where the program's requests go: an OpenAI-compatible base URL (ending in ``/v1``), its key, and
-    the model name every request is given (None: the program's own)."""
+    the model name every request is given (None: the program's own). ``forward_key``: the upstream is the
+    user's own endpoint, so the credentials the program sends (its ``Authorization``, else ``api_key``) and
+    its ``OpenAI-*`` headers (organization, project) go with each request, as they would without the proxy."""
 
     base_url: str
     api_key: str
     model: str | None = None
+    forward_key: bool = False
 
 
 class ProxyError(RuntimeError):
@@ -335,6 +338,12 @@ class _Handler(BaseHTTPRequestHandler):
         connection_type = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         connection = connection_type(target.hostname or "127.0.0.1", target.port, timeout=UPSTREAM_TIMEOUT)
         headers = {"Authorization": f"Bearer {upstream.api_key}", "Accept": self.headers.get("Accept", "*/*")}
+        if upstream.forward_key:
+            sent = {name: value for name, value in self.headers.items()
+                    if name.lower() == "authorization" or name.lower().startswith("openai-")}
+            if any(name.lower() == "authorization" for name in sent):
+                del headers["Authorization"]
+            headers.update(sent)
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
