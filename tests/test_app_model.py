@@ -142,6 +142,23 @@ def test_the_users_own_endpoint_answers_the_program_through_the_recording_proxy(
     assert node["value"] == "'maybe'" and "Say something." in node["args"]["messages"]
 
 
+def test_tests_reach_the_users_endpoint_through_the_proxy_under_no_network(app: Path,
+                                                                           llm_server: ScriptedLLMServer) -> None:
+    """``--tests``: the pytest process's calls go through the proxy too (counted, the user's key), and under
+    ``--no-network`` (where it can be confined) that is the way out."""
+    (app / "test_app.py").write_text("from app import main\n\n\ndef test_yes():\n    assert main('hello') == 'yes'\n")
+    llm_server.script(*[dispatch] * 5)
+    confined = ("--no-network",) if network_unconfinable() is None else ()
+    env = clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
+
+    result = autotrace(app, "optimize", "--tests", "--steps", "0", "--no-probe", "--base-url", llm_server.base_url,
+                       "--model", "scripted", *confined, env=env)
+
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"^step +0/0 .*app 1 call, ", result.stderr, re.MULTILINE), result.stderr
+    assert [r.headers["authorization"] for r in program_requests(llm_server)] == ["Bearer users-own-key"]
+
+
 def test_app_calls_direct_leaves_the_users_variables_alone_and_unrecorded(app: Path,
                                                                           llm_server: ScriptedLLMServer) -> None:
     """``app_calls = "direct"`` from the project's table: the program's calls go straight to the user's
