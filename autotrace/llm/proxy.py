@@ -15,10 +15,11 @@ through any client (``openai`` sync or async, streamed or not, ``httpx``, ``requ
   seed (``POST /autotrace/begin/<tag>`` names it, see below): every candidate meets the same samples on
   the same draw, as it meets the same random numbers; another draw (``--repeats``, the noise check, the
   fresh draws at the end) samples anew; and a re-run of the run, or ``--resume``, replays, whatever the
-  order the evaluations ran in (``--jobs``, split evaluations). A sampled request made for no named
-  example (``autotrace run``'s untagged calls, ``--tests``) is keyed with the number of identical ones
-  this proxy saw before it. Only successful answers are kept. An identical request that arrives while
-  the first is still being answered waits for it and is answered from the cache.
+  order the evaluations ran in (``--jobs``, split evaluations). A tagged call made before the first
+  example (at import) counts under the example ``import``; an untagged sampled request (``--tests``) is
+  keyed with the number of identical ones this proxy saw before it. Only successful answers are kept.
+  An identical request that arrives while the first is still being answered waits for it and is
+  answered from the cache.
 * **Meter.** Calls, cached calls, prompt and completion tokens (as the upstream reports them) and seconds
   spent waiting for the upstream, as an :class:`~autotrace.llm.appcalls.AppUsage`.
 
@@ -62,6 +63,8 @@ KEPT_PER_TAG = 200
 TAKE = "/autotrace/take/"
 #: The path prefix that names the example a tag's next calls are made for.
 BEGIN = "/autotrace/begin/"
+#: The example of a tag's calls before it names one (made at import): counted per evaluation as well.
+BEFORE_EXAMPLES = "import"
 #: Tags whose example is kept (the oldest forgotten first): far more than evaluations ever run at once.
 KEPT_TAGS = 4096
 
@@ -179,7 +182,8 @@ class RecordingProxy:
         if _samples(body):
             request = hashlib.sha256(material.encode("utf-8")).hexdigest()
             with self._lock:
-                example = self._examples.get(tag) if tag else None
+                example = (self._examples.get(tag) or self._keep(tag, _Example(BEFORE_EXAMPLES, Counter()))) if tag \
+                    else None
                 seen = example.seen if example is not None else self._seen
                 index = seen[request]
                 seen[request] += 1
@@ -193,10 +197,15 @@ class RecordingProxy:
         requests count from sample 0; the calls filed under the tag so far are forgotten."""
         with self._lock:
             self._calls.pop(tag, None)
-            self._examples.pop(tag, None)
-            self._examples[tag] = _Example(example, Counter())
-            while len(self._examples) > KEPT_TAGS:
-                self._examples.popitem(last=False)
+            self._keep(tag, _Example(example, Counter()))
+
+    def _keep(self, tag: str, example: _Example) -> _Example:
+        """``example`` as ``tag``'s, the oldest tags' forgotten past :data:`KEPT_TAGS` (under the lock)."""
+        self._examples.pop(tag, None)
+        self._examples[tag] = example
+        while len(self._examples) > KEPT_TAGS:
+            self._examples.popitem(last=False)
+        return example
 
     @contextlib.contextmanager
     def alone(self, key: str) -> Iterator[None]:
