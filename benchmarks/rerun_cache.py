@@ -60,6 +60,27 @@ def scripted_answer(body: dict[str, Any]) -> str | dict[str, Any]:
     return {"reasoning": "the answers must be one team's name", "suggestion": {"triage.PROMPT": ONE_WORD}}
 
 
+def lay_out(parent: Path) -> Path:
+    """A fresh copy of examples/prompt_app under ``parent`` (no run store): the project the runs share."""
+    folder = parent / "prompt_app"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".autotrace", "__pycache__"))
+    return folder
+
+
+def user_env() -> dict[str, str]:
+    """This environment without ``OPENAI_*``/``AUTOTRACE_*``: a user who set nothing (zero set-up)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+
+
+def scripted(server: Any, delay: float, count: int = 1000) -> list[str]:
+    """Script ``server`` (tests/llmserver.py) to answer ``count`` requests after ``delay`` seconds each; the
+    options that make a run ask it."""
+    from llmserver import Fault
+
+    server.script(*[lambda body: Fault.delay(delay, scripted_answer(body))] * count)
+    return ["--base-url", server.base_url, "--model", "scripted"]
+
+
 def one_run(folder: Path, steps: int, model: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
     """``autotrace optimize`` once in ``folder``: its wall time, exit code and what it reported."""
     started = time.perf_counter()
@@ -93,23 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out.is_absolute() else ROOT / args.out
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = user_env()
     record: dict[str, Any] = {"benchmark": "rerun_cache", "commit": commit, "label": args.label,
                               "model": "embedded" if args.embedded else "scripted", "steps": args.steps,
                               "delay": None if args.embedded else args.delay, "load": round(os.getloadavg()[0], 1)}
     with tempfile.TemporaryDirectory(prefix="rerun-cache-") as tmp:
-        folder = Path(tmp) / "prompt_app"
-        shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".autotrace", "__pycache__"))
+        folder = lay_out(Path(tmp))
         if args.embedded:
             runs = [one_run(folder, args.steps, [], env, args.timeout) for _ in range(2)]
         else:
             sys.path.insert(0, str(ROOT / "tests"))
-            from llmserver import Fault, ScriptedLLMServer
+            from llmserver import ScriptedLLMServer
 
             with ScriptedLLMServer() as server:
-                delay = args.delay
-                server.script(*[lambda body: Fault.delay(delay, scripted_answer(body))] * 1000)
-                model = ["--base-url", server.base_url, "--model", "scripted"]
+                model = scripted(server, args.delay)
                 runs, before = [], 0
                 for _ in range(2):
                     runs.append(one_run(folder, args.steps, model, env, args.timeout))
