@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rerun-cache-") as tmp:
         folder = lay_out(Path(tmp))
         if args.embedded:
-            runs = [one_run(folder, args.steps, [], env, args.timeout) for _ in range(2)]
+            runs = []
+            for _ in range(2):  # each said as it ends: a run on a busy machine may be cut short
+                runs.append(one_run(folder, args.steps, [], env, args.timeout))
+                print(json.dumps({k: v for k, v in runs[-1].items() if k != "patch"}), flush=True)
         else:
             sys.path.insert(0, str(ROOT / "tests"))
             from llmserver import ScriptedLLMServer
