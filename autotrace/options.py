@@ -21,6 +21,8 @@ OPTIMIZER_NAMES = ("optoprime", "opro")
 EXECUTORS = ("fork", "spawn", "ray")
 #: How a (code) parameter's new value is asked for: in a fenced block outside any JSON, or as a JSON string.
 CODE_FORMATS = ("fenced", "json")
+#: How the program's own model calls reach their endpoint: through autotrace's recording proxy, or not.
+APP_CALLS = ("proxied", "direct")
 
 
 def _number(v: Any) -> bool:
@@ -143,10 +145,15 @@ class OptimizeOptions:
     app_base_url: str | None = option(
         None, TEXT, "The endpoint the program's own model calls (OpenAI() clients) go to, through autotrace's "
         "caching proxy. Default: the run's model, when OPENAI_BASE_URL and OPENAI_API_KEY are unset (else the "
-        "program uses those, unchanged). [key: AUTOTRACE_APP_API_KEY]", metavar="URL")
+        "endpoint they name, with the user's key). [key: AUTOTRACE_APP_API_KEY]", metavar="URL")
     app_model: str | None = option(
         None, TEXT, "The model name the program's requests are given, whatever they ask for. Default: the run's "
-        "model's (on --app-base-url: the program's own).", metavar="NAME")
+        "model's (on --app-base-url or the user's endpoint: the program's own).", metavar="NAME")
+    app_calls: str = option(
+        APP_CALLS[0], one_of(APP_CALLS),
+        "proxied: the program's model calls go through autotrace's recording proxy (nodes of the graph, cached, "
+        "counted), to the endpoint they would reach anyway. direct: the environment is left exactly as it is, "
+        "and the calls are not recorded.")
     optimizer: str = option(
         OPTIMIZER_NAMES[0], one_of(OPTIMIZER_NAMES),
         "OptoPrime reads the execution graph; OPRO only the history of values and scores.", setting=True)

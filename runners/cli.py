@@ -193,12 +193,12 @@ def optimize(target: Path | None, **given: Any) -> None:
         # The run's model starts when first asked for: by the program's own calls (through the proxy) or the loop.
         root = _root_of(target, tests)
         gguf = str(options.gguf) if options.gguf else None
-        app = AppModel(options.app_base_url, options.app_model)
+        app = AppModel(options.app_base_url, options.app_model, options.app_calls)
         slots = run_model_slots(app, settings.candidates, settings.jobs or default_jobs(), os.environ)
         say = lambda text: click.echo(text, err=True)  # noqa: E731 - one line, passed once
         with LazyEndpoint(settings.llm, gguf=gguf, say=say, slots=slots) as endpoint, \
                 program_model(app, endpoint.get,
-                              None if options.no_cache else state_dir(root) / "autotrace.db") as proxy, \
+                              None if options.no_cache else state_dir(root) / "autotrace.db", say) as proxy, \
                 open_executor(settings, root) as executor:  # after the proxy: its workers inherit the variables
             progress = _Progress(proxy)
             if tests is not None:  # the tests run once first: the baseline regressions are measured against
@@ -360,8 +360,10 @@ def _show_step(report: Any, app: str = "") -> None:
 @shared_option("timeout")
 @shared_option("app_base_url", help="The endpoint the program's own model calls go to (see optimize --help).")
 @shared_option("app_model", help="The model name the program's requests are given (see optimize --help).")
+@shared_option("app_calls", help="proxied: the program's model calls are recorded; direct: the environment is left "
+               "as it is (see optimize --help).")
 def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None, graph_path: Path | None,
-        timeout: float, app_base_url: str | None, app_model: str | None) -> None:
+        timeout: float, app_base_url: str | None, app_model: str | None, app_calls: str) -> None:
     """Run TARGET once, instrumented, and summarise the execution graph.
 
     Shows the parameters found, the graph's size, the output (and the judge's verdict with
@@ -385,8 +387,9 @@ def run(target: Path, entry: str, selectors: tuple[str, ...], judge: Path | None
         # The program's own model calls go to the run's model as under optimize (nothing is cached: a run
         # writes nothing), started only if the program calls it.
         llm = LLMConfig(model=choose_model(None, None), base_url=None, api_key=os.environ.get("OPENAI_API_KEY"))
-        with LazyEndpoint(llm, say=lambda text: click.echo(text, err=True)) as endpoint, \
-                program_model(AppModel(app_base_url, app_model), endpoint.get, None) as proxy:
+        say = lambda text: click.echo(text, err=True)  # noqa: E731 - one line, passed twice
+        with LazyEndpoint(llm, say=say) as endpoint, \
+                program_model(AppModel(app_base_url, app_model, app_calls), endpoint.get, None, say) as proxy:
             evaluation = run_evaluation(job, Limits(timeout=timeout))
         if proxy is not None and proxy.usage().calls:
             click.echo(f"the program's model calls: {proxy.usage().describe()}", err=True)

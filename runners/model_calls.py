@@ -2,7 +2,9 @@
 
 The evaluation's worker gives the program a base URL of its own on the recording proxy
 (``/r/<tag>/v1``, :mod:`autotrace.llm.proxy`), so that every call the program makes, through whatever
-client, is filed under the evaluation; after each example it takes that example's calls and adds each as a
+client, is filed under the evaluation; before each example it names the example to the proxy (the draw's
+seed and the example's index: a sampled request is cached per example), after it takes that example's
+calls and adds each as a
 ``call`` node (``chat.completions.create(model=..., messages=...)`` whose value is the reply's text) to
 the example's graph: the optimizer then sees what the model was asked and what it answered, which a
 prompt's effect is read from. Edges: a text parameter whose value went into the request is read by the
@@ -52,19 +54,28 @@ class ModelCalls:
         """Give the variable back (an in-process evaluation runs in autotrace's own process)."""
         os.environ[BASE_URL_ENV] = f"{self.proxy}/v1"
 
+    def begin(self, example: str) -> None:
+        """The next calls are made for ``example`` (its identity, the same in every run: the proxy keys
+        a sampled request with it); the calls made before (at import) are no example's and are dropped."""
+        self._post(f"/autotrace/begin/{self.tag}", {"example": example})
+
     def take(self) -> list[AppCall]:
         """The calls made since the last take ([] when the proxy cannot be asked: the graph lacks them)."""
+        data = self._post(f"/autotrace/take/{self.tag}", None)
+        return [AppCall.from_json(item) for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    def _post(self, path: str, body: Any) -> Any:
+        """The proxy's JSON answer to ``body`` at ``path`` (None when it cannot be asked)."""
         address = urlsplit(self.proxy)
         connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
         try:
-            connection.request("POST", f"/autotrace/take/{self.tag}", body=b"")
+            connection.request("POST", path, body=b"" if body is None else json.dumps(body).encode("utf-8"))
             response = connection.getresponse()
-            data = json.loads(response.read()) if response.status == 200 else []
+            return json.loads(response.read()) if response.status == 200 else None
         except (OSError, http.client.HTTPException, ValueError):
-            return []
+            return None
         finally:
             connection.close()
-        return [AppCall.from_json(item) for item in data if isinstance(item, dict)]
 
 
 def add_model_calls(graph: nx.DiGraph, calls: Sequence[AppCall], params: Sequence[ParamNode]) -> None:

@@ -71,8 +71,8 @@ def run_job(job: Job) -> WorkerOutcome:
         for index, example in runs:
             args = () if examples is None else (example,)
             seed_draw(job.seed, index)
-            if model_calls is not None:
-                model_calls.take()  # calls made before the example (at import) are no example's
+            if model_calls is not None:  # the example's identity keys its sampled requests: draw seed, index
+                model_calls.begin(f"{job.seed}:{index}")
             outcome, recorder = _run_entry(runtime, entry, args, job.record)
             score, message = None, ""
             if outcome.error is not None:

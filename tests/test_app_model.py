@@ -1,6 +1,7 @@
 """The program's own model (issue #34): an unmodified ``OpenAI()`` program reaches the run's model with no
-variable set, its calls are cached and counted, variables the user set are left alone, and a program that
-cannot run stops before any LLM call. Everything goes through the scripted server on real sockets, the
+variable set, its calls are cached and counted, the endpoint the user set answers it through the same
+recording proxy (``--app-calls direct``: straight, unrecorded), and a program that cannot run stops before
+any LLM call. Everything goes through the scripted server on real sockets, the
 program through the real ``openai`` client in the evaluation's own process."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -117,17 +119,65 @@ def test_no_cache_sends_every_request(app: Path, llm_server: ScriptedLLMServer) 
     assert len(program_requests(llm_server)) == 9  # the original values twice (the noise check), the new prompt once
 
 
-def test_variables_the_user_set_reach_the_program_unchanged(app: Path, llm_server: ScriptedLLMServer) -> None:
+def test_the_users_own_endpoint_answers_the_program_through_the_recording_proxy(
+        app: Path, llm_server: ScriptedLLMServer) -> None:
+    """OPENAI_BASE_URL and OPENAI_API_KEY set: the program's calls reach that endpoint, with the user's key
+    and the model the program names, and are recorded as under zero set-up: nodes, cached, counted."""
+    env = clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
+
+    result = optimize(app, llm_server, "--steps", "1", env=env)
+
+    assert result.returncode == 0, result.stderr
+    requests = program_requests(llm_server)
+    assert len(requests) == 4  # the repeated "hello" and the noise check's second run came from the cache
+    assert {r.json["model"] for r in requests} == {"gpt-4o-mini"}
+    assert {r.headers["authorization"] for r in requests} == {"Bearer users-own-key"}
+    assert re.search(r"^step +0/1 .*app 6 calls \(4 cached\)", result.stderr, re.MULTILINE), result.stderr
+    assert "--app-calls" not in result.stderr
+    run_id = re.search(r"run: (\S+)", result.stderr).group(1)
+    shown = json.loads(autotrace(app, "show", run_id, "--json", env=clean_env()).stdout)
+    assert shown["app"]["total"]["calls"] == 9 and shown["app"]["total"]["cached"] == 5
+    graph = shown["steps"][0]["examples"][0]["graph"]
+    (node,) = [n for n in graph["nodes"] if n.get("model_call")]
+    assert node["value"] == "'maybe'" and "Say something." in node["args"]["messages"]
+
+
+def test_tests_reach_the_users_endpoint_through_the_proxy_under_no_network(app: Path,
+                                                                           llm_server: ScriptedLLMServer) -> None:
+    """``--tests``: the pytest process's calls go through the proxy too (counted, the user's key), and under
+    ``--no-network`` (where it can be confined) that is the way out."""
+    (app / "test_app.py").write_text("from app import main\n\n\ndef test_yes():\n    assert main('hello') == 'yes'\n")
+    llm_server.script(*[dispatch] * 5)
+    confined = ("--no-network",) if network_unconfinable() is None else ()
+    env = clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
+
+    result = autotrace(app, "optimize", "--tests", "--steps", "0", "--no-probe", "--base-url", llm_server.base_url,
+                       "--model", "scripted", *confined, env=env)
+
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"^step +0/0 .*app 1 call, ", result.stderr, re.MULTILINE), result.stderr
+    assert [r.headers["authorization"] for r in program_requests(llm_server)] == ["Bearer users-own-key"]
+
+
+def test_app_calls_direct_leaves_the_users_variables_alone_and_unrecorded(app: Path,
+                                                                          llm_server: ScriptedLLMServer) -> None:
+    """``app_calls = "direct"`` from the project's table: the program's calls go straight to the user's
+    endpoint, each one paid (the original values run twice), none counted; one line says so."""
+    (app / "pyproject.toml").write_text('[tool.autotrace]\napp_calls = "direct"\n')
     env = clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
 
     result = optimize(app, llm_server, env=env)
 
     assert result.returncode == 0, result.stderr
     requests = program_requests(llm_server)
-    assert len(requests) == 9  # straight to the user's endpoint: no proxy, no cache (the original values run twice)
-    assert {r.json["model"] for r in requests} == {"gpt-4o-mini"}
+    assert len(requests) == 9
     assert {r.headers["authorization"] for r in requests} == {"Bearer users-own-key"}
     assert " app " not in result.stderr
+    assert result.stderr.count("--app-calls direct: the program's own model calls go where its environment "
+                               "sends them, unrecorded") == 1
+    both = autotrace(app, "optimize", "app.py", "--feedback", "judge.py", "--app-base-url", llm_server.base_url,
+                     env=env)
+    assert both.returncode == 2 and both.stderr.count("\n") == 1 and "--app-calls direct" in both.stderr
 
 
 def test_app_base_url_and_app_model_give_the_program_another_endpoint(app: Path, llm_server: ScriptedLLMServer) -> None:
@@ -144,11 +194,13 @@ def test_app_base_url_and_app_model_give_the_program_another_endpoint(app: Path,
     assert len(on_program_server) == 4
 
 
-def test_autotrace_run_gives_the_program_the_model_too(app: Path, llm_server: ScriptedLLMServer) -> None:
+@pytest.mark.parametrize("where", ["app-base-url", "user's endpoint"])
+def test_autotrace_run_gives_the_program_the_model_too(app: Path, llm_server: ScriptedLLMServer, where: str) -> None:
     llm_server.script(*[dispatch] * 5)
+    given = ("--app-base-url", llm_server.base_url) if where == "app-base-url" else ()
+    env = clean_env() if given else clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
 
-    result = autotrace(app, "run", "app.py", "--feedback", "judge.py", "--app-base-url", llm_server.base_url,
-                       env=clean_env())
+    result = autotrace(app, "run", "app.py", "--feedback", "judge.py", *given, env=env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("output: 'maybe'") == 3
@@ -197,13 +249,17 @@ def test_under_no_network_the_programs_model_is_the_one_endpoint_left(app: Path,
         direct = "blocked"
     return reply.choices[0].message.content + "|" + direct'''))
 
-    result = optimize(app, llm_server, "--no-network", "--steps", "0")
+    users = clean_env(OPENAI_BASE_URL=llm_server.base_url, OPENAI_API_KEY="users-own-key")
+    shutil.copytree(app, app / "again")  # the user's endpoint in a project of its own: nothing cached yet
+    for env, project in ((clean_env(), app), (users, app / "again")):  # the run's model, the user's endpoint
+        before = len(program_requests(llm_server))
+        result = optimize(project, llm_server, "--no-network", "--steps", "0", env=env)
 
-    assert result.returncode == 1, result.stderr
-    assert len(program_requests(llm_server)) == 2
-    run_id = re.search(r"run: (\S+)", result.stderr).group(1)
-    shown = autotrace(app, "show", run_id, "--json", env=clean_env()).stdout
-    assert "'maybe|blocked'" in shown and "|open" not in shown
+        assert result.returncode == 1, result.stderr
+        assert len(program_requests(llm_server)) - before == 2
+        run_id = re.search(r"run: (\S+)", result.stderr).group(1)
+        shown = autotrace(project, "show", run_id, "--json", env=clean_env()).stdout
+        assert "'maybe|blocked'" in shown and "|open" not in shown
 
 
 def test_each_model_call_is_a_node_the_optimizer_sees_and_run_exports(app: Path, llm_server: ScriptedLLMServer) -> None:
@@ -238,9 +294,13 @@ def test_each_model_call_is_a_node_the_optimizer_sees_and_run_exports(app: Path,
     (None, {}, 3, 3),  # the program shares the run's model: one slot per evaluation at once
     (None, {}, 1, 2),  # ... and never fewer than a step's candidates
     ("http://elsewhere/v1", {}, 3, 2),  # the program has its own endpoint
-    (None, {"OPENAI_BASE_URL": "http://users/v1"}, 3, 2),  # ... or the user's, left alone
+    (None, {"OPENAI_BASE_URL": "http://users/v1"}, 3, 2),  # ... or the user's
 ])
 def test_the_runs_model_gets_a_slot_per_concurrent_evaluation_when_the_program_shares_it(
         app_base_url: str | None, environ: dict[str, str], jobs: int, slots: int) -> None:
     assert run_model_slots(AppModel(app_base_url), candidates=2, jobs=jobs, environ=environ) == slots
+
+
+def test_direct_app_calls_do_not_share_the_runs_model() -> None:
+    assert run_model_slots(AppModel(calls="direct"), candidates=2, jobs=3, environ={}) == 2
 

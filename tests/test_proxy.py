@@ -13,6 +13,7 @@ from llmserver import ScriptedLLMServer
 
 from autotrace.llm.appcalls import AppUsage
 from autotrace.llm.proxy import RecordingProxy, Upstream
+from autotrace.runners.model_calls import ModelCalls
 
 MESSAGES = [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "Sky colour?"}]
 
@@ -92,6 +93,40 @@ def test_sampled_requests_sample_within_a_run_and_replay_in_the_next(llm_server:
 
     assert answers == replayed == ["one", "two"]
     assert len(llm_server.chat_requests) == 2
+
+
+def test_the_users_endpoint_gets_the_programs_own_credentials_and_model(llm_server: ScriptedLLMServer,
+                                                                        store: Path) -> None:
+    """``forward_key``: the key and OpenAI headers the program sends go upstream, the model it names too."""
+    llm_server.script("blue")
+    with RecordingProxy(lambda: Upstream(llm_server.base_url, "users-key", forward_key=True), store) as proxy:
+        programs = openai.OpenAI(base_url=proxy.base_url, api_key="programs-key", organization="org-1", max_retries=0)
+        programs.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0)
+
+    request = llm_server.chat_requests[0]
+    assert request.headers["authorization"] == "Bearer programs-key"
+    assert request.headers["openai-organization"] == "org-1" and request.json["model"] == "gpt-4o-mini"
+
+
+def test_a_sampled_request_is_keyed_by_its_evaluations_example_and_sample_index(llm_server: ScriptedLLMServer,
+                                                                                  proxy: RecordingProxy) -> None:
+    """Evaluations (tags) name their example: the same example and draw meet the same samples in any
+    evaluation, another draw samples anew; calls before any example (at import) count per evaluation."""
+    llm_server.script("s0", "s1", "d1", "import")
+    address = proxy.base_url.removesuffix("/v1")
+
+    def asked(tag: str, example: str | None, times: int = 1) -> list[str | None]:
+        if example is not None:
+            ModelCalls(address, tag).begin(example)
+        routed = openai.OpenAI(base_url=f"{address}/r/{tag}/v1", api_key="x", max_retries=0)
+        return [routed.chat.completions.create(model="m", messages=MESSAGES, temperature=0.7).choices[0].message.content
+                for _ in range(times)]
+
+    assert asked("candidate-a", "7:0", times=2) == ["s0", "s1"]
+    assert asked("candidate-b", "7:0", times=2) == ["s0", "s1"]  # the same draw: the same samples, cached
+    assert asked("candidate-b", "8:0") == ["d1"]  # another draw: a sample of its own
+    assert asked("import-a", None) == asked("import-b", None) == ["import"]
+    assert len(llm_server.chat_requests) == 4
 
 
 def test_without_a_cache_every_request_is_sent(llm_server: ScriptedLLMServer) -> None:

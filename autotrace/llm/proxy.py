@@ -10,16 +10,24 @@ through any client (``openai`` sync or async, streamed or not, ``httpx``, ``requ
   written for ``gpt-4o-mini`` is answered by the run's model.
 * **Cache.** A reply is kept under a hash of the whole request (path and JSON body after the model is
   replaced). A request that samples (``temperature`` > 0, or none given: OpenAI's default is 1) is keyed
-  with the number of identical requests this proxy saw before it, so repeats within a run sample anew
-  while a re-run of the run replays. Only successful answers are kept. An identical request that arrives
-  while the first is still being answered waits for it and is answered from the cache.
+  besides with the example it was made for and its sample index, the number of identical requests made
+  for that example before it in the same evaluation. The example's identity is its index and the draw's
+  seed (``POST /autotrace/begin/<tag>`` names it, see below): every candidate meets the same samples on
+  the same draw, as it meets the same random numbers; another draw (``--repeats``, the noise check, the
+  fresh draws at the end) samples anew; and a re-run of the run, or ``--resume``, replays, whatever the
+  order the evaluations ran in (``--jobs``, split evaluations). A tagged call made before the first
+  example (at import) counts under the example ``import``; an untagged sampled request (``--tests``) is
+  keyed with the number of identical ones this proxy saw before it. Only successful answers are kept.
+  An identical request that arrives while the first is still being answered waits for it and is
+  answered from the cache.
 * **Meter.** Calls, cached calls, prompt and completion tokens (as the upstream reports them) and seconds
   spent waiting for the upstream, as an :class:`~autotrace.llm.appcalls.AppUsage`.
 
 * **Calls by evaluation.** A base URL of the form ``/r/<tag>/v1`` (the worker gives its evaluation one,
   :mod:`runners.model_calls`) files each call under the tag; ``POST /autotrace/take/<tag>`` hands them
   over (and forgets them) as :class:`~autotrace.llm.appcalls.AppCall` JSON, so that each example's graph
-  gets its model calls as nodes. The tag is not part of the cache key.
+  gets its model calls as nodes; ``POST /autotrace/begin/<tag>`` with ``{"example": ID}`` forgets them
+  too and names the example the tag's next calls are made for. The tag is not part of the cache key.
 
 The upstream is resolved on the first request (:class:`Upstream` from a callable), so that a run whose
 program never calls a model never starts one.
@@ -33,7 +41,7 @@ import http.client
 import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,16 +61,25 @@ KEY_PREFIX = "app:"
 KEPT_PER_TAG = 200
 #: The path prefix that hands a tag's calls over.
 TAKE = "/autotrace/take/"
+#: The path prefix that names the example a tag's next calls are made for.
+BEGIN = "/autotrace/begin/"
+#: The example of a tag's calls before it names one (made at import): counted per evaluation as well.
+BEFORE_EXAMPLES = "import"
+#: Tags whose example is kept (the oldest forgotten first): far more than evaluations ever run at once.
+KEPT_TAGS = 4096
 
 
 @dataclass(frozen=True)
 class Upstream:
     """Where the program's requests go: an OpenAI-compatible base URL (ending in ``/v1``), its key, and
-    the model name every request is given (None: the program's own)."""
+    the model name every request is given (None: the program's own). ``forward_key``: the upstream is the
+    user's own endpoint, so the credentials the program sends (its ``Authorization``, else ``api_key``) and
+    its ``OpenAI-*`` headers (organization, project) go with each request, as they would without the proxy."""
 
     base_url: str
     api_key: str
     model: str | None = None
+    forward_key: bool = False
 
 
 class ProxyError(RuntimeError):
@@ -83,7 +100,8 @@ class RecordingProxy:
         self._resolve_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._usage = AppUsage()
-        self._seen: Counter[str] = Counter()
+        self._seen: Counter[str] = Counter()  # sampled requests made for no named example, by request
+        self._examples: OrderedDict[str, _Example] = OrderedDict()  # tag -> the example it runs now
         self._calls: dict[str, list[AppCall]] = {}
         self._asking: dict[str, tuple[threading.Lock, list[int]]] = {}  # key -> its lock, its requests
         self._httpd: ThreadingHTTPServer | None = None
@@ -157,15 +175,37 @@ class RecordingProxy:
                     raise
             return self._upstream
 
-    def key(self, path: str, body: dict[str, Any]) -> str:
-        """The cache key of a request (see the module's docstring); counts a sampled request as seen."""
+    def key(self, path: str, body: dict[str, Any], tag: str = "") -> str:
+        """The cache key of a request made under ``tag`` (see the module's docstring); counts a sampled
+        request as seen."""
         material = json.dumps({"path": path, "body": body}, sort_keys=True, ensure_ascii=False)
         if _samples(body):
+            request = hashlib.sha256(material.encode("utf-8")).hexdigest()
             with self._lock:
-                index = self._seen[material]
-                self._seen[material] += 1
+                example = (self._examples.get(tag) or self._keep(tag, _Example(BEFORE_EXAMPLES, Counter()))) if tag \
+                    else None
+                seen = example.seen if example is not None else self._seen
+                index = seen[request]
+                seen[request] += 1
+            if example is not None:
+                material += f"\nexample {example.identity}"
             material += f"\nsample {index}"
         return KEY_PREFIX + hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def begin(self, tag: str, example: str) -> None:
+        """``tag``'s next calls are made for ``example`` (an identity stable across runs): its sampled
+        requests count from sample 0; the calls filed under the tag so far are forgotten."""
+        with self._lock:
+            self._calls.pop(tag, None)
+            self._keep(tag, _Example(example, Counter()))
+
+    def _keep(self, tag: str, example: _Example) -> _Example:
+        """``example`` as ``tag``'s, the oldest tags' forgotten past :data:`KEPT_TAGS` (under the lock)."""
+        self._examples.pop(tag, None)
+        self._examples[tag] = example
+        while len(self._examples) > KEPT_TAGS:
+            self._examples.popitem(last=False)
+        return example
 
     @contextlib.contextmanager
     def alone(self, key: str) -> Iterator[None]:
@@ -200,6 +240,14 @@ class RecordingProxy:
             return self._calls.pop(tag, [])
 
 
+@dataclass
+class _Example:
+    """The example a tag's calls are made for now, and its sampled requests so far (by request hash)."""
+
+    identity: str
+    seen: Counter[str]
+
+
 def _samples(body: dict[str, Any]) -> bool:
     temperature = body.get("temperature", 1.0)
     return not isinstance(temperature, (int, float)) or temperature > 0
@@ -229,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
             calls = self.proxy.take(self.path[len(TAKE):])
             self._send(CachedReply(200, "application/json", json.dumps([c.to_json() for c in calls])))
             return
+        if self.path.startswith(BEGIN):
+            self._begin(self.path[len(BEGIN):], raw)
+            return
         tag, path = _untag(self.path)
         try:
             body = json.loads(raw) if raw else {}
@@ -243,9 +294,20 @@ class _Handler(BaseHTTPRequestHandler):
         if upstream.model:
             body["model"] = upstream.model
         proxy = self.proxy
-        key = proxy.key(path, body)
+        key = proxy.key(path, body, tag)
         with proxy.alone(key) if proxy.cache is not None else contextlib.nullcontext():
             self._answer(proxy, tag, path, body, upstream, key)
+
+    def _begin(self, tag: str, raw: bytes) -> None:
+        try:
+            example = json.loads(raw).get("example")
+        except (ValueError, AttributeError):
+            example = None
+        if not tag or not isinstance(example, str):
+            self._send(_error(400, 'begin takes a tag and {"example": ID}'))
+            return
+        self.proxy.begin(tag, example)
+        self._send(CachedReply(200, "application/json", "{}"))
 
     def _answer(self, proxy: RecordingProxy, tag: str, path: str, body: dict[str, Any], upstream: Upstream,
                 key: str) -> None:
@@ -285,6 +347,12 @@ class _Handler(BaseHTTPRequestHandler):
         connection_type = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         connection = connection_type(target.hostname or "127.0.0.1", target.port, timeout=UPSTREAM_TIMEOUT)
         headers = {"Authorization": f"Bearer {upstream.api_key}", "Accept": self.headers.get("Accept", "*/*")}
+        if upstream.forward_key:
+            sent = {name: value for name, value in self.headers.items()
+                    if name.lower() == "authorization" or name.lower().startswith("openai-")}
+            if any(name.lower() == "authorization" for name in sent):
+                del headers["Authorization"]
+            headers.update(sent)
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")

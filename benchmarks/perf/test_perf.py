@@ -209,3 +209,21 @@ def test_pytest_plugin(benchmark: Any, tmp_path: Path) -> None:
 
     done = benchmark.pedantic(run, rounds=2)
     assert "2 failed, 3 passed" in done.stdout and (project / "report.json").is_file(), done.stdout + done.stderr
+
+
+@pytest.mark.wall
+def test_cached_rerun(benchmark: Any, tmp_path: Path) -> None:
+    """``autotrace optimize`` of examples/prompt_app (1 step) run again in its project: every model call, the
+    program's and the optimizer's, answered from the run store (``benchmarks/rerun_cache.py``)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from llmserver import ScriptedLLMServer
+
+    from benchmarks.rerun_cache import lay_out, one_run, scripted, user_env
+
+    folder, env = lay_out(tmp_path), user_env()
+    with ScriptedLLMServer() as server:
+        model = scripted(server, 0.0)
+        assert "run" in one_run(folder, 1, model, env, 600)  # the first run, which asks the model
+        asked = len(server.chat_requests)
+        done = benchmark.pedantic(lambda: one_run(folder, 1, model, env, 600), rounds=2)
+        assert "run" in done and len(server.chat_requests) == asked, done
