@@ -101,8 +101,9 @@ def side_env(program_base_url: str, seed: int) -> dict[str, str]:
     """The environment of one side's run. The program's own model calls reach ``program_base_url`` (the
     harness's recording proxy, which gives every request the served model's name and counts the calls alike
     on both sides; it forwards each request unchanged and caches nothing) through the standard variables,
-    as for a user who set them: an ``OpenAI()`` program needs nothing else, and autotrace passes variables
-    the user set to the program unchanged. Neither optimizer reads them: each side is given the server by
+    as for a user who set them: an ``OpenAI()`` program needs nothing else. autotrace sends the program's calls
+    on to that endpoint through its own recording proxy (``--app-calls proxied``, its default), so they are
+    nodes of its graph and cached by its run store, as a user's would be. Neither optimizer reads them: each side is given the server by
     ``--base-url``, so its own calls go there directly and only the program's are counted as the program's.
     ``BENCH_SEED`` picks a numeric or code task's instance (a prompt task's program reads no such variable).
     This machine sets PYTHONDONTWRITEBYTECODE, which a user's shell rarely does; it would also turn off
