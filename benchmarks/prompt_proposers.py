@@ -113,6 +113,10 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
         log = Path(args.logs) / f"{task}-{side}{'-app' if app_url and server is None else ''}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(" ".join(command) + "\n" + done.stdout + "\n--- stderr\n" + done.stderr)
+        if getattr(args, "keep", None):
+            kept = Path(args.keep) / f"{task}-{side}-steps{args.steps}-seed{getattr(args, 'seed', 0)}"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(folder, kept, ignore=shutil.ignore_patterns("__pycache__"))
         run_id = _last_run_id(folder)
         if run_id is None:
             return {"task": task, "side": side, "error": (done.stderr or done.stdout).strip()[-400:],
@@ -271,6 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rescore", action="store_true",
                         help="Judge each result's final prompt on its task's hidden cases again, in --out")
     parser.add_argument("--logs", default=tempfile.gettempdir() + "/prompt_proposers_logs")
+    parser.add_argument("--keep", default=None, metavar="DIR",
+                        help="copy each autotrace run's project folder (its run store) to DIR/TASK-SIDE-stepsN-seedS")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
