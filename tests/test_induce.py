@@ -254,9 +254,12 @@ def test_what_a_judge_says_it_wanted() -> None:
 def test_the_output_form_names_labels_or_shows_one_output() -> None:
     labels = [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]
     assert output_form(labels) == "Answer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
-    dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14")]
+    dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14"), Demo("c", "2020-01-02"), Demo("d", "1999-12-31")]
     assert output_form(dates) == ("Answer with the output alone, with nothing before or after it, written exactly in "
-                                  "the form of this example: 2021-03-03")
+                                  "the form of these examples: 2021-03-03, 2019-07-14, 2020-01-02")
+    assert output_form(dates[:1]) == ("Answer with the output alone, with nothing before or after it, written exactly "
+                                      "in the form of this example: 2021-03-03")
+    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, France; Rome, Italy")
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
     earlier = "Read it.\nAnswer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."

@@ -8,8 +8,8 @@ outputs wanted: what was the instruction?" is an easier one. The examples shown 
 (never held-out ones): each one's input as the program got it, and the output wanted: the program's own
 output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
 instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
-comes once more with a sentence stating the output form: the labels the wanted outputs take, or one of
-them as a model of the form. The current text with that sentence is a candidate too. Labels alone are
+comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
+them as models of the form. The current text with that sentence is a candidate too. Labels alone are
 opaque (the 1.5B made up what a code stood for, "SPT (Studied Processed)"); what each one means is in the
 inputs that got it, so one more question asks what each label's inputs are about, and the sentence names
 the labels with those meanings when the answer gives one for every label.
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 SAMPLES, TEMPERATURE = 3, 0.8
 #: Examples shown at most, and characters of an input or an output shown.
 DEMOS, INPUT_CHARS, OUTPUT_CHARS = 8, 400, 200
+#: Wanted outputs the output-form sentence shows as models of the form (one alone was copied: the 1.5B
+#: answered the one camelCase name shown for six of eight new inputs).
+FORM_EXAMPLES = 3
 #: At most this many distinct wanted outputs, each at most this long, and some repeated: they are labels.
 LABELS, LABEL_CHARS = 8, 24
 #: Where a judge's message names the output it wanted: ``expected 'x'``, ``should be x``, ``(here: x)``.
@@ -160,13 +163,16 @@ def induce_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] 
 
 def output_form(demos: Sequence[Demo]) -> str | None:
     """One sentence stating the form of the wanted outputs: the labels they take (a few short ones, some
-    repeated), else one of them as a model; None without demos."""
+    repeated), else up to :data:`FORM_EXAMPLES` of them as models; None without demos."""
     if not demos:
         return None
     wanted = labels_of(demos)
     if wanted:
         return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
-    return fill("output_form_example.txt", example=demos[0].wanted).strip()
+    shown = list(dict.fromkeys(d.wanted for d in demos))[:FORM_EXAMPLES]
+    if len(shown) == 1:
+        return fill("output_form_example.txt", example=shown[0]).strip()
+    return fill("output_form_examples.txt", examples=("; " if any("," in w for w in shown) else ", ").join(shown)).strip()
 
 
 def labels_of(demos: Sequence[Demo]) -> list[str]:
