@@ -133,7 +133,7 @@ def test_labels_are_named_with_what_their_inputs_are_about(tmp_path, llm_server)
             "in the rain\n\nTEC:\n- Chip maker unveils a faster processor for laptops\n\nPOL:\n") in user
     assert "`LABEL: words`" in user
     step = ran.steps[1]
-    assert step.reasoning == FORM_MEANT and step.describe == "1"
+    assert step.reasoning == f"{FORM_MEANT}: the labels' meanings asked, answered: {meanings}" and step.describe == "1"
     assert step.values["app.PROMPT"] == repr(
         "Talk about the headline.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport results, "
         "TEC for technology news, POL for politics. Write that alone, with nothing before or after it.")

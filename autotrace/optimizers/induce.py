@@ -246,11 +246,13 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     meant = _meant(llm, demos, optimizer.budget_tokens, Sampling(TEMPERATURE, derived_seed(seed, step, "labels", 0)))
     if meant is not None and meant[2] is not None:
         form = meant[2]
+    # the reasoning keeps the meanings question's reply (the run store shows why its sentence is or is not there)
+    asked = f": the labels' meanings asked, answered: {meant[1].text[:500]}" if meant is not None else ""
     if (formed := with_form(value, form)) is not None:
-        given = _given(spec, value, formed, inputs, FORM_MEANT if meant is not None and meant[2] else FORM_ONLY)
+        given = _given(spec, value, formed, inputs, (FORM_MEANT if meant is not None and meant[2] else FORM_ONLY) + asked)
         proposals.append(_costing(given, *meant[:2]) if meant is not None else given)
     elif meant is not None:  # the question's cost, on a proposal of its own that gives nothing new
-        proposals.append(Proposal.from_reply(meant[0], meant[1], {}, {}, FORM_MEANT, meant[1].error))
+        proposals.append(Proposal.from_reply(meant[0], meant[1], {}, {}, FORM_MEANT + asked, meant[1].error))
     messages = induce_messages(demos, optimizer.budget_tokens)
     if messages is None:
         return proposals
