@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from typing import Any
 from . import rows
 from .tasks import Runner, Task
 
+#: The file beside the rows a prompt task's run's whole result is appended to (its prompts, each step's answer).
+DETAILS = "prompt_proposers.jsonl"
 #: The registry's side names as the paper runner spells them.
 PAPER_SIDES = {"autotrace": "autotrace", "trace": "trace-opt", "baseline": "baseline"}
 
@@ -98,6 +101,10 @@ def _prompt(task: Task, args: argparse.Namespace, sides: list[str], seeds: Seque
                 f"{row.program_tokens}{' note: ' + row.note if row.note else ''}")
             if args.record is not None:
                 rows.append([row], Path(args.record))
+                details = Path(args.record).with_name(DETAILS)
+                with details.open("a") as handle:  # the prompts, each step's answer, the hidden cases failed
+                    handle.write(json.dumps({**result, "side": result.get("side", side), "commit": row.commit,
+                                             "when": date + " UTC"}, default=str) + "\n")
     return 0
 
 

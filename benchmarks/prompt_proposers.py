@@ -5,6 +5,7 @@ final prompt judged on the task's hidden cases.
     python -m benchmarks --sections quality --tasks topic_code --sides autotrace gepa --seeds 1
     python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --sides autotrace,induce,gepa \
         --tasks topic_code,date_extract,camel_case --steps 3 --out benchmarks/results/prompt_proposers.jsonl
+    python -m benchmarks.prompt_proposers --sides autotrace,induce --tasks camel_case --steps 5 --seed 1
     python -m benchmarks.prompt_proposers --base-url http://127.0.0.1:PORT/v1 --app-base-url http://127.0.0.1:PORT2/v1 \
         --sides autotrace --tasks camel_case --steps 1
 
@@ -16,7 +17,8 @@ set and the embedded model serves both, as for a user; ``--app-base-url`` gives 
 (the optimizer's stays the embedded one), which then also answers the hidden cases. Through ``python -m
 benchmarks`` each run is one typed row (:func:`row`) in benchmarks/results/quality.jsonl; the script's own
 ``main`` writes its richer lines (the prompts, the hidden cases each failed, which proposer wrote the winner)
-to ``--out``.
+to ``--out`` and each run's typed row to ``--record``. Without ``--base-url`` the hidden cases are answered
+by the embedded 1.5B, started for them alone.
 GEPA is given ``--gepa-calls`` metric calls, or as many program runs as the autotrace run on the
 same task made.
 """
@@ -38,6 +40,8 @@ from typing import Any
 from . import gepa_side, rows, tasks
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The model the runs with nothing set use (the optimizer's and, unless ``--app-base-url``, the program's).
+MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 #: The extra options of each autotrace side.
 SIDES = {"autotrace": ["--no-induce"], "induce": ["--induce"]}
 
@@ -58,8 +62,14 @@ def _env(base_url: str) -> dict[str, str]:
     return {**env, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "local"}
 
 
-def hidden_score(folder: Path, prompt: str, base_url: str) -> dict[str, Any]:
-    """The program with ``prompt`` on the task's hidden cases (in a child process, against the server)."""
+def hidden_score(folder: Path, prompt: str, base_url: str | None) -> dict[str, Any]:
+    """The program with ``prompt`` on the task's hidden cases (in a child process, against the server; with
+    no ``base_url``, against the embedded 1.5B started for the scoring alone, the model that served the run)."""
+    if base_url is None:
+        from autotrace.llm.server import LocalServer
+
+        with LocalServer(size="1.5b", auto_install=True) as server:
+            return hidden_score(folder, prompt, server.base_url)
     code = (
         "import json, runpy, sys\n"
         "prog = runpy.run_path(sys.argv[1] + '/program.py', run_name='hidden')\n"
@@ -103,6 +113,10 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
         log = Path(args.logs) / f"{task}-{side}{'-app' if app_url and server is None else ''}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(" ".join(command) + "\n" + done.stdout + "\n--- stderr\n" + done.stderr)
+        if getattr(args, "keep", None):
+            kept = Path(args.keep) / f"{task}-{side}-steps{args.steps}-seed{getattr(args, 'seed', 0)}"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(folder, kept, ignore=shutil.ignore_patterns("__pycache__"))
         run_id = _last_run_id(folder)
         if run_id is None:
             return {"task": task, "side": side, "error": (done.stderr or done.stdout).strip()[-400:],
@@ -117,7 +131,7 @@ def run_autotrace(task: str, side: str, args: argparse.Namespace, server: dict[s
     else:
         hidden_url, app = args.base_url, {}
     return {"task": task, "side": side, **app, "seconds": round(seconds), "exit": done.returncode,
-            **_summary(data, task, hidden_url)}
+            "step_budget": args.steps, "seed": getattr(args, "seed", 0), **_summary(data, task, hidden_url)}
 
 
 def served_model(base_url: str) -> str:
@@ -139,7 +153,7 @@ def _last_run_id(folder: Path) -> str | None:
     return listed[0].id if listed else None
 
 
-def _summary(data: dict[str, Any], task: str, base_url: str) -> dict[str, Any]:
+def _summary(data: dict[str, Any], task: str, base_url: str | None) -> dict[str, Any]:
     """Scores, tokens, program runs, the final prompt, its hidden score and the proposer that wrote it."""
     steps = data["steps"]
     run = data["run"]
@@ -177,10 +191,11 @@ def proposer_of(step: dict[str, Any]) -> str:
     """Which question wrote a step's kept candidate: read from its reasoning (this module's proposals say
     so) or the stored prompt's system message."""
     from autotrace.optimizers.base import load_prompt
-    from autotrace.optimizers.induce import FORM_ONLY, INDUCED, WITH_FORM
+    from autotrace.optimizers.induce import FORM_MEANT, FORM_ONLY, INDUCED, WITH_FORM
 
     reasoning = step.get("reasoning") or ""
-    for start, name in ((WITH_FORM, "induce+form"), (INDUCED, "induce"), (FORM_ONLY, "form")):
+    for start, name in ((WITH_FORM, "induce+form"), (INDUCED, "induce"), (FORM_MEANT, "form+meanings"),
+                        (FORM_ONLY, "form")):
         if reasoning.startswith(start):
             return name
     system = next((m.get("content", "") for m in step.get("prompt") or () if m.get("role") == "system"), "")
@@ -223,8 +238,9 @@ def row(task: tasks.Task, result: dict[str, Any], *, commit: str, model: str, lo
     note = str(result.get("error") or "")
     if result["side"] == "gepa" and not result.get("accepted"):
         note = note or "GEPA accepted no candidate: the seed prompt stayed the best"
+    steps = int(result.get("step_budget") or task.steps)
     return rows.Row(commit=commit, side="gepa" if result["side"] == "gepa" else "autotrace", arm=arm, model=model,
-                    seed=int(result.get("seed", 0)), task=task.name, steps=task.steps, solved=solved,
+                    seed=int(result.get("seed", 0)), task=task.name, steps=steps, solved=solved,
                     visible_score=result.get("best_score"),
                     hidden_score=hidden["passed"] / hidden["total"] if hidden.get("total") else None,
                     llm_driven=driven, program_runs=runs, optimizer_tokens=optimizer, program_tokens=program,
@@ -244,10 +260,15 @@ def run_task(task: tasks.Task, side: str, seed: int, server: dict[str, Any], *, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--base-url", default=None,
+                        help="The server GEPA and the hidden cases use (default: the embedded 1.5B, started for "
+                             "the hidden cases alone; the autotrace runs set nothing either way)")
     parser.add_argument("--tasks", default="topic_code,date_extract,camel_case")
     parser.add_argument("--sides", default="autotrace,induce")
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0, help="autotrace's --seed")
+    parser.add_argument("--record", type=Path, default=rows.QUALITY,
+                        help="where each run's typed row is appended (default benchmarks/results/quality.jsonl)")
     parser.add_argument("--app-base-url", default="",
                         help="The program's model (autotrace's --app-base-url; it also answers the hidden cases)")
     parser.add_argument("--gepa-calls", type=int, default=0, help="GEPA's metric calls (0: the autotrace run's)")
@@ -255,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rescore", action="store_true",
                         help="Judge each result's final prompt on its task's hidden cases again, in --out")
     parser.add_argument("--logs", default=tempfile.gettempdir() + "/prompt_proposers_logs")
+    parser.add_argument("--keep", default=None, metavar="DIR",
+                        help="copy each autotrace run's project folder (its run store) to DIR/TASK-SIDE-stepsN-seedS")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,18 +286,35 @@ def main(argv: list[str] | None = None) -> None:
         return
     for task in args.tasks.split(","):
         for side in args.sides.split(","):
+            load, commit = os.getloadavg()[0], rows.head_commit()
             if side == "gepa":
+                if args.base_url is None:
+                    raise SystemExit("the gepa side needs --base-url")
                 calls = args.gepa_calls or _autotrace_runs(out, task)
                 result = run_gepa(task, args, calls)
             else:
                 result = run_autotrace(task, side, args)
             result["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            result["commit"] = commit
             print(json.dumps(result), flush=True)
             with out.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
+            if args.record is not None:
+                rows.append([row(tasks.get(task), result, commit=commit, model=MODEL, load=round(load, 2),
+                                 command=_command(task, side, args),
+                                 date=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))], args.record)
 
 
-def rescore(out: Path, base_url: str) -> None:
+def _command(task: str, side: str, args: argparse.Namespace) -> str:
+    """The command line that reruns one task and side of this run."""
+    command = ["python", "-m", "benchmarks.prompt_proposers", "--sides", side, "--tasks", task,
+               "--steps", str(args.steps), "--seed", str(args.seed)]
+    command += ["--base-url", "URL"] if args.base_url else []
+    command += ["--app-base-url", "URL2"] if args.app_base_url else []
+    return " ".join(command)
+
+
+def rescore(out: Path, base_url: str | None) -> None:
     """Each line's ``hidden`` judged again from its ``prompt`` (the file rewritten atomically)."""
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     judged: dict[tuple[str, str], dict[str, Any]] = {}

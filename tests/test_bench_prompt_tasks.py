@@ -75,6 +75,16 @@ def test_a_seed_prompt_no_reflection_improves_is_said_in_the_row(llm_server):
     assert not row.solved and row.llm_driven is None and row.visible_score == 0.0 and "accepted no candidate" in row.note
 
 
+def test_an_autotrace_rows_steps_are_the_runs_budget_not_the_tasks():
+    result = {"task": "topic_code", "side": "induce", "seed": 1, "step_budget": 5, "steps": 2, "solved": True,
+              "best_score": 1.0, "writer": "induce", "hidden": {"passed": 8, "total": 8}, "app_calls": 60,
+              "prompt_tokens": 10, "completion_tokens": 5, "app_prompt_tokens": 7, "app_completion_tokens": 3}
+    row = prompt_proposers.row(TOPIC, result, commit="abc1234", model="m", load=None, command="c", date="d")
+    assert (row.steps, row.seed, row.arm, row.llm_driven, row.hidden_score) == (5, 1, "induce", True, 1.0)
+    assert prompt_proposers.row(TOPIC, {**result, "step_budget": None}, commit="a", model="m", load=None,
+                                command="c", date="d").steps == TOPIC.steps
+
+
 def test_python_m_benchmarks_runs_the_gepa_side_of_a_fresh_prompt_task_into_rows(llm_server, tmp_path, capsys):
     serve(llm_server)
     out = tmp_path / "rows.jsonl"

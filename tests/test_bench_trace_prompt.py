@@ -27,6 +27,7 @@ FRESH = [t for t in tasks.ALL if t.runner == tasks.Runner.PROMPT]
 TOPIC = tasks.get("topic_code")
 LABELS = {**runpy.run_path(str(TOPIC.folder / "judge.py"))["LABELLED"], **TOPIC.hidden_cases()}
 NEW_PROMPT = "File the headline under its desk code: SPT, TEC, POL or HLT. Answer with the code alone."
+ORIGINAL = "You are a helpful assistant. Talk about the headline."
 
 
 @pytest.mark.parametrize("task", FRESH, ids=lambda t: t.name)
@@ -107,6 +108,9 @@ def test_python_m_benchmarks_runs_the_trace_side_of_a_fresh_prompt_task_into_a_r
         "topic_code", "trace-opt", 0, 1, False, 0.0)
     assert row.program_runs == 12 and row.command.endswith("--sides trace --steps 1")
     assert "visible 0.0 -> 0.0" in capsys.readouterr().out
+    (detail,) = [json.loads(line) for line in (tmp_path / "prompt_proposers.jsonl").read_text().splitlines()]
+    assert (detail["task"], detail["side"], detail["prompt"]) == ("topic_code", "trace-opt", ORIGINAL)
+    assert [s["step"] for s in detail["steps_run"]] == [0, 1] and detail["hidden"]["passed"] == 0
 
 
 @needs_trace

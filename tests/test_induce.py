@@ -12,14 +12,17 @@ from pathlib import Path
 import networkx as nx
 from helpers import AUTOTRACE, OPENAI_APP
 from inprocess import Ran, run
-from llmserver import ScriptedLLMServer
+from llmserver import _TOKENS_PER_MESSAGE, ScriptedLLMServer, estimate_tokens
 
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.induce import (
+    FORM_MEANT,
     Demo,
     _fenced,
     demonstrations,
+    meant_form,
     output_form,
+    read_meanings,
     sent_to_model,
     wanted_in,
     with_form,
@@ -27,6 +30,7 @@ from autotrace.optimizers.induce import (
 from autotrace.params import ParamKind, ParamSpec
 
 INDUCE_SYSTEM = "You write short, exact instructions for a language model."
+MEANINGS_SYSTEM = "You say in a few words what texts have in common."
 CODES = {
     "Striker scores twice as the home side wins the final": "SPT",
     "Chip maker unveils a faster processor for laptops": "TEC",
@@ -35,15 +39,18 @@ CODES = {
 }
 
 
-def desk_app(folder: Path) -> Path:
-    """A stand-in for an LLM app: ``ask`` answers a headline's code when the prompt asks for the desk code
-    and names the codes."""
+ASKS_CODE = '"desk code" in prompt and all(code in prompt for code in ("SPT", "TEC", "POL"))'
+
+
+def desk_app(folder: Path, knows: str = ASKS_CODE) -> Path:
+    """A stand-in for an LLM app: ``ask`` answers a headline's code when the prompt is one the ``knows``
+    expression accepts (by default: it asks for the desk code and names the codes)."""
     (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
     (folder / "app.py").write_text(
         f"CODES = {CODES!r}\n"
         'PROMPT = "Talk about the headline."  # autotrace: param system prompt given with each headline\n\n\n'
         "def ask(prompt, headline):\n"
-        '    if "desk code" in prompt and all(code in prompt for code in ("SPT", "TEC", "POL")):\n'
+        f"    if {knows}:\n"
         "        return CODES[headline]\n"
         '    return "This headline is about " + headline.lower()\n\n\n'
         "def main(headline):\n"
@@ -58,14 +65,16 @@ def desk_app(folder: Path) -> Path:
     return folder
 
 
-def scripted(induced: list[str]):
+def scripted(induced: list[str], meanings: str = "I cannot tell."):
     """A reply for each request: the whole-problem question keeps everything, the induction question
-    takes the next of ``induced``."""
+    takes the next of ``induced``, the labels' meanings question gets ``meanings``."""
     answers = iter(induced)
 
     def reply(body: dict) -> str | dict:
         if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
             return next(answers)
+        if body["messages"][0]["content"].startswith(MEANINGS_SYSTEM):
+            return meanings
         return {"reasoning": "the prompt is fine", "suggestion": {"app.PROMPT": None}}
     return reply
 
@@ -85,11 +94,12 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
         f"```text\nFor '{headline}' answer SPT.\n```",  # quotes an input: rejected
         "Give the desk code of the headline.",  # a bare sentence is read too; it scores 0, its form wins
         "```text\nGive the desk code of the headline: SPT, TEC or POL, alone.\n```",  # runs, scores 1
-    ])] * 4)
+    ])] * 5)
     ran = optimize(desk_app(tmp_path), llm_server, steps=1, induce=True)
     assert ran.result.reached_target
     asked = induce_requests(llm_server)
     assert len(asked) == 3  # three samples of one question, each with a seed of its own
+    assert len(llm_server.chat_requests) == 5  # and the whole question, and the labels' meanings (no answer read)
     assert len({r["seed"] for r in asked}) == 3 and {r["temperature"] for r in asked} == {0.8}
     assert asked[0]["messages"] == asked[1]["messages"]
     user = asked[0]["messages"][1]["content"]
@@ -108,8 +118,45 @@ def test_induced_instructions_are_asked_from_the_outputs_wanted_and_the_best_is_
     assert '+PROMPT = "Give the desk code of the headline.\\nAnswer with exactly one of: SPT, TEC, POL.' in ran.diff
 
 
+def test_labels_are_named_with_what_their_inputs_are_about(tmp_path, llm_server):
+    """Outputs that are labels: one more question shows each label's inputs under it and asks what they are
+    about; the current text with the labels and those meanings is run (here the one candidate that scores),
+    and the question's tokens are the step's."""
+    knows = 'all(f"{code} for" in prompt for code in ("SPT", "TEC", "POL"))'
+    meanings = "- SPT: sport results\n**TEC** - technology news.\nPOL: politics"
+    llm_server.script(*[scripted(["Name the topic."] * 3, meanings)] * 5)
+    ran = optimize(desk_app(tmp_path, knows), llm_server, steps=1, induce=True)
+    assert ran.result.reached_target
+    (asked,) = [r.json for r in llm_server.chat_requests if r.json["messages"][0]["content"] == MEANINGS_SYSTEM]
+    user = asked["messages"][1]["content"]
+    assert ("SPT:\n- Striker scores twice as the home side wins the final\n- Marathon runner breaks the course record "
+            "in the rain\n\nTEC:\n- Chip maker unveils a faster processor for laptops\n\nPOL:\n") in user
+    assert "`LABEL: words`" in user
+    step = ran.steps[1]
+    assert step.reasoning == f"{FORM_MEANT}: the labels' meanings asked, answered: {meanings}" and step.describe == "1"
+    assert step.values["app.PROMPT"] == repr(
+        "Talk about the headline.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport results, "
+        "TEC for technology news, POL for politics. Write that alone, with nothing before or after it.")
+    sent = sum(estimate_tokens(m["content"]) + _TOKENS_PER_MESSAGE for r in llm_server.chat_requests
+               for m in r.json["messages"])
+    assert step.prompt_tokens == sent  # every question of the step counted, the meanings' too
+
+
+def test_what_each_label_means_is_read_only_when_every_label_has_a_short_one() -> None:
+    labels = ["SPT", "TEC"]
+    assert read_meanings("SPT: sports\nTEC: technology", labels) == {"SPT": "sports", "TEC": "technology"}
+    assert read_meanings("1. `SPT` = \"sports\".\n2. TEC: new gadgets", labels) == {"SPT": "sports",
+                                                                                      "TEC": "new gadgets"}
+    assert read_meanings("SPT: sports", labels) is None  # TEC has none
+    assert read_meanings("SPT: sports\nTEC: everything that is not SPT", labels) is None  # names a label
+    assert read_meanings("SPT: sports\nTEC: a very long story about all the things in it", labels) is None
+    assert meant_form(labels, {"SPT": "sports", "TEC": "technology"}) == (
+        "Answer with exactly one of: SPT, TEC, whichever fits: SPT for sports, TEC for technology. Write that alone, "
+        "with nothing before or after it.")
+
+
 def test_held_out_examples_are_never_shown(tmp_path, llm_server):
-    llm_server.script(*[scripted(["```text\nName the topic.\n```"] * 6)] * 12)
+    llm_server.script(*[scripted(["```text\nName the topic.\n```"] * 6)] * 14)
     ran = optimize(desk_app(tmp_path), llm_server, steps=1, induce=True, holdout=0.5)
     assert [len(s.evaluation.holdout) for s in ran.steps] == [2, 2]
     user = induce_requests(llm_server)[0]["messages"][1]["content"]
@@ -207,11 +254,16 @@ def test_what_a_judge_says_it_wanted() -> None:
 def test_the_output_form_names_labels_or_shows_one_output() -> None:
     labels = [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]
     assert output_form(labels) == "Answer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
-    dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14")]
+    dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14"), Demo("c", "2020-01-02"), Demo("d", "1999-12-31")]
     assert output_form(dates) == ("Answer with the output alone, with nothing before or after it, written exactly in "
-                                  "the form of this example: 2021-03-03")
+                                  "the form of these examples: 2021-03-03, 2019-07-14, 2020-01-02")
+    assert output_form(dates[:1]) == ("Answer with the output alone, with nothing before or after it, written exactly "
+                                      "in the form of this example: 2021-03-03")
+    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, France; Rome, Italy")
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
+    earlier = "Read it.\nAnswer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
+    assert with_form(earlier, "Answer with exactly one of: A, B.") == "Read it.\nAnswer with exactly one of: A, B."
 
 
 def test_a_bare_instruction_is_read_and_a_method_is_not() -> None:

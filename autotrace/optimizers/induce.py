@@ -8,8 +8,11 @@ outputs wanted: what was the instruction?" is an easier one. The examples shown 
 (never held-out ones): each one's input as the program got it, and the output wanted: the program's own
 output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
 instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
-comes once more with a sentence stating the output form: the labels the wanted outputs take, or one of
-them as a model of the form. The current text with that sentence is a candidate too (no LLM call).
+comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
+them as models of the form. The current text with that sentence is a candidate too. Labels alone are
+opaque (the 1.5B made up what a code stood for, "SPT (Studied Processed)"); what each one means is in the
+inputs that got it, so one more question asks what each label's inputs are about, and the sentence names
+the labels with those meanings when the answer gives one for every label.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected.
@@ -20,14 +23,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from autotrace.evaluation import Feedback
 from autotrace.graph import ARG_REPR_LIMIT, short_repr
-from autotrace.llm.client import Sampling, derived_seed
+from autotrace.llm.client import LLMReply, Sampling, derived_seed
 from autotrace.optimizers.base import Proposal, fill, load_prompt, prompt_tokens
 from autotrace.optimizers.reflect import parse_one_value
 from autotrace.optimizers.uses import MIN_QUOTE, QUOTE_CHARS, _calls_given, inputs_beside
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 SAMPLES, TEMPERATURE = 3, 0.8
 #: Examples shown at most, and characters of an input or an output shown.
 DEMOS, INPUT_CHARS, OUTPUT_CHARS = 8, 400, 200
+#: Wanted outputs the output-form sentence shows as models of the form (one alone was copied: the 1.5B
+#: answered the one camelCase name shown for six of eight new inputs).
+FORM_EXAMPLES = 3
 #: At most this many distinct wanted outputs, each at most this long, and some repeated: they are labels.
 LABELS, LABEL_CHARS = 8, 24
 #: Where a judge's message names the output it wanted: ``expected 'x'``, ``should be x``, ``(here: x)``.
@@ -57,6 +63,12 @@ _WANTED = [re.compile(p, re.IGNORECASE) for p in (
 BARE_CHARS = 400
 #: The reasoning a proposal of this module carries (the run store keeps it: which question wrote a text).
 INDUCED, WITH_FORM, FORM_ONLY = "instruction induction", "instruction induction with the output form", "output form"
+#: The reasoning of the current text with the labels and their meanings (it starts as :data:`FORM_ONLY` does).
+FORM_MEANT = "output form with the labels' meanings"
+#: Inputs shown per label, and the words a label's meaning may take.
+LABEL_INPUTS, MEANING_WORDS = 4, 6
+#: A line of a text that is an output-form sentence of this module (a new one replaces it).
+_FORM_LINE = re.compile(r"^Answer with (?:exactly one of: |the output alone, )")
 
 
 @dataclass(frozen=True)
@@ -151,20 +163,64 @@ def induce_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] 
 
 def output_form(demos: Sequence[Demo]) -> str | None:
     """One sentence stating the form of the wanted outputs: the labels they take (a few short ones, some
-    repeated), else one of them as a model; None without demos."""
+    repeated), else up to :data:`FORM_EXAMPLES` of them as models; None without demos."""
     if not demos:
         return None
+    wanted = labels_of(demos)
+    if wanted:
+        return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
+    shown = list(dict.fromkeys(d.wanted for d in demos))[:FORM_EXAMPLES]
+    if len(shown) == 1:
+        return fill("output_form_example.txt", example=shown[0]).strip()
+    return fill("output_form_examples.txt", examples=("; " if any("," in w for w in shown) else ", ").join(shown)).strip()
+
+
+def labels_of(demos: Sequence[Demo]) -> list[str]:
+    """The labels the wanted outputs take (a few short ones, some repeated), in order; [] when they are not
+    labels."""
     wanted = list(dict.fromkeys(d.wanted for d in demos))
     if len(wanted) < len(demos) and len(wanted) <= LABELS and all(len(w) <= LABEL_CHARS for w in wanted):
-        return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
-    return fill("output_form_example.txt", example=demos[0].wanted).strip()
+        return wanted
+    return []
+
+
+def meanings_messages(demos: Sequence[Demo], labels: Sequence[str], budget: int) -> list[dict[str, str]] | None:
+    """The question "what are each label's inputs about?" (at most :data:`LABEL_INPUTS` inputs a label),
+    within ``budget`` tokens (None when it does not fit)."""
+    groups = "\n\n".join(f"{label}:\n" + "\n".join([f"- {d.input}" for d in demos if d.wanted == label][:LABEL_INPUTS])
+                          for label in labels)
+    messages = [{"role": "system", "content": load_prompt("describe_labels_system.txt").strip()},
+                {"role": "user", "content": fill("describe_labels.txt", groups=groups)}]
+    return messages if prompt_tokens(messages) <= budget else None
+
+
+def read_meanings(reply: str, labels: Sequence[str]) -> dict[str, str] | None:
+    """Each label's meaning from a reply of ``LABEL: words`` lines; None unless every label has one, short
+    (at most :data:`MEANING_WORDS` words) and naming no label."""
+    meanings: dict[str, str] = {}
+    for line in reply.splitlines():
+        for label in labels:
+            match = re.match(rf"^(?:\d+[.)]\s*)?\W*{re.escape(label)}\W*?\s*[:=\-\u2013]\s*(.+)$", line.strip())
+            if match and label not in meanings:
+                meaning = match.group(1).strip().rstrip(".").strip("`*\"' ").rstrip(".").strip()
+                if meaning and len(meaning.split()) <= MEANING_WORDS and not any(x in meaning for x in labels):
+                    meanings[label] = meaning
+    return meanings if set(meanings) == set(labels) else None
+
+
+def meant_form(labels: Sequence[str], meanings: dict[str, str]) -> str:
+    """The output-form sentence naming the labels with their meanings."""
+    return fill("output_form_labels_meant.txt", labels=", ".join(labels),
+                meanings=", ".join(f"{label} for {meanings[label]}" for label in labels)).strip()
 
 
 def with_form(text: str, form: str | None) -> str | None:
-    """``text`` followed by the ``form`` sentence; None when there is none or the text says it already."""
+    """``text`` followed by the ``form`` sentence, in place of an output-form sentence it has; None when
+    there is none or the text says it already."""
     if form is None or form in text:
         return None
-    return f"{text.rstrip()}\n{form}"
+    kept = [line for line in text.rstrip().splitlines() if not _FORM_LINE.match(line)]
+    return "\n".join([*kept, form]) if kept else form
 
 
 def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES, *,
@@ -186,9 +242,17 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     inputs = list(dict.fromkeys([*inputs_beside(spec, value, optimizer.feedback),
                                  *(d.input[:QUOTE_CHARS] for d in demos if len(d.input) >= MIN_QUOTE)]))
     form = output_form(demos)
-    proposals = []
+    proposals: list[Proposal] = []
+    meant = _meant(llm, demos, optimizer.budget_tokens, Sampling(TEMPERATURE, derived_seed(seed, step, "labels", 0)))
+    if meant is not None and meant[2] is not None:
+        form = meant[2]
+    # the reasoning keeps the meanings question's reply (the run store shows why its sentence is or is not there)
+    asked = f": the labels' meanings asked, answered: {meant[1].text[:500]}" if meant is not None else ""
     if (formed := with_form(value, form)) is not None:
-        proposals.append(_given(spec, value, formed, inputs, FORM_ONLY))
+        given = _given(spec, value, formed, inputs, (FORM_MEANT if meant is not None and meant[2] else FORM_ONLY) + asked)
+        proposals.append(_costing(given, *meant[:2]) if meant is not None else given)
+    elif meant is not None:  # the question's cost, on a proposal of its own that gives nothing new
+        proposals.append(Proposal.from_reply(meant[0], meant[1], {}, {}, FORM_MEANT + asked, meant[1].error))
     messages = induce_messages(demos, optimizer.budget_tokens)
     if messages is None:
         return proposals
@@ -217,6 +281,26 @@ def _fenced(reply: str) -> str:
                                                       for line in text.splitlines()):
         return reply
     return f"```text\n{text.strip(chr(34) + chr(39))}\n```"
+
+
+def _meant(llm: LLM, demos: Sequence[Demo], budget: int, sampling: Sampling
+           ) -> tuple[list[dict[str, str]], LLMReply, str | None] | None:
+    """The labels' meanings asked of the model: (the question, its reply, the form sentence with them, or
+    None when the reply does not give every label one); None when the outputs are no labels."""
+    labels = labels_of(demos)
+    messages = meanings_messages(demos, labels, budget) if labels else None
+    if messages is None:
+        return None
+    reply = llm.complete_text(messages, sampling=sampling)
+    meanings = read_meanings(reply.text, labels) if reply.error is None else None
+    return messages, reply, (meant_form(labels, meanings) if meanings else None)
+
+
+def _costing(proposal: Proposal, messages: list[dict[str, str]], reply: LLMReply) -> Proposal:
+    """``proposal`` carrying the question and cost of the model's ``reply`` that went into it."""
+    return replace(proposal, messages=messages, prompt_tokens=reply.prompt_tokens,
+                   completion_tokens=reply.completion_tokens, seconds=reply.seconds, cached=reply.cached,
+                   timings=reply.timings)
 
 
 def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], reasoning: str) -> Proposal:
