@@ -5,7 +5,6 @@ several tests read its report, so the suite stays quick."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys

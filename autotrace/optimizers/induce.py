@@ -10,7 +10,7 @@ output where the judge gave full marks, else the one its message names (``expect
 instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
 comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
 them as models of the form. The current text with that sentence is a candidate too. Labels alone are
-opaque (the 1.5B made up what a code stood for, "SPT (Studied Processed)"); what each one means is in the
+opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the
 inputs that got it, so one more question asks what each label's inputs are about, and the sentence names
 the labels with those meanings when the answer gives one for every label.
 
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 SAMPLES, TEMPERATURE = 3, 0.8
 #: Examples shown at most, and characters of an input or an output shown.
 DEMOS, INPUT_CHARS, OUTPUT_CHARS = 8, 400, 200
-#: Wanted outputs the output-form sentence shows as models of the form (one alone was copied: the 1.5B
-#: answered the one camelCase name shown for six of eight new inputs).
+#: Wanted outputs the output-form sentence shows as models of the form: a single one, a small program model
+#: copies as its answer (docs/decisions/induce.md).
 FORM_EXAMPLES = 3
 #: At most this many distinct wanted outputs, each at most this long, and some repeated: they are labels.
 LABELS, LABEL_CHARS = 8, 24
@@ -172,7 +172,8 @@ def output_form(demos: Sequence[Demo]) -> str | None:
     shown = list(dict.fromkeys(d.wanted for d in demos))[:FORM_EXAMPLES]
     if len(shown) == 1:
         return fill("output_form_example.txt", example=shown[0]).strip()
-    return fill("output_form_examples.txt", examples=("; " if any("," in w for w in shown) else ", ").join(shown)).strip()
+    joined = ("; " if any("," in w for w in shown) else ", ").join(shown)
+    return fill("output_form_examples.txt", examples=joined).strip()
 
 
 def labels_of(demos: Sequence[Demo]) -> list[str]:
@@ -249,7 +250,8 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     # the reasoning keeps the meanings question's reply (the run store shows why its sentence is or is not there)
     asked = f": the labels' meanings asked, answered: {meant[1].text[:500]}" if meant is not None else ""
     if (formed := with_form(value, form)) is not None:
-        given = _given(spec, value, formed, inputs, (FORM_MEANT if meant is not None and meant[2] else FORM_ONLY) + asked)
+        why = (FORM_MEANT if meant is not None and meant[2] else FORM_ONLY) + asked
+        given = _given(spec, value, formed, inputs, why)
         proposals.append(_costing(given, *meant[:2]) if meant is not None else given)
     elif meant is not None:  # the question's cost, on a proposal of its own that gives nothing new
         proposals.append(Proposal.from_reply(meant[0], meant[1], {}, {}, FORM_MEANT + asked, meant[1].error))
