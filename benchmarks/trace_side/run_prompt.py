@@ -28,7 +28,7 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
 
-from run_task import arguments, set_up  # noqa: E402 - the harness script beside this one
+from run_task import arguments, optimizer_step, set_up, step_response  # noqa: E402 - the harness script beside this one
 
 
 class _Timeout(Exception):
@@ -87,19 +87,9 @@ def main() -> int:
             break
         t0 = time.perf_counter()
         calls_before = len(usage)
-        before = values()
-        note = ""
-        try:
-            optimizer.zero_feedback()
-            optimizer.backward(target, feedback)
-            optimizer.step()
-        except Exception as exc:  # e.g. the prompt does not fit the server's context
-            note = f"step failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        note = optimizer_step(optimizer, target, feedback, values)
         after = values()
-        note = note or ("changed " + ", ".join(k for k in after if after[k] != before[k]) if after != before
-                        else "no change proposed")
-        response = str(optimizer.log[-1].get("response", ""))[:3000] if optimizer.log and len(usage) > calls_before \
-            else ""
+        response = step_response(optimizer, len(usage) > calls_before)
         target, feedback, score, scores = run_all(program, judge, examples, args.timeout)
         calls = usage[calls_before:]
         steps.append({"step": step, "score": score, "scores": scores, "note": note, "feedback": feedback[:2000],

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,25 @@ def set_up(args: argparse.Namespace) -> tuple[Any, Any, Any, list]:
     return program, judge, optimizer, usage
 
 
+def optimizer_step(optimizer, output, feedback: str, values: Callable[[], dict[str, Any]]) -> str:
+    """One OptoPrime step, ``feedback`` sent back from ``output``: which values it changed, or why none."""
+    before = values()
+    try:
+        optimizer.zero_feedback()
+        optimizer.backward(output, feedback)
+        optimizer.step()
+    except Exception as exc:  # e.g. the prompt does not fit the server's context
+        return f"step failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+    after = values()
+    return "changed " + ", ".join(k for k in after if after[k] != before[k]) if after != before \
+        else "no change proposed"
+
+
+def step_response(optimizer, asked: bool) -> str:
+    """The model's response in the step just taken, when the step ``asked`` the model."""
+    return str(optimizer.log[-1].get("response", ""))[:3000] if optimizer.log and asked else ""
+
+
 def main() -> int:
     args = arguments(60.0, "seconds one evaluation may take", 600.0)
     started = time.perf_counter()
@@ -128,25 +148,9 @@ def main() -> int:
             break
         t0 = time.perf_counter()
         calls_before = len(usage)
-        note = ""
-        changed = False
-        if output is None:
-            note = "no output node to send feedback to"
-        else:
-            before = values()
-            try:
-                optimizer.zero_feedback()
-                optimizer.backward(output, message)
-                optimizer.step()
-            except Exception as exc:  # e.g. the prompt does not fit the server's context
-                note = f"step failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-            after = values()
-            changed = after != before
-            note = note or ("changed " + ", ".join(k for k in after if after[k] != before[k]) if changed
-                            else "no change proposed")
-        response = ""
-        if optimizer.log and len(usage) > calls_before:
-            response = str(optimizer.log[-1].get("response", ""))[:3000]
+        note = "no output node to send feedback to" if output is None else \
+            optimizer_step(optimizer, output, message, values)
+        response = step_response(optimizer, len(usage) > calls_before)
         # Run forward again every step, as trace-opt's examples do: a graph can be backwarded only
         # once, so even unchanged values need a fresh run to send the next step's feedback through.
         output, score, message = evaluate(program, judge, args.timeout)
