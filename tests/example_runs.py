@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import AUTOTRACE
+from inprocess import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -25,8 +25,7 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def autotrace_run(folder: Path, target: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(AUTOTRACE), "run", target, "--feedback", "judge.py", *args], cwd=folder,
-                          env=environment(**env), capture_output=True, text=True, timeout=120)
+    return run_cli("run", target, "--feedback", "judge.py", *args, cwd=folder, env=environment(**env))
 
 
 def python(folder: Path, code: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
 from autotrace.project import Project
@@ -153,13 +154,17 @@ def shop(folder: Path, power: float = 1, wanted: float = 30) -> Path:
     return folder
 
 
-def optimize(folder: Path, server: ScriptedLLMServer, *args: str,
+def optimize(folder: Path, server: ScriptedLLMServer, *args: str, installed: bool = False,
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``autotrace optimize shop.py`` against ``server``, in this process; ``installed``: the installed command
+    in a process of its own (``timeout`` bounds it), for a run that must own its process (a Ray cluster)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "shop.py", "--feedback", "judge.py", *args,
-                           "--base-url", server.base_url, "--model", "scripted"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=timeout)
+    command = ["optimize", "shop.py", "--feedback", "judge.py", *args, "--base-url", server.base_url,
+               "--model", "scripted"]
+    if not installed:
+        return run_cli(*command, cwd=folder, env={**env, "OPENAI_API_KEY": "test"})
+    return subprocess.run([str(AUTOTRACE), *command], cwd=folder, env={**env, "OPENAI_API_KEY": "test"},
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def answer(**values: object) -> dict:

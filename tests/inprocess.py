@@ -3,19 +3,24 @@ optimize`` builds them, the program run by the real worker code under its real j
 as ``--in-process`` does), the optimizer's questions to the scripted model on a real socket, and what
 the run stored read back through the store's typed records.
 
-The loop's behaviour (acceptance, stoppers, pool, merges, resume) is tested through :func:`run`;
-the command line itself keeps a handful of end-to-end tests."""
+The loop's behaviour (acceptance, stoppers, pool, merges, resume) is tested through :func:`run`; tests of
+what the command line says and stores call it here too (:func:`run_cli`); a handful of end-to-end tests
+start the installed command."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import random
-from collections.abc import Iterator
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from llmserver import ScriptedLLMServer
 
 from autotrace.engine import Engine, Options, RunResult, StepReport
@@ -23,6 +28,7 @@ from autotrace.engine.ledger import Evaluator
 from autotrace.llm.client import LLMConfig
 from autotrace.pool import Candidate
 from autotrace.records import RunRecord, Scoring, StepRecord
+from autotrace.runners.cli import cli
 from autotrace.runners.optimize import Settings, optimize, prepare
 from autotrace.runners.tests_eval import SuiteEvaluator
 from autotrace.store import RunStore, state_dir
@@ -45,6 +51,38 @@ class Ran:
     @property
     def diff(self) -> str:
         return self.result.patch.diff
+
+
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``autotrace ARGS`` run in this process through click's test runner, as the installed command runs it
+    in ``cwd`` with exactly ``env`` as its environment; the result reads as a finished subprocess's. A test
+    that does not need a process of its own saves the interpreter's start and the imports (libcst, networkx,
+    openai), which this process has already made. An exception that escapes the command is written to
+    stderr with exit code 1, as Python does."""
+    path, modules = list(sys.path), set(sys.modules)
+    with here(cwd):
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            result = CliRunner().invoke(cli, list(args), prog_name="autotrace")
+        finally:
+            sys.path[:] = path
+            _forget_modules_under(Path(cwd), set(sys.modules) - modules)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["autotrace", *args], result.exit_code, result.stdout, stderr)
+
+
+def _forget_modules_under(root: Path, names: set[str]) -> None:
+    """Drop the modules among ``names`` imported from ``root`` (a project's program, its judge's helpers), so
+    that the next project's modules of the same name are imported afresh, as in a process of its own."""
+    root = root.resolve()
+    for name in names:
+        module = sys.modules.get(name)
+        places = [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or ())]
+        if name.startswith("_autotrace") or any(p and Path(p).resolve().is_relative_to(root) for p in places):
+            sys.modules.pop(name, None)
 
 
 @contextlib.contextmanager

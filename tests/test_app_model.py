@@ -14,7 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE, OPENAI_APP
+from helpers import OPENAI_APP
+from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.app_model import AppModel, run_model_slots
@@ -52,7 +53,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def autotrace(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(AUTOTRACE), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180)
+    return run_cli(*args, cwd=project, env=env)
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ def test_the_harness_tasks_have_a_gepa_side_with_the_whole_run_as_its_one_item()
     assert gepa_side.per_example(tasks.get("topic_code"))
 
 
+@pytest.mark.bench
 def test_gepa_solves_sports_prompt_through_the_harness_and_writes_its_row(llm_server, tmp_path, capsys):
     right = labels(tmp_path)
     answer, asked = scripted(right, [GOOD_PROMPT])
@@ -92,6 +93,7 @@ def test_gepa_solves_sports_prompt_through_the_harness_and_writes_its_row(llm_se
     assert "sports_prompt seed 0 gepa (4 steps, 5 metric calls)" in capsys.readouterr().out
 
 
+@pytest.mark.bench
 def test_gepa_takes_the_autotrace_runs_budget_and_spends_no_more(llm_server, tmp_path):
     """No --metric-calls: the budget is the program runs of the autotrace row of the same task, seed and model
     in the record file (4). Every reflection proposes a new prompt that does not help; an iteration costs two

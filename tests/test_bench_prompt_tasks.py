@@ -85,6 +85,7 @@ def test_an_autotrace_rows_steps_are_the_runs_budget_not_the_tasks():
                                 command="c", date="d").steps == TOPIC.steps
 
 
+@pytest.mark.bench
 def test_python_m_benchmarks_runs_the_gepa_side_of_a_fresh_prompt_task_into_rows(llm_server, tmp_path, capsys):
     serve(llm_server)
     out = tmp_path / "rows.jsonl"
@@ -113,6 +114,7 @@ def test_run_without_a_name_is_one_line_and_exit_2(capsys):
 
 
 
+@pytest.mark.bench
 def test_the_harness_counts_the_programs_own_tokens_of_a_prompt_task_and_none_of_a_numeric_one(tmp_path):
     """sports_prompt's program is an unmodified ``OpenAI()`` app asking for gpt-4o-mini (8 sentences a run).
     The harness gives it the standard variables pointing at its recording proxy: every program call reaches
@@ -154,6 +156,7 @@ def test_a_side_runs_with_the_standard_variables_at_the_proxy_and_no_harness_var
     assert not (tasks.SHARED / "app_llm.py").exists()
 
 
+@pytest.mark.bench
 def test_a_cli_task_runs_from_python_m_benchmarks_into_a_row(tmp_path, monkeypatch):
     """word_pipeline (runner cli) through the one entry point: benchmarks.multi_param runs autotrace's CLI in a
     copy against the given server; its line goes to multi_param's file, its typed row to --record."""
@@ -175,6 +178,7 @@ def test_a_cli_task_runs_from_python_m_benchmarks_into_a_row(tmp_path, monkeypat
     assert (tmp_path / "multi_param.jsonl").is_file()
 
 
+@pytest.mark.bench
 def test_a_paper_experiment_runs_from_python_m_benchmarks(tmp_path, monkeypatch):
     """battleship's baseline (enumeration; no model, so no server is started) through the one entry point:
     its lines go to the paper runner's file."""

@@ -74,6 +74,7 @@ needs_trace = pytest.mark.skipif(harness.trace_python(create=False) is None,
                                  reason="trace-opt's venv (.bench/trace-venv) is not made")
 
 
+@pytest.mark.bench
 @needs_trace
 def test_trace_opt_solves_through_its_suggestion_and_counts_the_programs_calls_apart(llm_server):
     llm_server.script(*[scripted_model] * 100)
@@ -96,6 +97,7 @@ def test_trace_opt_solves_through_its_suggestion_and_counts_the_programs_calls_a
     assert rows.decode(rows.encode(row)) == row
 
 
+@pytest.mark.bench
 @needs_trace
 def test_python_m_benchmarks_runs_the_trace_side_of_a_fresh_prompt_task_into_a_row(llm_server, tmp_path, capsys):
     llm_server.script(*[lambda body: "Talk." if body.get("max_tokens") == 16 else "no json"] * 100)
@@ -113,6 +115,7 @@ def test_python_m_benchmarks_runs_the_trace_side_of_a_fresh_prompt_task_into_a_r
     assert [s["step"] for s in detail["steps_run"]] == [0, 1] and detail["hidden"]["passed"] == 0
 
 
+@pytest.mark.bench
 @needs_trace
 def test_the_harness_trace_side_of_sports_prompt_calls_the_model_through_the_proxy_only_for_the_program(tmp_path):
     """The generated trace-opt form of sports_prompt (an ``OpenAI()`` app) runs under trace-opt with the

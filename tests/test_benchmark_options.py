@@ -26,6 +26,7 @@ NO_CHANGE = "The function looks right to me; I would leave it as it is."
     ({"candidates": 2}, "n2", derived_seed(3, 1, 1)),  # step 1's two answers, asked at once
     ({"resample": 1}, "r1", derived_seed(3, 1, "again", 1)),  # step 1's answer changed nothing: asked again
 ])
+@pytest.mark.bench
 def test_answer_options_reach_autotrace_and_are_recorded_with_the_run(tmp_path, options, label, sampled_seed):
     task = tasks.get("title_case")
     with ScriptedLLMServer() as server:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE, OPENAI_APP, answer, optimize, shop
-from inprocess import run
+from helpers import OPENAI_APP, answer, optimize, shop
+from inprocess import run, run_cli
 from llmserver import ScriptedLLMServer
 
 JUDGE = '''\
@@ -65,10 +64,8 @@ def test_the_program_budget_counts_the_programs_own_model_calls(tmp_path: Path,
     (tmp_path / "judge.py").write_text(JUDGE)
     llm_server.script(*["maybe"] * 10)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "2",
-                             "--no-probe", "--base-url", llm_server.base_url, "--model", "scripted",
-                             "--max-program-tokens", "1"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=180)
+    result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "2", "--no-probe", "--base-url",
+                     llm_server.base_url, "--model", "scripted", "--max-program-tokens", "1", cwd=tmp_path, env=env)
     assert result.returncode == 1, result.stderr
     # The original values' evaluation spent the program's budget: no question reached the optimizer.
     assert re.search(r"^step +1/2 .*stopped before step 1: the run's program token budget is spent",

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE
-from inprocess import Ran, run
+from inprocess import Ran, run, run_cli
 from llmserver import ScriptedLLMServer
 
 from autotrace.optimizers import OptoPrime
@@ -33,10 +32,9 @@ def program(folder: Path, config: str = "") -> Path:
 
 def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "calc.py", "--feedback", "judge.py", "--target", "1", *args,
-                           "--base-url", server.base_url, "--model", "scripted", "--no-cache"],
-                          cwd=folder, env={**env, "OPENAI_API_KEY": "test"}, capture_output=True, text=True,
-                          timeout=120)
+    return run_cli("optimize", "calc.py", "--feedback", "judge.py", "--target", "1", *args, "--base-url",
+                   server.base_url, "--model", "scripted", "--no-cache", cwd=folder,
+                   env={**env, "OPENAI_API_KEY": "test"})
 
 
 def optimized(folder: Path, server: ScriptedLLMServer, **options: object) -> Ran:

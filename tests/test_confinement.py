@@ -20,7 +20,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE, wait_until
+from helpers import wait_until
+from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
 from autotrace.evaluation import Evaluation
@@ -280,9 +281,8 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
                       {"reasoning": "fix it", "suggestion": {"app.act": "def act():\n    return 42\n"}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["OPENAI_API_KEY"] = "test"
-    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback",
-                             "judge.py", "--steps", "2", "--no-probe", "--base-url", llm_server.base_url,
-                             "--model", "scripted"], cwd=project, env=env, capture_output=True, text=True, timeout=180)
+    result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "2", "--no-probe", "--base-url",
+                     llm_server.base_url, "--model", "scripted", cwd=project, env=env)
     assert result.returncode == 0, result.stderr
     assert "freshly started process" not in result.stderr  # the default way: forked by the warm server
     assert re.search(r"^best score: 1(\.0)? ", result.stderr, re.MULTILINE), result.stderr
@@ -326,8 +326,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={**environ, "OPENAI_API_KEY": "test", **env})
+    return run_cli(*args, cwd=cwd, env={**environ, "OPENAI_API_KEY": "test", **env})
 
 
 def test_no_network_in_the_config_must_be_true_or_false(project: Path) -> None:

@@ -231,7 +231,7 @@ def test_autotrace_killed_while_the_server_forks_leaves_no_traceback(tmp_path):
         "parent = os.getppid()\nos.kill(parent, signal.SIGTERM)\nwhile os.getppid() == parent:\n    time.sleep(0.01)")
         + "\ndef feedback(output):\n    return -abs(output - 30), 'wanted 30'\n")
     with ScriptedLLMServer() as server:
-        result = optimize(tmp_path, server, "--steps", "2")
+        result = optimize(tmp_path, server, "--steps", "2", installed=True)
     assert result.returncode == -signal.SIGTERM
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
 

@@ -25,8 +25,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE, child_env
-from inprocess import run_tests
+from helpers import child_env
+from inprocess import run_cli, run_tests
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.sandbox import Limits
@@ -80,9 +80,8 @@ def grading(folder: Path) -> Path:
 
 def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
-    return subprocess.run([str(AUTOTRACE), "optimize", "--tests", "tests/", *args, "--base-url", server.base_url,
-                           "--model", "scripted"], cwd=folder, env={**env, "OPENAI_API_KEY": "test"},
-                          capture_output=True, text=True, timeout=300)
+    return run_cli("optimize", "--tests", "tests/", *args, "--base-url", server.base_url, "--model", "scripted",
+                   cwd=folder, env={**env, "OPENAI_API_KEY": "test"})
 
 
 def mark(value: int) -> dict:
@@ -169,9 +168,8 @@ def test_holdout_tests_needs_tests(tmp_path: Path, llm_server: ScriptedLLMServer
     (folder / "app.py").write_text("X = 1  # autotrace: param\n\ndef main():\n    return X\n")
     (folder / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    result = subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--holdout-tests", "x",
-                             "--base-url", llm_server.base_url, "--model", "scripted"], cwd=folder, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--holdout-tests", "x", "--base-url",
+                     llm_server.base_url, "--model", "scripted", cwd=folder, env=env)
     assert result.returncode == 2
     assert result.stderr == "autotrace: error: --holdout-tests holds tests out: it needs --tests\n"
 
@@ -247,9 +245,8 @@ def test_a_resumed_run_holds_out_the_tests_it_was_started_with(tmp_path: Path, l
         "'full_score': drop --holdout-tests to resume it as it was, or start a new run"]
     # a program under a judge instead of the tests (what the run's scores mean changes with it)
     (folder / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
-    elsewhere = subprocess.run([str(AUTOTRACE), "optimize", "src/grading/rules.py", "--feedback", "judge.py",
-                                "--resume", run_id, "--base-url", llm_server.base_url, "--model", "scripted"],
-                               cwd=folder, capture_output=True, text=True, timeout=120)
+    elsewhere = run_cli("optimize", "src/grading/rules.py", "--feedback", "judge.py", "--resume", run_id, "--base-url",
+                        llm_server.base_url, "--model", "scripted", cwd=folder, env=dict(os.environ))
     assert elsewhere.returncode == 2 and f"run {run_id} optimized the tests in {folder / 'tests'}, not a program " \
         "under a judge" in elsewhere.stderr, elsewhere.stderr
 

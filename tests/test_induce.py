@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import networkx as nx
-from helpers import AUTOTRACE, OPENAI_APP
-from inprocess import Ran, run
+from helpers import OPENAI_APP
+from inprocess import Ran, run, run_cli
 from llmserver import _TOKENS_PER_MESSAGE, ScriptedLLMServer, estimate_tokens
 
 from autotrace.evaluation import Feedback
@@ -205,10 +205,9 @@ def optimize_app(folder: Path, server: ScriptedLLMServer, *extra: str) -> subpro
     (folder / "judge.py").write_text(APP_JUDGE)
     server.script(*[desk_model] * 60)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
-    return subprocess.run([str(AUTOTRACE), "optimize", "app.py", "--feedback", "judge.py", "--steps", "1", "--target",
-                           "1", "--no-probe", "--no-measured-step", "--no-merge", "--base-url", server.base_url,
-                           "--model", "scripted", *extra], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=180)
+    return run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "1", "--target", "1", "--no-probe",
+                   "--no-measured-step", "--no-merge", "--base-url", server.base_url, "--model", "scripted", *extra,
+                   cwd=folder, env=env)
 
 
 def test_by_default_a_prompt_the_program_sends_to_its_model_is_induced(tmp_path, llm_server):

@@ -22,7 +22,7 @@ def test_an_optimization_through_a_local_ray_cluster_matches_the_local_one(tmp_p
         (tmp_path / executor).mkdir()
         with ScriptedLLMServer() as server:  # the measured steps reach the target: no question is asked
             runs[executor] = optimize(shop(tmp_path / executor), server, "--steps", "5", "--target", "-0.5",
-                                      "--executor", executor, timeout=600)  # Ray's start: 20 s idle, 2-3 min at load 12
+                                      "--executor", executor, installed=True, timeout=600)  # Ray's start: 20 s idle, 2-3 min at load 12
             assert server.chat_requests == []
         assert runs[executor].returncode == 0, runs[executor].stderr
     assert steps_of(runs["ray"]) == steps_of(runs["fork"])

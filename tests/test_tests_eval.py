@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import AUTOTRACE, child_env
+from helpers import child_env
+from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
 from autotrace.runners.sandbox import Limits
@@ -113,9 +113,9 @@ def test_optimize_tests_regression_feedback_then_a_fix_and_a_patch(tmp_path: Pat
     env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
     # the measured search and the probes over the tests have their own test (test_tests_search): here
     # every step asks the model, and each step runs the tests once
-    result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", "tests/", "--steps", "4", "--no-measured-step",
-                             "--no-probe", "--no-merge", "--timeout", "600", "--base-url", llm_server.base_url, "--model", "scripted"], cwd=project,
-                            capture_output=True, text=True, env={**env, "OPENAI_API_KEY": "test"}, timeout=600)
+    result = run_cli("optimize", "--tests", "tests/", "--steps", "4", "--no-measured-step", "--no-probe", "--no-merge",
+                     "--timeout", "600", "--base-url", llm_server.base_url, "--model", "scripted", cwd=project,
+                     env={**env, "OPENAI_API_KEY": "test"})
     assert result.returncode == 0, result.stderr
     assert "optimizing the tests in tests with optoprime" in result.stderr
     assert "best score: 1 (5/5 pass)" in result.stderr

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from helpers import AUTOTRACE, child_env
+from helpers import child_env
+from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
 
@@ -16,9 +16,8 @@ def test_an_integer_threshold_pinned_by_a_failing_test_is_found_without_the_mode
     (tmp_path / "test_limits.py").write_text(
         "import limits\n\n\ndef test_enough_retries():\n    assert limits.RETRIES >= 37\n")
     env = child_env("OPENAI_", "AUTOTRACE_", "PYTEST_")
-    result = subprocess.run([str(AUTOTRACE), "optimize", "--tests", ".", "--steps", "2", "--base-url",
-                             llm_server.base_url, "--model", "scripted"], cwd=tmp_path, capture_output=True,
-                            text=True, env={**env, "OPENAI_API_KEY": "test"}, timeout=600)
+    result = run_cli("optimize", "--tests", ".", "--steps", "2", "--base-url", llm_server.base_url, "--model",
+                     "scripted", cwd=tmp_path, env={**env, "OPENAI_API_KEY": "test"})
     assert result.returncode == 0, result.stderr
     assert "measured step: limits.RETRIES = 37" in result.stderr, result.stderr
     assert "+RETRIES = 37  # autotrace: param int in [1, 500] retries before giving up" in result.stdout
