@@ -10,6 +10,7 @@ start the installed command."""
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import random
 import subprocess
@@ -53,19 +54,22 @@ class Ran:
         return self.result.patch.diff
 
 
-def run_cli(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """``autotrace ARGS`` run in this process through click's test runner, as the installed command runs it
     in ``cwd`` with exactly ``env`` as its environment; the result reads as a finished subprocess's. A test
     that does not need a process of its own saves the interpreter's start and the imports (libcst, networkx,
     openai), which this process has already made. An exception that escapes the command is written to
-    stderr with exit code 1, as Python does."""
+    stderr with exit code 1, as Python does. A command still running after ``timeout`` seconds ends this
+    process with every thread's traceback (a hung test fails, as a subprocess's timeout would make it)."""
     path, modules = list(sys.path), set(sys.modules)
     with here(cwd):
         os.environ.clear()
         os.environ.update(env)
+        faulthandler.dump_traceback_later(timeout, exit=True)
         try:
             result = CliRunner().invoke(cli, list(args), prog_name="autotrace")
         finally:
+            faulthandler.cancel_dump_traceback_later()
             sys.path[:] = path
             _forget_modules_under(Path(cwd), set(sys.modules) - modules)
     stderr = result.stderr
