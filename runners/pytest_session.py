@@ -204,7 +204,7 @@ class AutotraceSession:
             reports = _run_phases(item, nextitem)
         finally:
             item.stash[_COUNTING] = False
-        teardown = reports[-1]
+        teardown: Any = reports[-1]  # its ``autotrace`` data is this plugin's own attribute
         failed = next((r for r in reports if r.failed and r.when in ("setup", "call")), None)
         if failed is not None and item.stash.get(_SUBTESTS, False):
             self.notes.append(f"{item.nodeid}: no DAG (a test with subtests is not run again to record it; "

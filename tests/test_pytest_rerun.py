@@ -110,7 +110,7 @@ def test_a_failing_test_runs_twice_a_passing_one_once(tmp_path: Path) -> None:
     fails, once = session.test("test_fails"), session.test("test_fails_once")
     assert fails["graph"] is not None and fails["params"] == ["calc.K"] and fails["source"].startswith("def test_fails")
     assert once["outcome"] == "failed" and once["graph"] is None and once["source"] == ""
-    assert session.report["notes"] == [f"test_flaky.py::test_fails_once: no DAG (it failed in call, but when run "
+    assert session.report["notes"] == ["test_flaky.py::test_fails_once: no DAG (it failed in call, but when run "
                                        "again to record it, its call passed)"]
     (root / "runs.txt").unlink()
     alone = run(root, "--autotrace", "--autotrace-no-rerun")
