@@ -206,3 +206,26 @@ def test_a_default_not_left_out_is_not_read(counted: tuple[Runtime, Any]) -> Non
     assert counter.params_read(PARAMS) == ["countlib.LIMIT"]
     assert counter.called() == [("countlib.step", 3), ("countlib.walk", 1)]
     assert counter.calls_made() == 4
+
+
+def test_a_test_with_subtests_is_recorded_as_it_runs(tmp_path: Path) -> None:
+    """Run again, its subtests would be reported twice: it is recorded the first time, as without reruns."""
+    root = write(tmp_path, {
+        "calc.py": "K = 2  # autotrace: param\n\n\ndef twice(x):\n    return K * x\n",
+        "test_sub.py": """
+            from calc import twice
+
+
+            def test_parts(subtests):
+                for x, expected in ((1, 2), (2, 5)):
+                    with subtests.test(x=x):
+                        assert twice(x) == expected
+        """,
+    })
+    session, recorded = run(root, "--autotrace"), run(root, "--autotrace", "--autotrace-no-rerun")
+    test = session.test("test_parts")
+    assert test["outcome"] == "failed" and test["params"] == ["calc.K"] and test["calls"] == 1 + 2
+    assert {k: v for k, v in test.items() if k not in ("duration", "longrepr")} == \
+        {k: v for k, v in recorded.test("test_parts").items() if k not in ("duration", "longrepr")}
+    assert session.report["notes"] == []
+    assert session.result.stdout.count("SUBFAILED") == 1, session.output
