@@ -229,3 +229,12 @@ def test_a_test_with_subtests_is_recorded_as_it_runs(tmp_path: Path) -> None:
         {k: v for k, v in recorded.test("test_parts").items() if k not in ("duration", "longrepr")}
     assert session.report["notes"] == []
     assert session.result.stdout.count("SUBFAILED") == 1, session.output
+
+
+def test_with_maxfail_the_first_failure_stops_the_session_and_keeps_its_dag(tmp_path: Path) -> None:
+    root = write(tmp_path, FLAKY)
+    session = run(root, "--autotrace", "-x")
+    assert session.outcomes() == {"test_passes": "passed", "test_fails": "failed"}, session.output
+    assert session.result.returncode == 1 and "stopping after 1 failures" in session.result.stdout
+    assert session.test("test_fails")["graph"] is not None
+    assert sorted((root / "runs.txt").read_text().splitlines()) == ["fails", "fails", "passes"]
