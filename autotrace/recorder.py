@@ -557,6 +557,10 @@ class Recorder:
                 error=call[ERROR], yields=tuple(call[YIELDS] or ()), thread=call[THREAD], kinds=call[KINDS]))
         return records
 
+    def calls_made(self) -> int:
+        """How many calls the run made, those past the limit included."""
+        return len(self.calls) + self.dropped
+
     def first_call_of(self, func: Callable) -> int | None:
         """The index of the first kept call that a wrapper recorded for ``func`` (a test function)."""
         return next((i for i, call in enumerate(self.calls) if call[FUNC] is func), None)
@@ -663,6 +667,76 @@ def _unkept_record() -> list:
     call: list[Any] = [None] * _SIZE
     call[KINDS], call[PINNED] = Kinds(0), False
     return call
+
+
+class CallCounter(Recorder):
+    """A recorder that keeps no call: it counts each function's calls (the first ``limit`` calls, as a
+    :class:`Recorder` keeps them) and notes the parameters they read, which is all :meth:`called` and
+    :meth:`params_read` give, at a fraction of recording's cost: no record, no held value, no text. For a
+    run whose DAG nobody reads (a passing test in the pytest plugin's report)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__(limit=limit, texts=0)
+        #: id(meta) -> [meta, calls counted]
+        self._counts: dict[int, list] = {}
+        self._left_out: set[str] = set()  # parameters read by default values the callers left out
+        self._counted = 0
+
+    def enter(self, facts: tuple, values: tuple) -> list:
+        """Count the call (see :meth:`Recorder.enter`); it runs past the limit's shared record."""
+        found = self._definitions.get(id(facts))
+        if found is None or found[0] is not facts:
+            found = self._definitions[id(facts)] = _learn(facts, _getframe(1).f_code)
+        _, meta, code, _, has_defaults = found
+        if self.limit is not None and self._counted >= self.limit:
+            self.dropped += 1
+            return PAST_LIMIT
+        self._counted += 1
+        counted = self._counts.get(id(meta))
+        if counted is None:
+            self._counts[id(meta)] = [meta, 1]
+        else:
+            counted[1] += 1
+        if meta.default_reads:  # as params_read reads a record: the defaults the caller left out
+            defaulted = _defaulted(meta, code, values, self._functions) if has_defaults else ()
+            for arg, names in meta.default_reads.items():
+                if arg in defaulted:
+                    self._left_out.update(names)
+        return PAST_LIMIT
+
+    def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple,
+                 kwargs: dict) -> list | None:
+        """Count a wrapped call; None: the wrapper runs it unrecorded."""
+        if self.limit is not None and self._counted >= self.limit:
+            self.dropped += 1
+            return None
+        self._counted += 1
+        counted = self._counts.get(id(meta))
+        if counted is None:
+            self._counts[id(meta)] = [meta, 1]
+        else:
+            counted[1] += 1
+        for names in meta.default_reads.values():  # a wrapped call's default reads always count
+            self._left_out.update(names)
+        return None
+
+    def calls_made(self) -> int:
+        return self._counted + self.dropped
+
+    def called(self) -> list[tuple[str, int]]:
+        by_name: Counter[str] = Counter()
+        for meta, count in self._counts.values():
+            by_name[meta.func] += count
+        return sorted(by_name.items(), key=lambda item: (-item[1], item[0]))
+
+    def params_read(self, known: Iterable[str]) -> list[str]:
+        wanted = set(known)
+        found = wanted.intersection(self._left_out)
+        for meta, _ in self._counts.values():
+            found.update(wanted.intersection(meta.reads))
+            if meta.param in wanted:
+                found.add(meta.param)
+        return sorted(found)
 
 
 #: The one record of every own-frame call past a recorder's limit: it is never made the current call

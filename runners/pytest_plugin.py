@@ -45,6 +45,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autotrace-graphs", choices=("all", "failed"), default="failed",
                     help="Whose DAG the report holds: only the failing tests' (default; a passing test's entry "
                          "says what it called) or every test's (slower: a DAG per test).")
+    group.addoption("--autotrace-no-rerun", action="store_true", default=False,
+                    help="Record every test in full as it runs, so that a failing test's DAG is that of the run "
+                         "that failed. By default a test whose DAG is not asked for only has its calls counted, "
+                         "and a failing one is run once more, recorded and unreported, for its DAG (much cheaper "
+                         "when most tests pass; a test that does not fail the same way again gets no DAG).")
     group.addoption("--autotrace-keep", default=None, metavar="EXPR",
                     help="Also keep the source and DAG of the tests this -k style expression matches, passing "
                          "or not.")

@@ -10,7 +10,12 @@ test function itself is recorded as the run's entry, so the test's DAG leads fro
 through the calls that read them, into the test and on to its outcome. The DAG is built only for the
 tests whose DAG is read: failing ones, those ``--autotrace-keep`` names, or all with
 ``--autotrace-graphs=all``; any other test's report says which functions it called, how often, and
-which parameters they read, counted from the raw records. Without a report nothing is recorded: the
+which parameters they read. Recording a test in full (holding its values, taking their texts when each
+call ends) costs several times what counting its calls does, and most tests pass: so a test whose DAG is
+not asked for runs with its calls counted (:class:`~autotrace.recorder.CallCounter`), and a failing one
+runs once more, right after, recorded and unreported, for its source and DAG; its outcome, message and
+output stay the first run's (``--autotrace-no-rerun``: every test recorded as it runs, docs/decisions/
+pytest-plugin-cost.md). Without a report nothing is recorded: the
 DAGs would go nowhere, and recording keeps every argument and result alive until the test ends, which
 a test about garbage collection (a weak reference expected to die) can notice.
 
@@ -44,7 +49,7 @@ from autotrace.config import DEFAULTS
 from autotrace.markers import SKIP_DIRS, MarkerError, module_name
 from autotrace.params import ParamKind, ParamSpec, text_to_literal
 from autotrace.project import ConfigError, Project, find_root
-from autotrace.recorder import ParamNode, Recorder, RunOutcome, build_graph, user_traceback
+from autotrace.recorder import CallCounter, ParamNode, Recorder, RunOutcome, build_graph, user_traceback
 from autotrace.runtime import Runtime
 from autotrace.suite_report import CollectError, ReportParam, SuiteReport, TestResult, report_to_json
 from autotrace.text import truncate
@@ -68,6 +73,8 @@ _NAMES_SHOWN = 8  # module names listed in a note
 _RECORDER = pytest.StashKey[Recorder]()
 _TEST = pytest.StashKey[Any]()  # the test function as collected, before it is wrapped for recording
 _RUNNING = pytest.StashKey[bool]()  # inside the call phase: a report made now is a subtest's
+_COUNTING = pytest.StashKey[bool]()  # this run of the test counts its calls (CallCounter) instead of recording them
+_SUBTESTS = pytest.StashKey[bool]()  # the test reported subtests: running it again would report them twice
 
 
 class AutotraceSession:
@@ -78,6 +85,9 @@ class AutotraceSession:
         self.notes: list[str] = []
         self.report_path = Path(options.autotrace_report).resolve() if options.autotrace_report else None
         self.all_graphs = options.autotrace_graphs == "all"
+        #: Count a test's calls, and record a failing test's run again to build its DAG (see the docstring);
+        #: off: record every test in full as it runs. Never under --pdb (a failure would stop twice).
+        self.rerun = not options.autotrace_no_rerun and not config.getoption("usepdb", False)
         try:
             self.holdout = keyword_expression(options.autotrace_holdout) if options.autotrace_holdout else None
         except ValueError as exc:
@@ -169,12 +179,57 @@ class AutotraceSession:
             raise pytest.UsageError(f"autotrace: --autotrace-values sets {stuck[0]}, but its module was imported "
                                     f"{when}: the value cannot take effect")
 
+    # -- counting first, recording a failing test again -------------------------------------------
+    def _graph_asked(self, item: pytest.Item) -> bool:
+        """Whether the test's DAG is kept whatever its outcome (``--autotrace-graphs=all``, ``--autotrace-keep``)."""
+        return self.all_graphs or (self.keep is not None and self.keep.evaluate(KeywordMatcher.from_item(item)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        """A test whose DAG is not asked for runs with its calls counted, not recorded; should its setup or
+        call fail, it runs once more, recorded, unreported, and that run's source and DAG ride on the first
+        run's teardown report. The outcome, messages and output are the first run's. None (pytest runs the
+        test itself) when the test is recorded as it runs: its DAG is asked for, or it takes the ``subtests``
+        fixture (a second run would report its subtests again; a unittest ``subTest`` is seen only when it
+        reports, and such a failing test then gets no DAG)."""
+        if self.report_path is None or not self.rerun or self._graph_asked(item) \
+                or "subtests" in getattr(item, "fixturenames", ()):  # its subtests would be reported twice
+            return None
+        from _pytest.runner import runtestprotocol
+
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        item.stash[_COUNTING] = True
+        try:
+            reports = _run_phases(item, nextitem)
+        finally:
+            item.stash[_COUNTING] = False
+        teardown: Any = reports[-1]  # its ``autotrace`` data is this plugin's own attribute
+        failed = next((r for r in reports if r.failed and r.when in ("setup", "call")), None)
+        if failed is not None and item.stash.get(_SUBTESTS, False):
+            self.notes.append(f"{item.nodeid}: no DAG (a test with subtests is not run again to record it; "
+                              "--autotrace-no-rerun records it as it runs)")
+        elif failed is not None:
+            again = runtestprotocol(item, nextitem=nextitem, log=False)
+            same = next((r for r in again if r.when == failed.when), None)
+            run = getattr(same, "autotrace", {}).get("run") if same is not None and same.failed else None
+            if run is not None and "graph" in run:
+                teardown.autotrace = {**(getattr(teardown, "autotrace", None) or {}), "run": run}
+            else:
+                outcome = same.outcome if same is not None else "not run"
+                self.notes.append(f"{item.nodeid}: no DAG (it failed in {failed.when}, but when run again to "
+                                  f"record it, its {failed.when} {outcome})")
+        ihook.pytest_runtest_logreport(report=teardown)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
     # -- recording each test -----------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         if self.report_path is None:
             return (yield)
-        recorder = item.stash[_RECORDER] = Recorder(limit=CALLS_KEPT, texts=TEXTS_KEPT)
+        recorder = item.stash[_RECORDER] = (CallCounter(limit=CALLS_KEPT) if item.stash.get(_COUNTING, False)
+                                            else Recorder(limit=CALLS_KEPT, texts=TEXTS_KEPT))
         with self.runtime.recording(recorder):
             return (yield)
 
@@ -206,6 +261,8 @@ class AutotraceSession:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         report = yield
         ended = not item.stash.get(_RUNNING, False)  # else a subtest's report: the test goes on
+        if not ended:
+            item.stash[_SUBTESTS] = True
         ran = (call.when == "call" and ended) or (call.when == "setup" and not report.passed)
         if self.report_path is not None and (ran or report.failed):
             data: dict[str, Any] = {}
@@ -213,9 +270,8 @@ class AutotraceSession:
                 data["failure"] = {"message": truncate(call.excinfo.exconly(), _TEXT_LIMIT, "ends"),
                                    "traceback": truncate(user_traceback(call.excinfo.value), _TEXT_LIMIT, "ends")}
             if ran:
-                read = (self.all_graphs or report.failed
-                        or (self.keep is not None and self.keep.evaluate(KeywordMatcher.from_item(item))))
-                data["run"] = self._run_data(item, call, graph=read)
+                read = report.failed or self._graph_asked(item)
+                data["run"] = self._run_data(item, call, graph=read and not item.stash.get(_COUNTING, False))
             if self.holdout is not None:
                 data["held_out"] = self.holdout.evaluate(KeywordMatcher.from_item(item))
             report.autotrace = data  # plain JSON data: xdist sends it to the controller with the report
@@ -230,7 +286,7 @@ class AutotraceSession:
         recorder = item.stash.get(_RECORDER, None)
         if recorder is None:
             return data
-        data["calls"] = len(recorder.calls) + recorder.dropped
+        data["calls"] = recorder.calls_made()
         data["called"] = recorder.called()
         data["params"] = recorder.params_read(node.name for node in self.param_nodes)
         if not graph:
@@ -290,6 +346,33 @@ class AutotraceSession:
             terminalreporter.write_sep("-", "autotrace")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+def _run_phases(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest.TestReport]:
+    """pytest's ``runtestprotocol`` (setup, call, teardown; the setup and call reports logged as they are
+    made), except that the teardown report is returned unlogged: the report of a rerun rides on it."""
+    from _pytest.runner import call_and_report, show_test_item
+
+    hasrequest = hasattr(item, "_request")
+    if hasrequest and not item._request:  # type: ignore[attr-defined]
+        item._initrequest()  # type: ignore[attr-defined]
+    try:
+        report = call_and_report(item, "setup", True)
+        reports = [report]
+        if report.passed:
+            setup_only = item.config.getoption("setuponly", False)
+            if item.config.getoption("setupshow", False):
+                show_test_item(item, add_space=not setup_only)
+            if not setup_only:
+                reports.append(call_and_report(item, "call", True))
+        if item.session.shouldfail or item.session.shouldstop:
+            nextitem = None
+        reports.append(call_and_report(item, "teardown", False, nextitem=nextitem))
+    finally:
+        if hasrequest:
+            item._request = False  # type: ignore[attr-defined]
+            item.funcargs = None  # type: ignore[attr-defined]
+    return reports
 
 
 def report_bytes(path: Path, report: SuiteReport) -> bytes:

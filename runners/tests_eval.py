@@ -217,6 +217,9 @@ class SuiteEvaluator:
         argv = [sys.executable, "-m", "autotrace.runners.confine", str(policy_path), str(folder), "--",
                 sys.executable, "-m", "pytest", *(moved(str(p)) for p in self.paths), "-q", "-p", "autotrace",
                 "--autotrace", f"--autotrace-report={report_path}", "--autotrace-graphs=failed",  # the only ones used
+                # each failing test recorded as it fails, not run again: its program's model calls (counted,
+                # perhaps paid) and side effects happen once, as the candidate's evaluation made them
+                "--autotrace-no-rerun",
                 f"--override-ini=cache_dir={folder / 'cache'}"]  # leave the user's --lf state alone
         if self.keyword:
             argv += ["-k", self.keyword]
