@@ -688,15 +688,8 @@ class CallCounter(Recorder):
         if found is None or found[0] is not facts:
             found = self._definitions[id(facts)] = _learn(facts, _getframe(1).f_code)
         _, meta, code, _, has_defaults = found
-        if self.limit is not None and self._counted >= self.limit:
-            self.dropped += 1
+        if not self._count(meta):
             return PAST_LIMIT
-        self._counted += 1
-        counted = self._counts.get(id(meta))
-        if counted is None:
-            self._counts[id(meta)] = [meta, 1]
-        else:
-            counted[1] += 1
         if meta.default_reads:  # as params_read reads a record: the defaults the caller left out
             defaulted = _defaulted(meta, code, values, self._functions) if has_defaults else ()
             for arg, names in meta.default_reads.items():
@@ -707,18 +700,23 @@ class CallCounter(Recorder):
     def new_call(self, meta: FunctionMeta, code: CodeType | None, func: Callable, args: tuple,
                  kwargs: dict) -> list | None:
         """Count a wrapped call; None: the wrapper runs it unrecorded."""
+        if self._count(meta):
+            for names in meta.default_reads.values():  # a wrapped call's default reads always count
+                self._left_out.update(names)
+        return None
+
+    def _count(self, meta: FunctionMeta) -> bool:
+        """Count a call of ``meta``'s function; False past the limit, where the call is dropped."""
         if self.limit is not None and self._counted >= self.limit:
             self.dropped += 1
-            return None
+            return False
         self._counted += 1
         counted = self._counts.get(id(meta))
         if counted is None:
             self._counts[id(meta)] = [meta, 1]
         else:
             counted[1] += 1
-        for names in meta.default_reads.values():  # a wrapped call's default reads always count
-            self._left_out.update(names)
-        return None
+        return True
 
     def calls_made(self) -> int:
         return self._counted + self.dropped
