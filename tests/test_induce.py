@@ -385,3 +385,29 @@ def test_models_of_the_form_are_passing_examples_outputs_first() -> None:
     assert output_form(demos, "camelCase.") == ("Answer with the output alone, with nothing before or after it. The "
                                                 "rule: camelCase. Written exactly in the form of these examples: "
                                                 "userEmail, firstName, lastName")
+
+
+def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_path, llm_server):
+    """The step's parent can be a worse text than the best so far (the last step's best candidate scored
+    less): the output form goes on both, and here only the best text with it scores."""
+    knows = ('prompt.startswith("Best") and ("whichever fits" in prompt or (headline.startswith("Striker") and '
+             '"exactly one of" not in prompt))')
+    wholes = iter(["Best guess.", "Worse guess."])  # a text of words: one word is no prompt
+    meanings = iter(["I cannot tell.", "I cannot tell."])
+
+    def reply(body: dict) -> str | dict:
+        system = body["messages"][0]["content"]
+        if system.startswith(INDUCE_SYSTEM):
+            return "Name the topic."
+        if system.startswith(MEANINGS_SYSTEM):
+            return next(meanings, "SPT: sport\nTEC: technology\nPOL: politics")
+        return {"reasoning": "try this", "suggestion": {"app.PROMPT": next(wholes, None)}}
+
+    llm_server.script(*[reply] * 20)
+    ran = optimize(desk_app(tmp_path, knows), llm_server, steps=3, induce=True)
+    assert [s.describe for s in ran.steps] == ["0", "0.25", "0", "1"]
+    assert ran.steps[2].values["app.PROMPT"] == repr("Worse guess.")  # step 3's parent; the best is another
+    assert ran.steps[3].reasoning.startswith(FORM_MEANT)
+    assert ran.steps[3].values["app.PROMPT"] == repr(
+        "Best guess.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport, TEC for technology, POL for "
+        "politics. Write that alone, with nothing before or after it.")
