@@ -14,6 +14,7 @@ from helpers import AUTOTRACE, OPENAI_APP
 from inprocess import Ran, run
 from llmserver import _TOKENS_PER_MESSAGE, ScriptedLLMServer, estimate_tokens
 
+import autotrace.optimizers.induce as induce_module
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.induce import (
     FORM_MEANT,
@@ -331,10 +332,11 @@ def rule_scripted(rule: str):
     return reply
 
 
-def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_path, llm_server):
+def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_path, llm_server, monkeypatch):
     """Outputs that are no labels: one more question shows the inputs with their outputs and asks for the
     rule; the current text with the rule alone is run first, so that of equal scores it is kept over the one
     that also lists outputs as models (which a model can copy), and the question's tokens are the step's."""
+    monkeypatch.setattr(induce_module, "RULE", True)  # off by default
     llm_server.script(*[rule_scripted("RULE: Join all the words in camelCase, the first word lowercase.")] * 6)
     ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
     assert ran.result.reached_target
@@ -357,9 +359,10 @@ def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_pat
     assert step.prompt_tokens == sent
 
 
-def test_a_rule_that_quotes_an_example_is_not_put_in_the_prompt(tmp_path, llm_server):
+def test_a_rule_that_quotes_an_example_is_not_put_in_the_prompt(tmp_path, llm_server, monkeypatch):
     """A rule quoting a wanted output is not read: only the models of the form are run (the program here
     copies the last one: nothing scores)."""
+    monkeypatch.setattr(induce_module, "RULE", True)
     llm_server.script(*[rule_scripted("RULE: answer like maximumRetryCount.")] * 6)
     ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
     assert not ran.result.reached_target
@@ -411,3 +414,10 @@ def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_pat
     assert ran.steps[3].values["app.PROMPT"] == repr(
         "Best guess.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport, TEC for technology, POL for "
         "politics. Write that alone, with nothing before or after it.")
+
+
+def test_by_default_no_rule_is_asked(tmp_path, llm_server):
+    llm_server.script(*[rule_scripted("RULE: Join all the words in camelCase.")] * 6)
+    optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    assert not [r for r in llm_server.chat_requests if r.json["messages"][0]["content"] == RULE_SYSTEM]
+    assert len(induce_requests(llm_server)) == 3
