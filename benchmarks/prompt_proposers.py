@@ -191,11 +191,11 @@ def proposer_of(step: dict[str, Any]) -> str:
     """Which question wrote a step's kept candidate: read from its reasoning (this module's proposals say
     so) or the stored prompt's system message."""
     from autotrace.optimizers.base import load_prompt
-    from autotrace.optimizers.induce import FORM_MEANT, FORM_ONLY, INDUCED, WITH_FORM
+    from autotrace.optimizers.induce import FORM_MEANT, FORM_ONLY, FORM_RULE, INDUCED, WITH_FORM
 
     reasoning = step.get("reasoning") or ""
     for start, name in ((WITH_FORM, "induce+form"), (INDUCED, "induce"), (FORM_MEANT, "form+meanings"),
-                        (FORM_ONLY, "form")):
+                        (FORM_RULE, "form+rule"), (FORM_ONLY, "form")):
         if reasoning.startswith(start):
             return name
     system = next((m.get("content", "") for m in step.get("prompt") or () if m.get("role") == "system"), "")

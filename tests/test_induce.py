@@ -14,15 +14,18 @@ from helpers import OPENAI_APP
 from inprocess import Ran, run, run_cli
 from llmserver import _TOKENS_PER_MESSAGE, ScriptedLLMServer, estimate_tokens
 
+import autotrace.optimizers.induce as induce_module
 from autotrace.evaluation import Feedback
 from autotrace.optimizers.induce import (
     FORM_MEANT,
+    FORM_RULE,
     Demo,
     _fenced,
     demonstrations,
     meant_form,
     output_form,
     read_meanings,
+    read_rule,
     sent_to_model,
     wanted_in,
     with_form,
@@ -31,6 +34,7 @@ from autotrace.params import ParamKind, ParamSpec
 
 INDUCE_SYSTEM = "You write short, exact instructions for a language model."
 MEANINGS_SYSTEM = "You say in a few words what texts have in common."
+RULE_SYSTEM = "You state in one sentence how outputs are made from inputs."
 CODES = {
     "Striker scores twice as the home side wins the final": "SPT",
     "Chip maker unveils a faster processor for laptops": "TEC",
@@ -228,7 +232,8 @@ def test_the_outputs_wanted_are_the_right_outputs_and_those_the_judge_names() ->
     feedback = [Feedback(None, "correct", 1.0, example="'first input'", output="'yes'"),
                 Feedback(None, "answered 'maybe', expected 'no'", 0.0, example="'second input'", output="'maybe'"),
                 Feedback(None, "wrong", 0.0, example="'third input'", output="'x'")]  # names no output: left out
-    assert demonstrations(PROMPT, "Read it.", feedback) == [Demo("first input", "yes"), Demo("second input", "no")]
+    assert demonstrations(PROMPT, "Read it.", feedback) == [Demo("first input", "yes", passed=True),
+                                                            Demo("second input", "no")]
 
 
 def test_a_judge_of_the_whole_run_is_read_by_the_inputs_its_message_quotes() -> None:
@@ -283,3 +288,135 @@ def test_a_prompt_is_a_text_a_model_call_reads() -> None:
     assert sent_to_model(PROMPT, [Feedback(graph(True), "wrong", 0.0)])
     assert not sent_to_model(PROMPT, [Feedback(graph(False), "wrong", 0.0)])
     assert not sent_to_model(PROMPT, [Feedback(None, "wrong", 0.0)])
+
+
+FIELDS = {"maximum retry count": "maximumRetryCount", "user email address": "userEmailAddress",
+          "last login time": "lastLoginTime", "total order price": "totalOrderPrice"}
+
+
+def naming_app(folder: Path, knows: str) -> Path:
+    """A stand-in for an LLM app naming a described field: ``ask`` answers its camelCase name when the prompt
+    is one the ``knows`` expression accepts, else the prompt's last word (a model copying a model of the form)."""
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "app.py").write_text(
+        f"FIELDS = {FIELDS!r}\n"
+        'PROMPT = "Help with the words."  # autotrace: param system prompt given with each description\n\n\n'
+        "def ask(prompt, words):\n"
+        f"    if {knows}:\n"
+        "        first, *rest = words.split()\n"
+        "        return first + ''.join(w.capitalize() for w in rest)\n"
+        "    return prompt.split()[-1]\n\n\n"
+        "def main(words):\n"
+        "    return ask(PROMPT, words)\n")
+    (folder / "judge.py").write_text(
+        "from app import FIELDS\n\n\n"
+        "def examples():\n"
+        "    return list(FIELDS)\n\n\n"
+        "def feedback(output, words):\n"
+        "    expected = FIELDS[words]\n"
+        "    return (1.0, 'correct') if output == expected else (0.0, f'answered {output!r}, expected {expected!r}')\n")
+    return folder
+
+
+def rule_scripted(rule: str):
+    """The rule question gets ``rule``; the induction question an instruction that states no form; the whole
+    question keeps everything."""
+    def reply(body: dict) -> str | dict:
+        system = body["messages"][0]["content"]
+        if system.startswith(RULE_SYSTEM):
+            return rule
+        if system.startswith(INDUCE_SYSTEM):
+            return "Name the field."
+        return {"reasoning": "the prompt is fine", "suggestion": {"app.PROMPT": None}}
+    return reply
+
+
+def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_path, llm_server, monkeypatch):
+    """Outputs that are no labels: one more question shows the inputs with their outputs and asks for the
+    rule; the current text with the rule alone is run first, so that of equal scores it is kept over the one
+    that also lists outputs as models (which a model can copy), and the question's tokens are the step's."""
+    monkeypatch.setattr(induce_module, "RULE", True)  # off by default
+    llm_server.script(*[rule_scripted("RULE: Join all the words in camelCase, the first word lowercase.")] * 6)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    assert ran.result.reached_target
+    (asked,) = [r.json for r in llm_server.chat_requests if r.json["messages"][0]["content"] == RULE_SYSTEM]
+    user = asked["messages"][1]["content"]
+    assert all(f"Input: {words}\nOutput: {name}" in user for words, name in FIELDS.items())
+    assert "`RULE: sentence`" in user and "Do not quote these inputs or outputs" in user
+    step = ran.steps[1]
+    rule = "Join all the words in camelCase, the first word lowercase."
+    assert step.reasoning.startswith(f"{FORM_RULE}: the rule asked, answered: RULE: ") and step.describe == "1"
+    assert step.values["app.PROMPT"] == repr(
+        f"Help with the words.\nAnswer with the output alone, with nothing before or after it. The rule: {rule}")
+    # the whole question, the text with the rule, with the rule and models, three induced, each with the form
+    assert step.note.startswith("9 proposed") and len(step.other_answers) == 8
+    with_models = [a for a in step.other_answers if "form of these examples" in a.response]
+    assert with_models and all("maximumRetryCount, userEmailAddress, lastLoginTime" in a.response
+                               for a in with_models)
+    sent = sum(estimate_tokens(m["content"]) + _TOKENS_PER_MESSAGE for r in llm_server.chat_requests
+               for m in r.json["messages"])
+    assert step.prompt_tokens == sent
+
+
+def test_a_rule_that_quotes_an_example_is_not_put_in_the_prompt(tmp_path, llm_server, monkeypatch):
+    """A rule quoting a wanted output is not read: only the models of the form are run (the program here
+    copies the last one: nothing scores)."""
+    monkeypatch.setattr(induce_module, "RULE", True)
+    llm_server.script(*[rule_scripted("RULE: answer like maximumRetryCount.")] * 6)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    assert not ran.result.reached_target
+    answers = [ran.steps[1].response, *(a.response for a in ran.steps[1].other_answers)]
+    assert not any("The rule:" in (a or "") for a in answers)
+    assert any("form of these examples: maximumRetryCount" in (a or "") for a in answers)
+
+
+def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
+    demos = [Demo("the date is March 3, 2021", "2021-03-03"), Demo("due 14 July 2019", "2019-07-14")]
+    assert read_rule("RULE: The date as YYYY-MM-DD", demos) == "The date as YYYY-MM-DD."
+    assert read_rule("**Rule:** write the date as year-month-day.", demos) == "write the date as year-month-day."
+    assert read_rule("The date as YYYY-MM-DD.", demos) == "The date as YYYY-MM-DD."  # one bare line
+    assert read_rule("Here is the rule.\nIt depends.", demos) is None  # no RULE line, more than one line
+    assert read_rule("RULE: write it like 2021-03-03.", demos) is None  # quotes a wanted output
+    assert read_rule("RULE: " + "word " * 40, demos) is None
+
+
+def test_models_of_the_form_are_passing_examples_outputs_first() -> None:
+    demos = [Demo("a", "firstName"), Demo("b", "lastName"), Demo("c", "userEmail", passed=True),
+             Demo("d", "orderTotal")]
+    assert output_form(demos).endswith("these examples: userEmail, firstName, lastName")
+    assert output_form(demos, "camelCase.") == ("Answer with the output alone, with nothing before or after it. The "
+                                                "rule: camelCase. Written exactly in the form of these examples: "
+                                                "userEmail, firstName, lastName")
+
+
+def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_path, llm_server):
+    """The step's parent can be a worse text than the best so far (the last step's best candidate scored
+    less): the output form goes on both, and here only the best text with it scores."""
+    knows = ('prompt.startswith("Best") and ("whichever fits" in prompt or (headline.startswith("Striker") and '
+             '"exactly one of" not in prompt))')
+    wholes = iter(["Best guess.", "Worse guess."])  # a text of words: one word is no prompt
+    meanings = iter(["I cannot tell.", "I cannot tell."])
+
+    def reply(body: dict) -> str | dict:
+        system = body["messages"][0]["content"]
+        if system.startswith(INDUCE_SYSTEM):
+            return "Name the topic."
+        if system.startswith(MEANINGS_SYSTEM):
+            return next(meanings, "SPT: sport\nTEC: technology\nPOL: politics")
+        return {"reasoning": "try this", "suggestion": {"app.PROMPT": next(wholes, None)}}
+
+    llm_server.script(*[reply] * 20)
+    ran = optimize(desk_app(tmp_path, knows), llm_server, steps=3, induce=True)
+    assert [s.describe for s in ran.steps] == ["0", "0.25", "0", "1"]
+    assert ran.steps[2].values["app.PROMPT"] == repr("Worse guess.")  # step 3's parent; the best is another
+    assert ran.steps[3].reasoning.startswith(FORM_MEANT)
+    assert ran.steps[3].values["app.PROMPT"] == repr(
+        "Best guess.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport, TEC for technology, POL for "
+        "politics. Write that alone, with nothing before or after it.")
+
+
+def test_by_default_no_rule_is_asked(tmp_path, llm_server):
+    llm_server.script(*[rule_scripted("RULE: Join all the words in camelCase.")] * 6)
+    optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    assert not [r for r in llm_server.chat_requests if r.json["messages"][0]["content"] == RULE_SYSTEM]
+    assert len(induce_requests(llm_server)) == 3

@@ -69,8 +69,8 @@ class Engine:
         self.callbacks: list[StepCallback] = [self.write, progress_of(progress, options.steps)]
         self.measured = Measured(options, self.ledger, self.optimizer, acceptance, self.reached)
         prompts_only = options.induce is None
-        induced = (lambda n: induce(self.llm, self.optimizer, options.seed, n, prompts_only=prompts_only)) \
-            if options.induce is not False else None
+        induced = (lambda n, best: induce(self.llm, self.optimizer, options.seed, n, prompts_only=prompts_only,
+                                          best=best)) if options.induce is not False else None
         whole = WholeProgram(self.optimizer, induced)
         self.asking = Asking(self.optimizer, self.ledger, options.seed, options.resample, whole,
                              [make(self.optimizer) for make in rotation])

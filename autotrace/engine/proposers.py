@@ -63,16 +63,17 @@ class Proposer(Protocol):
 class WholeProgram:
     """The whole problem asked of the optimizer (the graph's feedback, the memory, the measurements):
     one answer per sampling, asked at once; with ``induced`` (``--induce``), also the texts induced from
-    the outputs wanted (:func:`autotrace.optimizers.induce.induce`, given the step's number), evaluated in
-    the same batch."""
+    the outputs wanted (:func:`autotrace.optimizers.induce.induce`, given the step's number and the best
+    values so far), evaluated in the same batch."""
 
-    def __init__(self, optimizer: Optimizer, induced: Callable[[int], list[Proposal]] | None = None) -> None:
+    def __init__(self, optimizer: Optimizer,
+                 induced: Callable[[int, dict[str, Any]], list[Proposal]] | None = None) -> None:
         self.optimizer, self.induced = optimizer, induced
 
     def propose(self, step: Step) -> Offer:
         answers = self.optimizer.step_many(step.samplings)
         if self.induced is not None:
-            answers += self.induced(step.number)
+            answers += self.induced(step.number, step.best.values)
         return Offer(answers=tuple(answers))
 
 

@@ -12,7 +12,13 @@ comes once more with a sentence stating the output form: the labels the wanted o
 them as models of the form. The current text with that sentence is a candidate too. Labels alone are
 opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the
 inputs that got it, so one more question asks what each label's inputs are about, and the sentence names
-the labels with those meanings when the answer gives one for every label.
+the labels with those meanings when the answer gives one for every label. Outputs that are no labels: models
+of the form alone leave the rule unsaid (the program's model copies a model, or drops words the models do not
+show it keeping), so one more question can ask for the rule that turns an input into its output (off by
+default: :data:`RULE`), and the sentence states it: alone (the first candidate, so that of equal scores the rule without models is kept) and
+with the models. A model of the form is the wanted output of an example the program already passes when there
+is one, not a failing one's (a failing example whose wanted output is in the prompt passes by copying it).
+The sentence goes on the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected.
@@ -67,6 +73,13 @@ INDUCED, WITH_FORM, FORM_ONLY = "instruction induction", "instruction induction 
 FORM_MEANT = "output form with the labels' meanings"
 #: Inputs shown per label, and the words a label's meaning may take.
 LABEL_INPUTS, MEANING_WORDS = 4, 6
+#: The reasoning of a text with the rule the outputs follow (alone, or with models of the form).
+FORM_RULE = "output form with the rule"
+#: The words the rule may take.
+RULE_WORDS = 30
+#: Whether a step asks the rule question by default: off, the 1.5B's rules were wrong at every step they were
+#: read in the one run measured (docs/decisions/induce.md).
+RULE = False
 #: A line of a text that is an output-form sentence of this module (a new one replaces it).
 _FORM_LINE = re.compile(r"^Answer with (?:exactly one of: |the output alone, )")
 
@@ -77,6 +90,8 @@ class Demo:
 
     input: str
     wanted: str
+    #: The program's own output had full marks (the wanted output is no failing example's).
+    passed: bool = False
 
 
 def induce_targets(params: Sequence[ParamSpec], values: dict[str, Any]) -> list[ParamSpec]:
@@ -108,11 +123,11 @@ def demonstrations(spec: ParamSpec, value: str, feedback: Sequence[Feedback]) ->
         if item.example is not None:
             wanted = _plain(item.output) if item.score is not None and item.score >= 1 else wanted_in(item.text)
             if wanted is not None and wanted.strip():
-                demos.append(Demo(_plain(item.example), wanted))
+                demos.append(Demo(_plain(item.example), wanted, item.score is not None and item.score >= 1))
         elif item.graph is not None:
             demos += _demos_in_run(item.graph, spec, value, item.text)
     unique = list(dict.fromkeys(demos))
-    return [Demo(truncate(d.input, INPUT_CHARS), truncate(d.wanted, OUTPUT_CHARS)) for d in unique[:DEMOS]]
+    return [Demo(truncate(d.input, INPUT_CHARS), truncate(d.wanted, OUTPUT_CHARS), d.passed) for d in unique[:DEMOS]]
 
 
 def wanted_in(message: str) -> str | None:
@@ -161,19 +176,60 @@ def induce_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] 
     return None
 
 
-def output_form(demos: Sequence[Demo]) -> str | None:
+def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
     """One sentence stating the form of the wanted outputs: the labels they take (a few short ones, some
-    repeated), else up to :data:`FORM_EXAMPLES` of them as models; None without demos."""
+    repeated), else up to :data:`FORM_EXAMPLES` of them as models (those of passing examples first), after
+    the ``rule`` they follow when there is one; None without demos."""
     if not demos:
         return None
     wanted = labels_of(demos)
     if wanted:
         return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
-    shown = list(dict.fromkeys(d.wanted for d in demos))[:FORM_EXAMPLES]
+    shown = models_of(demos)
+    joined = ("; " if any("," in w for w in shown) else ", ").join(shown)
+    if rule is not None:
+        return fill("output_form_rule_examples.txt", rule=rule, examples=joined).strip()
     if len(shown) == 1:
         return fill("output_form_example.txt", example=shown[0]).strip()
-    joined = ("; " if any("," in w for w in shown) else ", ").join(shown)
     return fill("output_form_examples.txt", examples=joined).strip()
+
+
+def models_of(demos: Sequence[Demo]) -> list[str]:
+    """Up to :data:`FORM_EXAMPLES` wanted outputs as models of the form: those of the examples the program
+    passes first, a failing example's only to fill up."""
+    ordered = [d for d in demos if d.passed] + [d for d in demos if not d.passed]
+    return list(dict.fromkeys(d.wanted for d in ordered))[:FORM_EXAMPLES]
+
+
+def rule_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
+    """The question "what rule turns each input into its output?" about ``demos``, within ``budget``
+    tokens (fewer demos while it does not fit; None when not even one does)."""
+    for count in range(len(demos), 0, -1):
+        shown = "\n\n".join(f"Input: {d.input}\nOutput: {d.wanted}" for d in demos[:count])
+        messages = [{"role": "system", "content": load_prompt("describe_form_system.txt").strip()},
+                    {"role": "user", "content": fill("describe_form.txt", demos=shown)}]
+        if prompt_tokens(messages) <= budget:
+            return messages
+    return None
+
+
+def read_rule(reply: str, demos: Sequence[Demo]) -> str | None:
+    """The rule of a ``RULE: sentence`` reply (or a reply of one short line): None unless it is at most
+    :data:`RULE_WORDS` words and quotes no input and no wanted output shown."""
+    lines = [line.strip().strip("`*") for line in reply.strip().splitlines() if line.strip()]
+    found = [m.group(1) for line in lines if (m := re.match(r"^\W*rule\W*?\s*[:=\-\u2013]\s*(.+)$", line, re.I))]
+    text = (found[0] if found else lines[0] if len(lines) == 1 else "").strip().strip("`*\"' ")
+    if not text or len(text.split()) > RULE_WORDS:
+        return None
+    quoted = [d.wanted for d in demos] + [d.input for d in demos if len(d.input) >= MIN_QUOTE]
+    if any(q.lower() in text.lower() for q in quoted):
+        return None
+    return text if text.endswith((".", "!")) else text + "."
+
+
+def rule_form(rule: str) -> str:
+    """The output-form sentence stating the ``rule`` alone, without models."""
+    return fill("output_form_rule.txt", rule=rule).strip()
 
 
 def labels_of(demos: Sequence[Demo]) -> list[str]:
@@ -225,11 +281,15 @@ def with_form(text: str, form: str | None) -> str | None:
 
 
 def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES, *,
-           prompts_only: bool = False) -> list[Proposal]:
+           prompts_only: bool = False, best: dict[str, Any] | None = None, rule: bool | None = None
+           ) -> list[Proposal]:
     """This step's proposals for the most implicated text parameter (with ``prompts_only``, of those the
     program sends to its model): ``samples`` induced instructions (sampled with seeds from the run's
-    ``seed`` and the ``step``), each also with the output form, and the current text with the output form.
-    [] when there is no such parameter or no example states the output it wanted."""
+    ``seed`` and the ``step``), each also with the output form, and the current text (and the ``best``
+    values' text, when another) with the output form; with ``rule`` (None: :data:`RULE`), the output form of
+    outputs that are no labels states the rule one more question asks for. [] when there is no such parameter
+    or no example states the output it wanted."""
+    rule = RULE if rule is None else rule
     targets = induce_targets(optimizer.params, optimizer.values)
     if prompts_only:
         targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
@@ -243,18 +303,36 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     inputs = list(dict.fromkeys([*inputs_beside(spec, value, optimizer.feedback),
                                  *(d.input[:QUOTE_CHARS] for d in demos if len(d.input) >= MIN_QUOTE)]))
     form = output_form(demos)
+    bases = list(dict.fromkeys([value, *([best[spec.name]] if best and isinstance(best.get(spec.name), str) else [])]))
     proposals: list[Proposal] = []
+    asked_of: tuple[list[dict[str, str]], LLMReply] | None = None
+    why, asked = FORM_ONLY, ""
     meant = _meant(llm, demos, optimizer.budget_tokens, Sampling(TEMPERATURE, derived_seed(seed, step, "labels", 0)))
-    if meant is not None and meant[2] is not None:
-        form = meant[2]
-    # the reasoning keeps the meanings question's reply (the run store shows why its sentence is or is not there)
-    asked = f": the labels' meanings asked, answered: {meant[1].text[:500]}" if meant is not None else ""
-    if (formed := with_form(value, form)) is not None:
-        why = (FORM_MEANT if meant is not None and meant[2] else FORM_ONLY) + asked
-        given = _given(spec, value, formed, inputs, why)
-        proposals.append(_costing(given, *meant[:2]) if meant is not None else given)
-    elif meant is not None:  # the question's cost, on a proposal of its own that gives nothing new
-        proposals.append(Proposal.from_reply(meant[0], meant[1], {}, {}, FORM_MEANT + asked, meant[1].error))
+    if meant is not None:
+        asked_of = meant[0], meant[1]
+        # the reasoning keeps the question's reply (the run store shows why its sentence is or is not there)
+        asked = f": the labels' meanings asked, answered: {meant[1].text[:500]}"
+        if meant[2] is not None:
+            form, why = meant[2], FORM_MEANT
+    elif rule and not labels_of(demos):
+        ruled = _ruled(llm, demos, optimizer.budget_tokens, Sampling(TEMPERATURE, derived_seed(seed, step, "rule", 0)))
+        if ruled is not None:
+            asked_of = ruled[0], ruled[1]
+            asked = f": the rule asked, answered: {ruled[1].text[:500]}"
+            if ruled[2] is not None:
+                why = FORM_RULE
+                for base in bases:  # the rule without models first: of equal scores, it is kept
+                    if (formed := with_form(base, rule_form(ruled[2]))) is not None:
+                        proposals.append(_given(spec, value, formed, inputs, why + asked))
+                form = output_form(demos, ruled[2])
+    for base in bases:
+        if (formed := with_form(base, form)) is not None:
+            proposals.append(_given(spec, value, formed, inputs, why + asked))
+    if asked_of is not None:  # the question's cost: on its first proposal, or on one of its own that gives nothing
+        if proposals:
+            proposals[0] = _costing(proposals[0], *asked_of)
+        else:
+            proposals.append(Proposal.from_reply(asked_of[0], asked_of[1], {}, {}, why + asked, asked_of[1].error))
     messages = induce_messages(demos, optimizer.budget_tokens)
     if messages is None:
         return proposals
@@ -296,6 +374,17 @@ def _meant(llm: LLM, demos: Sequence[Demo], budget: int, sampling: Sampling
     reply = llm.complete_text(messages, sampling=sampling)
     meanings = read_meanings(reply.text, labels) if reply.error is None else None
     return messages, reply, (meant_form(labels, meanings) if meanings else None)
+
+
+def _ruled(llm: LLM, demos: Sequence[Demo], budget: int, sampling: Sampling
+           ) -> tuple[list[dict[str, str]], LLMReply, str | None] | None:
+    """The rule of the outputs asked of the model: (the question, its reply, the rule read from it or None);
+    None when the question does not fit the budget."""
+    messages = rule_messages(demos, budget)
+    if messages is None:
+        return None
+    reply = llm.complete_text(messages, sampling=sampling)
+    return messages, reply, (read_rule(reply.text, demos) if reply.error is None else None)
 
 
 def _costing(proposal: Proposal, messages: list[dict[str, str]], reply: LLMReply) -> Proposal:
