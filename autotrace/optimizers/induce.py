@@ -10,14 +10,14 @@ output where the judge gave full marks, else the one its message names (``expect
 instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
 comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
 them as models of the form. The current text with that sentence is a candidate too. Labels alone are
-opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the
-inputs that got it, so one more question asks what each label's inputs are about, and the sentence names
-the labels with those meanings when the answer gives one for every label. Outputs that are no labels: models
-of the form alone leave the rule unsaid (the program's model copies a model, or drops words the models do not
-show it keeping), so one more question can ask for the rule that turns an input into its output (off by
-default: :data:`RULE`), and the sentence states it: alone (the first candidate, so that of equal scores the
-rule without models is kept) and with the models. A model of the form is the wanted output of an example the program already passes when there
-is one, not a failing one's (a failing example whose wanted output is in the prompt passes by copying it).
+opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the inputs
+that got it, so one more question asks what each label's inputs are about, and the sentence names the labels with
+those meanings when the answer gives one for every label. Outputs that are no labels: models of the form alone leave
+the rule unsaid (the program's model copies a model, or drops words the models do not show it keeping), so one more
+question can ask for the rule that turns an input into its output (off by default: :data:`RULE`), and the sentence
+states it: alone (the first candidate, so that of equal scores the rule without models is kept) and with the models. A
+model of the form is the wanted output of an example the program already passes when there is one, not a failing one's
+(a failing example whose wanted output is in the prompt passes by copying it).
 The sentence goes on the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
