@@ -160,7 +160,7 @@ def board_app(folder: Path) -> Path:
     """A stand-in for a game: ``pick`` is given a 10 x 10 board (a long argument) and must name a free
     square; the judge's text shows the board in rows."""
     (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
-    (folder / "game.py").write_text(
+    (folder / "board_pick.py").write_text(
         "def pick(board):  # autotrace: param\n    return\n\n\n"
         "def main():\n"
         "    board = [['O'] * 10 for _ in range(10)]\n"
@@ -179,12 +179,12 @@ def test_a_function_given_a_long_argument_is_shown_with_its_result_and_the_judge
     fixed = ("pick returns None.\n```python\ndef pick(board):\n"
              "    return next((r, c) for r in range(10) for c in range(10) if board[r][c] == '.')\n```\n")
     llm_server.script(keep, fixed)
-    ran = optimized(board_app(tmp_path), "game.py", llm_server, steps=1, probe=False)
+    ran = optimized(board_app(tmp_path), "board_pick.py", llm_server, steps=1, probe=False)
     user = llm_server.chat_requests[1].json["messages"][1]["content"]
-    assert user.startswith("#Variable\ngame.pick (code)")
+    assert user.startswith("#Variable\nboard_pick.pick (code)")
     # the board argument is cut short, what the call returned is not
     used = user.split("#How the run used it\n", 1)[1].split("\n", 1)[0]
-    assert used.startswith("game.pick(board=[['O', 'O'") and used.endswith(" returned None") and len(used) <= 320
+    assert used.startswith("board_pick.pick(board=[['O', 'O'") and used.endswith(" returned None") and len(used) <= 320
     # the judge's board keeps its rows
     assert "- score 0: shot None, the free square is the one dot\n  board:\n  O O O O O O O O O O\n" in user
     assert "\n  O O O O . O O O O O\n" in user
