@@ -154,3 +154,38 @@ def test_the_whole_prompt_and_the_reflective_question_reject_a_text_pasting_the_
         in problems
     assert ran.steps[1].note.startswith("3 proposed (2 sampled again), 1 new, best 1;")
     assert '+PROMPT = "Answer in one word."' in ran.diff
+
+
+def board_app(folder: Path) -> Path:
+    """A stand-in for a game: ``pick`` is given a 10 x 10 board (a long argument) and must name a free
+    square; the judge's text shows the board in rows."""
+    (folder / "pyproject.toml").write_text("[tool.autotrace]\n")
+    (folder / "board_pick.py").write_text(
+        "def pick(board):  # autotrace: param\n    return\n\n\n"
+        "def main():\n"
+        "    board = [['O'] * 10 for _ in range(10)]\n"
+        "    board[3][4] = '.'\n"
+        "    return pick(board), board\n")
+    (folder / "judge.py").write_text(
+        "def feedback(output):\n"
+        "    shot, board = output\n"
+        "    rows = '\\n'.join(' '.join(row) for row in board)\n"
+        "    return float(shot == (3, 4)), f'shot {shot!r}, the free square is the one dot\\nboard:\\n{rows}'\n")
+    return folder
+
+
+def test_a_function_given_a_long_argument_is_shown_with_its_result_and_the_judges_rows(tmp_path, llm_server):
+    keep = "pick is right.\n```python\ndef pick(board):\n    return\n```\n"
+    fixed = ("pick returns None.\n```python\ndef pick(board):\n"
+             "    return next((r, c) for r in range(10) for c in range(10) if board[r][c] == '.')\n```\n")
+    llm_server.script(keep, fixed)
+    ran = optimized(board_app(tmp_path), "board_pick.py", llm_server, steps=1, probe=False)
+    user = llm_server.chat_requests[1].json["messages"][1]["content"]
+    assert user.startswith("#Variable\nboard_pick.pick (code)")
+    # the board argument is cut short, what the call returned is not
+    used = user.split("#How the run used it\n", 1)[1].split("\n", 1)[0]
+    assert used.startswith("board_pick.pick(board=[['O', 'O'") and used.endswith(" returned None") and len(used) <= 320
+    # the judge's board keeps its rows
+    assert "- score 0: shot None, the free square is the one dot\n  board:\n  O O O O O O O O O O\n" in user
+    assert "\n  O O O O . O O O O O\n" in user
+    assert "+    return next((r, c)" in ran.diff

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 #: (calls shown, characters per call line, examples' feedback shown, characters per feedback, values
 #: tried before shown, characters per value), from roomy to terse: the first that fits the budget is used.
 _DETAIL = ((8, 300, 5, 600, 4, 1200), (5, 200, 3, 300, 3, 400), (3, 120, 1, 200, 2, 150))
+#: Characters a call line may run over its share: :func:`uses_of` shortens one to about the share; a
+#: longer one loses its middle, keeping the call and what it returned.
+_SLACK = 20
 _COLLAPSE = "#Answers that gave nothing new (since the last question about one variable)"
 _TRIED = "#Tried before (each of these was run; an answer giving one of them again is not run)"
 _TASK_CODE = ("Write the function again with the fix, so that it returns what #Feedback expects for every input, "
@@ -78,20 +81,20 @@ def reflect_messages(spec: ParamSpec, value: Any, feedback: Sequence[Feedback], 
         fails = failing_examples(feedback)
         one = fails[example % len(fails)] if fails else None
         ranked = [one] if one is not None else ranked
-    recorded = [line for item in ranked if item.graph is not None for line in uses_of(item.graph, spec, value)]
+    graphs = [item.graph for item in ranked if item.graph is not None]
     task = ((_TASK_EDIT if way is Way.EDIT else _TASK_EXAMPLE if one is not None else _TASK_CODE) if code
             else _TASK_TEXT.format(name=spec.name))
     for calls, call_chars, examples, feedback_chars, values, value_chars in _DETAIL:
         uses: list[str] = []
-        for line in recorded:
-            line = truncate(line, call_chars)
+        for line in (line for graph in graphs for line in uses_of(graph, spec, value, call_chars)):
+            line = truncate(line, call_chars + _SLACK, keep="ends")
             if line not in uses and len(uses) < calls:
                 uses.append(line)
         if one is not None:
             said = _one_example(one, len(failing_examples(feedback)), feedback_chars)
         else:
             heads = [f"- score {f.score:g}: " if f.score is not None else "- " for f in ranked[:examples]]
-            said = [head + (truncate(" ".join(f.text.split()), feedback_chars) or "(no text)")
+            said = [head + (_lines(truncate(_rows(f.text), feedback_chars)) or "(no text)")
                     for head, f in zip(heads, ranked[:examples], strict=True)]
             if len(ranked) > examples:
                 said.append(f"- ... {len(ranked) - examples} more examples")
@@ -132,8 +135,19 @@ def _one_example(item: Feedback, failing_count: int, chars: int) -> list[str]:
         lines.append(f"- input: {truncate(item.example, chars)}")
     if item.output:
         lines.append(f"- output: {truncate(item.output, chars)}")
-    lines.append(f"- the judge{score}: {truncate(' '.join(item.text.split()), chars) or '(no text)'}")
+    lines.append(f"- the judge{score}: {_lines(truncate(_rows(item.text), chars)) or '(no text)'}")
     return lines
+
+
+def _rows(text: str) -> str:
+    """A judge's text with the spaces in each line made single and blank lines dropped, its line breaks
+    kept: a text in rows (a game's board, a table) says nothing once its rows run together."""
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _lines(text: str) -> str:
+    """A text of several lines as the continuation of a ``- `` item: its later lines indented."""
+    return text.replace("\n", "\n  ")
 
 
 def tried_scores(name: str, tried: Sequence[Tried]) -> str:

@@ -15,16 +15,20 @@ import networkx as nx
 from autotrace.evaluation import Feedback
 from autotrace.graph import ARG_REPR_LIMIT, short_repr
 from autotrace.params import ParamKind, ParamSpec
+from autotrace.text import truncate
 
 #: An input shorter than this is a word or a label, which a good text may well name; longer, and a
 #: text quoting it was written for that input. The start of a longer one is enough to tell.
 MIN_QUOTE, QUOTE_CHARS = 24, 60
+#: The fewest characters a shortened argument or result keeps (its cut note takes about 16 of them).
+_SHORTEST = 40
 
 
-def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
+def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any, limit: int | None = None) -> list[str]:
     """One line per recorded call that used the parameter, in call order: a function's own calls
     (``calc.half(x=3) returned 1``); the calls a text was passed to, the argument named by the
-    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``), else the calls that read it."""
+    parameter (``app.ask(prompt=app.PROMPT, word='yes') returned 'YES'``), else the calls that read it.
+    ``limit``: the characters of a line at most (:func:`call_line`)."""
     node = f"param:{spec.name}"
     readers = [n for n in graph.successors(node) if graph.nodes[n].get("kind") == "call"] if node in graph else []
     passed = None
@@ -34,7 +38,7 @@ def uses_of(graph: nx.DiGraph, spec: ParamSpec, value: Any) -> list[str]:
         passed = short_repr(value, ARG_REPR_LIMIT)
         chosen = _calls_given(graph, passed) or readers
     chosen.sort(key=lambda n: graph.nodes[n].get("seq", 0))
-    return [call_line(graph, n, spec.name, passed) for n in chosen]
+    return [call_line(graph, n, spec.name, passed, limit) for n in chosen]
 
 
 def inputs_beside(spec: ParamSpec, value: Any, feedback: Sequence[Feedback]) -> list[str]:
@@ -67,15 +71,26 @@ def _text_start(arg_repr: str) -> str | None:
     return value[:QUOTE_CHARS] if isinstance(value, str) and len(value) >= MIN_QUOTE else None
 
 
-def call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None) -> str:
+def call_line(graph: nx.DiGraph, call: Hashable, name: str, passed: str | None, limit: int | None = None) -> str:
     """A recorded call as one line, ``module.f(x=3) returned 1`` or ``... raised ValueError: ...``; an
-    argument recorded as ``passed`` (a text parameter's value) is shown as the parameter ``name``."""
+    argument recorded as ``passed`` (a text parameter's value) is shown as the parameter ``name``.
+    With ``limit``, a longer line is shortened to about that many characters by cutting the result to
+    half of it and the arguments to share the rest, never cutting off the end: what a call returned
+    matters more than the whole of a long argument (a board, a document) it was given."""
     attrs = graph.nodes[call]
-    args = ", ".join(f"{arg}={name if text == passed else text}" for arg, text in (attrs.get("args") or {}).items())
-    head = f"{attrs.get('func', '?')}({args})"
+    given = [(arg, name if text == passed else text) for arg, text in (attrs.get("args") or {}).items()]
     errors = [graph.nodes[e] for e, role in graph.succ[call].items() if role.get("role") == "raised"]
     if errors:
-        return f"{head} raised {errors[0].get('exc_type', 'an exception')}: {errors[0].get('message', '')}"
-    if attrs.get("error"):
-        return f"{head} raised an exception"
-    return f"{head} returned {attrs.get('value', '?')}"
+        tail = f" raised {errors[0].get('exc_type', 'an exception')}: {errors[0].get('message', '')}"
+    elif attrs.get("error"):
+        tail = " raised an exception"
+    else:
+        tail = f" returned {attrs.get('value', '?')}"
+    func = str(attrs.get("func", "?"))
+    line = f"{func}({', '.join(f'{arg}={text}' for arg, text in given)}){tail}"
+    if limit is None or len(line) <= limit:
+        return line
+    tail = truncate(tail, max(limit // 2, _SHORTEST))
+    room = limit - len(func) - len(tail) - 2 - sum(len(arg) + 3 for arg, _ in given)
+    each = max(room // max(len(given), 1), _SHORTEST)
+    return f"{func}({', '.join(f'{arg}={truncate(text, each)}' for arg, text in given)}){tail}"

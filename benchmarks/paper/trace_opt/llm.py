@@ -11,7 +11,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetc
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks" / "trace_side"))
 
-from run_task import _llm  # noqa: E402  (LiteLLM's openai/<model> at --base-url, usage recorded)
+from run_task import litellm_model  # noqa: E402  (LiteLLM's openai/<model> at --base-url, usage recorded)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
 
 def llm(args: argparse.Namespace, usage: list):
     """trace-opt's AbstractModel over LiteLLM, greedy with ``args.seed``; each reply's tokens go to ``usage``."""
-    return _llm(args, usage)
+    return litellm_model(args, usage)
 
 
 def tokens(usage: list) -> int:
