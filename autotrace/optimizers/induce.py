@@ -167,13 +167,7 @@ def _plain(text: str) -> str:
 def induce_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
     """The question "what was the instruction?" about ``demos``, within ``budget`` tokens (fewer demos
     while it does not fit; None when not even one does)."""
-    for count in range(len(demos), 0, -1):
-        shown = "\n\n".join(f"Input: {d.input}\nOutput: {d.wanted}" for d in demos[:count])
-        messages = [{"role": "system", "content": load_prompt("induce_system.txt").strip()},
-                    {"role": "user", "content": fill("induce.txt", demos=shown)}]
-        if prompt_tokens(messages) <= budget:
-            return messages
-    return None
+    return _asked_about(demos, budget, "induce_system.txt", "induce.txt")
 
 
 def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
@@ -204,10 +198,15 @@ def models_of(demos: Sequence[Demo]) -> list[str]:
 def rule_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
     """The question "what rule turns each input into its output?" about ``demos``, within ``budget``
     tokens (fewer demos while it does not fit; None when not even one does)."""
+    return _asked_about(demos, budget, "describe_form_system.txt", "describe_form.txt")
+
+
+def _asked_about(demos: Sequence[Demo], budget: int, system: str, user: str) -> list[dict[str, str]] | None:
+    """The ``system`` and ``user`` prompts about as many of ``demos`` as fit in ``budget`` tokens."""
     for count in range(len(demos), 0, -1):
         shown = "\n\n".join(f"Input: {d.input}\nOutput: {d.wanted}" for d in demos[:count])
-        messages = [{"role": "system", "content": load_prompt("describe_form_system.txt").strip()},
-                    {"role": "user", "content": fill("describe_form.txt", demos=shown)}]
+        messages = [{"role": "system", "content": load_prompt(system).strip()},
+                    {"role": "user", "content": fill(user, demos=shown)}]
         if prompt_tokens(messages) <= budget:
             return messages
     return None
