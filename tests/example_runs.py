@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from helpers import child_env
 from inprocess import run_cli
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -20,7 +20,7 @@ def copy_example(name: str, tmp_path: Path) -> Path:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     return {**env, **extra}
 
 

@@ -113,7 +113,7 @@ def child_env(*prefixes: str, drop: tuple[str, ...] = ()) -> dict[str, str]:
 # -- the installed command --------------------------------------------------------------------------
 def autotrace(*args: str, cwd: Path, base_url: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed ``autotrace`` command; with ``base_url``, against that LLM server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     env["OPENAI_API_KEY"] = "test"
     llm = ["--base-url", base_url, "--model", "scripted"] if base_url else []
     return subprocess.run([str(AUTOTRACE), *args, *llm], cwd=cwd, env=env, capture_output=True, text=True,
@@ -158,7 +158,7 @@ def optimize(folder: Path, server: ScriptedLLMServer, *args: str, installed: boo
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``autotrace optimize shop.py`` against ``server``, in this process; ``installed``: the installed command
     in a process of its own (``timeout`` bounds it), for a run that must own its process (a Ray cluster)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     command = ["optimize", "shop.py", "--feedback", "judge.py", *args, "--base-url", server.base_url,
                "--model", "scripted"]
     if not installed:

@@ -7,14 +7,13 @@ program through the real ``openai`` client in the evaluation's own process."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import OPENAI_APP
+from helpers import OPENAI_APP, child_env
 from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
@@ -48,7 +47,7 @@ def program_requests(server: ScriptedLLMServer) -> list:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     return {**env, **extra}
 
 

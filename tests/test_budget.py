@@ -6,11 +6,10 @@ command's proxy) and the exit status 1."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from helpers import OPENAI_APP, answer, optimize, shop
+from helpers import OPENAI_APP, answer, child_env, optimize, shop
 from inprocess import run, run_cli
 from llmserver import ScriptedLLMServer
 
@@ -63,7 +62,7 @@ def test_the_program_budget_counts_the_programs_own_model_calls(tmp_path: Path,
     (tmp_path / "app.py").write_text(OPENAI_APP)
     (tmp_path / "judge.py").write_text(JUDGE)
     llm_server.script(*["maybe"] * 10)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "2", "--no-probe", "--base-url",
                      llm_server.base_url, "--model", "scripted", "--max-program-tokens", "1", cwd=tmp_path, env=env)
     assert result.returncode == 1, result.stderr

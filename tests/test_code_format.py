@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import child_env
 from inprocess import Ran, run, run_cli
 from llmserver import ScriptedLLMServer
 
@@ -31,7 +31,7 @@ def program(folder: Path, config: str = "") -> Path:
 
 
 def optimize(folder: Path, server: ScriptedLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     return run_cli("optimize", "calc.py", "--feedback", "judge.py", "--target", "1", *args, "--base-url",
                    server.base_url, "--model", "scripted", "--no-cache", cwd=folder,
                    env={**env, "OPENAI_API_KEY": "test"})

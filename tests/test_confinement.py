@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import child_env, wait_until
 from inprocess import run_cli
 from llmserver import ScriptedLLMServer
 
@@ -279,7 +279,7 @@ def test_optimize_goes_on_when_the_model_proposes_wiping_the_project(project: Pa
         ''')
     llm_server.script({"reasoning": "start over", "suggestion": {"app.act": wipe}},
                       {"reasoning": "fix it", "suggestion": {"app.act": "def act():\n    return 42\n"}})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env = child_env("OPENAI_")
     env["OPENAI_API_KEY"] = "test"
     result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "2", "--no-probe", "--base-url",
                      llm_server.base_url, "--model", "scripted", cwd=project, env=env)
@@ -325,7 +325,7 @@ def test_a_tests_run_cannot_change_the_project_or_leave_a_process(tmp_path: Path
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    environ = child_env("OPENAI_", "AUTOTRACE_")
     return run_cli(*args, cwd=cwd, env={**environ, "OPENAI_API_KEY": "test", **env})
 
 

@@ -167,7 +167,7 @@ def test_holdout_tests_needs_tests(tmp_path: Path, llm_server: ScriptedLLMServer
     folder = grading(tmp_path)
     (folder / "app.py").write_text("X = 1  # autotrace: param\n\ndef main():\n    return X\n")
     (folder / "judge.py").write_text("def feedback(output):\n    return 1.0\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     result = run_cli("optimize", "app.py", "--feedback", "judge.py", "--holdout-tests", "x", "--base-url",
                      llm_server.base_url, "--model", "scripted", cwd=folder, env=env)
     assert result.returncode == 2

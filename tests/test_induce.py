@@ -5,12 +5,11 @@ default it is asked for a prompt the program sends to its model (through the com
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import networkx as nx
-from helpers import OPENAI_APP
+from helpers import OPENAI_APP, child_env
 from inprocess import Ran, run, run_cli
 from llmserver import _TOKENS_PER_MESSAGE, ScriptedLLMServer, estimate_tokens
 
@@ -208,7 +207,7 @@ def optimize_app(folder: Path, server: ScriptedLLMServer, *extra: str) -> subpro
     (folder / "app.py").write_text(OPENAI_APP)
     (folder / "judge.py").write_text(APP_JUDGE)
     server.script(*[desk_model] * 60)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AUTOTRACE_"))}
+    env = child_env("OPENAI_", "AUTOTRACE_")
     return run_cli("optimize", "app.py", "--feedback", "judge.py", "--steps", "1", "--target", "1", "--no-probe",
                    "--no-measured-step", "--no-merge", "--base-url", server.base_url, "--model", "scripted", *extra,
                    cwd=folder, env=env)
