@@ -158,13 +158,13 @@ def optimize(folder: Path, server: ScriptedLLMServer, *args: str, installed: boo
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``autotrace optimize shop.py`` against ``server``, in this process; ``installed``: the installed command
     in a process of its own (``timeout`` bounds it), for a run that must own its process (a Ray cluster)."""
-    env = child_env("OPENAI_", "AUTOTRACE_")
+    env = {**child_env("OPENAI_", "AUTOTRACE_"), "OPENAI_API_KEY": "test"}
     command = ["optimize", "shop.py", "--feedback", "judge.py", *args, "--base-url", server.base_url,
                "--model", "scripted"]
     if not installed:
-        return run_cli(*command, cwd=folder, env={**env, "OPENAI_API_KEY": "test"})
-    return subprocess.run([str(AUTOTRACE), *command], cwd=folder, env={**env, "OPENAI_API_KEY": "test"},
-                          capture_output=True, text=True, timeout=timeout)
+        return run_cli(*command, cwd=folder, env=env)
+    return subprocess.run([str(AUTOTRACE), *command], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def answer(**values: object) -> dict:
