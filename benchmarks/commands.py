@@ -52,6 +52,15 @@ def perf(argv: list[str]) -> int:
     if baseline is None:
         return 0
     lines, failed = perf_data.compare(current, baseline)
+    for attempt in range(1, perf_data.CONFIRMATIONS + 1):
+        if not failed:
+            break
+        print("\n".join(lines))
+        print(f"measuring {', '.join(failed)} again ({attempt} of {perf_data.CONFIRMATIONS}): a regression is one "
+              "that repeats; each figure keeps its lower minimum")
+        again = perf_data.run(save=False, only=" or ".join([*failed, perf_data.REFERENCE]))
+        current = perf_data.fastest(current, again)
+        lines, failed = perf_data.compare(current, baseline)
     print("\n".join(lines))
     return 1 if failed else 0
 

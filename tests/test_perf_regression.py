@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,20 @@ def run(reference: float, recording: float, commit: str = "abc1234") -> PerfRun:
 
 def test_a_slower_recording_is_a_regression():
     lines, failed = perf_data.compare(run(1e-3, 0.25 * 1.2), run(1e-3, 0.25), threshold=15)
-    assert failed and "test_recording" in lines[-1] and "REGRESSION" in lines[-1] and "+20.0 %" in lines[-1]
+    assert failed == ["test_recording"] and "test_recording" in lines[-1] and "REGRESSION" in lines[-1] and "+20.0 %" in lines[-1]
+
+
+def test_a_figure_measured_again_keeps_its_lower_minimum():
+    noisy = run(1e-3, 0.25 * 1.2)
+    wall = Bench("test_pytest_plugin", 9.0, 9.0, 2, "", timer="wall")
+    merged = perf_data.fastest(replace(noisy, benchmarks=noisy.benchmarks + (wall,)), run(1.1e-3, 0.26))
+    assert [b.min for b in merged.benchmarks] == [1e-3, 0.26, 9.0]
+    assert not perf_data.compare(merged, run(1e-3, 0.25))[1]  # 260x against 250x: noise, measured away
+
+
+def test_a_regression_that_repeats_still_fails():
+    again = perf_data.fastest(run(1e-3, 0.25 * 1.2), run(1e-3, 0.25 * 1.3))
+    assert perf_data.compare(again, run(1e-3, 0.25))[1] == ["test_recording"]
 
 
 def test_a_machine_slower_as_a_whole_is_not():
