@@ -87,3 +87,16 @@ def test_this_commit_is_within_the_threshold_of_the_saved_baseline():
     done = subprocess.run([sys.executable, "-m", "benchmarks", "perf", "--compare"], cwd=ROOT, capture_output=True,
                           text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("again, code", [((0.25,), 0), ((0.3, 0.31), 1)])
+def test_compare_measures_a_regression_again_before_it_fails(monkeypatch, capsys, again, code):
+    from benchmarks import commands
+
+    measured = iter([run(1e-3, 0.3), *(run(1e-3, r) for r in again)])
+    asked = []
+    monkeypatch.setattr(perf_data, "latest", lambda: run(1e-3, 0.25))
+    monkeypatch.setattr(perf_data, "run", lambda save, only=None: asked.append(only) or next(measured))
+    assert commands.perf(["--compare"]) == code
+    assert asked == [None] + ["test_recording or test_reference"] * len(again)
+    assert capsys.readouterr().out.count("measuring test_recording again") == len(again)
