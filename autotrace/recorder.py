@@ -26,9 +26,14 @@ and strings) and instances of a user's class, with or without ``__weakref__`` â€
 while the call that received or returned it runs: when the
 call ends it is *detached* (:class:`Detached`): its text at that moment, its id, and for a container
 its first items as held values, for data-flow edges into and out of it. Its identity then rests on
-its address alone; a later object at a dropped one's address could join a false edge, the price of
-not keeping it alive. Plain values (numbers, strings, bytes, None) hold nothing and are kept as they
-are. (Whether a type supports weak references is read from the type each time,
+its address, which a later object may take once the program drops it: what a call *returned or
+yielded* (what an edge can start from) is therefore kept alive for the recording when that is invisible
+to the program, a list, dict or tuple holding only plain values and such containers (keys included,
+at most :data:`_SCAN_LIMIT` items in all: none can be weakly referenced or has a finalizer), so a new
+list is never linked to a freed result at its address. A result that may hold the program's objects
+(or a bigger one) is not kept: a later object at its address could still join a false edge, the price
+of letting the program see its objects die. Plain values (numbers, strings, bytes, None) hold nothing
+and are kept as they are. (Whether a type supports weak references is read from the type each time,
 ``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes alive, which
 attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
 (small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
@@ -165,6 +170,8 @@ _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
 _NO_KINDS: dict[int, str] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
+_INERT = ATOMS | {list, tuple, dict}  # what a result kept alive may hold (:func:`_inert`)
+_SEQUENCES = frozenset({list, tuple})
 
 
 class Kinds(dict[int, str]):
@@ -193,22 +200,31 @@ class Detached:
     else gives its text now and its first items held as :func:`hold` holds them.
     """
 
-    __slots__ = ("key", "copy", "_text", "items")
+    __slots__ = ("key", "copy", "_text", "items", "alive")
     copy: list[Any] | dict[Any, Any] | set[Any] | None  # the shallow copy of a small container of plain values
     _text: str | None
     items: tuple[Any, ...]
+    #: a call's result kept alive with its first items, so that no later object takes its address (see
+    #: :func:`_inert`); None for an argument, or a value whose death the program could see
+    alive: Any
 
-    def __init__(self, value: Any, kinds: Kinds) -> None:
+    def __init__(self, value: Any, kinds: Kinds, produced: bool = False) -> None:
         self.key = id(value)
+        self.alive = None
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
         if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
+            if produced:
+                self.alive = value  # its items are plain values, alive in the copy
             return
         self.copy, self._text = None, _snapshot_text(value, kinds)
         self.items = ()
         if kind in _CONTAINER_TYPES:
             values = value.values() if kind is dict else value
-            self.items = tuple([_held_item(v, kinds) for v in itertools.islice(values, _ITEMS_KEPT)])
+            first = tuple(itertools.islice(values, _ITEMS_KEPT))
+            self.items = tuple([_held_item(v, kinds) for v in first])
+            if produced and _inert(value, [_SCAN_LIMIT]):
+                self.alive = (value, first)  # the items too: the container may lose them, their ids are keys
 
     @property
     def text(self) -> str:
@@ -224,6 +240,31 @@ class Detached:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def _inert(value: Any, budget: list[int]) -> bool:
+    """Whether keeping a list, dict or tuple alive is invisible to the program: it holds, keys included and
+    nested ones too, only plain values and lists, dicts and tuples (no weak reference can reach them, none
+    has a finalizer), no more than ``budget[0]`` items in all. Each container's item types are read at C
+    speed; only nested containers are walked."""
+    if type(value) is dict:
+        budget[0] -= 2 * len(value)
+        items: Iterable[Any] = itertools.chain(value, value.values())
+        kinds = set(map(type, value)) | set(map(type, value.values()))
+    else:
+        budget[0] -= len(value)
+        items, kinds = value, set(map(type, value))
+    if budget[0] < 0 or not kinds <= _INERT:
+        return False
+    if kinds <= ATOMS:
+        return True
+    if kinds <= _SEQUENCES and sum(map(len, value)) <= budget[0] \
+            and set(map(type, itertools.chain.from_iterable(value))) <= ATOMS:
+        return True  # a table (rows of plain values): every row's items read in one pass
+    for item in items:
+        if type(item) not in ATOMS and not _inert(item, budget):
+            return False
+    return True
 
 
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:
@@ -298,9 +339,10 @@ def _plain_tuple(value: Any, budget: list[int]) -> bool:
     return True
 
 
-def _detached(held: Any, kinds: Kinds) -> Any:
+def _detached(held: Any, kinds: Kinds, produced: bool = False) -> Any:
     """What a record keeps of a held value after its call: a :class:`Pinned` one detached (a tuple
-    of plain values, which cannot keep anything alive, is kept as it is)."""
+    of plain values, which cannot keep anything alive, is kept as it is); ``produced``: the call returned
+    or yielded it (:attr:`Detached.alive`)."""
     if type(held) is not Pinned:
         return held
     value = held.value
@@ -309,7 +351,7 @@ def _detached(held: Any, kinds: Kinds) -> Any:
         return value
     if kinds.texts <= 0 and kind not in _CONTAINER_TYPES:
         return _brief(value, kind, kinds)
-    return Detached(value, kinds)
+    return Detached(value, kinds, produced)
 
 
 def _brief(value: Any, kind: type, kinds: Kinds) -> Detached:
@@ -367,9 +409,9 @@ def detach(call: list) -> None:
     if meta.params is None:
         call[KWARGS] = {k: _detached(v, kinds) for k, v in call[KWARGS].items()}
     if type(call[RESULT]) is Pinned:
-        call[RESULT] = _detached(call[RESULT], kinds)
+        call[RESULT] = _detached(call[RESULT], kinds, True)
     if call[YIELDS]:
-        call[YIELDS] = [(clock, _detached(item, kinds)) for clock, item in call[YIELDS]]
+        call[YIELDS] = [(clock, _detached(item, kinds, True)) for clock, item in call[YIELDS]]
 
 
 class Collected:
