@@ -283,6 +283,29 @@ def test_a_new_list_at_a_freed_results_address_is_not_linked_to_it(tmp_path, mad
     assert graph.nodes["output"]["value"] == "False"  # the freed result's address stayed taken
 
 
+def test_a_result_kept_alive_shows_its_value_when_its_call_ended_and_its_items_still_flow(tmp_path):
+    """A nested result of plain values is kept as a copy to the bottom (its text made when the DAG is built):
+    the program's later changes to it do not show, and its rows still link to the calls given them."""
+    src = """
+        def make():
+            return [[1, 2], {"k": [3]}]
+        def use(row):
+            return len(row)
+        def main():
+            table = make()
+            table[0].append(9)
+            table[1]["k"].append(8)
+            table.append("later")
+            return use(table[0])
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    calls = {f"{d['func'].rpartition('.')[2]}#{d['seq']}": d for _, d in graph.nodes(data=True) if d["kind"] == "call"}
+    assert calls["make#1"]["value"] == "[[1, 2], {'k': [3]}]"
+    assert calls["use#2"]["args"] == {"row": "[1, 2, 9]"}
+    assert ("make#1", "use#2", "arg:row") in edges(graph)
+
+
 def test_a_result_that_holds_the_programs_objects_is_not_kept_alive(tmp_path):
     """Keeping a list of the program's objects would keep them alive: the program must see them die."""
     src = """
