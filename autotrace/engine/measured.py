@@ -76,6 +76,7 @@ class Measured:
             return probe.measured(probes, target), "", None
         start = Point(current.values, score_of(current.evaluation), current.evaluation)
         goal = probe.goal_score(start.score, target) if math.isfinite(start.score) else None
+
         def unrecorded(batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
             return ledger.evaluate_many(batch, record=False)
 
