@@ -112,6 +112,9 @@ class Evaluation:
     #: The run's scoring (its failure score), shared by all of its evaluations; None for an evaluation
     #: outside a run, whose failure score comes from its own scores (0 when they are all in [0, 1]).
     rule: ScoreRule | None = field(default=None, compare=False, repr=False)
+    #: False when the program ran without the recorder (a measured search's point): its examples have no
+    #: graph until :meth:`with_graphs` gives them a recorded run's.
+    recorded: bool = field(default=True, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "examples", tuple(self.examples))
@@ -125,14 +128,38 @@ class Evaluation:
 
     def to_record(self) -> dict[str, Any]:
         """The JSON form the run store keeps (a step's, a pooled candidate's): :meth:`from_record` reads it."""
-        return {"examples": [e.to_dict() for e in self.examples], "problem": self.problem,
-                "holdout": [e.to_dict() for e in self.holdout]}
+        record = {"examples": [e.to_dict() for e in self.examples], "problem": self.problem,
+                  "holdout": [e.to_dict() for e in self.holdout]}
+        return record if self.recorded else {**record, "unrecorded": True}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Self:
         """Read :meth:`to_record`'s keys back from a stored record (``holdout`` absent in older stores)."""
         return cls(examples_from_dicts(record["examples"]), record.get("problem"),
-                   examples_from_dicts(record.get("holdout", ())))
+                   examples_from_dicts(record.get("holdout", ())), recorded=not record.get("unrecorded", False))
+
+    def with_graphs(self, again: Evaluation) -> Evaluation:
+        """This evaluation with the graphs of ``again``, a recorded run of the same values: its scores,
+        messages and outputs stay this one's (what the run compared and kept). An example that ``again``
+        judged otherwise (a program whose output varies beyond its seed) says so in its message, since its
+        graph then shows another output than the one scored."""
+        def joined(kept: tuple[ExampleResult, ...], recorded: tuple[ExampleResult, ...]) -> tuple[ExampleResult, ...]:
+            out = []
+            for i, example in enumerate(kept):
+                other = recorded[i] if i < len(recorded) and not again.problem else None
+                if other is None:
+                    out.append(example)
+                    continue
+                example = replace(example, graph=other.graph)
+                if (other.score, other.failed, other.output) != (example.score, example.failed, example.output):
+                    verdict = "raised" if other.failed else f"scored {other.score}"
+                    example = example.with_note(f"(the recorded run shown is another run of the same values: "
+                                                f"it returned {truncate(other.output, 200)} and {verdict})")
+                out.append(example)
+            return tuple(out)
+
+        return replace(self, examples=joined(self.examples, again.examples),
+                       holdout=joined(self.holdout, again.holdout), recorded=True)
 
     @property
     def validation(self) -> Evaluation:

@@ -26,9 +26,15 @@ and strings) and instances of a user's class, with or without ``__weakref__`` â€
 while the call that received or returned it runs: when the
 call ends it is *detached* (:class:`Detached`): its text at that moment, its id, and for a container
 its first items as held values, for data-flow edges into and out of it. Its identity then rests on
-its address alone; a later object at a dropped one's address could join a false edge, the price of
-not keeping it alive. Plain values (numbers, strings, bytes, None) hold nothing and are kept as they
-are. (Whether a type supports weak references is read from the type each time,
+its address, which a later object may take once the program drops it: what a call *returned or
+yielded* (what an edge can start from) is therefore kept alive for the recording when that is invisible
+to the program, a list, dict or tuple holding only plain values and such containers (a dict's keys
+plain, at most :data:`_SCAN_LIMIT` items in all: none can be weakly referenced or has a finalizer; its
+snapshot is then a copy to the bottom, its text made when the DAG is built), so a new list is never
+linked to a freed result at its address. A result that may hold the program's objects
+(or a bigger one) is not kept: a later object at its address could still join a false edge, the price
+of letting the program see its objects die. Plain values (numbers, strings, bytes, None) hold nothing
+and are kept as they are. (Whether a type supports weak references is read from the type each time,
 ``__weakrefoffset__``, not cached: a cache keyed by type would keep the user's classes alive, which
 attrs' suite checks with ``__subclasses__()``.) Objects Python shares between unrelated computations
 (small ints, ``None``, interned strings, code constants) never produce an edge. What stays strong: the
@@ -38,6 +44,7 @@ its frames' locals), and the values of a call that has not ended when the DAG is
 
 from __future__ import annotations
 
+import gc
 import inspect
 import itertools
 import operator
@@ -165,6 +172,7 @@ _CONTAINER_TYPES = frozenset(_CONTAINERS)
 _ITEMS_KEPT = 64  # items of a container that data-flow edges look into (and a detached one keeps)
 _NO_KINDS: dict[int, str] = {}
 _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one that holds objects
+_NESTED = frozenset({list, tuple, dict})  # the containers a result kept alive may hold (:func:`_inert_copy`)
 
 
 class Kinds(dict[int, str]):
@@ -189,21 +197,36 @@ class Detached:
     other objects alive: its id, its text at that moment and, for a container, its first items.
 
     A small list, dict or set of plain values is kept as a shallow copy (plain values hold nothing, and
-    copying is cheaper than a text; the text is made from the copy when the DAG is built); anything
-    else gives its text now and its first items held as :func:`hold` holds them.
+    copying is cheaper than a text; the text is made from the copy when the DAG is built), and so is a
+    call's result made of plain values and lists, dicts and tuples of them (:func:`_inert_copy`: copied
+    to the bottom, and kept alive itself, see :attr:`alive`); anything else gives its text now and its
+    first items held as :func:`hold` holds them.
     """
 
-    __slots__ = ("key", "copy", "_text", "items")
-    copy: list[Any] | dict[Any, Any] | set[Any] | None  # the shallow copy of a small container of plain values
+    __slots__ = ("key", "copy", "_text", "items", "alive")
+    #: the copy of a container of plain values (shallow; a result's nested ones copied too), its text made later
+    copy: list[Any] | dict[Any, Any] | set[Any] | tuple[Any, ...] | None
     _text: str | None
     items: tuple[Any, ...]
+    #: a call's result kept alive with its first items, so that no later object takes their addresses while
+    #: the recording lasts; None for an argument, or a value whose death the program could see
+    alive: Any
 
-    def __init__(self, value: Any, kinds: Kinds) -> None:
+    def __init__(self, value: Any, kinds: Kinds, produced: bool = False) -> None:
         self.key = id(value)
+        self.alive = None
         kind = type(value)  # the builtin types only: a subclass's own __iter__ or copy() is not run
         if (kind is list or kind is dict or kind is set) and len(value) <= _ITEMS_KEPT and plain_items(value, kind):
             self.copy, self._text, self.items = value.copy(), None, ()
+            if produced:
+                self.alive = value  # its items are plain values, alive in the copy
             return
+        if produced and (kind is list or kind is dict or kind is tuple):
+            copied = _inert_copy(value, [_SCAN_LIMIT])
+            if copied is not None:  # the items edges look into are the originals (the copy's are new objects)
+                first = tuple(itertools.islice(value.values() if kind is dict else value, _ITEMS_KEPT))
+                self.copy, self._text, self.items, self.alive = copied, None, first, (value, first)
+                return
         self.copy, self._text = None, _snapshot_text(value, kinds)
         self.items = ()
         if kind in _CONTAINER_TYPES:
@@ -218,12 +241,41 @@ class Detached:
 
     def values(self) -> Iterable[Any]:
         """The items data-flow edges look into (as :func:`_values_in` reads a live container)."""
-        if self.copy is not None:
+        if self.copy is not None and not self.items:
             return itertools.islice(self.copy.values() if type(self.copy) is dict else self.copy, _ITEMS_KEPT)
         return (_resolve(item, _NO_KINDS) for item in self.items)
 
     def __repr__(self) -> str:
         return self.text
+
+
+def _inert_copy(value: list | dict | tuple, budget: list[int]) -> list | dict | tuple | None:
+    """A copy, to the bottom, of a list, dict or tuple that holds only plain values and lists, dicts and
+    tuples of them (a dict's keys plain values), no more than ``budget[0]`` items in all; None for anything
+    else. Keeping such a value alive is invisible to the program (none of it can be weakly referenced or
+    has a finalizer), and the copy is its text's snapshot, cheaper than the text itself."""
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        return None
+    if type(value) is dict:
+        if not ATOMS.issuperset(map(type, value)):
+            return None
+        if ATOMS.issuperset(map(type, value.values())):
+            return value.copy()
+        copied: dict[Any, Any] = {}
+        for key, item in value.items():
+            if type(item) not in ATOMS and (type(item) not in _NESTED or (item := _inert_copy(item, budget)) is None):
+                return None
+            copied[key] = item
+        return copied
+    if ATOMS.issuperset(map(type, value)):
+        return value.copy() if type(value) is list else value
+    items = []
+    for item in value:
+        if type(item) not in ATOMS and (type(item) not in _NESTED or (item := _inert_copy(item, budget)) is None):
+            return None
+        items.append(item)
+    return items if type(value) is list else tuple(items)
 
 
 def _held_item(value: Any, kinds: dict[int, str]) -> Any:
@@ -298,9 +350,10 @@ def _plain_tuple(value: Any, budget: list[int]) -> bool:
     return True
 
 
-def _detached(held: Any, kinds: Kinds) -> Any:
+def _detached(held: Any, kinds: Kinds, produced: bool = False) -> Any:
     """What a record keeps of a held value after its call: a :class:`Pinned` one detached (a tuple
-    of plain values, which cannot keep anything alive, is kept as it is)."""
+    of plain values, which cannot keep anything alive, is kept as it is); ``produced``: the call returned
+    or yielded it (:attr:`Detached.alive`)."""
     if type(held) is not Pinned:
         return held
     value = held.value
@@ -309,7 +362,7 @@ def _detached(held: Any, kinds: Kinds) -> Any:
         return value
     if kinds.texts <= 0 and kind not in _CONTAINER_TYPES:
         return _brief(value, kind, kinds)
-    return Detached(value, kinds)
+    return Detached(value, kinds, produced)
 
 
 def _brief(value: Any, kind: type, kinds: Kinds) -> Detached:
@@ -367,9 +420,9 @@ def detach(call: list) -> None:
     if meta.params is None:
         call[KWARGS] = {k: _detached(v, kinds) for k, v in call[KWARGS].items()}
     if type(call[RESULT]) is Pinned:
-        call[RESULT] = _detached(call[RESULT], kinds)
+        call[RESULT] = _detached(call[RESULT], kinds, True)
     if call[YIELDS]:
-        call[YIELDS] = [(clock, _detached(item, kinds)) for clock, item in call[YIELDS]]
+        call[YIELDS] = [(clock, _detached(item, kinds, True)) for clock, item in call[YIELDS]]
 
 
 class Collected:
@@ -907,7 +960,24 @@ class RunOutcome:
 
 
 def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOutcome) -> nx.DiGraph:
-    """The DAG of one run (schema in :mod:`autotrace.graph`)."""
+    """The DAG of one run (schema in :mod:`autotrace.graph`), built with full collections delayed as during
+    the recording: the run's records and the results they keep alive are live, and walking them again at
+    each full collection the graph's many new objects trigger frees nothing."""
+    young, middle, full = gc.get_threshold()
+    if young:  # 0: the program turned automatic collection off
+        gc.set_threshold(young, middle, full * _GC_FULL_DELAY)
+    try:
+        return _build_graph(recorder, params, outcome)
+    finally:
+        if young and gc.get_threshold() == (young, middle, full * _GC_FULL_DELAY):  # not changed meanwhile
+            gc.set_threshold(young, middle, full)
+
+
+#: How much longer full collections wait while a DAG is built (as while recording: autotrace.runtime.GC_FULL_DELAY).
+_GC_FULL_DELAY = 10
+
+
+def _build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOutcome) -> nx.DiGraph:
     G = g.new_graph()
     facts = recorder.facts
     records = recorder.records()

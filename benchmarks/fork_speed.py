@@ -2,8 +2,10 @@
 the program and its judge (``python -c "import program, judge; judge.feedback(program.main())"``, one at
 a time and two at once: the floor an evaluation is measured against), a freshly spawned worker per run
 (what autotrace did before the fork server), a fork of the warm server one at a time, and a measured
-step's batch (a new value of the first parameter per run, evaluated as the measured search does, on the
-fork server with one job per core); then ``--tests`` candidates per minute one at a time and two at once.
+step's batch (a new value of the first parameter per run, evaluated as the measured search does: on the
+fork server with one job per core, without the recorder, then one recorded run of the point the step
+keeps, whose cost counts against the batch's runs); then ``--tests`` candidates per minute one at a time
+and two at once.
 Besides wall-clock rates, each way's runs per CPU second (this process, its ended children, the fork
 servers and their forked children): on a loaded machine the wall clock measures the load as much as
 the way.
@@ -114,15 +116,24 @@ def _bare(folder: Path, at_once: int, runs: int) -> None:
 
 
 def _step_batch(job: Job, runs: int) -> list[Job]:
-    """``runs`` jobs that differ as a measured search's points do: a new value of the first number each."""
+    """``runs`` jobs that differ as a measured search's points do: a new value of the first number each,
+    run without the recorder as the search runs them (autotrace/engine/measured.py)."""
     for param in job.params:
         try:
             value = float(job.values[param.name])
         except ValueError:
             continue
         name = param.name
-        return [replace(job, values={**job.values, name: repr(value + (i + 1) * 0.01)}) for i in range(runs)]
-    return [job] * runs
+        return [replace(job, values={**job.values, name: repr(value + (i + 1) * 0.01)}, record=False)
+                for i in range(runs)]
+    return [replace(job, record=False)] * runs
+
+
+def _measured_step(executor: Executor, batch: list[Job]) -> None:
+    """A measured step's program runs: its points unrecorded, then the one it keeps recorded (its graphs
+    for the stored step and the next prompt: ``Ledger.with_graphs``)."""
+    executor.run_many(batch)
+    executor.run_many([replace(batch[-1], record=True)])
 
 
 def _cpu(servers: list[Executor]) -> float:
@@ -162,7 +173,7 @@ def _rates(job: Job, folder: Path, limits: Limits, runs: int,
             "spawn": lambda: [evaluate(j, limits) for j in jobs],
             "fork": lambda: one.run_many(jobs),
             "fork, --jobs 2": lambda: two.run_many(jobs),
-            "measured step": lambda: step.run_many(batch),
+            "measured step": lambda: _measured_step(step, batch),
         }
         servers = [one, two, step]
         for _ in range(rounds):

@@ -119,15 +119,19 @@ class ProgramEvaluator:
     def jobs(self) -> int:
         return self.executor.jobs
 
-    def run(self, runs: Sequence[Run]) -> list[Evaluation]:
+    def run(self, runs: Sequence[Run], record: bool = True) -> list[Evaluation]:
+        """Each run's evaluation; ``record`` false runs the program without the recorder (no graphs, and
+        none of the DAG's cost: most of a run's CPU in a program of many calls), the evaluations marked
+        ``recorded=False``. The ``evaluator`` of the tests records as it always does."""
         s = self.settings
         if s.evaluator is not None:
             evaluator = s.evaluator
             return self.executor.map(lambda run: evaluator(self.project, run[0]), runs)
         target = _target(s)
-        jobs = [make_job(self.project, target, s.entry, s.judge, one, seed=draw_seed(self.seed, draw))
+        jobs = [make_job(self.project, target, s.entry, s.judge, one, record=record, seed=draw_seed(self.seed, draw))
                 for one, draw in runs]
-        return [hold_out(evaluation_of(outcome), s.holdout, self.seed) for outcome in self.executor.run_many(jobs)]
+        return [replace(hold_out(evaluation_of(outcome), s.holdout, self.seed), recorded=record)
+                for outcome in self.executor.run_many(jobs)]
 
 
 def _target(settings: Settings) -> Path:

@@ -29,7 +29,7 @@ class ShopEvaluator:
     def __init__(self) -> None:
         self.runs: list[dict[str, Any]] = []
 
-    def run(self, runs: Sequence[Run]) -> list[Evaluation]:
+    def run(self, runs: Sequence[Run], record: bool = True) -> list[Evaluation]:
         results = []
         for values, _draw in runs:
             self.runs.append(dict(values))

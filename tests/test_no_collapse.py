@@ -68,7 +68,7 @@ class Recorded:
         self.graphs, self.outputs, self.fixes, self.inputs = graphs, outputs, fixes, inputs
         self.runs: list[dict[str, Any]] = []
 
-    def run(self, runs: Sequence[Run]) -> list[Evaluation]:
+    def run(self, runs: Sequence[Run], record: bool = True) -> list[Evaluation]:
         results = []
         for values, _draw in runs:
             self.runs.append(dict(values))

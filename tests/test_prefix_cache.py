@@ -79,7 +79,7 @@ def test_sums_keep_whether_anything_was_reported():
 class ShopEvaluator:
     jobs = 1
 
-    def run(self, runs: Any) -> list[Any]:
+    def run(self, runs: Any, record: bool = True) -> list[Any]:
         from autotrace.evaluation import Evaluation, ExampleResult
 
         results = []

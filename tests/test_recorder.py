@@ -256,6 +256,76 @@ def test_an_address_reused_after_a_value_died_gives_no_edge(tmp_path):
     assert not {(u, v) for u, v, role in edges(graph) if role.startswith("arg:")}
 
 
+@pytest.mark.parametrize("made", ["[1.5, 2.5]", "[[1, 2], ['x', None]]", "[{'a': [1]}, (2, 3)]"])
+def test_a_new_list_at_a_freed_results_address_is_not_linked_to_it(tmp_path, made):
+    """A call's result that holds only plain values and such containers is kept alive for the recording, so a
+    list the program makes after dropping it never takes its address and is never shown as derived from it.
+    The program itself hunts for the freed address (a list keeps each miss alive): without the result kept
+    alive it finds it (CPython's free list hands it out at once) and the old recorder linked the two."""
+    src = f"""
+        def make():
+            return {made}
+        def use(items):
+            return len(items)
+        def main():
+            misses = []
+            first = id(make())  # dropped at once
+            fresh = [3, 4]
+            while id(fresh) != first and len(misses) < 10_000:
+                misses.append(fresh)
+                fresh = [3, 4]
+            use(fresh)
+            return id(fresh) == first
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    assert not {(u, v) for u, v, role in edges(graph) if role.startswith("arg:")}
+    assert graph.nodes["output"]["value"] == "False"  # the freed result's address stayed taken
+
+
+def test_a_result_kept_alive_shows_its_value_when_its_call_ended_and_its_items_still_flow(tmp_path):
+    """A nested result of plain values is kept as a copy to the bottom (its text made when the DAG is built):
+    the program's later changes to it do not show, and its rows still link to the calls given them."""
+    src = """
+        def make():
+            return [[1, 2], {"k": [3]}]
+        def use(row):
+            return len(row)
+        def main():
+            table = make()
+            table[0].append(9)
+            table[1]["k"].append(8)
+            table.append("later")
+            return use(table[0])
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    calls = {f"{d['func'].rpartition('.')[2]}#{d['seq']}": d for _, d in graph.nodes(data=True) if d["kind"] == "call"}
+    assert calls["make#1"]["value"] == "[[1, 2], {'k': [3]}]"
+    assert calls["use#2"]["args"] == {"row": "[1, 2, 9]"}
+    assert ("make#1", "use#2", "arg:row") in edges(graph)
+
+
+def test_a_result_that_holds_the_programs_objects_is_not_kept_alive(tmp_path):
+    """Keeping a list of the program's objects would keep them alive: the program must see them die."""
+    src = """
+        import gc, weakref
+        class Thing:
+            pass
+        def make():
+            return [Thing(), {"key": (Thing(),)}]
+        def main():
+            made = make()
+            refs = [weakref.ref(made[0]), weakref.ref(made[1]["key"][0])]
+            del made
+            gc.collect()
+            return [ref() is None for ref in refs]
+    """
+    with program(tmp_path, {"m.py": src}) as p:
+        graph = p.record(p.module("m").main)
+    assert graph.nodes["output"]["value"] == "[True, True]"
+
+
 def test_recording_leaves_the_users_objects_without_weak_references(tmp_path):
     """boltons ``debugutils.wrap_trace`` walks ``dir(obj)`` and wraps every callable attribute: a weak
     reference taken by the recorder made ``obj.__weakref__`` callable, and the traced class could not

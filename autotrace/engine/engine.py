@@ -119,17 +119,19 @@ class Engine:
                 state.best = offer.best
             if offer.values is not None and offer.evaluation is not None:  # it beat the best: no LLM call
                 changed = {k: v for k, v in offer.values.items() if v != state.current.values[k]}
-                state.take_best(Held(offer.values, offer.evaluation))
-                self.ledger.record(offer.values, offer.evaluation, "measured", self.ledger.parents)
-                self.remember(offer.values, offer.evaluation)
-                self._done_step(state, StepDone(step, offer.values, offer.evaluation, offer.evaluation,
+                # Taken by its unrecorded run's score; recorded once now, for the stored step and the next prompt.
+                evaluation = self.ledger.with_graphs(offer.values, offer.evaluation)
+                state.take_best(Held(offer.values, evaluation))
+                self.ledger.record(offer.values, evaluation, "measured", self.ledger.parents)
+                self.remember(offer.values, evaluation)
+                self._done_step(state, StepDone(step, offer.values, evaluation, evaluation,
                                                 time.perf_counter() - started, offer.note,
                                                 sensitivity=offer.sensitivity, candidate=changed))
                 return True
             sensitivity, probed = offer.sensitivity, offer.note
         self.optimizer.measured(sensitivity)
         if self.done(state):  # a probe reached the target: no need to ask the model
-            best = state.best
+            best = self._with_graphs(state, state.best)
             self._done_step(state, StepDone(step, best.values, best.evaluation, best.evaluation,
                                             time.perf_counter() - started, probed, sensitivity=sensitivity))
             return False
@@ -148,11 +150,25 @@ class Engine:
         self.ledger.step = step
         if (parent := choose_parent(self.ledger, self.options.seed, step, state.current)) is not None:
             state.current = parent
+        self._with_graphs(state, state.current)  # a probe kept as the best has none yet: its feedback shows them
         self.ledger.parents = self.ledger.id_of(state.current.values)
         self.optimizer.accept(state.current.values)
         self.optimizer.zero_feedback()
         for feedback in feedbacks(state.current.evaluation, self.options.seed, step):
             self.optimizer.backward(feedback)
+
+    def _with_graphs(self, state: RunState, held: Held) -> Held:
+        """``held`` with a recorded run's graphs (:meth:`Ledger.with_graphs`), in its place as the current
+        values and the best."""
+        evaluation = self.ledger.with_graphs(held.values, held.evaluation)
+        if evaluation is held.evaluation:
+            return held
+        recorded = Held(held.values, evaluation)
+        if state.current is held:
+            state.current = recorded
+        if state.best is held:
+            state.best = recorded
+        return recorded
 
     def _answered(self, state: RunState, step: int, asked: Asked, sensitivity: Sensitivity, probed: str,
                   started: float) -> None:
@@ -178,7 +194,7 @@ class Engine:
         merged = self._merge(state, step, notes) if self.options.merge and not self.done(state) else None
         if len(asked.proposals) > 1:
             notes.append(f"front {len(self.ledger.pool.front())}")
-        current = state.current
+        current = self._with_graphs(state, state.current)  # the best again may be a probe's, unrecorded
         self.remember(current.values, current.evaluation)
         self._done_step(state, StepDone(step, current.values, current.evaluation, state.best.evaluation,
                                         time.perf_counter() - started, "; ".join(filter(None, notes)), proposal,

@@ -23,13 +23,15 @@ Run = tuple[dict[str, Any], int]
 
 
 class Evaluator(Protocol):
-    """Runs the program: each run's evaluation (unscored by the run's rule), in the order given."""
+    """Runs the program: each run's evaluation (unscored by the run's rule), in the order given; with
+    ``record`` false the program may run without the recorder (its evaluations then say
+    ``recorded=False``), for runs whose graphs nobody reads unless they are kept."""
 
     @property
     def jobs(self) -> int:
         """Evaluations at once (a batch of probes is this big)."""
 
-    def run(self, runs: Sequence[Run]) -> list[Evaluation]:
+    def run(self, runs: Sequence[Run], record: bool = True) -> list[Evaluation]:
         ...
 
 
@@ -59,23 +61,43 @@ class Ledger:
         return self.evaluate_many([values], origin, parents)[0]
 
     def evaluate_many(self, batch: Sequence[dict[str, Any]], origin: Origin = "probe",
-                      parents: tuple[int, ...] | None = None) -> list[Evaluation]:
+                      parents: tuple[int, ...] | None = None, *, record: bool = True) -> list[Evaluation]:
         """Evaluate each set of values of ``batch`` (up to ``jobs`` at once: a measured search's points, a
-        step's candidates), the results, counted and pooled, in the batch's order whatever ``jobs`` is."""
-        evaluations = self.run_many(batch)
+        step's candidates), the results, counted and pooled, in the batch's order whatever ``jobs`` is;
+        ``record`` false: without the recorder (:meth:`with_graphs` records the one that is kept)."""
+        evaluations = self.run_many(batch, record=record)
         for one, evaluation in zip(batch, evaluations, strict=False):
             self.counted(one, evaluation, origin, parents)
         return evaluations
 
-    def run_many(self, batch: Sequence[dict[str, Any]], draws: Sequence[int] | None = None) -> list[Evaluation]:
+    def run_many(self, batch: Sequence[dict[str, Any]], draws: Sequence[int] | None = None, *,
+                 record: bool = True) -> list[Evaluation]:
         """Evaluations neither counted nor pooled (see :meth:`counted`), each of the run's draws (or of
-        ``draws``: their seeds' indices) and scored by the run's rule."""
+        ``draws``: their seeds' indices) and scored by the run's rule; ``record`` as in :meth:`evaluate_many`."""
         draws = range(self.rule.repeats) if draws is None else draws
-        results = self.evaluator.run([(one, draw) for one in batch for draw in draws])
+        results = self.evaluator.run([(one, draw) for one in batch for draw in draws], record=record)
         n = len(draws)
         evaluations = [Evaluation.combine(results[i * n:(i + 1) * n]).under(self.rule) for i in range(len(batch))]
         self._rescore()
         return evaluations
+
+    def with_graphs(self, values: dict[str, Any], evaluation: Evaluation) -> Evaluation:
+        """``evaluation`` of ``values`` with the graphs a prompt or the report reads: itself when it was
+        recorded (or the program did not run), else with those of one recorded run of the same values
+        (draw 0, the seed of the run it stands for), kept in the pool and the store in its place. The
+        score stays ``evaluation``'s, the one the search compared and the acceptance rule took
+        (:meth:`Evaluation.with_graphs`); the recorded run is counted as a program run, not as a candidate."""
+        if evaluation.recorded or evaluation.problem:
+            return evaluation
+        [again] = self.evaluator.run([(values, 0)])
+        self.count += 1
+        kept = evaluation.with_graphs(again)
+        candidate = self.pool.get(self.key(values))
+        if candidate is not None and not self.evaluated[candidate.id].recorded:
+            self.evaluated[candidate.id] = kept
+            if self.run_id is not None:
+                self._store(candidate)
+        return kept
 
     def _rescore(self) -> None:
         """When the failure score moved (a lower score was seen), the pool's per-example scores, computed

@@ -1,11 +1,15 @@
 """The measured proposer: probes each numeric parameter of the step's values (:mod:`autotrace.search.probe`),
 shows the model what they measured, and searches the numeric parameters by program runs alone
-(:mod:`autotrace.search`); when that beats the best values, the step takes them without an LLM call."""
+(:mod:`autotrace.search`); when that beats the best values, the step takes them without an LLM call.
+
+Probes and the search's points run without the recorder: only their scores are compared, and a program of
+many calls spends most of a recorded run on its DAG. The values a step keeps get the graphs of one recorded
+run when a prompt or a stored step reads them (:meth:`~autotrace.engine.ledger.Ledger.with_graphs`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autotrace.evaluation import Evaluation
@@ -52,7 +56,8 @@ class Measured:
         # uncounted, so the run is the same whatever the number of jobs.
         ledger = self.ledger
         probes = probe.probe(ledger.project.params, current.values, current.evaluation, ledger.evaluate, self.reached,
-                             evaluate_many=ledger.run_many, batch=ledger.evaluator.jobs)
+                             evaluate_many=lambda batch: ledger.run_many(batch, record=False),
+                             batch=ledger.evaluator.jobs)
         results = [(p, p.evaluation) for p in probes if p.evaluation is not None]  # all: probe() evaluates each
         for p, result in results:
             ledger.counted(p.values, result)
@@ -71,7 +76,11 @@ class Measured:
             return probe.measured(probes, target), "", None
         start = Point(current.values, score_of(current.evaluation), current.evaluation)
         goal = probe.goal_score(start.score, target) if math.isfinite(start.score) else None
-        search = Search(dimensions(ledger.project.params, current.values), start, probes, goal, ledger.evaluate_many,
+
+        def unrecorded(batch: Sequence[dict[str, Any]]) -> list[Evaluation]:
+            return ledger.evaluate_many(batch, record=False)
+
+        search = Search(dimensions(ledger.project.params, current.values), start, probes, goal, unrecorded,
                         ledger.known, self.reached, runs=self.options.measured_runs)
         found = search.run()
         sensitivity = probe.measured(probes, target, estimate=False)

@@ -43,6 +43,10 @@ class Box:
     def add(self, x):
         self.items.append(x)
         return len(self.items)
+
+
+def table(x):
+    return [[str(x)] * 10 for _ in range(10)]
 '''
 
 
@@ -103,6 +107,18 @@ def test_recording_methods(benchmark: Any, modules: tuple[ModuleType, ModuleType
         box = traced.Box()
         with runtime.recording(Recorder(texts=1_000)):
             _calls(box.add)
+
+    benchmark(record)
+
+
+def test_recording_tables(benchmark: Any, modules: tuple[ModuleType, ModuleType, Runtime]) -> None:
+    """2,000 recorded calls each returning a new 10x10 table of strings: the result is detached when its call ends
+    and, holding only plain values, kept alive for the recording (no later list takes its address)."""
+    _, traced, runtime = modules
+
+    def record() -> None:
+        with runtime.recording(Recorder()):
+            _calls(traced.table, 2_000)
 
     benchmark(record)
 
