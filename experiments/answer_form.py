@@ -6,7 +6,8 @@ is asked again at temperature 0, seed 0, no response cache, in each ``--forms``:
 
 * ``asked``: the messages as stored, max_tokens 1024;
 * ``stop``: the same, the answer ended at the first closing code fence (:data:`ONE_FUNCTION_STOP`);
-* ``rule``: the answer format of the branch's code (its prompt files) and the stop.
+* ``rule``: the answer format of the branch's code (its prompt files) and the stop;
+* ``short``: as ``rule``, the reasoning asked "in one short sentence" instead of three.
 
 Each answer is split by :func:`benchmarks.answer_parts.split_answer` and its function run on the task's
 hidden cases. Usage (under the model lock)::
@@ -59,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             task = get(task_of(run))
             for form in args.forms:
                 messages = [dict(m) for m in first.prompt]
-                if form == "rule":
+                if form in ("rule", "short"):
                     fmt = answer_format([spec], {name: source}, code_as_code=True)
+                    if form == "short":
+                        fmt = fmt.replace("in at most three short sentences", "in one short sentence")
                     messages[-1]["content"] = _FORMAT.sub("\n" + fmt, messages[-1]["content"])
-                stop = ONE_FUNCTION_STOP if form in ("stop", "rule") else ()
+                stop = ONE_FUNCTION_STOP if form != "asked" else ()
                 reply = llm.complete_text(messages, sampling=Sampling(0.0, 0), stop=stop)
                 answer = parse_code_answer(reply.text, [spec], {name: source})
                 code = answer.data["suggestion"].get(name)

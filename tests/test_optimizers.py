@@ -259,13 +259,11 @@ def test_a_code_problem_is_answered_with_the_code_in_a_fenced_block(llm_server: 
     system, user = body["messages"]
     assert system["content"].endswith("```python\ndef pick(items):\n    return items[:20]\n```\n")
     assert user["content"].endswith(
-        "Answer in this format, starting with your first sentence (do not write out #Feedback, #Variables or any "
-        "other part of this prompt again). First, in at most three short sentences: what is wrong, which variable "
-        "causes it, and how to fix it.\nThen, for each (code) variable you change (shop.pricing.total), its complete "
-        "new function in one ```python block: the whole def, with the same name and parameters, and nothing else in "
-        "the block (no constants, imports or calls around it).\n"
+        "Answer in this format. First, in at most three short sentences: what is wrong, which variable causes it, "
+        "and how to fix it.\nThen, for each (code) variable you change (shop.pricing.total), its complete new function in "
+        "one ```python block: the whole def, with the same name and parameters, and nothing else in the block.\n"
         'Last, one JSON object with a new value for each other variable you change, null for the others: '
-        '{"shop.rates.RATE": <a number, or null>}. Write nothing after it.\n')
+        '{"shop.rates.RATE": <a number, or null>}\n')
     assert "stop" not in body  # with several variables the answer goes on after its first block
     assert proposal.error is None and proposal.rejected == {}
     assert proposal.values == {TOTAL.name: new_total}  # RATE was suggested unchanged
@@ -285,7 +283,7 @@ def test_an_answer_about_one_function_ends_where_its_code_block_closes(llm_serve
 
     body = llm_server.chat_requests[0].json
     assert body["stop"] == ["\n```\n"]
-    assert body["messages"][-1]["content"].endswith("Write nothing after the last block.\n")
+    assert body["messages"][-1]["content"].endswith("with the same name and parameters, and nothing else in the block.\n")
     assert proposal.error is None and proposal.rejected == {}
     assert proposal.values == {TOTAL.name: new_total}
     assert "Example" not in proposal.response and proposal.reasoning == "The factor 10 is wrong."

@@ -515,9 +515,8 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
     code = [p for p in params if p.kind is ParamKind.CODE]
     if code_as_code and code:
         others = [p for p in params if p.kind is not ParamKind.CODE]
-        last = ("Last, one JSON object with a new value for each other variable you change, null for the others: {"
-                + ", ".join(slot(p) for p in others) + "}. Write nothing after it." if others
-                else "Write nothing after the last block.")
+        last = ("\nLast, one JSON object with a new value for each other variable you change, null for the others: {"
+                + ", ".join(slot(p) for p in others) + "}" if others else "")
         return fill("answer_format_code.txt", names=", ".join(p.name for p in code), last=last).rstrip("\n")
     slots = ", ".join(slot(p) for p in params)
     reasoning = "<what is wrong, which variable causes it, and how to fix it>"
