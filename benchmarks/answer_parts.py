@@ -8,7 +8,9 @@ need the model). The question an answer was (whole program or reflective) is rea
 asks in: the whole problem first, then the resampling rotation (reflective, whole) while no answer gave a
 new candidate, so the kept answer of a step with a new candidate is its last. Usage::
 
-    python -m benchmarks.answer_parts RUN_DIR [RUN_DIR ...] [--json]
+    python -m benchmarks.answer_parts RUN_DIR [RUN_DIR ...] [--json --arm ARM]
+
+``--json`` prints a row per answer, with the arm and the commit of the worktree that made the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from autotrace.records import StepRecord
 from benchmarks.harness import stored_steps
+from benchmarks.rows import head_commit
 
 _FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
 _DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
@@ -40,6 +43,8 @@ class AnswerParts:
     ``unchanged`` those it wrote as they were) and its estimated tokens."""
 
     run: str
+    commit: str  # the code that made the run
+    arm: str
     step: int
     index: int  # the answer's place in the step's asking order
     kind: str  # "whole" or "reflective" (inferred from the asking order)
@@ -92,7 +97,7 @@ def answers_of(record: StepRecord) -> list[str]:
     return [record.response, *others]
 
 
-def parts_of(run: str, steps: Sequence[StepRecord]) -> list[AnswerParts]:
+def parts_of(run: str, steps: Sequence[StepRecord], commit: str = "", arm: str = "") -> list[AnswerParts]:
     rows: list[AnswerParts] = []
     previous: StepRecord | None = None
     for record in steps:
@@ -105,7 +110,7 @@ def parts_of(run: str, steps: Sequence[StepRecord]) -> list[AnswerParts]:
         total = sum(len(text) for text in answers) or 1
         for index, (text, chars) in enumerate(zip(answers, split, strict=True)):
             kind = "whole" if index % 2 == 0 else "reflective"
-            rows.append(AnswerParts(run, record.step, index, kind,
+            rows.append(AnswerParts(run, commit, arm, record.step, index, kind,
                                     round(record.completion_tokens * len(text) / total), chars))
         previous = record
     return rows
@@ -131,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--json", action="store_true", help="one JSON row per answer")
+    parser.add_argument("--arm", default="", help="what differs between the runs compared")
     args = parser.parse_args(argv)
     rows: list[AnswerParts] = []
     for run in args.runs:
@@ -138,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not steps:
             print(f"answer_parts: no stored steps in {run}", file=sys.stderr)
             return 2
-        rows += parts_of(run.name, steps)
+        rows += parts_of(run.name, steps, head_commit(run.resolve().parents[3]), args.arm)
     if args.json:
         for row in rows:
             print(json.dumps(asdict(row)))
