@@ -73,10 +73,11 @@ def model_server(base_url: str | None, model: str | None, threads: int | None,
     if base_url:
         yield {"base_url": base_url, "model": model or "local", "started_by": "given (--base-url)"}
         return
+    from autotrace.llm.select import PROMPT_SLOTS
     from autotrace.llm.server import LocalServer
 
     started = time.perf_counter()
-    with LocalServer(size="1.5b", threads=threads, auto_install=True) as server:
+    with LocalServer(size="1.5b", threads=threads, auto_install=True, slots=PROMPT_SLOTS) as server:
         say(f"model server: {server.model_name} at {server.base_url} ({server.threads} threads, "
             f"ready in {time.perf_counter() - started:.1f} s)")
         yield {"base_url": server.base_url, "model": server.model_name, "threads": server.threads,
