@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--forms", nargs="+", default=["asked", "stop", "rule"])
+    parser.add_argument("--speculative", default="", help="the embedded server's speculative decoding")
     parser.add_argument("--base-url")
     parser.add_argument("--model")
     args = parser.parse_args(argv)
-    with model_server(args.base_url, args.model, None) as server:
+    with model_server(args.base_url, args.model, None, speculative=args.speculative) as server:
         llm = LLM(LLMConfig(model=server["model"], base_url=server["base_url"], api_key=None, timeout=900))
         for run in args.runs:
             steps = stored_steps(run)
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 code = answer.data["suggestion"].get(name)
                 with tempfile.TemporaryDirectory() as folder:
                     hidden = check_function(task, code, Path(folder) / "t") if code else {}
-                print(json.dumps({"run": run.name, "form": form, "completion_tokens": reply.completion_tokens,
+                print(json.dumps({"run": run.name, "form": form, "speculative": args.speculative, "completion_tokens": reply.completion_tokens,
                                   "prompt_tokens": reply.prompt_tokens,
                                   "generation_seconds": round(reply.timings.generation_seconds, 1),
                                   "parts": split_answer(reply.text, [source]), "hidden": hidden,
