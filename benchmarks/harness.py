@@ -68,15 +68,16 @@ def package_version(python: Path, name: str) -> str:
 
 @contextlib.contextmanager
 def model_server(base_url: str | None, model: str | None, threads: int | None,
-                 say=print) -> Iterator[dict[str, Any]]:
+                 say=print, speculative: str | None = None) -> Iterator[dict[str, Any]]:
     """One server for the whole benchmark: the given endpoint, or autotrace's LocalServer (1.5B)."""
     if base_url:
         yield {"base_url": base_url, "model": model or "local", "started_by": "given (--base-url)"}
         return
-    from autotrace.llm.server import LocalServer
+    from autotrace.llm.server import SPECULATIVE, LocalServer
 
     started = time.perf_counter()
-    with LocalServer(size="1.5b", threads=threads, auto_install=True) as server:
+    with LocalServer(size="1.5b", threads=threads, auto_install=True,
+                     speculative=SPECULATIVE if speculative is None else speculative) as server:
         say(f"model server: {server.model_name} at {server.base_url} ({server.threads} threads, "
             f"ready in {time.perf_counter() - started:.1f} s)")
         yield {"base_url": server.base_url, "model": server.model_name, "threads": server.threads,

@@ -95,8 +95,9 @@ class ScriptedLLMServer:
 
     ``supports_json_schema=False`` / ``supports_json_object=False`` make it reject those
     ``response_format`` types with HTTP 400, as many local servers do; ``supports_length_limits=False``
-    rejects a ``json_schema`` holding ``minLength`` / ``maxLength``, as OpenAI's strict mode does.
-    Such rejections consume no scripted reply.
+    rejects a ``json_schema`` holding ``minLength`` / ``maxLength``, as OpenAI's strict mode does;
+    ``supports_stop=False`` rejects ``stop`` sequences, as OpenAI's reasoning models do. Such rejections
+    consume no scripted reply. ``stop`` sequences end a scripted answer where a real server would.
     """
 
     def __init__(
@@ -106,6 +107,7 @@ class ScriptedLLMServer:
         supports_json_schema: bool = True,
         supports_json_object: bool = True,
         supports_length_limits: bool = True,
+        supports_stop: bool = True,
         prefix_cache: str | None = None,
     ) -> None:
         if prefix_cache not in (None, "llama", "openai"):
@@ -116,6 +118,7 @@ class ScriptedLLMServer:
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
         self.supports_length_limits = supports_length_limits
+        self.supports_stop = supports_stop
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -258,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return f"Invalid schema for response_format: '{keyword}' is not permitted"
         if kind == "json_object" and not self.owner.supports_json_object:
             return "response_format type 'json_object' is not supported by this server"
+        if body.get("stop") and not self.owner.supports_stop:
+            return "Unsupported parameter: 'stop' is not supported with this model."
         return None
 
     # -- answers -----------------------------------------------------------------------------
@@ -309,9 +314,14 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _generate(self, body: dict, content: str) -> tuple[str, str, dict]:
-        """Apply ``max_tokens`` like a real server (cut the text, finish_reason "length") and count usage."""
+        """Apply ``stop`` and ``max_tokens`` like a real server (cut the text; finish_reason "length" at the
+        limit) and count usage."""
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         finish = "stop"
+        stops = body.get("stop") or []
+        ends = [i for i in (content.find(text) for text in ([stops] if isinstance(stops, str) else stops)) if i >= 0]
+        if ends:  # the text up to the first stop sequence, which is left out, as llama.cpp and OpenAI do
+            content = content[: min(ends)]
         if limit and estimate_tokens(content) > limit:
             content, finish = content[: limit * 4], "length"
         prompt = sum(estimate_tokens(_text_of(m.get("content"))) + _TOKENS_PER_MESSAGE for m in body["messages"])

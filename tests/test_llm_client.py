@@ -122,6 +122,24 @@ def test_falls_back_to_no_response_format_when_json_object_is_unsupported_too() 
         assert formats == ["json_schema", "json_object", None]
 
 
+def test_stop_sequences_a_server_rejects_are_dropped_and_remembered() -> None:
+    with ScriptedLLMServer(supports_stop=False) as server:
+        server.script("one\n```\nafter", "two\n```\nafter")
+        llm = make_llm(server)
+        messages = [{"role": "user", "content": "hi"}]
+        assert llm.complete_text(messages, stop=("\n```\n",)).text == "one\n```\nafter"
+        assert llm.complete_text(messages, stop=("\n```\n",)).text == "two\n```\nafter"
+        assert [r.json.get("stop") for r in server.chat_requests] == [["\n```\n"], None, None]
+
+
+def test_stop_sequences_are_part_of_the_question(llm_server: ScriptedLLMServer) -> None:
+    llm_server.script("answer\n```\nmore")
+    llm = make_llm(llm_server)
+    messages = [{"role": "user", "content": "hi"}]
+    assert llm.complete_text(messages, stop=("\n```\n",)).text == "answer"
+    assert llm.question_key(messages, None, text=True) != llm.question_key(messages, None, text=True, stop=("x",))
+
+
 def test_a_400_for_every_format_is_a_reply_error_not_a_forgotten_format(llm_server: ScriptedLLMServer) -> None:
     llm_server.script(Fault.status(400), Fault.status(400), Fault.status(400), GOOD)
     llm = make_llm(llm_server)

@@ -197,6 +197,24 @@ def test_startup_failure_reports_the_log_and_leaves_no_process(tmp_path: Path):
     assert not any(str(bogus) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") for pid in _server_pids())
 
 
+def test_an_unknown_speculative_decoding_is_one_clear_error(tmp_path: Path):
+    pytest.importorskip("xllamacpp")
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file")  # never read: the decoding is checked first
+    server = LocalServer(bogus, log_path=tmp_path / "server.log", startup_timeout=60, speculative="ngram-nonsense")
+    with pytest.raises(ServerError, match=r"(.|\n)*unknown speculative decoding 'ngram-nonsense'"):
+        server.start()
+    assert server.pid is None
+
+
+def test_the_embedded_server_decodes_speculatively_by_default(tmp_path: Path):
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"not served")
+    command = LocalServer(fake, log_path=tmp_path / "server.log")._command()
+    assert command[command.index("--speculative") + 1] == "ngram-simple"
+    assert "--speculative" not in LocalServer(fake, log_path=tmp_path / "s.log", speculative="")._command()
+
+
 #: A stand-in for the model server: it announces an address as the real one does (written whole to
 #: the address file ``sys.argv[3]``, and logged), but the first ``sys.argv[2]`` launches listen without
 #: ever answering (a wedged llama.cpp HTTP server); later ones answer ``/health``. Each launch appends

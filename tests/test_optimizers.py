@@ -264,11 +264,30 @@ def test_a_code_problem_is_answered_with_the_code_in_a_fenced_block(llm_server: 
         "one ```python block: the whole def, with the same name and parameters, and nothing else in the block.\n"
         'Last, one JSON object with a new value for each other variable you change, null for the others: '
         '{"shop.rates.RATE": <a number, or null>}\n')
+    assert "stop" not in body  # with several variables the answer goes on after its first block
     assert proposal.error is None and proposal.rejected == {}
     assert proposal.values == {TOTAL.name: new_total}  # RATE was suggested unchanged
     assert proposal.reasoning == "The total is 10x too high; drop the factor."
     opt.accept(proposal.values)
     assert opt.values[TOTAL.name] == new_total
+
+
+def test_an_answer_about_one_function_ends_where_its_code_block_closes(llm_server: ScriptedLLMServer) -> None:
+    """A problem of one function alone: the server is told to stop at the line closing the code block, so
+    the explanation and example calls a small model writes after it are never generated; the answer is
+    read as a whole one."""
+    new_total = 'def total(qty, rate):\n    """Price of qty items."""\n    return qty * rate\n'
+    after = "\nThis function now returns qty * rate. Example usage:\n```python\nprint(total(3, 0.2))\n```\n"
+    llm_server.script(f"The factor 10 is wrong.\n```python\n{new_total}```\n{after}")
+    proposal = optoprime(llm_server, [TOTAL]).step()
+
+    body = llm_server.chat_requests[0].json
+    assert body["stop"] == ["\n```\n"]
+    assert body["messages"][-1]["content"].endswith("with the same name and parameters, and nothing else in the block.\n")
+    assert proposal.error is None and proposal.rejected == {}
+    assert proposal.values == {TOTAL.name: new_total}
+    assert "Example" not in proposal.response and proposal.reasoning == "The factor 10 is wrong."
+    assert proposal.completion_tokens == (len(f"The factor 10 is wrong.\n```python\n{new_total}".rstrip("\n")) + 3) // 4
 
 
 def test_code_rejected_for_its_json_escaping_says_so_and_marks_the_answer(llm_server: ScriptedLLMServer) -> None:

@@ -105,6 +105,15 @@ def test_a_function_is_shown_with_its_own_calls_and_results(tmp_path, llm_server
     assert "+    return x / 2" in ran.diff
 
 
+def test_answers_about_one_function_stop_at_the_end_of_its_code_block(tmp_path, llm_server):
+    after = "\nIt floors x. Example:\n```python\nprint(half(3))\n```\n"
+    llm_server.script(f"half is right.\n```python\ndef half(x):\n    return x // 2\n```\n{after}",
+                      f"half floors.\n```python\ndef half(x):\n    return x / 2\n```\n{after}")
+    ran = optimized(calc_app(tmp_path), "calc.py", llm_server, steps=1)
+    assert [r.json.get("stop") for r in llm_server.chat_requests] == [["\n```\n"], ["\n```\n"]]
+    assert "+    return x / 2" in ran.diff and "print(half" not in ran.diff
+
+
 TEXT = ParamSpec("app.py::PROMPT", Path("app.py"), "app", "PROMPT", ParamKind.LITERAL, "", "Old.", 1)
 CODE = ParamSpec("calc.py::half", Path("calc.py"), "calc", "half", ParamKind.CODE, "", "def half(x):\n    return x\n", 1)
 

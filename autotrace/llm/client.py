@@ -9,6 +9,8 @@ The optimizer asks for one JSON object per step. This module makes that call dep
   which llama.cpp's grammar enforces and OpenAI's strict mode refuses, then without them) →
   ``json_object`` → none, remembering what the server rejected so later calls do not pay for the
   400 again;
+* ``stop`` sequences (a free-form answer that is complete once its code block closes) go to the server
+  when given, and are dropped, remembered, when it rejects them;
 * a bad answer (prose, truncated or broken JSON) is a normal :class:`LLMReply` with ``error``
   set, so the optimizer can show the model what went wrong; only an unusable endpoint raises
   :class:`LLMError`;
@@ -147,18 +149,20 @@ class LLM:
         """
         return self._complete(messages, schema, schema_name, text=False, sampling=sampling)
 
-    def complete_text(self, messages: list[dict], *, sampling: Sampling | None = None) -> LLMReply:
+    def complete_text(self, messages: list[dict], *, sampling: Sampling | None = None,
+                      stop: tuple[str, ...] = ()) -> LLMReply:
         """Ask for a free-form answer (no ``response_format``): for answers that hold code, which a
         JSON string would have to escape (see :mod:`autotrace.optimizers.code_answer`). ``data`` is
-        None; the caller reads ``text``. Never raises for a bad answer."""
-        return self._complete(messages, None, "text", text=True, sampling=sampling)
+        None; the caller reads ``text``. ``stop``: where the server ends the answer (the stop text
+        itself is not in ``text``). Never raises for a bad answer."""
+        return self._complete(messages, None, "text", text=True, sampling=sampling, stop=stop)
 
     def _complete(self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool,
-                  sampling: Sampling | None = None) -> LLMReply:
+                  sampling: Sampling | None = None, stop: tuple[str, ...] = ()) -> LLMReply:
         """``sampling``: this request's temperature and seed instead of the configured ones."""
         started = time.monotonic()
         cache = self._cache
-        key = (self.question_key(messages, schema, schema_name, text=text, sampling=sampling)
+        key = (self.question_key(messages, schema, schema_name, text=text, sampling=sampling, stop=stop)
                if cache is not None else None)
         if cache is not None and key is not None and (hit := cache.get(key)) is not None:
             return LLMReply(
@@ -171,7 +175,7 @@ class LLM:
                 truncated=bool(hit.get("truncated", False)),
             )
 
-        completion, rejection = self._call(messages, schema, schema_name, text=text, sampling=sampling)
+        completion, rejection = self._call(messages, schema, schema_name, text=text, sampling=sampling, stop=stop)
         if completion is None:
             return LLMReply("", None, 0, 0, time.monotonic() - started, error=rejection)
         choice = completion.choices[0]
@@ -225,10 +229,11 @@ class LLM:
 
     def _call(
         self, messages: list[dict], schema: dict | None, schema_name: str, *, text: bool = False,
-        sampling: Sampling | None = None,
+        sampling: Sampling | None = None, stop: tuple[str, ...] = (),
     ) -> tuple[ChatCompletion | None, str | None]:
         """Return ``(completion, None)``, or ``(None, reason)`` when the endpoint rejects the request;
-        ``text``: no ``response_format`` at all.
+        ``text``: no ``response_format`` at all. A server that rejects ``stop`` is asked again without
+        it (some reasoning models take none), and not sent it again.
 
         Raises :class:`LLMError` when the SDK's retries run out or the endpoint refuses us (401/403/404).
         """
@@ -253,11 +258,17 @@ class LLM:
             mode = modes[len(rejected)]
             try:
                 request = self._request(messages, sent[mode], schema_name, mode, sampling)
+                if stop and "stop" not in self._unsupported:
+                    request["stop"] = list(stop)
                 completion = self._client.chat.completions.create(**request)
                 if not isinstance(completion, ChatCompletion) or not completion.choices:
                     raise _MalformedCompletion("the answer held no choices")
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                if status in _FORMAT_REJECT_STATUS and "stop" in request and "stop" in str(exc.message).lower():
+                    log.info("%s rejected stop sequences (HTTP %d); asking without them", self._where, status)
+                    self._unsupported.add("stop")
+                    continue
                 if status in _FORMAT_REJECT_STATUS and mode != "text":
                     log.info("%s rejected response_format %s (HTTP %d); trying without it", self._where, mode, status)
                     rejected.append(mode)
@@ -334,12 +345,15 @@ class LLM:
         return json.loads(self._redact(json.dumps(value)))
 
     def question_key(self, messages: list[dict], schema: dict | None, schema_name: str = "answer", *,
-                     text: bool = False, sampling: Sampling | None = None) -> str:
+                     text: bool = False, sampling: Sampling | None = None, stop: tuple[str, ...] = ()) -> str:
         """Hash of everything that shapes the answer (the cache's key; an optimizer's way to see a
         question repeated); not the URL or key, so a moved server keeps its cache. ``text``: the
-        question of :meth:`complete_text`."""
+        question of :meth:`complete_text`; ``stop``: its stop sequences (in the key only when given,
+        so the keys of questions asked without stays as they were)."""
         sampling = sampling or self.sampling
         payload: dict[str, Any] = {"free_text": True} if text else {}
+        if stop:
+            payload["stop"] = list(stop)
         payload |= {
             "model": self.config.model,
             "messages": messages,

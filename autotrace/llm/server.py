@@ -49,6 +49,10 @@ DEFAULT_MAX_TOKENS = 2048
 #: RAM for llama.cpp's cache of earlier prompts' KV state (default 8 GiB): about 70k tokens of the 1.5B,
 #: enough to switch between a few long prompts without re-reading them, small beside 24 GiB.
 PROMPT_CACHE_MIB = 2048
+#: Speculative decoding without a draft model: an answer copies long runs of its prompt (the function it
+#: rewrites, the feedback it restates), which are drafted from where they occurred before and checked in
+#: one batch, several tokens a forward pass; other text is decoded as without it.
+SPECULATIVE = "ngram-simple"
 #: Seconds to wait for a server to become healthy (the 1.5B loads in a few seconds; first reads
 #: from a cold disk are slower).
 STARTUP_TIMEOUT = 180.0
@@ -108,6 +112,7 @@ class LocalServer:
         wedged_after: float = WEDGED_AFTER,
         auto_install: bool = False,
         cache_dir: str | os.PathLike[str] | None = None,
+        speculative: str = SPECULATIVE,
     ) -> None:
         self.gguf = resolve_gguf(gguf, size, cache_dir=cache_dir, auto_install=auto_install)
         self.model_name = self.gguf.stem
@@ -117,6 +122,9 @@ class LocalServer:
         self.slots = slots
         self.threads = threads or default_threads()
         self.max_tokens = max_tokens
+        #: llama.cpp's speculative decoding without a draft model ("ngram-simple": tokens drafted from
+        #: where the last tokens occurred before in the prompt or answer); "" for none.
+        self.speculative = speculative
         self.log_path = Path(log_path) if log_path is not None else _default_log_path()
         #: Where the child writes its address once it listens. A file of its own, not a line in the log:
         #: llama.cpp's logger writes to the same log from another thread, and a marker line cut in two
@@ -185,6 +193,7 @@ class LocalServer:
             "--max-tokens", str(self.max_tokens),
             "--model-name", self.model_name, "--parent-pid", str(os.getpid()),
             "--address-file", str(self.address_file),
+            *(["--speculative", self.speculative] if self.speculative else []),
         ]  # fmt: skip
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -347,6 +356,7 @@ def serve(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     model_name: str | None = None,
     address_file: Path | None = None,
+    speculative: str = "",
 ) -> None:
     """Run xllamacpp's server in this process until interrupted; once it listens, write its address to
     ``address_file`` (for the parent :class:`LocalServer`) and say where it serves. ``slots`` requests are
@@ -369,6 +379,12 @@ def serve(
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
     params.cache_prompt = True  # reuse the KV cache of the common prefix across requests
     params.cache_ram_mib = PROMPT_CACHE_MIB
+    if speculative:
+        kinds = xllamacpp.common_speculative_type.__members__
+        kind = "COMMON_SPECULATIVE_TYPE_" + speculative.upper().replace("-", "_")
+        if kind not in kinds:
+            raise ServerError(f"unknown speculative decoding {speculative!r}")
+        params.speculative.types = [kinds[kind]]
     try:
         server = xllamacpp.Server(params)
     except RuntimeError as error:
@@ -411,6 +427,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="cap on generated tokens")
     parser.add_argument("--model-name", help="model id reported by /v1/models (default: the file's stem)")
+    parser.add_argument("--speculative", default="", help="speculative decoding without a draft model "
+                        "(ngram-simple, ngram-map-k, ngram-mod, ngram-cache; default: none)")
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # set by LocalServer
     parser.add_argument("--address-file", type=Path, help=argparse.SUPPRESS)  # set by LocalServer
     return parser.parse_args(argv)
@@ -432,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             max_tokens=args.max_tokens,
             model_name=args.model_name,
             address_file=args.address_file,
+            speculative=args.speculative,
         )
     except (ModelError, ServerError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from autotrace.config import CODE_FORMATS, DEFAULTS
 from autotrace.evaluation import Feedback
 from autotrace.llm.timings import UNREPORTED, ServerTimings
-from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, code_cut_off, parse_code_answer
+from autotrace.optimizers.code_answer import CUT_OFF, ESCAPING_HINT, ONE_FUNCTION_STOP, code_cut_off, parse_code_answer
 from autotrace.optimizers.credit import implicated
 from autotrace.optimizers.focus import Focus
 from autotrace.optimizers.uses import inputs_beside
@@ -249,16 +249,17 @@ class Optimizer(ABC):
             messages = self.build_messages(self.budget_tokens - prompt_tokens([], schema))
         except BudgetError as exc:
             return [Proposal.failed([], str(exc)) for _ in samplings]
+        stop = self.answer_stop if text else ()
         asked: list[Sampling] = []
         for sampling in samplings:
-            question = self.llm.question_key(messages, schema, text=text, sampling=sampling)
+            question = self.llm.question_key(messages, schema, text=text, sampling=sampling, stop=stop)
             if question not in self._asked or not self.llm.repeats_itself:
                 self._asked.add(question)
                 asked.append(sampling)
 
         def ask(sampling: Sampling) -> LLMReply:
             if text:
-                return self.llm.complete_text(messages, sampling=sampling)
+                return self.llm.complete_text(messages, sampling=sampling, stop=stop)
             return self.llm.complete_json(messages, schema, sampling=sampling)
 
         with ThreadPoolExecutor(max_workers=max(1, len(asked))) as pool:
@@ -364,6 +365,14 @@ class Optimizer(ABC):
     def answers_in_text(self) -> bool:
         """Whether this problem's answer is free text with code blocks (see ``code_as_code``)."""
         return self.code_as_code and self.code_format == "fenced" and any(p.kind is ParamKind.CODE for p in self.params)
+
+    @property
+    def answer_stop(self) -> tuple[str, ...]:
+        """Where the server may end a free-form answer: after its code block when the problem is one
+        function and nothing else (the answer is complete there); with more variables an answer has a
+        block for each function it changes and a JSON object after them, so it runs to its end."""
+        one = len(self.params) == 1 and self.params[0].kind is ParamKind.CODE
+        return ONE_FUNCTION_STOP if one else ()
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -505,16 +514,10 @@ def answer_format(params: Sequence[ParamSpec], values: Mapping[str, Any],
 
     code = [p for p in params if p.kind is ParamKind.CODE]
     if code_as_code and code:
-        names = ", ".join(p.name for p in code)
-        lines = ["Answer in this format. First, in at most three short sentences: what is wrong, which variable "
-                 "causes it, and how to fix it.",
-                 f"Then, for each (code) variable you change ({names}), its complete new function in one "
-                 "```python block: the whole def, with the same name and parameters, and nothing else in the block."]
         others = [p for p in params if p.kind is not ParamKind.CODE]
-        if others:
-            lines.append("Last, one JSON object with a new value for each other variable you change, null for "
-                         "the others: {" + ", ".join(slot(p) for p in others) + "}")
-        return "\n".join(lines)
+        last = ("\nLast, one JSON object with a new value for each other variable you change, null for the others: {"
+                + ", ".join(slot(p) for p in others) + "}" if others else "")
+        return fill("answer_format_code.txt", names=", ".join(p.name for p in code), last=last).rstrip("\n")
     slots = ", ".join(slot(p) for p in params)
     reasoning = "<what is wrong, which variable causes it, and how to fix it>"
     return ("Answer with one JSON object in this format: a new value for each variable you change, null for the "

@@ -33,6 +33,12 @@ ESCAPING_HINT = "(the code was inside a JSON string: write the function in a ```
 CUT_OFF = ("the answer stopped at the max_tokens limit ({limit} tokens) before its code block was complete, so "
            "its code was not used: write at most three short sentences, then the whole function at once")
 _FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)
+#: Where an answer that holds one function and nothing after it is complete: the line closing its code
+#: block. A small model goes on to explain the function again and to show calls of it, which costs as
+#: many tokens as the function (docs/decisions/answers-and-questions.md); the server stops there
+#: instead. The stop text is left out of the answer, whose last block is then read as unclosed. An
+#: opening fence is ```python, which this does not match.
+ONE_FUNCTION_STOP = ("\n```\n",)
 _MALFORMED_EDIT = ("a SEARCH/REPLACE edit must be: a line <<<<<<< SEARCH, the exact current lines, a line "
                    "=======, the new lines, a line >>>>>>> REPLACE")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from autotrace.evaluation import Feedback
 from autotrace.llm.jsonfix import extract_json
 from autotrace.optimizers.base import Proposal, Tried, fill, load_prompt, prompt_tokens, section
-from autotrace.optimizers.code_answer import parse_code_answer
+from autotrace.optimizers.code_answer import ONE_FUNCTION_STOP, parse_code_answer
 from autotrace.optimizers.credit import failing
 from autotrace.optimizers.edits import EDIT_FORMAT, apply_edits, parse_edits
 from autotrace.optimizers.focus import Way
@@ -213,7 +213,8 @@ def reflect(llm: LLM, spec: ParamSpec, value: Any, feedback: Sequence[Feedback],
     messages = reflect_messages(spec, value, feedback, budget, tried, way, example, collapse)
     if messages is None:
         return Proposal.failed([], f"{spec.name} and its feedback do not fit the prompt budget of {budget} tokens")
-    reply = llm.complete_text(messages, sampling=sampling)
+    stop = ONE_FUNCTION_STOP if spec.kind is ParamKind.CODE and way is not Way.EDIT else ()
+    reply = llm.complete_text(messages, sampling=sampling, stop=stop)
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
     if reply.error is None:
