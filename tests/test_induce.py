@@ -22,6 +22,7 @@ from autotrace.optimizers.induce import (
     _fenced,
     demonstrations,
     meant_form,
+    models_of,
     output_form,
     read_meanings,
     read_rule,
@@ -254,15 +255,20 @@ def test_what_a_judge_says_it_wanted() -> None:
     assert wanted_in("wrong answer") is None
 
 
-def test_the_output_form_names_labels_or_shows_one_output() -> None:
+def test_the_output_form_names_labels_or_shows_models_made_of_the_outputs_parts() -> None:
     labels = [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]
     assert output_form(labels) == "Answer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
     dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14"), Demo("c", "2020-01-02"), Demo("d", "1999-12-31")]
+    # the year of one, the month of the next, the day of the one after: no wanted output is shown
     assert output_form(dates) == ("Answer with the output alone, with nothing before or after it, written exactly in "
-                                  "the form of these examples: 2021-03-03, 2019-07-14, 2020-01-02")
-    assert output_form(dates[:1]) == ("Answer with the output alone, with nothing before or after it, written exactly "
-                                      "in the form of this example: 2021-03-03")
-    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, France; Rome, Italy")
+                                  "the form of these examples: 2021-07-02, 2019-01-31, 2020-12-03")
+    assert output_form(dates[:1]) == "Answer with the output alone, with nothing before or after it."
+    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, Italy; Rome, France")
+    names = [Demo("a", "maximumRetryCount"), Demo("b", "userEmailAddress"), Demo("c", "lastLoginTime")]
+    assert models_of(names) == ["maximumEmailTime", "userLoginCount", "lastRetryAddress"]
+    # outputs of different kinds of parts: the largest group that gives a new one
+    assert models_of([Demo("a", "first_name", passed=True), Demo("b", "HTTPServer"), Demo("c", "user_name"),
+                      Demo("d", "JSONParser")]) == ["HTTPParser", "JSONServer"]
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
     earlier = "Read it.\nAnswer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
@@ -350,8 +356,7 @@ def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_pat
     # the whole question, the text with the rule, with the rule and models, three induced, each with the form
     assert step.note.startswith("9 proposed") and len(step.other_answers) == 8
     with_models = [a for a in step.other_answers if "form of these examples" in a.response]
-    assert with_models and all("maximumRetryCount, userEmailAddress, lastLoginTime" in a.response
-                               for a in with_models)
+    assert with_models and all("maximumEmailTime, userLoginPrice, lastOrderCount" in a.response for a in with_models)
     sent = sum(estimate_tokens(m["content"]) + _TOKENS_PER_MESSAGE for r in llm_server.chat_requests
                for m in r.json["messages"])
     assert step.prompt_tokens == sent
@@ -366,7 +371,7 @@ def test_a_rule_that_quotes_an_example_is_not_put_in_the_prompt(tmp_path, llm_se
     assert not ran.result.reached_target
     answers = [ran.steps[1].response, *(a.response for a in ran.steps[1].other_answers)]
     assert not any("The rule:" in (a or "") for a in answers)
-    assert any("form of these examples: maximumRetryCount" in (a or "") for a in answers)
+    assert any("form of these examples: maximumEmailTime" in (a or "") for a in answers)
 
 
 def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
@@ -379,13 +384,41 @@ def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
     assert read_rule("RULE: " + "word " * 40, demos) is None
 
 
-def test_models_of_the_form_are_passing_examples_outputs_first() -> None:
+def test_models_of_the_form_are_no_wanted_output_and_start_from_passing_examples() -> None:
     demos = [Demo("a", "firstName"), Demo("b", "lastName"), Demo("c", "userEmail", passed=True),
              Demo("d", "orderTotal")]
-    assert output_form(demos).endswith("these examples: userEmail, firstName, lastName")
+    assert output_form(demos).endswith("these examples: userName, lastTotal, orderEmail")  # firstName is one: left out
     assert output_form(demos, "camelCase.") == ("Answer with the output alone, with nothing before or after it. The "
                                                 "rule: camelCase. Written exactly in the form of these examples: "
-                                                "userEmail, firstName, lastName")
+                                                "userName, lastTotal, orderEmail")
+
+
+def quoting_scripted():
+    """The induction question gets an instruction quoting a wanted output first, then ones stating the form;
+    the whole question proposes a text quoting a failing example's wanted output."""
+    induced = iter(["Name the field like maximumRetryCount.", "Join the words in camelCase.", "Name it in camelCase."])
+
+    def reply(body: dict) -> str | dict:
+        if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
+            return next(induced)
+        return {"reasoning": "show it", "suggestion": {"app.PROMPT": "Answer in camelCase, e.g. userEmailAddress."}}
+    return reply
+
+
+def test_no_induced_text_quotes_a_wanted_output_shown(tmp_path, llm_server):
+    """Outputs that are no labels: an induced text quoting an example's wanted output is rejected with the
+    reason, and no form sentence shows one (its models are made up of their parts); so no text this proposer
+    runs hands a visible example its answer. The whole question's own answers are its validation's."""
+    llm_server.script(*[quoting_scripted()] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    step = ran.steps[1]
+    induced = [a for a in [step, *step.other_answers] if "like maximumRetryCount" in (a.response or "")]
+    assert len(induced) == 1 and not induced[0].candidate  # it never ran
+    ran_texts = [v for a in [step, *step.other_answers] for v in a.candidate.values()] + [step.values["app.PROMPT"]]
+    from_induce = [t for t in ran_texts if "e.g." not in t]
+    assert from_induce and not any(name in t for t in from_induce for name in FIELDS.values())
+    assert any("form of these examples: maximumEmailTime, userLoginPrice, lastOrderCount" in t for t in from_induce)
+    assert ran.result.reached_target and "camelCase" in step.values["app.PROMPT"]
 
 
 def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_path, llm_server):

@@ -8,20 +8,22 @@ outputs wanted: what was the instruction?" is an easier one. The examples shown 
 (never held-out ones): each one's input as the program got it, and the output wanted: the program's own
 output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
 instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
-comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
-them as models of the form. The current text with that sentence is a candidate too. Labels alone are
-opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the inputs
+comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few
+models of the form made up of the parts of different wanted outputs. The current text with that sentence is a
+candidate too. Labels alone are opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the inputs
 that got it, so one more question asks what each label's inputs are about, and the sentence names the labels with
 those meanings when the answer gives one for every label. Outputs that are no labels: models of the form alone leave
 the rule unsaid (the program's model copies a model, or drops words the models do not show it keeping), so one more
 question can ask for the rule that turns an input into its output (off by default: :data:`RULE`), and the sentence
-states it: alone (the first candidate, so that of equal scores the rule without models is kept) and with the models. A
-model of the form is the wanted output of an example the program already passes when there is one, not a failing one's
-(a failing example whose wanted output is in the prompt passes by copying it).
-The sentence goes on the current text and, when the best text so far is another, on the best too.
+states it: alone (the first candidate, so that of equal scores the rule without models is kept) and with the models. No
+text of this module quotes the wanted output of an example shown (outputs that are no labels): that example would pass
+by copying it, and the program's model copies a model of the form for other inputs too (docs/decisions/induce.md); a
+made-up model it copies fails the visible examples as it fails new ones, so the score shown stays the one new inputs
+get. The sentence goes on the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
-one that quotes an input shown, or one the program sent with it, is rejected.
+one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting a wanted output
+shown that is no label.
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ RULE_WORDS = 30
 #: Whether a step asks the rule question by default: off, the 1.5B's rules were wrong at every step they were
 #: read in the one run measured (docs/decisions/induce.md).
 RULE = False
+#: The parts of an output that models of the form are recombined from (:func:`models_of`).
+_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+")
+#: The shortest wanted output a text may not quote (a shorter one is a word any instruction may use).
+MIN_OUTPUT = 4
 #: A line of a text that is an output-form sentence of this module (a new one replaces it).
 _FORM_LINE = re.compile(r"^Answer with (?:exactly one of: |the output alone, )")
 
@@ -181,6 +187,8 @@ def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
         return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
     shown = models_of(demos)
     joined = ("; " if any("," in w for w in shown) else ", ").join(shown)
+    if not shown:
+        return rule_form(rule) if rule is not None else load_prompt("output_form_alone.txt").strip()
     if rule is not None:
         return fill("output_form_rule_examples.txt", rule=rule, examples=joined).strip()
     if len(shown) == 1:
@@ -189,10 +197,45 @@ def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
 
 
 def models_of(demos: Sequence[Demo]) -> list[str]:
-    """Up to :data:`FORM_EXAMPLES` wanted outputs as models of the form: those of the examples the program
-    passes first, a failing example's only to fill up."""
-    ordered = [d for d in demos if d.passed] + [d for d in demos if not d.passed]
-    return list(dict.fromkeys(d.wanted for d in ordered))[:FORM_EXAMPLES]
+    """Up to :data:`FORM_EXAMPLES` models of the form of the wanted outputs, none of them one: each is made of
+    the parts of different wanted outputs at the same places (``maximumRetryCount``, ``userEmailAddress`` and
+    ``lastLoginTime`` give ``maximumEmailTime``; ``2021-03-03`` and ``2019-07-14`` give ``2021-07-03``). A
+    visible example's wanted output in the prompt passes that example by copying, and the program's model
+    copies it for other inputs too; a made-up model it copies fails the visible examples as it fails new
+    ones. Parts are runs of digits, of letters (a capital starts a new one) and of other characters; the
+    outputs recombined are those of the largest group with the same kinds of parts in the same order that
+    gives a new one (passing examples' first). [] when none does."""
+    ordered = list(dict.fromkeys([d.wanted for d in demos if d.passed] + [d.wanted for d in demos if not d.passed]))
+    groups: dict[tuple[str, ...], list[list[str]]] = {}
+    for output in ordered:
+        parts = _PART.findall(output)
+        if len(parts) > 1 and "".join(parts) == output:
+            groups.setdefault(tuple(_kind_of(part) for part in parts), []).append(parts)
+    for group in sorted(groups.values(), key=len, reverse=True):
+        content = [j for j, part in enumerate(group[0]) if part.isalnum()]  # the n-th one from the (k + n)-th output
+        made = ["".join(group[(k + content.index(j)) % len(group) if j in content else k][j]
+                        for j in range(len(group[0]))) for k in range(len(group))]
+        if models := [m for m in dict.fromkeys(made) if m not in ordered][:FORM_EXAMPLES]:
+            return models
+    return []
+
+
+def _kind_of(part: str) -> str:
+    """The kind of a part of an output: digits, a lowercase word, a capitalized one, capitals, or the
+    other characters themselves (a separator is kept as it is)."""
+    if part.isdigit():
+        return "9"
+    if part.isalpha():
+        return "A" if part.isupper() and len(part) > 1 else "Aa" if part[0].isupper() else "a"
+    return part
+
+
+def quoted_output(text: str, demos: Sequence[Demo]) -> str | None:
+    """The wanted output of an example shown that ``text`` quotes, when the outputs are no labels (a label
+    must be named); None when it quotes none."""
+    if labels_of(demos):
+        return None
+    return next((d.wanted for d in demos if len(d.wanted) >= MIN_OUTPUT and d.wanted in text), None)
 
 
 def rule_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
@@ -322,11 +365,11 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
                 why = FORM_RULE
                 for base in bases:  # the rule without models first: of equal scores, it is kept
                     if (formed := with_form(base, rule_form(ruled[2]))) is not None:
-                        proposals.append(_given(spec, value, formed, inputs, why + asked))
+                        proposals.append(_given(spec, value, formed, inputs, demos, why + asked))
                 form = output_form(demos, ruled[2])
     for base in bases:
         if (formed := with_form(base, form)) is not None:
-            proposals.append(_given(spec, value, formed, inputs, why + asked))
+            proposals.append(_given(spec, value, formed, inputs, demos, why + asked))
     if asked_of is not None:  # the question's cost: on its first proposal, or on one of its own that gives nothing
         if proposals:
             proposals[0] = _costing(proposals[0], *asked_of)
@@ -341,6 +384,8 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         rejected: dict[str, str] = {}
         if reply.error is None:
             new, reason = parse_one_value(_fenced(reply.text), spec, value, inputs)
+            if new is not None and (output := quoted_output(new, demos)) is not None:
+                new, reason = None, _quotes_output(output)
             if reason is not None:
                 rejected[spec.name] = reason
             elif new is not None:
@@ -348,8 +393,14 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         proposals.append(Proposal.from_reply(messages, reply, values, rejected, f"{INDUCED}: {reply.text[:1500]}",
                                              reply.error))
         if values and (formed := with_form(values[spec.name], form)) is not None:
-            proposals.append(_given(spec, value, formed, inputs, f"{WITH_FORM}: {formed}"))
+            proposals.append(_given(spec, value, formed, inputs, demos, f"{WITH_FORM}: {formed}"))
     return proposals
+
+
+def _quotes_output(output: str) -> str:
+    """Why a text quoting the wanted output of an example shown is rejected."""
+    return (f"the text quotes the output wanted for an example shown ({short_repr(output, 60)}): that example "
+            "passes by copying it, and the program's model copies it for other inputs too; state the form instead")
 
 
 def _fenced(reply: str) -> str:
@@ -393,8 +444,12 @@ def _costing(proposal: Proposal, messages: list[dict[str, str]], reply: LLMReply
                    timings=reply.timings)
 
 
-def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], reasoning: str) -> Proposal:
-    """A proposal made without an LLM call (``text`` as the new value), validated as an answer's."""
+def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], demos: Sequence[Demo], reasoning: str
+           ) -> Proposal:
+    """A proposal made without an LLM call (``text`` as the new value), validated as an answer's, and rejected
+    when it quotes the wanted output of an example shown (a text the whole question wrote can)."""
     accepted, rejected = validate({spec.name: text}, [spec], {spec.name: value}, {spec.name: inputs})
+    if spec.name in accepted and (output := quoted_output(text, demos)) is not None:
+        accepted, rejected = {}, {spec.name: _quotes_output(output)}
     return Proposal(values=accepted, rejected=rejected, reasoning=reasoning, messages=[], response=text,
                     prompt_tokens=0, completion_tokens=0, seconds=0.0, cached=False, error=None)
