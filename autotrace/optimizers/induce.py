@@ -2,24 +2,24 @@
 instruction induction ("Large Language Models Are Human-Level Prompt Engineers", Zhou et al. 2022),
 and the output form the judge asks for.
 
-"Improve this prompt given this feedback" is a hard question for a small model: the 1.5B pasted an
-input into the prompt or described the task without the exact output form. "Here are inputs and the
-outputs wanted: what was the instruction?" is an easier one. The examples shown are the step's own
-(never held-out ones): each one's input as the program got it, and the output wanted: the program's own
-output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
-instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
-comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few
-models of the form made up of the parts of different wanted outputs. The current text with that sentence is a
-candidate too. Labels alone are opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the inputs
-that got it, so one more question asks what each label's inputs are about, and the sentence names the labels with
-those meanings when the answer gives one for every label. Outputs that are no labels: models of the form alone leave
-the rule unsaid (the program's model copies a model, or drops words the models do not show it keeping), so one more
-question can ask for the rule that turns an input into its output (off by default: :data:`RULE`), and the sentence
-states it: alone (the first candidate, so that of equal scores the rule without models is kept) and with the models. No
-text of this module quotes the wanted output of an example shown (outputs that are no labels): that example would pass
-by copying it, and the program's model copies a model of the form for other inputs too (docs/decisions/induce.md); a
-made-up model it copies fails the visible examples as it fails new ones, so the score shown stays the one new inputs
-get. The sentence goes on the current text and, when the best text so far is another, on the best too.
+"Improve this prompt given this feedback" is a hard question for a small model: the 1.5B pasted an input into the
+prompt or described the task without the exact output form. "Here are inputs and the outputs wanted: what was the
+instruction?" is an easier one. The examples shown are the step's own (never held-out ones): each one's input as
+the program got it, and the output wanted: the program's own output where the judge gave full marks, else the one
+its message names (``expected 'billing'``). Several instructions are sampled, each is run (the loop evaluates them
+as one batch and keeps the best), and each comes once more with a sentence stating the output form: the labels the
+wanted outputs take, or a few models of the form made up of the parts of different wanted outputs. The current text
+with that sentence is a candidate too. Labels alone are opaque (a small model makes up what a code stands for,
+docs/decisions/induce.md); what each one means is in the inputs that got it, so one more question asks what each
+label's inputs are about, and the sentence names the labels with those meanings when the answer gives one for every
+label. Outputs that are no labels: models of the form alone leave the rule unsaid (the program's model copies a
+model, or drops words the models do not show it keeping), so one more question can ask for the rule that turns an
+input into its output (off by default: :data:`RULE`), and the sentence states it: alone (the first candidate, so
+that of equal scores the rule without models is kept) and with the models. No text of this module quotes the wanted
+output of an example shown (outputs that are no labels): that example would pass by copying it, and the program's
+model copies a model of the form for other inputs too (docs/decisions/induce.md); a made-up model it copies fails
+the visible examples as it fails new ones, so the score shown stays the one new inputs get. The sentence goes on
+the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting a wanted output
