@@ -146,11 +146,29 @@ def test_labels_are_named_with_what_their_inputs_are_about(tmp_path, llm_server)
     assert step.prompt_tokens == sent  # every question of the step counted, the meanings' too
 
 
+def test_labels_meanings_an_induced_instruction_names_are_read_when_the_question_gives_none(tmp_path, llm_server):
+    """The meanings question's reply names no label's meaning; an induced instruction names each one ("SPT for
+    sport"): the current text with the labels and those meanings is run too, and here it is the one that scores."""
+    knows = '"whichever fits: SPT for sport, TEC for tech, POL for politics" in prompt'
+    induced = ["Name the topic.", "Give the code (SPT for sport, TEC for tech, POL for politics).", "Name it."]
+    llm_server.script(*[scripted(induced, "I cannot tell.")] * 5)
+    ran = optimize(desk_app(tmp_path, knows), llm_server, steps=1, induce=True)
+    assert ran.result.reached_target
+    step = ran.steps[1]
+    assert step.reasoning.startswith(f"{FORM_MEANT}: read from an induced instruction: Give the code (SPT for sport")
+    assert step.values["app.PROMPT"] == repr(
+        "Talk about the headline.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport, "
+        "TEC for tech, POL for politics. Write that alone, with nothing before or after it.")
+
+
 def test_what_each_label_means_is_read_only_when_every_label_has_a_short_one() -> None:
     labels = ["SPT", "TEC"]
     assert read_meanings("SPT: sports\nTEC: technology", labels) == {"SPT": "sports", "TEC": "technology"}
     assert read_meanings("1. `SPT` = \"sports\".\n2. TEC: new gadgets", labels) == {"SPT": "sports",
                                                                                       "TEC": "new gadgets"}
+    assert read_meanings("Give the code (SPT for sports, TEC stands for technology).", labels) == {
+        "SPT": "sports", "TEC": "technology"}
+    assert read_meanings('Use "SPT" (sport news) or TEC (gadgets).', labels) == {"SPT": "sport news", "TEC": "gadgets"}
     assert read_meanings("SPT: sports", labels) is None  # TEC has none
     assert read_meanings("SPT: sports\nTEC: everything that is not SPT", labels) is None  # names a label
     assert read_meanings("SPT: sports\nTEC: a very long story about all the things in it", labels) is None

@@ -12,14 +12,15 @@ wanted outputs take, or a few models of the form made up of the parts of differe
 with that sentence is a candidate too. Labels alone are opaque (a small model makes up what a code stands for,
 docs/decisions/induce.md); what each one means is in the inputs that got it, so one more question asks what each
 label's inputs are about, and the sentence names the labels with those meanings when the answer gives one for every
-label. Outputs that are no labels: models of the form alone leave the rule unsaid (the program's model copies a
-model, or drops words the models do not show it keeping), so one more question can ask for the rule that turns an
-input into its output (off by default: :data:`RULE`), and the sentence states it: alone (the first candidate, so
-that of equal scores the rule without models is kept) and with the models. No text of this module quotes the wanted
-output of an example shown (outputs that are no labels): that example would pass by copying it, and the program's
-model copies a model of the form for other inputs too (docs/decisions/induce.md); a made-up model it copies fails
-the visible examples as it fails new ones, so the score shown stays the one new inputs get. The sentence goes on
-the current text and, when the best text so far is another, on the best too.
+label (or, when it gives none, an induced instruction does: "SPT for sports, ..."). Outputs that are no labels:
+models of the form alone leave the rule unsaid (the program's model copies a model, or drops words the models do
+not show it keeping), so one more question can ask for the rule that turns an input into its output (off by
+default: :data:`RULE`), and the sentence states it: alone (the first candidate, so that of equal scores the rule
+without models is kept) and with the models. No text of this module quotes the wanted output of an example shown
+(outputs that are no labels): that example would pass by copying it, and the program's model copies a model of the
+form for other inputs too (docs/decisions/induce.md); a made-up model it copies fails the visible examples as it
+fails new ones, so the score shown stays the one new inputs get. The sentence goes on the current text and, when
+the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting a wanted output
@@ -294,16 +295,21 @@ def meanings_messages(demos: Sequence[Demo], labels: Sequence[str], budget: int)
 
 
 def read_meanings(reply: str, labels: Sequence[str]) -> dict[str, str] | None:
-    """Each label's meaning from a reply of ``LABEL: words`` lines; None unless every label has one, short
-    (at most :data:`MEANING_WORDS` words) and naming no label."""
+    """Each label's meaning from a reply: ``LABEL: words`` lines, else ``LABEL for words``, ``LABEL means
+    words`` or ``LABEL (words)`` anywhere in it (an induced instruction names them so at times: "SPT for
+    sports, TEC for technology"); None unless every label has one, short (at most :data:`MEANING_WORDS`
+    words) and naming no label."""
     meanings: dict[str, str] = {}
-    for line in reply.splitlines():
-        for label in labels:
-            match = re.match(rf"^(?:\d+[.)]\s*)?\W*{re.escape(label)}\W*?\s*[:=\-\u2013]\s*(.+)$", line.strip())
-            if match and label not in meanings:
-                meaning = match.group(1).strip().rstrip(".").strip("`*\"' ").rstrip(".").strip()
-                if meaning and len(meaning.split()) <= MEANING_WORDS and not any(x in meaning for x in labels):
-                    meanings[label] = meaning
+    for label in labels:
+        found = [m.group(1) for line in reply.splitlines() if (m := re.match(
+            rf"^(?:\d+[.)]\s*)?\W*{re.escape(label)}\W*?\s*[:=\-\u2013]\s*(.+)$", line.strip()))]
+        inline = rf"\b{re.escape(label)}\b[`*\"']*\s*(?:(?:is for|for|means|stands for)\s+([^,;.()\n]+)|\(([^()\n]+)\))"
+        found += [m.group(1) or m.group(2) for m in re.finditer(inline, reply)]
+        for raw in found:
+            meaning = raw.strip().rstrip(".").strip("`*\"' ").rstrip(".").strip()
+            if meaning and len(meaning.split()) <= MEANING_WORDS and not any(x in meaning for x in labels):
+                meanings[label] = meaning
+                break
     return meanings if set(meanings) == set(labels) else None
 
 
@@ -378,8 +384,10 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     messages = induce_messages(demos, optimizer.budget_tokens)
     if messages is None:
         return proposals
+    replies: list[LLMReply] = []
     for i in range(samples):
         reply = llm.complete_text(messages, sampling=Sampling(TEMPERATURE, derived_seed(seed, step, "induce", i)))
+        replies.append(reply)
         values: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         if reply.error is None:
@@ -394,7 +402,24 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
                                              reply.error))
         if values and (formed := with_form(values[spec.name], form)) is not None:
             proposals.append(_given(spec, value, formed, inputs, demos, f"{WITH_FORM}: {formed}"))
+    if why != FORM_MEANT:
+        proposals += _meant_in_replies(spec, value, bases, replies, inputs, demos)
     return proposals
+
+
+def _meant_in_replies(spec: ParamSpec, value: str, bases: Sequence[str], replies: Sequence[LLMReply],
+                      inputs: Sequence[str], demos: Sequence[Demo]) -> list[Proposal]:
+    """The texts ``bases`` with the labels and their meanings as the first of the induced ``replies`` that
+    names every label's gives them (the meanings question's reply did not); [] when none does."""
+    labels = labels_of(demos)
+    for reply in replies if labels else ():
+        meanings = read_meanings(reply.text, labels) if reply.error is None else None
+        if meanings is not None:
+            form = meant_form(labels, meanings)
+            why = f"{FORM_MEANT}: read from an induced instruction: {reply.text[:500]}"
+            return [_given(spec, value, formed, inputs, demos, why) for base in bases
+                    if (formed := with_form(base, form)) is not None]
+    return []
 
 
 def _quotes_output(output: str) -> str:
