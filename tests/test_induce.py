@@ -423,20 +423,28 @@ def quoting_scripted():
     return reply
 
 
-def test_no_induced_text_quotes_a_wanted_output_shown(tmp_path, llm_server):
-    """Outputs that are no labels: an induced text quoting an example's wanted output is rejected with the
-    reason, and no form sentence shows one (its models are made up of their parts); so no text this proposer
-    runs hands a visible example its answer. The whole question's own answers are its validation's."""
+def test_no_text_quoting_a_wanted_output_shown_is_run(tmp_path, llm_server):
+    """Outputs that are no labels: an induced text quoting an example's wanted output is rejected, no form
+    sentence shows one (its models are made up of their parts), and neither is the whole question's answer
+    that quotes one run: no text the step runs hands a visible example its answer."""
     llm_server.script(*[quoting_scripted()] * 8)
     ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
     step = ran.steps[1]
-    induced = [a for a in [step, *step.other_answers] if "like maximumRetryCount" in (a.response or "")]
+    answers = [step, *step.other_answers]
+    induced = [a for a in answers if "like maximumRetryCount" in (a.response or "")]
     assert len(induced) == 1 and not induced[0].candidate  # it never ran
-    ran_texts = [v for a in [step, *step.other_answers] for v in a.candidate.values()] + [step.values["app.PROMPT"]]
-    from_induce = [t for t in ran_texts if "e.g." not in t]
-    assert from_induce and not any(name in t for t in from_induce for name in FIELDS.values())
-    assert any("form of these examples: maximumEmailTime, userLoginPrice, lastOrderCount" in t for t in from_induce)
+    whole = [a for a in answers if "e.g. userEmailAddress" in (a.response or "")]
+    assert len(whole) == 1 and not whole[0].candidate
+    ran_texts = [v for a in answers for v in a.candidate.values()] + [step.values["app.PROMPT"]]
+    assert not any(name in t for t in ran_texts for name in FIELDS.values())
+    assert any("form of these examples: maximumEmailTime, userLoginPrice, lastOrderCount" in t for t in ran_texts)
     assert ran.result.reached_target and "camelCase" in step.values["app.PROMPT"]
+
+
+def test_without_induction_the_whole_questions_answers_are_not_screened(tmp_path, llm_server):
+    llm_server.script(*[quoting_scripted()] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=False)
+    assert ran.steps[1].values["app.PROMPT"] == repr("Answer in camelCase, e.g. userEmailAddress.")
 
 
 def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_path, llm_server):

@@ -24,7 +24,8 @@ the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting a wanted output
-shown that is no label.
+shown that is no label, and while this module is asked, a whole-question answer's text quoting one too
+(:func:`screened`).
 """
 
 from __future__ import annotations
@@ -326,6 +327,24 @@ def with_form(text: str, form: str | None) -> str | None:
         return None
     kept = [line for line in text.rstrip().splitlines() if not _FORM_LINE.match(line)]
     return "\n".join([*kept, form]) if kept else form
+
+
+def screened(optimizer: Optimizer, proposals: Sequence[Proposal], prompts_only: bool = False) -> list[Proposal]:
+    """``proposals`` (another question's answers) with each new text of a parameter this module is about (with
+    ``prompts_only``, a prompt the program sends to its model) rejected when it quotes the wanted output of an
+    example shown that is no label, as this module's own texts are: the example would pass by copying it."""
+    targets = induce_targets(optimizer.params, optimizer.values)
+    if prompts_only:
+        targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
+    demos = {spec.name: demonstrations(spec, optimizer.values[spec.name], optimizer.feedback) for spec in targets}
+    kept: list[Proposal] = []
+    for proposal in proposals:
+        quoted = {name: output for name, text in proposal.values.items() if name in demos and isinstance(text, str)
+                  and (output := quoted_output(text, demos[name])) is not None}
+        kept.append(replace(proposal, values={k: v for k, v in proposal.values.items() if k not in quoted},
+                            rejected={**proposal.rejected, **{k: _quotes_output(v) for k, v in quoted.items()}})
+                    if quoted else proposal)
+    return kept
 
 
 def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES, *,
