@@ -24,6 +24,7 @@ from autotrace.optimizers.induce import (
     meant_form,
     models_of,
     output_form,
+    quoted_output,
     read_meanings,
     read_rule,
     sent_to_model,
@@ -284,9 +285,9 @@ def test_the_output_form_names_labels_or_shows_models_made_of_the_outputs_parts(
     assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, Italy; Rome, France")
     names = [Demo("a", "maximumRetryCount"), Demo("b", "userEmailAddress"), Demo("c", "lastLoginTime")]
     assert models_of(names) == ["maximumEmailTime", "userLoginCount", "lastRetryAddress"]
-    # outputs of different kinds of parts: the largest group that gives a new one
+    # outputs of different kinds of parts: the largest group that gives a new one, after the passing outputs
     assert models_of([Demo("a", "first_name", passed=True), Demo("b", "HTTPServer"), Demo("c", "user_name"),
-                      Demo("d", "JSONParser")]) == ["HTTPParser", "JSONServer"]
+                      Demo("d", "JSONParser")]) == ["first_name", "HTTPParser", "JSONServer"]
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
     earlier = "Read it.\nAnswer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
@@ -402,13 +403,17 @@ def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
     assert read_rule("RULE: " + "word " * 40, demos) is None
 
 
-def test_models_of_the_form_are_no_wanted_output_and_start_from_passing_examples() -> None:
+def test_models_of_the_form_are_passing_examples_outputs_then_made_up_ones_never_a_failing_ones() -> None:
     demos = [Demo("a", "firstName"), Demo("b", "lastName"), Demo("c", "userEmail", passed=True),
              Demo("d", "orderTotal")]
-    assert output_form(demos).endswith("these examples: userName, lastTotal, orderEmail")  # firstName is one: left out
+    # userEmail passes; then made up: user+Name, (first+Name is firstName: left out), last+Total, ...
+    assert output_form(demos).endswith("these examples: userEmail, userName, lastTotal")
     assert output_form(demos, "camelCase.") == ("Answer with the output alone, with nothing before or after it. The "
                                                 "rule: camelCase. Written exactly in the form of these examples: "
-                                                "userName, lastTotal, orderEmail")
+                                                "userEmail, userName, lastTotal")
+    assert quoted_output("Like userEmail.", demos) is None  # a passing example's output may be shown
+    assert quoted_output("Like orderTotal.", demos) == "orderTotal"
+    assert quoted_output("Answer SPT.", [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]) is None  # labels
 
 
 def quoting_scripted():

@@ -16,15 +16,15 @@ label (or, when it gives none, an induced instruction does: "SPT for sports, ...
 models of the form alone leave the rule unsaid (the program's model copies a model, or drops words the models do
 not show it keeping), so one more question can ask for the rule that turns an input into its output (off by
 default: :data:`RULE`), and the sentence states it: alone (the first candidate, so that of equal scores the rule
-without models is kept) and with the models. No text of this module quotes the wanted output of an example shown
-(outputs that are no labels): that example would pass by copying it, and the program's model copies a model of the
-form for other inputs too (docs/decisions/induce.md); a made-up model it copies fails the visible examples as it
-fails new ones, so the score shown stays the one new inputs get. The sentence goes on the current text and, when
-the best text so far is another, on the best too.
+without models is kept) and with the models. No text of this module quotes the wanted output of a failing example
+shown (outputs that are no labels): that example would pass by copying it. The models of the form are passing
+examples' outputs, filled up with made-up ones (the parts of several wanted outputs recombined); a passing
+example's output that the program's model copies for other inputs fails the other examples, so the score shown
+stays honest. The sentence goes on the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
-one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting a wanted output
-shown that is no label, and while this module is asked, a whole-question answer's text quoting one too
+one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting the wanted output of
+a failing example shown that is no label, and while this module is asked, a whole-question answer's text quoting one too
 (:func:`screened`).
 """
 
@@ -199,14 +199,19 @@ def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
 
 
 def models_of(demos: Sequence[Demo]) -> list[str]:
-    """Up to :data:`FORM_EXAMPLES` models of the form of the wanted outputs, none of them one: each is made of
-    the parts of different wanted outputs at the same places (``maximumRetryCount``, ``userEmailAddress`` and
-    ``lastLoginTime`` give ``maximumEmailTime``; ``2021-03-03`` and ``2019-07-14`` give ``2021-07-03``). A
-    visible example's wanted output in the prompt passes that example by copying, and the program's model
-    copies it for other inputs too; a made-up model it copies fails the visible examples as it fails new
-    ones. Parts are runs of digits, of letters (a capital starts a new one) and of other characters; the
-    outputs recombined are those of the largest group with the same kinds of parts in the same order that
-    gives a new one (passing examples' first). [] when none does."""
+    """Up to :data:`FORM_EXAMPLES` models of the form of the wanted outputs: those of the examples the program
+    passes, then made-up ones, never a failing example's (in the prompt, it passes that example by copying).
+    A made-up model is made of the parts of different wanted outputs at the same places (``maximumRetryCount``,
+    ``userEmailAddress`` and ``lastLoginTime`` give ``maximumEmailTime``; ``2021-03-03`` and ``2019-07-14``
+    give ``2021-07-03``): parts are runs of digits, of letters (a capital starts a new one) and of other
+    characters, and the outputs recombined are those of the largest group with the same kinds of parts in the
+    same order that gives a new one (passing examples' first)."""
+    passing = list(dict.fromkeys(d.wanted for d in demos if d.passed))
+    return (passing + [m for m in _made_up(demos) if m not in passing])[:FORM_EXAMPLES]
+
+
+def _made_up(demos: Sequence[Demo]) -> list[str]:
+    """Models of the form that are no wanted output, made of the parts of several (:func:`models_of`)."""
     ordered = list(dict.fromkeys([d.wanted for d in demos if d.passed] + [d.wanted for d in demos if not d.passed]))
     groups: dict[tuple[str, ...], list[list[str]]] = {}
     for output in ordered:
@@ -233,11 +238,15 @@ def _kind_of(part: str) -> str:
 
 
 def quoted_output(text: str, demos: Sequence[Demo]) -> str | None:
-    """The wanted output of an example shown that ``text`` quotes, when the outputs are no labels (a label
-    must be named); None when it quotes none."""
+    """The wanted output of a failing example shown that ``text`` quotes (the example would pass by copying it),
+    when the outputs are no labels (a label must be named); None when it quotes none. A passing example's
+    output may be quoted: it passed without it, and a text that makes the program copy it for other inputs
+    fails the other examples."""
     if labels_of(demos):
         return None
-    return next((d.wanted for d in demos if len(d.wanted) >= MIN_OUTPUT and d.wanted in text), None)
+    passing = {d.wanted for d in demos if d.passed}
+    return next((d.wanted for d in demos if not d.passed and d.wanted not in passing and len(d.wanted) >= MIN_OUTPUT
+                 and d.wanted in text), None)
 
 
 def rule_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
@@ -331,8 +340,8 @@ def with_form(text: str, form: str | None) -> str | None:
 
 def screened(optimizer: Optimizer, proposals: Sequence[Proposal], prompts_only: bool = False) -> list[Proposal]:
     """``proposals`` (another question's answers) with each new text of a parameter this module is about (with
-    ``prompts_only``, a prompt the program sends to its model) rejected when it quotes the wanted output of an
-    example shown that is no label, as this module's own texts are: the example would pass by copying it."""
+    ``prompts_only``, a prompt the program sends to its model) rejected when it quotes the wanted output of a
+    failing example shown that is no label, as this module's own texts are: the example would pass by copying it."""
     targets = induce_targets(optimizer.params, optimizer.values)
     if prompts_only:
         targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
@@ -442,9 +451,9 @@ def _meant_in_replies(spec: ParamSpec, value: str, bases: Sequence[str], replies
 
 
 def _quotes_output(output: str) -> str:
-    """Why a text quoting the wanted output of an example shown is rejected."""
-    return (f"the text quotes the output wanted for an example shown ({short_repr(output, 60)}): that example "
-            "passes by copying it, and the program's model copies it for other inputs too; state the form instead")
+    """Why a text quoting the wanted output of a failing example shown is rejected."""
+    return (f"the text quotes the output wanted for a failing example shown ({short_repr(output, 60)}): that "
+            "example would pass by copying it; state the form instead")
 
 
 def _fenced(reply: str) -> str:
@@ -491,7 +500,7 @@ def _costing(proposal: Proposal, messages: list[dict[str, str]], reply: LLMReply
 def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], demos: Sequence[Demo], reasoning: str
            ) -> Proposal:
     """A proposal made without an LLM call (``text`` as the new value), validated as an answer's, and rejected
-    when it quotes the wanted output of an example shown (a text the whole question wrote can)."""
+    when it quotes the wanted output of a failing example shown (a text the whole question wrote can)."""
     accepted, rejected = validate({spec.name: text}, [spec], {spec.name: value}, {spec.name: inputs})
     if spec.name in accepted and (output := quoted_output(text, demos)) is not None:
         accepted, rejected = {}, {spec.name: _quotes_output(output)}
