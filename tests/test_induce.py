@@ -446,6 +446,28 @@ def test_no_text_quoting_a_wanted_output_shown_is_run(tmp_path, llm_server):
     assert ran.result.reached_target and "camelCase" in step.values["app.PROMPT"]
 
 
+def test_a_text_listing_short_inputs_shown_is_not_run(tmp_path, llm_server):
+    """Inputs too short for the validation's quote check (under 24 characters): an induced text listing them
+    is rejected all the same (a prompt written around the examples at hand), so is the whole question's; a
+    one-word text is no such quote."""
+    listing = ('Name the field in camelCase, as for "maximum retry count, user email address, last login time".')
+    induced = iter([listing, "Name it.", "Name it in camelCase."])
+
+    def reply(body: dict) -> str | dict:
+        if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
+            return next(induced)
+        return {"reasoning": "list them", "suggestion": {"app.PROMPT": "camelCase: total order price."}}
+
+    llm_server.script(*[reply] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    step = ran.steps[1]
+    answers = [step, *step.other_answers]
+    ran_texts = [v for a in answers for v in a.candidate.values()]
+    assert ran_texts and not any(words in t for t in ran_texts for words in FIELDS)
+    assert [a for a in answers if a.response == listing and not a.candidate]
+    assert ran.result.reached_target and step.values["app.PROMPT"].startswith("'Name it in camelCase.")
+
+
 def test_without_induction_the_whole_questions_answers_are_not_screened(tmp_path, llm_server):
     llm_server.script(*[quoting_scripted()] * 8)
     ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=False)

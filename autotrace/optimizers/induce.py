@@ -24,7 +24,8 @@ stays honest. The sentence goes on the current text and, when the best text so f
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
 one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting the wanted output of
-a failing example shown that is no label, and while this module is asked, a whole-question answer's text quoting one too
+a failing example shown that is no label, or an input shown of two words or more however short, and while this
+module is asked, a whole-question answer's text quoting one too
 (:func:`screened`).
 """
 
@@ -348,10 +349,10 @@ def screened(optimizer: Optimizer, proposals: Sequence[Proposal], prompts_only: 
     demos = {spec.name: demonstrations(spec, optimizer.values[spec.name], optimizer.feedback) for spec in targets}
     kept: list[Proposal] = []
     for proposal in proposals:
-        quoted = {name: output for name, text in proposal.values.items() if name in demos and isinstance(text, str)
-                  and (output := quoted_output(text, demos[name])) is not None}
+        quoted = {name: why for name, text in proposal.values.items() if name in demos and isinstance(text, str)
+                  and (why := copied(text, demos[name])) is not None}
         kept.append(replace(proposal, values={k: v for k, v in proposal.values.items() if k not in quoted},
-                            rejected={**proposal.rejected, **{k: _quotes_output(v) for k, v in quoted.items()}})
+                            rejected={**proposal.rejected, **quoted})
                     if quoted else proposal)
     return kept
 
@@ -420,8 +421,8 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         rejected: dict[str, str] = {}
         if reply.error is None:
             new, reason = parse_one_value(_fenced(reply.text), spec, value, inputs)
-            if new is not None and (output := quoted_output(new, demos)) is not None:
-                new, reason = None, _quotes_output(output)
+            if new is not None and (pasted := copied(new, demos)) is not None:
+                new, reason = None, pasted
             if reason is not None:
                 rejected[spec.name] = reason
             elif new is not None:
@@ -448,6 +449,19 @@ def _meant_in_replies(spec: ParamSpec, value: str, bases: Sequence[str], replies
             return [_given(spec, value, formed, inputs, demos, why) for base in bases
                     if (formed := with_form(base, form)) is not None]
     return []
+
+
+def copied(text: str, demos: Sequence[Demo]) -> str | None:
+    """Why ``text`` may not be run: it quotes a failing example's wanted output (:func:`quoted_output`), or an
+    input shown of two words or more, however short (validation catches the inputs of :data:`MIN_QUOTE`
+    characters or more; a prompt listing the short ones is written around the examples at hand); None when
+    it quotes neither."""
+    if (output := quoted_output(text, demos)) is not None:
+        return _quotes_output(output)
+    folded = text.casefold()
+    pasted = next((d.input for d in demos if len(d.input.split()) > 1 and d.input.casefold() in folded), None)
+    return None if pasted is None else (f"the text quotes an input shown ({short_repr(pasted, 60)}); it is sent with "
+                                        "every input, so it must not be written around the examples at hand")
 
 
 def _quotes_output(output: str) -> str:
@@ -502,7 +516,7 @@ def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], demos:
     """A proposal made without an LLM call (``text`` as the new value), validated as an answer's, and rejected
     when it quotes the wanted output of a failing example shown (a text the whole question wrote can)."""
     accepted, rejected = validate({spec.name: text}, [spec], {spec.name: value}, {spec.name: inputs})
-    if spec.name in accepted and (output := quoted_output(text, demos)) is not None:
-        accepted, rejected = {}, {spec.name: _quotes_output(output)}
+    if spec.name in accepted and (why := copied(text, demos)) is not None:
+        accepted, rejected = {}, {spec.name: why}
     return Proposal(values=accepted, rejected=rejected, reasoning=reasoning, messages=[], response=text,
                     prompt_tokens=0, completion_tokens=0, seconds=0.0, cached=False, error=None)
