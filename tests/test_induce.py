@@ -22,7 +22,9 @@ from autotrace.optimizers.induce import (
     _fenced,
     demonstrations,
     meant_form,
+    models_of,
     output_form,
+    quoted_output,
     read_meanings,
     read_rule,
     sent_to_model,
@@ -145,11 +147,29 @@ def test_labels_are_named_with_what_their_inputs_are_about(tmp_path, llm_server)
     assert step.prompt_tokens == sent  # every question of the step counted, the meanings' too
 
 
+def test_labels_meanings_an_induced_instruction_names_are_read_when_the_question_gives_none(tmp_path, llm_server):
+    """The meanings question's reply names no label's meaning; an induced instruction names each one ("SPT for
+    sport"): the current text with the labels and those meanings is run too, and here it is the one that scores."""
+    knows = '"whichever fits: SPT for sport, TEC for tech, POL for politics" in prompt'
+    induced = ["Name the topic.", "Give the code (SPT for sport, TEC for tech, POL for politics).", "Name it."]
+    llm_server.script(*[scripted(induced, "I cannot tell.")] * 5)
+    ran = optimize(desk_app(tmp_path, knows), llm_server, steps=1, induce=True)
+    assert ran.result.reached_target
+    step = ran.steps[1]
+    assert step.reasoning.startswith(f"{FORM_MEANT}: read from an induced instruction: Give the code (SPT for sport")
+    assert step.values["app.PROMPT"] == repr(
+        "Talk about the headline.\nAnswer with exactly one of: SPT, TEC, POL, whichever fits: SPT for sport, "
+        "TEC for tech, POL for politics. Write that alone, with nothing before or after it.")
+
+
 def test_what_each_label_means_is_read_only_when_every_label_has_a_short_one() -> None:
     labels = ["SPT", "TEC"]
     assert read_meanings("SPT: sports\nTEC: technology", labels) == {"SPT": "sports", "TEC": "technology"}
     assert read_meanings("1. `SPT` = \"sports\".\n2. TEC: new gadgets", labels) == {"SPT": "sports",
                                                                                       "TEC": "new gadgets"}
+    assert read_meanings("Give the code (SPT for sports, TEC stands for technology).", labels) == {
+        "SPT": "sports", "TEC": "technology"}
+    assert read_meanings('Use "SPT" (sport news) or TEC (gadgets).', labels) == {"SPT": "sport news", "TEC": "gadgets"}
     assert read_meanings("SPT: sports", labels) is None  # TEC has none
     assert read_meanings("SPT: sports\nTEC: everything that is not SPT", labels) is None  # names a label
     assert read_meanings("SPT: sports\nTEC: a very long story about all the things in it", labels) is None
@@ -254,15 +274,20 @@ def test_what_a_judge_says_it_wanted() -> None:
     assert wanted_in("wrong answer") is None
 
 
-def test_the_output_form_names_labels_or_shows_one_output() -> None:
+def test_the_output_form_names_labels_or_shows_models_made_of_the_outputs_parts() -> None:
     labels = [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]
     assert output_form(labels) == "Answer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
     dates = [Demo("a", "2021-03-03"), Demo("b", "2019-07-14"), Demo("c", "2020-01-02"), Demo("d", "1999-12-31")]
+    # the year of one, the month of the next, the day of the one after: no wanted output is shown
     assert output_form(dates) == ("Answer with the output alone, with nothing before or after it, written exactly in "
-                                  "the form of these examples: 2021-03-03, 2019-07-14, 2020-01-02")
-    assert output_form(dates[:1]) == ("Answer with the output alone, with nothing before or after it, written exactly "
-                                      "in the form of this example: 2021-03-03")
-    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, France; Rome, Italy")
+                                  "the form of these examples: 2021-07-02, 2019-01-31, 2020-12-03")
+    assert output_form(dates[:1]) == "Answer with the output alone, with nothing before or after it."
+    assert output_form([Demo("a", "Paris, France"), Demo("b", "Rome, Italy")]).endswith(": Paris, Italy; Rome, France")
+    names = [Demo("a", "maximumRetryCount"), Demo("b", "userEmailAddress"), Demo("c", "lastLoginTime")]
+    assert models_of(names) == ["maximumEmailTime", "userLoginCount", "lastRetryAddress"]
+    # outputs of different kinds of parts: the largest group that gives a new one, after the passing outputs
+    assert models_of([Demo("a", "first_name", passed=True), Demo("b", "HTTPServer"), Demo("c", "user_name"),
+                      Demo("d", "JSONParser")]) == ["first_name", "HTTPParser", "JSONServer"]
     assert output_form([]) is None
     assert with_form("Read it.", "Say yes.") == "Read it.\nSay yes." and with_form("Say yes.", "Say yes.") is None
     earlier = "Read it.\nAnswer with exactly one of: SPT, TEC. Write that alone, with nothing before or after it."
@@ -350,8 +375,7 @@ def test_outputs_that_are_no_labels_get_the_rule_stated_before_any_model(tmp_pat
     # the whole question, the text with the rule, with the rule and models, three induced, each with the form
     assert step.note.startswith("9 proposed") and len(step.other_answers) == 8
     with_models = [a for a in step.other_answers if "form of these examples" in a.response]
-    assert with_models and all("maximumRetryCount, userEmailAddress, lastLoginTime" in a.response
-                               for a in with_models)
+    assert with_models and all("maximumEmailTime, userLoginPrice, lastOrderCount" in a.response for a in with_models)
     sent = sum(estimate_tokens(m["content"]) + _TOKENS_PER_MESSAGE for r in llm_server.chat_requests
                for m in r.json["messages"])
     assert step.prompt_tokens == sent
@@ -366,7 +390,7 @@ def test_a_rule_that_quotes_an_example_is_not_put_in_the_prompt(tmp_path, llm_se
     assert not ran.result.reached_target
     answers = [ran.steps[1].response, *(a.response for a in ran.steps[1].other_answers)]
     assert not any("The rule:" in (a or "") for a in answers)
-    assert any("form of these examples: maximumRetryCount" in (a or "") for a in answers)
+    assert any("form of these examples: maximumEmailTime" in (a or "") for a in answers)
 
 
 def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
@@ -379,13 +403,75 @@ def test_the_rule_is_read_from_one_short_line_quoting_no_example() -> None:
     assert read_rule("RULE: " + "word " * 40, demos) is None
 
 
-def test_models_of_the_form_are_passing_examples_outputs_first() -> None:
+def test_models_of_the_form_are_passing_examples_outputs_then_made_up_ones_never_a_failing_ones() -> None:
     demos = [Demo("a", "firstName"), Demo("b", "lastName"), Demo("c", "userEmail", passed=True),
              Demo("d", "orderTotal")]
-    assert output_form(demos).endswith("these examples: userEmail, firstName, lastName")
+    # userEmail passes; then made up: user+Name, (first+Name is firstName: left out), last+Total, ...
+    assert output_form(demos).endswith("these examples: userEmail, userName, lastTotal")
     assert output_form(demos, "camelCase.") == ("Answer with the output alone, with nothing before or after it. The "
                                                 "rule: camelCase. Written exactly in the form of these examples: "
-                                                "userEmail, firstName, lastName")
+                                                "userEmail, userName, lastTotal")
+    assert quoted_output("Like userEmail.", demos) is None  # a passing example's output may be shown
+    assert quoted_output("Like orderTotal.", demos) == "orderTotal"
+    assert quoted_output("Answer SPT.", [Demo("a", "SPT"), Demo("b", "TEC"), Demo("c", "SPT")]) is None  # labels
+
+
+def quoting_scripted():
+    """The induction question gets an instruction quoting a wanted output first, then ones stating the form;
+    the whole question proposes a text quoting a failing example's wanted output."""
+    induced = iter(["Name the field like maximumRetryCount.", "Join the words in camelCase.", "Name it in camelCase."])
+
+    def reply(body: dict) -> str | dict:
+        if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
+            return next(induced)
+        return {"reasoning": "show it", "suggestion": {"app.PROMPT": "Answer in camelCase, e.g. userEmailAddress."}}
+    return reply
+
+
+def test_no_text_quoting_a_wanted_output_shown_is_run(tmp_path, llm_server):
+    """Outputs that are no labels: an induced text quoting an example's wanted output is rejected, no form
+    sentence shows one (its models are made up of their parts), and neither is the whole question's answer
+    that quotes one run: no text the step runs hands a visible example its answer."""
+    llm_server.script(*[quoting_scripted()] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    step = ran.steps[1]
+    answers = [step, *step.other_answers]
+    induced = [a for a in answers if "like maximumRetryCount" in (a.response or "")]
+    assert len(induced) == 1 and not induced[0].candidate  # it never ran
+    whole = [a for a in answers if "e.g. userEmailAddress" in (a.response or "")]
+    assert len(whole) == 1 and not whole[0].candidate
+    ran_texts = [v for a in answers for v in a.candidate.values()] + [step.values["app.PROMPT"]]
+    assert not any(name in t for t in ran_texts for name in FIELDS.values())
+    assert any("form of these examples: maximumEmailTime, userLoginPrice, lastOrderCount" in t for t in ran_texts)
+    assert ran.result.reached_target and "camelCase" in step.values["app.PROMPT"]
+
+
+def test_a_text_listing_short_inputs_shown_is_not_run(tmp_path, llm_server):
+    """Inputs too short for the validation's quote check (under 24 characters): an induced text listing them
+    is rejected all the same (a prompt written around the examples at hand), so is the whole question's; a
+    one-word text is no such quote."""
+    listing = ('Name the field in camelCase, as for "maximum retry count, user email address, last login time".')
+    induced = iter([listing, "Name it.", "Name it in camelCase."])
+
+    def reply(body: dict) -> str | dict:
+        if body["messages"][0]["content"].startswith(INDUCE_SYSTEM):
+            return next(induced)
+        return {"reasoning": "list them", "suggestion": {"app.PROMPT": "camelCase: total order price."}}
+
+    llm_server.script(*[reply] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=True)
+    step = ran.steps[1]
+    answers = [step, *step.other_answers]
+    ran_texts = [v for a in answers for v in a.candidate.values()]
+    assert ran_texts and not any(words in t for t in ran_texts for words in FIELDS)
+    assert [a for a in answers if a.response == listing and not a.candidate]
+    assert ran.result.reached_target and step.values["app.PROMPT"].startswith("'Name it in camelCase.")
+
+
+def test_without_induction_the_whole_questions_answers_are_not_screened(tmp_path, llm_server):
+    llm_server.script(*[quoting_scripted()] * 8)
+    ran = optimize(naming_app(tmp_path, '"camelCase" in prompt'), llm_server, steps=1, induce=False)
+    assert ran.steps[1].values["app.PROMPT"] == repr("Answer in camelCase, e.g. userEmailAddress.")
 
 
 def test_the_form_goes_on_the_best_text_when_the_steps_parent_is_another(tmp_path, llm_server):

@@ -17,7 +17,7 @@ from autotrace.evaluation import Evaluation
 from autotrace.llm.client import LLM
 from autotrace.optimizers import OPTIMIZERS
 from autotrace.optimizers.base import Attempt, Sensitivity
-from autotrace.optimizers.induce import induce
+from autotrace.optimizers.induce import induce, screened
 from autotrace.project import Project
 from autotrace.records import RunSubject
 from autotrace.scoring import ScoreRule
@@ -71,7 +71,8 @@ class Engine:
         prompts_only = options.induce is None
         induced = (lambda n, best: induce(self.llm, self.optimizer, options.seed, n, prompts_only=prompts_only,
                                           best=best)) if options.induce is not False else None
-        whole = WholeProgram(self.optimizer, induced)
+        screen = (lambda answers: screened(self.optimizer, answers, prompts_only)) if induced is not None else None
+        whole = WholeProgram(self.optimizer, induced, screen)
         self.asking = Asking(self.optimizer, self.ledger, options.seed, options.resample, whole,
                              [make(self.optimizer) for make in rotation])
         self.merging = Merging(self.ledger, self.optimizer)

@@ -64,14 +64,18 @@ class WholeProgram:
     """The whole problem asked of the optimizer (the graph's feedback, the memory, the measurements):
     one answer per sampling, asked at once; with ``induced`` (``--induce``), also the texts induced from
     the outputs wanted (:func:`autotrace.optimizers.induce.induce`, given the step's number and the best
-    values so far), evaluated in the same batch."""
+    values so far), evaluated in the same batch; with ``screen``, the answers go through it first
+    (:func:`autotrace.optimizers.induce.screened`: a prompt quoting a visible example's wanted output is rejected)."""
 
     def __init__(self, optimizer: Optimizer,
-                 induced: Callable[[int, dict[str, Any]], list[Proposal]] | None = None) -> None:
-        self.optimizer, self.induced = optimizer, induced
+                 induced: Callable[[int, dict[str, Any]], list[Proposal]] | None = None,
+                 screen: Callable[[list[Proposal]], list[Proposal]] | None = None) -> None:
+        self.optimizer, self.induced, self.screen = optimizer, induced, screen
 
     def propose(self, step: Step) -> Offer:
         answers = self.optimizer.step_many(step.samplings)
+        if self.screen is not None:
+            answers = self.screen(answers)
         if self.induced is not None:
             answers += self.induced(step.number, step.best.values)
         return Offer(answers=tuple(answers))

@@ -2,26 +2,31 @@
 instruction induction ("Large Language Models Are Human-Level Prompt Engineers", Zhou et al. 2022),
 and the output form the judge asks for.
 
-"Improve this prompt given this feedback" is a hard question for a small model: the 1.5B pasted an
-input into the prompt or described the task without the exact output form. "Here are inputs and the
-outputs wanted: what was the instruction?" is an easier one. The examples shown are the step's own
-(never held-out ones): each one's input as the program got it, and the output wanted: the program's own
-output where the judge gave full marks, else the one its message names (``expected 'billing'``). Several
-instructions are sampled, each is run (the loop evaluates them as one batch and keeps the best), and each
-comes once more with a sentence stating the output form: the labels the wanted outputs take, or a few of
-them as models of the form. The current text with that sentence is a candidate too. Labels alone are
-opaque (a small model makes up what a code stands for, docs/decisions/induce.md); what each one means is in the inputs
-that got it, so one more question asks what each label's inputs are about, and the sentence names the labels with
-those meanings when the answer gives one for every label. Outputs that are no labels: models of the form alone leave
-the rule unsaid (the program's model copies a model, or drops words the models do not show it keeping), so one more
-question can ask for the rule that turns an input into its output (off by default: :data:`RULE`), and the sentence
-states it: alone (the first candidate, so that of equal scores the rule without models is kept) and with the models. A
-model of the form is the wanted output of an example the program already passes when there is one, not a failing one's
-(a failing example whose wanted output is in the prompt passes by copying it).
-The sentence goes on the current text and, when the best text so far is another, on the best too.
+"Improve this prompt given this feedback" is a hard question for a small model: the 1.5B pasted an input into the
+prompt or described the task without the exact output form. "Here are inputs and the outputs wanted: what was the
+instruction?" is an easier one. The examples shown are the step's own (never held-out ones): each one's input as
+the program got it, and the output wanted: the program's own output where the judge gave full marks, else the one
+its message names (``expected 'billing'``). Several instructions are sampled, each is run (the loop evaluates them
+as one batch and keeps the best), and each comes once more with a sentence stating the output form: the labels the
+wanted outputs take, or a few models of the form made up of the parts of different wanted outputs. The current text
+with that sentence is a candidate too. Labels alone are opaque (a small model makes up what a code stands for,
+docs/decisions/induce.md); what each one means is in the inputs that got it, so one more question asks what each
+label's inputs are about, and the sentence names the labels with those meanings when the answer gives one for every
+label (or, when it gives none, an induced instruction does: "SPT for sports, ..."). Outputs that are no labels:
+models of the form alone leave the rule unsaid (the program's model copies a model, or drops words the models do
+not show it keeping), so one more question can ask for the rule that turns an input into its output (off by
+default: :data:`RULE`), and the sentence states it: alone (the first candidate, so that of equal scores the rule
+without models is kept) and with the models. No text of this module quotes the wanted output of a failing example
+shown (outputs that are no labels): that example would pass by copying it. The models of the form are passing
+examples' outputs, filled up with made-up ones (the parts of several wanted outputs recombined); a passing
+example's output that the program's model copies for other inputs fails the other examples, so the score shown
+stays honest. The sentence goes on the current text and, when the best text so far is another, on the best too.
 
 Every text goes through the validation any proposal does (:func:`autotrace.optimizers.validate.validate`):
-one that quotes an input shown, or one the program sent with it, is rejected.
+one that quotes an input shown, or one the program sent with it, is rejected; so is one quoting the wanted output of
+a failing example shown that is no label, or an input shown of two words or more however short, and while this
+module is asked, a whole-question answer's text quoting one too
+(:func:`screened`).
 """
 
 from __future__ import annotations
@@ -80,6 +85,10 @@ RULE_WORDS = 30
 #: Whether a step asks the rule question by default: off, the 1.5B's rules were wrong at every step they were
 #: read in the one run measured (docs/decisions/induce.md).
 RULE = False
+#: The parts of an output that models of the form are recombined from (:func:`models_of`).
+_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+")
+#: The shortest wanted output a text may not quote (a shorter one is a word any instruction may use).
+MIN_OUTPUT = 4
 #: A line of a text that is an output-form sentence of this module (a new one replaces it).
 _FORM_LINE = re.compile(r"^Answer with (?:exactly one of: |the output alone, )")
 
@@ -181,6 +190,8 @@ def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
         return fill("output_form_labels.txt", labels=", ".join(wanted)).strip()
     shown = models_of(demos)
     joined = ("; " if any("," in w for w in shown) else ", ").join(shown)
+    if not shown:
+        return rule_form(rule) if rule is not None else load_prompt("output_form_alone.txt").strip()
     if rule is not None:
         return fill("output_form_rule_examples.txt", rule=rule, examples=joined).strip()
     if len(shown) == 1:
@@ -189,10 +200,54 @@ def output_form(demos: Sequence[Demo], rule: str | None = None) -> str | None:
 
 
 def models_of(demos: Sequence[Demo]) -> list[str]:
-    """Up to :data:`FORM_EXAMPLES` wanted outputs as models of the form: those of the examples the program
-    passes first, a failing example's only to fill up."""
-    ordered = [d for d in demos if d.passed] + [d for d in demos if not d.passed]
-    return list(dict.fromkeys(d.wanted for d in ordered))[:FORM_EXAMPLES]
+    """Up to :data:`FORM_EXAMPLES` models of the form of the wanted outputs: those of the examples the program
+    passes, then made-up ones, never a failing example's (in the prompt, it passes that example by copying).
+    A made-up model is made of the parts of different wanted outputs at the same places (``maximumRetryCount``,
+    ``userEmailAddress`` and ``lastLoginTime`` give ``maximumEmailTime``; ``2021-03-03`` and ``2019-07-14``
+    give ``2021-07-03``): parts are runs of digits, of letters (a capital starts a new one) and of other
+    characters, and the outputs recombined are those of the largest group with the same kinds of parts in the
+    same order that gives a new one (passing examples' first)."""
+    passing = list(dict.fromkeys(d.wanted for d in demos if d.passed))
+    return (passing + [m for m in _made_up(demos) if m not in passing])[:FORM_EXAMPLES]
+
+
+def _made_up(demos: Sequence[Demo]) -> list[str]:
+    """Models of the form that are no wanted output, made of the parts of several (:func:`models_of`)."""
+    ordered = list(dict.fromkeys([d.wanted for d in demos if d.passed] + [d.wanted for d in demos if not d.passed]))
+    groups: dict[tuple[str, ...], list[list[str]]] = {}
+    for output in ordered:
+        parts = _PART.findall(output)
+        if len(parts) > 1 and "".join(parts) == output:
+            groups.setdefault(tuple(_kind_of(part) for part in parts), []).append(parts)
+    for group in sorted(groups.values(), key=len, reverse=True):
+        content = [j for j, part in enumerate(group[0]) if part.isalnum()]  # the n-th one from the (k + n)-th output
+        made = ["".join(group[(k + content.index(j)) % len(group) if j in content else k][j]
+                        for j in range(len(group[0]))) for k in range(len(group))]
+        if models := [m for m in dict.fromkeys(made) if m not in ordered][:FORM_EXAMPLES]:
+            return models
+    return []
+
+
+def _kind_of(part: str) -> str:
+    """The kind of a part of an output: digits, a lowercase word, a capitalized one, capitals, or the
+    other characters themselves (a separator is kept as it is)."""
+    if part.isdigit():
+        return "9"
+    if part.isalpha():
+        return "A" if part.isupper() and len(part) > 1 else "Aa" if part[0].isupper() else "a"
+    return part
+
+
+def quoted_output(text: str, demos: Sequence[Demo]) -> str | None:
+    """The wanted output of a failing example shown that ``text`` quotes (the example would pass by copying it),
+    when the outputs are no labels (a label must be named); None when it quotes none. A passing example's
+    output may be quoted: it passed without it, and a text that makes the program copy it for other inputs
+    fails the other examples."""
+    if labels_of(demos):
+        return None
+    passing = {d.wanted for d in demos if d.passed}
+    return next((d.wanted for d in demos if not d.passed and d.wanted not in passing and len(d.wanted) >= MIN_OUTPUT
+                 and d.wanted in text), None)
 
 
 def rule_messages(demos: Sequence[Demo], budget: int) -> list[dict[str, str]] | None:
@@ -251,16 +306,21 @@ def meanings_messages(demos: Sequence[Demo], labels: Sequence[str], budget: int)
 
 
 def read_meanings(reply: str, labels: Sequence[str]) -> dict[str, str] | None:
-    """Each label's meaning from a reply of ``LABEL: words`` lines; None unless every label has one, short
-    (at most :data:`MEANING_WORDS` words) and naming no label."""
+    """Each label's meaning from a reply: ``LABEL: words`` lines, else ``LABEL for words``, ``LABEL means
+    words`` or ``LABEL (words)`` anywhere in it (an induced instruction names them so at times: "SPT for
+    sports, TEC for technology"); None unless every label has one, short (at most :data:`MEANING_WORDS`
+    words) and naming no label."""
     meanings: dict[str, str] = {}
-    for line in reply.splitlines():
-        for label in labels:
-            match = re.match(rf"^(?:\d+[.)]\s*)?\W*{re.escape(label)}\W*?\s*[:=\-\u2013]\s*(.+)$", line.strip())
-            if match and label not in meanings:
-                meaning = match.group(1).strip().rstrip(".").strip("`*\"' ").rstrip(".").strip()
-                if meaning and len(meaning.split()) <= MEANING_WORDS and not any(x in meaning for x in labels):
-                    meanings[label] = meaning
+    for label in labels:
+        found = [m.group(1) for line in reply.splitlines() if (m := re.match(
+            rf"^(?:\d+[.)]\s*)?\W*{re.escape(label)}\W*?\s*[:=\-\u2013]\s*(.+)$", line.strip()))]
+        inline = rf"\b{re.escape(label)}\b[`*\"']*\s*(?:(?:is for|for|means|stands for)\s+([^,;.()\n]+)|\(([^()\n]+)\))"
+        found += [m.group(1) or m.group(2) for m in re.finditer(inline, reply)]
+        for raw in found:
+            meaning = raw.strip().rstrip(".").strip("`*\"' ").rstrip(".").strip()
+            if meaning and len(meaning.split()) <= MEANING_WORDS and not any(x in meaning for x in labels):
+                meanings[label] = meaning
+                break
     return meanings if set(meanings) == set(labels) else None
 
 
@@ -277,6 +337,24 @@ def with_form(text: str, form: str | None) -> str | None:
         return None
     kept = [line for line in text.rstrip().splitlines() if not _FORM_LINE.match(line)]
     return "\n".join([*kept, form]) if kept else form
+
+
+def screened(optimizer: Optimizer, proposals: Sequence[Proposal], prompts_only: bool = False) -> list[Proposal]:
+    """``proposals`` (another question's answers) with each new text of a parameter this module is about (with
+    ``prompts_only``, a prompt the program sends to its model) rejected when it quotes the wanted output of a
+    failing example shown that is no label, as this module's own texts are: the example would pass by copying it."""
+    targets = induce_targets(optimizer.params, optimizer.values)
+    if prompts_only:
+        targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
+    demos = {spec.name: demonstrations(spec, optimizer.values[spec.name], optimizer.feedback) for spec in targets}
+    kept: list[Proposal] = []
+    for proposal in proposals:
+        quoted = {name: why for name, text in proposal.values.items() if name in demos and isinstance(text, str)
+                  and (why := copied(text, demos[name])) is not None}
+        kept.append(replace(proposal, values={k: v for k, v in proposal.values.items() if k not in quoted},
+                            rejected={**proposal.rejected, **quoted})
+                    if quoted else proposal)
+    return kept
 
 
 def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = SAMPLES, *,
@@ -322,11 +400,11 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
                 why = FORM_RULE
                 for base in bases:  # the rule without models first: of equal scores, it is kept
                     if (formed := with_form(base, rule_form(ruled[2]))) is not None:
-                        proposals.append(_given(spec, value, formed, inputs, why + asked))
+                        proposals.append(_given(spec, value, formed, inputs, demos, why + asked))
                 form = output_form(demos, ruled[2])
     for base in bases:
         if (formed := with_form(base, form)) is not None:
-            proposals.append(_given(spec, value, formed, inputs, why + asked))
+            proposals.append(_given(spec, value, formed, inputs, demos, why + asked))
     if asked_of is not None:  # the question's cost: on its first proposal, or on one of its own that gives nothing
         if proposals:
             proposals[0] = _costing(proposals[0], *asked_of)
@@ -335,12 +413,16 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     messages = induce_messages(demos, optimizer.budget_tokens)
     if messages is None:
         return proposals
+    replies: list[LLMReply] = []
     for i in range(samples):
         reply = llm.complete_text(messages, sampling=Sampling(TEMPERATURE, derived_seed(seed, step, "induce", i)))
+        replies.append(reply)
         values: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         if reply.error is None:
             new, reason = parse_one_value(_fenced(reply.text), spec, value, inputs)
+            if new is not None and (pasted := copied(new, demos)) is not None:
+                new, reason = None, pasted
             if reason is not None:
                 rejected[spec.name] = reason
             elif new is not None:
@@ -348,8 +430,44 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
         proposals.append(Proposal.from_reply(messages, reply, values, rejected, f"{INDUCED}: {reply.text[:1500]}",
                                              reply.error))
         if values and (formed := with_form(values[spec.name], form)) is not None:
-            proposals.append(_given(spec, value, formed, inputs, f"{WITH_FORM}: {formed}"))
+            proposals.append(_given(spec, value, formed, inputs, demos, f"{WITH_FORM}: {formed}"))
+    if why != FORM_MEANT:
+        proposals += _meant_in_replies(spec, value, bases, replies, inputs, demos)
     return proposals
+
+
+def _meant_in_replies(spec: ParamSpec, value: str, bases: Sequence[str], replies: Sequence[LLMReply],
+                      inputs: Sequence[str], demos: Sequence[Demo]) -> list[Proposal]:
+    """The texts ``bases`` with the labels and their meanings as the first of the induced ``replies`` that
+    names every label's gives them (the meanings question's reply did not); [] when none does."""
+    labels = labels_of(demos)
+    for reply in replies if labels else ():
+        meanings = read_meanings(reply.text, labels) if reply.error is None else None
+        if meanings is not None:
+            form = meant_form(labels, meanings)
+            why = f"{FORM_MEANT}: read from an induced instruction: {reply.text[:500]}"
+            return [_given(spec, value, formed, inputs, demos, why) for base in bases
+                    if (formed := with_form(base, form)) is not None]
+    return []
+
+
+def copied(text: str, demos: Sequence[Demo]) -> str | None:
+    """Why ``text`` may not be run: it quotes a failing example's wanted output (:func:`quoted_output`), or an
+    input shown of two words or more, however short (validation catches the inputs of :data:`MIN_QUOTE`
+    characters or more; a prompt listing the short ones is written around the examples at hand); None when
+    it quotes neither."""
+    if (output := quoted_output(text, demos)) is not None:
+        return _quotes_output(output)
+    folded = text.casefold()
+    pasted = next((d.input for d in demos if len(d.input.split()) > 1 and d.input.casefold() in folded), None)
+    return None if pasted is None else (f"the text quotes an input shown ({short_repr(pasted, 60)}); it is sent with "
+                                        "every input, so it must not be written around the examples at hand")
+
+
+def _quotes_output(output: str) -> str:
+    """Why a text quoting the wanted output of a failing example shown is rejected."""
+    return (f"the text quotes the output wanted for a failing example shown ({short_repr(output, 60)}): that "
+            "example would pass by copying it; state the form instead")
 
 
 def _fenced(reply: str) -> str:
@@ -393,8 +511,12 @@ def _costing(proposal: Proposal, messages: list[dict[str, str]], reply: LLMReply
                    timings=reply.timings)
 
 
-def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], reasoning: str) -> Proposal:
-    """A proposal made without an LLM call (``text`` as the new value), validated as an answer's."""
+def _given(spec: ParamSpec, value: str, text: str, inputs: Sequence[str], demos: Sequence[Demo], reasoning: str
+           ) -> Proposal:
+    """A proposal made without an LLM call (``text`` as the new value), validated as an answer's, and rejected
+    when it quotes the wanted output of a failing example shown (a text the whole question wrote can)."""
     accepted, rejected = validate({spec.name: text}, [spec], {spec.name: value}, {spec.name: inputs})
+    if spec.name in accepted and (why := copied(text, demos)) is not None:
+        accepted, rejected = {}, {spec.name: why}
     return Proposal(values=accepted, rejected=rejected, reasoning=reasoning, messages=[], response=text,
                     prompt_tokens=0, completion_tokens=0, seconds=0.0, cached=False, error=None)
