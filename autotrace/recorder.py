@@ -175,6 +175,32 @@ _SCAN_LIMIT = 256  # items looked at to tell a tuple of plain values from one th
 _NESTED = frozenset({list, tuple, dict})  # the containers a result kept alive may hold (:func:`_inert_copy`)
 
 
+#: While recording (and while a run's DAG is built), full (generation 2) collections wait this many times
+#: longer. Every recorded call leaves a record that lives until the run ends, so the records alone push the
+#: collector into full collections, which traverse every object of the process and find nothing to free
+#: among them (what that costs: docs/decisions/recording-overhead.md). Young garbage is still collected as
+#: usual, and an explicit ``gc.collect()`` is a full collection.
+GC_FULL_DELAY = 10
+
+
+class FullCollectionsDelayed:
+    """``with FullCollectionsDelayed():`` full collections wait :data:`GC_FULL_DELAY` times longer; the
+    threshold is put back on leaving unless something changed it meanwhile, and left alone when the
+    program turned automatic collection off."""
+
+    __slots__ = ("thresholds",)
+
+    def __enter__(self) -> None:
+        young, middle, full = self.thresholds = gc.get_threshold()
+        if young:  # 0: the program turned automatic collection off
+            gc.set_threshold(young, middle, full * GC_FULL_DELAY)
+
+    def __exit__(self, *exc: object) -> None:
+        young, middle, full = self.thresholds
+        if young and gc.get_threshold() == (young, middle, full * GC_FULL_DELAY):  # not changed meanwhile
+            gc.set_threshold(young, middle, full)
+
+
 class Kinds(dict[int, str]):
     """A recorder's type names of the values it holds weakly (``id(ref)`` -> the type's name, for showing
     a collected value), carrying how many values detached in its run may still be given their full
@@ -963,18 +989,8 @@ def build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOut
     """The DAG of one run (schema in :mod:`autotrace.graph`), built with full collections delayed as during
     the recording: the run's records and the results they keep alive are live, and walking them again at
     each full collection the graph's many new objects trigger frees nothing."""
-    young, middle, full = gc.get_threshold()
-    if young:  # 0: the program turned automatic collection off
-        gc.set_threshold(young, middle, full * _GC_FULL_DELAY)
-    try:
+    with FullCollectionsDelayed():
         return _build_graph(recorder, params, outcome)
-    finally:
-        if young and gc.get_threshold() == (young, middle, full * _GC_FULL_DELAY):  # not changed meanwhile
-            gc.set_threshold(young, middle, full)
-
-
-#: How much longer full collections wait while a DAG is built (as while recording: autotrace.runtime.GC_FULL_DELAY).
-_GC_FULL_DELAY = 10
 
 
 def _build_graph(recorder: Recorder, params: Sequence[ParamNode], outcome: RunOutcome) -> nx.DiGraph:

@@ -40,7 +40,6 @@ with the same parameter values that records nothing.
 from __future__ import annotations
 
 import functools
-import gc
 import inspect
 import sys
 import uuid
@@ -61,6 +60,7 @@ from .recorder import (
     TOKEN,
     YIELDS,
     CodeFacts,
+    FullCollectionsDelayed,
     FunctionMeta,
     Pinned,
     Recorder,
@@ -221,36 +221,24 @@ class Runtime:
                 fn.__code__ = pair[0] if recording else pair[1]
 
 
-#: While recording, full (generation 2) collections wait this many times longer. Every recorded call
-#: leaves a record that lives until the run ends, so the records alone push the collector into full
-#: collections, which traverse every object of the process and find nothing to free among them (what
-#: that costs: docs/decisions/recording-overhead.md).
-#: Young garbage is still collected as usual, and an explicit ``gc.collect()`` is a full collection.
-GC_FULL_DELAY = 10
-
-
 class _Recording:
     def __init__(self, runtime: Runtime, recorder: Recorder) -> None:
         self.runtime, self.recorder = runtime, recorder
-        self.thresholds: tuple[int, ...] = ()
+        self.delayed = FullCollectionsDelayed()
 
     def __enter__(self) -> Recorder:
         self.recorder.use(self.runtime.facts)
         self.runtime.recorder = self.recorder
         if not self.runtime._sticky:
             self.runtime._swap(recording=True)
-        young, middle, full = self.thresholds = gc.get_threshold()
-        if young:  # 0: the program turned automatic collection off
-            gc.set_threshold(young, middle, full * GC_FULL_DELAY)
+        self.delayed.__enter__()
         return self.recorder
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.recorder = None
         if not self.runtime._sticky:
             self.runtime._swap(recording=False)
-        young, middle, full = self.thresholds
-        if young and gc.get_threshold() == (young, middle, full * GC_FULL_DELAY):  # not changed meanwhile
-            gc.set_threshold(young, middle, full)
+        self.delayed.__exit__()
 
 
 def is_recorded(func: Any) -> bool:

@@ -9,8 +9,8 @@ import sys
 
 from instrumented import program
 
-from autotrace.recorder import CODE, Recorder
-from autotrace.runtime import GC_FULL_DELAY, Runtime, is_recorded
+from autotrace.recorder import CODE, GC_FULL_DELAY, Recorder
+from autotrace.runtime import Runtime, is_recorded
 from autotrace.transforms.frames import CALL_NAME
 
 FILES = {
