@@ -103,10 +103,13 @@ class Demo:
     passed: bool = False
 
 
-def induce_targets(params: Sequence[ParamSpec], values: dict[str, Any]) -> list[ParamSpec]:
-    """The text parameters (strings with words) the questions of this module can be about."""
-    return [p for p in params if p.kind is not ParamKind.CODE and isinstance(values[p.name], str)
-            and values[p.name].strip() and " " in values[p.name].strip()]
+def induce_targets(optimizer: Optimizer, prompts_only: bool = False) -> list[ParamSpec]:
+    """The text parameters (strings with words) the questions of this module can be about; with
+    ``prompts_only``, those a recorded run sent to the program's model (:func:`sent_to_model`)."""
+    values = optimizer.values
+    return [p for p in optimizer.params if p.kind is not ParamKind.CODE and isinstance(values[p.name], str)
+            and values[p.name].strip() and " " in values[p.name].strip()
+            and (not prompts_only or sent_to_model(p, optimizer.feedback))]
 
 
 def sent_to_model(spec: ParamSpec, feedback: Sequence[Feedback]) -> bool:
@@ -343,9 +346,7 @@ def screened(optimizer: Optimizer, proposals: Sequence[Proposal], prompts_only: 
     """``proposals`` (another question's answers) with each new text of a parameter this module is about (with
     ``prompts_only``, a prompt the program sends to its model) rejected when it quotes the wanted output of a
     failing example shown that is no label, as this module's own texts are: the example would pass by copying it."""
-    targets = induce_targets(optimizer.params, optimizer.values)
-    if prompts_only:
-        targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
+    targets = induce_targets(optimizer, prompts_only)
     demos = {spec.name: demonstrations(spec, optimizer.values[spec.name], optimizer.feedback) for spec in targets}
     kept: list[Proposal] = []
     for proposal in proposals:
@@ -367,9 +368,7 @@ def induce(llm: LLM, optimizer: Optimizer, seed: int, step: int, samples: int = 
     outputs that are no labels states the rule one more question asks for. [] when there is no such parameter
     or no example states the output it wanted."""
     rule = RULE if rule is None else rule
-    targets = induce_targets(optimizer.params, optimizer.values)
-    if prompts_only:
-        targets = [spec for spec in targets if sent_to_model(spec, optimizer.feedback)]
+    targets = induce_targets(optimizer, prompts_only)
     if not targets or not optimizer.feedback:
         return []
     spec = optimizer.implicated_target(targets) if len(targets) > 1 else targets[0]
@@ -457,17 +456,12 @@ def copied(text: str, demos: Sequence[Demo]) -> str | None:
     characters or more; a prompt listing the short ones is written around the examples at hand); None when
     it quotes neither."""
     if (output := quoted_output(text, demos)) is not None:
-        return _quotes_output(output)
+        return (f"the text quotes the output wanted for a failing example shown ({short_repr(output, 60)}): that "
+                "example would pass by copying it; state the form instead")
     folded = text.casefold()
     pasted = next((d.input for d in demos if len(d.input.split()) > 1 and d.input.casefold() in folded), None)
     return None if pasted is None else (f"the text quotes an input shown ({short_repr(pasted, 60)}); it is sent with "
                                         "every input, so it must not be written around the examples at hand")
-
-
-def _quotes_output(output: str) -> str:
-    """Why a text quoting the wanted output of a failing example shown is rejected."""
-    return (f"the text quotes the output wanted for a failing example shown ({short_repr(output, 60)}): that "
-            "example would pass by copying it; state the form instead")
 
 
 def _fenced(reply: str) -> str:
